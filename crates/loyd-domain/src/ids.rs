@@ -1,0 +1,150 @@
+//! Typed identifiers. Parse, don't validate: a value of one of these types has
+//! already passed its rules, so no later code re-checks or confuses one id with another.
+//!
+//! Two families:
+//! - **codes** chosen by the operator (`StoreCode`, `TerminalCode`, `AssetCode`):
+//!   short, readable, used in files and URLs;
+//! - **client ids** chosen by a client for idempotency (`TransferId`, `ClientOpId`):
+//!   longer, any safe printable characters.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdError {
+    #[error("{what} must not be empty")]
+    Empty { what: &'static str },
+    #[error("{what} is longer than {max} characters")]
+    TooLong { what: &'static str, max: usize },
+    #[error("{what} '{value}' may contain only {allowed}")]
+    BadCharacter { what: &'static str, value: String, allowed: &'static str },
+}
+
+fn check(value: &str, what: &'static str, max: usize, allowed: &'static str, ok: fn(u8) -> bool) -> Result<(), IdError> {
+    if value.is_empty() {
+        return Err(IdError::Empty { what });
+    }
+    if value.len() > max {
+        return Err(IdError::TooLong { what, max });
+    }
+    if !value.bytes().all(ok) {
+        return Err(IdError::BadCharacter { what, value: value.chars().take(max).collect(), allowed });
+    }
+    Ok(())
+}
+
+fn code_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')
+}
+
+fn client_id_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'/' | b'#' | b'@' | b'+' | b'=')
+}
+
+macro_rules! string_id {
+    ($(#[$doc:meta])* $name:ident, $what:literal, $max:expr, $allowed:literal, $ok:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            pub const MAX_LEN: usize = $max;
+
+            pub fn parse(value: impl Into<String>) -> Result<Self, IdError> {
+                let value = value.into();
+                check(&value, $what, $max, $allowed, $ok)?;
+                Ok(Self(value))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            pub fn into_string(self) -> String {
+                self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                Self::parse(s).map_err(serde::de::Error::custom)
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = IdError;
+            fn from_str(s: &str) -> Result<Self, IdError> {
+                Self::parse(s)
+            }
+        }
+    };
+}
+
+string_id!(
+    /// A store's code, chosen by the operator: `riga-01`.
+    StoreCode, "store id", 64, "letters, digits, '-', '_' and '.'", code_char
+);
+string_id!(
+    /// A terminal's code, unique within its store: `pos-3`.
+    TerminalCode, "terminal id", 64, "letters, digits, '-', '_' and '.'", code_char
+);
+string_id!(
+    /// An asset (currency) code: `EUR`, `bonus`, `wallet`, `visits-gym`.
+    AssetCode, "currency code", 32, "letters, digits, '-', '_' and '.'", code_char
+);
+string_id!(
+    /// A ledger transfer's id, chosen by whoever creates the transfer; the idempotency key
+    /// of the ledger (`rcpt:pos-3:0001-000123:accrual`).
+    TransferId, "transfer id", 160, "letters, digits and - _ . : / # @ + =", client_id_char
+);
+string_id!(
+    /// An id a client chose for one mutating call (`receipt_id`, `return_id`, `operation_id`).
+    ClientOpId, "operation id", 128, "letters, digits and - _ . : / # @ + =", client_id_char
+);
+string_id!(
+    /// Why a transfer was made, in snake_case words: `accrual`, `redemption`, `expiry`.
+    TransferCode, "transfer code", 48, "letters, digits, '-', '_' and '.'", code_char
+);
+
+/// A ledger account's number, assigned by the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct AccountId(pub i64);
+
+impl fmt::Display for AccountId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_accept_readable_names_and_refuse_spaces_and_quotes() {
+        assert!(StoreCode::parse("riga-01").is_ok());
+        assert!(AssetCode::parse("EUR").is_ok());
+        assert!(matches!(StoreCode::parse(""), Err(IdError::Empty { .. })));
+        assert!(matches!(StoreCode::parse("riga 01"), Err(IdError::BadCharacter { .. })));
+        assert!(matches!(StoreCode::parse("x'; drop"), Err(IdError::BadCharacter { .. })));
+        assert!(matches!(StoreCode::parse("a".repeat(65)), Err(IdError::TooLong { .. })));
+    }
+
+    #[test]
+    fn client_ids_accept_the_characters_pos_systems_use() {
+        assert!(ClientOpId::parse("0001-R-000045").is_ok());
+        assert!(TransferId::parse("rcpt:pos-3:0001/000123#1").is_ok());
+        assert!(ClientOpId::parse("ид-1").is_err());
+        assert!(ClientOpId::parse("a\nb").is_err());
+    }
+}

@@ -1,0 +1,19 @@
+//! # loyd-domain
+//!
+//! The pure core of Loyd: no IO, no async, no database or HTTP types. Everything here
+//! is a value or a function of values, so it is tested with tables and properties.
+//!
+//! ## Layout
+//! - [`money`]: decimal parsing, minor units, and the one place that rounds.
+//! - [`ids`]: typed identifiers, parsed once at the edge.
+//! - [`time`]: timestamps and the [`time::Clock`] the outer layers inject.
+//! - [`ledger`]: accounts, transfers, two-phase holds, lots, and the batch rules.
+//! - [`org`]: stores and terminals as the operator defines them.
+//! - [`config`]: the configuration-as-code document loaded by `loyd apply`.
+
+pub mod config;
+pub mod ids;
+pub mod ledger;
+pub mod money;
+pub mod org;
+pub mod time;

@@ -1,0 +1,119 @@
+//! Stores and terminals: where receipts come from.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::ids::{IdError, StoreCode, TerminalCode};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OrgError {
+    #[error(transparent)]
+    Id(#[from] IdError),
+    #[error("store name must be 1 to {max} characters")]
+    BadName { max: usize },
+    #[error("'{0}' is not a known IANA time zone (e.g. Europe/Riga)")]
+    UnknownTimeZone(String),
+}
+
+/// An IANA time zone name that the time-zone database knows: `Europe/Riga`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct TimeZoneName(String);
+
+impl TimeZoneName {
+    pub fn parse(name: impl Into<String>) -> Result<Self, OrgError> {
+        let name = name.into();
+        jiff::tz::TimeZone::get(&name).map_err(|_| OrgError::UnknownTimeZone(name.clone()))?;
+        Ok(TimeZoneName(name))
+    }
+
+    pub fn utc() -> Self {
+        TimeZoneName("UTC".into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn zone(&self) -> jiff::tz::TimeZone {
+        jiff::tz::TimeZone::get(&self.0).unwrap_or(jiff::tz::TimeZone::UTC)
+    }
+}
+
+impl<'de> Deserialize<'de> for TimeZoneName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        TimeZoneName::parse(String::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A store format (`supermarket`, `discounter`): campaigns target or exclude formats.
+pub type StoreFormat = crate::ids::StoreCode;
+
+pub const MAX_STORE_NAME: usize = 200;
+
+/// A store as the operator defines it (CLI `loyd store create` or a config file).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSpec {
+    pub id: StoreCode,
+    pub name: String,
+    #[serde(default)]
+    pub format: Option<StoreFormat>,
+    #[serde(default = "TimeZoneName::utc")]
+    pub timezone: TimeZoneName,
+}
+
+impl StoreSpec {
+    pub fn validate(&self) -> Result<(), OrgError> {
+        let len = self.name.trim().chars().count();
+        if len == 0 || self.name.chars().count() > MAX_STORE_NAME {
+            return Err(OrgError::BadName { max: MAX_STORE_NAME });
+        }
+        Ok(())
+    }
+}
+
+/// A terminal (cash register) of a store, known to the server by the hash of its key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Terminal {
+    pub store: StoreCode,
+    pub id: TerminalCode,
+}
+
+/// Terminal keys are random, high-entropy secrets, so a fast hash is the right tool:
+/// it makes a stolen database useless for calling the API while keeping the per-request
+/// lookup to one indexed read. (Staff passwords, which are guessable, use argon2.)
+pub fn terminal_key_hash(key: &str) -> String {
+    Sha256::digest(key.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_zones_are_checked_against_the_zone_database() {
+        assert!(TimeZoneName::parse("Europe/Riga").is_ok());
+        assert!(matches!(TimeZoneName::parse("Mars/Olympus"), Err(OrgError::UnknownTimeZone(_))));
+    }
+
+    #[test]
+    fn store_names_must_not_be_blank_or_huge() {
+        let mut s = StoreSpec {
+            id: StoreCode::parse("riga-01").unwrap(),
+            name: "Riga".into(),
+            format: None,
+            timezone: TimeZoneName::utc(),
+        };
+        assert!(s.validate().is_ok());
+        s.name = "  ".into();
+        assert!(s.validate().is_err());
+        s.name = "x".repeat(201);
+        assert!(s.validate().is_err());
+    }
+
+    #[test]
+    fn key_hashes_are_stable_hex_digests() {
+        assert_eq!(terminal_key_hash("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    }
+}

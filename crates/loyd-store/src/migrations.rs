@@ -1,0 +1,35 @@
+//! Migrations are embedded in the binary (no files needed at run time) and run at start
+//! and by `loyd migrate`. Each backend has its own DDL; versions match one to one.
+
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+
+use crate::error::StoreError;
+
+macro_rules! migrations {
+    ($dir:literal: $($version:literal $name:literal),* $(,)?) => {
+        Migrator::with_migrations(vec![$(
+            Migration::new(
+                $version,
+                $name.into(),
+                MigrationType::Simple,
+                sqlx::SqlSafeStr::into_sql_str(include_str!(concat!("../migrations/", $dir, "/", $name, ".sql"))),
+                false,
+            ),
+        )*])
+    };
+}
+
+pub(crate) fn sqlite() -> Migrator {
+    migrations!("sqlite": 1 "0001_foundation")
+}
+
+pub(crate) fn postgres() -> Migrator {
+    migrations!("postgres": 1 "0001_foundation")
+}
+
+pub(crate) fn error(e: sqlx::migrate::MigrateError) -> StoreError {
+    match e {
+        sqlx::migrate::MigrateError::Execute(e) => StoreError::from(e),
+        other => StoreError::Unavailable(format!("migration failed: {other}")),
+    }
+}

@@ -1,0 +1,162 @@
+//! Stores and terminals, one source for both backends.
+
+use loyd_domain::ids::{StoreCode, TerminalCode};
+use loyd_domain::org::{StoreSpec, Terminal, TimeZoneName};
+use loyd_domain::time::{Timestamp, to_micros};
+use sqlx::Row;
+
+use super::{Backend, Conn, rows};
+use crate::error::StoreError;
+
+fn store_from_row(row: &rows::DbRow) -> Result<StoreSpec, StoreError> {
+    let bad = |e: &dyn std::fmt::Display| rows::corrupt(format!("stored store is invalid: {e}"));
+    Ok(StoreSpec {
+        id: StoreCode::parse(row.try_get::<String, _>("id")?).map_err(|e| bad(&e))?,
+        name: row.try_get("name")?,
+        format: row
+            .try_get::<Option<String>, _>("format")?
+            .map(StoreCode::parse)
+            .transpose()
+            .map_err(|e| bad(&e))?,
+        timezone: TimeZoneName::parse(row.try_get::<String, _>("timezone")?).map_err(|e| bad(&e))?,
+    })
+}
+
+pub(crate) async fn load_stores(c: &mut Conn) -> Result<Vec<StoreSpec>, StoreError> {
+    let rows = sqlx::query("SELECT id, name, format, timezone FROM stores ORDER BY id").fetch_all(&mut *c).await?;
+    rows.iter().map(store_from_row).collect()
+}
+
+/// Creates or updates a store (configuration as code).
+pub(crate) async fn upsert_store(c: &mut Conn, s: &StoreSpec, now: Timestamp) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO stores (id, name, format, timezone, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5) \
+         ON CONFLICT (id) DO UPDATE SET name = excluded.name, format = excluded.format, \
+         timezone = excluded.timezone, updated_at = excluded.updated_at",
+    )
+    .bind(s.id.as_str().to_owned())
+    .bind(s.name.clone())
+    .bind(s.format.as_ref().map(|f| f.as_str().to_owned()))
+    .bind(s.timezone.as_str().to_owned())
+    .bind(to_micros(now))
+    .execute(&mut *c)
+    .await?;
+    Ok(())
+}
+
+impl Backend {
+    pub async fn create_store(&self, spec: StoreSpec, now: Timestamp) -> Result<(), StoreError> {
+        spec.validate().map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let spec = std::sync::Arc::new(spec);
+        self.write(move |c| {
+            let s = spec.clone();
+            Box::pin(async move {
+                let done = sqlx::query(
+                    "INSERT INTO stores (id, name, format, timezone, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(s.id.as_str().to_owned())
+                .bind(s.name.clone())
+                .bind(s.format.as_ref().map(|f| f.as_str().to_owned()))
+                .bind(s.timezone.as_str().to_owned())
+                .bind(to_micros(now))
+                .execute(&mut *c)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::AlreadyExists { what: "store", id: s.id.to_string() });
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    pub async fn stores(&self) -> Result<Vec<StoreSpec>, StoreError> {
+        let mut c = self.reader().await?;
+        load_stores(&mut c).await
+    }
+
+    pub async fn store(&self, id: &StoreCode) -> Result<Option<StoreSpec>, StoreError> {
+        let mut c = self.reader().await?;
+        let row = sqlx::query("SELECT id, name, format, timezone FROM stores WHERE id = $1")
+            .bind(id.as_str().to_owned())
+            .fetch_optional(&mut *c)
+            .await?;
+        row.as_ref().map(store_from_row).transpose()
+    }
+
+    /// Registers a terminal under the hash of its key. Refuses an existing terminal:
+    /// keys are replaced with `rotate_terminal_key`, never silently.
+    pub async fn create_terminal(
+        &self,
+        store: StoreCode,
+        terminal: TerminalCode,
+        key_hash: String,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.write(move |c| {
+            let (store, terminal, key_hash) = (store.clone(), terminal.clone(), key_hash.clone());
+            Box::pin(async move {
+                let exists = sqlx::query("SELECT 1 FROM stores WHERE id = $1")
+                    .bind(store.as_str().to_owned())
+                    .fetch_optional(&mut *c)
+                    .await?;
+                if exists.is_none() {
+                    return Err(StoreError::NotFound { what: "store", id: store.to_string() });
+                }
+                let done = sqlx::query(
+                    "INSERT INTO terminals (store_id, id, key_hash, created_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (store_id, id) DO NOTHING",
+                )
+                .bind(store.as_str().to_owned())
+                .bind(terminal.as_str().to_owned())
+                .bind(key_hash)
+                .bind(to_micros(now))
+                .execute(&mut *c)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::AlreadyExists { what: "terminal", id: format!("{store}/{terminal}") });
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// Replaces a terminal's key (a lost or leaked key); the old key stops working at once.
+    pub async fn rotate_terminal_key(&self, store: StoreCode, terminal: TerminalCode, key_hash: String) -> Result<(), StoreError> {
+        self.write(move |c| {
+            let (store, terminal, key_hash) = (store.clone(), terminal.clone(), key_hash.clone());
+            Box::pin(async move {
+                let done = sqlx::query("UPDATE terminals SET key_hash = $1, revoked_at = NULL WHERE store_id = $2 AND id = $3")
+                    .bind(key_hash)
+                    .bind(store.as_str().to_owned())
+                    .bind(terminal.as_str().to_owned())
+                    .execute(&mut *c)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound { what: "terminal", id: format!("{store}/{terminal}") });
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// The live terminal a key belongs to, with its store.
+    pub async fn terminal_by_key_hash(&self, key_hash: &str) -> Result<Option<(Terminal, StoreSpec)>, StoreError> {
+        let mut c = self.reader().await?;
+        let row = sqlx::query(
+            "SELECT t.id AS terminal_id, s.id, s.name, s.format, s.timezone FROM terminals t \
+             JOIN stores s ON s.id = t.store_id WHERE t.key_hash = $1 AND t.revoked_at IS NULL",
+        )
+        .bind(key_hash.to_owned())
+        .fetch_optional(&mut *c)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let store = store_from_row(&row)?;
+        let id = TerminalCode::parse(row.try_get::<String, _>("terminal_id")?)
+            .map_err(|e| rows::corrupt(format!("stored terminal id is invalid: {e}")))?;
+        Ok(Some((Terminal { store: store.id.clone(), id }, store)))
+    }
+}

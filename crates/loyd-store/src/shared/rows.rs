@@ -1,0 +1,141 @@
+//! Row mapping shared by both backends: column lists (as macros, so they join other
+//! literals in `concat!` and every query stays a `&'static str`) and decoders.
+
+use loyd_domain::ids::{AccountId, AssetCode, TransferCode, TransferId};
+use loyd_domain::ledger::{
+    Account, BalancePolicy, DebitFrom, Holder, HolderKind, Lot, LotMove, LotTerms, PendingState, Totals, Transfer,
+    TransferKind,
+};
+use loyd_domain::time::{from_micros, Timestamp};
+use sqlx::Row;
+
+use crate::error::StoreError;
+
+pub(super) type DbRow = <super::Db as sqlx::Database>::Row;
+
+macro_rules! account_cols {
+    () => {
+        "id, holder_kind, holder_id, asset, policy, credit_limit, tracks_lots, \
+         debits_posted, credits_posted, debits_pending, credits_pending"
+    };
+}
+
+macro_rules! transfer_cols {
+    () => {
+        "id, debit_account_id, credit_account_id, asset, amount, kind, pending_id, timeout_at, \
+         pending_state, posted_amount, lot_available_at, lot_expires_at, debit_lot, reverses, \
+         reversed_amount, code, reference, at, recorded_at, fingerprint"
+    };
+}
+
+macro_rules! lot_cols {
+    () => {
+        "id, account_id, amount, remaining, available_at, expires_at, created_at"
+    };
+}
+
+macro_rules! move_cols {
+    () => {
+        "transfer_id, ord, lot_id, amount, restored"
+    };
+}
+
+pub(super) fn corrupt(what: String) -> StoreError {
+    StoreError::Database(sqlx::Error::Decode(what.into()))
+}
+
+fn ts(v: Option<i64>) -> Option<Timestamp> {
+    v.map(from_micros)
+}
+
+fn parse<T, E: std::fmt::Display>(r: Result<T, E>, what: &str) -> Result<T, StoreError> {
+    r.map_err(|e| corrupt(format!("stored {what} is invalid: {e}")))
+}
+
+pub(super) fn account(row: &DbRow) -> Result<Account, StoreError> {
+    let kind: String = row.try_get("holder_kind")?;
+    let policy: String = row.try_get("policy")?;
+    let limit: i64 = row.try_get("credit_limit")?;
+    let kind = HolderKind::from_name(&kind).ok_or_else(|| corrupt(format!("unknown holder kind {kind}")))?;
+    Ok(Account {
+        id: AccountId(row.try_get("id")?),
+        holder: parse(Holder::new(kind, row.try_get::<String, _>("holder_id")?), "holder id")?,
+        asset: parse(AssetCode::parse(row.try_get::<String, _>("asset")?), "asset")?,
+        policy: BalancePolicy::from_parts(&policy, limit).ok_or_else(|| corrupt(format!("unknown policy {policy}")))?,
+        tracks_lots: row.try_get("tracks_lots")?,
+        totals: Totals {
+            debits_posted: row.try_get("debits_posted")?,
+            credits_posted: row.try_get("credits_posted")?,
+            debits_pending: row.try_get("debits_pending")?,
+            credits_pending: row.try_get("credits_pending")?,
+        },
+    })
+}
+
+fn transfer_id(v: String) -> Result<TransferId, StoreError> {
+    parse(TransferId::parse(v), "transfer id")
+}
+
+pub(super) fn transfer(row: &DbRow) -> Result<Transfer, StoreError> {
+    let kind: String = row.try_get("kind")?;
+    let pending_id: Option<String> = row.try_get("pending_id")?;
+    let pending = || -> Result<TransferId, StoreError> {
+        transfer_id(pending_id.clone().ok_or_else(|| corrupt("resolution without pending id".into()))?)
+    };
+    let kind = match kind.as_str() {
+        "single" => TransferKind::Single,
+        "pending" => TransferKind::Pending { timeout_at: ts(row.try_get("timeout_at")?) },
+        "post" => TransferKind::Post { pending: pending()? },
+        "void" => TransferKind::Void { pending: pending()? },
+        "expire" => TransferKind::Expire { pending: pending()? },
+        other => return Err(corrupt(format!("unknown transfer kind {other}"))),
+    };
+    let state: Option<String> = row.try_get("pending_state")?;
+    let debit_lot: Option<String> = row.try_get("debit_lot")?;
+    let reverses: Option<String> = row.try_get("reverses")?;
+    Ok(Transfer {
+        id: transfer_id(row.try_get("id")?)?,
+        debit: AccountId(row.try_get("debit_account_id")?),
+        credit: AccountId(row.try_get("credit_account_id")?),
+        asset: parse(AssetCode::parse(row.try_get::<String, _>("asset")?), "asset")?,
+        amount: row.try_get("amount")?,
+        kind,
+        lot: LotTerms { available_at: ts(row.try_get("lot_available_at")?), expires_at: ts(row.try_get("lot_expires_at")?) },
+        debit_from: match debit_lot {
+            Some(l) => DebitFrom::Lot(transfer_id(l)?),
+            None => DebitFrom::Fifo,
+        },
+        reverses: reverses.map(transfer_id).transpose()?,
+        code: parse(TransferCode::parse(row.try_get::<String, _>("code")?), "transfer code")?,
+        reference: row.try_get("reference")?,
+        at: from_micros(row.try_get("at")?),
+        recorded_at: from_micros(row.try_get("recorded_at")?),
+        fingerprint: row.try_get("fingerprint")?,
+        pending_state: state
+            .map(|s| PendingState::from_name(&s).ok_or_else(|| corrupt(format!("unknown pending state {s}"))))
+            .transpose()?,
+        posted_amount: row.try_get("posted_amount")?,
+        reversed_amount: row.try_get("reversed_amount")?,
+    })
+}
+
+pub(super) fn lot(row: &DbRow) -> Result<Lot, StoreError> {
+    Ok(Lot {
+        id: transfer_id(row.try_get("id")?)?,
+        account: AccountId(row.try_get("account_id")?),
+        amount: row.try_get("amount")?,
+        remaining: row.try_get("remaining")?,
+        terms: LotTerms { available_at: ts(row.try_get("available_at")?), expires_at: ts(row.try_get("expires_at")?) },
+        created_at: from_micros(row.try_get("created_at")?),
+    })
+}
+
+pub(super) fn lot_move(row: &DbRow) -> Result<LotMove, StoreError> {
+    Ok(LotMove {
+        transfer: transfer_id(row.try_get("transfer_id")?)?,
+        ord: row.try_get("ord")?,
+        lot: transfer_id(row.try_get("lot_id")?)?,
+        amount: row.try_get("amount")?,
+        restored: row.try_get("restored")?,
+    })
+}

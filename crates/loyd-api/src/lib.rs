@@ -1,1 +1,113 @@
+//! # loyd-api
+//!
+//! Loyd's HTTP surface (axum): the POS API, health, metrics and the OpenAPI document.
+//!
+//! ## Layout
+//! - [`router`] assembles routes and the middleware every request passes through:
+//!   panic catching, tracing, metrics, a timeout, a body limit.
+//! - [`error`]: the one error type and its stable codes.
+//! - [`extract`]: JSON/path/query extractors with our error shape; terminal-key auth.
+//! - [`health`], [`metrics`], [`openapi`]: operations endpoints.
+//!
+//! Handlers are thin: they parse, call the store or the domain, and render.
 
+use std::future::Future;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use loyd_store::Store;
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod metrics;
+pub mod openapi;
+
+use error::{ApiError, ErrorCode};
+
+/// Limits and timeouts of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// A request still running after this is answered `503 timeout` (its effects, if
+    /// any, stand; the client retries with the same id).
+    pub request_timeout: Duration,
+    /// Largest request body accepted.
+    pub body_limit_bytes: usize,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig { request_timeout: Duration::from_secs(10), body_limit_bytes: 1024 * 1024 }
+    }
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub metrics: PrometheusHandle,
+    pub config: ApiConfig,
+}
+
+impl AppState {
+    pub fn new(store: Store, config: ApiConfig) -> Self {
+        AppState { store, metrics: metrics::handle(), config }
+    }
+}
+
+/// The whole application as one router.
+pub fn router(state: AppState) -> Router {
+    let timeout = state.config.request_timeout;
+    let body_limit = state.config.body_limit_bytes;
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::render))
+        .route("/openapi.json", get(openapi::document))
+        .route("/docs", get(openapi::page))
+        .route("/v1/pos/terminal", get(health::whoami))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn_with_state(timeout, time_limit))
+        .layer(middleware::from_fn(metrics::track))
+        .layer(TraceLayer::new_for_http())
+        .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
+            tracing::error!("a request handler panicked");
+            ApiError::new(ErrorCode::Internal, "internal error").into_response()
+        }))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such route; see /openapi.json")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(ErrorCode::MethodNotAllowed, "this route does not accept this method; see /openapi.json")
+}
+
+async fn time_limit(State(limit): State<Duration>, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(res) => res,
+        Err(_) => ApiError::new(
+            ErrorCode::Timeout,
+            format!("the request did not finish within {} s; retry with the same id", limit.as_secs_f32()),
+        )
+        .into_response(),
+    }
+}
+
+/// Serves until `shutdown` resolves, then stops accepting, lets requests in flight
+/// finish, and returns.
+pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+}

@@ -80,6 +80,13 @@ pub struct Terminal {
     pub id: TerminalCode,
 }
 
+/// Formats 32 random bytes as a terminal key: `lyt_` and 64 hex digits. The prefix lets
+/// secret scanners recognise a leaked key.
+pub fn terminal_key_from_bytes(bytes: [u8; 32]) -> String {
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("lyt_{hex}")
+}
+
 /// Terminal keys are random, high-entropy secrets, so a fast hash is the right tool:
 /// it makes a stolen database useless for calling the API while keeping the per-request
 /// lookup to one indexed read. (Staff passwords, which are guessable, use argon2.)

@@ -1,1 +1,221 @@
-fn main() {}
+//! `loyd`: the server and the operator's command line. Thin: parses arguments, resolves
+//! settings, opens the store and calls into the library crates.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Parser;
+use loyd_api::{ApiConfig, AppState};
+use loyd_domain::config::ConfigDocument;
+use loyd_domain::ids::{StoreCode, TerminalCode};
+use loyd_domain::org::{StoreSpec, TimeZoneName, terminal_key_from_bytes, terminal_key_hash};
+use loyd_store::{Store, StoreOptions, SystemClock};
+use tokio::sync::watch;
+
+mod cli;
+mod jobs;
+mod settings;
+
+use cli::{Cli, Command, JobsCommand, LedgerCommand, LogFormat, StoreCommand, TerminalCommand};
+use settings::{FileSettings, ServeSettings, Settings};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(settings: &Settings) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_new(&settings.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
+    use std::io::IsTerminal;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    let _ = match settings.log_format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+async fn open(settings: &Settings, migrate: bool) -> anyhow::Result<Store> {
+    let opts = StoreOptions { migrate, max_connections: settings.db_max_connections, ..StoreOptions::default() };
+    Store::open(&settings.database_url, opts, Arc::new(SystemClock))
+        .await
+        .with_context(|| format!("opening the database {}", settings.database_url.redacted()))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let file = FileSettings::load(cli.global.config.as_deref())?;
+    let settings = Settings::resolve(&cli.global, &file)?;
+    init_logging(&settings);
+    match cli.command {
+        Command::Serve(args) => serve(&settings, ServeSettings::resolve(&args, &file)).await,
+        Command::Migrate => {
+            let store = open(&settings, true).await?;
+            println!("migrated {}", store.describe());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Store(cmd) => store_command(&settings, cmd).await,
+        Command::Terminal(cmd) => terminal_command(&settings, cmd).await,
+        Command::Apply(args) => apply(&settings, args).await,
+        Command::Ledger(LedgerCommand::Verify) => {
+            let store = open(&settings, true).await?;
+            let audit = store.ledger_audit().await?;
+            for a in &audit.assets {
+                println!("{}: sum of all balances {}", a.asset, a.sum);
+            }
+            for p in &audit.problems {
+                println!("PROBLEM: {p}");
+            }
+            println!("{} accounts checked: {}", audit.accounts, if audit.is_sound() { "sound" } else { "NOT SOUND" });
+            Ok(if audit.is_sound() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        Command::Jobs(JobsCommand::Run) => {
+            let store = open(&settings, true).await?;
+            let r = jobs::run_once(&store).await?;
+            println!("holds expired: {}, lots burned: {}", r.holds_expired, r.lots_burned);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn serve(settings: &Settings, serve: ServeSettings) -> anyhow::Result<ExitCode> {
+    let store = open(settings, true).await?;
+    let listener = tokio::net::TcpListener::bind(serve.listen)
+        .await
+        .with_context(|| format!("listening on {}", serve.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, database = %store.describe(), version = env!("CARGO_PKG_VERSION"), "loyd is serving");
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let jobs = serve.jobs_interval.map(|every| tokio::spawn(jobs::run_forever(store.clone(), every, stop_rx.clone())));
+    let config = ApiConfig { request_timeout: serve.request_timeout, body_limit_bytes: serve.body_limit_bytes };
+    let state = AppState::new(store.clone(), config);
+    loyd_api::serve(listener, state, shutdown_signal()).await.context("serving HTTP")?;
+
+    tracing::info!("shutting down: requests finished, stopping jobs");
+    let _ = stop_tx.send(true);
+    if let Some(j) = jobs {
+        let _ = j.await;
+    }
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
+
+async fn store_command(settings: &Settings, cmd: StoreCommand) -> anyhow::Result<ExitCode> {
+    let store = open(settings, true).await?;
+    match cmd {
+        StoreCommand::Create { id, name, format, timezone } => {
+            let spec = StoreSpec {
+                id: StoreCode::parse(id)?,
+                name,
+                format: format.map(StoreCode::parse).transpose()?,
+                timezone: TimeZoneName::parse(timezone)?,
+            };
+            store.create_store(spec.clone()).await?;
+            println!("created store {} ({})", spec.id, spec.name);
+        }
+        StoreCommand::List => {
+            for s in store.stores().await? {
+                let format = s.format.as_ref().map(|f| f.as_str()).unwrap_or("-");
+                println!("{}\t{}\t{}\t{}", s.id, s.name, format, s.timezone.as_str());
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn new_terminal_key() -> String {
+    let mut bytes = [0u8; 32];
+    rand::fill(&mut bytes);
+    terminal_key_from_bytes(bytes)
+}
+
+async fn terminal_command(settings: &Settings, cmd: TerminalCommand) -> anyhow::Result<ExitCode> {
+    let store = open(settings, true).await?;
+    let key = new_terminal_key();
+    match cmd {
+        TerminalCommand::Create { store: s, terminal: t } => {
+            let (s, t) = (StoreCode::parse(s)?, TerminalCode::parse(t)?);
+            store.create_terminal(s.clone(), t.clone(), terminal_key_hash(&key)).await?;
+            println!("created terminal {t} of store {s}; its key (shown once, keep it secret):");
+        }
+        TerminalCommand::RotateKey { store: s, terminal: t } => {
+            let (s, t) = (StoreCode::parse(s)?, TerminalCode::parse(t)?);
+            store.rotate_terminal_key(s.clone(), t.clone(), terminal_key_hash(&key)).await?;
+            println!("replaced the key of terminal {t} of store {s}; the old key no longer works. New key:");
+        }
+    }
+    println!("{key}");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn apply(settings: &Settings, args: cli::ApplyArgs) -> anyhow::Result<ExitCode> {
+    let text = std::fs::read_to_string(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
+    let doc: ConfigDocument = toml::from_str(&text).with_context(|| format!("in {}", args.file.display()))?;
+    if let Err(problems) = doc.validate() {
+        for p in &problems {
+            eprintln!("{}: {p}", args.file.display());
+        }
+        anyhow::bail!("{} problem(s) in {}; nothing applied", problems.len(), args.file.display());
+    }
+    let store = open(settings, true).await?;
+    let source = args.file.display().to_string();
+    let applied = match store.apply_config(doc, source, args.dry_run).await {
+        Err(loyd_store::StoreError::Config(problems)) => {
+            for p in &problems {
+                eprintln!("{}: {p}", args.file.display());
+            }
+            anyhow::bail!("{} problem(s) in {}; nothing applied", problems.len(), args.file.display());
+        }
+        other => other?,
+    };
+    for step in &applied.steps {
+        println!("{step}");
+    }
+    match (args.dry_run, applied.version) {
+        (true, _) if applied.steps.is_empty() => println!("no changes"),
+        (true, _) => println!("dry run: {} change(s) planned, nothing applied", applied.steps.len()),
+        (false, None) => println!("no changes: the database already matches {}", args.file.display()),
+        (false, Some(v)) => println!("applied {} change(s) as configuration version {v}", applied.steps.len()),
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,119 @@
+//! Extractors that turn every bad request into our error shape: axum's own
+//! rejections (plain-text bodies) never reach a client.
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use loyd_domain::org::{StoreSpec, Terminal, terminal_key_hash};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use crate::AppState;
+use crate::error::{ApiError, ErrorCode};
+
+/// JSON in and out. A body that is not JSON is `400 validation_failed`; JSON of the
+/// wrong shape is `422 validation_failed` naming the field; an oversized body is
+/// `413 payload_too_large`.
+pub struct Json<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(Json(v)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+impl<T: Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+fn json_rejection(r: JsonRejection) -> ApiError {
+    match r {
+        JsonRejection::JsonDataError(e) => {
+            ApiError::validation(format!("the request body does not match the expected shape: {}", e.body_text()))
+        }
+        JsonRejection::JsonSyntaxError(e) => {
+            ApiError::validation(format!("the request body is not valid JSON: {}", e.body_text()))
+                .with_status(StatusCode::BAD_REQUEST)
+        }
+        JsonRejection::MissingJsonContentType(_) => {
+            ApiError::new(ErrorCode::UnsupportedMediaType, "send the body as JSON with Content-Type: application/json")
+        }
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::new(ErrorCode::PayloadTooLarge, "the request body is larger than this route allows")
+        }
+        other => ApiError::validation(other.body_text()).with_status(StatusCode::BAD_REQUEST),
+    }
+}
+
+/// Path parameters, with our error on a mismatch.
+pub struct Path<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(v)| Path(v))
+            .map_err(|e: PathRejection| ApiError::validation(e.body_text()))
+    }
+}
+
+/// Query parameters, with our error on a mismatch.
+pub struct Query<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(v)| Query(v))
+            .map_err(|e: QueryRejection| ApiError::validation(e.body_text()))
+    }
+}
+
+/// The terminal making a POS call, authenticated by `Authorization: Bearer <key>`.
+/// The store and terminal come from the key, never from the request body.
+#[derive(Debug, Clone)]
+pub struct TerminalAuth {
+    pub terminal: Terminal,
+    pub store: StoreSpec,
+}
+
+/// Longest key we even hash: real keys are 67 characters.
+const MAX_KEY_LEN: usize = 256;
+
+impl FromRequestParts<AppState> for TerminalAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let unauthorized = |m: &str| ApiError::new(ErrorCode::Unauthorized, m.to_owned());
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .ok_or_else(|| unauthorized("send the terminal key as Authorization: Bearer <key>"))?;
+        let key = header
+            .to_str()
+            .ok()
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|k| !k.is_empty() && k.len() <= MAX_KEY_LEN)
+            .ok_or_else(|| unauthorized("the Authorization header must be: Bearer <terminal key>"))?;
+        match state.store.terminal_by_key_hash(&terminal_key_hash(key)).await? {
+            Some((terminal, store)) => Ok(TerminalAuth { terminal, store }),
+            None => Err(unauthorized("unknown or revoked terminal key")
+                .with_details(json!({ "hint": "create a key with `loyd terminal create`" }))),
+        }
+    }
+}

@@ -1,0 +1,4 @@
+//! Black-box HTTP tests: a real server, a real database (both backends), a real client.
+
+mod helpers;
+mod shell;

@@ -1,0 +1,140 @@
+//! The command line. Every global option can also come from a `LOYD_*` environment
+//! variable or the TOML file given by `--config`; flags win over the environment, the
+//! environment over the file, the file over defaults.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(name = "loyd", version, about = "Loyalty and CRM for retail: server and operator CLI")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct GlobalArgs {
+    /// TOML configuration file (see docs/operations.md).
+    #[arg(long, global = true, env = "LOYD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Database: postgres://user@host/db, or sqlite://PATH. Default: sqlite://./loyd-data/loyd.db.
+    #[arg(long, global = true, env = "LOYD_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Log format on stderr.
+    #[arg(long, global = true, env = "LOYD_LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
+    /// Log filter, e.g. `info` or `loyd=debug,sqlx=warn`.
+    #[arg(long, global = true, env = "LOYD_LOG")]
+    pub log_level: Option<String>,
+    /// Database connections (PostgreSQL pool; SQLite read pool).
+    #[arg(long, global = true, env = "LOYD_DB_MAX_CONNECTIONS")]
+    pub db_max_connections: Option<u32>,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the server (migrates the database first).
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Stores.
+    #[command(subcommand)]
+    Store(StoreCommand),
+    /// Terminals (cash registers) and their keys.
+    #[command(subcommand)]
+    Terminal(TerminalCommand),
+    /// Load a configuration file (configuration as code); idempotent.
+    Apply(ApplyArgs),
+    /// Ledger maintenance.
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
+    /// Scheduled work.
+    #[command(subcommand)]
+    Jobs(JobsCommand),
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct ServeArgs {
+    /// Address to listen on. Default 127.0.0.1:8080.
+    #[arg(long, env = "LOYD_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Seconds before a request is answered `503 timeout`. Default 10.
+    #[arg(long, env = "LOYD_REQUEST_TIMEOUT_SECS")]
+    pub request_timeout_secs: Option<u64>,
+    /// Largest request body in bytes. Default 1048576.
+    #[arg(long, env = "LOYD_BODY_LIMIT_BYTES")]
+    pub body_limit_bytes: Option<usize>,
+    /// Seconds between runs of the scheduled jobs; 0 disables them. Default 30.
+    #[arg(long, env = "LOYD_JOBS_INTERVAL_SECS")]
+    pub jobs_interval_secs: Option<u64>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum StoreCommand {
+    /// Create a store.
+    Create {
+        /// The store's id (letters, digits, '-', '_', '.').
+        id: String,
+        #[arg(long)]
+        name: String,
+        /// Store format used by campaign targeting, e.g. supermarket, discounter.
+        #[arg(long)]
+        format: Option<String>,
+        /// IANA time zone. Default UTC.
+        #[arg(long, default_value = "UTC")]
+        timezone: String,
+    },
+    /// List stores.
+    List,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TerminalCommand {
+    /// Create a terminal; prints its key alone on the last line (shown once, stored hashed).
+    Create {
+        #[arg(long)]
+        store: String,
+        #[arg(long)]
+        terminal: String,
+    },
+    /// Replace a terminal's key; the old key stops working at once. Prints the new key.
+    RotateKey {
+        #[arg(long)]
+        store: String,
+        #[arg(long)]
+        terminal: String,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct ApplyArgs {
+    /// The configuration file (TOML).
+    #[arg(short = 'f', long = "file")]
+    pub file: PathBuf,
+    /// Print what would change, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum LedgerCommand {
+    /// Check every ledger invariant over the whole database; exits 1 if any fails.
+    Verify,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum JobsCommand {
+    /// Run every scheduled job once, to completion.
+    Run,
+}

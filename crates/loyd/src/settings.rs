@@ -1,0 +1,103 @@
+//! Resolved settings: defaults, then the TOML file, then environment and flags (which
+//! clap has already merged, flags first).
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+use loyd_store::DatabaseUrl;
+use serde::Deserialize;
+
+use crate::cli::{GlobalArgs, LogFormat, ServeArgs};
+
+/// The configuration file. Every key is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSettings {
+    pub database_url: Option<String>,
+    pub log_format: Option<LogFormat>,
+    pub log_level: Option<String>,
+    pub db_max_connections: Option<u32>,
+    pub listen: Option<SocketAddr>,
+    pub request_timeout_secs: Option<u64>,
+    pub body_limit_bytes: Option<usize>,
+    pub jobs_interval_secs: Option<u64>,
+}
+
+impl FileSettings {
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
+        let Some(path) = path else { return Ok(Self::default()) };
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("in configuration file {}", path.display()))
+    }
+}
+
+pub struct Settings {
+    pub database_url: DatabaseUrl,
+    pub log_format: LogFormat,
+    pub log_level: String,
+    pub db_max_connections: u32,
+}
+
+impl Settings {
+    pub fn resolve(args: &GlobalArgs, file: &FileSettings) -> anyhow::Result<Self> {
+        let database_url = match args.database_url.as_ref().or(file.database_url.as_ref()) {
+            Some(url) => DatabaseUrl::parse(url).context("in the database URL")?,
+            None => DatabaseUrl::default_sqlite(),
+        };
+        Ok(Settings {
+            database_url,
+            log_format: args.log_format.or(file.log_format).unwrap_or(LogFormat::Text),
+            log_level: args.log_level.clone().or_else(|| file.log_level.clone()).unwrap_or_else(|| "info".into()),
+            db_max_connections: args.db_max_connections.or(file.db_max_connections).unwrap_or(16),
+        })
+    }
+}
+
+pub struct ServeSettings {
+    pub listen: SocketAddr,
+    pub request_timeout: Duration,
+    pub body_limit_bytes: usize,
+    /// `None`: scheduled jobs are off.
+    pub jobs_interval: Option<Duration>,
+}
+
+impl ServeSettings {
+    pub fn resolve(args: &ServeArgs, file: &FileSettings) -> Self {
+        let jobs = args.jobs_interval_secs.or(file.jobs_interval_secs).unwrap_or(30);
+        ServeSettings {
+            listen: args.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            request_timeout: Duration::from_secs(args.request_timeout_secs.or(file.request_timeout_secs).unwrap_or(10)),
+            body_limit_bytes: args.body_limit_bytes.or(file.body_limit_bytes).unwrap_or(1024 * 1024),
+            jobs_interval: (jobs > 0).then(|| Duration::from_secs(jobs)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_and_environment_win_over_the_file_and_the_file_over_defaults() {
+        let file: FileSettings =
+            toml::from_str("database_url = \"postgres://u:pw@h/db\"\nlog_level = \"debug\"\nlisten = \"0.0.0.0:9000\"").unwrap();
+        let none = GlobalArgs::default();
+        let s = Settings::resolve(&none, &file).unwrap();
+        assert_eq!(s.database_url, DatabaseUrl::Postgres("postgres://u:pw@h/db".into()));
+        assert_eq!(s.log_level, "debug");
+        let flags = GlobalArgs { database_url: Some("sqlite://x.db".into()), ..GlobalArgs::default() };
+        assert_eq!(Settings::resolve(&flags, &file).unwrap().database_url, DatabaseUrl::Sqlite("x.db".into()));
+        let serve = ServeSettings::resolve(&ServeArgs::default(), &file);
+        assert_eq!(serve.listen.port(), 9000);
+        assert_eq!(serve.request_timeout, Duration::from_secs(10));
+        let defaults = Settings::resolve(&none, &FileSettings::default()).unwrap();
+        assert_eq!(defaults.database_url, DatabaseUrl::default_sqlite());
+    }
+
+    #[test]
+    fn an_unknown_key_in_the_file_is_an_error_not_a_silent_default() {
+        assert!(toml::from_str::<FileSettings>("databse_url = \"x\"").is_err());
+    }
+}

@@ -1,0 +1,151 @@
+//! The `loyd` binary as an operator uses it: real processes, real databases.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use loyd_testkit::{TestDb, both_backends};
+
+fn loyd(dir: &Path, db: Option<&TestDb>, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_loyd"));
+    cmd.current_dir(dir).args(args).env_remove("LOYD_DATABASE_URL").env_remove("LOYD_CONFIG");
+    if let Some(db) = db {
+        cmd.env("LOYD_DATABASE_URL", db.url_string());
+    }
+    cmd.output().expect("run loyd")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Starts `loyd serve`, waits until it is ready, sends SIGTERM, and checks that it
+/// stops cleanly.
+async fn serve_until_ready_then_terminate(dir: &Path, db: Option<&TestDb>) -> String {
+    let port = free_port();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_loyd"));
+    cmd.current_dir(dir)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--log-format", "json"])
+        .env_remove("LOYD_DATABASE_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    if let Some(db) = db {
+        cmd.env("LOYD_DATABASE_URL", db.url_string());
+    }
+    let child = cmd.spawn().unwrap();
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let ready = loop {
+        if let Ok(res) = client.get(format!("http://127.0.0.1:{port}/readyz")).send().await {
+            break res.json::<serde_json::Value>().await.unwrap();
+        }
+        assert!(Instant::now() < deadline, "loyd serve did not become ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let term = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(term.success());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "serve exited with {:?}: {}", out.status, stderr(&out));
+    let logs = stderr(&out);
+    assert!(logs.lines().all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()), "json logs: {logs}");
+    assert!(logs.contains("stopped"), "{logs}");
+    ready["database"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn serve_comes_up_on_an_embedded_sqlite_file_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(serve_until_ready_then_terminate(dir.path(), None).await, "sqlite");
+    assert!(dir.path().join("loyd-data/loyd.db").exists());
+}
+
+#[test]
+fn a_bad_database_url_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_loyd"))
+        .current_dir(dir.path())
+        .args(["migrate", "--database-url", "mysql://localhost/x"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("unsupported database URL scheme"), "{}", stderr(&out));
+}
+
+#[test]
+fn apply_reports_where_a_file_is_wrong_and_applies_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("bad.toml"), "[[stores]]\nid = \"a\"\nnmae = \"typo\"\n").unwrap();
+    let out = loyd(dir.path(), None, &["apply", "-f", "bad.toml"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("nmae") && err.contains("line 3"), "{err}");
+    std::fs::write(dir.path().join("dup.toml"), "[[stores]]\nid = \"a\"\nname = \"A\"\n[[stores]]\nid = \"a\"\nname = \"B\"\n").unwrap();
+    let out = loyd(dir.path(), None, &["apply", "-f", "dup.toml"]);
+    assert!(stderr(&out).contains("stores[1].id"), "{}", stderr(&out));
+    let out = loyd(dir.path(), None, &["store", "list"]);
+    assert_eq!(stdout(&out), "");
+}
+
+both_backends! {
+    async fn serve_comes_up_on_the_configured_database_and_stops_on_sigterm(db: TestDb) {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = db.backend();
+        assert_eq!(serve_until_ready_then_terminate(dir.path(), Some(&db)).await, backend);
+    }
+
+    async fn terminal_create_prints_the_key_alone_on_its_last_line(db: TestDb) {
+        let dir = tempfile::tempdir().unwrap();
+        let out = loyd(dir.path(), Some(&db), &["store", "create", "riga-01", "--name", "Riga", "--timezone", "Europe/Riga"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let out = loyd(dir.path(), Some(&db), &["terminal", "create", "--store", "riga-01", "--terminal", "pos-1"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let text = stdout(&out);
+        let key = text.lines().last().unwrap();
+        assert!(key.len() == 68 && key.starts_with("lyt_") && key[4..].bytes().all(|b| b.is_ascii_hexdigit()), "{text}");
+        let again = loyd(dir.path(), Some(&db), &["terminal", "create", "--store", "riga-01", "--terminal", "pos-1"]);
+        assert!(!again.status.success());
+        assert!(stderr(&again).contains("already exists"), "{}", stderr(&again));
+        let rotated = loyd(dir.path(), Some(&db), &["terminal", "rotate-key", "--store", "riga-01", "--terminal", "pos-1"]);
+        let new_key = stdout(&rotated).lines().last().unwrap().to_owned();
+        assert!(new_key.starts_with("lyt_") && new_key != key);
+        let unknown = loyd(dir.path(), Some(&db), &["terminal", "create", "--store", "nope", "--terminal", "pos-1"]);
+        assert!(stderr(&unknown).contains("store 'nope' does not exist"), "{}", stderr(&unknown));
+    }
+
+    async fn apply_is_idempotent_and_a_dry_run_changes_nothing(db: TestDb) {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("loyd.toml");
+        std::fs::write(
+            &file,
+            "[[currencies]]\ncode = \"EUR\"\nkind = \"money\"\nscale = 2\n\n\
+             [[stores]]\nid = \"riga-01\"\nname = \"Riga\"\nformat = \"supermarket\"\ntimezone = \"Europe/Riga\"\n",
+        )
+        .unwrap();
+        let f = file.to_str().unwrap();
+        let dry = loyd(dir.path(), Some(&db), &["apply", "-f", f, "--dry-run"]);
+        assert!(stdout(&dry).contains("2 change(s) planned"), "{}{}", stdout(&dry), stderr(&dry));
+        let list = loyd(dir.path(), Some(&db), &["store", "list"]);
+        assert_eq!(stdout(&list), "");
+        let first = loyd(dir.path(), Some(&db), &["apply", "-f", f]);
+        assert!(stdout(&first).contains("configuration version 1"), "{}{}", stdout(&first), stderr(&first));
+        let second = loyd(dir.path(), Some(&db), &["apply", "-f", f]);
+        assert!(stdout(&second).contains("no changes"), "{}", stdout(&second));
+        let list = loyd(dir.path(), Some(&db), &["store", "list"]);
+        assert_eq!(stdout(&list), "riga-01\tRiga\tsupermarket\tEurope/Riga\n");
+    }
+
+    async fn ledger_verify_reports_a_sound_ledger(db: TestDb) {
+        let dir = tempfile::tempdir().unwrap();
+        let out = loyd(dir.path(), Some(&db), &["ledger", "verify"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(stdout(&out).contains("sound"));
+    }
+}

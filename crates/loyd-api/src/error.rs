@@ -6,6 +6,7 @@
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use loyd_domain::ledger::TransferError;
+use loyd_domain::receipt::ReceiptError;
 use loyd_store::StoreError;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -46,6 +47,41 @@ pub enum ErrorCode {
     Unavailable,
     /// 500: a bug. Logged with its cause; never carries internals.
     Internal,
+    // ---- POS (POS-API.md) ----
+    /// 404: no such card, customer phone or one-time code.
+    UnknownCard,
+    /// 409: the card is blocked (or, for a gift card, not yet sold).
+    CardBlocked,
+    /// 409: the card is past its validity.
+    CardExpired,
+    /// 409: a gift card that is already activated.
+    CardAlreadyActive,
+    /// 403: wrong PIN; five in a row lock the card for 15 minutes.
+    WrongPin,
+    /// 429: the card (or terminal) is locked after too many wrong PINs.
+    TooManyAttempts,
+    /// 422: the balance is below the currency's minimum for redeeming.
+    BelowMinimumRedeem,
+    /// 422: more than the currency may pay of this receipt.
+    RedeemLimitExceeded,
+    /// 404: no such coupon.
+    CouponUnknown,
+    /// 409: the coupon has been used.
+    CouponUsed,
+    /// 409: the coupon has expired.
+    CouponExpired,
+    /// 422: the coupon does not apply to this receipt.
+    CouponNotApplicable,
+    /// 409: the pass has no visits left.
+    PassExhausted,
+    /// 409: the pass has expired.
+    PassExpired,
+    /// 404: no such receipt.
+    ReceiptNotFound,
+    /// 409: the return would exceed what was bought (and not yet returned).
+    ReturnExceedsReceipt,
+    /// 409: the receipt was cancelled.
+    ReceiptCancelled,
 }
 
 impl ErrorCode {
@@ -63,6 +99,12 @@ impl ErrorCode {
             RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Timeout | Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            UnknownCard | CouponUnknown | ReceiptNotFound => StatusCode::NOT_FOUND,
+            CardBlocked | CardExpired | CardAlreadyActive | CouponUsed | CouponExpired | PassExhausted | PassExpired
+            | ReturnExceedsReceipt | ReceiptCancelled => StatusCode::CONFLICT,
+            WrongPin => StatusCode::FORBIDDEN,
+            TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
+            BelowMinimumRedeem | RedeemLimitExceeded | CouponNotApplicable => StatusCode::UNPROCESSABLE_ENTITY,
         }
     }
 
@@ -84,8 +126,37 @@ impl ErrorCode {
             Timeout => "timeout",
             Unavailable => "unavailable",
             Internal => "internal",
+            UnknownCard => "unknown_card",
+            CardBlocked => "card_blocked",
+            CardExpired => "card_expired",
+            CardAlreadyActive => "card_already_active",
+            WrongPin => "wrong_pin",
+            TooManyAttempts => "too_many_attempts",
+            BelowMinimumRedeem => "below_minimum_redeem",
+            RedeemLimitExceeded => "redeem_limit_exceeded",
+            CouponUnknown => "coupon_unknown",
+            CouponUsed => "coupon_used",
+            CouponExpired => "coupon_expired",
+            CouponNotApplicable => "coupon_not_applicable",
+            PassExhausted => "pass_exhausted",
+            PassExpired => "pass_expired",
+            ReceiptNotFound => "receipt_not_found",
+            ReturnExceedsReceipt => "return_exceeds_receipt",
+            ReceiptCancelled => "receipt_cancelled",
         }
     }
+
+    /// Every code, for documentation and tests.
+    pub const ALL: [ErrorCode; 32] = {
+        use ErrorCode::*;
+        [
+            Unauthorized, Forbidden, ValidationFailed, NotFound, MethodNotAllowed, AlreadyExists, IdempotencyConflict,
+            InsufficientFunds, Conflict, PayloadTooLarge, UnsupportedMediaType, RateLimited, Timeout, Unavailable, Internal,
+            UnknownCard, CardBlocked, CardExpired, CardAlreadyActive, WrongPin, TooManyAttempts, BelowMinimumRedeem,
+            RedeemLimitExceeded, CouponUnknown, CouponUsed, CouponExpired, CouponNotApplicable, PassExhausted, PassExpired,
+            ReceiptNotFound, ReturnExceedsReceipt, ReceiptCancelled,
+        ]
+    };
 }
 
 #[derive(Debug, Clone)]
@@ -95,6 +166,20 @@ pub struct ApiError {
     pub status: Option<StatusCode>,
     pub message: String,
     pub details: Option<Value>,
+    /// The card the refusal concerns, for the failure log.
+    pub card: Option<String>,
+    /// The client's id of the refused operation, for the failure log.
+    pub client_id: Option<String>,
+}
+
+/// What an error response carried, left in the response's extensions so the POS
+/// middleware can write the failure log without parsing bodies.
+#[derive(Debug, Clone)]
+pub struct ErrorInfo {
+    pub code: ErrorCode,
+    pub message: String,
+    pub card: Option<String>,
+    pub client_id: Option<String>,
 }
 
 /// The error body, for the OpenAPI document.
@@ -114,7 +199,21 @@ pub struct ErrorObject {
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        ApiError { code, status: None, message: message.into(), details: None }
+        ApiError { code, status: None, message: message.into(), details: None, card: None, client_id: None }
+    }
+
+    /// Names the client's id of the refused operation (failure log).
+    pub fn for_client_id(mut self, id: impl Into<String>) -> Self {
+        self.client_id = Some(id.into());
+        self
+    }
+
+    /// Names the card concerned, unless the error already names one.
+    pub fn for_card(mut self, card: Option<String>) -> Self {
+        if self.card.is_none() {
+            self.card = card;
+        }
+        self
     }
 
     pub fn with_details(mut self, details: Value) -> Self {
@@ -143,8 +242,10 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
+        let info = ErrorInfo { code: self.code, message: self.message.clone(), card: self.card, client_id: self.client_id };
         let body = ErrorBody { error: ErrorObject { code: self.code, message: self.message, details: self.details } };
         let mut res = (status, axum::Json(body)).into_response();
+        res.extensions_mut().insert(info);
         if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::TOO_MANY_REQUESTS {
             res.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
         }
@@ -159,6 +260,11 @@ impl From<StoreError> for ApiError {
                 let details = json!({ "transfer": batch.id, "index": batch.index });
                 ApiError::from(batch.error).with_details(details)
             }
+            StoreError::Refused(e) => ApiError::from(e),
+            StoreError::IdempotencyConflict(what) => ApiError::new(
+                ErrorCode::IdempotencyConflict,
+                format!("{what} was already used with a different request; use a new id for a new operation"),
+            ),
             StoreError::NotFound { what, id } => ApiError::not_found(format!("{what} '{id}' does not exist")),
             StoreError::AlreadyExists { what, id } => {
                 ApiError::new(ErrorCode::AlreadyExists, format!("{what} '{id}' already exists"))
@@ -175,6 +281,34 @@ impl From<StoreError> for ApiError {
                 ApiError::new(ErrorCode::Internal, "internal error")
             }
         }
+    }
+}
+
+impl From<ReceiptError> for ApiError {
+    fn from(e: ReceiptError) -> Self {
+        use ReceiptError as R;
+        let (code, card) = match &e {
+            R::Invalid(_) => (ErrorCode::ValidationFailed, None),
+            R::UnknownCard(c) => (ErrorCode::UnknownCard, Some(c.clone())),
+            R::UnknownCustomer | R::UnknownCode => (ErrorCode::UnknownCard, None),
+            R::CardBlocked(c) | R::CardNotActive(c) => (ErrorCode::CardBlocked, Some(c.clone())),
+            R::CardExpired(c) => (ErrorCode::CardExpired, Some(c.clone())),
+            R::CardAlreadyActive(c) => (ErrorCode::CardAlreadyActive, Some(c.clone())),
+            R::WrongPin(c) => (ErrorCode::WrongPin, Some(c.clone())),
+            R::TooManyAttempts(c) => (ErrorCode::TooManyAttempts, Some(c.clone())),
+            R::InsufficientFunds { .. } => (ErrorCode::InsufficientFunds, None),
+            R::BelowMinimumRedeem { .. } => (ErrorCode::BelowMinimumRedeem, None),
+            R::RedeemLimitExceeded { .. } => (ErrorCode::RedeemLimitExceeded, None),
+            R::PassExhausted(_) => (ErrorCode::PassExhausted, None),
+            R::PassExpired(_) => (ErrorCode::PassExpired, None),
+            R::ReceiptNotFound(_) => (ErrorCode::ReceiptNotFound, None),
+            R::ReturnExceedsReceipt(_) => (ErrorCode::ReturnExceedsReceipt, None),
+            R::ReceiptCancelled(_) => (ErrorCode::ReceiptCancelled, None),
+        };
+        debug_assert_eq!(code.as_str(), e.code(), "API and domain agree on codes");
+        let mut err = ApiError::new(code, e.to_string());
+        err.card = card;
+        err
     }
 }
 
@@ -205,25 +339,21 @@ mod tests {
 
     #[test]
     fn every_code_serialises_to_its_stable_name() {
-        use ErrorCode::*;
-        for code in [
-            Unauthorized,
-            Forbidden,
-            ValidationFailed,
-            NotFound,
-            MethodNotAllowed,
-            AlreadyExists,
-            IdempotencyConflict,
-            InsufficientFunds,
-            Conflict,
-            PayloadTooLarge,
-            UnsupportedMediaType,
-            RateLimited,
-            Timeout,
-            Unavailable,
-            Internal,
-        ] {
+        for code in ErrorCode::ALL {
             assert_eq!(serde_json::to_value(code).unwrap(), Value::String(code.as_str().into()));
+        }
+    }
+
+    #[test]
+    fn the_codes_of_the_pos_contract_all_exist() {
+        let names: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        for required in [
+            "unauthorized", "forbidden", "validation_failed", "unknown_card", "card_blocked", "card_expired", "wrong_pin",
+            "too_many_attempts", "insufficient_funds", "below_minimum_redeem", "redeem_limit_exceeded", "coupon_unknown",
+            "coupon_used", "coupon_expired", "coupon_not_applicable", "pass_exhausted", "pass_expired", "receipt_not_found",
+            "return_exceeds_receipt", "idempotency_conflict", "rate_limited",
+        ] {
+            assert!(names.contains(&required), "{required} is missing");
         }
     }
 

@@ -6,12 +6,8 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use loyd_domain::org::{StoreSpec, Terminal, terminal_key_hash};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::json;
-
-use crate::AppState;
 use crate::error::{ApiError, ErrorCode};
 
 /// JSON in and out. A body that is not JSON is `400 validation_failed`; JSON of the
@@ -80,40 +76,5 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
             .await
             .map(|axum::extract::Query(v)| Query(v))
             .map_err(|e: QueryRejection| ApiError::validation(e.body_text()))
-    }
-}
-
-/// The terminal making a POS call, authenticated by `Authorization: Bearer <key>`.
-/// The store and terminal come from the key, never from the request body.
-#[derive(Debug, Clone)]
-pub struct TerminalAuth {
-    pub terminal: Terminal,
-    pub store: StoreSpec,
-}
-
-/// Longest key we even hash: real keys are 67 characters.
-const MAX_KEY_LEN: usize = 256;
-
-impl FromRequestParts<AppState> for TerminalAuth {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let unauthorized = |m: &str| ApiError::new(ErrorCode::Unauthorized, m.to_owned());
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .ok_or_else(|| unauthorized("send the terminal key as Authorization: Bearer <key>"))?;
-        let key = header
-            .to_str()
-            .ok()
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|k| !k.is_empty() && k.len() <= MAX_KEY_LEN)
-            .ok_or_else(|| unauthorized("the Authorization header must be: Bearer <terminal key>"))?;
-        match state.store.terminal_by_key_hash(&terminal_key_hash(key)).await? {
-            Some((terminal, store)) => Ok(TerminalAuth { terminal, store }),
-            None => Err(unauthorized("unknown or revoked terminal key")
-                .with_details(json!({ "hint": "create a key with `loyd terminal create`" }))),
-        }
     }
 }

@@ -9,7 +9,8 @@ use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
-use crate::extract::{Json, TerminalAuth};
+use crate::extract::Json;
+use crate::pos::Caller;
 
 #[derive(Serialize, ToSchema)]
 pub struct Health {
@@ -56,6 +57,8 @@ pub struct TerminalInfo {
     /// The store's IANA time zone: receipt times without an offset are not accepted,
     /// but rules with a time of day are evaluated in this zone.
     pub timezone: String,
+    /// The money currency of the store's receipts.
+    pub currency: String,
     /// Server time, to detect a drifting POS clock.
     #[schema(value_type = String, format = DateTime)]
     pub server_time: Timestamp,
@@ -66,12 +69,13 @@ pub struct TerminalInfo {
     (status = 200, body = TerminalInfo),
     (status = 401, body = ErrorBody),
 ))]
-pub async fn whoami(State(state): State<AppState>, auth: TerminalAuth) -> Json<TerminalInfo> {
+pub async fn whoami(State(state): State<AppState>, axum::Extension(Caller(caller)): axum::Extension<Caller>) -> Json<TerminalInfo> {
     Json(TerminalInfo {
-        store: auth.store.id.to_string(),
-        store_name: auth.store.name,
-        terminal: auth.terminal.id.to_string(),
-        timezone: auth.store.timezone.as_str().to_owned(),
+        store: caller.store.id.to_string(),
+        store_name: caller.store_name,
+        terminal: caller.terminal.to_string(),
+        timezone: caller.store.timezone.as_str().to_owned(),
+        currency: caller.store.currency.to_string(),
         server_time: state.store.now(),
     })
 }

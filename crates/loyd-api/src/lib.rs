@@ -30,6 +30,7 @@ pub mod extract;
 pub mod health;
 pub mod metrics;
 pub mod openapi;
+pub mod pos;
 
 use error::{ApiError, ErrorCode};
 
@@ -73,7 +74,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::render))
         .route("/openapi.json", get(openapi::document))
         .route("/docs", get(openapi::page))
-        .route("/v1/pos/terminal", get(health::whoami))
+        .merge(pos::router(state.clone()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))

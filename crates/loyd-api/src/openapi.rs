@@ -6,7 +6,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, ErrorCode, ErrorObject};
-use crate::health;
+use crate::{health, pos};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -17,8 +17,31 @@ use crate::health;
                        is idempotent, every error has a stable `code`.",
         license(name = "Apache-2.0"),
     ),
-    paths(health::healthz, health::readyz, health::whoami),
-    components(schemas(ErrorBody, ErrorObject, ErrorCode, health::Health, health::Ready, health::TerminalInfo)),
+    paths(
+        health::healthz,
+        health::readyz,
+        health::whoami,
+        pos::calculate,
+        pos::commit,
+        pos::cancel,
+        pos::return_goods,
+        pos::offline,
+        pos::card,
+        pos::activate,
+        pos::visit,
+    ),
+    components(schemas(
+        ErrorBody,
+        ErrorObject,
+        ErrorCode,
+        health::Health,
+        health::Ready,
+        health::TerminalInfo,
+        pos::OfflineUpload,
+        pos::OfflineResult,
+        pos::OfflineReport,
+        pos::CancelRequest,
+    )),
     modifiers(&TerminalKey),
     tags(
         (name = "pos", description = "Cash registers: authenticated by terminal key"),

@@ -7,7 +7,7 @@
 //! history-bearing objects such as stores by omission). Later capabilities add sections;
 //! unknown sections and fields are refused so a typo never passes silently.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::ids::AssetCode;
 use crate::money::{Rounding, Scale};
 use crate::org::StoreSpec;
+use crate::program::{CampaignSpec, CardSeriesSpec, Dec, LifetimeSpec, RedeemSpec};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -56,6 +57,19 @@ pub struct CurrencySpec {
     /// give a fraction away), half-up for money.
     #[serde(default)]
     pub rounding: Option<Rounding>,
+    /// Store-money value of one unit when it pays a receipt (`"0.10"` per point).
+    /// Money currencies default to 1.
+    #[serde(default)]
+    pub value: Option<Dec>,
+    /// Present when the currency may pay receipts.
+    #[serde(default)]
+    pub redeem: Option<RedeemSpec>,
+    /// Accrued units become spendable this many days after the purchase.
+    #[serde(default)]
+    pub activation_days: Option<u32>,
+    /// Accrued units expire this long after they become spendable.
+    #[serde(default)]
+    pub lifetime: Option<LifetimeSpec>,
 }
 
 impl CurrencySpec {
@@ -81,6 +95,10 @@ pub struct ConfigDocument {
     pub currencies: Vec<CurrencySpec>,
     #[serde(default)]
     pub stores: Vec<StoreSpec>,
+    #[serde(default)]
+    pub card_series: Vec<CardSeriesSpec>,
+    #[serde(default)]
+    pub campaigns: Vec<CampaignSpec>,
 }
 
 /// A problem found in a document, with where it is.
@@ -105,66 +123,142 @@ pub enum Action {
 }
 
 /// One step of a plan: what will be created or changed, shown to the operator before
-/// (`--dry-run`) or after applying.
+/// (`--dry-run`) or after applying. `before` and `after` are the objects as JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "object", rename_all = "snake_case")]
-pub enum PlanStep {
-    Currency { action: Action, before: Option<CurrencySpec>, after: CurrencySpec },
-    Store { action: Action, before: Option<StoreSpec>, after: StoreSpec },
+pub struct PlanStep {
+    pub action: Action,
+    /// `currency`, `store`, `card_series` or `campaign`.
+    pub object: &'static str,
+    pub id: String,
+    pub before: Option<serde_json::Value>,
+    pub after: serde_json::Value,
 }
 
 impl fmt::Display for PlanStep {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (action, what, before, after) = match self {
-            PlanStep::Currency { action, before, after } => (
-                action,
-                format!("currency {}", after.code),
-                before.as_ref().map(|b| format!("{b:?}")),
-                format!("{after:?}"),
-            ),
-            PlanStep::Store { action, before, after } => (
-                action,
-                format!("store {}", after.id),
-                before.as_ref().map(|b| format!("{b:?}")),
-                format!("{after:?}"),
-            ),
-        };
-        match (action, before) {
-            (Action::Create, _) => write!(f, "+ create {what}: {after}"),
-            (Action::Update, Some(b)) => write!(f, "~ update {what}:\n    - {b}\n    + {after}"),
-            (Action::Update, None) => write!(f, "~ update {what}: {after}"),
+        match (self.action, &self.before) {
+            (Action::Create, _) => write!(f, "+ create {} {}: {}", self.object, self.id, self.after),
+            (Action::Update, Some(before)) => {
+                write!(f, "~ update {} {}:", self.object, self.id)?;
+                // Show only the fields that change.
+                if let (Some(b), Some(a)) = (before.as_object(), self.after.as_object()) {
+                    let keys: BTreeSet<&String> = b.keys().chain(a.keys()).collect();
+                    for k in keys {
+                        let (old, new) = (b.get(k), a.get(k));
+                        if old != new {
+                            let show = |v: Option<&serde_json::Value>| v.map(|v| v.to_string()).unwrap_or_else(|| "(none)".into());
+                            write!(f, "\n    {k}: {} -> {}", show(old), show(new))?;
+                        }
+                    }
+                    Ok(())
+                } else {
+                    write!(f, " {before} -> {}", self.after)
+                }
+            }
+            (Action::Update, None) => write!(f, "~ update {} {}: {}", self.object, self.id, self.after),
         }
     }
 }
 
-/// What is stored now, in the document's own terms.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ConfigSnapshot {
-    pub currencies: Vec<CurrencySpec>,
-    pub stores: Vec<StoreSpec>,
+/// One section of the document: its objects and how each is named.
+trait Section: Serialize + Clone + PartialEq {
+    const OBJECT: &'static str;
+    const NAME: &'static str;
+    fn key(&self) -> String;
+}
+
+impl Section for CurrencySpec {
+    const OBJECT: &'static str = "currency";
+    const NAME: &'static str = "currencies";
+    fn key(&self) -> String {
+        self.code.to_string()
+    }
+}
+
+impl Section for StoreSpec {
+    const OBJECT: &'static str = "store";
+    const NAME: &'static str = "stores";
+    fn key(&self) -> String {
+        self.id.to_string()
+    }
+}
+
+impl Section for CardSeriesSpec {
+    const OBJECT: &'static str = "card_series";
+    const NAME: &'static str = "card_series";
+    fn key(&self) -> String {
+        self.id.to_string()
+    }
+}
+
+impl Section for CampaignSpec {
+    const OBJECT: &'static str = "campaign";
+    const NAME: &'static str = "campaigns";
+    fn key(&self) -> String {
+        self.id.to_string()
+    }
+}
+
+fn duplicates<T: Section>(items: &[T], errors: &mut Vec<ConfigError>) {
+    let mut seen = BTreeSet::new();
+    for (i, item) in items.iter().enumerate() {
+        if !seen.insert(item.key()) {
+            errors.push(ConfigError {
+                path: format!("{}[{i}]", T::NAME),
+                message: format!("{} '{}' is defined twice", T::OBJECT, item.key()),
+            });
+        }
+    }
+}
+
+fn to_json<T: Serialize>(v: &T) -> serde_json::Value {
+    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
+}
+
+/// Upserts `file`'s objects into `current` (kept in order, new ones appended) and
+/// records a step for each object that changes.
+fn merge_section<T: Section>(current: &[T], file: &[T], steps: &mut Vec<PlanStep>) -> Vec<T> {
+    let mut merged: Vec<T> = current.to_vec();
+    for item in file {
+        match merged.iter().position(|m| m.key() == item.key()) {
+            Some(i) if merged[i] == *item => {}
+            Some(i) => {
+                steps.push(PlanStep {
+                    action: Action::Update,
+                    object: T::OBJECT,
+                    id: item.key(),
+                    before: Some(to_json(&merged[i])),
+                    after: to_json(item),
+                });
+                merged[i] = item.clone();
+            }
+            None => {
+                steps.push(PlanStep { action: Action::Create, object: T::OBJECT, id: item.key(), before: None, after: to_json(item) });
+                merged.push(item.clone());
+            }
+        }
+    }
+    merged
+}
+
+/// Where an object of the merged document sits in the file, for error paths.
+fn file_path<T: Section>(merged: &[T], file: &[T], index: usize) -> String {
+    let Some(key) = merged.get(index).map(Section::key) else { return format!("{}[{index}]", T::NAME) };
+    match file.iter().position(|f| f.key() == key) {
+        Some(j) => format!("{}[{j}]", T::NAME),
+        None => format!("{} '{key}' (stored, not in this file)", T::OBJECT),
+    }
 }
 
 impl ConfigDocument {
     /// Checks the document on its own: unique ids, valid values.
     pub fn validate(&self) -> Result<(), Vec<ConfigError>> {
         let mut errors = Vec::new();
-        let mut codes = BTreeSet::new();
-        for (i, c) in self.currencies.iter().enumerate() {
-            if !codes.insert(c.code.clone()) {
-                errors.push(ConfigError {
-                    path: format!("currencies[{i}].code"),
-                    message: format!("currency '{}' is defined twice", c.code),
-                });
-            }
-        }
-        let mut ids = BTreeSet::new();
+        duplicates(&self.currencies, &mut errors);
+        duplicates(&self.stores, &mut errors);
+        duplicates(&self.card_series, &mut errors);
+        duplicates(&self.campaigns, &mut errors);
         for (i, s) in self.stores.iter().enumerate() {
-            if !ids.insert(s.id.clone()) {
-                errors.push(ConfigError {
-                    path: format!("stores[{i}].id"),
-                    message: format!("store '{}' is defined twice", s.id),
-                });
-            }
             if let Err(e) = s.validate() {
                 errors.push(ConfigError { path: format!("stores[{i}].name"), message: e.to_string() });
             }
@@ -172,50 +266,67 @@ impl ConfigDocument {
         if errors.is_empty() { Ok(()) } else { Err(errors) }
     }
 
-    /// The steps that turn `current` into this document. Empty when nothing changes.
-    pub fn plan(&self, current: &ConfigSnapshot) -> Result<Vec<PlanStep>, Vec<ConfigError>> {
+    /// Merges this file into the stored configuration `current`: the new full
+    /// configuration and the steps that lead to it (none when nothing changes). The
+    /// result must compile as a program; every problem is reported with its path in
+    /// this file.
+    pub fn merge_into(&self, current: &ConfigDocument) -> Result<(ConfigDocument, Vec<PlanStep>), Vec<ConfigError>> {
         self.validate()?;
         let mut errors = Vec::new();
-        let mut steps = Vec::new();
-
-        let stored: BTreeMap<&AssetCode, &CurrencySpec> = current.currencies.iter().map(|c| (&c.code, c)).collect();
         for (i, c) in self.currencies.iter().enumerate() {
-            let after = c.normalized();
-            match stored.get(&c.code) {
-                None => steps.push(PlanStep::Currency { action: Action::Create, before: None, after }),
-                Some(before) => {
-                    let before = before.normalized();
-                    if before.scale != after.scale || before.kind != after.kind {
-                        errors.push(ConfigError {
-                            path: format!("currencies[{i}]"),
-                            message: format!(
-                                "currency '{}' is stored as {} with scale {}; kind and scale cannot change \
-                                 (balances are kept in its minor units): define a new currency instead",
-                                c.code,
-                                before.kind.name(),
-                                before.scale.places()
-                            ),
-                        });
-                    } else if before != after {
-                        steps.push(PlanStep::Currency { action: Action::Update, before: Some(before), after });
-                    }
-                }
+            if let Some(before) = current.currencies.iter().find(|s| s.code == c.code)
+                && (before.scale != c.scale || before.kind != c.kind)
+            {
+                errors.push(ConfigError {
+                    path: format!("currencies[{i}]"),
+                    message: format!(
+                        "currency '{}' is stored as {} with scale {}; kind and scale cannot change \
+                         (balances are kept in its minor units): define a new currency instead",
+                        c.code,
+                        before.kind.name(),
+                        before.scale.places()
+                    ),
+                });
             }
         }
+        let mut steps = Vec::new();
+        let merged = ConfigDocument {
+            currencies: merge_section(&current.currencies, &self.currencies, &mut steps),
+            stores: merge_section(&current.stores, &self.stores, &mut steps),
+            card_series: merge_section(&current.card_series, &self.card_series, &mut steps),
+            campaigns: merge_section(&current.campaigns, &self.campaigns, &mut steps),
+        };
+        for (i, s) in merged.stores.iter().enumerate() {
+            let money = merged.currencies.iter().find(|c| c.code == s.currency).map(|c| c.kind);
+            if money != Some(CurrencyKind::Money) {
+                errors.push(ConfigError {
+                    path: format!("{}.currency", file_path(&merged.stores, &self.stores, i)),
+                    message: format!("store currency '{}' must be a money currency defined in [[currencies]]", s.currency),
+                });
+            }
+        }
+        if let Err(compile) = crate::program::Program::compile(&merged, 0) {
+            for e in compile {
+                errors.push(ConfigError { path: self.file_error_path(&merged, &e.path), message: e.message });
+            }
+        }
+        if errors.is_empty() { Ok((merged, steps)) } else { Err(errors) }
+    }
 
-        let stored: BTreeMap<_, &StoreSpec> = current.stores.iter().map(|s| (&s.id, s)).collect();
-        for s in &self.stores {
-            match stored.get(&s.id) {
-                None => steps.push(PlanStep::Store { action: Action::Create, before: None, after: s.clone() }),
-                Some(before) if *before != s => steps.push(PlanStep::Store {
-                    action: Action::Update,
-                    before: Some((*before).clone()),
-                    after: s.clone(),
-                }),
-                Some(_) => {}
-            }
-        }
-        if errors.is_empty() { Ok(steps) } else { Err(errors) }
+    /// Rewrites a path into the merged document (`campaigns[4].rewards[0]`) into a path
+    /// into this file.
+    fn file_error_path(&self, merged: &ConfigDocument, path: &str) -> String {
+        let Some((head, rest)) = path.split_once(']') else { return path.to_owned() };
+        let Some((section, index)) = head.split_once('[') else { return path.to_owned() };
+        let Ok(i) = index.parse::<usize>() else { return path.to_owned() };
+        let prefix = match section {
+            "currencies" => file_path(&merged.currencies, &self.currencies, i),
+            "stores" => file_path(&merged.stores, &self.stores, i),
+            "card_series" => file_path(&merged.card_series, &self.card_series, i),
+            "campaigns" => file_path(&merged.campaigns, &self.campaigns, i),
+            _ => return path.to_owned(),
+        };
+        format!("{prefix}{rest}")
     }
 }
 
@@ -226,46 +337,73 @@ mod tests {
     use crate::org::TimeZoneName;
 
     fn currency(code: &str, kind: CurrencyKind, places: u8) -> CurrencySpec {
-        CurrencySpec { code: AssetCode::parse(code).unwrap(), kind, scale: Scale::new(places).unwrap(), name: None, rounding: None }
+        CurrencySpec {
+            code: AssetCode::parse(code).unwrap(),
+            kind,
+            scale: Scale::new(places).unwrap(),
+            name: None,
+            rounding: None,
+            value: None,
+            redeem: None,
+            activation_days: None,
+            lifetime: None,
+        }
     }
 
     fn store(id: &str, name: &str) -> StoreSpec {
-        StoreSpec { id: StoreCode::parse(id).unwrap(), name: name.into(), format: None, timezone: TimeZoneName::utc() }
+        StoreSpec {
+            id: StoreCode::parse(id).unwrap(),
+            name: name.into(),
+            format: None,
+            timezone: TimeZoneName::utc(),
+            currency: AssetCode::parse("EUR").unwrap(),
+        }
+    }
+
+    fn eur() -> CurrencySpec {
+        currency("EUR", CurrencyKind::Money, 2)
     }
 
     #[test]
     fn a_document_equal_to_what_is_stored_plans_nothing() {
-        let doc = ConfigDocument { currencies: vec![currency("bonus", CurrencyKind::Points, 0)], stores: vec![store("a", "A")] };
-        let snapshot = ConfigSnapshot {
-            currencies: vec![currency("bonus", CurrencyKind::Points, 0).normalized()],
-            stores: vec![store("a", "A")],
-        };
-        assert_eq!(doc.plan(&snapshot).unwrap(), vec![]);
+        let doc = ConfigDocument { currencies: vec![eur()], stores: vec![store("a", "A")], ..Default::default() };
+        let (merged, steps) = doc.merge_into(&doc).unwrap();
+        assert!(steps.is_empty());
+        assert_eq!(merged, doc);
     }
 
     #[test]
-    fn new_objects_are_created_and_changed_ones_updated() {
-        let doc = ConfigDocument { currencies: vec![], stores: vec![store("a", "A2"), store("b", "B")] };
-        let snapshot = ConfigSnapshot { currencies: vec![], stores: vec![store("a", "A")] };
-        let steps = doc.plan(&snapshot).unwrap();
+    fn new_objects_are_created_changed_ones_updated_and_missing_ones_kept() {
+        let current = ConfigDocument { currencies: vec![eur()], stores: vec![store("a", "A"), store("z", "Z")], ..Default::default() };
+        let file = ConfigDocument { stores: vec![store("a", "A2"), store("b", "B")], ..Default::default() };
+        let (merged, steps) = file.merge_into(&current).unwrap();
         assert_eq!(steps.len(), 2);
-        assert!(matches!(&steps[0], PlanStep::Store { action: Action::Update, after, .. } if after.name == "A2"));
-        assert!(matches!(&steps[1], PlanStep::Store { action: Action::Create, after, .. } if after.id.as_str() == "b"));
+        assert_eq!((steps[0].action, steps[0].id.as_str()), (Action::Update, "a"));
+        assert_eq!((steps[1].action, steps[1].id.as_str()), (Action::Create, "b"));
+        assert_eq!(merged.stores.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), vec!["a", "z", "b"]);
+        assert!(steps[0].to_string().contains("name: \"A\" -> \"A2\""), "{}", steps[0]);
     }
 
     #[test]
     fn a_currency_scale_cannot_change_once_stored() {
-        let doc = ConfigDocument { currencies: vec![currency("EUR", CurrencyKind::Money, 3)], stores: vec![] };
-        let snapshot = ConfigSnapshot { currencies: vec![currency("EUR", CurrencyKind::Money, 2)], stores: vec![] };
-        let errors = doc.plan(&snapshot).unwrap_err();
+        let current = ConfigDocument { currencies: vec![eur()], ..Default::default() };
+        let file = ConfigDocument { currencies: vec![currency("EUR", CurrencyKind::Money, 3)], ..Default::default() };
+        let errors = file.merge_into(&current).unwrap_err();
         assert_eq!(errors[0].path, "currencies[0]");
         assert!(errors[0].message.contains("cannot change"));
     }
 
     #[test]
+    fn a_store_needs_a_defined_money_currency() {
+        let file = ConfigDocument { stores: vec![store("a", "A")], ..Default::default() };
+        let errors = file.merge_into(&ConfigDocument::default()).unwrap_err();
+        assert_eq!(errors[0].path, "stores[0].currency");
+    }
+
+    #[test]
     fn duplicate_ids_are_reported_with_their_path() {
-        let doc = ConfigDocument { currencies: vec![], stores: vec![store("a", "A"), store("a", "B")] };
+        let doc = ConfigDocument { stores: vec![store("a", "A"), store("a", "B")], ..Default::default() };
         let errors = doc.validate().unwrap_err();
-        assert_eq!(errors[0].path, "stores[1].id");
+        assert_eq!(errors[0].path, "stores[1]");
     }
 }

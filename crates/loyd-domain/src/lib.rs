@@ -10,10 +10,19 @@
 //! - [`ledger`]: accounts, transfers, two-phase holds, lots, and the batch rules.
 //! - [`org`]: stores and terminals as the operator defines them.
 //! - [`config`]: the configuration-as-code document loaded by `loyd apply`.
+//! - [`program`]: the loyalty program (currencies' rules, card series, campaigns),
+//!   specified and compiled.
 
+pub mod alloc;
+pub mod cards;
 pub mod config;
+pub mod engine;
 pub mod ids;
 pub mod ledger;
 pub mod money;
+pub mod operations;
 pub mod org;
+pub mod program;
+pub mod receipt;
+pub mod returns;
 pub mod time;

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::ids::{IdError, StoreCode, TerminalCode};
+use crate::ids::{AssetCode, IdError, StoreCode, TerminalCode};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OrgError {
@@ -61,6 +61,13 @@ pub struct StoreSpec {
     pub format: Option<StoreFormat>,
     #[serde(default = "TimeZoneName::utc")]
     pub timezone: TimeZoneName,
+    /// The money currency of the store's receipts. Default EUR.
+    #[serde(default = "default_store_currency")]
+    pub currency: AssetCode,
+}
+
+fn default_store_currency() -> AssetCode {
+    AssetCode::parse("EUR").expect("valid code")
 }
 
 impl StoreSpec {
@@ -111,6 +118,7 @@ mod tests {
             name: "Riga".into(),
             format: None,
             timezone: TimeZoneName::utc(),
+            currency: default_store_currency(),
         };
         assert!(s.validate().is_ok());
         s.name = "  ".into();

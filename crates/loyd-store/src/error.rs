@@ -3,12 +3,20 @@
 
 use loyd_domain::config::ConfigError;
 use loyd_domain::ledger::BatchError;
+use loyd_domain::receipt::ReceiptError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The ledger refused a batch; says which transfer and why.
     #[error(transparent)]
     Ledger(#[from] BatchError),
+    /// A POS operation refused by a business rule (unknown card, insufficient funds…),
+    /// with its stable code.
+    #[error(transparent)]
+    Refused(#[from] ReceiptError),
+    /// The same client id was used earlier with a different request.
+    #[error("{0} was already used with a different request")]
+    IdempotencyConflict(String),
     #[error("{what} '{id}' does not exist")]
     NotFound { what: &'static str, id: String },
     #[error("{what} '{id}' already exists")]

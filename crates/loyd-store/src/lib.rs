@@ -21,20 +21,37 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use loyd_domain::config::{ConfigDocument, ConfigSnapshot, PlanStep};
+use loyd_domain::config::{ConfigDocument, CurrencySpec, PlanStep};
 use loyd_domain::ids::{AccountId, AssetCode, StoreCode, TerminalCode, TransferId};
 use loyd_domain::ledger::{Account, AccountSpec, Balance, Holder, NewTransfer, Transfer, TransferOutcome};
+use loyd_domain::money::Scale;
+use loyd_domain::operations::{ActivateRequest, CardInquiry, VisitRequest};
 use loyd_domain::org::{StoreSpec, Terminal};
+use loyd_domain::program::Program;
+use loyd_domain::receipt::{ReceiptError, ReceiptRequest, ReceiptResponse, StoreContext};
+use loyd_domain::returns::ReturnRequest;
 use loyd_domain::time::{Clock, Timestamp};
 
 mod clock;
 mod error;
 mod migrations;
+mod pos_types;
 mod postgres;
+mod programs;
 mod sqlite;
 
 pub use clock::{ManualClock, SystemClock};
 pub use error::StoreError;
+pub use pos_types::*;
+pub use programs::Programs;
+
+/// Wrong PINs in a row that lock a card…
+pub const PIN_ATTEMPTS: i64 = 5;
+/// …for this long.
+pub const PIN_LOCK_MINUTES: i64 = 15;
+
+/// The unbounded accounts every currency has: where value comes from and goes to.
+pub const SYSTEM_ACCOUNTS: &[&str] = &["issuance", "redemption", "expired", "breakage", "settlement"];
 
 /// A boxed future borrowing a connection for `'c`: the shape of a unit of work.
 pub type BoxFut<'c, T> = Pin<Box<dyn Future<Output = T> + Send + 'c>>;
@@ -108,11 +125,19 @@ pub struct StoreOptions {
     pub acquire_timeout: Duration,
     /// SQLite: how many writes may queue for the writer before callers wait.
     pub write_queue: usize,
+    /// The server's secret key: PINs and one-time codes are stored as HMACs under it.
+    pub secret: Arc<Vec<u8>>,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions { migrate: true, max_connections: 8, acquire_timeout: Duration::from_secs(5), write_queue: 4096 }
+        StoreOptions {
+            migrate: true,
+            max_connections: 8,
+            acquire_timeout: Duration::from_secs(5),
+            write_queue: 4096,
+            secret: Arc::new(b"loyd-development-secret-key-0000".to_vec()),
+        }
     }
 }
 
@@ -187,6 +212,18 @@ enum Backend {
 pub struct Store {
     backend: Arc<Backend>,
     clock: Arc<dyn Clock>,
+    programs: Arc<Programs>,
+    secret: Arc<Vec<u8>>,
+}
+
+/// Runs `$call` on whichever backend is open.
+macro_rules! on_backend {
+    ($self:ident, $b:ident => $call:expr) => {
+        match &*$self.backend {
+            Backend::Sqlite($b) => $call,
+            Backend::Postgres($b) => $call,
+        }
+    };
 }
 
 /// Generates `Store` methods that forward to whichever backend is open.
@@ -196,7 +233,7 @@ macro_rules! dispatch {
             $(
                 $(#[$m])*
                 pub async fn $name(&self $(, $arg: $ty)*) -> $ret {
-                    $( let $now = self.clock.now(); )?
+                    $( let $now = self.now(); )?
                     match &*self.backend {
                         Backend::Sqlite(b) => b.$name($($arg,)* $($now)?).await,
                         Backend::Postgres(b) => b.$name($($arg,)* $($now)?).await,
@@ -228,17 +265,35 @@ dispatch! {
     /// Checks every ledger invariant over the whole database.
     pub async fn ledger_audit(&self) -> Result<LedgerAudit, StoreError>;
 
-    pub async fn create_store(&self, spec: StoreSpec; now now) -> Result<(), StoreError>;
     pub async fn stores(&self) -> Result<Vec<StoreSpec>, StoreError>;
     pub async fn store(&self, id: &StoreCode) -> Result<Option<StoreSpec>, StoreError>;
     pub async fn create_terminal(&self, store: StoreCode, terminal: TerminalCode, key_hash: String; now now) -> Result<(), StoreError>;
     pub async fn rotate_terminal_key(&self, store: StoreCode, terminal: TerminalCode, key_hash: String) -> Result<(), StoreError>;
     pub async fn terminal_by_key_hash(&self, key_hash: &str) -> Result<Option<(Terminal, StoreSpec)>, StoreError>;
 
-    pub async fn config_snapshot(&self) -> Result<ConfigSnapshot, StoreError>;
+    /// The whole configuration in force now.
+    pub async fn config_snapshot(&self) -> Result<ConfigDocument, StoreError>;
     pub async fn config_version(&self) -> Result<Option<i64>, StoreError>;
-    /// Applies a configuration document (or only plans it, with `dry_run`).
-    pub async fn apply_config(&self, doc: ConfigDocument, source: String, dry_run: bool; now now) -> Result<Applied, StoreError>;
+    pub async fn config_versions(&self) -> Result<Vec<(i64, Timestamp)>, StoreError>;
+    pub async fn config_document(&self, version: i64) -> Result<ConfigDocument, StoreError>;
+
+    /// Records a refusal in the failure log.
+    pub async fn record_failure(&self, failure: NewFailure; now now) -> Result<(), StoreError>;
+    /// The failure log, newest first.
+    pub async fn failures(&self, filter: FailureFilter) -> Result<Vec<Failure>, StoreError>;
+    pub async fn count_failures(&self, terminal: String, code: String, since: Timestamp) -> Result<i64, StoreError>;
+    /// Counts a wrong PIN; the fifth in a row locks the card.
+    pub async fn record_pin_failure(&self, number: String; now now) -> Result<(), StoreError>;
+
+    pub async fn create_customer(&self, phone: Option<String>, name: Option<String>; now now) -> Result<Customer, StoreError>;
+    pub async fn customer(&self, id: i64) -> Result<Option<Customer>, StoreError>;
+    pub async fn set_card_blocked(&self, number: String, blocked: bool) -> Result<(), StoreError>;
+    pub async fn create_api_key(&self, name: String, key_hash: String, role: String; now now) -> Result<(), StoreError>;
+    /// The (name, role) of a live API key.
+    pub async fn api_key(&self, key_hash: String) -> Result<Option<(String, String)>, StoreError>;
+    /// Settles internal credit; returns (amount settled, balance after), in minor units.
+    pub async fn settle_credit(&self, operation_id: String, customer: i64, currency: AssetCode, amount: Option<i64>; now now) -> Result<(i64, i64), StoreError>;
+    pub async fn statement(&self, customer: i64, currency: AssetCode, from: Timestamp, to: Timestamp, scale: Scale) -> Result<Statement, StoreError>;
 }
 
 impl Store {
@@ -249,11 +304,164 @@ impl Store {
             DatabaseUrl::Sqlite(path) => Backend::Sqlite(sqlite::Backend::open(path, &opts).await?),
             DatabaseUrl::Postgres(u) => Backend::Postgres(postgres::Backend::open(u, &opts).await?),
         };
-        Ok(Store { backend: Arc::new(backend), clock })
+        Ok(Store { backend: Arc::new(backend), clock, programs: Arc::new(Programs::default()), secret: opts.secret })
     }
 
+    /// Applies a configuration document (or only plans it, with `dry_run`); the new
+    /// program is in force for this process at once.
+    pub async fn apply_config(&self, doc: ConfigDocument, source: String, dry_run: bool) -> Result<Applied, StoreError> {
+        let now = self.now();
+        let applied = on_backend!(self, b => b.apply_config(doc, source, dry_run, now).await)?;
+        if applied.version.is_some() {
+            self.refresh_programs().await?;
+        }
+        Ok(applied)
+    }
+
+    /// Creates a store (through the configuration); defines `currency` too when the
+    /// store's currency is not defined yet.
+    pub async fn create_store(&self, spec: StoreSpec, currency: Option<CurrencySpec>) -> Result<Applied, StoreError> {
+        let now = self.now();
+        let applied = on_backend!(self, b => b.create_store(spec, currency, now).await)?;
+        self.refresh_programs().await?;
+        Ok(applied)
+    }
+
+    /// Re-reads the list of configuration versions; says whether it changed. The server
+    /// calls this every second so applies made by other processes take effect.
+    pub async fn refresh_programs(&self) -> Result<bool, StoreError> {
+        let versions = on_backend!(self, b => b.config_versions().await)?;
+        Ok(self.programs.set_versions(versions))
+    }
+
+    /// The compiled program of a version, compiling it on first use.
+    async fn program_version(&self, version: i64) -> Result<Arc<Program>, StoreError> {
+        if let Some(p) = self.programs.get(version) {
+            return Ok(p);
+        }
+        let doc = on_backend!(self, b => b.config_document(version).await)?;
+        let program = Program::compile(&doc, version).map_err(StoreError::Config)?;
+        Ok(self.programs.put(program))
+    }
+
+    /// The program in force at `at`.
+    pub async fn program_at(&self, at: Timestamp) -> Result<Arc<Program>, StoreError> {
+        if !self.programs.is_loaded() {
+            self.refresh_programs().await?;
+        }
+        self.program_version(self.programs.version_at(at)).await
+    }
+
+    /// The program in force now.
+    pub async fn program(&self) -> Result<Arc<Program>, StoreError> {
+        if !self.programs.is_loaded() {
+            self.refresh_programs().await?;
+        }
+        self.program_version(self.programs.latest()).await
+    }
+
+    /// A store as receipts see it (with its currency's scale).
+    pub async fn store_context(&self, spec: &StoreSpec) -> Result<StoreContext, StoreError> {
+        let program = self.program().await?;
+        let scale = program
+            .currency(&spec.currency)
+            .map(|c| c.scale)
+            .ok_or_else(|| StoreError::Invalid(format!("store {} uses currency {}, which is not defined", spec.id, spec.currency)))?;
+        Ok(StoreContext {
+            id: spec.id.clone(),
+            format: spec.format.clone(),
+            timezone: spec.timezone.clone(),
+            currency: spec.currency.clone(),
+            scale,
+        })
+    }
+
+    /// Counts wrong PINs of refused operations (outside their rolled-back transaction).
+    async fn after<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        if let Err(StoreError::Refused(ReceiptError::WrongPin(number))) = &result
+            && let Err(e) = self.record_pin_failure(number.clone()).await
+        {
+            tracing::warn!(error = %e, "could not count a wrong PIN");
+        }
+        result
+    }
+
+    /// Calculates a receipt without side effects.
+    pub async fn calculate_receipt(&self, caller: PosCaller, request: ReceiptRequest) -> Result<ReceiptResponse, StoreError> {
+        let now = self.now();
+        let program = self.program_at(request.at.unwrap_or(now)).await?;
+        let secret = self.secret.clone();
+        let r = on_backend!(self, b => b.calculate_receipt(caller, request, program, secret, now).await);
+        self.after(r).await
+    }
+
+    /// Commits a receipt (idempotent by its `receipt_id` per terminal).
+    pub async fn commit_receipt(&self, caller: PosCaller, request: ReceiptRequest, offline: bool) -> Result<PosReply, StoreError> {
+        let now = self.now();
+        let program = self.program_at(request.at.unwrap_or(now)).await?;
+        let secret = self.secret.clone();
+        let r = on_backend!(self, b => b.commit_receipt(caller, request, program, secret, offline, now).await);
+        self.after(r).await
+    }
+
+    pub async fn return_goods(&self, caller: PosCaller, request: ReturnRequest) -> Result<PosReply, StoreError> {
+        let now = self.now();
+        let program = self.program().await?;
+        on_backend!(self, b => b.return_goods(caller, request, program, now).await)
+    }
+
+    pub async fn cancel_receipt(&self, caller: PosCaller, receipt_id: String, terminal: Option<String>) -> Result<PosReply, StoreError> {
+        let now = self.now();
+        let program = self.program().await?;
+        on_backend!(self, b => b.cancel_receipt(caller, receipt_id, terminal, program, now).await)
+    }
+
+    pub async fn activate_gift_card(&self, caller: PosCaller, number: String, request: ActivateRequest) -> Result<PosReply, StoreError> {
+        let now = self.now();
+        let program = self.program().await?;
+        on_backend!(self, b => b.activate_gift_card(caller, number, request, program, now).await)
+    }
+
+    pub async fn register_visit(&self, caller: PosCaller, request: VisitRequest) -> Result<PosReply, StoreError> {
+        let now = self.now();
+        let program = self.program().await?;
+        let secret = self.secret.clone();
+        on_backend!(self, b => b.register_visit(caller, request, program, secret, now).await)
+    }
+
+    pub async fn card_inquiry(&self, caller: PosCaller, number: String, pin: Option<String>) -> Result<CardInquiry, StoreError> {
+        let now = self.now();
+        let program = self.program().await?;
+        let secret = self.secret.clone();
+        let r = on_backend!(self, b => b.card_inquiry(caller, number, pin, program, secret, now).await);
+        self.after(r).await
+    }
+
+    /// Issues cards of a series; gift card PINs are generated and shown once.
+    pub async fn issue_cards(&self, request: IssueCards) -> Result<Vec<IssuedCard>, StoreError> {
+        let now = self.now();
+        let program = self.program().await?;
+        let secret = self.secret.clone();
+        on_backend!(self, b => b.issue_cards(request, program, secret, now).await)
+    }
+
+    /// Adjusts a customer's balance by hand; returns the posted balance after (minor units).
+    pub async fn adjust_balance(&self, operation_id: String, customer: i64, currency: AssetCode, amount: i64, reason: String) -> Result<i64, StoreError> {
+        let now = self.now();
+        let program = self.program().await?;
+        on_backend!(self, b => b.adjust_balance(operation_id, customer, currency, amount, reason, program, now).await)
+    }
+
+    /// A one-time code identifying a customer at the POS for `ttl`.
+    pub async fn issue_code(&self, customer: i64, ttl: jiff::SignedDuration) -> Result<(String, Timestamp), StoreError> {
+        let now = self.now();
+        let secret = self.secret.clone();
+        on_backend!(self, b => b.issue_code(customer, ttl, secret, now).await)
+    }
+
+    /// Now, to the microsecond (the precision everything is stored with).
     pub fn now(&self) -> Timestamp {
-        self.clock.now()
+        loyd_domain::time::truncate_micros(self.clock.now())
     }
 
     pub fn clock(&self) -> &Arc<dyn Clock> {

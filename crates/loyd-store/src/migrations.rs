@@ -20,11 +20,11 @@ macro_rules! migrations {
 }
 
 pub(crate) fn sqlite() -> Migrator {
-    migrations!("sqlite": 1 "0001_foundation")
+    migrations!("sqlite": 1 "0001_foundation", 2 "0002_pos")
 }
 
 pub(crate) fn postgres() -> Migrator {
-    migrations!("postgres": 1 "0001_foundation")
+    migrations!("postgres": 1 "0001_foundation", 2 "0002_pos")
 }
 
 pub(crate) fn error(e: sqlx::migrate::MigrateError) -> StoreError {

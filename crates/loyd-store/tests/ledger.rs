@@ -34,8 +34,12 @@ async fn with_currency(store: &Store) {
             scale: Scale::ZERO,
             name: None,
             rounding: None,
+            value: None,
+            redeem: None,
+            activation_days: None,
+            lifetime: None,
         }],
-        stores: vec![],
+        ..ConfigDocument::default()
     };
     store.apply_config(doc, "test".into(), false).await.unwrap();
 }

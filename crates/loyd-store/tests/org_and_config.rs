@@ -1,6 +1,6 @@
 //! Stores, terminals and configuration as code, on both backends.
 
-use loyd_domain::config::{Action, ConfigDocument, CurrencyKind, CurrencySpec, PlanStep};
+use loyd_domain::config::{Action, ConfigDocument, CurrencyKind, CurrencySpec};
 use loyd_domain::ids::{AssetCode, StoreCode, TerminalCode};
 use loyd_domain::money::Scale;
 use loyd_domain::org::{StoreSpec, TimeZoneName, terminal_key_hash};
@@ -13,27 +13,43 @@ fn store_spec(id: &str, name: &str) -> StoreSpec {
         name: name.into(),
         format: Some(StoreCode::parse("supermarket").unwrap()),
         timezone: TimeZoneName::parse("Europe/Riga").unwrap(),
+        currency: AssetCode::parse("EUR").unwrap(),
+    }
+}
+
+fn eur() -> CurrencySpec {
+    CurrencySpec {
+        code: AssetCode::parse("EUR").unwrap(),
+        kind: CurrencyKind::Money,
+        scale: Scale::new(2).unwrap(),
+        name: Some("Euro".into()),
+        rounding: None,
+        value: None,
+        redeem: None,
+        activation_days: None,
+        lifetime: None,
     }
 }
 
 fn doc(stores: Vec<StoreSpec>, scale: u8) -> ConfigDocument {
     ConfigDocument {
-        currencies: vec![CurrencySpec {
-            code: AssetCode::parse("EUR").unwrap(),
-            kind: CurrencyKind::Money,
-            scale: Scale::new(scale).unwrap(),
-            name: Some("Euro".into()),
-            rounding: None,
-        }],
+        currencies: vec![CurrencySpec { scale: Scale::new(scale).unwrap(), ..eur() }],
         stores,
+        ..ConfigDocument::default()
     }
 }
 
 both_backends! {
+    async fn a_store_without_its_currency_defined_is_refused_with_the_reason(db: TestDb) {
+        let store = db.store().await;
+        let err = store.create_store(store_spec("riga-01", "Riga"), None).await.unwrap_err();
+        assert!(matches!(err, StoreError::Config(ref e) if e[0].path == "stores[0].currency"), "{err:?}");
+    }
+
     async fn a_store_is_created_once_and_read_back(db: TestDb) {
         let store = db.store().await;
-        store.create_store(store_spec("riga-01", "Riga Centre")).await.unwrap();
-        let again = store.create_store(store_spec("riga-01", "Other")).await;
+        store.create_store(store_spec("riga-01", "Riga Centre"), Some(eur())).await.unwrap();
+        let again = store.create_store(store_spec("riga-01", "Other"), Some(eur())).await;
         assert!(matches!(again, Err(StoreError::AlreadyExists { what: "store", .. })));
         let read = store.store(&StoreCode::parse("riga-01").unwrap()).await.unwrap().unwrap();
         assert_eq!(read, store_spec("riga-01", "Riga Centre"));
@@ -45,7 +61,7 @@ both_backends! {
         let (s, t) = (StoreCode::parse("riga-01").unwrap(), TerminalCode::parse("pos-1").unwrap());
         let unknown_store = store.create_terminal(s.clone(), t.clone(), terminal_key_hash("k1")).await;
         assert!(matches!(unknown_store, Err(StoreError::NotFound { what: "store", .. })));
-        store.create_store(store_spec("riga-01", "Riga")).await.unwrap();
+        store.create_store(store_spec("riga-01", "Riga"), Some(eur())).await.unwrap();
         store.create_terminal(s.clone(), t.clone(), terminal_key_hash("k1")).await.unwrap();
         let twice = store.create_terminal(s.clone(), t.clone(), terminal_key_hash("k2")).await;
         assert!(matches!(twice, Err(StoreError::AlreadyExists { what: "terminal", .. })));
@@ -74,8 +90,8 @@ both_backends! {
         let changed = doc(vec![store_spec("a", "A renamed"), store_spec("b", "B")], 2);
         let plan = store.apply_config(changed.clone(), "v2".into(), true).await.unwrap();
         assert_eq!(plan.version, None);
-        assert!(matches!(&plan.steps[0], PlanStep::Store { action: Action::Update, .. }));
-        assert!(matches!(&plan.steps[1], PlanStep::Store { action: Action::Create, .. }));
+        assert_eq!((plan.steps[0].action, plan.steps[0].object, plan.steps[0].id.as_str()), (Action::Update, "store", "a"));
+        assert_eq!((plan.steps[1].action, plan.steps[1].object, plan.steps[1].id.as_str()), (Action::Create, "store", "b"));
         assert_eq!(store.stores().await.unwrap().len(), 1, "a dry run writes nothing");
         let applied = store.apply_config(changed, "v2".into(), false).await.unwrap();
         assert_eq!(applied.version, Some(2));
@@ -86,7 +102,7 @@ both_backends! {
         let store = db.store().await;
         store.apply_config(doc(vec![], 2), "v1".into(), false).await.unwrap();
         let err = store.apply_config(doc(vec![store_spec("a", "A")], 3), "v2".into(), false).await.unwrap_err();
-        assert!(matches!(err, StoreError::Config(ref e) if e[0].path == "currencies[0]"));
+        assert!(matches!(err, StoreError::Config(ref e) if e[0].path == "currencies[0]"), "{err:?}");
         assert!(store.stores().await.unwrap().is_empty());
         assert_eq!(store.config_version().await.unwrap(), Some(1));
     }

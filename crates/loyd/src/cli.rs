@@ -33,6 +33,14 @@ pub struct GlobalArgs {
     /// Database connections (PostgreSQL pool; SQLite read pool).
     #[arg(long, global = true, env = "LOYD_DB_MAX_CONNECTIONS")]
     pub db_max_connections: Option<u32>,
+    /// The server's secret key, 64 hex digits (PINs and one-time codes are stored as
+    /// HMACs under it). Every server of one deployment needs the same key.
+    #[arg(long, global = true, env = "LOYD_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+    /// File holding the secret key; created with a new random key if missing.
+    /// Default ./loyd-data/secret.key.
+    #[arg(long, global = true, env = "LOYD_SECRET_KEY_FILE")]
+    pub secret_key_file: Option<PathBuf>,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
@@ -62,6 +70,124 @@ pub enum Command {
     /// Scheduled work.
     #[command(subcommand)]
     Jobs(JobsCommand),
+    /// API keys for the admin API.
+    #[command(subcommand, name = "api-key")]
+    ApiKey(ApiKeyCommand),
+    /// Customers.
+    #[command(subcommand)]
+    Customer(CustomerCommand),
+    /// Cards: issue, block, unblock.
+    #[command(subcommand)]
+    Card(CardCommand),
+    /// Internal credit: settlements and statements.
+    #[command(subcommand)]
+    Credit(CreditCommand),
+    /// The failure log: every refused POS operation and why.
+    Failures(FailuresArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ApiKeyCommand {
+    /// Create an admin API key; prints it alone on the last line (shown once).
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "admin")]
+        role: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CustomerCommand {
+    /// Register a customer.
+    Create {
+        /// International phone number, e.g. +37120000000.
+        #[arg(long)]
+        phone: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// A one-time code that identifies the customer at a POS for five minutes.
+    Code {
+        /// Customer id (c_7 or 7).
+        customer: String,
+    },
+    /// Give or take points or money by hand (goodwill, corrections).
+    Adjust {
+        customer: String,
+        #[arg(long)]
+        currency: String,
+        /// Signed decimal: "50" gives, "-50" takes.
+        #[arg(long, allow_hyphen_values = true)]
+        amount: String,
+        #[arg(long)]
+        reason: String,
+        /// Idempotency id: repeating the command with the same id changes nothing.
+        #[arg(long)]
+        operation_id: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CardCommand {
+    /// Issue cards of a series: the next numbers, or one given number. Gift card PINs
+    /// are printed once.
+    Issue {
+        #[arg(long)]
+        series: String,
+        #[arg(long, default_value_t = 1)]
+        count: u32,
+        /// Bind to this customer (c_7 or 7); loyalty and credit cards need one.
+        #[arg(long)]
+        customer: Option<String>,
+        /// Issue this number instead of the next one.
+        #[arg(long)]
+        number: Option<String>,
+    },
+    /// Block a card (lost, stolen): it is refused everywhere until unblocked.
+    Block { number: String },
+    Unblock { number: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CreditCommand {
+    /// Settle a customer's credit (payroll deduction): everything owed, or --amount.
+    Settle {
+        customer: String,
+        #[arg(long)]
+        currency: String,
+        #[arg(long)]
+        amount: Option<String>,
+        /// Idempotency id, e.g. payroll-2026-11-c7.
+        #[arg(long)]
+        operation_id: String,
+    },
+    /// A customer's statement for a month.
+    Statement {
+        customer: String,
+        #[arg(long)]
+        currency: String,
+        /// YYYY-MM.
+        #[arg(long)]
+        month: String,
+        /// Time zone of the month's boundaries.
+        #[arg(long, default_value = "UTC")]
+        timezone: String,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct FailuresArgs {
+    #[arg(long)]
+    pub store: Option<String>,
+    #[arg(long)]
+    pub terminal: Option<String>,
+    #[arg(long)]
+    pub code: Option<String>,
+    #[arg(long)]
+    pub card: Option<String>,
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -94,6 +220,10 @@ pub enum StoreCommand {
         /// IANA time zone. Default UTC.
         #[arg(long, default_value = "UTC")]
         timezone: String,
+        /// The money currency of the store's receipts; an ISO code not yet defined is
+        /// defined as money with 2 decimals.
+        #[arg(long, default_value = "EUR")]
+        currency: String,
     },
     /// List stores.
     List,

@@ -55,3 +55,21 @@ pub async fn run_forever(store: Store, interval: Duration, mut stop: watch::Rece
         }
     }
 }
+
+/// Keeps the program cache in step with configuration applied by other processes
+/// (`loyd apply`, other servers): checks for a new version every second.
+pub async fn refresh_programs(store: Store, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        match store.refresh_programs().await {
+            Ok(true) => tracing::info!("configuration changed; the new program is in force"),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "could not check for a new configuration"),
+        }
+    }
+}

@@ -7,12 +7,14 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Parser;
 use loyd_api::{ApiConfig, AppState};
-use loyd_domain::config::ConfigDocument;
-use loyd_domain::ids::{StoreCode, TerminalCode};
+use loyd_domain::config::{ConfigDocument, CurrencyKind, CurrencySpec};
+use loyd_domain::ids::{AssetCode, StoreCode, TerminalCode};
+use loyd_domain::money::Scale;
 use loyd_domain::org::{StoreSpec, TimeZoneName, terminal_key_from_bytes, terminal_key_hash};
 use loyd_store::{Store, StoreOptions, SystemClock};
 use tokio::sync::watch;
 
+mod admin;
 mod cli;
 mod jobs;
 mod settings;
@@ -53,7 +55,8 @@ fn init_logging(settings: &Settings) {
 }
 
 async fn open(settings: &Settings, migrate: bool) -> anyhow::Result<Store> {
-    let opts = StoreOptions { migrate, max_connections: settings.db_max_connections, ..StoreOptions::default() };
+    let secret = Arc::new(settings.load_secret()?);
+    let opts = StoreOptions { migrate, max_connections: settings.db_max_connections, secret, ..StoreOptions::default() };
     Store::open(&settings.database_url, opts, Arc::new(SystemClock))
         .await
         .with_context(|| format!("opening the database {}", settings.database_url.redacted()))
@@ -91,6 +94,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("holds expired: {}, lots burned: {}", r.holds_expired, r.lots_burned);
             Ok(ExitCode::SUCCESS)
         }
+        Command::ApiKey(cmd) => admin::api_key(&open(&settings, true).await?, cmd).await,
+        Command::Customer(cmd) => admin::customer(&open(&settings, true).await?, cmd).await,
+        Command::Card(cmd) => admin::card(&open(&settings, true).await?, cmd).await,
+        Command::Credit(cmd) => admin::credit(&open(&settings, true).await?, cmd).await,
+        Command::Failures(args) => admin::failures(&open(&settings, true).await?, args).await,
     }
 }
 
@@ -104,6 +112,7 @@ async fn serve(settings: &Settings, serve: ServeSettings) -> anyhow::Result<Exit
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let jobs = serve.jobs_interval.map(|every| tokio::spawn(jobs::run_forever(store.clone(), every, stop_rx.clone())));
+    let refresher = tokio::spawn(jobs::refresh_programs(store.clone(), stop_rx.clone()));
     let config = ApiConfig { request_timeout: serve.request_timeout, body_limit_bytes: serve.body_limit_bytes };
     let state = AppState::new(store.clone(), config);
     loyd_api::serve(listener, state, shutdown_signal()).await.context("serving HTTP")?;
@@ -113,6 +122,7 @@ async fn serve(settings: &Settings, serve: ServeSettings) -> anyhow::Result<Exit
     if let Some(j) = jobs {
         let _ = j.await;
     }
+    let _ = refresher.await;
     store.close().await;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
@@ -143,14 +153,33 @@ async fn shutdown_signal() {
 async fn store_command(settings: &Settings, cmd: StoreCommand) -> anyhow::Result<ExitCode> {
     let store = open(settings, true).await?;
     match cmd {
-        StoreCommand::Create { id, name, format, timezone } => {
+        StoreCommand::Create { id, name, format, timezone, currency } => {
+            let currency = AssetCode::parse(currency)?;
             let spec = StoreSpec {
                 id: StoreCode::parse(id)?,
                 name,
                 format: format.map(StoreCode::parse).transpose()?,
                 timezone: TimeZoneName::parse(timezone)?,
+                currency: currency.clone(),
             };
-            store.create_store(spec.clone()).await?;
+            // An ISO 4217 code (three capitals) that is not defined yet is defined as money
+            // with two decimals; anything else must be defined with `loyd apply`.
+            let iso = currency.as_str().len() == 3 && currency.as_str().bytes().all(|b| b.is_ascii_uppercase());
+            let define = iso.then(|| CurrencySpec {
+                code: currency.clone(),
+                kind: CurrencyKind::Money,
+                scale: Scale::CENTS,
+                name: None,
+                rounding: None,
+                value: None,
+                redeem: None,
+                activation_days: None,
+                lifetime: None,
+            });
+            let applied = store.create_store(spec.clone(), define).await.map_err(config_problems)?;
+            if applied.steps.iter().any(|s| s.object == "currency") {
+                println!("defined currency {currency} (money, 2 decimals)");
+            }
             println!("created store {} ({})", spec.id, spec.name);
         }
         StoreCommand::List => {
@@ -161,6 +190,16 @@ async fn store_command(settings: &Settings, cmd: StoreCommand) -> anyhow::Result
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Spells out configuration problems one per line.
+fn config_problems(e: loyd_store::StoreError) -> anyhow::Error {
+    match e {
+        loyd_store::StoreError::Config(problems) => {
+            anyhow::anyhow!(problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n"))
+        }
+        other => other.into(),
+    }
 }
 
 fn new_terminal_key() -> String {

@@ -23,6 +23,8 @@ pub struct FileSettings {
     pub request_timeout_secs: Option<u64>,
     pub body_limit_bytes: Option<usize>,
     pub jobs_interval_secs: Option<u64>,
+    pub secret_key: Option<String>,
+    pub secret_key_file: Option<std::path::PathBuf>,
 }
 
 impl FileSettings {
@@ -38,6 +40,9 @@ pub struct Settings {
     pub log_format: LogFormat,
     pub log_level: String,
     pub db_max_connections: u32,
+    /// The key itself (hex), if given directly.
+    pub secret_key: Option<String>,
+    pub secret_key_file: std::path::PathBuf,
 }
 
 impl Settings {
@@ -51,8 +56,61 @@ impl Settings {
             log_format: args.log_format.or(file.log_format).unwrap_or(LogFormat::Text),
             log_level: args.log_level.clone().or_else(|| file.log_level.clone()).unwrap_or_else(|| "info".into()),
             db_max_connections: args.db_max_connections.or(file.db_max_connections).unwrap_or(16),
+            secret_key: args.secret_key.clone().or_else(|| file.secret_key.clone()),
+            secret_key_file: args
+                .secret_key_file
+                .clone()
+                .or_else(|| file.secret_key_file.clone())
+                .unwrap_or_else(|| "./loyd-data/secret.key".into()),
         })
     }
+
+    /// The secret key: given directly, read from its file, or — on first start —
+    /// generated into its file (readable by its owner only).
+    pub fn load_secret(&self) -> anyhow::Result<Vec<u8>> {
+        if let Some(hex) = &self.secret_key {
+            return decode_key(hex).context("in the secret key (LOYD_SECRET_KEY)");
+        }
+        let path = &self.secret_key_file;
+        match std::fs::read_to_string(path) {
+            Ok(text) => decode_key(text.trim()).with_context(|| format!("in the secret key file {}", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let mut key = [0u8; 32];
+                rand::fill(&mut key);
+                let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+                }
+                write_private(path, &hex).with_context(|| format!("writing the secret key to {}", path.display()))?;
+                tracing::warn!(path = %path.display(), "generated a new secret key; keep it safe and give every server of this deployment the same key");
+                Ok(key.to_vec())
+            }
+            Err(e) => Err(e).with_context(|| format!("reading the secret key file {}", path.display())),
+        }
+    }
+}
+
+fn decode_key(hex: &str) -> anyhow::Result<Vec<u8>> {
+    anyhow::ensure!(hex.len() >= 64 && hex.len() % 2 == 0, "a secret key is at least 64 hex digits");
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).context("a secret key is hex digits"))
+        .collect()
+}
+
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options.open(path)?;
+    f.write_all(text.as_bytes())?;
+    f.write_all(b"\n")?;
+    f.sync_all()
 }
 
 pub struct ServeSettings {
@@ -94,6 +152,18 @@ mod tests {
         assert_eq!(serve.request_timeout, Duration::from_secs(10));
         let defaults = Settings::resolve(&none, &FileSettings::default()).unwrap();
         assert_eq!(defaults.database_url, DatabaseUrl::default_sqlite());
+    }
+
+    #[test]
+    fn a_missing_secret_key_file_is_created_once_and_then_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = FileSettings { secret_key_file: Some(dir.path().join("k/secret.key")), ..FileSettings::default() };
+        let s = Settings::resolve(&GlobalArgs::default(), &file).unwrap();
+        let first = s.load_secret().unwrap();
+        assert_eq!(first.len(), 32);
+        assert_eq!(s.load_secret().unwrap(), first);
+        let bad = Settings { secret_key: Some("xyz".into()), ..s };
+        assert!(bad.load_secret().is_err());
     }
 
     #[test]

@@ -89,7 +89,7 @@ fn apply_reports_where_a_file_is_wrong_and_applies_nothing() {
     assert!(err.contains("nmae") && err.contains("line 3"), "{err}");
     std::fs::write(dir.path().join("dup.toml"), "[[stores]]\nid = \"a\"\nname = \"A\"\n[[stores]]\nid = \"a\"\nname = \"B\"\n").unwrap();
     let out = loyd(dir.path(), None, &["apply", "-f", "dup.toml"]);
-    assert!(stderr(&out).contains("stores[1].id"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("stores[1]: store 'a' is defined twice"), "{}", stderr(&out));
     let out = loyd(dir.path(), None, &["store", "list"]);
     assert_eq!(stdout(&out), "");
 }

@@ -1,43 +1,71 @@
-//! `spawn_app`: a real server on a random port over a database of the test's own.
+//! `spawn_app`: a real server on a random port over a database of the test's own, with
+//! a program loaded from `examples/` and a terminal to call it with.
 
 use std::sync::Arc;
 
 use loyd_api::{ApiConfig, AppState};
-use loyd_domain::ids::{StoreCode, TerminalCode};
-use loyd_domain::org::{StoreSpec, TimeZoneName, terminal_key_hash};
-use loyd_store::{ManualClock, Store};
+use loyd_domain::config::ConfigDocument;
+use loyd_domain::ids::{AssetCode, StoreCode, TerminalCode};
+use loyd_domain::org::terminal_key_hash;
+use loyd_store::{IssueCards, IssuedCard, ManualClock, Store};
 use loyd_testkit::TestDb;
+use serde_json::{Value, json};
+
+/// The test clock starts here (10:15 in Riga).
+pub const START: &str = "2026-11-24T08:15:00Z";
 
 pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub store: Store,
-    /// A terminal key of store `riga-01`, terminal `pos-1`.
+    /// A terminal key of the program's first store, terminal `pos-1`.
     pub key: String,
-    #[allow(dead_code)] // moved by tests of time-dependent rules
     pub clock: Arc<ManualClock>,
     _db: TestDb,
 }
 
-pub async fn spawn_app(db: TestDb) -> TestApp {
-    spawn_app_with(db, ApiConfig::default()).await
+const DEFAULT_PROGRAM: &str = r#"
+[[currencies]]
+code = "EUR"
+kind = "money"
+scale = 2
+
+[[stores]]
+id = "riga-01"
+name = "Riga Centre"
+format = "supermarket"
+timezone = "Europe/Riga"
+"#;
+
+pub fn example(file: &str) -> ConfigDocument {
+    let path = format!("{}/../../examples/{file}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    toml::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-pub async fn spawn_app_with(db: TestDb, config: ApiConfig) -> TestApp {
-    let clock = Arc::new(ManualClock::new("2026-11-24T08:15:00Z".parse().unwrap()));
+/// A server with a store `riga-01` (EUR) and nothing else configured.
+pub async fn spawn_app(db: TestDb) -> TestApp {
+    spawn_with(db, toml::from_str(DEFAULT_PROGRAM).unwrap(), ApiConfig::default()).await
+}
+
+/// A server running the program of `examples/<file>`.
+pub async fn spawn_example(db: TestDb, file: &str) -> TestApp {
+    spawn_with(db, example(file), ApiConfig::default()).await
+}
+
+pub async fn spawn_with(db: TestDb, program: ConfigDocument, config: ApiConfig) -> TestApp {
+    spawn_at(db, program, config, START).await
+}
+
+/// As [`spawn_with`], with the clock (and so the program's version) starting at `start`.
+pub async fn spawn_at(db: TestDb, program: ConfigDocument, config: ApiConfig, start: &str) -> TestApp {
+    let clock = Arc::new(ManualClock::new(start.parse().unwrap()));
     let store = db.store_with_clock(clock.clone()).await;
+    let store_id: StoreCode = program.stores[0].id.clone();
+    store.apply_config(program, "test".into(), false).await.expect("the program applies");
+    let key = format!("lyt_test_key_{store_id}_pos_1");
     store
-        .create_store(StoreSpec {
-            id: StoreCode::parse("riga-01").unwrap(),
-            name: "Riga Centre".into(),
-            format: Some(StoreCode::parse("supermarket").unwrap()),
-            timezone: TimeZoneName::parse("Europe/Riga").unwrap(),
-        })
-        .await
-        .unwrap();
-    let key = "lyt_test_key_riga_01_pos_1".to_owned();
-    store
-        .create_terminal(StoreCode::parse("riga-01").unwrap(), TerminalCode::parse("pos-1").unwrap(), terminal_key_hash(&key))
+        .create_terminal(store_id, TerminalCode::parse("pos-1").unwrap(), terminal_key_hash(&key))
         .await
         .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -59,11 +87,79 @@ impl TestApp {
     pub async fn pos_get(&self, path: &str) -> reqwest::Response {
         self.client.get(self.url(path)).bearer_auth(&self.key).send().await.unwrap()
     }
+
+    pub async fn pos_post(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client.post(self.url(path)).bearer_auth(&self.key).json(body).send().await.unwrap()
+    }
+
+    /// Commits a receipt; returns status and body.
+    pub async fn commit(&self, body: &Value) -> (u16, Value) {
+        let res = self.pos_post("/v1/pos/receipts", body).await;
+        (res.status().as_u16(), res.json().await.unwrap())
+    }
+
+    /// A customer with a loyalty card of `series`; returns (customer id, card number).
+    pub async fn customer_with_card(&self, phone: &str, series: &str) -> (i64, String) {
+        let c = self.store.create_customer(Some(phone.into()), Some("Test Customer".into())).await.unwrap();
+        let card = self.issue(series, Some(c.id)).await.remove(0);
+        (c.id, card.number)
+    }
+
+    pub async fn issue(&self, series: &str, customer: Option<i64>) -> Vec<IssuedCard> {
+        self.store
+            .issue_cards(IssueCards { series: series.into(), count: 1, customer, number: None })
+            .await
+            .unwrap()
+    }
+
+    pub async fn grant(&self, customer: i64, currency: &str, amount: i64) {
+        self.store
+            .adjust_balance(format!("grant-{customer}-{amount}"), customer, AssetCode::parse(currency).unwrap(), amount, "test".into())
+            .await
+            .unwrap();
+    }
+
+    /// The customer's available balance in `currency`, read through the POS inquiry.
+    pub async fn balance(&self, card: &str, currency: &str) -> (String, String) {
+        let res = self.pos_get(&format!("/v1/pos/cards/{card}")).await;
+        assert_eq!(res.status(), 200);
+        let body: Value = res.json().await.unwrap();
+        body["balances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["currency"] == currency)
+            .map(|b| (b["available"].as_str().unwrap().to_owned(), b["pending"].as_str().unwrap().to_owned()))
+            .unwrap_or_else(|| ("0".into(), "0".into()))
+    }
+
+    /// The failure log's codes, newest first.
+    pub async fn failure_codes(&self) -> Vec<String> {
+        self.store
+            .failures(loyd_store::FailureFilter { limit: 100, ..Default::default() })
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|f| f.code)
+            .collect()
+    }
+}
+
+/// A receipt of one line of `amount` in group `misc`.
+pub fn receipt(id: &str, card: Option<&str>, amount: &str) -> Value {
+    let mut r = json!({
+        "receipt_id": id,
+        "lines": [{"line": 1, "sku": "X", "groups": ["misc"], "qty": "1", "price": amount, "amount": amount}]
+    });
+    if let Some(card) = card {
+        r["customer"] = json!({"card": card});
+    }
+    r
 }
 
 /// Reads an error response and checks it has the contract's shape; returns the code.
 pub async fn error_code(res: reqwest::Response) -> String {
-    let body: serde_json::Value = res.json().await.expect("error bodies are JSON");
+    let body: Value = res.json().await.expect("error bodies are JSON");
     let error = body.get("error").expect("error bodies have an `error` object");
     assert!(error.get("message").and_then(|m| m.as_str()).is_some_and(|m| !m.is_empty()), "{body}");
     error["code"].as_str().expect("error code is a string").to_owned()

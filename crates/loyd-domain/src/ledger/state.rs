@@ -205,14 +205,18 @@ impl LedgerState {
         let at = t.at.unwrap_or(now);
         self.validate_shape(t)?;
 
+        let mut moved = t.amount;
         let pending_state = match &t.kind {
             TransferKind::Single => {
-                if let Some(orig) = &t.reverses {
-                    self.reverse(t, orig, at)?;
+                moved = if let Some(orig) = &t.reverses {
+                    self.reverse(t, orig, at)?
                 } else {
-                    self.debit(t, at, None)?;
-                    self.credit_posted(t.credit, &t.id, t.amount, t.lot, at)?;
-                }
+                    let moved = self.debit(t, at, None)?;
+                    if moved > 0 {
+                        self.credit_posted(t.credit, &t.id, moved, t.lot, at)?;
+                    }
+                    moved
+                };
                 None
             }
             TransferKind::Pending { .. } => {
@@ -233,7 +237,7 @@ impl LedgerState {
             debit: t.debit,
             credit: t.credit,
             asset,
-            amount: t.amount,
+            amount: moved,
             kind: t.kind.clone(),
             lot: t.lot,
             debit_from: t.debit_from.clone(),
@@ -282,6 +286,9 @@ impl LedgerState {
         if t.reverses.is_some() && t.kind != TransferKind::Single {
             return Err(TransferError::OptionNotAllowed("only single transfers can reverse another"));
         }
+        if t.balancing && t.kind != TransferKind::Single {
+            return Err(TransferError::OptionNotAllowed("only single transfers can be balancing"));
+        }
         if matches!(t.debit_from, DebitFrom::Lot(_)) && !debit.tracks_lots {
             return Err(TransferError::LotNotFound(match &t.debit_from {
                 DebitFrom::Lot(l) => l.clone(),
@@ -297,42 +304,53 @@ impl LedgerState {
         Ok(a)
     }
 
-    /// Debits `t.debit` by `t.amount`, posted or pending according to `t.kind`, after
-    /// checking the policy and, for lot accounts, consuming lots. `prefer` names a lot to
-    /// take from first (a reversed accrual takes back its own points first).
-    fn debit(&mut self, t: &NewTransfer, at: Timestamp, prefer: Option<&TransferId>) -> Result<(), TransferError> {
+    /// Debits `t.debit` by `t.amount` (a balancing debit: by as much of it as the account
+    /// can give), posted or pending according to `t.kind`, after checking the policy and,
+    /// for lot accounts, consuming lots. `prefer` names a lot to take from first (a
+    /// reversed accrual takes back its own points first). Returns what was debited.
+    fn debit(&mut self, t: &NewTransfer, at: Timestamp, prefer: Option<&TransferId>) -> Result<i64, TransferError> {
         let account = &self.accounts[&t.debit];
+        let mut amount = t.amount;
         if let Some(headroom) = account.debit_headroom()
-            && headroom < i128::from(t.amount)
+            && headroom < i128::from(amount)
         {
-            return Err(TransferError::InsufficientFunds {
-                account: t.debit,
-                available: i64::try_from(headroom.max(0)).unwrap_or(i64::MAX),
-                requested: t.amount,
-            });
+            let available = i64::try_from(headroom.max(0)).unwrap_or(i64::MAX);
+            if !t.balancing {
+                return Err(TransferError::InsufficientFunds { account: t.debit, available, requested: t.amount });
+            }
+            amount = available;
         }
         if account.tracks_lots {
-            self.consume_lots(t, at, prefer)?;
+            amount = self.consume_lots(t, amount, at, prefer)?;
         }
         let pending = matches!(t.kind, TransferKind::Pending { .. });
         let a = self.account_mut(t.debit)?;
         if pending {
-            a.totals.debits_pending = add(a.totals.debits_pending, t.amount)?;
+            a.totals.debits_pending = add(a.totals.debits_pending, amount)?;
         } else {
-            a.totals.debits_posted = add(a.totals.debits_posted, t.amount)?;
+            a.totals.debits_posted = add(a.totals.debits_posted, amount)?;
         }
-        Ok(())
+        Ok(amount)
     }
 
-    fn consume_lots(&mut self, t: &NewTransfer, at: Timestamp, prefer: Option<&TransferId>) -> Result<(), TransferError> {
+    /// Takes `amount` from the debit account's lots (a balancing debit: as much of it as
+    /// the lots hold) and records the moves; returns what was taken.
+    fn consume_lots(
+        &mut self,
+        t: &NewTransfer,
+        amount: i64,
+        at: Timestamp,
+        prefer: Option<&TransferId>,
+    ) -> Result<i64, TransferError> {
         let account = t.debit;
         let plan: Vec<(TransferId, i64)> = match &t.debit_from {
             DebitFrom::Lot(id) => {
                 let lot = self.lots.get(id).filter(|l| l.account == account).ok_or(TransferError::LotNotFound(id.clone()))?;
-                if lot.remaining < t.amount {
+                let take = if t.balancing { amount.min(lot.remaining) } else { amount };
+                if lot.remaining < take {
                     return Err(TransferError::InsufficientFunds { account, available: lot.remaining, requested: t.amount });
                 }
-                vec![(id.clone(), t.amount)]
+                vec![(id.clone(), take)]
             }
             DebitFrom::Fifo => {
                 let preferred = prefer
@@ -345,7 +363,7 @@ impl LedgerState {
                     .filter(|l| preferred.is_none_or(|p| p.id != l.id))
                     .collect();
                 active.sort_by(|a, b| Lot::spend_order(a, b));
-                let mut left = t.amount;
+                let mut left = amount;
                 let mut plan = Vec::new();
                 for lot in preferred.into_iter().chain(active) {
                     if left == 0 {
@@ -355,10 +373,10 @@ impl LedgerState {
                     plan.push((lot.id.clone(), take));
                     left -= take;
                 }
-                if left > 0 {
+                if left > 0 && !t.balancing {
                     return Err(TransferError::InsufficientFunds {
                         account,
-                        available: t.amount - left,
+                        available: amount - left,
                         requested: t.amount,
                     });
                 }
@@ -366,16 +384,18 @@ impl LedgerState {
             }
         };
         let owner = t.id.clone();
+        let mut taken = 0;
         let moves = self.moves.entry(owner.clone()).or_default();
-        for (lot_id, take) in plan {
+        for (lot_id, take) in plan.into_iter().filter(|(_, take)| *take > 0) {
             let ord = i32::try_from(moves.len()).map_err(|_| TransferError::Overflow)?;
             moves.push(LotMove { transfer: owner.clone(), lot: lot_id.clone(), ord, amount: take, restored: 0 });
             self.new_moves.insert((owner.clone(), ord));
             let lot = self.lots.get_mut(&lot_id).expect("planned from loaded lots");
             lot.remaining -= take;
+            taken += take;
             self.dirty_lots.insert(lot_id);
         }
-        Ok(())
+        Ok(taken)
     }
 
     /// Puts up to `amount` back into the lots `owner` consumed, newest consumption first.
@@ -496,7 +516,7 @@ impl LedgerState {
         Ok(())
     }
 
-    fn reverse(&mut self, t: &NewTransfer, orig_id: &TransferId, at: Timestamp) -> Result<(), TransferError> {
+    fn reverse(&mut self, t: &NewTransfer, orig_id: &TransferId, at: Timestamp) -> Result<i64, TransferError> {
         let orig = self.transfers.get(orig_id).ok_or_else(|| TransferError::ReversedNotFound(orig_id.clone()))?;
         if !matches!(orig.kind, TransferKind::Single | TransferKind::Post { .. }) {
             return Err(TransferError::CannotReverse(orig_id.clone()));
@@ -511,22 +531,22 @@ impl LedgerState {
         let owner = orig.moves_owner().clone();
 
         // Take the value back, first from the lot the original credit created.
-        self.debit(t, at, Some(orig_id))?;
+        let moved = self.debit(t, at, Some(orig_id))?;
         // Give it back where it came from; what the original did not take from lots
         // (or lots we cannot see) becomes a fresh lot with the reversal's own terms.
         let credit = self.account_mut(t.credit)?;
-        credit.totals.credits_posted = add(credit.totals.credits_posted, t.amount)?;
+        credit.totals.credits_posted = add(credit.totals.credits_posted, moved)?;
         if credit.tracks_lots {
-            let left = self.restore_moves(&owner, t.amount);
+            let left = self.restore_moves(&owner, moved);
             if left > 0 {
                 self.new_lot(t.credit, &t.id, left, t.lot, at);
             }
         }
 
         let orig = self.transfers.get_mut(orig_id).expect("checked above");
-        orig.reversed_amount += t.amount;
+        orig.reversed_amount += moved;
         self.dirty_transfers.insert(orig_id.clone());
-        Ok(())
+        Ok(moved)
     }
 
     /// Everything the applied batches changed, for storage to write back.

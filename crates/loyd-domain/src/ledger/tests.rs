@@ -265,6 +265,23 @@ fn reversing_an_accrual_takes_back_its_own_points_first_even_before_they_activat
 }
 
 #[test]
+fn a_balancing_debit_takes_what_the_account_can_give_and_records_it() {
+    let mut s = ledger();
+    apply(&mut s, &[earn("e1", ALICE, 10, None, None)], t0()).unwrap();
+    apply(&mut s, &[tx("spend", ALICE, SINK, 7)], t0()).unwrap();
+    let back = NewTransfer { reverses: Some(id("e1")), balancing: true, ..tx("ret", ALICE, WORLD, 10) };
+    let out = apply(&mut s, &[back], t0()).unwrap();
+    assert_eq!(out[0].transfer().amount, 3);
+    assert_eq!(s.transfer(&id("e1")).unwrap().reversed_amount, 3);
+    assert_eq!(s.account(ALICE).unwrap().posted(), 0);
+    // Nothing left: a balancing debit moves 0 and is still recorded.
+    let again = NewTransfer { balancing: true, ..tx("empty", ALICE, SINK, 5) };
+    assert_eq!(apply(&mut s, &[again], t0()).unwrap()[0].transfer().amount, 0);
+    let held = NewTransfer { balancing: true, kind: TransferKind::Pending { timeout_at: None }, ..tx("h", ALICE, SINK, 1) };
+    assert!(matches!(apply(&mut s, &[held], t0()), Err(TransferError::OptionNotAllowed(_))));
+}
+
+#[test]
 fn a_reversal_must_swap_the_original_accounts() {
     let mut s = ledger();
     apply(&mut s, &[earn("e1", ALICE, 10, None, None)], t0()).unwrap();
@@ -306,7 +323,7 @@ enum Op {
     Earn { to: usize, amount: i64, delay: i64, life: Option<i64> },
     Spend { from: usize, amount: i64, hold: bool },
     Resolve { which: usize, post: Option<i64> },
-    Reverse { which: usize, amount: i64 },
+    Reverse { which: usize, amount: i64, balancing: bool },
     Burn { which: usize },
     Advance { days: i64 },
 }
@@ -317,7 +334,7 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(to, amount, delay, life)| Op::Earn { to, amount, delay, life }),
         (0usize..4, 1i64..200, any::<bool>()).prop_map(|(from, amount, hold)| Op::Spend { from, amount, hold }),
         (any::<usize>(), proptest::option::of(1i64..200)).prop_map(|(which, post)| Op::Resolve { which, post }),
-        (any::<usize>(), 1i64..200).prop_map(|(which, amount)| Op::Reverse { which, amount }),
+        (any::<usize>(), 1i64..200, any::<bool>()).prop_map(|(which, amount, balancing)| Op::Reverse { which, amount, balancing }),
         any::<usize>().prop_map(|which| Op::Burn { which }),
         (0i64..5).prop_map(|days| Op::Advance { days }),
     ]
@@ -392,9 +409,9 @@ proptest! {
                     let amount = match kind { TransferKind::Post { .. } => post.unwrap().min(p.amount), _ => p.amount };
                     NewTransfer { kind, ..tx(&name, p.debit, p.credit, amount) }
                 }
-                Op::Reverse { which, amount } => {
+                Op::Reverse { which, amount, balancing } => {
                     let Some(o) = pick(which, &|t| t.kind == TransferKind::Single && t.reverses.is_none()) else { continue };
-                    NewTransfer { reverses: Some(o.id.clone()), ..tx(&name, o.credit, o.debit, amount) }
+                    NewTransfer { reverses: Some(o.id.clone()), balancing, ..tx(&name, o.credit, o.debit, amount) }
                 }
                 Op::Burn { which } => {
                     let Some(l) = s.lots().filter(|l| l.remaining > 0).nth(which % 8).cloned() else { continue };

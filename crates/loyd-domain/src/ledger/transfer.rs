@@ -83,6 +83,11 @@ pub struct NewTransfer {
     pub reference: Option<String>,
     /// Business time (an offline receipt's original time); `None`: the time of recording.
     pub at: Option<Timestamp>,
+    /// A balancing debit (TigerBeetle's `balancing_debit`): move *at most* `amount`, as
+    /// much as the debit account can give; the recorded amount is what moved, possibly 0.
+    /// Single transfers only.
+    #[serde(default)]
+    pub balancing: bool,
 }
 
 impl NewTransfer {
@@ -100,6 +105,7 @@ impl NewTransfer {
             code,
             reference: None,
             at: None,
+            balancing: false,
         }
     }
 
@@ -147,6 +153,7 @@ impl NewTransfer {
         field(self.code.as_str());
         field(self.reference.as_deref().unwrap_or(""));
         field(&opt_ts(self.at));
+        field(if self.balancing { "balancing" } else { "" });
         let digest = h.finalize();
         digest.iter().map(|b| format!("{b:02x}")).collect()
     }
@@ -187,6 +194,7 @@ pub struct Transfer {
     pub debit: AccountId,
     pub credit: AccountId,
     pub asset: AssetCode,
+    /// What moved. For a balancing debit this may be less than asked, even 0.
     pub amount: i64,
     pub kind: TransferKind,
     pub lot: LotTerms,

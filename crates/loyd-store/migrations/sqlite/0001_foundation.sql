@@ -64,7 +64,7 @@ CREATE TABLE transfers (
     debit_account_id   INTEGER NOT NULL REFERENCES accounts (id),
     credit_account_id  INTEGER NOT NULL REFERENCES accounts (id),
     asset              TEXT NOT NULL,
-    amount             INTEGER NOT NULL CHECK (amount > 0),
+    amount             INTEGER NOT NULL CHECK (amount >= 0),
     kind               TEXT NOT NULL CHECK (kind IN ('single', 'pending', 'post', 'void', 'expire')),
     pending_id         TEXT,
     timeout_at         INTEGER,

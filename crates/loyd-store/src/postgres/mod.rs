@@ -28,6 +28,12 @@ mod ledger;
 mod org;
 #[path = "../shared/config.rs"]
 mod config;
+#[path = "../shared/pos.rs"]
+mod pos;
+#[path = "../shared/returns.rs"]
+mod returns;
+#[path = "../shared/pos_ops.rs"]
+mod pos_ops;
 
 /// How many times a write meets a transient conflict before the caller is told.
 const MAX_ATTEMPTS: u32 = 8;

@@ -57,13 +57,16 @@ pub(super) async fn load_transfers(
 /// Loads accounts; on PostgreSQL locks the bounded ones in id order (a single order for
 /// every transaction, so no two wait on each other in a cycle). Unbounded accounts are
 /// never locked: they take no balance check and keep no stored totals.
-pub(super) async fn load_accounts(c: &mut Conn, ids: &BTreeSet<AccountId>) -> Result<Vec<Account>, StoreError> {
+pub(super) async fn load_accounts(c: &mut Conn, ids: &BTreeSet<AccountId>, lock: bool) -> Result<Vec<Account>, StoreError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
     let mut out = Vec::with_capacity(ids.len());
-    let passes: &[&str] =
-        if PG { &[" AND policy <> 'unbounded' ORDER BY id FOR UPDATE", " AND policy = 'unbounded'"] } else { &[""] };
+    let passes: &[&str] = if PG && lock {
+        &[" AND policy <> 'unbounded' ORDER BY id FOR UPDATE", " AND policy = 'unbounded'"]
+    } else {
+        &[" ORDER BY id"]
+    };
     for tail in passes {
         let mut qb = QueryBuilder::<Db>::new(concat!("SELECT ", account_cols!(), " FROM accounts WHERE id IN "));
         push_id_list(&mut qb, ids.iter().map(|a| a.0));
@@ -75,7 +78,7 @@ pub(super) async fn load_accounts(c: &mut Conn, ids: &BTreeSet<AccountId>) -> Re
     Ok(out)
 }
 
-async fn load_open_lots(c: &mut Conn, accounts: &BTreeSet<AccountId>) -> Result<Vec<Lot>, StoreError> {
+pub(super) async fn load_open_lots(c: &mut Conn, accounts: &BTreeSet<AccountId>) -> Result<Vec<Lot>, StoreError> {
     if accounts.is_empty() {
         return Ok(Vec::new());
     }
@@ -84,7 +87,7 @@ async fn load_open_lots(c: &mut Conn, accounts: &BTreeSet<AccountId>) -> Result<
     qb.build().fetch_all(&mut *c).await?.iter().map(rows::lot).collect()
 }
 
-async fn load_lots(c: &mut Conn, ids: &BTreeSet<TransferId>) -> Result<Vec<Lot>, StoreError> {
+pub(super) async fn load_lots(c: &mut Conn, ids: &BTreeSet<TransferId>) -> Result<Vec<Lot>, StoreError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -114,7 +117,7 @@ pub(crate) async fn apply_transfers(
     for t in load_transfers(c, &needs.transfers).await? {
         st.add_transfer(t);
     }
-    for a in load_accounts(c, &needs.accounts).await? {
+    for a in load_accounts(c, &needs.accounts, true).await? {
         st.add_account(a);
     }
     let lot_needs = st.lot_needs(batch);
@@ -255,7 +258,7 @@ async fn persist(c: &mut Conn, ch: &Changes) -> Result<(), StoreError> {
     Ok(())
 }
 
-async fn find_account(c: &mut Conn, holder: &Holder, asset: &AssetCode) -> Result<Option<Account>, StoreError> {
+pub(super) async fn find_account(c: &mut Conn, holder: &Holder, asset: &AssetCode) -> Result<Option<Account>, StoreError> {
     let row = sqlx::query(concat!(
         "SELECT ",
         account_cols!(),
@@ -509,7 +512,7 @@ impl Backend {
                         let sink = system_account(c, "expired", &asset, now).await?;
                         // Re-read under the account lock: a return may have refilled it,
                         // a concurrent run may have burned it.
-                        load_accounts(c, &BTreeSet::from([lot.account])).await?;
+                        load_accounts(c, &BTreeSet::from([lot.account]), true).await?;
                         let Some(current) = load_lots(c, &BTreeSet::from([lot.id.clone()])).await?.pop() else {
                             return Ok(false);
                         };

@@ -1,6 +1,6 @@
 //! Stores and terminals, one source for both backends.
 
-use loyd_domain::ids::{StoreCode, TerminalCode};
+use loyd_domain::ids::{AssetCode, StoreCode, TerminalCode};
 use loyd_domain::org::{StoreSpec, Terminal, TimeZoneName};
 use loyd_domain::time::{Timestamp, to_micros};
 use sqlx::Row;
@@ -19,58 +19,16 @@ fn store_from_row(row: &rows::DbRow) -> Result<StoreSpec, StoreError> {
             .transpose()
             .map_err(|e| bad(&e))?,
         timezone: TimeZoneName::parse(row.try_get::<String, _>("timezone")?).map_err(|e| bad(&e))?,
+        currency: AssetCode::parse(row.try_get::<String, _>("currency")?).map_err(|e| bad(&e))?,
     })
 }
 
 pub(crate) async fn load_stores(c: &mut Conn) -> Result<Vec<StoreSpec>, StoreError> {
-    let rows = sqlx::query("SELECT id, name, format, timezone FROM stores ORDER BY id").fetch_all(&mut *c).await?;
+    let rows = sqlx::query("SELECT id, name, format, timezone, currency FROM stores ORDER BY id").fetch_all(&mut *c).await?;
     rows.iter().map(store_from_row).collect()
 }
 
-/// Creates or updates a store (configuration as code).
-pub(crate) async fn upsert_store(c: &mut Conn, s: &StoreSpec, now: Timestamp) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO stores (id, name, format, timezone, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5) \
-         ON CONFLICT (id) DO UPDATE SET name = excluded.name, format = excluded.format, \
-         timezone = excluded.timezone, updated_at = excluded.updated_at",
-    )
-    .bind(s.id.as_str().to_owned())
-    .bind(s.name.clone())
-    .bind(s.format.as_ref().map(|f| f.as_str().to_owned()))
-    .bind(s.timezone.as_str().to_owned())
-    .bind(to_micros(now))
-    .execute(&mut *c)
-    .await?;
-    Ok(())
-}
-
 impl Backend {
-    pub async fn create_store(&self, spec: StoreSpec, now: Timestamp) -> Result<(), StoreError> {
-        spec.validate().map_err(|e| StoreError::Invalid(e.to_string()))?;
-        let spec = std::sync::Arc::new(spec);
-        self.write(move |c| {
-            let s = spec.clone();
-            Box::pin(async move {
-                let done = sqlx::query(
-                    "INSERT INTO stores (id, name, format, timezone, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (id) DO NOTHING",
-                )
-                .bind(s.id.as_str().to_owned())
-                .bind(s.name.clone())
-                .bind(s.format.as_ref().map(|f| f.as_str().to_owned()))
-                .bind(s.timezone.as_str().to_owned())
-                .bind(to_micros(now))
-                .execute(&mut *c)
-                .await?;
-                if done.rows_affected() == 0 {
-                    return Err(StoreError::AlreadyExists { what: "store", id: s.id.to_string() });
-                }
-                Ok(())
-            })
-        })
-        .await
-    }
-
     pub async fn stores(&self) -> Result<Vec<StoreSpec>, StoreError> {
         let mut c = self.reader().await?;
         load_stores(&mut c).await
@@ -78,7 +36,7 @@ impl Backend {
 
     pub async fn store(&self, id: &StoreCode) -> Result<Option<StoreSpec>, StoreError> {
         let mut c = self.reader().await?;
-        let row = sqlx::query("SELECT id, name, format, timezone FROM stores WHERE id = $1")
+        let row = sqlx::query("SELECT id, name, format, timezone, currency FROM stores WHERE id = $1")
             .bind(id.as_str().to_owned())
             .fetch_optional(&mut *c)
             .await?;
@@ -147,7 +105,7 @@ impl Backend {
     pub async fn terminal_by_key_hash(&self, key_hash: &str) -> Result<Option<(Terminal, StoreSpec)>, StoreError> {
         let mut c = self.reader().await?;
         let row = sqlx::query(
-            "SELECT t.id AS terminal_id, s.id, s.name, s.format, s.timezone FROM terminals t \
+            "SELECT t.id AS terminal_id, s.id, s.name, s.format, s.timezone, s.currency FROM terminals t \
              JOIN stores s ON s.id = t.store_id WHERE t.key_hash = $1 AND t.revoked_at IS NULL",
         )
         .bind(key_hash.to_owned())

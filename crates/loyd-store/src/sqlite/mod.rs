@@ -34,6 +34,12 @@ mod ledger;
 mod org;
 #[path = "../shared/config.rs"]
 mod config;
+#[path = "../shared/pos.rs"]
+mod pos;
+#[path = "../shared/returns.rs"]
+mod returns;
+#[path = "../shared/pos_ops.rs"]
+mod pos_ops;
 
 /// The most requests one group commit takes; bounds the work lost to a failing commit
 /// and the latency of the last request in a batch.

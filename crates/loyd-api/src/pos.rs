@@ -1,0 +1,384 @@
+//! The POS API (`/v1/pos/…`, POS-API.md). Every route is authenticated by a terminal
+//! key; every refusal, whatever produced it (a rule, a bad body, a wrong key), is
+//! written to the failure log by [`pos_guard`].
+
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+use loyd_domain::operations::{ActivateRequest, CardInquiry, VisitRequest};
+use loyd_domain::org::terminal_key_hash;
+use loyd_domain::receipt::{ReceiptRequest, ReceiptResponse};
+use loyd_domain::returns::ReturnRequest;
+use loyd_store::{NewFailure, PosCaller, PosReply};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::AppState;
+use crate::error::{ApiError, ErrorBody, ErrorCode, ErrorInfo};
+use crate::extract::{Json, Path, Query};
+
+/// Most receipts one offline upload may carry.
+pub const MAX_OFFLINE_RECEIPTS: usize = 1000;
+/// Body limit of the offline upload (the other routes use the server's default).
+pub const OFFLINE_BODY_LIMIT_BYTES: usize = 16 * 1024 * 1024;
+/// Wrong PINs a terminal may send per window before it is refused for the rest of it.
+const TERMINAL_PIN_FAILURES: i64 = 20;
+const TERMINAL_PIN_WINDOW: Duration = Duration::from_secs(15 * 60);
+
+/// The authenticated terminal, put in the request by [`pos_guard`].
+#[derive(Debug, Clone)]
+pub struct Caller(pub PosCaller);
+
+pub fn router(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/v1/pos/terminal", get(crate::health::whoami))
+        .route("/v1/pos/calculate", post(calculate))
+        .route("/v1/pos/receipts", post(commit))
+        .route("/v1/pos/receipts/{receipt_id}/cancel", post(cancel))
+        .route("/v1/pos/returns", post(return_goods))
+        .route("/v1/pos/offline", post(offline).layer(DefaultBodyLimit::max(OFFLINE_BODY_LIMIT_BYTES)))
+        .route("/v1/pos/cards/{number}", get(card))
+        .route("/v1/pos/gift-cards/{number}/activate", post(activate))
+        .route("/v1/pos/visits", post(visit))
+        .route_layer(middleware::from_fn_with_state(state, pos_guard))
+}
+
+/// The operation a POS route performs, as the failure log names it.
+fn operation(path: &str) -> &'static str {
+    match path {
+        "/v1/pos/calculate" => "calculate",
+        "/v1/pos/receipts" => "commit",
+        "/v1/pos/receipts/{receipt_id}/cancel" => "cancel",
+        "/v1/pos/returns" => "return",
+        "/v1/pos/offline" => "offline",
+        "/v1/pos/cards/{number}" => "card_inquiry",
+        "/v1/pos/gift-cards/{number}/activate" => "gift_card_activate",
+        "/v1/pos/visits" => "visit",
+        "/v1/pos/terminal" => "terminal",
+        _ => "pos",
+    }
+}
+
+/// Authenticates the terminal key, runs the route, and writes every refusal (4xx) to
+/// the failure log.
+async fn pos_guard(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let op = operation(req.extensions().get::<MatchedPath>().map(|p| p.as_str()).unwrap_or(""));
+    let authorization = req.headers().get(header::AUTHORIZATION).map(|h| h.to_str().map(str::to_owned).unwrap_or_default());
+    let caller = match authenticate(&state, authorization).await {
+        Ok(c) => c,
+        Err(e) => {
+            let res = e.into_response();
+            let info = res.extensions().get::<ErrorInfo>().cloned();
+            log_refusal(&state, None, op, info).await;
+            return res;
+        }
+    };
+    req.extensions_mut().insert(Caller(caller.clone()));
+    let res = next.run(req).await;
+    if res.status().is_client_error() {
+        let info = res.extensions().get::<ErrorInfo>().cloned();
+        log_refusal(&state, Some(&caller), op, info).await;
+    }
+    res
+}
+
+async fn authenticate(state: &AppState, authorization: Option<String>) -> Result<PosCaller, ApiError> {
+    let unauthorized = |m: &str| ApiError::new(ErrorCode::Unauthorized, m.to_owned());
+    let header = authorization.ok_or_else(|| unauthorized("send the terminal key as Authorization: Bearer <key>"))?;
+    let key = header
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && k.len() <= 256)
+        .ok_or_else(|| unauthorized("the Authorization header must be: Bearer <terminal key>"))?;
+    let (terminal, store) = state
+        .store
+        .terminal_by_key_hash(&terminal_key_hash(key))
+        .await?
+        .ok_or_else(|| unauthorized("unknown or revoked terminal key").with_details(json!({"hint": "create a key with `loyd terminal create`"})))?;
+    let store_name = store.name.clone();
+    let store = state.store.store_context(&store).await?;
+    Ok(PosCaller { store, store_name, terminal: terminal.id })
+}
+
+async fn log_refusal(state: &AppState, caller: Option<&PosCaller>, op: &'static str, info: Option<ErrorInfo>) {
+    let Some(info) = info else { return };
+    let failure = NewFailure {
+        store: caller.map(|c| c.store.id.to_string()),
+        terminal: caller.map(|c| c.terminal.to_string()),
+        operation: op,
+        code: info.code.as_str().to_owned(),
+        message: info.message,
+        card: info.card,
+        client_id: info.client_id,
+    };
+    if let Err(e) = state.store.record_failure(failure).await {
+        tracing::warn!(error = %e, "could not write the failure log");
+    }
+}
+
+/// A stored POS answer, replayed byte for byte on retries.
+fn reply(r: PosReply) -> Response {
+    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK);
+    let mut res = (status, [(header::CONTENT_TYPE, "application/json")], r.body).into_response();
+    if r.replayed {
+        res.headers_mut().insert("idempotent-replay", header::HeaderValue::from_static("true"));
+    }
+    res
+}
+
+fn customer_card(req: &ReceiptRequest) -> Option<String> {
+    req.customer.as_ref().and_then(|c| c.card.clone())
+}
+
+/// Preview a receipt: no side effects.
+#[utoipa::path(post, path = "/v1/pos/calculate", tag = "pos", security(("terminal_key" = [])),
+    request_body(content = Object, description = "A receipt (POS-API.md)"),
+    responses((status = 200, description = "The receipt as it would be committed", body = Object),
+              (status = "4XX", body = ErrorBody)))]
+pub async fn calculate(
+    State(state): State<AppState>,
+    Extension(Caller(caller)): Extension<Caller>,
+    Json(req): Json<ReceiptRequest>,
+) -> Result<Json<ReceiptResponse>, ApiError> {
+    let (id, card) = (req.receipt_id.clone(), customer_card(&req));
+    state
+        .store
+        .calculate_receipt(caller, req)
+        .await
+        .map(Json)
+        .map_err(|e| ApiError::from(e).for_client_id(id).for_card(card))
+}
+
+/// Commit a receipt in one transaction. A retry with the same `receipt_id` and body
+/// returns the stored response; another body is `409 idempotency_conflict`.
+#[utoipa::path(post, path = "/v1/pos/receipts", tag = "pos", security(("terminal_key" = [])),
+    request_body(content = Object, description = "A receipt (POS-API.md)"),
+    responses((status = 201, description = "Committed: the calculate response plus status and transaction_id", body = Object),
+              (status = "4XX", body = ErrorBody)))]
+pub async fn commit(
+    State(state): State<AppState>,
+    Extension(Caller(caller)): Extension<Caller>,
+    Json(req): Json<ReceiptRequest>,
+) -> Result<Response, ApiError> {
+    let (id, card) = (req.receipt_id.clone(), customer_card(&req));
+    state
+        .store
+        .commit_receipt(caller, req, false)
+        .await
+        .map(reply)
+        .map_err(|e| ApiError::from(e).for_client_id(id).for_card(card))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct CancelRequest {
+    /// The selling terminal, if not this one.
+    #[serde(default)]
+    pub terminal: Option<String>,
+}
+
+/// Void a committed receipt entirely. Idempotent.
+#[utoipa::path(post, path = "/v1/pos/receipts/{receipt_id}/cancel", tag = "pos", security(("terminal_key" = [])),
+    params(("receipt_id" = String, Path)),
+    request_body(content = Option<CancelRequest>, description = "Optional"),
+    responses((status = 200, description = "Cancelled, with what was reversed", body = Object),
+              (status = "4XX", body = ErrorBody)))]
+pub async fn cancel(
+    State(state): State<AppState>,
+    Extension(Caller(caller)): Extension<Caller>,
+    Path(receipt_id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    // The body is optional: empty, or {"terminal": "…"}.
+    let terminal = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        serde_json::from_slice::<CancelRequest>(&body)
+            .map_err(|e| ApiError::validation(format!("the request body is not a cancellation: {e}")).for_client_id(receipt_id.clone()))?
+            .terminal
+    };
+    state
+        .store
+        .cancel_receipt(caller, receipt_id.clone(), terminal)
+        .await
+        .map(reply)
+        .map_err(|e| ApiError::from(e).for_client_id(receipt_id))
+}
+
+/// Return goods of a committed receipt, fully or partly, as often as needed.
+#[utoipa::path(post, path = "/v1/pos/returns", tag = "pos", security(("terminal_key" = [])),
+    request_body(content = Object, description = "{return_id, receipt_id, lines: [{line, qty}]}"),
+    responses((status = 201, description = "What was reversed, per currency and per line", body = Object),
+              (status = "4XX", body = ErrorBody)))]
+pub async fn return_goods(
+    State(state): State<AppState>,
+    Extension(Caller(caller)): Extension<Caller>,
+    Json(req): Json<ReturnRequest>,
+) -> Result<Response, ApiError> {
+    let id = req.return_id.clone();
+    state.store.return_goods(caller, req).await.map(reply).map_err(|e| ApiError::from(e).for_client_id(id))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct OfflineUpload {
+    /// Receipts completed offline, each with its original `at`.
+    #[schema(value_type = Vec<Object>)]
+    pub receipts: Vec<Value>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OfflineResult {
+    pub receipt_id: Option<String>,
+    /// `committed`, `duplicate` (committed before), or `refused`.
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub error: Option<Value>,
+    /// The commit response (committed and duplicate receipts).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub response: Option<Value>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OfflineReport {
+    pub receipts: Vec<OfflineResult>,
+}
+
+/// Upload receipts completed offline. Each is committed at its original time with the
+/// rules of that time, idempotently; one bad receipt does not block the others.
+#[utoipa::path(post, path = "/v1/pos/offline", tag = "pos", security(("terminal_key" = [])),
+    request_body = OfflineUpload,
+    responses((status = 200, body = OfflineReport), (status = "4XX", body = ErrorBody)))]
+pub async fn offline(
+    State(state): State<AppState>,
+    Extension(Caller(caller)): Extension<Caller>,
+    Json(upload): Json<OfflineUpload>,
+) -> Result<Json<OfflineReport>, ApiError> {
+    if upload.receipts.len() > MAX_OFFLINE_RECEIPTS {
+        return Err(ApiError::validation(format!("upload at most {MAX_OFFLINE_RECEIPTS} receipts at a time")));
+    }
+    let mut results = Vec::with_capacity(upload.receipts.len());
+    for raw in upload.receipts {
+        let receipt_id = raw.get("receipt_id").and_then(Value::as_str).map(str::to_owned);
+        let outcome = match serde_json::from_value::<ReceiptRequest>(raw) {
+            Err(e) => Err(ApiError::validation(format!("the receipt does not match the expected shape: {e}"))),
+            Ok(req) => {
+                let card = customer_card(&req);
+                state.store.commit_receipt(caller.clone(), req, true).await.map_err(|e| ApiError::from(e).for_card(card))
+            }
+        };
+        results.push(match outcome {
+            Ok(r) => OfflineResult {
+                receipt_id,
+                status: if r.replayed { "duplicate" } else { "committed" },
+                error: None,
+                response: serde_json::from_str(&r.body).ok(),
+            },
+            Err(e) => {
+                let e = match &receipt_id {
+                    Some(id) => e.for_client_id(id.clone()),
+                    None => e,
+                };
+                if e.status().is_server_error() {
+                    // The database failed: the rest would fail too; let the POS retry it all.
+                    return Err(e);
+                }
+                let failure = NewFailure {
+                    store: Some(caller.store.id.to_string()),
+                    terminal: Some(caller.terminal.to_string()),
+                    operation: "offline",
+                    code: e.code.as_str().to_owned(),
+                    message: e.message.clone(),
+                    card: e.card.clone(),
+                    client_id: e.client_id.clone(),
+                };
+                if let Err(err) = state.store.record_failure(failure).await {
+                    tracing::warn!(error = %err, "could not write the failure log");
+                }
+                OfflineResult {
+                    receipt_id,
+                    status: "refused",
+                    error: Some(json!({"code": e.code, "message": e.message})),
+                    response: None,
+                }
+            }
+        });
+    }
+    Ok(Json(OfflineReport { receipts: results }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct CardQuery {
+    /// The card's PIN, when its series requires one (gift cards).
+    pub pin: Option<String>,
+}
+
+/// Balance inquiry: card state, customer (masked), balances, tier, coupons.
+#[utoipa::path(get, path = "/v1/pos/cards/{number}", tag = "pos", security(("terminal_key" = [])),
+    params(("number" = String, Path), CardQuery),
+    responses((status = 200, body = Object), (status = "4XX", body = ErrorBody)))]
+pub async fn card(
+    State(state): State<AppState>,
+    Extension(Caller(caller)): Extension<Caller>,
+    Path(number): Path<String>,
+    Query(q): Query<CardQuery>,
+) -> Result<Json<CardInquiry>, ApiError> {
+    if q.pin.is_some() {
+        let since = state.store.now() - jiff::SignedDuration::try_from(TERMINAL_PIN_WINDOW).unwrap_or_default();
+        let wrong = state.store.count_failures(caller.terminal.to_string(), "wrong_pin".into(), since).await?;
+        if wrong >= TERMINAL_PIN_FAILURES {
+            return Err(ApiError::new(ErrorCode::TooManyAttempts, "too many wrong PINs from this terminal; try again later")
+                .for_card(Some(number)));
+        }
+    }
+    state
+        .store
+        .card_inquiry(caller, number.clone(), q.pin)
+        .await
+        .map(Json)
+        .map_err(|e| ApiError::from(e).for_card(Some(number)))
+}
+
+/// Activate (sell) a gift card for an amount its series allows.
+#[utoipa::path(post, path = "/v1/pos/gift-cards/{number}/activate", tag = "pos", security(("terminal_key" = [])),
+    params(("number" = String, Path)),
+    request_body(content = Object, description = "{operation_id, amount}"),
+    responses((status = 201, body = Object), (status = "4XX", body = ErrorBody)))]
+pub async fn activate(
+    State(state): State<AppState>,
+    Extension(Caller(caller)): Extension<Caller>,
+    Path(number): Path<String>,
+    Json(req): Json<ActivateRequest>,
+) -> Result<Response, ApiError> {
+    let id = req.operation_id.clone();
+    state
+        .store
+        .activate_gift_card(caller, number.clone(), req)
+        .await
+        .map(reply)
+        .map_err(|e| ApiError::from(e).for_client_id(id).for_card(Some(number)))
+}
+
+/// Register a visit on a pass: `409 pass_exhausted` past its visits.
+#[utoipa::path(post, path = "/v1/pos/visits", tag = "pos", security(("terminal_key" = [])),
+    request_body(content = Object, description = "{operation_id, customer: {card}, service}"),
+    responses((status = 201, body = Object), (status = "4XX", body = ErrorBody)))]
+pub async fn visit(
+    State(state): State<AppState>,
+    Extension(Caller(caller)): Extension<Caller>,
+    Json(req): Json<VisitRequest>,
+) -> Result<Response, ApiError> {
+    let (id, card) = (req.operation_id.clone(), req.customer.card.clone());
+    state
+        .store
+        .register_visit(caller, req)
+        .await
+        .map(reply)
+        .map_err(|e| ApiError::from(e).for_client_id(id).for_card(card))
+}

@@ -1,0 +1,78 @@
+//! Exact allocation: splitting an amount over lines so the parts always sum to the
+//! whole. Used for every per-line breakdown (discounts, redemptions, accruals, returns).
+
+/// Splits `total` minor units over `weights` in proportion, exactly (largest remainder
+/// method): each part is the floor of its exact share, then the units still missing go
+/// one each to the parts with the largest remainders, earlier parts first on ties.
+///
+/// - the parts always sum to `total`;
+/// - with non-negative weights and `0 ≤ total ≤ Σ weights`, no part is negative and no
+///   part exceeds its weight;
+/// - the result depends only on the inputs (deterministic).
+///
+/// If every weight is zero the whole amount goes to the first part (there is no
+/// proportion to follow); an empty `weights` with a non-zero total cannot be split and
+/// panics — callers never allocate to no lines.
+pub fn allocate(total: i64, weights: &[i64]) -> Vec<i64> {
+    assert!(!weights.is_empty() || total == 0, "cannot allocate {total} to no parts");
+    let sum: i128 = weights.iter().map(|w| i128::from((*w).max(0))).sum();
+    if sum == 0 {
+        let mut parts = vec![0; weights.len()];
+        if let Some(first) = parts.first_mut() {
+            *first = total;
+        }
+        return parts;
+    }
+    let total128 = i128::from(total);
+    let mut parts: Vec<i64> = Vec::with_capacity(weights.len());
+    let mut remainders: Vec<(i128, usize)> = Vec::with_capacity(weights.len());
+    let mut given: i128 = 0;
+    for (i, w) in weights.iter().enumerate() {
+        let exact = total128 * i128::from((*w).max(0));
+        let part = exact.div_euclid(sum);
+        remainders.push((exact.rem_euclid(sum), i));
+        parts.push(i64::try_from(part).expect("a part never exceeds the total"));
+        given += part;
+    }
+    let missing = usize::try_from(total128 - given).expect("floors never overshoot");
+    // Largest remainder first; on equal remainders the earlier part.
+    remainders.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    for &(_, i) in remainders.iter().take(missing) {
+        parts[i] += 1;
+    }
+    parts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn remainders_go_to_the_largest_fractions_then_to_earlier_lines() {
+        assert_eq!(allocate(900, &[1000, 2000]), vec![300, 600]);
+        assert_eq!(allocate(100, &[1, 1, 1]), vec![34, 33, 33]);
+        assert_eq!(allocate(2, &[1, 1, 1]), vec![1, 1, 0]);
+        assert_eq!(allocate(10, &[3, 3, 4]), vec![3, 3, 4]);
+        assert_eq!(allocate(5, &[0, 0]), vec![5, 0]);
+        assert_eq!(allocate(0, &[]), Vec::<i64>::new());
+    }
+
+    proptest! {
+        #[test]
+        fn parts_sum_to_the_total_and_stay_within_their_weights(
+            weights in proptest::collection::vec(0i64..1_000_000, 1..60),
+            per_mille in 0i64..=1000,
+        ) {
+            let sum: i64 = weights.iter().sum();
+            // A total between 0 and the sum of the weights.
+            let total = sum * per_mille / 1000;
+            let parts = allocate(total, &weights);
+            prop_assert_eq!(parts.iter().sum::<i64>(), total);
+            for (p, w) in parts.iter().zip(&weights) {
+                prop_assert!(*p >= 0 && (sum == 0 || *p <= *w), "part {} weight {}", p, w);
+            }
+            prop_assert_eq!(allocate(total, &weights), parts);
+        }
+    }
+}

@@ -1,0 +1,302 @@
+//! The engine on tables of receipts: no database, no server.
+
+use std::collections::BTreeMap;
+
+use proptest::prelude::*;
+use serde_json::json;
+
+use super::*;
+use crate::config::ConfigDocument;
+use crate::ids::StoreCode;
+use crate::org::TimeZoneName;
+use crate::receipt::{CustomerContext, GiftCardContext, Identify, ReceiptRequest, StoreContext};
+
+fn program(doc: serde_json::Value) -> Program {
+    let doc: ConfigDocument = serde_json::from_value(doc).expect("test document parses");
+    Program::compile(&doc, 1).expect("test program compiles")
+}
+
+fn store(format: &str) -> StoreContext {
+    StoreContext {
+        id: StoreCode::parse("s1").unwrap(),
+        format: Some(StoreCode::parse(format).unwrap()),
+        timezone: TimeZoneName::parse("Europe/Riga").unwrap(),
+        currency: AssetCode::parse("EUR").unwrap(),
+        scale: Scale::CENTS,
+    }
+}
+
+fn customer(balances: &[(&str, i64)]) -> CustomerContext {
+    CustomerContext {
+        id: 7,
+        card: Some("2770000000017".into()),
+        tier: None,
+        balances: balances
+            .iter()
+            .map(|(c, a)| (AssetCode::parse(*c).unwrap(), BalanceView { available: *a, pending: 0 }))
+            .collect::<BTreeMap<_, _>>(),
+    }
+}
+
+fn ctx(customer: Option<CustomerContext>) -> Context {
+    Context { store: store("supermarket"), customer, gift_cards: vec![] }
+}
+
+fn receipt(at: &str, lines: serde_json::Value, redeem: serde_json::Value) -> Receipt {
+    let req: ReceiptRequest = serde_json::from_value(json!({
+        "receipt_id": "r1", "at": at, "customer": {"card": "2770000000017"}, "lines": lines, "redeem": redeem
+    }))
+    .unwrap();
+    req.parse(Scale::CENTS, jiff::Timestamp::UNIX_EPOCH).unwrap()
+}
+
+fn one_line(amount: &str) -> serde_json::Value {
+    json!([{"line": 1, "sku": "X", "groups": ["misc"], "qty": "1", "amount": amount}])
+}
+
+fn accrued_units(c: &Calculation, currency: &str) -> i64 {
+    c.accrued.iter().filter(|a| a.currency.as_str() == currency).map(|a| a.units).sum()
+}
+
+fn s1() -> Program {
+    program(json!({
+        "currencies": [{"code": "EUR", "kind": "money", "scale": 2}, {"code": "bonus", "kind": "points", "scale": 0}],
+        "campaigns": [{"id": "step-bonus", "min_total": "5.00",
+                       "rewards": [{"type": "accrue", "currency": "bonus", "step": "5.00", "units": "1"}]}]
+    }))
+}
+
+#[test]
+fn s1_one_point_per_whole_five_euros() {
+    let p = s1();
+    for (amount, expected) in [("7.00", 1), ("17.50", 3), ("4.99", 0), ("5.00", 1), ("20.00", 4)] {
+        let r = receipt("2026-03-03T12:00:00+02:00", one_line(amount), json!([]));
+        let c = calculate(&r, &ctx(Some(customer(&[]))), &p).unwrap();
+        assert_eq!(accrued_units(&c, "bonus"), expected, "receipt {amount}");
+    }
+}
+
+#[test]
+fn an_anonymous_receipt_earns_nothing() {
+    let r = receipt("2026-03-03T12:00:00+02:00", one_line("17.50"), json!([]));
+    let c = calculate(&r, &ctx(None), &s1()).unwrap();
+    assert!(c.accrued.is_empty());
+    assert_eq!(c.to_pay, 1750);
+}
+
+fn s5() -> Program {
+    program(json!({
+        "currencies": [
+            {"code": "EUR", "kind": "money", "scale": 2},
+            {"code": "bonus", "kind": "points", "scale": 0, "value": "0.10",
+             "redeem": {"min_balance": 100, "max_share": "0.30", "exclude_groups": ["tobacco"]}}
+        ],
+        "campaigns": [{"id": "points", "rewards": [{
+            "type": "accrue", "currency": "bonus", "per": "1.00", "units": "1",
+            "exceptions": [{"groups": ["dairy"], "per": "1.00", "units": "2"}, {"groups": ["tobacco"], "fixed": "0"}]
+        }]}]
+    }))
+}
+
+fn s5_lines() -> serde_json::Value {
+    json!([
+        {"line": 1, "sku": "MILK", "groups": ["dairy"], "qty": "1", "amount": "10.00"},
+        {"line": 2, "sku": "BREAD", "groups": ["misc"], "qty": "1", "amount": "20.00"},
+        {"line": 3, "sku": "CIGS", "groups": ["tobacco"], "qty": "1", "amount": "5.00"}
+    ])
+}
+
+#[test]
+fn s5_exceptions_earn_their_own_rates() {
+    let r = receipt("2026-03-03T12:00:00+02:00", s5_lines(), json!([]));
+    let c = calculate(&r, &ctx(Some(customer(&[("bonus", 0)]))), &s5()).unwrap();
+    assert_eq!(accrued_units(&c, "bonus"), 40);
+    let per_line: Vec<i64> = c.lines.iter().map(|l| l.accrued_units[0]).collect();
+    assert_eq!(per_line, vec![20, 20, 0]);
+}
+
+#[test]
+fn s5_redeem_max_pays_thirty_percent_of_the_payable_lines_and_shrinks_the_base() {
+    let r = receipt("2026-03-03T12:00:00+02:00", s5_lines(), json!([{"currency": "bonus", "amount": "max"}]));
+    let c = calculate(&r, &ctx(Some(customer(&[("bonus", 500)]))), &s5()).unwrap();
+    assert_eq!(c.redeemed[0].units, 90);
+    assert_eq!(c.redeemed[0].value, 900);
+    let values: Vec<i64> = c.lines.iter().map(|l| l.redeemed_value).collect();
+    assert_eq!(values, vec![300, 600, 0]);
+    assert_eq!(accrued_units(&c, "bonus"), 28);
+    assert_eq!((c.total, c.redeemed_value, c.to_pay), (3500, 900, 2600));
+    // 500 − 90 + 28 points after the receipt.
+    assert_eq!(c.balances[0].available, 438);
+}
+
+#[test]
+fn redemption_rules_refuse_with_their_own_codes() {
+    let p = s5();
+    let r = receipt("2026-03-03T12:00:00+02:00", s5_lines(), json!([{"currency": "bonus", "amount": "max"}]));
+    let err = calculate(&r, &ctx(Some(customer(&[("bonus", 99)]))), &p).unwrap_err();
+    assert_eq!(err.code(), "below_minimum_redeem");
+    let r = receipt("2026-03-03T12:00:00+02:00", s5_lines(), json!([{"currency": "bonus", "amount": "91"}]));
+    let err = calculate(&r, &ctx(Some(customer(&[("bonus", 500)]))), &p).unwrap_err();
+    assert_eq!(err.code(), "redeem_limit_exceeded");
+    let r = receipt("2026-03-03T12:00:00+02:00", s5_lines(), json!([{"currency": "bonus", "amount": "600"}]));
+    let err = calculate(&r, &ctx(Some(customer(&[("bonus", 500)]))), &p).unwrap_err();
+    assert_eq!(err.code(), "insufficient_funds");
+    let r = receipt("2026-03-03T12:00:00+02:00", s5_lines(), json!([{"currency": "EUR", "amount": "1"}]));
+    assert_eq!(calculate(&r, &ctx(Some(customer(&[]))), &p).unwrap_err().code(), "validation_failed");
+}
+
+fn s6() -> Program {
+    program(json!({
+        "currencies": [{"code": "EUR", "kind": "money", "scale": 2}, {"code": "bonus", "kind": "points", "scale": 0}],
+        "campaigns": [{"id": "half-percent", "customers_only": true, "exclude_formats": ["discounter"],
+                       "from": "2026-01-01T00:00:00+02:00", "below_total": "1000.00",
+                       "rewards": [{"type": "accrue", "currency": "bonus", "percent": "0.5"}],
+                       "messages": {"slip": ["Накопительная бонусная схема в зависимости от суммы чека."]}}]
+    }))
+}
+
+#[test]
+fn s6_half_a_percent_below_a_thousand_outside_discounters_with_a_slip_message() {
+    let p = s6();
+    let r = receipt("2026-03-03T12:00:00+02:00", one_line("800.00"), json!([]));
+    let c = calculate(&r, &ctx(Some(customer(&[]))), &p).unwrap();
+    assert_eq!(accrued_units(&c, "bonus"), 4);
+    assert_eq!(c.messages.slip, vec!["Накопительная бонусная схема в зависимости от суммы чека.".to_string()]);
+    let big = receipt("2026-03-03T12:00:00+02:00", one_line("1200.00"), json!([]));
+    assert!(calculate(&big, &ctx(Some(customer(&[]))), &p).unwrap().accrued.is_empty());
+    let mut discounter = ctx(Some(customer(&[])));
+    discounter.store = store("discounter");
+    assert!(calculate(&r, &discounter, &p).unwrap().accrued.is_empty());
+    let early = receipt("2025-12-31T12:00:00+02:00", one_line("800.00"), json!([]));
+    assert!(calculate(&early, &ctx(Some(customer(&[]))), &p).unwrap().accrued.is_empty());
+}
+
+#[test]
+fn percent_discounts_never_take_a_line_below_zero_and_lines_sum_to_totals() {
+    let p = program(json!({
+        "currencies": [{"code": "EUR", "kind": "money", "scale": 2}],
+        "campaigns": [
+            {"id": "a", "priority": 2, "rewards": [{"type": "discount", "percent": "60"}]},
+            {"id": "b", "priority": 1, "rewards": [{"type": "discount", "percent": "100"}]},
+            {"id": "c", "rewards": [{"type": "discount", "amount": "1.00", "groups": ["dairy"]}]}
+        ]
+    }));
+    let r = receipt(
+        "2026-03-03T12:00:00+02:00",
+        json!([{"line": 1, "sku": "A", "groups": ["dairy"], "qty": "1", "amount": "3.33"},
+               {"line": 2, "sku": "B", "qty": "3", "amount": "0.01"}]),
+        json!([]),
+    );
+    let c = calculate(&r, &ctx(None), &p).unwrap();
+    assert_eq!(c.to_pay, 0);
+    assert!(c.lines.iter().all(|l| l.final_amount == 0));
+    assert_eq!(c.lines.iter().map(|l| l.discount).sum::<i64>(), c.discount);
+}
+
+fn gift(number: &str, available: i64, single_use: bool) -> GiftCardContext {
+    GiftCardContext {
+        number: number.into(),
+        currency: AssetCode::parse("EUR").unwrap(),
+        state: crate::cards::CardState::Active,
+        valid_until: None,
+        single_use,
+        available,
+    }
+}
+
+fn with_gift_cards(cards: serde_json::Value) -> Receipt {
+    let req: ReceiptRequest = serde_json::from_value(json!({
+        "receipt_id": "r1", "at": "2026-03-03T12:00:00+02:00", "lines": one_line("12.00"), "gift_cards": cards
+    }))
+    .unwrap();
+    req.parse(Scale::CENTS, jiff::Timestamp::UNIX_EPOCH).unwrap()
+}
+
+#[test]
+fn gift_cards_pay_the_receipt_and_a_single_use_card_burns_its_rest() {
+    let p = s1();
+    let mut cx = ctx(None);
+    cx.gift_cards = vec![gift("GC1", 2000, false), gift("GC2", 2000, true)];
+    let r = with_gift_cards(json!([{"number": "GC1", "amount": "5.00"}, {"number": "GC2", "amount": "7.00"}]));
+    let c = calculate(&r, &cx, &p).unwrap();
+    assert_eq!((c.gift_card_value, c.to_pay), (1200, 0));
+    assert_eq!((c.gift_cards[0].balance_after, c.gift_cards[0].burned), (1500, 0));
+    assert_eq!((c.gift_cards[1].balance_after, c.gift_cards[1].burned), (0, 1300));
+    let too_much = with_gift_cards(json!([{"number": "GC1", "amount": "20.01"}]));
+    assert_eq!(calculate(&too_much, &cx, &p).unwrap_err().code(), "insufficient_funds");
+    cx.gift_cards[0].state = crate::cards::CardState::Blocked;
+    let r = with_gift_cards(json!([{"number": "GC1", "amount": "1.00"}]));
+    assert_eq!(calculate(&r, &cx, &p).unwrap_err().code(), "card_blocked");
+}
+
+#[test]
+fn gift_cards_cannot_pay_more_than_is_due() {
+    let mut cx = ctx(None);
+    cx.gift_cards = vec![gift("GC1", 5000, false)];
+    let r = with_gift_cards(json!([{"number": "GC1", "amount": "12.01"}]));
+    assert_eq!(calculate(&r, &cx, &s1()).unwrap_err().code(), "validation_failed");
+}
+
+#[test]
+fn delayed_accruals_count_as_pending_in_the_balances_after() {
+    let p = program(json!({
+        "currencies": [{"code": "EUR", "kind": "money", "scale": 2},
+                       {"code": "bonus", "kind": "points", "scale": 0, "activation_days": 14, "lifetime": {"months": 12}}],
+        "campaigns": [{"id": "pct", "rewards": [{"type": "accrue", "currency": "bonus", "percent": "10"}]}]
+    }));
+    let r = receipt("2026-03-03T12:00:00+02:00", one_line("30.00"), json!([]));
+    let c = calculate(&r, &ctx(Some(customer(&[("bonus", 5)]))), &p).unwrap();
+    assert_eq!((c.balances[0].available, c.balances[0].pending), (5, 3));
+    assert_eq!(c.accrued[0].terms.available_at.unwrap().to_string(), "2026-03-17T10:00:00Z");
+    assert_eq!(c.accrued[0].terms.expires_at.unwrap().to_string(), "2027-03-17T10:00:00Z");
+}
+
+#[test]
+fn the_customer_identification_stays_as_sent() {
+    let r = receipt("2026-03-03T12:00:00+02:00", one_line("1.00"), json!([]));
+    assert_eq!(r.customer, Some(Identify::Card("2770000000017".into())));
+}
+
+proptest! {
+    /// Whatever the receipt, discounts and redemptions never push a line below zero and
+    /// every per-line figure sums exactly to its receipt total.
+    #[test]
+    fn lines_always_sum_to_the_totals(
+        amounts in proptest::collection::vec(0i64..100_000, 1..30),
+        dairy in proptest::collection::vec(any::<bool>(), 30),
+        balance in 0i64..5_000,
+        pct in 0u32..=100,
+    ) {
+        let p = program(json!({
+            "currencies": [
+                {"code": "EUR", "kind": "money", "scale": 2},
+                {"code": "bonus", "kind": "points", "scale": 0, "value": "0.10",
+                 "redeem": {"max_share": "0.50", "exclude_groups": ["tobacco"]}}
+            ],
+            "campaigns": [
+                {"id": "d", "rewards": [{"type": "discount", "percent": pct.to_string(), "groups": ["dairy"]}]},
+                {"id": "a", "rewards": [{"type": "accrue", "currency": "bonus", "per": "1.00", "units": "3"}]}
+            ]
+        }));
+        let lines: Vec<serde_json::Value> = amounts.iter().enumerate().map(|(i, a)| json!({
+            "line": i + 1, "sku": format!("S{i}"),
+            "groups": [if dairy[i] { "dairy" } else if i % 5 == 0 { "tobacco" } else { "misc" }],
+            "qty": "1", "amount": crate::money::Minor::new(*a, Scale::CENTS).to_string()
+        })).collect();
+        let r = receipt("2026-03-03T12:00:00+02:00", json!(lines), json!([{"currency": "bonus", "amount": "max"}]));
+        let c = calculate(&r, &ctx(Some(customer(&[("bonus", balance)]))), &p).unwrap();
+        prop_assert_eq!(c.lines.iter().map(|l| l.amount).sum::<i64>(), c.total);
+        prop_assert_eq!(c.lines.iter().map(|l| l.discount).sum::<i64>(), c.discount);
+        prop_assert_eq!(c.lines.iter().map(|l| l.redeemed_value).sum::<i64>(), c.redeemed_value);
+        prop_assert_eq!(c.lines.iter().map(|l| l.final_amount).sum::<i64>(), c.total - c.discount - c.redeemed_value);
+        prop_assert!(c.lines.iter().all(|l| l.final_amount >= 0 && l.discount >= 0 && l.redeemed_value >= 0));
+        for (k, r) in c.redeemed.iter().enumerate() {
+            prop_assert_eq!(c.lines.iter().map(|l| l.redeemed_units[k]).sum::<i64>(), r.units);
+            prop_assert!(r.units <= balance);
+        }
+        for (k, a) in c.accrued.iter().enumerate() {
+            prop_assert_eq!(c.lines.iter().map(|l| l.accrued_units[k]).sum::<i64>(), a.units);
+        }
+        prop_assert!(c.to_pay >= 0);
+    }
+}

@@ -1,0 +1,348 @@
+//! Returns: what a (partial) return of goods reverses, computed from what the receipt
+//! did ([`ReceiptEffects`]) and what was returned before.
+//!
+//! Every effect is reversed in proportion to the returned share of each line, by
+//! **cumulative targets**: after returns of `q` of a line's `Q` items, the part of an
+//! effect `s` reversed is `floor(s × q / Q)`, and exactly `s` once `q = Q`. Each return
+//! reverses the difference between the targets after and before it. So however the
+//! goods come back — one by one, in halves, all at once — the reversals never exceed
+//! the receipt, and once everything is back every balance is exactly as before.
+
+use std::collections::BTreeMap;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{AccountId, AssetCode, TransferId};
+use crate::receipt::ReceiptError;
+
+/// What a receipt's transfer did, for reversing it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EffectRole {
+    /// Units accrued to the customer: reversed by taking them back.
+    Accrual,
+    /// Units the customer redeemed: reversed by giving them back.
+    Redemption,
+    /// Gift card value paid: reversed by refunding the card.
+    GiftCard,
+    /// A single-use card's burned remainder: never reversed.
+    Breakage,
+}
+
+/// One transfer made by a receipt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EffectTransfer {
+    pub id: TransferId,
+    pub role: EffectRole,
+    pub currency: AssetCode,
+    pub debit: AccountId,
+    pub credit: AccountId,
+    pub amount: i64,
+    /// The gift card, for gift card effects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card: Option<String>,
+}
+
+/// One line as the receipt left it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineEffect {
+    pub line: u32,
+    pub qty: Decimal,
+    /// What the customer paid for the line by money or gift card (store minor units).
+    pub final_amount: i64,
+    /// This line's part of each per-line transfer (accruals and redemptions), by index
+    /// into [`ReceiptEffects::transfers`]; 0 for receipt-level ones.
+    pub shares: Vec<i64>,
+}
+
+/// Everything a committed receipt did, kept with it so returns can undo it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptEffects {
+    pub lines: Vec<LineEffect>,
+    pub transfers: Vec<EffectTransfer>,
+}
+
+/// What one return reverses.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReturnPlan {
+    /// Per transfer (same index as the effects): the amount to reverse now.
+    pub reverse: Vec<i64>,
+    /// Per returned line: quantity and the refund value (its share of `final_amount`).
+    pub lines: Vec<(u32, Decimal, i64)>,
+    /// Per line, per transfer: the part reversed now (for the response).
+    pub line_reversals: BTreeMap<u32, Vec<i64>>,
+    /// Cumulative returned quantity per line after this return.
+    pub returned_after: BTreeMap<u32, Decimal>,
+    /// Whether everything has now been returned.
+    pub complete: bool,
+}
+
+/// `floor(part × q / whole)`, or `part` exactly when `q = whole`.
+fn target(part: i64, q: Decimal, whole: Decimal) -> i64 {
+    if q >= whole {
+        return part;
+    }
+    let exact = Decimal::from(part) * q / whole;
+    i64::try_from(exact.floor().mantissa()).unwrap_or(0)
+}
+
+impl ReceiptEffects {
+    /// Plans a return of `request` (line, quantity) given what was returned before.
+    pub fn plan_return(
+        &self,
+        returned_before: &BTreeMap<u32, Decimal>,
+        request: &[(u32, Decimal)],
+    ) -> Result<ReturnPlan, ReceiptError> {
+        if request.is_empty() {
+            return Err(ReceiptError::invalid("a return names at least one line"));
+        }
+        let mut after = returned_before.clone();
+        let mut lines = Vec::new();
+        for (i, (line, qty)) in request.iter().enumerate() {
+            if request[..i].iter().any(|(l, _)| l == line) {
+                return Err(ReceiptError::invalid(format!("line {line} appears twice in the return")));
+            }
+            let effect = self
+                .lines
+                .iter()
+                .find(|l| l.line == *line)
+                .ok_or_else(|| ReceiptError::invalid(format!("the receipt has no line {line}")))?;
+            if *qty <= Decimal::ZERO || qty.normalize().scale() > 3 {
+                return Err(ReceiptError::invalid(format!("line {line}: qty must be above 0 with at most 3 decimals")));
+            }
+            let before = returned_before.get(line).copied().unwrap_or_default();
+            if before + qty > effect.qty {
+                return Err(ReceiptError::ReturnExceedsReceipt(format!(
+                    "line {line}: {} bought, {before} already returned, {qty} more asked",
+                    effect.qty
+                )));
+            }
+            after.insert(*line, before + qty);
+        }
+
+        let n = self.transfers.len();
+        let mut reverse = vec![0i64; n];
+        let mut line_reversals = BTreeMap::new();
+        let (mut refund_before, mut refund_after) = (0i64, 0i64);
+        for l in &self.lines {
+            let q0 = returned_before.get(&l.line).copied().unwrap_or_default();
+            let q1 = after.get(&l.line).copied().unwrap_or_default();
+            refund_before += target(l.final_amount, q0, l.qty);
+            let refund = target(l.final_amount, q1, l.qty);
+            refund_after += refund;
+            if q1 == q0 {
+                continue;
+            }
+            let mut parts = vec![0i64; n];
+            for (k, share) in l.shares.iter().enumerate().take(n) {
+                parts[k] = target(*share, q1, l.qty) - target(*share, q0, l.qty);
+                reverse[k] += parts[k];
+            }
+            lines.push((l.line, q1 - q0, refund - target(l.final_amount, q0, l.qty)));
+            line_reversals.insert(l.line, parts);
+        }
+        let complete = self.lines.iter().all(|l| after.get(&l.line).copied().unwrap_or_default() >= l.qty);
+        let paid: i64 = self.lines.iter().map(|l| l.final_amount).sum();
+        for (k, t) in self.transfers.iter().enumerate() {
+            if t.role != EffectRole::GiftCard {
+                continue;
+            }
+            let share_of = |refund: i64, all: bool| {
+                if all || paid == 0 {
+                    if all { t.amount } else { 0 }
+                } else {
+                    i64::try_from(i128::from(t.amount) * i128::from(refund) / i128::from(paid)).unwrap_or(0)
+                }
+            };
+            let was_complete = self.lines.iter().all(|l| returned_before.get(&l.line).copied().unwrap_or_default() >= l.qty);
+            reverse[k] = share_of(refund_after, complete) - share_of(refund_before, was_complete);
+        }
+        Ok(ReturnPlan { reverse, lines, line_reversals, returned_after: after, complete })
+    }
+}
+
+/// `POST /v1/pos/returns`, as sent.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ReturnRequest {
+    pub return_id: String,
+    pub receipt_id: String,
+    pub lines: Vec<ReturnLineRequest>,
+    /// The terminal that sold the goods, when it is not the one taking them back
+    /// (receipt ids are unique per terminal). Default: this terminal, then any
+    /// terminal of this store with that receipt id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terminal: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ReturnLineRequest {
+    pub line: u32,
+    pub qty: crate::receipt::DecStr,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReversedLineOut {
+    pub currency: AssetCode,
+    /// `accrual` (taken back) or `redemption` (given back).
+    pub kind: EffectRole,
+    pub amount: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReturnLineOut {
+    pub line: u32,
+    pub qty: String,
+    /// The part of what the customer paid for the line that the return gives back.
+    pub refund: String,
+    pub reversed: Vec<ReversedLineOut>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReversedOut {
+    pub currency: AssetCode,
+    /// Accrued units taken back from the customer.
+    pub accrual_taken: String,
+    /// Accrued units that could not be taken back because the customer had already
+    /// spent them: written off (policy in docs/pos-integration.md).
+    pub accrual_unrecovered: String,
+    /// Redeemed units given back to the customer.
+    pub redemption_returned: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GiftRefundOut {
+    pub number: String,
+    pub amount: String,
+}
+
+/// The response of a return or a cancellation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReturnResponse {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_id: Option<String>,
+    pub receipt_id: String,
+    /// `returned` (some goods back), `cancelled` (the receipt voided).
+    pub status: String,
+    /// Value of the returned goods the customer had paid (money and gift cards).
+    pub refund: String,
+    /// The part of `refund` that goes back onto gift cards.
+    pub gift_cards: Vec<GiftRefundOut>,
+    /// The rest, for the cashier to pay back by ordinary means.
+    pub to_refund: String,
+    pub lines: Vec<ReturnLineOut>,
+    pub reversed: Vec<ReversedOut>,
+    pub balances: Vec<crate::receipt::BalanceOut>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn t(role: EffectRole, amount: i64) -> EffectTransfer {
+        EffectTransfer {
+            id: TransferId::parse("x").unwrap(),
+            role,
+            currency: AssetCode::parse("bonus").unwrap(),
+            debit: AccountId(1),
+            credit: AccountId(2),
+            amount,
+            card: None,
+        }
+    }
+
+    fn effects() -> ReceiptEffects {
+        // Three lines; an accrual of 28 (14, 14, 0), a redemption of 90 (30, 60, 0), a
+        // gift card payment of 5.00.
+        ReceiptEffects {
+            lines: vec![
+                LineEffect { line: 1, qty: Decimal::from(2), final_amount: 700, shares: vec![14, 30, 0] },
+                LineEffect { line: 2, qty: Decimal::from(1), final_amount: 1400, shares: vec![14, 60, 0] },
+                LineEffect { line: 3, qty: Decimal::new(15, 1), final_amount: 500, shares: vec![0, 0, 0] },
+            ],
+            transfers: vec![t(EffectRole::Accrual, 28), t(EffectRole::Redemption, 90), t(EffectRole::GiftCard, 500)],
+        }
+    }
+
+    #[test]
+    fn a_partial_return_then_the_rest_reverses_everything_exactly() {
+        let e = effects();
+        let first = e.plan_return(&BTreeMap::new(), &[(1, Decimal::ONE)]).unwrap();
+        assert_eq!(first.reverse, vec![7, 15, 67]);
+        assert_eq!(first.lines, vec![(1, Decimal::ONE, 350)]);
+        assert!(!first.complete);
+        let rest = e
+            .plan_return(&first.returned_after, &[(1, Decimal::ONE), (2, Decimal::ONE), (3, Decimal::new(15, 1))])
+            .unwrap();
+        assert!(rest.complete);
+        let total: Vec<i64> = first.reverse.iter().zip(&rest.reverse).map(|(a, b)| a + b).collect();
+        assert_eq!(total, vec![28, 90, 500]);
+    }
+
+    #[test]
+    fn returning_more_than_was_bought_is_refused() {
+        let e = effects();
+        let err = e.plan_return(&BTreeMap::new(), &[(2, Decimal::from(2))]).unwrap_err();
+        assert_eq!(err.code(), "return_exceeds_receipt");
+        let first = e.plan_return(&BTreeMap::new(), &[(3, Decimal::ONE)]).unwrap();
+        let err = e.plan_return(&first.returned_after, &[(3, Decimal::ONE)]).unwrap_err();
+        assert_eq!(err.code(), "return_exceeds_receipt");
+        assert_eq!(e.plan_return(&BTreeMap::new(), &[(9, Decimal::ONE)]).unwrap_err().code(), "validation_failed");
+    }
+
+    proptest! {
+        /// Any sequence of partial returns reverses, in total, exactly the receipt's
+        /// effects once everything is back, and never more at any step.
+        #[test]
+        fn any_sequence_of_partial_returns_restores_exactly(
+            qtys in proptest::collection::vec(1i64..6, 1..5),
+            shares in proptest::collection::vec((0i64..500, 0i64..500, 0i64..5000), 5),
+            steps in proptest::collection::vec((0usize..5, 1i64..4), 1..20),
+            gift in 0i64..3000,
+        ) {
+            let lines: Vec<LineEffect> = qtys.iter().enumerate().map(|(i, q)| LineEffect {
+                line: i as u32 + 1,
+                qty: Decimal::from(*q),
+                final_amount: shares[i].2,
+                shares: vec![shares[i].0, shares[i].1, 0],
+            }).collect();
+            let paid: i64 = lines.iter().map(|l| l.final_amount).sum();
+            let e = ReceiptEffects {
+                transfers: vec![
+                    t(EffectRole::Accrual, lines.iter().map(|l| l.shares[0]).sum()),
+                    t(EffectRole::Redemption, lines.iter().map(|l| l.shares[1]).sum()),
+                    t(EffectRole::GiftCard, gift.min(paid)),
+                ],
+                lines,
+            };
+            let mut returned = BTreeMap::new();
+            let mut total = [0i64; 3];
+            for (line, qty) in steps {
+                let line = (line % e.lines.len()) as u32 + 1;
+                let left = e.lines[line as usize - 1].qty - returned.get(&line).copied().unwrap_or_default();
+                let qty = Decimal::from(qty).min(left);
+                if qty <= Decimal::ZERO { continue; }
+                let plan = e.plan_return(&returned, &[(line, qty)]).unwrap();
+                for k in 0..3 {
+                    prop_assert!(plan.reverse[k] >= 0);
+                    total[k] += plan.reverse[k];
+                    prop_assert!(total[k] <= e.transfers[k].amount);
+                }
+                returned = plan.returned_after;
+            }
+            // Return whatever is left: everything must now be reversed exactly.
+            let rest: Vec<(u32, Decimal)> = e.lines.iter()
+                .map(|l| (l.line, l.qty - returned.get(&l.line).copied().unwrap_or_default()))
+                .filter(|(_, q)| *q > Decimal::ZERO).collect();
+            if !rest.is_empty() {
+                let plan = e.plan_return(&returned, &rest).unwrap();
+                prop_assert!(plan.complete);
+                for k in 0..3 { total[k] += plan.reverse[k]; }
+            }
+            for k in 0..3 {
+                prop_assert_eq!(total[k], e.transfers[k].amount);
+            }
+        }
+    }
+}

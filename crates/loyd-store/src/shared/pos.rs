@@ -1,0 +1,605 @@
+//! Receipts: calculate (read-only) and commit (one transaction), one source for both
+//! backends. The calculation itself is `loyd_domain::engine::calculate`; this module
+//! loads what it needs, locks what it will change, and writes every effect at once.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use loyd_domain::cards::CardState;
+use loyd_domain::ids::{AccountId, AssetCode, TransferCode, TransferId};
+use loyd_domain::ledger::{
+    Account, AccountSpec, BalancePolicy, Holder, HolderKind, Lot, NewTransfer, TransferError, TransferKind,
+};
+use loyd_domain::program::{CardKind, Program};
+use loyd_domain::receipt::{
+    BalanceView, Calculation, Context, CustomerContext, GiftCardContext, Identify, Receipt, ReceiptError,
+    ReceiptRequest, ReceiptResponse, StoreContext,
+};
+use loyd_domain::returns::{EffectRole, EffectTransfer, LineEffect, ReceiptEffects};
+use loyd_domain::time::{Timestamp, from_micros, to_micros};
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+use super::ledger::{apply_transfers, ensure_account, load_accounts, load_open_lots};
+use super::{Backend, Conn, rows};
+use crate::error::StoreError;
+use crate::{PosCaller, PosReply};
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// SHA-256 of a request's canonical JSON: tells a faithful retry from a reused id.
+pub(crate) fn request_hash<T: serde::Serialize>(request: &T) -> String {
+    hex(&Sha256::digest(serde_json::to_vec(request).unwrap_or_default()))
+}
+
+/// A short, stable name for a (store, terminal, client id) triple, used in transfer ids
+/// (which must stay short whatever the client's ids are).
+pub(crate) fn scope_hash(store: &str, terminal: &str, id: &str) -> String {
+    let digest = Sha256::digest(format!("{store}\u{0}{terminal}\u{0}{id}").as_bytes());
+    hex(&digest[..10])
+}
+
+pub(crate) fn transfer_id(text: String) -> Result<TransferId, StoreError> {
+    TransferId::parse(text).map_err(|e| StoreError::Invalid(e.to_string()))
+}
+
+pub(crate) fn code(name: &'static str) -> TransferCode {
+    TransferCode::parse(name).expect("static transfer codes are valid")
+}
+
+/// HMAC-SHA256 under the server's secret: how PINs and one-time codes are stored.
+pub(crate) fn keyed_hash(secret: &[u8], parts: &[&str]) -> String {
+    use hmac::{KeyInit, Mac};
+    let mut mac = hmac::Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
+    for p in parts {
+        mac.update(p.as_bytes());
+        mac.update(&[0]);
+    }
+    hex(&mac.finalize().into_bytes())
+}
+
+/// A card as stored.
+#[derive(Debug, Clone)]
+pub(crate) struct CardRow {
+    pub number: String,
+    pub series: String,
+    pub kind: CardKind,
+    pub state: CardState,
+    pub customer_id: Option<i64>,
+    pub account_id: Option<AccountId>,
+    pub pin_hash: Option<String>,
+    pub locked_until: Option<Timestamp>,
+    pub valid_until: Option<Timestamp>,
+    pub single_use: bool,
+}
+
+pub(crate) async fn card_row(c: &mut Conn, number: &str) -> Result<Option<CardRow>, StoreError> {
+    let row = sqlx::query(
+        "SELECT number, series, kind, state, customer_id, account_id, pin_hash, locked_until, valid_until, single_use \
+         FROM cards WHERE number = $1",
+    )
+    .bind(number.to_owned())
+    .fetch_optional(&mut *c)
+    .await?;
+    let Some(r) = row else { return Ok(None) };
+    let kind: String = r.try_get("kind")?;
+    let state: String = r.try_get("state")?;
+    Ok(Some(CardRow {
+        number: r.try_get("number")?,
+        series: r.try_get("series")?,
+        kind: CardKind::from_name(&kind).ok_or_else(|| rows::corrupt(format!("unknown card kind {kind}")))?,
+        state: CardState::from_name(&state).ok_or_else(|| rows::corrupt(format!("unknown card state {state}")))?,
+        customer_id: r.try_get("customer_id")?,
+        account_id: r.try_get::<Option<i64>, _>("account_id")?.map(AccountId),
+        pin_hash: r.try_get("pin_hash")?,
+        locked_until: r.try_get::<Option<i64>, _>("locked_until")?.map(from_micros),
+        valid_until: r.try_get::<Option<i64>, _>("valid_until")?.map(from_micros),
+        single_use: r.try_get("single_use")?,
+    }))
+}
+
+/// Checks a card's lockout and PIN. A wrong PIN is returned as `WrongPin`; the caller
+/// counts it outside the refused transaction.
+pub(crate) fn check_pin(card: &CardRow, needs_pin: bool, pin: Option<&str>, secret: &[u8], now: Timestamp) -> Result<(), StoreError> {
+    if card.locked_until.is_some_and(|t| t > now) {
+        return Err(ReceiptError::TooManyAttempts(card.number.clone()).into());
+    }
+    if !needs_pin {
+        return Ok(());
+    }
+    let Some(pin) = pin else {
+        return Err(ReceiptError::invalid(format!("card {} needs its PIN", card.number)).into());
+    };
+    match &card.pin_hash {
+        Some(h) if *h == keyed_hash(secret, &["pin", &card.number, pin]) => Ok(()),
+        _ => Err(ReceiptError::WrongPin(card.number.clone()).into()),
+    }
+}
+
+/// Card state and validity, for cards that pay or identify.
+pub(crate) fn check_usable(card: &CardRow, at: Timestamp) -> Result<(), StoreError> {
+    match card.state {
+        CardState::Blocked => Err(ReceiptError::CardBlocked(card.number.clone()).into()),
+        CardState::Expired => Err(ReceiptError::CardExpired(card.number.clone()).into()),
+        CardState::Issued => Err(ReceiptError::CardNotActive(card.number.clone()).into()),
+        CardState::Active if card.valid_until.is_some_and(|v| v <= at) => {
+            Err(ReceiptError::CardExpired(card.number.clone()).into())
+        }
+        CardState::Active => Ok(()),
+    }
+}
+
+/// Finds the customer a receipt names. `consume` marks a one-time code used.
+pub(crate) async fn identify(
+    c: &mut Conn,
+    who: &Identify,
+    at: Timestamp,
+    secret: &[u8],
+    consume: bool,
+) -> Result<(i64, Option<String>), StoreError> {
+    match who {
+        Identify::Card(number) => {
+            let card = card_row(c, number).await?.ok_or_else(|| ReceiptError::UnknownCard(number.clone()))?;
+            if matches!(card.kind, CardKind::Gift | CardKind::Pass) {
+                return Err(ReceiptError::invalid(format!(
+                    "card {number} is a {} card: it pays or admits, it does not identify a customer",
+                    card.kind.name()
+                ))
+                .into());
+            }
+            check_usable(&card, at)?;
+            let customer = card
+                .customer_id
+                .ok_or_else(|| ReceiptError::invalid(format!("card {number} is not registered to a customer")))?;
+            Ok((customer, Some(card.number)))
+        }
+        Identify::Phone(phone) => {
+            let row = sqlx::query("SELECT id FROM customers WHERE phone = $1")
+                .bind(phone.clone())
+                .fetch_optional(&mut *c)
+                .await?;
+            let id: i64 = row.ok_or(ReceiptError::UnknownCustomer)?.try_get("id")?;
+            Ok((id, None))
+        }
+        Identify::Code(code) => {
+            let hash = keyed_hash(secret, &["code", code]);
+            let row = sqlx::query("SELECT customer_id, expires_at, used_at FROM one_time_codes WHERE code_hash = $1")
+                .bind(hash.clone())
+                .fetch_optional(&mut *c)
+                .await?
+                .ok_or(ReceiptError::UnknownCode)?;
+            let used: Option<i64> = row.try_get("used_at")?;
+            let expires: i64 = row.try_get("expires_at")?;
+            if used.is_some() || expires <= to_micros(at) {
+                return Err(ReceiptError::UnknownCode.into());
+            }
+            let customer: i64 = row.try_get("customer_id")?;
+            if consume {
+                let done = sqlx::query("UPDATE one_time_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL")
+                    .bind(to_micros(at))
+                    .bind(hash)
+                    .execute(&mut *c)
+                    .await?;
+                if done.rows_affected() != 1 {
+                    return Err(ReceiptError::UnknownCode.into());
+                }
+            }
+            Ok((customer, None))
+        }
+    }
+}
+
+pub(crate) async fn customer_account_ids(c: &mut Conn, customer: i64) -> Result<Vec<AccountId>, StoreError> {
+    let rows = sqlx::query("SELECT id FROM accounts WHERE holder_kind = 'customer' AND holder_id = $1")
+        .bind(customer.to_string())
+        .fetch_all(&mut *c)
+        .await?;
+    rows.iter().map(|r| Ok(AccountId(r.try_get("id")?))).collect()
+}
+
+/// Accounts (locked when `lock`) with their balances at `at`.
+pub(crate) async fn accounts_with_balances(
+    c: &mut Conn,
+    ids: &BTreeSet<AccountId>,
+    at: Timestamp,
+    lock: bool,
+) -> Result<BTreeMap<AccountId, (Account, BalanceView)>, StoreError> {
+    let accounts = load_accounts(c, ids, lock).await?;
+    let lot_accounts: BTreeSet<AccountId> = accounts.iter().filter(|a| a.tracks_lots).map(|a| a.id).collect();
+    let lots = load_open_lots(c, &lot_accounts).await?;
+    let mut by_account: BTreeMap<AccountId, Vec<&Lot>> = BTreeMap::new();
+    for l in &lots {
+        by_account.entry(l.account).or_default().push(l);
+    }
+    Ok(accounts
+        .into_iter()
+        .map(|a| {
+            let b = a.balance(by_account.get(&a.id).into_iter().flatten().copied(), at);
+            let view = BalanceView { available: b.available, pending: b.inactive };
+            (a.id, (a, view))
+        })
+        .collect())
+}
+
+/// Everything a receipt's calculation needs, loaded (and, when committing, locked).
+pub(crate) struct Loaded {
+    pub context: Context,
+    /// The customer's accounts by currency.
+    pub customer_accounts: BTreeMap<AssetCode, Account>,
+    /// Gift cards named on the receipt, in order, with their accounts.
+    pub gift_accounts: Vec<AccountId>,
+}
+
+pub(crate) async fn load_context(
+    c: &mut Conn,
+    caller: &PosCaller,
+    receipt: &Receipt,
+    program: &Program,
+    secret: &[u8],
+    commit: bool,
+    now: Timestamp,
+) -> Result<Loaded, StoreError> {
+    let customer = match &receipt.customer {
+        Some(who) => Some(identify(c, who, receipt.at, secret, commit).await?),
+        None => None,
+    };
+    let mut ids: BTreeSet<AccountId> = BTreeSet::new();
+    if let Some((id, _)) = &customer {
+        ids.extend(customer_account_ids(c, *id).await?);
+    }
+    let mut cards = Vec::new();
+    for g in &receipt.gift_cards {
+        let card = card_row(c, &g.number).await?.ok_or_else(|| ReceiptError::UnknownCard(g.number.clone()))?;
+        if card.kind != CardKind::Gift {
+            return Err(ReceiptError::invalid(format!("card {} is not a gift card", g.number)).into());
+        }
+        let needs_pin = program.series.get(card.series.as_str()).is_none_or(|s| s.spec.pin) && card.pin_hash.is_some();
+        check_pin(&card, needs_pin, g.pin.as_deref(), secret, now)?;
+        if commit {
+            reset_pin_failures(c, &card.number).await?;
+        }
+        let account = card.account_id.ok_or_else(|| rows::corrupt(format!("gift card {} has no account", g.number)))?;
+        ids.insert(account);
+        cards.push((card, account));
+    }
+    // One locking pass over every account the receipt may change, in id order.
+    let balances = accounts_with_balances(c, &ids, receipt.at, commit).await?;
+
+    let mut customer_accounts = BTreeMap::new();
+    let customer_ctx = customer.map(|(id, card)| {
+        let mut views = BTreeMap::new();
+        for (account, view) in balances.values() {
+            if account.holder.kind == HolderKind::Customer && account.holder.id == id.to_string() {
+                views.insert(account.asset.clone(), *view);
+                customer_accounts.insert(account.asset.clone(), account.clone());
+            }
+        }
+        CustomerContext { id, card, tier: None, balances: views }
+    });
+    let gift_cards = cards
+        .iter()
+        .map(|(card, account)| {
+            let (acct, view) = &balances[account];
+            GiftCardContext {
+                number: card.number.clone(),
+                currency: acct.asset.clone(),
+                state: card.state,
+                valid_until: card.valid_until,
+                single_use: card.single_use,
+                available: view.available,
+            }
+        })
+        .collect();
+    Ok(Loaded {
+        context: Context { store: caller.store.clone(), customer: customer_ctx, gift_cards },
+        customer_accounts,
+        gift_accounts: cards.iter().map(|(_, a)| *a).collect(),
+    })
+}
+
+/// Refuses receipt times far in the future (a broken POS clock), which would otherwise
+/// pick rules and schedules that are not yet in force.
+pub(crate) fn check_time(receipt: &Receipt, now: Timestamp) -> Result<(), StoreError> {
+    if receipt.at > now + jiff::SignedDuration::from_hours(1) {
+        return Err(ReceiptError::invalid("`at` is more than an hour ahead of the server's clock").into());
+    }
+    Ok(())
+}
+
+fn scale_of(program: &Program) -> impl Fn(&AssetCode) -> loyd_domain::money::Scale + '_ {
+    |c| program.currency(c).map(|c| c.scale).unwrap_or(loyd_domain::money::Scale::ZERO)
+}
+
+/// Calculates without side effects.
+pub(crate) async fn calculate_in(
+    c: &mut Conn,
+    caller: &PosCaller,
+    request: &ReceiptRequest,
+    program: &Program,
+    secret: &[u8],
+    now: Timestamp,
+) -> Result<ReceiptResponse, StoreError> {
+    let receipt = request.parse(caller.store.scale, now)?;
+    check_time(&receipt, now)?;
+    let loaded = load_context(c, caller, &receipt, program, secret, false, now).await?;
+    let calc = loyd_domain::engine::calculate(&receipt, &loaded.context, program)?;
+    Ok(calc.response(
+        &request.receipt_id,
+        loaded.context.customer.as_ref(),
+        &caller.store,
+        &scale_of(program),
+        program.version,
+        receipt.at,
+    ))
+}
+
+/// The ids of a currency's system accounts, opened at configuration time.
+pub(crate) async fn system_id(c: &mut Conn, name: &str, asset: &AssetCode, now: Timestamp) -> Result<AccountId, StoreError> {
+    Ok(super::ledger::system_account(c, name, asset, now).await?.id)
+}
+
+/// Maps a ledger refusal inside a POS operation to the POS error it means.
+pub(crate) fn ledger_refusal(e: StoreError, what: &str, scale: loyd_domain::money::Scale, client_id: &str) -> StoreError {
+    match e {
+        StoreError::Ledger(b) => match b.error {
+            TransferError::InsufficientFunds { available, requested, .. } => ReceiptError::InsufficientFunds {
+                what: what.to_owned(),
+                available: loyd_domain::money::Minor::new(available, scale).to_string(),
+                requested: loyd_domain::money::Minor::new(requested, scale).to_string(),
+            }
+            .into(),
+            TransferError::IdConflict(_) => StoreError::IdempotencyConflict(client_id.to_owned()),
+            other => StoreError::Invalid(other.to_string()),
+        },
+        other => other,
+    }
+}
+
+/// Commits a receipt: checks the idempotency key, computes with the locked state,
+/// writes transfers, the receipt and its response, all in the caller's transaction.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn commit_in(
+    c: &mut Conn,
+    caller: &PosCaller,
+    request: &ReceiptRequest,
+    hash: &str,
+    program: &Program,
+    secret: &[u8],
+    offline: bool,
+    now: Timestamp,
+) -> Result<PosReply, StoreError> {
+    let store = caller.store.id.as_str();
+    let terminal = caller.terminal.as_str();
+    let existing = sqlx::query("SELECT request_hash, response FROM receipts WHERE store_id = $1 AND terminal_id = $2 AND receipt_id = $3")
+        .bind(store.to_owned())
+        .bind(terminal.to_owned())
+        .bind(request.receipt_id.clone())
+        .fetch_optional(&mut *c)
+        .await?;
+    if let Some(row) = existing {
+        let stored: String = row.try_get("request_hash")?;
+        if stored != hash {
+            return Err(StoreError::IdempotencyConflict(format!("receipt_id {}", request.receipt_id)));
+        }
+        return Ok(PosReply { status: 201, body: row.try_get("response")?, replayed: true });
+    }
+
+    let receipt = request.parse(caller.store.scale, now)?;
+    check_time(&receipt, now)?;
+    let loaded = load_context(c, caller, &receipt, program, secret, true, now).await?;
+    let calc = loyd_domain::engine::calculate(&receipt, &loaded.context, program)?;
+
+    let h = scope_hash(store, terminal, &request.receipt_id);
+    let (batch, effects) = plan_transfers(c, &h, &receipt, &calc, &loaded, &caller.store, now).await?;
+    apply_transfers(c, &batch, now)
+        .await
+        .map_err(|e| ledger_refusal(e, "balance", caller.store.scale, &request.receipt_id))?;
+
+    let mut response = calc.response(
+        &request.receipt_id,
+        loaded.context.customer.as_ref(),
+        &caller.store,
+        &scale_of(program),
+        program.version,
+        receipt.at,
+    );
+    response.status = Some("committed".into());
+    response.transaction_id = Some(format!("rc_{h}"));
+    let body = serde_json::to_string(&response).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let effects_json = serde_json::to_string(&effects).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    sqlx::query(
+        "INSERT INTO receipts (store_id, terminal_id, receipt_id, customer_id, at, status, config_version, total, \
+         discount, redeemed_value, gift_card_value, offline, request_hash, response, effects, returned, recorded_at) \
+         VALUES ($1, $2, $3, $4, $5, 'committed', $6, $7, $8, $9, $10, $11, $12, $13, $14, '{}', $15)",
+    )
+    .bind(store.to_owned())
+    .bind(terminal.to_owned())
+    .bind(request.receipt_id.clone())
+    .bind(loaded.context.customer.as_ref().map(|c| c.id))
+    .bind(to_micros(receipt.at))
+    .bind(program.version)
+    .bind(calc.total)
+    .bind(calc.discount)
+    .bind(calc.redeemed_value)
+    .bind(calc.gift_card_value)
+    .bind(offline)
+    .bind(hash.to_owned())
+    .bind(body.clone())
+    .bind(effects_json)
+    .bind(to_micros(now))
+    .execute(&mut *c)
+    .await?;
+    Ok(PosReply { status: 201, body, replayed: false })
+}
+
+/// The transfers a calculated receipt makes, in the order that keeps the ledger honest
+/// (redemptions spend existing lots before today's accruals arrive), and the record of
+/// them that returns will reverse.
+async fn plan_transfers(
+    c: &mut Conn,
+    h: &str,
+    receipt: &Receipt,
+    calc: &Calculation,
+    loaded: &Loaded,
+    store: &StoreContext,
+    now: Timestamp,
+) -> Result<(Vec<NewTransfer>, ReceiptEffects), StoreError> {
+    let mut batch = Vec::new();
+    let mut effects = ReceiptEffects::default();
+    let reference = Some(receipt.id.to_string());
+    let push = |batch: &mut Vec<NewTransfer>, effects: &mut ReceiptEffects, t: NewTransfer, role, currency: &AssetCode, card: Option<String>| {
+        effects.transfers.push(EffectTransfer {
+            id: t.id.clone(),
+            role,
+            currency: currency.clone(),
+            debit: t.debit,
+            credit: t.credit,
+            amount: t.amount,
+            card,
+        });
+        batch.push(t);
+    };
+    let customer = loaded.context.customer.as_ref();
+
+    for (k, r) in calc.redeemed.iter().enumerate() {
+        let account = loaded.customer_accounts.get(&r.currency).ok_or_else(|| ReceiptError::InsufficientFunds {
+            what: format!("{} balance", r.currency),
+            available: "0".into(),
+            requested: r.units.to_string(),
+        })?;
+        let sink = system_id(c, "redemption", &r.currency, now).await?;
+        let t = NewTransfer {
+            at: Some(receipt.at),
+            reference: reference.clone(),
+            ..NewTransfer::single(transfer_id(format!("rc:{h}:r{k}"))?, account.id, sink, r.units, code("redemption"))
+        };
+        push(&mut batch, &mut effects, t, EffectRole::Redemption, &r.currency, None);
+    }
+    for (k, a) in calc.accrued.iter().enumerate() {
+        let customer = customer.ok_or_else(|| StoreError::Invalid("accrual without a customer".into()))?;
+        let account = match loaded.customer_accounts.get(&a.currency) {
+            Some(acct) => acct.id,
+            None => {
+                let spec = AccountSpec {
+                    holder: Holder::new(HolderKind::Customer, customer.id.to_string()).map_err(|e| StoreError::Invalid(e.to_string()))?,
+                    asset: a.currency.clone(),
+                    policy: BalancePolicy::NonNegative,
+                    tracks_lots: true,
+                };
+                ensure_account(c, &spec, now).await?.id
+            }
+        };
+        let source = system_id(c, "issuance", &a.currency, now).await?;
+        let t = NewTransfer {
+            lot: a.terms,
+            at: Some(receipt.at),
+            reference: reference.clone(),
+            ..NewTransfer::single(transfer_id(format!("rc:{h}:a{k}"))?, source, account, a.units, code("accrual"))
+        };
+        push(&mut batch, &mut effects, t, EffectRole::Accrual, &a.currency, None);
+    }
+    for (k, (g, account)) in calc.gift_cards.iter().zip(&loaded.gift_accounts).enumerate() {
+        let sink = system_id(c, "redemption", &store.currency, now).await?;
+        let t = NewTransfer {
+            at: Some(receipt.at),
+            reference: reference.clone(),
+            ..NewTransfer::single(transfer_id(format!("rc:{h}:g{k}"))?, *account, sink, g.amount, code("gift_card_payment"))
+        };
+        push(&mut batch, &mut effects, t, EffectRole::GiftCard, &store.currency, Some(g.number.clone()));
+        if g.burned > 0 {
+            let breakage = system_id(c, "breakage", &store.currency, now).await?;
+            let t = NewTransfer {
+                at: Some(receipt.at),
+                reference: reference.clone(),
+                ..NewTransfer::single(transfer_id(format!("rc:{h}:b{k}"))?, *account, breakage, g.burned, code("breakage"))
+            };
+            push(&mut batch, &mut effects, t, EffectRole::Breakage, &store.currency, Some(g.number.clone()));
+        }
+    }
+    let redemptions = calc.redeemed.len();
+    effects.lines = calc
+        .lines
+        .iter()
+        .map(|l| {
+            let mut shares = vec![0i64; effects.transfers.len()];
+            for (k, u) in l.redeemed_units.iter().enumerate() {
+                shares[k] = *u;
+            }
+            for (k, u) in l.accrued_units.iter().enumerate() {
+                shares[redemptions + k] = *u;
+            }
+            LineEffect { line: l.line, qty: l.qty, final_amount: l.final_amount, shares }
+        })
+        .collect();
+    debug_assert!(batch.iter().all(|t| t.kind == TransferKind::Single));
+    Ok((batch, effects))
+}
+
+impl Backend {
+    pub async fn calculate_receipt(
+        &self,
+        caller: PosCaller,
+        request: ReceiptRequest,
+        program: Arc<Program>,
+        secret: Arc<Vec<u8>>,
+        now: Timestamp,
+    ) -> Result<ReceiptResponse, StoreError> {
+        let mut c = self.reader().await?;
+        calculate_in(&mut c, &caller, &request, &program, &secret, now).await
+    }
+
+    pub async fn commit_receipt(
+        &self,
+        caller: PosCaller,
+        request: ReceiptRequest,
+        program: Arc<Program>,
+        secret: Arc<Vec<u8>>,
+        offline: bool,
+        now: Timestamp,
+    ) -> Result<PosReply, StoreError> {
+        let hash = request_hash(&request);
+        let shared = Arc::new((caller, request, hash));
+        self.write(move |c| {
+            let (shared, program, secret) = (shared.clone(), program.clone(), secret.clone());
+            Box::pin(async move {
+                let (caller, request, hash) = &*shared;
+                commit_in(c, caller, request, hash, &program, &secret, offline, now).await
+            })
+        })
+        .await
+    }
+
+    /// Counts a wrong PIN on a card; the fifth in a row locks it for 15 minutes.
+    pub async fn record_pin_failure(&self, number: String, now: Timestamp) -> Result<(), StoreError> {
+        self.write(move |c| {
+            let number = number.clone();
+            Box::pin(async move {
+                let lock_until = to_micros(now + jiff::SignedDuration::from_mins(crate::PIN_LOCK_MINUTES));
+                sqlx::query(
+                    "UPDATE cards SET \
+                       locked_until = CASE WHEN pin_failures + 1 >= $1 THEN $2 ELSE locked_until END, \
+                       pin_failures = CASE WHEN pin_failures + 1 >= $1 THEN 0 ELSE pin_failures + 1 END \
+                     WHERE number = $3",
+                )
+                .bind(crate::PIN_ATTEMPTS)
+                .bind(lock_until)
+                .bind(number)
+                .execute(&mut *c)
+                .await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+}
+
+/// Clears the wrong-PIN count after a right PIN (inside the successful transaction).
+pub(crate) async fn reset_pin_failures(c: &mut Conn, number: &str) -> Result<(), StoreError> {
+    sqlx::query("UPDATE cards SET pin_failures = 0 WHERE number = $1 AND pin_failures > 0")
+        .bind(number.to_owned())
+        .execute(&mut *c)
+        .await?;
+    Ok(())
+}

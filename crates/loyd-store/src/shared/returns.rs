@@ -1,0 +1,398 @@
+//! Returns and cancellations, one source for both backends. What to reverse is planned
+//! by `loyd_domain::returns`; here the receipt is found, its accounts locked, the
+//! reversals recorded as ledger transfers (each `reverses` the original), and the
+//! receipt's returned quantities moved forward with a guard.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use loyd_domain::ids::{AccountId, AssetCode};
+use loyd_domain::ledger::{NewTransfer, TransferOutcome};
+use loyd_domain::money::{Minor, Scale};
+use loyd_domain::program::Program;
+use loyd_domain::receipt::{BalanceOut, ReceiptError};
+use loyd_domain::returns::{
+    EffectRole, GiftRefundOut, ReceiptEffects, ReturnLineOut, ReturnRequest, ReturnResponse, ReversedLineOut, ReversedOut,
+};
+use loyd_domain::time::{Timestamp, to_micros};
+use rust_decimal::Decimal;
+use sqlx::Row;
+
+use super::ledger::{apply_transfers, load_accounts};
+use super::pos::{accounts_with_balances, code, customer_account_ids, ledger_refusal, request_hash, scope_hash, transfer_id};
+use super::{Backend, Conn, rows};
+use crate::error::StoreError;
+use crate::{PosCaller, PosReply};
+
+pub(crate) struct ReceiptRow {
+    pub id: i64,
+    pub terminal_id: String,
+    pub receipt_id: String,
+    pub customer_id: Option<i64>,
+    pub status: String,
+    pub effects: ReceiptEffects,
+    pub returned_text: String,
+    pub returned: BTreeMap<u32, Decimal>,
+}
+
+/// Finds a receipt of the caller's store: on the named terminal, else on the caller's
+/// own, else on the only terminal of the store that has that receipt id.
+pub(crate) async fn find_receipt(
+    c: &mut Conn,
+    caller: &PosCaller,
+    receipt_id: &str,
+    terminal: Option<&str>,
+) -> Result<ReceiptRow, StoreError> {
+    const COLS: &str = "id, terminal_id, receipt_id, customer_id, status, effects, returned";
+    let store = caller.store.id.as_str().to_owned();
+    let exact = |t: String| {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLS} FROM receipts WHERE store_id = $1 AND terminal_id = $2 AND receipt_id = $3"
+        )))
+        .bind(store.clone())
+        .bind(t)
+        .bind(receipt_id.to_owned())
+    };
+    let row = match terminal {
+        Some(t) => exact(t.to_owned()).fetch_optional(&mut *c).await?,
+        None => match exact(caller.terminal.to_string()).fetch_optional(&mut *c).await? {
+            Some(r) => Some(r),
+            None => {
+                let mut found = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {COLS} FROM receipts WHERE store_id = $1 AND receipt_id = $2 LIMIT 2"
+                )))
+                .bind(store.clone())
+                .bind(receipt_id.to_owned())
+                .fetch_all(&mut *c)
+                .await?;
+                if found.len() > 1 {
+                    return Err(ReceiptError::invalid(format!(
+                        "several terminals of this store have a receipt {receipt_id}: name the selling terminal in `terminal`"
+                    ))
+                    .into());
+                }
+                found.pop()
+            }
+        },
+    };
+    let row = row.ok_or_else(|| ReceiptError::ReceiptNotFound(receipt_id.to_owned()))?;
+    let effects: String = row.try_get("effects")?;
+    let returned_text: String = row.try_get("returned")?;
+    Ok(ReceiptRow {
+        id: row.try_get("id")?,
+        terminal_id: row.try_get("terminal_id")?,
+        receipt_id: row.try_get("receipt_id")?,
+        customer_id: row.try_get("customer_id")?,
+        status: row.try_get("status")?,
+        effects: serde_json::from_str(&effects).map_err(|e| rows::corrupt(format!("receipt effects: {e}")))?,
+        returned: serde_json::from_str(&returned_text).map_err(|e| rows::corrupt(format!("receipt returns: {e}")))?,
+        returned_text,
+    })
+}
+
+/// A stored POS operation answer for (caller, kind, id), checked against `hash`.
+pub(crate) async fn stored_operation(
+    c: &mut Conn,
+    caller: &PosCaller,
+    kind: &str,
+    op_id: &str,
+    hash: &str,
+) -> Result<Option<PosReply>, StoreError> {
+    let row = sqlx::query(
+        "SELECT request_hash, status, response FROM pos_operations \
+         WHERE store_id = $1 AND terminal_id = $2 AND kind = $3 AND op_id = $4",
+    )
+    .bind(caller.store.id.as_str().to_owned())
+    .bind(caller.terminal.as_str().to_owned())
+    .bind(kind.to_owned())
+    .bind(op_id.to_owned())
+    .fetch_optional(&mut *c)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let stored: String = row.try_get("request_hash")?;
+    if stored != hash {
+        return Err(StoreError::IdempotencyConflict(format!("{kind} id {op_id}")));
+    }
+    let status: i64 = row.try_get("status")?;
+    Ok(Some(PosReply { status: u16::try_from(status).unwrap_or(200), body: row.try_get("response")?, replayed: true }))
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn store_operation(
+    c: &mut Conn,
+    caller: &PosCaller,
+    kind: &str,
+    op_id: &str,
+    hash: &str,
+    status: u16,
+    body: &str,
+    receipt_ref: Option<i64>,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO pos_operations (store_id, terminal_id, kind, op_id, request_hash, status, response, receipt_ref, recorded_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(caller.store.id.as_str().to_owned())
+    .bind(caller.terminal.as_str().to_owned())
+    .bind(kind.to_owned())
+    .bind(op_id.to_owned())
+    .bind(hash.to_owned())
+    .bind(i64::from(status))
+    .bind(body.to_owned())
+    .bind(receipt_ref)
+    .bind(to_micros(now))
+    .execute(&mut *c)
+    .await?;
+    Ok(())
+}
+
+/// The customer's balances now, for responses.
+pub(crate) async fn customer_balances(
+    c: &mut Conn,
+    customer: Option<i64>,
+    program: &Program,
+    now: Timestamp,
+) -> Result<Vec<BalanceOut>, StoreError> {
+    let Some(customer) = customer else { return Ok(Vec::new()) };
+    let ids: BTreeSet<AccountId> = customer_account_ids(c, customer).await?.into_iter().collect();
+    let balances = accounts_with_balances(c, &ids, now, false).await?;
+    let mut out: Vec<BalanceOut> = balances
+        .values()
+        .map(|(a, v)| {
+            let scale = program.currency(&a.asset).map(|c| c.scale).unwrap_or(Scale::ZERO);
+            BalanceOut {
+                currency: a.asset.clone(),
+                available: Minor::new(v.available, scale).to_string(),
+                pending: Minor::new(v.pending, scale).to_string(),
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| a.currency.cmp(&b.currency));
+    Ok(out)
+}
+
+/// Reverses `lines` of a receipt (all that is left, for a cancellation).
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn reverse_in(
+    c: &mut Conn,
+    caller: &PosCaller,
+    receipt: &ReceiptRow,
+    lines: &[(u32, Decimal)],
+    cancel: bool,
+    op_key: &str,
+    program: &Program,
+    now: Timestamp,
+) -> Result<ReturnResponse, StoreError> {
+    let effects = &receipt.effects;
+    let plan = effects.plan_return(&receipt.returned, lines)?;
+    let accounts: BTreeSet<AccountId> = effects.transfers.iter().flat_map(|t| [t.debit, t.credit]).collect();
+    load_accounts(c, &accounts, true).await?;
+
+    let h = scope_hash(caller.store.id.as_str(), &receipt.terminal_id, &receipt.receipt_id);
+    let rh = &scope_hash("return", op_key, "")[..8];
+    let mut batch = Vec::new();
+    let mut index = Vec::new();
+    for (k, amount) in plan.reverse.iter().enumerate() {
+        let t = &effects.transfers[k];
+        if *amount <= 0 || t.role == EffectRole::Breakage {
+            continue;
+        }
+        batch.push(NewTransfer {
+            reverses: Some(t.id.clone()),
+            // Points already spent cannot be taken back: take what is there.
+            balancing: t.role == EffectRole::Accrual,
+            reference: Some(receipt.receipt_id.clone()),
+            at: Some(now),
+            ..NewTransfer::single(transfer_id(format!("rc:{h}:x{rh}:{k}"))?, t.credit, t.debit, *amount, code("return"))
+        });
+        index.push(k);
+    }
+    let outcomes = apply_transfers(c, &batch, now)
+        .await
+        .map_err(|e| ledger_refusal(e, "balance", caller.store.scale, op_key))?;
+    let mut moved = vec![0i64; effects.transfers.len()];
+    for (k, o) in index.iter().zip(&outcomes) {
+        moved[*k] = match o {
+            TransferOutcome::Created(t) | TransferOutcome::Exists(t) => t.amount,
+        };
+    }
+
+    let returned_after = serde_json::to_string(&plan.returned_after).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let status = if cancel { "cancelled" } else { "committed" };
+    let done = sqlx::query("UPDATE receipts SET returned = $1, status = $2 WHERE id = $3 AND returned = $4 AND status = 'committed'")
+        .bind(returned_after)
+        .bind(status)
+        .bind(receipt.id)
+        .bind(receipt.returned_text.clone())
+        .execute(&mut *c)
+        .await?;
+    if done.rows_affected() != 1 {
+        return Err(StoreError::Retry(format!("receipt {} changed concurrently", receipt.receipt_id)));
+    }
+
+    let money = |m: i64| Minor::new(m, caller.store.scale).to_string();
+    let scale = |cur: &AssetCode| program.currency(cur).map(|c| c.scale).unwrap_or(Scale::ZERO);
+    let refund: i64 = plan.lines.iter().map(|(_, _, r)| r).sum();
+    let gift_cards: Vec<GiftRefundOut> = effects
+        .transfers
+        .iter()
+        .enumerate()
+        .filter(|(k, t)| t.role == EffectRole::GiftCard && moved[*k] > 0)
+        .map(|(k, t)| GiftRefundOut { number: t.card.clone().unwrap_or_default(), amount: money(moved[k]) })
+        .collect();
+    let gift_total: i64 = effects.transfers.iter().enumerate().filter(|(_, t)| t.role == EffectRole::GiftCard).map(|(k, _)| moved[k]).sum();
+    let mut per_currency: BTreeMap<AssetCode, (i64, i64, i64)> = BTreeMap::new();
+    for (k, t) in effects.transfers.iter().enumerate() {
+        let entry = per_currency.entry(t.currency.clone());
+        match t.role {
+            EffectRole::Accrual if plan.reverse[k] > 0 => {
+                let e = entry.or_default();
+                e.0 += moved[k];
+                e.1 += plan.reverse[k] - moved[k];
+            }
+            EffectRole::Redemption if plan.reverse[k] > 0 => entry.or_default().2 += moved[k],
+            _ => {}
+        }
+    }
+    let response = ReturnResponse {
+        return_id: (!cancel).then(|| op_key.to_owned()),
+        receipt_id: receipt.receipt_id.clone(),
+        status: if cancel { "cancelled".into() } else { "returned".into() },
+        refund: money(refund),
+        gift_cards,
+        to_refund: money(refund - gift_total),
+        lines: plan
+            .lines
+            .iter()
+            .map(|(line, qty, r)| ReturnLineOut {
+                line: *line,
+                qty: qty.normalize().to_string(),
+                refund: money(*r),
+                reversed: plan
+                    .line_reversals
+                    .get(line)
+                    .into_iter()
+                    .flat_map(|parts| parts.iter().enumerate())
+                    .filter(|(k, p)| **p > 0 && matches!(effects.transfers[*k].role, EffectRole::Accrual | EffectRole::Redemption))
+                    .map(|(k, p)| {
+                        let t = &effects.transfers[k];
+                        ReversedLineOut { currency: t.currency.clone(), kind: t.role, amount: Minor::new(*p, scale(&t.currency)).to_string() }
+                    })
+                    .collect(),
+            })
+            .collect(),
+        reversed: per_currency
+            .into_iter()
+            .map(|(cur, (taken, lost, back))| ReversedOut {
+                accrual_taken: Minor::new(taken, scale(&cur)).to_string(),
+                accrual_unrecovered: Minor::new(lost, scale(&cur)).to_string(),
+                redemption_returned: Minor::new(back, scale(&cur)).to_string(),
+                currency: cur,
+            })
+            .collect(),
+        balances: customer_balances(c, receipt.customer_id, program, now).await?,
+    };
+    Ok(response)
+}
+
+impl Backend {
+    pub async fn return_goods(
+        &self,
+        caller: PosCaller,
+        request: ReturnRequest,
+        program: Arc<Program>,
+        now: Timestamp,
+    ) -> Result<PosReply, StoreError> {
+        loyd_domain::ids::ClientOpId::parse(&request.return_id).map_err(|e| ReceiptError::invalid(format!("return_id: {e}")))?;
+        let hash = request_hash(&request);
+        let shared = Arc::new((caller, request, hash));
+        self.write(move |c| {
+            let (shared, program) = (shared.clone(), program.clone());
+            Box::pin(async move {
+                let (caller, request, hash) = &*shared;
+                if let Some(reply) = stored_operation(c, caller, "return", &request.return_id, hash).await? {
+                    return Ok(reply);
+                }
+                let receipt = find_receipt(c, caller, &request.receipt_id, request.terminal.as_deref()).await?;
+                if receipt.status == "cancelled" {
+                    return Err(ReceiptError::ReceiptCancelled(format!("receipt {} was cancelled", receipt.receipt_id)).into());
+                }
+                let lines: Vec<(u32, Decimal)> = request.lines.iter().map(|l| (l.line, l.qty.0)).collect();
+                let response = reverse_in(c, caller, &receipt, &lines, false, &request.return_id, &program, now).await?;
+                let body = serde_json::to_string(&response).map_err(|e| StoreError::Invalid(e.to_string()))?;
+                store_operation(c, caller, "return", &request.return_id, hash, 201, &body, Some(receipt.id), now).await?;
+                Ok(PosReply { status: 201, body, replayed: false })
+            })
+        })
+        .await
+    }
+
+    pub async fn cancel_receipt(
+        &self,
+        caller: PosCaller,
+        receipt_id: String,
+        terminal: Option<String>,
+        program: Arc<Program>,
+        now: Timestamp,
+    ) -> Result<PosReply, StoreError> {
+        let hash = request_hash(&serde_json::json!({ "cancel": receipt_id, "terminal": terminal }));
+        let shared = Arc::new((caller, receipt_id, terminal, hash));
+        self.write(move |c| {
+            let (shared, program) = (shared.clone(), program.clone());
+            Box::pin(async move {
+                let (caller, receipt_id, terminal, hash) = &*shared;
+                if let Some(reply) = stored_operation(c, caller, "cancel", receipt_id, hash).await? {
+                    return Ok(reply);
+                }
+                let receipt = find_receipt(c, caller, receipt_id, terminal.as_deref()).await?;
+                let response = if receipt.status == "cancelled" {
+                    // Cancelled before (from another terminal): nothing left to reverse.
+                    ReturnResponse {
+                        return_id: None,
+                        receipt_id: receipt.receipt_id.clone(),
+                        status: "cancelled".into(),
+                        refund: Minor::new(0, caller.store.scale).to_string(),
+                        gift_cards: vec![],
+                        to_refund: Minor::new(0, caller.store.scale).to_string(),
+                        lines: vec![],
+                        reversed: vec![],
+                        balances: customer_balances(c, receipt.customer_id, &program, now).await?,
+                    }
+                } else {
+                    let left: Vec<(u32, Decimal)> = receipt
+                        .effects
+                        .lines
+                        .iter()
+                        .map(|l| (l.line, l.qty - receipt.returned.get(&l.line).copied().unwrap_or_default()))
+                        .filter(|(_, q)| *q > Decimal::ZERO)
+                        .collect();
+                    if left.is_empty() {
+                        // Everything was returned already: the cancellation only marks it.
+                        sqlx::query("UPDATE receipts SET status = 'cancelled' WHERE id = $1")
+                            .bind(receipt.id)
+                            .execute(&mut *c)
+                            .await?;
+                        ReturnResponse {
+                            return_id: None,
+                            receipt_id: receipt.receipt_id.clone(),
+                            status: "cancelled".into(),
+                            refund: Minor::new(0, caller.store.scale).to_string(),
+                            gift_cards: vec![],
+                            to_refund: Minor::new(0, caller.store.scale).to_string(),
+                            lines: vec![],
+                            reversed: vec![],
+                            balances: customer_balances(c, receipt.customer_id, &program, now).await?,
+                        }
+                    } else {
+                        reverse_in(c, caller, &receipt, &left, true, &format!("cancel:{receipt_id}"), &program, now).await?
+                    }
+                };
+                let body = serde_json::to_string(&response).map_err(|e| StoreError::Invalid(e.to_string()))?;
+                store_operation(c, caller, "cancel", receipt_id, hash, 200, &body, Some(receipt.id), now).await?;
+                Ok(PosReply { status: 200, body, replayed: false })
+            })
+        })
+        .await
+    }
+}

@@ -1,0 +1,172 @@
+//! Operator commands for customers, cards, internal credit, API keys and the failure
+//! log: the minimal admin a POS roll-out needs (the admin API offers the same).
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use loyd_domain::ids::AssetCode;
+use loyd_domain::money::{self, Minor};
+use loyd_domain::org::TimeZoneName;
+use loyd_store::{FailureFilter, IssueCards, Store};
+
+use crate::cli::{ApiKeyCommand, CardCommand, CreditCommand, CustomerCommand, FailuresArgs};
+
+/// Accepts `c_7` or `7`.
+pub fn customer_id(text: &str) -> anyhow::Result<i64> {
+    text.strip_prefix("c_").unwrap_or(text).parse().with_context(|| format!("'{text}' is not a customer id (c_7 or 7)"))
+}
+
+/// Parses a decimal amount into minor units of `currency`.
+async fn amount_of(store: &Store, currency: &AssetCode, text: &str) -> anyhow::Result<(i64, loyd_domain::money::Scale)> {
+    let program = store.program().await?;
+    let scale = program.currency(currency).map(|c| c.scale).with_context(|| format!("unknown currency {currency}"))?;
+    let minor = money::to_minor_exact(money::parse_decimal(text)?, scale)?;
+    Ok((minor, scale))
+}
+
+pub async fn api_key(store: &Store, cmd: ApiKeyCommand) -> anyhow::Result<ExitCode> {
+    let ApiKeyCommand::Create { name, role } = cmd;
+    anyhow::ensure!(role == "admin", "the only role an API key can have yet is admin (staff roles come with user accounts)");
+    let mut bytes = [0u8; 32];
+    rand::fill(&mut bytes);
+    let key = format!("lya_{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>());
+    store.create_api_key(name.clone(), loyd_domain::org::terminal_key_hash(&key), role).await?;
+    println!("created API key {name}; the key (shown once, keep it secret):");
+    println!("{key}");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn customer(store: &Store, cmd: CustomerCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        CustomerCommand::Create { phone, name } => {
+            let c = store.create_customer(phone, name).await?;
+            println!("c_{}", c.id);
+        }
+        CustomerCommand::Code { customer } => {
+            let (code, expires) = store.issue_code(customer_id(&customer)?, jiff::SignedDuration::from_mins(5)).await?;
+            println!("{code}\tvalid until {expires}");
+        }
+        CustomerCommand::Adjust { customer, currency, amount, reason, operation_id } => {
+            let currency = AssetCode::parse(currency)?;
+            let (minor, scale) = amount_of(store, &currency, &amount).await?;
+            let balance = store.adjust_balance(operation_id, customer_id(&customer)?, currency.clone(), minor, reason).await?;
+            println!("{currency} balance now {}", Minor::new(balance, scale));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn card(store: &Store, cmd: CardCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        CardCommand::Issue { series, count, customer, number } => {
+            let customer = customer.as_deref().map(customer_id).transpose()?;
+            let cards = store.issue_cards(IssueCards { series, count, customer, number }).await?;
+            println!("number\tpin\tcustomer\tvalid_until");
+            for c in cards {
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    c.number,
+                    c.pin.as_deref().unwrap_or("-"),
+                    c.customer.as_deref().unwrap_or("-"),
+                    c.valid_until.map(|t| t.to_string()).unwrap_or_else(|| "-".into())
+                );
+            }
+        }
+        CardCommand::Block { number } => {
+            store.set_card_blocked(number.clone(), true).await?;
+            println!("card {number} is blocked");
+        }
+        CardCommand::Unblock { number } => {
+            store.set_card_blocked(number.clone(), false).await?;
+            println!("card {number} is active");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The first and the following month of `YYYY-MM` in `tz`, as instants.
+pub fn month_bounds(month: &str, tz: &TimeZoneName) -> anyhow::Result<(jiff::Timestamp, jiff::Timestamp)> {
+    let first: jiff::civil::Date = format!("{month}-01").parse().with_context(|| format!("'{month}' is not a month (YYYY-MM)"))?;
+    let next = first.checked_add(jiff::Span::new().months(1))?;
+    let at = |d: jiff::civil::Date| -> anyhow::Result<jiff::Timestamp> { Ok(d.to_zoned_datetime(tz.zone())?.timestamp()) };
+    Ok((at(first)?, at(next)?))
+}
+
+pub async fn credit(store: &Store, cmd: CreditCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        CreditCommand::Settle { customer, currency, amount, operation_id } => {
+            let currency = AssetCode::parse(currency)?;
+            let (minor, scale) = match &amount {
+                Some(a) => {
+                    let (m, s) = amount_of(store, &currency, a).await?;
+                    (Some(m), s)
+                }
+                None => (None, amount_of(store, &currency, "0").await?.1),
+            };
+            let (settled, balance) = store.settle_credit(operation_id, customer_id(&customer)?, currency.clone(), minor).await?;
+            println!("settled {} {currency}; balance now {}", Minor::new(settled, scale), Minor::new(balance, scale));
+        }
+        CreditCommand::Statement { customer, currency, month, timezone } => {
+            let currency = AssetCode::parse(currency)?;
+            let tz = TimeZoneName::parse(timezone)?;
+            let (from, to) = month_bounds(&month, &tz)?;
+            let scale = amount_of(store, &currency, "0").await?.1;
+            let s = store.statement(customer_id(&customer)?, currency, from, to, scale).await?;
+            println!("statement of {} in {} for {month} (limit {})", s.customer, s.currency, s.credit_limit);
+            println!("opening balance\t{}", s.opening);
+            for l in &s.lines {
+                println!("{}\t{}\t{}\t{}\t{}", l.at, l.code, l.reference.as_deref().unwrap_or("-"), l.amount, l.balance);
+            }
+            println!("closing balance\t{}", s.closing);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn failures(store: &Store, args: FailuresArgs) -> anyhow::Result<ExitCode> {
+    let list = store
+        .failures(FailureFilter {
+            store: args.store,
+            terminal: args.terminal,
+            code: args.code,
+            card: args.card,
+            limit: args.limit,
+            ..FailureFilter::default()
+        })
+        .await?;
+    println!("at\tstore\tterminal\toperation\tcode\tcard\tid\tmessage");
+    for f in list {
+        let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+        println!(
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            f.at,
+            dash(&f.store),
+            dash(&f.terminal),
+            f.operation,
+            f.code,
+            dash(&f.card),
+            dash(&f.client_id),
+            f.message
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn customer_ids_are_accepted_with_or_without_their_prefix() {
+        assert_eq!(customer_id("c_7").unwrap(), 7);
+        assert_eq!(customer_id("7").unwrap(), 7);
+        assert!(customer_id("x7").is_err());
+    }
+
+    #[test]
+    fn a_month_in_riga_starts_at_local_midnight() {
+        let (from, to) = month_bounds("2026-11", &TimeZoneName::parse("Europe/Riga").unwrap()).unwrap();
+        assert_eq!(from.to_string(), "2026-10-31T22:00:00Z");
+        assert_eq!(to.to_string(), "2026-11-30T22:00:00Z");
+    }
+}

@@ -304,6 +304,7 @@ impl From<ReceiptError> for ApiError {
             R::ReceiptNotFound(_) => (ErrorCode::ReceiptNotFound, None),
             R::ReturnExceedsReceipt(_) => (ErrorCode::ReturnExceedsReceipt, None),
             R::ReceiptCancelled(_) => (ErrorCode::ReceiptCancelled, None),
+            R::CouponUnknown(_) => (ErrorCode::CouponUnknown, None),
         };
         debug_assert_eq!(code.as_str(), e.code(), "API and domain agree on codes");
         let mut err = ApiError::new(code, e.to_string());

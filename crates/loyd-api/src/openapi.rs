@@ -6,7 +6,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, ErrorCode, ErrorObject};
-use crate::{health, pos};
+use crate::{admin, health, pos};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -29,6 +29,19 @@ use crate::{health, pos};
         pos::card,
         pos::activate,
         pos::visit,
+        admin::create_customer,
+        admin::get_customer,
+        admin::issue_code,
+        admin::adjust,
+        admin::statement,
+        admin::settle,
+        admin::issue_cards,
+        admin::block,
+        admin::unblock,
+        admin::failures,
+        admin::get_config,
+        admin::apply_config,
+        admin::audit,
     ),
     components(schemas(
         ErrorBody,
@@ -41,10 +54,22 @@ use crate::{health, pos};
         pos::OfflineResult,
         pos::OfflineReport,
         pos::CancelRequest,
+        admin::NewCustomer,
+        admin::CustomerOut,
+        admin::CodeOut,
+        admin::Adjustment,
+        admin::BalanceAfter,
+        admin::Settlement,
+        admin::SettlementOut,
+        admin::IssueRequest,
+        admin::IssuedCards,
+        admin::FailurePage,
+        admin::ConfigOut,
     )),
     modifiers(&TerminalKey),
     tags(
         (name = "pos", description = "Cash registers: authenticated by terminal key"),
+        (name = "admin", description = "Administration: authenticated by API key"),
         (name = "operations", description = "Health and readiness for operators and balancers"),
     )
 )]
@@ -56,6 +81,7 @@ impl Modify for TerminalKey {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme("terminal_key", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+        components.add_security_scheme("api_key", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
     }
 }
 

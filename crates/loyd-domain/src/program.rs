@@ -762,7 +762,8 @@ fn check_series(s: &CardSeriesSpec, path: &str, currencies: &BTreeMap<AssetCode,
         CardKind::Gift => {
             currency(&[CurrencyKind::Money], p);
             let range = s.amount_min.is_some() || s.amount_max.is_some();
-            if range == !s.nominals.is_empty() {
+            let has_nominals = !s.nominals.is_empty();
+            if range == has_nominals {
                 p.push(path, "a gift series needs either amount_min and amount_max, or nominals");
             }
             if let (Some(a), Some(b)) = (s.amount_min, s.amount_max)

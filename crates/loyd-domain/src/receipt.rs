@@ -368,6 +368,8 @@ pub enum ReceiptError {
     ReturnExceedsReceipt(String),
     #[error("{0}")]
     ReceiptCancelled(String),
+    #[error("coupon {0} is not known")]
+    CouponUnknown(String),
 }
 
 impl ReceiptError {
@@ -393,6 +395,7 @@ impl ReceiptError {
             ReceiptError::ReceiptNotFound(_) => "receipt_not_found",
             ReceiptError::ReturnExceedsReceipt(_) => "return_exceeds_receipt",
             ReceiptError::ReceiptCancelled(_) => "receipt_cancelled",
+            ReceiptError::CouponUnknown(_) => "coupon_unknown",
         }
     }
 }

@@ -324,10 +324,10 @@ mod tests {
                 let qty = Decimal::from(qty).min(left);
                 if qty <= Decimal::ZERO { continue; }
                 let plan = e.plan_return(&returned, &[(line, qty)]).unwrap();
-                for k in 0..3 {
+                for (k, t) in total.iter_mut().enumerate() {
                     prop_assert!(plan.reverse[k] >= 0);
-                    total[k] += plan.reverse[k];
-                    prop_assert!(total[k] <= e.transfers[k].amount);
+                    *t += plan.reverse[k];
+                    prop_assert!(*t <= e.transfers[k].amount);
                 }
                 returned = plan.returned_after;
             }
@@ -338,10 +338,10 @@ mod tests {
             if !rest.is_empty() {
                 let plan = e.plan_return(&returned, &rest).unwrap();
                 prop_assert!(plan.complete);
-                for k in 0..3 { total[k] += plan.reverse[k]; }
+                for (t, r) in total.iter_mut().zip(&plan.reverse) { *t += r; }
             }
-            for k in 0..3 {
-                prop_assert_eq!(total[k], e.transfers[k].amount);
+            for (t, effect) in total.iter().zip(&e.transfers) {
+                prop_assert_eq!(*t, effect.amount);
             }
         }
     }

@@ -282,6 +282,8 @@ dispatch! {
     /// The failure log, newest first.
     pub async fn failures(&self, filter: FailureFilter) -> Result<Vec<Failure>, StoreError>;
     pub async fn count_failures(&self, terminal: String, code: String, since: Timestamp) -> Result<i64, StoreError>;
+    /// The receipt ids a terminal has committed, in order.
+    pub async fn receipt_ids(&self, store: String, terminal: String) -> Result<Vec<String>, StoreError>;
     /// Counts a wrong PIN; the fifth in a row locks the card.
     pub async fn record_pin_failure(&self, number: String; now now) -> Result<(), StoreError>;
 

@@ -91,7 +91,7 @@ impl Settings {
 }
 
 fn decode_key(hex: &str) -> anyhow::Result<Vec<u8>> {
-    anyhow::ensure!(hex.len() >= 64 && hex.len() % 2 == 0, "a secret key is at least 64 hex digits");
+    anyhow::ensure!(hex.len() >= 64 && hex.len().is_multiple_of(2), "a secret key is at least 64 hex digits");
     (0..hex.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).context("a secret key is hex digits"))

@@ -1,5 +1,6 @@
 //! Black-box HTTP tests: a real server, a real database (both backends), a real client.
 
+mod admin;
 mod helpers;
 mod pos;
 mod scenarios;

@@ -206,7 +206,7 @@ fn a_hold_is_resolved_exactly_once() {
     let hold = NewTransfer { kind: TransferKind::Pending { timeout_at: None }, ..tx("hold", ALICE, SINK, 50) };
     apply(&mut s, &[hold], t0()).unwrap();
     let void = NewTransfer { kind: TransferKind::Void { pending: id("hold") }, ..tx("void", ALICE, SINK, 50) };
-    apply(&mut s, &[void.clone()], t0()).unwrap();
+    apply(&mut s, std::slice::from_ref(&void), t0()).unwrap();
     assert_eq!(available(&s, ALICE, t0()), 100);
     let post = NewTransfer { kind: TransferKind::Post { pending: id("hold") }, ..tx("post", ALICE, SINK, 50) };
     assert_eq!(apply(&mut s, &[post], t0()).unwrap_err(), TransferError::PendingAlreadyVoided(id("hold")));
@@ -222,7 +222,7 @@ fn a_hold_past_its_timeout_cannot_be_posted_and_only_then_expires() {
         NewTransfer { kind: TransferKind::Pending { timeout_at: Some(days(1)) }, ..tx("hold", ALICE, SINK, 50) };
     apply(&mut s, &[hold], t0()).unwrap();
     let expire = NewTransfer { kind: TransferKind::Expire { pending: id("hold") }, ..tx("exp", ALICE, SINK, 50) };
-    assert_eq!(apply(&mut s, &[expire.clone()], t0()).unwrap_err(), TransferError::PendingNotYetExpired(id("hold")));
+    assert_eq!(apply(&mut s, std::slice::from_ref(&expire), t0()).unwrap_err(), TransferError::PendingNotYetExpired(id("hold")));
     let post = NewTransfer { kind: TransferKind::Post { pending: id("hold") }, ..tx("post", ALICE, SINK, 50) };
     assert_eq!(apply(&mut s, &[post], days(1)).unwrap_err(), TransferError::PendingExpired(id("hold")));
     apply(&mut s, &[expire], days(1)).unwrap();

@@ -20,19 +20,26 @@ pub(crate) type Conn = sqlx::PgConnection;
 pub(crate) const PG: bool = true;
 
 #[path = "../shared/rows.rs"]
+#[allow(clippy::duplicate_mod)] // compiled once per backend, on purpose
 #[macro_use]
 mod rows;
 #[path = "../shared/ledger.rs"]
+#[allow(clippy::duplicate_mod)] // compiled once per backend, on purpose
 mod ledger;
 #[path = "../shared/org.rs"]
+#[allow(clippy::duplicate_mod)] // compiled once per backend, on purpose
 mod org;
 #[path = "../shared/config.rs"]
+#[allow(clippy::duplicate_mod)] // compiled once per backend, on purpose
 mod config;
 #[path = "../shared/pos.rs"]
+#[allow(clippy::duplicate_mod)] // compiled once per backend, on purpose
 mod pos;
 #[path = "../shared/returns.rs"]
+#[allow(clippy::duplicate_mod)] // compiled once per backend, on purpose
 mod returns;
 #[path = "../shared/pos_ops.rs"]
+#[allow(clippy::duplicate_mod)] // compiled once per backend, on purpose
 mod pos_ops;
 
 /// How many times a write meets a transient conflict before the caller is told.

@@ -571,6 +571,17 @@ impl Backend {
         .await
     }
 
+    /// The receipt ids a terminal has committed, in order (reconciliation with the POS).
+    pub async fn receipt_ids(&self, store: String, terminal: String) -> Result<Vec<String>, StoreError> {
+        let mut c = self.reader().await?;
+        let rows = sqlx::query("SELECT receipt_id FROM receipts WHERE store_id = $1 AND terminal_id = $2 ORDER BY id")
+            .bind(store)
+            .bind(terminal)
+            .fetch_all(&mut *c)
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get("receipt_id")?)).collect()
+    }
+
     /// Counts a wrong PIN on a card; the fifth in a row locks it for 15 minutes.
     pub async fn record_pin_failure(&self, number: String, now: Timestamp) -> Result<(), StoreError> {
         self.write(move |c| {

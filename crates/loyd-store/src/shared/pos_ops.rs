@@ -773,6 +773,7 @@ impl Backend {
     /// Adjusts a customer's balance by hand (goodwill points, corrections): positive
     /// amounts are issued (with the currency's lot dates), negative ones taken back.
     /// Idempotent by `operation_id`. Returns the posted balance after.
+    #[allow(clippy::too_many_arguments)]
     pub async fn adjust_balance(
         &self,
         operation_id: String,

@@ -26,19 +26,26 @@ pub(crate) type Conn = sqlx::SqliteConnection;
 pub(crate) const PG: bool = false;
 
 #[path = "../shared/rows.rs"]
+#[allow(clippy::duplicate_mod)] // compiled once per backend, on purpose
 #[macro_use]
 mod rows;
 #[path = "../shared/ledger.rs"]
+#[allow(clippy::duplicate_mod)] // compiled once per backend, on purpose
 mod ledger;
 #[path = "../shared/org.rs"]
+#[allow(clippy::duplicate_mod)] // compiled once per backend, on purpose
 mod org;
 #[path = "../shared/config.rs"]
+#[allow(clippy::duplicate_mod)] // compiled once per backend, on purpose
 mod config;
 #[path = "../shared/pos.rs"]
+#[allow(clippy::duplicate_mod)] // compiled once per backend, on purpose
 mod pos;
 #[path = "../shared/returns.rs"]
+#[allow(clippy::duplicate_mod)] // compiled once per backend, on purpose
 mod returns;
 #[path = "../shared/pos_ops.rs"]
+#[allow(clippy::duplicate_mod)] // compiled once per backend, on purpose
 mod pos_ops;
 
 /// The most requests one group commit takes; bounds the work lost to a failing commit

@@ -1,0 +1,357 @@
+//! The admin API (`/v1/admin/…`): the minimal administration a POS roll-out needs —
+//! customers, cards, one-time codes, balance adjustments, internal credit, the failure
+//! log, configuration and the ledger audit. Authenticated by API keys
+//! (`loyd api-key create`); staff users and roles extend this later.
+
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use jiff::Timestamp;
+use loyd_domain::config::ConfigDocument;
+use loyd_domain::ids::AssetCode;
+use loyd_domain::money::{self, Minor, Scale};
+use loyd_domain::org::terminal_key_hash;
+use loyd_store::{Applied, Customer, Failure, FailureFilter, IssueCards, IssuedCard, LedgerAudit, Statement};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::AppState;
+use crate::error::{ApiError, ErrorBody, ErrorCode};
+use crate::extract::{Json, Path, Query};
+
+pub fn router(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/v1/admin/customers", post(create_customer))
+        .route("/v1/admin/customers/{id}", get(get_customer))
+        .route("/v1/admin/customers/{id}/codes", post(issue_code))
+        .route("/v1/admin/customers/{id}/adjustments", post(adjust))
+        .route("/v1/admin/customers/{id}/statement", get(statement))
+        .route("/v1/admin/customers/{id}/credit-settlements", post(settle))
+        .route("/v1/admin/cards", post(issue_cards))
+        .route("/v1/admin/cards/{number}/block", post(block))
+        .route("/v1/admin/cards/{number}/unblock", post(unblock))
+        .route("/v1/admin/failures", get(failures))
+        .route("/v1/admin/config", get(get_config).post(apply_config))
+        .route("/v1/admin/ledger/audit", get(audit))
+        .route_layer(middleware::from_fn_with_state(state, admin_guard))
+}
+
+/// Lets through requests with a live admin API key.
+async fn admin_guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let key = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(|k| k.trim().to_owned())
+        .filter(|k| !k.is_empty() && k.len() <= 256);
+    let Some(key) = key else {
+        return ApiError::new(ErrorCode::Unauthorized, "send an API key as Authorization: Bearer <key>").into_response();
+    };
+    match state.store.api_key(terminal_key_hash(&key)).await {
+        Ok(Some((_, role))) if role == "admin" => next.run(req).await,
+        Ok(Some(_)) => ApiError::new(ErrorCode::Forbidden, "this key may not use the admin API").into_response(),
+        Ok(None) => ApiError::new(ErrorCode::Unauthorized, "unknown or revoked API key").into_response(),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+/// `c_7` (or `7`) to 7.
+fn customer_id(text: &str) -> Result<i64, ApiError> {
+    text.strip_prefix("c_")
+        .unwrap_or(text)
+        .parse()
+        .map_err(|_| ApiError::validation(format!("'{text}' is not a customer id (c_7)")))
+}
+
+async fn scale_of(state: &AppState, currency: &AssetCode) -> Result<Scale, ApiError> {
+    let program = state.store.program().await?;
+    program
+        .currency(currency)
+        .map(|c| c.scale)
+        .ok_or_else(|| ApiError::not_found(format!("currency '{currency}' does not exist")))
+}
+
+async fn minor_of(state: &AppState, currency: &AssetCode, text: &str) -> Result<(i64, Scale), ApiError> {
+    let scale = scale_of(state, currency).await?;
+    let value = money::parse_decimal(text).map_err(|e| ApiError::validation(e.to_string()))?;
+    let minor = money::to_minor_exact(value, scale).map_err(|e| ApiError::validation(e.to_string()))?;
+    Ok((minor, scale))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewCustomer {
+    /// International format, e.g. +37120000000.
+    pub phone: Option<String>,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CustomerOut {
+    /// `c_7`.
+    pub id: String,
+    pub phone: Option<String>,
+    pub name: Option<String>,
+}
+
+impl From<Customer> for CustomerOut {
+    fn from(c: Customer) -> Self {
+        CustomerOut { id: format!("c_{}", c.id), phone: c.phone, name: c.name }
+    }
+}
+
+/// Register a customer.
+#[utoipa::path(post, path = "/v1/admin/customers", tag = "admin", security(("api_key" = [])), request_body = NewCustomer,
+    responses((status = 201, body = CustomerOut), (status = "4XX", body = ErrorBody)))]
+pub async fn create_customer(State(state): State<AppState>, Json(body): Json<NewCustomer>) -> Result<(StatusCode, Json<CustomerOut>), ApiError> {
+    let c = state.store.create_customer(body.phone, body.name).await?;
+    Ok((StatusCode::CREATED, Json(c.into())))
+}
+
+#[utoipa::path(get, path = "/v1/admin/customers/{id}", tag = "admin", security(("api_key" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = CustomerOut), (status = "4XX", body = ErrorBody)))]
+pub async fn get_customer(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<CustomerOut>, ApiError> {
+    let id = customer_id(&id)?;
+    let c = state.store.customer(id).await?.ok_or_else(|| ApiError::not_found(format!("customer c_{id} does not exist")))?;
+    Ok(Json(c.into()))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CodeOut {
+    /// Six digits the customer shows at the POS (`"customer": {"code": …}`); works once.
+    pub code: String,
+    #[schema(value_type = String)]
+    pub expires_at: Timestamp,
+}
+
+/// A one-time code that identifies the customer at a POS for five minutes.
+#[utoipa::path(post, path = "/v1/admin/customers/{id}/codes", tag = "admin", security(("api_key" = [])), params(("id" = String, Path)),
+    responses((status = 201, body = CodeOut), (status = "4XX", body = ErrorBody)))]
+pub async fn issue_code(State(state): State<AppState>, Path(id): Path<String>) -> Result<(StatusCode, Json<CodeOut>), ApiError> {
+    let (code, expires_at) = state.store.issue_code(customer_id(&id)?, jiff::SignedDuration::from_mins(5)).await?;
+    Ok((StatusCode::CREATED, Json(CodeOut { code, expires_at })))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct Adjustment {
+    /// Idempotency id: repeating the call with it changes nothing.
+    pub operation_id: String,
+    pub currency: String,
+    /// Signed decimal string: "50" gives, "-50" takes.
+    pub amount: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BalanceAfter {
+    pub currency: String,
+    /// The posted balance after the operation.
+    pub balance: String,
+}
+
+/// Give or take points or money by hand (goodwill, corrections).
+#[utoipa::path(post, path = "/v1/admin/customers/{id}/adjustments", tag = "admin", security(("api_key" = [])), params(("id" = String, Path)),
+    request_body = Adjustment, responses((status = 201, body = BalanceAfter), (status = "4XX", body = ErrorBody)))]
+pub async fn adjust(State(state): State<AppState>, Path(id): Path<String>, Json(body): Json<Adjustment>) -> Result<(StatusCode, Json<BalanceAfter>), ApiError> {
+    let currency = AssetCode::parse(&body.currency).map_err(|e| ApiError::validation(e.to_string()))?;
+    let (minor, scale) = minor_of(&state, &currency, &body.amount).await?;
+    let balance = state.store.adjust_balance(body.operation_id, customer_id(&id)?, currency.clone(), minor, body.reason).await?;
+    Ok((StatusCode::CREATED, Json(BalanceAfter { currency: currency.to_string(), balance: Minor::new(balance, scale).to_string() })))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct StatementQuery {
+    pub currency: String,
+    /// RFC 3339, inclusive.
+    #[param(value_type = String)]
+    pub from: Timestamp,
+    /// RFC 3339, exclusive.
+    #[param(value_type = String)]
+    pub to: Timestamp,
+}
+
+/// A customer's account in one currency over a period: opening balance, every
+/// movement, closing balance (internal credit statements).
+#[utoipa::path(get, path = "/v1/admin/customers/{id}/statement", tag = "admin", security(("api_key" = [])),
+    params(("id" = String, Path), StatementQuery), responses((status = 200, body = Object), (status = "4XX", body = ErrorBody)))]
+pub async fn statement(State(state): State<AppState>, Path(id): Path<String>, Query(q): Query<StatementQuery>) -> Result<Json<Statement>, ApiError> {
+    let currency = AssetCode::parse(&q.currency).map_err(|e| ApiError::validation(e.to_string()))?;
+    if q.from >= q.to {
+        return Err(ApiError::validation("`from` must be before `to`"));
+    }
+    let scale = scale_of(&state, &currency).await?;
+    Ok(Json(state.store.statement(customer_id(&id)?, currency, q.from, q.to, scale).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct Settlement {
+    pub operation_id: String,
+    pub currency: String,
+    /// Default: everything owed.
+    pub amount: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SettlementOut {
+    pub currency: String,
+    pub settled: String,
+    pub balance: String,
+}
+
+/// Settle internal credit (payroll deduction). Idempotent by `operation_id`.
+#[utoipa::path(post, path = "/v1/admin/customers/{id}/credit-settlements", tag = "admin", security(("api_key" = [])),
+    params(("id" = String, Path)), request_body = Settlement, responses((status = 201, body = SettlementOut), (status = "4XX", body = ErrorBody)))]
+pub async fn settle(State(state): State<AppState>, Path(id): Path<String>, Json(body): Json<Settlement>) -> Result<(StatusCode, Json<SettlementOut>), ApiError> {
+    let currency = AssetCode::parse(&body.currency).map_err(|e| ApiError::validation(e.to_string()))?;
+    let scale = scale_of(&state, &currency).await?;
+    let amount = match &body.amount {
+        Some(a) => Some(minor_of(&state, &currency, a).await?.0),
+        None => None,
+    };
+    let (settled, balance) = state.store.settle_credit(body.operation_id, customer_id(&id)?, currency.clone(), amount).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(SettlementOut {
+            currency: currency.to_string(),
+            settled: Minor::new(settled, scale).to_string(),
+            balance: Minor::new(balance, scale).to_string(),
+        }),
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct IssueRequest {
+    pub series: String,
+    #[serde(default = "one")]
+    pub count: u32,
+    /// `c_7`: loyalty and credit cards are issued to a customer.
+    pub customer: Option<String>,
+    /// A given number instead of the next of the series.
+    pub number: Option<String>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IssuedCards {
+    /// Each card with its PIN, shown this once.
+    #[schema(value_type = Vec<Object>)]
+    pub cards: Vec<IssuedCard>,
+}
+
+/// Issue cards of a series: loyalty cards, gift cards (to be activated at a POS), passes,
+/// employee credit cards.
+#[utoipa::path(post, path = "/v1/admin/cards", tag = "admin", security(("api_key" = [])), request_body = IssueRequest,
+    responses((status = 201, body = IssuedCards), (status = "4XX", body = ErrorBody)))]
+pub async fn issue_cards(State(state): State<AppState>, Json(body): Json<IssueRequest>) -> Result<(StatusCode, Json<IssuedCards>), ApiError> {
+    let customer = body.customer.as_deref().map(customer_id).transpose()?;
+    let cards = state
+        .store
+        .issue_cards(IssueCards { series: body.series, count: body.count, customer, number: body.number })
+        .await?;
+    Ok((StatusCode::CREATED, Json(IssuedCards { cards })))
+}
+
+/// Block a card (lost or stolen).
+#[utoipa::path(post, path = "/v1/admin/cards/{number}/block", tag = "admin", security(("api_key" = [])), params(("number" = String, Path)),
+    responses((status = 204), (status = "4XX", body = ErrorBody)))]
+pub async fn block(State(state): State<AppState>, Path(number): Path<String>) -> Result<StatusCode, ApiError> {
+    state.store.set_card_blocked(number, true).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/v1/admin/cards/{number}/unblock", tag = "admin", security(("api_key" = [])), params(("number" = String, Path)),
+    responses((status = 204), (status = "4XX", body = ErrorBody)))]
+pub async fn unblock(State(state): State<AppState>, Path(number): Path<String>) -> Result<StatusCode, ApiError> {
+    state.store.set_card_blocked(number, false).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct FailureQuery {
+    pub store: Option<String>,
+    pub terminal: Option<String>,
+    pub code: Option<String>,
+    pub card: Option<String>,
+    pub operation: Option<String>,
+    #[param(value_type = Option<String>)]
+    pub from: Option<Timestamp>,
+    #[param(value_type = Option<String>)]
+    pub to: Option<Timestamp>,
+    /// The `next_before` of the previous page.
+    pub before: Option<i64>,
+    /// At most 1000; default 100.
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FailurePage {
+    #[schema(value_type = Vec<Object>)]
+    pub failures: Vec<Failure>,
+    /// Pass as `before` for the next (older) page; absent on the last page.
+    pub next_before: Option<i64>,
+}
+
+/// The failure log: every refused POS operation, newest first.
+#[utoipa::path(get, path = "/v1/admin/failures", tag = "admin", security(("api_key" = [])), params(FailureQuery),
+    responses((status = 200, body = FailurePage), (status = "4XX", body = ErrorBody)))]
+pub async fn failures(State(state): State<AppState>, Query(q): Query<FailureQuery>) -> Result<Json<FailurePage>, ApiError> {
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let failures = state
+        .store
+        .failures(FailureFilter {
+            store: q.store,
+            terminal: q.terminal,
+            code: q.code,
+            card: q.card,
+            operation: q.operation,
+            from: q.from,
+            to: q.to,
+            before_id: q.before,
+            limit,
+        })
+        .await?;
+    let next_before = (failures.len() == limit as usize).then(|| failures.last().map(|f| f.id)).flatten();
+    Ok(Json(FailurePage { failures, next_before }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConfigOut {
+    pub version: Option<i64>,
+    #[schema(value_type = Object)]
+    pub document: ConfigDocument,
+}
+
+/// The configuration in force, as one document.
+#[utoipa::path(get, path = "/v1/admin/config", tag = "admin", security(("api_key" = [])),
+    responses((status = 200, body = ConfigOut), (status = "4XX", body = ErrorBody)))]
+pub async fn get_config(State(state): State<AppState>) -> Result<Json<ConfigOut>, ApiError> {
+    Ok(Json(ConfigOut { version: state.store.config_version().await?, document: state.store.config_snapshot().await? }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ApplyQuery {
+    /// Only plan: change nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// Apply a configuration document (the same format as `loyd apply`, as JSON).
+#[utoipa::path(post, path = "/v1/admin/config", tag = "admin", security(("api_key" = [])), params(ApplyQuery),
+    request_body(content = Object, description = "A configuration document: currencies, stores, card_series, campaigns"),
+    responses((status = 200, body = Object), (status = "4XX", body = ErrorBody)))]
+pub async fn apply_config(State(state): State<AppState>, Query(q): Query<ApplyQuery>, Json(doc): Json<ConfigDocument>) -> Result<Json<Applied>, ApiError> {
+    Ok(Json(state.store.apply_config(doc, "admin API".into(), q.dry_run).await?))
+}
+
+/// Check every ledger invariant over the whole database.
+#[utoipa::path(get, path = "/v1/admin/ledger/audit", tag = "admin", security(("api_key" = [])),
+    responses((status = 200, body = Object), (status = "4XX", body = ErrorBody)))]
+pub async fn audit(State(state): State<AppState>) -> Result<Json<LedgerAudit>, ApiError> {
+    Ok(Json(state.store.ledger_audit().await?))
+}

@@ -1,0 +1,122 @@
+//! The admin API over HTTP, on both backends.
+
+use loyd_domain::org::terminal_key_hash;
+use loyd_testkit::both_backends;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, error_code, receipt, spawn_example};
+
+const ADMIN_KEY: &str = "lya_test_admin_key";
+
+async fn admin(app: &TestApp) {
+    app.store.create_api_key("ops".into(), terminal_key_hash(ADMIN_KEY), "admin".into()).await.unwrap();
+}
+
+async fn post(app: &TestApp, path: &str, body: Value) -> (u16, Value) {
+    let res = app.client.post(app.url(path)).bearer_auth(ADMIN_KEY).json(&body).send().await.unwrap();
+    let status = res.status().as_u16();
+    let text = res.text().await.unwrap();
+    (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() })
+}
+
+async fn get(app: &TestApp, path: &str) -> (u16, Value) {
+    let res = app.client.get(app.url(path)).bearer_auth(ADMIN_KEY).send().await.unwrap();
+    (res.status().as_u16(), res.json().await.unwrap())
+}
+
+both_backends! {
+    async fn the_admin_api_needs_an_admin_key(db: TestDb) {
+        let app = spawn_example(db, "s10-returns.toml").await;
+        admin(&app).await;
+        let res = app.client.get(app.url("/v1/admin/failures")).send().await.unwrap();
+        assert_eq!(error_code(res).await, "unauthorized");
+        let res = app.client.get(app.url("/v1/admin/failures")).bearer_auth(&app.key).send().await.unwrap();
+        assert_eq!(error_code(res).await, "unauthorized", "a terminal key is not an API key");
+        assert_eq!(get(&app, "/v1/admin/failures").await.0, 200);
+    }
+
+    async fn an_operator_registers_a_customer_issues_a_card_and_adjusts_points(db: TestDb) {
+        let app = spawn_example(db, "s10-returns.toml").await;
+        admin(&app).await;
+        let (status, customer) = post(&app, "/v1/admin/customers", json!({"phone": "+37120000030", "name": "Anna"})).await;
+        assert_eq!(status, 201, "{customer}");
+        let id = customer["id"].as_str().unwrap().to_owned();
+        let (status, dup) = post(&app, "/v1/admin/customers", json!({"phone": "+37120000030"})).await;
+        assert_eq!((status, dup["error"]["code"].as_str()), (409, Some("already_exists")));
+        let (status, cards) = post(&app, "/v1/admin/cards", json!({"series": "LOY", "customer": id})).await;
+        assert_eq!(status, 201, "{cards}");
+        let card = cards["cards"][0]["number"].as_str().unwrap().to_owned();
+        let (status, adj) = post(&app, &format!("/v1/admin/customers/{id}/adjustments"),
+            json!({"operation_id": "goodwill-1", "currency": "bonus", "amount": "25", "reason": "apology"})).await;
+        assert_eq!((status, adj["balance"].as_str()), (201, Some("25")));
+        let (_, again) = post(&app, &format!("/v1/admin/customers/{id}/adjustments"),
+            json!({"operation_id": "goodwill-1", "currency": "bonus", "amount": "25", "reason": "apology"})).await;
+        assert_eq!(again["balance"], "25", "an adjustment repeated is applied once");
+        assert_eq!(app.balance(&card, "bonus").await.0, "25");
+        let (status, code) = post(&app, &format!("/v1/admin/customers/{id}/codes"), json!({})).await;
+        assert_eq!(status, 201);
+        assert_eq!(code["code"].as_str().unwrap().len(), 6);
+
+        let (status, _) = post(&app, &format!("/v1/admin/cards/{card}/block"), json!({})).await;
+        assert_eq!(status, 204);
+        let (status, body) = app.commit(&receipt("blocked", Some(&card), "1.00")).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (409, Some("card_blocked")));
+        post(&app, &format!("/v1/admin/cards/{card}/unblock"), json!({})).await;
+        assert_eq!(app.commit(&receipt("unblocked", Some(&card), "1.00")).await.0, 201);
+    }
+
+    async fn the_failure_log_is_listed_with_filters_and_pages(db: TestDb) {
+        let app = spawn_example(db, "s10-returns.toml").await;
+        admin(&app).await;
+        for n in 0..5 {
+            app.commit(&receipt(&format!("u{n}"), Some("2770000099999"), "1.00")).await;
+        }
+        app.commit(&json!({"receipt_id": "bad", "lines": []})).await;
+        let (_, page) = get(&app, "/v1/admin/failures?code=unknown_card&limit=3").await;
+        assert_eq!(page["failures"].as_array().unwrap().len(), 3);
+        assert!(page["failures"].as_array().unwrap().iter().all(|f| f["code"] == "unknown_card" && f["terminal"] == "pos-1"));
+        let next = page["next_before"].as_i64().unwrap();
+        let (_, rest) = get(&app, &format!("/v1/admin/failures?code=unknown_card&limit=3&before={next}")).await;
+        assert_eq!(rest["failures"].as_array().unwrap().len(), 2);
+        assert!(rest["next_before"].is_null());
+        let (_, by_card) = get(&app, "/v1/admin/failures?card=2770000099999").await;
+        assert_eq!(by_card["failures"].as_array().unwrap().len(), 5);
+        let (status, bad) = get(&app, "/v1/admin/failures?from=not-a-time").await;
+        assert_eq!((status, bad["error"]["code"].as_str()), (422, Some("validation_failed")));
+    }
+
+    async fn credit_statements_and_settlements_through_the_admin_api(db: TestDb) {
+        let app = spawn_example(db, "s12-credit.toml").await;
+        admin(&app).await;
+        let (_, customer) = post(&app, "/v1/admin/customers", json!({"name": "Employee"})).await;
+        let id = customer["id"].as_str().unwrap().to_owned();
+        let (_, cards) = post(&app, "/v1/admin/cards", json!({"series": "STAFF", "customer": id})).await;
+        let card = cards["cards"][0]["number"].as_str().unwrap().to_owned();
+        let mut meal = receipt("m1", Some(&card), "30.00");
+        meal["redeem"] = json!([{"currency": "meals", "amount": "30.00"}]);
+        assert_eq!(app.commit(&meal).await.0, 201);
+        let (status, st) = get(&app, &format!("/v1/admin/customers/{id}/statement?currency=meals&from=2026-11-01T00:00:00Z&to=2026-12-01T00:00:00Z")).await;
+        assert_eq!(status, 200, "{st}");
+        assert_eq!((st["closing"].as_str(), st["lines"][0]["amount"].as_str()), (Some("-30.00"), Some("-30.00")));
+        let (status, s) = post(&app, &format!("/v1/admin/customers/{id}/credit-settlements"), json!({"operation_id": "pay-1", "currency": "meals"})).await;
+        assert_eq!((status, s["settled"].as_str(), s["balance"].as_str()), (201, Some("30.00"), Some("0.00")));
+        let (_, audit) = get(&app, "/v1/admin/ledger/audit").await;
+        assert!(audit["problems"].as_array().unwrap().is_empty(), "{audit}");
+    }
+
+    async fn configuration_is_read_and_applied_through_the_admin_api(db: TestDb) {
+        let app = spawn_example(db, "s10-returns.toml").await;
+        admin(&app).await;
+        let (status, config) = get(&app, "/v1/admin/config").await;
+        assert_eq!(status, 200);
+        assert_eq!(config["document"]["campaigns"][0]["id"], "points");
+        let change = json!({"stores": [{"id": "jelgava", "name": "Jelgava", "timezone": "Europe/Riga"}]});
+        let (status, plan) = post(&app, "/v1/admin/config?dry_run=true", change.clone()).await;
+        assert_eq!((status, plan["version"].clone(), plan["steps"][0]["action"].as_str()), (200, Value::Null, Some("create")));
+        let (_, applied) = post(&app, "/v1/admin/config", change).await;
+        assert_eq!(applied["version"], config["version"].as_i64().unwrap() + 1);
+        let (status, bad) = post(&app, "/v1/admin/config", json!({"campaigns": [{"id": "x", "rewards": [{"type": "accrue", "currency": "nope", "percent": "1"}]}]})).await;
+        assert_eq!((status, bad["error"]["code"].as_str()), (422, Some("validation_failed")));
+        assert_eq!(bad["error"]["details"]["problems"][0]["path"], "campaigns[0].rewards[0].currency");
+    }
+}

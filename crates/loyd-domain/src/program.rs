@@ -239,27 +239,35 @@ pub struct ExceptionSpec {
     pub fixed: Option<Dec>,
 }
 
-impl ExceptionSpec {
-    fn goods(&self) -> GoodsSpec {
-        GoodsSpec {
-            groups: self.groups.clone(),
-            skus: self.skus.clone(),
-            exclude_groups: self.exclude_groups.clone(),
-            exclude_skus: self.exclude_skus.clone(),
-        }
-    }
+/// The goods filter and the rate of a spec that carries those fields inline.
+macro_rules! goods_and_rate {
+    ($spec:ty) => {
+        impl $spec {
+            fn goods(&self) -> GoodsSpec {
+                GoodsSpec {
+                    groups: self.groups.clone(),
+                    skus: self.skus.clone(),
+                    exclude_groups: self.exclude_groups.clone(),
+                    exclude_skus: self.exclude_skus.clone(),
+                }
+            }
 
-    fn rate(&self) -> RateSpec {
-        RateSpec {
-            percent: self.percent,
-            per: self.per,
-            step: self.step,
-            units: self.units,
-            per_item: self.per_item,
-            fixed: self.fixed,
+            fn rate(&self) -> RateSpec {
+                RateSpec {
+                    percent: self.percent,
+                    per: self.per,
+                    step: self.step,
+                    units: self.units,
+                    per_item: self.per_item,
+                    fixed: self.fixed,
+                }
+            }
         }
-    }
+    };
 }
+
+goods_and_rate!(ExceptionSpec);
+goods_and_rate!(RewardSpec);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -324,26 +332,6 @@ impl RewardSpec {
             exclude_groups: vec![],
             exclude_skus: vec![],
             exceptions: vec![],
-        }
-    }
-
-    fn goods(&self) -> GoodsSpec {
-        GoodsSpec {
-            groups: self.groups.clone(),
-            skus: self.skus.clone(),
-            exclude_groups: self.exclude_groups.clone(),
-            exclude_skus: self.exclude_skus.clone(),
-        }
-    }
-
-    fn rate(&self) -> RateSpec {
-        RateSpec {
-            percent: self.percent,
-            per: self.per,
-            step: self.step,
-            units: self.units,
-            per_item: self.per_item,
-            fixed: self.fixed,
         }
     }
 }

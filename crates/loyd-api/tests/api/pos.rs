@@ -118,6 +118,34 @@ both_backends! {
         assert!(app.store.ledger_audit().await.unwrap().is_sound());
     }
 
+    async fn two_gift_cards_and_points_pay_one_receipt_together(db: TestDb) {
+        let app = spawn_example(db, "s4-gift-card.toml").await;
+        let a = app.issue("GC", None).await.remove(0);
+        let b = app.issue("GC", None).await.remove(0);
+        for (n, card) in [&a, &b].iter().enumerate() {
+            let res = app.pos_post(&format!("/v1/pos/gift-cards/{}/activate", card.number), &json!({"operation_id": format!("act-{n}"), "amount": "10.00"})).await;
+            assert_eq!(res.status(), 201);
+        }
+        let mut r = receipt("two", None, "25.00");
+        r["gift_cards"] = json!([
+            {"number": a.number, "pin": a.pin, "amount": "10.00"},
+            {"number": b.number, "pin": b.pin, "amount": "6.50"}
+        ]);
+        let (status, body) = app.commit(&r).await;
+        assert_eq!(status, 201, "{body}");
+        assert_eq!((body["gift_card_value"].as_str(), body["to_pay"].as_str()), (Some("16.50"), Some("8.50")));
+        assert_eq!((body["gift_cards"][0]["balance_after"].as_str(), body["gift_cards"][1]["balance_after"].as_str()), (Some("0.00"), Some("3.50")));
+        // A partial return refunds the cards in proportion to what they paid.
+        let ret: Value = app
+            .pos_post("/v1/pos/returns", &json!({"return_id": "back", "receipt_id": "two", "lines": [{"line": 1, "qty": "1"}]}))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!((ret["refund"].as_str(), ret["to_refund"].as_str()), (Some("25.00"), Some("8.50")));
+        assert!(app.store.ledger_audit().await.unwrap().is_sound());
+    }
+
     async fn every_refusal_lands_in_the_failure_log_with_its_terminal(db: TestDb) {
         let app = spawn_example(db, "s10-returns.toml").await;
         let res = app.client.post(app.url("/v1/pos/receipts")).bearer_auth("wrong-key").json(&json!({})).send().await.unwrap();

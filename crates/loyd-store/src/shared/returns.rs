@@ -346,46 +346,33 @@ impl Backend {
                     return Ok(reply);
                 }
                 let receipt = find_receipt(c, caller, receipt_id, terminal.as_deref()).await?;
-                let response = if receipt.status == "cancelled" {
-                    // Cancelled before (from another terminal): nothing left to reverse.
+                let left: Vec<(u32, Decimal)> = receipt
+                    .effects
+                    .lines
+                    .iter()
+                    .map(|l| (l.line, l.qty - receipt.returned.get(&l.line).copied().unwrap_or_default()))
+                    .filter(|(_, q)| *q > Decimal::ZERO)
+                    .collect();
+                let response = if receipt.status == "committed" && !left.is_empty() {
+                    reverse_in(c, caller, &receipt, &left, true, &format!("cancel:{receipt_id}"), &program, now).await?
+                } else {
+                    // Cancelled before (from another terminal), or everything was returned
+                    // already: nothing is left to reverse, the cancellation only marks it.
+                    sqlx::query("UPDATE receipts SET status = 'cancelled' WHERE id = $1")
+                        .bind(receipt.id)
+                        .execute(&mut *c)
+                        .await?;
+                    let zero = Minor::new(0, caller.store.scale).to_string();
                     ReturnResponse {
                         return_id: None,
                         receipt_id: receipt.receipt_id.clone(),
                         status: "cancelled".into(),
-                        refund: Minor::new(0, caller.store.scale).to_string(),
+                        refund: zero.clone(),
                         gift_cards: vec![],
-                        to_refund: Minor::new(0, caller.store.scale).to_string(),
+                        to_refund: zero,
                         lines: vec![],
                         reversed: vec![],
                         balances: customer_balances(c, receipt.customer_id, &program, now).await?,
-                    }
-                } else {
-                    let left: Vec<(u32, Decimal)> = receipt
-                        .effects
-                        .lines
-                        .iter()
-                        .map(|l| (l.line, l.qty - receipt.returned.get(&l.line).copied().unwrap_or_default()))
-                        .filter(|(_, q)| *q > Decimal::ZERO)
-                        .collect();
-                    if left.is_empty() {
-                        // Everything was returned already: the cancellation only marks it.
-                        sqlx::query("UPDATE receipts SET status = 'cancelled' WHERE id = $1")
-                            .bind(receipt.id)
-                            .execute(&mut *c)
-                            .await?;
-                        ReturnResponse {
-                            return_id: None,
-                            receipt_id: receipt.receipt_id.clone(),
-                            status: "cancelled".into(),
-                            refund: Minor::new(0, caller.store.scale).to_string(),
-                            gift_cards: vec![],
-                            to_refund: Minor::new(0, caller.store.scale).to_string(),
-                            lines: vec![],
-                            reversed: vec![],
-                            balances: customer_balances(c, receipt.customer_id, &program, now).await?,
-                        }
-                    } else {
-                        reverse_in(c, caller, &receipt, &left, true, &format!("cancel:{receipt_id}"), &program, now).await?
                     }
                 };
                 let body = serde_json::to_string(&response).map_err(|e| StoreError::Invalid(e.to_string()))?;

@@ -305,6 +305,9 @@ impl From<ReceiptError> for ApiError {
             R::ReturnExceedsReceipt(_) => (ErrorCode::ReturnExceedsReceipt, None),
             R::ReceiptCancelled(_) => (ErrorCode::ReceiptCancelled, None),
             R::CouponUnknown(_) => (ErrorCode::CouponUnknown, None),
+            R::CouponUsed(_) => (ErrorCode::CouponUsed, None),
+            R::CouponExpired(_) => (ErrorCode::CouponExpired, None),
+            R::CouponNotApplicable(_) => (ErrorCode::CouponNotApplicable, None),
         };
         debug_assert_eq!(code.as_str(), e.code(), "API and domain agree on codes");
         let mut err = ApiError::new(code, e.to_string());

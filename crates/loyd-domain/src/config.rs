@@ -15,7 +15,10 @@ use serde::{Deserialize, Serialize};
 use crate::ids::AssetCode;
 use crate::money::{Rounding, Scale};
 use crate::org::StoreSpec;
-use crate::program::{CampaignSpec, CardSeriesSpec, Dec, LifetimeSpec, RedeemSpec};
+use crate::program::{
+    CampaignSpec, CardSeriesSpec, ConversionSpec, CounterSpec, CouponSeriesSpec, Dec, LifetimeSpec, RedeemSpec,
+    RestrictionsSpec, TierSpec,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -67,12 +70,35 @@ pub struct CurrencySpec {
     /// Accrued units become spendable this many days after the purchase.
     #[serde(default)]
     pub activation_days: Option<u32>,
-    /// Accrued units expire this long after they become spendable.
+    /// When accrued units expire.
     #[serde(default)]
     pub lifetime: Option<LifetimeSpec>,
+    /// All units burn when the customer makes no purchase for this many days.
+    #[serde(default)]
+    pub inactivity_days: Option<u32>,
+    /// "Every 10 points become 1.00 on the wallet".
+    #[serde(default)]
+    pub conversion: Option<ConversionSpec>,
 }
 
 impl CurrencySpec {
+    /// A currency with no rules: it neither pays nor expires.
+    pub fn new(code: AssetCode, kind: CurrencyKind, scale: Scale) -> Self {
+        CurrencySpec {
+            code,
+            kind,
+            scale,
+            name: None,
+            rounding: None,
+            value: None,
+            redeem: None,
+            activation_days: None,
+            lifetime: None,
+            inactivity_days: None,
+            conversion: None,
+        }
+    }
+
     pub fn rounding(&self) -> Rounding {
         self.rounding.unwrap_or(match self.kind {
             CurrencyKind::Points | CurrencyKind::Counter => Rounding::Down,
@@ -98,7 +124,16 @@ pub struct ConfigDocument {
     #[serde(default)]
     pub card_series: Vec<CardSeriesSpec>,
     #[serde(default)]
+    pub counters: Vec<CounterSpec>,
+    #[serde(default)]
+    pub tiers: Vec<TierSpec>,
+    #[serde(default)]
+    pub coupon_series: Vec<CouponSeriesSpec>,
+    #[serde(default)]
     pub campaigns: Vec<CampaignSpec>,
+    /// Limits on top of all campaigns. Replaced as a whole when a file gives it.
+    #[serde(default)]
+    pub restrictions: Option<RestrictionsSpec>,
 }
 
 /// A problem found in a document, with where it is.
@@ -191,6 +226,38 @@ impl Section for CardSeriesSpec {
     }
 }
 
+impl Section for CounterSpec {
+    const OBJECT: &'static str = "counter";
+    const NAME: &'static str = "counters";
+    fn key(&self) -> String {
+        self.id.to_string()
+    }
+}
+
+impl Section for TierSpec {
+    const OBJECT: &'static str = "tier";
+    const NAME: &'static str = "tiers";
+    fn key(&self) -> String {
+        self.id.to_string()
+    }
+}
+
+impl Section for CouponSeriesSpec {
+    const OBJECT: &'static str = "coupon_series";
+    const NAME: &'static str = "coupon_series";
+    fn key(&self) -> String {
+        self.id.to_string()
+    }
+}
+
+impl Section for RestrictionsSpec {
+    const OBJECT: &'static str = "restrictions";
+    const NAME: &'static str = "restrictions";
+    fn key(&self) -> String {
+        "restrictions".into()
+    }
+}
+
 impl Section for CampaignSpec {
     const OBJECT: &'static str = "campaign";
     const NAME: &'static str = "campaigns";
@@ -257,6 +324,9 @@ impl ConfigDocument {
         duplicates(&self.currencies, &mut errors);
         duplicates(&self.stores, &mut errors);
         duplicates(&self.card_series, &mut errors);
+        duplicates(&self.counters, &mut errors);
+        duplicates(&self.tiers, &mut errors);
+        duplicates(&self.coupon_series, &mut errors);
         duplicates(&self.campaigns, &mut errors);
         for (i, s) in self.stores.iter().enumerate() {
             if let Err(e) = s.validate() {
@@ -294,7 +364,14 @@ impl ConfigDocument {
             currencies: merge_section(&current.currencies, &self.currencies, &mut steps),
             stores: merge_section(&current.stores, &self.stores, &mut steps),
             card_series: merge_section(&current.card_series, &self.card_series, &mut steps),
+            counters: merge_section(&current.counters, &self.counters, &mut steps),
+            tiers: merge_section(&current.tiers, &self.tiers, &mut steps),
+            coupon_series: merge_section(&current.coupon_series, &self.coupon_series, &mut steps),
             campaigns: merge_section(&current.campaigns, &self.campaigns, &mut steps),
+            restrictions: match &self.restrictions {
+                Some(r) => merge_section(current.restrictions.as_slice(), std::slice::from_ref(r), &mut steps).pop(),
+                None => current.restrictions.clone(),
+            },
         };
         for (i, s) in merged.stores.iter().enumerate() {
             let money = merged.currencies.iter().find(|c| c.code == s.currency).map(|c| c.kind);
@@ -323,6 +400,9 @@ impl ConfigDocument {
             "currencies" => file_path(&merged.currencies, &self.currencies, i),
             "stores" => file_path(&merged.stores, &self.stores, i),
             "card_series" => file_path(&merged.card_series, &self.card_series, i),
+            "counters" => file_path(&merged.counters, &self.counters, i),
+            "tiers" => file_path(&merged.tiers, &self.tiers, i),
+            "coupon_series" => file_path(&merged.coupon_series, &self.coupon_series, i),
             "campaigns" => file_path(&merged.campaigns, &self.campaigns, i),
             _ => return path.to_owned(),
         };
@@ -337,17 +417,7 @@ mod tests {
     use crate::org::TimeZoneName;
 
     fn currency(code: &str, kind: CurrencyKind, places: u8) -> CurrencySpec {
-        CurrencySpec {
-            code: AssetCode::parse(code).unwrap(),
-            kind,
-            scale: Scale::new(places).unwrap(),
-            name: None,
-            rounding: None,
-            value: None,
-            redeem: None,
-            activation_days: None,
-            lifetime: None,
-        }
+        CurrencySpec::new(AssetCode::parse(code).unwrap(), kind, Scale::new(places).unwrap())
     }
 
     fn store(id: &str, name: &str) -> StoreSpec {
@@ -357,6 +427,7 @@ mod tests {
             format: None,
             timezone: TimeZoneName::utc(),
             currency: AssetCode::parse("EUR").unwrap(),
+            partner: None,
         }
     }
 

@@ -16,6 +16,7 @@
 pub mod alloc;
 pub mod cards;
 pub mod config;
+pub mod coupons;
 pub mod engine;
 pub mod ids;
 pub mod ledger;

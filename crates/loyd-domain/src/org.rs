@@ -64,6 +64,9 @@ pub struct StoreSpec {
     /// The money currency of the store's receipts. Default EUR.
     #[serde(default = "default_store_currency")]
     pub currency: AssetCode,
+    /// The partner (coalition member) the store belongs to, if any.
+    #[serde(default)]
+    pub partner: Option<StoreCode>,
 }
 
 fn default_store_currency() -> AssetCode {
@@ -119,6 +122,7 @@ mod tests {
             format: None,
             timezone: TimeZoneName::utc(),
             currency: default_store_currency(),
+            partner: None,
         };
         assert!(s.validate().is_ok());
         s.name = "  ".into();

@@ -370,6 +370,12 @@ pub enum ReceiptError {
     ReceiptCancelled(String),
     #[error("coupon {0} is not known")]
     CouponUnknown(String),
+    #[error("coupon {0} has been used")]
+    CouponUsed(String),
+    #[error("coupon {0} has expired or is not valid yet")]
+    CouponExpired(String),
+    #[error("coupon {0} does not apply to this receipt")]
+    CouponNotApplicable(String),
 }
 
 impl ReceiptError {
@@ -396,6 +402,9 @@ impl ReceiptError {
             ReceiptError::ReturnExceedsReceipt(_) => "return_exceeds_receipt",
             ReceiptError::ReceiptCancelled(_) => "receipt_cancelled",
             ReceiptError::CouponUnknown(_) => "coupon_unknown",
+            ReceiptError::CouponUsed(_) => "coupon_used",
+            ReceiptError::CouponExpired(_) => "coupon_expired",
+            ReceiptError::CouponNotApplicable(_) => "coupon_not_applicable",
         }
     }
 }
@@ -407,6 +416,7 @@ impl ReceiptError {
 pub struct StoreContext {
     pub id: StoreCode,
     pub format: Option<StoreCode>,
+    pub partner: Option<StoreCode>,
     pub timezone: TimeZoneName,
     pub currency: AssetCode,
     pub scale: Scale,
@@ -421,13 +431,42 @@ pub struct BalanceView {
 }
 
 /// The identified customer.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CustomerContext {
     pub id: i64,
     /// The card they were identified by, if any.
     pub card: Option<String>,
-    pub tier: Option<String>,
+    /// That card's series.
+    pub card_series: Option<String>,
+    /// Counter values at the receipt's time (money counters in store money).
+    pub counters: BTreeMap<String, Decimal>,
+    pub birth_date: Option<jiff::civil::Date>,
     pub balances: BTreeMap<AssetCode, BalanceView>,
+}
+
+/// Uses, value given and promotional items counted so far for one usage key and
+/// period (see `engine::usage_keys`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UsageRow {
+    pub uses: i64,
+    /// Store minor units.
+    pub value: i64,
+    /// Thousandths of an item.
+    pub items: i64,
+}
+
+/// A coupon named on the receipt, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CouponContext {
+    /// As typed, normalized.
+    pub code: String,
+    pub series: StoreCode,
+    /// A personal coupon's owner.
+    pub issued_to: Option<i64>,
+    /// A generated coupon's own end of validity.
+    pub valid_until: Option<Timestamp>,
+    /// Voided by an operator.
+    pub void: bool,
 }
 
 /// A gift card named on the receipt, its PIN already checked.
@@ -446,6 +485,16 @@ pub struct Context {
     pub store: StoreContext,
     pub customer: Option<CustomerContext>,
     pub gift_cards: Vec<GiftCardContext>,
+    /// The coupons of the receipt that exist (unknown ones are absent).
+    pub coupons: Vec<CouponContext>,
+    /// Usage so far, by (key, period), for the keys `engine::usage_keys` names.
+    pub usage: BTreeMap<(String, String), UsageRow>,
+}
+
+impl Context {
+    pub fn new(store: StoreContext, customer: Option<CustomerContext>) -> Self {
+        Context { store, customer, gift_cards: Vec::new(), coupons: Vec::new(), usage: BTreeMap::new() }
+    }
 }
 
 // ---- calculation ----------------------------------------------------------------------
@@ -524,6 +573,61 @@ pub struct BalanceCalc {
     pub pending: i64,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CouponStatus {
+    Applied,
+    Rejected,
+}
+
+/// What became of a coupon named on the receipt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CouponCalc {
+    pub code: String,
+    pub status: CouponStatus,
+    /// For a rejected coupon: the error code it would refuse a commit with.
+    pub reason: Option<ReceiptError>,
+    pub series: Option<StoreCode>,
+    /// Store minor units.
+    pub discount: i64,
+}
+
+/// A coupon a campaign issues (its code is generated when the receipt is committed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssueCalc {
+    pub series: StoreCode,
+    pub campaign: String,
+}
+
+/// A non-monetary gift a campaign gives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GiftItem {
+    pub gift: String,
+    pub campaign: String,
+}
+
+/// What committing the receipt adds to one usage counter, and the most it may reach.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageCharge {
+    pub key: String,
+    pub period: String,
+    pub uses: i64,
+    pub value: i64,
+    pub items: i64,
+    pub max_uses: Option<i64>,
+    pub max_value: Option<i64>,
+    pub max_items: Option<i64>,
+}
+
+/// Units of one currency turned into another ("10 points become 1.00").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversionCalc {
+    pub from: AssetCode,
+    pub to: AssetCode,
+    pub taken: i64,
+    pub given: i64,
+}
+
 /// The engine's result: every amount, per receipt and per line, in minor units.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Calculation {
@@ -538,6 +642,16 @@ pub struct Calculation {
     pub accrued: Vec<AccrualCalc>,
     pub messages: Messages,
     pub balances: Vec<BalanceCalc>,
+    pub coupons: Vec<CouponCalc>,
+    pub issued_coupons: Vec<IssueCalc>,
+    pub gifts: Vec<GiftItem>,
+    /// Usage the commit must consume (limits and budgets, coupon uses).
+    pub charges: Vec<UsageCharge>,
+    pub conversions: Vec<ConversionCalc>,
+    /// The customer's level on the first tier ladder.
+    pub tier: Option<String>,
+    /// The campaigns that applied, in order.
+    pub campaigns: Vec<String>,
 }
 
 // ---- response -----------------------------------------------------------------------
@@ -601,6 +715,29 @@ pub struct BalanceOut {
     pub pending: String,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CouponOut {
+    pub code: String,
+    /// `applied` or `rejected`.
+    pub status: CouponStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discount: Option<String>,
+}
+
+/// A coupon issued by the receipt, for the slip. `code` is absent in a calculation (it
+/// is generated at commit).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuedCouponOut {
+    pub series: String,
+    pub campaign: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_until: Option<String>,
+}
+
 /// The response of calculate and commit, as POS-API.md defines it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReceiptResponse {
@@ -615,9 +752,9 @@ pub struct ReceiptResponse {
     pub redeemed: Vec<RedeemedOut>,
     pub gift_cards: Vec<GiftOut>,
     pub accrued: Vec<AccruedOut>,
-    pub coupons: Vec<serde_json::Value>,
-    pub issued_coupons: Vec<serde_json::Value>,
-    pub gifts: Vec<serde_json::Value>,
+    pub coupons: Vec<CouponOut>,
+    pub issued_coupons: Vec<IssuedCouponOut>,
+    pub gifts: Vec<GiftItem>,
     pub messages: Messages,
     pub balances: Vec<BalanceOut>,
     /// Commit only: `committed`.
@@ -657,7 +794,7 @@ impl Calculation {
         let units = |c: &AssetCode, m: i64| Minor::new(m, scale_of(c)).to_string();
         ReceiptResponse {
             receipt_id: receipt_id.to_owned(),
-            customer: customer.map(|c| CustomerInfo { id: customer_wire_id(c.id), card: c.card.clone(), tier: c.tier.clone() }),
+            customer: customer.map(|c| CustomerInfo { id: customer_wire_id(c.id), card: c.card.clone(), tier: self.tier.clone() }),
             total: money(self.total),
             discount: money(self.discount),
             redeemed_value: money(self.redeemed_value),
@@ -713,9 +850,22 @@ impl Calculation {
                     expires_at: a.terms.expires_at.map(|e| format_time(e, &store.timezone)),
                 })
                 .collect(),
-            coupons: Vec::new(),
-            issued_coupons: Vec::new(),
-            gifts: Vec::new(),
+            coupons: self
+                .coupons
+                .iter()
+                .map(|c| CouponOut {
+                    code: c.code.clone(),
+                    status: c.status,
+                    reason: c.reason.as_ref().map(|r| r.code().trim_start_matches("coupon_").to_owned()),
+                    discount: (c.status == CouponStatus::Applied).then(|| money(c.discount)),
+                })
+                .collect(),
+            issued_coupons: self
+                .issued_coupons
+                .iter()
+                .map(|i| IssuedCouponOut { series: i.series.to_string(), campaign: i.campaign.clone(), code: None, valid_until: None })
+                .collect(),
+            gifts: self.gifts.clone(),
             messages: self.messages.clone(),
             balances: self
                 .balances

@@ -28,6 +28,8 @@ pub enum EffectRole {
     GiftCard,
     /// A single-use card's burned remainder: never reversed.
     Breakage,
+    /// Units converted into another currency ("10 points become 1.00"): not reversed.
+    Conversion,
 }
 
 /// One transfer made by a receipt.
@@ -51,6 +53,9 @@ pub struct LineEffect {
     pub qty: Decimal,
     /// What the customer paid for the line by money or gift card (store minor units).
     pub final_amount: i64,
+    /// The line after discounts (store minor units): what activity counters count.
+    #[serde(default)]
+    pub paid: i64,
     /// This line's part of each per-line transfer (accruals and redemptions), by index
     /// into [`ReceiptEffects::transfers`]; 0 for receipt-level ones.
     pub shares: Vec<i64>,
@@ -61,6 +66,10 @@ pub struct LineEffect {
 pub struct ReceiptEffects {
     pub lines: Vec<LineEffect>,
     pub transfers: Vec<EffectTransfer>,
+    /// Usage the receipt consumed (limits, budgets, coupon uses): given back when the
+    /// receipt is cancelled or fully returned.
+    #[serde(default)]
+    pub charges: Vec<crate::receipt::UsageCharge>,
 }
 
 /// What one return reverses.
@@ -74,6 +83,8 @@ pub struct ReturnPlan {
     pub line_reversals: BTreeMap<u32, Vec<i64>>,
     /// Cumulative returned quantity per line after this return.
     pub returned_after: BTreeMap<u32, Decimal>,
+    /// The part of the lines' paid amounts (after discounts) this return gives back.
+    pub paid_back: i64,
     /// Whether everything has now been returned.
     pub complete: bool,
 }
@@ -125,9 +136,11 @@ impl ReceiptEffects {
         let mut reverse = vec![0i64; n];
         let mut line_reversals = BTreeMap::new();
         let (mut refund_before, mut refund_after) = (0i64, 0i64);
+        let mut paid_back = 0i64;
         for l in &self.lines {
             let q0 = returned_before.get(&l.line).copied().unwrap_or_default();
             let q1 = after.get(&l.line).copied().unwrap_or_default();
+            paid_back += target(l.paid, q1, l.qty) - target(l.paid, q0, l.qty);
             refund_before += target(l.final_amount, q0, l.qty);
             let refund = target(l.final_amount, q1, l.qty);
             refund_after += refund;
@@ -158,7 +171,7 @@ impl ReceiptEffects {
             let was_complete = self.lines.iter().all(|l| returned_before.get(&l.line).copied().unwrap_or_default() >= l.qty);
             reverse[k] = share_of(refund_after, complete) - share_of(refund_before, was_complete);
         }
-        Ok(ReturnPlan { reverse, lines, line_reversals, returned_after: after, complete })
+        Ok(ReturnPlan { reverse, lines, line_reversals, returned_after: after, paid_back, complete })
     }
 }
 
@@ -257,11 +270,12 @@ mod tests {
         // gift card payment of 5.00.
         ReceiptEffects {
             lines: vec![
-                LineEffect { line: 1, qty: Decimal::from(2), final_amount: 700, shares: vec![14, 30, 0] },
-                LineEffect { line: 2, qty: Decimal::from(1), final_amount: 1400, shares: vec![14, 60, 0] },
-                LineEffect { line: 3, qty: Decimal::new(15, 1), final_amount: 500, shares: vec![0, 0, 0] },
+                LineEffect { line: 1, qty: Decimal::from(2), final_amount: 700, paid: 1000, shares: vec![14, 30, 0] },
+                LineEffect { line: 2, qty: Decimal::from(1), final_amount: 1400, paid: 2000, shares: vec![14, 60, 0] },
+                LineEffect { line: 3, qty: Decimal::new(15, 1), final_amount: 500, paid: 500, shares: vec![0, 0, 0] },
             ],
             transfers: vec![t(EffectRole::Accrual, 28), t(EffectRole::Redemption, 90), t(EffectRole::GiftCard, 500)],
+            charges: vec![],
         }
     }
 
@@ -305,6 +319,7 @@ mod tests {
                 line: i as u32 + 1,
                 qty: Decimal::from(*q),
                 final_amount: shares[i].2,
+                paid: shares[i].2,
                 shares: vec![shares[i].0, shares[i].1, 0],
             }).collect();
             let paid: i64 = lines.iter().map(|l| l.final_amount).sum();
@@ -315,6 +330,7 @@ mod tests {
                     t(EffectRole::GiftCard, gift.min(paid)),
                 ],
                 lines,
+                charges: vec![],
             };
             let mut returned = BTreeMap::new();
             let mut total = [0i64; 3];

@@ -372,6 +372,7 @@ impl Store {
         Ok(StoreContext {
             id: spec.id.clone(),
             format: spec.format.clone(),
+            partner: spec.partner.clone(),
             timezone: spec.timezone.clone(),
             currency: spec.currency.clone(),
             scale,

@@ -28,17 +28,7 @@ fn code() -> TransferCode {
 
 async fn with_currency(store: &Store) {
     let doc = ConfigDocument {
-        currencies: vec![CurrencySpec {
-            code: asset(),
-            kind: CurrencyKind::Points,
-            scale: Scale::ZERO,
-            name: None,
-            rounding: None,
-            value: None,
-            redeem: None,
-            activation_days: None,
-            lifetime: None,
-        }],
+        currencies: vec![CurrencySpec::new(asset(), CurrencyKind::Points, Scale::ZERO)],
         ..ConfigDocument::default()
     };
     store.apply_config(doc, "test".into(), false).await.unwrap();

@@ -14,21 +14,12 @@ fn store_spec(id: &str, name: &str) -> StoreSpec {
         format: Some(StoreCode::parse("supermarket").unwrap()),
         timezone: TimeZoneName::parse("Europe/Riga").unwrap(),
         currency: AssetCode::parse("EUR").unwrap(),
+        partner: None,
     }
 }
 
 fn eur() -> CurrencySpec {
-    CurrencySpec {
-        code: AssetCode::parse("EUR").unwrap(),
-        kind: CurrencyKind::Money,
-        scale: Scale::new(2).unwrap(),
-        name: Some("Euro".into()),
-        rounding: None,
-        value: None,
-        redeem: None,
-        activation_days: None,
-        lifetime: None,
-    }
+    CurrencySpec { name: Some("Euro".into()), ..CurrencySpec::new(AssetCode::parse("EUR").unwrap(), CurrencyKind::Money, Scale::CENTS) }
 }
 
 fn doc(stores: Vec<StoreSpec>, scale: u8) -> ConfigDocument {

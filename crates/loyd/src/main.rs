@@ -161,21 +161,12 @@ async fn store_command(settings: &Settings, cmd: StoreCommand) -> anyhow::Result
                 format: format.map(StoreCode::parse).transpose()?,
                 timezone: TimeZoneName::parse(timezone)?,
                 currency: currency.clone(),
+                partner: None,
             };
             // An ISO 4217 code (three capitals) that is not defined yet is defined as money
             // with two decimals; anything else must be defined with `loyd apply`.
             let iso = currency.as_str().len() == 3 && currency.as_str().bytes().all(|b| b.is_ascii_uppercase());
-            let define = iso.then(|| CurrencySpec {
-                code: currency.clone(),
-                kind: CurrencyKind::Money,
-                scale: Scale::CENTS,
-                name: None,
-                rounding: None,
-                value: None,
-                redeem: None,
-                activation_days: None,
-                lifetime: None,
-            });
+            let define = iso.then(|| CurrencySpec::new(currency.clone(), CurrencyKind::Money, Scale::CENTS));
             let applied = store.create_store(spec.clone(), define).await.map_err(config_problems)?;
             if applied.steps.iter().any(|s| s.object == "currency") {
                 println!("defined currency {currency} (money, 2 decimals)");

@@ -23,6 +23,7 @@ fn store(format: &str) -> StoreContext {
         timezone: TimeZoneName::parse("Europe/Riga").unwrap(),
         currency: AssetCode::parse("EUR").unwrap(),
         scale: Scale::CENTS,
+        partner: None,
     }
 }
 
@@ -30,16 +31,16 @@ fn customer(balances: &[(&str, i64)]) -> CustomerContext {
     CustomerContext {
         id: 7,
         card: Some("2770000000017".into()),
-        tier: None,
         balances: balances
             .iter()
             .map(|(c, a)| (AssetCode::parse(*c).unwrap(), BalanceView { available: *a, pending: 0 }))
             .collect::<BTreeMap<_, _>>(),
+        ..CustomerContext::default()
     }
 }
 
 fn ctx(customer: Option<CustomerContext>) -> Context {
-    Context { store: store("supermarket"), customer, gift_cards: vec![] }
+    Context::new(store("supermarket"), customer)
 }
 
 fn receipt(at: &str, lines: serde_json::Value, redeem: serde_json::Value) -> Receipt {

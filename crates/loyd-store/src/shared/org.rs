@@ -20,11 +20,16 @@ fn store_from_row(row: &rows::DbRow) -> Result<StoreSpec, StoreError> {
             .map_err(|e| bad(&e))?,
         timezone: TimeZoneName::parse(row.try_get::<String, _>("timezone")?).map_err(|e| bad(&e))?,
         currency: AssetCode::parse(row.try_get::<String, _>("currency")?).map_err(|e| bad(&e))?,
+        partner: row
+            .try_get::<Option<String>, _>("partner")?
+            .map(StoreCode::parse)
+            .transpose()
+            .map_err(|e| bad(&e))?,
     })
 }
 
 pub(crate) async fn load_stores(c: &mut Conn) -> Result<Vec<StoreSpec>, StoreError> {
-    let rows = sqlx::query("SELECT id, name, format, timezone, currency FROM stores ORDER BY id").fetch_all(&mut *c).await?;
+    let rows = sqlx::query("SELECT id, name, format, timezone, currency, partner FROM stores ORDER BY id").fetch_all(&mut *c).await?;
     rows.iter().map(store_from_row).collect()
 }
 
@@ -36,7 +41,7 @@ impl Backend {
 
     pub async fn store(&self, id: &StoreCode) -> Result<Option<StoreSpec>, StoreError> {
         let mut c = self.reader().await?;
-        let row = sqlx::query("SELECT id, name, format, timezone, currency FROM stores WHERE id = $1")
+        let row = sqlx::query("SELECT id, name, format, timezone, currency, partner FROM stores WHERE id = $1")
             .bind(id.as_str().to_owned())
             .fetch_optional(&mut *c)
             .await?;
@@ -105,7 +110,7 @@ impl Backend {
     pub async fn terminal_by_key_hash(&self, key_hash: &str) -> Result<Option<(Terminal, StoreSpec)>, StoreError> {
         let mut c = self.reader().await?;
         let row = sqlx::query(
-            "SELECT t.id AS terminal_id, s.id, s.name, s.format, s.timezone, s.currency FROM terminals t \
+            "SELECT t.id AS terminal_id, s.id, s.name, s.format, s.timezone, s.currency, s.partner FROM terminals t \
              JOIN stores s ON s.id = t.store_id WHERE t.key_hash = $1 AND t.revoked_at IS NULL",
         )
         .bind(key_hash.to_owned())

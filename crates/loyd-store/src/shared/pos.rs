@@ -12,8 +12,8 @@ use loyd_domain::ledger::{
 };
 use loyd_domain::program::{CardKind, Program};
 use loyd_domain::receipt::{
-    BalanceView, Calculation, Context, CustomerContext, GiftCardContext, Identify, Receipt, ReceiptError,
-    ReceiptRequest, ReceiptResponse, StoreContext,
+    BalanceView, Calculation, Context, CouponContext, CustomerContext, GiftCardContext, Identify, Receipt,
+    ReceiptError, ReceiptRequest, ReceiptResponse, StoreContext,
 };
 use loyd_domain::returns::{EffectRole, EffectTransfer, LineEffect, ReceiptEffects};
 use loyd_domain::time::{Timestamp, from_micros, to_micros};
@@ -131,6 +131,13 @@ pub(crate) fn check_usable(card: &CardRow, at: Timestamp) -> Result<(), StoreErr
     }
 }
 
+/// The customer a receipt names, and the card they were named by.
+pub(crate) struct Identified {
+    pub customer: i64,
+    pub card: Option<String>,
+    pub series: Option<String>,
+}
+
 /// Finds the customer a receipt names. `consume` marks a one-time code used.
 pub(crate) async fn identify(
     c: &mut Conn,
@@ -138,7 +145,7 @@ pub(crate) async fn identify(
     at: Timestamp,
     secret: &[u8],
     consume: bool,
-) -> Result<(i64, Option<String>), StoreError> {
+) -> Result<Identified, StoreError> {
     match who {
         Identify::Card(number) => {
             let card = card_row(c, number).await?.ok_or_else(|| ReceiptError::UnknownCard(number.clone()))?;
@@ -153,7 +160,7 @@ pub(crate) async fn identify(
             let customer = card
                 .customer_id
                 .ok_or_else(|| ReceiptError::invalid(format!("card {number} is not registered to a customer")))?;
-            Ok((customer, Some(card.number)))
+            Ok(Identified { customer, card: Some(card.number), series: Some(card.series) })
         }
         Identify::Phone(phone) => {
             let row = sqlx::query("SELECT id FROM customers WHERE phone = $1")
@@ -161,7 +168,7 @@ pub(crate) async fn identify(
                 .fetch_optional(&mut *c)
                 .await?;
             let id: i64 = row.ok_or(ReceiptError::UnknownCustomer)?.try_get("id")?;
-            Ok((id, None))
+            Ok(Identified { customer: id, card: None, series: None })
         }
         Identify::Code(code) => {
             let hash = keyed_hash(secret, &["code", code]);
@@ -186,7 +193,7 @@ pub(crate) async fn identify(
                     return Err(ReceiptError::UnknownCode.into());
                 }
             }
-            Ok((customer, None))
+            Ok(Identified { customer, card: None, series: None })
         }
     }
 }
@@ -246,8 +253,8 @@ pub(crate) async fn load_context(
         None => None,
     };
     let mut ids: BTreeSet<AccountId> = BTreeSet::new();
-    if let Some((id, _)) = &customer {
-        ids.extend(customer_account_ids(c, *id).await?);
+    if let Some(who) = &customer {
+        ids.extend(customer_account_ids(c, who.customer).await?);
     }
     let mut cards = Vec::new();
     for g in &receipt.gift_cards {
@@ -268,16 +275,33 @@ pub(crate) async fn load_context(
     let balances = accounts_with_balances(c, &ids, receipt.at, commit).await?;
 
     let mut customer_accounts = BTreeMap::new();
-    let customer_ctx = customer.map(|(id, card)| {
-        let mut views = BTreeMap::new();
-        for (account, view) in balances.values() {
-            if account.holder.kind == HolderKind::Customer && account.holder.id == id.to_string() {
-                views.insert(account.asset.clone(), *view);
-                customer_accounts.insert(account.asset.clone(), account.clone());
+    let customer_ctx = match customer {
+        None => None,
+        Some(who) => {
+            let mut views = BTreeMap::new();
+            for (account, view) in balances.values() {
+                if account.holder.kind == HolderKind::Customer && account.holder.id == who.customer.to_string() {
+                    views.insert(account.asset.clone(), *view);
+                    customer_accounts.insert(account.asset.clone(), account.clone());
+                }
             }
+            let birth_date = sqlx::query("SELECT birth_date FROM customers WHERE id = $1")
+                .bind(who.customer)
+                .fetch_optional(&mut *c)
+                .await?
+                .and_then(|r| r.try_get::<Option<String>, _>("birth_date").ok().flatten())
+                .and_then(|d| d.parse::<jiff::civil::Date>().ok());
+            let counters = counters_of(c, who.customer, receipt.at, program, &caller.store).await?;
+            Some(CustomerContext {
+                id: who.customer,
+                card: who.card,
+                card_series: who.series,
+                counters,
+                birth_date,
+                balances: views,
+            })
         }
-        CustomerContext { id, card, tier: None, balances: views }
-    });
+    };
     let gift_cards = cards
         .iter()
         .map(|(card, account)| {
@@ -292,11 +316,130 @@ pub(crate) async fn load_context(
             }
         })
         .collect();
-    Ok(Loaded {
-        context: Context { store: caller.store.clone(), customer: customer_ctx, gift_cards },
-        customer_accounts,
-        gift_accounts: cards.iter().map(|(_, a)| *a).collect(),
-    })
+    let mut context = Context::new(caller.store.clone(), customer_ctx);
+    context.gift_cards = gift_cards;
+    context.coupons = coupons_of(c, receipt, program).await?;
+    let keys = loyd_domain::engine::usage_keys(receipt, &context, program);
+    context.usage = usage_of(c, &keys).await?;
+    Ok(Loaded { context, customer_accounts, gift_accounts: cards.iter().map(|(_, a)| *a).collect() })
+}
+
+/// The customer's counters at `at`, from their earlier receipts.
+async fn counters_of(
+    c: &mut Conn,
+    customer: i64,
+    at: Timestamp,
+    program: &Program,
+    store: &StoreContext,
+) -> Result<BTreeMap<String, rust_decimal::Decimal>, StoreError> {
+    let Some(start) = loyd_domain::program::counters_start(&program.counters, at) else { return Ok(BTreeMap::new()) };
+    let rows = sqlx::query(
+        "SELECT at, total - discount - returned_paid AS paid FROM receipts \
+         WHERE customer_id = $1 AND status = 'committed' AND at >= $2 AND at < $3",
+    )
+    .bind(customer)
+    .bind(to_micros(start))
+    .bind(to_micros(at))
+    .fetch_all(&mut *c)
+    .await?;
+    let history: Vec<(Timestamp, i64)> =
+        rows.iter().map(|r| Ok((from_micros(r.try_get("at")?), r.try_get("paid")?))).collect::<Result<_, StoreError>>()?;
+    Ok(loyd_domain::program::counter_values(&program.counters, &history, at, store.scale, &store.timezone.zone()))
+}
+
+/// The coupons a receipt names that exist: promo codes from the program, generated
+/// codes from the database.
+async fn coupons_of(c: &mut Conn, receipt: &Receipt, program: &Program) -> Result<Vec<CouponContext>, StoreError> {
+    let mut out = Vec::new();
+    for typed in &receipt.coupons {
+        let code = loyd_domain::coupons::normalize(typed);
+        if let Some(series) = program.promo_codes.get(&code) {
+            out.push(CouponContext { code, series: series.clone(), issued_to: None, valid_until: None, void: false });
+        } else if loyd_domain::coupons::is_generated(&code) {
+            let row = sqlx::query("SELECT series, customer_id, valid_until, void FROM coupons WHERE code = $1")
+                .bind(code.clone())
+                .fetch_optional(&mut *c)
+                .await?;
+            if let Some(r) = row {
+                let series: String = r.try_get("series")?;
+                let Ok(series) = loyd_domain::ids::StoreCode::parse(series) else { continue };
+                out.push(CouponContext {
+                    code,
+                    series,
+                    issued_to: r.try_get("customer_id")?,
+                    valid_until: r.try_get::<Option<i64>, _>("valid_until")?.map(from_micros),
+                    void: r.try_get("void")?,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Usage counters by (key, period).
+async fn usage_of(
+    c: &mut Conn,
+    keys: &[(String, String)],
+) -> Result<BTreeMap<(String, String), loyd_domain::receipt::UsageRow>, StoreError> {
+    let mut out = BTreeMap::new();
+    for (key, period) in keys {
+        let row = sqlx::query("SELECT uses, value, items FROM usage_counters WHERE key = $1 AND period = $2")
+            .bind(key.clone())
+            .bind(period.clone())
+            .fetch_optional(&mut *c)
+            .await?;
+        if let Some(r) = row {
+            out.insert(
+                (key.clone(), period.clone()),
+                loyd_domain::receipt::UsageRow { uses: r.try_get("uses")?, value: r.try_get("value")?, items: r.try_get("items")? },
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// Adds a receipt's charges to the usage counters, each guarded by its limit: a
+/// concurrent receipt that took the last use makes this transaction start over (and
+/// the campaign then no longer applies).
+pub(crate) async fn consume_usage(c: &mut Conn, charges: &[loyd_domain::receipt::UsageCharge]) -> Result<(), StoreError> {
+    for ch in charges {
+        let done = sqlx::query(
+            "INSERT INTO usage_counters (key, period, uses, value, items) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (key, period) DO UPDATE SET uses = usage_counters.uses + excluded.uses, \
+             value = usage_counters.value + excluded.value, items = usage_counters.items + excluded.items \
+             WHERE usage_counters.uses + excluded.uses <= $6 AND usage_counters.value + excluded.value <= $7 \
+             AND usage_counters.items + excluded.items <= $8",
+        )
+        .bind(ch.key.clone())
+        .bind(ch.period.clone())
+        .bind(ch.uses)
+        .bind(ch.value)
+        .bind(ch.items)
+        .bind(ch.max_uses.unwrap_or(i64::MAX))
+        .bind(ch.max_value.unwrap_or(i64::MAX))
+        .bind(ch.max_items.unwrap_or(i64::MAX))
+        .execute(&mut *c)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Err(StoreError::Retry(format!("the limit of {} was reached concurrently", ch.key)));
+        }
+    }
+    Ok(())
+}
+
+/// Gives a receipt's charges back (cancellation, full return).
+pub(crate) async fn give_back_usage(c: &mut Conn, charges: &[loyd_domain::receipt::UsageCharge]) -> Result<(), StoreError> {
+    for ch in charges {
+        sqlx::query("UPDATE usage_counters SET uses = uses - $3, value = value - $4, items = items - $5 WHERE key = $1 AND period = $2")
+            .bind(ch.key.clone())
+            .bind(ch.period.clone())
+            .bind(ch.uses)
+            .bind(ch.value)
+            .bind(ch.items)
+            .execute(&mut *c)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Refuses receipt times far in the future (a broken POS clock), which would otherwise
@@ -390,6 +533,10 @@ pub(crate) async fn commit_in(
     check_time(&receipt, now)?;
     let loaded = load_context(c, caller, &receipt, program, secret, true, now).await?;
     let calc = loyd_domain::engine::calculate(&receipt, &loaded.context, program)?;
+    // A coupon the customer asked for that cannot be honoured refuses the receipt.
+    if let Some(reason) = calc.coupons.iter().find_map(|c| c.reason.clone()) {
+        return Err(reason.into());
+    }
 
     let h = scope_hash(store, terminal, &request.receipt_id);
     let (batch, effects) = plan_transfers(c, &h, &receipt, &calc, &loaded, &caller.store, now).await?;
@@ -407,12 +554,22 @@ pub(crate) async fn commit_in(
     );
     response.status = Some("committed".into());
     response.transaction_id = Some(format!("rc_{h}"));
+    consume_usage(c, &calc.charges).await?;
+    let customer_id = loaded.context.customer.as_ref().map(|c| c.id);
+    let mut new_coupons = Vec::with_capacity(calc.issued_coupons.len());
+    for (issued, out) in calc.issued_coupons.iter().zip(response.issued_coupons.iter_mut()) {
+        let coupon = new_coupon(program, &issued.series, now)?;
+        out.code = Some(coupon.0.clone());
+        out.valid_until = coupon.1.map(|v| loyd_domain::receipt::format_time(v, &caller.store.timezone));
+        new_coupons.push((issued.series.clone(), coupon));
+    }
     let body = serde_json::to_string(&response).map_err(|e| StoreError::Invalid(e.to_string()))?;
     let effects_json = serde_json::to_string(&effects).map_err(|e| StoreError::Invalid(e.to_string()))?;
-    sqlx::query(
+    let request_json = serde_json::to_string(request).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let receipt_ref: i64 = sqlx::query(
         "INSERT INTO receipts (store_id, terminal_id, receipt_id, customer_id, at, status, config_version, total, \
-         discount, redeemed_value, gift_card_value, offline, request_hash, response, effects, returned, recorded_at) \
-         VALUES ($1, $2, $3, $4, $5, 'committed', $6, $7, $8, $9, $10, $11, $12, $13, $14, '{}', $15)",
+         discount, redeemed_value, gift_card_value, offline, request_hash, response, effects, returned, recorded_at, request) \
+         VALUES ($1, $2, $3, $4, $5, 'committed', $6, $7, $8, $9, $10, $11, $12, $13, $14, '{}', $15, $16) RETURNING id",
     )
     .bind(store.to_owned())
     .bind(terminal.to_owned())
@@ -429,9 +586,73 @@ pub(crate) async fn commit_in(
     .bind(body.clone())
     .bind(effects_json)
     .bind(to_micros(now))
+    .bind(request_json)
+    .fetch_one(&mut *c)
+    .await?
+    .try_get("id")?;
+    for (series, (code, valid_until)) in &new_coupons {
+        store_coupon(c, code, series, customer_id, *valid_until, Some(receipt_ref), now).await?;
+    }
+    for g in &calc.gifts {
+        sqlx::query("INSERT INTO gift_issues (receipt_ref, customer_id, campaign, gift, at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(receipt_ref)
+            .bind(customer_id)
+            .bind(g.campaign.clone())
+            .bind(g.gift.clone())
+            .bind(to_micros(receipt.at))
+            .execute(&mut *c)
+            .await?;
+    }
+    Ok(PosReply { status: 201, body, replayed: false })
+}
+
+/// A fresh code of a coupon series and its end of validity (stored by `store_coupon`).
+pub(crate) fn new_coupon(
+    program: &Program,
+    series: &loyd_domain::ids::StoreCode,
+    now: Timestamp,
+) -> Result<(String, Option<Timestamp>), StoreError> {
+    let spec = program
+        .coupon_series
+        .get(series)
+        .ok_or_else(|| StoreError::NotFound { what: "coupon series", id: series.to_string() })?;
+    let by_days = spec.validity_days.map(|d| now + jiff::SignedDuration::from_hours(24 * i64::from(d)));
+    let valid_until = match (by_days, spec.valid_until) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    let mut random = [0u8; 8];
+    rand::fill(&mut random);
+    Ok((loyd_domain::coupons::code_from_random(random), valid_until))
+}
+
+/// Stores a generated coupon. Two equal codes (50 random bits) would make the
+/// transaction start over with new ones.
+pub(crate) async fn store_coupon(
+    c: &mut Conn,
+    code: &str,
+    series: &loyd_domain::ids::StoreCode,
+    customer: Option<i64>,
+    valid_until: Option<Timestamp>,
+    receipt_ref: Option<i64>,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let done = sqlx::query(
+        "INSERT INTO coupons (code, series, customer_id, valid_until, issued_at, receipt_ref) VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (code) DO NOTHING",
+    )
+    .bind(code.to_owned())
+    .bind(series.to_string())
+    .bind(customer)
+    .bind(valid_until.map(to_micros))
+    .bind(to_micros(now))
+    .bind(receipt_ref)
     .execute(&mut *c)
     .await?;
-    Ok(PosReply { status: 201, body, replayed: false })
+    if done.rows_affected() != 1 {
+        return Err(StoreError::Retry(format!("coupon code {code} exists")));
+    }
+    Ok(())
 }
 
 /// The transfers a calculated receipt makes, in the order that keeps the ledger honest
@@ -518,6 +739,34 @@ async fn plan_transfers(
             push(&mut batch, &mut effects, t, EffectRole::Breakage, &store.currency, Some(g.number.clone()));
         }
     }
+    for (k, conv) in calc.conversions.iter().enumerate() {
+        let customer = customer.ok_or_else(|| StoreError::Invalid("conversion without a customer".into()))?;
+        let holder = Holder::new(HolderKind::Customer, customer.id.to_string()).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let spec = |asset: &AssetCode| AccountSpec { holder: holder.clone(), asset: asset.clone(), policy: BalancePolicy::NonNegative, tracks_lots: true };
+        let from = match loaded.customer_accounts.get(&conv.from) {
+            Some(a) => a.id,
+            None => ensure_account(c, &spec(&conv.from), now).await?.id,
+        };
+        let to = match loaded.customer_accounts.get(&conv.to) {
+            Some(a) => a.id,
+            None => ensure_account(c, &spec(&conv.to), now).await?.id,
+        };
+        let sink = system_id(c, "redemption", &conv.from, now).await?;
+        let source = system_id(c, "issuance", &conv.to, now).await?;
+        let take = NewTransfer {
+            at: Some(receipt.at),
+            reference: reference.clone(),
+            ..NewTransfer::single(transfer_id(format!("rc:{h}:cf{k}"))?, from, sink, conv.taken, code("conversion"))
+        };
+        push(&mut batch, &mut effects, take, EffectRole::Conversion, &conv.from, None);
+        let give = NewTransfer {
+            at: Some(receipt.at),
+            reference: reference.clone(),
+            ..NewTransfer::single(transfer_id(format!("rc:{h}:ct{k}"))?, source, to, conv.given, code("conversion"))
+        };
+        push(&mut batch, &mut effects, give, EffectRole::Conversion, &conv.to, None);
+    }
+    effects.charges = calc.charges.clone();
     let redemptions = calc.redeemed.len();
     effects.lines = calc
         .lines
@@ -530,7 +779,7 @@ async fn plan_transfers(
             for (k, u) in l.accrued_units.iter().enumerate() {
                 shares[redemptions + k] = *u;
             }
-            LineEffect { line: l.line, qty: l.qty, final_amount: l.final_amount, shares }
+            LineEffect { line: l.line, qty: l.qty, final_amount: l.final_amount, paid: l.amount - l.discount, shares }
         })
         .collect();
     debug_assert!(batch.iter().all(|t| t.kind == TransferKind::Single));

@@ -137,7 +137,7 @@ async fn candidate_passes(c: &mut Conn, req: &VisitRequest, secret: &[u8], now: 
             return Ok(vec![card]);
         }
     }
-    let (customer, _) = identify(c, &who, now, secret, false).await?;
+    let customer = identify(c, &who, now, secret, false).await?.customer;
     let rows = sqlx::query("SELECT number FROM cards WHERE customer_id = $1 AND kind = 'pass' ORDER BY issued_at, number")
         .bind(customer)
         .fetch_all(&mut *c)
@@ -812,7 +812,7 @@ impl Backend {
                 let t = if amount > 0 {
                     let source = system_id(c, "issuance", &cur.code, now).await?;
                     NewTransfer {
-                        lot: if account.tracks_lots { cur.lot_terms(now) } else { LotTerms::default() },
+                        lot: if account.tracks_lots { cur.lot_terms(now, &jiff::tz::TimeZone::UTC) } else { LotTerms::default() },
                         ..NewTransfer::single(id, source, account.id, amount, code("adjustment"))
                     }
                 } else {

@@ -195,7 +195,7 @@ pub(crate) async fn reverse_in(
     let mut index = Vec::new();
     for (k, amount) in plan.reverse.iter().enumerate() {
         let t = &effects.transfers[k];
-        if *amount <= 0 || t.role == EffectRole::Breakage {
+        if *amount <= 0 || matches!(t.role, EffectRole::Breakage | EffectRole::Conversion) {
             continue;
         }
         batch.push(NewTransfer {
@@ -220,15 +220,22 @@ pub(crate) async fn reverse_in(
 
     let returned_after = serde_json::to_string(&plan.returned_after).map_err(|e| StoreError::Invalid(e.to_string()))?;
     let status = if cancel { "cancelled" } else { "committed" };
-    let done = sqlx::query("UPDATE receipts SET returned = $1, status = $2 WHERE id = $3 AND returned = $4 AND status = 'committed'")
-        .bind(returned_after)
-        .bind(status)
-        .bind(receipt.id)
-        .bind(receipt.returned_text.clone())
-        .execute(&mut *c)
-        .await?;
+    let done = sqlx::query(
+        "UPDATE receipts SET returned = $1, status = $2, returned_paid = returned_paid + $3 \
+         WHERE id = $4 AND returned = $5 AND status = 'committed'",
+    )
+    .bind(returned_after)
+    .bind(status)
+    .bind(plan.paid_back)
+    .bind(receipt.id)
+    .bind(receipt.returned_text.clone())
+    .execute(&mut *c)
+    .await?;
     if done.rows_affected() != 1 {
         return Err(StoreError::Retry(format!("receipt {} changed concurrently", receipt.receipt_id)));
+    }
+    if cancel || plan.complete {
+        release(c, receipt).await?;
     }
 
     let money = |m: i64| Minor::new(m, caller.store.scale).to_string();
@@ -294,6 +301,17 @@ pub(crate) async fn reverse_in(
         balances: customer_balances(c, receipt.customer_id, program, now).await?,
     };
     Ok(response)
+}
+
+/// What a receipt held that it no longer may, once it is cancelled or wholly returned:
+/// the limits and budgets it used are given back, the coupons it issued voided.
+async fn release(c: &mut Conn, receipt: &ReceiptRow) -> Result<(), StoreError> {
+    super::pos::give_back_usage(c, &receipt.effects.charges).await?;
+    sqlx::query("UPDATE coupons SET void = true WHERE receipt_ref = $1")
+        .bind(receipt.id)
+        .execute(&mut *c)
+        .await?;
+    Ok(())
 }
 
 impl Backend {

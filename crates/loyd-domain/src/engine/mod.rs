@@ -1,0 +1,845 @@
+//! The calculation engine: receipt + context + program → [`Calculation`]. A pure
+//! function: no IO, no clock, no randomness; the same inputs always give the same
+//! result, so calculate (preview) and commit agree to the cent.
+//!
+//! Order of work, each step on what the previous left:
+//! 1. **selection**: campaigns whose conditions hold (when, where, who, what, custom
+//!    condition) and whose use limits are not reached (`select`);
+//! 2. **stacking**: an exclusive campaign excludes all others; of a stack group, only the
+//!    campaign best for the customer stays;
+//! 3. **discounts**, in campaign priority order, never below zero on a line; then
+//!    **coupons**; then the **restriction** on total discount;
+//! 4. **redemptions**, in the order asked, within each currency's rules and the
+//!    restriction on the share paid with accumulated currencies;
+//! 5. **gift cards**, against what is still due;
+//! 6. **accruals** on each line's base (what was paid, less what the redeemed currencies
+//!    exclude), with exceptions per goods group, within the accrual restriction;
+//! 7. coupons and gifts to issue, messages, balances after, **conversions**;
+//! 8. **budgets**: a campaign that would pass its budget or promo-item limit is dropped
+//!    and the receipt computed again without it.
+//!
+//! Every per-line figure comes from [`allocate`], so lines always sum to the totals.
+
+use std::collections::BTreeMap;
+
+use rust_decimal::Decimal;
+
+use crate::alloc::allocate;
+use crate::cards::CardState;
+use crate::ids::{AssetCode, StoreCode};
+use crate::money::{self, Minor, Rounding, Scale};
+use crate::program::{Campaign, CouponDiscount, Currency, Goods, Program, Rate, Reward};
+use crate::receipt::{
+    AccrualCalc, Applied, AppliedKind, BalanceCalc, BalanceView, Calculation, Context, ConversionCalc, CouponCalc,
+    CouponStatus, GiftCalc, GiftItem, IssueCalc, LineCalc, Messages, Receipt, ReceiptError, RedeemAmount, RedeemedCalc,
+    UsageCharge,
+};
+
+mod select;
+
+use select::{Env, campaign_limits, candidates, has_value};
+
+fn dec(minor: i64, scale: Scale) -> Decimal {
+    money::from_minor(minor, scale)
+}
+
+fn round(value: Decimal, scale: Scale, mode: Rounding) -> Result<i64, ReceiptError> {
+    money::round_to_minor(value, scale, mode).map_err(|e| ReceiptError::invalid(e.to_string()))
+}
+
+fn milli(q: Decimal) -> i64 {
+    money::round_to_minor(q, Scale::new(3).expect("3 places"), Rounding::Down).unwrap_or(0)
+}
+
+/// Units of a rate on a base of `base` store-minor units and `qty` items.
+fn rate_units(rate: Rate, base: i64, qty: Decimal, store: Scale, cur: &Currency) -> Result<i64, ReceiptError> {
+    let money = dec(base, store);
+    let units = match rate {
+        Rate::Percent(p) => money * p / Decimal::ONE_HUNDRED,
+        Rate::Per { per, units } => money / per * units,
+        Rate::Step { step, units } => (money / step).trunc() * units,
+        Rate::PerItem(u) => qty * u,
+        Rate::Fixed(u) => u,
+    };
+    round(units, cur.scale, cur.rounding)
+}
+
+/// The usage counters (key, period) a receipt's calculation reads: the limits of the
+/// campaigns whose conditions hold and the uses of its coupons. Storage loads these
+/// into [`Context::usage`] before calling [`calculate`].
+pub fn usage_keys(receipt: &Receipt, ctx: &Context, program: &Program) -> Vec<(String, String)> {
+    let env = Env::new(receipt, ctx, program);
+    let mut keys: Vec<(String, String)> = program
+        .campaigns
+        .iter()
+        .filter(|c| c.limits.is_some() && env.conditions_hold(c))
+        .flat_map(|c| campaign_limits(&env, c, c.limits.as_ref().expect("filtered")))
+        .map(|k| (k.key, k.period))
+        .collect();
+    for c in &ctx.coupons {
+        keys.push((coupon_key(c), "all".into()));
+        if let Some(customer) = &ctx.customer {
+            keys.push((coupon_customer_key(&c.code, customer.id), "all".into()));
+        }
+    }
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+fn coupon_key(c: &crate::receipt::CouponContext) -> String {
+    format!("coupon:{}:{}", c.series, c.code)
+}
+
+fn coupon_customer_key(code: &str, customer: i64) -> String {
+    format!("coupon:{code}:c{customer}")
+}
+
+/// Calculates a receipt. See the module documentation for the order of work.
+pub fn calculate(receipt: &Receipt, ctx: &Context, program: &Program) -> Result<Calculation, ReceiptError> {
+    let env = Env::new(receipt, ctx, program);
+    let mut chosen = stack(&env, candidates(&env));
+    loop {
+        let calc = run(&env, &chosen)?;
+        match over_budget(&env, &calc, &chosen) {
+            Some(i) => {
+                chosen.remove(i);
+            }
+            None => return Ok(calc),
+        }
+    }
+}
+
+/// What a calculation gives the customer in store money: discounts plus accrued units
+/// at their value.
+fn value_to_customer(calc: &Calculation, program: &Program, store: Scale) -> i64 {
+    calc.discount + calc.accrued.iter().map(|a| accrual_value(program, &a.currency, a.units, store)).sum::<i64>()
+}
+
+fn accrual_value(program: &Program, currency: &AssetCode, units: i64, store: Scale) -> i64 {
+    let Some(cur) = program.currency(currency) else { return 0 };
+    let Some(value) = cur.value else { return 0 };
+    money::round_to_minor(dec(units, cur.scale) * value, store, Rounding::Down).unwrap_or(0)
+}
+
+/// Exclusive campaigns and stack groups.
+fn stack<'p>(env: &Env<'p>, candidates: Vec<&'p Campaign>) -> Vec<&'p Campaign> {
+    if let Some(first) = candidates.iter().find(|c| c.exclusive) {
+        return vec![*first];
+    }
+    let mut winners: BTreeMap<&StoreCode, (&Campaign, i64)> = BTreeMap::new();
+    for c in &candidates {
+        let Some(group) = &c.stack_group else { continue };
+        let value = if has_value(c) {
+            run(env, &[*c]).map(|calc| value_to_customer(&calc, env.program, env.ctx.store.scale)).unwrap_or(0)
+        } else {
+            0
+        };
+        // Candidates come highest priority first: a later one must be strictly better.
+        match winners.get(group) {
+            Some((_, best)) if *best >= value => {}
+            _ => {
+                winners.insert(group, (c, value));
+            }
+        }
+    }
+    candidates
+        .into_iter()
+        .filter(|c| match &c.stack_group {
+            None => true,
+            Some(g) => winners.get(g).is_some_and(|(w, _)| w.id == c.id),
+        })
+        .collect()
+}
+
+/// The first chosen campaign whose budget or promotional-item limit this receipt would
+/// pass.
+fn over_budget(env: &Env<'_>, calc: &Calculation, chosen: &[&Campaign]) -> Option<usize> {
+    chosen.iter().position(|c| {
+        let Some(limits) = &c.limits else { return false };
+        campaign_limits(env, c, limits).iter().any(|k| {
+            let used = env.ctx.usage.get(&(k.key.clone(), k.period.clone())).copied().unwrap_or_default();
+            let charge = calc.charges.iter().find(|ch| ch.key == k.key && ch.period == k.period);
+            let (value, items) = charge.map(|ch| (ch.value, ch.items)).unwrap_or((0, 0));
+            k.max_value.is_some_and(|m| used.value + value > m) || k.max_items.is_some_and(|m| used.items + items > m)
+        })
+    })
+}
+
+struct Work<'a> {
+    lines: Vec<LineCalc>,
+    receipt: &'a Receipt,
+    ctx: &'a Context,
+}
+
+impl Work<'_> {
+    /// What is still to pay on each line.
+    fn remaining(&self, i: usize) -> i64 {
+        let l = &self.lines[i];
+        l.amount - l.discount - l.redeemed_value
+    }
+
+    fn add_discount(&mut self, i: usize, d: i64, source: &str) {
+        let d = d.min(self.remaining(i));
+        if d <= 0 {
+            return;
+        }
+        let line = &mut self.lines[i];
+        line.discount += d;
+        line.applied.push(Applied { campaign: source.to_owned(), kind: AppliedKind::Discount, currency: None, amount: d });
+    }
+}
+
+fn matching(receipt: &Receipt, goods: &Goods) -> Vec<usize> {
+    receipt.lines.iter().enumerate().filter(|(_, l)| goods.matches(&l.sku, &l.groups)).map(|(i, _)| i).collect()
+}
+
+/// The whole pipeline with a given set of campaigns.
+fn run(env: &Env<'_>, campaigns: &[&Campaign]) -> Result<Calculation, ReceiptError> {
+    let (receipt, ctx, program) = (env.receipt, env.ctx, env.program);
+    let total = env.total;
+    let mut w = Work {
+        lines: receipt
+            .lines
+            .iter()
+            .map(|l| LineCalc {
+                line: l.line,
+                qty: l.qty,
+                amount: l.amount,
+                discount: 0,
+                redeemed_value: 0,
+                final_amount: l.amount,
+                applied: Vec::new(),
+                redeemed_units: Vec::new(),
+                accrued_units: Vec::new(),
+            })
+            .collect(),
+        receipt,
+        ctx,
+    };
+
+    // Discounts.
+    for c in campaigns {
+        for reward in &c.rewards {
+            discount(env, &mut w, c, reward)?;
+        }
+    }
+    let coupons = apply_coupons(env, &mut w)?;
+    cap_discounts(env, &mut w)?;
+
+    // Redemptions.
+    let mut redeemed: Vec<RedeemedCalc> = Vec::new();
+    for r in &receipt.redeem {
+        let calc = redeem(&mut w, r.currency.clone(), r.amount, program, &redeemed)?;
+        let index = redeemed.len();
+        for l in &mut w.lines {
+            l.redeemed_units.push(0);
+        }
+        match calc {
+            Some((calc, parts)) => {
+                for (i, v, u) in parts {
+                    let line = &mut w.lines[i];
+                    line.redeemed_value += v;
+                    line.redeemed_units[index] = u;
+                    if v > 0 || u > 0 {
+                        line.applied.push(Applied {
+                            campaign: calc.currency.to_string(),
+                            kind: AppliedKind::Redemption,
+                            currency: Some(calc.currency.clone()),
+                            amount: v,
+                        });
+                    }
+                }
+                redeemed.push(calc);
+            }
+            None => redeemed.push(RedeemedCalc { currency: r.currency.clone(), units: 0, value: 0 }),
+        }
+    }
+    // Keep only redemptions that took something, with their per-line columns.
+    let keep: Vec<bool> = redeemed.iter().map(|r| r.units > 0).collect();
+    for l in &mut w.lines {
+        let mut k = keep.iter();
+        l.redeemed_units.retain(|_| *k.next().unwrap_or(&false));
+    }
+    redeemed.retain(|r| r.units > 0);
+
+    for l in &mut w.lines {
+        l.final_amount = l.amount - l.discount - l.redeemed_value;
+    }
+    let discount_total: i64 = w.lines.iter().map(|l| l.discount).sum();
+    let redeemed_value: i64 = w.lines.iter().map(|l| l.redeemed_value).sum();
+    let due = total - discount_total - redeemed_value;
+
+    let (gift_cards, gift_total) = pay_with_gift_cards(&w, due)?;
+
+    // Accruals (only for an identified customer: there is no one to credit otherwise).
+    let mut accrued: Vec<AccrualCalc> = Vec::new();
+    if ctx.customer.is_some() {
+        for c in campaigns {
+            for reward in &c.rewards {
+                let Reward::Accrue { currency, rate, goods, exceptions } = reward else { continue };
+                accrue(env, &mut w, &redeemed, &mut accrued, c, currency, *rate, goods, exceptions)?;
+            }
+        }
+        cap_accruals(env, &mut w, &mut accrued);
+    }
+
+    // Coupons and gifts to issue, messages.
+    let mut issued_coupons = Vec::new();
+    let mut gifts = Vec::new();
+    let mut messages = Messages::default();
+    let mut applied_campaigns = Vec::new();
+    for c in campaigns {
+        for reward in &c.rewards {
+            match reward {
+                Reward::IssueCoupon { series } => issued_coupons.push(IssueCalc { series: series.clone(), campaign: c.id.to_string() }),
+                Reward::Gift { gift } => gifts.push(GiftItem { gift: gift.clone(), campaign: c.id.to_string() }),
+                _ => {}
+            }
+        }
+        messages.slip.extend(c.messages.slip.iter().cloned());
+        messages.cashier.extend(c.messages.cashier.iter().cloned());
+        messages.display.extend(c.messages.display.iter().cloned());
+        applied_campaigns.push(c.id.to_string());
+    }
+
+    let mut balances: BTreeMap<AssetCode, BalanceView> = BTreeMap::new();
+    let mut conversions = Vec::new();
+    if let Some(customer) = &ctx.customer {
+        balances = balances_after(&customer.balances, &redeemed, &accrued, receipt);
+        conversions = convert(program, &mut balances);
+    }
+
+    let mut calc = Calculation {
+        total,
+        discount: discount_total,
+        redeemed_value,
+        gift_card_value: gift_total,
+        to_pay: due - gift_total,
+        lines: w.lines,
+        redeemed,
+        gift_cards,
+        accrued,
+        messages,
+        balances: balances.into_iter().map(|(currency, b)| BalanceCalc { currency, available: b.available, pending: b.pending }).collect(),
+        coupons,
+        issued_coupons,
+        gifts,
+        charges: Vec::new(),
+        conversions,
+        tier: env.levels.first().map(|(_, l)| l.clone()),
+        campaigns: applied_campaigns,
+    };
+    calc.charges = charges(env, &calc, campaigns);
+    Ok(calc)
+}
+
+fn discount(env: &Env<'_>, w: &mut Work<'_>, c: &Campaign, reward: &Reward) -> Result<(), ReceiptError> {
+    let scale = env.ctx.store.scale;
+    let receipt = env.receipt;
+    let percent_off = |w: &mut Work<'_>, percent: Decimal, goods: &Goods| -> Result<(), ReceiptError> {
+        for i in matching(receipt, goods) {
+            let d = round(dec(w.remaining(i), scale) * percent / Decimal::ONE_HUNDRED, scale, Rounding::HalfUp)?;
+            w.add_discount(i, d, c.id.as_str());
+        }
+        Ok(())
+    };
+    match reward {
+        Reward::DiscountPercent { percent, goods } => percent_off(w, *percent, goods)?,
+        Reward::Accumulated { counter, base, step, per_step, max, goods } => {
+            let value = env.ctx.customer.as_ref().and_then(|x| x.counters.get(counter.as_str())).copied().unwrap_or_default();
+            let percent = (*base + *per_step * (value / *step).floor()).min(*max);
+            percent_off(w, percent, goods)?;
+        }
+        Reward::DiscountAmount { amount, goods } => {
+            let idx = matching(receipt, goods);
+            let weights: Vec<i64> = idx.iter().map(|&i| w.remaining(i)).collect();
+            let wanted = money::to_minor_exact(*amount, scale).map_err(|e| ReceiptError::invalid(e.to_string()))?;
+            let amount = wanted.min(weights.iter().sum());
+            if !idx.is_empty() && amount > 0 {
+                for (&i, d) in idx.iter().zip(allocate(amount, &weights)) {
+                    w.add_discount(i, d, c.id.as_str());
+                }
+            }
+        }
+        Reward::FixedPrice { price, goods } => {
+            for i in matching(receipt, goods) {
+                let target = round(*price * receipt.lines[i].qty, scale, Rounding::HalfUp)?;
+                let d = w.remaining(i) - target;
+                w.add_discount(i, d, c.id.as_str());
+            }
+        }
+        Reward::Accrue { .. } | Reward::IssueCoupon { .. } | Reward::Gift { .. } => {}
+    }
+    Ok(())
+}
+
+/// Checks and applies the receipt's coupons, in the order given.
+fn apply_coupons(env: &Env<'_>, w: &mut Work<'_>) -> Result<Vec<CouponCalc>, ReceiptError> {
+    let (receipt, ctx, program) = (env.receipt, env.ctx, env.program);
+    let scale = ctx.store.scale;
+    let mut out: Vec<CouponCalc> = Vec::new();
+    for typed in &receipt.coupons {
+        let code = crate::coupons::normalize(typed);
+        let reject = |reason: ReceiptError, series: Option<StoreCode>| CouponCalc {
+            code: code.clone(),
+            status: CouponStatus::Rejected,
+            reason: Some(reason),
+            series,
+            discount: 0,
+        };
+        if out.iter().any(|o| o.code == code) {
+            out.push(reject(ReceiptError::CouponUsed(code.clone()), None));
+            continue;
+        }
+        let Some(cc) = ctx.coupons.iter().find(|c| c.code == code) else {
+            out.push(reject(ReceiptError::CouponUnknown(code.clone()), None));
+            continue;
+        };
+        let Some(series) = program.coupon_series.get(&cc.series) else {
+            out.push(reject(ReceiptError::CouponUnknown(code.clone()), None));
+            continue;
+        };
+        let sid = Some(series.id.clone());
+        let at = receipt.at;
+        if cc.void
+            || series.valid_from.is_some_and(|f| at < f)
+            || series.valid_until.is_some_and(|u| at >= u)
+            || cc.valid_until.is_some_and(|u| at >= u)
+        {
+            out.push(reject(ReceiptError::CouponExpired(code.clone()), sid));
+            continue;
+        }
+        let customer = ctx.customer.as_ref();
+        if (series.customers_only && customer.is_none()) || cc.issued_to.is_some_and(|owner| customer.is_none_or(|c| c.id != owner)) {
+            out.push(reject(ReceiptError::CouponNotApplicable(code.clone()), sid));
+            continue;
+        }
+        let uses = |key: String| ctx.usage.get(&(key, "all".to_owned())).map(|u| u.uses).unwrap_or(0);
+        let code_used = series.uses_per_code.is_some_and(|m| uses(coupon_key(cc)) >= i64::from(m));
+        let customer_used = match (series.uses_per_customer, customer) {
+            (Some(m), Some(c)) => uses(coupon_customer_key(&code, c.id)) >= i64::from(m),
+            _ => false,
+        };
+        if code_used || customer_used {
+            out.push(reject(ReceiptError::CouponUsed(code.clone()), sid));
+            continue;
+        }
+        let idx: Vec<usize> = matching(receipt, &series.goods).into_iter().filter(|&i| w.remaining(i) > 0).collect();
+        if idx.is_empty() {
+            out.push(reject(ReceiptError::CouponNotApplicable(code.clone()), sid));
+            continue;
+        }
+        let mut parts: Vec<i64> = match series.discount {
+            CouponDiscount::Percent(p) => idx
+                .iter()
+                .map(|&i| round(dec(w.remaining(i), scale) * p / Decimal::ONE_HUNDRED, scale, Rounding::HalfUp))
+                .collect::<Result<_, _>>()?,
+            CouponDiscount::Amount(a) => {
+                let weights: Vec<i64> = idx.iter().map(|&i| w.remaining(i)).collect();
+                let amount = money::to_minor_exact(a, scale).map_err(|e| ReceiptError::invalid(e.to_string()))?;
+                allocate(amount.min(weights.iter().sum()), &weights)
+            }
+        };
+        if let Some(share) = series.max_share {
+            let open: i64 = (0..w.lines.len()).map(|i| w.remaining(i)).sum();
+            let cap = round(dec(open, scale) * share, scale, Rounding::Down)?;
+            let sum: i64 = parts.iter().sum();
+            if sum > cap {
+                parts = allocate(cap, &parts);
+            }
+        }
+        let source = format!("coupon:{code}");
+        let before: i64 = w.lines.iter().map(|l| l.discount).sum();
+        for (&i, d) in idx.iter().zip(parts) {
+            w.add_discount(i, d, &source);
+        }
+        let given = w.lines.iter().map(|l| l.discount).sum::<i64>() - before;
+        out.push(CouponCalc { code: code.clone(), status: CouponStatus::Applied, reason: None, series: sid, discount: given });
+    }
+    Ok(out)
+}
+
+/// Scales every line's discount down to the receipt-wide limit, if one is exceeded.
+fn cap_discounts(env: &Env<'_>, w: &mut Work<'_>) -> Result<(), ReceiptError> {
+    let r = &env.program.restrictions;
+    let scale = env.ctx.store.scale;
+    let mut cap = i64::MAX;
+    if let Some(share) = r.max_discount_share {
+        cap = cap.min(round(dec(env.total, scale) * share, scale, Rounding::Down)?);
+    }
+    if let Some(amount) = r.max_discount_amount {
+        cap = cap.min(money::to_minor_exact(amount, scale).map_err(|e| ReceiptError::invalid(e.to_string()))?);
+    }
+    let weights: Vec<i64> = w.lines.iter().map(|l| l.discount).collect();
+    if weights.iter().sum::<i64>() <= cap {
+        return Ok(());
+    }
+    for (line, new) in w.lines.iter_mut().zip(allocate(cap, &weights)) {
+        // Share the line's reduced discount among the discounts that made it.
+        let idx: Vec<usize> = line.applied.iter().enumerate().filter(|(_, a)| a.kind == AppliedKind::Discount).map(|(i, _)| i).collect();
+        let parts: Vec<i64> = idx.iter().map(|&i| line.applied[i].amount).collect();
+        for (&i, p) in idx.iter().zip(allocate(new, &parts)) {
+            line.applied[i].amount = p;
+        }
+        line.applied.retain(|a| a.kind != AppliedKind::Discount || a.amount > 0);
+        line.discount = new;
+    }
+    Ok(())
+}
+
+fn pay_with_gift_cards(w: &Work<'_>, due: i64) -> Result<(Vec<GiftCalc>, i64), ReceiptError> {
+    let (receipt, ctx) = (w.receipt, w.ctx);
+    let scale = ctx.store.scale;
+    let mut gift_cards = Vec::new();
+    let mut gift_total = 0i64;
+    for g in &receipt.gift_cards {
+        let card = ctx
+            .gift_cards
+            .iter()
+            .find(|c| c.number == g.number)
+            .ok_or_else(|| ReceiptError::UnknownCard(g.number.clone()))?;
+        match card.state {
+            CardState::Blocked => return Err(ReceiptError::CardBlocked(card.number.clone())),
+            CardState::Expired => return Err(ReceiptError::CardExpired(card.number.clone())),
+            CardState::Issued => return Err(ReceiptError::CardNotActive(card.number.clone())),
+            CardState::Active => {}
+        }
+        if card.valid_until.is_some_and(|v| v <= receipt.at) {
+            return Err(ReceiptError::CardExpired(card.number.clone()));
+        }
+        if card.currency != ctx.store.currency {
+            return Err(ReceiptError::invalid(format!(
+                "gift card {} holds {}, this store takes {}",
+                card.number, card.currency, ctx.store.currency
+            )));
+        }
+        if g.amount > card.available {
+            return Err(ReceiptError::InsufficientFunds {
+                what: format!("gift card {}", card.number),
+                available: Minor::new(card.available, scale).to_string(),
+                requested: Minor::new(g.amount, scale).to_string(),
+            });
+        }
+        gift_total += g.amount;
+        if gift_total > due {
+            return Err(ReceiptError::invalid(format!(
+                "gift cards pay {} but only {} is due",
+                Minor::new(gift_total, scale),
+                Minor::new(due, scale)
+            )));
+        }
+        let rest = card.available - g.amount;
+        let burned = if card.single_use { rest } else { 0 };
+        gift_cards.push(GiftCalc { number: card.number.clone(), amount: g.amount, balance_after: rest - burned, burned });
+    }
+    Ok((gift_cards, gift_total))
+}
+
+/// A line's accrual base: what remains to pay on it, plus what was paid with currencies
+/// that still earn (`accrue_on_redeemed`).
+fn accrual_base(w: &Work<'_>, redeemed: &[RedeemedCalc], program: &Program, i: usize) -> i64 {
+    let line = &w.lines[i];
+    let mut base = line.amount - line.discount - line.redeemed_value;
+    for (k, r) in redeemed.iter().enumerate() {
+        let earns = program.currency(&r.currency).and_then(|c| c.redeem.as_ref()).is_some_and(|rd| rd.accrue_on_redeemed);
+        if earns {
+            let units = line.redeemed_units.get(k).copied().unwrap_or(0);
+            // The line's share of this redemption's value, in proportion to its units.
+            base += if r.units == 0 { 0 } else { i64::try_from(i128::from(r.value) * i128::from(units) / i128::from(r.units)).unwrap_or(0) };
+        }
+    }
+    base
+}
+
+#[allow(clippy::too_many_arguments)]
+fn accrue(
+    env: &Env<'_>,
+    w: &mut Work<'_>,
+    redeemed: &[RedeemedCalc],
+    accrued: &mut Vec<AccrualCalc>,
+    c: &Campaign,
+    currency: &AssetCode,
+    rate: Rate,
+    goods: &Goods,
+    exceptions: &[(Goods, Rate)],
+) -> Result<(), ReceiptError> {
+    let (receipt, program) = (env.receipt, env.program);
+    let scale = env.ctx.store.scale;
+    let Some(cur) = program.currency(currency) else { return Ok(()) };
+    let bases: Vec<i64> = (0..w.lines.len()).map(|i| accrual_base(w, redeemed, program, i)).collect();
+    // Partition the lines by the rate that applies to them.
+    let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (i, l) in receipt.lines.iter().enumerate() {
+        let slot = exceptions
+            .iter()
+            .position(|(g, _)| g.matches(&l.sku, &l.groups))
+            .map(|k| k + 1)
+            .or_else(|| goods.matches(&l.sku, &l.groups).then_some(0));
+        if let Some(slot) = slot {
+            groups.entry(slot).or_default().push(i);
+        }
+    }
+    let mut per_line = vec![0i64; w.lines.len()];
+    for (slot, idx) in groups {
+        let rate = if slot == 0 { rate } else { exceptions[slot - 1].1 };
+        let base: i64 = idx.iter().map(|&i| bases[i]).sum();
+        let qty: Decimal = idx.iter().map(|&i| receipt.lines[i].qty).sum();
+        let units = rate_units(rate, base, qty, scale, cur)?;
+        if units <= 0 {
+            continue;
+        }
+        let weights: Vec<i64> = match rate {
+            Rate::PerItem(_) => idx.iter().map(|&i| milli(receipt.lines[i].qty)).collect(),
+            _ => idx.iter().map(|&i| bases[i]).collect(),
+        };
+        for (&i, u) in idx.iter().zip(allocate(units, &weights)) {
+            per_line[i] += u;
+        }
+    }
+    let units: i64 = per_line.iter().sum();
+    if units <= 0 {
+        return Ok(());
+    }
+    for (l, u) in w.lines.iter_mut().zip(&per_line) {
+        l.accrued_units.push(*u);
+        if *u > 0 {
+            l.applied.push(Applied { campaign: c.id.to_string(), kind: AppliedKind::Accrual, currency: Some(currency.clone()), amount: *u });
+        }
+    }
+    accrued.push(AccrualCalc {
+        currency: currency.clone(),
+        units,
+        campaign: c.id.to_string(),
+        terms: cur.lot_terms(receipt.at, &env.ctx.store.timezone.zone()),
+    });
+    Ok(())
+}
+
+/// Scales the accruals of a currency down to the per-receipt maximum, if exceeded.
+fn cap_accruals(env: &Env<'_>, w: &mut Work<'_>, accrued: &mut [AccrualCalc]) {
+    for (currency, max) in &env.program.restrictions.max_accrual {
+        let Some(cur) = env.program.currency(currency) else { continue };
+        let Ok(max) = money::round_to_minor(*max, cur.scale, Rounding::Down) else { continue };
+        let idx: Vec<usize> = accrued.iter().enumerate().filter(|(_, a)| a.currency == *currency).map(|(k, _)| k).collect();
+        let weights: Vec<i64> = idx.iter().map(|&k| accrued[k].units).collect();
+        if weights.iter().sum::<i64>() <= max {
+            continue;
+        }
+        for (&k, new) in idx.iter().zip(allocate(max, &weights)) {
+            let parts: Vec<i64> = w.lines.iter().map(|l| l.accrued_units[k]).collect();
+            for (l, p) in w.lines.iter_mut().zip(allocate(new, &parts)) {
+                l.accrued_units[k] = p;
+                let campaign = &accrued[k].campaign;
+                for a in l.applied.iter_mut().filter(|a| a.kind == AppliedKind::Accrual && a.campaign == *campaign && a.currency.as_ref() == Some(currency)) {
+                    a.amount = p;
+                }
+                l.applied.retain(|a| a.kind != AppliedKind::Accrual || a.amount > 0);
+            }
+            accrued[k].units = new;
+        }
+    }
+}
+
+/// A redemption and its parts per line: (line index, value, units).
+type Redeemed = (RedeemedCalc, Vec<(usize, i64, i64)>);
+
+/// Works out one redemption: how many units, their value, and how both spread over the
+/// payable lines.
+fn redeem(
+    w: &mut Work<'_>,
+    code: AssetCode,
+    amount: RedeemAmount,
+    program: &Program,
+    earlier: &[RedeemedCalc],
+) -> Result<Option<Redeemed>, ReceiptError> {
+    let cur = program
+        .currency(&code)
+        .ok_or_else(|| ReceiptError::invalid(format!("unknown currency '{code}'")))?;
+    let (Some(rules), Some(value)) = (cur.redeem.as_ref(), cur.value) else {
+        return Err(ReceiptError::invalid(format!("{code} cannot pay receipts")));
+    };
+    let customer = w
+        .ctx
+        .customer
+        .as_ref()
+        .ok_or_else(|| ReceiptError::invalid(format!("identify the customer to redeem {code}")))?;
+    let balance = customer.balances.get(&code).copied().unwrap_or_default().available;
+    let store = w.ctx.store.scale;
+    let shown = |m: i64| Minor::new(m, cur.scale).to_string();
+    if rules.min_balance > 0 && balance < rules.min_balance {
+        return Err(ReceiptError::BelowMinimumRedeem { currency: code, minimum: shown(rules.min_balance) });
+    }
+    let payable: Vec<usize> = w
+        .receipt
+        .lines
+        .iter()
+        .enumerate()
+        .filter(|(i, l)| !rules.excluded.excludes(&l.sku, &l.groups) && w.remaining(*i) > 0)
+        .map(|(i, _)| i)
+        .collect();
+    let payable_total: i64 = payable.iter().map(|&i| w.remaining(i)).sum();
+    let mut cap_value = match rules.max_share {
+        Some(share) => round(dec(payable_total, store) * share, store, Rounding::Down)?,
+        None => payable_total,
+    };
+    // Accumulated currencies together may pay at most a share of the receipt.
+    if cur.kind == crate::config::CurrencyKind::Points
+        && let Some(share) = program.restrictions.max_redeem_share
+    {
+        let after_discounts: i64 = w.lines.iter().map(|l| l.amount - l.discount).sum();
+        let points_so_far: i64 = earlier
+            .iter()
+            .filter(|r| program.currency(&r.currency).is_some_and(|c| c.kind == crate::config::CurrencyKind::Points))
+            .map(|r| r.value)
+            .sum();
+        let global = round(dec(after_discounts, store) * share, store, Rounding::Down)? - points_so_far;
+        cap_value = cap_value.min(global.max(0));
+    }
+    // Store-money value of `u` minor units of the currency, never more than they are worth.
+    let value_of = |u: i64| round(dec(u, cur.scale) * value, store, Rounding::Down);
+    // The most units whose value fits under the cap.
+    let cap_units = round(dec(cap_value, store) / value, cur.scale, Rounding::Down)?;
+    let units = match amount {
+        RedeemAmount::Max => balance.min(cap_units).max(0),
+        RedeemAmount::Units(u) => {
+            let u = money::to_minor_exact(u, cur.scale).map_err(|e| ReceiptError::invalid(format!("redeem {code}: {e}")))?;
+            if u > balance {
+                return Err(ReceiptError::InsufficientFunds {
+                    what: format!("{code} balance"),
+                    available: shown(balance),
+                    requested: shown(u),
+                });
+            }
+            if u > cap_units {
+                return Err(ReceiptError::RedeemLimitExceeded { currency: code, max: shown(cap_units) });
+            }
+            u
+        }
+    };
+    if units == 0 {
+        return Ok(None);
+    }
+    let value = value_of(units)?.min(cap_value);
+    let weights: Vec<i64> = payable.iter().map(|&i| w.remaining(i)).collect();
+    let parts = payable
+        .iter()
+        .zip(allocate(value, &weights))
+        .zip(allocate(units, &weights))
+        .map(|((&i, v), u)| (i, v, u))
+        .collect();
+    Ok(Some((RedeemedCalc { currency: code, units, value }, parts)))
+}
+
+fn balances_after(
+    before: &BTreeMap<AssetCode, BalanceView>,
+    redeemed: &[RedeemedCalc],
+    accrued: &[AccrualCalc],
+    receipt: &Receipt,
+) -> BTreeMap<AssetCode, BalanceView> {
+    let mut after: BTreeMap<AssetCode, BalanceView> = before.clone();
+    for r in redeemed {
+        after.entry(r.currency.clone()).or_default().available -= r.units;
+    }
+    for a in accrued {
+        let b = after.entry(a.currency.clone()).or_default();
+        if a.terms.available_at.is_some_and(|t| t > receipt.at) {
+            b.pending += a.units;
+        } else {
+            b.available += a.units;
+        }
+    }
+    after
+}
+
+/// Conversions of currencies that reached their threshold, applied to `balances`.
+fn convert(program: &Program, balances: &mut BTreeMap<AssetCode, BalanceView>) -> Vec<ConversionCalc> {
+    let mut out = Vec::new();
+    for (code, cur) in &program.currencies {
+        let Some(conv) = &cur.conversion else { continue };
+        let available = balances.get(code).map(|b| b.available).unwrap_or(0);
+        let times = available / conv.every;
+        if times <= 0 {
+            continue;
+        }
+        let (taken, given) = (times * conv.every, times * conv.gives);
+        if let Some(b) = balances.get_mut(code) {
+            b.available -= taken;
+        }
+        balances.entry(conv.to.clone()).or_default().available += given;
+        out.push(ConversionCalc { from: code.clone(), to: conv.to.clone(), taken, given });
+    }
+    out
+}
+
+/// What committing this calculation adds to the usage counters.
+fn charges(env: &Env<'_>, calc: &Calculation, campaigns: &[&Campaign]) -> Vec<UsageCharge> {
+    let scale = env.ctx.store.scale;
+    let mut out = Vec::new();
+    for c in campaigns {
+        let Some(limits) = &c.limits else { continue };
+        let id = c.id.as_str();
+        let mut value = 0i64;
+        let mut items = 0i64;
+        for l in &calc.lines {
+            let mine = l.applied.iter().filter(|a| a.campaign == id);
+            let mut touched = false;
+            for a in mine {
+                touched = true;
+                value += match (a.kind, &a.currency) {
+                    (AppliedKind::Accrual, Some(cur)) => accrual_value(env.program, cur, a.amount, scale),
+                    _ => a.amount,
+                };
+            }
+            if touched {
+                items += milli(l.qty);
+            }
+        }
+        let gave_other = calc.issued_coupons.iter().any(|i| i.campaign == id) || calc.gifts.iter().any(|g| g.campaign == id);
+        if value == 0 && items == 0 && !gave_other {
+            continue;
+        }
+        for k in campaign_limits(env, c, limits) {
+            out.push(UsageCharge {
+                key: k.key,
+                period: k.period,
+                uses: 1,
+                value,
+                items,
+                max_uses: k.max_uses,
+                max_value: k.max_value,
+                max_items: k.max_items,
+            });
+        }
+    }
+    for cc in calc.coupons.iter().filter(|c| c.status == CouponStatus::Applied) {
+        let Some(series) = cc.series.as_ref().and_then(|s| env.program.coupon_series.get(s)) else { continue };
+        let key = format!("coupon:{}:{}", series.id, cc.code);
+        out.push(UsageCharge {
+            key,
+            period: "all".into(),
+            uses: 1,
+            value: cc.discount,
+            items: 0,
+            max_uses: series.uses_per_code.map(i64::from),
+            max_value: None,
+            max_items: None,
+        });
+        if let (Some(max), Some(customer)) = (series.uses_per_customer, &env.ctx.customer) {
+            out.push(UsageCharge {
+                key: coupon_customer_key(&cc.code, customer.id),
+                period: "all".into(),
+                uses: 1,
+                value: cc.discount,
+                items: 0,
+                max_uses: Some(i64::from(max)),
+                max_value: None,
+                max_items: None,
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

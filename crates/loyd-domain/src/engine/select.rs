@@ -1,0 +1,280 @@
+//! Which campaigns apply to a receipt: the *when*, *where*, *who* and *what* conditions,
+//! custom conditions, limits, then stacking (exclusive campaigns, stack groups).
+
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use jiff::Timestamp;
+use rust_decimal::Decimal;
+
+use crate::program::{Campaign, CelInput, CelLine, Limits, Program, Reward};
+use crate::receipt::{Context, Receipt};
+
+/// Local calendar facts of the receipt's moment in one time zone.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct LocalTime {
+    /// 0 = Monday.
+    pub weekday: u8,
+    pub month_day: u8,
+    pub month: u8,
+    pub minute_of_day: u16,
+    pub date: Date,
+}
+
+impl LocalTime {
+    pub fn at(at: Timestamp, tz: &TimeZone) -> LocalTime {
+        let z = at.to_zoned_datetime(tz.clone());
+        LocalTime {
+            weekday: z.weekday().to_monday_zero_offset() as u8,
+            month_day: z.day() as u8,
+            month: z.month() as u8,
+            minute_of_day: z.hour() as u16 * 60 + z.minute() as u16,
+            date: z.date(),
+        }
+    }
+}
+
+/// What the selection needs, computed once per receipt.
+pub(super) struct Env<'a> {
+    pub receipt: &'a Receipt,
+    pub ctx: &'a Context,
+    pub program: &'a Program,
+    pub total: i64,
+    pub qty: Decimal,
+    pub store_local: LocalTime,
+    /// The customer's level on each tier ladder, in ladder order.
+    pub levels: Vec<(String, String)>,
+    cel: std::cell::OnceCell<CelInput>,
+}
+
+impl<'a> Env<'a> {
+    pub fn new(receipt: &'a Receipt, ctx: &'a Context, program: &'a Program) -> Env<'a> {
+        let levels = match &ctx.customer {
+            Some(c) => program
+                .tiers
+                .iter()
+                .filter_map(|t| {
+                    let value = c.counters.get(t.counter.as_str()).copied().unwrap_or_default();
+                    t.level(value).map(|l| (t.id.to_string(), l.to_string()))
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        Env {
+            receipt,
+            ctx,
+            program,
+            total: receipt.lines.iter().map(|l| l.amount).sum(),
+            qty: receipt.lines.iter().map(|l| l.qty).sum(),
+            store_local: LocalTime::at(receipt.at, &ctx.store.timezone.zone()),
+            levels,
+            cel: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn local(&self, c: &Campaign) -> LocalTime {
+        match &c.when.timezone {
+            Some(tz) => LocalTime::at(self.receipt.at, &tz.zone()),
+            None => self.store_local,
+        }
+    }
+
+    fn cel_input(&self) -> &CelInput {
+        self.cel.get_or_init(|| {
+            let qty_milli = |q: Decimal| {
+                crate::money::round_to_minor(q, crate::money::Scale::new(3).expect("3 places"), crate::money::Rounding::Down)
+                    .unwrap_or(0)
+            };
+            let customer = self.ctx.customer.as_ref();
+            let store_scale = self.ctx.store.scale;
+            let names = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+            CelInput {
+                total_minor: self.total,
+                qty_milli: qty_milli(self.qty),
+                weekday: names[usize::from(self.store_local.weekday)].into(),
+                hour: i64::from(self.store_local.minute_of_day / 60),
+                month_day: i64::from(self.store_local.month_day),
+                month: i64::from(self.store_local.month),
+                lines: self
+                    .receipt
+                    .lines
+                    .iter()
+                    .map(|l| CelLine { sku: l.sku.clone(), groups: l.groups.clone(), amount_minor: l.amount, qty_milli: qty_milli(l.qty) })
+                    .collect(),
+                identified: customer.is_some(),
+                tier: self.levels.first().map(|(_, l)| l.clone()).unwrap_or_default(),
+                series: customer.and_then(|c| c.card_series.clone()).unwrap_or_default(),
+                counters: customer
+                    .map(|c| {
+                        c.counters
+                            .iter()
+                            .map(|(k, v)| {
+                                // Money counters as minor units, counts as they are.
+                                let scaled = crate::money::round_to_minor(*v, store_scale, crate::money::Rounding::Down).unwrap_or(0);
+                                let is_money = self.program.counters.iter().any(|x| x.id.as_str() == k && x.measure == crate::program::Measure::Sum);
+                                (k.clone(), if is_money { scaled } else { i64::try_from(v.trunc().mantissa()).unwrap_or(0) })
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                balances: customer
+                    .map(|c| c.balances.iter().map(|(k, v)| (k.to_string(), v.available)).collect())
+                    .unwrap_or_default(),
+                store_id: self.ctx.store.id.to_string(),
+                store_format: self.ctx.store.format.as_ref().map(|f| f.to_string()).unwrap_or_default(),
+                store_partner: self.ctx.store.partner.as_ref().map(|f| f.to_string()).unwrap_or_default(),
+            }
+        })
+    }
+
+    fn in_birthday_window(&self, c: &Campaign) -> bool {
+        let (Some(window), Some(birth)) = (c.birthday, self.ctx.customer.as_ref().and_then(|c| c.birth_date)) else {
+            return c.birthday.is_none();
+        };
+        let today = self.local(c).date;
+        // The birthday in the years around the receipt (29 February is the 28th in
+        // other years).
+        (today.year() - 1..=today.year() + 1).any(|y| {
+            let day = Date::new(y, birth.month(), birth.day()).or_else(|_| Date::new(y, 2, 28));
+            let Ok(day) = day else { return false };
+            let Ok(span) = today.since(day) else { return false };
+            let days = span.get_days() as i64;
+            -i64::from(window.days_before) <= days && days <= i64::from(window.days_after)
+        })
+    }
+
+    /// Every condition of the campaign, except its limits.
+    pub fn conditions_hold(&self, c: &Campaign) -> bool {
+        let store = &self.ctx.store;
+        let at = self.receipt.at;
+        let w = &c.when;
+        if w.from.is_some_and(|f| at < f) || w.until.is_some_and(|u| at >= u) {
+            return false;
+        }
+        if (!c.stores.is_empty() && !c.stores.contains(&store.id)) || c.exclude_stores.contains(&store.id) {
+            return false;
+        }
+        let in_set = |set: &std::collections::BTreeSet<crate::ids::StoreCode>, v: &Option<crate::ids::StoreCode>| {
+            v.as_ref().is_some_and(|x| set.contains(x))
+        };
+        if (!c.formats.is_empty() && !in_set(&c.formats, &store.format)) || in_set(&c.exclude_formats, &store.format) {
+            return false;
+        }
+        if (!c.partners.is_empty() && !in_set(&c.partners, &store.partner)) || in_set(&c.exclude_partners, &store.partner) {
+            return false;
+        }
+        let customer = self.ctx.customer.as_ref();
+        if c.customers_only && customer.is_none() {
+            return false;
+        }
+        if !c.series.is_empty() && !customer.and_then(|x| x.card_series.as_deref()).is_some_and(|s| c.series.iter().any(|x| x.as_str() == s)) {
+            return false;
+        }
+        if !c.tiers.is_empty() && !self.levels.iter().any(|(_, l)| c.tiers.iter().any(|t| t.as_str() == l)) {
+            return false;
+        }
+        let money = |d: Decimal| crate::money::round_to_minor(d, store.scale, crate::money::Rounding::HalfUp).unwrap_or(i64::MAX);
+        if c.min_total.is_some_and(|m| self.total < money(m)) || c.below_total.is_some_and(|b| self.total >= money(b)) {
+            return false;
+        }
+        if c.min_quantity.is_some_and(|q| self.qty < q) {
+            return false;
+        }
+        if let Some(lines) = &c.lines {
+            let matching = self.receipt.lines.iter().filter(|l| lines.goods.matches(&l.sku, &l.groups));
+            let (amount, qty) = matching.fold((0i64, Decimal::ZERO), |(a, q), l| (a + l.amount, q + l.qty));
+            let any = self.receipt.lines.iter().any(|l| lines.goods.matches(&l.sku, &l.groups));
+            if !any || lines.min_amount.is_some_and(|m| amount < money(m)) || lines.min_quantity.is_some_and(|m| qty < m) {
+                return false;
+            }
+        }
+        if w.weekdays != 0 || w.month_days != 0 || w.hours.is_some() {
+            let local = self.local(c);
+            if w.weekdays != 0 && w.weekdays & (1 << local.weekday) == 0 {
+                return false;
+            }
+            if w.month_days != 0 && w.month_days & (1 << local.month_day) == 0 {
+                return false;
+            }
+            if let Some((from, to)) = w.hours {
+                let m = local.minute_of_day;
+                let inside = if from < to { from <= m && m < to } else { m >= from || m < to };
+                if !inside {
+                    return false;
+                }
+            }
+        }
+        if !self.in_birthday_window(c) {
+            return false;
+        }
+        if let Some(cond) = &c.condition
+            && !cond.holds(self.cel_input())
+        {
+            return false;
+        }
+        true
+    }
+}
+
+/// The usage keys and periods of a campaign for this receipt: (key, period, what the
+/// limit is). Uses per customer, budget and promotional items over all customers.
+pub(super) fn campaign_limits(env: &Env<'_>, c: &Campaign, limits: &Limits) -> Vec<LimitKey> {
+    let day = format!("d:{}", env.store_local.date);
+    let month = format!("m:{:04}-{:02}", env.store_local.date.year(), env.store_local.date.month());
+    let mut keys = Vec::new();
+    if let Some(customer) = env.ctx.customer.as_ref() {
+        let key = format!("campaign:{}:c{}", c.id, customer.id);
+        let per = [(limits.per_customer_day, &day), (limits.per_customer_month, &month), (limits.per_customer, &"all".to_owned())];
+        for (max, period) in per {
+            if let Some(max) = max {
+                keys.push(LimitKey { key: key.clone(), period: period.clone(), max_uses: Some(i64::from(max)), max_value: None, max_items: None });
+            }
+        }
+    }
+    let all = format!("campaign:{}", c.id);
+    let items = |d: Decimal| crate::money::round_to_minor(d, crate::money::Scale::new(3).expect("3"), crate::money::Rounding::Down).unwrap_or(i64::MAX);
+    if let Some(budget) = limits.budget {
+        let max = crate::money::round_to_minor(budget, env.ctx.store.scale, crate::money::Rounding::Down).unwrap_or(i64::MAX);
+        keys.push(LimitKey { key: all.clone(), period: "all".into(), max_uses: None, max_value: Some(max), max_items: None });
+    }
+    if let Some(q) = limits.promo_items_day {
+        keys.push(LimitKey { key: all.clone(), period: day.clone(), max_uses: None, max_value: None, max_items: Some(items(q)) });
+    }
+    if let Some(q) = limits.promo_items_month {
+        keys.push(LimitKey { key: all, period: month, max_uses: None, max_value: None, max_items: Some(items(q)) });
+    }
+    keys
+}
+
+/// One limited usage counter of a campaign.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct LimitKey {
+    pub key: String,
+    pub period: String,
+    pub max_uses: Option<i64>,
+    pub max_value: Option<i64>,
+    pub max_items: Option<i64>,
+}
+
+/// Campaigns whose conditions hold and whose per-customer use limits are not reached,
+/// highest priority first.
+pub(super) fn candidates<'p>(env: &Env<'p>) -> Vec<&'p Campaign> {
+    env.program
+        .campaigns
+        .iter()
+        .filter(|c| env.conditions_hold(c))
+        .filter(|c| {
+            let Some(limits) = &c.limits else { return true };
+            campaign_limits(env, c, limits).iter().all(|k| {
+                let used = env.ctx.usage.get(&(k.key.clone(), k.period.clone())).copied().unwrap_or_default();
+                k.max_uses.is_none_or(|m| used.uses < m)
+                    && k.max_value.is_none_or(|m| used.value < m)
+                    && k.max_items.is_none_or(|m| used.items < m)
+            })
+        })
+        .collect()
+}
+
+/// Whether a campaign gives anything monetary (for best-for-customer comparisons).
+pub(super) fn has_value(c: &Campaign) -> bool {
+    c.rewards.iter().any(|r| !matches!(r, Reward::IssueCoupon { .. } | Reward::Gift { .. }))
+}

@@ -1,0 +1,248 @@
+//! Custom conditions in CEL (the Common Expression Language): sandboxed, side-effect
+//! free, always terminating. A condition sees three variables:
+//!
+//! - `receipt`: `total_minor` (int, minor units), `items` (lines), `qty_milli` (int,
+//!   thousandths of an item), `weekday` (`"mon"`…), `hour`, `month_day`, `month` (ints,
+//!   campaign time zone), `lines` (list of `{sku, groups, amount_minor, qty_milli}`);
+//! - `customer`: `identified` (bool), `tier` (string, `""` if none), `series` (the card's
+//!   series or `""`), `counters` (map of counter id to int — money in minor units),
+//!   `balances` (map of currency to int minor units);
+//! - `store`: `id`, `format`, `partner` (strings, `""` if none).
+//!
+//! Money is exposed as integers of minor units so conditions never compare floats. An
+//! expression is parsed and checked when the configuration is applied: unknown
+//! variables, syntax errors and a non-boolean result on a sample receipt are refused
+//! then, never at a till. If evaluating it on a real receipt fails anyway (a missing
+//! map key, say), the condition is false.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use cel::objects::{Key, Map};
+use cel::{Context, Program, Value};
+
+/// The variables a condition may use.
+const VARIABLES: [&str; 3] = ["receipt", "customer", "store"];
+
+/// Longest expression accepted.
+const MAX_LEN: usize = 2000;
+
+/// A compiled custom condition.
+#[derive(Clone)]
+pub struct Condition {
+    source: String,
+    program: Arc<Program>,
+}
+
+impl fmt::Debug for Condition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Condition({:?})", self.source)
+    }
+}
+
+impl PartialEq for Condition {
+    fn eq(&self, other: &Self) -> bool {
+        self.source == other.source
+    }
+}
+
+impl Eq for Condition {}
+
+/// One receipt line as a condition sees it.
+#[derive(Debug, Clone)]
+pub struct CelLine {
+    pub sku: String,
+    pub groups: Vec<String>,
+    pub amount_minor: i64,
+    pub qty_milli: i64,
+}
+
+/// The values a condition is evaluated against.
+#[derive(Debug, Clone, Default)]
+pub struct CelInput {
+    pub total_minor: i64,
+    pub qty_milli: i64,
+    pub weekday: String,
+    pub hour: i64,
+    pub month_day: i64,
+    pub month: i64,
+    pub lines: Vec<CelLine>,
+    pub identified: bool,
+    pub tier: String,
+    pub series: String,
+    pub counters: Vec<(String, i64)>,
+    pub balances: Vec<(String, i64)>,
+    pub store_id: String,
+    pub store_format: String,
+    pub store_partner: String,
+}
+
+fn map(entries: Vec<(&str, Value)>) -> Value {
+    let m: HashMap<Key, Value> = entries.into_iter().map(|(k, v)| (Key::String(Arc::new(k.to_owned())), v)).collect();
+    Value::Map(Map { map: Arc::new(m) })
+}
+
+fn int_map(entries: &[(String, i64)]) -> Value {
+    let m: HashMap<Key, Value> =
+        entries.iter().map(|(k, v)| (Key::String(Arc::new(k.clone())), Value::Int(*v))).collect();
+    Value::Map(Map { map: Arc::new(m) })
+}
+
+fn string(s: &str) -> Value {
+    Value::String(Arc::new(s.to_owned()))
+}
+
+impl CelInput {
+    fn bind(&self, ctx: &mut Context) {
+        let lines: Vec<Value> = self
+            .lines
+            .iter()
+            .map(|l| {
+                map(vec![
+                    ("sku", string(&l.sku)),
+                    ("groups", Value::List(Arc::new(l.groups.iter().map(|g| string(g)).collect()))),
+                    ("amount_minor", Value::Int(l.amount_minor)),
+                    ("qty_milli", Value::Int(l.qty_milli)),
+                ])
+            })
+            .collect();
+        ctx.add_variable_from_value(
+            "receipt",
+            map(vec![
+                ("total_minor", Value::Int(self.total_minor)),
+                ("items", Value::Int(i64::try_from(self.lines.len()).unwrap_or(i64::MAX))),
+                ("qty_milli", Value::Int(self.qty_milli)),
+                ("weekday", string(&self.weekday)),
+                ("hour", Value::Int(self.hour)),
+                ("month_day", Value::Int(self.month_day)),
+                ("month", Value::Int(self.month)),
+                ("lines", Value::List(Arc::new(lines))),
+            ]),
+        );
+        ctx.add_variable_from_value(
+            "customer",
+            map(vec![
+                ("identified", Value::Bool(self.identified)),
+                ("tier", string(&self.tier)),
+                ("series", string(&self.series)),
+                ("counters", int_map(&self.counters)),
+                ("balances", int_map(&self.balances)),
+            ]),
+        );
+        ctx.add_variable_from_value(
+            "store",
+            map(vec![
+                ("id", string(&self.store_id)),
+                ("format", string(&self.store_format)),
+                ("partner", string(&self.store_partner)),
+            ]),
+        );
+    }
+
+    /// A plausible receipt to check a new condition against.
+    fn sample(counters: &[String], currencies: &[String]) -> CelInput {
+        CelInput {
+            total_minor: 12_345,
+            qty_milli: 3_000,
+            weekday: "tue".into(),
+            hour: 12,
+            month_day: 24,
+            month: 11,
+            lines: vec![CelLine { sku: "A100".into(), groups: vec!["dairy".into()], amount_minor: 12_345, qty_milli: 3_000 }],
+            identified: true,
+            tier: "silver".into(),
+            series: "LOY".into(),
+            counters: counters.iter().map(|c| (c.clone(), 50_000)).collect(),
+            balances: currencies.iter().map(|c| (c.clone(), 1_000)).collect(),
+            store_id: "s1".into(),
+            store_format: "supermarket".into(),
+            store_partner: String::new(),
+        }
+    }
+}
+
+impl Condition {
+    /// Parses and checks an expression. `counters` and `currencies` name what the
+    /// sample receipt it is tried on carries.
+    pub fn compile(source: &str, counters: &[String], currencies: &[String]) -> Result<Condition, String> {
+        if source.trim().is_empty() || source.len() > MAX_LEN {
+            return Err(format!("a condition is 1 to {MAX_LEN} characters"));
+        }
+        let program = Program::compile(source).map_err(|e| format!("not a valid CEL expression: {e}"))?;
+        let condition = Condition { source: source.to_owned(), program: Arc::new(program) };
+        match condition.try_eval(&CelInput::sample(counters, currencies)) {
+            Ok(_) => Ok(condition),
+            Err(e) if e.to_lowercase().contains("undeclared") => {
+                Err(format!("{e}: a condition may use only {}", VARIABLES.join(", ")))
+            }
+            Err(e) => Err(format!("the condition fails on a sample receipt: {e}")),
+        }
+    }
+
+    fn try_eval(&self, input: &CelInput) -> Result<bool, String> {
+        let mut ctx = Context::default();
+        input.bind(&mut ctx);
+        match self.program.execute(&ctx) {
+            Ok(Value::Bool(b)) => Ok(b),
+            Ok(other) => Err(format!("it gives {other:?}, not true or false")),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// Whether the condition holds; an evaluation error counts as false.
+    pub fn holds(&self, input: &CelInput) -> bool {
+        self.try_eval(input).unwrap_or(false)
+    }
+
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input() -> CelInput {
+        CelInput::sample(&["year-sum".into()], &["bonus".into()])
+    }
+
+    #[test]
+    fn conditions_see_the_receipt_the_customer_and_the_store() {
+        let c = Condition::compile(
+            "receipt.total_minor >= 10000 && customer.tier == 'silver' && store.format != 'discounter' \
+             && receipt.lines.exists(l, 'dairy' in l.groups) && customer.counters['year-sum'] > 0",
+            &["year-sum".into()],
+            &[],
+        )
+        .unwrap();
+        assert!(c.holds(&input()));
+        let mut small = input();
+        small.total_minor = 100;
+        assert!(!c.holds(&small));
+    }
+
+    #[test]
+    fn bad_conditions_are_refused_at_compile_time_with_a_reason() {
+        let cases = [
+            ("receipt.total_minor >", "not a valid CEL"),
+            ("order.total > 1", "may use only receipt, customer, store"),
+            ("receipt.total_minor + 1", "not true or false"),
+            ("receipt.total_minor > 'x'", "fails on a sample"),
+            ("", "1 to"),
+        ];
+        for (src, expected) in cases {
+            let err = Condition::compile(src, &[], &[]).unwrap_err();
+            assert!(err.contains(expected), "{src}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_condition_that_fails_on_a_real_receipt_is_false() {
+        let c = Condition::compile("customer.counters['year-sum'] > 0", &["year-sum".into()], &[]).unwrap();
+        let mut no_counter = input();
+        no_counter.counters.clear();
+        assert!(!c.holds(&no_counter));
+    }
+}

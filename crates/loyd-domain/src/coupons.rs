@@ -38,8 +38,13 @@ pub fn code_from_random(random: [u8; 8]) -> String {
     String::from_utf8(body).expect("ASCII")
 }
 
-/// A code as typed, made canonical: upper case, no spaces or dashes, and the letters
-/// people confuse with digits read as those digits (O → 0, I and L → 1).
+/// A promo code as typed, made canonical: trimmed, upper case.
+pub fn canonical(text: &str) -> String {
+    text.trim().to_uppercase()
+}
+
+/// A generated code as typed, made canonical: upper case, no spaces or dashes, and the
+/// letters people confuse with digits read as those digits (O → 0, I and L → 1).
 pub fn normalize(text: &str) -> String {
     text.chars()
         .filter(|c| !matches!(c, ' ' | '-'))

@@ -380,7 +380,10 @@ fn apply_coupons(env: &Env<'_>, w: &mut Work<'_>) -> Result<Vec<CouponCalc>, Rec
     let scale = ctx.store.scale;
     let mut out: Vec<CouponCalc> = Vec::new();
     for typed in &receipt.coupons {
-        let code = crate::coupons::normalize(typed);
+        // A promo code as typed, or a generated one with confusable letters read right.
+        let promo = crate::coupons::canonical(typed);
+        let generated = crate::coupons::normalize(typed);
+        let code = if ctx.coupons.iter().any(|c| c.code == promo) { promo } else { generated };
         let reject = |reason: ReceiptError, series: Option<StoreCode>| CouponCalc {
             code: code.clone(),
             status: CouponStatus::Rejected,

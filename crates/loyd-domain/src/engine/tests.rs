@@ -301,3 +301,282 @@ proptest! {
         prop_assert!(c.to_pay >= 0);
     }
 }
+
+// ---- rules engine mechanics ------------------------------------------------------
+
+fn with_counters(counters: &[(&str, &str)]) -> CustomerContext {
+    CustomerContext {
+        counters: counters.iter().map(|(k, v)| ((*k).to_owned(), v.parse().unwrap())).collect(),
+        ..customer(&[])
+    }
+}
+
+fn s2() -> Program {
+    program(json!({
+        "currencies": [{"code": "EUR", "kind": "money", "scale": 2}],
+        "counters": [{"id": "year-sum", "measure": "sum", "period": {"start": "2026-01-01T00:00:00+02:00", "every": "year"}}],
+        "campaigns": [{"id": "accumulated", "customers_only": true, "rewards": [
+            {"type": "discount", "accumulated": {"counter": "year-sum", "base": 5, "step": "50.00", "per_step": 1, "max": 15}}
+        ]}]
+    }))
+}
+
+#[test]
+fn s2_the_accumulated_discount_grows_by_a_point_per_fifty_paid() {
+    let p = s2();
+    // (receipt, what the customer had paid before it, expected discount)
+    for (amount, paid_before, expected) in [("40.00", "0", 200), ("20.00", "38.00", 100), ("100.00", "57.00", 600), ("10.00", "151.00", 80)] {
+        let r = receipt("2026-03-03T12:00:00+02:00", one_line(amount), json!([]));
+        let c = calculate(&r, &ctx(Some(with_counters(&[("year-sum", paid_before)]))), &p).unwrap();
+        assert_eq!(c.discount, expected, "receipt {amount} after {paid_before}");
+    }
+    let capped = receipt("2026-03-03T12:00:00+02:00", one_line("100.00"), json!([]));
+    let c = calculate(&capped, &ctx(Some(with_counters(&[("year-sum", "9000.00")]))), &p).unwrap();
+    assert_eq!(c.discount, 1500, "at most 15%");
+}
+
+fn s8() -> Program {
+    program(json!({
+        "currencies": [{"code": "EUR", "kind": "money", "scale": 2}],
+        "counters": [{"id": "sum365", "measure": "sum", "window_days": 365}],
+        "tiers": [{"id": "status", "counter": "sum365", "levels": [
+            {"id": "base", "from": 0}, {"id": "silver", "from": "300.00"}, {"id": "gold", "from": "1000.00"}]}],
+        "campaigns": [
+            {"id": "silver", "tiers": ["silver"], "rewards": [{"type": "discount", "percent": "3"}]},
+            {"id": "gold", "tiers": ["gold"], "rewards": [{"type": "discount", "percent": "5"}]}
+        ]
+    }))
+}
+
+#[test]
+fn s8_tiers_follow_the_purchase_sum_of_the_last_year() {
+    let p = s8();
+    for (sum, tier, discount) in [("299.99", "base", 0), ("300.00", "silver", 300), ("999.99", "silver", 300), ("1000.00", "gold", 500)] {
+        let r = receipt("2026-03-03T12:00:00+02:00", one_line("100.00"), json!([]));
+        let c = calculate(&r, &ctx(Some(with_counters(&[("sum365", sum)]))), &p).unwrap();
+        assert_eq!((c.tier.as_deref(), c.discount), (Some(tier), discount), "sum {sum}");
+    }
+}
+
+#[test]
+fn campaigns_run_only_on_their_weekdays_hours_and_month_days_in_store_time() {
+    let p = program(json!({
+        "currencies": [{"code": "EUR", "kind": "money", "scale": 2}],
+        "campaigns": [{"id": "happy-hour", "weekdays": ["mon", "tue", "wed", "thu", "fri"], "hours": {"from": "09:00", "to": "12:00"},
+                       "rewards": [{"type": "discount", "percent": "10"}]},
+                      {"id": "payday", "month_days": [25], "rewards": [{"type": "discount", "percent": "1"}]}]
+    }));
+    let at = |t: &str| calculate(&receipt(t, one_line("10.00"), json!([])), &ctx(None), &p).unwrap().discount;
+    assert_eq!(at("2026-03-03T09:00:00+02:00"), 100, "Tuesday 09:00 Riga");
+    assert_eq!(at("2026-03-03T11:59:00+02:00"), 100);
+    assert_eq!(at("2026-03-03T12:00:00+02:00"), 0, "the window is closed at 12:00");
+    assert_eq!(at("2026-03-03T07:30:00Z"), 100, "07:30 UTC is 09:30 in Riga");
+    assert_eq!(at("2026-03-07T10:00:00+02:00"), 0, "Saturday");
+    assert_eq!(at("2026-03-25T15:00:00+02:00"), 10, "the 25th");
+}
+
+#[test]
+fn an_exclusive_campaign_shuts_out_the_others() {
+    let p = program(json!({
+        "currencies": [{"code": "EUR", "kind": "money", "scale": 2}],
+        "campaigns": [
+            {"id": "big", "priority": 10, "exclusive": true, "min_total": "50.00", "rewards": [{"type": "discount", "percent": "20"}]},
+            {"id": "small", "priority": 1, "rewards": [{"type": "discount", "percent": "5"}]}
+        ]
+    }));
+    let c = calculate(&receipt("2026-03-03T12:00:00+02:00", one_line("100.00"), json!([])), &ctx(None), &p).unwrap();
+    assert_eq!((c.discount, c.campaigns.clone()), (2000, vec!["big".to_owned()]));
+    let c = calculate(&receipt("2026-03-03T12:00:00+02:00", one_line("10.00"), json!([])), &ctx(None), &p).unwrap();
+    assert_eq!((c.discount, c.campaigns.clone()), (50, vec!["small".to_owned()]), "the exclusive one does not apply here");
+}
+
+#[test]
+fn of_a_stack_group_only_the_campaign_best_for_the_customer_applies() {
+    let p = program(json!({
+        "currencies": [{"code": "EUR", "kind": "money", "scale": 2}],
+        "campaigns": [
+            {"id": "five", "priority": 9, "stack_group": "weekly", "rewards": [{"type": "discount", "percent": "5"}]},
+            {"id": "ten-dairy", "priority": 1, "stack_group": "weekly", "rewards": [{"type": "discount", "percent": "10", "groups": ["dairy"]}]},
+            {"id": "other", "rewards": [{"type": "discount", "amount": "1.00"}]}
+        ]
+    }));
+    let dairy = json!([{"line": 1, "sku": "M", "groups": ["dairy"], "qty": "1", "amount": "100.00"}]);
+    let c = calculate(&receipt("2026-03-03T12:00:00+02:00", dairy, json!([])), &ctx(None), &p).unwrap();
+    assert_eq!(c.campaigns, vec!["ten-dairy".to_owned(), "other".to_owned()]);
+    let misc = receipt("2026-03-03T12:00:00+02:00", one_line("100.00"), json!([]));
+    let c = calculate(&misc, &ctx(None), &p).unwrap();
+    assert_eq!(c.campaigns, vec!["five".to_owned(), "other".to_owned()]);
+}
+
+#[test]
+fn s6_restriction_keeps_the_discount_within_twenty_percent_of_the_receipt() {
+    let p = program(json!({
+        "currencies": [{"code": "EUR", "kind": "money", "scale": 2}],
+        "restrictions": {"max_discount_share": "0.20"},
+        "campaigns": [
+            {"id": "a", "rewards": [{"type": "discount", "percent": "15"}]},
+            {"id": "b", "rewards": [{"type": "discount", "percent": "15"}]}
+        ]
+    }));
+    let lines = json!([{"line": 1, "sku": "A", "qty": "1", "amount": "33.33"}, {"line": 2, "sku": "B", "qty": "1", "amount": "66.67"}]);
+    let c = calculate(&receipt("2026-03-03T12:00:00+02:00", lines, json!([])), &ctx(None), &p).unwrap();
+    assert_eq!(c.discount, 2000);
+    assert_eq!(c.lines.iter().map(|l| l.discount).sum::<i64>(), 2000);
+    for l in &c.lines {
+        let applied: i64 = l.applied.iter().map(|a| a.amount).sum();
+        assert_eq!(applied, l.discount, "each line's applied discounts add up to its discount");
+    }
+}
+
+fn s7() -> Program {
+    program(json!({
+        "currencies": [{"code": "EUR", "kind": "money", "scale": 2}],
+        "coupon_series": [
+            {"id": "WELCOME10", "kind": "promo", "percent": "10", "groups": ["dairy"], "uses_per_customer": 1,
+             "valid_until": "2026-12-31T22:00:00Z"},
+            {"id": "GEN5", "kind": "unique", "amount": "5.00", "max_share": "0.50"}
+        ]
+    }))
+}
+
+fn with_coupon(lines: serde_json::Value, coupon: &str, at: &str) -> Receipt {
+    let req: ReceiptRequest = serde_json::from_value(json!({
+        "receipt_id": "r", "at": at, "customer": {"card": "2770000000017"}, "lines": lines, "coupons": [coupon]
+    }))
+    .unwrap();
+    req.parse(Scale::CENTS, jiff::Timestamp::UNIX_EPOCH).unwrap()
+}
+
+fn coupon_ctx(code: &str, series: &str) -> crate::receipt::CouponContext {
+    crate::receipt::CouponContext { code: code.into(), series: StoreCode::parse(series).unwrap(), issued_to: None, valid_until: None, void: false }
+}
+
+#[test]
+fn s7_a_promo_coupon_applies_once_per_customer_to_dairy_until_its_date() {
+    let p = s7();
+    let dairy = json!([{"line": 1, "sku": "MILK", "groups": ["dairy"], "qty": "1", "amount": "20.00"},
+                       {"line": 2, "sku": "BREAD", "groups": ["misc"], "qty": "1", "amount": "5.00"}]);
+    let mut cx = ctx(Some(customer(&[])));
+    cx.coupons = vec![coupon_ctx("WELCOME10", "WELCOME10")];
+    let c = calculate(&with_coupon(dairy.clone(), "welcome10", "2026-03-03T12:00:00+02:00"), &cx, &p).unwrap();
+    assert_eq!((c.coupons[0].status, c.discount), (crate::receipt::CouponStatus::Applied, 200));
+    assert!(c.charges.iter().any(|ch| ch.key == "coupon:WELCOME10:c7" && ch.max_uses == Some(1)));
+
+    let mut used = cx.clone();
+    used.usage.insert(("coupon:WELCOME10:c7".into(), "all".into()), crate::receipt::UsageRow { uses: 1, value: 200, items: 0 });
+    let c = calculate(&with_coupon(dairy.clone(), "WELCOME10", "2026-03-03T12:00:00+02:00"), &used, &p).unwrap();
+    assert_eq!(c.coupons[0].reason.as_ref().map(|r| r.code()), Some("coupon_used"));
+    assert_eq!(c.discount, 0);
+
+    let c = calculate(&with_coupon(dairy, "WELCOME10", "2027-01-01T12:00:00+02:00"), &cx, &p).unwrap();
+    assert_eq!(c.coupons[0].reason.as_ref().map(|r| r.code()), Some("coupon_expired"));
+    let c = calculate(&with_coupon(one_line("20.00"), "WELCOME10", "2026-03-03T12:00:00+02:00"), &cx, &p).unwrap();
+    assert_eq!(c.coupons[0].reason.as_ref().map(|r| r.code()), Some("coupon_not_applicable"));
+    let c = calculate(&with_coupon(one_line("20.00"), "NOPE", "2026-03-03T12:00:00+02:00"), &cx, &p).unwrap();
+    assert_eq!(c.coupons[0].reason.as_ref().map(|r| r.code()), Some("coupon_unknown"));
+}
+
+#[test]
+fn a_generated_coupon_is_single_use_and_keeps_to_its_max_share() {
+    let p = s7();
+    let mut cx = ctx(Some(customer(&[])));
+    cx.coupons = vec![coupon_ctx("ABCDEFGHJK0", "GEN5")];
+    let c = calculate(&with_coupon(one_line("6.00"), "ABCDEFGHJK0", "2026-03-03T12:00:00+02:00"), &cx, &p).unwrap();
+    assert_eq!(c.discount, 300, "at most half of 6.00");
+    cx.usage.insert(("coupon:GEN5:ABCDEFGHJK0".into(), "all".into()), crate::receipt::UsageRow { uses: 1, value: 300, items: 0 });
+    let c = calculate(&with_coupon(one_line("6.00"), "ABCDEFGHJK0", "2026-03-03T12:00:00+02:00"), &cx, &p).unwrap();
+    assert_eq!(c.coupons[0].reason.as_ref().map(|r| r.code()), Some("coupon_used"));
+}
+
+#[test]
+fn a_campaign_past_its_budget_is_dropped_and_the_receipt_computed_without_it() {
+    let p = program(json!({
+        "currencies": [{"code": "EUR", "kind": "money", "scale": 2}],
+        "campaigns": [{"id": "promo", "limits": {"budget": "100.00"}, "rewards": [{"type": "discount", "percent": "30"}]}]
+    }));
+    let r = receipt("2026-03-03T12:00:00+02:00", one_line("40.00"), json!([]));
+    let mut cx = ctx(None);
+    let c = calculate(&r, &cx, &p).unwrap();
+    assert_eq!(c.discount, 1200);
+    assert_eq!((c.charges[0].key.as_str(), c.charges[0].value, c.charges[0].max_value), ("campaign:promo", 1200, Some(10000)));
+    cx.usage.insert(("campaign:promo".into(), "all".into()), crate::receipt::UsageRow { uses: 9, value: 8900, items: 0 });
+    let c = calculate(&r, &cx, &p).unwrap();
+    assert_eq!((c.discount, c.campaigns.len()), (0, 0), "12.00 more would pass the 100.00 budget");
+}
+
+#[test]
+fn a_per_customer_daily_limit_stops_the_campaign_for_that_customer_that_day() {
+    let p = program(json!({
+        "currencies": [{"code": "EUR", "kind": "money", "scale": 2}],
+        "campaigns": [{"id": "daily", "customers_only": true, "limits": {"per_customer_day": 1},
+                       "rewards": [{"type": "discount", "amount": "1.00"}]}]
+    }));
+    let r = receipt("2026-03-03T12:00:00+02:00", one_line("10.00"), json!([]));
+    let mut cx = ctx(Some(customer(&[])));
+    let c = calculate(&r, &cx, &p).unwrap();
+    assert_eq!(c.charges[0].period, "d:2026-03-03");
+    cx.usage.insert(("campaign:daily:c7".into(), "d:2026-03-03".into()), crate::receipt::UsageRow { uses: 1, value: 100, items: 1000 });
+    assert_eq!(calculate(&r, &cx, &p).unwrap().discount, 0);
+}
+
+#[test]
+fn s1_ten_points_become_one_euro_on_the_wallet() {
+    let p = program(json!({
+        "currencies": [
+            {"code": "EUR", "kind": "money", "scale": 2},
+            {"code": "bonus", "kind": "points", "scale": 0, "conversion": {"to": "wallet", "every": 10, "gives": "1.00"}},
+            {"code": "wallet", "kind": "money", "scale": 2, "redeem": {}}
+        ],
+        "campaigns": [{"id": "step", "min_total": "5.00", "rewards": [{"type": "accrue", "currency": "bonus", "step": "5.00", "units": "1"}]}]
+    }));
+    let r = receipt("2026-03-03T12:00:00+02:00", one_line("15.00"), json!([]));
+    let c = calculate(&r, &ctx(Some(customer(&[("bonus", 7)]))), &p).unwrap();
+    assert_eq!(c.conversions.len(), 1);
+    assert_eq!((c.conversions[0].taken, c.conversions[0].given), (10, 100));
+    let balance = |code: &str| c.balances.iter().find(|b| b.currency.as_str() == code).map(|b| b.available);
+    assert_eq!((balance("bonus"), balance("wallet")), (Some(0), Some(100)));
+}
+
+#[test]
+fn birthday_campaigns_hold_in_the_window_around_the_birthday() {
+    let p = program(json!({
+        "currencies": [{"code": "EUR", "kind": "money", "scale": 2}],
+        "campaigns": [{"id": "bday", "birthday": {"days_before": 3, "days_after": 3}, "rewards": [{"type": "discount", "percent": "10"}]}]
+    }));
+    let born = |date: &str| CustomerContext { birth_date: Some(date.parse().unwrap()), ..customer(&[]) };
+    let at = |t: &str, who: CustomerContext| calculate(&receipt(t, one_line("10.00"), json!([])), &ctx(Some(who)), &p).unwrap().discount;
+    assert_eq!(at("2026-03-03T12:00:00+02:00", born("1990-03-05")), 100);
+    assert_eq!(at("2026-03-03T12:00:00+02:00", born("1990-03-07")), 0);
+    assert_eq!(at("2026-01-02T12:00:00+02:00", born("1990-12-31")), 100, "across the new year");
+    assert_eq!(at("2026-03-03T12:00:00+02:00", CustomerContext { birth_date: None, ..customer(&[]) }), 0);
+}
+
+#[test]
+fn a_custom_condition_decides_with_the_receipt_and_the_customer() {
+    let p = program(json!({
+        "currencies": [{"code": "EUR", "kind": "money", "scale": 2}],
+        "campaigns": [{"id": "cel", "condition": "receipt.items >= 2 && receipt.lines.exists(l, 'dairy' in l.groups)",
+                       "rewards": [{"type": "discount", "amount": "1.00"}]}]
+    }));
+    let two = json!([{"line": 1, "sku": "M", "groups": ["dairy"], "qty": "1", "amount": "5.00"},
+                     {"line": 2, "sku": "B", "qty": "1", "amount": "5.00"}]);
+    assert_eq!(calculate(&receipt("2026-03-03T12:00:00+02:00", two, json!([])), &ctx(None), &p).unwrap().discount, 100);
+    assert_eq!(calculate(&receipt("2026-03-03T12:00:00+02:00", one_line("10.00"), json!([])), &ctx(None), &p).unwrap().discount, 0);
+}
+
+#[test]
+fn fixed_prices_and_maximum_accruals() {
+    let p = program(json!({
+        "currencies": [{"code": "EUR", "kind": "money", "scale": 2}, {"code": "bonus", "kind": "points", "scale": 0}],
+        "restrictions": {"max_accrual": [{"currency": "bonus", "units": "50"}]},
+        "campaigns": [
+            {"id": "price", "rewards": [{"type": "discount", "price": "0.99", "skus": ["BUN"]}]},
+            {"id": "pts", "rewards": [{"type": "accrue", "currency": "bonus", "per": "1.00", "units": "1"}]}
+        ]
+    }));
+    let lines = json!([{"line": 1, "sku": "BUN", "qty": "3", "amount": "4.50"}, {"line": 2, "sku": "TV", "qty": "1", "amount": "100.00"}]);
+    let c = calculate(&receipt("2026-03-03T12:00:00+02:00", lines, json!([])), &ctx(Some(customer(&[]))), &p).unwrap();
+    assert_eq!(c.lines[0].discount, 153, "3 × 0.99 = 2.97 instead of 4.50");
+    assert_eq!(c.accrued[0].units, 50, "at most 50 points per receipt");
+    assert_eq!(c.lines.iter().map(|l| l.accrued_units[0]).sum::<i64>(), 50);
+}

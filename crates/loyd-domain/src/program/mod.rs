@@ -423,10 +423,15 @@ fn share(v: Option<Dec>, path: String, p: &mut Problems) -> Option<Decimal> {
     Some(v)
 }
 
+/// `"HH:MM"` to minutes after midnight (`"24:00"` is the end of the day).
 fn minutes(hhmm: &str) -> Option<u16> {
     let (h, m) = hhmm.split_once(':')?;
+    if h.len() != 2 || m.len() != 2 {
+        return None;
+    }
     let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
-    (h <= 24 && m < 60 && h * 60 + m <= 24 * 60 && h.to_string().len() <= 2 && m < 60).then_some(h * 60 + m)
+    let total = h * 60 + m;
+    (m < 60 && total <= 24 * 60).then_some(total)
 }
 
 impl Program {

@@ -352,9 +352,10 @@ async fn counters_of(
 async fn coupons_of(c: &mut Conn, receipt: &Receipt, program: &Program) -> Result<Vec<CouponContext>, StoreError> {
     let mut out = Vec::new();
     for typed in &receipt.coupons {
+        let promo = loyd_domain::coupons::canonical(typed);
         let code = loyd_domain::coupons::normalize(typed);
-        if let Some(series) = program.promo_codes.get(&code) {
-            out.push(CouponContext { code, series: series.clone(), issued_to: None, valid_until: None, void: false });
+        if let Some(series) = program.promo_codes.get(&promo) {
+            out.push(CouponContext { code: promo, series: series.clone(), issued_to: None, valid_until: None, void: false });
         } else if loyd_domain::coupons::is_generated(&code) {
             let row = sqlx::query("SELECT series, customer_id, valid_until, void FROM coupons WHERE code = $1")
                 .bind(code.clone())

@@ -31,6 +31,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/v1/admin/customers/{id}/statement", get(statement))
         .route("/v1/admin/customers/{id}/credit-settlements", post(settle))
         .route("/v1/admin/cards", post(issue_cards))
+        .route("/v1/admin/coupons", post(generate_coupons))
         .route("/v1/admin/cards/{number}/block", post(block))
         .route("/v1/admin/cards/{number}/unblock", post(unblock))
         .route("/v1/admin/failures", get(failures))
@@ -87,6 +88,8 @@ pub struct NewCustomer {
     /// International format, e.g. +37120000000.
     pub phone: Option<String>,
     pub name: Option<String>,
+    /// YYYY-MM-DD, for birthday campaigns.
+    pub birth_date: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -95,11 +98,12 @@ pub struct CustomerOut {
     pub id: String,
     pub phone: Option<String>,
     pub name: Option<String>,
+    pub birth_date: Option<String>,
 }
 
 impl From<Customer> for CustomerOut {
     fn from(c: Customer) -> Self {
-        CustomerOut { id: format!("c_{}", c.id), phone: c.phone, name: c.name }
+        CustomerOut { id: format!("c_{}", c.id), phone: c.phone, name: c.name, birth_date: c.birth_date.map(|d| d.to_string()) }
     }
 }
 
@@ -107,7 +111,12 @@ impl From<Customer> for CustomerOut {
 #[utoipa::path(post, path = "/v1/admin/customers", tag = "admin", security(("api_key" = [])), request_body = NewCustomer,
     responses((status = 201, body = CustomerOut), (status = "4XX", body = ErrorBody)))]
 pub async fn create_customer(State(state): State<AppState>, Json(body): Json<NewCustomer>) -> Result<(StatusCode, Json<CustomerOut>), ApiError> {
-    let c = state.store.create_customer(body.phone, body.name).await?;
+    let birth_date = body
+        .birth_date
+        .as_deref()
+        .map(|d| d.parse::<jiff::civil::Date>().map_err(|_| ApiError::validation("birth_date must be YYYY-MM-DD")))
+        .transpose()?;
+    let c = state.store.create_customer(body.phone, body.name, birth_date).await?;
     Ok((StatusCode::CREATED, Json(c.into())))
 }
 
@@ -255,6 +264,43 @@ pub async fn issue_cards(State(state): State<AppState>, Json(body): Json<IssueRe
         .issue_cards(IssueCards { series: body.series, count: body.count, customer, number: body.number })
         .await?;
     Ok((StatusCode::CREATED, Json(IssuedCards { cards })))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct GenerateCoupons {
+    /// A coupon series of kind `unique`.
+    pub series: String,
+    pub count: u32,
+    /// `c_7`: personal coupons, usable only by that customer.
+    pub customer: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CouponOut {
+    pub code: String,
+    #[schema(value_type = Option<String>)]
+    pub valid_until: Option<Timestamp>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GeneratedCoupons {
+    pub coupons: Vec<CouponOut>,
+}
+
+/// Generate unique, unguessable coupon codes of a series (for print, media or
+/// electronic distribution).
+#[utoipa::path(post, path = "/v1/admin/coupons", tag = "admin", security(("api_key" = [])), request_body = GenerateCoupons,
+    responses((status = 201, body = GeneratedCoupons), (status = "4XX", body = ErrorBody)))]
+pub async fn generate_coupons(
+    State(state): State<AppState>,
+    Json(body): Json<GenerateCoupons>,
+) -> Result<(StatusCode, Json<GeneratedCoupons>), ApiError> {
+    let customer = body.customer.as_deref().map(customer_id).transpose()?;
+    let coupons = state.store.generate_coupons(body.series, body.count, customer).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(GeneratedCoupons { coupons: coupons.into_iter().map(|(code, valid_until)| CouponOut { code, valid_until }).collect() }),
+    ))
 }
 
 /// Block a card (lost or stolen).

@@ -172,7 +172,25 @@ pub struct PlanStep {
 impl fmt::Display for PlanStep {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (self.action, &self.before) {
-            (Action::Create, _) => write!(f, "+ create {} {}: {}", self.object, self.id, self.after),
+            (Action::Create, _) => {
+                // Only the fields that are set: defaults would drown what was written.
+                let shown = match &self.after {
+                    serde_json::Value::Object(m) => serde_json::Value::Object(
+                        m.iter()
+                            .filter(|(_, v)| match v {
+                                serde_json::Value::Null => false,
+                                serde_json::Value::Array(a) => !a.is_empty(),
+                                serde_json::Value::Object(o) => !o.is_empty(),
+                                serde_json::Value::Bool(b) => *b,
+                                _ => true,
+                            })
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .collect(),
+                    ),
+                    other => other.clone(),
+                };
+                write!(f, "+ create {} {}: {}", self.object, self.id, shown)
+            }
             (Action::Update, Some(before)) => {
                 write!(f, "~ update {} {}:", self.object, self.id)?;
                 // Show only the fields that change.

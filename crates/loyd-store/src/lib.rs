@@ -287,7 +287,7 @@ dispatch! {
     /// Counts a wrong PIN; the fifth in a row locks the card.
     pub async fn record_pin_failure(&self, number: String; now now) -> Result<(), StoreError>;
 
-    pub async fn create_customer(&self, phone: Option<String>, name: Option<String>; now now) -> Result<Customer, StoreError>;
+    pub async fn create_customer(&self, phone: Option<String>, name: Option<String>, birth_date: Option<jiff::civil::Date>; now now) -> Result<Customer, StoreError>;
     pub async fn customer(&self, id: i64) -> Result<Option<Customer>, StoreError>;
     pub async fn set_card_blocked(&self, number: String, blocked: bool) -> Result<(), StoreError>;
     pub async fn create_api_key(&self, name: String, key_hash: String, role: String; now now) -> Result<(), StoreError>;
@@ -453,6 +453,27 @@ impl Store {
         let now = self.now();
         let program = self.program().await?;
         on_backend!(self, b => b.adjust_balance(operation_id, customer, currency, amount, reason, program, now).await)
+    }
+
+    /// Burns the points of customers inactive for their currency's `inactivity_days`.
+    pub async fn burn_inactive(&self, limit: u32) -> Result<usize, StoreError> {
+        let now = self.now();
+        let program = self.program().await?;
+        on_backend!(self, b => b.burn_inactive(program, limit, now).await)
+    }
+
+    /// Converts balances that reached their conversion threshold.
+    pub async fn convert_balances(&self, limit: u32) -> Result<usize, StoreError> {
+        let now = self.now();
+        let program = self.program().await?;
+        on_backend!(self, b => b.convert_balances(program, limit, now).await)
+    }
+
+    /// Generates unique coupons of a series, personal to `customer` if given.
+    pub async fn generate_coupons(&self, series: String, count: u32, customer: Option<i64>) -> Result<Vec<(String, Option<Timestamp>)>, StoreError> {
+        let now = self.now();
+        let program = self.program().await?;
+        on_backend!(self, b => b.generate_coupons(series, count, customer, program, now).await)
     }
 
     /// A one-time code identifying a customer at the POS for `ttl`.

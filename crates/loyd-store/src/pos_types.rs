@@ -68,6 +68,7 @@ pub struct Customer {
     pub id: i64,
     pub phone: Option<String>,
     pub name: Option<String>,
+    pub birth_date: Option<jiff::civil::Date>,
 }
 
 /// A card just issued; `pin` is shown this once.

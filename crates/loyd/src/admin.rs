@@ -9,7 +9,7 @@ use loyd_domain::money::{self, Minor};
 use loyd_domain::org::TimeZoneName;
 use loyd_store::{FailureFilter, IssueCards, Store};
 
-use crate::cli::{ApiKeyCommand, CardCommand, CreditCommand, CustomerCommand, FailuresArgs};
+use crate::cli::{ApiKeyCommand, CardCommand, CouponsCommand, CreditCommand, CustomerCommand, FailuresArgs};
 
 /// Accepts `c_7` or `7`.
 pub fn customer_id(text: &str) -> anyhow::Result<i64> {
@@ -38,8 +38,9 @@ pub async fn api_key(store: &Store, cmd: ApiKeyCommand) -> anyhow::Result<ExitCo
 
 pub async fn customer(store: &Store, cmd: CustomerCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        CustomerCommand::Create { phone, name } => {
-            let c = store.create_customer(phone, name).await?;
+        CustomerCommand::Create { phone, name, birth_date } => {
+            let birth_date = birth_date.map(|d| d.parse::<jiff::civil::Date>()).transpose().context("--birth-date is YYYY-MM-DD")?;
+            let c = store.create_customer(phone, name, birth_date).await?;
             println!("c_{}", c.id);
         }
         CustomerCommand::Code { customer } => {
@@ -79,6 +80,18 @@ pub async fn card(store: &Store, cmd: CardCommand) -> anyhow::Result<ExitCode> {
         CardCommand::Unblock { number } => {
             store.set_card_blocked(number.clone(), false).await?;
             println!("card {number} is active");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn coupons(store: &Store, cmd: CouponsCommand) -> anyhow::Result<ExitCode> {
+    let CouponsCommand::Generate { series, count, customer } = cmd;
+    let customer = customer.as_deref().map(customer_id).transpose()?;
+    for (code, valid_until) in store.generate_coupons(series, count, customer).await? {
+        match valid_until {
+            Some(v) => println!("{code}\t{v}"),
+            None => println!("{code}"),
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -79,6 +79,9 @@ pub enum Command {
     /// Cards: issue, block, unblock.
     #[command(subcommand)]
     Card(CardCommand),
+    /// Coupons: generate unique codes.
+    #[command(subcommand)]
+    Coupons(CouponsCommand),
     /// Internal credit: settlements and statements.
     #[command(subcommand)]
     Credit(CreditCommand),
@@ -106,6 +109,9 @@ pub enum CustomerCommand {
         phone: Option<String>,
         #[arg(long)]
         name: Option<String>,
+        /// YYYY-MM-DD, for birthday campaigns.
+        #[arg(long)]
+        birth_date: Option<String>,
     },
     /// A one-time code that identifies the customer at a POS for five minutes.
     Code {
@@ -147,6 +153,20 @@ pub enum CardCommand {
     /// Block a card (lost, stolen): it is refused everywhere until unblocked.
     Block { number: String },
     Unblock { number: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CouponsCommand {
+    /// Generate unique, unguessable codes of a series; prints one per line.
+    Generate {
+        #[arg(long)]
+        series: String,
+        #[arg(long)]
+        count: u32,
+        /// Personal coupons of this customer (c_7 or 7).
+        #[arg(long)]
+        customer: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]

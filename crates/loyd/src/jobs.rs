@@ -1,5 +1,6 @@
-//! Scheduled work: ledger maintenance, run inside `loyd serve` every interval and on
-//! demand by `loyd jobs run`. Every job works in bounded batches and is idempotent, so
+//! Scheduled work, run inside `loyd serve` every interval and on demand by
+//! `loyd jobs run`: releasing expired holds, burning expired lots and the points of
+//! inactive customers, converting balances that reached their threshold. Every job works in bounded batches and is idempotent, so
 //! several server processes may run it at once.
 
 use std::time::Duration;
@@ -15,6 +16,8 @@ const BATCH: u32 = 500;
 pub struct RunReport {
     pub holds_expired: usize,
     pub lots_burned: usize,
+    pub inactive_burned: usize,
+    pub converted: usize,
 }
 
 /// Runs every job until it has nothing left to do.
@@ -34,6 +37,20 @@ pub async fn run_once(store: &Store) -> Result<RunReport, StoreError> {
             break;
         }
     }
+    loop {
+        let n = store.burn_inactive(BATCH).await?;
+        report.inactive_burned += n;
+        if n < BATCH as usize {
+            break;
+        }
+    }
+    loop {
+        let n = store.convert_balances(BATCH).await?;
+        report.converted += n;
+        if n < BATCH as usize {
+            break;
+        }
+    }
     Ok(report)
 }
 
@@ -47,9 +64,13 @@ pub async fn run_forever(store: Store, interval: Duration, mut stop: watch::Rece
             _ = stop.changed() => return,
         }
         match run_once(&store).await {
-            Ok(r) if r.holds_expired + r.lots_burned > 0 => {
-                tracing::info!(holds_expired = r.holds_expired, lots_burned = r.lots_burned, "scheduled jobs ran")
-            }
+            Ok(r) if r.holds_expired + r.lots_burned + r.inactive_burned + r.converted > 0 => tracing::info!(
+                holds_expired = r.holds_expired,
+                lots_burned = r.lots_burned,
+                inactive_burned = r.inactive_burned,
+                converted = r.converted,
+                "scheduled jobs ran"
+            ),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "scheduled jobs failed; will retry at the next interval"),
         }

@@ -91,12 +91,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Jobs(JobsCommand::Run) => {
             let store = open(&settings, true).await?;
             let r = jobs::run_once(&store).await?;
-            println!("holds expired: {}, lots burned: {}", r.holds_expired, r.lots_burned);
+            println!(
+                "holds expired: {}, lots burned: {}, inactive accounts burned: {}, balances converted: {}",
+                r.holds_expired, r.lots_burned, r.inactive_burned, r.converted
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::ApiKey(cmd) => admin::api_key(&open(&settings, true).await?, cmd).await,
         Command::Customer(cmd) => admin::customer(&open(&settings, true).await?, cmd).await,
         Command::Card(cmd) => admin::card(&open(&settings, true).await?, cmd).await,
+        Command::Coupons(cmd) => admin::coupons(&open(&settings, true).await?, cmd).await,
         Command::Credit(cmd) => admin::credit(&open(&settings, true).await?, cmd).await,
         Command::Failures(args) => admin::failures(&open(&settings, true).await?, args).await,
     }

@@ -98,9 +98,25 @@ impl TestApp {
         (res.status().as_u16(), res.json().await.unwrap())
     }
 
+    /// A key of a new terminal `pos-1` of `store`.
+    pub async fn terminal(&self, store: &str) -> String {
+        let key = format!("lyt_test_key_{store}_pos_1");
+        self.store
+            .create_terminal(StoreCode::parse(store).unwrap(), TerminalCode::parse("pos-1").unwrap(), terminal_key_hash(&key))
+            .await
+            .unwrap();
+        key
+    }
+
+    /// Commits a receipt with another terminal's key.
+    pub async fn commit_as(&self, key: &str, body: &Value) -> (u16, Value) {
+        let res = self.client.post(self.url("/v1/pos/receipts")).bearer_auth(key).json(body).send().await.unwrap();
+        (res.status().as_u16(), res.json().await.unwrap())
+    }
+
     /// A customer with a loyalty card of `series`; returns (customer id, card number).
     pub async fn customer_with_card(&self, phone: &str, series: &str) -> (i64, String) {
-        let c = self.store.create_customer(Some(phone.into()), Some("Test Customer".into())).await.unwrap();
+        let c = self.store.create_customer(Some(phone.into()), Some("Test Customer".into()), None).await.unwrap();
         let card = self.issue(series, Some(c.id)).await.remove(0);
         (c.id, card.number)
     }

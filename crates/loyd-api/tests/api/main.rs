@@ -4,4 +4,5 @@ mod admin;
 mod helpers;
 mod pos;
 mod scenarios;
+mod scenarios_rules;
 mod shell;

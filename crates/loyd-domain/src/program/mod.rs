@@ -254,8 +254,8 @@ pub struct Counter {
 }
 
 impl Counter {
-    /// Receipts from this moment up to `at` (exclusive) count at `at`. Before the first
-    /// period starts, nothing counts.
+    /// Receipts from this moment up to `at` count at `at`. Before the first period
+    /// starts, nothing counts.
     pub fn start_at(&self, at: Timestamp) -> Timestamp {
         match self.range {
             CounterRange::Window(w) => at - w,
@@ -281,8 +281,10 @@ impl Counter {
 }
 
 /// The values of `counters` at `at`, from a customer's earlier receipts: `(time, paid)`
-/// pairs, `paid` in store minor units after discounts and returns. Money counters are
-/// in store money; counts are whole numbers. Visits are distinct days in `tz`.
+/// pairs, `paid` in store minor units after discounts and returns. Receipts committed
+/// before the one being computed count even when they carry the same time. Money
+/// counters are in store money; counts are whole numbers. Visits are distinct days in
+/// `tz`.
 pub fn counter_values(
     counters: &[Counter],
     receipts: &[(Timestamp, i64)],
@@ -294,7 +296,7 @@ pub fn counter_values(
         .iter()
         .map(|c| {
             let start = c.start_at(at);
-            let inside = receipts.iter().filter(|(t, _)| *t >= start && *t < at);
+            let inside = receipts.iter().filter(|(t, _)| *t >= start && *t <= at);
             let value = match c.measure {
                 Measure::Sum => money::from_minor(inside.map(|(_, paid)| *paid).sum(), scale),
                 Measure::Count => Decimal::from(inside.count()),

@@ -41,6 +41,9 @@ mod returns;
 #[path = "../shared/pos_ops.rs"]
 #[allow(clippy::duplicate_mod)] // compiled once per backend, on purpose
 mod pos_ops;
+#[path = "../shared/jobs.rs"]
+#[allow(clippy::duplicate_mod)] // compiled once per backend, on purpose
+mod jobs;
 
 /// How many times a write meets a transient conflict before the caller is told.
 const MAX_ATTEMPTS: u32 = 8;

@@ -335,7 +335,7 @@ async fn counters_of(
     let Some(start) = loyd_domain::program::counters_start(&program.counters, at) else { return Ok(BTreeMap::new()) };
     let rows = sqlx::query(
         "SELECT at, total - discount - returned_paid AS paid FROM receipts \
-         WHERE customer_id = $1 AND status = 'committed' AND at >= $2 AND at < $3",
+         WHERE customer_id = $1 AND status = 'committed' AND at >= $2 AND at <= $3",
     )
     .bind(customer)
     .bind(to_micros(start))

@@ -584,7 +584,13 @@ impl Backend {
             .try_get("n")?)
     }
 
-    pub async fn create_customer(&self, phone: Option<String>, name: Option<String>, now: Timestamp) -> Result<Customer, StoreError> {
+    pub async fn create_customer(
+        &self,
+        phone: Option<String>,
+        name: Option<String>,
+        birth_date: Option<jiff::civil::Date>,
+        now: Timestamp,
+    ) -> Result<Customer, StoreError> {
         let phone = match phone {
             Some(p) => Some(normalize_phone(&p).ok_or_else(|| StoreError::Invalid("phone must be international, e.g. +37120000000".into()))?),
             None => None,
@@ -592,25 +598,26 @@ impl Backend {
         if name.as_ref().is_some_and(|n| n.trim().is_empty() || n.chars().count() > 200) {
             return Err(StoreError::Invalid("name must be 1 to 200 characters".into()));
         }
-        let shared = Arc::new((phone, name));
+        let shared = Arc::new((phone, name, birth_date));
         self.write(move |c| {
             let shared = shared.clone();
             Box::pin(async move {
-                let (phone, name) = &*shared;
+                let (phone, name, birth_date) = &*shared;
                 if let Some(p) = phone {
                     let taken = sqlx::query("SELECT 1 FROM customers WHERE phone = $1").bind(p.clone()).fetch_optional(&mut *c).await?;
                     if taken.is_some() {
                         return Err(StoreError::AlreadyExists { what: "customer with phone", id: p.clone() });
                     }
                 }
-                let id: i64 = sqlx::query("INSERT INTO customers (phone, name, created_at) VALUES ($1, $2, $3) RETURNING id")
+                let id: i64 = sqlx::query("INSERT INTO customers (phone, name, birth_date, created_at) VALUES ($1, $2, $3, $4) RETURNING id")
                     .bind(phone.clone())
                     .bind(name.clone())
+                    .bind(birth_date.map(|d| d.to_string()))
                     .bind(to_micros(now))
                     .fetch_one(&mut *c)
                     .await?
                     .try_get("id")?;
-                Ok(Customer { id, phone: phone.clone(), name: name.clone() })
+                Ok(Customer { id, phone: phone.clone(), name: name.clone(), birth_date: *birth_date })
             })
         })
         .await
@@ -618,8 +625,16 @@ impl Backend {
 
     pub async fn customer(&self, id: i64) -> Result<Option<Customer>, StoreError> {
         let mut c = self.reader().await?;
-        let row = sqlx::query("SELECT id, phone, name FROM customers WHERE id = $1").bind(id).fetch_optional(&mut *c).await?;
-        row.map(|r| Ok(Customer { id: r.try_get("id")?, phone: r.try_get("phone")?, name: r.try_get("name")? })).transpose()
+        let row = sqlx::query("SELECT id, phone, name, birth_date FROM customers WHERE id = $1").bind(id).fetch_optional(&mut *c).await?;
+        row.map(|r| {
+            Ok(Customer {
+                id: r.try_get("id")?,
+                phone: r.try_get("phone")?,
+                name: r.try_get("name")?,
+                birth_date: r.try_get::<Option<String>, _>("birth_date")?.and_then(|d| d.parse().ok()),
+            })
+        })
+        .transpose()
     }
 
     pub async fn issue_cards(
@@ -653,6 +668,48 @@ impl Backend {
                     return Err(StoreError::NotFound { what: "card", id: number });
                 }
                 Ok(())
+            })
+        })
+        .await
+    }
+
+    /// Generates `count` unique coupons of a `unique` series, personal to `customer` if
+    /// given. Returns each code with its end of validity.
+    pub async fn generate_coupons(
+        &self,
+        series: String,
+        count: u32,
+        customer: Option<i64>,
+        program: Arc<Program>,
+        now: Timestamp,
+    ) -> Result<Vec<(String, Option<Timestamp>)>, StoreError> {
+        let series = loyd_domain::ids::StoreCode::parse(series).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        match program.coupon_series.get(&series) {
+            None => return Err(StoreError::NotFound { what: "coupon series", id: series.to_string() }),
+            Some(s) if s.kind != loyd_domain::program::CouponKind::Unique => {
+                return Err(StoreError::Invalid(format!("{series} is a promo series: its one code is in the configuration")));
+            }
+            Some(_) => {}
+        }
+        if count == 0 || count > 100_000 {
+            return Err(StoreError::Invalid("generate 1 to 100000 coupons at a time".into()));
+        }
+        self.write(move |c| {
+            let (series, program) = (series.clone(), program.clone());
+            Box::pin(async move {
+                if let Some(id) = customer {
+                    let exists = sqlx::query("SELECT 1 FROM customers WHERE id = $1").bind(id).fetch_optional(&mut *c).await?;
+                    if exists.is_none() {
+                        return Err(StoreError::NotFound { what: "customer", id: customer_wire_id(id) });
+                    }
+                }
+                let mut out = Vec::with_capacity(count as usize);
+                for _ in 0..count {
+                    let (code, valid_until) = super::pos::new_coupon(&program, &series, now)?;
+                    super::pos::store_coupon(c, &code, &series, customer, valid_until, None, now).await?;
+                    out.push((code, valid_until));
+                }
+                Ok(out)
             })
         })
         .await

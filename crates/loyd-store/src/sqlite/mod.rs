@@ -47,6 +47,9 @@ mod returns;
 #[path = "../shared/pos_ops.rs"]
 #[allow(clippy::duplicate_mod)] // compiled once per backend, on purpose
 mod pos_ops;
+#[path = "../shared/jobs.rs"]
+#[allow(clippy::duplicate_mod)] // compiled once per backend, on purpose
+mod jobs;
 
 /// The most requests one group commit takes; bounds the work lost to a failing commit
 /// and the latency of the last request in a batch.

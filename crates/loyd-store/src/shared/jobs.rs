@@ -1,0 +1,170 @@
+//! Scheduled work on balances, one source for both backends: burning the points of
+//! inactive customers and converting balances that reached their threshold. Each item
+//! is its own transaction on locked rows and re-checks what it acts on, so reruns and
+//! concurrent runners never act twice.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use loyd_domain::ids::{AccountId, AssetCode};
+use loyd_domain::ledger::{AccountSpec, BalancePolicy, DebitFrom, Holder, HolderKind, NewTransfer};
+use loyd_domain::program::Program;
+use loyd_domain::time::{Timestamp, to_micros};
+use sqlx::Row;
+
+use super::ledger::{apply_transfers, ensure_account, load_accounts, load_open_lots};
+use super::pos::{code, system_id, transfer_id};
+use super::{Backend, Conn};
+use crate::error::StoreError;
+
+/// Customer accounts of `asset` with a positive balance whose customer has had no
+/// receipt (and whose account no credit) since `since`.
+async fn inactive_accounts(c: &mut Conn, asset: &AssetCode, since: Timestamp, limit: u32) -> Result<Vec<AccountId>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT a.id FROM accounts a \
+         WHERE a.asset = $1 AND a.holder_kind = 'customer' AND a.created_at < $2 \
+           AND a.credits_posted - a.debits_posted - a.debits_pending > 0 \
+           AND NOT EXISTS (SELECT 1 FROM receipts r WHERE r.customer_id = CAST(a.holder_id AS BIGINT) \
+                           AND r.status = 'committed' AND r.at >= $2) \
+           AND NOT EXISTS (SELECT 1 FROM transfers t WHERE t.credit_account_id = a.id AND t.at >= $2) \
+         ORDER BY a.id LIMIT $3",
+    )
+    .bind(asset.as_str().to_owned())
+    .bind(to_micros(since))
+    .bind(i64::from(limit))
+    .fetch_all(&mut *c)
+    .await?;
+    rows.iter().map(|r| Ok(AccountId(r.try_get("id")?))).collect()
+}
+
+/// Burns every open lot of `account` into the asset's `system/expired` account.
+async fn burn_all(c: &mut Conn, account: AccountId, asset: &AssetCode, since: Timestamp, now: Timestamp) -> Result<bool, StoreError> {
+    let ids = BTreeSet::from([account]);
+    load_accounts(c, &ids, true).await?;
+    // Re-check under the lock: a purchase may have come in meanwhile.
+    if !inactive_accounts(c, asset, since, u32::MAX).await?.contains(&account) {
+        return Ok(false);
+    }
+    let sink = system_id(c, "expired", asset, now).await?;
+    let lots = load_open_lots(c, &ids).await?;
+    let mut batch = Vec::with_capacity(lots.len());
+    for lot in lots {
+        batch.push(NewTransfer {
+            debit_from: DebitFrom::Lot(lot.id.clone()),
+            at: Some(now),
+            reference: Some("no purchase".into()),
+            ..NewTransfer::single(transfer_id(format!("inactive:{}@{}", lot.id, to_micros(now)))?, account, sink, lot.remaining, code("inactivity"))
+        });
+    }
+    if batch.is_empty() {
+        return Ok(false);
+    }
+    apply_transfers(c, &batch, now).await?;
+    Ok(true)
+}
+
+/// Customer accounts of `asset` holding at least `every` (posted).
+async fn accounts_over(c: &mut Conn, asset: &AssetCode, every: i64, limit: u32) -> Result<Vec<(AccountId, String)>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT id, holder_id FROM accounts WHERE asset = $1 AND holder_kind = 'customer' \
+         AND credits_posted - debits_posted - debits_pending >= $2 ORDER BY id LIMIT $3",
+    )
+    .bind(asset.as_str().to_owned())
+    .bind(every)
+    .bind(i64::from(limit))
+    .fetch_all(&mut *c)
+    .await?;
+    rows.iter().map(|r| Ok((AccountId(r.try_get("id")?), r.try_get("holder_id")?))).collect()
+}
+
+/// Converts what is available now in one account, as often as the threshold fits.
+async fn convert_one(
+    c: &mut Conn,
+    account: AccountId,
+    holder_id: &str,
+    from: &AssetCode,
+    program: &Program,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let Some(conv) = program.currency(from).and_then(|c| c.conversion.clone()) else { return Ok(false) };
+    let ids = BTreeSet::from([account]);
+    let accounts = load_accounts(c, &ids, true).await?;
+    let Some(acct) = accounts.first() else { return Ok(false) };
+    let lots = load_open_lots(c, &ids).await?;
+    let available = acct.balance(&lots, now).available;
+    let times = available / conv.every;
+    if times <= 0 {
+        return Ok(false);
+    }
+    let (taken, given) = (times * conv.every, times * conv.gives);
+    let holder = Holder::new(HolderKind::Customer, holder_id).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let target =
+        ensure_account(c, &AccountSpec { holder, asset: conv.to.clone(), policy: BalancePolicy::NonNegative, tracks_lots: true }, now)
+            .await?;
+    let sink = system_id(c, "redemption", from, now).await?;
+    let source = system_id(c, "issuance", &conv.to, now).await?;
+    let stamp = to_micros(now);
+    let batch = vec![
+        NewTransfer {
+            at: Some(now),
+            ..NewTransfer::single(transfer_id(format!("convert:{account}@{stamp}:from"))?, account, sink, taken, code("conversion"))
+        },
+        NewTransfer {
+            at: Some(now),
+            ..NewTransfer::single(transfer_id(format!("convert:{account}@{stamp}:to"))?, source, target.id, given, code("conversion"))
+        },
+    ];
+    apply_transfers(c, &batch, now).await?;
+    Ok(true)
+}
+
+impl Backend {
+    /// Burns the points of customers inactive for their currency's `inactivity_days`;
+    /// at most `limit` accounts per currency. Returns how many accounts were burned.
+    pub async fn burn_inactive(&self, program: Arc<Program>, limit: u32, now: Timestamp) -> Result<usize, StoreError> {
+        let mut burned = 0;
+        for cur in program.currencies.values() {
+            let Some(inactivity) = cur.inactivity else { continue };
+            let since = now - inactivity;
+            let due = {
+                let mut c = self.reader().await?;
+                inactive_accounts(&mut c, &cur.code, since, limit).await?
+            };
+            for account in due {
+                let asset = cur.code.clone();
+                let done = self
+                    .write(move |c| {
+                        let asset = asset.clone();
+                        Box::pin(async move { burn_all(c, account, &asset, since, now).await })
+                    })
+                    .await?;
+                burned += usize::from(done);
+            }
+        }
+        Ok(burned)
+    }
+
+    /// Converts balances that reached their conversion threshold (points that activated
+    /// after the purchase that earned them). Returns how many accounts converted.
+    pub async fn convert_balances(&self, program: Arc<Program>, limit: u32, now: Timestamp) -> Result<usize, StoreError> {
+        let mut converted = 0;
+        for cur in program.currencies.values() {
+            let Some(conv) = &cur.conversion else { continue };
+            let due = {
+                let mut c = self.reader().await?;
+                accounts_over(&mut c, &cur.code, conv.every, limit).await?
+            };
+            for (account, holder) in due {
+                let (from, program, holder) = (cur.code.clone(), program.clone(), holder.clone());
+                let done = self
+                    .write(move |c| {
+                        let (from, program, holder) = (from.clone(), program.clone(), holder.clone());
+                        Box::pin(async move { convert_one(c, account, &holder, &from, &program, now).await })
+                    })
+                    .await?;
+                converted += usize::from(done);
+            }
+        }
+        Ok(converted)
+    }
+}

@@ -48,6 +48,11 @@ pub async fn spawn_app(db: TestDb) -> TestApp {
     spawn_with(db, toml::from_str(DEFAULT_PROGRAM).unwrap(), ApiConfig::default()).await
 }
 
+/// A server running `program`.
+pub async fn spawn_with_program(db: TestDb, program: ConfigDocument) -> TestApp {
+    spawn_with(db, program, ApiConfig::default()).await
+}
+
 /// A server running the program of `examples/<file>`.
 pub async fn spawn_example(db: TestDb, file: &str) -> TestApp {
     spawn_with(db, example(file), ApiConfig::default()).await

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use loyd_api::ApiConfig;
 
-use crate::helpers::{example, receipt, spawn_at, spawn_example};
+use crate::helpers::{example, receipt, spawn_at, spawn_example, spawn_with_program};
 
 fn at(mut r: Value, when: &str) -> Value {
     r["at"] = json!(when);
@@ -182,5 +182,61 @@ both_backends! {
         app.clock.advance(SignedDuration::from_hours(24 * 366));
         let (_, later) = app.commit(&receipt("t5", Some(&card), "100.00")).await;
         assert_eq!((later["customer"]["tier"].as_str(), later["discount"].as_str()), (Some("base"), Some("0.00")));
+    }
+}
+
+both_backends! {
+    async fn budgets_per_customer_limits_and_single_use_coupons_hold_under_concurrent_commits(db: TestDb) {
+        let mut program = example("s7-coupons.toml");
+        let extra: loyd_domain::config::ConfigDocument = serde_json::from_value(json!({"campaigns": [
+            {"id": "budgeted", "limits": {"budget": "10.00"}, "rewards": [{"type": "discount", "amount": "1.00", "skus": ["B"]}]},
+            {"id": "thrice", "customers_only": true, "limits": {"per_customer_day": 3}, "rewards": [{"type": "discount", "amount": "0.10", "skus": ["T"]}]}
+        ]}))
+        .unwrap();
+        program.campaigns.extend(extra.campaigns);
+        let app = spawn_with_program(db, program).await;
+        let (_, card) = app.customer_with_card("+37120000901", "LOY").await;
+        let code = app.store.generate_coupons("GEN".into(), 1, None).await.unwrap().remove(0).0;
+
+        let burst = |sku: &'static str, prefix: &'static str, customer: Option<String>, coupon: Option<String>| {
+            let mut tasks = Vec::new();
+            for n in 0..30 {
+                let (client, url, key) = (app.client.clone(), app.url("/v1/pos/receipts"), app.key.clone());
+                let mut body = json!({"receipt_id": format!("{prefix}-{n}"), "lines": [{"line": 1, "sku": sku, "qty": "1", "amount": "8.00"}]});
+                if let Some(card) = &customer {
+                    body["customer"] = json!({"card": card});
+                }
+                if let Some(code) = &coupon {
+                    body["coupons"] = json!([code]);
+                }
+                tasks.push(tokio::spawn(async move {
+                    let res = client.post(url).bearer_auth(key).json(&body).send().await.unwrap();
+                    (res.status().as_u16(), res.json::<Value>().await.unwrap())
+                }));
+            }
+            tasks
+        };
+        let discounted = |results: &[(u16, Value)]| results.iter().filter(|(s, b)| *s == 201 && b["discount"] != "0.00").count();
+
+        let mut budget = Vec::new();
+        for t in burst("B", "b", None, None) {
+            budget.push(t.await.unwrap());
+        }
+        assert!(budget.iter().all(|(s, _)| *s == 201), "every receipt commits, with or without the campaign");
+        assert_eq!(discounted(&budget), 10, "a 10.00 budget gives ten discounts of 1.00");
+
+        let mut limited = Vec::new();
+        for t in burst("T", "t", Some(card.clone()), None) {
+            limited.push(t.await.unwrap());
+        }
+        assert_eq!(discounted(&limited), 3, "three times per customer per day");
+
+        let mut coupons = Vec::new();
+        for t in burst("X", "c", None, Some(code.clone())) {
+            coupons.push(t.await.unwrap());
+        }
+        let used = coupons.iter().filter(|(s, b)| *s == 409 && b["error"]["code"] == "coupon_used").count();
+        assert_eq!((discounted(&coupons), used), (1, 29), "a single-use coupon is used once");
+        assert!(app.store.ledger_audit().await.unwrap().is_sound());
     }
 }

@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 use super::ledger::{apply_transfers, ensure_account, load_accounts, load_open_lots};
-use super::{Backend, Conn, rows};
+use super::{Backend, Conn, PG, rows};
 use crate::error::StoreError;
 use crate::{PosCaller, PosReply};
 
@@ -320,7 +320,7 @@ pub(crate) async fn load_context(
     context.gift_cards = gift_cards;
     context.coupons = coupons_of(c, receipt, program).await?;
     let keys = loyd_domain::engine::usage_keys(receipt, &context, program);
-    context.usage = usage_of(c, &keys).await?;
+    context.usage = usage_of(c, &keys, commit).await?;
     Ok(Loaded { context, customer_accounts, gift_accounts: cards.iter().map(|(_, a)| *a).collect() })
 }
 
@@ -377,14 +377,29 @@ async fn coupons_of(c: &mut Conn, receipt: &Receipt, program: &Program) -> Resul
     Ok(out)
 }
 
-/// Usage counters by (key, period).
+/// Usage counters by (key, period). When committing on PostgreSQL the rows are created
+/// if missing and locked, in key order: receipts that would charge the same budget
+/// take turns instead of colliding and starting over.
 async fn usage_of(
     c: &mut Conn,
     keys: &[(String, String)],
+    lock: bool,
 ) -> Result<BTreeMap<(String, String), loyd_domain::receipt::UsageRow>, StoreError> {
     let mut out = BTreeMap::new();
     for (key, period) in keys {
-        let row = sqlx::query("SELECT uses, value, items FROM usage_counters WHERE key = $1 AND period = $2")
+        if lock && PG {
+            sqlx::query("INSERT INTO usage_counters (key, period) VALUES ($1, $2) ON CONFLICT (key, period) DO NOTHING")
+                .bind(key.clone())
+                .bind(period.clone())
+                .execute(&mut *c)
+                .await?;
+        }
+        let sql = if lock && PG {
+            "SELECT uses, value, items FROM usage_counters WHERE key = $1 AND period = $2 FOR UPDATE"
+        } else {
+            "SELECT uses, value, items FROM usage_counters WHERE key = $1 AND period = $2"
+        };
+        let row = sqlx::query(sql)
             .bind(key.clone())
             .bind(period.clone())
             .fetch_optional(&mut *c)

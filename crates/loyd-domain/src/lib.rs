@@ -26,4 +26,5 @@ pub mod org;
 pub mod program;
 pub mod receipt;
 pub mod returns;
+pub mod simulate;
 pub mod time;

@@ -469,6 +469,23 @@ impl Store {
         on_backend!(self, b => b.convert_balances(program, limit, now).await)
     }
 
+    /// What `change` (a configuration file) would have cost over the receipts committed
+    /// in `[from, to)`, compared with the program in force now.
+    pub async fn simulate(
+        &self,
+        change: ConfigDocument,
+        from: Timestamp,
+        to: Timestamp,
+        store: Option<String>,
+    ) -> Result<loyd_domain::simulate::SimReport, StoreError> {
+        let baseline = self.program().await?;
+        let current = self.config_snapshot().await?;
+        let (merged, _) = change.merge_into(&current).map_err(StoreError::Config)?;
+        let proposed = Arc::new(Program::compile(&merged, baseline.version + 1).map_err(StoreError::Config)?);
+        let receipts = on_backend!(self, b => b.simulation_receipts(from, to, store, proposed.clone()).await)?;
+        Ok(loyd_domain::simulate::simulate(&receipts, &baseline, &proposed))
+    }
+
     /// Generates unique coupons of a series, personal to `customer` if given.
     pub async fn generate_coupons(&self, series: String, count: u32, customer: Option<i64>) -> Result<Vec<(String, Option<Timestamp>)>, StoreError> {
         let now = self.now();

@@ -87,6 +87,30 @@ pub enum Command {
     Credit(CreditCommand),
     /// The failure log: every refused POS operation and why.
     Failures(FailuresArgs),
+    /// What a proposed change would have cost over past receipts, before launching it.
+    Simulate(SimulateArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SimulateArgs {
+    /// The proposed change: a configuration file, as for `loyd apply`.
+    #[arg(short = 'f', long = "file")]
+    pub file: PathBuf,
+    /// First day of the period (YYYY-MM-DD, inclusive).
+    #[arg(long)]
+    pub from: String,
+    /// Last day of the period (YYYY-MM-DD, inclusive).
+    #[arg(long)]
+    pub to: String,
+    /// Only the receipts of this store.
+    #[arg(long)]
+    pub store: Option<String>,
+    /// Time zone of the days.
+    #[arg(long, default_value = "UTC")]
+    pub timezone: String,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Subcommand, Debug)]

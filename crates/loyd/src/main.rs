@@ -103,6 +103,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Coupons(cmd) => admin::coupons(&open(&settings, true).await?, cmd).await,
         Command::Credit(cmd) => admin::credit(&open(&settings, true).await?, cmd).await,
         Command::Failures(args) => admin::failures(&open(&settings, true).await?, args).await,
+        Command::Simulate(args) => admin::simulate(&open(&settings, true).await?, args).await,
     }
 }
 

@@ -142,6 +142,22 @@ both_backends! {
         assert_eq!(stdout(&list), "riga-01\tRiga\tsupermarket\tEurope/Riga\n");
     }
 
+    async fn simulate_reports_a_proposed_change_and_refuses_a_broken_one(db: TestDb) {
+        let dir = tempfile::tempdir().unwrap();
+        let program = format!("{}/../../examples/s10-returns.toml", env!("CARGO_MANIFEST_DIR"));
+        assert!(loyd(dir.path(), Some(&db), &["apply", "-f", &program]).status.success());
+        std::fs::write(dir.path().join("change.toml"),
+            "[[campaigns]]\nid = \"dairy-10\"\n\n[[campaigns.rewards]]\ntype = \"discount\"\npercent = \"10\"\ngroups = [\"dairy\"]\n").unwrap();
+        let out = loyd(dir.path(), Some(&db), &["simulate", "-f", "change.toml", "--from", "2026-11-01", "--to", "2026-11-30"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let text = stdout(&out);
+        assert!(text.contains("receipts changed: 0") && text.contains("discounts"), "{text}");
+        std::fs::write(dir.path().join("bad.toml"), "[[campaigns]]\nid = \"x\"\ncondition = \"receipt.total_minor >\"\n").unwrap();
+        let out = loyd(dir.path(), Some(&db), &["simulate", "-f", "bad.toml", "--from", "2026-11-01", "--to", "2026-11-30"]);
+        assert!(!out.status.success());
+        assert!(stderr(&out).contains("campaigns[0].condition"), "{}", stderr(&out));
+    }
+
     async fn ledger_verify_reports_a_sound_ledger(db: TestDb) {
         let dir = tempfile::tempdir().unwrap();
         let out = loyd(dir.path(), Some(&db), &["ledger", "verify"]);

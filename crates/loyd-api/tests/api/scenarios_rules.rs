@@ -240,3 +240,28 @@ both_backends! {
         assert!(app.store.ledger_audit().await.unwrap().is_sound());
     }
 }
+
+both_backends! {
+    async fn a_simulation_costs_a_proposed_campaign_over_committed_receipts(db: TestDb) {
+        let app = spawn_example(db, "s10-returns.toml").await;
+        let (_, card) = app.customer_with_card("+37120000951", "LOY").await;
+        let dairy = |id: &str, amount: &str| json!({"receipt_id": id, "customer": {"card": card},
+            "lines": [{"line": 1, "sku": "MILK", "groups": ["dairy"], "qty": "1", "amount": amount}]});
+        for (id, amount) in [("s1", "10.00"), ("s2", "20.00")] {
+            assert_eq!(app.commit(&dairy(id, amount)).await.0, 201);
+        }
+        assert_eq!(app.commit(&receipt("anon", None, "50.00")).await.0, 201);
+        let change: loyd_domain::config::ConfigDocument = serde_json::from_value(json!({"campaigns": [
+            {"id": "dairy-10", "customers_only": true, "rewards": [{"type": "discount", "percent": "10", "groups": ["dairy"]}]}
+        ]}))
+        .unwrap();
+        let day = |d: &str| d.parse::<jiff::Timestamp>().unwrap();
+        let report = app.store.simulate(change, day("2026-11-01T00:00:00Z"), day("2026-12-01T00:00:00Z"), None).await.unwrap();
+        assert_eq!(report.baseline.receipts, 3);
+        assert_eq!((report.baseline.discount, report.proposed.discount), (0, 300));
+        // Dairy earns 2 per 1.00 on what is paid: 60 points before, 54 after the discount.
+        assert_eq!((report.baseline.accrued["bonus"], report.proposed.accrued["bonus"]), (60, 54));
+        assert_eq!((report.receipts_changed, report.customers_affected), (2, 1));
+        assert_eq!(app.store.config_version().await.unwrap(), Some(1), "a simulation changes nothing");
+    }
+}

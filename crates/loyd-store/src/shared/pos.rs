@@ -879,3 +879,116 @@ pub(crate) async fn reset_pin_failures(c: &mut Conn, number: &str) -> Result<(),
         .await?;
     Ok(())
 }
+
+impl Backend {
+    /// The committed receipts of `[from, to)` (of one store, if given), with contexts
+    /// for simulation: real history and counters, balances sufficient for what each
+    /// receipt redeemed. `program` gives scales and recognises promo codes.
+    pub async fn simulation_receipts(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        store: Option<String>,
+        program: Arc<Program>,
+    ) -> Result<Vec<loyd_domain::simulate::SimReceipt>, StoreError> {
+        let mut c = self.reader().await?;
+        let stores: BTreeMap<String, loyd_domain::org::StoreSpec> =
+            super::org::load_stores(&mut c).await?.into_iter().map(|s| (s.id.to_string(), s)).collect();
+        let rows = sqlx::query(
+            "SELECT store_id, customer_id, at, request, response FROM receipts \
+             WHERE status = 'committed' AND at >= $1 AND at < $2 AND ($3 IS NULL OR store_id = $3) ORDER BY at, id",
+        )
+        .bind(to_micros(from))
+        .bind(to_micros(to))
+        .bind(store)
+        .fetch_all(&mut *c)
+        .await?;
+        let history_start = loyd_domain::program::counters_start(&program.counters, from).unwrap_or(from);
+        let customers: BTreeSet<i64> = rows.iter().filter_map(|r| r.try_get::<Option<i64>, _>("customer_id").ok().flatten()).collect();
+        let mut history: BTreeMap<i64, Vec<(Timestamp, i64)>> = BTreeMap::new();
+        if !customers.is_empty() && !program.counters.is_empty() {
+            let hist = sqlx::query(
+                "SELECT customer_id, at, total - discount - returned_paid AS paid FROM receipts \
+                 WHERE customer_id IS NOT NULL AND status = 'committed' AND at >= $1 AND at < $2",
+            )
+            .bind(to_micros(history_start))
+            .bind(to_micros(to))
+            .fetch_all(&mut *c)
+            .await?;
+            for h in hist {
+                let id: i64 = h.try_get("customer_id")?;
+                if customers.contains(&id) {
+                    history.entry(id).or_default().push((from_micros(h.try_get("at")?), h.try_get("paid")?));
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let store_id: String = r.try_get("store_id")?;
+            let Some(spec) = stores.get(&store_id) else { continue };
+            let Some(scale) = program.currency(&spec.currency).map(|c| c.scale) else { continue };
+            let store_ctx = StoreContext {
+                id: spec.id.clone(),
+                format: spec.format.clone(),
+                partner: spec.partner.clone(),
+                timezone: spec.timezone.clone(),
+                currency: spec.currency.clone(),
+                scale,
+            };
+            let request: String = r.try_get("request")?;
+            let Ok(request) = serde_json::from_str::<ReceiptRequest>(&request) else { continue };
+            let at = from_micros(r.try_get("at")?);
+            let Ok(receipt) = request.parse(scale, at) else { continue };
+            let original: Option<ReceiptResponse> = serde_json::from_str(&r.try_get::<String, _>("response")?).ok();
+            let customer = match r.try_get::<Option<i64>, _>("customer_id")? {
+                None => None,
+                Some(id) => {
+                    let series = match &receipt.customer {
+                        Some(Identify::Card(n)) => card_row(&mut c, n).await?.map(|card| card.series),
+                        _ => None,
+                    };
+                    let birth_date = sqlx::query("SELECT birth_date FROM customers WHERE id = $1")
+                        .bind(id)
+                        .fetch_optional(&mut *c)
+                        .await?
+                        .and_then(|r| r.try_get::<Option<String>, _>("birth_date").ok().flatten())
+                        .and_then(|d| d.parse().ok());
+                    let counters = loyd_domain::program::counter_values(
+                        &program.counters,
+                        history.get(&id).map(Vec::as_slice).unwrap_or(&[]),
+                        at,
+                        scale,
+                        &spec.timezone.zone(),
+                    );
+                    let mut balances = BTreeMap::new();
+                    for red in original.iter().flat_map(|o| o.redeemed.iter()) {
+                        let cur_scale = program.currency(&red.currency).map(|c| c.scale).unwrap_or(loyd_domain::money::Scale::ZERO);
+                        let units = loyd_domain::money::parse_decimal(&red.amount)
+                            .ok()
+                            .and_then(|d| loyd_domain::money::to_minor_exact(d, cur_scale).ok())
+                            .unwrap_or(0);
+                        let min = program.currency(&red.currency).and_then(|c| c.redeem.as_ref()).map(|r| r.min_balance).unwrap_or(0);
+                        balances.insert(red.currency.clone(), BalanceView { available: units.max(min), pending: 0 });
+                    }
+                    Some(CustomerContext { id, card: None, card_series: series, counters, birth_date, balances })
+                }
+            };
+            let mut context = Context::new(store_ctx, customer);
+            context.gift_cards = receipt
+                .gift_cards
+                .iter()
+                .map(|g| GiftCardContext {
+                    number: g.number.clone(),
+                    currency: spec.currency.clone(),
+                    state: CardState::Active,
+                    valid_until: None,
+                    single_use: false,
+                    available: g.amount,
+                })
+                .collect();
+            context.coupons = coupons_of(&mut c, &receipt, &program).await?;
+            out.push(loyd_domain::simulate::SimReceipt { receipt, context });
+        }
+        Ok(out)
+    }
+}

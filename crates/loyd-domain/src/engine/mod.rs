@@ -110,10 +110,49 @@ pub fn calculate(receipt: &Receipt, ctx: &Context, program: &Program) -> Result<
     }
 }
 
-/// What a calculation gives the customer in store money: discounts plus accrued units
-/// at their value.
-fn value_to_customer(calc: &Calculation, program: &Program, store: Scale) -> i64 {
-    calc.discount + calc.accrued.iter().map(|a| accrual_value(program, &a.currency, a.units, store)).sum::<i64>()
+/// What one campaign alone would give the customer on this receipt, in store money:
+/// its discounts plus its accruals at their value (redemptions and other campaigns
+/// aside). Used to pick the best campaign of a stack group.
+fn isolated_value(env: &Env<'_>, c: &Campaign) -> Result<i64, ReceiptError> {
+    let mut w = fresh_work(env);
+    for reward in &c.rewards {
+        discount(env, &mut w, c, reward)?;
+    }
+    let mut value: i64 = w.lines.iter().map(|l| l.discount).sum();
+    if env.ctx.customer.is_some() {
+        let mut accrued = Vec::new();
+        let bases: Vec<i64> = (0..w.lines.len()).map(|i| w.remaining(i)).collect();
+        for reward in &c.rewards {
+            if let Reward::Accrue { currency, rate, goods, exceptions } = reward {
+                accrue(env, &mut w, &bases, &mut accrued, c, currency, *rate, goods, exceptions)?;
+            }
+        }
+        value += accrued.iter().map(|a| accrual_value(env.program, &a.currency, a.units, env.ctx.store.scale)).sum::<i64>();
+    }
+    Ok(value)
+}
+
+fn fresh_work<'a>(env: &Env<'a>) -> Work<'a> {
+    Work {
+        lines: env
+            .receipt
+            .lines
+            .iter()
+            .map(|l| LineCalc {
+                line: l.line,
+                qty: l.qty,
+                amount: l.amount,
+                discount: 0,
+                redeemed_value: 0,
+                final_amount: l.amount,
+                applied: Vec::new(),
+                redeemed_units: Vec::new(),
+                accrued_units: Vec::new(),
+            })
+            .collect(),
+        receipt: env.receipt,
+        ctx: env.ctx,
+    }
 }
 
 fn accrual_value(program: &Program, currency: &AssetCode, units: i64, store: Scale) -> i64 {
@@ -130,11 +169,7 @@ fn stack<'p>(env: &Env<'p>, candidates: Vec<&'p Campaign>) -> Vec<&'p Campaign> 
     let mut winners: BTreeMap<&StoreCode, (&Campaign, i64)> = BTreeMap::new();
     for c in &candidates {
         let Some(group) = &c.stack_group else { continue };
-        let value = if has_value(c) {
-            run(env, &[*c]).map(|calc| value_to_customer(&calc, env.program, env.ctx.store.scale)).unwrap_or(0)
-        } else {
-            0
-        };
+        let value = if has_value(c) { isolated_value(env, c).unwrap_or(0) } else { 0 };
         // Candidates come highest priority first: a later one must be strictly better.
         match winners.get(group) {
             Some((_, best)) if *best >= value => {}
@@ -190,33 +225,15 @@ impl Work<'_> {
     }
 }
 
-fn matching(receipt: &Receipt, goods: &Goods) -> Vec<usize> {
-    receipt.lines.iter().enumerate().filter(|(_, l)| goods.matches(&l.sku, &l.groups)).map(|(i, _)| i).collect()
+fn matching(env: &Env<'_>, goods: &Goods) -> Vec<usize> {
+    (0..env.receipt.lines.len()).filter(|&i| env.line_matches(goods, i)).collect()
 }
 
 /// The whole pipeline with a given set of campaigns.
 fn run(env: &Env<'_>, campaigns: &[&Campaign]) -> Result<Calculation, ReceiptError> {
     let (receipt, ctx, program) = (env.receipt, env.ctx, env.program);
     let total = env.total;
-    let mut w = Work {
-        lines: receipt
-            .lines
-            .iter()
-            .map(|l| LineCalc {
-                line: l.line,
-                qty: l.qty,
-                amount: l.amount,
-                discount: 0,
-                redeemed_value: 0,
-                final_amount: l.amount,
-                applied: Vec::new(),
-                redeemed_units: Vec::new(),
-                accrued_units: Vec::new(),
-            })
-            .collect(),
-        receipt,
-        ctx,
-    };
+    let mut w = fresh_work(env);
 
     // Discounts.
     for c in campaigns {
@@ -275,10 +292,12 @@ fn run(env: &Env<'_>, campaigns: &[&Campaign]) -> Result<Calculation, ReceiptErr
     // Accruals (only for an identified customer: there is no one to credit otherwise).
     let mut accrued: Vec<AccrualCalc> = Vec::new();
     if ctx.customer.is_some() {
+        // Accruals do not change one another's base.
+        let bases: Vec<i64> = (0..w.lines.len()).map(|i| accrual_base(&w, &redeemed, program, i)).collect();
         for c in campaigns {
             for reward in &c.rewards {
                 let Reward::Accrue { currency, rate, goods, exceptions } = reward else { continue };
-                accrue(env, &mut w, &redeemed, &mut accrued, c, currency, *rate, goods, exceptions)?;
+                accrue(env, &mut w, &bases, &mut accrued, c, currency, *rate, goods, exceptions)?;
             }
         }
         cap_accruals(env, &mut w, &mut accrued);
@@ -338,7 +357,7 @@ fn discount(env: &Env<'_>, w: &mut Work<'_>, c: &Campaign, reward: &Reward) -> R
     let scale = env.ctx.store.scale;
     let receipt = env.receipt;
     let percent_off = |w: &mut Work<'_>, percent: Decimal, goods: &Goods| -> Result<(), ReceiptError> {
-        for i in matching(receipt, goods) {
+        for i in matching(env, goods) {
             let d = round(dec(w.remaining(i), scale) * percent / Decimal::ONE_HUNDRED, scale, Rounding::HalfUp)?;
             w.add_discount(i, d, c.id.as_str());
         }
@@ -352,7 +371,7 @@ fn discount(env: &Env<'_>, w: &mut Work<'_>, c: &Campaign, reward: &Reward) -> R
             percent_off(w, percent, goods)?;
         }
         Reward::DiscountAmount { amount, goods } => {
-            let idx = matching(receipt, goods);
+            let idx = matching(env, goods);
             let weights: Vec<i64> = idx.iter().map(|&i| w.remaining(i)).collect();
             let wanted = money::to_minor_exact(*amount, scale).map_err(|e| ReceiptError::invalid(e.to_string()))?;
             let amount = wanted.min(weights.iter().sum());
@@ -363,7 +382,7 @@ fn discount(env: &Env<'_>, w: &mut Work<'_>, c: &Campaign, reward: &Reward) -> R
             }
         }
         Reward::FixedPrice { price, goods } => {
-            for i in matching(receipt, goods) {
+            for i in matching(env, goods) {
                 let target = round(*price * receipt.lines[i].qty, scale, Rounding::HalfUp)?;
                 let d = w.remaining(i) - target;
                 w.add_discount(i, d, c.id.as_str());
@@ -428,7 +447,7 @@ fn apply_coupons(env: &Env<'_>, w: &mut Work<'_>) -> Result<Vec<CouponCalc>, Rec
             out.push(reject(ReceiptError::CouponUsed(code.clone()), sid));
             continue;
         }
-        let idx: Vec<usize> = matching(receipt, &series.goods).into_iter().filter(|&i| w.remaining(i) > 0).collect();
+        let idx: Vec<usize> = matching(env, &series.goods).into_iter().filter(|&i| w.remaining(i) > 0).collect();
         if idx.is_empty() {
             out.push(reject(ReceiptError::CouponNotApplicable(code.clone()), sid));
             continue;
@@ -559,7 +578,7 @@ fn accrual_base(w: &Work<'_>, redeemed: &[RedeemedCalc], program: &Program, i: u
 fn accrue(
     env: &Env<'_>,
     w: &mut Work<'_>,
-    redeemed: &[RedeemedCalc],
+    bases: &[i64],
     accrued: &mut Vec<AccrualCalc>,
     c: &Campaign,
     currency: &AssetCode,
@@ -570,15 +589,14 @@ fn accrue(
     let (receipt, program) = (env.receipt, env.program);
     let scale = env.ctx.store.scale;
     let Some(cur) = program.currency(currency) else { return Ok(()) };
-    let bases: Vec<i64> = (0..w.lines.len()).map(|i| accrual_base(w, redeemed, program, i)).collect();
     // Partition the lines by the rate that applies to them.
     let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-    for (i, l) in receipt.lines.iter().enumerate() {
+    for i in 0..receipt.lines.len() {
         let slot = exceptions
             .iter()
-            .position(|(g, _)| g.matches(&l.sku, &l.groups))
+            .position(|(g, _)| env.line_matches(g, i))
             .map(|k| k + 1)
-            .or_else(|| goods.matches(&l.sku, &l.groups).then_some(0));
+            .or_else(|| env.line_matches(goods, i).then_some(0));
         if let Some(slot) = slot {
             groups.entry(slot).or_default().push(i);
         }

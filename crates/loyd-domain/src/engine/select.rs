@@ -43,7 +43,9 @@ pub(super) struct Env<'a> {
     pub store_local: LocalTime,
     /// The customer's level on each tier ladder, in ladder order.
     pub levels: Vec<(String, String)>,
-    cel: std::cell::OnceCell<CelInput>,
+    /// Each line's [`crate::program::Names::line_mask`].
+    pub masks: Vec<u128>,
+    cel: std::cell::OnceCell<cel::Context<'static, 'static>>,
 }
 
 impl<'a> Env<'a> {
@@ -67,8 +69,16 @@ impl<'a> Env<'a> {
             qty: receipt.lines.iter().map(|l| l.qty).sum(),
             store_local: LocalTime::at(receipt.at, &ctx.store.timezone.zone()),
             levels,
+            masks: receipt.lines.iter().map(|l| program.names.line_mask(&l.sku, &l.groups)).collect(),
             cel: std::cell::OnceCell::new(),
         }
+    }
+
+    /// Whether line `i` is one of `goods`.
+    #[inline]
+    pub fn line_matches(&self, goods: &crate::program::Goods, i: usize) -> bool {
+        let l = &self.receipt.lines[i];
+        goods.matches_line(self.masks[i], &l.sku, &l.groups)
     }
 
     fn local(&self, c: &Campaign) -> LocalTime {
@@ -78,8 +88,12 @@ impl<'a> Env<'a> {
         }
     }
 
-    fn cel_input(&self) -> &CelInput {
-        self.cel.get_or_init(|| {
+    fn cel_context(&self) -> &cel::Context<'static, 'static> {
+        self.cel.get_or_init(|| self.cel_input().context())
+    }
+
+    fn cel_input(&self) -> CelInput {
+        {
             let qty_milli = |q: Decimal| {
                 crate::money::round_to_minor(q, crate::money::Scale::new(3).expect("3 places"), crate::money::Rounding::Down)
                     .unwrap_or(0)
@@ -123,7 +137,7 @@ impl<'a> Env<'a> {
                 store_format: self.ctx.store.format.as_ref().map(|f| f.to_string()).unwrap_or_default(),
                 store_partner: self.ctx.store.partner.as_ref().map(|f| f.to_string()).unwrap_or_default(),
             }
-        })
+        }
     }
 
     fn in_birthday_window(&self, c: &Campaign) -> bool {
@@ -180,9 +194,8 @@ impl<'a> Env<'a> {
             return false;
         }
         if let Some(lines) = &c.lines {
-            let matching = self.receipt.lines.iter().filter(|l| lines.goods.matches(&l.sku, &l.groups));
-            let (amount, qty) = matching.fold((0i64, Decimal::ZERO), |(a, q), l| (a + l.amount, q + l.qty));
-            let any = self.receipt.lines.iter().any(|l| lines.goods.matches(&l.sku, &l.groups));
+            let matching = (0..self.receipt.lines.len()).filter(|&i| self.line_matches(&lines.goods, i)).map(|i| &self.receipt.lines[i]);
+            let (amount, qty, any) = matching.fold((0i64, Decimal::ZERO, false), |(a, q, _), l| (a + l.amount, q + l.qty, true));
             if !any || lines.min_amount.is_some_and(|m| amount < money(m)) || lines.min_quantity.is_some_and(|m| qty < m) {
                 return false;
             }
@@ -207,7 +220,7 @@ impl<'a> Env<'a> {
             return false;
         }
         if let Some(cond) = &c.condition
-            && !cond.holds(self.cel_input())
+            && !cond.holds_in(self.cel_context())
         {
             return false;
         }

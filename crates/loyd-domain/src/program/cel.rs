@@ -94,6 +94,14 @@ fn string(s: &str) -> Value {
 }
 
 impl CelInput {
+    /// The evaluation context of this input, built once per receipt and shared by every
+    /// condition.
+    pub fn context(&self) -> Context<'static, 'static> {
+        let mut ctx = Context::default();
+        self.bind(&mut ctx);
+        ctx
+    }
+
     fn bind(&self, ctx: &mut Context) {
         let lines: Vec<Value> = self
             .lines
@@ -181,9 +189,11 @@ impl Condition {
     }
 
     fn try_eval(&self, input: &CelInput) -> Result<bool, String> {
-        let mut ctx = Context::default();
-        input.bind(&mut ctx);
-        match self.program.execute(&ctx) {
+        self.try_eval_in(&input.context())
+    }
+
+    fn try_eval_in(&self, ctx: &Context) -> Result<bool, String> {
+        match self.program.execute(ctx) {
             Ok(Value::Bool(b)) => Ok(b),
             Ok(other) => Err(format!("it gives {other:?}, not true or false")),
             Err(e) => Err(e.to_string()),
@@ -193,6 +203,11 @@ impl Condition {
     /// Whether the condition holds; an evaluation error counts as false.
     pub fn holds(&self, input: &CelInput) -> bool {
         self.try_eval(input).unwrap_or(false)
+    }
+
+    /// [`Condition::holds`] in a context made by [`CelInput::context`].
+    pub fn holds_in(&self, ctx: &Context) -> bool {
+        self.try_eval_in(ctx).unwrap_or(false)
     }
 
     pub fn source(&self) -> &str {

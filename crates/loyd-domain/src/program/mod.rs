@@ -105,6 +105,54 @@ pub struct Redeem {
     pub accrue_on_redeemed: bool,
 }
 
+/// The group and SKU names goods filters use, numbered (up to 128) so that filters
+/// compile to bitmasks and matching a line is two AND operations.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Names {
+    ids: std::collections::HashMap<String, u8>,
+}
+
+/// Names past this many are matched by string instead of by bit.
+const MASK_BITS: usize = 128;
+
+impl Names {
+    fn id(&mut self, kind: char, name: &str) -> Option<u8> {
+        let key = format!("{kind}:{name}");
+        if let Some(id) = self.ids.get(&key) {
+            return Some(*id);
+        }
+        if self.ids.len() >= MASK_BITS {
+            return None;
+        }
+        let id = u8::try_from(self.ids.len()).ok()?;
+        self.ids.insert(key, id);
+        Some(id)
+    }
+
+    /// The bits of a line: its SKU and groups that some filter names.
+    pub fn line_mask(&self, sku: &str, groups: &[String]) -> u128 {
+        if self.ids.is_empty() {
+            return 0;
+        }
+        let mut mask = 0u128;
+        let mut key = String::with_capacity(sku.len() + 2);
+        let mut bit = |kind: char, name: &str| {
+            key.clear();
+            key.push(kind);
+            key.push(':');
+            key.push_str(name);
+            if let Some(id) = self.ids.get(key.as_str()) {
+                mask |= 1u128 << id;
+            }
+        };
+        bit('s', sku);
+        for g in groups {
+            bit('g', g);
+        }
+        mask
+    }
+}
+
 /// A compiled goods filter.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Goods {
@@ -112,16 +160,27 @@ pub struct Goods {
     pub skus: BTreeSet<String>,
     pub exclude_groups: BTreeSet<String>,
     pub exclude_skus: BTreeSet<String>,
+    /// (include, exclude) bits when every name has a bit.
+    mask: Option<(u128, u128)>,
 }
 
 impl Goods {
-    fn compile(g: &GoodsSpec) -> Goods {
+    fn compile(g: &GoodsSpec, names: &mut Names) -> Goods {
         let set = |v: &Vec<String>| v.iter().cloned().collect();
+        let mut bits = |kind: char, list: &Vec<String>| -> Option<u128> {
+            list.iter().try_fold(0u128, |m, n| names.id(kind, n).map(|id| m | 1u128 << id))
+        };
+        let mask = (|| {
+            let include = bits('g', &g.groups)? | bits('s', &g.skus)?;
+            let exclude = bits('g', &g.exclude_groups)? | bits('s', &g.exclude_skus)?;
+            Some((include, exclude))
+        })();
         Goods {
             groups: set(&g.groups),
             skus: set(&g.skus),
             exclude_groups: set(&g.exclude_groups),
             exclude_skus: set(&g.exclude_skus),
+            mask,
         }
     }
 
@@ -134,6 +193,15 @@ impl Goods {
             return true;
         }
         self.skus.contains(sku) || groups.iter().any(|g| self.groups.contains(g))
+    }
+
+    /// [`Goods::matches`] for a line whose [`Names::line_mask`] is `mask`.
+    #[inline]
+    pub fn matches_line(&self, mask: u128, sku: &str, groups: &[String]) -> bool {
+        match self.mask {
+            Some((include, exclude)) => mask & exclude == 0 && (include == 0 || mask & include != 0),
+            None => self.matches(sku, groups),
+        }
     }
 
     /// Whether a line is named by the *exclusion* lists (for "cannot be paid with").
@@ -375,6 +443,8 @@ pub struct Program {
     /// Active campaigns, highest priority first, then by id.
     pub campaigns: Vec<Campaign>,
     pub restrictions: Restrictions,
+    /// The names goods filters use, for line masks.
+    pub names: Names,
 }
 
 struct Problems(Vec<ConfigError>);
@@ -441,9 +511,10 @@ impl Program {
     /// with its path in the document.
     pub fn compile(doc: &ConfigDocument, version: i64) -> Result<Program, Vec<ConfigError>> {
         let mut p = Problems(Vec::new());
+        let mut names = Names::default();
         let mut currencies = BTreeMap::new();
         for (i, c) in doc.currencies.iter().enumerate() {
-            currencies.insert(c.code.clone(), compile_currency(c, &format!("currencies[{i}]"), &mut p));
+            currencies.insert(c.code.clone(), compile_currency(c, &format!("currencies[{i}]"), &mut p, &mut names));
         }
         for (i, c) in doc.currencies.iter().enumerate() {
             if let Some(conv) = &c.conversion {
@@ -552,7 +623,7 @@ impl Program {
                         kind: c.kind,
                         code,
                         discount,
-                        goods: Goods::compile(&goods),
+                        goods: Goods::compile(&goods, &mut names),
                         max_share,
                         uses_per_customer: c.uses_per_customer,
                         uses_per_code: c.uses_per_code.or((c.kind == CouponKind::Unique).then_some(1)),
@@ -575,7 +646,7 @@ impl Program {
             let mut rewards = Vec::new();
             for (j, r) in c.rewards.iter().enumerate() {
                 let rpath = format!("{path}.rewards[{j}]");
-                if let Some(reward) = compile_reward(r, &rpath, &currencies, &known_counter, &coupon_series, &mut p) {
+                if let Some(reward) = compile_reward(r, &rpath, &currencies, &known_counter, &coupon_series, &mut p, &mut names) {
                     rewards.push(reward);
                 }
             }
@@ -614,12 +685,15 @@ impl Program {
                 }
             }
             let lines = c.lines.as_ref().map(|l| LinesCondition {
-                goods: Goods::compile(&GoodsSpec {
-                    groups: l.groups.clone(),
-                    skus: l.skus.clone(),
-                    exclude_groups: l.exclude_groups.clone(),
-                    exclude_skus: l.exclude_skus.clone(),
-                }),
+                goods: Goods::compile(
+                    &GoodsSpec {
+                        groups: l.groups.clone(),
+                        skus: l.skus.clone(),
+                        exclude_groups: l.exclude_groups.clone(),
+                        exclude_skus: l.exclude_skus.clone(),
+                    },
+                    &mut names,
+                ),
                 min_amount: l.min_amount.map(|d| d.0),
                 min_quantity: l.min_quantity.map(|d| d.0),
             });
@@ -688,7 +762,7 @@ impl Program {
         }
 
         if p.0.is_empty() {
-            Ok(Program { version, currencies, series, counters, tiers, coupon_series, promo_codes, campaigns, restrictions })
+            Ok(Program { version, currencies, series, counters, tiers, coupon_series, promo_codes, campaigns, restrictions, names })
         } else {
             Err(p.0)
         }
@@ -712,6 +786,7 @@ fn compile_reward(
     known_counter: &dyn Fn(&StoreCode) -> bool,
     coupon_series: &BTreeMap<StoreCode, CouponSeries>,
     p: &mut Problems,
+    names: &mut Names,
 ) -> Option<Reward> {
     let rate_given = r.rate() != RateSpec::default() || !r.exceptions.is_empty();
     let stray = |p: &mut Problems, what: &str| p.push(rpath, format!("{what} does not belong to a reward of this type"));
@@ -735,17 +810,17 @@ fn compile_reward(
             let mut ex = Vec::new();
             for (k, e) in r.exceptions.iter().enumerate() {
                 if let Some(rate) = compile_rate(&e.rate(), &format!("{rpath}.exceptions[{k}]"), p) {
-                    ex.push((Goods::compile(&e.goods()), rate));
+                    ex.push((Goods::compile(&e.goods(), names), rate));
                 }
             }
-            Some(Reward::Accrue { currency: currency?, rate: rate?, goods: Goods::compile(&r.goods()), exceptions: ex })
+            Some(Reward::Accrue { currency: currency?, rate: rate?, goods: Goods::compile(&r.goods(), names), exceptions: ex })
         }
         RewardKind::Discount => {
             let rate_only = r.per.is_some() || r.step.is_some() || r.units.is_some() || r.per_item.is_some() || r.fixed.is_some();
             if r.currency.is_some() || rate_only || !r.exceptions.is_empty() || r.coupon_series.is_some() || r.gift.is_some() {
                 stray(p, "currency, a rate, exceptions, coupon_series or gift");
             }
-            let goods = Goods::compile(&r.goods());
+            let goods = Goods::compile(&r.goods(), names);
             match (r.percent, r.amount, r.price, &r.accumulated) {
                 (Some(pc), None, None, None) if pc.0 >= Decimal::ZERO && pc.0 <= Decimal::ONE_HUNDRED => {
                     Some(Reward::DiscountPercent { percent: pc.0, goods })
@@ -811,7 +886,7 @@ fn compile_reward(
     }
 }
 
-fn compile_currency(c: &CurrencySpec, path: &str, p: &mut Problems) -> Currency {
+fn compile_currency(c: &CurrencySpec, path: &str, p: &mut Problems, names: &mut Names) -> Currency {
     let value = match (c.value, c.kind) {
         (Some(v), _) if v.0 <= Decimal::ZERO => {
             p.push(format!("{path}.value"), "the value of a unit must be positive");
@@ -839,11 +914,14 @@ fn compile_currency(c: &CurrencySpec, path: &str, p: &mut Problems) -> Currency 
         Redeem {
             min_balance,
             max_share: share(r.max_share, format!("{path}.redeem.max_share"), p),
-            excluded: Goods {
-                exclude_groups: r.exclude_groups.iter().cloned().collect(),
-                exclude_skus: r.exclude_skus.iter().cloned().collect(),
-                ..Goods::default()
-            },
+            excluded: Goods::compile(
+                &GoodsSpec {
+                    exclude_groups: r.exclude_groups.clone(),
+                    exclude_skus: r.exclude_skus.clone(),
+                    ..GoodsSpec::default()
+                },
+                names,
+            ),
             accrue_on_redeemed: r.accrue_on_redeemed,
         }
     });
@@ -1027,12 +1105,14 @@ mod tests {
 
     #[test]
     fn goods_filters_select_by_group_and_sku_with_exclusions_first() {
-        let g = Goods::compile(&GoodsSpec {
-            groups: vec!["dairy".into()],
-            skus: vec!["X1".into()],
-            exclude_groups: vec![],
-            exclude_skus: vec!["M2".into()],
-        });
+        let mut names = Names::default();
+        let g = Goods::compile(
+            &GoodsSpec { groups: vec!["dairy".into()], skus: vec!["X1".into()], exclude_groups: vec![], exclude_skus: vec!["M2".into()] },
+            &mut names,
+        );
+        for (sku, groups) in [("A", vec!["dairy".to_owned()]), ("X1", vec![]), ("M2", vec!["dairy".to_owned()]), ("B", vec!["misc".to_owned()])] {
+            assert_eq!(g.matches_line(names.line_mask(sku, &groups), sku, &groups), g.matches(sku, &groups), "{sku}");
+        }
         assert!(g.matches("A", &["dairy".into()]));
         assert!(g.matches("X1", &[]));
         assert!(!g.matches("M2", &["dairy".into()]));

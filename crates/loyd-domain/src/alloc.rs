@@ -14,33 +14,51 @@
 /// proportion to follow); an empty `weights` with a non-zero total cannot be split and
 /// panics — callers never allocate to no lines.
 pub fn allocate(total: i64, weights: &[i64]) -> Vec<i64> {
-    assert!(!weights.is_empty() || total == 0, "cannot allocate {total} to no parts");
-    let sum: i128 = weights.iter().map(|w| i128::from((*w).max(0))).sum();
-    if sum == 0 {
-        let mut parts = vec![0; weights.len()];
-        if let Some(first) = parts.first_mut() {
-            *first = total;
-        }
-        return parts;
-    }
-    let total128 = i128::from(total);
-    let mut parts: Vec<i64> = Vec::with_capacity(weights.len());
-    let mut remainders: Vec<(i128, usize)> = Vec::with_capacity(weights.len());
-    let mut given: i128 = 0;
-    for (i, w) in weights.iter().enumerate() {
-        let exact = total128 * i128::from((*w).max(0));
-        let part = exact.div_euclid(sum);
-        remainders.push((exact.rem_euclid(sum), i));
-        parts.push(i64::try_from(part).expect("a part never exceeds the total"));
-        given += part;
-    }
-    let missing = usize::try_from(total128 - given).expect("floors never overshoot");
-    // Largest remainder first; on equal remainders the earlier part.
-    remainders.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-    for &(_, i) in remainders.iter().take(missing) {
-        parts[i] += 1;
-    }
+    let mut parts = Vec::with_capacity(weights.len());
+    Splitter::default().split_into(total, weights, &mut parts);
     parts
+}
+
+/// [`allocate`] with reusable working memory, for callers that split many times per
+/// receipt.
+#[derive(Debug, Default)]
+pub struct Splitter {
+    remainders: Vec<(i128, usize)>,
+}
+
+impl Splitter {
+    /// [`allocate`]: clears `parts` and fills it with the split of `total`.
+    pub fn split_into(&mut self, total: i64, weights: &[i64], parts: &mut Vec<i64>) {
+        assert!(!weights.is_empty() || total == 0, "cannot allocate {total} to no parts");
+        parts.clear();
+        let sum: i128 = weights.iter().map(|w| i128::from((*w).max(0))).sum();
+        if sum == 0 {
+            parts.resize(weights.len(), 0);
+            if let Some(first) = parts.first_mut() {
+                *first = total;
+            }
+            return;
+        }
+        let total128 = i128::from(total);
+        let mut given: i128 = 0;
+        for w in weights {
+            let part = (total128 * i128::from((*w).max(0))).div_euclid(sum);
+            parts.push(i64::try_from(part).expect("a part never exceeds the total"));
+            given += part;
+        }
+        let missing = usize::try_from(total128 - given).expect("floors never overshoot");
+        if missing == 0 {
+            return;
+        }
+        let remainders = &mut self.remainders;
+        remainders.clear();
+        remainders.extend(weights.iter().enumerate().map(|(i, w)| ((total128 * i128::from((*w).max(0))).rem_euclid(sum), i)));
+        // Largest remainder first; on equal remainders the earlier part.
+        remainders.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        for &(_, i) in remainders.iter().take(missing) {
+            parts[i] += 1;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -72,7 +90,12 @@ mod tests {
             for (p, w) in parts.iter().zip(&weights) {
                 prop_assert!(*p >= 0 && (sum == 0 || *p <= *w), "part {} weight {}", p, w);
             }
-            prop_assert_eq!(allocate(total, &weights), parts);
+            prop_assert_eq!(allocate(total, &weights), parts.clone());
+            // A reused splitter gives the same parts.
+            let (mut splitter, mut again) = (Splitter::default(), vec![7; 3]);
+            splitter.split_into(total / 2, &weights, &mut again);
+            splitter.split_into(total, &weights, &mut again);
+            prop_assert_eq!(again, parts);
         }
     }
 }

@@ -4,8 +4,10 @@
 //! [`Scale`] (number of decimal places) is fixed when the asset is defined: EUR has
 //! scale 2, so `1750` minor units are `17.50`; `bonus` points with scale 0 are whole.
 //!
-//! **Rounding happens in exactly one place: [`round_to_minor`].** Every other
-//! conversion is exact and fails rather than drop a digit ([`to_minor_exact`]).
+//! **Rounding happens in exactly one place: [`round_to_minor`]**, and in
+//! [`round_scaled`], which applies the same modes to an exact fraction (a percentage or
+//! a rate of an amount) in integer arithmetic. Every other conversion is exact and
+//! fails rather than drop a digit ([`to_minor_exact`]).
 //! The modes are documented in `docs/guarantees.md`.
 
 use std::fmt;
@@ -121,6 +123,55 @@ pub fn to_minor_exact(value: Decimal, scale: Scale) -> Result<i64, MoneyError> {
 pub fn round_to_minor(value: Decimal, scale: Scale, rounding: Rounding) -> Result<i64, MoneyError> {
     let rounded = value.round_dp_with_strategy(u32::from(scale.0), rounding.strategy());
     rescaled_mantissa(rounded, scale)
+}
+
+/// `minor` units of scale `from`, times `mul`, divided by `div`, rounded to minor
+/// units of scale `to` with `rounding`: a percentage (`mul` = percent, `div` = 100), a
+/// rate per amount (`mul` = units, `div` = per), a value of points. The same rounding
+/// as [`round_to_minor`], applied to the exact rational result, computed in 128-bit
+/// integers (the engine does thousands of these per receipt); only numbers too large
+/// for that go through decimal arithmetic (28 significant digits) and
+/// [`round_to_minor`].
+pub fn round_scaled(minor: i64, from: Scale, mul: Decimal, div: Decimal, to: Scale, rounding: Rounding) -> Result<i64, MoneyError> {
+    let exact = || -> Option<i64> {
+        // minor/10^from × (m/10^ms) / (d/10^ds) × 10^to
+        //   = minor × m × 10^(to + ds)  /  (d × 10^(from + ms))
+        let (to_places, from_places) = (u32::from(to.0) + div.scale(), u32::from(from.0) + mul.scale());
+        // Most amounts fit 64 bits, whose arithmetic is several times faster.
+        let small = || -> Option<(i64, i64)> {
+            let (m, d) = (i64::try_from(mul.mantissa()).ok()?, i64::try_from(div.mantissa()).ok()?);
+            let num = minor.checked_mul(m)?.checked_mul(10i64.checked_pow(to_places)?)?;
+            let den = d.checked_mul(10i64.checked_pow(from_places)?)?;
+            (den != 0 && den != -1).then_some((num, den))
+        };
+        let (num, den, q, r) = match small() {
+            Some((n, d)) => (i128::from(n), i128::from(d), i128::from(n / d), i128::from(n % d)),
+            None => {
+                let num = i128::from(minor).checked_mul(mul.mantissa())?.checked_mul(10i128.checked_pow(to_places)?)?;
+                let den = div.mantissa().checked_mul(10i128.checked_pow(from_places)?)?;
+                if den == 0 {
+                    return None;
+                }
+                (num, den, num / den, num % den)
+            }
+        };
+        let (r2, d) = (r.unsigned_abs().checked_mul(2)?, den.unsigned_abs());
+        let away = match rounding {
+            Rounding::Down => false,
+            Rounding::Up => r != 0,
+            Rounding::HalfUp => r2 >= d,
+            Rounding::HalfEven => r2 > d || (r2 == d && q % 2 != 0),
+        };
+        let sign = if (num < 0) != (den < 0) { -1 } else { 1 };
+        i64::try_from(if away { q + sign } else { q }).ok()
+    };
+    match exact() {
+        Some(v) => Ok(v),
+        None => {
+            let value = from_minor(minor, from).checked_mul(mul).and_then(|v| v.checked_div(div)).ok_or(MoneyError::OutOfRange(mul))?;
+            round_to_minor(value, to, rounding)
+        }
+    }
 }
 
 fn rescaled_mantissa(value: Decimal, scale: Scale) -> Result<i64, MoneyError> {
@@ -245,5 +296,38 @@ mod tests {
                 prop_assert!(diff < Decimal::new(1, 2));
             }
         }
+
+        #[test]
+        fn a_scaled_amount_is_exactly_the_decimal_result_rounded(
+            minor in -1_000_000_000_000i64..1_000_000_000_000, mantissa in -10_000_000i64..10_000_000, places in 0u32..=12,
+            from in 0u8..=4, to in 0u8..=4, div in prop::sample::select(vec!["1", "100", "0.5", "2.5", "4", "0.08", "-20"])
+        ) {
+            let (from, to, mul, div) = (Scale::new(from).unwrap(), Scale::new(to).unwrap(), Decimal::new(mantissa, places), d(div));
+            for mode in [Rounding::HalfUp, Rounding::HalfEven, Rounding::Down, Rounding::Up] {
+                // These divisors divide exactly, so decimal arithmetic is exact too.
+                let slow = round_to_minor(from_minor(minor, from) * mul / div, to, mode);
+                prop_assert_eq!(round_scaled(minor, from, mul, div, to, mode), slow, "{} x {} / {} {:?}", minor, mul, div, mode);
+            }
+        }
+    }
+
+    #[test]
+    fn a_scaled_amount_resolves_halves_like_round_to_minor() {
+        // 0.25 × 0.5 = 0.125 and 0.35 × 0.5 = 0.175, at scale 2.
+        let one = Decimal::ONE;
+        for (minor, mode, expected) in [(25, Rounding::HalfUp, 13), (25, Rounding::HalfEven, 12), (35, Rounding::HalfEven, 18), (-25, Rounding::HalfUp, -13), (25, Rounding::Down, 12), (-25, Rounding::Up, -13)] {
+            assert_eq!(round_scaled(minor, Scale::CENTS, d("0.5"), one, Scale::CENTS, mode).unwrap(), expected, "{minor} {mode:?}");
+        }
+    }
+
+    #[test]
+    fn a_scaled_amount_rounds_the_exact_fraction_not_a_truncated_decimal() {
+        // 3.00 × 1 / 3 is exactly 1, though 1/3 has no finite decimal.
+        let (three, one) = (d("3"), Decimal::ONE);
+        assert_eq!(round_scaled(300, Scale::CENTS, one, three, Scale::ZERO, Rounding::Down).unwrap(), 1);
+        assert_eq!(round_scaled(300, Scale::CENTS, one, three, Scale::ZERO, Rounding::Up).unwrap(), 1);
+        // 10.00 per 3.00 → 3.33… units: 3 down, 4 up.
+        assert_eq!(round_scaled(1000, Scale::CENTS, one, three, Scale::ZERO, Rounding::Down).unwrap(), 3);
+        assert_eq!(round_scaled(1000, Scale::CENTS, one, three, Scale::ZERO, Rounding::Up).unwrap(), 4);
     }
 }

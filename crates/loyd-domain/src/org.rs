@@ -15,28 +15,52 @@ pub enum OrgError {
     UnknownTimeZone(String),
 }
 
-/// An IANA time zone name that the time-zone database knows: `Europe/Riga`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
-#[serde(transparent)]
-pub struct TimeZoneName(String);
+/// An IANA time zone name that the time-zone database knows: `Europe/Riga`. Keeps
+/// the zone it names, so using it needs no database lookup.
+#[derive(Debug, Clone)]
+pub struct TimeZoneName {
+    name: String,
+    zone: jiff::tz::TimeZone,
+}
+
+impl PartialEq for TimeZoneName {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Eq for TimeZoneName {}
+
+impl std::hash::Hash for TimeZoneName {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name.hash(state);
+    }
+}
+
+impl Serialize for TimeZoneName {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.name)
+    }
+}
 
 impl TimeZoneName {
     pub fn parse(name: impl Into<String>) -> Result<Self, OrgError> {
         let name = name.into();
-        jiff::tz::TimeZone::get(&name).map_err(|_| OrgError::UnknownTimeZone(name.clone()))?;
-        Ok(TimeZoneName(name))
+        let zone = jiff::tz::TimeZone::get(&name).map_err(|_| OrgError::UnknownTimeZone(name.clone()))?;
+        Ok(TimeZoneName { name, zone })
     }
 
     pub fn utc() -> Self {
-        TimeZoneName("UTC".into())
+        TimeZoneName { name: "UTC".into(), zone: jiff::tz::TimeZone::UTC }
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.name
     }
 
+    /// The zone (a cheap, shared clone).
     pub fn zone(&self) -> jiff::tz::TimeZone {
-        jiff::tz::TimeZone::get(&self.0).unwrap_or(jiff::tz::TimeZone::UTC)
+        self.zone.clone()
     }
 }
 

@@ -510,8 +510,9 @@ pub enum AppliedKind {
 /// One thing that happened to a line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Applied {
-    /// The campaign, or for a redemption the currency's code.
-    pub campaign: String,
+    /// The campaign, or for a redemption the currency's code (shared: a receipt
+    /// names the same campaign on many lines).
+    pub campaign: std::sync::Arc<str>,
     pub kind: AppliedKind,
     /// For redemptions and accruals: the currency.
     pub currency: Option<AssetCode>,
@@ -555,7 +556,7 @@ pub struct GiftCalc {
 pub struct AccrualCalc {
     pub currency: AssetCode,
     pub units: i64,
-    pub campaign: String,
+    pub campaign: StoreCode,
     pub terms: LotTerms,
 }
 
@@ -651,7 +652,7 @@ pub struct Calculation {
     /// The customer's level on the first tier ladder.
     pub tier: Option<String>,
     /// The campaigns that applied, in order.
-    pub campaigns: Vec<String>,
+    pub campaigns: Vec<StoreCode>,
 }
 
 // ---- response -----------------------------------------------------------------------
@@ -813,7 +814,7 @@ impl Calculation {
                         .applied
                         .iter()
                         .map(|a| AppliedOut {
-                            campaign: a.campaign.clone(),
+                            campaign: a.campaign.to_string(),
                             kind: a.kind,
                             currency: a.currency.clone(),
                             amount: match (a.kind, &a.currency) {
@@ -845,7 +846,7 @@ impl Calculation {
                 .map(|a| AccruedOut {
                     currency: a.currency.clone(),
                     amount: units(&a.currency, a.units),
-                    campaign: a.campaign.clone(),
+                    campaign: a.campaign.to_string(),
                     available_at: format_time(a.terms.available_at.unwrap_or(at), &store.timezone),
                     expires_at: a.terms.expires_at.map(|e| format_time(e, &store.timezone)),
                 })

@@ -48,11 +48,11 @@ impl SimTotals {
             *self.accrued.entry(a.currency.to_string()).or_default() += a.units;
             let value = accrual_value(program, a, scale);
             self.accrued_value += value;
-            *self.by_campaign.entry(a.campaign.clone()).or_default() += value;
+            *self.by_campaign.entry(a.campaign.to_string()).or_default() += value;
         }
         for l in &calc.lines {
             for a in l.applied.iter().filter(|a| a.kind == crate::receipt::AppliedKind::Discount) {
-                *self.by_campaign.entry(a.campaign.clone()).or_default() += a.amount;
+                *self.by_campaign.entry(a.campaign.to_string()).or_default() += a.amount;
             }
         }
         self.coupons_issued += calc.issued_coupons.len() as u64;

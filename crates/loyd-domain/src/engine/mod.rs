@@ -35,16 +35,30 @@ use crate::receipt::{
     UsageCharge,
 };
 
+mod lines;
 mod select;
 
+use lines::LineSet;
 use select::{Env, campaign_limits, candidates, has_value};
-
-fn dec(minor: i64, scale: Scale) -> Decimal {
-    money::from_minor(minor, scale)
-}
 
 fn round(value: Decimal, scale: Scale, mode: Rounding) -> Result<i64, ReceiptError> {
     money::round_to_minor(value, scale, mode).map_err(|e| ReceiptError::invalid(e.to_string()))
+}
+
+/// `minor` units of scale `from` × `mul` / `div`, rounded to scale `to`: see
+/// [`money::round_scaled`].
+fn scaled(minor: i64, from: Scale, mul: Decimal, div: Decimal, to: Scale, mode: Rounding) -> Result<i64, ReceiptError> {
+    money::round_scaled(minor, from, mul, div, to, mode).map_err(|e| ReceiptError::invalid(e.to_string()))
+}
+
+/// `percent` % of `minor` units, half up, in the same units.
+fn percent_of(minor: i64, percent: Decimal, scale: Scale) -> Result<i64, ReceiptError> {
+    scaled(minor, scale, percent, Decimal::ONE_HUNDRED, scale, Rounding::HalfUp)
+}
+
+/// `share` (0.30 = 30 %) of `minor` units, rounded down, in the same units.
+fn share_of(minor: i64, share: Decimal, scale: Scale) -> Result<i64, ReceiptError> {
+    scaled(minor, scale, share, Decimal::ONE, scale, Rounding::Down)
 }
 
 fn milli(q: Decimal) -> i64 {
@@ -53,15 +67,17 @@ fn milli(q: Decimal) -> i64 {
 
 /// Units of a rate on a base of `base` store-minor units and `qty` items.
 fn rate_units(rate: Rate, base: i64, qty: Decimal, store: Scale, cur: &Currency) -> Result<i64, ReceiptError> {
-    let money = dec(base, store);
-    let units = match rate {
-        Rate::Percent(p) => money * p / Decimal::ONE_HUNDRED,
-        Rate::Per { per, units } => money / per * units,
-        Rate::Step { step, units } => (money / step).trunc() * units,
-        Rate::PerItem(u) => qty * u,
-        Rate::Fixed(u) => u,
-    };
-    round(units, cur.scale, cur.rounding)
+    let (to, mode) = (cur.scale, cur.rounding);
+    match rate {
+        Rate::Percent(p) => scaled(base, store, p, Decimal::ONE_HUNDRED, to, mode),
+        Rate::Per { per, units } => scaled(base, store, units, per, to, mode),
+        Rate::Step { step, units } => {
+            let steps = scaled(base, store, Decimal::ONE, step, Scale::ZERO, Rounding::Down)?;
+            scaled(steps, Scale::ZERO, units, Decimal::ONE, to, mode)
+        }
+        Rate::PerItem(u) => round(qty * u, to, mode),
+        Rate::Fixed(u) => round(u, to, mode),
+    }
 }
 
 /// The usage counters (key, period) a receipt's calculation reads: the limits of the
@@ -113,19 +129,18 @@ pub fn calculate(receipt: &Receipt, ctx: &Context, program: &Program) -> Result<
 /// What one campaign alone would give the customer on this receipt, in store money:
 /// its discounts plus its accruals at their value (redemptions and other campaigns
 /// aside). Used to pick the best campaign of a stack group.
-fn isolated_value(env: &Env<'_>, c: &Campaign) -> Result<i64, ReceiptError> {
-    let mut w = fresh_work(env);
+fn isolated_value(env: &Env<'_>, w: &mut Work<'_>, c: &Campaign) -> Result<i64, ReceiptError> {
+    w.reset();
     for reward in &c.rewards {
-        discount(env, &mut w, c, reward)?;
+        discount(env, w, c, reward)?;
     }
     let mut value: i64 = w.lines.iter().map(|l| l.discount).sum();
     if env.ctx.customer.is_some() {
         let mut accrued = Vec::new();
         let bases: Vec<i64> = (0..w.lines.len()).map(|i| w.remaining(i)).collect();
+        let mut scratch = Scratch::default();
         for reward in &c.rewards {
-            if let Reward::Accrue { currency, rate, goods, exceptions } = reward {
-                accrue(env, &mut w, &bases, &mut accrued, c, currency, *rate, goods, exceptions)?;
-            }
+            accrue(env, w, &mut scratch, &bases, &mut accrued, c, reward)?;
         }
         value += accrued.iter().map(|a| accrual_value(env.program, &a.currency, a.units, env.ctx.store.scale)).sum::<i64>();
     }
@@ -158,7 +173,7 @@ fn fresh_work<'a>(env: &Env<'a>) -> Work<'a> {
 fn accrual_value(program: &Program, currency: &AssetCode, units: i64, store: Scale) -> i64 {
     let Some(cur) = program.currency(currency) else { return 0 };
     let Some(value) = cur.value else { return 0 };
-    money::round_to_minor(dec(units, cur.scale) * value, store, Rounding::Down).unwrap_or(0)
+    money::round_scaled(units, cur.scale, value, Decimal::ONE, store, Rounding::Down).unwrap_or(0)
 }
 
 /// Exclusive campaigns and stack groups.
@@ -167,9 +182,11 @@ fn stack<'p>(env: &Env<'p>, candidates: Vec<&'p Campaign>) -> Vec<&'p Campaign> 
         return vec![*first];
     }
     let mut winners: BTreeMap<&StoreCode, (&Campaign, i64)> = BTreeMap::new();
+    let mut work: Option<Work<'_>> = None;
     for c in &candidates {
         let Some(group) = &c.stack_group else { continue };
-        let value = if has_value(c) { isolated_value(env, c).unwrap_or(0) } else { 0 };
+        let w = work.get_or_insert_with(|| fresh_work(env));
+        let value = if has_value(c) { isolated_value(env, w, c).unwrap_or(0) } else { 0 };
         // Candidates come highest priority first: a later one must be strictly better.
         match winners.get(group) {
             Some((_, best)) if *best >= value => {}
@@ -207,26 +224,49 @@ struct Work<'a> {
     ctx: &'a Context,
 }
 
+/// Working memory reused by every accrual of a calculation.
+#[derive(Default)]
+struct Scratch {
+    sets: Vec<(LineSet, Rate)>,
+    per_line: Vec<i64>,
+    idx: Vec<usize>,
+    weights: Vec<i64>,
+    parts: Vec<i64>,
+    splitter: crate::alloc::Splitter,
+}
+
 impl Work<'_> {
+    /// Back to the receipt as it came, keeping the memory.
+    fn reset(&mut self) {
+        for l in &mut self.lines {
+            l.discount = 0;
+            l.redeemed_value = 0;
+            l.final_amount = l.amount;
+            l.applied.clear();
+            l.redeemed_units.clear();
+            l.accrued_units.clear();
+        }
+    }
+
     /// What is still to pay on each line.
     fn remaining(&self, i: usize) -> i64 {
         let l = &self.lines[i];
         l.amount - l.discount - l.redeemed_value
     }
 
-    fn add_discount(&mut self, i: usize, d: i64, source: &str) {
+    fn add_discount(&mut self, i: usize, d: i64, source: &std::sync::Arc<str>) {
         let d = d.min(self.remaining(i));
         if d <= 0 {
             return;
         }
         let line = &mut self.lines[i];
         line.discount += d;
-        line.applied.push(Applied { campaign: source.to_owned(), kind: AppliedKind::Discount, currency: None, amount: d });
+        line.applied.push(Applied { campaign: std::sync::Arc::clone(source), kind: AppliedKind::Discount, currency: None, amount: d });
     }
 }
 
 fn matching(env: &Env<'_>, goods: &Goods) -> Vec<usize> {
-    (0..env.receipt.lines.len()).filter(|&i| env.line_matches(goods, i)).collect()
+    env.lines_of(goods).iter().collect()
 }
 
 /// The whole pipeline with a given set of campaigns.
@@ -234,6 +274,10 @@ fn run(env: &Env<'_>, campaigns: &[&Campaign]) -> Result<Calculation, ReceiptErr
     let (receipt, ctx, program) = (env.receipt, env.ctx, env.program);
     let total = env.total;
     let mut w = fresh_work(env);
+    for l in &mut w.lines {
+        // Room for what usually happens to a line, without regrowing.
+        l.applied.reserve_exact(8);
+    }
 
     // Discounts.
     for c in campaigns {
@@ -246,6 +290,9 @@ fn run(env: &Env<'_>, campaigns: &[&Campaign]) -> Result<Calculation, ReceiptErr
 
     // Redemptions.
     let mut redeemed: Vec<RedeemedCalc> = Vec::new();
+    for l in &mut w.lines {
+        l.redeemed_units.reserve_exact(receipt.redeem.len());
+    }
     for r in &receipt.redeem {
         let calc = redeem(&mut w, r.currency.clone(), r.amount, program, &redeemed)?;
         let index = redeemed.len();
@@ -260,7 +307,7 @@ fn run(env: &Env<'_>, campaigns: &[&Campaign]) -> Result<Calculation, ReceiptErr
                     line.redeemed_units[index] = u;
                     if v > 0 || u > 0 {
                         line.applied.push(Applied {
-                            campaign: calc.currency.to_string(),
+                            campaign: calc.currency.shared(),
                             kind: AppliedKind::Redemption,
                             currency: Some(calc.currency.clone()),
                             amount: v,
@@ -293,11 +340,15 @@ fn run(env: &Env<'_>, campaigns: &[&Campaign]) -> Result<Calculation, ReceiptErr
     let mut accrued: Vec<AccrualCalc> = Vec::new();
     if ctx.customer.is_some() {
         // Accruals do not change one another's base.
-        let bases: Vec<i64> = (0..w.lines.len()).map(|i| accrual_base(&w, &redeemed, program, i)).collect();
+        let columns = campaigns.iter().flat_map(|c| &c.rewards).filter(|r| matches!(r, Reward::Accrue { .. })).count();
+        for l in &mut w.lines {
+            l.accrued_units.reserve_exact(columns);
+        }
+        let bases = accrual_bases(&w, &redeemed, program);
+        let mut scratch = Scratch::default();
         for c in campaigns {
             for reward in &c.rewards {
-                let Reward::Accrue { currency, rate, goods, exceptions } = reward else { continue };
-                accrue(env, &mut w, &bases, &mut accrued, c, currency, *rate, goods, exceptions)?;
+                accrue(env, &mut w, &mut scratch, &bases, &mut accrued, c, reward)?;
             }
         }
         cap_accruals(env, &mut w, &mut accrued);
@@ -311,15 +362,15 @@ fn run(env: &Env<'_>, campaigns: &[&Campaign]) -> Result<Calculation, ReceiptErr
     for c in campaigns {
         for reward in &c.rewards {
             match reward {
-                Reward::IssueCoupon { series } => issued_coupons.push(IssueCalc { series: series.clone(), campaign: c.id.to_string() }),
-                Reward::Gift { gift } => gifts.push(GiftItem { gift: gift.clone(), campaign: c.id.to_string() }),
+                Reward::IssueCoupon { series } => issued_coupons.push(IssueCalc { series: series.clone(), campaign: c.id.as_str().to_owned() }),
+                Reward::Gift { gift } => gifts.push(GiftItem { gift: gift.clone(), campaign: c.id.as_str().to_owned() }),
                 _ => {}
             }
         }
         messages.slip.extend(c.messages.slip.iter().cloned());
         messages.cashier.extend(c.messages.cashier.iter().cloned());
         messages.display.extend(c.messages.display.iter().cloned());
-        applied_campaigns.push(c.id.to_string());
+        applied_campaigns.push(c.id.clone());
     }
 
     let mut balances: BTreeMap<AssetCode, BalanceView> = BTreeMap::new();
@@ -356,10 +407,11 @@ fn run(env: &Env<'_>, campaigns: &[&Campaign]) -> Result<Calculation, ReceiptErr
 fn discount(env: &Env<'_>, w: &mut Work<'_>, c: &Campaign, reward: &Reward) -> Result<(), ReceiptError> {
     let scale = env.ctx.store.scale;
     let receipt = env.receipt;
+    let id = c.id.shared();
     let percent_off = |w: &mut Work<'_>, percent: Decimal, goods: &Goods| -> Result<(), ReceiptError> {
-        for i in matching(env, goods) {
-            let d = round(dec(w.remaining(i), scale) * percent / Decimal::ONE_HUNDRED, scale, Rounding::HalfUp)?;
-            w.add_discount(i, d, c.id.as_str());
+        for i in env.lines_of(goods).iter() {
+            let d = percent_of(w.remaining(i), percent, scale)?;
+            w.add_discount(i, d, &id);
         }
         Ok(())
     };
@@ -377,15 +429,15 @@ fn discount(env: &Env<'_>, w: &mut Work<'_>, c: &Campaign, reward: &Reward) -> R
             let amount = wanted.min(weights.iter().sum());
             if !idx.is_empty() && amount > 0 {
                 for (&i, d) in idx.iter().zip(allocate(amount, &weights)) {
-                    w.add_discount(i, d, c.id.as_str());
+                    w.add_discount(i, d, &id);
                 }
             }
         }
         Reward::FixedPrice { price, goods } => {
-            for i in matching(env, goods) {
+            for i in env.lines_of(goods).iter() {
                 let target = round(*price * receipt.lines[i].qty, scale, Rounding::HalfUp)?;
                 let d = w.remaining(i) - target;
-                w.add_discount(i, d, c.id.as_str());
+                w.add_discount(i, d, &id);
             }
         }
         Reward::Accrue { .. } | Reward::IssueCoupon { .. } | Reward::Gift { .. } => {}
@@ -455,7 +507,7 @@ fn apply_coupons(env: &Env<'_>, w: &mut Work<'_>) -> Result<Vec<CouponCalc>, Rec
         let mut parts: Vec<i64> = match series.discount {
             CouponDiscount::Percent(p) => idx
                 .iter()
-                .map(|&i| round(dec(w.remaining(i), scale) * p / Decimal::ONE_HUNDRED, scale, Rounding::HalfUp))
+                .map(|&i| percent_of(w.remaining(i), p, scale))
                 .collect::<Result<_, _>>()?,
             CouponDiscount::Amount(a) => {
                 let weights: Vec<i64> = idx.iter().map(|&i| w.remaining(i)).collect();
@@ -465,13 +517,13 @@ fn apply_coupons(env: &Env<'_>, w: &mut Work<'_>) -> Result<Vec<CouponCalc>, Rec
         };
         if let Some(share) = series.max_share {
             let open: i64 = (0..w.lines.len()).map(|i| w.remaining(i)).sum();
-            let cap = round(dec(open, scale) * share, scale, Rounding::Down)?;
+            let cap = share_of(open, share, scale)?;
             let sum: i64 = parts.iter().sum();
             if sum > cap {
                 parts = allocate(cap, &parts);
             }
         }
-        let source = format!("coupon:{code}");
+        let source: std::sync::Arc<str> = format!("coupon:{code}").into();
         let before: i64 = w.lines.iter().map(|l| l.discount).sum();
         for (&i, d) in idx.iter().zip(parts) {
             w.add_discount(i, d, &source);
@@ -488,7 +540,7 @@ fn cap_discounts(env: &Env<'_>, w: &mut Work<'_>) -> Result<(), ReceiptError> {
     let scale = env.ctx.store.scale;
     let mut cap = i64::MAX;
     if let Some(share) = r.max_discount_share {
-        cap = cap.min(round(dec(env.total, scale) * share, scale, Rounding::Down)?);
+        cap = cap.min(share_of(env.total, share, scale)?);
     }
     if let Some(amount) = r.max_discount_amount {
         cap = cap.min(money::to_minor_exact(amount, scale).map_err(|e| ReceiptError::invalid(e.to_string()))?);
@@ -558,63 +610,79 @@ fn pay_with_gift_cards(w: &Work<'_>, due: i64) -> Result<(Vec<GiftCalc>, i64), R
     Ok((gift_cards, gift_total))
 }
 
-/// A line's accrual base: what remains to pay on it, plus what was paid with currencies
-/// that still earn (`accrue_on_redeemed`).
-fn accrual_base(w: &Work<'_>, redeemed: &[RedeemedCalc], program: &Program, i: usize) -> i64 {
-    let line = &w.lines[i];
-    let mut base = line.amount - line.discount - line.redeemed_value;
-    for (k, r) in redeemed.iter().enumerate() {
-        let earns = program.currency(&r.currency).and_then(|c| c.redeem.as_ref()).is_some_and(|rd| rd.accrue_on_redeemed);
-        if earns {
-            let units = line.redeemed_units.get(k).copied().unwrap_or(0);
-            // The line's share of this redemption's value, in proportion to its units.
-            base += if r.units == 0 { 0 } else { i64::try_from(i128::from(r.value) * i128::from(units) / i128::from(r.units)).unwrap_or(0) };
-        }
-    }
-    base
+/// Each line's accrual base: what remains to pay on it, plus what was paid with
+/// currencies that still earn (`accrue_on_redeemed`).
+fn accrual_bases(w: &Work<'_>, redeemed: &[RedeemedCalc], program: &Program) -> Vec<i64> {
+    let earns: Vec<bool> = redeemed
+        .iter()
+        .map(|r| program.currency(&r.currency).and_then(|c| c.redeem.as_ref()).is_some_and(|rd| rd.accrue_on_redeemed))
+        .collect();
+    w.lines
+        .iter()
+        .map(|line| {
+            let mut base = line.amount - line.discount - line.redeemed_value;
+            for (k, r) in redeemed.iter().enumerate().filter(|(k, r)| earns[*k] && r.units != 0) {
+                let units = line.redeemed_units.get(k).copied().unwrap_or(0);
+                // The line's share of this redemption's value, in proportion to its units.
+                base += i64::try_from(i128::from(r.value) * i128::from(units) / i128::from(r.units)).unwrap_or(0);
+            }
+            base
+        })
+        .collect()
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The accrual of one `Reward::Accrue` of campaign `c`, on each line's base in `bases`.
 fn accrue(
     env: &Env<'_>,
     w: &mut Work<'_>,
+    scratch: &mut Scratch,
     bases: &[i64],
     accrued: &mut Vec<AccrualCalc>,
     c: &Campaign,
-    currency: &AssetCode,
-    rate: Rate,
-    goods: &Goods,
-    exceptions: &[(Goods, Rate)],
+    reward: &Reward,
 ) -> Result<(), ReceiptError> {
+    let Reward::Accrue { currency, rate, goods, exceptions } = reward else { return Ok(()) };
     let (receipt, program) = (env.receipt, env.program);
     let scale = env.ctx.store.scale;
     let Some(cur) = program.currency(currency) else { return Ok(()) };
-    // Partition the lines by the rate that applies to them.
-    let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-    for i in 0..receipt.lines.len() {
-        let slot = exceptions
-            .iter()
-            .position(|(g, _)| env.line_matches(g, i))
-            .map(|k| k + 1)
-            .or_else(|| env.line_matches(goods, i).then_some(0));
-        if let Some(slot) = slot {
-            groups.entry(slot).or_default().push(i);
-        }
+    let Scratch { per_line, idx, weights, parts, splitter, sets } = scratch;
+    per_line.clear();
+    per_line.resize(w.lines.len(), 0);
+    // A line takes the rate of the first exception it falls under, else the campaign's.
+    sets.clear();
+    let mut claimed = LineSet::empty(receipt.lines.len());
+    for (g, r) in exceptions {
+        let mut mine = env.lines_of(g);
+        mine.remove_all(&claimed);
+        claimed.union(&mine);
+        sets.push((mine, *r));
     }
-    let mut per_line = vec![0i64; w.lines.len()];
-    for (slot, idx) in groups {
-        let rate = if slot == 0 { rate } else { exceptions[slot - 1].1 };
+    let mut rest = env.lines_of(goods);
+    rest.remove_all(&claimed);
+    sets.push((rest, *rate));
+    for (set, rate) in sets.iter() {
+        let rate = *rate;
+        idx.clear();
+        idx.extend(set.iter());
+        if idx.is_empty() {
+            continue;
+        }
         let base: i64 = idx.iter().map(|&i| bases[i]).sum();
-        let qty: Decimal = idx.iter().map(|&i| receipt.lines[i].qty).sum();
+        let qty: Decimal = match rate {
+            Rate::PerItem(_) => idx.iter().map(|&i| receipt.lines[i].qty).sum(),
+            _ => Decimal::ZERO,
+        };
         let units = rate_units(rate, base, qty, scale, cur)?;
         if units <= 0 {
             continue;
         }
-        let weights: Vec<i64> = match rate {
-            Rate::PerItem(_) => idx.iter().map(|&i| milli(receipt.lines[i].qty)).collect(),
-            _ => idx.iter().map(|&i| bases[i]).collect(),
+        weights.clear();
+        match rate {
+            Rate::PerItem(_) => weights.extend(idx.iter().map(|&i| milli(receipt.lines[i].qty))),
+            _ => weights.extend(idx.iter().map(|&i| bases[i])),
         };
-        for (&i, u) in idx.iter().zip(allocate(units, &weights)) {
+        splitter.split_into(units, weights, parts);
+        for (&i, u) in idx.iter().zip(parts.iter()) {
             per_line[i] += u;
         }
     }
@@ -622,17 +690,17 @@ fn accrue(
     if units <= 0 {
         return Ok(());
     }
-    for (l, u) in w.lines.iter_mut().zip(&per_line) {
+    for (l, u) in w.lines.iter_mut().zip(per_line.iter()) {
         l.accrued_units.push(*u);
         if *u > 0 {
-            l.applied.push(Applied { campaign: c.id.to_string(), kind: AppliedKind::Accrual, currency: Some(currency.clone()), amount: *u });
+            l.applied.push(Applied { campaign: c.id.shared(), kind: AppliedKind::Accrual, currency: Some(currency.clone()), amount: *u });
         }
     }
     accrued.push(AccrualCalc {
         currency: currency.clone(),
         units,
-        campaign: c.id.to_string(),
-        terms: cur.lot_terms(receipt.at, &env.ctx.store.timezone.zone()),
+        campaign: c.id.clone(),
+        terms: env.lot_terms(cur),
     });
     Ok(())
 }
@@ -652,7 +720,7 @@ fn cap_accruals(env: &Env<'_>, w: &mut Work<'_>, accrued: &mut [AccrualCalc]) {
             for (l, p) in w.lines.iter_mut().zip(allocate(new, &parts)) {
                 l.accrued_units[k] = p;
                 let campaign = &accrued[k].campaign;
-                for a in l.applied.iter_mut().filter(|a| a.kind == AppliedKind::Accrual && a.campaign == *campaign && a.currency.as_ref() == Some(currency)) {
+                for a in l.applied.iter_mut().filter(|a| a.kind == AppliedKind::Accrual && *a.campaign == *campaign.as_str() && a.currency.as_ref() == Some(currency)) {
                     a.amount = p;
                 }
                 l.applied.retain(|a| a.kind != AppliedKind::Accrual || a.amount > 0);
@@ -701,7 +769,7 @@ fn redeem(
         .collect();
     let payable_total: i64 = payable.iter().map(|&i| w.remaining(i)).sum();
     let mut cap_value = match rules.max_share {
-        Some(share) => round(dec(payable_total, store) * share, store, Rounding::Down)?,
+        Some(share) => share_of(payable_total, share, store)?,
         None => payable_total,
     };
     // Accumulated currencies together may pay at most a share of the receipt.
@@ -714,13 +782,13 @@ fn redeem(
             .filter(|r| program.currency(&r.currency).is_some_and(|c| c.kind == crate::config::CurrencyKind::Points))
             .map(|r| r.value)
             .sum();
-        let global = round(dec(after_discounts, store) * share, store, Rounding::Down)? - points_so_far;
+        let global = share_of(after_discounts, share, store)? - points_so_far;
         cap_value = cap_value.min(global.max(0));
     }
     // Store-money value of `u` minor units of the currency, never more than they are worth.
-    let value_of = |u: i64| round(dec(u, cur.scale) * value, store, Rounding::Down);
+    let value_of = |u: i64| scaled(u, cur.scale, value, Decimal::ONE, store, Rounding::Down);
     // The most units whose value fits under the cap.
-    let cap_units = round(dec(cap_value, store) / value, cur.scale, Rounding::Down)?;
+    let cap_units = scaled(cap_value, store, Decimal::ONE, value, cur.scale, Rounding::Down)?;
     let units = match amount {
         RedeemAmount::Max => balance.min(cap_units).max(0),
         RedeemAmount::Units(u) => {
@@ -803,7 +871,7 @@ fn charges(env: &Env<'_>, calc: &Calculation, campaigns: &[&Campaign]) -> Vec<Us
         let mut value = 0i64;
         let mut items = 0i64;
         for l in &calc.lines {
-            let mine = l.applied.iter().filter(|a| a.campaign == id);
+            let mine = l.applied.iter().filter(|a| &*a.campaign == id);
             let mut touched = false;
             for a in mine {
                 touched = true;

@@ -6,6 +6,7 @@ use jiff::tz::TimeZone;
 use jiff::Timestamp;
 use rust_decimal::Decimal;
 
+use super::lines::{LineIndex, LineSet};
 use crate::program::{Campaign, CelInput, CelLine, Limits, Program, Reward};
 use crate::receipt::{Context, Receipt};
 
@@ -43,9 +44,14 @@ pub(super) struct Env<'a> {
     pub store_local: LocalTime,
     /// The customer's level on each tier ladder, in ladder order.
     pub levels: Vec<(String, String)>,
-    /// Each line's [`crate::program::Names::line_mask`].
-    pub masks: Vec<u128>,
-    cel: std::cell::OnceCell<cel::Context<'static, 'static>>,
+    /// Which lines carry which goods names.
+    index: LineIndex,
+    /// The store's time zone (looking one up by name is not free).
+    pub zone: TimeZone,
+    /// Lot terms of accruals made by this receipt, per currency, as first computed.
+    terms: std::cell::RefCell<Vec<(&'a crate::ids::AssetCode, crate::ledger::LotTerms)>>,
+    /// The condition contexts, built when first needed: without and with the lines.
+    cel: [std::cell::OnceCell<cel::Context<'static, 'static>>; 2],
 }
 
 impl<'a> Env<'a> {
@@ -61,24 +67,36 @@ impl<'a> Env<'a> {
                 .collect(),
             None => Vec::new(),
         };
+        let zone = ctx.store.timezone.zone();
         Env {
             receipt,
             ctx,
             program,
             total: receipt.lines.iter().map(|l| l.amount).sum(),
             qty: receipt.lines.iter().map(|l| l.qty).sum(),
-            store_local: LocalTime::at(receipt.at, &ctx.store.timezone.zone()),
+            store_local: LocalTime::at(receipt.at, &zone),
+            zone,
+            terms: Default::default(),
             levels,
-            masks: receipt.lines.iter().map(|l| program.names.line_mask(&l.sku, &l.groups)).collect(),
-            cel: std::cell::OnceCell::new(),
+            index: LineIndex::new(receipt, &program.names),
+            cel: Default::default(),
         }
     }
 
-    /// Whether line `i` is one of `goods`.
-    #[inline]
-    pub fn line_matches(&self, goods: &crate::program::Goods, i: usize) -> bool {
-        let l = &self.receipt.lines[i];
-        goods.matches_line(self.masks[i], &l.sku, &l.groups)
+    /// The terms of the units of `currency` this receipt accrues.
+    pub fn lot_terms(&self, currency: &'a crate::program::Currency) -> crate::ledger::LotTerms {
+        let mut cache = self.terms.borrow_mut();
+        if let Some((_, t)) = cache.iter().find(|(c, _)| **c == currency.code) {
+            return *t;
+        }
+        let t = currency.lot_terms(self.receipt.at, &self.zone);
+        cache.push((&currency.code, t));
+        t
+    }
+
+    /// The lines that are `goods`.
+    pub fn lines_of(&self, goods: &crate::program::Goods) -> LineSet {
+        self.index.lines_of(goods, self.receipt)
     }
 
     fn local(&self, c: &Campaign) -> LocalTime {
@@ -88,11 +106,11 @@ impl<'a> Env<'a> {
         }
     }
 
-    fn cel_context(&self) -> &cel::Context<'static, 'static> {
-        self.cel.get_or_init(|| self.cel_input().context())
+    fn cel_context(&self, with_lines: bool) -> &cel::Context<'static, 'static> {
+        self.cel[usize::from(with_lines)].get_or_init(|| self.cel_input(with_lines).context())
     }
 
-    fn cel_input(&self) -> CelInput {
+    fn cel_input(&self, with_lines: bool) -> CelInput {
         {
             let qty_milli = |q: Decimal| {
                 crate::money::round_to_minor(q, crate::money::Scale::new(3).expect("3 places"), crate::money::Rounding::Down)
@@ -108,10 +126,12 @@ impl<'a> Env<'a> {
                 hour: i64::from(self.store_local.minute_of_day / 60),
                 month_day: i64::from(self.store_local.month_day),
                 month: i64::from(self.store_local.month),
+                items: i64::try_from(self.receipt.lines.len()).unwrap_or(i64::MAX),
                 lines: self
                     .receipt
                     .lines
                     .iter()
+                    .filter(|_| with_lines)
                     .map(|l| CelLine { sku: l.sku.clone(), groups: l.groups.clone(), amount_minor: l.amount, qty_milli: qty_milli(l.qty) })
                     .collect(),
                 identified: customer.is_some(),
@@ -194,7 +214,8 @@ impl<'a> Env<'a> {
             return false;
         }
         if let Some(lines) = &c.lines {
-            let matching = (0..self.receipt.lines.len()).filter(|&i| self.line_matches(&lines.goods, i)).map(|i| &self.receipt.lines[i]);
+            let matching = self.lines_of(&lines.goods);
+            let matching = matching.iter().map(|i| &self.receipt.lines[i]);
             let (amount, qty, any) = matching.fold((0i64, Decimal::ZERO, false), |(a, q, _), l| (a + l.amount, q + l.qty, true));
             if !any || lines.min_amount.is_some_and(|m| amount < money(m)) || lines.min_quantity.is_some_and(|m| qty < m) {
                 return false;
@@ -220,7 +241,7 @@ impl<'a> Env<'a> {
             return false;
         }
         if let Some(cond) = &c.condition
-            && !cond.holds_in(self.cel_context())
+            && !cond.holds_in(self.cel_context(cond.reads_lines()))
         {
             return false;
         }

@@ -17,10 +17,14 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
-use cel::objects::{Key, Map};
-use cel::{Context, Program, Value};
+use cel::common::types::{CelBool, CelInt, CelList, CelMap, CelMapKey, CelString};
+use cel::{Context, Env, Program, Value};
+
+/// The CEL standard library, built once: building it is most of the cost of a fresh
+/// evaluation context.
+static STDLIB: LazyLock<Arc<Env>> = LazyLock::new(|| Arc::new(Env::stdlib()));
 
 /// The variables a condition may use.
 const VARIABLES: [&str; 3] = ["receipt", "customer", "store"];
@@ -63,6 +67,8 @@ pub struct CelLine {
 pub struct CelInput {
     pub total_minor: i64,
     pub qty_milli: i64,
+    /// The number of lines (`receipt.items`), also when `lines` is left empty.
+    pub items: i64,
     pub weekday: String,
     pub hour: i64,
     pub month_day: i64,
@@ -78,73 +84,80 @@ pub struct CelInput {
     pub store_partner: String,
 }
 
-fn map(entries: Vec<(&str, Value)>) -> Value {
-    let m: HashMap<Key, Value> = entries.into_iter().map(|(k, v)| (Key::String(Arc::new(k.to_owned())), v)).collect();
-    Value::Map(Map { map: Arc::new(m) })
+/// A bound value. Built directly as CEL's own value types: going through
+/// [`cel::Value`] would build every map twice.
+type Val = Box<dyn cel::common::value::Val + 'static>;
+
+fn map(entries: impl IntoIterator<Item = (String, Val)>) -> Val {
+    let m: HashMap<CelMapKey, Val> = entries.into_iter().map(|(k, v)| (CelMapKey::from(k), v)).collect();
+    Box::new(CelMap::from(m))
 }
 
-fn int_map(entries: &[(String, i64)]) -> Value {
-    let m: HashMap<Key, Value> =
-        entries.iter().map(|(k, v)| (Key::String(Arc::new(k.clone())), Value::Int(*v))).collect();
-    Value::Map(Map { map: Arc::new(m) })
+fn fields(entries: Vec<(&str, Val)>) -> Val {
+    map(entries.into_iter().map(|(k, v)| (k.to_owned(), v)))
 }
 
-fn string(s: &str) -> Value {
-    Value::String(Arc::new(s.to_owned()))
+fn int(i: i64) -> Val {
+    Box::new(CelInt::from(i))
+}
+
+fn string(s: &str) -> Val {
+    Box::new(CelString::from(s.to_owned()))
+}
+
+fn int_map(entries: &[(String, i64)]) -> Val {
+    map(entries.iter().map(|(k, v)| (k.clone(), int(*v))))
 }
 
 impl CelInput {
     /// The evaluation context of this input, built once per receipt and shared by every
     /// condition.
     pub fn context(&self) -> Context<'static, 'static> {
-        let mut ctx = Context::default();
+        let mut ctx = Context::with_env(Arc::clone(&STDLIB));
         self.bind(&mut ctx);
         ctx
     }
 
     fn bind(&self, ctx: &mut Context) {
-        let lines: Vec<Value> = self
+        let lines: Vec<Val> = self
             .lines
             .iter()
             .map(|l| {
-                map(vec![
+                let groups: Vec<Val> = l.groups.iter().map(|g| string(g)).collect();
+                fields(vec![
                     ("sku", string(&l.sku)),
-                    ("groups", Value::List(Arc::new(l.groups.iter().map(|g| string(g)).collect()))),
-                    ("amount_minor", Value::Int(l.amount_minor)),
-                    ("qty_milli", Value::Int(l.qty_milli)),
+                    ("groups", Box::new(CelList::from(groups))),
+                    ("amount_minor", int(l.amount_minor)),
+                    ("qty_milli", int(l.qty_milli)),
                 ])
             })
             .collect();
-        ctx.add_variable_from_value(
+        ctx.add_variable_as_val(
             "receipt",
-            map(vec![
-                ("total_minor", Value::Int(self.total_minor)),
-                ("items", Value::Int(i64::try_from(self.lines.len()).unwrap_or(i64::MAX))),
-                ("qty_milli", Value::Int(self.qty_milli)),
+            fields(vec![
+                ("total_minor", int(self.total_minor)),
+                ("items", int(self.items)),
+                ("qty_milli", int(self.qty_milli)),
                 ("weekday", string(&self.weekday)),
-                ("hour", Value::Int(self.hour)),
-                ("month_day", Value::Int(self.month_day)),
-                ("month", Value::Int(self.month)),
-                ("lines", Value::List(Arc::new(lines))),
+                ("hour", int(self.hour)),
+                ("month_day", int(self.month_day)),
+                ("month", int(self.month)),
+                ("lines", Box::new(CelList::from(lines))),
             ]),
         );
-        ctx.add_variable_from_value(
+        ctx.add_variable_as_val(
             "customer",
-            map(vec![
-                ("identified", Value::Bool(self.identified)),
+            fields(vec![
+                ("identified", Box::new(CelBool::from(self.identified))),
                 ("tier", string(&self.tier)),
                 ("series", string(&self.series)),
                 ("counters", int_map(&self.counters)),
                 ("balances", int_map(&self.balances)),
             ]),
         );
-        ctx.add_variable_from_value(
+        ctx.add_variable_as_val(
             "store",
-            map(vec![
-                ("id", string(&self.store_id)),
-                ("format", string(&self.store_format)),
-                ("partner", string(&self.store_partner)),
-            ]),
+            fields(vec![("id", string(&self.store_id)), ("format", string(&self.store_format)), ("partner", string(&self.store_partner))]),
         );
     }
 
@@ -153,6 +166,7 @@ impl CelInput {
         CelInput {
             total_minor: 12_345,
             qty_milli: 3_000,
+            items: 1,
             weekday: "tue".into(),
             hour: 12,
             month_day: 24,
@@ -208,6 +222,13 @@ impl Condition {
     /// [`Condition::holds`] in a context made by [`CelInput::context`].
     pub fn holds_in(&self, ctx: &Context) -> bool {
         self.try_eval_in(ctx).unwrap_or(false)
+    }
+
+    /// Whether the condition may read `receipt.lines`: binding the lines is the
+    /// costly part of a context, so contexts for the other conditions leave them
+    /// out. Conservative: any mention of `lines` counts.
+    pub fn reads_lines(&self) -> bool {
+        self.source.contains("lines")
     }
 
     pub fn source(&self) -> &str {

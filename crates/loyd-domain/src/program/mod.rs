@@ -109,7 +109,8 @@ pub struct Redeem {
 /// compile to bitmasks and matching a line is two AND operations.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Names {
-    ids: std::collections::HashMap<String, u8>,
+    skus: std::collections::HashMap<String, u8>,
+    groups: std::collections::HashMap<String, u8>,
 }
 
 /// Names past this many are matched by string instead of by bit.
@@ -117,37 +118,38 @@ const MASK_BITS: usize = 128;
 
 impl Names {
     fn id(&mut self, kind: char, name: &str) -> Option<u8> {
-        let key = format!("{kind}:{name}");
-        if let Some(id) = self.ids.get(&key) {
+        let next = self.len();
+        let map = if kind == 's' { &mut self.skus } else { &mut self.groups };
+        if let Some(id) = map.get(name) {
             return Some(*id);
         }
-        if self.ids.len() >= MASK_BITS {
+        if next >= MASK_BITS {
             return None;
         }
-        let id = u8::try_from(self.ids.len()).ok()?;
-        self.ids.insert(key, id);
+        let id = u8::try_from(next).ok()?;
+        map.insert(name.to_owned(), id);
         Some(id)
+    }
+
+    /// How many names have a bit.
+    pub fn len(&self) -> usize {
+        self.skus.len() + self.groups.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// The bits of a line: its SKU and groups that some filter names.
     pub fn line_mask(&self, sku: &str, groups: &[String]) -> u128 {
-        if self.ids.is_empty() {
+        if self.is_empty() {
             return 0;
         }
-        let mut mask = 0u128;
-        let mut key = String::with_capacity(sku.len() + 2);
-        let mut bit = |kind: char, name: &str| {
-            key.clear();
-            key.push(kind);
-            key.push(':');
-            key.push_str(name);
-            if let Some(id) = self.ids.get(key.as_str()) {
+        let mut mask = self.skus.get(sku).map_or(0, |id| 1u128 << id);
+        for g in groups {
+            if let Some(id) = self.groups.get(g.as_str()) {
                 mask |= 1u128 << id;
             }
-        };
-        bit('s', sku);
-        for g in groups {
-            bit('g', g);
         }
         mask
     }
@@ -193,6 +195,11 @@ impl Goods {
             return true;
         }
         self.skus.contains(sku) || groups.iter().any(|g| self.groups.contains(g))
+    }
+
+    /// The (include, exclude) name bits, when every name the filter uses has one.
+    pub fn mask(&self) -> Option<(u128, u128)> {
+        self.mask
     }
 
     /// [`Goods::matches`] for a line whose [`Names::line_mask`] is `mask`.

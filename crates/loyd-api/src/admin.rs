@@ -3,6 +3,8 @@
 //! log, configuration and the ledger audit. Authenticated by API keys
 //! (`loyd api-key create`); staff users and roles extend this later.
 
+use std::collections::BTreeMap;
+
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
@@ -25,7 +27,7 @@ use crate::extract::{Json, Path, Query};
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/v1/admin/customers", post(create_customer))
-        .route("/v1/admin/customers/{id}", get(get_customer))
+        .route("/v1/admin/customers/{id}", get(get_customer).patch(update_customer))
         .route("/v1/admin/customers/{id}/codes", post(issue_code))
         .route("/v1/admin/customers/{id}/adjustments", post(adjust))
         .route("/v1/admin/customers/{id}/statement", get(statement))
@@ -90,6 +92,10 @@ pub struct NewCustomer {
     pub name: Option<String>,
     /// YYYY-MM-DD, for birthday campaigns.
     pub birth_date: Option<String>,
+    /// Profile fields (`gender`, `city`, custom ones): names of a-z, 0-9 and `_`,
+    /// string values. Campaigns and segments target them.
+    #[serde(default)]
+    pub profile: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -99,12 +105,40 @@ pub struct CustomerOut {
     pub phone: Option<String>,
     pub name: Option<String>,
     pub birth_date: Option<String>,
+    pub profile: BTreeMap<String, String>,
 }
 
 impl From<Customer> for CustomerOut {
     fn from(c: Customer) -> Self {
-        CustomerOut { id: format!("c_{}", c.id), phone: c.phone, name: c.name, birth_date: c.birth_date.map(|d| d.to_string()) }
+        CustomerOut {
+            id: format!("c_{}", c.id),
+            phone: c.phone,
+            name: c.name,
+            birth_date: c.birth_date.map(|d| d.to_string()),
+            profile: c.profile,
+        }
     }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerChanges {
+    /// Profile fields to set; `null` removes a field. Fields not named are kept.
+    #[serde(default)]
+    #[schema(value_type = BTreeMap<String, Option<String>>)]
+    pub profile: BTreeMap<String, Option<String>>,
+}
+
+/// Change a customer's profile fields.
+#[utoipa::path(patch, path = "/v1/admin/customers/{id}", tag = "admin", security(("api_key" = [])), params(("id" = String, Path)),
+    request_body = CustomerChanges, responses((status = 200, body = CustomerOut), (status = "4XX", body = ErrorBody)))]
+pub async fn update_customer(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Json(body): Json<CustomerChanges>,
+) -> Result<Json<CustomerOut>, ApiError> {
+    let c = state.store.update_profile(customer_id(&id)?, body.profile).await?;
+    Ok(Json(c.into()))
 }
 
 /// Register a customer.
@@ -116,7 +150,8 @@ pub async fn create_customer(State(state): State<AppState>, Json(body): Json<New
         .as_deref()
         .map(|d| d.parse::<jiff::civil::Date>().map_err(|_| ApiError::validation("birth_date must be YYYY-MM-DD")))
         .transpose()?;
-    let c = state.store.create_customer(body.phone, body.name, birth_date).await?;
+    let new = loyd_store::NewCustomer { phone: body.phone, name: body.name, birth_date, profile: body.profile };
+    let c = state.store.create_customer(new).await?;
     Ok((StatusCode::CREATED, Json(c.into())))
 }
 

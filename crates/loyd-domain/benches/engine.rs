@@ -97,6 +97,7 @@ fn context() -> Context {
         card_series: Some("LOY".into()),
         counters: BTreeMap::from([("sum365".to_owned(), "450.00".parse().unwrap())]),
         birth_date: None,
+        profile: BTreeMap::from([("city".to_owned(), "Riga".to_owned())]),
         balances: BTreeMap::from([(AssetCode::parse("bonus").unwrap(), BalanceView { available: 2_000, pending: 0 })]),
     };
     Context::new(store, Some(customer))

@@ -17,7 +17,7 @@ use crate::money::{Rounding, Scale};
 use crate::org::StoreSpec;
 use crate::program::{
     CampaignSpec, CardSeriesSpec, ConversionSpec, CounterSpec, CouponSeriesSpec, Dec, LifetimeSpec, RedeemSpec,
-    RestrictionsSpec, TierSpec,
+    RestrictionsSpec, SegmentSpec, TierSpec,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -129,6 +129,8 @@ pub struct ConfigDocument {
     pub tiers: Vec<TierSpec>,
     #[serde(default)]
     pub coupon_series: Vec<CouponSeriesSpec>,
+    #[serde(default)]
+    pub segments: Vec<SegmentSpec>,
     #[serde(default)]
     pub campaigns: Vec<CampaignSpec>,
     /// Limits on top of all campaigns. Replaced as a whole when a file gives it.
@@ -268,6 +270,14 @@ impl Section for CouponSeriesSpec {
     }
 }
 
+impl Section for SegmentSpec {
+    const OBJECT: &'static str = "segment";
+    const NAME: &'static str = "segments";
+    fn key(&self) -> String {
+        self.id.to_string()
+    }
+}
+
 impl Section for RestrictionsSpec {
     const OBJECT: &'static str = "restrictions";
     const NAME: &'static str = "restrictions";
@@ -345,6 +355,7 @@ impl ConfigDocument {
         duplicates(&self.counters, &mut errors);
         duplicates(&self.tiers, &mut errors);
         duplicates(&self.coupon_series, &mut errors);
+        duplicates(&self.segments, &mut errors);
         duplicates(&self.campaigns, &mut errors);
         for (i, s) in self.stores.iter().enumerate() {
             if let Err(e) = s.validate() {
@@ -385,6 +396,7 @@ impl ConfigDocument {
             counters: merge_section(&current.counters, &self.counters, &mut steps),
             tiers: merge_section(&current.tiers, &self.tiers, &mut steps),
             coupon_series: merge_section(&current.coupon_series, &self.coupon_series, &mut steps),
+            segments: merge_section(&current.segments, &self.segments, &mut steps),
             campaigns: merge_section(&current.campaigns, &self.campaigns, &mut steps),
             restrictions: match &self.restrictions {
                 Some(r) => merge_section(current.restrictions.as_slice(), std::slice::from_ref(r), &mut steps).pop(),
@@ -421,6 +433,7 @@ impl ConfigDocument {
             "counters" => file_path(&merged.counters, &self.counters, i),
             "tiers" => file_path(&merged.tiers, &self.tiers, i),
             "coupon_series" => file_path(&merged.coupon_series, &self.coupon_series, i),
+            "segments" => file_path(&merged.segments, &self.segments, i),
             "campaigns" => file_path(&merged.campaigns, &self.campaigns, i),
             _ => return path.to_owned(),
         };

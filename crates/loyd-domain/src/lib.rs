@@ -11,7 +11,8 @@
 //! - [`org`]: stores and terminals as the operator defines them.
 //! - [`config`]: the configuration-as-code document loaded by `loyd apply`.
 //! - [`program`]: the loyalty program (currencies' rules, card series, campaigns),
-//!   specified and compiled.
+//!   specified and compiled; [`engine`] applies it to a receipt.
+//! - [`profile`]: customers' profile fields, which campaigns and segments target.
 
 pub mod alloc;
 pub mod cards;
@@ -23,6 +24,7 @@ pub mod ledger;
 pub mod money;
 pub mod operations;
 pub mod org;
+pub mod profile;
 pub mod program;
 pub mod receipt;
 pub mod returns;

@@ -441,6 +441,8 @@ pub struct CustomerContext {
     /// Counter values at the receipt's time (money counters in store money).
     pub counters: BTreeMap<String, Decimal>,
     pub birth_date: Option<jiff::civil::Date>,
+    /// Profile fields ([`crate::profile`]).
+    pub profile: BTreeMap<String, String>,
     pub balances: BTreeMap<AssetCode, BalanceView>,
 }
 

@@ -287,8 +287,10 @@ dispatch! {
     /// Counts a wrong PIN; the fifth in a row locks the card.
     pub async fn record_pin_failure(&self, number: String; now now) -> Result<(), StoreError>;
 
-    pub async fn create_customer(&self, phone: Option<String>, name: Option<String>, birth_date: Option<jiff::civil::Date>; now now) -> Result<Customer, StoreError>;
+    pub async fn create_customer(&self, new: NewCustomer; now now) -> Result<Customer, StoreError>;
     pub async fn customer(&self, id: i64) -> Result<Option<Customer>, StoreError>;
+    /// Sets (`Some`) and removes (`None`) profile fields, atomically.
+    pub async fn update_profile(&self, id: i64, changes: std::collections::BTreeMap<String, Option<String>>) -> Result<Customer, StoreError>;
     pub async fn set_card_blocked(&self, number: String, blocked: bool) -> Result<(), StoreError>;
     pub async fn create_api_key(&self, name: String, key_hash: String, role: String; now now) -> Result<(), StoreError>;
     /// The (name, role) of a live API key.

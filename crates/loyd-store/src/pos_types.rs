@@ -69,6 +69,17 @@ pub struct Customer {
     pub phone: Option<String>,
     pub name: Option<String>,
     pub birth_date: Option<jiff::civil::Date>,
+    /// Profile fields ([`loyd_domain::profile`]).
+    pub profile: std::collections::BTreeMap<String, String>,
+}
+
+/// A customer to register.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewCustomer {
+    pub phone: Option<String>,
+    pub name: Option<String>,
+    pub birth_date: Option<jiff::civil::Date>,
+    pub profile: std::collections::BTreeMap<String, String>,
 }
 
 /// A card just issued; `pin` is shown this once.

@@ -36,12 +36,44 @@ pub async fn api_key(store: &Store, cmd: ApiKeyCommand) -> anyhow::Result<ExitCo
     Ok(ExitCode::SUCCESS)
 }
 
+/// `field=value` arguments: an empty value means "remove".
+fn profile_args(args: &[String]) -> anyhow::Result<Vec<(String, Option<String>)>> {
+    args.iter()
+        .map(|a| {
+            let (k, v) = a.split_once('=').with_context(|| format!("--profile {a}: write FIELD=VALUE"))?;
+            Ok((k.to_owned(), (!v.is_empty()).then(|| v.to_owned())))
+        })
+        .collect()
+}
+
 pub async fn customer(store: &Store, cmd: CustomerCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        CustomerCommand::Create { phone, name, birth_date } => {
+        CustomerCommand::Create { phone, name, birth_date, profile } => {
             let birth_date = birth_date.map(|d| d.parse::<jiff::civil::Date>()).transpose().context("--birth-date is YYYY-MM-DD")?;
-            let c = store.create_customer(phone, name, birth_date).await?;
+            let mut fields = std::collections::BTreeMap::new();
+            for (k, v) in profile_args(&profile)? {
+                fields.insert(k, v.context("--profile needs a value when creating a customer: FIELD=VALUE")?);
+            }
+            let new = loyd_store::NewCustomer { phone, name, birth_date, profile: fields };
+            let c = store.create_customer(new).await?;
             println!("c_{}", c.id);
+        }
+        CustomerCommand::Show { customer } => {
+            let id = customer_id(&customer)?;
+            let c = store.customer(id).await?.with_context(|| format!("customer c_{id} does not exist"))?;
+            println!("id	c_{}", c.id);
+            println!("phone	{}", c.phone.unwrap_or_default());
+            println!("name	{}", c.name.unwrap_or_default());
+            println!("birth_date	{}", c.birth_date.map(|d| d.to_string()).unwrap_or_default());
+            for (k, v) in c.profile {
+                println!("profile.{k}	{v}");
+            }
+        }
+        CustomerCommand::Update { customer, profile } => {
+            let changes = profile_args(&profile)?.into_iter().collect();
+            let c = store.update_profile(customer_id(&customer)?, changes).await?;
+            let fields: Vec<String> = c.profile.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            println!("c_{}	{}", c.id, fields.join(" "));
         }
         CustomerCommand::Code { customer } => {
             let (code, expires) = store.issue_code(customer_id(&customer)?, jiff::SignedDuration::from_mins(5)).await?;

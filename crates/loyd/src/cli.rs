@@ -136,6 +136,22 @@ pub enum CustomerCommand {
         /// YYYY-MM-DD, for birthday campaigns.
         #[arg(long)]
         birth_date: Option<String>,
+        /// A profile field, `field=value` (repeat for more): `--profile city=Riga`.
+        #[arg(long, value_name = "FIELD=VALUE")]
+        profile: Vec<String>,
+    },
+    /// Show a customer: contact data and profile fields.
+    Show {
+        /// Customer id (c_7 or 7).
+        customer: String,
+    },
+    /// Set or remove profile fields: `--profile city=Tartu` sets, `--profile city=`
+    /// removes. Other fields are kept.
+    Update {
+        /// Customer id (c_7 or 7).
+        customer: String,
+        #[arg(long, value_name = "FIELD=VALUE", required = true)]
+        profile: Vec<String>,
     },
     /// A one-time code that identifies the customer at a POS for five minutes.
     Code {

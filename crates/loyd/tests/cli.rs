@@ -158,6 +158,19 @@ both_backends! {
         assert!(stderr(&out).contains("campaigns[0].condition"), "{}", stderr(&out));
     }
 
+    async fn customers_get_profile_fields_that_can_be_changed_and_removed(db: TestDb) {
+        let dir = tempfile::tempdir().unwrap();
+        let out = loyd(dir.path(), Some(&db), &["customer", "create", "--phone", "+37120000888", "--profile", "city=Riga", "--profile", "pet=cat"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let id = stdout(&out).trim().to_owned();
+        let out = loyd(dir.path(), Some(&db), &["customer", "update", &id, "--profile", "city=Tartu", "--profile", "pet="]);
+        assert_eq!(stdout(&out), format!("{id}\tcity=Tartu\n"), "{}", stderr(&out));
+        let show = stdout(&loyd(dir.path(), Some(&db), &["customer", "show", &id]));
+        assert!(show.contains("profile.city\tTartu") && !show.contains("pet"), "{show}");
+        let bad = loyd(dir.path(), Some(&db), &["customer", "update", &id, "--profile", "email=a@b.c"]);
+        assert!(!bad.status.success() && stderr(&bad).contains("email"), "{}", stderr(&bad));
+    }
+
     async fn ledger_verify_reports_a_sound_ledger(db: TestDb) {
         let dir = tempfile::tempdir().unwrap();
         let out = loyd(dir.path(), Some(&db), &["ledger", "verify"]);

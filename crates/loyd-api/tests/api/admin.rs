@@ -119,4 +119,52 @@ both_backends! {
         assert_eq!((status, bad["error"]["code"].as_str()), (422, Some("validation_failed")));
         assert_eq!(bad["error"]["details"]["problems"][0]["path"], "campaigns[0].rewards[0].currency");
     }
+
+    async fn campaigns_follow_a_customers_profile_and_segments_as_the_profile_changes(db: TestDb) {
+        let app = spawn_example(db, "s10-returns.toml").await;
+        admin(&app).await;
+        let program = json!({
+            "segments": [{"id": "riga", "condition": "customer.profile['city'] == 'Riga'"}],
+            "campaigns": [
+                {"id": "riga-5", "segments": ["riga"], "rewards": [{"type": "discount", "percent": "5"}]},
+                {"id": "pets", "profile": {"pet": ["cat", "dog"]}, "rewards": [{"type": "discount", "amount": "1.00"}]}
+            ]
+        });
+        let (status, applied) = post(&app, "/v1/admin/config", program).await;
+        assert_eq!(status, 200, "{applied}");
+        let (status, customer) = post(&app, "/v1/admin/customers", json!({"phone": "+37120000031", "profile": {"city": "Riga"}})).await;
+        assert_eq!((status, customer["profile"]["city"].as_str()), (201, Some("Riga")), "{customer}");
+        let id = customer["id"].as_str().unwrap().to_owned();
+        let (_, cards) = post(&app, "/v1/admin/cards", json!({"series": "LOY", "customer": id})).await;
+        let card = cards["cards"][0]["number"].as_str().unwrap().to_owned();
+
+        let (_, body) = app.commit(&receipt("p1", Some(&card), "10.00")).await;
+        assert_eq!(body["discount"], "0.50", "in the Riga segment: {body}");
+
+        let patch = |changes: Value| {
+            let (app, id) = (&app, id.clone());
+            async move {
+                let res = app.client.patch(app.url(&format!("/v1/admin/customers/{id}"))).bearer_auth(ADMIN_KEY).json(&changes).send().await.unwrap();
+                (res.status().as_u16(), res.json::<Value>().await.unwrap())
+            }
+        };
+        let (status, changed) = patch(json!({"profile": {"city": "Tartu", "pet": "cat"}})).await;
+        assert_eq!((status, changed["profile"].clone()), (200, json!({"city": "Tartu", "pet": "cat"})));
+        let (_, body) = app.commit(&receipt("p2", Some(&card), "10.00")).await;
+        assert_eq!(body["discount"], "1.00", "out of the segment, a cat owner: {body}");
+
+        let (_, changed) = patch(json!({"profile": {"pet": null}})).await;
+        assert_eq!(changed["profile"], json!({"city": "Tartu"}), "null removes a field, others stay");
+        let (_, body) = app.commit(&receipt("p3", Some(&card), "10.00")).await;
+        assert_eq!(body["discount"], "0.00");
+
+        let (status, bad) = patch(json!({"profile": {"Phone": "+371"}})).await;
+        assert_eq!((status, bad["error"]["code"].as_str()), (422, Some("validation_failed")), "{bad}");
+        let (status, bad) = patch(json!({"profile": {"phone": "+371"}})).await;
+        assert_eq!(status, 422, "contact data is not a profile field: {bad}");
+        let (_, unchanged) = get(&app, &format!("/v1/admin/customers/{id}")).await;
+        assert_eq!(unchanged["profile"], json!({"city": "Tartu"}), "a refused change changes nothing");
+        let res = app.client.patch(app.url("/v1/admin/customers/c_999")).bearer_auth(ADMIN_KEY).json(&json!({"profile": {}})).send().await.unwrap();
+        assert_eq!(error_code(res).await, "not_found");
+    }
 }

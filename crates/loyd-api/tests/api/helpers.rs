@@ -121,7 +121,8 @@ impl TestApp {
 
     /// A customer with a loyalty card of `series`; returns (customer id, card number).
     pub async fn customer_with_card(&self, phone: &str, series: &str) -> (i64, String) {
-        let c = self.store.create_customer(Some(phone.into()), Some("Test Customer".into()), None).await.unwrap();
+        let new = loyd_store::NewCustomer { phone: Some(phone.into()), name: Some("Test Customer".into()), ..Default::default() };
+        let c = self.store.create_customer(new).await.unwrap();
         let card = self.issue(series, Some(c.id)).await.remove(0);
         (c.id, card.number)
     }

@@ -52,6 +52,8 @@ pub(super) struct Env<'a> {
     terms: std::cell::RefCell<Vec<(&'a crate::ids::AssetCode, crate::ledger::LotTerms)>>,
     /// The condition contexts, built when first needed: without and with the lines.
     cel: [std::cell::OnceCell<cel::Context<'static, 'static>>; 2],
+    /// Whether the customer is in each of the program's segments, as first decided.
+    segments: Vec<std::cell::OnceCell<bool>>,
 }
 
 impl<'a> Env<'a> {
@@ -80,6 +82,7 @@ impl<'a> Env<'a> {
             levels,
             index: LineIndex::new(receipt, &program.names),
             cel: Default::default(),
+            segments: vec![std::cell::OnceCell::new(); program.segments.len()],
         }
     }
 
@@ -153,6 +156,7 @@ impl<'a> Env<'a> {
                 balances: customer
                     .map(|c| c.balances.iter().map(|(k, v)| (k.to_string(), v.available)).collect())
                     .unwrap_or_default(),
+                profile: customer.map(|c| c.profile.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default(),
                 store_id: self.ctx.store.id.to_string(),
                 store_format: self.ctx.store.format.as_ref().map(|f| f.to_string()).unwrap_or_default(),
                 store_partner: self.ctx.store.partner.as_ref().map(|f| f.to_string()).unwrap_or_default(),
@@ -173,6 +177,14 @@ impl<'a> Env<'a> {
             let Ok(span) = today.since(day) else { return false };
             let days = span.get_days() as i64;
             -i64::from(window.days_before) <= days && days <= i64::from(window.days_after)
+        })
+    }
+
+    /// Whether the identified customer is in segment `k` of the program.
+    fn in_segment(&self, k: usize) -> bool {
+        *self.segments[k].get_or_init(|| {
+            let cond = &self.program.segments[k].condition;
+            self.ctx.customer.is_some() && cond.holds_in(self.cel_context(cond.reads_lines()))
         })
     }
 
@@ -238,6 +250,18 @@ impl<'a> Env<'a> {
             }
         }
         if !self.in_birthday_window(c) {
+            return false;
+        }
+        if !c.profile.is_empty() {
+            let profile = customer.map(|x| &x.profile);
+            let matches = |(field, values): &(String, std::collections::BTreeSet<String>)| {
+                profile.and_then(|p| p.get(field)).is_some_and(|v| values.contains(&v.to_lowercase()))
+            };
+            if !c.profile.iter().all(matches) {
+                return false;
+            }
+        }
+        if !c.segments.is_empty() && !c.segments.iter().any(|&k| self.in_segment(k)) {
             return false;
         }
         if let Some(cond) = &c.condition

@@ -602,3 +602,40 @@ fn goods_filters_match_the_same_lines_with_more_names_than_bits() {
         }
     }
 }
+
+#[test]
+fn campaigns_target_profile_fields_and_segments_of_customers() {
+    let p = program(json!({
+        "currencies": [{"code": "EUR", "kind": "money", "scale": 2}],
+        "counters": [{"id": "count90", "measure": "count", "window_days": 90}],
+        "segments": [{"id": "riga-regulars", "condition": "customer.profile['city'] == 'Riga' && customer.counters['count90'] >= 5"}],
+        "campaigns": [
+            {"id": "women", "profile": {"gender": ["f"]}, "rewards": [{"type": "discount", "percent": "10"}]},
+            {"id": "regulars", "segments": ["riga-regulars"], "rewards": [{"type": "discount", "amount": "1.00"}]}
+        ]
+    }));
+    let who = |profile: &[(&str, &str)], visits: &str| CustomerContext {
+        profile: profile.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+        counters: BTreeMap::from([("count90".to_owned(), visits.parse().unwrap())]),
+        ..customer(&[])
+    };
+    let discount = |c: Option<CustomerContext>| calculate(&receipt("2026-11-24T12:00:00+02:00", one_line("20.00"), json!([])), &ctx(c), &p).unwrap().discount;
+    // Both (equal priorities run by id): 1.00 off, then 10 % of the 19.00 left.
+    assert_eq!(discount(Some(who(&[("gender", "F"), ("city", "Riga")], "5"))), 100 + 190, "a woman (any case) in the segment");
+    assert_eq!(discount(Some(who(&[("gender", "m"), ("city", "Riga")], "5"))), 100, "the segment only");
+    assert_eq!(discount(Some(who(&[("gender", "f"), ("city", "Riga")], "4"))), 200, "four visits are not a regular");
+    assert_eq!(discount(Some(who(&[], "9"))), 0, "no profile: neither");
+    assert_eq!(discount(None), 0, "an anonymous receipt: neither");
+}
+
+#[test]
+fn targeting_unknown_segments_or_bad_profile_fields_is_refused_when_applied() {
+    let doc: ConfigDocument = serde_json::from_value(json!({
+        "segments": [{"id": "bad", "condition": "customer.profile['city'] +"}],
+        "campaigns": [{"id": "c", "segments": ["nope"], "profile": {"City": ["Riga"], "gender": []}, "rewards": []}]
+    }))
+    .unwrap();
+    let mut paths: Vec<String> = Program::compile(&doc, 1).unwrap_err().into_iter().map(|e| e.path).collect();
+    paths.sort();
+    assert_eq!(paths, vec!["campaigns[0].profile.City", "campaigns[0].profile.gender", "campaigns[0].segments[0]", "segments[0].condition"]);
+}

@@ -6,14 +6,16 @@
 //!   campaign time zone), `lines` (list of `{sku, groups, amount_minor, qty_milli}`);
 //! - `customer`: `identified` (bool), `tier` (string, `""` if none), `series` (the card's
 //!   series or `""`), `counters` (map of counter id to int — money in minor units),
-//!   `balances` (map of currency to int minor units);
+//!   `balances` (map of currency to int minor units), `profile` (map of profile field to
+//!   string);
 //! - `store`: `id`, `format`, `partner` (strings, `""` if none).
 //!
 //! Money is exposed as integers of minor units so conditions never compare floats. An
 //! expression is parsed and checked when the configuration is applied: unknown
 //! variables, syntax errors and a non-boolean result on a sample receipt are refused
-//! then, never at a till. If evaluating it on a real receipt fails anyway (a missing
-//! map key, say), the condition is false.
+//! then, never at a till (the sample customer has every counter and currency, and each
+//! profile field the expression names). If evaluating it on a real receipt fails anyway
+//! (a profile field the customer has not filled in, say), the condition is false.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -79,6 +81,7 @@ pub struct CelInput {
     pub series: String,
     pub counters: Vec<(String, i64)>,
     pub balances: Vec<(String, i64)>,
+    pub profile: Vec<(String, String)>,
     pub store_id: String,
     pub store_format: String,
     pub store_partner: String,
@@ -107,6 +110,10 @@ fn string(s: &str) -> Val {
 
 fn int_map(entries: &[(String, i64)]) -> Val {
     map(entries.iter().map(|(k, v)| (k.clone(), int(*v))))
+}
+
+fn string_map(entries: &[(String, String)]) -> Val {
+    map(entries.iter().map(|(k, v)| (k.clone(), string(v))))
 }
 
 impl CelInput {
@@ -153,6 +160,7 @@ impl CelInput {
                 ("series", string(&self.series)),
                 ("counters", int_map(&self.counters)),
                 ("balances", int_map(&self.balances)),
+                ("profile", string_map(&self.profile)),
             ]),
         );
         ctx.add_variable_as_val(
@@ -177,6 +185,7 @@ impl CelInput {
             series: "LOY".into(),
             counters: counters.iter().map(|c| (c.clone(), 50_000)).collect(),
             balances: currencies.iter().map(|c| (c.clone(), 1_000)).collect(),
+            profile: vec![("city".into(), "Riga".into())],
             store_id: "s1".into(),
             store_format: "supermarket".into(),
             store_partner: String::new(),
@@ -193,7 +202,15 @@ impl Condition {
         }
         let program = Program::compile(source).map_err(|e| format!("not a valid CEL expression: {e}"))?;
         let condition = Condition { source: source.to_owned(), program: Arc::new(program) };
-        match condition.try_eval(&CelInput::sample(counters, currencies)) {
+        let mut sample = CelInput::sample(counters, currencies);
+        // Every word of the expression as a profile field, so that the fields it names
+        // exist on the sample customer.
+        sample.profile = source
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|w| crate::profile::check_key(w).is_ok())
+            .map(|w| (w.to_owned(), "x".to_owned()))
+            .collect();
+        match condition.try_eval(&sample) {
             Ok(_) => Ok(condition),
             Err(e) if e.to_lowercase().contains("undeclared") => {
                 Err(format!("{e}: a condition may use only {}", VARIABLES.join(", ")))
@@ -272,6 +289,19 @@ mod tests {
             let err = Condition::compile(src, &[], &[]).unwrap_err();
             assert!(err.contains(expected), "{src}: {err}");
         }
+    }
+
+    #[test]
+    fn conditions_read_profile_fields_and_a_missing_field_is_false() {
+        let c = Condition::compile("customer.profile['city'] == 'Riga' && customer.profile.gender != 'm'", &[], &[]).unwrap();
+        let mut riga = input();
+        riga.profile = vec![("city".into(), "Riga".into()), ("gender".into(), "f".into())];
+        assert!(c.holds(&riga));
+        let mut unknown = input();
+        unknown.profile.clear();
+        assert!(!c.holds(&unknown), "a customer without the fields is not matched");
+        // Counters are still checked by name.
+        assert!(Condition::compile("customer.counters['nope'] > 0", &["year-sum".into()], &[]).is_err());
     }
 
     #[test]

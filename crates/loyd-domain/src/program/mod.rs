@@ -297,6 +297,11 @@ pub struct Campaign {
     pub series: BTreeSet<StoreCode>,
     pub tiers: BTreeSet<StoreCode>,
     pub birthday: Option<BirthdaySpec>,
+    /// Indexes into [`Program::segments`]: the customer must be in one of them.
+    pub segments: Vec<usize>,
+    /// Profile fields and their allowed values, in lower case: every field must have
+    /// one of its values (compared without regard to case).
+    pub profile: Vec<(String, BTreeSet<String>)>,
     pub min_total: Option<Decimal>,
     pub below_total: Option<Decimal>,
     pub min_quantity: Option<Decimal>,
@@ -307,6 +312,13 @@ pub struct Campaign {
     pub limits: Option<Limits>,
     pub rewards: Vec<Reward>,
     pub messages: MessagesSpec,
+}
+
+/// A compiled customer segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segment {
+    pub id: StoreCode,
+    pub condition: Condition,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -447,6 +459,8 @@ pub struct Program {
     pub coupon_series: BTreeMap<StoreCode, CouponSeries>,
     /// Promo codes (upper case) to their series.
     pub promo_codes: BTreeMap<String, StoreCode>,
+    /// Customer segments, in file order.
+    pub segments: Vec<Segment>,
     /// Active campaigns, highest priority first, then by id.
     pub campaigns: Vec<Campaign>,
     pub restrictions: Restrictions,
@@ -643,6 +657,19 @@ impl Program {
             }
         }
 
+        let currency_ids: Vec<String> = currencies.keys().map(|k| k.to_string()).collect();
+        let mut segments: Vec<Segment> = Vec::new();
+        for (i, s) in doc.segments.iter().enumerate() {
+            let path = format!("segments[{i}]");
+            if segments.iter().any(|x| x.id == s.id) {
+                p.push(format!("{path}.id"), format!("segment '{}' is defined twice", s.id));
+            }
+            match Condition::compile(&s.condition, &counter_ids, &currency_ids) {
+                Ok(condition) => segments.push(Segment { id: s.id.clone(), condition }),
+                Err(e) => p.push(format!("{path}.condition"), e),
+            }
+        }
+
         let mut campaigns = Vec::new();
         let mut ids = BTreeSet::new();
         for (i, c) in doc.campaigns.iter().enumerate() {
@@ -704,7 +731,24 @@ impl Program {
                 min_amount: l.min_amount.map(|d| d.0),
                 min_quantity: l.min_quantity.map(|d| d.0),
             });
-            let currency_ids: Vec<String> = currencies.keys().map(|k| k.to_string()).collect();
+            let mut segment_ids = Vec::new();
+            for (k, s) in c.segments.iter().enumerate() {
+                match segments.iter().position(|x| x.id == *s) {
+                    Some(index) => segment_ids.push(index),
+                    None if doc.segments.iter().any(|x| x.id == *s) => {}
+                    None => p.push(format!("{path}.segments[{k}]"), format!("unknown segment '{s}'")),
+                }
+            }
+            let mut profile = Vec::new();
+            for (field, values) in &c.profile {
+                if let Err(e) = crate::profile::check_key(field) {
+                    p.push(format!("{path}.profile.{field}"), e.to_string());
+                } else if values.is_empty() || values.iter().any(|v| v.trim().is_empty()) {
+                    p.push(format!("{path}.profile.{field}"), "list the values the field may have, e.g. [\"Riga\"]");
+                } else {
+                    profile.push((field.clone(), values.iter().map(|v| v.to_lowercase()).collect()));
+                }
+            }
             let condition = c.condition.as_ref().and_then(|src| match Condition::compile(src, &counter_ids, &currency_ids) {
                 Ok(cond) => Some(cond),
                 Err(e) => {
@@ -737,10 +781,17 @@ impl Program {
                 exclude_formats: set(&c.exclude_formats),
                 partners: set(&c.partners),
                 exclude_partners: set(&c.exclude_partners),
-                customers_only: c.customers_only || !c.series.is_empty() || !c.tiers.is_empty() || c.birthday.is_some(),
+                customers_only: c.customers_only
+                    || !c.series.is_empty()
+                    || !c.tiers.is_empty()
+                    || c.birthday.is_some()
+                    || !c.segments.is_empty()
+                    || !c.profile.is_empty(),
                 series: set(&c.series),
                 tiers: set(&c.tiers),
                 birthday: c.birthday,
+                segments: segment_ids,
+                profile,
                 min_total: c.min_total.map(|d| d.0),
                 below_total: c.below_total.map(|d| d.0),
                 min_quantity: c.min_quantity.map(|d| d.0),
@@ -769,7 +820,7 @@ impl Program {
         }
 
         if p.0.is_empty() {
-            Ok(Program { version, currencies, series, counters, tiers, coupon_series, promo_codes, campaigns, restrictions, names })
+            Ok(Program { version, currencies, series, counters, tiers, coupon_series, promo_codes, segments, campaigns, restrictions, names })
         } else {
             Err(p.0)
         }

@@ -276,6 +276,22 @@ pub struct TierSpec {
     pub levels: Vec<LevelSpec>,
 }
 
+// ---- segments -----------------------------------------------------------------------
+
+/// A named group of customers, defined by a rule: a custom condition over the customer
+/// (profile, tier, counters, balances, card series). Campaigns target segments by id;
+/// membership is decided at each receipt, so it is always current.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SegmentSpec {
+    pub id: StoreCode,
+    #[serde(default)]
+    pub name: Option<String>,
+    /// CEL over `customer` (and `receipt`, `store`), e.g.
+    /// `customer.profile['city'] == 'Riga' && customer.counters['count90'] >= 5`.
+    pub condition: String,
+}
+
 // ---- coupons ------------------------------------------------------------------------
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -662,6 +678,13 @@ pub struct CampaignSpec {
     pub tiers: Vec<StoreCode>,
     #[serde(default)]
     pub birthday: Option<BirthdaySpec>,
+    /// Only for customers in one of these segments.
+    #[serde(default)]
+    pub segments: Vec<StoreCode>,
+    /// Only for customers whose profile field has one of the listed values, for every
+    /// field listed: `{ city = ["Riga", "Jurmala"] }`.
+    #[serde(default)]
+    pub profile: std::collections::BTreeMap<String, Vec<String>>,
     // -- what
     /// The receipt total (before loyalty discounts) must be at least this…
     #[serde(default)]

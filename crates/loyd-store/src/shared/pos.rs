@@ -23,7 +23,7 @@ use sqlx::Row;
 use super::ledger::{apply_transfers, ensure_account, load_accounts, load_open_lots};
 use super::{Backend, Conn, PG, rows};
 use crate::error::StoreError;
-use crate::{PosCaller, PosReply};
+use crate::{Customer, PosCaller, PosReply};
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -285,19 +285,15 @@ pub(crate) async fn load_context(
                     customer_accounts.insert(account.asset.clone(), account.clone());
                 }
             }
-            let birth_date = sqlx::query("SELECT birth_date FROM customers WHERE id = $1")
-                .bind(who.customer)
-                .fetch_optional(&mut *c)
-                .await?
-                .and_then(|r| r.try_get::<Option<String>, _>("birth_date").ok().flatten())
-                .and_then(|d| d.parse::<jiff::civil::Date>().ok());
+            let record = customer_row(c, who.customer).await?;
             let counters = counters_of(c, who.customer, receipt.at, program, &caller.store).await?;
             Some(CustomerContext {
                 id: who.customer,
                 card: who.card,
                 card_series: who.series,
                 counters,
-                birth_date,
+                birth_date: record.as_ref().and_then(|r| r.birth_date),
+                profile: record.map(|r| r.profile).unwrap_or_default(),
                 balances: views,
             })
         }
@@ -325,6 +321,34 @@ pub(crate) async fn load_context(
 }
 
 /// The customer's counters at `at`, from their earlier receipts.
+/// A stored profile (JSON text; `NULL` is empty).
+fn profile_from(text: Option<String>) -> BTreeMap<String, String> {
+    text.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default()
+}
+
+/// A profile to store: `NULL` when empty.
+pub(super) fn profile_text(profile: &BTreeMap<String, String>) -> Result<Option<String>, StoreError> {
+    if profile.is_empty() {
+        return Ok(None);
+    }
+    serde_json::to_string(profile).map(Some).map_err(|e| StoreError::Invalid(e.to_string()))
+}
+
+/// A customer record.
+pub(super) async fn customer_row(c: &mut Conn, id: i64) -> Result<Option<Customer>, StoreError> {
+    let row = sqlx::query("SELECT id, phone, name, birth_date, profile FROM customers WHERE id = $1").bind(id).fetch_optional(&mut *c).await?;
+    row.map(|r| {
+        Ok(Customer {
+            id: r.try_get("id")?,
+            phone: r.try_get("phone")?,
+            name: r.try_get("name")?,
+            birth_date: r.try_get::<Option<String>, _>("birth_date")?.and_then(|d| d.parse().ok()),
+            profile: profile_from(r.try_get("profile")?),
+        })
+    })
+    .transpose()
+}
+
 async fn counters_of(
     c: &mut Conn,
     customer: i64,
@@ -947,12 +971,7 @@ impl Backend {
                         Some(Identify::Card(n)) => card_row(&mut c, n).await?.map(|card| card.series),
                         _ => None,
                     };
-                    let birth_date = sqlx::query("SELECT birth_date FROM customers WHERE id = $1")
-                        .bind(id)
-                        .fetch_optional(&mut *c)
-                        .await?
-                        .and_then(|r| r.try_get::<Option<String>, _>("birth_date").ok().flatten())
-                        .and_then(|d| d.parse().ok());
+                    let record = customer_row(&mut c, id).await?;
                     let counters = loyd_domain::program::counter_values(
                         &program.counters,
                         history.get(&id).map(Vec::as_slice).unwrap_or(&[]),
@@ -970,7 +989,15 @@ impl Backend {
                         let min = program.currency(&red.currency).and_then(|c| c.redeem.as_ref()).map(|r| r.min_balance).unwrap_or(0);
                         balances.insert(red.currency.clone(), BalanceView { available: units.max(min), pending: 0 });
                     }
-                    Some(CustomerContext { id, card: None, card_series: series, counters, birth_date, balances })
+                    Some(CustomerContext {
+                        id,
+                        card: None,
+                        card_series: series,
+                        counters,
+                        birth_date: record.as_ref().and_then(|r| r.birth_date),
+                        profile: record.map(|r| r.profile).unwrap_or_default(),
+                        balances,
+                    })
                 }
             };
             let mut context = Context::new(store_ctx, customer);

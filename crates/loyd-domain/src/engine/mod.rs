@@ -138,6 +138,7 @@ fn isolated_value(env: &Env<'_>, w: &mut Work<'_>, c: &Campaign) -> Result<i64, 
     if env.ctx.customer.is_some() {
         let mut accrued = Vec::new();
         let bases: Vec<i64> = (0..w.lines.len()).map(|i| w.remaining(i)).collect();
+        accrual_columns(w, std::iter::once(c));
         let mut scratch = Scratch::default();
         for reward in &c.rewards {
             accrue(env, w, &mut scratch, &bases, &mut accrued, c, reward)?;
@@ -228,7 +229,8 @@ struct Work<'a> {
 #[derive(Default)]
 struct Scratch {
     sets: Vec<(LineSet, Rate)>,
-    per_line: Vec<i64>,
+    /// (line, units) of the accrual being computed.
+    touched: Vec<(usize, i64)>,
     idx: Vec<usize>,
     weights: Vec<i64>,
     parts: Vec<i64>,
@@ -340,16 +342,16 @@ fn run(env: &Env<'_>, campaigns: &[&Campaign]) -> Result<Calculation, ReceiptErr
     let mut accrued: Vec<AccrualCalc> = Vec::new();
     if ctx.customer.is_some() {
         // Accruals do not change one another's base.
-        let columns = campaigns.iter().flat_map(|c| &c.rewards).filter(|r| matches!(r, Reward::Accrue { .. })).count();
-        for l in &mut w.lines {
-            l.accrued_units.reserve_exact(columns);
-        }
+        accrual_columns(&mut w, campaigns.iter().copied());
         let bases = accrual_bases(&w, &redeemed, program);
         let mut scratch = Scratch::default();
         for c in campaigns {
             for reward in &c.rewards {
                 accrue(env, &mut w, &mut scratch, &bases, &mut accrued, c, reward)?;
             }
+        }
+        for l in &mut w.lines {
+            l.accrued_units.truncate(accrued.len());
         }
         cap_accruals(env, &mut w, &mut accrued);
     }
@@ -610,6 +612,16 @@ fn pay_with_gift_cards(w: &Work<'_>, due: i64) -> Result<(Vec<GiftCalc>, i64), R
     Ok((gift_cards, gift_total))
 }
 
+/// Gives every line a zero for each accrual `campaigns` may make, so that an accrual
+/// writes only the lines it touches; unused columns are cut off afterwards.
+fn accrual_columns<'c>(w: &mut Work<'_>, campaigns: impl Iterator<Item = &'c Campaign>) {
+    let columns = campaigns.flat_map(|c| &c.rewards).filter(|r| matches!(r, Reward::Accrue { .. })).count();
+    for l in &mut w.lines {
+        l.accrued_units.clear();
+        l.accrued_units.resize(columns, 0);
+    }
+}
+
 /// Each line's accrual base: what remains to pay on it, plus what was paid with
 /// currencies that still earn (`accrue_on_redeemed`).
 fn accrual_bases(w: &Work<'_>, redeemed: &[RedeemedCalc], program: &Program) -> Vec<i64> {
@@ -645,9 +657,8 @@ fn accrue(
     let (receipt, program) = (env.receipt, env.program);
     let scale = env.ctx.store.scale;
     let Some(cur) = program.currency(currency) else { return Ok(()) };
-    let Scratch { per_line, idx, weights, parts, splitter, sets } = scratch;
-    per_line.clear();
-    per_line.resize(w.lines.len(), 0);
+    let Scratch { touched, idx, weights, parts, splitter, sets } = scratch;
+    touched.clear();
     // A line takes the rate of the first exception it falls under, else the campaign's.
     sets.clear();
     let mut claimed = LineSet::empty(receipt.lines.len());
@@ -682,19 +693,19 @@ fn accrue(
             _ => weights.extend(idx.iter().map(|&i| bases[i])),
         };
         splitter.split_into(units, weights, parts);
-        for (&i, u) in idx.iter().zip(parts.iter()) {
-            per_line[i] += u;
-        }
+        // The sets are disjoint: each line gets units from one rate at most.
+        touched.extend(idx.iter().copied().zip(parts.iter().copied()));
     }
-    let units: i64 = per_line.iter().sum();
+    let units: i64 = touched.iter().map(|(_, u)| u).sum();
     if units <= 0 {
         return Ok(());
     }
-    for (l, u) in w.lines.iter_mut().zip(per_line.iter()) {
-        l.accrued_units.push(*u);
-        if *u > 0 {
-            l.applied.push(Applied { campaign: c.id.shared(), kind: AppliedKind::Accrual, currency: Some(currency.clone()), amount: *u });
-        }
+    // This accrual's column; every line has room for it (see `accrual_columns`).
+    let k = accrued.len();
+    for &(i, u) in touched.iter().filter(|(_, u)| *u > 0) {
+        let l = &mut w.lines[i];
+        l.accrued_units[k] = u;
+        l.applied.push(Applied { campaign: c.id.shared(), kind: AppliedKind::Accrual, currency: Some(currency.clone()), amount: u });
     }
     accrued.push(AccrualCalc {
         currency: currency.clone(),

@@ -227,7 +227,12 @@ impl<'a> Env<'a> {
         }
         if let Some(lines) = &c.lines {
             let matching = self.lines_of(&lines.goods);
-            let matching = matching.iter().map(|i| &self.receipt.lines[i]);
+            // A unit price is at least P when the amount is at least P × quantity.
+            let paid = |l: &crate::receipt::Line| crate::money::from_minor(l.amount, store.scale);
+            let priced = |l: &&crate::receipt::Line| {
+                lines.min_price.is_none_or(|p| paid(l) >= p * l.qty) && lines.max_price.is_none_or(|p| paid(l) <= p * l.qty)
+            };
+            let matching = matching.iter().map(|i| &self.receipt.lines[i]).filter(priced);
             let (amount, qty, any) = matching.fold((0i64, Decimal::ZERO, false), |(a, q, _), l| (a + l.amount, q + l.qty, true));
             if !any || lines.min_amount.is_some_and(|m| amount < money(m)) || lines.min_quantity.is_some_and(|m| qty < m) {
                 return false;

@@ -639,3 +639,17 @@ fn targeting_unknown_segments_or_bad_profile_fields_is_refused_when_applied() {
     paths.sort();
     assert_eq!(paths, vec!["campaigns[0].profile.City", "campaigns[0].profile.gender", "campaigns[0].segments[0]", "segments[0].condition"]);
 }
+
+#[test]
+fn a_line_condition_can_count_only_lines_within_a_unit_price_range() {
+    let p = program(json!({
+        "currencies": [{"code": "EUR", "kind": "money", "scale": 2}],
+        "campaigns": [{"id": "premium", "lines": {"groups": ["wine"], "min_price": "20.00", "max_price": "100.00"},
+                       "rewards": [{"type": "discount", "amount": "5.00"}]}]
+    }));
+    let wine = |amount: &str, qty: &str| json!([{"line": 1, "sku": "W", "groups": ["wine"], "qty": qty, "amount": amount}]);
+    let discount = |lines| calculate(&receipt("2026-11-24T12:00:00+02:00", lines, json!([])), &ctx(None), &p).unwrap().discount;
+    assert_eq!(discount(wine("40.00", "2")), 500, "two bottles at 20.00 each");
+    assert_eq!(discount(wine("39.98", "2")), 0, "19.99 a bottle is below the range");
+    assert_eq!(discount(wine("100.01", "1")), 0, "above the range");
+}

@@ -291,6 +291,9 @@ pub struct LinesCondition {
     pub goods: Goods,
     pub min_amount: Option<Decimal>,
     pub min_quantity: Option<Decimal>,
+    /// Unit-price bounds on the lines that count.
+    pub min_price: Option<Decimal>,
+    pub max_price: Option<Decimal>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -757,6 +760,8 @@ impl Program {
                 ),
                 min_amount: l.min_amount.map(|d| d.0),
                 min_quantity: l.min_quantity.map(|d| d.0),
+                min_price: l.min_price.map(|d| d.0),
+                max_price: l.max_price.map(|d| d.0),
             });
             let mut segment_ids = Vec::new();
             for (k, s) in c.segments.iter().enumerate() {

@@ -599,6 +599,12 @@ pub struct LinesSpec {
     pub min_amount: Option<Dec>,
     #[serde(default)]
     pub min_quantity: Option<Dec>,
+    /// Only lines whose unit price (amount ÷ quantity) is at least this…
+    #[serde(default)]
+    pub min_price: Option<Dec>,
+    /// …and at most this.
+    #[serde(default)]
+    pub max_price: Option<Dec>,
 }
 
 /// How often a campaign may apply and how much it may give. Consumed atomically when a

@@ -264,4 +264,26 @@ both_backends! {
         assert_eq!((report.receipts_changed, report.customers_affected), (2, 1));
         assert_eq!(app.store.config_version().await.unwrap(), Some(1), "a simulation changes nothing");
     }
+
+    async fn discounted_receipts_per_customer_are_counted_at_commit_and_given_back_on_cancel(db: TestDb) {
+        let mut program = example("s10-returns.toml");
+        let change: loyd_domain::config::ConfigDocument = serde_json::from_value(json!({
+            "restrictions": {"max_discounts_per_customer_day": 1},
+            "campaigns": [{"id": "ten", "rewards": [{"type": "discount", "percent": "10"}]}]
+        }))
+        .unwrap();
+        program = change.merge_into(&program).unwrap().0;
+        let app = spawn_with_program(db, program).await;
+        let (_, card) = app.customer_with_card("+37120000191", "LOY").await;
+        let (status, first) = app.commit(&receipt("d-1", Some(&card), "10.00")).await;
+        assert_eq!((status, first["discount"].as_str()), (201, Some("1.00")), "{first}");
+        let (_, second) = app.commit(&receipt("d-2", Some(&card), "10.00")).await;
+        assert_eq!(second["discount"], "0.00", "one discounted receipt a day");
+        let res = app.pos_post("/v1/pos/receipts/d-1/cancel", &json!({})).await;
+        assert_eq!(res.status().as_u16(), 200);
+        let (_, third) = app.commit(&receipt("d-3", Some(&card), "10.00")).await;
+        assert_eq!(third["discount"], "1.00", "the cancelled receipt gave its use back");
+        let (_, other) = app.commit(&receipt("d-4", None, "10.00")).await;
+        assert_eq!(other["discount"], "1.00", "anonymous receipts are not counted");
+    }
 }

@@ -39,7 +39,7 @@ mod lines;
 mod select;
 
 use lines::LineSet;
-use select::{Env, campaign_limits, candidates, has_value};
+use select::{DISCOUNTED_RECEIPTS, Env, PROMO_ITEMS, campaign_limits, candidates, discounts, has_value, restriction_limits};
 
 fn round(value: Decimal, scale: Scale, mode: Rounding) -> Result<i64, ReceiptError> {
     money::round_to_minor(value, scale, mode).map_err(|e| ReceiptError::invalid(e.to_string()))
@@ -90,6 +90,7 @@ pub fn usage_keys(receipt: &Receipt, ctx: &Context, program: &Program) -> Vec<(S
         .iter()
         .filter(|c| c.limits.is_some() && env.conditions_hold(c))
         .flat_map(|c| campaign_limits(&env, c, c.limits.as_ref().expect("filtered")))
+        .chain(restriction_limits(&env))
         .map(|k| (k.key, k.period))
         .collect();
     for c in &ctx.coupons {
@@ -206,16 +207,21 @@ fn stack<'p>(env: &Env<'p>, candidates: Vec<&'p Campaign>) -> Vec<&'p Campaign> 
 }
 
 /// The first chosen campaign whose budget or promotional-item limit this receipt would
-/// pass.
+/// pass; or, if the receipt would pass the promotional-item restriction of all
+/// campaigns, the discount campaign of lowest priority.
 fn over_budget(env: &Env<'_>, calc: &Calculation, chosen: &[&Campaign]) -> Option<usize> {
-    chosen.iter().position(|c| {
+    let passes = |k: &select::LimitKey| {
+        let used = env.ctx.usage.get(&(k.key.clone(), k.period.clone())).copied().unwrap_or_default();
+        let charge = calc.charges.iter().find(|ch| ch.key == k.key && ch.period == k.period);
+        let (value, items) = charge.map(|ch| (ch.value, ch.items)).unwrap_or((0, 0));
+        k.max_value.is_some_and(|m| used.value + value > m) || k.max_items.is_some_and(|m| used.items + items > m)
+    };
+    let campaign = chosen.iter().position(|c| {
         let Some(limits) = &c.limits else { return false };
-        campaign_limits(env, c, limits).iter().any(|k| {
-            let used = env.ctx.usage.get(&(k.key.clone(), k.period.clone())).copied().unwrap_or_default();
-            let charge = calc.charges.iter().find(|ch| ch.key == k.key && ch.period == k.period);
-            let (value, items) = charge.map(|ch| (ch.value, ch.items)).unwrap_or((0, 0));
-            k.max_value.is_some_and(|m| used.value + value > m) || k.max_items.is_some_and(|m| used.items + items > m)
-        })
+        campaign_limits(env, c, limits).iter().any(passes)
+    });
+    campaign.or_else(|| {
+        if restriction_limits(env).iter().any(passes) { chosen.iter().rposition(|c| discounts(c)) } else { None }
     })
 }
 
@@ -296,7 +302,7 @@ fn run(env: &Env<'_>, campaigns: &[&Campaign]) -> Result<Calculation, ReceiptErr
         l.redeemed_units.reserve_exact(receipt.redeem.len());
     }
     for r in &receipt.redeem {
-        let calc = redeem(&mut w, r.currency.clone(), r.amount, program, &redeemed)?;
+        let calc = redeem(&mut w, r.currency.clone(), r.amount, program, &env.restrictions, &redeemed)?;
         let index = redeemed.len();
         for l in &mut w.lines {
             l.redeemed_units.push(0);
@@ -538,7 +544,7 @@ fn apply_coupons(env: &Env<'_>, w: &mut Work<'_>) -> Result<Vec<CouponCalc>, Rec
 
 /// Scales every line's discount down to the receipt-wide limit, if one is exceeded.
 fn cap_discounts(env: &Env<'_>, w: &mut Work<'_>) -> Result<(), ReceiptError> {
-    let r = &env.program.restrictions;
+    let r = &env.restrictions;
     let scale = env.ctx.store.scale;
     let mut cap = i64::MAX;
     if let Some(share) = r.max_discount_share {
@@ -718,7 +724,7 @@ fn accrue(
 
 /// Scales the accruals of a currency down to the per-receipt maximum, if exceeded.
 fn cap_accruals(env: &Env<'_>, w: &mut Work<'_>, accrued: &mut [AccrualCalc]) {
-    for (currency, max) in &env.program.restrictions.max_accrual {
+    for (currency, max) in &env.restrictions.max_accrual {
         let Some(cur) = env.program.currency(currency) else { continue };
         let Ok(max) = money::round_to_minor(*max, cur.scale, Rounding::Down) else { continue };
         let idx: Vec<usize> = accrued.iter().enumerate().filter(|(_, a)| a.currency == *currency).map(|(k, _)| k).collect();
@@ -751,6 +757,7 @@ fn redeem(
     code: AssetCode,
     amount: RedeemAmount,
     program: &Program,
+    restrictions: &crate::program::Restrictions,
     earlier: &[RedeemedCalc],
 ) -> Result<Option<Redeemed>, ReceiptError> {
     let cur = program
@@ -785,7 +792,7 @@ fn redeem(
     };
     // Accumulated currencies together may pay at most a share of the receipt.
     if cur.kind == crate::config::CurrencyKind::Points
-        && let Some(share) = program.restrictions.max_redeem_share
+        && let Some(share) = restrictions.max_redeem_share
     {
         let after_discounts: i64 = w.lines.iter().map(|l| l.amount - l.discount).sum();
         let points_so_far: i64 = earlier
@@ -899,17 +906,27 @@ fn charges(env: &Env<'_>, calc: &Calculation, campaigns: &[&Campaign]) -> Vec<Us
         if value == 0 && items == 0 && !gave_other {
             continue;
         }
-        for k in campaign_limits(env, c, limits) {
-            out.push(UsageCharge {
-                key: k.key,
-                period: k.period,
-                uses: 1,
-                value,
-                items,
-                max_uses: k.max_uses,
-                max_value: k.max_value,
-                max_items: k.max_items,
-            });
+        out.extend(campaign_limits(env, c, limits).into_iter().map(|k| k.charge(value, items)));
+    }
+    // The restrictions: a receipt with campaign discounts counts once for its customer;
+    // its discounted lines count as promotional items. (Coupon discounts, whose sources
+    // are `coupon:CODE` — a campaign id has no ':' — have limits of their own.)
+    let restricted = restriction_limits(env);
+    let mut discount = 0i64;
+    let mut items = 0i64;
+    for l in calc.lines.iter().filter(|_| !restricted.is_empty()) {
+        let by_campaigns: i64 =
+            l.applied.iter().filter(|a| a.kind == AppliedKind::Discount && !a.campaign.contains(':')).map(|a| a.amount).sum();
+        if by_campaigns > 0 {
+            discount += by_campaigns;
+            items += milli(l.qty);
+        }
+    }
+    if discount > 0 {
+        for k in restricted {
+            let (value, items) = if k.key == PROMO_ITEMS { (0, items) } else { (discount, 0) };
+            debug_assert!(k.key == PROMO_ITEMS || k.key.starts_with(DISCOUNTED_RECEIPTS));
+            out.push(k.charge(value, items));
         }
     }
     for cc in calc.coupons.iter().filter(|c| c.status == CouponStatus::Applied) {

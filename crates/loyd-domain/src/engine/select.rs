@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use rust_decimal::Decimal;
 
 use super::lines::{LineIndex, LineSet};
-use crate::program::{Campaign, CelInput, CelLine, Limits, Program, Reward};
+use crate::program::{Campaign, CelInput, CelLine, Limits, Program, Restrictions, Reward, When};
 use crate::receipt::{Context, Receipt};
 
 /// Local calendar facts of the receipt's moment in one time zone.
@@ -46,6 +46,8 @@ pub(super) struct Env<'a> {
     pub levels: Vec<(String, String)>,
     /// Which lines carry which goods names.
     index: LineIndex,
+    /// The restrictions in force at the receipt's time.
+    pub restrictions: Restrictions,
     /// The store's time zone (looking one up by name is not free).
     pub zone: TimeZone,
     /// Lot terms of accruals made by this receipt, per currency, as first computed.
@@ -70,7 +72,7 @@ impl<'a> Env<'a> {
             None => Vec::new(),
         };
         let zone = ctx.store.timezone.zone();
-        Env {
+        let mut env = Env {
             receipt,
             ctx,
             program,
@@ -83,7 +85,14 @@ impl<'a> Env<'a> {
             index: LineIndex::new(receipt, &program.names),
             cel: Default::default(),
             segments: vec![std::cell::OnceCell::new(); program.segments.len()],
-        }
+            restrictions: Restrictions::default(),
+        };
+        let rules = &program.restrictions;
+        env.restrictions = match rules.schedules.iter().find(|(w, _)| env.in_period(w) && env.at_local_times(w)) {
+            Some((_, r)) => rules.base.overlaid(r),
+            None => rules.base.clone(),
+        };
+        env
     }
 
     /// The terms of the units of `currency` this receipt accrues.
@@ -102,8 +111,8 @@ impl<'a> Env<'a> {
         self.index.lines_of(goods, self.receipt)
     }
 
-    fn local(&self, c: &Campaign) -> LocalTime {
-        match &c.when.timezone {
+    fn local(&self, w: &When) -> LocalTime {
+        match &w.timezone {
             Some(tz) => LocalTime::at(self.receipt.at, &tz.zone()),
             None => self.store_local,
         }
@@ -168,7 +177,7 @@ impl<'a> Env<'a> {
         let (Some(window), Some(birth)) = (c.birthday, self.ctx.customer.as_ref().and_then(|c| c.birth_date)) else {
             return c.birthday.is_none();
         };
-        let today = self.local(c).date;
+        let today = self.local(&c.when).date;
         // The birthday in the years around the receipt (29 February is the 28th in
         // other years).
         (today.year() - 1..=today.year() + 1).any(|y| {
@@ -188,12 +197,38 @@ impl<'a> Env<'a> {
         })
     }
 
+    fn in_period(&self, w: &When) -> bool {
+        let at = self.receipt.at;
+        !(w.from.is_some_and(|f| at < f) || w.until.is_some_and(|u| at >= u))
+    }
+
+    /// Whether the receipt's local time is on the weekdays, days of the month and hours
+    /// of `w`.
+    fn at_local_times(&self, w: &When) -> bool {
+        if w.weekdays == 0 && w.month_days == 0 && w.hours.is_none() {
+            return true;
+        }
+        let local = self.local(w);
+        if w.weekdays != 0 && w.weekdays & (1 << local.weekday) == 0 {
+            return false;
+        }
+        if w.month_days != 0 && w.month_days & (1 << local.month_day) == 0 {
+            return false;
+        }
+        match w.hours {
+            Some((from, to)) => {
+                let m = local.minute_of_day;
+                if from < to { from <= m && m < to } else { m >= from || m < to }
+            }
+            None => true,
+        }
+    }
+
     /// Every condition of the campaign, except its limits.
     pub fn conditions_hold(&self, c: &Campaign) -> bool {
         let store = &self.ctx.store;
-        let at = self.receipt.at;
         let w = &c.when;
-        if w.from.is_some_and(|f| at < f) || w.until.is_some_and(|u| at >= u) {
+        if !self.in_period(w) {
             return false;
         }
         if (!c.stores.is_empty() && !c.stores.contains(&store.id)) || c.exclude_stores.contains(&store.id) {
@@ -238,21 +273,8 @@ impl<'a> Env<'a> {
                 return false;
             }
         }
-        if w.weekdays != 0 || w.month_days != 0 || w.hours.is_some() {
-            let local = self.local(c);
-            if w.weekdays != 0 && w.weekdays & (1 << local.weekday) == 0 {
-                return false;
-            }
-            if w.month_days != 0 && w.month_days & (1 << local.month_day) == 0 {
-                return false;
-            }
-            if let Some((from, to)) = w.hours {
-                let m = local.minute_of_day;
-                let inside = if from < to { from <= m && m < to } else { m >= from || m < to };
-                if !inside {
-                    return false;
-                }
-            }
+        if !self.at_local_times(w) {
+            return false;
         }
         if !self.in_birthday_window(c) {
             return false;
@@ -281,8 +303,7 @@ impl<'a> Env<'a> {
 /// The usage keys and periods of a campaign for this receipt: (key, period, what the
 /// limit is). Uses per customer, budget and promotional items over all customers.
 pub(super) fn campaign_limits(env: &Env<'_>, c: &Campaign, limits: &Limits) -> Vec<LimitKey> {
-    let day = format!("d:{}", env.store_local.date);
-    let month = format!("m:{:04}-{:02}", env.store_local.date.year(), env.store_local.date.month());
+    let (day, month) = periods(env);
     let mut keys = Vec::new();
     if let Some(customer) = env.ctx.customer.as_ref() {
         let key = format!("campaign:{}:c{}", c.id, customer.id);
@@ -308,6 +329,54 @@ pub(super) fn campaign_limits(env: &Env<'_>, c: &Campaign, limits: &Limits) -> V
     keys
 }
 
+/// The day and month periods of the receipt (store time): `d:2026-11-24`, `m:2026-11`.
+fn periods(env: &Env<'_>) -> (String, String) {
+    let date = env.store_local.date;
+    (format!("d:{date}"), format!("m:{:04}-{:02}", date.year(), date.month()))
+}
+
+/// The usage key of the receipts of a customer that got campaign discounts.
+pub(super) const DISCOUNTED_RECEIPTS: &str = "restrictions:discounts";
+/// The usage key of the promotional items of all campaigns.
+pub(super) const PROMO_ITEMS: &str = "restrictions:promo";
+
+/// The usage counters of the restrictions in force: receipts with campaign discounts
+/// per customer (`max_uses`), promotional items of all campaigns (`max_items`).
+pub(super) fn restriction_limits(env: &Env<'_>) -> Vec<LimitKey> {
+    let r = &env.restrictions;
+    if r.max_discounts_per_customer_day.is_none()
+        && r.max_discounts_per_customer_month.is_none()
+        && r.max_promo_items_day.is_none()
+        && r.max_promo_items_month.is_none()
+    {
+        return Vec::new();
+    }
+    let (day, month) = periods(env);
+    let mut keys = Vec::new();
+    if let Some(customer) = &env.ctx.customer {
+        let key = format!("{DISCOUNTED_RECEIPTS}:c{}", customer.id);
+        for (max, period) in [(r.max_discounts_per_customer_day, &day), (r.max_discounts_per_customer_month, &month)] {
+            if let Some(max) = max {
+                keys.push(LimitKey { key: key.clone(), period: period.clone(), max_uses: Some(i64::from(max)), max_value: None, max_items: None });
+            }
+        }
+    }
+    let items = |d: Decimal| crate::money::round_to_minor(d, crate::money::Scale::new(3).expect("3"), crate::money::Rounding::Down).unwrap_or(i64::MAX);
+    for (max, period) in [(r.max_promo_items_day, &day), (r.max_promo_items_month, &month)] {
+        if let Some(q) = max {
+            keys.push(LimitKey { key: PROMO_ITEMS.into(), period: period.clone(), max_uses: None, max_value: None, max_items: Some(items(q)) });
+        }
+    }
+    keys
+}
+
+/// Whether a campaign gives discounts.
+pub(super) fn discounts(c: &Campaign) -> bool {
+    c.rewards.iter().any(|r| {
+        matches!(r, Reward::DiscountPercent { .. } | Reward::DiscountAmount { .. } | Reward::FixedPrice { .. } | Reward::Accumulated { .. })
+    })
+}
+
 /// One limited usage counter of a campaign.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct LimitKey {
@@ -318,12 +387,32 @@ pub(super) struct LimitKey {
     pub max_items: Option<i64>,
 }
 
+impl LimitKey {
+    /// One use of this counter by a receipt that gives `value` and `items`.
+    pub fn charge(self, value: i64, items: i64) -> crate::receipt::UsageCharge {
+        crate::receipt::UsageCharge {
+            key: self.key,
+            period: self.period,
+            uses: 1,
+            value,
+            items,
+            max_uses: self.max_uses,
+            max_value: self.max_value,
+            max_items: self.max_items,
+        }
+    }
+}
+
 /// Campaigns whose conditions hold and whose per-customer use limits are not reached,
 /// highest priority first.
 pub(super) fn candidates<'p>(env: &Env<'p>) -> Vec<&'p Campaign> {
+    let used = |k: &LimitKey| env.ctx.usage.get(&(k.key.clone(), k.period.clone())).copied().unwrap_or_default();
+    // A customer who had all the discounted receipts allowed gets no campaign discount.
+    let no_discounts = restriction_limits(env).iter().any(|k| k.max_uses.is_some_and(|m| used(k).uses >= m));
     env.program
         .campaigns
         .iter()
+        .filter(|c| !(no_discounts && discounts(c)))
         .filter(|c| env.conditions_hold(c))
         .filter(|c| {
             let Some(limits) = &c.limits else { return true };

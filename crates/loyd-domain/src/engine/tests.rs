@@ -653,3 +653,78 @@ fn a_line_condition_can_count_only_lines_within_a_unit_price_range() {
     assert_eq!(discount(wine("39.98", "2")), 0, "19.99 a bottle is below the range");
     assert_eq!(discount(wine("100.01", "1")), 0, "above the range");
 }
+
+#[test]
+fn a_restriction_schedule_replaces_the_limits_it_sets_at_its_times() {
+    let p = program(json!({
+        "currencies": [{"code": "EUR", "kind": "money", "scale": 2}],
+        "restrictions": {"max_discount_share": "0.50", "schedules": [
+            {"name": "weekends", "weekdays": ["sat", "sun"], "max_discount_share": "0.10"},
+            {"name": "evenings", "hours": {"from": "18:00", "to": "23:00"}, "max_discount_amount": "1.00"}
+        ]},
+        "campaigns": [{"id": "big", "rewards": [{"type": "discount", "percent": "40"}]}]
+    }));
+    let at = |when: &str| calculate(&receipt(when, one_line("10.00"), json!([])), &ctx(None), &p).unwrap().discount;
+    assert_eq!(at("2026-11-24T12:00:00+02:00"), 400, "a Tuesday noon: 40 % is within half");
+    assert_eq!(at("2026-11-28T12:00:00+02:00"), 100, "a Saturday: at most a tenth");
+    assert_eq!(at("2026-11-28T19:00:00+02:00"), 100, "the first matching schedule wins");
+    assert_eq!(at("2026-11-24T19:00:00+02:00"), 100, "a Tuesday evening: at most 1.00, the base share still holds");
+}
+
+#[test]
+fn a_customer_gets_campaign_discounts_on_at_most_so_many_receipts_a_day() {
+    let p = program(json!({
+        "currencies": [{"code": "EUR", "kind": "money", "scale": 2}, {"code": "bonus", "kind": "points", "scale": 0}],
+        "restrictions": {"max_discounts_per_customer_day": 1},
+        "campaigns": [
+            {"id": "ten", "rewards": [{"type": "discount", "percent": "10"}]},
+            {"id": "points", "customers_only": true, "rewards": [{"type": "accrue", "currency": "bonus", "percent": "1"}]}
+        ]
+    }));
+    let r = receipt("2026-11-24T12:00:00+02:00", one_line("10.00"), json!([]));
+    let mut cx = ctx(Some(customer(&[])));
+    let key = ("restrictions:discounts:c7".to_owned(), "d:2026-11-24".to_owned());
+    assert!(usage_keys(&r, &cx, &p).contains(&key));
+    let first = calculate(&r, &cx, &p).unwrap();
+    assert_eq!(first.discount, 100);
+    let charge = first.charges.iter().find(|ch| (ch.key.clone(), ch.period.clone()) == key).unwrap();
+    assert_eq!((charge.uses, charge.max_uses), (1, Some(1)));
+    cx.usage.insert(key, crate::receipt::UsageRow { uses: 1, value: 100, items: 1000 });
+    let second = calculate(&r, &cx, &p).unwrap();
+    assert_eq!((second.discount, second.campaigns.iter().map(|c| c.as_str()).collect::<Vec<_>>()), (0, vec!["points"]), "accruals still apply");
+    assert!(calculate(&r, &ctx(None), &p).unwrap().discount == 100, "anonymous receipts have no customer to count");
+}
+
+#[test]
+fn promotional_items_of_all_campaigns_stop_at_the_daily_restriction() {
+    let p = program(json!({
+        "currencies": [{"code": "EUR", "kind": "money", "scale": 2}],
+        "restrictions": {"max_promo_items_day": "5"},
+        "campaigns": [
+            {"id": "milk", "priority": 2, "rewards": [{"type": "discount", "percent": "10", "groups": ["milk"]}]},
+            {"id": "bread", "priority": 1, "rewards": [{"type": "discount", "percent": "10", "groups": ["bread"]}]}
+        ]
+    }));
+    let lines = json!([{"line": 1, "sku": "M", "groups": ["milk"], "qty": "2", "amount": "2.00"},
+                       {"line": 2, "sku": "B", "groups": ["bread"], "qty": "1", "amount": "1.00"}]);
+    let r = receipt("2026-11-24T12:00:00+02:00", lines, json!([]));
+    let mut cx = ctx(None);
+    let c = calculate(&r, &cx, &p).unwrap();
+    assert_eq!(c.discount, 20 + 10);
+    assert_eq!(c.charges.iter().find(|ch| ch.key == "restrictions:promo").map(|ch| ch.items), Some(3000));
+    cx.usage.insert(("restrictions:promo".into(), "d:2026-11-24".into()), crate::receipt::UsageRow { uses: 1, value: 0, items: 3000 });
+    let c = calculate(&r, &cx, &p).unwrap();
+    assert_eq!((c.discount, c.campaigns.iter().map(|c| c.as_str()).collect::<Vec<_>>()), (20, vec!["milk"]), "two more items fit, three do not: the lowest priority goes");
+}
+
+#[test]
+fn restriction_times_belong_to_schedules_and_schedules_do_not_nest() {
+    let doc: ConfigDocument = serde_json::from_value(json!({
+        "restrictions": {"weekdays": ["sat"], "max_discount_share": "0.5",
+                         "schedules": [{"hours": {"from": "25:00", "to": "26:00"}, "schedules": [{}]}]}
+    }))
+    .unwrap();
+    let mut paths: Vec<String> = Program::compile(&doc, 1).unwrap_err().into_iter().map(|e| e.path).collect();
+    paths.sort();
+    assert_eq!(paths, vec!["restrictions", "restrictions.schedules[0].hours", "restrictions.schedules[0].schedules"]);
+}

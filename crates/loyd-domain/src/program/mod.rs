@@ -476,6 +476,36 @@ pub struct Restrictions {
     pub max_discount_amount: Option<Decimal>,
     pub max_redeem_share: Option<Decimal>,
     pub max_accrual: BTreeMap<AssetCode, Decimal>,
+    pub max_promo_items_day: Option<Decimal>,
+    pub max_promo_items_month: Option<Decimal>,
+    pub max_discounts_per_customer_day: Option<u32>,
+    pub max_discounts_per_customer_month: Option<u32>,
+}
+
+impl Restrictions {
+    /// These restrictions with every limit `o` sets in its place.
+    pub fn overlaid(&self, o: &Restrictions) -> Restrictions {
+        let mut max_accrual = self.max_accrual.clone();
+        max_accrual.extend(o.max_accrual.iter().map(|(k, v)| (k.clone(), *v)));
+        Restrictions {
+            max_discount_share: o.max_discount_share.or(self.max_discount_share),
+            max_discount_amount: o.max_discount_amount.or(self.max_discount_amount),
+            max_redeem_share: o.max_redeem_share.or(self.max_redeem_share),
+            max_accrual,
+            max_promo_items_day: o.max_promo_items_day.or(self.max_promo_items_day),
+            max_promo_items_month: o.max_promo_items_month.or(self.max_promo_items_month),
+            max_discounts_per_customer_day: o.max_discounts_per_customer_day.or(self.max_discounts_per_customer_day),
+            max_discounts_per_customer_month: o.max_discounts_per_customer_month.or(self.max_discounts_per_customer_month),
+        }
+    }
+}
+
+/// The restrictions always in force, and those of some times.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RestrictionRules {
+    pub base: Restrictions,
+    /// In file order: the first whose time matches overlays `base`.
+    pub schedules: Vec<(When, Restrictions)>,
 }
 
 /// The compiled, immutable program of one configuration version.
@@ -493,7 +523,7 @@ pub struct Program {
     pub segments: Vec<Segment>,
     /// Active campaigns, highest priority first, then by id.
     pub campaigns: Vec<Campaign>,
-    pub restrictions: Restrictions,
+    pub restrictions: RestrictionRules,
     /// The names goods filters use, for line masks.
     pub names: Names,
 }
@@ -555,6 +585,45 @@ fn minutes(hhmm: &str) -> Option<u16> {
     let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
     let total = h * 60 + m;
     (m < 60 && total <= 24 * 60).then_some(total)
+}
+
+fn weekday_bits(days: &[Weekday]) -> u8 {
+    days.iter().fold(0u8, |bits, d| bits | 1 << d.index())
+}
+
+fn compile_hours(h: &HoursSpec, path: &str, p: &mut Problems) -> Option<(u16, u16)> {
+    match (minutes(&h.from), minutes(&h.to)) {
+        (Some(a), Some(b)) if a != b => Some((a, b)),
+        _ => {
+            p.push(path, "hours are \"HH:MM\" from and to, e.g. from = \"09:00\", to = \"12:00\"");
+            None
+        }
+    }
+}
+
+fn compile_restrictions(r: &RestrictionsSpec, path: &str, known: &dyn Fn(&AssetCode) -> bool, p: &mut Problems) -> Restrictions {
+    let mut out = Restrictions {
+        max_discount_share: share(r.max_discount_share, format!("{path}.max_discount_share"), p),
+        max_redeem_share: share(r.max_redeem_share, format!("{path}.max_redeem_share"), p),
+        max_discount_amount: r.max_discount_amount.map(|d| d.0),
+        max_promo_items_day: r.max_promo_items_day.map(|d| d.0),
+        max_promo_items_month: r.max_promo_items_month.map(|d| d.0),
+        max_discounts_per_customer_day: r.max_discounts_per_customer_day,
+        max_discounts_per_customer_month: r.max_discounts_per_customer_month,
+        ..Restrictions::default()
+    };
+    for (field, v) in [("max_promo_items_day", out.max_promo_items_day), ("max_promo_items_month", out.max_promo_items_month), ("max_discount_amount", out.max_discount_amount)] {
+        if v.is_some_and(|v| v < Decimal::ZERO) {
+            p.push(format!("{path}.{field}"), "a limit cannot be negative");
+        }
+    }
+    for (k, m) in r.max_accrual.iter().enumerate() {
+        if !known(&m.currency) {
+            p.push(format!("{path}.max_accrual[{k}].currency"), format!("unknown currency '{}'", m.currency));
+        }
+        out.max_accrual.insert(m.currency.clone(), m.units.0);
+    }
+    out
 }
 
 impl Program {
@@ -719,10 +788,7 @@ impl Program {
             {
                 p.push(format!("{path}.until"), "a campaign must end after it starts");
             }
-            let mut weekdays = 0u8;
-            for d in &c.weekdays {
-                weekdays |= 1 << d.index();
-            }
+            let weekdays = weekday_bits(&c.weekdays);
             let mut month_days = 0u32;
             for (k, d) in c.month_days.iter().enumerate() {
                 if !(1..=31).contains(d) {
@@ -731,13 +797,7 @@ impl Program {
                     month_days |= 1 << d;
                 }
             }
-            let hours = c.hours.as_ref().and_then(|h| match (minutes(&h.from), minutes(&h.to)) {
-                (Some(a), Some(b)) if a != b => Some((a, b)),
-                _ => {
-                    p.push(format!("{path}.hours"), "hours are \"HH:MM\" from and to, e.g. from = \"09:00\", to = \"12:00\"");
-                    None
-                }
-            });
+            let hours = c.hours.as_ref().and_then(|h| compile_hours(h, &format!("{path}.hours"), &mut p));
             for (k, t) in c.tiers.iter().enumerate() {
                 if !known_level(t) {
                     p.push(format!("{path}.tiers[{k}]"), format!("no tier has a level '{t}'"));
@@ -838,16 +898,26 @@ impl Program {
         }
         campaigns.sort_by(|a, b| b.priority.cmp(&a.priority).then_with(|| a.id.cmp(&b.id)));
 
-        let mut restrictions = Restrictions::default();
+        let mut restrictions = RestrictionRules::default();
         if let Some(r) = &doc.restrictions {
-            restrictions.max_discount_share = share(r.max_discount_share, "restrictions.max_discount_share".into(), &mut p);
-            restrictions.max_redeem_share = share(r.max_redeem_share, "restrictions.max_redeem_share".into(), &mut p);
-            restrictions.max_discount_amount = r.max_discount_amount.map(|d| d.0);
-            for (k, m) in r.max_accrual.iter().enumerate() {
-                if !known(&m.currency) {
-                    p.push(format!("restrictions.max_accrual[{k}].currency"), format!("unknown currency '{}'", m.currency));
+            if r.name.is_some() || r.from.is_some() || r.until.is_some() || !r.weekdays.is_empty() || r.hours.is_some() {
+                p.push("restrictions", "[restrictions] always holds: give times to its schedules ([[restrictions.schedules]])");
+            }
+            restrictions.base = compile_restrictions(r, "restrictions", &known, &mut p);
+            for (k, s) in r.schedules.iter().enumerate() {
+                let path = format!("restrictions.schedules[{k}]");
+                if !s.schedules.is_empty() {
+                    p.push(format!("{path}.schedules"), "a schedule has no schedules of its own");
                 }
-                restrictions.max_accrual.insert(m.currency.clone(), m.units.0);
+                let compiled = compile_restrictions(s, &path, &known, &mut p);
+                if let (Some(from), Some(until)) = (s.from, s.until)
+                    && from >= until
+                {
+                    p.push(format!("{path}.until"), "a schedule must end after it starts");
+                }
+                let hours = s.hours.as_ref().and_then(|h| compile_hours(h, &format!("{path}.hours"), &mut p));
+                let when = When { from: s.from, until: s.until, timezone: None, weekdays: weekday_bits(&s.weekdays), month_days: 0, hours };
+                restrictions.schedules.push((when, compiled));
             }
         }
 

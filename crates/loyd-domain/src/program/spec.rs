@@ -731,10 +731,24 @@ pub struct MaxAccrualSpec {
     pub units: Dec,
 }
 
-/// Limits on top of all campaigns.
+/// Limits on top of all campaigns: `[restrictions]` always holds; each of its
+/// `schedules` (the same fields, with times) replaces, while its time matches, the
+/// limits it sets.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RestrictionsSpec {
+    /// A schedule's name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// A schedule's times (store time), as for campaigns.
+    #[serde(default)]
+    pub from: Option<Timestamp>,
+    #[serde(default)]
+    pub until: Option<Timestamp>,
+    #[serde(default)]
+    pub weekdays: Vec<Weekday>,
+    #[serde(default)]
+    pub hours: Option<HoursSpec>,
     /// Discounts on a receipt never exceed this share of its total…
     #[serde(default)]
     pub max_discount_share: Option<Dec>,
@@ -746,4 +760,21 @@ pub struct RestrictionsSpec {
     pub max_redeem_share: Option<Dec>,
     #[serde(default)]
     pub max_accrual: Vec<MaxAccrualSpec>,
+    /// Promotional items (quantity of lines discounted by campaigns) per day, all
+    /// campaigns and customers together…
+    #[serde(default)]
+    pub max_promo_items_day: Option<Dec>,
+    /// …per month.
+    #[serde(default)]
+    pub max_promo_items_month: Option<Dec>,
+    /// Receipts per customer per day that may get campaign discounts…
+    #[serde(default)]
+    pub max_discounts_per_customer_day: Option<u32>,
+    /// …per month.
+    #[serde(default)]
+    pub max_discounts_per_customer_month: Option<u32>,
+    /// Other limits at some times: the first schedule that matches a receipt's time
+    /// replaces the limits it sets.
+    #[serde(default)]
+    pub schedules: Vec<RestrictionsSpec>,
 }

@@ -1,33 +1,31 @@
 //! The admin API (`/v1/admin/…`): the minimal administration a POS roll-out needs —
 //! customers, cards, one-time codes, balance adjustments, internal credit, the failure
-//! log, configuration and the ledger audit. Authenticated by API keys
-//! (`loyd api-key create`); staff users and roles extend this later.
+//! log, configuration and the ledger audit; the CRM routes are in [`crate::crm`].
+//! Every route is behind [`crate::auth::guard`]: a session or API key whose role holds
+//! the route's permission. Changes are written to the audit log.
 
-use std::collections::BTreeMap;
-
-use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::middleware;
 use axum::routing::{get, post};
 use axum::Router;
 use jiff::Timestamp;
 use loyd_domain::config::ConfigDocument;
 use loyd_domain::ids::AssetCode;
 use loyd_domain::money::{self, Minor, Scale};
-use loyd_domain::org::terminal_key_hash;
-use loyd_store::{Applied, Customer, Failure, FailureFilter, IssueCards, IssuedCard, LedgerAudit, Statement};
+use loyd_store::{Applied, Failure, FailureFilter, IssueCards, IssuedCard, LedgerAudit, Statement};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
-use crate::error::{ApiError, ErrorBody, ErrorCode};
+use crate::auth::{Actor, CurrentActor};
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Json, Path, Query};
 
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
-        .route("/v1/admin/customers", post(create_customer))
-        .route("/v1/admin/customers/{id}", get(get_customer).patch(update_customer))
+        .merge(crate::crm::router())
         .route("/v1/admin/customers/{id}/codes", post(issue_code))
         .route("/v1/admin/customers/{id}/adjustments", post(adjust))
         .route("/v1/admin/customers/{id}/statement", get(statement))
@@ -39,38 +37,26 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/v1/admin/failures", get(failures))
         .route("/v1/admin/config", get(get_config).post(apply_config))
         .route("/v1/admin/ledger/audit", get(audit))
-        .route_layer(middleware::from_fn_with_state(state, admin_guard))
+        .route_layer(middleware::from_fn_with_state(state, crate::auth::guard))
 }
 
-/// Lets through requests with a live admin API key.
-async fn admin_guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let key = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|h| h.to_str().ok())
-        .and_then(|h| h.strip_prefix("Bearer "))
-        .map(|k| k.trim().to_owned())
-        .filter(|k| !k.is_empty() && k.len() <= 256);
-    let Some(key) = key else {
-        return ApiError::new(ErrorCode::Unauthorized, "send an API key as Authorization: Bearer <key>").into_response();
-    };
-    match state.store.api_key(terminal_key_hash(&key)).await {
-        Ok(Some((_, role))) if role == "admin" => next.run(req).await,
-        Ok(Some(_)) => ApiError::new(ErrorCode::Forbidden, "this key may not use the admin API").into_response(),
-        Ok(None) => ApiError::new(ErrorCode::Unauthorized, "unknown or revoked API key").into_response(),
-        Err(e) => ApiError::from(e).into_response(),
+/// Writes an audit entry for a change that has already been made. A failure is logged
+/// loudly rather than answered: the change stands and the client must not retry it.
+pub(crate) async fn audit_after(state: &AppState, actor: &Actor, action: &str, kind: &str, id: &str, after: serde_json::Value) {
+    if let Err(e) = state.store.record_audit(actor.name(), action.into(), (kind.into(), id.into()), None, Some(after)).await {
+        tracing::error!(error = %e, action, object = id, "could not write the audit log");
     }
 }
 
 /// `c_7` (or `7`) to 7.
-fn customer_id(text: &str) -> Result<i64, ApiError> {
+pub(crate) fn customer_id(text: &str) -> Result<i64, ApiError> {
     text.strip_prefix("c_")
         .unwrap_or(text)
         .parse()
         .map_err(|_| ApiError::validation(format!("'{text}' is not a customer id (c_7)")))
 }
 
-async fn scale_of(state: &AppState, currency: &AssetCode) -> Result<Scale, ApiError> {
+pub(crate) async fn scale_of(state: &AppState, currency: &AssetCode) -> Result<Scale, ApiError> {
     let program = state.store.program().await?;
     program
         .currency(currency)
@@ -85,84 +71,6 @@ async fn minor_of(state: &AppState, currency: &AssetCode, text: &str) -> Result<
     Ok((minor, scale))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct NewCustomer {
-    /// International format, e.g. +37120000000.
-    pub phone: Option<String>,
-    pub name: Option<String>,
-    /// YYYY-MM-DD, for birthday campaigns.
-    pub birth_date: Option<String>,
-    /// Profile fields (`gender`, `city`, custom ones): names of a-z, 0-9 and `_`,
-    /// string values. Campaigns and segments target them.
-    #[serde(default)]
-    pub profile: BTreeMap<String, String>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CustomerOut {
-    /// `c_7`.
-    pub id: String,
-    pub phone: Option<String>,
-    pub name: Option<String>,
-    pub birth_date: Option<String>,
-    pub profile: BTreeMap<String, String>,
-}
-
-impl From<Customer> for CustomerOut {
-    fn from(c: Customer) -> Self {
-        CustomerOut {
-            id: format!("c_{}", c.id),
-            phone: c.phone,
-            name: c.name,
-            birth_date: c.birth_date.map(|d| d.to_string()),
-            profile: c.profile,
-        }
-    }
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CustomerChanges {
-    /// Profile fields to set; `null` removes a field. Fields not named are kept.
-    #[serde(default)]
-    #[schema(value_type = BTreeMap<String, Option<String>>)]
-    pub profile: BTreeMap<String, Option<String>>,
-}
-
-/// Change a customer's profile fields.
-#[utoipa::path(patch, path = "/v1/admin/customers/{id}", tag = "admin", security(("api_key" = [])), params(("id" = String, Path)),
-    request_body = CustomerChanges, responses((status = 200, body = CustomerOut), (status = "4XX", body = ErrorBody)))]
-pub async fn update_customer(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    Json(body): Json<CustomerChanges>,
-) -> Result<Json<CustomerOut>, ApiError> {
-    let c = state.store.update_profile(customer_id(&id)?, body.profile).await?;
-    Ok(Json(c.into()))
-}
-
-/// Register a customer.
-#[utoipa::path(post, path = "/v1/admin/customers", tag = "admin", security(("api_key" = [])), request_body = NewCustomer,
-    responses((status = 201, body = CustomerOut), (status = "4XX", body = ErrorBody)))]
-pub async fn create_customer(State(state): State<AppState>, Json(body): Json<NewCustomer>) -> Result<(StatusCode, Json<CustomerOut>), ApiError> {
-    let birth_date = body
-        .birth_date
-        .as_deref()
-        .map(|d| d.parse::<jiff::civil::Date>().map_err(|_| ApiError::validation("birth_date must be YYYY-MM-DD")))
-        .transpose()?;
-    let new = loyd_store::NewCustomer { phone: body.phone, name: body.name, birth_date, profile: body.profile };
-    let c = state.store.create_customer(new).await?;
-    Ok((StatusCode::CREATED, Json(c.into())))
-}
-
-#[utoipa::path(get, path = "/v1/admin/customers/{id}", tag = "admin", security(("api_key" = [])), params(("id" = String, Path)),
-    responses((status = 200, body = CustomerOut), (status = "4XX", body = ErrorBody)))]
-pub async fn get_customer(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<CustomerOut>, ApiError> {
-    let id = customer_id(&id)?;
-    let c = state.store.customer(id).await?.ok_or_else(|| ApiError::not_found(format!("customer c_{id} does not exist")))?;
-    Ok(Json(c.into()))
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CodeOut {
     /// Six digits the customer shows at the POS (`"customer": {"code": …}`); works once.
@@ -172,10 +80,11 @@ pub struct CodeOut {
 }
 
 /// A one-time code that identifies the customer at a POS for five minutes.
-#[utoipa::path(post, path = "/v1/admin/customers/{id}/codes", tag = "admin", security(("api_key" = [])), params(("id" = String, Path)),
+#[utoipa::path(post, path = "/v1/admin/customers/{id}/codes", tag = "admin", security(("api_key" = []), ("session" = [])), params(("id" = String, Path)),
     responses((status = 201, body = CodeOut), (status = "4XX", body = ErrorBody)))]
-pub async fn issue_code(State(state): State<AppState>, Path(id): Path<String>) -> Result<(StatusCode, Json<CodeOut>), ApiError> {
+pub async fn issue_code(State(state): State<AppState>, actor: CurrentActor, Path(id): Path<String>) -> Result<(StatusCode, Json<CodeOut>), ApiError> {
     let (code, expires_at) = state.store.issue_code(customer_id(&id)?, jiff::SignedDuration::from_mins(5)).await?;
+    audit_after(&state, &actor, "customer.code", "customer", &id, json!({ "expires_at": expires_at })).await;
     Ok((StatusCode::CREATED, Json(CodeOut { code, expires_at })))
 }
 
@@ -197,12 +106,19 @@ pub struct BalanceAfter {
 }
 
 /// Give or take points or money by hand (goodwill, corrections).
-#[utoipa::path(post, path = "/v1/admin/customers/{id}/adjustments", tag = "admin", security(("api_key" = [])), params(("id" = String, Path)),
+#[utoipa::path(post, path = "/v1/admin/customers/{id}/adjustments", tag = "admin", security(("api_key" = []), ("session" = [])), params(("id" = String, Path)),
     request_body = Adjustment, responses((status = 201, body = BalanceAfter), (status = "4XX", body = ErrorBody)))]
-pub async fn adjust(State(state): State<AppState>, Path(id): Path<String>, Json(body): Json<Adjustment>) -> Result<(StatusCode, Json<BalanceAfter>), ApiError> {
+pub async fn adjust(
+    State(state): State<AppState>,
+    actor: CurrentActor,
+    Path(id): Path<String>,
+    Json(body): Json<Adjustment>,
+) -> Result<(StatusCode, Json<BalanceAfter>), ApiError> {
     let currency = AssetCode::parse(&body.currency).map_err(|e| ApiError::validation(e.to_string()))?;
     let (minor, scale) = minor_of(&state, &currency, &body.amount).await?;
+    let what = json!({ "operation_id": body.operation_id, "currency": currency, "amount": body.amount, "reason": body.reason });
     let balance = state.store.adjust_balance(body.operation_id, customer_id(&id)?, currency.clone(), minor, body.reason).await?;
+    audit_after(&state, &actor, "balance.adjust", "customer", &id, what).await;
     Ok((StatusCode::CREATED, Json(BalanceAfter { currency: currency.to_string(), balance: Minor::new(balance, scale).to_string() })))
 }
 
@@ -219,7 +135,7 @@ pub struct StatementQuery {
 
 /// A customer's account in one currency over a period: opening balance, every
 /// movement, closing balance (internal credit statements).
-#[utoipa::path(get, path = "/v1/admin/customers/{id}/statement", tag = "admin", security(("api_key" = [])),
+#[utoipa::path(get, path = "/v1/admin/customers/{id}/statement", tag = "admin", security(("api_key" = []), ("session" = [])),
     params(("id" = String, Path), StatementQuery), responses((status = 200, body = Object), (status = "4XX", body = ErrorBody)))]
 pub async fn statement(State(state): State<AppState>, Path(id): Path<String>, Query(q): Query<StatementQuery>) -> Result<Json<Statement>, ApiError> {
     let currency = AssetCode::parse(&q.currency).map_err(|e| ApiError::validation(e.to_string()))?;
@@ -246,16 +162,23 @@ pub struct SettlementOut {
 }
 
 /// Settle internal credit (payroll deduction). Idempotent by `operation_id`.
-#[utoipa::path(post, path = "/v1/admin/customers/{id}/credit-settlements", tag = "admin", security(("api_key" = [])),
+#[utoipa::path(post, path = "/v1/admin/customers/{id}/credit-settlements", tag = "admin", security(("api_key" = []), ("session" = [])),
     params(("id" = String, Path)), request_body = Settlement, responses((status = 201, body = SettlementOut), (status = "4XX", body = ErrorBody)))]
-pub async fn settle(State(state): State<AppState>, Path(id): Path<String>, Json(body): Json<Settlement>) -> Result<(StatusCode, Json<SettlementOut>), ApiError> {
+pub async fn settle(
+    State(state): State<AppState>,
+    actor: CurrentActor,
+    Path(id): Path<String>,
+    Json(body): Json<Settlement>,
+) -> Result<(StatusCode, Json<SettlementOut>), ApiError> {
     let currency = AssetCode::parse(&body.currency).map_err(|e| ApiError::validation(e.to_string()))?;
     let scale = scale_of(&state, &currency).await?;
     let amount = match &body.amount {
         Some(a) => Some(minor_of(&state, &currency, a).await?.0),
         None => None,
     };
-    let (settled, balance) = state.store.settle_credit(body.operation_id, customer_id(&id)?, currency.clone(), amount).await?;
+    let (settled, balance) = state.store.settle_credit(body.operation_id.clone(), customer_id(&id)?, currency.clone(), amount).await?;
+    let what = json!({ "operation_id": body.operation_id, "currency": currency, "settled": Minor::new(settled, scale).to_string() });
+    audit_after(&state, &actor, "credit.settle", "customer", &id, what).await;
     Ok((
         StatusCode::CREATED,
         Json(SettlementOut {
@@ -275,6 +198,9 @@ pub struct IssueRequest {
     pub customer: Option<String>,
     /// A given number instead of the next of the series.
     pub number: Option<String>,
+    /// A virtual loyalty card (no plastic) for a customer with a phone.
+    #[serde(default, rename = "virtual")]
+    pub virtual_card: bool,
 }
 
 fn one() -> u32 {
@@ -290,14 +216,17 @@ pub struct IssuedCards {
 
 /// Issue cards of a series: loyalty cards, gift cards (to be activated at a POS), passes,
 /// employee credit cards.
-#[utoipa::path(post, path = "/v1/admin/cards", tag = "admin", security(("api_key" = [])), request_body = IssueRequest,
+#[utoipa::path(post, path = "/v1/admin/cards", tag = "admin", security(("api_key" = []), ("session" = [])), request_body = IssueRequest,
     responses((status = 201, body = IssuedCards), (status = "4XX", body = ErrorBody)))]
-pub async fn issue_cards(State(state): State<AppState>, Json(body): Json<IssueRequest>) -> Result<(StatusCode, Json<IssuedCards>), ApiError> {
+pub async fn issue_cards(State(state): State<AppState>, actor: CurrentActor, Json(body): Json<IssueRequest>) -> Result<(StatusCode, Json<IssuedCards>), ApiError> {
     let customer = body.customer.as_deref().map(customer_id).transpose()?;
     let cards = state
         .store
-        .issue_cards(IssueCards { series: body.series, count: body.count, customer, number: body.number })
+        .issue_cards(IssueCards { series: body.series.clone(), count: body.count, customer, number: body.number, virtual_card: body.virtual_card })
         .await?;
+    let numbers: Vec<&str> = cards.iter().map(|c| c.number.as_str()).collect();
+    let what = json!({ "series": body.series, "customer": body.customer, "numbers": numbers });
+    audit_after(&state, &actor, "card.issue", "card_series", &body.series, what).await;
     Ok((StatusCode::CREATED, Json(IssuedCards { cards })))
 }
 
@@ -324,14 +253,17 @@ pub struct GeneratedCoupons {
 
 /// Generate unique, unguessable coupon codes of a series (for print, media or
 /// electronic distribution).
-#[utoipa::path(post, path = "/v1/admin/coupons", tag = "admin", security(("api_key" = [])), request_body = GenerateCoupons,
+#[utoipa::path(post, path = "/v1/admin/coupons", tag = "admin", security(("api_key" = []), ("session" = [])), request_body = GenerateCoupons,
     responses((status = 201, body = GeneratedCoupons), (status = "4XX", body = ErrorBody)))]
 pub async fn generate_coupons(
     State(state): State<AppState>,
+    actor: CurrentActor,
     Json(body): Json<GenerateCoupons>,
 ) -> Result<(StatusCode, Json<GeneratedCoupons>), ApiError> {
     let customer = body.customer.as_deref().map(customer_id).transpose()?;
-    let coupons = state.store.generate_coupons(body.series, body.count, customer).await?;
+    let coupons = state.store.generate_coupons(body.series.clone(), body.count, customer).await?;
+    let what = json!({ "count": coupons.len(), "customer": body.customer });
+    audit_after(&state, &actor, "coupons.generate", "coupon_series", &body.series, what).await;
     Ok((
         StatusCode::CREATED,
         Json(GeneratedCoupons { coupons: coupons.into_iter().map(|(code, valid_until)| CouponOut { code, valid_until }).collect() }),
@@ -339,17 +271,19 @@ pub async fn generate_coupons(
 }
 
 /// Block a card (lost or stolen).
-#[utoipa::path(post, path = "/v1/admin/cards/{number}/block", tag = "admin", security(("api_key" = [])), params(("number" = String, Path)),
+#[utoipa::path(post, path = "/v1/admin/cards/{number}/block", tag = "admin", security(("api_key" = []), ("session" = [])), params(("number" = String, Path)),
     responses((status = 204), (status = "4XX", body = ErrorBody)))]
-pub async fn block(State(state): State<AppState>, Path(number): Path<String>) -> Result<StatusCode, ApiError> {
-    state.store.set_card_blocked(number, true).await?;
+pub async fn block(State(state): State<AppState>, actor: CurrentActor, Path(number): Path<String>) -> Result<StatusCode, ApiError> {
+    state.store.set_card_blocked(number.clone(), true).await?;
+    audit_after(&state, &actor, "card.block", "card", &number, json!({ "state": "blocked" })).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(post, path = "/v1/admin/cards/{number}/unblock", tag = "admin", security(("api_key" = [])), params(("number" = String, Path)),
+#[utoipa::path(post, path = "/v1/admin/cards/{number}/unblock", tag = "admin", security(("api_key" = []), ("session" = [])), params(("number" = String, Path)),
     responses((status = 204), (status = "4XX", body = ErrorBody)))]
-pub async fn unblock(State(state): State<AppState>, Path(number): Path<String>) -> Result<StatusCode, ApiError> {
-    state.store.set_card_blocked(number, false).await?;
+pub async fn unblock(State(state): State<AppState>, actor: CurrentActor, Path(number): Path<String>) -> Result<StatusCode, ApiError> {
+    state.store.set_card_blocked(number.clone(), false).await?;
+    audit_after(&state, &actor, "card.unblock", "card", &number, json!({ "state": "active" })).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -379,10 +313,13 @@ pub struct FailurePage {
 }
 
 /// The failure log: every refused POS operation, newest first.
-#[utoipa::path(get, path = "/v1/admin/failures", tag = "admin", security(("api_key" = [])), params(FailureQuery),
+#[utoipa::path(get, path = "/v1/admin/failures", tag = "admin", security(("api_key" = []), ("session" = [])), params(FailureQuery),
     responses((status = 200, body = FailurePage), (status = "4XX", body = ErrorBody)))]
-pub async fn failures(State(state): State<AppState>, Query(q): Query<FailureQuery>) -> Result<Json<FailurePage>, ApiError> {
+pub async fn failures(State(state): State<AppState>, actor: CurrentActor, Query(q): Query<FailureQuery>) -> Result<Json<FailurePage>, ApiError> {
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    if let Some(store) = &q.store {
+        actor.check_store(store)?;
+    }
     let failures = state
         .store
         .failures(FailureFilter {
@@ -395,6 +332,8 @@ pub async fn failures(State(state): State<AppState>, Query(q): Query<FailureQuer
             to: q.to,
             before_id: q.before,
             limit,
+            // A store manager sees their stores' failures only.
+            stores: actor.stores().map(<[String]>::to_vec),
         })
         .await?;
     let next_before = (failures.len() == limit as usize).then(|| failures.last().map(|f| f.id)).flatten();
@@ -409,7 +348,7 @@ pub struct ConfigOut {
 }
 
 /// The configuration in force, as one document.
-#[utoipa::path(get, path = "/v1/admin/config", tag = "admin", security(("api_key" = [])),
+#[utoipa::path(get, path = "/v1/admin/config", tag = "admin", security(("api_key" = []), ("session" = [])),
     responses((status = 200, body = ConfigOut), (status = "4XX", body = ErrorBody)))]
 pub async fn get_config(State(state): State<AppState>) -> Result<Json<ConfigOut>, ApiError> {
     Ok(Json(ConfigOut { version: state.store.config_version().await?, document: state.store.config_snapshot().await? }))
@@ -423,15 +362,25 @@ pub struct ApplyQuery {
 }
 
 /// Apply a configuration document (the same format as `loyd apply`, as JSON).
-#[utoipa::path(post, path = "/v1/admin/config", tag = "admin", security(("api_key" = [])), params(ApplyQuery),
+#[utoipa::path(post, path = "/v1/admin/config", tag = "admin", security(("api_key" = []), ("session" = [])), params(ApplyQuery),
     request_body(content = Object, description = "A configuration document: currencies, stores, card_series, campaigns"),
     responses((status = 200, body = Object), (status = "4XX", body = ErrorBody)))]
-pub async fn apply_config(State(state): State<AppState>, Query(q): Query<ApplyQuery>, Json(doc): Json<ConfigDocument>) -> Result<Json<Applied>, ApiError> {
-    Ok(Json(state.store.apply_config(doc, "admin API".into(), q.dry_run).await?))
+pub async fn apply_config(
+    State(state): State<AppState>,
+    actor: CurrentActor,
+    Query(q): Query<ApplyQuery>,
+    Json(doc): Json<ConfigDocument>,
+) -> Result<Json<Applied>, ApiError> {
+    let applied = state.store.apply_config(doc, format!("admin API ({})", actor.name()), q.dry_run).await?;
+    if let Some(version) = applied.version {
+        let what = json!({ "version": version, "steps": applied.steps });
+        audit_after(&state, &actor, "config.apply", "config", &version.to_string(), what).await;
+    }
+    Ok(Json(applied))
 }
 
 /// Check every ledger invariant over the whole database.
-#[utoipa::path(get, path = "/v1/admin/ledger/audit", tag = "admin", security(("api_key" = [])),
+#[utoipa::path(get, path = "/v1/admin/ledger/audit", tag = "admin", security(("api_key" = []), ("session" = [])),
     responses((status = 200, body = Object), (status = "4XX", body = ErrorBody)))]
 pub async fn audit(State(state): State<AppState>) -> Result<Json<LedgerAudit>, ApiError> {
     Ok(Json(state.store.ledger_audit().await?))

@@ -7,6 +7,8 @@
 //!   panic catching, tracing, metrics, a timeout, a body limit.
 //! - [`error`]: the one error type and its stable codes.
 //! - [`extract`]: JSON/path/query extractors with our error shape; terminal-key auth.
+//! - [`auth`]: staff login, sessions and the per-route permission table; [`admin`] and
+//!   [`crm`]: the administration behind it.
 //! - [`health`], [`metrics`], [`openapi`]: operations endpoints.
 //!
 //! Handlers are thin: they parse, call the store or the domain, and render.
@@ -26,6 +28,8 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 pub mod admin;
+pub mod auth;
+pub mod crm;
 pub mod error;
 pub mod extract;
 pub mod health;
@@ -76,6 +80,7 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi.json", get(openapi::document))
         .route("/docs", get(openapi::page))
         .merge(pos::router(state.clone()))
+        .merge(auth::router())
         .merge(admin::router(state.clone()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

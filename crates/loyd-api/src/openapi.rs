@@ -6,7 +6,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, ErrorCode, ErrorObject};
-use crate::{admin, health, pos};
+use crate::{admin, auth, crm, health, pos};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -29,9 +29,27 @@ use crate::{admin, health, pos};
         pos::card,
         pos::activate,
         pos::visit,
-        admin::create_customer,
-        admin::get_customer,
-        admin::update_customer,
+        auth::login,
+        auth::logout,
+        auth::me,
+        crm::list_customers,
+        crm::create_customer,
+        crm::get_customer,
+        crm::update_customer,
+        crm::merge,
+        crm::purchases,
+        crm::history,
+        crm::customer_crm,
+        crm::add_crm,
+        crm::list_crm,
+        crm::update_crm,
+        crm::create_organisation,
+        crm::get_organisation,
+        crm::replace_card,
+        crm::list_users,
+        crm::create_user,
+        crm::update_user,
+        crm::audit_log,
         admin::issue_code,
         admin::adjust,
         admin::statement,
@@ -56,9 +74,29 @@ use crate::{admin, health, pos};
         pos::OfflineResult,
         pos::OfflineReport,
         pos::CancelRequest,
-        admin::NewCustomer,
-        admin::CustomerOut,
-        admin::CustomerChanges,
+        auth::LoginRequest,
+        auth::SessionOut,
+        auth::UserOut,
+        auth::MeOut,
+        crm::ConsentOut,
+        crm::CustomerOut,
+        crm::CustomerPage,
+        crm::NewCustomer,
+        crm::CustomerChanges,
+        crm::MergeRequest,
+        crm::PurchaseOut,
+        crm::PurchasePage,
+        crm::AuditPage,
+        crm::CrmOut,
+        crm::CrmPage,
+        crm::NewCrm,
+        crm::CrmChanges,
+        crm::NewOrganisation,
+        crm::OrganisationOut,
+        crm::ReplaceCard,
+        crm::UserList,
+        crm::NewUserRequest,
+        crm::UserChanges,
         admin::CodeOut,
         admin::Adjustment,
         admin::BalanceAfter,
@@ -75,7 +113,9 @@ use crate::{admin, health, pos};
     modifiers(&TerminalKey),
     tags(
         (name = "pos", description = "Cash registers: authenticated by terminal key"),
-        (name = "admin", description = "Administration: authenticated by API key"),
+        (name = "auth", description = "Staff login sessions"),
+        (name = "admin", description = "Administration: a session or API key whose role allows the route"),
+        (name = "crm", description = "Customers, CRM entries, organisations, staff, audit log"),
         (name = "operations", description = "Health and readiness for operators and balancers"),
     )
 )]
@@ -88,6 +128,7 @@ impl Modify for TerminalKey {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme("terminal_key", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
         components.add_security_scheme("api_key", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+        components.add_security_scheme("session", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
     }
 }
 

@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use axum::{Extension, Router};
 use loyd_domain::operations::{ActivateRequest, CardInquiry, VisitRequest};
 use loyd_domain::org::terminal_key_hash;
-use loyd_domain::receipt::{ReceiptRequest, ReceiptResponse};
+use loyd_domain::receipt::{CustomerRef, ReceiptRequest, ReceiptResponse};
 use loyd_domain::returns::ReturnRequest;
 use loyd_store::{NewFailure, PosCaller, PosReply};
 use serde::{Deserialize, Serialize};
@@ -136,6 +136,25 @@ fn customer_card(req: &ReceiptRequest) -> Option<String> {
     req.customer.as_ref().and_then(|c| c.card.clone())
 }
 
+/// Refused identifications by phone or one-time code a terminal may have per window
+/// before such requests are refused for the rest of it (guessing is rate limited).
+const TERMINAL_IDENTIFY_FAILURES: i64 = 20;
+
+async fn check_identification_rate(state: &AppState, caller: &PosCaller, who: Option<&CustomerRef>) -> Result<(), ApiError> {
+    if !who.is_some_and(|w| w.phone.is_some() || w.code.is_some()) {
+        return Ok(());
+    }
+    let since = state.store.now() - jiff::SignedDuration::try_from(TERMINAL_PIN_WINDOW).unwrap_or_default();
+    let refused = state.store.count_identification_failures(caller.terminal.to_string(), since).await?;
+    if refused >= TERMINAL_IDENTIFY_FAILURES {
+        return Err(ApiError::new(
+            ErrorCode::TooManyAttempts,
+            "too many unknown phones or one-time codes from this terminal; identify by card or try again later",
+        ));
+    }
+    Ok(())
+}
+
 /// Preview a receipt: no side effects.
 #[utoipa::path(post, path = "/v1/pos/calculate", tag = "pos", security(("terminal_key" = [])),
     request_body(content = Object, description = "A receipt (POS-API.md)"),
@@ -147,6 +166,7 @@ pub async fn calculate(
     Json(req): Json<ReceiptRequest>,
 ) -> Result<Json<ReceiptResponse>, ApiError> {
     let (id, card) = (req.receipt_id.clone(), customer_card(&req));
+    check_identification_rate(&state, &caller, req.customer.as_ref()).await.map_err(|e| e.for_client_id(id.clone()))?;
     state
         .store
         .calculate_receipt(caller, req)
@@ -167,6 +187,7 @@ pub async fn commit(
     Json(req): Json<ReceiptRequest>,
 ) -> Result<Response, ApiError> {
     let (id, card) = (req.receipt_id.clone(), customer_card(&req));
+    check_identification_rate(&state, &caller, req.customer.as_ref()).await.map_err(|e| e.for_client_id(id.clone()))?;
     state
         .store
         .commit_receipt(caller, req, false)
@@ -375,6 +396,7 @@ pub async fn visit(
     Json(req): Json<VisitRequest>,
 ) -> Result<Response, ApiError> {
     let (id, card) = (req.operation_id.clone(), req.customer.card.clone());
+    check_identification_rate(&state, &caller, Some(&req.customer)).await.map_err(|e| e.for_client_id(id.clone()))?;
     state
         .store
         .register_visit(caller, req)

@@ -13,7 +13,9 @@
 //! - [`program`]: the loyalty program (currencies' rules, card series, campaigns),
 //!   specified and compiled; [`engine`] applies it to a receipt.
 //! - [`profile`]: customers' profile fields, which campaigns and segments target.
+//! - [`access`]: staff roles and permissions; e-mail and consent rules of the CRM.
 
+pub mod access;
 pub mod alloc;
 pub mod cards;
 pub mod config;

@@ -33,8 +33,10 @@ use loyd_domain::returns::ReturnRequest;
 use loyd_domain::time::{Clock, Timestamp};
 
 mod clock;
+pub mod crypto;
 mod error;
 mod migrations;
+mod crm_types;
 mod pos_types;
 mod postgres;
 mod programs;
@@ -42,6 +44,7 @@ mod sqlite;
 
 pub use clock::{ManualClock, SystemClock};
 pub use error::StoreError;
+pub use crm_types::*;
 pub use pos_types::*;
 pub use programs::Programs;
 
@@ -127,6 +130,9 @@ pub struct StoreOptions {
     pub write_queue: usize,
     /// The server's secret key: PINs and one-time codes are stored as HMACs under it.
     pub secret: Arc<Vec<u8>>,
+    /// The data keys that seal personal data; `None` derives a development key from
+    /// `secret` (tests only — the server always loads a keyring file).
+    pub keyring: Option<crypto::Keyring>,
 }
 
 impl Default for StoreOptions {
@@ -137,6 +143,7 @@ impl Default for StoreOptions {
             acquire_timeout: Duration::from_secs(5),
             write_queue: 4096,
             secret: Arc::new(b"loyd-development-secret-key-0000".to_vec()),
+            keyring: None,
         }
     }
 }
@@ -213,7 +220,7 @@ pub struct Store {
     backend: Arc<Backend>,
     clock: Arc<dyn Clock>,
     programs: Arc<Programs>,
-    secret: Arc<Vec<u8>>,
+    secret: Arc<crypto::Secrets>,
 }
 
 /// Runs `$call` on whichever backend is open.
@@ -282,15 +289,47 @@ dispatch! {
     /// The failure log, newest first.
     pub async fn failures(&self, filter: FailureFilter) -> Result<Vec<Failure>, StoreError>;
     pub async fn count_failures(&self, terminal: String, code: String, since: Timestamp) -> Result<i64, StoreError>;
+    /// Refused identifications by phone or one-time code of a terminal since `since`.
+    pub async fn count_identification_failures(&self, terminal: String, since: Timestamp) -> Result<i64, StoreError>;
     /// The receipt ids a terminal has committed, in order.
     pub async fn receipt_ids(&self, store: String, terminal: String) -> Result<Vec<String>, StoreError>;
     /// Counts a wrong PIN; the fifth in a row locks the card.
     pub async fn record_pin_failure(&self, number: String; now now) -> Result<(), StoreError>;
 
-    pub async fn create_customer(&self, new: NewCustomer; now now) -> Result<Customer, StoreError>;
+    pub async fn create_customer(&self, new: NewCustomer, actor: String; now now) -> Result<Customer, StoreError>;
     pub async fn customer(&self, id: i64) -> Result<Option<Customer>, StoreError>;
-    /// Sets (`Some`) and removes (`None`) profile fields, atomically.
-    pub async fn update_profile(&self, id: i64, changes: std::collections::BTreeMap<String, Option<String>>) -> Result<Customer, StoreError>;
+    /// Changes a customer atomically; see [`CustomerPatch`].
+    pub async fn update_customer(&self, id: i64, patch: CustomerPatch, actor: String; now now) -> Result<Customer, StoreError>;
+    /// Finds customers by phone, e-mail, card, name words or organisation, by id.
+    pub async fn customers(&self, filter: CustomerFilter) -> Result<Vec<Customer>, StoreError>;
+    pub async fn customer_cards(&self, id: i64) -> Result<Vec<CardInfo>, StoreError>;
+    /// Replaces a lost card by a new number, keeping customer and balances.
+    pub async fn replace_card(&self, old: String, new: String, actor: String; now now) -> Result<CardInfo, StoreError>;
+    /// Merges a duplicate customer (and their ledger) into another.
+    pub async fn merge_customers(&self, keep: i64, duplicate: i64, actor: String; now now) -> Result<Customer, StoreError>;
+    /// A customer's receipts, newest first, optionally of some stores only.
+    pub async fn purchases(&self, customer: i64, stores: Option<Vec<String>>, before: Option<Timestamp>, limit: u32) -> Result<Vec<Purchase>, StoreError>;
+    pub async fn create_organisation(&self, name: String, tax_id: Option<String>, actor: String; now now) -> Result<Organisation, StoreError>;
+    pub async fn organisation(&self, id: i64) -> Result<Option<Organisation>, StoreError>;
+    pub async fn add_crm_entry(&self, entry: NewCrmEntry, actor: String; now now) -> Result<CrmEntry, StoreError>;
+    pub async fn update_crm_entry(&self, id: i64, patch: CrmPatch, actor: String; now now) -> Result<CrmEntry, StoreError>;
+    pub async fn crm_entries(&self, filter: CrmFilter) -> Result<Vec<CrmEntry>, StoreError>;
+    /// The audit log, newest first.
+    pub async fn audit_log(&self, filter: AuditFilter) -> Result<Vec<AuditEntry>, StoreError>;
+    /// Records an audit entry for a change made elsewhere (configuration, keys).
+    pub async fn record_audit(&self, actor: String, action: String, object: (String, String), before: Option<serde_json::Value>, after: Option<serde_json::Value>; now now) -> Result<(), StoreError>;
+    /// A page of customers (ids above `after_id`) with their live card numbers.
+    pub async fn export_customers(&self, after_id: i64, limit: u32) -> Result<Vec<(Customer, Vec<String>)>, StoreError>;
+    /// Which of these key ids still seal something.
+    pub async fn keys_in_use(&self, ids: Vec<String>) -> Result<Vec<String>, StoreError>;
+    pub async fn create_user(&self, new: NewUser, actor: String; now now) -> Result<User, StoreError>;
+    pub async fn users(&self) -> Result<Vec<User>, StoreError>;
+    pub async fn update_user(&self, login: String, patch: UserPatch, actor: String; now now) -> Result<User, StoreError>;
+    /// Checks a password and opens a session of `ttl`.
+    pub async fn login(&self, login: String, password: String, ttl: jiff::SignedDuration; now now) -> Result<Result<Session, LoginRefusal>, StoreError>;
+    pub async fn logout(&self, token_hash: String; now now) -> Result<(), StoreError>;
+    /// Who a bearer token (its SHA-256) belongs to: a session or an API key.
+    pub async fn principal(&self, token_hash: String; now now) -> Result<Option<Principal>, StoreError>;
     pub async fn set_card_blocked(&self, number: String, blocked: bool) -> Result<(), StoreError>;
     pub async fn create_api_key(&self, name: String, key_hash: String, role: String; now now) -> Result<(), StoreError>;
     /// The (name, role) of a live API key.
@@ -308,7 +347,59 @@ impl Store {
             DatabaseUrl::Sqlite(path) => Backend::Sqlite(sqlite::Backend::open(path, &opts).await?),
             DatabaseUrl::Postgres(u) => Backend::Postgres(postgres::Backend::open(u, &opts).await?),
         };
-        Ok(Store { backend: Arc::new(backend), clock, programs: Arc::new(Programs::default()), secret: opts.secret })
+        let secret = match &backend {
+            Backend::Sqlite(b) => b.secrets.clone(),
+            Backend::Postgres(b) => b.secrets.clone(),
+        };
+        let store = Store { backend: Arc::new(backend), clock, programs: Arc::new(Programs::default()), secret };
+        if opts.migrate {
+            store.seal_plaintext().await?;
+        }
+        Ok(store)
+    }
+
+    /// Seals personal data left in plaintext by versions before 0005 (a no-op once
+    /// done); returns how many customers it sealed.
+    pub async fn seal_plaintext(&self) -> Result<usize, StoreError> {
+        let mut total = 0;
+        loop {
+            let n = on_backend!(self, b => b.seal_plaintext(500).await)?;
+            total += n;
+            if n == 0 {
+                if total > 0 {
+                    tracing::info!(customers = total, "sealed personal data left in plaintext by an earlier version");
+                }
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Re-seals every sealed value under the keyring's current key, in batches;
+    /// `progress` hears the running totals.
+    pub async fn rotate_keys(&self, mut progress: impl FnMut(&Rotation)) -> Result<Rotation, StoreError> {
+        let mut total = Rotation { key: self.secret.ring.current().to_owned(), ..Rotation::default() };
+        loop {
+            let done = on_backend!(self, b => b.reseal_batch().await)?;
+            total.customers += done.customers;
+            total.crm_entries += done.crm_entries;
+            total.audit_entries += done.audit_entries;
+            progress(&total);
+            if done.customers + done.crm_entries + done.audit_entries == 0 {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// The keyring this store seals with.
+    pub fn keyring(&self) -> &crypto::Keyring {
+        &self.secret.ring
+    }
+
+    /// Imports a batch of parsed rows; each row succeeds or fails alone.
+    pub async fn import_customers(&self, rows: Vec<ImportRow>, card_series: Option<String>, actor: String) -> Result<Vec<ImportOutcome>, StoreError> {
+        let now = self.now();
+        let program = self.program().await?;
+        on_backend!(self, b => b.import_customers(rows, card_series, program, actor, now).await)
     }
 
     /// Applies a configuration document (or only plans it, with `dry_run`); the new

@@ -61,25 +61,8 @@ pub struct FailureFilter {
     /// Only entries with a smaller id (the last id of the previous page).
     pub before_id: Option<i64>,
     pub limit: u32,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Customer {
-    pub id: i64,
-    pub phone: Option<String>,
-    pub name: Option<String>,
-    pub birth_date: Option<jiff::civil::Date>,
-    /// Profile fields ([`loyd_domain::profile`]).
-    pub profile: std::collections::BTreeMap<String, String>,
-}
-
-/// A customer to register.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct NewCustomer {
-    pub phone: Option<String>,
-    pub name: Option<String>,
-    pub birth_date: Option<jiff::civil::Date>,
-    pub profile: std::collections::BTreeMap<String, String>,
+    /// Only these stores (a store manager's).
+    pub stores: Option<Vec<String>>,
 }
 
 /// A card just issued; `pin` is shown this once.
@@ -105,6 +88,8 @@ pub struct IssueCards {
     pub customer: Option<i64>,
     /// A given number instead of the next ones of the series (count must be 1).
     pub number: Option<String>,
+    /// A virtual card (no plastic), bound to a customer who has a phone.
+    pub virtual_card: bool,
 }
 
 /// One line of an account statement.

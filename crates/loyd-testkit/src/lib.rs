@@ -132,6 +132,59 @@ impl TestDb {
         Store::open(&self.url, StoreOptions::default(), Arc::new(SystemClock)).await.expect("open test store")
     }
 
+    /// Everything the database holds, as text: the SQLite files byte for byte (main
+    /// file and write-ahead log), or every row of every table of the PostgreSQL schema.
+    /// Tests search it for plaintext that must not be there.
+    pub async fn dump(&self) -> String {
+        match &self.url {
+            DatabaseUrl::Sqlite(path) => {
+                let mut out = String::new();
+                for suffix in ["", "-wal"] {
+                    let file = format!("{}{suffix}", path.display());
+                    if let Ok(bytes) = std::fs::read(&file) {
+                        out.push_str(&String::from_utf8_lossy(&bytes));
+                    }
+                }
+                out
+            }
+            DatabaseUrl::Postgres(url) => {
+                let mut c = PgConnection::connect(url).await.expect("connect to the test schema");
+                let tables: Vec<(String,)> =
+                    sqlx::query_as("SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema()")
+                        .fetch_all(&mut c)
+                        .await
+                        .expect("list tables");
+                let mut out = String::new();
+                for (t,) in tables {
+                    let rows: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT t::text FROM \"{t}\" t")))
+                        .fetch_all(&mut c)
+                        .await
+                        .expect("read a table");
+                    for (r,) in rows {
+                        out.push_str(&r);
+                        out.push('\n');
+                    }
+                }
+                out
+            }
+        }
+    }
+
+    /// Runs one raw SQL statement outside Loyd, as a person with database access would;
+    /// returns the database's refusal, if any.
+    pub async fn execute_raw(&self, sql: &str) -> Result<u64, String> {
+        match &self.url {
+            DatabaseUrl::Sqlite(path) => {
+                let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display())).await.map_err(|e| e.to_string())?;
+                c.execute(sqlx::AssertSqlSafe(sql.to_owned())).await.map(|r| r.rows_affected()).map_err(|e| e.to_string())
+            }
+            DatabaseUrl::Postgres(url) => {
+                let mut c = PgConnection::connect(url).await.map_err(|e| e.to_string())?;
+                c.execute(sqlx::AssertSqlSafe(sql.to_owned())).await.map(|r| r.rows_affected()).map_err(|e| e.to_string())
+            }
+        }
+    }
+
     /// A migrated store on a clock the test moves.
     pub async fn store_with_clock(&self, clock: Arc<ManualClock>) -> Store {
         Store::open(&self.url, StoreOptions::default(), clock).await.expect("open test store")

@@ -9,7 +9,7 @@ use loyd_domain::money::{self, Minor};
 use loyd_domain::org::TimeZoneName;
 use loyd_store::{FailureFilter, IssueCards, Store};
 
-use crate::cli::{ApiKeyCommand, CardCommand, CouponsCommand, CreditCommand, CustomerCommand, FailuresArgs};
+use crate::cli::{ApiKeyCommand, CardCommand, CouponsCommand, CreditCommand, FailuresArgs};
 
 /// Accepts `c_7` or `7`.
 pub fn customer_id(text: &str) -> anyhow::Result<i64> {
@@ -26,7 +26,10 @@ async fn amount_of(store: &Store, currency: &AssetCode, text: &str) -> anyhow::R
 
 pub async fn api_key(store: &Store, cmd: ApiKeyCommand) -> anyhow::Result<ExitCode> {
     let ApiKeyCommand::Create { name, role } = cmd;
-    anyhow::ensure!(role == "admin", "the only role an API key can have yet is admin (staff roles come with user accounts)");
+    anyhow::ensure!(
+        loyd_domain::access::Role::parse(&role).is_some_and(|r| !r.is_store_scoped()),
+        "an API key's role is one of admin, marketer, analyst, support, auditor"
+    );
     let mut bytes = [0u8; 32];
     rand::fill(&mut bytes);
     let key = format!("lya_{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>());
@@ -36,64 +39,23 @@ pub async fn api_key(store: &Store, cmd: ApiKeyCommand) -> anyhow::Result<ExitCo
     Ok(ExitCode::SUCCESS)
 }
 
-/// `field=value` arguments: an empty value means "remove".
-fn profile_args(args: &[String]) -> anyhow::Result<Vec<(String, Option<String>)>> {
-    args.iter()
-        .map(|a| {
-            let (k, v) = a.split_once('=').with_context(|| format!("--profile {a}: write FIELD=VALUE"))?;
-            Ok((k.to_owned(), (!v.is_empty()).then(|| v.to_owned())))
-        })
-        .collect()
-}
-
-pub async fn customer(store: &Store, cmd: CustomerCommand) -> anyhow::Result<ExitCode> {
-    match cmd {
-        CustomerCommand::Create { phone, name, birth_date, profile } => {
-            let birth_date = birth_date.map(|d| d.parse::<jiff::civil::Date>()).transpose().context("--birth-date is YYYY-MM-DD")?;
-            let mut fields = std::collections::BTreeMap::new();
-            for (k, v) in profile_args(&profile)? {
-                fields.insert(k, v.context("--profile needs a value when creating a customer: FIELD=VALUE")?);
-            }
-            let new = loyd_store::NewCustomer { phone, name, birth_date, profile: fields };
-            let c = store.create_customer(new).await?;
-            println!("c_{}", c.id);
-        }
-        CustomerCommand::Show { customer } => {
-            let id = customer_id(&customer)?;
-            let c = store.customer(id).await?.with_context(|| format!("customer c_{id} does not exist"))?;
-            println!("id	c_{}", c.id);
-            println!("phone	{}", c.phone.unwrap_or_default());
-            println!("name	{}", c.name.unwrap_or_default());
-            println!("birth_date	{}", c.birth_date.map(|d| d.to_string()).unwrap_or_default());
-            for (k, v) in c.profile {
-                println!("profile.{k}	{v}");
-            }
-        }
-        CustomerCommand::Update { customer, profile } => {
-            let changes = profile_args(&profile)?.into_iter().collect();
-            let c = store.update_profile(customer_id(&customer)?, changes).await?;
-            let fields: Vec<String> = c.profile.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            println!("c_{}	{}", c.id, fields.join(" "));
-        }
-        CustomerCommand::Code { customer } => {
-            let (code, expires) = store.issue_code(customer_id(&customer)?, jiff::SignedDuration::from_mins(5)).await?;
-            println!("{code}\tvalid until {expires}");
-        }
-        CustomerCommand::Adjust { customer, currency, amount, reason, operation_id } => {
-            let currency = AssetCode::parse(currency)?;
-            let (minor, scale) = amount_of(store, &currency, &amount).await?;
-            let balance = store.adjust_balance(operation_id, customer_id(&customer)?, currency.clone(), minor, reason).await?;
-            println!("{currency} balance now {}", Minor::new(balance, scale));
-        }
-    }
+/// Gives or takes points or money by hand.
+pub async fn adjust(store: &Store, customer: String, currency: String, amount: String, reason: String, operation_id: String) -> anyhow::Result<ExitCode> {
+    let currency = AssetCode::parse(currency)?;
+    let (minor, scale) = amount_of(store, &currency, &amount).await?;
+    let id = customer_id(&customer)?;
+    let balance = store.adjust_balance(operation_id.clone(), id, currency.clone(), minor, reason.clone()).await?;
+    let what = serde_json::json!({ "operation_id": operation_id, "currency": currency, "amount": amount, "reason": reason });
+    store.record_audit(crate::crm::cli_actor(), "balance.adjust".into(), ("customer".into(), format!("c_{id}")), None, Some(what)).await?;
+    println!("{currency} balance now {}", Minor::new(balance, scale));
     Ok(ExitCode::SUCCESS)
 }
 
 pub async fn card(store: &Store, cmd: CardCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        CardCommand::Issue { series, count, customer, number } => {
+        CardCommand::Issue { series, count, customer, number, virtual_card } => {
             let customer = customer.as_deref().map(customer_id).transpose()?;
-            let cards = store.issue_cards(IssueCards { series, count, customer, number }).await?;
+            let cards = store.issue_cards(IssueCards { series, count, customer, number, virtual_card }).await?;
             println!("number\tpin\tcustomer\tvalid_until");
             for c in cards {
                 println!(
@@ -104,6 +66,10 @@ pub async fn card(store: &Store, cmd: CardCommand) -> anyhow::Result<ExitCode> {
                     c.valid_until.map(|t| t.to_string()).unwrap_or_else(|| "-".into())
                 );
             }
+        }
+        CardCommand::Replace { number, new_number } => {
+            let card = store.replace_card(number.clone(), new_number, crate::crm::cli_actor()).await?;
+            println!("card {number} is replaced by {} ({})", card.number, card.state);
         }
         CardCommand::Block { number } => {
             store.set_card_blocked(number.clone(), true).await?;

@@ -41,6 +41,14 @@ pub struct GlobalArgs {
     /// Default ./loyd-data/secret.key.
     #[arg(long, global = true, env = "LOYD_SECRET_KEY_FILE")]
     pub secret_key_file: Option<PathBuf>,
+    /// The data keys that seal personal data: `ID HEX` entries (64 hex digits)
+    /// separated by `;`, the last one sealing. Every server needs the same keyring.
+    #[arg(long, global = true, env = "LOYD_KEYRING", hide_env_values = true)]
+    pub keyring: Option<String>,
+    /// File holding the keyring; created with one random key if missing.
+    /// Default ./loyd-data/pii.keys.
+    #[arg(long, global = true, env = "LOYD_KEYRING_FILE")]
+    pub keyring_file: Option<PathBuf>,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
@@ -89,6 +97,79 @@ pub enum Command {
     Failures(FailuresArgs),
     /// What a proposed change would have cost over past receipts, before launching it.
     Simulate(SimulateArgs),
+    /// Staff users and their roles.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// The data keys that seal personal data.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// The audit log: who changed what, when.
+    Audit(AuditArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Create a staff user; prints a generated password on the last line (shown once)
+    /// unless --password-stdin gives one.
+    Create {
+        login: String,
+        /// admin, marketer, analyst, store_manager, support, auditor.
+        #[arg(long)]
+        role: String,
+        /// A store manager's store (repeat for more).
+        #[arg(long = "store")]
+        stores: Vec<String>,
+        /// Read the password from the first line of stdin.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List staff users.
+    List,
+    /// Change a user's role or stores, reset the password, disable or enable; every
+    /// change ends the user's sessions.
+    Update {
+        login: String,
+        #[arg(long)]
+        role: Option<String>,
+        /// Replace the user's stores (repeat for more).
+        #[arg(long = "store")]
+        stores: Vec<String>,
+        /// Generate a new password and print it on the last line.
+        #[arg(long)]
+        reset_password: bool,
+        #[arg(long, conflicts_with = "enable")]
+        disable: bool,
+        #[arg(long)]
+        enable: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeysCommand {
+    /// List the keyring's keys and which still seal data.
+    List,
+    /// Add a new key to the keyring file and re-seal all personal data under it.
+    /// With --retire, remove keys that no longer seal anything afterwards.
+    Rotate {
+        /// Re-seal under the current last key without adding one (after adding a key
+        /// to every server's keyring by hand).
+        #[arg(long)]
+        no_new_key: bool,
+        #[arg(long)]
+        retire: bool,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct AuditArgs {
+    /// customer, card, user, organisation, crm_entry, config, …
+    #[arg(long)]
+    pub object_kind: Option<String>,
+    /// e.g. c_7.
+    #[arg(long)]
+    pub object_id: Option<String>,
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
 }
 
 #[derive(Args, Debug)]
@@ -119,6 +200,7 @@ pub enum ApiKeyCommand {
     Create {
         #[arg(long)]
         name: String,
+        /// admin, marketer, analyst, store_manager, support, auditor.
         #[arg(long, default_value = "admin")]
         role: String,
     },
@@ -131,6 +213,8 @@ pub enum CustomerCommand {
         /// International phone number, e.g. +37120000000.
         #[arg(long)]
         phone: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
         #[arg(long)]
         name: Option<String>,
         /// YYYY-MM-DD, for birthday campaigns.
@@ -145,13 +229,74 @@ pub enum CustomerCommand {
         /// Customer id (c_7 or 7).
         customer: String,
     },
-    /// Set or remove profile fields: `--profile city=Tartu` sets, `--profile city=`
-    /// removes. Other fields are kept.
+    /// Change contact data (an empty value removes it) and profile fields:
+    /// `--profile city=Tartu` sets, `--profile city=` removes. Other fields are kept.
     Update {
         /// Customer id (c_7 or 7).
         customer: String,
-        #[arg(long, value_name = "FIELD=VALUE", required = true)]
+        #[arg(long)]
+        phone: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long, value_name = "FIELD=VALUE")]
         profile: Vec<String>,
+        /// Consent per channel: `--consent sms=yes`, `--consent email=no`.
+        #[arg(long, value_name = "CHANNEL=yes|no")]
+        consent: Vec<String>,
+        /// Leave all marketing (membership and balances stay).
+        #[arg(long, conflicts_with = "opt_in")]
+        opt_out: bool,
+        /// Come back to marketing (give consents again one by one).
+        #[arg(long)]
+        opt_in: bool,
+    },
+    /// Find customers by phone, e-mail, card or name words.
+    Find {
+        #[arg(long)]
+        phone: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        card: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Merge a duplicate into a customer: cards, receipts, balances move over.
+    Merge {
+        /// The customer to keep (c_7).
+        keep: String,
+        /// The duplicate (c_9).
+        duplicate: String,
+    },
+    /// Import customers from CSV (header row: phone, email, name, birth_date, cards,
+    /// consent_<channel>, any other column is a profile field). Bad rows are reported
+    /// with their line number; good rows are kept.
+    Import {
+        file: PathBuf,
+        /// The loyalty series of the numbers in a `card`/`cards` column.
+        #[arg(long)]
+        card_series: Option<String>,
+        /// Write refused rows (line, reason) to this CSV file instead of stderr.
+        #[arg(long)]
+        errors: Option<PathBuf>,
+        /// Rows per transaction.
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Export every customer as CSV (the import format, plus id), streaming.
+    Export {
+        /// Default: stdout.
+        #[arg(short = 'o', long)]
+        output: Option<PathBuf>,
+        #[arg(long)]
+        quiet: bool,
     },
     /// A one-time code that identifies the customer at a POS for five minutes.
     Code {
@@ -189,6 +334,16 @@ pub enum CardCommand {
         /// Issue this number instead of the next one.
         #[arg(long)]
         number: Option<String>,
+        /// A virtual loyalty card (no plastic) for a customer with a phone.
+        #[arg(long = "virtual")]
+        virtual_card: bool,
+    },
+    /// Replace a lost card: the new number keeps the customer and balances; the old
+    /// one is blocked for good.
+    Replace {
+        number: String,
+        #[arg(long = "new")]
+        new_number: String,
     },
     /// Block a card (lost, stolen): it is refused everywhere until unblocked.
     Block { number: String },

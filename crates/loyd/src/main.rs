@@ -16,6 +16,7 @@ use tokio::sync::watch;
 
 mod admin;
 mod cli;
+mod crm;
 mod jobs;
 mod settings;
 
@@ -59,9 +60,10 @@ fn init_logging(settings: &Settings) {
     };
 }
 
-async fn open(settings: &Settings, migrate: bool) -> anyhow::Result<Store> {
-    let secret = Arc::new(settings.load_secret()?);
-    let opts = StoreOptions { migrate, max_connections: settings.db_max_connections, secret, ..StoreOptions::default() };
+pub(crate) async fn open(settings: &Settings, migrate: bool) -> anyhow::Result<Store> {
+    let secret = settings.load_secret()?;
+    let keyring = Some(settings.load_keyring(&secret)?);
+    let opts = StoreOptions { migrate, max_connections: settings.db_max_connections, secret: Arc::new(secret), keyring, ..StoreOptions::default() };
     Store::open(&settings.database_url, opts, Arc::new(SystemClock))
         .await
         .with_context(|| format!("opening the database {}", settings.database_url.redacted()))
@@ -103,7 +105,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::ApiKey(cmd) => admin::api_key(&open(&settings, true).await?, cmd).await,
-        Command::Customer(cmd) => admin::customer(&open(&settings, true).await?, cmd).await,
+        Command::Customer(cmd) => crm::customer(&open(&settings, true).await?, cmd).await,
+        Command::User(cmd) => crm::user(&open(&settings, true).await?, cmd).await,
+        Command::Keys(cmd) => crm::keys(&settings, cmd).await,
+        Command::Audit(args) => crm::audit(&open(&settings, true).await?, args).await,
         Command::Card(cmd) => admin::card(&open(&settings, true).await?, cmd).await,
         Command::Coupons(cmd) => admin::coupons(&open(&settings, true).await?, cmd).await,
         Command::Credit(cmd) => admin::credit(&open(&settings, true).await?, cmd).await,

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use loyd_store::DatabaseUrl;
+use loyd_store::crypto::Keyring;
 use serde::Deserialize;
 
 use crate::cli::{GlobalArgs, LogFormat, ServeArgs};
@@ -25,6 +26,8 @@ pub struct FileSettings {
     pub jobs_interval_secs: Option<u64>,
     pub secret_key: Option<String>,
     pub secret_key_file: Option<std::path::PathBuf>,
+    pub keyring: Option<String>,
+    pub keyring_file: Option<std::path::PathBuf>,
 }
 
 impl FileSettings {
@@ -43,6 +46,9 @@ pub struct Settings {
     /// The key itself (hex), if given directly.
     pub secret_key: Option<String>,
     pub secret_key_file: std::path::PathBuf,
+    /// The keyring itself (`ID HEX` entries separated by newlines or `;`), if given directly.
+    pub keyring: Option<String>,
+    pub keyring_file: std::path::PathBuf,
 }
 
 impl Settings {
@@ -62,7 +68,34 @@ impl Settings {
                 .clone()
                 .or_else(|| file.secret_key_file.clone())
                 .unwrap_or_else(|| "./loyd-data/secret.key".into()),
+            keyring: args.keyring.clone().or_else(|| file.keyring.clone()),
+            keyring_file: args.keyring_file.clone().or_else(|| file.keyring_file.clone()).unwrap_or_else(|| "./loyd-data/pii.keys".into()),
         })
+    }
+
+    /// The data keys that seal personal data: given directly, read from the keyring
+    /// file, or — on first start — a new keyring file with one random key.
+    pub fn load_keyring(&self, secret: &[u8]) -> anyhow::Result<Keyring> {
+        if let Some(text) = &self.keyring {
+            return Keyring::parse(&text.replace(';', "\n"), secret).context("in the keyring (LOYD_KEYRING)");
+        }
+        let path = &self.keyring_file;
+        match std::fs::read_to_string(path) {
+            Ok(text) => Keyring::parse(&text, secret).with_context(|| format!("in the keyring file {}", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let mut key = [0u8; 32];
+                rand::fill(&mut key);
+                let line = format!("k1 {}", key.iter().map(|b| format!("{b:02x}")).collect::<String>());
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+                }
+                let text = format!("# Loyd data keys: personal data is sealed with the last one. Keep this file safe and\n# identical on every server; `loyd keys rotate` adds keys.\n{line}");
+                write_private(path, &text).with_context(|| format!("writing the keyring to {}", path.display()))?;
+                tracing::warn!(path = %path.display(), "generated a new keyring; back it up: without it personal data cannot be read");
+                Keyring::parse(&text, secret).context("the new keyring")
+            }
+            Err(e) => Err(e).with_context(|| format!("reading the keyring file {}", path.display())),
+        }
     }
 
     /// The secret key: given directly, read from its file, or — on first start —
@@ -98,7 +131,7 @@ fn decode_key(hex: &str) -> anyhow::Result<Vec<u8>> {
         .collect()
 }
 
-fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+pub(crate) fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -164,6 +197,19 @@ mod tests {
         assert_eq!(s.load_secret().unwrap(), first);
         let bad = Settings { secret_key: Some("xyz".into()), ..s };
         assert!(bad.load_secret().is_err());
+    }
+
+    #[test]
+    fn a_missing_keyring_file_is_created_once_with_one_key_and_then_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = FileSettings { keyring_file: Some(dir.path().join("pii.keys")), ..FileSettings::default() };
+        let s = Settings::resolve(&GlobalArgs::default(), &file).unwrap();
+        let first = s.load_keyring(b"secret").unwrap();
+        assert_eq!(first.key_ids(), vec!["k1"]);
+        let sealed = first.seal("customer", "Anna");
+        assert_eq!(s.load_keyring(b"secret").unwrap().open("customer", &sealed).unwrap(), "Anna");
+        let direct = Settings { keyring: Some(format!("k7 {}", "ab".repeat(32))), ..s };
+        assert_eq!(direct.load_keyring(b"secret").unwrap().current(), "k7");
     }
 
     #[test]

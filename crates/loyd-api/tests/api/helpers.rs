@@ -81,6 +81,11 @@ pub async fn spawn_at(db: TestDb, program: ConfigDocument, config: ApiConfig, st
 }
 
 impl TestApp {
+    /// The test's database, for looking under Loyd's hood.
+    pub fn db(&self) -> &TestDb {
+        &self._db
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
@@ -122,14 +127,14 @@ impl TestApp {
     /// A customer with a loyalty card of `series`; returns (customer id, card number).
     pub async fn customer_with_card(&self, phone: &str, series: &str) -> (i64, String) {
         let new = loyd_store::NewCustomer { phone: Some(phone.into()), name: Some("Test Customer".into()), ..Default::default() };
-        let c = self.store.create_customer(new).await.unwrap();
+        let c = self.store.create_customer(new, "test".into()).await.unwrap();
         let card = self.issue(series, Some(c.id)).await.remove(0);
         (c.id, card.number)
     }
 
     pub async fn issue(&self, series: &str, customer: Option<i64>) -> Vec<IssuedCard> {
         self.store
-            .issue_cards(IssueCards { series: series.into(), count: 1, customer, number: None })
+            .issue_cards(IssueCards { series: series.into(), count: 1, customer, number: None, virtual_card: false })
             .await
             .unwrap()
     }

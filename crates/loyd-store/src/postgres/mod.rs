@@ -44,6 +44,12 @@ mod pos_ops;
 #[path = "../shared/jobs.rs"]
 #[allow(clippy::duplicate_mod)] // compiled once per backend, on purpose
 mod jobs;
+#[path = "../shared/crm.rs"]
+#[allow(clippy::duplicate_mod)] // compiled once per backend, on purpose
+mod crm;
+#[path = "../shared/staff.rs"]
+#[allow(clippy::duplicate_mod)] // compiled once per backend, on purpose
+mod staff;
 
 /// How many times a write meets a transient conflict before the caller is told.
 const MAX_ATTEMPTS: u32 = 8;
@@ -51,6 +57,7 @@ const MAX_ATTEMPTS: u32 = 8;
 pub struct Backend {
     pool: PgPool,
     described: String,
+    pub(crate) secrets: std::sync::Arc<crate::crypto::Secrets>,
 }
 
 impl Backend {
@@ -71,7 +78,7 @@ impl Backend {
         if opts.migrate {
             crate::migrations::postgres().run(&pool).await.map_err(crate::migrations::error)?;
         }
-        Ok(Backend { pool, described })
+        Ok(Backend { pool, described, secrets: crate::crypto::Secrets::shared(opts) })
     }
 
     pub fn describe(&self) -> String {

@@ -63,10 +63,10 @@ async fn burn_all(c: &mut Conn, account: AccountId, asset: &AssetCode, since: Ti
     Ok(true)
 }
 
-/// Customer accounts of `asset` holding at least `every` (posted).
-async fn accounts_over(c: &mut Conn, asset: &AssetCode, every: i64, limit: u32) -> Result<Vec<(AccountId, String)>, StoreError> {
+/// Customer and organisation accounts of `asset` holding at least `every` (posted).
+async fn accounts_over(c: &mut Conn, asset: &AssetCode, every: i64, limit: u32) -> Result<Vec<(AccountId, Holder)>, StoreError> {
     let rows = sqlx::query(
-        "SELECT id, holder_id FROM accounts WHERE asset = $1 AND holder_kind = 'customer' \
+        "SELECT id, holder_kind, holder_id FROM accounts WHERE asset = $1 AND holder_kind IN ('customer', 'organisation') \
          AND credits_posted - debits_posted - debits_pending >= $2 ORDER BY id LIMIT $3",
     )
     .bind(asset.as_str().to_owned())
@@ -74,14 +74,20 @@ async fn accounts_over(c: &mut Conn, asset: &AssetCode, every: i64, limit: u32) 
     .bind(i64::from(limit))
     .fetch_all(&mut *c)
     .await?;
-    rows.iter().map(|r| Ok((AccountId(r.try_get("id")?), r.try_get("holder_id")?))).collect()
+    rows.iter()
+        .map(|r| {
+            let kind = if r.try_get::<String, _>("holder_kind")? == "organisation" { HolderKind::Organisation } else { HolderKind::Customer };
+            let holder = Holder::new(kind, r.try_get::<String, _>("holder_id")?).map_err(|e| StoreError::Invalid(e.to_string()))?;
+            Ok((AccountId(r.try_get("id")?), holder))
+        })
+        .collect()
 }
 
 /// Converts what is available now in one account, as often as the threshold fits.
 async fn convert_one(
     c: &mut Conn,
     account: AccountId,
-    holder_id: &str,
+    holder: &Holder,
     from: &AssetCode,
     program: &Program,
     now: Timestamp,
@@ -97,7 +103,7 @@ async fn convert_one(
         return Ok(false);
     }
     let (taken, given) = (times * conv.every, times * conv.gives);
-    let holder = Holder::new(HolderKind::Customer, holder_id).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let holder = holder.clone();
     let target =
         ensure_account(c, &AccountSpec { holder, asset: conv.to.clone(), policy: BalancePolicy::NonNegative, tracks_lots: true }, now)
             .await?;

@@ -50,9 +50,9 @@ pub(crate) fn code(name: &'static str) -> TransferCode {
 }
 
 /// HMAC-SHA256 under the server's secret: how PINs and one-time codes are stored.
-pub(crate) fn keyed_hash(secret: &[u8], parts: &[&str]) -> String {
+pub(crate) fn keyed_hash(secret: &crate::crypto::Secrets, parts: &[&str]) -> String {
     use hmac::{KeyInit, Mac};
-    let mut mac = hmac::Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
+    let mut mac = hmac::Hmac::<Sha256>::new_from_slice(&secret.key).expect("HMAC takes any key length");
     for p in parts {
         mac.update(p.as_bytes());
         mac.update(&[0]);
@@ -102,7 +102,7 @@ pub(crate) async fn card_row(c: &mut Conn, number: &str) -> Result<Option<CardRo
 
 /// Checks a card's lockout and PIN. A wrong PIN is returned as `WrongPin`; the caller
 /// counts it outside the refused transaction.
-pub(crate) fn check_pin(card: &CardRow, needs_pin: bool, pin: Option<&str>, secret: &[u8], now: Timestamp) -> Result<(), StoreError> {
+pub(crate) fn check_pin(card: &CardRow, needs_pin: bool, pin: Option<&str>, secret: &crate::crypto::Secrets, now: Timestamp) -> Result<(), StoreError> {
     if card.locked_until.is_some_and(|t| t > now) {
         return Err(ReceiptError::TooManyAttempts(card.number.clone()).into());
     }
@@ -143,7 +143,7 @@ pub(crate) async fn identify(
     c: &mut Conn,
     who: &Identify,
     at: Timestamp,
-    secret: &[u8],
+    secret: &crate::crypto::Secrets,
     consume: bool,
 ) -> Result<Identified, StoreError> {
     match who {
@@ -163,11 +163,7 @@ pub(crate) async fn identify(
             Ok(Identified { customer, card: Some(card.number), series: Some(card.series) })
         }
         Identify::Phone(phone) => {
-            let row = sqlx::query("SELECT id FROM customers WHERE phone = $1")
-                .bind(phone.clone())
-                .fetch_optional(&mut *c)
-                .await?;
-            let id: i64 = row.ok_or(ReceiptError::UnknownCustomer)?.try_get("id")?;
+            let id = super::crm::customer_by_phone(c, &secret.ring, phone).await?.ok_or(ReceiptError::UnknownCustomer)?;
             Ok(Identified { customer: id, card: None, series: None })
         }
         Identify::Code(code) => {
@@ -198,12 +194,23 @@ pub(crate) async fn identify(
     }
 }
 
-pub(crate) async fn customer_account_ids(c: &mut Conn, customer: i64) -> Result<Vec<AccountId>, StoreError> {
-    let rows = sqlx::query("SELECT id FROM accounts WHERE holder_kind = 'customer' AND holder_id = $1")
-        .bind(customer.to_string())
+/// The accounts of a ledger holder.
+pub(crate) async fn holder_account_ids(c: &mut Conn, holder: &Holder) -> Result<Vec<AccountId>, StoreError> {
+    let rows = sqlx::query("SELECT id FROM accounts WHERE holder_kind = $1 AND holder_id = $2")
+        .bind(holder.kind.name())
+        .bind(holder.id.clone())
         .fetch_all(&mut *c)
         .await?;
     rows.iter().map(|r| Ok(AccountId(r.try_get("id")?))).collect()
+}
+
+/// The holder whose accounts a customer uses: their organisation's or their own.
+pub(crate) fn holder_for(customer: &Customer) -> Result<Holder, StoreError> {
+    let (kind, id) = match customer.organisation {
+        Some(o) => (HolderKind::Organisation, o.to_string()),
+        None => (HolderKind::Customer, customer.id.to_string()),
+    };
+    Holder::new(kind, id).map_err(|e| StoreError::Invalid(e.to_string()))
 }
 
 /// Accounts (locked when `lock`) with their balances at `at`.
@@ -233,8 +240,10 @@ pub(crate) async fn accounts_with_balances(
 /// Everything a receipt's calculation needs, loaded (and, when committing, locked).
 pub(crate) struct Loaded {
     pub context: Context,
-    /// The customer's accounts by currency.
+    /// The customer's accounts by currency (their organisation's, for its contacts).
     pub customer_accounts: BTreeMap<AssetCode, Account>,
+    /// Who holds those accounts.
+    pub holder: Option<Holder>,
     /// Gift cards named on the receipt, in order, with their accounts.
     pub gift_accounts: Vec<AccountId>,
 }
@@ -244,7 +253,7 @@ pub(crate) async fn load_context(
     caller: &PosCaller,
     receipt: &Receipt,
     program: &Program,
-    secret: &[u8],
+    secret: &crate::crypto::Secrets,
     commit: bool,
     now: Timestamp,
 ) -> Result<Loaded, StoreError> {
@@ -253,9 +262,15 @@ pub(crate) async fn load_context(
         None => None,
     };
     let mut ids: BTreeSet<AccountId> = BTreeSet::new();
-    if let Some(who) = &customer {
-        ids.extend(customer_account_ids(c, who.customer).await?);
-    }
+    let (record, holder) = match &customer {
+        Some(who) => {
+            let record = super::crm::customer_row(c, &secret.ring, who.customer).await?.ok_or(ReceiptError::UnknownCustomer)?;
+            let holder = holder_for(&record)?;
+            ids.extend(holder_account_ids(c, &holder).await?);
+            (Some(record), Some(holder))
+        }
+        None => (None, None),
+    };
     let mut cards = Vec::new();
     for g in &receipt.gift_cards {
         let card = card_row(c, &g.number).await?.ok_or_else(|| ReceiptError::UnknownCard(g.number.clone()))?;
@@ -280,12 +295,11 @@ pub(crate) async fn load_context(
         Some(who) => {
             let mut views = BTreeMap::new();
             for (account, view) in balances.values() {
-                if account.holder.kind == HolderKind::Customer && account.holder.id == who.customer.to_string() {
+                if Some(&account.holder) == holder.as_ref() {
                     views.insert(account.asset.clone(), *view);
                     customer_accounts.insert(account.asset.clone(), account.clone());
                 }
             }
-            let record = customer_row(c, who.customer).await?;
             let counters = counters_of(c, who.customer, receipt.at, program, &caller.store).await?;
             Some(CustomerContext {
                 id: who.customer,
@@ -317,13 +331,7 @@ pub(crate) async fn load_context(
     context.coupons = coupons_of(c, receipt, program).await?;
     let keys = loyd_domain::engine::usage_keys(receipt, &context, program);
     context.usage = usage_of(c, &keys, commit).await?;
-    Ok(Loaded { context, customer_accounts, gift_accounts: cards.iter().map(|(_, a)| *a).collect() })
-}
-
-/// The customer's counters at `at`, from their earlier receipts.
-/// A stored profile (JSON text; `NULL` is empty).
-fn profile_from(text: Option<String>) -> BTreeMap<String, String> {
-    text.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default()
+    Ok(Loaded { context, customer_accounts, holder, gift_accounts: cards.iter().map(|(_, a)| *a).collect() })
 }
 
 /// A profile to store: `NULL` when empty.
@@ -334,21 +342,7 @@ pub(super) fn profile_text(profile: &BTreeMap<String, String>) -> Result<Option<
     serde_json::to_string(profile).map(Some).map_err(|e| StoreError::Invalid(e.to_string()))
 }
 
-/// A customer record.
-pub(super) async fn customer_row(c: &mut Conn, id: i64) -> Result<Option<Customer>, StoreError> {
-    let row = sqlx::query("SELECT id, phone, name, birth_date, profile FROM customers WHERE id = $1").bind(id).fetch_optional(&mut *c).await?;
-    row.map(|r| {
-        Ok(Customer {
-            id: r.try_get("id")?,
-            phone: r.try_get("phone")?,
-            name: r.try_get("name")?,
-            birth_date: r.try_get::<Option<String>, _>("birth_date")?.and_then(|d| d.parse().ok()),
-            profile: profile_from(r.try_get("profile")?),
-        })
-    })
-    .transpose()
-}
-
+/// The customer's counters at `at`, from their earlier receipts.
 async fn counters_of(
     c: &mut Conn,
     customer: i64,
@@ -501,7 +495,7 @@ pub(crate) async fn calculate_in(
     caller: &PosCaller,
     request: &ReceiptRequest,
     program: &Program,
-    secret: &[u8],
+    secret: &crate::crypto::Secrets,
     now: Timestamp,
 ) -> Result<ReceiptResponse, StoreError> {
     let receipt = request.parse(caller.store.scale, now)?;
@@ -549,7 +543,7 @@ pub(crate) async fn commit_in(
     request: &ReceiptRequest,
     hash: &str,
     program: &Program,
-    secret: &[u8],
+    secret: &crate::crypto::Secrets,
     offline: bool,
     now: Timestamp,
 ) -> Result<PosReply, StoreError> {
@@ -605,7 +599,14 @@ pub(crate) async fn commit_in(
     }
     let body = serde_json::to_string(&response).map_err(|e| StoreError::Invalid(e.to_string()))?;
     let effects_json = serde_json::to_string(&effects).map_err(|e| StoreError::Invalid(e.to_string()))?;
-    let request_json = serde_json::to_string(request).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    // Kept for simulations and audits, without personal data: a customer named by phone
+    // is known by `customer_id` alone.
+    let request_json = if request.customer.as_ref().is_some_and(|c| c.phone.is_some()) {
+        serde_json::to_string(&ReceiptRequest { customer: None, ..request.clone() })
+    } else {
+        serde_json::to_string(request)
+    }
+    .map_err(|e| StoreError::Invalid(e.to_string()))?;
     let receipt_ref: i64 = sqlx::query(
         "INSERT INTO receipts (store_id, terminal_id, receipt_id, customer_id, at, status, config_version, total, \
          discount, redeemed_value, gift_card_value, offline, request_hash, response, effects, returned, recorded_at, request) \
@@ -722,7 +723,6 @@ async fn plan_transfers(
         });
         batch.push(t);
     };
-    let customer = loaded.context.customer.as_ref();
 
     for (k, r) in calc.redeemed.iter().enumerate() {
         let account = loaded.customer_accounts.get(&r.currency).ok_or_else(|| ReceiptError::InsufficientFunds {
@@ -739,12 +739,12 @@ async fn plan_transfers(
         push(&mut batch, &mut effects, t, EffectRole::Redemption, &r.currency, None);
     }
     for (k, a) in calc.accrued.iter().enumerate() {
-        let customer = customer.ok_or_else(|| StoreError::Invalid("accrual without a customer".into()))?;
+        let holder = loaded.holder.as_ref().ok_or_else(|| StoreError::Invalid("accrual without a customer".into()))?;
         let account = match loaded.customer_accounts.get(&a.currency) {
             Some(acct) => acct.id,
             None => {
                 let spec = AccountSpec {
-                    holder: Holder::new(HolderKind::Customer, customer.id.to_string()).map_err(|e| StoreError::Invalid(e.to_string()))?,
+                    holder: holder.clone(),
                     asset: a.currency.clone(),
                     policy: BalancePolicy::NonNegative,
                     tracks_lots: true,
@@ -780,8 +780,7 @@ async fn plan_transfers(
         }
     }
     for (k, conv) in calc.conversions.iter().enumerate() {
-        let customer = customer.ok_or_else(|| StoreError::Invalid("conversion without a customer".into()))?;
-        let holder = Holder::new(HolderKind::Customer, customer.id.to_string()).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let holder = loaded.holder.clone().ok_or_else(|| StoreError::Invalid("conversion without a customer".into()))?;
         let spec = |asset: &AssetCode| AccountSpec { holder: holder.clone(), asset: asset.clone(), policy: BalancePolicy::NonNegative, tracks_lots: true };
         let from = match loaded.customer_accounts.get(&conv.from) {
             Some(a) => a.id,
@@ -832,7 +831,7 @@ impl Backend {
         caller: PosCaller,
         request: ReceiptRequest,
         program: Arc<Program>,
-        secret: Arc<Vec<u8>>,
+        secret: Arc<crate::crypto::Secrets>,
         now: Timestamp,
     ) -> Result<ReceiptResponse, StoreError> {
         let mut c = self.reader().await?;
@@ -844,7 +843,7 @@ impl Backend {
         caller: PosCaller,
         request: ReceiptRequest,
         program: Arc<Program>,
-        secret: Arc<Vec<u8>>,
+        secret: Arc<crate::crypto::Secrets>,
         offline: bool,
         now: Timestamp,
     ) -> Result<PosReply, StoreError> {
@@ -971,7 +970,7 @@ impl Backend {
                         Some(Identify::Card(n)) => card_row(&mut c, n).await?.map(|card| card.series),
                         _ => None,
                     };
-                    let record = customer_row(&mut c, id).await?;
+                    let record = super::crm::customer_row(&mut c, &self.secrets.ring, id).await?;
                     let counters = loyd_domain::program::counter_values(
                         &program.counters,
                         history.get(&id).map(Vec::as_slice).unwrap_or(&[]),

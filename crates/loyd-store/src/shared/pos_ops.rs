@@ -2,7 +2,7 @@
 //! (customers, cards, one-time codes, API keys, internal credit), one source for both
 //! backends.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use loyd_domain::cards::{self, CardState};
@@ -13,13 +13,13 @@ use loyd_domain::operations::{
     ActivateRequest, ActivateResponse, CardInquiry, MaskedCustomer, VisitRequest, VisitResponse, mask_name, mask_phone,
 };
 use loyd_domain::program::{CardKind, Program};
-use loyd_domain::receipt::{BalanceOut, ReceiptError, customer_wire_id, format_time, normalize_phone};
+use loyd_domain::receipt::{BalanceOut, ReceiptError, customer_wire_id, format_time};
 use loyd_domain::time::{Timestamp, from_micros, to_micros};
 use rand::RngExt;
 use sqlx::{QueryBuilder, Row};
 
 use super::ledger::{apply_transfers, ensure_account, find_account, load_accounts};
-use super::pos::{customer_row, profile_text, 
+use super::pos::{
     CardRow, accounts_with_balances, card_row, check_pin, code, identify, keyed_hash, ledger_refusal,
     request_hash, scope_hash, system_id, transfer_id,
 };
@@ -27,7 +27,7 @@ use super::returns::{customer_balances, stored_operation, store_operation};
 use super::{Backend, Conn, Db};
 use crate::error::StoreError;
 use crate::{
-    Customer, Failure, NewCustomer, FailureFilter, IssueCards, IssuedCard, NewFailure, PosCaller, PosReply, Statement, StatementLine,
+    Failure, FailureFilter, IssueCards, IssuedCard, NewFailure, PosCaller, PosReply, Statement, StatementLine,
 };
 
 fn json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
@@ -129,7 +129,7 @@ async fn activate_in(
 }
 
 /// Pass cards a visit may use: the card itself if it is a pass, else the customer's.
-async fn candidate_passes(c: &mut Conn, req: &VisitRequest, secret: &[u8], now: Timestamp) -> Result<Vec<CardRow>, StoreError> {
+async fn candidate_passes(c: &mut Conn, req: &VisitRequest, secret: &crate::crypto::Secrets, now: Timestamp) -> Result<Vec<CardRow>, StoreError> {
     let who = req.customer.identify()?;
     if let loyd_domain::receipt::Identify::Card(number) = &who {
         let card = card_row(c, number).await?.ok_or_else(|| ReceiptError::UnknownCard(number.clone()))?;
@@ -158,7 +158,7 @@ async fn visit_in(
     req: &VisitRequest,
     hash: &str,
     program: &Program,
-    secret: &[u8],
+    secret: &crate::crypto::Secrets,
     now: Timestamp,
 ) -> Result<PosReply, StoreError> {
     if let Some(reply) = stored_operation(c, caller, "visit", &req.operation_id, hash).await? {
@@ -230,7 +230,7 @@ async fn inquiry_in(
     number: &str,
     pin: Option<&str>,
     program: &Program,
-    secret: &[u8],
+    secret: &crate::crypto::Secrets,
     now: Timestamp,
 ) -> Result<CardInquiry, StoreError> {
     let card = card_row(c, number).await?.ok_or_else(|| ReceiptError::UnknownCard(number.to_owned()))?;
@@ -238,11 +238,8 @@ async fn inquiry_in(
     check_pin(&card, needs_pin, pin, secret, now)?;
     let (customer, balances) = match (card.kind, card.customer_id) {
         (CardKind::Loyalty | CardKind::Credit, Some(id)) => {
-            let row = sqlx::query("SELECT name, phone FROM customers WHERE id = $1").bind(id).fetch_optional(&mut *c).await?;
-            let (name, phone): (Option<String>, Option<String>) = match row {
-                Some(r) => (r.try_get("name")?, r.try_get("phone")?),
-                None => (None, None),
-            };
+            let record = super::crm::customer_row(c, &secret.ring, id).await?;
+            let (name, phone) = record.map(|r| (r.name, r.phone)).unwrap_or_default();
             let masked = MaskedCustomer {
                 id: customer_wire_id(id),
                 name: name.as_deref().map(mask_name),
@@ -315,7 +312,7 @@ fn random_digits(n: usize) -> String {
     (0..n).map(|_| char::from(b'0' + rng.random_range(0..10u8))).collect()
 }
 
-async fn issue_in(c: &mut Conn, req: &IssueCards, program: &Program, secret: &[u8], now: Timestamp) -> Result<Vec<IssuedCard>, StoreError> {
+pub(crate) async fn issue_in(c: &mut Conn, req: &IssueCards, program: &Program, secret: &crate::crypto::Secrets, now: Timestamp) -> Result<Vec<IssuedCard>, StoreError> {
     let series = program
         .series
         .get(req.series.as_str())
@@ -337,6 +334,16 @@ async fn issue_in(c: &mut Conn, req: &IssueCards, program: &Program, secret: &[u
         }
         None => None,
     };
+    if req.virtual_card {
+        let id = customer.ok_or_else(|| StoreError::Invalid("a virtual card is issued to a customer".into()))?;
+        if spec.kind != CardKind::Loyalty || req.count != 1 {
+            return Err(StoreError::Invalid("a virtual card is one loyalty card".into()));
+        }
+        let record = super::crm::customer_row(c, &secret.ring, id).await?;
+        if record.and_then(|r| r.phone).is_none() {
+            return Err(StoreError::Invalid("a virtual card is bound to the customer's phone; give the customer a phone first".into()));
+        }
+    }
     let numbers = match &req.number {
         Some(n) => {
             if req.count != 1 {
@@ -386,10 +393,11 @@ async fn issue_in(c: &mut Conn, req: &IssueCards, program: &Program, secret: &[u
                     .map_err(|e| StoreError::Invalid(e.to_string()))?
                     .unwrap_or(0);
                 let id = customer.expect("checked above");
+                let holder = super::crm::holder_of(c, id).await?;
                 let acct = ensure_account(
                     c,
                     &AccountSpec {
-                        holder: Holder::new(HolderKind::Customer, id.to_string()).map_err(|e| StoreError::Invalid(e.to_string()))?,
+                        holder,
                         asset: currency,
                         policy: BalancePolicy::CreditLimit { limit },
                         tracks_lots: false,
@@ -401,8 +409,8 @@ async fn issue_in(c: &mut Conn, req: &IssueCards, program: &Program, secret: &[u
             }
         };
         sqlx::query(
-            "INSERT INTO cards (number, series, kind, state, customer_id, account_id, pin_hash, valid_until, single_use, issued_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            "INSERT INTO cards (number, series, kind, state, customer_id, account_id, pin_hash, valid_until, single_use, issued_at, virtual) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(number.clone())
         .bind(spec.id.as_str().to_owned())
@@ -414,6 +422,7 @@ async fn issue_in(c: &mut Conn, req: &IssueCards, program: &Program, secret: &[u
         .bind(valid_until.map(to_micros))
         .bind(spec.single_use)
         .bind(to_micros(now))
+        .bind(i64::from(req.virtual_card))
         .execute(&mut *c)
         .await?;
         issued.push(IssuedCard {
@@ -451,9 +460,9 @@ fn failure_from_row(r: &super::rows::DbRow) -> Result<Failure, StoreError> {
     })
 }
 
-/// A customer's account of `currency`.
+/// A customer's account of `currency` (their organisation's, for its contacts).
 async fn customer_account(c: &mut Conn, customer: i64, currency: &AssetCode) -> Result<loyd_domain::ledger::Account, StoreError> {
-    let holder = Holder::new(HolderKind::Customer, customer.to_string()).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let holder = super::crm::holder_of(c, customer).await?;
     find_account(c, &holder, currency)
         .await?
         .ok_or_else(|| StoreError::NotFound { what: "account", id: format!("{} {currency}", customer_wire_id(customer)) })
@@ -486,7 +495,7 @@ impl Backend {
         caller: PosCaller,
         request: VisitRequest,
         program: Arc<Program>,
-        secret: Arc<Vec<u8>>,
+        secret: Arc<crate::crypto::Secrets>,
         now: Timestamp,
     ) -> Result<PosReply, StoreError> {
         loyd_domain::ids::ClientOpId::parse(&request.operation_id).map_err(|e| ReceiptError::invalid(format!("operation_id: {e}")))?;
@@ -508,7 +517,7 @@ impl Backend {
         number: String,
         pin: Option<String>,
         program: Arc<Program>,
-        secret: Arc<Vec<u8>>,
+        secret: Arc<crate::crypto::Secrets>,
         now: Timestamp,
     ) -> Result<CardInquiry, StoreError> {
         let mut c = self.reader().await?;
@@ -559,6 +568,17 @@ impl Backend {
                 qb.push(format_args!(" AND {column} = ")).push_bind(v.clone());
             }
         }
+        if let Some(stores) = &filter.stores {
+            if stores.is_empty() {
+                return Ok(Vec::new());
+            }
+            qb.push(" AND store_id IN (");
+            let mut list = qb.separated(", ");
+            for s in stores {
+                list.push_bind(s.clone());
+            }
+            qb.push(")");
+        }
         if let Some(from) = filter.from {
             qb.push(" AND at >= ").push_bind(to_micros(from));
         }
@@ -570,6 +590,20 @@ impl Backend {
         }
         qb.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(filter.limit.clamp(1, 1000)));
         qb.build().fetch_all(&mut *c).await?.iter().map(failure_from_row).collect()
+    }
+
+    /// How many customer identifications (by phone or one-time code) a terminal had
+    /// refused since `since`: guessing phones or codes is rate limited.
+    pub async fn count_identification_failures(&self, terminal: String, since: Timestamp) -> Result<i64, StoreError> {
+        let mut c = self.reader().await?;
+        Ok(sqlx::query(
+            "SELECT COUNT(*) AS n FROM failures WHERE terminal_id = $1 AND code = 'unknown_card' AND card IS NULL AND at >= $2",
+        )
+        .bind(terminal)
+        .bind(to_micros(since))
+        .fetch_one(&mut *c)
+        .await?
+        .try_get("n")?)
     }
 
     /// How many refusals with `code` a terminal had since `since` (PIN rate limiting).
@@ -584,71 +618,11 @@ impl Backend {
             .try_get("n")?)
     }
 
-    pub async fn create_customer(&self, new: NewCustomer, now: Timestamp) -> Result<Customer, StoreError> {
-        let phone = match &new.phone {
-            Some(p) => Some(normalize_phone(p).ok_or_else(|| StoreError::Invalid("phone must be international, e.g. +37120000000".into()))?),
-            None => None,
-        };
-        if new.name.as_ref().is_some_and(|n| n.trim().is_empty() || n.chars().count() > 200) {
-            return Err(StoreError::Invalid("name must be 1 to 200 characters".into()));
-        }
-        loyd_domain::profile::check(&new.profile).map_err(|e| StoreError::Invalid(e.to_string()))?;
-        let shared = Arc::new(NewCustomer { phone, ..new });
-        self.write(move |c| {
-            let new = shared.clone();
-            Box::pin(async move {
-                if let Some(p) = &new.phone {
-                    let taken = sqlx::query("SELECT 1 FROM customers WHERE phone = $1").bind(p.clone()).fetch_optional(&mut *c).await?;
-                    if taken.is_some() {
-                        return Err(StoreError::AlreadyExists { what: "customer with phone", id: p.clone() });
-                    }
-                }
-                let id: i64 = sqlx::query(
-                    "INSERT INTO customers (phone, name, birth_date, profile, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
-                )
-                .bind(new.phone.clone())
-                .bind(new.name.clone())
-                .bind(new.birth_date.map(|d| d.to_string()))
-                .bind(profile_text(&new.profile)?)
-                .bind(to_micros(now))
-                .fetch_one(&mut *c)
-                .await?
-                .try_get("id")?;
-                Ok(Customer { id, phone: new.phone.clone(), name: new.name.clone(), birth_date: new.birth_date, profile: new.profile.clone() })
-            })
-        })
-        .await
-    }
-
-    pub async fn customer(&self, id: i64) -> Result<Option<Customer>, StoreError> {
-        let mut c = self.reader().await?;
-        customer_row(&mut c, id).await
-    }
-
-    /// Sets (`Some`) and removes (`None`) profile fields of a customer, atomically.
-    pub async fn update_profile(&self, id: i64, changes: BTreeMap<String, Option<String>>) -> Result<Customer, StoreError> {
-        let changes = Arc::new(changes);
-        self.write(move |c| {
-            let changes = changes.clone();
-            Box::pin(async move {
-                let mut customer = customer_row(c, id).await?.ok_or(StoreError::NotFound { what: "customer", id: customer_wire_id(id) })?;
-                customer.profile = loyd_domain::profile::apply(&customer.profile, &changes).map_err(|e| StoreError::Invalid(e.to_string()))?;
-                sqlx::query("UPDATE customers SET profile = $1 WHERE id = $2")
-                    .bind(profile_text(&customer.profile)?)
-                    .bind(id)
-                    .execute(&mut *c)
-                    .await?;
-                Ok(customer)
-            })
-        })
-        .await
-    }
-
     pub async fn issue_cards(
         &self,
         request: IssueCards,
         program: Arc<Program>,
-        secret: Arc<Vec<u8>>,
+        secret: Arc<crate::crypto::Secrets>,
         now: Timestamp,
     ) -> Result<Vec<IssuedCard>, StoreError> {
         let request = Arc::new(request);
@@ -727,7 +701,7 @@ impl Backend {
         &self,
         customer: i64,
         ttl: jiff::SignedDuration,
-        secret: Arc<Vec<u8>>,
+        secret: Arc<crate::crypto::Secrets>,
         now: Timestamp,
     ) -> Result<(String, Timestamp), StoreError> {
         let expires = now + ttl;
@@ -864,7 +838,7 @@ impl Backend {
                     return Err(StoreError::NotFound { what: "customer", id: customer_wire_id(customer) });
                 }
                 let spec = AccountSpec {
-                    holder: Holder::new(HolderKind::Customer, customer.to_string()).map_err(|e| StoreError::Invalid(e.to_string()))?,
+                    holder: super::crm::holder_of(c, customer).await?,
                     asset: cur.code.clone(),
                     policy: BalancePolicy::NonNegative,
                     tracks_lots: true,

@@ -19,7 +19,7 @@ use rust_decimal::Decimal;
 use sqlx::Row;
 
 use super::ledger::{apply_transfers, load_accounts};
-use super::pos::{accounts_with_balances, code, customer_account_ids, ledger_refusal, request_hash, scope_hash, transfer_id};
+use super::pos::{accounts_with_balances, code, holder_account_ids, ledger_refusal, request_hash, scope_hash, transfer_id};
 use super::{Backend, Conn, rows};
 use crate::error::StoreError;
 use crate::{PosCaller, PosReply};
@@ -155,7 +155,8 @@ pub(crate) async fn customer_balances(
     now: Timestamp,
 ) -> Result<Vec<BalanceOut>, StoreError> {
     let Some(customer) = customer else { return Ok(Vec::new()) };
-    let ids: BTreeSet<AccountId> = customer_account_ids(c, customer).await?.into_iter().collect();
+    let holder = super::crm::holder_of(c, customer).await?;
+    let ids: BTreeSet<AccountId> = holder_account_ids(c, &holder).await?.into_iter().collect();
     let balances = accounts_with_balances(c, &ids, now, false).await?;
     let mut out: Vec<BalanceOut> = balances
         .values()

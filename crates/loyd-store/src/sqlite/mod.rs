@@ -50,6 +50,12 @@ mod pos_ops;
 #[path = "../shared/jobs.rs"]
 #[allow(clippy::duplicate_mod)] // compiled once per backend, on purpose
 mod jobs;
+#[path = "../shared/crm.rs"]
+#[allow(clippy::duplicate_mod)] // compiled once per backend, on purpose
+mod crm;
+#[path = "../shared/staff.rs"]
+#[allow(clippy::duplicate_mod)] // compiled once per backend, on purpose
+mod staff;
 
 /// The most requests one group commit takes; bounds the work lost to a failing commit
 /// and the latency of the last request in a batch.
@@ -59,6 +65,7 @@ pub struct Backend {
     writer: mpsc::Sender<Box<dyn Job>>,
     readers: SqlitePool,
     path: PathBuf,
+    pub(crate) secrets: std::sync::Arc<crate::crypto::Secrets>,
 }
 
 impl Backend {
@@ -77,7 +84,10 @@ impl Backend {
             .foreign_keys(true)
             // Another process (an operator's `loyd` command) may hold the write lock briefly.
             .busy_timeout(Duration::from_secs(10))
-            .pragma("temp_store", "memory");
+            .pragma("temp_store", "memory")
+            // Deleted and overwritten content (such as plaintext sealed after an upgrade)
+            // is zeroed in its page rather than left in free space.
+            .pragma("secure_delete", "fast");
 
         let mut writer = base.clone().connect().await?;
         if opts.migrate {
@@ -90,7 +100,7 @@ impl Backend {
             .await?;
         let (tx, rx) = mpsc::channel(opts.write_queue);
         tokio::spawn(run_writer(writer, rx));
-        Ok(Backend { writer: tx, readers, path: path.to_owned() })
+        Ok(Backend { writer: tx, readers, path: path.to_owned(), secrets: crate::crypto::Secrets::shared(opts) })
     }
 
     pub fn describe(&self) -> String {

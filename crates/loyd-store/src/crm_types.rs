@@ -1,0 +1,269 @@
+//! Types of the CRM and security operations: customers, organisations, staff, the
+//! audit log, CRM entries, imports.
+
+use std::collections::BTreeMap;
+
+use jiff::civil::Date;
+use loyd_domain::time::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// A customer's answer for one marketing channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Consent {
+    pub granted: bool,
+    /// When it was given or withdrawn.
+    pub at: Timestamp,
+}
+
+/// A customer record, contact data opened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Customer {
+    pub id: i64,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub birth_date: Option<Date>,
+    /// Profile fields ([`loyd_domain::profile`]): gender, city, region, custom ones.
+    pub profile: BTreeMap<String, String>,
+    /// Per channel ([`loyd_domain::access::CHANNELS`]).
+    pub consents: BTreeMap<String, Consent>,
+    /// Left all marketing; still a member with cards and balances.
+    pub opted_out_at: Option<Timestamp>,
+    pub organisation: Option<i64>,
+    /// A duplicate merged into that customer.
+    pub merged_into: Option<i64>,
+    pub created_at: Timestamp,
+}
+
+/// A customer to register.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewCustomer {
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub birth_date: Option<Date>,
+    pub profile: BTreeMap<String, String>,
+    pub consents: BTreeMap<String, bool>,
+    pub organisation: Option<i64>,
+}
+
+/// Changes to a customer; `None` leaves a field, `Some(None)` clears it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CustomerPatch {
+    pub phone: Option<Option<String>>,
+    pub email: Option<Option<String>>,
+    pub name: Option<Option<String>>,
+    pub birth_date: Option<Option<Date>>,
+    /// Set (`Some`) or remove (`None`) profile fields.
+    pub profile: BTreeMap<String, Option<String>>,
+    pub consents: BTreeMap<String, bool>,
+    /// `true` opts out of all marketing (every consent withdrawn); `false` opts back in
+    /// (consents must then be given again one by one).
+    pub opted_out: Option<bool>,
+    pub organisation: Option<Option<i64>>,
+}
+
+/// How to find customers. Exact matches for phone, e-mail and card; every word of
+/// `name` must start a word of the name (3 letters or more).
+#[derive(Debug, Clone, Default)]
+pub struct CustomerFilter {
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub card: Option<String>,
+    pub name: Option<String>,
+    pub organisation: Option<i64>,
+    /// Keyset pagination: only ids greater than this.
+    pub after_id: Option<i64>,
+    pub limit: u32,
+}
+
+/// A card as the CRM shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CardInfo {
+    pub number: String,
+    pub series: String,
+    pub kind: String,
+    pub state: String,
+    pub is_virtual: bool,
+    pub replaced_by: Option<String>,
+    pub issued_at: Timestamp,
+}
+
+/// A wholesale counterparty.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Organisation {
+    pub id: i64,
+    pub name: String,
+    pub tax_id: Option<String>,
+    pub contacts: Vec<i64>,
+    pub created_at: Timestamp,
+}
+
+/// A staff member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct User {
+    pub id: i64,
+    pub login: String,
+    pub role: String,
+    /// The stores a store manager is limited to.
+    pub stores: Vec<String>,
+    pub disabled: bool,
+    pub created_at: Timestamp,
+}
+
+/// A staff member to create.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub login: String,
+    pub password: String,
+    pub role: String,
+    pub stores: Vec<String>,
+}
+
+/// Changes to a staff member.
+#[derive(Debug, Clone, Default)]
+pub struct UserPatch {
+    pub password: Option<String>,
+    pub role: Option<String>,
+    pub stores: Option<Vec<String>>,
+    pub disabled: Option<bool>,
+}
+
+/// Who is acting: a staff member by session or an integration by API key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// `user:anna`, `key:erp`, or `cli` for the operator's command line.
+    pub name: String,
+    pub role: String,
+    pub stores: Vec<String>,
+}
+
+/// A login session: the token is shown once.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub token: String,
+    pub expires_at: Timestamp,
+    pub user: User,
+}
+
+/// Why a login failed. Unknown logins and wrong passwords look the same.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginRefusal {
+    BadCredentials,
+    Locked { until: Timestamp },
+}
+
+/// One entry of the audit log, sealed values opened.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: Timestamp,
+    pub actor: String,
+    pub action: String,
+    pub object_kind: String,
+    pub object_id: String,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+}
+
+/// Filters of the audit log, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub object_kind: Option<String>,
+    pub object_id: Option<String>,
+    pub actor: Option<String>,
+    pub before_id: Option<i64>,
+    pub limit: u32,
+}
+
+/// A note, contact event, task or reminder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CrmEntry {
+    pub id: i64,
+    pub customer: Option<i64>,
+    pub organisation: Option<i64>,
+    pub kind: String,
+    pub channel: Option<String>,
+    pub body: String,
+    pub due_at: Option<Timestamp>,
+    pub assignee: Option<String>,
+    pub status: String,
+    pub created_by: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// A CRM entry to record.
+#[derive(Debug, Clone)]
+pub struct NewCrmEntry {
+    pub customer: Option<i64>,
+    pub organisation: Option<i64>,
+    pub kind: String,
+    pub channel: Option<String>,
+    pub body: String,
+    pub due_at: Option<Timestamp>,
+    pub assignee: Option<String>,
+}
+
+/// Changes to a CRM entry (tasks and reminders are closed this way).
+#[derive(Debug, Clone, Default)]
+pub struct CrmPatch {
+    pub status: Option<String>,
+    pub assignee: Option<Option<String>>,
+    pub due_at: Option<Option<Timestamp>>,
+}
+
+/// Filters of CRM entries, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct CrmFilter {
+    pub customer: Option<i64>,
+    pub organisation: Option<i64>,
+    pub assignee: Option<String>,
+    pub status: Option<String>,
+    pub kind: Option<String>,
+    /// Only entries due before this (open tasks due today: `status=open&due_before=…`).
+    pub due_before: Option<Timestamp>,
+    pub before_id: Option<i64>,
+    pub limit: u32,
+}
+
+/// A committed receipt in a customer's purchase history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Purchase {
+    pub store: String,
+    pub terminal: String,
+    pub receipt_id: String,
+    pub at: Timestamp,
+    pub status: String,
+    pub currency: String,
+    /// Minor units of `currency`.
+    pub total: i64,
+    pub discount: i64,
+    pub redeemed_value: i64,
+}
+
+/// One row of a customer import, already parsed; `line` is its line in the file.
+#[derive(Debug, Clone)]
+pub struct ImportRow {
+    pub line: u64,
+    pub customer: NewCustomer,
+    /// Loyalty card numbers to issue to the customer in the import's series.
+    pub cards: Vec<String>,
+}
+
+/// What happened to each row of an import batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportOutcome {
+    pub line: u64,
+    /// The new customer's id, or why the row was refused.
+    pub result: Result<i64, String>,
+}
+
+/// What key rotation re-sealed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Rotation {
+    pub key: String,
+    pub customers: u64,
+    pub crm_entries: u64,
+    pub audit_entries: u64,
+}

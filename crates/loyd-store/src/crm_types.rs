@@ -87,6 +87,9 @@ pub struct CardInfo {
     pub is_virtual: bool,
     pub replaced_by: Option<String>,
     pub issued_at: Timestamp,
+    /// A replacement gift card's new PIN, shown this once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pin: Option<String>,
 }
 
 /// A wholesale counterparty.

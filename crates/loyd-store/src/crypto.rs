@@ -197,10 +197,20 @@ impl Keyring {
         sealed.strip_prefix(VERSION).and_then(|s| s.strip_prefix('.')).and_then(|s| s.split_once('.')).is_some_and(|(id, _)| id == self.current())
     }
 
-    /// The blind index of a normalised value of `kind` (`phone`, `email`, `name`).
+    /// The blind index of a normalised value of `kind` (`phone`, `email`): 128 bits.
     pub fn index(&self, kind: &str, normalised: &str) -> String {
+        self.index_bytes(kind, normalised, 16)
+    }
+
+    fn index_bytes(&self, kind: &str, normalised: &str, bytes: usize) -> String {
         let mac = hmac_sha256(&self.index_key[..], &[kind.as_bytes(), &[0], normalised.as_bytes()]);
-        mac[..16].iter().map(|b| format!("{b:02x}")).collect()
+        mac[..bytes].iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// A name term: 64 bits are plenty for search terms (a collision only adds a
+    /// candidate), and keep the term index small.
+    fn term(&self, prefix: &str) -> String {
+        self.index_bytes("name", prefix, 8)
     }
 
     /// The search terms of a name: the blind index of every prefix (3 characters or
@@ -213,7 +223,7 @@ impl Keyring {
             let shortest = chars.len().min(3);
             for len in shortest..=chars.len() {
                 let prefix: String = chars[..len].iter().collect();
-                terms.push(self.index("name", &prefix));
+                terms.push(self.term(&prefix));
             }
         }
         terms.sort();
@@ -226,7 +236,7 @@ impl Keyring {
         name_words(query)
             .into_iter()
             .take(8)
-            .map(|w| self.index("name", &w.chars().take(24).collect::<String>()))
+            .map(|w| self.term(&w.chars().take(24).collect::<String>()))
             .collect()
     }
 }

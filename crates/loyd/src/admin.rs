@@ -70,6 +70,10 @@ pub async fn card(store: &Store, cmd: CardCommand) -> anyhow::Result<ExitCode> {
         CardCommand::Replace { number, new_number } => {
             let card = store.replace_card(number.clone(), new_number, crate::crm::cli_actor()).await?;
             println!("card {number} is replaced by {} ({})", card.number, card.state);
+            if let Some(pin) = card.pin {
+                println!("new PIN (shown once):");
+                println!("{pin}");
+            }
         }
         CardCommand::Block { number } => {
             store.set_card_blocked(number.clone(), true).await?;

@@ -4,6 +4,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use loyd_store::Store;
 use loyd_testkit::{TestDb, both_backends};
 
 fn loyd(dir: &Path, db: Option<&TestDb>, args: &[&str]) -> Output {
@@ -176,5 +177,70 @@ both_backends! {
         let out = loyd(dir.path(), Some(&db), &["ledger", "verify"]);
         assert!(out.status.success(), "{}", stderr(&out));
         assert!(stdout(&out).contains("sound"));
+    }
+}
+
+both_backends! {
+    async fn customers_import_from_csv_keeping_good_rows_and_naming_bad_lines_then_export(db: TestDb) {
+        let dir = tempfile::tempdir().unwrap();
+        let program = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/s10-returns.toml");
+        assert!(loyd(dir.path(), Some(&db), &["apply", "-f", program.to_str().unwrap()]).status.success());
+        let csv = "phone,email,name,birth_date,cards,consent_sms,city\n\
+                   +37120000501,a@example.lv,Anna Ozola,1990-01-02,2770000000501,yes,Riga\n\
+                   +37120000502,b@example.lv,\"Bērziņš, Jānis\",,,no,Tartu\n\
+                   not-a-phone,c@example.lv,Carl,,,,\n\
+                   +37120000504,a@example.lv,Dup Email,,,,\n\
+                   +37120000505,,Eve,1990-02-31,,,\n\
+                   +37120000506,,Too,Many,Fields,x,y,z\n\
+                   +37120000507,,Grete,,,maybe,\n\
+                   +37120000508,,Hugo,,2770000000501,,\n\
+                   +37120000509,,Ines,,,,Valmiera\n";
+        std::fs::write(dir.path().join("in.csv"), csv).unwrap();
+        let out = loyd(dir.path(), Some(&db), &["customer", "import", "in.csv", "--card-series", "LOY", "--errors", "refused.csv", "--quiet", "--batch", "3"]);
+        assert_eq!(out.status.code(), Some(2), "some rows were refused: {}", stderr(&out));
+        assert!(stderr(&out).contains("imported 3 customers, refused 6 rows"), "{}", stderr(&out));
+        let refused = std::fs::read_to_string(dir.path().join("refused.csv")).unwrap();
+        let mut lines: Vec<&str> = refused.lines().skip(1).map(|l| l.split(',').next().unwrap()).collect();
+        lines.sort();
+        assert_eq!(lines, ["4", "5", "6", "7", "8", "9"], "{refused}");
+        assert!(refused.contains("phone must be international"), "{refused}");
+        assert!(refused.contains("already exists"), "{refused}");
+
+        let found = loyd(dir.path(), Some(&db), &["customer", "find", "--card", "2770000000501"]);
+        assert!(stdout(&found).contains("+37120000501\ta@example.lv\tAnna Ozola"), "{}", stdout(&found));
+        let out = loyd(dir.path(), Some(&db), &["customer", "export", "-o", "out.csv", "--quiet"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let exported = std::fs::read_to_string(dir.path().join("out.csv")).unwrap();
+        let mut rows = exported.lines();
+        assert_eq!(
+            rows.next().unwrap(),
+            "id,phone,email,name,birth_date,cards,opted_out,consent_sms,consent_email,consent_push,consent_phone,consent_post,city"
+        );
+        assert_eq!(rows.next().unwrap(), "c_1,+37120000501,a@example.lv,Anna Ozola,1990-01-02,2770000000501,,yes,,,,,Riga");
+        assert_eq!(rows.next().unwrap(), "c_2,+37120000502,b@example.lv,\"Bērziņš, Jānis\",,,,no,,,,,Tartu");
+        assert_eq!(rows.count(), 1);
+        // The export imports back (into a fresh database) unchanged.
+        let other = TestDb::sqlite().await;
+        assert!(loyd(dir.path(), Some(&other), &["apply", "-f", program.to_str().unwrap()]).status.success());
+        let back = loyd(dir.path(), Some(&other), &["customer", "import", "out.csv", "--card-series", "LOY", "--quiet"]);
+        assert!(back.status.success(), "{}", stderr(&back));
+        let again = loyd(dir.path(), Some(&other), &["customer", "export", "--quiet"]);
+        let without_ids = |text: &str| text.lines().map(|l| l.split_once(',').unwrap().1.to_owned()).collect::<Vec<_>>();
+        assert_eq!(without_ids(&stdout(&again)), without_ids(&exported));
+    }
+
+    async fn the_first_admin_is_created_from_the_cli_and_logs_in(db: TestDb) {
+        let dir = tempfile::tempdir().unwrap();
+        let out = loyd(dir.path(), Some(&db), &["user", "create", "root", "--role", "admin"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let password = stdout(&out).lines().last().unwrap().to_owned();
+        assert!(password.len() >= 20);
+        let bad = loyd(dir.path(), Some(&db), &["user", "create", "mgr", "--role", "store_manager"]);
+        assert!(!bad.status.success() && stderr(&bad).contains("at least one store"), "{}", stderr(&bad));
+        let store = Store::open(&db.url, loyd_store::StoreOptions::default(), std::sync::Arc::new(loyd_store::SystemClock)).await.unwrap();
+        let session = store.login("root".into(), password, jiff::SignedDuration::from_hours(1)).await.unwrap();
+        assert!(session.is_ok());
+        let audit = loyd(dir.path(), Some(&db), &["audit", "--object-kind", "user"]);
+        assert!(stdout(&audit).contains("user.create"), "{}", stdout(&audit));
     }
 }

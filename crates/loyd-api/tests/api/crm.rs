@@ -337,6 +337,27 @@ both_backends! {
         assert!(app.store.ledger_audit().await.unwrap().is_sound());
     }
 
+    async fn a_replaced_gift_card_keeps_its_value_under_a_new_pin(db: TestDb) {
+        let app = spawn_example(db, "s4-gift-card.toml").await;
+        admin(&app).await;
+        let card = app.issue("GC", None).await.remove(0);
+        let (number, pin) = (card.number.clone(), card.pin.clone().unwrap());
+        let res = app.pos_post(&format!("/v1/pos/gift-cards/{number}/activate"), &json!({"operation_id": "g1", "amount": "20.00"})).await;
+        assert_eq!(res.status(), 201);
+        let new_number = format!("{}9", &number[..number.len() - 1]);
+        let (status, replaced) = call(&app, "POST", &format!("/v1/admin/cards/{number}/replace"), ADMIN_KEY, Some(json!({"number": new_number}))).await;
+        assert_eq!(status, 201, "{replaced}");
+        let new_pin = replaced["pin"].as_str().expect("a new PIN, shown once").to_owned();
+        let (status, _) = call(&app, "GET", &format!("/v1/pos/cards/{new_number}?pin={pin}"), &app.key, None).await;
+        assert_eq!(status, 403, "the old PIN does not open the new card");
+        let (status, inquiry) = call(&app, "GET", &format!("/v1/pos/cards/{new_number}?pin={new_pin}"), &app.key, None).await;
+        assert_eq!((status, inquiry["balances"][0]["available"].as_str()), (200, Some("20.00")), "{inquiry}");
+        let mut pay = receipt("after-replace", None, "5.00");
+        pay["gift_cards"] = json!([{"number": number, "pin": pin, "amount": "5.00"}]);
+        assert_eq!(app.commit(&pay).await.0, 409, "the old card pays no more");
+        assert!(app.store.ledger_audit().await.unwrap().is_sound());
+    }
+
     async fn the_audit_log_cannot_be_rewritten_or_deleted_even_in_the_database(db: TestDb) {
         let app = spawn_example(db, "s10-returns.toml").await;
         admin(&app).await;

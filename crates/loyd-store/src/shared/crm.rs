@@ -395,6 +395,7 @@ fn card_info(r: &super::rows::DbRow) -> Result<CardInfo, StoreError> {
         is_virtual: r.try_get::<i64, _>("virtual")? != 0,
         replaced_by: r.try_get("replaced_by")?,
         issued_at: from_micros(r.try_get("issued_at")?),
+        pin: None,
     })
 }
 
@@ -557,22 +558,25 @@ impl Backend {
                 if super::pos::card_row(c, &new).await?.is_some() {
                     return Err(StoreError::AlreadyExists { what: "card", id: new.clone() });
                 }
+                // A PIN is bound to its card's number: the new card gets a new one.
+                let pin = card.pin_hash.is_some().then(|| super::pos_ops::random_digits(4));
                 sqlx::query(
                     "INSERT INTO cards (number, series, kind, state, customer_id, account_id, pin_hash, valid_until, single_use, issued_at, activated_at) \
-                     SELECT $1, series, kind, CASE WHEN state = 'blocked' THEN 'active' ELSE state END, customer_id, account_id, NULL, valid_until, single_use, $2, activated_at \
-                     FROM cards WHERE number = $3",
+                     SELECT $1, series, kind, CASE WHEN state = 'blocked' THEN 'active' ELSE state END, customer_id, account_id, $2, valid_until, single_use, $3, activated_at \
+                     FROM cards WHERE number = $4",
                 )
                 .bind(new.clone())
+                .bind(pin.as_ref().map(|p| super::pos::keyed_hash(&secrets, &["pin", &new, p])))
                 .bind(to_micros(now))
                 .bind(old.clone())
                 .execute(&mut *c)
                 .await?;
-                sqlx::query("UPDATE cards SET state = 'blocked', replaced_by = $1, account_id = NULL WHERE number = $2")
+                sqlx::query("UPDATE cards SET state = 'blocked', replaced_by = $1 WHERE number = $2")
                     .bind(new.clone())
                     .bind(old.clone())
                     .execute(&mut *c)
                     .await?;
-                let info = card_info(
+                let mut info = card_info(
                     &sqlx::query("SELECT number, series, kind, state, virtual, replaced_by, issued_at FROM cards WHERE number = $1")
                         .bind(new.clone())
                         .fetch_one(&mut *c)
@@ -580,6 +584,7 @@ impl Backend {
                 )?;
                 let before = serde_json::json!({ "number": old, "state": card.state.name() });
                 audit(c, &secrets.ring, now, &actor, "card.replace", "card", &old, Some(&before), Some(&info)).await?;
+                info.pin = pin;
                 Ok(info)
             })
         })

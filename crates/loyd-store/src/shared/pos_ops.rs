@@ -307,7 +307,7 @@ async fn next_numbers(c: &mut Conn, spec: &loyd_domain::program::CardSeriesSpec,
     Ok(out)
 }
 
-fn random_digits(n: usize) -> String {
+pub(crate) fn random_digits(n: usize) -> String {
     let mut rng = rand::rng();
     (0..n).map(|_| char::from(b'0' + rng.random_range(0..10u8))).collect()
 }

@@ -87,13 +87,9 @@ impl Backend {
             .pragma("temp_store", "memory")
             // Deleted and overwritten content (such as plaintext sealed after an upgrade)
             // is zeroed in its page rather than left in free space.
-            .pragma("secure_delete", "fast")
-            // Reads of a large database through the OS page cache without a system call
-            // per page; SQLite's own cache is per connection and small by default.
-            .pragma("mmap_size", "1073741824");
+            .pragma("secure_delete", "fast");
 
-        // The writer's page cache holds the hot parts of every index it updates (64 MiB).
-        let mut writer = base.clone().pragma("cache_size", "-65536").connect().await?;
+        let mut writer = base.clone().connect().await?;
         if opts.migrate {
             crate::migrations::sqlite().run(&mut writer).await.map_err(crate::migrations::error)?;
         }

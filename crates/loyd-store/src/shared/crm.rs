@@ -1110,8 +1110,9 @@ async fn import_batch(
         }
         None => None,
     };
-    // What each row would write, or why not.
-    let mut checked: Vec<Result<(Pii, Option<String>, Option<String>), String>> = Vec::with_capacity(rows.len());
+    // What each row would write (its PII and blind indexes of phone and e-mail), or why not.
+    type Checked = Result<(Pii, Option<String>, Option<String>), String>;
+    let mut checked: Vec<Checked> = Vec::with_capacity(rows.len());
     for row in rows {
         let r = check_contacts(row.customer.phone.as_deref(), row.customer.email.as_deref(), row.customer.name.as_deref(), row.customer.birth_date)
             .and_then(|pii| {

@@ -244,3 +244,27 @@ both_backends! {
         assert!(stdout(&audit).contains("user.create"), "{}", stdout(&audit));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_rotate_reseals_personal_data_under_a_new_key_and_retires_the_old_one() {
+    let db = TestDb::sqlite().await;
+    let dir = tempfile::tempdir().unwrap();
+    let created = loyd(dir.path(), Some(&db), &["customer", "create", "--phone", "+37120000601", "--name", "Rūta Liepa"]);
+    assert!(created.status.success(), "{}", stderr(&created));
+    let keyring = dir.path().join("loyd-data/pii.keys");
+    assert_eq!(std::fs::read_to_string(&keyring).unwrap().lines().filter(|l| l.starts_with("k1 ")).count(), 1);
+
+    let rotated = loyd(dir.path(), Some(&db), &["keys", "rotate", "--retire"]);
+    assert!(rotated.status.success(), "{}", stderr(&rotated));
+    assert!(stdout(&rotated).contains("re-sealed under k2: 1 customers"), "{}", stdout(&rotated));
+    assert!(stdout(&rotated).contains("retired keys k1"), "{}", stdout(&rotated));
+    let ring = std::fs::read_to_string(&keyring).unwrap();
+    assert!(ring.contains("\nk2 ") && !ring.contains("\nk1 "), "{ring}");
+
+    let listed = loyd(dir.path(), Some(&db), &["keys", "list"]);
+    assert_eq!(stdout(&listed).trim(), "k2\tin use (seals new data)");
+    let shown = loyd(dir.path(), Some(&db), &["customer", "show", "c_1"]);
+    assert!(stdout(&shown).contains("Rūta Liepa"), "{}", stdout(&shown));
+    let audit = loyd(dir.path(), Some(&db), &["audit", "--object-kind", "keyring"]);
+    assert!(stdout(&audit).contains("keys.rotate"), "{}", stdout(&audit));
+}

@@ -83,8 +83,7 @@ pub struct CodeOut {
 #[utoipa::path(post, path = "/v1/admin/customers/{id}/codes", tag = "admin", security(("api_key" = []), ("session" = [])), params(("id" = String, Path)),
     responses((status = 201, body = CodeOut), (status = "4XX", body = ErrorBody)))]
 pub async fn issue_code(State(state): State<AppState>, actor: CurrentActor, Path(id): Path<String>) -> Result<(StatusCode, Json<CodeOut>), ApiError> {
-    let (code, expires_at) = state.store.issue_code(customer_id(&id)?, jiff::SignedDuration::from_mins(5)).await?;
-    audit_after(&state, &actor, "customer.code", "customer", &id, json!({ "expires_at": expires_at })).await;
+    let (code, expires_at) = state.store.issue_code(customer_id(&id)?, jiff::SignedDuration::from_mins(5), actor.name()).await?;
     Ok((StatusCode::CREATED, Json(CodeOut { code, expires_at })))
 }
 
@@ -116,9 +115,7 @@ pub async fn adjust(
 ) -> Result<(StatusCode, Json<BalanceAfter>), ApiError> {
     let currency = AssetCode::parse(&body.currency).map_err(|e| ApiError::validation(e.to_string()))?;
     let (minor, scale) = minor_of(&state, &currency, &body.amount).await?;
-    let what = json!({ "operation_id": body.operation_id, "currency": currency, "amount": body.amount, "reason": body.reason });
-    let balance = state.store.adjust_balance(body.operation_id, customer_id(&id)?, currency.clone(), minor, body.reason).await?;
-    audit_after(&state, &actor, "balance.adjust", "customer", &id, what).await;
+    let balance = state.store.adjust_balance(body.operation_id, customer_id(&id)?, currency.clone(), minor, body.reason, actor.name()).await?;
     Ok((StatusCode::CREATED, Json(BalanceAfter { currency: currency.to_string(), balance: Minor::new(balance, scale).to_string() })))
 }
 
@@ -176,9 +173,7 @@ pub async fn settle(
         Some(a) => Some(minor_of(&state, &currency, a).await?.0),
         None => None,
     };
-    let (settled, balance) = state.store.settle_credit(body.operation_id.clone(), customer_id(&id)?, currency.clone(), amount).await?;
-    let what = json!({ "operation_id": body.operation_id, "currency": currency, "settled": Minor::new(settled, scale).to_string() });
-    audit_after(&state, &actor, "credit.settle", "customer", &id, what).await;
+    let (settled, balance) = state.store.settle_credit(body.operation_id, customer_id(&id)?, currency.clone(), amount, actor.name()).await?;
     Ok((
         StatusCode::CREATED,
         Json(SettlementOut {
@@ -222,11 +217,8 @@ pub async fn issue_cards(State(state): State<AppState>, actor: CurrentActor, Jso
     let customer = body.customer.as_deref().map(customer_id).transpose()?;
     let cards = state
         .store
-        .issue_cards(IssueCards { series: body.series.clone(), count: body.count, customer, number: body.number, virtual_card: body.virtual_card })
+        .issue_cards(IssueCards { series: body.series, count: body.count, customer, number: body.number, virtual_card: body.virtual_card }, actor.name())
         .await?;
-    let numbers: Vec<&str> = cards.iter().map(|c| c.number.as_str()).collect();
-    let what = json!({ "series": body.series, "customer": body.customer, "numbers": numbers });
-    audit_after(&state, &actor, "card.issue", "card_series", &body.series, what).await;
     Ok((StatusCode::CREATED, Json(IssuedCards { cards })))
 }
 
@@ -261,9 +253,7 @@ pub async fn generate_coupons(
     Json(body): Json<GenerateCoupons>,
 ) -> Result<(StatusCode, Json<GeneratedCoupons>), ApiError> {
     let customer = body.customer.as_deref().map(customer_id).transpose()?;
-    let coupons = state.store.generate_coupons(body.series.clone(), body.count, customer).await?;
-    let what = json!({ "count": coupons.len(), "customer": body.customer });
-    audit_after(&state, &actor, "coupons.generate", "coupon_series", &body.series, what).await;
+    let coupons = state.store.generate_coupons(body.series, body.count, customer, actor.name()).await?;
     Ok((
         StatusCode::CREATED,
         Json(GeneratedCoupons { coupons: coupons.into_iter().map(|(code, valid_until)| CouponOut { code, valid_until }).collect() }),
@@ -274,16 +264,14 @@ pub async fn generate_coupons(
 #[utoipa::path(post, path = "/v1/admin/cards/{number}/block", tag = "admin", security(("api_key" = []), ("session" = [])), params(("number" = String, Path)),
     responses((status = 204), (status = "4XX", body = ErrorBody)))]
 pub async fn block(State(state): State<AppState>, actor: CurrentActor, Path(number): Path<String>) -> Result<StatusCode, ApiError> {
-    state.store.set_card_blocked(number.clone(), true).await?;
-    audit_after(&state, &actor, "card.block", "card", &number, json!({ "state": "blocked" })).await;
+    state.store.set_card_blocked(number, true, actor.name()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(post, path = "/v1/admin/cards/{number}/unblock", tag = "admin", security(("api_key" = []), ("session" = [])), params(("number" = String, Path)),
     responses((status = 204), (status = "4XX", body = ErrorBody)))]
 pub async fn unblock(State(state): State<AppState>, actor: CurrentActor, Path(number): Path<String>) -> Result<StatusCode, ApiError> {
-    state.store.set_card_blocked(number.clone(), false).await?;
-    audit_after(&state, &actor, "card.unblock", "card", &number, json!({ "state": "active" })).await;
+    state.store.set_card_blocked(number, false, actor.name()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -330,12 +330,13 @@ dispatch! {
     pub async fn logout(&self, token_hash: String; now now) -> Result<(), StoreError>;
     /// Who a bearer token (its SHA-256) belongs to: a session or an API key.
     pub async fn principal(&self, token_hash: String; now now) -> Result<Option<Principal>, StoreError>;
-    pub async fn set_card_blocked(&self, number: String, blocked: bool) -> Result<(), StoreError>;
+    /// Blocks or unblocks a card; `actor` is named in the audit log.
+    pub async fn set_card_blocked(&self, number: String, blocked: bool, actor: String; now now) -> Result<(), StoreError>;
     pub async fn create_api_key(&self, name: String, key_hash: String, role: String; now now) -> Result<(), StoreError>;
     /// The (name, role) of a live API key.
     pub async fn api_key(&self, key_hash: String) -> Result<Option<(String, String)>, StoreError>;
     /// Settles internal credit; returns (amount settled, balance after), in minor units.
-    pub async fn settle_credit(&self, operation_id: String, customer: i64, currency: AssetCode, amount: Option<i64>; now now) -> Result<(i64, i64), StoreError>;
+    pub async fn settle_credit(&self, operation_id: String, customer: i64, currency: AssetCode, amount: Option<i64>, actor: String; now now) -> Result<(i64, i64), StoreError>;
     pub async fn statement(&self, customer: i64, currency: AssetCode, from: Timestamp, to: Timestamp, scale: Scale) -> Result<Statement, StoreError>;
 }
 
@@ -534,18 +535,18 @@ impl Store {
     }
 
     /// Issues cards of a series; gift card PINs are generated and shown once.
-    pub async fn issue_cards(&self, request: IssueCards) -> Result<Vec<IssuedCard>, StoreError> {
+    pub async fn issue_cards(&self, request: IssueCards, actor: String) -> Result<Vec<IssuedCard>, StoreError> {
         let now = self.now();
         let program = self.program().await?;
         let secret = self.secret.clone();
-        on_backend!(self, b => b.issue_cards(request, program, secret, now).await)
+        on_backend!(self, b => b.issue_cards(request, program, secret, actor, now).await)
     }
 
     /// Adjusts a customer's balance by hand; returns the posted balance after (minor units).
-    pub async fn adjust_balance(&self, operation_id: String, customer: i64, currency: AssetCode, amount: i64, reason: String) -> Result<i64, StoreError> {
+    pub async fn adjust_balance(&self, operation_id: String, customer: i64, currency: AssetCode, amount: i64, reason: String, actor: String) -> Result<i64, StoreError> {
         let now = self.now();
         let program = self.program().await?;
-        on_backend!(self, b => b.adjust_balance(operation_id, customer, currency, amount, reason, program, now).await)
+        on_backend!(self, b => b.adjust_balance(operation_id, customer, currency, amount, reason, program, actor, now).await)
     }
 
     /// Burns the points of customers inactive for their currency's `inactivity_days`.
@@ -580,17 +581,17 @@ impl Store {
     }
 
     /// Generates unique coupons of a series, personal to `customer` if given.
-    pub async fn generate_coupons(&self, series: String, count: u32, customer: Option<i64>) -> Result<Vec<(String, Option<Timestamp>)>, StoreError> {
+    pub async fn generate_coupons(&self, series: String, count: u32, customer: Option<i64>, actor: String) -> Result<Vec<(String, Option<Timestamp>)>, StoreError> {
         let now = self.now();
         let program = self.program().await?;
-        on_backend!(self, b => b.generate_coupons(series, count, customer, program, now).await)
+        on_backend!(self, b => b.generate_coupons(series, count, customer, program, actor, now).await)
     }
 
     /// A one-time code identifying a customer at the POS for `ttl`.
-    pub async fn issue_code(&self, customer: i64, ttl: jiff::SignedDuration) -> Result<(String, Timestamp), StoreError> {
+    pub async fn issue_code(&self, customer: i64, ttl: jiff::SignedDuration, actor: String) -> Result<(String, Timestamp), StoreError> {
         let now = self.now();
         let secret = self.secret.clone();
-        on_backend!(self, b => b.issue_code(customer, ttl, secret, now).await)
+        on_backend!(self, b => b.issue_code(customer, ttl, secret, actor, now).await)
     }
 
     /// Now, to the microsecond (the precision everything is stored with).

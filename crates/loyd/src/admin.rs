@@ -44,9 +44,7 @@ pub async fn adjust(store: &Store, customer: String, currency: String, amount: S
     let currency = AssetCode::parse(currency)?;
     let (minor, scale) = amount_of(store, &currency, &amount).await?;
     let id = customer_id(&customer)?;
-    let balance = store.adjust_balance(operation_id.clone(), id, currency.clone(), minor, reason.clone()).await?;
-    let what = serde_json::json!({ "operation_id": operation_id, "currency": currency, "amount": amount, "reason": reason });
-    store.record_audit(crate::crm::cli_actor(), "balance.adjust".into(), ("customer".into(), format!("c_{id}")), None, Some(what)).await?;
+    let balance = store.adjust_balance(operation_id, id, currency.clone(), minor, reason, crate::crm::cli_actor()).await?;
     println!("{currency} balance now {}", Minor::new(balance, scale));
     Ok(ExitCode::SUCCESS)
 }
@@ -55,7 +53,7 @@ pub async fn card(store: &Store, cmd: CardCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         CardCommand::Issue { series, count, customer, number, virtual_card } => {
             let customer = customer.as_deref().map(customer_id).transpose()?;
-            let cards = store.issue_cards(IssueCards { series, count, customer, number, virtual_card }).await?;
+            let cards = store.issue_cards(IssueCards { series, count, customer, number, virtual_card }, crate::crm::cli_actor()).await?;
             println!("number\tpin\tcustomer\tvalid_until");
             for c in cards {
                 println!(
@@ -76,11 +74,11 @@ pub async fn card(store: &Store, cmd: CardCommand) -> anyhow::Result<ExitCode> {
             }
         }
         CardCommand::Block { number } => {
-            store.set_card_blocked(number.clone(), true).await?;
+            store.set_card_blocked(number.clone(), true, crate::crm::cli_actor()).await?;
             println!("card {number} is blocked");
         }
         CardCommand::Unblock { number } => {
-            store.set_card_blocked(number.clone(), false).await?;
+            store.set_card_blocked(number.clone(), false, crate::crm::cli_actor()).await?;
             println!("card {number} is active");
         }
     }
@@ -90,7 +88,7 @@ pub async fn card(store: &Store, cmd: CardCommand) -> anyhow::Result<ExitCode> {
 pub async fn coupons(store: &Store, cmd: CouponsCommand) -> anyhow::Result<ExitCode> {
     let CouponsCommand::Generate { series, count, customer } = cmd;
     let customer = customer.as_deref().map(customer_id).transpose()?;
-    for (code, valid_until) in store.generate_coupons(series, count, customer).await? {
+    for (code, valid_until) in store.generate_coupons(series, count, customer, crate::crm::cli_actor()).await? {
         match valid_until {
             Some(v) => println!("{code}\t{v}"),
             None => println!("{code}"),
@@ -173,7 +171,7 @@ pub async fn credit(store: &Store, cmd: CreditCommand) -> anyhow::Result<ExitCod
                 }
                 None => (None, amount_of(store, &currency, "0").await?.1),
             };
-            let (settled, balance) = store.settle_credit(operation_id, customer_id(&customer)?, currency.clone(), minor).await?;
+            let (settled, balance) = store.settle_credit(operation_id, customer_id(&customer)?, currency.clone(), minor, crate::crm::cli_actor()).await?;
             println!("settled {} {currency}; balance now {}", Minor::new(settled, scale), Minor::new(balance, scale));
         }
         CreditCommand::Statement { customer, currency, month, timezone } => {

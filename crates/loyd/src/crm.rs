@@ -123,7 +123,7 @@ pub async fn customer(store: &Store, cmd: CustomerCommand) -> anyhow::Result<Exi
             println!("merged {duplicate} into c_{}", c.id);
         }
         CustomerCommand::Code { customer } => {
-            let (code, expires) = store.issue_code(customer_id(&customer)?, jiff::SignedDuration::from_mins(5)).await?;
+            let (code, expires) = store.issue_code(customer_id(&customer)?, jiff::SignedDuration::from_mins(5), actor).await?;
             println!("{code}\tvalid until {expires}");
         }
         CustomerCommand::Adjust { customer, currency, amount, reason, operation_id } => {

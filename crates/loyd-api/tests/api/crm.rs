@@ -309,6 +309,15 @@ both_backends! {
         assert_eq!(actions, ["crm.update", "crm.create"]);
         let (_, cards) = call(&app, "GET", "/v1/admin/audit?object_kind=card_series", ADMIN_KEY, None).await;
         assert_eq!(cards["entries"][0]["actor"], "key:ops");
+        for _ in 0..2 {
+            let (status, _) = call(&app, "POST", &format!("/v1/admin/customers/{id}/adjustments"), ADMIN_KEY,
+                Some(json!({"operation_id": "goodwill-7", "currency": "bonus", "amount": "5", "reason": "sorry"}))).await;
+            assert_eq!(status, 201);
+        }
+        let (_, history) = call(&app, "GET", &format!("/v1/admin/customers/{id}/history"), ADMIN_KEY, None).await;
+        let adjustments: Vec<&Value> = history["entries"].as_array().unwrap().iter().filter(|e| e["action"] == "balance.adjust").collect();
+        assert_eq!(adjustments.len(), 1, "a repeated adjustment is audited once: {history}");
+        assert_eq!(adjustments[0]["after"]["amount"], "5");
     }
 
     async fn contacts_of_an_organisation_share_its_account(db: TestDb) {

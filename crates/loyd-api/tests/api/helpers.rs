@@ -134,14 +134,14 @@ impl TestApp {
 
     pub async fn issue(&self, series: &str, customer: Option<i64>) -> Vec<IssuedCard> {
         self.store
-            .issue_cards(IssueCards { series: series.into(), count: 1, customer, number: None, virtual_card: false })
+            .issue_cards(IssueCards { series: series.into(), count: 1, customer, number: None, virtual_card: false }, "test".into())
             .await
             .unwrap()
     }
 
     pub async fn grant(&self, customer: i64, currency: &str, amount: i64) {
         self.store
-            .adjust_balance(format!("grant-{customer}-{amount}"), customer, AssetCode::parse(currency).unwrap(), amount, "test".into())
+            .adjust_balance(format!("grant-{customer}-{amount}"), customer, AssetCode::parse(currency).unwrap(), amount, "test".into(), "test".into())
             .await
             .unwrap();
     }

@@ -35,7 +35,7 @@ both_backends! {
         let (status, body) = app.commit(&by_phone).await;
         assert_eq!(status, 201, "{body}");
         assert_eq!(body["customer"]["id"], format!("c_{customer}"));
-        let (code, _) = app.store.issue_code(customer, jiff::SignedDuration::from_mins(5)).await.unwrap();
+        let (code, _) = app.store.issue_code(customer, jiff::SignedDuration::from_mins(5), "test".into()).await.unwrap();
         let by_code = json!({"receipt_id": "cd", "customer": {"code": code},
                              "lines": [{"line": 1, "sku": "X", "qty": "1", "amount": "10.00"}]});
         let (status, body) = app.commit(&by_code).await;

@@ -258,9 +258,9 @@ both_backends! {
             .unwrap();
         assert_eq!((month.opening.as_str(), month.closing.as_str(), month.lines.len()), ("0.00", "-100.00", 5));
         assert_eq!(month.credit_limit, "100.00");
-        let (settled, balance) = app.store.settle_credit("payroll-2026-11".into(), customer, meals.clone(), None).await.unwrap();
+        let (settled, balance) = app.store.settle_credit("payroll-2026-11".into(), customer, meals.clone(), None, "test".into()).await.unwrap();
         assert_eq!((settled, balance), (10000, 0));
-        let again = app.store.settle_credit("payroll-2026-11".into(), customer, meals, None).await.unwrap();
+        let again = app.store.settle_credit("payroll-2026-11".into(), customer, meals, None, "test".into()).await.unwrap();
         assert_eq!(again, (10000, 0), "a repeated settlement is the same settlement");
         let (status, _) = app.commit(&meal("m-after", "10.00")).await;
         assert_eq!(status, 201);

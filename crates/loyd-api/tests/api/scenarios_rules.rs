@@ -148,7 +148,7 @@ both_backends! {
         let (status, body) = app.commit(&late).await;
         assert_eq!((status, body["error"]["code"].as_str()), (409, Some("coupon_expired")));
 
-        let codes = app.store.generate_coupons("GEN".into(), 1000, None).await.unwrap();
+        let codes = app.store.generate_coupons("GEN".into(), 1000, None, "test".into()).await.unwrap();
         let unique: std::collections::BTreeSet<&String> = codes.iter().map(|(c, _)| c).collect();
         assert_eq!(unique.len(), 1000);
         assert!(codes.iter().all(|(c, _)| loyd_domain::coupons::is_generated(c)));
@@ -196,7 +196,7 @@ both_backends! {
         program.campaigns.extend(extra.campaigns);
         let app = spawn_with_program(db, program).await;
         let (_, card) = app.customer_with_card("+37120000901", "LOY").await;
-        let code = app.store.generate_coupons("GEN".into(), 1, None).await.unwrap().remove(0).0;
+        let code = app.store.generate_coupons("GEN".into(), 1, None, "test".into()).await.unwrap().remove(0).0;
 
         let burst = |sku: &'static str, prefix: &'static str, customer: Option<String>, coupon: Option<String>| {
             let mut tasks = Vec::new();

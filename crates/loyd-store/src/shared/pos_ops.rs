@@ -623,20 +623,29 @@ impl Backend {
         request: IssueCards,
         program: Arc<Program>,
         secret: Arc<crate::crypto::Secrets>,
+        actor: String,
         now: Timestamp,
     ) -> Result<Vec<IssuedCard>, StoreError> {
         let request = Arc::new(request);
         self.write(move |c| {
-            let (request, program, secret) = (request.clone(), program.clone(), secret.clone());
-            Box::pin(async move { issue_in(c, &request, &program, &secret, now).await })
+            let (request, program, secret, actor) = (request.clone(), program.clone(), secret.clone(), actor.clone());
+            Box::pin(async move {
+                let issued = issue_in(c, &request, &program, &secret, now).await?;
+                // Numbers only: PINs are shown once and never recorded.
+                let numbers: Vec<&str> = issued.iter().map(|c| c.number.as_str()).collect();
+                let what = serde_json::json!({ "numbers": numbers, "customer": request.customer.map(customer_wire_id), "virtual": request.virtual_card });
+                super::crm::audit(c, &secret.ring, now, &actor, "card.issue", "card_series", &request.series, None::<&()>, Some(&what)).await?;
+                Ok(issued)
+            })
         })
         .await
     }
 
     /// Blocks or unblocks a card.
-    pub async fn set_card_blocked(&self, number: String, blocked: bool) -> Result<(), StoreError> {
+    pub async fn set_card_blocked(&self, number: String, blocked: bool, actor: String, now: Timestamp) -> Result<(), StoreError> {
+        let secrets = self.secrets.clone();
         self.write(move |c| {
-            let number = number.clone();
+            let (number, secrets, actor) = (number.clone(), secrets.clone(), actor.clone());
             Box::pin(async move {
                 let (to, from) = if blocked { ("blocked", "active") } else { ("active", "blocked") };
                 let done = sqlx::query("UPDATE cards SET state = $1 WHERE number = $2 AND state = $3")
@@ -647,6 +656,11 @@ impl Backend {
                     .await?;
                 if done.rows_affected() == 0 && card_row(c, &number).await?.is_none() {
                     return Err(StoreError::NotFound { what: "card", id: number });
+                }
+                if done.rows_affected() == 1 {
+                    let action = if blocked { "card.block" } else { "card.unblock" };
+                    let (before, after) = (serde_json::json!({ "state": from }), serde_json::json!({ "state": to }));
+                    super::crm::audit(c, &secrets.ring, now, &actor, action, "card", &number, Some(&before), Some(&after)).await?;
                 }
                 Ok(())
             })
@@ -662,6 +676,7 @@ impl Backend {
         count: u32,
         customer: Option<i64>,
         program: Arc<Program>,
+        actor: String,
         now: Timestamp,
     ) -> Result<Vec<(String, Option<Timestamp>)>, StoreError> {
         let series = loyd_domain::ids::StoreCode::parse(series).map_err(|e| StoreError::Invalid(e.to_string()))?;
@@ -675,8 +690,9 @@ impl Backend {
         if count == 0 || count > 100_000 {
             return Err(StoreError::Invalid("generate 1 to 100000 coupons at a time".into()));
         }
+        let secrets = self.secrets.clone();
         self.write(move |c| {
-            let (series, program) = (series.clone(), program.clone());
+            let (series, program, secrets, actor) = (series.clone(), program.clone(), secrets.clone(), actor.clone());
             Box::pin(async move {
                 if let Some(id) = customer {
                     let exists = sqlx::query("SELECT 1 FROM customers WHERE id = $1").bind(id).fetch_optional(&mut *c).await?;
@@ -690,6 +706,9 @@ impl Backend {
                     super::pos::store_coupon(c, &code, &series, customer, valid_until, None, now).await?;
                     out.push((code, valid_until));
                 }
+                // How many, not which: the codes are bearer secrets.
+                let what = serde_json::json!({ "count": count, "customer": customer.map(customer_wire_id) });
+                super::crm::audit(c, &secrets.ring, now, &actor, "coupons.generate", "coupon_series", series.as_str(), None::<&()>, Some(&what)).await?;
                 Ok(out)
             })
         })
@@ -702,11 +721,12 @@ impl Backend {
         customer: i64,
         ttl: jiff::SignedDuration,
         secret: Arc<crate::crypto::Secrets>,
+        actor: String,
         now: Timestamp,
     ) -> Result<(String, Timestamp), StoreError> {
         let expires = now + ttl;
         self.write(move |c| {
-            let secret = secret.clone();
+            let (secret, actor) = (secret.clone(), actor.clone());
             Box::pin(async move {
                 let exists = sqlx::query("SELECT 1 FROM customers WHERE id = $1").bind(customer).fetch_optional(&mut *c).await?;
                 if exists.is_none() {
@@ -725,6 +745,9 @@ impl Backend {
                     .execute(&mut *c)
                     .await?;
                     if done.rows_affected() == 1 {
+                        let what = serde_json::json!({ "expires_at": expires });
+                        super::crm::audit(c, &secret.ring, now, &actor, "customer.code", "customer", &customer_wire_id(customer), None::<&()>, Some(&what))
+                            .await?;
                         return Ok((code, expires));
                     }
                 }
@@ -774,11 +797,13 @@ impl Backend {
         customer: i64,
         currency: AssetCode,
         amount: Option<i64>,
+        actor: String,
         now: Timestamp,
     ) -> Result<(i64, i64), StoreError> {
         let id = transfer_id(format!("settle:{operation_id}"))?;
+        let secrets = self.secrets.clone();
         self.write(move |c| {
-            let (id, currency, operation_id) = (id.clone(), currency.clone(), operation_id.clone());
+            let (id, currency, operation_id, secrets, actor) = (id.clone(), currency.clone(), operation_id.clone(), secrets.clone(), actor.clone());
             Box::pin(async move {
                 if let Some(t) = super::ledger::load_transfers(c, &BTreeSet::from([id.clone()])).await?.pop() {
                     let balance = account_posted(c, t.credit).await?;
@@ -802,6 +827,8 @@ impl Backend {
                 };
                 apply_transfers(c, &[t], now).await?;
                 let balance = account_posted(c, account.id).await?;
+                let what = serde_json::json!({ "operation_id": operation_id, "currency": currency, "settled_minor": amount });
+                super::crm::audit(c, &secrets.ring, now, &actor, "credit.settle", "customer", &customer_wire_id(customer), None::<&()>, Some(&what)).await?;
                 Ok((amount, balance))
             })
         })
@@ -820,6 +847,7 @@ impl Backend {
         amount: i64,
         reason: String,
         program: Arc<Program>,
+        actor: String,
         now: Timestamp,
     ) -> Result<i64, StoreError> {
         if amount == 0 {
@@ -830,9 +858,12 @@ impl Backend {
             .cloned()
             .ok_or_else(|| StoreError::NotFound { what: "currency", id: currency.to_string() })?;
         let id = transfer_id(format!("adjust:{operation_id}"))?;
+        let secrets = self.secrets.clone();
         self.write(move |c| {
-            let (id, cur, reason, operation_id) = (id.clone(), cur.clone(), reason.clone(), operation_id.clone());
+            let (id, cur, reason, operation_id, secrets, actor) =
+                (id.clone(), cur.clone(), reason.clone(), operation_id.clone(), secrets.clone(), actor.clone());
             Box::pin(async move {
+                let replay = !super::ledger::load_transfers(c, &BTreeSet::from([id.clone()])).await?.is_empty();
                 let exists = sqlx::query("SELECT 1 FROM customers WHERE id = $1").bind(customer).fetch_optional(&mut *c).await?;
                 if exists.is_none() {
                     return Err(StoreError::NotFound { what: "customer", id: customer_wire_id(customer) });
@@ -859,6 +890,13 @@ impl Backend {
                 };
                 let t = NewTransfer { reference: Some(reason.chars().take(200).collect()), at: Some(now), ..t };
                 apply_transfers(c, &[t], now).await.map_err(|e| ledger_refusal(e, "balance", cur.scale, &operation_id))?;
+                if !replay {
+                    let what = serde_json::json!({
+                        "operation_id": operation_id, "currency": cur.code, "amount": Minor::new(amount, cur.scale).to_string(), "reason": reason,
+                    });
+                    super::crm::audit(c, &secrets.ring, now, &actor, "balance.adjust", "customer", &customer_wire_id(customer), None::<&()>, Some(&what))
+                        .await?;
+                }
                 account_posted(c, account.id).await
             })
         })

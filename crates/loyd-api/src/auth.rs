@@ -66,12 +66,13 @@ pub fn permission(method: &Method, route: &str) -> Option<Permission> {
     use Permission::*;
     let p = match (method.as_str(), route) {
         ("GET", "/v1/admin/customers" | "/v1/admin/customers/{id}" | "/v1/admin/customers/{id}/statement") => CustomersRead,
-        ("GET", "/v1/admin/customers/{id}/crm" | "/v1/admin/crm" | "/v1/admin/organisations/{id}") => CustomersRead,
+        ("GET", "/v1/admin/customers/{id}/crm" | "/v1/admin/crm" | "/v1/admin/organisations" | "/v1/admin/organisations/{id}") => CustomersRead,
+        ("GET", "/v1/admin/organisations/{id}/crm") => CustomersRead,
         ("POST", "/v1/admin/customers" | "/v1/admin/customers/{id}/merge" | "/v1/admin/organisations") => CustomersWrite,
         ("PATCH", "/v1/admin/customers/{id}") => CustomersWrite,
         ("GET", "/v1/admin/customers/{id}/purchases") => ReceiptsRead,
         ("GET", "/v1/admin/customers/{id}/history" | "/v1/admin/audit") => AuditRead,
-        ("POST", "/v1/admin/customers/{id}/crm") | ("PATCH", "/v1/admin/crm/{id}") => CrmWrite,
+        ("POST", "/v1/admin/customers/{id}/crm" | "/v1/admin/organisations/{id}/crm") | ("PATCH", "/v1/admin/crm/{id}") => CrmWrite,
         ("POST", "/v1/admin/customers/{id}/codes") => CodesIssue,
         ("POST", "/v1/admin/customers/{id}/adjustments" | "/v1/admin/customers/{id}/credit-settlements") => BalanceAdjust,
         ("POST", "/v1/admin/cards" | "/v1/admin/cards/{number}/block" | "/v1/admin/cards/{number}/unblock" | "/v1/admin/cards/{number}/replace") => {

@@ -37,8 +37,9 @@ pub fn router() -> Router<AppState> {
         .route("/v1/admin/customers/{id}/crm", get(customer_crm).post(add_crm))
         .route("/v1/admin/crm", get(list_crm))
         .route("/v1/admin/crm/{id}", patch(update_crm))
-        .route("/v1/admin/organisations", post(create_organisation))
+        .route("/v1/admin/organisations", get(list_organisations).post(create_organisation))
         .route("/v1/admin/organisations/{id}", get(get_organisation))
+        .route("/v1/admin/organisations/{id}/crm", get(organisation_crm).post(add_organisation_crm))
         .route("/v1/admin/cards/{number}/replace", post(replace_card))
         .route("/v1/admin/users", get(list_users).post(create_user))
         .route("/v1/admin/users/{login}", patch(update_user))
@@ -529,6 +530,37 @@ pub struct NewCrm {
     pub assignee: Option<String>,
 }
 
+/// An organisation's notes, contact events, tasks and reminders, newest first.
+#[utoipa::path(get, path = "/v1/admin/organisations/{id}/crm", tag = "crm", security(("api_key" = []), ("session" = [])),
+    params(("id" = String, Path), CrmQuery), responses((status = 200, body = CrmPage), (status = "4XX", body = ErrorBody)))]
+pub async fn organisation_crm(State(state): State<AppState>, Path(id): Path<String>, Query(q): Query<CrmQuery>) -> Result<Json<CrmPage>, ApiError> {
+    let mut filter = crm_filter(q, None)?;
+    filter.organisation = Some(organisation_id(&id)?);
+    crm_page(&state, filter).await
+}
+
+/// Record a note, contact event, task or reminder about an organisation.
+#[utoipa::path(post, path = "/v1/admin/organisations/{id}/crm", tag = "crm", security(("api_key" = []), ("session" = [])),
+    params(("id" = String, Path)), request_body = NewCrm, responses((status = 201, body = CrmOut), (status = "4XX", body = ErrorBody)))]
+pub async fn add_organisation_crm(
+    State(state): State<AppState>,
+    actor: CurrentActor,
+    Path(id): Path<String>,
+    Json(body): Json<NewCrm>,
+) -> Result<(StatusCode, Json<CrmOut>), ApiError> {
+    let entry = NewCrmEntry {
+        customer: None,
+        organisation: Some(organisation_id(&id)?),
+        kind: body.kind,
+        channel: body.channel,
+        body: body.body,
+        due_at: body.due_at,
+        assignee: body.assignee,
+    };
+    let e = state.store.add_crm_entry(entry, actor.name()).await?;
+    Ok((StatusCode::CREATED, Json(e.into())))
+}
+
 /// Record a note, contact event, task or reminder about a customer.
 #[utoipa::path(post, path = "/v1/admin/customers/{id}/crm", tag = "crm", security(("api_key" = []), ("session" = [])),
     params(("id" = String, Path)), request_body = NewCrm, responses((status = 201, body = CrmOut), (status = "4XX", body = ErrorBody)))]
@@ -606,6 +638,34 @@ impl From<Organisation> for OrganisationOut {
 pub async fn create_organisation(State(state): State<AppState>, actor: CurrentActor, Json(body): Json<NewOrganisation>) -> Result<(StatusCode, Json<OrganisationOut>), ApiError> {
     let o = state.store.create_organisation(body.name, body.tax_id, actor.name()).await?;
     Ok((StatusCode::CREATED, Json(o.into())))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct OrganisationQuery {
+    /// A part of the name, any case.
+    pub name: Option<String>,
+    /// The `next_after` of the previous page.
+    pub after: Option<String>,
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrganisationPage {
+    pub organisations: Vec<OrganisationOut>,
+    pub next_after: Option<String>,
+}
+
+/// Organisations, optionally by a part of the name.
+#[utoipa::path(get, path = "/v1/admin/organisations", tag = "crm", security(("api_key" = []), ("session" = [])), params(OrganisationQuery),
+    responses((status = 200, body = OrganisationPage), (status = "4XX", body = ErrorBody)))]
+pub async fn list_organisations(State(state): State<AppState>, Query(q): Query<OrganisationQuery>) -> Result<Json<OrganisationPage>, ApiError> {
+    if q.name.as_ref().is_some_and(|n| n.len() > 200) {
+        return Err(ApiError::validation("a name filter is at most 200 characters"));
+    }
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let orgs = state.store.organisations(q.name, q.after.as_deref().map(organisation_id).transpose()?, limit).await?;
+    let next_after = (orgs.len() == limit as usize).then(|| orgs.last().map(|o| format!("o_{}", o.id))).flatten();
+    Ok(Json(OrganisationPage { organisations: orgs.into_iter().map(OrganisationOut::from).collect(), next_after }))
 }
 
 #[utoipa::path(get, path = "/v1/admin/organisations/{id}", tag = "crm", security(("api_key" = []), ("session" = [])),

@@ -311,6 +311,8 @@ dispatch! {
     pub async fn purchases(&self, customer: i64, stores: Option<Vec<String>>, before: Option<Timestamp>, limit: u32) -> Result<Vec<Purchase>, StoreError>;
     pub async fn create_organisation(&self, name: String, tax_id: Option<String>, actor: String; now now) -> Result<Organisation, StoreError>;
     pub async fn organisation(&self, id: i64) -> Result<Option<Organisation>, StoreError>;
+    /// Organisations by id; `name` filters by a part of the name.
+    pub async fn organisations(&self, name: Option<String>, after_id: Option<i64>, limit: u32) -> Result<Vec<Organisation>, StoreError>;
     pub async fn add_crm_entry(&self, entry: NewCrmEntry, actor: String; now now) -> Result<CrmEntry, StoreError>;
     pub async fn update_crm_entry(&self, id: i64, patch: CrmPatch, actor: String; now now) -> Result<CrmEntry, StoreError>;
     pub async fn crm_entries(&self, filter: CrmFilter) -> Result<Vec<CrmEntry>, StoreError>;

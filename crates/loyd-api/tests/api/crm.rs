@@ -343,6 +343,16 @@ both_backends! {
         assert_eq!(got["contacts"], json!([format!("c_{a}"), format!("c_{b}")]));
         let (status, _) = call(&app, "POST", "/v1/admin/organisations", ADMIN_KEY, Some(json!({"name": "Other", "tax_id": "LV40003000001"}))).await;
         assert_eq!(status, 409);
+        call(&app, "POST", "/v1/admin/organisations", ADMIN_KEY, Some(json!({"name": "100% Wood_Co"}))).await;
+        let (_, found) = call(&app, "GET", "/v1/admin/organisations?name=koks", ADMIN_KEY, None).await;
+        assert_eq!(found["organisations"][0]["contacts"].as_array().unwrap().len(), 2, "{found}");
+        let (_, found) = call(&app, "GET", "/v1/admin/organisations?name=%25", ADMIN_KEY, None).await;
+        assert_eq!(found["organisations"].as_array().unwrap().len(), 1, "a % in the filter is a percent sign: {found}");
+        let (status, note) = call(&app, "POST", &format!("/v1/admin/organisations/{org_id}/crm"), ADMIN_KEY,
+            Some(json!({"kind": "event", "channel": "phone", "body": "Agreed the spring order"}))).await;
+        assert_eq!(status, 201, "{note}");
+        let (_, notes) = call(&app, "GET", &format!("/v1/admin/organisations/{org_id}/crm"), ADMIN_KEY, None).await;
+        assert_eq!(notes["entries"][0]["body"], "Agreed the spring order");
         assert!(app.store.ledger_audit().await.unwrap().is_sound());
     }
 

@@ -733,6 +733,50 @@ impl Backend {
         organisation_row(&mut c, id).await
     }
 
+    /// Organisations by id, optionally those whose name contains `name` (any case).
+    pub async fn organisations(&self, name: Option<String>, after_id: Option<i64>, limit: u32) -> Result<Vec<Organisation>, StoreError> {
+        let mut c = self.reader().await?;
+        let mut qb = QueryBuilder::<Db>::new("SELECT id, name, tax_id, created_at FROM organisations WHERE 1 = 1");
+        if let Some(n) = name {
+            let escaped = n.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            qb.push(" AND LOWER(name) LIKE ").push_bind(format!("%{escaped}%")).push(" ESCAPE '\\'");
+        }
+        if let Some(a) = after_id {
+            qb.push(" AND id > ").push_bind(a);
+        }
+        qb.push(" ORDER BY id LIMIT ").push_bind(i64::from(limit.clamp(1, 1000)));
+        let mut orgs: Vec<Organisation> = qb
+            .build()
+            .fetch_all(&mut *c)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(Organisation {
+                    id: r.try_get("id")?,
+                    name: r.try_get("name")?,
+                    tax_id: r.try_get("tax_id")?,
+                    contacts: Vec::new(),
+                    created_at: from_micros(r.try_get("created_at")?),
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        if !orgs.is_empty() {
+            let mut qb = QueryBuilder::<Db>::new("SELECT id, organisation_id FROM customers WHERE organisation_id IN (");
+            let mut list = qb.separated(", ");
+            for o in &orgs {
+                list.push_bind(o.id);
+            }
+            qb.push(") ORDER BY id");
+            for r in qb.build().fetch_all(&mut *c).await? {
+                let org: i64 = r.try_get("organisation_id")?;
+                if let Some(o) = orgs.iter_mut().find(|o| o.id == org) {
+                    o.contacts.push(r.try_get("id")?);
+                }
+            }
+        }
+        Ok(orgs)
+    }
+
     pub async fn add_crm_entry(&self, entry: NewCrmEntry, actor: String, now: Timestamp) -> Result<CrmEntry, StoreError> {
         if !CRM_KINDS.contains(&entry.kind.as_str()) {
             return Err(bad(format!("a CRM entry is one of {}", CRM_KINDS.join(", "))));

@@ -383,9 +383,38 @@ pub struct AuditPage {
     pub next_before: Option<i64>,
 }
 
-async fn audit_page(state: &AppState, filter: AuditFilter) -> Result<Json<AuditPage>, ApiError> {
+/// What a role without the contact-data permission sees of a record: contact data
+/// masked, birth dates and CRM texts withheld.
+fn mask_contacts(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(map) => {
+            for (k, field) in map.iter_mut() {
+                match (k.as_str(), &*field) {
+                    ("phone", serde_json::Value::String(p)) => *field = mask_phone(p).into(),
+                    ("email", serde_json::Value::String(e)) => *field = mask_email(e).into(),
+                    ("name", serde_json::Value::String(n)) => *field = mask_name(n).into(),
+                    ("birth_date", _) => *field = serde_json::Value::Null,
+                    ("body", serde_json::Value::String(_)) => *field = HIDDEN.into(),
+                    _ => mask_contacts(field),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(mask_contacts),
+        _ => {}
+    }
+}
+
+/// A CRM text shown to a role without the contact-data permission.
+const HIDDEN: &str = "•••";
+
+async fn audit_page(state: &AppState, actor: &crate::auth::Actor, filter: AuditFilter) -> Result<Json<AuditPage>, ApiError> {
     let limit = filter.limit;
-    let entries = state.store.audit_log(filter).await?;
+    let mut entries = state.store.audit_log(filter).await?;
+    if !actor.can(Permission::ContactsRead) {
+        for e in entries.iter_mut().filter(|e| matches!(e.object_kind.as_str(), "customer" | "crm_entry")) {
+            e.before.iter_mut().chain(e.after.iter_mut()).for_each(mask_contacts);
+        }
+    }
     let next_before = (entries.len() == limit as usize).then(|| entries.last().map(|e| e.id)).flatten();
     Ok(Json(AuditPage { entries, next_before }))
 }
@@ -393,7 +422,7 @@ async fn audit_page(state: &AppState, filter: AuditFilter) -> Result<Json<AuditP
 /// The audit log: every admin change, who made it, when, before and after; newest first.
 #[utoipa::path(get, path = "/v1/admin/audit", tag = "crm", security(("api_key" = []), ("session" = [])), params(AuditQuery),
     responses((status = 200, body = AuditPage), (status = "4XX", body = ErrorBody)))]
-pub async fn audit_log(State(state): State<AppState>, Query(q): Query<AuditQuery>) -> Result<Json<AuditPage>, ApiError> {
+pub async fn audit_log(State(state): State<AppState>, actor: CurrentActor, Query(q): Query<AuditQuery>) -> Result<Json<AuditPage>, ApiError> {
     let filter = AuditFilter {
         object_kind: q.object_kind,
         object_id: q.object_id,
@@ -401,13 +430,13 @@ pub async fn audit_log(State(state): State<AppState>, Query(q): Query<AuditQuery
         before_id: q.before,
         limit: q.limit.unwrap_or(100).clamp(1, 1000),
     };
-    audit_page(&state, filter).await
+    audit_page(&state, &actor, filter).await
 }
 
 /// A customer's change history (their audit entries), newest first.
 #[utoipa::path(get, path = "/v1/admin/customers/{id}/history", tag = "crm", security(("api_key" = []), ("session" = [])),
     params(("id" = String, Path), AuditQuery), responses((status = 200, body = AuditPage), (status = "4XX", body = ErrorBody)))]
-pub async fn history(State(state): State<AppState>, Path(id): Path<String>, Query(q): Query<AuditQuery>) -> Result<Json<AuditPage>, ApiError> {
+pub async fn history(State(state): State<AppState>, actor: CurrentActor, Path(id): Path<String>, Query(q): Query<AuditQuery>) -> Result<Json<AuditPage>, ApiError> {
     let filter = AuditFilter {
         object_kind: Some("customer".into()),
         object_id: Some(format!("c_{}", customer_id(&id)?)),
@@ -415,7 +444,7 @@ pub async fn history(State(state): State<AppState>, Path(id): Path<String>, Quer
         before_id: q.before,
         limit: q.limit.unwrap_or(100).clamp(1, 1000),
     };
-    audit_page(&state, filter).await
+    audit_page(&state, &actor, filter).await
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -480,11 +509,23 @@ pub struct CrmPage {
     pub next_before: Option<i64>,
 }
 
-async fn crm_page(state: &AppState, filter: CrmFilter) -> Result<Json<CrmPage>, ApiError> {
+async fn crm_page(state: &AppState, actor: &crate::auth::Actor, filter: CrmFilter) -> Result<Json<CrmPage>, ApiError> {
     let limit = filter.limit;
     let entries = state.store.crm_entries(filter).await?;
     let next_before = (entries.len() == limit as usize).then(|| entries.last().map(|e| e.id)).flatten();
-    Ok(Json(CrmPage { entries: entries.into_iter().map(CrmOut::from).collect(), next_before }))
+    let clear = actor.can(Permission::ContactsRead);
+    let entries = entries
+        .into_iter()
+        .map(|e| {
+            let mut out = CrmOut::from(e);
+            if !clear {
+                // Staff write personal details into CRM texts.
+                out.body = HIDDEN.into();
+            }
+            out
+        })
+        .collect();
+    Ok(Json(CrmPage { entries, next_before }))
 }
 
 fn crm_filter(q: CrmQuery, customer: Option<i64>) -> Result<CrmFilter, ApiError> {
@@ -503,15 +544,15 @@ fn crm_filter(q: CrmQuery, customer: Option<i64>) -> Result<CrmFilter, ApiError>
 /// CRM entries of every customer and organisation: a staff member's task list.
 #[utoipa::path(get, path = "/v1/admin/crm", tag = "crm", security(("api_key" = []), ("session" = [])), params(CrmQuery),
     responses((status = 200, body = CrmPage), (status = "4XX", body = ErrorBody)))]
-pub async fn list_crm(State(state): State<AppState>, Query(q): Query<CrmQuery>) -> Result<Json<CrmPage>, ApiError> {
-    crm_page(&state, crm_filter(q, None)?).await
+pub async fn list_crm(State(state): State<AppState>, actor: CurrentActor, Query(q): Query<CrmQuery>) -> Result<Json<CrmPage>, ApiError> {
+    crm_page(&state, &actor, crm_filter(q, None)?).await
 }
 
 /// A customer's notes, contact events, tasks and reminders, newest first.
 #[utoipa::path(get, path = "/v1/admin/customers/{id}/crm", tag = "crm", security(("api_key" = []), ("session" = [])),
     params(("id" = String, Path), CrmQuery), responses((status = 200, body = CrmPage), (status = "4XX", body = ErrorBody)))]
-pub async fn customer_crm(State(state): State<AppState>, Path(id): Path<String>, Query(q): Query<CrmQuery>) -> Result<Json<CrmPage>, ApiError> {
-    crm_page(&state, crm_filter(q, Some(customer_id(&id)?))?).await
+pub async fn customer_crm(State(state): State<AppState>, actor: CurrentActor, Path(id): Path<String>, Query(q): Query<CrmQuery>) -> Result<Json<CrmPage>, ApiError> {
+    crm_page(&state, &actor, crm_filter(q, Some(customer_id(&id)?))?).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -533,10 +574,10 @@ pub struct NewCrm {
 /// An organisation's notes, contact events, tasks and reminders, newest first.
 #[utoipa::path(get, path = "/v1/admin/organisations/{id}/crm", tag = "crm", security(("api_key" = []), ("session" = [])),
     params(("id" = String, Path), CrmQuery), responses((status = 200, body = CrmPage), (status = "4XX", body = ErrorBody)))]
-pub async fn organisation_crm(State(state): State<AppState>, Path(id): Path<String>, Query(q): Query<CrmQuery>) -> Result<Json<CrmPage>, ApiError> {
+pub async fn organisation_crm(State(state): State<AppState>, actor: CurrentActor, Path(id): Path<String>, Query(q): Query<CrmQuery>) -> Result<Json<CrmPage>, ApiError> {
     let mut filter = crm_filter(q, None)?;
     filter.organisation = Some(organisation_id(&id)?);
-    crm_page(&state, filter).await
+    crm_page(&state, &actor, filter).await
 }
 
 /// Record a note, contact event, task or reminder about an organisation.

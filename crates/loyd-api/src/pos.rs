@@ -291,7 +291,10 @@ pub async fn offline(
             Err(e) => Err(ApiError::validation(format!("the receipt does not match the expected shape: {e}"))),
             Ok(req) => {
                 let card = customer_card(&req);
-                state.store.commit_receipt(caller.clone(), req, true).await.map_err(|e| ApiError::from(e).for_card(card))
+                match check_identification_rate(&state, &caller, req.customer.as_ref()).await {
+                    Err(e) => Err(e),
+                    Ok(()) => state.store.commit_receipt(caller.clone(), req, true).await.map_err(|e| ApiError::from(e).for_card(card)),
+                }
             }
         };
         results.push(match outcome {

@@ -113,7 +113,15 @@ both_backends! {
         let actions: Vec<&str> = history["entries"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
         assert_eq!(actions, ["customer.update", "customer.create"]);
         assert_eq!(history["entries"][0]["actor"], "user:sam.support");
-        assert_eq!(history["entries"][0]["after"]["email"], "janis@example.lv");
+        assert_eq!(history["entries"][0]["after"]["email"], "j•••@example.lv", "an auditor sees no contact data");
+        assert_eq!(history["entries"][1]["after"]["name"], "J. O.");
+        let (_, clear) = call(&app, "GET", &format!("/v1/admin/customers/{id}/history"), &support, None).await;
+        assert_eq!(clear["entries"][0]["after"]["email"], "janis@example.lv");
+        call(&app, "POST", &format!("/v1/admin/customers/{id}/crm"), &support, Some(json!({"kind": "note", "body": "Jānis, +37120000051, VIP"}))).await;
+        let (_, notes) = call(&app, "GET", &format!("/v1/admin/customers/{id}/crm"), &analyst, None).await;
+        assert_eq!(notes["entries"][0]["body"], "•••");
+        let (_, audit) = call(&app, "GET", "/v1/admin/audit?object_kind=crm_entry", &auditor, None).await;
+        assert_eq!(audit["entries"][0]["after"]["body"], "•••");
         assert_eq!(call(&app, "POST", &format!("/v1/admin/customers/{id}/adjustments"), &auditor,
             Some(json!({"operation_id": "a1", "currency": "bonus", "amount": "5", "reason": "x"}))).await.0, 403);
         // A terminal key opens nothing of the admin API.
@@ -251,6 +259,8 @@ both_backends! {
         assert_eq!((status, code(&body)), (409, "card_blocked"));
         let (status, body) = call(&app, "POST", &format!("/v1/admin/cards/{card}/replace"), ADMIN_KEY, Some(json!({"number": "2770000012346"}))).await;
         assert_eq!(status, 422, "a card is replaced once: {body}");
+        let (status, body) = call(&app, "POST", &format!("/v1/admin/cards/{card}/unblock"), ADMIN_KEY, None).await;
+        assert_eq!(status, 422, "a replaced card stays blocked: {body}");
         // Merge: the duplicate's card, points and receipts move to the kept customer.
         assert_eq!(app.commit(&receipt("dup-buys", Some(&dup_card), "10.00")).await.0, 201);
         let (dup_points, _) = app.balance(&dup_card, "bonus").await;
@@ -266,6 +276,12 @@ both_backends! {
         assert!(old["phone"].is_null(), "the duplicate gave up its phone");
         let (_, purchases) = call(&app, "GET", &format!("/v1/admin/customers/c_{keep}/purchases"), ADMIN_KEY, None).await;
         assert_eq!(purchases["purchases"].as_array().unwrap().len(), 1);
+        // Returning the duplicate's purchase takes its points back from where they are now.
+        let before_return = app.balance(&dup_card, "bonus").await.0.parse::<i64>().unwrap();
+        let res = app.pos_post("/v1/pos/returns", &json!({"return_id": "ret-dup", "receipt_id": "dup-buys", "lines": [{"line": 1, "qty": "1"}]})).await;
+        assert_eq!(res.status(), 201);
+        let after_return = app.balance(&dup_card, "bonus").await.0.parse::<i64>().unwrap();
+        assert_eq!(before_return - after_return, dup_points.parse::<i64>().unwrap() - 12, "the accrual of the returned receipt is taken back");
         // The duplicate's phone no longer identifies anyone at the POS.
         let mut r = receipt("dup-phone", None, "1.00");
         r["customer"] = json!({"phone": "+37120000082"});
@@ -384,6 +400,9 @@ both_backends! {
         let db = app_db(&app);
         assert!(db.execute_raw("UPDATE audit_log SET actor = 'someone else'").await.unwrap_err().contains("append-only"));
         assert!(db.execute_raw("DELETE FROM audit_log").await.unwrap_err().contains("append-only"));
+        if db.backend() == "postgres" {
+            assert!(db.execute_raw("TRUNCATE audit_log").await.unwrap_err().contains("append-only"));
+        }
         let (_, audit) = call(&app, "GET", "/v1/admin/audit", ADMIN_KEY, None).await;
         assert_eq!(audit["entries"][0]["actor"], "key:ops");
     }

@@ -86,7 +86,7 @@ CREATE TABLE audit_log (
 CREATE INDEX audit_log_object_idx ON audit_log (object_kind, object_id, id);
 CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'DELETE' OR NEW.id IS DISTINCT FROM OLD.id OR NEW.at IS DISTINCT FROM OLD.at
+    IF TG_OP IN ('DELETE', 'TRUNCATE') OR NEW.id IS DISTINCT FROM OLD.id OR NEW.at IS DISTINCT FROM OLD.at
        OR NEW.actor IS DISTINCT FROM OLD.actor OR NEW.action IS DISTINCT FROM OLD.action
        OR NEW.object_kind IS DISTINCT FROM OLD.object_kind OR NEW.object_id IS DISTINCT FROM OLD.object_id
        OR (OLD.before IS NULL) <> (NEW.before IS NULL) OR (OLD.after IS NULL) <> (NEW.after IS NULL) THEN

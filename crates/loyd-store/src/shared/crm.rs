@@ -313,6 +313,78 @@ async fn move_balances(c: &mut Conn, from: &Holder, to: &Holder, tag: &str, now:
     Ok(moved)
 }
 
+/// The holder whose accounts a customer's value lives in now: a merged duplicate's
+/// value is with the customer it was merged into (and their organisation, if any).
+async fn current_holder(c: &mut Conn, customer: i64) -> Result<Holder, StoreError> {
+    let mut id = customer;
+    for _ in 0..16 {
+        let next: Option<i64> = sqlx::query("SELECT merged_into FROM customers WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *c)
+            .await?
+            .map(|r| r.try_get("merged_into"))
+            .transpose()?
+            .flatten();
+        match next {
+            Some(n) => id = n,
+            None => break,
+        }
+    }
+    holder_of(c, id).await
+}
+
+/// A return of a receipt whose customer has since been merged into another or joined an
+/// organisation reverses the transfers of the receipt's time, against the accounts of
+/// then. Value has moved on since: points an accrual gave that are no longer in the old
+/// account are taken back from where they went (as far as its balance allows), and
+/// whatever the return refunded to an old account follows to the current one.
+pub(crate) async fn follow_moved_value(
+    c: &mut Conn,
+    customer: i64,
+    effects: &loyd_domain::returns::ReceiptEffects,
+    planned: &[i64],
+    moved: &mut [i64],
+    tag: &str,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    use loyd_domain::returns::EffectRole;
+    let current = current_holder(c, customer).await?;
+    let ids: BTreeSet<_> = effects.transfers.iter().flat_map(|t| [t.debit, t.credit]).collect();
+    let abandoned: Vec<_> = super::ledger::load_accounts(c, &ids, false)
+        .await?
+        .into_iter()
+        // A customer's own accounts left behind by a merge or by joining an organisation.
+        // (An organisation's accounts stay its own when a contact leaves.)
+        .filter(|a| a.holder.kind == HolderKind::Customer && a.holder != current)
+        .collect();
+    if abandoned.is_empty() {
+        return Ok(());
+    }
+    for (k, t) in effects.transfers.iter().enumerate() {
+        if t.role != EffectRole::Accrual || planned[k] <= moved[k] {
+            continue;
+        }
+        let Some(old) = abandoned.iter().find(|a| a.id == t.credit) else { continue };
+        let Some(now_at) = super::ledger::find_account(c, &current, &old.asset).await? else { continue };
+        let take = NewTransfer {
+            balancing: true,
+            at: Some(now),
+            ..NewTransfer::single(transfer_id(format!("{tag}:f{k}"))?, now_at.id, t.debit, planned[k] - moved[k], code("return"))
+        };
+        for o in apply_transfers(c, &[take], now).await? {
+            let (loyd_domain::ledger::TransferOutcome::Created(x) | loyd_domain::ledger::TransferOutcome::Exists(x)) = o;
+            moved[k] += x.amount;
+        }
+    }
+    let holders: BTreeSet<(String, String)> = abandoned.iter().map(|a| (a.holder.kind.name().to_owned(), a.holder.id.clone())).collect();
+    for (kind, id) in holders {
+        let kind = HolderKind::from_name(&kind).ok_or_else(|| bad("unknown holder kind"))?;
+        let from = Holder::new(kind, id).map_err(|e| bad(e.to_string()))?;
+        move_balances(c, &from, &current, &format!("{tag}:s"), now).await?;
+    }
+    Ok(())
+}
+
 fn customer_holder(id: i64) -> Result<Holder, StoreError> {
     Holder::new(HolderKind::Customer, id.to_string()).map_err(|e| bad(e.to_string()))
 }

@@ -34,6 +34,12 @@ pub(crate) fn request_hash<T: serde::Serialize>(request: &T) -> String {
     hex(&Sha256::digest(serde_json::to_vec(request).unwrap_or_default()))
 }
 
+/// As [`request_hash`], keyed with the server's secret: for requests that may name a
+/// customer by phone, whose plain hash could be matched against guessed phones.
+pub(crate) fn keyed_request_hash<T: serde::Serialize>(secret: &crate::crypto::Secrets, request: &T) -> String {
+    keyed_hash(secret, &["request", &serde_json::to_string(request).unwrap_or_default()])
+}
+
 /// A short, stable name for a (store, terminal, client id) triple, used in transfer ids
 /// (which must stay short whatever the client's ids are).
 pub(crate) fn scope_hash(store: &str, terminal: &str, id: &str) -> String {
@@ -847,7 +853,7 @@ impl Backend {
         offline: bool,
         now: Timestamp,
     ) -> Result<PosReply, StoreError> {
-        let hash = request_hash(&request);
+        let hash = keyed_request_hash(&secret, &request);
         let shared = Arc::new((caller, request, hash));
         self.write(move |c| {
             let (shared, program, secret) = (shared.clone(), program.clone(), secret.clone());

@@ -499,7 +499,7 @@ impl Backend {
         now: Timestamp,
     ) -> Result<PosReply, StoreError> {
         loyd_domain::ids::ClientOpId::parse(&request.operation_id).map_err(|e| ReceiptError::invalid(format!("operation_id: {e}")))?;
-        let hash = request_hash(&request);
+        let hash = super::pos::keyed_request_hash(&secret, &request);
         let shared = Arc::new((caller, request, hash));
         self.write(move |c| {
             let (shared, program, secret) = (shared.clone(), program.clone(), secret.clone());
@@ -648,6 +648,16 @@ impl Backend {
             let (number, secrets, actor) = (number.clone(), secrets.clone(), actor.clone());
             Box::pin(async move {
                 let (to, from) = if blocked { ("blocked", "active") } else { ("active", "blocked") };
+                if !blocked {
+                    let replaced = sqlx::query("SELECT replaced_by FROM cards WHERE number = $1 AND replaced_by IS NOT NULL")
+                        .bind(number.clone())
+                        .fetch_optional(&mut *c)
+                        .await?;
+                    if let Some(r) = replaced {
+                        let next: String = r.try_get("replaced_by")?;
+                        return Err(StoreError::Refused(ReceiptError::invalid(format!("card {number} was replaced by {next} and stays blocked"))));
+                    }
+                }
                 let done = sqlx::query("UPDATE cards SET state = $1 WHERE number = $2 AND state = $3")
                     .bind(to)
                     .bind(number.clone())

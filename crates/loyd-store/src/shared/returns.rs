@@ -218,6 +218,9 @@ pub(crate) async fn reverse_in(
             TransferOutcome::Created(t) | TransferOutcome::Exists(t) => t.amount,
         };
     }
+    if let Some(customer) = receipt.customer_id {
+        super::crm::follow_moved_value(c, customer, effects, &plan.reverse, &mut moved, &format!("rc:{h}:x{rh}"), now).await?;
+    }
 
     let returned_after = serde_json::to_string(&plan.returned_after).map_err(|e| StoreError::Invalid(e.to_string()))?;
     let status = if cancel { "cancelled" } else { "committed" };

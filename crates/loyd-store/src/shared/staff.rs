@@ -202,8 +202,10 @@ impl Backend {
                 .write(move |c| {
                     Box::pin(async move {
                         let row = sqlx::query(
-                            "UPDATE users SET failed_logins = failed_logins + 1, \
-                             locked_until = CASE WHEN failed_logins + 1 >= $1 THEN $2 ELSE locked_until END WHERE id = $3 RETURNING locked_until",
+                            "UPDATE users SET \
+                             locked_until = CASE WHEN failed_logins + 1 >= $1 THEN $2 ELSE locked_until END, \
+                             failed_logins = CASE WHEN failed_logins + 1 >= $1 THEN 0 ELSE failed_logins + 1 END \
+                             WHERE id = $3 RETURNING locked_until",
                         )
                         .bind(LOGIN_ATTEMPTS)
                         .bind(to_micros(lock_until))

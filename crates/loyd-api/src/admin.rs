@@ -20,7 +20,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::auth::{Actor, CurrentActor};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::extract::{Json, Path, Query};
 
 pub fn router(state: AppState) -> Router<AppState> {
@@ -134,7 +134,15 @@ pub struct StatementQuery {
 /// movement, closing balance (internal credit statements).
 #[utoipa::path(get, path = "/v1/admin/customers/{id}/statement", tag = "admin", security(("api_key" = []), ("session" = [])),
     params(("id" = String, Path), StatementQuery), responses((status = 200, body = Object), (status = "4XX", body = ErrorBody)))]
-pub async fn statement(State(state): State<AppState>, Path(id): Path<String>, Query(q): Query<StatementQuery>) -> Result<Json<Statement>, ApiError> {
+pub async fn statement(
+    State(state): State<AppState>,
+    actor: CurrentActor,
+    Path(id): Path<String>,
+    Query(q): Query<StatementQuery>,
+) -> Result<Json<Statement>, ApiError> {
+    if actor.stores().is_some() {
+        return Err(ApiError::new(ErrorCode::Forbidden, "a statement spans every store; store managers see their stores' purchases instead"));
+    }
     let currency = AssetCode::parse(&q.currency).map_err(|e| ApiError::validation(e.to_string()))?;
     if q.from >= q.to {
         return Err(ApiError::validation("`from` must be before `to`"));

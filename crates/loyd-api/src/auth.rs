@@ -68,7 +68,9 @@ pub fn permission(method: &Method, route: &str) -> Option<Permission> {
         ("GET", "/v1/admin/customers" | "/v1/admin/customers/{id}" | "/v1/admin/customers/{id}/statement") => CustomersRead,
         ("GET", "/v1/admin/customers/{id}/crm" | "/v1/admin/crm" | "/v1/admin/organisations" | "/v1/admin/organisations/{id}") => CustomersRead,
         ("GET", "/v1/admin/organisations/{id}/crm") => CustomersRead,
-        ("POST", "/v1/admin/customers" | "/v1/admin/customers/{id}/merge" | "/v1/admin/organisations") => CustomersWrite,
+        ("POST", "/v1/admin/customers" | "/v1/admin/organisations") => CustomersWrite,
+        // A merge moves balances between customers.
+        ("POST", "/v1/admin/customers/{id}/merge") => BalanceAdjust,
         ("PATCH", "/v1/admin/customers/{id}") => CustomersWrite,
         ("GET", "/v1/admin/customers/{id}/purchases") => ReceiptsRead,
         ("GET", "/v1/admin/customers/{id}/history" | "/v1/admin/audit") => AuditRead,

@@ -262,6 +262,9 @@ pub async fn update_customer(
     if touches_contacts && !clear {
         return Err(ApiError::new(ErrorCode::Forbidden, "changing contact data needs the contact-data permission"));
     }
+    if body.organisation.is_some() && !actor.can(Permission::BalanceAdjust) {
+        return Err(ApiError::new(ErrorCode::Forbidden, "joining or leaving an organisation moves balances: it needs the balance permission"));
+    }
     let patch = CustomerPatch {
         phone: body.phone,
         email: body.email,
@@ -729,7 +732,7 @@ pub struct ReplaceCard {
 #[utoipa::path(post, path = "/v1/admin/cards/{number}/replace", tag = "crm", security(("api_key" = []), ("session" = [])),
     params(("number" = String, Path)), request_body = ReplaceCard, responses((status = 201, body = Object), (status = "4XX", body = ErrorBody)))]
 pub async fn replace_card(State(state): State<AppState>, actor: CurrentActor, Path(number): Path<String>, Json(body): Json<ReplaceCard>) -> Result<(StatusCode, Json<CardInfo>), ApiError> {
-    let card = state.store.replace_card(number, body.number, actor.name()).await?;
+    let card = state.store.replace_card(number, body.number, actor.can(Permission::BalanceAdjust), actor.name()).await?;
     Ok((StatusCode::CREATED, Json(card)))
 }
 

@@ -270,6 +270,7 @@ impl From<StoreError> for ApiError {
                 ApiError::new(ErrorCode::AlreadyExists, format!("{what} '{id}' already exists"))
             }
             StoreError::Invalid(message) => ApiError::validation(message),
+            StoreError::Forbidden(message) => ApiError::new(ErrorCode::Forbidden, message),
             StoreError::Config(errors) => ApiError::validation("the configuration cannot be applied")
                 .with_details(json!({ "problems": errors })),
             StoreError::Unavailable(message) | StoreError::Retry(message) => {

@@ -21,6 +21,9 @@ pub enum StoreError {
     NotFound { what: &'static str, id: String },
     #[error("{what} '{id}' already exists")]
     AlreadyExists { what: &'static str, id: String },
+    /// The caller may not do this to this object (a rule that depends on the object).
+    #[error("{0}")]
+    Forbidden(String),
     /// Input that reached storage and breaks a rule only storage can check.
     #[error("{0}")]
     Invalid(String),

@@ -304,7 +304,8 @@ dispatch! {
     pub async fn customers(&self, filter: CustomerFilter) -> Result<Vec<Customer>, StoreError>;
     pub async fn customer_cards(&self, id: i64) -> Result<Vec<CardInfo>, StoreError>;
     /// Replaces a lost card by a new number, keeping customer and balances.
-    pub async fn replace_card(&self, old: String, new: String, actor: String; now now) -> Result<CardInfo, StoreError>;
+    /// `may_move_value`: the caller may move a gift card's or pass's own value (and get its new PIN).
+    pub async fn replace_card(&self, old: String, new: String, may_move_value: bool, actor: String; now now) -> Result<CardInfo, StoreError>;
     /// Merges a duplicate customer (and their ledger) into another.
     pub async fn merge_customers(&self, keep: i64, duplicate: i64, actor: String; now now) -> Result<Customer, StoreError>;
     /// A customer's receipts, newest first, optionally of some stores only.
@@ -358,6 +359,7 @@ impl Store {
         if opts.migrate {
             store.seal_plaintext().await?;
         }
+        on_backend!(store, b => b.check_keyring().await)?;
         Ok(store)
     }
 
@@ -381,8 +383,10 @@ impl Store {
     /// `progress` hears the running totals.
     pub async fn rotate_keys(&self, mut progress: impl FnMut(&Rotation)) -> Result<Rotation, StoreError> {
         let mut total = Rotation { key: self.secret.ring.current().to_owned(), ..Rotation::default() };
+        let mut cursor = [0i64; 3];
         loop {
-            let done = on_backend!(self, b => b.reseal_batch().await)?;
+            let (done, next) = on_backend!(self, b => b.reseal_batch(cursor).await)?;
+            cursor = next;
             total.customers += done.customers;
             total.crm_entries += done.crm_entries;
             total.audit_entries += done.audit_entries;

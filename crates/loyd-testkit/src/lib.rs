@@ -185,6 +185,18 @@ impl TestDb {
         }
     }
 
+    /// The store as a `loyd` process run in `dir` sees it: with the secret key and the
+    /// keyring it created under `dir/loyd-data/`.
+    pub async fn store_of_cli(&self, dir: &std::path::Path) -> Store {
+        let hex = std::fs::read_to_string(dir.join("loyd-data/secret.key")).expect("the CLI's secret key");
+        let hex = hex.trim();
+        let secret: Vec<u8> = (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex")).collect();
+        let ring = std::fs::read_to_string(dir.join("loyd-data/pii.keys")).expect("the CLI's keyring");
+        let keyring = loyd_store::crypto::Keyring::parse(&ring, &secret).expect("a keyring");
+        let opts = StoreOptions { secret: Arc::new(secret), keyring: Some(keyring), ..StoreOptions::default() };
+        Store::open(&self.url, opts, Arc::new(SystemClock)).await.expect("open the CLI's store")
+    }
+
     /// A migrated store on a clock the test moves.
     pub async fn store_with_clock(&self, clock: Arc<ManualClock>) -> Store {
         Store::open(&self.url, StoreOptions::default(), clock).await.expect("open test store")

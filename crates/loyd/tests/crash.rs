@@ -90,7 +90,7 @@ both_backends! {
         assert!(answered.len() >= 150);
 
         let mut server = start(dir.path(), &db, port).await;
-        let store = db.store().await;
+        let store = db.store_of_cli(dir.path()).await;
         let committed: Vec<String> = store.receipt_ids("riga-01".into(), "pos-1".into()).await.unwrap();
         let unique: BTreeSet<&String> = committed.iter().collect();
         assert_eq!(unique.len(), committed.len(), "a receipt is there twice");

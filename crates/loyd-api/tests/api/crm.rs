@@ -162,6 +162,14 @@ both_backends! {
         assert!(failures["failures"].as_array().unwrap().iter().all(|f| f["store"] == store.as_str()), "{failures}");
         assert_eq!(call(&app, "GET", "/v1/admin/failures?store=tallinn-01", &manager, None).await.0, 403);
         assert_eq!(call(&app, "GET", "/v1/admin/config", &manager, None).await.0, 403);
+        // Moving balances between customers is not a store manager's to do.
+        let (_, other) = call(&app, "POST", "/v1/admin/customers", &manager, Some(json!({"name": "Walk-in"}))).await;
+        let other_id = other["id"].as_str().unwrap();
+        assert_eq!(call(&app, "POST", &format!("/v1/admin/customers/{id}/merge"), &manager, Some(json!({"duplicate": other_id}))).await.0, 403);
+        let (_, org) = call(&app, "POST", "/v1/admin/organisations", &manager, Some(json!({"name": "Shell Co"}))).await;
+        let (status, body) = call(&app, "PATCH", &format!("/v1/admin/customers/{id}"), &manager, Some(json!({"organisation": org["id"]}))).await;
+        assert_eq!((status, code(&body)), (403, "forbidden"));
+        assert_eq!(call(&app, "GET", &format!("/v1/admin/customers/{id}/statement?currency=bonus&from=2026-01-01T00:00:00Z&to=2027-01-01T00:00:00Z"), &manager, None).await.0, 403);
     }
 
     async fn logins_lock_after_five_wrong_passwords_and_sessions_end(db: TestDb) {

@@ -614,12 +614,17 @@ impl Backend {
     /// Replaces a (lost) card: the new card takes over its customer, its own account
     /// (gift value, pass visits) and its PIN-less state; the old one is blocked for
     /// good and names its successor.
-    pub async fn replace_card(&self, old: String, new: String, actor: String, now: Timestamp) -> Result<CardInfo, StoreError> {
+    pub async fn replace_card(&self, old: String, new: String, may_move_value: bool, actor: String, now: Timestamp) -> Result<CardInfo, StoreError> {
         let secrets = self.ring();
         self.write(move |c| {
             let (old, new, secrets, actor) = (old.clone(), new.clone(), secrets.clone(), actor.clone());
             Box::pin(async move {
                 let card = super::pos::card_row(c, &old).await?.ok_or_else(|| StoreError::NotFound { what: "card", id: old.clone() })?;
+                if card.account_id.is_some() && !may_move_value {
+                    return Err(StoreError::Forbidden(format!(
+                        "card {old} holds value of its own (a gift card, a pass): replacing it needs the balance permission"
+                    )));
+                }
                 let row = sqlx::query("SELECT replaced_by, issued_at FROM cards WHERE number = $1").bind(old.clone()).fetch_one(&mut *c).await?;
                 if let Some(next) = row.try_get::<Option<String>, _>("replaced_by")? {
                     return Err(StoreError::Refused(loyd_domain::receipt::ReceiptError::invalid(format!("card {old} was already replaced by {next}"))));
@@ -1106,7 +1111,7 @@ impl Backend {
 
     /// Re-seals up to `RESEAL_BATCH` values of each sealed column that are not under
     /// the current key; returns how many of each it re-sealed.
-    pub async fn reseal_batch(&self) -> Result<Rotation, StoreError> {
+    pub async fn reseal_batch(&self, after: [i64; 3]) -> Result<(Rotation, [i64; 3]), StoreError> {
         let secrets = self.ring();
         self.write(move |c| {
             let secrets = secrets.clone();
@@ -1114,47 +1119,71 @@ impl Backend {
                 let ring = &secrets.ring;
                 let current = format!("v1.{}.%", ring.current());
                 let mut done = Rotation { key: ring.current().to_owned(), ..Rotation::default() };
-                let rows = sqlx::query("SELECT id, pii FROM customers WHERE pii IS NOT NULL AND pii NOT LIKE $1 ORDER BY id LIMIT $2")
+                let mut next = after;
+                // Keyset pagination: each batch goes on from the last id of the previous one.
+                let rows = sqlx::query("SELECT id, pii FROM customers WHERE id > $3 AND pii IS NOT NULL AND pii NOT LIKE $1 ORDER BY id LIMIT $2")
                     .bind(current.clone())
                     .bind(RESEAL_BATCH)
+                    .bind(after[0])
                     .fetch_all(&mut *c)
                     .await?;
                 for r in &rows {
                     let plain = ring.open("customer", &r.try_get::<String, _>("pii")?)?;
-                    sqlx::query("UPDATE customers SET pii = $1 WHERE id = $2").bind(ring.seal("customer", &plain)).bind(r.try_get::<i64, _>("id")?).execute(&mut *c).await?;
+                    let id: i64 = r.try_get("id")?;
+                    sqlx::query("UPDATE customers SET pii = $1 WHERE id = $2").bind(ring.seal("customer", &plain)).bind(id).execute(&mut *c).await?;
+                    next[0] = id;
                 }
                 done.customers = rows.len() as u64;
-                let rows = sqlx::query("SELECT id, body FROM crm_entries WHERE body NOT LIKE $1 ORDER BY id LIMIT $2")
+                let rows = sqlx::query("SELECT id, body FROM crm_entries WHERE id > $3 AND body NOT LIKE $1 ORDER BY id LIMIT $2")
                     .bind(current.clone())
                     .bind(RESEAL_BATCH)
+                    .bind(after[1])
                     .fetch_all(&mut *c)
                     .await?;
                 for r in &rows {
                     let plain = ring.open("note", &r.try_get::<String, _>("body")?)?;
-                    sqlx::query("UPDATE crm_entries SET body = $1 WHERE id = $2").bind(ring.seal("note", &plain)).bind(r.try_get::<i64, _>("id")?).execute(&mut *c).await?;
+                    let id: i64 = r.try_get("id")?;
+                    sqlx::query("UPDATE crm_entries SET body = $1 WHERE id = $2").bind(ring.seal("note", &plain)).bind(id).execute(&mut *c).await?;
+                    next[1] = id;
                 }
                 done.crm_entries = rows.len() as u64;
                 let rows = sqlx::query(
-                    "SELECT id, before, after FROM audit_log WHERE (before IS NOT NULL AND before NOT LIKE $1) OR (after IS NOT NULL AND after NOT LIKE $1) ORDER BY id LIMIT $2",
+                    "SELECT id, before, after FROM audit_log WHERE id > $3 AND ((before IS NOT NULL AND before NOT LIKE $1) OR (after IS NOT NULL AND after NOT LIKE $1)) ORDER BY id LIMIT $2",
                 )
                 .bind(current)
                 .bind(RESEAL_BATCH)
+                .bind(after[2])
                 .fetch_all(&mut *c)
                 .await?;
                 for r in &rows {
                     let reseal = |v: Option<String>| v.map(|s| ring.open("audit", &s).map(|p| ring.seal("audit", &p))).transpose();
+                    let id: i64 = r.try_get("id")?;
                     sqlx::query("UPDATE audit_log SET before = $1, after = $2 WHERE id = $3")
                         .bind(reseal(r.try_get("before")?)?)
                         .bind(reseal(r.try_get("after")?)?)
-                        .bind(r.try_get::<i64, _>("id")?)
+                        .bind(id)
                         .execute(&mut *c)
                         .await?;
+                    next[2] = id;
                 }
                 done.audit_entries = rows.len() as u64;
-                Ok(done)
+                Ok((done, next))
             })
         })
         .await
+    }
+
+    /// Whether the keyring opens the data already in the database (one sample value);
+    /// `Err` names the problem. A server given the wrong keyring refuses to start.
+    pub async fn check_keyring(&self) -> Result<(), StoreError> {
+        let mut c = self.reader().await?;
+        let row = sqlx::query("SELECT pii FROM customers WHERE pii IS NOT NULL ORDER BY id DESC LIMIT 1").fetch_optional(&mut *c).await?;
+        if let Some(r) = row {
+            self.secrets.ring.open("customer", &r.try_get::<String, _>("pii")?).map_err(|e| {
+                StoreError::Unavailable(format!("{e}; give this server the keyring the database was written with"))
+            })?;
+        }
+        Ok(())
     }
 
     /// Which of `ids` still seal some value in the database.

@@ -323,7 +323,7 @@ pub(crate) async fn issue_in(c: &mut Conn, req: &IssueCards, program: &Program, 
     }
     let customer = match req.customer {
         Some(id) => {
-            let exists = sqlx::query("SELECT 1 FROM customers WHERE id = $1").bind(id).fetch_optional(&mut *c).await?;
+            let exists = sqlx::query("SELECT 1 FROM customers WHERE id = $1 AND merged_into IS NULL").bind(id).fetch_optional(&mut *c).await?;
             if exists.is_none() {
                 return Err(StoreError::NotFound { what: "customer", id: customer_wire_id(id) });
             }
@@ -705,7 +705,7 @@ impl Backend {
             let (series, program, secrets, actor) = (series.clone(), program.clone(), secrets.clone(), actor.clone());
             Box::pin(async move {
                 if let Some(id) = customer {
-                    let exists = sqlx::query("SELECT 1 FROM customers WHERE id = $1").bind(id).fetch_optional(&mut *c).await?;
+                    let exists = sqlx::query("SELECT 1 FROM customers WHERE id = $1 AND merged_into IS NULL").bind(id).fetch_optional(&mut *c).await?;
                     if exists.is_none() {
                         return Err(StoreError::NotFound { what: "customer", id: customer_wire_id(id) });
                     }
@@ -738,7 +738,7 @@ impl Backend {
         self.write(move |c| {
             let (secret, actor) = (secret.clone(), actor.clone());
             Box::pin(async move {
-                let exists = sqlx::query("SELECT 1 FROM customers WHERE id = $1").bind(customer).fetch_optional(&mut *c).await?;
+                let exists = sqlx::query("SELECT 1 FROM customers WHERE id = $1 AND merged_into IS NULL").bind(customer).fetch_optional(&mut *c).await?;
                 if exists.is_none() {
                     return Err(StoreError::NotFound { what: "customer", id: customer_wire_id(customer) });
                 }
@@ -874,7 +874,7 @@ impl Backend {
                 (id.clone(), cur.clone(), reason.clone(), operation_id.clone(), secrets.clone(), actor.clone());
             Box::pin(async move {
                 let replay = !super::ledger::load_transfers(c, &BTreeSet::from([id.clone()])).await?.is_empty();
-                let exists = sqlx::query("SELECT 1 FROM customers WHERE id = $1").bind(customer).fetch_optional(&mut *c).await?;
+                let exists = sqlx::query("SELECT 1 FROM customers WHERE id = $1 AND merged_into IS NULL").bind(customer).fetch_optional(&mut *c).await?;
                 if exists.is_none() {
                     return Err(StoreError::NotFound { what: "customer", id: customer_wire_id(customer) });
                 }

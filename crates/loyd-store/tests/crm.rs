@@ -69,9 +69,18 @@ both_backends! {
         db.execute_raw("INSERT INTO customers (phone, name, birth_date, created_at) VALUES ('+37120000301', 'Old Timer', '1970-01-02', 0)")
             .await
             .unwrap();
+        db.execute_raw(
+            "INSERT INTO receipts (store_id, terminal_id, receipt_id, customer_id, at, status, config_version, total, discount, redeemed_value, \
+             gift_card_value, request_hash, response, effects, returned, recorded_at, request) VALUES ('s', 't', 'r1', 1, 0, 'committed', 0, 0, 0, 0, 0, \
+             'h', '{}', '{}', '{}', 0, '{\"receipt_id\":\"r1\",\"customer\":{\"phone\":\"+37120000301\"},\"lines\":[]}')",
+        )
+        .await
+        .unwrap();
         let store = db.store().await;
         let left = db.execute_raw("UPDATE customers SET profile = profile WHERE phone IS NOT NULL OR name IS NOT NULL OR birth_date IS NOT NULL").await.unwrap();
         assert_eq!(left, 0, "no plaintext column keeps a value");
+        let phones = db.execute_raw("UPDATE receipts SET status = status WHERE request LIKE '%37120000301%'").await.unwrap();
+        assert_eq!(phones, 0, "old receipts forget the phone they were identified by");
         let found = store.customers(CustomerFilter { phone: Some("+37120000301".into()), limit: 10, ..CustomerFilter::default() }).await.unwrap();
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].name.as_deref(), Some("Old Timer"));

@@ -33,7 +33,9 @@ pub async fn api_key(store: &Store, cmd: ApiKeyCommand) -> anyhow::Result<ExitCo
     let mut bytes = [0u8; 32];
     rand::fill(&mut bytes);
     let key = format!("lya_{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>());
-    store.create_api_key(name.clone(), loyd_domain::org::terminal_key_hash(&key), role).await?;
+    store.create_api_key(name.clone(), loyd_domain::org::terminal_key_hash(&key), role.clone()).await?;
+    let what = serde_json::json!({ "role": role });
+    store.record_audit(crate::crm::cli_actor(), "api_key.create".into(), ("api_key".into(), name.clone()), None, Some(what)).await?;
     println!("created API key {name}; the key (shown once, keep it secret):");
     println!("{key}");
     Ok(ExitCode::SUCCESS)

@@ -186,6 +186,8 @@ async fn store_command(settings: &Settings, cmd: StoreCommand) -> anyhow::Result
             if applied.steps.iter().any(|s| s.object == "currency") {
                 println!("defined currency {currency} (money, 2 decimals)");
             }
+            let what = serde_json::json!({ "name": spec.name, "timezone": spec.timezone.as_str(), "currency": spec.currency });
+            store.record_audit(crm::cli_actor(), "store.create".into(), ("store".into(), spec.id.to_string()), None, Some(what)).await?;
             println!("created store {} ({})", spec.id, spec.name);
         }
         StoreCommand::List => {
@@ -221,11 +223,13 @@ async fn terminal_command(settings: &Settings, cmd: TerminalCommand) -> anyhow::
         TerminalCommand::Create { store: s, terminal: t } => {
             let (s, t) = (StoreCode::parse(s)?, TerminalCode::parse(t)?);
             store.create_terminal(s.clone(), t.clone(), terminal_key_hash(&key)).await?;
+            store.record_audit(crm::cli_actor(), "terminal.create".into(), ("terminal".into(), format!("{s}/{t}")), None, None).await?;
             println!("created terminal {t} of store {s}; its key (shown once, keep it secret):");
         }
         TerminalCommand::RotateKey { store: s, terminal: t } => {
             let (s, t) = (StoreCode::parse(s)?, TerminalCode::parse(t)?);
             store.rotate_terminal_key(s.clone(), t.clone(), terminal_key_hash(&key)).await?;
+            store.record_audit(crm::cli_actor(), "terminal.rotate_key".into(), ("terminal".into(), format!("{s}/{t}")), None, None).await?;
             println!("replaced the key of terminal {t} of store {s}; the old key no longer works. New key:");
         }
     }
@@ -255,6 +259,10 @@ async fn apply(settings: &Settings, args: cli::ApplyArgs) -> anyhow::Result<Exit
     };
     for step in &applied.steps {
         println!("{step}");
+    }
+    if let Some(v) = applied.version {
+        let what = serde_json::json!({ "version": v, "file": args.file.display().to_string(), "steps": applied.steps });
+        store.record_audit(crm::cli_actor(), "config.apply".into(), ("config".into(), v.to_string()), None, Some(what)).await?;
     }
     match (args.dry_run, applied.version) {
         (true, _) if applied.steps.is_empty() => println!("no changes"),

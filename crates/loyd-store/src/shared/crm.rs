@@ -1091,6 +1091,25 @@ impl Backend {
                 .bind(i64::from(limit))
                 .fetch_all(&mut *c)
                 .await?;
+                if rows.is_empty() {
+                    return Ok(0);
+                }
+                // An upgrade: receipts of earlier versions kept the phone a customer was
+                // named by. (Only then, so a sealed database never scans its receipts.)
+                let receipts = sqlx::query("SELECT id, request FROM receipts WHERE request LIKE '%\"phone\"%'").fetch_all(&mut *c).await?;
+                for r in &receipts {
+                    let mut request: serde_json::Value = serde_json::from_str(&r.try_get::<String, _>("request")?).unwrap_or_default();
+                    if request.get("customer").and_then(|c| c.get("phone")).is_some() {
+                        if let Some(map) = request.as_object_mut() {
+                            map.remove("customer");
+                        }
+                        sqlx::query("UPDATE receipts SET request = $1 WHERE id = $2")
+                            .bind(request.to_string())
+                            .bind(r.try_get::<i64, _>("id")?)
+                            .execute(&mut *c)
+                            .await?;
+                    }
+                }
                 for r in &rows {
                     let id: i64 = r.try_get("id")?;
                     let old = customer_row(c, &secrets.ring, id).await?.map(|cu| (cu.email, cu.phone, cu.name, cu.birth_date));

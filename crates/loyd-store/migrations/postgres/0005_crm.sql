@@ -53,11 +53,17 @@ CREATE TABLE users (
     password_hash  TEXT NOT NULL,
     role           TEXT NOT NULL,
     stores         TEXT,
-    failed_logins  BIGINT NOT NULL DEFAULT 0,
-    locked_until   BIGINT,
     created_at     BIGINT NOT NULL,
     updated_at     BIGINT NOT NULL,
     disabled_at    BIGINT
+);
+
+-- Wrong passwords per login name, known or not (so a lock reveals nothing about which
+-- logins exist).
+CREATE TABLE login_attempts (
+    login         TEXT PRIMARY KEY,
+    failures      BIGINT NOT NULL,
+    locked_until  BIGINT
 );
 
 -- Login sessions; only the SHA-256 of the bearer token is kept.

@@ -53,11 +53,17 @@ CREATE TABLE users (
     password_hash  TEXT NOT NULL,
     role           TEXT NOT NULL,
     stores         TEXT,
-    failed_logins  INTEGER NOT NULL DEFAULT 0,
-    locked_until   INTEGER,
     created_at     INTEGER NOT NULL,
     updated_at     INTEGER NOT NULL,
     disabled_at    INTEGER
+) STRICT;
+
+-- Wrong passwords per login name, known or not (so a lock reveals nothing about which
+-- logins exist).
+CREATE TABLE login_attempts (
+    login         TEXT PRIMARY KEY,
+    failures      INTEGER NOT NULL,
+    locked_until  INTEGER
 ) STRICT;
 
 -- Login sessions; only the SHA-256 of the bearer token is kept.

@@ -23,7 +23,7 @@ pub const LOGIN_LOCK_MINUTES: i64 = 15;
 
 macro_rules! user_cols {
     () => {
-        "id, login, password_hash, role, stores, failed_logins, locked_until, created_at, disabled_at"
+        "id, login, password_hash, role, stores, created_at, disabled_at"
     };
 }
 
@@ -76,11 +76,11 @@ async fn check_stores(c: &mut super::Conn, stores: &[String]) -> Result<(), Stor
     Ok(())
 }
 
-async fn user_row(c: &mut super::Conn, login: &str) -> Result<Option<(User, String, i64, Option<i64>)>, StoreError> {
+async fn user_row(c: &mut super::Conn, login: &str) -> Result<Option<(User, String)>, StoreError> {
     let Some(r) = sqlx::query(concat!("SELECT ", user_cols!(), " FROM users WHERE login = $1")).bind(login.to_owned()).fetch_optional(&mut *c).await? else {
         return Ok(None);
     };
-    Ok(Some((user_from(&r)?, r.try_get("password_hash")?, r.try_get("failed_logins")?, r.try_get("locked_until")?)))
+    Ok(Some((user_from(&r)?, r.try_get("password_hash")?)))
 }
 
 /// A fixed hash to verify against when the login is unknown, so both cases take the
@@ -141,14 +141,14 @@ impl Backend {
         self.write(move |c| {
             let (login, patch, hash, secrets, actor) = (login.clone(), patch.clone(), hash.clone(), secrets.clone(), actor.clone());
             Box::pin(async move {
-                let (before, old_hash, _, _) = user_row(c, &login).await?.ok_or_else(|| StoreError::NotFound { what: "staff user", id: login.clone() })?;
+                let (before, old_hash) = user_row(c, &login).await?.ok_or_else(|| StoreError::NotFound { what: "staff user", id: login.clone() })?;
                 let role = patch.role.clone().unwrap_or_else(|| before.role.clone());
                 let stores = patch.stores.clone().unwrap_or_else(|| before.stores.clone());
                 check_role(&role, &stores)?;
                 check_stores(c, &stores).await?;
                 let disabled = patch.disabled.unwrap_or(before.disabled);
                 sqlx::query(
-                    "UPDATE users SET password_hash = $1, role = $2, stores = $3, updated_at = $4, failed_logins = 0, locked_until = NULL, \
+                    "UPDATE users SET password_hash = $1, role = $2, stores = $3, updated_at = $4, \
                      disabled_at = CASE WHEN $5 THEN COALESCE(disabled_at, $4) ELSE NULL END WHERE login = $6",
                 )
                 .bind(hash.clone().unwrap_or(old_hash))
@@ -159,6 +159,7 @@ impl Backend {
                 .bind(login.clone())
                 .execute(&mut *c)
                 .await?;
+                sqlx::query("DELETE FROM login_attempts WHERE login = $1").bind(login.clone()).execute(&mut *c).await?;
                 let after = user_row(c, &login).await?.expect("exists").0;
                 if hash.is_some() || after.role != before.role || after.stores != before.stores || after.disabled {
                     sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
@@ -180,55 +181,61 @@ impl Backend {
 
     /// Checks a login and password; on success opens a session of `ttl`.
     pub async fn login(&self, login: String, password: String, ttl: jiff::SignedDuration, now: Timestamp) -> Result<Result<Session, LoginRefusal>, StoreError> {
-        let found = {
+        let (found, locked) = {
             let mut c = self.reader().await?;
-            user_row(&mut c, &login).await?
+            let locked: Option<i64> = sqlx::query("SELECT locked_until FROM login_attempts WHERE login = $1")
+                .bind(login.clone())
+                .fetch_optional(&mut *c)
+                .await?
+                .map(|r| r.try_get("locked_until"))
+                .transpose()?
+                .flatten();
+            (user_row(&mut c, &login).await?, locked.map(from_micros).filter(|until| *until > now))
         };
-        let locked = found.as_ref().and_then(|(_, _, _, until)| until.map(from_micros)).filter(|until| *until > now);
+        // Known or not, a login name is locked the same way.
         if let Some(until) = locked {
             return Ok(Err(LoginRefusal::Locked { until }));
         }
-        let hash = found.as_ref().map(|(_, h, _, _)| h.clone()).unwrap_or_else(|| DECOY.clone());
+        let hash = found.as_ref().map(|(_, h)| h.clone()).unwrap_or_else(|| DECOY.clone());
         let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
             .await
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        let Some((user, _, _, _)) = found else {
-            return Ok(Err(LoginRefusal::BadCredentials));
-        };
-        if !ok || user.disabled {
-            let lock_until = now + jiff::SignedDuration::from_mins(LOGIN_LOCK_MINUTES);
-            let id = user.id;
-            let locked = self
-                .write(move |c| {
+        let user = match found {
+            Some((user, _)) if ok && !user.disabled => user,
+            _ => {
+                let lock_until = now + jiff::SignedDuration::from_mins(LOGIN_LOCK_MINUTES);
+                self.write(move |c| {
+                    let login = login.clone();
                     Box::pin(async move {
-                        let row = sqlx::query(
-                            "UPDATE users SET \
-                             locked_until = CASE WHEN failed_logins + 1 >= $1 THEN $2 ELSE locked_until END, \
-                             failed_logins = CASE WHEN failed_logins + 1 >= $1 THEN 0 ELSE failed_logins + 1 END \
-                             WHERE id = $3 RETURNING locked_until",
+                        sqlx::query(
+                            "INSERT INTO login_attempts (login, failures) VALUES ($1, 1) \
+                             ON CONFLICT (login) DO UPDATE SET failures = login_attempts.failures + 1",
                         )
-                        .bind(LOGIN_ATTEMPTS)
-                        .bind(to_micros(lock_until))
-                        .bind(id)
-                        .fetch_one(&mut *c)
+                        .bind(login.clone())
+                        .execute(&mut *c)
                         .await?;
-                        Ok(row.try_get::<Option<i64>, _>("locked_until")?.map(from_micros))
+                        sqlx::query("UPDATE login_attempts SET locked_until = $1, failures = 0 WHERE login = $2 AND failures >= $3")
+                            .bind(to_micros(lock_until))
+                            .bind(login)
+                            .bind(LOGIN_ATTEMPTS)
+                            .execute(&mut *c)
+                            .await?;
+                        Ok(())
                     })
                 })
                 .await?;
-            return Ok(Err(match locked.filter(|u| *u > now) {
-                Some(until) => LoginRefusal::Locked { until },
-                None => LoginRefusal::BadCredentials,
-            }));
-        }
+                return Ok(Err(LoginRefusal::BadCredentials));
+            }
+        };
         let token = random_token("lsess_");
         let token_hash = terminal_key_hash(&token);
         let expires_at = now + ttl;
         let id = user.id;
+        let name = user.login.clone();
         self.write(move |c| {
-            let token_hash = token_hash.clone();
+            let (token_hash, name) = (token_hash.clone(), name.clone());
             Box::pin(async move {
-                sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1").bind(id).execute(&mut *c).await?;
+                sqlx::query("DELETE FROM login_attempts WHERE login = $1").bind(name).execute(&mut *c).await?;
                 // Expired sessions of this user are of no further use.
                 sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND expires_at <= $2").bind(id).bind(to_micros(now)).execute(&mut *c).await?;
                 sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")

@@ -332,7 +332,7 @@ pub async fn failures(State(state): State<AppState>, actor: CurrentActor, Query(
             stores: actor.stores().map(<[String]>::to_vec),
         })
         .await?;
-    let next_before = (failures.len() == limit as usize).then(|| failures.last().map(|f| f.id)).flatten();
+    let next_before = crate::extract::next_page(&failures, limit, |f| f.id);
     Ok(Json(FailurePage { failures, next_before }))
 }
 

@@ -163,7 +163,7 @@ pub async fn list_customers(State(state): State<AppState>, actor: CurrentActor, 
         limit,
     };
     let customers = state.store.customers(filter).await?;
-    let next_after = (customers.len() == limit as usize).then(|| customers.last().map(|c| format!("c_{}", c.id))).flatten();
+    let next_after = crate::extract::next_page(&customers, limit, |c| format!("c_{}", c.id));
     Ok(Json(CustomerPage { customers: customers.into_iter().map(|c| customer_out(c, clear)).collect(), next_after }))
 }
 
@@ -342,7 +342,7 @@ pub async fn purchases(State(state): State<AppState>, actor: CurrentActor, Path(
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let rows: Vec<Purchase> = state.store.purchases(customer_id(&id)?, stores, q.before, limit).await?;
     let program = state.store.program().await?;
-    let next_before = (rows.len() == limit as usize).then(|| rows.last().map(|p| p.at)).flatten();
+    let next_before = crate::extract::next_page(&rows, limit, |p| p.at);
     let purchases = rows
         .into_iter()
         .map(|p| {
@@ -418,7 +418,7 @@ async fn audit_page(state: &AppState, actor: &crate::auth::Actor, filter: AuditF
             e.before.iter_mut().chain(e.after.iter_mut()).for_each(mask_contacts);
         }
     }
-    let next_before = (entries.len() == limit as usize).then(|| entries.last().map(|e| e.id)).flatten();
+    let next_before = crate::extract::next_page(&entries, limit, |e| e.id);
     Ok(Json(AuditPage { entries, next_before }))
 }
 
@@ -515,7 +515,7 @@ pub struct CrmPage {
 async fn crm_page(state: &AppState, actor: &crate::auth::Actor, filter: CrmFilter) -> Result<Json<CrmPage>, ApiError> {
     let limit = filter.limit;
     let entries = state.store.crm_entries(filter).await?;
-    let next_before = (entries.len() == limit as usize).then(|| entries.last().map(|e| e.id)).flatten();
+    let next_before = crate::extract::next_page(&entries, limit, |e| e.id);
     let clear = actor.can(Permission::ContactsRead);
     let entries = entries
         .into_iter()
@@ -708,7 +708,7 @@ pub async fn list_organisations(State(state): State<AppState>, Query(q): Query<O
     }
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let orgs = state.store.organisations(q.name, q.after.as_deref().map(organisation_id).transpose()?, limit).await?;
-    let next_after = (orgs.len() == limit as usize).then(|| orgs.last().map(|o| format!("o_{}", o.id))).flatten();
+    let next_after = crate::extract::next_page(&orgs, limit, |o| format!("o_{}", o.id));
     Ok(Json(OrganisationPage { organisations: orgs.into_iter().map(OrganisationOut::from).collect(), next_after }))
 }
 

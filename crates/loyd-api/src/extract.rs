@@ -78,3 +78,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
             .map_err(|e: QueryRejection| ApiError::validation(e.body_text()))
     }
 }
+
+/// The cursor of the next page: the key of the last item of a full page; `None` when
+/// the page is not full (it was the last one).
+pub fn next_page<T, K>(items: &[T], limit: u32, key: impl Fn(&T) -> K) -> Option<K> {
+    if items.len() == limit as usize { items.last().map(key) } else { None }
+}

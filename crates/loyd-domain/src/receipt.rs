@@ -422,6 +422,20 @@ pub struct StoreContext {
     pub scale: Scale,
 }
 
+impl StoreContext {
+    /// The context of a configured store whose currency has `scale`.
+    pub fn of(spec: &crate::org::StoreSpec, scale: Scale) -> StoreContext {
+        StoreContext {
+            id: spec.id.clone(),
+            format: spec.format.clone(),
+            partner: spec.partner.clone(),
+            timezone: spec.timezone.clone(),
+            currency: spec.currency.clone(),
+            scale,
+        }
+    }
+}
+
 /// A balance as the engine sees it, in minor units of its currency.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BalanceView {

@@ -469,14 +469,7 @@ impl Store {
             .currency(&spec.currency)
             .map(|c| c.scale)
             .ok_or_else(|| StoreError::Invalid(format!("store {} uses currency {}, which is not defined", spec.id, spec.currency)))?;
-        Ok(StoreContext {
-            id: spec.id.clone(),
-            format: spec.format.clone(),
-            partner: spec.partner.clone(),
-            timezone: spec.timezone.clone(),
-            currency: spec.currency.clone(),
-            scale,
-        })
+        Ok(StoreContext::of(spec, scale))
     }
 
     /// Counts wrong PINs of refused operations (outside their rolled-back transaction).

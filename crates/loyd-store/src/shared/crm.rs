@@ -102,6 +102,15 @@ pub(crate) async fn customer_by_phone(c: &mut Conn, ring: &Keyring, phone: &str)
 
 /// The ledger holder whose accounts a customer uses: their organisation's when they
 /// are a contact of one, else their own.
+pub(crate) fn account_holder(customer: i64, organisation: Option<i64>) -> Result<Holder, StoreError> {
+    let (kind, id) = match organisation {
+        Some(o) => (HolderKind::Organisation, o.to_string()),
+        None => (HolderKind::Customer, customer.to_string()),
+    };
+    Holder::new(kind, id).map_err(|e| bad(e.to_string()))
+}
+
+/// [`account_holder`] of a customer known by id.
 pub(crate) async fn holder_of(c: &mut Conn, customer: i64) -> Result<Holder, StoreError> {
     let org: Option<i64> = sqlx::query("SELECT organisation_id FROM customers WHERE id = $1")
         .bind(customer)
@@ -110,11 +119,7 @@ pub(crate) async fn holder_of(c: &mut Conn, customer: i64) -> Result<Holder, Sto
         .map(|r| r.try_get("organisation_id"))
         .transpose()?
         .flatten();
-    let (kind, id) = match org {
-        Some(o) => (HolderKind::Organisation, o.to_string()),
-        None => (HolderKind::Customer, customer.to_string()),
-    };
-    Holder::new(kind, id).map_err(|e| bad(e.to_string()))
+    account_holder(customer, org)
 }
 
 /// Appends to the audit log (inside the caller's transaction). `before` and `after`
@@ -184,15 +189,33 @@ async fn check_unique(c: &mut Conn, ring: &Keyring, pii: &Pii, except: Option<i6
     Ok(())
 }
 
+/// What the `customers` row holds of a customer's PII: the sealed value (`None` when
+/// there is none) and the blind indexes of phone and e-mail.
+struct SealedPii {
+    sealed: Option<String>,
+    phone_index: Option<String>,
+    email_index: Option<String>,
+}
+
+impl Pii {
+    fn seal(&self, ring: &Keyring) -> Result<SealedPii, StoreError> {
+        Ok(SealedPii {
+            sealed: if self.is_empty() { None } else { Some(ring.seal("customer", &json_text(self)?)) },
+            phone_index: self.phone.as_ref().map(|p| ring.index("phone", p)),
+            email_index: self.email.as_ref().map(|e| ring.index("email", e)),
+        })
+    }
+}
+
 /// Seals a customer's PII and rewrites its indexes and name terms.
 async fn store_pii(c: &mut Conn, ring: &Keyring, id: i64, pii: &Pii) -> Result<(), StoreError> {
-    let sealed = if pii.is_empty() { None } else { Some(ring.seal("customer", &json_text(pii)?)) };
+    let s = pii.seal(ring)?;
     sqlx::query(
         "UPDATE customers SET pii = $1, phone_index = $2, email_index = $3, phone = NULL, name = NULL, birth_date = NULL WHERE id = $4",
     )
-    .bind(sealed)
-    .bind(pii.phone.as_ref().map(|p| ring.index("phone", p)))
-    .bind(pii.email.as_ref().map(|e| ring.index("email", e)))
+    .bind(s.sealed)
+    .bind(s.phone_index)
+    .bind(s.email_index)
     .bind(id)
     .execute(&mut *c)
     .await?;
@@ -235,14 +258,14 @@ pub(crate) async fn insert_customer(c: &mut Conn, ring: &Keyring, new: &NewCusto
     check_unique(c, ring, &pii, None).await?;
     check_organisation(c, new.organisation).await?;
     let consents = consents_from(&new.consents, now);
-    let sealed = if pii.is_empty() { None } else { Some(ring.seal("customer", &json_text(&pii)?)) };
+    let s = pii.seal(ring)?;
     let id: i64 = sqlx::query(
         "INSERT INTO customers (pii, phone_index, email_index, profile, consents, organisation_id, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
     )
-    .bind(sealed)
-    .bind(pii.phone.as_ref().map(|p| ring.index("phone", p)))
-    .bind(pii.email.as_ref().map(|e| ring.index("email", e)))
+    .bind(s.sealed)
+    .bind(s.phone_index)
+    .bind(s.email_index)
     .bind(super::pos::profile_text(&new.profile)?)
     .bind((!consents.is_empty()).then(|| json_text(&consents)).transpose()?)
     .bind(new.organisation)
@@ -385,14 +408,6 @@ pub(crate) async fn follow_moved_value(
     Ok(())
 }
 
-fn customer_holder(id: i64) -> Result<Holder, StoreError> {
-    Holder::new(HolderKind::Customer, id.to_string()).map_err(|e| bad(e.to_string()))
-}
-
-fn org_holder(id: i64) -> Result<Holder, StoreError> {
-    Holder::new(HolderKind::Organisation, id.to_string()).map_err(|e| bad(e.to_string()))
-}
-
 async fn apply_patch(c: &mut Conn, ring: &Keyring, id: i64, patch: &CustomerPatch, now: Timestamp) -> Result<(Customer, Customer), StoreError> {
     let before = must_customer(c, ring, id).await?;
     if before.merged_into.is_some() {
@@ -441,7 +456,7 @@ async fn apply_patch(c: &mut Conn, ring: &Keyring, id: i64, patch: &CustomerPatc
         check_organisation(c, organisation).await?;
         // Joining: the customer's own balances go to the organisation's accounts.
         if let (None, Some(org)) = (before.organisation, organisation) {
-            move_balances(c, &customer_holder(id)?, &org_holder(org)?, &format!("join:c{id}:o{org}:{}", to_micros(now)), now).await?;
+            move_balances(c, &account_holder(id, None)?, &account_holder(id, Some(org))?, &format!("join:c{id}:o{org}:{}", to_micros(now)), now).await?;
         }
     }
     sqlx::query("UPDATE customers SET profile = $1, consents = $2, opted_out_at = $3, organisation_id = $4, updated_at = $5 WHERE id = $6")
@@ -687,7 +702,7 @@ impl Backend {
                 }
                 let to = holder_of(c, keep).await?;
                 if dup.organisation.is_none() {
-                    move_balances(c, &customer_holder(duplicate)?, &to, &format!("merge:c{duplicate}"), now).await?;
+                    move_balances(c, &account_holder(duplicate, None)?, &to, &format!("merge:c{duplicate}"), now).await?;
                 }
                 for sql in [
                     "UPDATE cards SET customer_id = $1 WHERE customer_id = $2",
@@ -1274,9 +1289,8 @@ async fn import_batch(
         }
         None => None,
     };
-    // What each row would write (its PII and blind indexes of phone and e-mail), or why not.
-    type Checked = Result<(Pii, Option<String>, Option<String>), String>;
-    let mut checked: Vec<Checked> = Vec::with_capacity(rows.len());
+    // What each row would write (its PII, sealed and indexed), or why not.
+    let mut checked: Vec<Result<(Pii, SealedPii), String>> = Vec::with_capacity(rows.len());
     for row in rows {
         let r = check_contacts(row.customer.phone.as_deref(), row.customer.email.as_deref(), row.customer.name.as_deref(), row.customer.birth_date)
             .and_then(|pii| {
@@ -1285,18 +1299,17 @@ async fn import_batch(
                 if row.customer.organisation.is_some() {
                     return Err(bad("an import does not attach organisations"));
                 }
-                let phone = pii.phone.as_ref().map(|p| ring.index("phone", p));
-                let email = pii.email.as_ref().map(|e| ring.index("email", e));
-                Ok((pii, phone, email))
+                let sealed = pii.seal(ring)?;
+                Ok((pii, sealed))
             })
             .map_err(|e| e.to_string());
         checked.push(r);
     }
     let mut phones: BTreeSet<String> = BTreeSet::new();
     let mut emails: BTreeSet<String> = BTreeSet::new();
-    for (_, p, e) in checked.iter().flatten() {
-        phones.extend(p.clone());
-        emails.extend(e.clone());
+    for (_, s) in checked.iter().flatten() {
+        phones.extend(s.phone_index.clone());
+        emails.extend(s.email_index.clone());
     }
     let mut taken_phones = existing(c, ("customers", "phone_index"), phones.into_iter().collect()).await?;
     let mut taken_emails = existing(c, ("customers", "email_index"), emails.into_iter().collect()).await?;
@@ -1308,7 +1321,7 @@ async fn import_batch(
     let mut cards: Vec<(String, i64)> = Vec::new();
     for (row, check) in rows.iter().zip(checked) {
         let refuse = |out: &mut Vec<ImportOutcome>, reason: String| out.push(ImportOutcome { line: row.line, result: Err(reason) });
-        let (pii, phone, email) = match check {
+        let (pii, SealedPii { sealed, phone_index: phone, email_index: email }) = match check {
             Ok(v) => v,
             Err(reason) => {
                 refuse(&mut out, reason);
@@ -1344,7 +1357,6 @@ async fn import_batch(
             continue;
         }
         let consents = consents_from(&row.customer.consents, now);
-        let sealed = if pii.is_empty() { None } else { Some(ring.seal("customer", &json_text(&pii)?)) };
         let id: i64 = sqlx::query(
             "INSERT INTO customers (pii, phone_index, email_index, profile, consents, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",

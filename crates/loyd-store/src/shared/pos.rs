@@ -8,7 +8,7 @@ use std::sync::Arc;
 use loyd_domain::cards::CardState;
 use loyd_domain::ids::{AccountId, AssetCode, TransferCode, TransferId};
 use loyd_domain::ledger::{
-    Account, AccountSpec, BalancePolicy, Holder, HolderKind, Lot, NewTransfer, TransferError, TransferKind,
+    Account, AccountSpec, BalancePolicy, Holder, Lot, NewTransfer, TransferError, TransferKind,
 };
 use loyd_domain::program::{CardKind, Program};
 use loyd_domain::receipt::{
@@ -23,7 +23,7 @@ use sqlx::Row;
 use super::ledger::{apply_transfers, ensure_account, load_accounts, load_open_lots};
 use super::{Backend, Conn, PG, rows};
 use crate::error::StoreError;
-use crate::{Customer, PosCaller, PosReply};
+use crate::{PosCaller, PosReply};
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -210,15 +210,6 @@ pub(crate) async fn holder_account_ids(c: &mut Conn, holder: &Holder) -> Result<
     rows.iter().map(|r| Ok(AccountId(r.try_get("id")?))).collect()
 }
 
-/// The holder whose accounts a customer uses: their organisation's or their own.
-pub(crate) fn holder_for(customer: &Customer) -> Result<Holder, StoreError> {
-    let (kind, id) = match customer.organisation {
-        Some(o) => (HolderKind::Organisation, o.to_string()),
-        None => (HolderKind::Customer, customer.id.to_string()),
-    };
-    Holder::new(kind, id).map_err(|e| StoreError::Invalid(e.to_string()))
-}
-
 /// Accounts (locked when `lock`) with their balances at `at`.
 pub(crate) async fn accounts_with_balances(
     c: &mut Conn,
@@ -271,7 +262,7 @@ pub(crate) async fn load_context(
     let (record, holder) = match &customer {
         Some(who) => {
             let record = super::crm::customer_row(c, &secret.ring, who.customer).await?.ok_or(ReceiptError::UnknownCustomer)?;
-            let holder = holder_for(&record)?;
+            let holder = super::crm::account_holder(record.id, record.organisation)?;
             ids.extend(holder_account_ids(c, &holder).await?);
             (Some(record), Some(holder))
         }
@@ -956,14 +947,7 @@ impl Backend {
             let store_id: String = r.try_get("store_id")?;
             let Some(spec) = stores.get(&store_id) else { continue };
             let Some(scale) = program.currency(&spec.currency).map(|c| c.scale) else { continue };
-            let store_ctx = StoreContext {
-                id: spec.id.clone(),
-                format: spec.format.clone(),
-                partner: spec.partner.clone(),
-                timezone: spec.timezone.clone(),
-                currency: spec.currency.clone(),
-                scale,
-            };
+            let store_ctx = StoreContext::of(spec, scale);
             let request: String = r.try_get("request")?;
             let Ok(request) = serde_json::from_str::<ReceiptRequest>(&request) else { continue };
             let at = from_micros(r.try_get("at")?);

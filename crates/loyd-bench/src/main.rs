@@ -1,0 +1,318 @@
+//! `loyd-bench`: the load, scale and fault harness of the POS path.
+//!
+//! One command builds (or reuses) a dataset, serves it with the real server stack (the
+//! `loyd-api` router over `loyd-store`, on its own runtime threads), drives it over HTTP
+//! with concurrent terminals, checks that nothing was lost or applied twice, measures
+//! the raw-database reference on the same machine, and prints the ratio.
+//!
+//! ```sh
+//! cargo run --release -p loyd-bench -- --db sqlite
+//! cargo run --release -p loyd-bench -- --db postgres
+//! ```
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Parser;
+use loyd_store::{Store, StoreOptions, SystemClock};
+
+mod dataset;
+mod load;
+mod reference;
+mod report;
+mod retries;
+
+use dataset::Shape;
+use load::Mix;
+
+/// The allocator `loyd` serves with, so the server stack here runs as it does there.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Every dataset has this many terminals; a run drives the first `--terminals` of them.
+const DATASET_TERMINALS: u32 = 1000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Db {
+    Sqlite,
+    Postgres,
+}
+
+impl Db {
+    fn name(self) -> &'static str {
+        match self {
+            Db::Sqlite => "sqlite",
+            Db::Postgres => "postgres",
+        }
+    }
+}
+
+/// Load, scale and fault harness for the POS API.
+#[derive(Debug, Parser)]
+#[command(name = "loyd-bench", version)]
+struct Args {
+    /// The database under test.
+    #[arg(long, value_enum, default_value = "sqlite")]
+    db: Db,
+    /// PostgreSQL server (the bench uses databases `loyd_bench` and `loyd_bench_ref`).
+    #[arg(long, env = "LOYD_BENCH_PG", default_value = "postgres://postgres@127.0.0.1:5432")]
+    pg: String,
+    /// Where SQLite files, the dataset markers and reference scratch files go.
+    #[arg(long, default_value = "loyd-bench-data")]
+    dir: PathBuf,
+    /// What the terminals do.
+    #[arg(long, value_enum, default_value = "commit")]
+    mix: Mix,
+    /// Concurrent terminals (at most 1000).
+    #[arg(long, default_value_t = 8)]
+    terminals: u32,
+    /// Measured seconds, after the warm-up.
+    #[arg(long, default_value_t = 20)]
+    seconds: u64,
+    #[arg(long, default_value_t = 3)]
+    warmup: u64,
+    /// Dataset: customers, each with a loyalty card.
+    #[arg(long, default_value_t = 100_000)]
+    customers: u64,
+    /// Dataset: receipts of history (each with its accrual in the ledger).
+    #[arg(long, default_value_t = 100_000)]
+    history: u64,
+    #[arg(long, default_value_t = 10)]
+    stores: u32,
+    /// Rebuild the dataset even when one of the same shape exists.
+    #[arg(long)]
+    fresh: bool,
+    /// Skip the raw-database reference.
+    #[arg(long)]
+    no_reference: bool,
+    /// Retries: how many hot cards the storm hits.
+    #[arg(long, default_value_t = 10)]
+    hot_cards: u64,
+    /// Client timeout in milliseconds (the retry storm's clients give up after it).
+    #[arg(long)]
+    timeout_ms: Option<u64>,
+    /// Worker threads of the server's runtime.
+    #[arg(long, default_value_t = 2)]
+    server_threads: usize,
+    /// Server's database connections (PostgreSQL pool; SQLite readers).
+    #[arg(long, default_value_t = 16)]
+    db_connections: u32,
+    /// Also write the results as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let _ = tracing_subscriber::fmt().with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn,sqlx::query=error".into())).try_init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(2),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The server stack on a runtime of its own, as a `loyd serve` process would run it.
+struct Server {
+    base: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Server {
+    /// Opens the store on the server's runtime (its connections belong to that runtime's
+    /// reactor, as in a server process) and serves until stopped.
+    fn start(url: loyd_store::DatabaseUrl, connections: u32, threads: usize) -> anyhow::Result<Server> {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        listener.set_nonblocking(true)?;
+        let base = format!("http://{}", listener.local_addr()?);
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<anyhow::Result<()>>();
+        let thread = std::thread::spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(threads).thread_name("server").enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => return drop(ready_tx.send(Err(e.into()))),
+            };
+            runtime.block_on(async move {
+                let store = match open(&url, connections).await {
+                    Ok(s) => s,
+                    Err(e) => return drop(ready_tx.send(Err(e))),
+                };
+                let listener = match tokio::net::TcpListener::from_std(listener) {
+                    Ok(l) => l,
+                    Err(e) => return drop(ready_tx.send(Err(e.into()))),
+                };
+                let _ = ready_tx.send(Ok(()));
+                let state = loyd_api::AppState::new(store.clone(), loyd_api::ApiConfig::default());
+                let _ = loyd_api::serve(listener, state, async move {
+                    let _ = stop_rx.await;
+                })
+                .await;
+                store.close().await;
+            });
+        });
+        ready_rx.recv().context("the server thread ended")??;
+        Ok(Server { base, stop: Some(stop_tx), thread: Some(thread) })
+    }
+
+    fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+async fn open(url: &loyd_store::DatabaseUrl, connections: u32) -> anyhow::Result<Store> {
+    let opts = StoreOptions {
+        max_connections: connections,
+        secret: Arc::new(b"loyd-bench: a fixed secret, so a reused dataset opens".to_vec()),
+        ..StoreOptions::default()
+    };
+    Store::open(url, opts, Arc::new(SystemClock)).await.with_context(|| format!("opening {}", url.redacted()))
+}
+
+async fn run(args: Args) -> anyhow::Result<bool> {
+    anyhow::ensure!((1..=DATASET_TERMINALS).contains(&args.terminals), "--terminals must be 1 to {DATASET_TERMINALS}");
+    std::fs::create_dir_all(&args.dir)?;
+    let shape = Shape {
+        backend: args.db.name().into(),
+        stores: args.stores,
+        terminals: DATASET_TERMINALS,
+        customers: args.customers,
+        history: args.history,
+    };
+    let url = dataset::database_url(args.db.name(), &args.pg, &args.dir);
+    if args.fresh || !dataset::existing(&args.dir, &shape) {
+        println!("building the dataset: {shape:?}");
+        dataset::wipe(&args.dir, &shape, &args.pg).await?;
+        let store = open(&url, args.db_connections).await?;
+        dataset::build(&store, &args.dir, &shape, &url).await?;
+        store.close().await;
+    } else {
+        println!("reusing the dataset in {} ({shape:?}); --fresh rebuilds it", url.redacted());
+    }
+    let machine = report::Machine::read(&url).await;
+
+    let mut raw = dataset::Raw::connect(&url).await?;
+    let receipts_before = raw.number("SELECT COUNT(*) FROM receipts").await?;
+    let terminals: Vec<_> = (0..args.terminals).map(|i| dataset::terminal(i, args.stores)).collect();
+    let gift_cards = if args.mix == Mix::Mixed {
+        let store = open(&url, 2).await?;
+        let cards = dataset::gift_cards(&store, args.terminals * 20).await?;
+        store.close().await;
+        cards
+    } else {
+        Vec::new()
+    };
+    let server = Server::start(url.clone(), args.db_connections, args.server_threads)?;
+    let run_id = format!("run{}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs());
+
+    let mut sound = true;
+    let mut outcome = report::Outcome::default();
+    if args.mix == Mix::Retries {
+        println!("retry storm: {} terminals, {} hot cards, client timeout {} ms, {} s", args.terminals, args.hot_cards, args.timeout_ms.unwrap_or(200), args.seconds);
+        let storm = retries::run(retries::StormConfig {
+            base: server.base.clone(),
+            terminals,
+            hot_cards: args.hot_cards.min(args.customers).max(1),
+            duration: Duration::from_secs(args.seconds),
+            timeout: Duration::from_millis(args.timeout_ms.unwrap_or(200)),
+        })
+        .await?;
+        sound &= report::storm(&storm);
+    } else {
+        println!(
+            "load: {} terminals, mix {:?}, {} s warm-up + {} s measured, against {}",
+            args.terminals,
+            args.mix,
+            args.warmup,
+            args.seconds,
+            url.redacted()
+        );
+        let client = load::client(Duration::from_millis(args.timeout_ms.unwrap_or(30_000)), args.terminals as usize)?;
+        let result = load::run(
+            load::LoadConfig {
+                base: server.base.clone(),
+                terminals,
+                warmup: Duration::from_secs(args.warmup),
+                measure: Duration::from_secs(args.seconds),
+                mix: args.mix,
+                with_points: args.customers.min(args.history),
+                gift_cards,
+                run_id: run_id.clone(),
+            },
+            client,
+        )
+        .await?;
+        let in_db = raw.number(&format!("SELECT COUNT(*) FROM receipts WHERE receipt_id LIKE '{run_id}-%'")).await?;
+        let in_db = u64::try_from(in_db).unwrap_or(0);
+        let nothing_lost = in_db >= result.committed && in_db <= result.committed + result.unanswered_commits;
+        println!(
+            "receipts answered 201: {}; unanswered: {}; in the database: {} → {}",
+            result.committed,
+            result.unanswered_commits,
+            in_db,
+            if nothing_lost { "none lost, none twice" } else { "MISMATCH" }
+        );
+        sound &= nothing_lost;
+        outcome.load = Some(result);
+    }
+    server.stop();
+
+    let started = Instant::now();
+    let store = open(&url, 2).await?;
+    let audit = store.ledger_audit().await?;
+    println!(
+        "ledger: {} accounts checked in {:.1} s: {}",
+        audit.accounts,
+        started.elapsed().as_secs_f64(),
+        if audit.is_sound() { "sound (sums to zero, balances equal their transfers)" } else { "NOT SOUND" }
+    );
+    for p in audit.problems.iter().take(10) {
+        println!("  PROBLEM: {p}");
+    }
+    sound &= audit.is_sound();
+    let receipts_after = raw.number("SELECT COUNT(*) FROM receipts").await?;
+    store.close().await;
+
+    if !args.no_reference && args.mix != Mix::Retries {
+        println!("reference: {} s of the raw database transaction…", args.seconds);
+        outcome.reference = Some(match args.db {
+            Db::Postgres => reference::postgres(&args.pg, args.terminals as usize, args.seconds, &args.dir).await?,
+            Db::Sqlite => reference::sqlite(args.seconds, &args.dir)?,
+        });
+    }
+    outcome.history = (receipts_before, receipts_after);
+    report::print(&machine, &args_summary(&args), &outcome);
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_vec_pretty(&report::json(&machine, &args_summary(&args), &outcome))?)?;
+    }
+    Ok(sound)
+}
+
+fn args_summary(args: &Args) -> report::RunInfo {
+    report::RunInfo {
+        backend: args.db.name().into(),
+        mix: format!("{:?}", args.mix).to_lowercase(),
+        terminals: args.terminals,
+        seconds: args.seconds,
+        customers: args.customers,
+        history: args.history,
+    }
+}

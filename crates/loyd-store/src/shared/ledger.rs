@@ -33,7 +33,7 @@ where
     sep.push_unseparated(")");
 }
 
-fn push_id_list<I: IntoIterator<Item = i64>>(qb: &mut QueryBuilder<Db>, values: I) {
+pub(super) fn push_id_list<I: IntoIterator<Item = i64>>(qb: &mut QueryBuilder<Db>, values: I) {
     qb.push("(");
     let mut sep = qb.separated(", ");
     for v in values {
@@ -78,7 +78,7 @@ pub(super) async fn load_accounts(c: &mut Conn, ids: &BTreeSet<AccountId>, lock:
     Ok(out)
 }
 
-pub(super) async fn load_open_lots(c: &mut Conn, accounts: &BTreeSet<AccountId>) -> Result<Vec<Lot>, StoreError> {
+pub(crate) async fn load_open_lots(c: &mut Conn, accounts: &BTreeSet<AccountId>) -> Result<Vec<Lot>, StoreError> {
     if accounts.is_empty() {
         return Ok(Vec::new());
     }
@@ -105,6 +105,17 @@ async fn load_moves(c: &mut Conn, owners: &BTreeSet<TransferId>) -> Result<Vec<L
     qb.build().fetch_all(&mut *c).await?.iter().map(rows::lot_move).collect()
 }
 
+/// Rows the caller already read (and, for bounded accounts, locked) in this transaction,
+/// so applying transfers need not read them again: accounts, and the complete set of
+/// open lots of some lot-tracking accounts.
+#[derive(Debug, Default)]
+pub(crate) struct Known {
+    pub accounts: Vec<Account>,
+    /// Accounts whose open lots are all in `lots`.
+    pub open_lots_of: BTreeSet<AccountId>,
+    pub lots: Vec<Lot>,
+}
+
 /// Applies a batch of transfers inside the caller's transaction: the one entry point
 /// every capability that moves value goes through.
 pub(crate) async fn apply_transfers(
@@ -112,18 +123,41 @@ pub(crate) async fn apply_transfers(
     batch: &[NewTransfer],
     now: Timestamp,
 ) -> Result<Vec<TransferOutcome>, StoreError> {
+    apply_transfers_with(c, batch, Known::default(), now).await
+}
+
+/// [`apply_transfers`], reading only what `known` does not already hold. Bounded
+/// accounts in `known` must have been locked in this transaction (`FOR UPDATE`).
+pub(crate) async fn apply_transfers_with(
+    c: &mut Conn,
+    batch: &[NewTransfer],
+    known: Known,
+    now: Timestamp,
+) -> Result<Vec<TransferOutcome>, StoreError> {
     let needs = Needs::of_batch(batch);
     let mut st = LedgerState::default();
     for t in load_transfers(c, &needs.transfers).await? {
         st.add_transfer(t);
     }
-    for a in load_accounts(c, &needs.accounts, true).await? {
+    let mut accounts = needs.accounts;
+    for a in known.accounts {
+        if accounts.remove(&a.id) {
+            st.add_account(a);
+        }
+    }
+    for a in load_accounts(c, &accounts, true).await? {
         st.add_account(a);
     }
-    let lot_needs = st.lot_needs(batch);
+    let mut lot_needs = st.lot_needs(batch);
     for m in load_moves(c, &lot_needs.moves_of).await? {
         st.add_move(m);
     }
+    for l in known.lots {
+        if known.open_lots_of.contains(&l.account) && lot_needs.open_lots_of.contains(&l.account) {
+            st.add_lot(l);
+        }
+    }
+    lot_needs.open_lots_of.retain(|a| !known.open_lots_of.contains(a));
     for l in load_open_lots(c, &lot_needs.open_lots_of).await? {
         st.add_lot(l);
     }
@@ -320,6 +354,36 @@ pub(crate) async fn system_account(c: &mut Conn, name: &str, asset: &AssetCode, 
     let holder = Holder::system(name).map_err(|e| StoreError::Invalid(e.to_string()))?;
     let spec = AccountSpec { holder, asset: asset.clone(), policy: BalancePolicy::Unbounded, tracks_lots: false };
     ensure_account(c, &spec, now).await
+}
+
+/// Several system accounts at once (one query; any not yet opened is opened).
+pub(crate) async fn system_accounts(
+    c: &mut Conn,
+    wanted: &BTreeSet<(&'static str, AssetCode)>,
+    now: Timestamp,
+) -> Result<std::collections::BTreeMap<(&'static str, AssetCode), Account>, StoreError> {
+    let mut out = std::collections::BTreeMap::new();
+    if wanted.is_empty() {
+        return Ok(out);
+    }
+    let mut qb = QueryBuilder::<Db>::new(concat!("SELECT ", account_cols!(), " FROM accounts WHERE holder_kind = "));
+    qb.push_bind(loyd_domain::ledger::HolderKind::System.name());
+    qb.push(" AND holder_id IN ");
+    push_in_list(&mut qb, wanted.iter().map(|(name, _)| *name));
+    qb.push(" AND asset IN ");
+    push_in_list(&mut qb, wanted.iter().map(|(_, asset)| asset.as_str()));
+    for row in qb.build().fetch_all(&mut *c).await? {
+        let a = rows::account(&row)?;
+        if let Some(key) = wanted.iter().find(|(name, asset)| a.holder.id == *name && a.asset == *asset) {
+            out.insert(key.clone(), a);
+        }
+    }
+    for (name, asset) in wanted {
+        if !out.contains_key(&(*name, asset.clone())) {
+            out.insert((*name, asset.clone()), system_account(c, name, asset, now).await?);
+        }
+    }
+    Ok(out)
 }
 
 /// Totals of an unbounded account, derived from its transfers (none are stored).

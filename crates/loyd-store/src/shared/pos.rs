@@ -20,7 +20,7 @@ use loyd_domain::time::{Timestamp, from_micros, to_micros};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
-use super::ledger::{apply_transfers, ensure_account, load_accounts, load_open_lots};
+use super::ledger::{Known, apply_transfers_with, ensure_account, load_accounts, load_open_lots, system_accounts};
 use super::{Backend, Conn, PG, rows};
 use crate::error::StoreError;
 use crate::{PosCaller, PosReply};
@@ -218,20 +218,58 @@ pub(crate) async fn accounts_with_balances(
     lock: bool,
 ) -> Result<BTreeMap<AccountId, (Account, BalanceView)>, StoreError> {
     let accounts = load_accounts(c, ids, lock).await?;
+    Ok(with_balances(c, accounts, at).await?.0)
+}
+
+/// The balances of loaded accounts at `at`, and the open lots they come from.
+async fn with_balances(
+    c: &mut Conn,
+    accounts: Vec<Account>,
+    at: Timestamp,
+) -> Result<(BTreeMap<AccountId, (Account, BalanceView)>, Vec<Lot>), StoreError> {
     let lot_accounts: BTreeSet<AccountId> = accounts.iter().filter(|a| a.tracks_lots).map(|a| a.id).collect();
     let lots = load_open_lots(c, &lot_accounts).await?;
     let mut by_account: BTreeMap<AccountId, Vec<&Lot>> = BTreeMap::new();
     for l in &lots {
         by_account.entry(l.account).or_default().push(l);
     }
-    Ok(accounts
+    let balances = accounts
         .into_iter()
         .map(|a| {
             let b = a.balance(by_account.get(&a.id).into_iter().flatten().copied(), at);
             let view = BalanceView { available: b.available, pending: b.inactive };
             (a.id, (a, view))
         })
-        .collect())
+        .collect();
+    Ok((balances, lots))
+}
+
+/// The accounts of a holder and the accounts `ids` (cards') in one query, locked in id
+/// order on PostgreSQL when `lock`. None of them is a system account, so locking them
+/// all serialises only receipts of the same customer or card.
+async fn accounts_of(c: &mut Conn, holder: Option<&Holder>, ids: &BTreeSet<AccountId>, lock: bool) -> Result<Vec<Account>, StoreError> {
+    if holder.is_none() && ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut qb = sqlx::QueryBuilder::<super::Db>::new(concat!("SELECT ", account_cols!(), " FROM accounts WHERE "));
+    match holder {
+        Some(h) => {
+            qb.push("(holder_kind = ");
+            qb.push_bind(h.kind.name());
+            qb.push(" AND holder_id = ");
+            qb.push_bind(h.id.clone());
+            qb.push(")");
+        }
+        None => {
+            qb.push("1 = 0");
+        }
+    }
+    if !ids.is_empty() {
+        qb.push(" OR id IN ");
+        super::ledger::push_id_list(&mut qb, ids.iter().map(|a| a.0));
+    }
+    qb.push(if PG && lock { " ORDER BY id FOR UPDATE" } else { " ORDER BY id" });
+    qb.build().fetch_all(&mut *c).await?.iter().map(rows::account).collect()
 }
 
 /// Everything a receipt's calculation needs, loaded (and, when committing, locked).
@@ -243,6 +281,10 @@ pub(crate) struct Loaded {
     pub holder: Option<Holder>,
     /// Gift cards named on the receipt, in order, with their accounts.
     pub gift_accounts: Vec<AccountId>,
+    /// What was read (and locked) to get here, for applying the transfers without
+    /// reading it again.
+    pub accounts: Vec<Account>,
+    pub open_lots: Vec<Lot>,
 }
 
 pub(crate) async fn load_context(
@@ -263,7 +305,6 @@ pub(crate) async fn load_context(
         Some(who) => {
             let record = super::crm::customer_row(c, &secret.ring, who.customer).await?.ok_or(ReceiptError::UnknownCustomer)?;
             let holder = super::crm::account_holder(record.id, record.organisation)?;
-            ids.extend(holder_account_ids(c, &holder).await?);
             (Some(record), Some(holder))
         }
         None => (None, None),
@@ -284,7 +325,8 @@ pub(crate) async fn load_context(
         cards.push((card, account));
     }
     // One locking pass over every account the receipt may change, in id order.
-    let balances = accounts_with_balances(c, &ids, receipt.at, commit).await?;
+    let accounts = accounts_of(c, holder.as_ref(), &ids, commit).await?;
+    let (balances, open_lots) = with_balances(c, accounts, receipt.at).await?;
 
     let mut customer_accounts = BTreeMap::new();
     let customer_ctx = match customer {
@@ -328,7 +370,8 @@ pub(crate) async fn load_context(
     context.coupons = coupons_of(c, receipt, program).await?;
     let keys = loyd_domain::engine::usage_keys(receipt, &context, program);
     context.usage = usage_of(c, &keys, commit).await?;
-    Ok(Loaded { context, customer_accounts, holder, gift_accounts: cards.iter().map(|(_, a)| *a).collect() })
+    let accounts = balances.into_values().map(|(a, _)| a).collect();
+    Ok(Loaded { context, customer_accounts, holder, gift_accounts: cards.iter().map(|(_, a)| *a).collect(), accounts, open_lots })
 }
 
 /// A profile to store: `NULL` when empty.
@@ -570,8 +613,11 @@ pub(crate) async fn commit_in(
     }
 
     let h = scope_hash(store, terminal, &request.receipt_id);
-    let (batch, effects) = plan_transfers(c, &h, &receipt, &calc, &loaded, &caller.store, now).await?;
-    apply_transfers(c, &batch, now)
+    let (batch, effects, system) = plan_transfers(c, &h, &receipt, &calc, &loaded, &caller.store, now).await?;
+    let mut known = Known { accounts: loaded.accounts.clone(), open_lots_of: BTreeSet::new(), lots: loaded.open_lots.clone() };
+    known.open_lots_of = known.accounts.iter().filter(|a| a.tracks_lots).map(|a| a.id).collect();
+    known.accounts.extend(system);
+    apply_transfers_with(c, &batch, known, now)
         .await
         .map_err(|e| ledger_refusal(e, "balance", caller.store.scale, &request.receipt_id))?;
 
@@ -694,8 +740,8 @@ pub(crate) async fn store_coupon(
 }
 
 /// The transfers a calculated receipt makes, in the order that keeps the ledger honest
-/// (redemptions spend existing lots before today's accruals arrive), and the record of
-/// them that returns will reverse.
+/// (redemptions spend existing lots before today's accruals arrive), the record of
+/// them that returns will reverse, and the system accounts they use.
 async fn plan_transfers(
     c: &mut Conn,
     h: &str,
@@ -704,7 +750,25 @@ async fn plan_transfers(
     loaded: &Loaded,
     store: &StoreContext,
     now: Timestamp,
-) -> Result<(Vec<NewTransfer>, ReceiptEffects), StoreError> {
+) -> Result<(Vec<NewTransfer>, ReceiptEffects, Vec<Account>), StoreError> {
+    // Every system account the receipt uses, read at once.
+    let mut wanted: BTreeSet<(&'static str, AssetCode)> = BTreeSet::new();
+    wanted.extend(calc.redeemed.iter().map(|r| ("redemption", r.currency.clone())));
+    wanted.extend(calc.accrued.iter().map(|a| ("issuance", a.currency.clone())));
+    if !calc.gift_cards.is_empty() {
+        wanted.insert(("redemption", store.currency.clone()));
+    }
+    if calc.gift_cards.iter().any(|g| g.burned > 0) {
+        wanted.insert(("breakage", store.currency.clone()));
+    }
+    for conv in &calc.conversions {
+        wanted.insert(("redemption", conv.from.clone()));
+        wanted.insert(("issuance", conv.to.clone()));
+    }
+    let system = system_accounts(c, &wanted, now).await?;
+    let system_id = |name: &'static str, asset: &AssetCode| -> Result<AccountId, StoreError> {
+        system.get(&(name, asset.clone())).map(|a| a.id).ok_or_else(|| rows::corrupt(format!("system account {name} {asset} missing")))
+    };
     let mut batch = Vec::new();
     let mut effects = ReceiptEffects::default();
     let reference = Some(receipt.id.to_string());
@@ -727,7 +791,7 @@ async fn plan_transfers(
             available: "0".into(),
             requested: r.units.to_string(),
         })?;
-        let sink = system_id(c, "redemption", &r.currency, now).await?;
+        let sink = system_id("redemption", &r.currency)?;
         let t = NewTransfer {
             at: Some(receipt.at),
             reference: reference.clone(),
@@ -749,7 +813,7 @@ async fn plan_transfers(
                 ensure_account(c, &spec, now).await?.id
             }
         };
-        let source = system_id(c, "issuance", &a.currency, now).await?;
+        let source = system_id("issuance", &a.currency)?;
         let t = NewTransfer {
             lot: a.terms,
             at: Some(receipt.at),
@@ -759,7 +823,7 @@ async fn plan_transfers(
         push(&mut batch, &mut effects, t, EffectRole::Accrual, &a.currency, None);
     }
     for (k, (g, account)) in calc.gift_cards.iter().zip(&loaded.gift_accounts).enumerate() {
-        let sink = system_id(c, "redemption", &store.currency, now).await?;
+        let sink = system_id("redemption", &store.currency)?;
         let t = NewTransfer {
             at: Some(receipt.at),
             reference: reference.clone(),
@@ -767,7 +831,7 @@ async fn plan_transfers(
         };
         push(&mut batch, &mut effects, t, EffectRole::GiftCard, &store.currency, Some(g.number.clone()));
         if g.burned > 0 {
-            let breakage = system_id(c, "breakage", &store.currency, now).await?;
+            let breakage = system_id("breakage", &store.currency)?;
             let t = NewTransfer {
                 at: Some(receipt.at),
                 reference: reference.clone(),
@@ -787,8 +851,8 @@ async fn plan_transfers(
             Some(a) => a.id,
             None => ensure_account(c, &spec(&conv.to), now).await?.id,
         };
-        let sink = system_id(c, "redemption", &conv.from, now).await?;
-        let source = system_id(c, "issuance", &conv.to, now).await?;
+        let sink = system_id("redemption", &conv.from)?;
+        let source = system_id("issuance", &conv.to)?;
         let take = NewTransfer {
             at: Some(receipt.at),
             reference: reference.clone(),
@@ -819,7 +883,7 @@ async fn plan_transfers(
         })
         .collect();
     debug_assert!(batch.iter().all(|t| t.kind == TransferKind::Single));
-    Ok((batch, effects))
+    Ok((batch, effects, system.into_values().collect()))
 }
 
 impl Backend {

@@ -74,8 +74,12 @@ async fn pos_guard(State(state): State<AppState>, mut req: Request, next: Next) 
         Ok(c) => c,
         Err(e) => {
             let res = e.into_response();
-            let info = res.extensions().get::<ErrorInfo>().cloned();
-            log_refusal(&state, None, op, info).await;
+            // Refusals only: a 503 here means the database is unreachable, and waiting
+            // for it again to log that would only delay the answer.
+            if res.status().is_client_error() {
+                let info = res.extensions().get::<ErrorInfo>().cloned();
+                log_refusal(&state, None, op, info).await;
+            }
             return res;
         }
     };

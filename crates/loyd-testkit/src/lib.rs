@@ -112,6 +112,12 @@ impl TestDb {
         TestDb { url, _dir: None }
     }
 
+    /// A PostgreSQL database the test set up itself (for example on a private cluster
+    /// it starts and stops), named by its URL.
+    pub fn postgres_at(url: impl Into<String>) -> TestDb {
+        TestDb { url: DatabaseUrl::Postgres(url.into()), _dir: None }
+    }
+
     pub fn backend(&self) -> &'static str {
         match self.url {
             DatabaseUrl::Sqlite(_) => "sqlite",

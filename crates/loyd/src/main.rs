@@ -60,10 +60,24 @@ fn init_logging(settings: &Settings) {
     };
 }
 
+/// How long a request waits for a database connection before it is refused with
+/// `503 unavailable`. While PostgreSQL is down (restarting, failing over) the pool keeps
+/// trying to connect for all of this time, so this is also how long a request takes to
+/// be refused then: well within a POS's timeout, so that the POS gets an answer to retry
+/// on rather than no answer at all (`tests/pg_restart.rs`).
+const DB_ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 pub(crate) async fn open(settings: &Settings, migrate: bool) -> anyhow::Result<Store> {
     let secret = settings.load_secret()?;
     let keyring = Some(settings.load_keyring(&secret)?);
-    let opts = StoreOptions { migrate, max_connections: settings.db_max_connections, secret: Arc::new(secret), keyring, ..StoreOptions::default() };
+    let opts = StoreOptions {
+        migrate,
+        max_connections: settings.db_max_connections,
+        acquire_timeout: DB_ACQUIRE_TIMEOUT,
+        secret: Arc::new(secret),
+        keyring,
+        ..StoreOptions::default()
+    };
     Store::open(&settings.database_url, opts, Arc::new(SystemClock))
         .await
         .with_context(|| format!("opening the database {}", settings.database_url.redacted()))

@@ -97,5 +97,34 @@ mod tests {
             splitter.split_into(total, &weights, &mut again);
             prop_assert_eq!(again, parts);
         }
+
+        /// A discount split over receipt lines of any size — up to the largest total a
+        /// receipt may have (`i64::MAX / 4`), many lines left at zero — is given out
+        /// exactly: the parts sum to the discount, none is negative, none is more than
+        /// its line.
+        #[test]
+        fn allocated_parts_sum_to_the_discount_and_none_is_negative(
+            lines in proptest::collection::vec(
+                prop_oneof![
+                    3 => Just(0i64),
+                    4 => 0i64..10_000,
+                    2 => 0i64..i64::MAX / 160,
+                ],
+                1..40,
+            ),
+            numerator in prop_oneof![1 => Just(0u64), 1 => Just(u64::MAX), 6 => any::<u64>()],
+        ) {
+            let total: i64 = lines.iter().sum();
+            prop_assume!(total <= i64::MAX / 4);
+            // Any discount from 0 to the total, both ends included.
+            let discount = i64::try_from(i128::from(total) * i128::from(numerator) / i128::from(u64::MAX)).unwrap();
+            let parts = allocate(discount, &lines);
+            prop_assert_eq!(parts.len(), lines.len());
+            prop_assert_eq!(parts.iter().sum::<i64>(), discount);
+            for (p, amount) in parts.iter().zip(&lines) {
+                prop_assert!(*p >= 0, "part {} of line {}", p, amount);
+                prop_assert!(total == 0 || *p <= *amount, "part {} of line {}", p, amount);
+            }
+        }
     }
 }

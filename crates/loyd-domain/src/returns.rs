@@ -360,5 +360,123 @@ mod tests {
                 prop_assert_eq!(*t, effect.amount);
             }
         }
+
+        /// Returns of weighed goods (to the gram) and counted ones, up to the largest
+        /// quantities and amounts a receipt may carry, several lines per return, a receipt paid partly with several gift cards and with a burned
+        /// remainder: no return reverses, refunds or gives back to the counters more
+        /// than the receipt applied, the gift cards never get back more than the goods
+        /// returned were worth, and once everything is back each transfer is reversed
+        /// exactly (breakage not at all), line by line, and every refund and counter adds
+        /// up exactly to what the receipt paid.
+        #[test]
+        fn returns_in_any_split_and_order_reverse_exactly_what_the_receipt_applied(
+            specs in proptest::collection::vec(
+                (
+                    prop_oneof![4 => 1i64..=6_000, 1 => 1i64..=1_000_000_000],
+                    prop_oneof![4 => 0i64..1_000_000, 1 => 0i64..i64::MAX / 64],
+                    0i64..100_000,
+                    prop_oneof![4 => 0i64..1_000_000_000, 1 => 0i64..i64::MAX / 64],
+                    0i64..1_000_000,
+                ),
+                1..6,
+            ),
+            gifts in proptest::collection::vec(1i64..=1000, 0..4),
+            burned in 0i64..1_000,
+            steps in proptest::collection::vec((0usize..6, 1i64..6_000, any::<bool>()), 0..30),
+        ) {
+            // Per line: quantity in thousandths, what the customer paid (money and gift
+            // cards), the discount-free part redeemed with points, its accrual, its
+            // redemption.
+            let paid: i64 = specs.iter().map(|s| s.1).sum();
+            let mut transfers = vec![
+                t(EffectRole::Accrual, specs.iter().map(|s| s.3).sum()),
+                t(EffectRole::Redemption, specs.iter().map(|s| s.4).sum()),
+            ];
+            for pm in &gifts {
+                // Together the cards pay at most what was due.
+                let share = i128::from(paid) * i128::from(*pm) / 1000 / gifts.len() as i128;
+                transfers.push(t(EffectRole::GiftCard, i64::try_from(share).unwrap()));
+            }
+            if !gifts.is_empty() {
+                transfers.push(t(EffectRole::Breakage, burned));
+            }
+            let n = transfers.len();
+            let e = ReceiptEffects {
+                lines: specs.iter().enumerate().map(|(i, (milli, final_amount, redeemed, accrued, redemption))| {
+                    let mut shares = vec![0; n];
+                    shares[0] = *accrued;
+                    shares[1] = *redemption;
+                    LineEffect {
+                        line: i as u32 + 1,
+                        qty: Decimal::new(*milli, 3),
+                        final_amount: *final_amount,
+                        paid: final_amount + redeemed,
+                        shares,
+                    }
+                }).collect(),
+                transfers,
+                charges: vec![],
+            };
+            let after_discounts: i64 = e.lines.iter().map(|l| l.paid).sum();
+
+            let mut returned: BTreeMap<u32, Decimal> = BTreeMap::new();
+            let mut reversed = vec![0i64; n];
+            let mut per_line: BTreeMap<u32, Vec<i64>> = BTreeMap::new();
+            let (mut refund, mut paid_back, mut complete) = (0i64, 0i64, false);
+            let left = |returned: &BTreeMap<u32, Decimal>, l: &LineEffect| l.qty - returned.get(&l.line).copied().unwrap_or_default();
+            let mut take_back = |returned: &mut BTreeMap<u32, Decimal>, request: &[(u32, Decimal)]| -> Result<(), TestCaseError> {
+                let plan = e.plan_return(returned, request).map_err(|err| TestCaseError::fail(format!("{request:?}: {err}")))?;
+                for (k, effect) in e.transfers.iter().enumerate() {
+                    prop_assert!(plan.reverse[k] >= 0, "{:?}: transfer {} reversed by {}", request, k, plan.reverse[k]);
+                    reversed[k] += plan.reverse[k];
+                    prop_assert!(reversed[k] <= effect.amount, "{:?}: transfer {} reversed {} of {}", request, k, reversed[k], effect.amount);
+                }
+                for (line, parts) in &plan.line_reversals {
+                    let sum = per_line.entry(*line).or_insert_with(|| vec![0; n]);
+                    for (s, p) in sum.iter_mut().zip(parts) {
+                        *s += p;
+                    }
+                }
+                refund += plan.lines.iter().map(|(_, _, r)| r).sum::<i64>();
+                paid_back += plan.paid_back;
+                prop_assert!(refund <= paid && paid_back <= after_discounts);
+                let to_cards: i64 = e.transfers.iter().zip(&reversed).filter(|(t, _)| t.role == EffectRole::GiftCard).map(|(_, r)| r).sum();
+                prop_assert!(to_cards <= refund, "gift cards got back {} of a refund of {}", to_cards, refund);
+                complete = plan.complete;
+                prop_assert_eq!(complete, e.lines.iter().all(|l| plan.returned_after.get(&l.line) == Some(&l.qty)));
+                *returned = plan.returned_after;
+                Ok(())
+            };
+            let mut request: Vec<(u32, Decimal)> = Vec::new();
+            for (i, milli, join) in steps {
+                let l = &e.lines[i % e.lines.len()];
+                if !request.is_empty() && (!join || request.iter().any(|(n, _)| *n == l.line)) {
+                    take_back(&mut returned, &request)?;
+                    request.clear();
+                }
+                let q = Decimal::new(milli, 3).min(left(&returned, l));
+                if q > Decimal::ZERO {
+                    request.push((l.line, q));
+                }
+            }
+            if !request.is_empty() {
+                take_back(&mut returned, &request)?;
+            }
+            let rest: Vec<(u32, Decimal)> =
+                e.lines.iter().map(|l| (l.line, left(&returned, l))).filter(|(_, q)| *q > Decimal::ZERO).collect();
+            if !rest.is_empty() {
+                take_back(&mut returned, &rest)?;
+            }
+            prop_assert!(complete);
+            for (k, effect) in e.transfers.iter().enumerate() {
+                let expected = if effect.role == EffectRole::Breakage { 0 } else { effect.amount };
+                prop_assert_eq!(reversed[k], expected, "transfer {} ({:?})", k, effect.role);
+            }
+            for l in &e.lines {
+                prop_assert_eq!(&per_line.get(&l.line).cloned().unwrap_or_else(|| vec![0; n]), &l.shares, "line {}", l.line);
+            }
+            prop_assert_eq!(refund, paid);
+            prop_assert_eq!(paid_back, after_discounts);
+        }
     }
 }

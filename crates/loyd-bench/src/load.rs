@@ -129,8 +129,9 @@ pub struct Answer {
 }
 
 impl Answer {
-    fn code(&self) -> String {
-        self.body["code"].as_str().unwrap_or("?").to_owned()
+    /// The stable error code of an error answer (`{"error": {"code": …}}`).
+    pub fn code(&self) -> String {
+        self.body["error"]["code"].as_str().unwrap_or("?").to_owned()
     }
 }
 

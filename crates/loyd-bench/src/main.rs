@@ -107,7 +107,7 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let _ = tracing_subscriber::fmt().with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn,sqlx::query=error".into())).try_init();
+    let _ = tracing_subscriber::fmt().with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn,sqlx::query=error,sqlx::postgres::notice=error".into())).try_init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -181,6 +181,8 @@ impl Server {
 async fn open(url: &loyd_store::DatabaseUrl, connections: u32) -> anyhow::Result<Store> {
     let opts = StoreOptions {
         max_connections: connections,
+        // As `loyd serve`: a request waits at most 2 s for a connection, then gets 503.
+        acquire_timeout: Duration::from_secs(2),
         secret: Arc::new(b"loyd-bench: a fixed secret, so a reused dataset opens".to_vec()),
         ..StoreOptions::default()
     };
@@ -220,19 +222,31 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     } else {
         Vec::new()
     };
-    let server = Server::start(url.clone(), args.db_connections, args.server_threads)?;
     let run_id = format!("run{}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs());
-
+    if args.mix == Mix::Retries {
+        // Hot cards get points for about 200 receipts each: the storm spends them all, so
+        // both commits and refusals for insufficient funds happen under contention.
+        let store = open(&url, 2).await?;
+        for i in 0..args.hot_cards.min(args.customers) {
+            let customer = raw.number(&format!("SELECT customer_id FROM cards WHERE number = '{}'", dataset::card_number(i))).await?;
+            let asset = loyd_domain::ids::AssetCode::parse("bonus")?;
+            store.adjust_balance(format!("{run_id}-topup-{i}"), customer, asset, 10_000, "loyd-bench retry storm".into(), "loyd-bench".into()).await?;
+        }
+        store.close().await;
+    }
+    let server = Server::start(url.clone(), args.db_connections, args.server_threads)?;
+    
     let mut sound = true;
     let mut outcome = report::Outcome::default();
     if args.mix == Mix::Retries {
-        println!("retry storm: {} terminals, {} hot cards, client timeout {} ms, {} s", args.terminals, args.hot_cards, args.timeout_ms.unwrap_or(200), args.seconds);
+        println!("retry storm: {} terminals, {} hot cards, client timeout {} ms, {} s", args.terminals, args.hot_cards, args.timeout_ms.unwrap_or(1000), args.seconds);
         let storm = retries::run(retries::StormConfig {
             base: server.base.clone(),
             terminals,
             hot_cards: args.hot_cards.min(args.customers).max(1),
             duration: Duration::from_secs(args.seconds),
-            timeout: Duration::from_millis(args.timeout_ms.unwrap_or(200)),
+            timeout: Duration::from_millis(args.timeout_ms.unwrap_or(1000)),
+            run_id: run_id.clone(),
         })
         .await?;
         sound &= report::storm(&storm);

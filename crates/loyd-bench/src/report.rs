@@ -104,8 +104,9 @@ pub fn print(machine: &Machine, run: &RunInfo, outcome: &Outcome) {
 
 pub fn storm(r: &StormReport) -> bool {
     println!(
-        "storm: {} receipts sent in {} attempts ({} client timeouts); afterwards {} committed, {} refused for insufficient funds",
-        r.receipts, r.attempts, r.timeouts, r.committed, r.insufficient
+        "storm: {} receipts sent in {} attempts ({} client timeouts, {} refusals for insufficient funds); \
+         sent once more afterwards: {} committed, {} refused for insufficient funds",
+        r.receipts, r.attempts, r.timeouts, r.insufficient, r.committed, r.refused
     );
     if !r.other_refusals.is_empty() {
         println!("  other refusals: {:?}", r.other_refusals);

@@ -26,6 +26,8 @@ pub struct StormConfig {
     pub hot_cards: u64,
     pub duration: Duration,
     pub timeout: Duration,
+    /// Makes this run's receipt ids its own.
+    pub run_id: String,
 }
 
 #[derive(Debug, Default)]
@@ -34,7 +36,10 @@ pub struct StormReport {
     pub attempts: u64,
     pub timeouts: u64,
     pub committed: u64,
+    /// Refusals for insufficient funds during the storm.
     pub insufficient: u64,
+    /// Receipts refused for insufficient funds in the definitive pass.
+    pub refused: u64,
     pub other_refusals: BTreeMap<String, u64>,
     pub server_errors: BTreeMap<String, u64>,
     /// Per hot card: (start, end, expected end).
@@ -83,7 +88,7 @@ pub async fn run(config: StormConfig) -> anyhow::Result<StormReport> {
                 n += 1;
                 let card = cards[rand::random_range(0..cards.len())].clone();
                 // 10.00 of goods, 50 points (5.00) redeemed: 5 points earned on the rest.
-                let body = json!({"receipt_id": format!("storm-{}-{n}", t.id), "customer": {"card": card},
+                let body = json!({"receipt_id": format!("{}-storm-{}-{n}", config.run_id, t.id), "customer": {"card": card},
                                   "lines": [{"line": 1, "sku": "HOT", "qty": "1", "amount": "10.00"}],
                                   "redeem": [{"currency": "bonus", "amount": "50"}]});
                 report.receipts += 1;
@@ -96,15 +101,15 @@ pub async fn run(config: StormConfig) -> anyhow::Result<StormReport> {
                             answered = Some(body);
                             break;
                         }
-                        Ok(a) if a.status == 409 && a.body["code"] == "insufficient_funds" => {
+                        Ok(a) if a.status == 409 && a.code() == "insufficient_funds" => {
                             report.insufficient += 1;
                             break;
                         }
                         Ok(a) if a.status < 500 => {
-                            *report.other_refusals.entry(format!("{} {}", a.status, a.body["code"])).or_default() += 1;
+                            *report.other_refusals.entry(format!("{} {}", a.status, a.code())).or_default() += 1;
                             break;
                         }
-                        Ok(a) => *report.server_errors.entry(format!("{} {}", a.status, a.body["code"])).or_default() += 1,
+                        Ok(a) => *report.server_errors.entry(format!("{} {}", a.status, a.code())).or_default() += 1,
                         Err(e) if e.is_timeout() => report.timeouts += 1,
                         Err(_) => *report.server_errors.entry("connection".into()).or_default() += 1,
                     }
@@ -149,7 +154,8 @@ pub async fn run(config: StormConfig) -> anyhow::Result<StormReport> {
                 let sum = |k: &str| a.body[k].as_array().into_iter().flatten().filter(|x| x["currency"] == "bonus").map(|x| points(&x["amount"])).sum::<Points>();
                 *earned.entry(s.card.clone()).or_default() += sum("accrued") - sum("redeemed");
             }
-            409 if a.body["code"] == "insufficient_funds" => {
+            409 if a.code() == "insufficient_funds" => {
+                report.refused += 1;
                 ensure!(s.answered.is_none(), "receipt {} was answered 201, now it is refused: {}", s.body["receipt_id"], a.body);
             }
             _ => bail!("receipt {}: {} {}", s.body["receipt_id"], a.status, a.body),

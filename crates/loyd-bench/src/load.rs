@@ -33,6 +33,8 @@ pub struct LoadConfig {
     pub mix: Mix,
     /// Customers `0..with_points` have points to redeem.
     pub with_points: u64,
+    /// Customers `0..customers` exist.
+    pub customers: u64,
     /// Gift cards, split among the terminals.
     pub gift_cards: Vec<GiftCard>,
     pub run_id: String,
@@ -187,7 +189,7 @@ impl Till {
     }
 
     fn customer_card(&self, with_points: bool) -> String {
-        let n = if with_points { self.config.with_points.max(1) } else { self.config.with_points.max(1) * 2 };
+        let n = if with_points { self.config.with_points } else { self.config.customers };
         card_number(random(n))
     }
 

@@ -12,21 +12,8 @@ use loyd_testkit::{TestDb, both_backends};
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
-fn loyd(dir: &Path, db: &TestDb, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_loyd"))
-        .current_dir(dir)
-        .args(args)
-        .env("LOYD_DATABASE_URL", db.url_string())
-        .env_remove("LOYD_CONFIG")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "loyd {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn last_line(s: &str) -> String {
-    s.lines().last().unwrap().trim().to_owned()
-}
+mod common;
+use common::{last_line, loyd};
 
 async fn start(dir: &Path, db: &TestDb, port: u16) -> Child {
     let child = Command::new(env!("CARGO_BIN_EXE_loyd"))

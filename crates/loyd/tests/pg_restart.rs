@@ -157,21 +157,8 @@ fn tail(path: &Path, what: &str) -> String {
 
 // ---- the loyd server and CLI ----
 
-fn loyd(dir: &Path, db: &TestDb, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_loyd"))
-        .current_dir(dir)
-        .args(args)
-        .env("LOYD_DATABASE_URL", db.url_string())
-        .env_remove("LOYD_CONFIG")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "loyd {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn last_line(s: &str) -> String {
-    s.lines().last().unwrap().trim().to_owned()
-}
+mod common;
+use common::{last_line, loyd};
 
 /// `loyd serve`, killed when dropped; its log is shown when the test fails.
 struct Server {

@@ -58,6 +58,8 @@ pub struct Backend {
     pool: PgPool,
     described: String,
     pub(crate) secrets: std::sync::Arc<crate::crypto::Secrets>,
+    /// The committed system accounts, so receipts need not read them.
+    pub(crate) system: ledger::SystemCache,
 }
 
 impl Backend {
@@ -78,7 +80,7 @@ impl Backend {
         if opts.migrate {
             crate::migrations::postgres().run(&pool).await.map_err(crate::migrations::error)?;
         }
-        Ok(Backend { pool, described, secrets: crate::crypto::Secrets::shared(opts) })
+        Ok(Backend { pool, described, secrets: crate::crypto::Secrets::shared(opts), system: Default::default() })
     }
 
     pub fn describe(&self) -> String {

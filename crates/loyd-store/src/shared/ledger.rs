@@ -114,6 +114,10 @@ pub(crate) struct Known {
     /// Accounts whose open lots are all in `lots`.
     pub open_lots_of: BTreeSet<AccountId>,
     pub lots: Vec<Lot>,
+    /// The batch's own transfer ids are known not to exist (they derive from an
+    /// idempotency key this transaction found unused), so they need not be looked up.
+    /// A wrong claim cannot double-apply: the insert would hit the unique id.
+    pub fresh_ids: bool,
 }
 
 /// Applies a batch of transfers inside the caller's transaction: the one entry point
@@ -134,7 +138,27 @@ pub(crate) async fn apply_transfers_with(
     known: Known,
     now: Timestamp,
 ) -> Result<Vec<TransferOutcome>, StoreError> {
-    let needs = Needs::of_batch(batch);
+    let mut writes = Writes::new();
+    let outcomes = stage_transfers(c, batch, known, now, &mut writes).await?;
+    writes.run(c).await?;
+    Ok(outcomes)
+}
+
+/// [`apply_transfers_with`], leaving the writes in `writes` for the caller to add its
+/// own and send them all at once.
+pub(crate) async fn stage_transfers(
+    c: &mut Conn,
+    batch: &[NewTransfer],
+    known: Known,
+    now: Timestamp,
+    writes: &mut Writes,
+) -> Result<Vec<TransferOutcome>, StoreError> {
+    let mut needs = Needs::of_batch(batch);
+    if known.fresh_ids {
+        for t in batch {
+            needs.transfers.remove(&t.id);
+        }
+    }
     let mut st = LedgerState::default();
     for t in load_transfers(c, &needs.transfers).await? {
         st.add_transfer(t);
@@ -168,7 +192,9 @@ pub(crate) async fn apply_transfers_with(
         st.add_lot(l);
     }
     let outcomes = st.apply_batch(batch, now)?;
-    persist(c, &st.changes()).await?;
+    let changes = st.changes();
+    update_transfers(c, &changes).await?;
+    stage(writes, &changes);
     Ok(outcomes)
 }
 
@@ -176,23 +202,104 @@ fn opt_micros(t: Option<Timestamp>) -> Option<i64> {
     t.map(to_micros)
 }
 
-async fn persist(c: &mut Conn, ch: &Changes) -> Result<(), StoreError> {
-    for a in &ch.accounts {
-        let t = a.totals;
-        sqlx::query(
-            "UPDATE accounts SET debits_posted = $1, credits_posted = $2, debits_pending = $3, credits_pending = $4 \
-             WHERE id = $5",
+/// Writes sent to the database as one statement, so that a transaction's writes cost
+/// one round trip whatever their number: a chain of data-modifying `WITH` parts on
+/// PostgreSQL, statements separated by `;` in one call on SQLite (sqlx binds each
+/// statement's parameters in turn).
+///
+/// On PostgreSQL all parts run on one snapshot and do not see each other's rows, so
+/// parts must change disjoint rows. Ledger changes do: a row is either new or updated,
+/// never both, and each updated row appears once. Constraints (foreign keys included)
+/// are checked when the whole statement ends.
+pub(crate) struct Writes {
+    qb: QueryBuilder<Db>,
+    parts: usize,
+}
+
+impl Writes {
+    pub(crate) fn new() -> Self {
+        Writes { qb: QueryBuilder::new(""), parts: 0 }
+    }
+
+    /// Starts the next write; push its SQL (with no `RETURNING`, except on the last of
+    /// [`Writes::run_returning_id`]) and binds on the builder returned.
+    pub(crate) fn part(&mut self) -> &mut QueryBuilder<Db> {
+        if PG {
+            self.qb.push(if self.parts == 0 { "WITH " } else { "), " });
+            self.qb.push(format_args!("w{} AS (", self.parts));
+        } else if self.parts > 0 {
+            self.qb.push("; ");
+        }
+        self.parts += 1;
+        &mut self.qb
+    }
+
+    pub(crate) async fn run(mut self, c: &mut Conn) -> Result<(), StoreError> {
+        if self.parts == 0 {
+            return Ok(());
+        }
+        if PG {
+            self.qb.push(") SELECT 1");
+        }
+        self.qb.build().execute(&mut *c).await?;
+        Ok(())
+    }
+
+    /// Runs the writes, the last of which ends in `RETURNING id`, and returns that id.
+    pub(crate) async fn run_returning_id(mut self, c: &mut Conn) -> Result<i64, StoreError> {
+        if PG {
+            self.qb.push(format_args!(") SELECT id FROM w{}", self.parts.saturating_sub(1)));
+        }
+        let returned = self.qb.build().fetch_all(&mut *c).await?;
+        let last = returned.last().ok_or_else(|| rows::corrupt("a write returned no id".into()))?;
+        Ok(last.try_get("id")?)
+    }
+}
+
+/// Guarded updates of existing transfers, each checked on its own: a concurrent
+/// resolution or reversal of the same transfer (possible only between unlocked system
+/// accounts) makes us retry.
+async fn update_transfers(c: &mut Conn, ch: &Changes) -> Result<(), StoreError> {
+    for u in &ch.updated_transfers {
+        let t = &u.transfer;
+        let done = sqlx::query(
+            "UPDATE transfers SET pending_state = $1, posted_amount = $2, reversed_amount = $3 \
+             WHERE id = $4 AND pending_state IS NOT DISTINCT FROM $5 AND reversed_amount = $6",
         )
-        .bind(t.debits_posted)
-        .bind(t.credits_posted)
-        .bind(t.debits_pending)
-        .bind(t.credits_pending)
-        .bind(a.id.0)
+        .bind(t.pending_state.map(|s| s.name()))
+        .bind(t.posted_amount)
+        .bind(t.reversed_amount)
+        .bind(t.id.as_str().to_owned())
+        .bind(u.was_state.map(|s| s.name()))
+        .bind(u.was_reversed)
         .execute(&mut *c)
         .await?;
+        if done.rows_affected() != 1 {
+            return Err(StoreError::Retry(format!("transfer {} changed concurrently", t.id)));
+        }
+    }
+    Ok(())
+}
+
+/// Every other change of a ledger batch, added to `w`.
+fn stage(w: &mut Writes, ch: &Changes) {
+    for a in &ch.accounts {
+        let t = a.totals;
+        let qb = w.part();
+        qb.push("UPDATE accounts SET debits_posted = ");
+        qb.push_bind(t.debits_posted);
+        qb.push(", credits_posted = ");
+        qb.push_bind(t.credits_posted);
+        qb.push(", debits_pending = ");
+        qb.push_bind(t.debits_pending);
+        qb.push(", credits_pending = ");
+        qb.push_bind(t.credits_pending);
+        qb.push(" WHERE id = ");
+        qb.push_bind(a.id.0);
     }
     for chunk in ch.new_transfers.chunks(INSERT_CHUNK) {
-        let mut qb = QueryBuilder::<Db>::new(
+        let qb = w.part();
+        qb.push(
             "INSERT INTO transfers (id, debit_account_id, credit_account_id, asset, amount, kind, pending_id, \
              timeout_at, pending_state, posted_amount, lot_available_at, lot_expires_at, debit_lot, reverses, \
              reversed_amount, code, reference, at, recorded_at, fingerprint) ",
@@ -226,32 +333,10 @@ async fn persist(c: &mut Conn, ch: &Changes) -> Result<(), StoreError> {
                 .push_bind(to_micros(t.recorded_at))
                 .push_bind(t.fingerprint.clone());
         });
-        qb.build().execute(&mut *c).await?;
-    }
-    for u in &ch.updated_transfers {
-        let t = &u.transfer;
-        // Guarded by the values we read: a concurrent resolution or reversal of the same
-        // transfer (possible only between unlocked system accounts) makes us retry.
-        let done = sqlx::query(
-            "UPDATE transfers SET pending_state = $1, posted_amount = $2, reversed_amount = $3 \
-             WHERE id = $4 AND pending_state IS NOT DISTINCT FROM $5 AND reversed_amount = $6",
-        )
-        .bind(t.pending_state.map(|s| s.name()))
-        .bind(t.posted_amount)
-        .bind(t.reversed_amount)
-        .bind(t.id.as_str().to_owned())
-        .bind(u.was_state.map(|s| s.name()))
-        .bind(u.was_reversed)
-        .execute(&mut *c)
-        .await?;
-        if done.rows_affected() != 1 {
-            return Err(StoreError::Retry(format!("transfer {} changed concurrently", t.id)));
-        }
     }
     for chunk in ch.new_lots.chunks(INSERT_CHUNK) {
-        let mut qb = QueryBuilder::<Db>::new(
-            "INSERT INTO lots (id, account_id, amount, remaining, available_at, expires_at, created_at) ",
-        );
+        let qb = w.part();
+        qb.push("INSERT INTO lots (id, account_id, amount, remaining, available_at, expires_at, created_at) ");
         qb.push_values(chunk, |mut b, l| {
             b.push_bind(l.id.as_str().to_owned())
                 .push_bind(l.account.0)
@@ -261,17 +346,17 @@ async fn persist(c: &mut Conn, ch: &Changes) -> Result<(), StoreError> {
                 .push_bind(opt_micros(l.terms.expires_at))
                 .push_bind(to_micros(l.created_at));
         });
-        qb.build().execute(&mut *c).await?;
     }
     for l in &ch.updated_lots {
-        sqlx::query("UPDATE lots SET remaining = $1 WHERE id = $2")
-            .bind(l.remaining)
-            .bind(l.id.as_str().to_owned())
-            .execute(&mut *c)
-            .await?;
+        let qb = w.part();
+        qb.push("UPDATE lots SET remaining = ");
+        qb.push_bind(l.remaining);
+        qb.push(" WHERE id = ");
+        qb.push_bind(l.id.as_str().to_owned());
     }
     for chunk in ch.new_moves.chunks(INSERT_CHUNK) {
-        let mut qb = QueryBuilder::<Db>::new("INSERT INTO lot_moves (transfer_id, ord, lot_id, amount, restored) ");
+        let qb = w.part();
+        qb.push("INSERT INTO lot_moves (transfer_id, ord, lot_id, amount, restored) ");
         qb.push_values(chunk, |mut b, m| {
             b.push_bind(m.transfer.as_str().to_owned())
                 .push_bind(m.ord)
@@ -279,17 +364,16 @@ async fn persist(c: &mut Conn, ch: &Changes) -> Result<(), StoreError> {
                 .push_bind(m.amount)
                 .push_bind(m.restored);
         });
-        qb.build().execute(&mut *c).await?;
     }
     for m in &ch.updated_moves {
-        sqlx::query("UPDATE lot_moves SET restored = $1 WHERE transfer_id = $2 AND ord = $3")
-            .bind(m.restored)
-            .bind(m.transfer.as_str().to_owned())
-            .bind(m.ord)
-            .execute(&mut *c)
-            .await?;
+        let qb = w.part();
+        qb.push("UPDATE lot_moves SET restored = ");
+        qb.push_bind(m.restored);
+        qb.push(" WHERE transfer_id = ");
+        qb.push_bind(m.transfer.as_str().to_owned());
+        qb.push(" AND ord = ");
+        qb.push_bind(m.ord);
     }
-    Ok(())
 }
 
 pub(super) async fn find_account(c: &mut Conn, holder: &Holder, asset: &AssetCode) -> Result<Option<Account>, StoreError> {
@@ -356,15 +440,61 @@ pub(crate) async fn system_account(c: &mut Conn, name: &str, asset: &AssetCode, 
     ensure_account(c, &spec, now).await
 }
 
-/// Several system accounts at once (one query; any not yet opened is opened).
+/// System accounts by (name, currency), as committed.
+pub(crate) type SystemAccounts = std::collections::BTreeMap<(String, AssetCode), Account>;
+
+/// A copy of the committed system accounts, so a receipt need not read them. Once
+/// opened a system account never changes (unbounded, no stored totals), so a copy read
+/// from committed state stays true; it is never filled from inside a transaction, whose
+/// new accounts could still roll back. A receipt that needs one the copy lacks reads it
+/// (or opens it) as before and marks the copy stale, to be read again.
+#[derive(Default)]
+pub(crate) struct SystemCache(std::sync::RwLock<Option<Arc<SystemAccounts>>>);
+
+impl SystemCache {
+    pub(crate) fn mark_stale(&self) {
+        *self.0.write().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+    }
+}
+
+impl Backend {
+    /// The copy of the committed system accounts, read again if stale.
+    pub(crate) async fn system_copy(&self) -> Result<Arc<SystemAccounts>, StoreError> {
+        if let Some(copy) = self.system.0.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone() {
+            return Ok(copy);
+        }
+        let mut reader = self.reader().await?;
+        let rows = sqlx::query(concat!("SELECT ", account_cols!(), " FROM accounts WHERE holder_kind = $1"))
+            .bind(loyd_domain::ledger::HolderKind::System.name())
+            .fetch_all(&mut *reader)
+            .await?;
+        let mut copy = SystemAccounts::new();
+        for row in &rows {
+            let a = rows::account(row)?;
+            copy.insert((a.holder.id.clone(), a.asset.clone()), a);
+        }
+        let copy = Arc::new(copy);
+        *self.system.0.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(copy.clone());
+        Ok(copy)
+    }
+}
+
+/// Several system accounts at once: from `known` (a committed copy), then one query for
+/// the rest; any not yet opened is opened. Says whether `known` lacked any.
 pub(crate) async fn system_accounts(
     c: &mut Conn,
     wanted: &BTreeSet<(&'static str, AssetCode)>,
+    known: &SystemAccounts,
     now: Timestamp,
-) -> Result<std::collections::BTreeMap<(&'static str, AssetCode), Account>, StoreError> {
+) -> Result<(std::collections::BTreeMap<(&'static str, AssetCode), Account>, bool), StoreError> {
     let mut out = std::collections::BTreeMap::new();
-    if wanted.is_empty() {
-        return Ok(out);
+    for (name, asset) in wanted {
+        if let Some(a) = known.get(&((*name).to_owned(), asset.clone())) {
+            out.insert((*name, asset.clone()), a.clone());
+        }
+    }
+    if out.len() == wanted.len() {
+        return Ok((out, false));
     }
     let mut qb = QueryBuilder::<Db>::new(concat!("SELECT ", account_cols!(), " FROM accounts WHERE holder_kind = "));
     qb.push_bind(loyd_domain::ledger::HolderKind::System.name());
@@ -379,11 +509,11 @@ pub(crate) async fn system_accounts(
         }
     }
     for (name, asset) in wanted {
-        if !out.contains_key(&(*name, asset.clone())) {
-            out.insert((*name, asset.clone()), system_account(c, name, asset, now).await?);
+        if let std::collections::btree_map::Entry::Vacant(slot) = out.entry((*name, asset.clone())) {
+            slot.insert(system_account(c, name, asset, now).await?);
         }
     }
-    Ok(out)
+    Ok((out, true))
 }
 
 /// Totals of an unbounded account, derived from its transfers (none are stored).

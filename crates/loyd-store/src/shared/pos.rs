@@ -20,7 +20,7 @@ use loyd_domain::time::{Timestamp, from_micros, to_micros};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
-use super::ledger::{Known, apply_transfers_with, ensure_account, load_accounts, load_open_lots, system_accounts};
+use super::ledger::{Known, SystemAccounts, Writes, ensure_account, load_accounts, load_open_lots, stage_transfers, system_accounts};
 use super::{Backend, Conn, PG, rows};
 use crate::error::StoreError;
 use crate::{PosCaller, PosReply};
@@ -576,6 +576,8 @@ pub(crate) fn ledger_refusal(e: StoreError, what: &str, scale: loyd_domain::mone
 
 /// Commits a receipt: checks the idempotency key, computes with the locked state,
 /// writes transfers, the receipt and its response, all in the caller's transaction.
+/// `system` is the committed copy of the system accounts; the answer says whether it
+/// lacked one the receipt used.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn commit_in(
     c: &mut Conn,
@@ -585,8 +587,9 @@ pub(crate) async fn commit_in(
     program: &Program,
     secret: &crate::crypto::Secrets,
     offline: bool,
+    system: &SystemAccounts,
     now: Timestamp,
-) -> Result<PosReply, StoreError> {
+) -> Result<(PosReply, bool), StoreError> {
     let store = caller.store.id.as_str();
     let terminal = caller.terminal.as_str();
     let existing = sqlx::query("SELECT request_hash, response FROM receipts WHERE store_id = $1 AND terminal_id = $2 AND receipt_id = $3")
@@ -600,7 +603,7 @@ pub(crate) async fn commit_in(
         if stored != hash {
             return Err(StoreError::IdempotencyConflict(format!("receipt_id {}", request.receipt_id)));
         }
-        return Ok(PosReply { status: 201, body: row.try_get("response")?, replayed: true });
+        return Ok((PosReply { status: 201, body: row.try_get("response")?, replayed: true }, false));
     }
 
     let receipt = request.parse(caller.store.scale, now)?;
@@ -613,11 +616,20 @@ pub(crate) async fn commit_in(
     }
 
     let h = scope_hash(store, terminal, &request.receipt_id);
-    let (batch, effects, system) = plan_transfers(c, &h, &receipt, &calc, &loaded, &caller.store, now).await?;
-    let mut known = Known { accounts: loaded.accounts.clone(), open_lots_of: BTreeSet::new(), lots: loaded.open_lots.clone() };
+    let Plan { batch, effects, system, system_missed } =
+        plan_transfers(c, &h, &receipt, &calc, &loaded, &caller.store, system, now).await?;
+    let mut known = Known {
+        accounts: loaded.accounts.clone(),
+        open_lots_of: BTreeSet::new(),
+        lots: loaded.open_lots.clone(),
+        // The receipt id was found unused above, and every id derives from it.
+        fresh_ids: true,
+    };
     known.open_lots_of = known.accounts.iter().filter(|a| a.tracks_lots).map(|a| a.id).collect();
     known.accounts.extend(system);
-    apply_transfers_with(c, &batch, known, now)
+    // The ledger's writes and the receipt row go to the database as one statement.
+    let mut writes = Writes::new();
+    stage_transfers(c, &batch, known, now, &mut writes)
         .await
         .map_err(|e| ledger_refusal(e, "balance", caller.store.scale, &request.receipt_id))?;
 
@@ -650,30 +662,34 @@ pub(crate) async fn commit_in(
         serde_json::to_string(request)
     }
     .map_err(|e| StoreError::Invalid(e.to_string()))?;
-    let receipt_ref: i64 = sqlx::query(
+    let qb = writes.part();
+    qb.push(
         "INSERT INTO receipts (store_id, terminal_id, receipt_id, customer_id, at, status, config_version, total, \
          discount, redeemed_value, gift_card_value, offline, request_hash, response, effects, returned, recorded_at, request) \
-         VALUES ($1, $2, $3, $4, $5, 'committed', $6, $7, $8, $9, $10, $11, $12, $13, $14, '{}', $15, $16) RETURNING id",
-    )
-    .bind(store.to_owned())
-    .bind(terminal.to_owned())
-    .bind(request.receipt_id.clone())
-    .bind(loaded.context.customer.as_ref().map(|c| c.id))
-    .bind(to_micros(receipt.at))
-    .bind(program.version)
-    .bind(calc.total)
-    .bind(calc.discount)
-    .bind(calc.redeemed_value)
-    .bind(calc.gift_card_value)
-    .bind(offline)
-    .bind(hash.to_owned())
-    .bind(body.clone())
-    .bind(effects_json)
-    .bind(to_micros(now))
-    .bind(request_json)
-    .fetch_one(&mut *c)
-    .await?
-    .try_get("id")?;
+         VALUES (",
+    );
+    let mut values = qb.separated(", ");
+    values
+        .push_bind(store.to_owned())
+        .push_bind(terminal.to_owned())
+        .push_bind(request.receipt_id.clone())
+        .push_bind(customer_id)
+        .push_bind(to_micros(receipt.at))
+        .push("'committed'")
+        .push_bind(program.version)
+        .push_bind(calc.total)
+        .push_bind(calc.discount)
+        .push_bind(calc.redeemed_value)
+        .push_bind(calc.gift_card_value)
+        .push_bind(offline)
+        .push_bind(hash.to_owned())
+        .push_bind(body.clone())
+        .push_bind(effects_json)
+        .push("'{}'")
+        .push_bind(to_micros(now))
+        .push_bind(request_json);
+    qb.push(") RETURNING id");
+    let receipt_ref = writes.run_returning_id(c).await?;
     for (series, (code, valid_until)) in &new_coupons {
         store_coupon(c, code, series, customer_id, *valid_until, Some(receipt_ref), now).await?;
     }
@@ -687,7 +703,7 @@ pub(crate) async fn commit_in(
             .execute(&mut *c)
             .await?;
     }
-    Ok(PosReply { status: 201, body, replayed: false })
+    Ok((PosReply { status: 201, body, replayed: false }, system_missed))
 }
 
 /// A fresh code of a coupon series and its end of validity (stored by `store_coupon`).
@@ -741,7 +757,9 @@ pub(crate) async fn store_coupon(
 
 /// The transfers a calculated receipt makes, in the order that keeps the ledger honest
 /// (redemptions spend existing lots before today's accruals arrive), the record of
-/// them that returns will reverse, and the system accounts they use.
+/// them that returns will reverse, and the system accounts they use (from `known`, the
+/// committed copy, where it has them).
+#[allow(clippy::too_many_arguments)]
 async fn plan_transfers(
     c: &mut Conn,
     h: &str,
@@ -749,8 +767,9 @@ async fn plan_transfers(
     calc: &Calculation,
     loaded: &Loaded,
     store: &StoreContext,
+    known: &SystemAccounts,
     now: Timestamp,
-) -> Result<(Vec<NewTransfer>, ReceiptEffects, Vec<Account>), StoreError> {
+) -> Result<Plan, StoreError> {
     // Every system account the receipt uses, read at once.
     let mut wanted: BTreeSet<(&'static str, AssetCode)> = BTreeSet::new();
     wanted.extend(calc.redeemed.iter().map(|r| ("redemption", r.currency.clone())));
@@ -765,7 +784,7 @@ async fn plan_transfers(
         wanted.insert(("redemption", conv.from.clone()));
         wanted.insert(("issuance", conv.to.clone()));
     }
-    let system = system_accounts(c, &wanted, now).await?;
+    let (system, system_missed) = system_accounts(c, &wanted, known, now).await?;
     let system_id = |name: &'static str, asset: &AssetCode| -> Result<AccountId, StoreError> {
         system.get(&(name, asset.clone())).map(|a| a.id).ok_or_else(|| rows::corrupt(format!("system account {name} {asset} missing")))
     };
@@ -883,7 +902,17 @@ async fn plan_transfers(
         })
         .collect();
     debug_assert!(batch.iter().all(|t| t.kind == TransferKind::Single));
-    Ok((batch, effects, system.into_values().collect()))
+    Ok(Plan { batch, effects, system: system.into_values().collect(), system_missed })
+}
+
+/// What [`plan_transfers`] decided.
+struct Plan {
+    batch: Vec<NewTransfer>,
+    effects: ReceiptEffects,
+    /// The system accounts the batch uses.
+    system: Vec<Account>,
+    /// Whether the committed copy lacked one of them (it is then read again).
+    system_missed: bool,
 }
 
 impl Backend {
@@ -909,15 +938,21 @@ impl Backend {
         now: Timestamp,
     ) -> Result<PosReply, StoreError> {
         let hash = keyed_request_hash(&secret, &request);
-        let shared = Arc::new((caller, request, hash));
-        self.write(move |c| {
-            let (shared, program, secret) = (shared.clone(), program.clone(), secret.clone());
-            Box::pin(async move {
-                let (caller, request, hash) = &*shared;
-                commit_in(c, caller, request, hash, &program, &secret, offline, now).await
+        let system = self.system_copy().await?;
+        let shared = Arc::new((caller, request, hash, system));
+        let reply = self
+            .write(move |c| {
+                let (shared, program, secret) = (shared.clone(), program.clone(), secret.clone());
+                Box::pin(async move {
+                    let (caller, request, hash, system) = &*shared;
+                    commit_in(c, caller, request, hash, &program, &secret, offline, system, now).await
+                })
             })
-        })
-        .await
+            .await;
+        if matches!(&reply, Ok((_, true))) {
+            self.system.mark_stale();
+        }
+        reply.map(|(r, _)| r)
     }
 
     /// The receipt ids a terminal has committed, in order (reconciliation with the POS).

@@ -66,6 +66,8 @@ pub struct Backend {
     readers: SqlitePool,
     path: PathBuf,
     pub(crate) secrets: std::sync::Arc<crate::crypto::Secrets>,
+    /// The committed system accounts, so receipts need not read them.
+    pub(crate) system: ledger::SystemCache,
 }
 
 impl Backend {
@@ -100,7 +102,7 @@ impl Backend {
             .await?;
         let (tx, rx) = mpsc::channel(opts.write_queue);
         tokio::spawn(run_writer(writer, rx));
-        Ok(Backend { writer: tx, readers, path: path.to_owned(), secrets: crate::crypto::Secrets::shared(opts) })
+        Ok(Backend { writer: tx, readers, path: path.to_owned(), secrets: crate::crypto::Secrets::shared(opts), system: Default::default() })
     }
 
     pub fn describe(&self) -> String {

@@ -229,34 +229,90 @@ async fn with_balances(
 ) -> Result<(BTreeMap<AccountId, (Account, BalanceView)>, Vec<Lot>), StoreError> {
     let lot_accounts: BTreeSet<AccountId> = accounts.iter().filter(|a| a.tracks_lots).map(|a| a.id).collect();
     let lots = load_open_lots(c, &lot_accounts).await?;
+    Ok((balances_of(accounts, &lots, at), lots))
+}
+
+/// The balances at `at` of accounts whose open lots are all in `lots`.
+fn balances_of(accounts: Vec<Account>, lots: &[Lot], at: Timestamp) -> BTreeMap<AccountId, (Account, BalanceView)> {
     let mut by_account: BTreeMap<AccountId, Vec<&Lot>> = BTreeMap::new();
-    for l in &lots {
+    for l in lots {
         by_account.entry(l.account).or_default().push(l);
     }
-    let balances = accounts
+    accounts
         .into_iter()
         .map(|a| {
             let b = a.balance(by_account.get(&a.id).into_iter().flatten().copied(), at);
             let view = BalanceView { available: b.available, pending: b.inactive };
             (a.id, (a, view))
         })
-        .collect();
-    Ok((balances, lots))
+        .collect()
 }
 
-/// The accounts of a holder and the accounts `ids` (cards') in one query, locked in id
-/// order on PostgreSQL when `lock`. None of them is a system account, so locking them
-/// all serialises only receipts of the same customer or card.
-async fn accounts_of(c: &mut Conn, holder: Option<&Holder>, ids: &BTreeSet<AccountId>, lock: bool) -> Result<Vec<Account>, StoreError> {
+/// The accounts of a holder and the accounts `ids` (cards'), with the open lots of those
+/// that track lots; locked in id order on PostgreSQL when `lock`. None of them is a
+/// system account, so locking them all serialises only receipts of the same customer or
+/// card.
+///
+/// One query where that is safe. On PostgreSQL a locking read cannot take the lots in
+/// the same statement: a statement that waited for a lock still reads the other tables
+/// of a join as they were before the wait (read committed), so the lots would miss what
+/// the transaction holding the lock spent. There the lots are read by the next statement.
+async fn accounts_and_lots(
+    c: &mut Conn,
+    holder: Option<&Holder>,
+    ids: &BTreeSet<AccountId>,
+    lock: bool,
+) -> Result<(Vec<Account>, Vec<Lot>), StoreError> {
     if holder.is_none() && ids.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     }
+    if PG && lock {
+        let accounts = accounts_of(c, holder, ids).await?;
+        let lot_accounts: BTreeSet<AccountId> = accounts.iter().filter(|a| a.tracks_lots).map(|a| a.id).collect();
+        let lots = load_open_lots(c, &lot_accounts).await?;
+        return Ok((accounts, lots));
+    }
+    // One row per open lot (or one with no lot): the account's columns keep their names,
+    // the lot's are prefixed `lot_`.
+    let mut qb = sqlx::QueryBuilder::<super::Db>::new(
+        "SELECT a.id, a.holder_kind, a.holder_id, a.asset, a.policy, a.credit_limit, a.tracks_lots, \
+         a.debits_posted, a.credits_posted, a.debits_pending, a.credits_pending, \
+         l.id AS lot_id, l.amount AS lot_amount, l.remaining AS lot_remaining, l.available_at AS lot_available_at, \
+         l.expires_at AS lot_expires_at, l.created_at AS lot_created_at \
+         FROM accounts a LEFT JOIN lots l ON a.tracks_lots AND l.account_id = a.id AND l.remaining > 0 WHERE ",
+    );
+    push_owned(&mut qb, "a.", holder, ids);
+    qb.push(" ORDER BY a.id");
+    let mut accounts: Vec<Account> = Vec::new();
+    let mut lots = Vec::new();
+    for row in qb.build().fetch_all(&mut *c).await? {
+        let id: i64 = row.try_get("id")?;
+        if accounts.last().is_none_or(|a| a.id.0 != id) {
+            accounts.push(rows::account(&row)?);
+        }
+        if let Some(lot) = rows::joined_lot(&row, AccountId(id))? {
+            lots.push(lot);
+        }
+    }
+    Ok((accounts, lots))
+}
+
+/// The accounts of a holder and the accounts `ids`, locked in id order.
+async fn accounts_of(c: &mut Conn, holder: Option<&Holder>, ids: &BTreeSet<AccountId>) -> Result<Vec<Account>, StoreError> {
     let mut qb = sqlx::QueryBuilder::<super::Db>::new(concat!("SELECT ", account_cols!(), " FROM accounts WHERE "));
+    push_owned(&mut qb, "", holder, ids);
+    qb.push(if PG { " ORDER BY id FOR UPDATE" } else { " ORDER BY id" });
+    qb.build().fetch_all(&mut *c).await?.iter().map(rows::account).collect()
+}
+
+/// `WHERE` condition: accounts of `holder` or among `ids`, with columns of `table`
+/// (`"a."` or `""`).
+fn push_owned(qb: &mut sqlx::QueryBuilder<super::Db>, table: &str, holder: Option<&Holder>, ids: &BTreeSet<AccountId>) {
     match holder {
         Some(h) => {
-            qb.push("(holder_kind = ");
+            qb.push(format_args!("({table}holder_kind = "));
             qb.push_bind(h.kind.name());
-            qb.push(" AND holder_id = ");
+            qb.push(format_args!(" AND {table}holder_id = "));
             qb.push_bind(h.id.clone());
             qb.push(")");
         }
@@ -265,11 +321,9 @@ async fn accounts_of(c: &mut Conn, holder: Option<&Holder>, ids: &BTreeSet<Accou
         }
     }
     if !ids.is_empty() {
-        qb.push(" OR id IN ");
-        super::ledger::push_id_list(&mut qb, ids.iter().map(|a| a.0));
+        qb.push(format_args!(" OR {table}id IN "));
+        super::ledger::push_id_list(qb, ids.iter().map(|a| a.0));
     }
-    qb.push(if PG && lock { " ORDER BY id FOR UPDATE" } else { " ORDER BY id" });
-    qb.build().fetch_all(&mut *c).await?.iter().map(rows::account).collect()
 }
 
 /// Everything a receipt's calculation needs, loaded (and, when committing, locked).
@@ -325,8 +379,8 @@ pub(crate) async fn load_context(
         cards.push((card, account));
     }
     // One locking pass over every account the receipt may change, in id order.
-    let accounts = accounts_of(c, holder.as_ref(), &ids, commit).await?;
-    let (balances, open_lots) = with_balances(c, accounts, receipt.at).await?;
+    let (accounts, open_lots) = accounts_and_lots(c, holder.as_ref(), &ids, commit).await?;
+    let balances = balances_of(accounts, &open_lots, receipt.at);
 
     let mut customer_accounts = BTreeMap::new();
     let customer_ctx = match customer {

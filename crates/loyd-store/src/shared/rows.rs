@@ -130,6 +130,20 @@ pub(super) fn lot(row: &DbRow) -> Result<Lot, StoreError> {
     })
 }
 
+/// A lot joined to its account's row, its columns prefixed `lot_`; `None` when the
+/// row carries no lot.
+pub(super) fn joined_lot(row: &DbRow, account: AccountId) -> Result<Option<Lot>, StoreError> {
+    let Some(id) = row.try_get::<Option<String>, _>("lot_id")? else { return Ok(None) };
+    Ok(Some(Lot {
+        id: transfer_id(id)?,
+        account,
+        amount: row.try_get("lot_amount")?,
+        remaining: row.try_get("lot_remaining")?,
+        terms: LotTerms { available_at: ts(row.try_get("lot_available_at")?), expires_at: ts(row.try_get("lot_expires_at")?) },
+        created_at: from_micros(row.try_get("lot_created_at")?),
+    }))
+}
+
 pub(super) fn lot_move(row: &DbRow) -> Result<LotMove, StoreError> {
     Ok(LotMove {
         transfer: transfer_id(row.try_get("transfer_id")?)?,

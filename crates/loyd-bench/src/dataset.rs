@@ -65,6 +65,9 @@ pub fn terminal(i: u32, stores: u32) -> Terminal {
     Terminal { store, id, key: terminal_key_from_bytes(bytes) }
 }
 
+/// The admin API key the mixed load reads purchase pages with.
+pub const ADMIN_KEY: &str = "lya_loyd_bench_back_office_key";
+
 /// Loyalty card number of customer `i` (0-based), in the `LOY` series.
 pub fn card_number(i: u64) -> String {
     format!("2770{i:09}")

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::dataset::{GiftCard, Terminal, card_number};
+use crate::dataset::{ADMIN_KEY, GiftCard, Terminal, card_number};
 
 /// What the terminals do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -228,9 +228,17 @@ impl Till {
                                       "lines": lines, "redeem": [{"currency": "bonus", "amount": (1 + random(20)).to_string()}]});
                     ("commit + redemption", self.client.post(self.url("/v1/pos/receipts")).json(&body), Some(sale))
                 }
-                Mix::Mixed if pick < 80 => {
+                Mix::Mixed if pick < 78 => {
                     let card = self.customer_card(false);
                     ("balance inquiry", self.client.get(self.url(&format!("/v1/pos/cards/{card}"))), None)
+                }
+                Mix::Mixed if pick < 80 => {
+                    // A customer's purchase history, first page, as the back office and
+                    // the customer portal show it. Customers were imported in card order.
+                    let id = 1 + random(self.config.with_points);
+                    let req = self.client.get(self.url(&format!("/v1/admin/customers/c_{id}/purchases?limit=20")));
+                    self.timed_as(&mut result, "purchase history page", measure_from, req, ADMIN_KEY).await;
+                    continue;
                 }
                 Mix::Mixed if pick < 88 && !sold.is_empty() => {
                     let s = sold.swap_remove(random(sold.len() as u64) as usize);
@@ -271,8 +279,26 @@ impl Till {
     /// Sends a request and records it (after the warm-up). `commit` marks receipt commits,
     /// which are counted over the whole run for the check that none is lost.
     async fn timed(&mut self, result: &mut LoadResult, op: &'static str, measure_from: Instant, req: reqwest::RequestBuilder, commit: Option<()>) -> bool {
+        let key = self.terminal.key.clone();
+        self.timed_with(result, op, measure_from, req, commit, &key).await
+    }
+
+    /// [`Till::timed`] for a back-office request, sent with the API key `key`.
+    async fn timed_as(&mut self, result: &mut LoadResult, op: &'static str, measure_from: Instant, req: reqwest::RequestBuilder, key: &str) -> bool {
+        self.timed_with(result, op, measure_from, req, None, key).await
+    }
+
+    async fn timed_with(
+        &mut self,
+        result: &mut LoadResult,
+        op: &'static str,
+        measure_from: Instant,
+        req: reqwest::RequestBuilder,
+        commit: Option<()>,
+        key: &str,
+    ) -> bool {
         let t0 = Instant::now();
-        let answer = send(&self.client, &self.terminal.key, req).await;
+        let answer = send(&self.client, key, req).await;
         let micros = u32::try_from(t0.elapsed().as_micros()).unwrap_or(u32::MAX);
         let ok = matches!(&answer, Ok(a) if a.status < 300);
         if commit.is_some() {

@@ -138,6 +138,23 @@ both_backends! {
         assert_sound(&store).await;
     }
 
+    async fn a_batch_of_thousands_of_transfers_is_written_whole_past_the_bind_parameter_limit(db: TestDb) {
+        let store = db.store().await;
+        let a = setup(&store).await;
+        // 3 000 accruals are 60 000 transfer parameters plus 21 000 lot parameters: more
+        // than one PostgreSQL statement may bind (65 535), so the writes go in several,
+        // in one transaction.
+        let earn: Vec<_> = (0..3000).map(|i| tx(&format!("earn-{i}"), a.world, a.alice, 1)).collect();
+        store.create_transfers(earn).await.unwrap();
+        assert_eq!(available(&store, a.alice).await, 3000);
+        // Spending 2 500 points consumes 2 500 lots: as many lot updates and moves.
+        store.create_transfers(vec![tx("spend", a.alice, a.sink, 2500)]).await.unwrap();
+        assert_eq!(available(&store, a.alice).await, 500);
+        let refused = store.create_transfers(vec![tx("too-much", a.alice, a.sink, 501)]).await.unwrap_err();
+        assert!(matches!(refusal(refused), TransferError::InsufficientFunds { requested: 501, .. }));
+        assert_sound(&store).await;
+    }
+
     async fn a_replayed_batch_returns_the_originals_and_changes_nothing(db: TestDb) {
         let store = db.store().await;
         let a = setup(&store).await;

@@ -202,57 +202,72 @@ fn opt_micros(t: Option<Timestamp>) -> Option<i64> {
     t.map(to_micros)
 }
 
-/// Writes sent to the database as one statement, so that a transaction's writes cost
-/// one round trip whatever their number: a chain of data-modifying `WITH` parts on
-/// PostgreSQL, statements separated by `;` in one call on SQLite (sqlx binds each
-/// statement's parameters in turn).
+/// Writes sent to the database together, so that a transaction's writes cost one round
+/// trip whatever their number (more only past [`MAX_BINDS`] parameters, for batches of
+/// thousands of rows): a chain of data-modifying `WITH` parts on PostgreSQL, statements
+/// separated by `;` in one call on SQLite (sqlx binds each statement's parameters in
+/// turn).
 ///
 /// On PostgreSQL all parts run on one snapshot and do not see each other's rows, so
 /// parts must change disjoint rows. Ledger changes do: a row is either new or updated,
 /// never both, and each updated row appears once. Constraints (foreign keys included)
 /// are checked when the whole statement ends.
 pub(crate) struct Writes {
-    qb: QueryBuilder<Db>,
-    parts: usize,
+    /// Statements, each of parts whose bind parameters stay within [`MAX_BINDS`]; all
+    /// but the last are full.
+    statements: Vec<(QueryBuilder<Db>, usize)>,
+    binds: usize,
 }
+
+/// Bind parameters per statement: PostgreSQL takes at most 65 535 in one statement, and
+/// a part brings at most `INSERT_CHUNK` rows of 20 columns.
+const MAX_BINDS: usize = 30_000;
 
 impl Writes {
     pub(crate) fn new() -> Self {
-        Writes { qb: QueryBuilder::new(""), parts: 0 }
+        Writes { statements: Vec::new(), binds: 0 }
     }
 
-    /// Starts the next write; push its SQL (with no `RETURNING`, except on the last of
-    /// [`Writes::run_returning_id`]) and binds on the builder returned.
-    pub(crate) fn part(&mut self) -> &mut QueryBuilder<Db> {
-        if PG {
-            self.qb.push(if self.parts == 0 { "WITH " } else { "), " });
-            self.qb.push(format_args!("w{} AS (", self.parts));
-        } else if self.parts > 0 {
-            self.qb.push("; ");
+    /// Starts the next write, which will bind `binds` parameters; push its SQL (with
+    /// no `RETURNING`, except on the last of [`Writes::run_returning_id`]) and binds on
+    /// the builder returned.
+    pub(crate) fn part(&mut self, binds: usize) -> &mut QueryBuilder<Db> {
+        if self.statements.is_empty() || self.binds + binds > MAX_BINDS {
+            self.statements.push((QueryBuilder::new(""), 0));
+            self.binds = 0;
         }
-        self.parts += 1;
-        &mut self.qb
+        self.binds += binds;
+        let (qb, parts) = self.statements.last_mut().expect("a statement was just ensured");
+        if PG {
+            qb.push(if *parts == 0 { "WITH " } else { "), " });
+            qb.push(format_args!("w{parts} AS ("));
+        } else if *parts > 0 {
+            qb.push("; ");
+        }
+        *parts += 1;
+        qb
     }
 
-    pub(crate) async fn run(mut self, c: &mut Conn) -> Result<(), StoreError> {
-        if self.parts == 0 {
-            return Ok(());
+    pub(crate) async fn run(self, c: &mut Conn) -> Result<(), StoreError> {
+        for (mut qb, _) in self.statements {
+            if PG {
+                qb.push(") SELECT 1");
+            }
+            qb.build().execute(&mut *c).await?;
         }
-        if PG {
-            self.qb.push(") SELECT 1");
-        }
-        self.qb.build().execute(&mut *c).await?;
         Ok(())
     }
 
     /// Runs the writes, the last of which ends in `RETURNING id`, and returns that id.
     pub(crate) async fn run_returning_id(mut self, c: &mut Conn) -> Result<i64, StoreError> {
+        let (mut last, parts) = self.statements.pop().ok_or_else(|| rows::corrupt("no write returns an id".into()))?;
+        Writes { statements: self.statements, binds: 0 }.run(c).await?;
         if PG {
-            self.qb.push(format_args!(") SELECT id FROM w{}", self.parts.saturating_sub(1)));
+            last.push(format_args!(") SELECT id FROM w{}", parts.saturating_sub(1)));
         }
-        let returned = self.qb.build().fetch_all(&mut *c).await?;
-        let last = returned.last().ok_or_else(|| rows::corrupt("a write returned no id".into()))?;
-        Ok(last.try_get("id")?)
+        let returned = last.build().fetch_all(&mut *c).await?;
+        let row = returned.last().ok_or_else(|| rows::corrupt("a write returned no id".into()))?;
+        Ok(row.try_get("id")?)
     }
 }
 
@@ -285,7 +300,7 @@ async fn update_transfers(c: &mut Conn, ch: &Changes) -> Result<(), StoreError> 
 fn stage(w: &mut Writes, ch: &Changes) {
     for a in &ch.accounts {
         let t = a.totals;
-        let qb = w.part();
+        let qb = w.part(5);
         qb.push("UPDATE accounts SET debits_posted = ");
         qb.push_bind(t.debits_posted);
         qb.push(", credits_posted = ");
@@ -298,7 +313,7 @@ fn stage(w: &mut Writes, ch: &Changes) {
         qb.push_bind(a.id.0);
     }
     for chunk in ch.new_transfers.chunks(INSERT_CHUNK) {
-        let qb = w.part();
+        let qb = w.part(chunk.len() * 20);
         qb.push(
             "INSERT INTO transfers (id, debit_account_id, credit_account_id, asset, amount, kind, pending_id, \
              timeout_at, pending_state, posted_amount, lot_available_at, lot_expires_at, debit_lot, reverses, \
@@ -335,7 +350,7 @@ fn stage(w: &mut Writes, ch: &Changes) {
         });
     }
     for chunk in ch.new_lots.chunks(INSERT_CHUNK) {
-        let qb = w.part();
+        let qb = w.part(chunk.len() * 7);
         qb.push("INSERT INTO lots (id, account_id, amount, remaining, available_at, expires_at, created_at) ");
         qb.push_values(chunk, |mut b, l| {
             b.push_bind(l.id.as_str().to_owned())
@@ -348,14 +363,14 @@ fn stage(w: &mut Writes, ch: &Changes) {
         });
     }
     for l in &ch.updated_lots {
-        let qb = w.part();
+        let qb = w.part(2);
         qb.push("UPDATE lots SET remaining = ");
         qb.push_bind(l.remaining);
         qb.push(" WHERE id = ");
         qb.push_bind(l.id.as_str().to_owned());
     }
     for chunk in ch.new_moves.chunks(INSERT_CHUNK) {
-        let qb = w.part();
+        let qb = w.part(chunk.len() * 5);
         qb.push("INSERT INTO lot_moves (transfer_id, ord, lot_id, amount, restored) ");
         qb.push_values(chunk, |mut b, m| {
             b.push_bind(m.transfer.as_str().to_owned())
@@ -366,7 +381,7 @@ fn stage(w: &mut Writes, ch: &Changes) {
         });
     }
     for m in &ch.updated_moves {
-        let qb = w.part();
+        let qb = w.part(3);
         qb.push("UPDATE lot_moves SET restored = ");
         qb.push_bind(m.restored);
         qb.push(" WHERE transfer_id = ");

@@ -716,7 +716,7 @@ pub(crate) async fn commit_in(
         serde_json::to_string(request)
     }
     .map_err(|e| StoreError::Invalid(e.to_string()))?;
-    let qb = writes.part();
+    let qb = writes.part(16);
     qb.push(
         "INSERT INTO receipts (store_id, terminal_id, receipt_id, customer_id, at, status, config_version, total, \
          discount, redeemed_value, gift_card_value, offline, request_hash, response, effects, returned, recorded_at, request) \

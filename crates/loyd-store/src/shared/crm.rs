@@ -45,12 +45,6 @@ impl Pii {
     }
 }
 
-macro_rules! customer_cols {
-    () => {
-        "id, pii, profile, consents, opted_out_at, organisation_id, merged_into, created_at"
-    };
-}
-
 fn bad(message: impl Into<String>) -> StoreError {
     StoreError::Invalid(message.into())
 }
@@ -59,7 +53,7 @@ fn json_text<T: Serialize>(value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| bad(e.to_string()))
 }
 
-fn customer_from(r: &super::rows::DbRow, ring: &Keyring) -> Result<Customer, StoreError> {
+pub(crate) fn customer_from(r: &super::rows::DbRow, ring: &Keyring) -> Result<Customer, StoreError> {
     let pii: Pii = match r.try_get::<Option<String>, _>("pii")? {
         Some(sealed) => serde_json::from_str(&ring.open("customer", &sealed)?).map_err(|e| bad(e.to_string()))?,
         None => Pii::default(),

@@ -82,17 +82,40 @@ pub(crate) struct CardRow {
 }
 
 pub(crate) async fn card_row(c: &mut Conn, number: &str) -> Result<Option<CardRow>, StoreError> {
-    let row = sqlx::query(
-        "SELECT number, series, kind, state, customer_id, account_id, pin_hash, locked_until, valid_until, single_use \
-         FROM cards WHERE number = $1",
-    )
+    let row = sqlx::query(concat!("SELECT ", card_cols!(), " FROM cards WHERE number = $1"))
+        .bind(number.to_owned())
+        .fetch_optional(&mut *c)
+        .await?;
+    row.as_ref().map(card_from).transpose()
+}
+
+/// A card and the customer it is registered to, in one query.
+async fn card_and_customer(
+    c: &mut Conn,
+    ring: &crate::crypto::Keyring,
+    number: &str,
+) -> Result<Option<(CardRow, Option<crate::Customer>)>, StoreError> {
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        card_cols!(),
+        ", cu.id, cu.pii, cu.profile, cu.consents, cu.opted_out_at, cu.organisation_id, cu.merged_into, cu.created_at \
+         FROM cards LEFT JOIN customers cu ON cu.id = cards.customer_id WHERE number = $1"
+    ))
     .bind(number.to_owned())
     .fetch_optional(&mut *c)
     .await?;
     let Some(r) = row else { return Ok(None) };
+    let customer = match r.try_get::<Option<i64>, _>("id")? {
+        Some(_) => Some(super::crm::customer_from(&r, ring)?),
+        None => None,
+    };
+    Ok(Some((card_from(&r)?, customer)))
+}
+
+fn card_from(r: &rows::DbRow) -> Result<CardRow, StoreError> {
     let kind: String = r.try_get("kind")?;
     let state: String = r.try_get("state")?;
-    Ok(Some(CardRow {
+    Ok(CardRow {
         number: r.try_get("number")?,
         series: r.try_get("series")?,
         kind: CardKind::from_name(&kind).ok_or_else(|| rows::corrupt(format!("unknown card kind {kind}")))?,
@@ -103,7 +126,7 @@ pub(crate) async fn card_row(c: &mut Conn, number: &str) -> Result<Option<CardRo
         locked_until: r.try_get::<Option<i64>, _>("locked_until")?.map(from_micros),
         valid_until: r.try_get::<Option<i64>, _>("valid_until")?.map(from_micros),
         single_use: r.try_get("single_use")?,
-    }))
+    })
 }
 
 /// Checks a card's lockout and PIN. A wrong PIN is returned as `WrongPin`; the caller
@@ -142,6 +165,8 @@ pub(crate) struct Identified {
     pub customer: i64,
     pub card: Option<String>,
     pub series: Option<String>,
+    /// The customer's record, when it came with the card.
+    pub record: Option<crate::Customer>,
 }
 
 /// Finds the customer a receipt names. `consume` marks a one-time code used.
@@ -154,7 +179,8 @@ pub(crate) async fn identify(
 ) -> Result<Identified, StoreError> {
     match who {
         Identify::Card(number) => {
-            let card = card_row(c, number).await?.ok_or_else(|| ReceiptError::UnknownCard(number.clone()))?;
+            let (card, record) =
+                card_and_customer(c, &secret.ring, number).await?.ok_or_else(|| ReceiptError::UnknownCard(number.clone()))?;
             if matches!(card.kind, CardKind::Gift | CardKind::Pass) {
                 return Err(ReceiptError::invalid(format!(
                     "card {number} is a {} card: it pays or admits, it does not identify a customer",
@@ -166,11 +192,11 @@ pub(crate) async fn identify(
             let customer = card
                 .customer_id
                 .ok_or_else(|| ReceiptError::invalid(format!("card {number} is not registered to a customer")))?;
-            Ok(Identified { customer, card: Some(card.number), series: Some(card.series) })
+            Ok(Identified { customer, card: Some(card.number), series: Some(card.series), record })
         }
         Identify::Phone(phone) => {
             let id = super::crm::customer_by_phone(c, &secret.ring, phone).await?.ok_or(ReceiptError::UnknownCustomer)?;
-            Ok(Identified { customer: id, card: None, series: None })
+            Ok(Identified { customer: id, card: None, series: None, record: None })
         }
         Identify::Code(code) => {
             let hash = keyed_hash(secret, &["code", code]);
@@ -195,7 +221,7 @@ pub(crate) async fn identify(
                     return Err(ReceiptError::UnknownCode.into());
                 }
             }
-            Ok(Identified { customer, card: None, series: None })
+            Ok(Identified { customer, card: None, series: None, record: None })
         }
     }
 }
@@ -350,14 +376,17 @@ pub(crate) async fn load_context(
     commit: bool,
     now: Timestamp,
 ) -> Result<Loaded, StoreError> {
-    let customer = match &receipt.customer {
+    let mut customer = match &receipt.customer {
         Some(who) => Some(identify(c, who, receipt.at, secret, commit).await?),
         None => None,
     };
     let mut ids: BTreeSet<AccountId> = BTreeSet::new();
-    let (record, holder) = match &customer {
+    let (record, holder) = match &mut customer {
         Some(who) => {
-            let record = super::crm::customer_row(c, &secret.ring, who.customer).await?.ok_or(ReceiptError::UnknownCustomer)?;
+            let record = match who.record.take() {
+                Some(r) => r,
+                None => super::crm::customer_row(c, &secret.ring, who.customer).await?.ok_or(ReceiptError::UnknownCustomer)?,
+            };
             let holder = super::crm::account_holder(record.id, record.organisation)?;
             (Some(record), Some(holder))
         }

@@ -34,6 +34,18 @@ macro_rules! lot_cols {
     };
 }
 
+macro_rules! customer_cols {
+    () => {
+        "id, pii, profile, consents, opted_out_at, organisation_id, merged_into, created_at"
+    };
+}
+
+macro_rules! card_cols {
+    () => {
+        "number, series, kind, state, customer_id, account_id, pin_hash, locked_until, valid_until, single_use"
+    };
+}
+
 macro_rules! move_cols {
     () => {
         "transfer_id, ord, lot_id, amount, restored"

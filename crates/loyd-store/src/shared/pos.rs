@@ -98,8 +98,9 @@ async fn card_and_customer(
     let row = sqlx::query(concat!(
         "SELECT ",
         card_cols!(),
-        ", cu.id, cu.pii, cu.profile, cu.consents, cu.opted_out_at, cu.organisation_id, cu.merged_into, cu.created_at \
-         FROM cards LEFT JOIN customers cu ON cu.id = cards.customer_id WHERE number = $1"
+        ", ",
+        customer_cols!("cu."),
+        " FROM cards LEFT JOIN customers cu ON cu.id = cards.customer_id WHERE number = $1"
     ))
     .bind(number.to_owned())
     .fetch_optional(&mut *c)

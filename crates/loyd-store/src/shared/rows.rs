@@ -34,9 +34,16 @@ macro_rules! lot_cols {
     };
 }
 
+/// The customer columns, each name after `$t` (a table alias such as `"cu."`) if given.
 macro_rules! customer_cols {
     () => {
-        "id, pii, profile, consents, opted_out_at, organisation_id, merged_into, created_at"
+        customer_cols!("")
+    };
+    ($t:literal) => {
+        concat!(
+            $t, "id, ", $t, "pii, ", $t, "profile, ", $t, "consents, ", $t, "opted_out_at, ", $t, "organisation_id, ", $t,
+            "merged_into, ", $t, "created_at"
+        )
     };
 }
 

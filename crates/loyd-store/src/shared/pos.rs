@@ -254,9 +254,14 @@ async fn with_balances(
     accounts: Vec<Account>,
     at: Timestamp,
 ) -> Result<(BTreeMap<AccountId, (Account, BalanceView)>, Vec<Lot>), StoreError> {
-    let lot_accounts: BTreeSet<AccountId> = accounts.iter().filter(|a| a.tracks_lots).map(|a| a.id).collect();
-    let lots = load_open_lots(c, &lot_accounts).await?;
+    let lots = open_lots_of(c, &accounts).await?;
     Ok((balances_of(accounts, &lots, at), lots))
+}
+
+/// The open lots of those of `accounts` that track lots.
+async fn open_lots_of(c: &mut Conn, accounts: &[Account]) -> Result<Vec<Lot>, StoreError> {
+    let lot_accounts: BTreeSet<AccountId> = accounts.iter().filter(|a| a.tracks_lots).map(|a| a.id).collect();
+    load_open_lots(c, &lot_accounts).await
 }
 
 /// The balances at `at` of accounts whose open lots are all in `lots`.
@@ -295,19 +300,18 @@ async fn accounts_and_lots(
     }
     if PG && lock {
         let accounts = accounts_of(c, holder, ids).await?;
-        let lot_accounts: BTreeSet<AccountId> = accounts.iter().filter(|a| a.tracks_lots).map(|a| a.id).collect();
-        let lots = load_open_lots(c, &lot_accounts).await?;
+        let lots = open_lots_of(c, &accounts).await?;
         return Ok((accounts, lots));
     }
     // One row per open lot (or one with no lot): the account's columns keep their names,
     // the lot's are prefixed `lot_`.
-    let mut qb = sqlx::QueryBuilder::<super::Db>::new(
-        "SELECT a.id, a.holder_kind, a.holder_id, a.asset, a.policy, a.credit_limit, a.tracks_lots, \
-         a.debits_posted, a.credits_posted, a.debits_pending, a.credits_pending, \
-         l.id AS lot_id, l.amount AS lot_amount, l.remaining AS lot_remaining, l.available_at AS lot_available_at, \
+    let mut qb = sqlx::QueryBuilder::<super::Db>::new(concat!(
+        "SELECT ",
+        account_cols!("a."),
+        ", l.id AS lot_id, l.amount AS lot_amount, l.remaining AS lot_remaining, l.available_at AS lot_available_at, \
          l.expires_at AS lot_expires_at, l.created_at AS lot_created_at \
          FROM accounts a LEFT JOIN lots l ON a.tracks_lots AND l.account_id = a.id AND l.remaining > 0 WHERE ",
-    );
+    ));
     push_owned(&mut qb, "a.", holder, ids);
     qb.push(" ORDER BY a.id");
     let mut accounts: Vec<Account> = Vec::new();

@@ -13,10 +13,16 @@ use crate::error::StoreError;
 
 pub(super) type DbRow = <super::Db as sqlx::Database>::Row;
 
+/// The account columns, each name after `$t` (a table alias such as `"a."`) if given.
 macro_rules! account_cols {
     () => {
-        "id, holder_kind, holder_id, asset, policy, credit_limit, tracks_lots, \
-         debits_posted, credits_posted, debits_pending, credits_pending"
+        account_cols!("")
+    };
+    ($t:literal) => {
+        concat!(
+            $t, "id, ", $t, "holder_kind, ", $t, "holder_id, ", $t, "asset, ", $t, "policy, ", $t, "credit_limit, ", $t,
+            "tracks_lots, ", $t, "debits_posted, ", $t, "credits_posted, ", $t, "debits_pending, ", $t, "credits_pending"
+        )
     };
 }
 

@@ -237,7 +237,7 @@ impl Till {
                     // the customer portal show it. Customers were imported in card order.
                     let id = 1 + random(self.config.with_points);
                     let req = self.client.get(self.url(&format!("/v1/admin/customers/c_{id}/purchases?limit=20")));
-                    self.timed_as(&mut result, "purchase history page", measure_from, req, ADMIN_KEY).await;
+                    self.timed_with(&mut result, "purchase history page", measure_from, req, None, ADMIN_KEY).await;
                     continue;
                 }
                 Mix::Mixed if pick < 88 && !sold.is_empty() => {
@@ -283,11 +283,7 @@ impl Till {
         self.timed_with(result, op, measure_from, req, commit, &key).await
     }
 
-    /// [`Till::timed`] for a back-office request, sent with the API key `key`.
-    async fn timed_as(&mut self, result: &mut LoadResult, op: &'static str, measure_from: Instant, req: reqwest::RequestBuilder, key: &str) -> bool {
-        self.timed_with(result, op, measure_from, req, None, key).await
-    }
-
+    /// [`Till::timed`] with the key `key` (an API key, for back-office requests).
     async fn timed_with(
         &mut self,
         result: &mut LoadResult,

@@ -41,12 +41,14 @@ mod pos_types;
 mod postgres;
 mod programs;
 mod sqlite;
+mod terminal_keys;
 
 pub use clock::{ManualClock, SystemClock};
 pub use error::StoreError;
 pub use crm_types::*;
 pub use pos_types::*;
 pub use programs::Programs;
+pub use terminal_keys::TERMINAL_KEY_TTL;
 
 /// Wrong PINs in a row that lock a card…
 pub const PIN_ATTEMPTS: i64 = 5;
@@ -58,6 +60,28 @@ pub const SYSTEM_ACCOUNTS: &[&str] = &["issuance", "redemption", "expired", "bre
 
 /// A boxed future borrowing a connection for `'c`: the shape of a unit of work.
 pub type BoxFut<'c, T> = Pin<Box<dyn Future<Output = T> + Send + 'c>>;
+
+/// A connection that sat idle longer than this is checked with a ping before use.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
+/// Pool settings shared by both backends. sqlx pings a connection on every acquire by
+/// default: a round trip per request for nothing under load. Here only a connection
+/// idle for [`PING_AFTER_IDLE`] is checked, which still weeds out those a database
+/// restart broke (one taken during the outage fails and is dropped when released).
+fn pool_options<DB: sqlx::Database>(opts: &StoreOptions) -> sqlx::pool::PoolOptions<DB> {
+    sqlx::pool::PoolOptions::new()
+        .max_connections(opts.max_connections.max(1))
+        .acquire_timeout(opts.acquire_timeout)
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_AFTER_IDLE {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
+}
 
 /// Where the database is.
 #[derive(Clone, PartialEq, Eq)]
@@ -221,6 +245,7 @@ pub struct Store {
     clock: Arc<dyn Clock>,
     programs: Arc<Programs>,
     secret: Arc<crypto::Secrets>,
+    terminals: Arc<terminal_keys::TerminalKeys>,
 }
 
 /// Runs `$call` on whichever backend is open.
@@ -275,8 +300,6 @@ dispatch! {
     pub async fn stores(&self) -> Result<Vec<StoreSpec>, StoreError>;
     pub async fn store(&self, id: &StoreCode) -> Result<Option<StoreSpec>, StoreError>;
     pub async fn create_terminal(&self, store: StoreCode, terminal: TerminalCode, key_hash: String; now now) -> Result<(), StoreError>;
-    pub async fn rotate_terminal_key(&self, store: StoreCode, terminal: TerminalCode, key_hash: String) -> Result<(), StoreError>;
-    pub async fn terminal_by_key_hash(&self, key_hash: &str) -> Result<Option<(Terminal, StoreSpec)>, StoreError>;
 
     /// The whole configuration in force now.
     pub async fn config_snapshot(&self) -> Result<ConfigDocument, StoreError>;
@@ -355,7 +378,7 @@ impl Store {
             Backend::Sqlite(b) => b.secrets.clone(),
             Backend::Postgres(b) => b.secrets.clone(),
         };
-        let store = Store { backend: Arc::new(backend), clock, programs: Arc::new(Programs::default()), secret };
+        let store = Store { backend: Arc::new(backend), clock, programs: Arc::new(Programs::default()), secret, terminals: Default::default() };
         if opts.migrate {
             store.seal_plaintext().await?;
         }
@@ -433,7 +456,34 @@ impl Store {
     /// calls this every second so applies made by other processes take effect.
     pub async fn refresh_programs(&self) -> Result<bool, StoreError> {
         let versions = on_backend!(self, b => b.config_versions().await)?;
-        Ok(self.programs.set_versions(versions))
+        let changed = self.programs.set_versions(versions);
+        if changed {
+            // A new configuration may have changed stores the remembered keys carry.
+            self.terminals.clear();
+        }
+        Ok(changed)
+    }
+
+    /// Gives a terminal a new key; the old one stops working on this server at once.
+    pub async fn rotate_terminal_key(&self, store: StoreCode, terminal: TerminalCode, key_hash: String) -> Result<(), StoreError> {
+        let done = on_backend!(self, b => b.rotate_terminal_key(store, terminal, key_hash).await);
+        self.terminals.clear();
+        done
+    }
+
+    /// The terminal holding a key and its store. A found key is remembered for
+    /// [`TERMINAL_KEY_TTL`], so a key rotated on another server stops working here
+    /// within that time.
+    pub async fn terminal_by_key_hash(&self, key_hash: &str) -> Result<Option<(Terminal, StoreSpec)>, StoreError> {
+        let now = self.now();
+        if let Some(found) = self.terminals.get(key_hash, now) {
+            return Ok(Some(found));
+        }
+        let found = on_backend!(self, b => b.terminal_by_key_hash(key_hash).await)?;
+        if let Some(f) = &found {
+            self.terminals.put(key_hash, f, now);
+        }
+        Ok(found)
     }
 
     /// The compiled program of a version, compiling it on first use.

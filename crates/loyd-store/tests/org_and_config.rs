@@ -63,6 +63,27 @@ both_backends! {
         assert!(store.terminal_by_key_hash(&terminal_key_hash("k3")).await.unwrap().is_some());
     }
 
+    async fn a_key_rotated_on_another_server_stops_working_here_within_the_key_lifetime(db: TestDb) {
+        let clock = std::sync::Arc::new(loyd_store::ManualClock::new("2026-03-01T10:00:00Z".parse().unwrap()));
+        let (here, elsewhere) = (db.store_with_clock(clock.clone()).await, db.store_with_clock(clock.clone()).await);
+        let (s, t) = (StoreCode::parse("riga-01").unwrap(), TerminalCode::parse("pos-1").unwrap());
+        here.create_store(store_spec("riga-01", "Riga"), Some(eur())).await.unwrap();
+        here.create_terminal(s.clone(), t.clone(), terminal_key_hash("old")).await.unwrap();
+        assert!(here.terminal_by_key_hash(&terminal_key_hash("old")).await.unwrap().is_some());
+        assert!(elsewhere.terminal_by_key_hash(&terminal_key_hash("old")).await.unwrap().is_some());
+
+        elsewhere.rotate_terminal_key(s, t, terminal_key_hash("new")).await.unwrap();
+        // The server that rotated it refuses the old key at once, and knows the new one.
+        assert!(elsewhere.terminal_by_key_hash(&terminal_key_hash("old")).await.unwrap().is_none());
+        assert!(here.terminal_by_key_hash(&terminal_key_hash("new")).await.unwrap().is_some());
+        // The other still trusts what it looked up, for less than the lifetime…
+        clock.advance(loyd_store::TERMINAL_KEY_TTL - jiff::SignedDuration::from_millis(1));
+        assert!(here.terminal_by_key_hash(&terminal_key_hash("old")).await.unwrap().is_some());
+        // …and asks the database again after it.
+        clock.advance(jiff::SignedDuration::from_millis(1));
+        assert!(here.terminal_by_key_hash(&terminal_key_hash("old")).await.unwrap().is_none());
+    }
+
     async fn applying_the_same_document_twice_changes_nothing_the_second_time(db: TestDb) {
         let store = db.store().await;
         let d = doc(vec![store_spec("a", "A")], 2);

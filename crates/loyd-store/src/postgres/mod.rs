@@ -8,7 +8,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::pool::PoolConnection;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool};
 use sqlx::Connection;
 
 use crate::error::StoreError;
@@ -72,9 +72,8 @@ impl Backend {
             connect.get_port(),
             connect.get_database().unwrap_or("")
         );
-        let pool = PgPoolOptions::new()
+        let pool = crate::pool_options::<Db>(opts)
             .max_connections(opts.max_connections.max(2))
-            .acquire_timeout(opts.acquire_timeout)
             .connect_with(connect)
             .await?;
         if opts.migrate {

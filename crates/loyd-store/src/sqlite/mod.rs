@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use sqlx::pool::PoolConnection;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteSynchronous};
 use sqlx::{ConnectOptions, Connection, Executor};
 use tokio::sync::{mpsc, oneshot};
 
@@ -95,9 +95,7 @@ impl Backend {
         if opts.migrate {
             crate::migrations::sqlite().run(&mut writer).await.map_err(crate::migrations::error)?;
         }
-        let readers = SqlitePoolOptions::new()
-            .max_connections(opts.max_connections.max(1))
-            .acquire_timeout(opts.acquire_timeout)
+        let readers = crate::pool_options::<Db>(opts)
             .connect_with(base.pragma("query_only", "ON"))
             .await?;
         let (tx, rx) = mpsc::channel(opts.write_queue);

@@ -14,7 +14,8 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{AccountId, AssetCode, TransferId};
-use crate::receipt::ReceiptError;
+use crate::ledger::LotTerms;
+use crate::receipt::{Calculation, ReceiptError};
 
 /// What a receipt's transfer did, for reversing it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,6 +71,107 @@ pub struct ReceiptEffects {
     /// receipt is cancelled or fully returned.
     #[serde(default)]
     pub charges: Vec<crate::receipt::UsageCharge>,
+}
+
+/// Who is on one side of a receipt's transfer, before accounts are looked up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Party {
+    /// The customer's account in this currency.
+    Customer(AssetCode),
+    /// The account of the receipt's gift card payment of this index.
+    GiftCard(usize),
+    /// A system account (`issuance`, `redemption`, `breakage`) in this currency.
+    System(&'static str, AssetCode),
+}
+
+/// One transfer that committing a receipt makes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Movement {
+    /// Unique within the receipt (`r0`, `a0`, `g0`, `b0`, `cf0`, `ct0`); with the
+    /// receipt's scope it makes the transfer's id.
+    pub key: String,
+    pub role: EffectRole,
+    /// The transfer code the ledger records.
+    pub code: &'static str,
+    pub currency: AssetCode,
+    pub amount: i64,
+    pub from: Party,
+    pub to: Party,
+    /// The gift card, for gift card payments and breakage.
+    pub card: Option<String>,
+    /// Accruals: the terms of the lot they open.
+    pub lot: Option<LotTerms>,
+}
+
+/// The transfers committing `calc` makes, in the order its effects record them:
+/// redemptions, then accruals (so a line's shares index them by position), then each
+/// gift card payment and its breakage, then conversions.
+pub fn movements(calc: &Calculation, store_currency: &AssetCode) -> Vec<Movement> {
+    let mut out = Vec::new();
+    let mut push = |key: String, role, code, currency: &AssetCode, amount, from, to, card, lot| {
+        out.push(Movement { key, role, code, currency: currency.clone(), amount, from, to, card, lot });
+    };
+    for (k, r) in calc.redeemed.iter().enumerate() {
+        let (from, to) = (Party::Customer(r.currency.clone()), Party::System("redemption", r.currency.clone()));
+        push(format!("r{k}"), EffectRole::Redemption, "redemption", &r.currency, r.units, from, to, None, None);
+    }
+    for (k, a) in calc.accrued.iter().enumerate() {
+        let (from, to) = (Party::System("issuance", a.currency.clone()), Party::Customer(a.currency.clone()));
+        push(format!("a{k}"), EffectRole::Accrual, "accrual", &a.currency, a.units, from, to, None, Some(a.terms));
+    }
+    for (k, g) in calc.gift_cards.iter().enumerate() {
+        let card = Some(g.number.clone());
+        let sink = Party::System("redemption", store_currency.clone());
+        push(format!("g{k}"), EffectRole::GiftCard, "gift_card_payment", store_currency, g.amount, Party::GiftCard(k), sink, card.clone(), None);
+        if g.burned > 0 {
+            let sink = Party::System("breakage", store_currency.clone());
+            push(format!("b{k}"), EffectRole::Breakage, "breakage", store_currency, g.burned, Party::GiftCard(k), sink, card, None);
+        }
+    }
+    for (k, c) in calc.conversions.iter().enumerate() {
+        let (from, sink) = (Party::Customer(c.from.clone()), Party::System("redemption", c.from.clone()));
+        push(format!("cf{k}"), EffectRole::Conversion, "conversion", &c.from, c.taken, from, sink, None, None);
+        let (source, to) = (Party::System("issuance", c.to.clone()), Party::Customer(c.to.clone()));
+        push(format!("ct{k}"), EffectRole::Conversion, "conversion", &c.to, c.given, source, to, None, None);
+    }
+    out
+}
+
+impl ReceiptEffects {
+    /// What committing `calc` did, given the transfer (id, debit, credit) made for each
+    /// of its [`movements`], in their order.
+    pub fn of(calc: &Calculation, movements: &[Movement], transfers: &[(TransferId, AccountId, AccountId)]) -> ReceiptEffects {
+        debug_assert_eq!(movements.len(), transfers.len());
+        let transfers: Vec<EffectTransfer> = movements
+            .iter()
+            .zip(transfers)
+            .map(|(m, (id, debit, credit))| EffectTransfer {
+                id: id.clone(),
+                role: m.role,
+                currency: m.currency.clone(),
+                debit: *debit,
+                credit: *credit,
+                amount: m.amount,
+                card: m.card.clone(),
+            })
+            .collect();
+        let redemptions = calc.redeemed.len();
+        let lines = calc
+            .lines
+            .iter()
+            .map(|l| {
+                let mut shares = vec![0i64; transfers.len()];
+                for (k, u) in l.redeemed_units.iter().enumerate() {
+                    shares[k] = *u;
+                }
+                for (k, u) in l.accrued_units.iter().enumerate() {
+                    shares[redemptions + k] = *u;
+                }
+                LineEffect { line: l.line, qty: l.qty, final_amount: l.final_amount, paid: l.amount - l.discount, shares }
+            })
+            .collect();
+        ReceiptEffects { lines, transfers, charges: calc.charges.clone() }
+    }
 }
 
 /// What one return reverses.

@@ -15,7 +15,7 @@ use loyd_domain::program::Program;
 use loyd_domain::receipt::{
     BalanceView, Calculation, Context, CustomerContext, GiftCardContext, Receipt, ReceiptRequest, StoreContext,
 };
-use loyd_domain::returns::{EffectRole, EffectTransfer, LineEffect, ReceiptEffects};
+use loyd_domain::returns::{EffectRole, LineEffect, ReceiptEffects, movements};
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 use serde_json::json;
@@ -120,61 +120,12 @@ proptest! {
 
 // ---- returns ------------------------------------------------------------------------
 
-/// One transfer of the effects record.
-fn transfer(k: usize, role: EffectRole, currency: &AssetCode, amount: i64, card: Option<String>) -> EffectTransfer {
-    EffectTransfer {
-        id: TransferId::parse(format!("rc:t{k}")).unwrap(),
-        role,
-        currency: currency.clone(),
-        debit: AccountId(1),
-        credit: AccountId(2),
-        amount,
-        card,
-    }
-}
-
-/// What committing `calc` records for returns, built exactly as `loyd-store` builds it
-/// (`plan_transfers`): redemptions, then accruals, then each gift card payment and its
-/// breakage, then conversions; each line's shares of the redemptions and accruals.
+/// What committing `calc` records for returns, by the same code `loyd-store` uses; the
+/// transfers get ids and accounts of their own here (returns do not look at them).
 fn effects_of(calc: &Calculation, store: &StoreContext) -> ReceiptEffects {
-    let mut effects = ReceiptEffects::default();
-    let mut push = |role, currency: &AssetCode, amount, card| {
-        let k = effects.transfers.len();
-        effects.transfers.push(transfer(k, role, currency, amount, card));
-    };
-    for r in &calc.redeemed {
-        push(EffectRole::Redemption, &r.currency, r.units, None);
-    }
-    for a in &calc.accrued {
-        push(EffectRole::Accrual, &a.currency, a.units, None);
-    }
-    for g in &calc.gift_cards {
-        push(EffectRole::GiftCard, &store.currency, g.amount, Some(g.number.clone()));
-        if g.burned > 0 {
-            push(EffectRole::Breakage, &store.currency, g.burned, Some(g.number.clone()));
-        }
-    }
-    for conv in &calc.conversions {
-        push(EffectRole::Conversion, &conv.from, conv.taken, None);
-        push(EffectRole::Conversion, &conv.to, conv.given, None);
-    }
-    effects.charges = calc.charges.clone();
-    let redemptions = calc.redeemed.len();
-    effects.lines = calc
-        .lines
-        .iter()
-        .map(|l| {
-            let mut shares = vec![0i64; effects.transfers.len()];
-            for (k, u) in l.redeemed_units.iter().enumerate() {
-                shares[k] = *u;
-            }
-            for (k, u) in l.accrued_units.iter().enumerate() {
-                shares[redemptions + k] = *u;
-            }
-            LineEffect { line: l.line, qty: l.qty, final_amount: l.final_amount, paid: l.amount - l.discount, shares }
-        })
-        .collect();
-    effects
+    let moves = movements(calc, &store.currency);
+    let made: Vec<_> = (0..moves.len()).map(|k| (TransferId::parse(format!("rc:t{k}")).unwrap(), AccountId(1), AccountId(2))).collect();
+    ReceiptEffects::of(calc, &moves, &made)
 }
 
 /// Points and stars, discounts on dairy and on the whole receipt, a cap on the points a

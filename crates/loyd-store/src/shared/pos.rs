@@ -15,7 +15,7 @@ use loyd_domain::receipt::{
     BalanceView, Calculation, Context, CouponContext, CustomerContext, GiftCardContext, Identify, Receipt,
     ReceiptError, ReceiptRequest, ReceiptResponse, StoreContext,
 };
-use loyd_domain::returns::{EffectRole, EffectTransfer, LineEffect, ReceiptEffects};
+use loyd_domain::returns::{EffectRole, Movement, Party, ReceiptEffects, movements};
 use loyd_domain::time::{Timestamp, from_micros, to_micros};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
@@ -890,139 +890,70 @@ async fn plan_transfers(
     known: &SystemAccounts,
     now: Timestamp,
 ) -> Result<Plan, StoreError> {
+    let moves = movements(calc, &store.currency);
     // Every system account the receipt uses, read at once.
-    let mut wanted: BTreeSet<(&'static str, AssetCode)> = BTreeSet::new();
-    wanted.extend(calc.redeemed.iter().map(|r| ("redemption", r.currency.clone())));
-    wanted.extend(calc.accrued.iter().map(|a| ("issuance", a.currency.clone())));
-    if !calc.gift_cards.is_empty() {
-        wanted.insert(("redemption", store.currency.clone()));
-    }
-    if calc.gift_cards.iter().any(|g| g.burned > 0) {
-        wanted.insert(("breakage", store.currency.clone()));
-    }
-    for conv in &calc.conversions {
-        wanted.insert(("redemption", conv.from.clone()));
-        wanted.insert(("issuance", conv.to.clone()));
-    }
-    let (system, system_missed) = system_accounts(c, &wanted, known, now).await?;
-    let system_id = |name: &'static str, asset: &AssetCode| -> Result<AccountId, StoreError> {
-        system.get(&(name, asset.clone())).map(|a| a.id).ok_or_else(|| rows::corrupt(format!("system account {name} {asset} missing")))
-    };
-    let mut batch = Vec::new();
-    let mut effects = ReceiptEffects::default();
-    let reference = Some(receipt.id.to_string());
-    let push = |batch: &mut Vec<NewTransfer>, effects: &mut ReceiptEffects, t: NewTransfer, role, currency: &AssetCode, card: Option<String>| {
-        effects.transfers.push(EffectTransfer {
-            id: t.id.clone(),
-            role,
-            currency: currency.clone(),
-            debit: t.debit,
-            credit: t.credit,
-            amount: t.amount,
-            card,
-        });
-        batch.push(t);
-    };
-
-    for (k, r) in calc.redeemed.iter().enumerate() {
-        let account = loaded.customer_accounts.get(&r.currency).ok_or_else(|| ReceiptError::InsufficientFunds {
-            what: format!("{} balance", r.currency),
-            available: "0".into(),
-            requested: r.units.to_string(),
-        })?;
-        let sink = system_id("redemption", &r.currency)?;
-        let t = NewTransfer {
-            at: Some(receipt.at),
-            reference: reference.clone(),
-            ..NewTransfer::single(transfer_id(format!("rc:{h}:r{k}"))?, account.id, sink, r.units, code("redemption"))
-        };
-        push(&mut batch, &mut effects, t, EffectRole::Redemption, &r.currency, None);
-    }
-    for (k, a) in calc.accrued.iter().enumerate() {
-        let holder = loaded.holder.as_ref().ok_or_else(|| StoreError::Invalid("accrual without a customer".into()))?;
-        let account = match loaded.customer_accounts.get(&a.currency) {
-            Some(acct) => acct.id,
-            None => {
-                let spec = AccountSpec {
-                    holder: holder.clone(),
-                    asset: a.currency.clone(),
-                    policy: BalancePolicy::NonNegative,
-                    tracks_lots: true,
-                };
-                ensure_account(c, &spec, now).await?.id
-            }
-        };
-        let source = system_id("issuance", &a.currency)?;
-        let t = NewTransfer {
-            lot: a.terms,
-            at: Some(receipt.at),
-            reference: reference.clone(),
-            ..NewTransfer::single(transfer_id(format!("rc:{h}:a{k}"))?, source, account, a.units, code("accrual"))
-        };
-        push(&mut batch, &mut effects, t, EffectRole::Accrual, &a.currency, None);
-    }
-    for (k, (g, account)) in calc.gift_cards.iter().zip(&loaded.gift_accounts).enumerate() {
-        let sink = system_id("redemption", &store.currency)?;
-        let t = NewTransfer {
-            at: Some(receipt.at),
-            reference: reference.clone(),
-            ..NewTransfer::single(transfer_id(format!("rc:{h}:g{k}"))?, *account, sink, g.amount, code("gift_card_payment"))
-        };
-        push(&mut batch, &mut effects, t, EffectRole::GiftCard, &store.currency, Some(g.number.clone()));
-        if g.burned > 0 {
-            let breakage = system_id("breakage", &store.currency)?;
-            let t = NewTransfer {
-                at: Some(receipt.at),
-                reference: reference.clone(),
-                ..NewTransfer::single(transfer_id(format!("rc:{h}:b{k}"))?, *account, breakage, g.burned, code("breakage"))
-            };
-            push(&mut batch, &mut effects, t, EffectRole::Breakage, &store.currency, Some(g.number.clone()));
-        }
-    }
-    for (k, conv) in calc.conversions.iter().enumerate() {
-        let holder = loaded.holder.clone().ok_or_else(|| StoreError::Invalid("conversion without a customer".into()))?;
-        let spec = |asset: &AssetCode| AccountSpec { holder: holder.clone(), asset: asset.clone(), policy: BalancePolicy::NonNegative, tracks_lots: true };
-        let from = match loaded.customer_accounts.get(&conv.from) {
-            Some(a) => a.id,
-            None => ensure_account(c, &spec(&conv.from), now).await?.id,
-        };
-        let to = match loaded.customer_accounts.get(&conv.to) {
-            Some(a) => a.id,
-            None => ensure_account(c, &spec(&conv.to), now).await?.id,
-        };
-        let sink = system_id("redemption", &conv.from)?;
-        let source = system_id("issuance", &conv.to)?;
-        let take = NewTransfer {
-            at: Some(receipt.at),
-            reference: reference.clone(),
-            ..NewTransfer::single(transfer_id(format!("rc:{h}:cf{k}"))?, from, sink, conv.taken, code("conversion"))
-        };
-        push(&mut batch, &mut effects, take, EffectRole::Conversion, &conv.from, None);
-        let give = NewTransfer {
-            at: Some(receipt.at),
-            reference: reference.clone(),
-            ..NewTransfer::single(transfer_id(format!("rc:{h}:ct{k}"))?, source, to, conv.given, code("conversion"))
-        };
-        push(&mut batch, &mut effects, give, EffectRole::Conversion, &conv.to, None);
-    }
-    effects.charges = calc.charges.clone();
-    let redemptions = calc.redeemed.len();
-    effects.lines = calc
-        .lines
+    let wanted: BTreeSet<(&'static str, AssetCode)> = moves
         .iter()
-        .map(|l| {
-            let mut shares = vec![0i64; effects.transfers.len()];
-            for (k, u) in l.redeemed_units.iter().enumerate() {
-                shares[k] = *u;
-            }
-            for (k, u) in l.accrued_units.iter().enumerate() {
-                shares[redemptions + k] = *u;
-            }
-            LineEffect { line: l.line, qty: l.qty, final_amount: l.final_amount, paid: l.amount - l.discount, shares }
+        .flat_map(|m| [&m.from, &m.to])
+        .filter_map(|p| match p {
+            Party::System(name, asset) => Some((*name, asset.clone())),
+            _ => None,
         })
         .collect();
+    let (system, system_missed) = system_accounts(c, &wanted, known, now).await?;
+    let reference = Some(receipt.id.to_string());
+    let mut batch = Vec::with_capacity(moves.len());
+    let mut made = Vec::with_capacity(moves.len());
+    for m in &moves {
+        let debit = party_account(c, &m.from, m, loaded, &system, now).await?;
+        let credit = party_account(c, &m.to, m, loaded, &system, now).await?;
+        let mut t = NewTransfer {
+            at: Some(receipt.at),
+            reference: reference.clone(),
+            ..NewTransfer::single(transfer_id(format!("rc:{h}:{}", m.key))?, debit, credit, m.amount, code(m.code))
+        };
+        if let Some(lot) = m.lot {
+            t.lot = lot;
+        }
+        made.push((t.id.clone(), debit, credit));
+        batch.push(t);
+    }
+    let effects = ReceiptEffects::of(calc, &moves, &made);
     debug_assert!(batch.iter().all(|t| t.kind == TransferKind::Single));
     Ok(Plan { batch, effects, system: system.into_values().collect(), system_missed })
+}
+
+/// The account on one side of a receipt's transfer. A customer without an account in
+/// the currency has nothing to redeem; any other movement to or from the customer
+/// opens the account.
+async fn party_account(
+    c: &mut Conn,
+    party: &Party,
+    m: &Movement,
+    loaded: &Loaded,
+    system: &BTreeMap<(&'static str, AssetCode), Account>,
+    now: Timestamp,
+) -> Result<AccountId, StoreError> {
+    match party {
+        Party::System(name, asset) => {
+            system.get(&(*name, asset.clone())).map(|a| a.id).ok_or_else(|| rows::corrupt(format!("system account {name} {asset} missing")))
+        }
+        Party::GiftCard(k) => loaded.gift_accounts.get(*k).copied().ok_or_else(|| rows::corrupt(format!("gift card payment {k} has no account"))),
+        Party::Customer(asset) => match loaded.customer_accounts.get(asset) {
+            Some(a) => Ok(a.id),
+            None if m.role == EffectRole::Redemption => Err(ReceiptError::InsufficientFunds {
+                what: format!("{asset} balance"),
+                available: "0".into(),
+                requested: m.amount.to_string(),
+            }
+            .into()),
+            None => {
+                let holder = loaded.holder.clone().ok_or_else(|| StoreError::Invalid(format!("{} without a customer", m.code)))?;
+                let spec = AccountSpec { holder, asset: asset.clone(), policy: BalancePolicy::NonNegative, tracks_lots: true };
+                Ok(ensure_account(c, &spec, now).await?.id)
+            }
+        },
+    }
 }
 
 /// What [`plan_transfers`] decided.

@@ -98,11 +98,11 @@ fn bar(len: u64, what: &str) -> ProgressBar {
     bar
 }
 
-/// The database of a run: PostgreSQL database `loyd_bench` on the given server, or
+/// The database of a run: PostgreSQL database `pg_database` on the given server, or
 /// `loyd.db` under the bench directory.
-pub fn database_url(backend: &str, pg_server: &str, dir: &Path) -> DatabaseUrl {
+pub fn database_url(backend: &str, pg_server: &str, pg_database: &str, dir: &Path) -> DatabaseUrl {
     match backend {
-        "postgres" => DatabaseUrl::Postgres(format!("{}/loyd_bench", pg_server.trim_end_matches('/'))),
+        "postgres" => DatabaseUrl::Postgres(format!("{}/{pg_database}", pg_server.trim_end_matches('/'))),
         _ => DatabaseUrl::Sqlite(dir.join("loyd.db")),
     }
 }
@@ -120,14 +120,16 @@ pub fn existing(dir: &Path, shape: &Shape) -> bool {
 }
 
 /// Drops whatever was there, so a new dataset starts empty.
-pub async fn wipe(dir: &Path, shape: &Shape, pg_server: &str) -> anyhow::Result<()> {
+pub async fn wipe(dir: &Path, shape: &Shape, pg_server: &str, pg_database: &str) -> anyhow::Result<()> {
     let _ = std::fs::remove_file(marker(dir, &shape.backend));
     if shape.backend == "postgres" {
         let mut admin = sqlx::PgConnection::connect(&format!("{}/postgres", pg_server.trim_end_matches('/')))
             .await
             .with_context(|| format!("connecting to PostgreSQL at {pg_server}"))?;
-        admin.execute("DROP DATABASE IF EXISTS loyd_bench WITH (FORCE)").await?;
-        admin.execute("CREATE DATABASE loyd_bench").await?;
+        // The name is checked by the command line parser: lowercase letters, digits, `_`.
+        for sql in [format!("DROP DATABASE IF EXISTS {pg_database} WITH (FORCE)"), format!("CREATE DATABASE {pg_database}")] {
+            admin.execute(sqlx::raw_sql(sqlx::AssertSqlSafe(sql))).await?;
+        }
     } else {
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(dir.join(format!("loyd.db{suffix}")));

@@ -57,9 +57,13 @@ struct Args {
     /// The database under test.
     #[arg(long, value_enum, default_value = "sqlite")]
     db: Db,
-    /// PostgreSQL server (the bench uses databases `loyd_bench` and `loyd_bench_ref`).
+    /// PostgreSQL server (the bench uses databases `--pg-database` and `loyd_bench_ref`).
     #[arg(long, env = "LOYD_BENCH_PG", default_value = "postgres://postgres@127.0.0.1:5432")]
     pg: String,
+    /// The PostgreSQL database of the dataset; with its own `--dir`, two datasets (say
+    /// 100k and 10M receipts of history) can stand side by side for alternating runs.
+    #[arg(long, default_value = "loyd_bench", value_parser = database_name)]
+    pg_database: String,
     /// Where SQLite files, the dataset markers and reference scratch files go.
     #[arg(long, default_value = "loyd-bench-data")]
     dir: PathBuf,
@@ -103,6 +107,16 @@ struct Args {
     /// Also write the results as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
+}
+
+/// A database name the bench may drop and create: lowercase letters, digits and `_`.
+fn database_name(name: &str) -> Result<String, String> {
+    let ok = !name.is_empty()
+        && name.len() <= 63
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && name != "postgres"
+        && name != "loyd_bench_ref";
+    if ok { Ok(name.to_owned()) } else { Err("use lowercase letters, digits and _ (not postgres or loyd_bench_ref)".into()) }
 }
 
 fn main() -> ExitCode {
@@ -199,10 +213,10 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         customers: args.customers,
         history: args.history,
     };
-    let url = dataset::database_url(args.db.name(), &args.pg, &args.dir);
+    let url = dataset::database_url(args.db.name(), &args.pg, &args.pg_database, &args.dir);
     if args.fresh || !dataset::existing(&args.dir, &shape) {
         println!("building the dataset: {shape:?}");
-        dataset::wipe(&args.dir, &shape, &args.pg).await?;
+        dataset::wipe(&args.dir, &shape, &args.pg, &args.pg_database).await?;
         let store = open(&url, args.db_connections).await?;
         dataset::build(&store, &args.dir, &shape, &url).await?;
         store.close().await;

@@ -476,12 +476,13 @@ impl Store {
     /// within that time.
     pub async fn terminal_by_key_hash(&self, key_hash: &str) -> Result<Option<(Terminal, StoreSpec)>, StoreError> {
         let now = self.now();
-        if let Some(found) = self.terminals.get(key_hash, now) {
-            return Ok(Some(found));
-        }
+        let generation = match self.terminals.get(key_hash, now) {
+            Ok(found) => return Ok(Some(found)),
+            Err(generation) => generation,
+        };
         let found = on_backend!(self, b => b.terminal_by_key_hash(key_hash).await)?;
         if let Some(f) = &found {
-            self.terminals.put(key_hash, f, now);
+            self.terminals.put(key_hash, f, now, generation);
         }
         Ok(found)
     }

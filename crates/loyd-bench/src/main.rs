@@ -350,3 +350,16 @@ fn args_summary(args: &Args) -> report::RunInfo {
         history: args.history,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::database_name;
+
+    #[test]
+    fn only_plain_database_names_other_than_the_servers_and_the_references_may_be_dropped_and_created() {
+        assert_eq!(database_name("loyd_bench_10m"), Ok("loyd_bench_10m".to_owned()));
+        for bad in ["", "postgres", "loyd_bench_ref", "Loyd", "a b", "x; DROP DATABASE y", "x\"y", &"a".repeat(64)] {
+            assert!(database_name(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+}

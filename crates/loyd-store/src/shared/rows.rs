@@ -144,29 +144,46 @@ pub(super) fn transfer(row: &DbRow) -> Result<Transfer, StoreError> {
     })
 }
 
-pub(super) fn lot(row: &DbRow) -> Result<Lot, StoreError> {
+/// Where a row keeps a lot's fields: under the lots table's own names, or prefixed
+/// `lot_` when the lot is joined to its account's row.
+struct LotColumns {
+    amount: &'static str,
+    remaining: &'static str,
+    available_at: &'static str,
+    expires_at: &'static str,
+    created_at: &'static str,
+}
+
+const LOT: LotColumns =
+    LotColumns { amount: "amount", remaining: "remaining", available_at: "available_at", expires_at: "expires_at", created_at: "created_at" };
+
+const JOINED_LOT: LotColumns = LotColumns {
+    amount: "lot_amount",
+    remaining: "lot_remaining",
+    available_at: "lot_available_at",
+    expires_at: "lot_expires_at",
+    created_at: "lot_created_at",
+};
+
+fn lot_in(row: &DbRow, id: String, account: AccountId, cols: &LotColumns) -> Result<Lot, StoreError> {
     Ok(Lot {
-        id: transfer_id(row.try_get("id")?)?,
-        account: AccountId(row.try_get("account_id")?),
-        amount: row.try_get("amount")?,
-        remaining: row.try_get("remaining")?,
-        terms: LotTerms { available_at: ts(row.try_get("available_at")?), expires_at: ts(row.try_get("expires_at")?) },
-        created_at: from_micros(row.try_get("created_at")?),
+        id: transfer_id(id)?,
+        account,
+        amount: row.try_get(cols.amount)?,
+        remaining: row.try_get(cols.remaining)?,
+        terms: LotTerms { available_at: ts(row.try_get(cols.available_at)?), expires_at: ts(row.try_get(cols.expires_at)?) },
+        created_at: from_micros(row.try_get(cols.created_at)?),
     })
+}
+
+pub(super) fn lot(row: &DbRow) -> Result<Lot, StoreError> {
+    lot_in(row, row.try_get("id")?, AccountId(row.try_get("account_id")?), &LOT)
 }
 
 /// A lot joined to its account's row, its columns prefixed `lot_`; `None` when the
 /// row carries no lot.
 pub(super) fn joined_lot(row: &DbRow, account: AccountId) -> Result<Option<Lot>, StoreError> {
-    let Some(id) = row.try_get::<Option<String>, _>("lot_id")? else { return Ok(None) };
-    Ok(Some(Lot {
-        id: transfer_id(id)?,
-        account,
-        amount: row.try_get("lot_amount")?,
-        remaining: row.try_get("lot_remaining")?,
-        terms: LotTerms { available_at: ts(row.try_get("lot_available_at")?), expires_at: ts(row.try_get("lot_expires_at")?) },
-        created_at: from_micros(row.try_get("lot_created_at")?),
-    }))
+    row.try_get::<Option<String>, _>("lot_id")?.map(|id| lot_in(row, id, account, &JOINED_LOT)).transpose()
 }
 
 pub(super) fn lot_move(row: &DbRow) -> Result<LotMove, StoreError> {

@@ -250,6 +250,16 @@ async fn group_commit(conn: &mut Conn, jobs: &mut Vec<Box<dyn Job>>) {
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn the_bundled_sqlite_is_built_without_stat4_so_statistics_never_replan_each_execution() {
+        // .cargo/config.toml sets LIBSQLITE3_FLAGS; a build without it would make every
+        // commit re-prepare its statements once the database has been analysed.
+        let mut c = SqliteConnectOptions::new().in_memory(true).connect().await.unwrap();
+        let options: Vec<String> = sqlx::query_scalar("SELECT compile_options FROM pragma_compile_options").fetch_all(&mut c).await.unwrap();
+        assert!(options.iter().any(|o| o.starts_with("THREADSAFE")), "compile options readable: {options:?}");
+        assert!(!options.iter().any(|o| o == "ENABLE_STAT4"), "{options:?}");
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_refused_request_in_a_group_commit_rolls_back_alone_and_the_others_commit() {
         let dir = std::env::temp_dir().join(format!("loyd-group-commit-{}", std::process::id()));

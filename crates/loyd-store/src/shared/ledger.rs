@@ -215,8 +215,36 @@ fn opt_micros(t: Option<Timestamp>) -> Option<i64> {
 pub(crate) struct Writes {
     /// Statements, each of parts whose bind parameters stay within [`MAX_BINDS`]; all
     /// but the last are full.
-    statements: Vec<(QueryBuilder<Db>, usize)>,
+    statements: Vec<Statement>,
+}
+
+struct Statement {
+    qb: QueryBuilder<Db>,
+    parts: usize,
+    /// The bind parameters its parts said they would bind, checked against the
+    /// placeholders in its SQL before it runs (a scan of a few kilobytes).
     binds: usize,
+}
+
+impl Statement {
+    fn build(&mut self) -> Result<sqlx::query::Query<'_, Db, <Db as sqlx::Database>::Arguments>, StoreError> {
+        let sql = self.qb.sql();
+        let found = placeholders(sql.as_str());
+        if found != self.binds {
+            return Err(rows::corrupt(format!("a write said it binds {} parameters but has {found}: {}", self.binds, sql.as_str())));
+        }
+        Ok(self.qb.build())
+    }
+}
+
+/// The bind parameters a statement built by `QueryBuilder` takes: the highest `$n` on
+/// PostgreSQL, the number of `?` on SQLite (the SQL pushed around them has neither).
+fn placeholders(sql: &str) -> usize {
+    if PG {
+        sql.split('$').skip(1).filter_map(|s| s.split(|c: char| !c.is_ascii_digit()).next()?.parse::<usize>().ok()).max().unwrap_or(0)
+    } else {
+        sql.matches('?').count()
+    }
 }
 
 /// Bind parameters per statement: PostgreSQL takes at most 65 535 in one statement, and
@@ -225,47 +253,46 @@ const MAX_BINDS: usize = 30_000;
 
 impl Writes {
     pub(crate) fn new() -> Self {
-        Writes { statements: Vec::new(), binds: 0 }
+        Writes { statements: Vec::new() }
     }
 
     /// Starts the next write, which will bind `binds` parameters; push its SQL (with
     /// no `RETURNING`, except on the last of [`Writes::run_returning_id`]) and binds on
     /// the builder returned.
     pub(crate) fn part(&mut self, binds: usize) -> &mut QueryBuilder<Db> {
-        if self.statements.is_empty() || self.binds + binds > MAX_BINDS {
-            self.statements.push((QueryBuilder::new(""), 0));
-            self.binds = 0;
+        if self.statements.last().is_none_or(|s| s.binds + binds > MAX_BINDS) {
+            self.statements.push(Statement { qb: QueryBuilder::new(""), parts: 0, binds: 0 });
         }
-        self.binds += binds;
-        let (qb, parts) = self.statements.last_mut().expect("a statement was just ensured");
+        let st = self.statements.last_mut().expect("a statement was just ensured");
+        st.binds += binds;
         if PG {
-            qb.push(if *parts == 0 { "WITH " } else { "), " });
-            qb.push(format_args!("w{parts} AS ("));
-        } else if *parts > 0 {
-            qb.push("; ");
+            st.qb.push(if st.parts == 0 { "WITH " } else { "), " });
+            st.qb.push(format_args!("w{} AS (", st.parts));
+        } else if st.parts > 0 {
+            st.qb.push("; ");
         }
-        *parts += 1;
-        qb
+        st.parts += 1;
+        &mut st.qb
     }
 
     pub(crate) async fn run(self, c: &mut Conn) -> Result<(), StoreError> {
-        for (mut qb, _) in self.statements {
+        for mut st in self.statements {
             if PG {
-                qb.push(") SELECT 1");
+                st.qb.push(") SELECT 1");
             }
-            qb.build().execute(&mut *c).await?;
+            st.build()?.execute(&mut *c).await?;
         }
         Ok(())
     }
 
     /// Runs the writes, the last of which ends in `RETURNING id`, and returns that id.
     pub(crate) async fn run_returning_id(mut self, c: &mut Conn) -> Result<i64, StoreError> {
-        let (mut last, parts) = self.statements.pop().ok_or_else(|| rows::corrupt("no write returns an id".into()))?;
-        Writes { statements: self.statements, binds: 0 }.run(c).await?;
+        let mut last = self.statements.pop().ok_or_else(|| rows::corrupt("no write returns an id".into()))?;
+        self.run(c).await?;
         if PG {
-            last.push(format_args!(") SELECT id FROM w{}", parts.saturating_sub(1)));
+            last.qb.push(format_args!(") SELECT id FROM w{}", last.parts.saturating_sub(1)));
         }
-        let returned = last.build().fetch_all(&mut *c).await?;
+        let returned = last.build()?.fetch_all(&mut *c).await?;
         let row = returned.last().ok_or_else(|| rows::corrupt("a write returned no id".into()))?;
         Ok(row.try_get("id")?)
     }
@@ -789,5 +816,55 @@ impl Backend {
             audit.check(account, derived, in_lots);
         }
         Ok(audit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn update(w: &mut Writes, binds: usize) {
+        let qb = w.part(binds);
+        qb.push("UPDATE lots SET remaining = ");
+        qb.push_bind(1_i64);
+        qb.push(" WHERE id = ");
+        qb.push_bind("lot".to_owned());
+    }
+
+    #[test]
+    fn the_placeholders_of_a_write_are_the_binds_its_parts_pushed() {
+        let mut w = Writes::new();
+        update(&mut w, 2);
+        let qb = w.part(3);
+        qb.push("INSERT INTO lot_moves (transfer_id, ord, lot_id) ");
+        qb.push_values([(1_i64, "a")], |mut b, (ord, lot)| {
+            b.push_bind("t".to_owned()).push_bind(ord).push_bind(lot.to_owned());
+        });
+        assert_eq!(w.statements.len(), 1);
+        let st = w.statements.last_mut().unwrap();
+        assert_eq!(placeholders(st.qb.sql().as_str()), 5);
+        assert!(st.build().is_ok());
+    }
+
+    #[test]
+    fn a_write_that_miscounts_its_binds_is_refused_before_it_reaches_the_database() {
+        let mut w = Writes::new();
+        update(&mut w, 1);
+        let err = w.statements.last_mut().unwrap().build().err().expect("refused");
+        assert!(err.to_string().contains("binds 1 parameters but has 2"), "{err}");
+    }
+
+    #[test]
+    fn writes_past_the_bind_limit_start_a_new_statement() {
+        let mut w = Writes::new();
+        for _ in 0..MAX_BINDS / 2 {
+            update(&mut w, 2);
+        }
+        assert_eq!(w.statements.len(), 1);
+        update(&mut w, 2);
+        assert_eq!(w.statements.len(), 2);
+        for st in &mut w.statements {
+            assert!(st.build().is_ok());
+        }
     }
 }

@@ -96,10 +96,10 @@ impl Backend {
             crate::migrations::sqlite().run(&mut writer).await.map_err(crate::migrations::error)?;
         }
         let readers = crate::pool_options::<Db>(opts)
-            .connect_with(base.pragma("query_only", "ON"))
+            .connect_with(base.clone().pragma("query_only", "ON"))
             .await?;
         let (tx, rx) = mpsc::channel(opts.write_queue);
-        tokio::spawn(run_writer(writer, rx));
+        tokio::spawn(run_writer(base.clone(), writer, rx));
         Ok(Backend { writer: tx, readers, path: path.to_owned(), secrets: crate::crypto::Secrets::shared(opts), system: Default::default() })
     }
 
@@ -195,55 +195,100 @@ impl<T: Send> Finish for Answer<T> {
     }
 }
 
-async fn run_writer(mut conn: Conn, mut rx: mpsc::Receiver<Box<dyn Job>>) {
+/// The writer's loop. A request that panics (a bug) takes the connection and the batch
+/// with it, not the writer: the others of its batch are answered `unavailable` (none of
+/// them was committed, so a retry is safe) and the next batch opens a new connection.
+async fn run_writer(options: SqliteConnectOptions, conn: Conn, mut rx: mpsc::Receiver<Box<dyn Job>>) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
+    let mut conn = Some(conn);
     while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
-        group_commit(&mut conn, &mut jobs).await;
+        let c = match conn.take() {
+            Some(c) => c,
+            None => match options.connect().await {
+                Ok(c) => c,
+                Err(e) => {
+                    let e = e.to_string();
+                    for job in jobs.drain(..) {
+                        job.fail(StoreError::Unavailable(format!("cannot reopen the database writer: {e}")));
+                    }
+                    continue;
+                }
+            },
+        };
+        conn = group_commit(c, &mut jobs).await;
     }
-    let _ = conn.close().await;
+    if let Some(c) = conn {
+        let _ = c.close().await;
+    }
 }
 
 async fn exec(conn: &mut Conn, sql: &'static str) -> Result<(), String> {
     conn.execute(sql).await.map(|_| ()).map_err(|e| e.to_string())
 }
 
-/// Runs a batch in one transaction, each request in its savepoint. The statements that
-/// end one request's savepoint and open the next one's (or begin and commit the
-/// transaction) go to SQLite together, one call each: every call costs a hand-off to the
-/// connection's thread, and the writer is bound by those, not by the CPU.
-async fn group_commit(conn: &mut Conn, jobs: &mut Vec<Box<dyn Job>>) {
-    if let Err(e) = exec(conn, "BEGIN IMMEDIATE; SAVEPOINT request").await {
-        let _ = exec(conn, "ROLLBACK").await;
+/// Runs a batch in one transaction, each request in its savepoint, and gives the
+/// connection back (none if a request panicked with it). The statements that end one
+/// request's savepoint and open the next one's (or begin and commit the transaction) go
+/// to SQLite together, one call each: every call costs a hand-off to the connection's
+/// thread, and the writer is bound by those, not by the CPU.
+async fn group_commit(mut conn: Conn, jobs: &mut Vec<Box<dyn Job>>) -> Option<Conn> {
+    if let Err(e) = exec(&mut conn, "BEGIN IMMEDIATE; SAVEPOINT request").await {
+        let _ = exec(&mut conn, "ROLLBACK").await;
         for job in jobs.drain(..) {
             job.fail(StoreError::Unavailable(e.clone()));
         }
-        return;
+        return Some(conn);
     }
-    let mut answers = Vec::with_capacity(jobs.len());
+    let mut answers: Vec<Box<dyn Finish>> = Vec::with_capacity(jobs.len());
     let mut commit: Result<(), String> = Ok(());
     let last = jobs.len() - 1;
-    for (i, job) in jobs.drain(..).enumerate() {
+    let mut jobs = jobs.drain(..).enumerate();
+    while let Some((i, job)) = jobs.next() {
         if let Err(e) = &commit {
             job.fail(StoreError::Unavailable(e.clone()));
             continue;
         }
-        let (ok, answer) = job.run(conn).await;
+        // On a task of its own, so that a panic ends only this request.
+        let ran = tokio::spawn(async move {
+            let out = job.run(&mut conn).await;
+            (conn, out)
+        })
+        .await;
+        let (ok, answer) = match ran {
+            Ok((c, out)) => {
+                conn = c;
+                out
+            }
+            Err(e) => {
+                // The connection went with the task; closing it rolled the batch back.
+                tracing::error!(error = %e, "a write panicked; its batch is rolled back and the writer reopens the database");
+                let gone = Err("a request in the same batch failed and the batch was rolled back".to_owned());
+                for (_, job) in jobs {
+                    job.fail(StoreError::Unavailable("the batch was rolled back".into()));
+                }
+                for answer in answers {
+                    answer.finish(gone.clone());
+                }
+                return None;
+            }
+        };
         let next = match (ok, i == last) {
             (true, false) => "RELEASE request; SAVEPOINT request",
             (true, true) => "RELEASE request; COMMIT",
             (false, false) => "ROLLBACK TO request; RELEASE request; SAVEPOINT request",
             (false, true) => "ROLLBACK TO request; RELEASE request; COMMIT",
         };
-        commit = exec(conn, next).await;
+        commit = exec(&mut conn, next).await;
         answers.push(answer);
     }
     if commit.is_err() {
         // Leave the connection clean for the next batch whatever state it is in.
-        let _ = exec(conn, "ROLLBACK").await;
+        let _ = exec(&mut conn, "ROLLBACK").await;
     }
     for answer in answers {
         answer.finish(commit.clone());
     }
+    Some(conn)
 }
 
 #[cfg(test)]
@@ -258,6 +303,56 @@ mod tests {
         let options: Vec<String> = sqlx::query_scalar("SELECT compile_options FROM pragma_compile_options").fetch_all(&mut c).await.unwrap();
         assert!(options.iter().any(|o| o.starts_with("THREADSAFE")), "compile options readable: {options:?}");
         assert!(!options.iter().any(|o| o == "ENABLE_STAT4"), "{options:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_that_panics_loses_only_its_batch_and_the_writer_keeps_serving() {
+        let dir = std::env::temp_dir().join(format!("loyd-writer-panic-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let opts = StoreOptions { migrate: false, ..StoreOptions::default() };
+        let backend = std::sync::Arc::new(Backend::open(&dir.join("t.db"), &opts).await.unwrap());
+        backend
+            .write(|c| Box::pin(async move { c.execute("CREATE TABLE t (n INTEGER NOT NULL)").await.map(|_| ()).map_err(StoreError::from) }))
+            .await
+            .unwrap();
+        // Sent at once, they share batches; number 13 writes its row and then panics.
+        let mut writes = tokio::task::JoinSet::new();
+        for n in 0..32_i64 {
+            let backend = backend.clone();
+            writes.spawn(async move {
+                let result = backend
+                    .write(move |c| {
+                        Box::pin(async move {
+                            sqlx::query("INSERT INTO t (n) VALUES ($1)").bind(n).execute(&mut *c).await?;
+                            assert!(n != 13, "a bug in request {n}");
+                            Ok(n)
+                        })
+                    })
+                    .await;
+                (n, result)
+            });
+        }
+        let mut answered = Vec::new();
+        while let Some(joined) = writes.join_next().await {
+            match joined.unwrap() {
+                (n, Ok(_)) => answered.push(n),
+                (n, Err(e)) => assert!(matches!(e, StoreError::Unavailable(_)), "{n}: {e:?}"),
+            }
+        }
+        assert!(!answered.contains(&13));
+        // The writer still writes, and what it answered is exactly what is there.
+        backend
+            .write(|c| Box::pin(async move { sqlx::query("INSERT INTO t (n) VALUES (100)").execute(&mut *c).await.map(|_| ()).map_err(StoreError::from) }))
+            .await
+            .unwrap();
+        answered.push(100);
+        answered.sort();
+        let mut c = backend.reader().await.unwrap();
+        let kept: Vec<i64> = sqlx::query_scalar("SELECT n FROM t ORDER BY n").fetch_all(&mut *c).await.unwrap();
+        assert_eq!(kept, answered);
+        drop(c);
+        backend.close().await;
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -123,7 +123,9 @@ impl Backend {
             .send(Box::new(TypedJob { f, tx }))
             .await
             .map_err(|_| StoreError::Unavailable("the database writer has stopped".into()))?;
-        rx.await.map_err(|_| StoreError::Unavailable("the database writer has stopped".into()))?
+        // Every committed write is answered; one dropped unanswered (it panicked, or the
+        // writer stopped) was not committed.
+        rx.await.map_err(|_| StoreError::Unavailable("the write ended without an answer and was not committed (see the server's log)".into()))?
     }
 
     pub async fn ping(&self) -> Result<(), StoreError> {

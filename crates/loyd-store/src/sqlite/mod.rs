@@ -297,6 +297,31 @@ async fn group_commit(mut conn: Conn, jobs: &mut Vec<Box<dyn Job>>) -> Option<Co
 mod tests {
     use super::*;
 
+    /// A writer on a fresh database holding one table, `t (n)`, and its directory.
+    async fn backend_with_table(tag: &str) -> (std::sync::Arc<Backend>, PathBuf) {
+        let dir = std::env::temp_dir().join(format!("loyd-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let opts = StoreOptions { migrate: false, ..StoreOptions::default() };
+        let backend = std::sync::Arc::new(Backend::open(&dir.join("t.db"), &opts).await.unwrap());
+        backend
+            .write(|c| Box::pin(async move { c.execute("CREATE TABLE t (n INTEGER NOT NULL)").await.map(|_| ()).map_err(StoreError::from) }))
+            .await
+            .unwrap();
+        (backend, dir)
+    }
+
+    /// Writes `n` into `t`, then answers what `then` says.
+    async fn insert(backend: &Backend, n: i64, then: fn(i64) -> Result<i64, StoreError>) -> Result<i64, StoreError> {
+        backend
+            .write(move |c| {
+                Box::pin(async move {
+                    sqlx::query("INSERT INTO t (n) VALUES ($1)").bind(n).execute(&mut *c).await?;
+                    then(n)
+                })
+            })
+            .await
+    }
+
     #[tokio::test]
     async fn the_bundled_sqlite_is_built_without_stat4_so_statistics_never_replan_each_execution() {
         // .cargo/config.toml sets LIBSQLITE3_FLAGS; a build without it would make every
@@ -309,28 +334,17 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_write_that_panics_loses_only_its_batch_and_the_writer_keeps_serving() {
-        let dir = std::env::temp_dir().join(format!("loyd-writer-panic-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let opts = StoreOptions { migrate: false, ..StoreOptions::default() };
-        let backend = std::sync::Arc::new(Backend::open(&dir.join("t.db"), &opts).await.unwrap());
-        backend
-            .write(|c| Box::pin(async move { c.execute("CREATE TABLE t (n INTEGER NOT NULL)").await.map(|_| ()).map_err(StoreError::from) }))
-            .await
-            .unwrap();
+        let (backend, dir) = backend_with_table("writer-panic").await;
         // Sent at once, they share batches; number 13 writes its row and then panics.
         let mut writes = tokio::task::JoinSet::new();
         for n in 0..32_i64 {
             let backend = backend.clone();
             writes.spawn(async move {
-                let result = backend
-                    .write(move |c| {
-                        Box::pin(async move {
-                            sqlx::query("INSERT INTO t (n) VALUES ($1)").bind(n).execute(&mut *c).await?;
-                            assert!(n != 13, "a bug in request {n}");
-                            Ok(n)
-                        })
-                    })
-                    .await;
+                let result = insert(&backend, n, |n| {
+                    assert!(n != 13, "a bug in request {n}");
+                    Ok(n)
+                })
+                .await;
                 (n, result)
             });
         }
@@ -343,10 +357,7 @@ mod tests {
         }
         assert!(!answered.contains(&13));
         // The writer still writes, and what it answered is exactly what is there.
-        backend
-            .write(|c| Box::pin(async move { sqlx::query("INSERT INTO t (n) VALUES (100)").execute(&mut *c).await.map(|_| ()).map_err(StoreError::from) }))
-            .await
-            .unwrap();
+        insert(&backend, 100, Ok).await.unwrap();
         answered.push(100);
         answered.sort();
         let mut c = backend.reader().await.unwrap();
@@ -359,28 +370,14 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_refused_request_in_a_group_commit_rolls_back_alone_and_the_others_commit() {
-        let dir = std::env::temp_dir().join(format!("loyd-group-commit-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let opts = StoreOptions { migrate: false, ..StoreOptions::default() };
-        let backend = std::sync::Arc::new(Backend::open(&dir.join("t.db"), &opts).await.unwrap());
-        backend
-            .write(|c| Box::pin(async move { c.execute("CREATE TABLE t (n INTEGER NOT NULL)").await.map(|_| ()).map_err(StoreError::from) }))
-            .await
-            .unwrap();
+        let (backend, dir) = backend_with_table("group-commit").await;
         // Sent at once, they queue while the writer is busy and share batches; every odd
         // one writes its row and then refuses.
         let mut writes = tokio::task::JoinSet::new();
         for n in 0..64_i64 {
             let backend = backend.clone();
             writes.spawn(async move {
-                let result = backend
-                    .write(move |c| {
-                        Box::pin(async move {
-                            sqlx::query("INSERT INTO t (n) VALUES ($1)").bind(n).execute(&mut *c).await?;
-                            if n % 2 == 1 { Err(StoreError::Invalid(format!("refused {n}"))) } else { Ok(n) }
-                        })
-                    })
-                    .await;
+                let result = insert(&backend, n, |n| if n % 2 == 1 { Err(StoreError::Invalid(format!("refused {n}"))) } else { Ok(n) }).await;
                 (n, result)
             });
         }

@@ -36,6 +36,10 @@ pub enum ErrorCode {
     Conflict,
     /// 413: the body is larger than the route allows.
     PayloadTooLarge,
+    /// 414: the URI is longer than the server accepts.
+    UriTooLong,
+    /// 431: the request's headers are larger than the server accepts.
+    HeadersTooLarge,
     /// 415: the body is not JSON.
     UnsupportedMediaType,
     /// 429: too many requests from this client.
@@ -82,6 +86,9 @@ pub enum ErrorCode {
     ReturnExceedsReceipt,
     /// 409: the receipt was cancelled.
     ReceiptCancelled,
+    /// 422: the receipt's `at` is outside the window the store accepts (before the
+    /// store existed, older than its offline policy allows, or ahead of the clock).
+    ReceiptTimeOutOfRange,
 }
 
 impl ErrorCode {
@@ -95,6 +102,8 @@ impl ErrorCode {
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AlreadyExists | IdempotencyConflict | InsufficientFunds | Conflict => StatusCode::CONFLICT,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            UriTooLong => StatusCode::URI_TOO_LONG,
+            HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Timeout | Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -104,7 +113,9 @@ impl ErrorCode {
             | ReturnExceedsReceipt | ReceiptCancelled => StatusCode::CONFLICT,
             WrongPin => StatusCode::FORBIDDEN,
             TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
-            BelowMinimumRedeem | RedeemLimitExceeded | CouponNotApplicable => StatusCode::UNPROCESSABLE_ENTITY,
+            BelowMinimumRedeem | RedeemLimitExceeded | CouponNotApplicable | ReceiptTimeOutOfRange => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
         }
     }
 
@@ -121,6 +132,8 @@ impl ErrorCode {
             InsufficientFunds => "insufficient_funds",
             Conflict => "conflict",
             PayloadTooLarge => "payload_too_large",
+            UriTooLong => "uri_too_long",
+            HeadersTooLarge => "headers_too_large",
             UnsupportedMediaType => "unsupported_media_type",
             RateLimited => "rate_limited",
             Timeout => "timeout",
@@ -143,20 +156,42 @@ impl ErrorCode {
             ReceiptNotFound => "receipt_not_found",
             ReturnExceedsReceipt => "return_exceeds_receipt",
             ReceiptCancelled => "receipt_cancelled",
+            ReceiptTimeOutOfRange => "receipt_time_out_of_range",
         }
     }
 
     /// Every code, for documentation and tests.
-    pub const ALL: [ErrorCode; 32] = {
+    pub const ALL: [ErrorCode; 35] = {
         use ErrorCode::*;
         [
             Unauthorized, Forbidden, ValidationFailed, NotFound, MethodNotAllowed, AlreadyExists, IdempotencyConflict,
-            InsufficientFunds, Conflict, PayloadTooLarge, UnsupportedMediaType, RateLimited, Timeout, Unavailable, Internal,
-            UnknownCard, CardBlocked, CardExpired, CardAlreadyActive, WrongPin, TooManyAttempts, BelowMinimumRedeem,
-            RedeemLimitExceeded, CouponUnknown, CouponUsed, CouponExpired, CouponNotApplicable, PassExhausted, PassExpired,
-            ReceiptNotFound, ReturnExceedsReceipt, ReceiptCancelled,
+            InsufficientFunds, Conflict, PayloadTooLarge, UriTooLong, HeadersTooLarge, UnsupportedMediaType, RateLimited,
+            Timeout, Unavailable, Internal, UnknownCard, CardBlocked, CardExpired, CardAlreadyActive, WrongPin,
+            TooManyAttempts, BelowMinimumRedeem, RedeemLimitExceeded, CouponUnknown, CouponUsed, CouponExpired,
+            CouponNotApplicable, PassExhausted, PassExpired, ReceiptNotFound, ReturnExceedsReceipt, ReceiptCancelled,
+            ReceiptTimeOutOfRange,
         ]
     };
+
+    /// The code an HTTP status means when something below the handlers (the HTTP
+    /// layer, a middleware) refused the request without saying more.
+    pub fn for_status(status: StatusCode) -> ErrorCode {
+        match status.as_u16() {
+            401 => ErrorCode::Unauthorized,
+            403 => ErrorCode::Forbidden,
+            404 => ErrorCode::NotFound,
+            405 => ErrorCode::MethodNotAllowed,
+            408 | 503 | 504 => ErrorCode::Timeout,
+            409 => ErrorCode::Conflict,
+            413 => ErrorCode::PayloadTooLarge,
+            414 => ErrorCode::UriTooLong,
+            415 => ErrorCode::UnsupportedMediaType,
+            429 => ErrorCode::RateLimited,
+            431 => ErrorCode::HeadersTooLarge,
+            400..=499 => ErrorCode::ValidationFailed,
+            _ => ErrorCode::Internal,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -309,9 +344,23 @@ impl From<ReceiptError> for ApiError {
             R::CouponUsed(_) => (ErrorCode::CouponUsed, None),
             R::CouponExpired(_) => (ErrorCode::CouponExpired, None),
             R::CouponNotApplicable(_) => (ErrorCode::CouponNotApplicable, None),
+            R::TimeOutOfRange { .. } => (ErrorCode::ReceiptTimeOutOfRange, None),
         };
         debug_assert_eq!(code.as_str(), e.code(), "API and domain agree on codes");
+        let details = match &e {
+            R::InsufficientFunds { what, available, requested } => {
+                Some(json!({ "what": what, "available": available, "requested": requested }))
+            }
+            R::BelowMinimumRedeem { currency, minimum } => Some(json!({ "currency": currency, "minimum": minimum })),
+            R::RedeemLimitExceeded { currency, max } => Some(json!({ "currency": currency, "max": max })),
+            R::WrongPin(c) | R::TooManyAttempts(c) => Some(json!({ "card": c })),
+            R::TimeOutOfRange { at, earliest, latest, .. } => {
+                Some(json!({ "field": "at", "at": at, "earliest": earliest, "latest": latest }))
+            }
+            _ => None,
+        };
         let mut err = ApiError::new(code, e.to_string());
+        err.details = details;
         err.card = card;
         err
     }

@@ -4,9 +4,15 @@
 //!
 //! ## Layout
 //! - [`router`] assembles routes and the middleware every request passes through:
-//!   panic catching, tracing, metrics, a timeout, a body limit.
+//!   panic catching, tracing (URIs redacted), metrics, JSON errors, the URI guard, a
+//!   timeout, a body limit.
+//! - [`http`]: the layer below the routes: URI checks, JSON bodies for every error
+//!   (hyper's own included), log redaction.
 //! - [`error`]: the one error type and its stable codes.
-//! - [`extract`]: JSON/path/query extractors with our error shape; terminal-key auth.
+//! - [`extract`]: JSON/path/query extractors with our error shape (NUL refused, the
+//!   field at fault named, refused values never echoed).
+//! - [`pos`]: the POS API behind terminal keys; [`attempts`]: its guessing limits
+//!   (PINs, phones and codes, card numbers), one place for every route.
 //! - [`auth`]: staff login, sessions and the per-route permission table; [`admin`] and
 //!   [`crm`]: the administration behind it.
 //! - [`health`], [`metrics`], [`openapi`]: operations endpoints.
@@ -20,7 +26,7 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
+use axum::{Extension, Router};
 use loyd_store::Store;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
@@ -28,11 +34,13 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 pub mod admin;
+pub mod attempts;
 pub mod auth;
 pub mod crm;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod http;
 pub mod metrics;
 pub mod openapi;
 pub mod pos;
@@ -61,11 +69,13 @@ pub struct AppState {
     pub store: Store,
     pub metrics: PrometheusHandle,
     pub config: ApiConfig,
+    /// Guessing counts per terminal, read from the failure log at most once a second.
+    pub attempts: std::sync::Arc<attempts::Attempts>,
 }
 
 impl AppState {
     pub fn new(store: Store, config: ApiConfig) -> Self {
-        AppState { store, metrics: metrics::handle(), config }
+        AppState { store, metrics: metrics::handle(), config, attempts: Default::default() }
     }
 }
 
@@ -85,9 +95,15 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(Extension(extract::BodyLimit(body_limit)))
         .layer(middleware::from_fn_with_state(timeout, time_limit))
+        .layer(middleware::from_fn(http::uri_guard))
+        .layer(middleware::from_fn(http::json_errors))
         .layer(middleware::from_fn(metrics::track))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            // Never the raw URI: its query may carry a PIN or a phone.
+            tracing::debug_span!("request", method = %req.method(), uri = %http::redacted_uri(req.uri()), version = ?req.version())
+        }))
         .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
             tracing::error!("a request handler panicked");
             ApiError::new(ErrorCode::Internal, "internal error").into_response()
@@ -117,5 +133,5 @@ async fn time_limit(State(limit): State<Duration>, req: Request, next: Next) -> 
 /// Serves until `shutdown` resolves, then stops accepting, lets requests in flight
 /// finish, and returns.
 pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    axum::serve(http::Listener(listener), router(state)).with_graceful_shutdown(shutdown).await
 }

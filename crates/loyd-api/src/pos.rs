@@ -2,8 +2,6 @@
 //! key; every refusal, whatever produced it (a rule, a bad body, a wrong key), is
 //! written to the failure log by [`pos_guard`].
 
-use std::time::Duration;
-
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
@@ -12,7 +10,7 @@ use axum::routing::{get, post};
 use axum::{Extension, Router};
 use loyd_domain::operations::{ActivateRequest, CardInquiry, VisitRequest};
 use loyd_domain::org::terminal_key_hash;
-use loyd_domain::receipt::{CustomerRef, ReceiptRequest, ReceiptResponse};
+use loyd_domain::receipt::{ReceiptRequest, ReceiptResponse};
 use loyd_domain::returns::ReturnRequest;
 use loyd_store::{NewFailure, PosCaller, PosReply};
 use serde::{Deserialize, Serialize};
@@ -20,16 +18,14 @@ use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
+use crate::attempts::{self, Guess, Presented};
 use crate::error::{ApiError, ErrorBody, ErrorCode, ErrorInfo};
-use crate::extract::{Json, Path, Query};
+use crate::extract::{BodyLimit, Json, OptionalJson, Path, Query};
 
 /// Most receipts one offline upload may carry.
 pub const MAX_OFFLINE_RECEIPTS: usize = 1000;
 /// Body limit of the offline upload (the other routes use the server's default).
 pub const OFFLINE_BODY_LIMIT_BYTES: usize = 16 * 1024 * 1024;
-/// Wrong PINs a terminal may send per window before it is refused for the rest of it.
-const TERMINAL_PIN_FAILURES: i64 = 20;
-const TERMINAL_PIN_WINDOW: Duration = Duration::from_secs(15 * 60);
 
 /// The authenticated terminal, put in the request by [`pos_guard`].
 #[derive(Debug, Clone)]
@@ -42,7 +38,13 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/v1/pos/receipts", post(commit))
         .route("/v1/pos/receipts/{receipt_id}/cancel", post(cancel))
         .route("/v1/pos/returns", post(return_goods))
-        .route("/v1/pos/offline", post(offline).layer(DefaultBodyLimit::max(OFFLINE_BODY_LIMIT_BYTES)))
+        .route(
+            "/v1/pos/offline",
+            post(offline).layer::<_, std::convert::Infallible>((
+                DefaultBodyLimit::max(OFFLINE_BODY_LIMIT_BYTES),
+                Extension(BodyLimit(OFFLINE_BODY_LIMIT_BYTES)),
+            )),
+        )
         .route("/v1/pos/cards/{number}", get(card))
         .route("/v1/pos/gift-cards/{number}/activate", post(activate))
         .route("/v1/pos/visits", post(visit))
@@ -83,6 +85,11 @@ async fn pos_guard(State(state): State<AppState>, mut req: Request, next: Next) 
             return res;
         }
     };
+    if let Err(e) = crate::http::check_uri(req.uri()) {
+        let res = e.into_response();
+        log_refusal(&state, Some(&caller), op, res.extensions().get::<ErrorInfo>().cloned()).await;
+        return res;
+    }
     req.extensions_mut().insert(Caller(caller.clone()));
     let res = next.run(req).await;
     if res.status().is_client_error() {
@@ -100,18 +107,21 @@ async fn authenticate(state: &AppState, authorization: Option<String>) -> Result
         .map(str::trim)
         .filter(|k| !k.is_empty() && k.len() <= 256)
         .ok_or_else(|| unauthorized("the Authorization header must be: Bearer <terminal key>"))?;
-    let (terminal, store) = state
+    let found = state
         .store
         .terminal_by_key_hash(&terminal_key_hash(key))
         .await?
         .ok_or_else(|| unauthorized("unknown or revoked terminal key").with_details(json!({"hint": "create a key with `loyd terminal create`"})))?;
-    let store_name = store.name.clone();
-    let store = state.store.store_context(&store).await?;
-    Ok(PosCaller { store, store_name, terminal: terminal.id })
+    Ok(state.store.pos_caller(found).await?)
 }
 
+/// Writes a refusal to the failure log, and counts it when it is a guess
+/// ([`attempts`]).
 async fn log_refusal(state: &AppState, caller: Option<&PosCaller>, op: &'static str, info: Option<ErrorInfo>) {
     let Some(info) = info else { return };
+    if let (Some(c), Some(guess)) = (caller, Guess::of(info.code, info.card.is_some())) {
+        state.attempts.refused(c.terminal.as_str(), guess);
+    }
     let failure = NewFailure {
         store: caller.map(|c| c.store.id.to_string()),
         terminal: caller.map(|c| c.terminal.to_string()),
@@ -140,25 +150,6 @@ fn customer_card(req: &ReceiptRequest) -> Option<String> {
     req.customer.as_ref().and_then(|c| c.card.clone())
 }
 
-/// Refused identifications by phone or one-time code a terminal may have per window
-/// before such requests are refused for the rest of it (guessing is rate limited).
-const TERMINAL_IDENTIFY_FAILURES: i64 = 20;
-
-async fn check_identification_rate(state: &AppState, caller: &PosCaller, who: Option<&CustomerRef>) -> Result<(), ApiError> {
-    if !who.is_some_and(|w| w.phone.is_some() || w.code.is_some()) {
-        return Ok(());
-    }
-    let since = state.store.now() - jiff::SignedDuration::try_from(TERMINAL_PIN_WINDOW).unwrap_or_default();
-    let refused = state.store.count_identification_failures(caller.terminal.to_string(), since).await?;
-    if refused >= TERMINAL_IDENTIFY_FAILURES {
-        return Err(ApiError::new(
-            ErrorCode::TooManyAttempts,
-            "too many unknown phones or one-time codes from this terminal; identify by card or try again later",
-        ));
-    }
-    Ok(())
-}
-
 /// Preview a receipt: no side effects.
 #[utoipa::path(post, path = "/v1/pos/calculate", tag = "pos", security(("terminal_key" = [])),
     request_body(content = Object, description = "A receipt (POS-API.md)"),
@@ -170,7 +161,7 @@ pub async fn calculate(
     Json(req): Json<ReceiptRequest>,
 ) -> Result<Json<ReceiptResponse>, ApiError> {
     let (id, card) = (req.receipt_id.clone(), customer_card(&req));
-    check_identification_rate(&state, &caller, req.customer.as_ref()).await.map_err(|e| e.for_client_id(id.clone()))?;
+    attempts::check(&state, &caller, Presented::receipt(&req)).await.map_err(|e| e.for_client_id(id.clone()))?;
     state
         .store
         .calculate_receipt(caller, req)
@@ -191,7 +182,7 @@ pub async fn commit(
     Json(req): Json<ReceiptRequest>,
 ) -> Result<Response, ApiError> {
     let (id, card) = (req.receipt_id.clone(), customer_card(&req));
-    check_identification_rate(&state, &caller, req.customer.as_ref()).await.map_err(|e| e.for_client_id(id.clone()))?;
+    attempts::check(&state, &caller, Presented::receipt(&req)).await.map_err(|e| e.for_client_id(id.clone()))?;
     state
         .store
         .commit_receipt(caller, req, false)
@@ -217,16 +208,10 @@ pub async fn cancel(
     State(state): State<AppState>,
     Extension(Caller(caller)): Extension<Caller>,
     Path(receipt_id): Path<String>,
-    body: axum::body::Bytes,
-) -> Result<Response, ApiError> {
     // The body is optional: empty, or {"terminal": "…"}.
-    let terminal = if body.iter().all(u8::is_ascii_whitespace) {
-        None
-    } else {
-        serde_json::from_slice::<CancelRequest>(&body)
-            .map_err(|e| ApiError::validation(format!("the request body is not a cancellation: {e}")).for_client_id(receipt_id.clone()))?
-            .terminal
-    };
+    body: Result<OptionalJson<CancelRequest>, ApiError>,
+) -> Result<Response, ApiError> {
+    let terminal = body.map_err(|e| e.for_client_id(receipt_id.clone()))?.0.and_then(|b| b.terminal);
     state
         .store
         .cancel_receipt(caller, receipt_id.clone(), terminal)
@@ -259,7 +244,9 @@ pub struct OfflineUpload {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OfflineResult {
     pub receipt_id: Option<String>,
-    /// `committed`, `duplicate` (committed before), or `refused`.
+    /// `committed`, `duplicate` (committed before), `refused` (it never will be: see
+    /// `error`), or `retry` (not processed now, the database was unavailable or the
+    /// server failed: upload it again).
     pub status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
@@ -276,30 +263,29 @@ pub struct OfflineReport {
 }
 
 /// Upload receipts completed offline. Each is committed at its original time with the
-/// rules of that time, idempotently; one bad receipt does not block the others.
+/// rules of that time, idempotently; each gets its own answer, and one bad receipt
+/// does not block the others.
 #[utoipa::path(post, path = "/v1/pos/offline", tag = "pos", security(("terminal_key" = [])),
     request_body = OfflineUpload,
     responses((status = 200, body = OfflineReport), (status = "4XX", body = ErrorBody)))]
 pub async fn offline(
     State(state): State<AppState>,
     Extension(Caller(caller)): Extension<Caller>,
-    Json(upload): Json<OfflineUpload>,
+    body: Result<OfflineBody, ApiError>,
 ) -> Result<Json<OfflineReport>, ApiError> {
+    let upload = body?.0;
     if upload.receipts.len() > MAX_OFFLINE_RECEIPTS {
-        return Err(ApiError::validation(format!("upload at most {MAX_OFFLINE_RECEIPTS} receipts at a time")));
+        return Err(ApiError::validation(format!("upload at most {MAX_OFFLINE_RECEIPTS} receipts at a time"))
+            .with_details(json!({ "field": "receipts", "limit": MAX_OFFLINE_RECEIPTS })));
     }
     let mut results = Vec::with_capacity(upload.receipts.len());
+    // Once the database is unavailable the rest would only wait for it in turn.
+    let mut unavailable: Option<ApiError> = None;
     for raw in upload.receipts {
-        let receipt_id = raw.get("receipt_id").and_then(Value::as_str).map(str::to_owned);
-        let outcome = match serde_json::from_value::<ReceiptRequest>(raw) {
-            Err(e) => Err(ApiError::validation(format!("the receipt does not match the expected shape: {e}"))),
-            Ok(req) => {
-                let card = customer_card(&req);
-                match check_identification_rate(&state, &caller, req.customer.as_ref()).await {
-                    Err(e) => Err(e),
-                    Ok(()) => state.store.commit_receipt(caller.clone(), req, true).await.map_err(|e| ApiError::from(e).for_card(card)),
-                }
-            }
+        let receipt_id = raw.get("receipt_id").and_then(Value::as_str).map(|id| loyd_domain::text::escaped(id, 160));
+        let outcome = match &unavailable {
+            Some(e) => Err(e.clone()),
+            None => offline_one(&state, &caller, raw).await,
         };
         results.push(match outcome {
             Ok(r) => OfflineResult {
@@ -308,37 +294,69 @@ pub async fn offline(
                 error: None,
                 response: serde_json::from_str(&r.body).ok(),
             },
+            Err(e) if e.status().is_server_error() => {
+                if e.code == ErrorCode::Unavailable || e.code == ErrorCode::Timeout {
+                    unavailable.get_or_insert_with(|| e.clone());
+                }
+                OfflineResult {
+                    receipt_id,
+                    status: "retry",
+                    error: Some(json!({"code": e.code, "message": e.message})),
+                    response: None,
+                }
+            }
             Err(e) => {
                 let e = match &receipt_id {
                     Some(id) => e.for_client_id(id.clone()),
                     None => e,
                 };
-                if e.status().is_server_error() {
-                    // The database failed: the rest would fail too; let the POS retry it all.
-                    return Err(e);
+                let info = ErrorInfo { code: e.code, message: e.message.clone(), card: e.card.clone(), client_id: e.client_id.clone() };
+                log_refusal(&state, Some(&caller), "offline", Some(info)).await;
+                let mut error = json!({"code": e.code, "message": e.message});
+                if let Some(d) = &e.details {
+                    error["details"] = d.clone();
                 }
-                let failure = NewFailure {
-                    store: Some(caller.store.id.to_string()),
-                    terminal: Some(caller.terminal.to_string()),
-                    operation: "offline",
-                    code: e.code.as_str().to_owned(),
-                    message: e.message.clone(),
-                    card: e.card.clone(),
-                    client_id: e.client_id.clone(),
-                };
-                if let Err(err) = state.store.record_failure(failure).await {
-                    tracing::warn!(error = %err, "could not write the failure log");
-                }
-                OfflineResult {
-                    receipt_id,
-                    status: "refused",
-                    error: Some(json!({"code": e.code, "message": e.message})),
-                    response: None,
-                }
+                OfflineResult { receipt_id, status: "refused", error: Some(error), response: None }
             }
         });
     }
     Ok(Json(OfflineReport { receipts: results }))
+}
+
+/// One receipt of an offline upload, checked and committed on its own.
+async fn offline_one(state: &AppState, caller: &PosCaller, raw: Value) -> Result<PosReply, ApiError> {
+    if value_has_nul(&raw) {
+        return Err(ApiError::validation("the receipt holds a NUL character (\\u0000), which no field accepts"));
+    }
+    let req = serde_json::from_value::<ReceiptRequest>(raw).map_err(|e| {
+        ApiError::validation(format!("the receipt does not match the expected shape: {}", crate::extract::without_values(&e.to_string())))
+    })?;
+    let card = customer_card(&req);
+    attempts::check(state, caller, Presented::receipt(&req)).await.map_err(|e| e.for_card(card.clone()))?;
+    state.store.commit_receipt(caller.clone(), req, true).await.map_err(|e| ApiError::from(e).for_card(card))
+}
+
+/// Whether a JSON value holds a NUL in any string or key.
+fn value_has_nul(v: &Value) -> bool {
+    match v {
+        Value::String(s) => loyd_domain::text::has_nul(s),
+        Value::Array(items) => items.iter().any(value_has_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| loyd_domain::text::has_nul(k) || value_has_nul(v)),
+        _ => false,
+    }
+}
+
+/// The offline upload's body. Unlike other bodies it may hold a NUL: the receipt that
+/// holds it is refused on its own ([`offline_one`]).
+pub struct OfflineBody(OfflineUpload);
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for OfflineBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = crate::extract::json_body_allowing_nul(req, state).await?;
+        crate::extract::parse_json(&bytes).map(OfflineBody)
+    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -357,14 +375,7 @@ pub async fn card(
     Path(number): Path<String>,
     Query(q): Query<CardQuery>,
 ) -> Result<Json<CardInquiry>, ApiError> {
-    if q.pin.is_some() {
-        let since = state.store.now() - jiff::SignedDuration::try_from(TERMINAL_PIN_WINDOW).unwrap_or_default();
-        let wrong = state.store.count_failures(caller.terminal.to_string(), "wrong_pin".into(), since).await?;
-        if wrong >= TERMINAL_PIN_FAILURES {
-            return Err(ApiError::new(ErrorCode::TooManyAttempts, "too many wrong PINs from this terminal; try again later")
-                .for_card(Some(number)));
-        }
-    }
+    attempts::check(&state, &caller, Presented::card(q.pin.is_some())).await.map_err(|e| e.for_card(Some(number.clone())))?;
     state
         .store
         .card_inquiry(caller, number.clone(), q.pin)
@@ -385,6 +396,7 @@ pub async fn activate(
     Json(req): Json<ActivateRequest>,
 ) -> Result<Response, ApiError> {
     let id = req.operation_id.clone();
+    attempts::check(&state, &caller, Presented::card(false)).await.map_err(|e| e.for_client_id(id.clone()).for_card(Some(number.clone())))?;
     state
         .store
         .activate_gift_card(caller, number.clone(), req)
@@ -403,7 +415,7 @@ pub async fn visit(
     Json(req): Json<VisitRequest>,
 ) -> Result<Response, ApiError> {
     let (id, card) = (req.operation_id.clone(), req.customer.card.clone());
-    check_identification_rate(&state, &caller, Some(&req.customer)).await.map_err(|e| e.for_client_id(id.clone()))?;
+    attempts::check(&state, &caller, Presented::visit(&req)).await.map_err(|e| e.for_client_id(id.clone()))?;
     state
         .store
         .register_visit(caller, req)

@@ -198,7 +198,9 @@ pub async fn gift_cards(store: &Store, count: u32) -> anyhow::Result<Vec<GiftCar
 /// Commits the template receipt through the engine, then copies it `history` times.
 async fn history(store: &Store, shape: &Shape, url: &DatabaseUrl) -> anyhow::Result<()> {
     let spec = store.store(&StoreCode::parse(store_code(0))?).await?.context("store s001")?;
-    let caller = PosCaller { store: store.store_context(&spec).await?, store_name: spec.name.clone(), terminal: TerminalCode::parse("t0001")? };
+    // The history is dated over the past months: no time window applies to it.
+    let time = loyd_domain::receipt::TimePolicy { opened_at: None, offline_days: loyd_domain::org::MAX_OFFLINE_DAYS };
+    let caller = PosCaller { store: store.store_context(&spec).await?, store_name: spec.name.clone(), terminal: TerminalCode::parse("t0001")?, time };
     let request: ReceiptRequest = serde_json::from_value(serde_json::json!({
         "receipt_id": TEMPLATE_RECEIPT,
         "customer": {"card": card_number(0)},

@@ -40,6 +40,13 @@ pub fn series_number(prefix: &str, length: u8, check: CheckDigit, seq: u64) -> O
     })
 }
 
+/// How many numbers a series has: 10 to the power of its free digits (those after the
+/// prefix and before the check digit); `None` past `u64`.
+pub fn series_capacity(prefix: &str, length: u8, check: CheckDigit) -> Option<u64> {
+    let free = usize::from(length).checked_sub(prefix.len() + usize::from(check != CheckDigit::None))?;
+    10u64.checked_pow(u32::try_from(free).ok()?)
+}
+
 /// Longest card number or other identifier a POS may send.
 pub const MAX_CARD_LEN: usize = 32;
 
@@ -94,6 +101,17 @@ mod tests {
         assert!(n.starts_with("600000000001"));
         assert!(check_number(&n, CheckDigit::Luhn));
         assert_eq!(series_number("6000", 6, CheckDigit::Luhn, 1234), None);
+    }
+
+    #[test]
+    fn a_series_holds_ten_to_the_power_of_its_free_digits() {
+        assert_eq!(series_capacity("2770", 13, CheckDigit::Luhn), Some(100_000_000));
+        assert_eq!(series_capacity("2770", 13, CheckDigit::None), Some(1_000_000_000));
+        assert_eq!(series_capacity("27701234567", 12, CheckDigit::Luhn), Some(1));
+        assert_eq!(series_capacity("2770", 4, CheckDigit::Luhn), None);
+        // Every number below the capacity fits; the capacity itself does not.
+        assert!(series_number("2770", 13, CheckDigit::Luhn, 99_999_999).is_some());
+        assert!(series_number("2770", 13, CheckDigit::Luhn, 100_000_000).is_none());
     }
 
     #[test]

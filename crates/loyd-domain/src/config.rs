@@ -459,6 +459,7 @@ mod tests {
             timezone: TimeZoneName::utc(),
             currency: AssetCode::parse("EUR").unwrap(),
             partner: None,
+            offline_days: None,
         }
     }
 

@@ -29,7 +29,7 @@ fn check(value: &str, what: &'static str, max: usize, allowed: &'static str, ok:
         return Err(IdError::TooLong { what, max });
     }
     if !value.bytes().all(ok) {
-        return Err(IdError::BadCharacter { what, value: value.chars().take(max).collect(), allowed });
+        return Err(IdError::BadCharacter { what, value: crate::text::escaped(value, max), allowed });
     }
     Ok(())
 }

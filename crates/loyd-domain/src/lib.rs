@@ -5,7 +5,8 @@
 //!
 //! ## Layout
 //! - [`money`]: decimal parsing, minor units, and the one place that rounds.
-//! - [`ids`]: typed identifiers, parsed once at the edge.
+//! - [`ids`]: typed identifiers, parsed once at the edge; [`text`]: the alphabet and
+//!   length of every other string a client sends.
 //! - [`time`]: timestamps and the [`time::Clock`] the outer layers inject.
 //! - [`ledger`]: accounts, transfers, two-phase holds, lots, and the batch rules.
 //! - [`org`]: stores and terminals as the operator defines them.
@@ -31,4 +32,5 @@ pub mod program;
 pub mod receipt;
 pub mod returns;
 pub mod simulate;
+pub mod text;
 pub mod time;

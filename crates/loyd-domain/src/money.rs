@@ -92,7 +92,7 @@ impl Rounding {
 /// No exponents, no `+`, no spaces, no `_` separators (which `Decimal::from_str` would
 /// otherwise accept), at most 40 characters.
 pub fn parse_decimal(text: &str) -> Result<Decimal, MoneyError> {
-    let bad = || MoneyError::NotADecimal(text.chars().take(MAX_DECIMAL_LEN).collect());
+    let bad = || MoneyError::NotADecimal(crate::text::escaped(text, MAX_DECIMAL_LEN));
     if text.is_empty() || text.len() > MAX_DECIMAL_LEN {
         return Err(bad());
     }

@@ -3,13 +3,32 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::receipt::{BalanceOut, CustomerRef, DecStr};
+use crate::cards::{MAX_CARD_LEN, valid_card_text};
+use crate::ids::ClientOpId;
+use crate::receipt::{BalanceOut, CustomerRef, DecStr, ReceiptError};
 
 /// `POST /v1/pos/gift-cards/{number}/activate`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ActivateRequest {
     pub operation_id: String,
     pub amount: DecStr,
+}
+
+impl ActivateRequest {
+    /// Checks the operation id and the card number before anything is looked up.
+    pub fn check_ids(&self, number: &str) -> Result<(), ReceiptError> {
+        ClientOpId::parse(&self.operation_id).map_err(|e| ReceiptError::invalid(format!("operation_id: {e}")))?;
+        check_card_number("number", number)
+    }
+}
+
+/// A card number named in a path or a body: letters and digits, as printed.
+pub fn check_card_number(field: &str, number: &str) -> Result<(), ReceiptError> {
+    if valid_card_text(number) {
+        Ok(())
+    } else {
+        Err(ReceiptError::invalid(format!("{field} must be 1 to {MAX_CARD_LEN} letters or digits")))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,6 +48,17 @@ pub struct VisitRequest {
     pub customer: CustomerRef,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<String>,
+}
+
+impl VisitRequest {
+    /// Checks the operation id, the customer reference and the service name.
+    pub fn check(&self) -> Result<crate::receipt::Identify, ReceiptError> {
+        ClientOpId::parse(&self.operation_id).map_err(|e| ReceiptError::invalid(format!("operation_id: {e}")))?;
+        if let Some(s) = &self.service {
+            crate::text::line("service", s, crate::receipt::MAX_NAME).map_err(|e| ReceiptError::invalid(e.to_string()))?;
+        }
+        self.customer.identify()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

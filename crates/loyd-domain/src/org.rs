@@ -9,8 +9,10 @@ use crate::ids::{AssetCode, IdError, StoreCode, TerminalCode};
 pub enum OrgError {
     #[error(transparent)]
     Id(#[from] IdError),
-    #[error("store name must be 1 to {max} characters")]
+    #[error("store name must be 1 to {max} characters, none of them a control character")]
     BadName { max: usize },
+    #[error("offline_days must be 1 to {max}")]
+    BadOfflineDays { max: u32 },
     #[error("'{0}' is not a known IANA time zone (e.g. Europe/Riga)")]
     UnknownTimeZone(String),
 }
@@ -74,6 +76,8 @@ impl<'de> Deserialize<'de> for TimeZoneName {
 pub type StoreFormat = crate::ids::StoreCode;
 
 pub const MAX_STORE_NAME: usize = 200;
+/// The longest offline policy a store may have: ten years.
+pub const MAX_OFFLINE_DAYS: u32 = 3660;
 
 /// A store as the operator defines it (CLI `loyd store create` or a config file).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,6 +95,10 @@ pub struct StoreSpec {
     /// The partner (coalition member) the store belongs to, if any.
     #[serde(default)]
     pub partner: Option<StoreCode>,
+    /// How many days back its tills may date a receipt (offline uploads included);
+    /// default [`crate::receipt::DEFAULT_OFFLINE_DAYS`]. Older receipts are refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offline_days: Option<u32>,
 }
 
 fn default_store_currency() -> AssetCode {
@@ -99,9 +107,11 @@ fn default_store_currency() -> AssetCode {
 
 impl StoreSpec {
     pub fn validate(&self) -> Result<(), OrgError> {
-        let len = self.name.trim().chars().count();
-        if len == 0 || self.name.chars().count() > MAX_STORE_NAME {
+        if crate::text::line("name", &self.name, MAX_STORE_NAME).is_err() {
             return Err(OrgError::BadName { max: MAX_STORE_NAME });
+        }
+        if self.offline_days.is_some_and(|d| d == 0 || d > MAX_OFFLINE_DAYS) {
+            return Err(OrgError::BadOfflineDays { max: MAX_OFFLINE_DAYS });
         }
         Ok(())
     }
@@ -147,6 +157,7 @@ mod tests {
             timezone: TimeZoneName::utc(),
             currency: default_store_currency(),
             partner: None,
+            offline_days: None,
         };
         assert!(s.validate().is_ok());
         s.name = "  ".into();

@@ -24,6 +24,10 @@ pub const MAX_GROUPS: usize = 20;
 /// Most redemptions, gift cards or coupons per receipt.
 pub const MAX_TENDERS: usize = 10;
 
+/// Why a JSON number is refused where an amount is expected. The value is not echoed:
+/// messages end up in the failure log, and the field may have been the wrong one.
+const NOT_A_NUMBER: &str = "amounts are decimal strings such as \"17.50\", not JSON numbers";
+
 /// A decimal on the wire: always a JSON string (`"17.50"`), never a JSON number,
 /// because a JSON number may pass through a binary float on its way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -46,14 +50,14 @@ impl<'de> Deserialize<'de> for DecStr {
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<DecStr, E> {
                 money::parse_decimal(v).map(DecStr).map_err(E::custom)
             }
-            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<DecStr, E> {
-                Err(E::custom(format!("amounts are decimal strings: send \"{v}\", not {v}")))
+            fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<DecStr, E> {
+                Err(E::custom(NOT_A_NUMBER))
             }
-            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<DecStr, E> {
-                Err(E::custom(format!("amounts are decimal strings: send \"{v}\", not {v}")))
+            fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<DecStr, E> {
+                Err(E::custom(NOT_A_NUMBER))
             }
-            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<DecStr, E> {
-                Err(E::custom(format!("amounts are decimal strings: send \"{v}\", not {v}")))
+            fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<DecStr, E> {
+                Err(E::custom(NOT_A_NUMBER))
             }
         }
         d.deserialize_any(V)
@@ -203,6 +207,18 @@ pub struct ReceiptRequest {
     pub payments: Option<serde_json::Value>,
 }
 
+impl ReceiptRequest {
+    /// The request as it may be kept (for simulations and audits): without the secrets
+    /// and personal data it carried. Gift card PINs are dropped; a customer named by
+    /// phone or one-time code is dropped too (the receipt row names the customer by id),
+    /// while a card number, which is no secret, stays.
+    pub fn stored_copy(&self) -> ReceiptRequest {
+        let customer = self.customer.as_ref().filter(|c| c.phone.is_none() && c.code.is_none()).cloned();
+        let gift_cards = self.gift_cards.iter().map(|g| GiftCardRequest { pin: None, ..g.clone() }).collect();
+        ReceiptRequest { customer, gift_cards, ..self.clone() }
+    }
+}
+
 /// A checked receipt line; `amount` in minor units of the store currency.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Line {
@@ -296,8 +312,8 @@ impl ReceiptRequest {
             if amount <= 0 {
                 return Err(ReceiptError::invalid("gift_cards[].amount must be positive"));
             }
-            if g.pin.as_ref().is_some_and(|p| p.is_empty() || p.len() > 16) {
-                return Err(ReceiptError::invalid("gift_cards[].pin must be 1 to 16 characters"));
+            if let Some(pin) = &g.pin {
+                crate::text::pin("gift_cards[].pin", pin).map_err(|e| ReceiptError::invalid(e.to_string()))?;
             }
             gift_cards.push(GiftCardUse { number: g.number.clone(), pin: g.pin.clone(), amount });
         }
@@ -376,6 +392,8 @@ pub enum ReceiptError {
     CouponExpired(String),
     #[error("coupon {0} does not apply to this receipt")]
     CouponNotApplicable(String),
+    #[error("`at` ({at}) is {why}: this store takes receipts dated from {earliest} to {latest}")]
+    TimeOutOfRange { at: Timestamp, why: &'static str, earliest: Timestamp, latest: Timestamp },
 }
 
 impl ReceiptError {
@@ -405,7 +423,52 @@ impl ReceiptError {
             ReceiptError::CouponUsed(_) => "coupon_used",
             ReceiptError::CouponExpired(_) => "coupon_expired",
             ReceiptError::CouponNotApplicable(_) => "coupon_not_applicable",
+            ReceiptError::TimeOutOfRange { .. } => "receipt_time_out_of_range",
         }
+    }
+}
+
+// ---- time window ----------------------------------------------------------------------
+
+/// How many days back a store takes receipts by default (offline uploads included).
+pub const DEFAULT_OFFLINE_DAYS: u32 = 30;
+/// How far ahead of the server's clock a POS clock may run.
+pub const CLOCK_SKEW_AHEAD: jiff::SignedDuration = jiff::SignedDuration::from_hours(1);
+
+/// When a store's receipts may be dated: not before the store existed, not older than
+/// its offline policy allows, and not ahead of the server's clock by more than
+/// [`CLOCK_SKEW_AHEAD`]. A receipt from year 1 or 1970 is a broken POS clock, and
+/// would be computed with rules that never applied to the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimePolicy {
+    /// When the store was first configured; `None`: no lower bound from it.
+    pub opened_at: Option<Timestamp>,
+    /// How many days back a receipt may be dated (the store's `offline_days`).
+    pub offline_days: u32,
+}
+
+impl Default for TimePolicy {
+    fn default() -> Self {
+        TimePolicy { opened_at: None, offline_days: DEFAULT_OFFLINE_DAYS }
+    }
+}
+
+impl TimePolicy {
+    /// Refuses `at` outside the window, saying which bound it broke.
+    pub fn check(&self, at: Timestamp, now: Timestamp) -> Result<(), ReceiptError> {
+        let by_age = now - jiff::SignedDuration::from_hours(24 * i64::from(self.offline_days));
+        let earliest = self.opened_at.map_or(by_age, |o| o.max(by_age));
+        let latest = now + CLOCK_SKEW_AHEAD;
+        let why = if at > latest {
+            "more than an hour ahead of the server's clock"
+        } else if self.opened_at.is_some_and(|o| at < o) {
+            "before the store was configured"
+        } else if at < by_age {
+            "older than the store's offline policy allows"
+        } else {
+            return Ok(());
+        };
+        Err(ReceiptError::TimeOutOfRange { at, why, earliest, latest })
     }
 }
 

@@ -290,6 +290,18 @@ pub struct ReturnRequest {
     pub terminal: Option<String>,
 }
 
+impl ReturnRequest {
+    /// Checks the ids a return names, before anything is looked up by them.
+    pub fn check_ids(&self) -> Result<(), ReceiptError> {
+        crate::ids::ClientOpId::parse(&self.return_id).map_err(|e| ReceiptError::invalid(format!("return_id: {e}")))?;
+        crate::ids::ClientOpId::parse(&self.receipt_id).map_err(|e| ReceiptError::invalid(format!("receipt_id: {e}")))?;
+        if let Some(t) = &self.terminal {
+            crate::ids::TerminalCode::parse(t).map_err(|e| ReceiptError::invalid(format!("terminal: {e}")))?;
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ReturnLineRequest {
     pub line: u32,

@@ -65,6 +65,10 @@ impl From<sqlx::Error> for StoreError {
                 match (code.as_str(), sqlite_primary) {
                     // PostgreSQL: serialization_failure, deadlock_detected.
                     ("40001" | "40P01", _) => StoreError::Retry(db.message().to_owned()),
+                    // PostgreSQL: a NUL or another character text cannot hold. Inputs are
+                    // checked at the edge (`loyd_domain::text`); this only keeps a miss
+                    // there from being a 500.
+                    ("22021" | "22P05", _) => StoreError::Invalid("the request holds a character that cannot be stored (NUL)".into()),
                     // PostgreSQL: connection exceptions, shutdown, read-only standby.
                     (c, None) if c.starts_with("08") || c.starts_with("57P") || c == "25006" => {
                         StoreError::Unavailable(db.message().to_owned())

@@ -26,7 +26,7 @@ use loyd_domain::ids::{AccountId, AssetCode, StoreCode, TerminalCode, TransferId
 use loyd_domain::ledger::{Account, AccountSpec, Balance, Holder, NewTransfer, Transfer, TransferOutcome};
 use loyd_domain::money::Scale;
 use loyd_domain::operations::{ActivateRequest, CardInquiry, VisitRequest};
-use loyd_domain::org::{StoreSpec, Terminal};
+use loyd_domain::org::StoreSpec;
 use loyd_domain::program::Program;
 use loyd_domain::receipt::{ReceiptError, ReceiptRequest, ReceiptResponse, StoreContext};
 use loyd_domain::returns::ReturnRequest;
@@ -311,9 +311,8 @@ dispatch! {
     pub async fn record_failure(&self, failure: NewFailure; now now) -> Result<(), StoreError>;
     /// The failure log, newest first.
     pub async fn failures(&self, filter: FailureFilter) -> Result<Vec<Failure>, StoreError>;
-    pub async fn count_failures(&self, terminal: String, code: String, since: Timestamp) -> Result<i64, StoreError>;
-    /// Refused identifications by phone or one-time code of a terminal since `since`.
-    pub async fn count_identification_failures(&self, terminal: String, since: Timestamp) -> Result<i64, StoreError>;
+    /// A terminal's refusals since `since` that count as guesses.
+    pub async fn attempt_counts(&self, terminal: String, since: Timestamp) -> Result<AttemptCounts, StoreError>;
     /// The receipt ids a terminal has committed, in order.
     pub async fn receipt_ids(&self, store: String, terminal: String) -> Result<Vec<String>, StoreError>;
     /// Counts a wrong PIN; the fifth in a row locks the card.
@@ -366,6 +365,26 @@ dispatch! {
     pub async fn statement(&self, customer: i64, currency: AssetCode, from: Timestamp, to: Timestamp, scale: Scale) -> Result<Statement, StoreError>;
 }
 
+/// Migrates the database at `url` up to `version` and no further: upgrade tests start
+/// from a database as an older Loyd left it.
+#[doc(hidden)]
+pub async fn migrate_to(url: &DatabaseUrl, version: i64) -> Result<(), StoreError> {
+    match url {
+        DatabaseUrl::Sqlite(path) => {
+            let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(path).create_if_missing(true);
+            let pool = sqlx::SqlitePool::connect_with(opts).await?;
+            migrations::sqlite().run_to(version, &pool).await.map_err(migrations::error)?;
+            pool.close().await;
+        }
+        DatabaseUrl::Postgres(u) => {
+            let pool = sqlx::PgPool::connect(u).await?;
+            migrations::postgres().run_to(version, &pool).await.map_err(migrations::error)?;
+            pool.close().await;
+        }
+    }
+    Ok(())
+}
+
 impl Store {
     /// Opens (creating if needed) the database at `url`, migrating it when
     /// `opts.migrate` is set.
@@ -381,6 +400,10 @@ impl Store {
         let store = Store { backend: Arc::new(backend), clock, programs: Arc::new(Programs::default()), secret, terminals: Default::default() };
         if opts.migrate {
             store.seal_plaintext().await?;
+            // Upgrades scrub secrets; on SQLite the replaced pages must leave the files too.
+            if let Backend::Sqlite(b) = &*store.backend {
+                b.checkpoint().await?;
+            }
         }
         on_backend!(store, b => b.check_keyring().await)?;
         Ok(store)
@@ -474,7 +497,7 @@ impl Store {
     /// The terminal holding a key and its store. A found key is remembered for
     /// [`TERMINAL_KEY_TTL`], so a key rotated on another server stops working here
     /// within that time.
-    pub async fn terminal_by_key_hash(&self, key_hash: &str) -> Result<Option<(Terminal, StoreSpec)>, StoreError> {
+    pub async fn terminal_by_key_hash(&self, key_hash: &str) -> Result<Option<TerminalOfKey>, StoreError> {
         let now = self.now();
         let generation = match self.terminals.get(key_hash, now) {
             Ok(found) => return Ok(Some(found)),
@@ -511,6 +534,16 @@ impl Store {
             self.refresh_programs().await?;
         }
         self.program_version(self.programs.latest()).await
+    }
+
+    /// The caller of a POS request made with a key that opened `found`.
+    pub async fn pos_caller(&self, found: TerminalOfKey) -> Result<PosCaller, StoreError> {
+        let store = self.store_context(&found.store).await?;
+        let time = loyd_domain::receipt::TimePolicy {
+            opened_at: Some(found.opened_at),
+            offline_days: found.store.offline_days.unwrap_or(loyd_domain::receipt::DEFAULT_OFFLINE_DAYS),
+        };
+        Ok(PosCaller { store, store_name: found.store.name, terminal: found.terminal.id, time })
     }
 
     /// A store as receipts see it (with its currency's scale).

@@ -1,7 +1,8 @@
 //! Types of the POS and admin operations shared by both backends.
 
 use loyd_domain::ids::{AssetCode, TerminalCode};
-use loyd_domain::receipt::StoreContext;
+use loyd_domain::org::{StoreSpec, Terminal};
+use loyd_domain::receipt::{StoreContext, TimePolicy};
 use loyd_domain::time::Timestamp;
 use serde::Serialize;
 
@@ -11,6 +12,17 @@ pub struct PosCaller {
     pub store: StoreContext,
     pub store_name: String,
     pub terminal: TerminalCode,
+    /// When the store's receipts may be dated.
+    pub time: TimePolicy,
+}
+
+/// What a terminal key opens: the terminal, its store, and when the store was first
+/// configured (receipts dated before are refused).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TerminalOfKey {
+    pub terminal: Terminal,
+    pub store: StoreSpec,
+    pub opened_at: Timestamp,
 }
 
 /// A POS response as it was first given: a retry gets exactly these bytes back.
@@ -34,6 +46,16 @@ pub struct Failure {
     pub message: String,
     pub card: Option<String>,
     pub client_id: Option<String>,
+}
+
+/// A terminal's refusals that count as guesses, over a window (see the API's
+/// `attempts`): wrong PINs, phones or one-time codes naming no customer, unknown card
+/// numbers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AttemptCounts {
+    pub wrong_pins: i64,
+    pub unknown_phones_or_codes: i64,
+    pub unknown_cards: i64,
 }
 
 /// A refusal to record.

@@ -7,7 +7,6 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use loyd_domain::org::{StoreSpec, Terminal};
 use loyd_domain::time::Timestamp;
 
 /// How long a found terminal key is trusted without asking the database again.
@@ -16,7 +15,7 @@ pub const TERMINAL_KEY_TTL: jiff::SignedDuration = jiff::SignedDuration::from_se
 /// Above this many remembered keys the stale ones are dropped (and all of them if none is).
 const MAX_KEYS: usize = 50_000;
 
-type Found = (Terminal, StoreSpec);
+type Found = crate::TerminalOfKey;
 
 #[derive(Default)]
 pub(crate) struct TerminalKeys(Mutex<Keys>);
@@ -73,7 +72,7 @@ fn fresh(at: Timestamp, now: Timestamp) -> bool {
 mod tests {
     use super::*;
     use loyd_domain::ids::{AssetCode, StoreCode, TerminalCode};
-    use loyd_domain::org::TimeZoneName;
+    use loyd_domain::org::{StoreSpec, Terminal, TimeZoneName};
 
     fn found() -> Found {
         let store = StoreCode::parse("riga-01").unwrap();
@@ -84,8 +83,9 @@ mod tests {
             timezone: TimeZoneName::parse("Europe/Riga").unwrap(),
             currency: AssetCode::parse("EUR").unwrap(),
             partner: None,
+            offline_days: None,
         };
-        (Terminal { store, id: TerminalCode::parse("pos-1").unwrap() }, spec)
+        Found { terminal: Terminal { store, id: TerminalCode::parse("pos-1").unwrap() }, store: spec, opened_at: Timestamp::UNIX_EPOCH }
     }
 
     #[test]

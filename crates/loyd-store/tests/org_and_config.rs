@@ -15,6 +15,7 @@ fn store_spec(id: &str, name: &str) -> StoreSpec {
         timezone: TimeZoneName::parse("Europe/Riga").unwrap(),
         currency: AssetCode::parse("EUR").unwrap(),
         partner: None,
+        offline_days: None,
     }
 }
 
@@ -56,7 +57,8 @@ both_backends! {
         store.create_terminal(s.clone(), t.clone(), terminal_key_hash("k1")).await.unwrap();
         let twice = store.create_terminal(s.clone(), t.clone(), terminal_key_hash("k2")).await;
         assert!(matches!(twice, Err(StoreError::AlreadyExists { what: "terminal", .. })));
-        let (terminal, st) = store.terminal_by_key_hash(&terminal_key_hash("k1")).await.unwrap().unwrap();
+        let found = store.terminal_by_key_hash(&terminal_key_hash("k1")).await.unwrap().unwrap();
+        let (terminal, st) = (found.terminal, found.store);
         assert_eq!((terminal.store.as_str(), terminal.id.as_str(), st.timezone.as_str()), ("riga-01", "pos-1", "Europe/Riga"));
         store.rotate_terminal_key(s, t, terminal_key_hash("k3")).await.unwrap();
         assert!(store.terminal_by_key_hash(&terminal_key_hash("k1")).await.unwrap().is_none());

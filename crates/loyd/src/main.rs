@@ -191,6 +191,7 @@ async fn store_command(settings: &Settings, cmd: StoreCommand) -> anyhow::Result
                 timezone: TimeZoneName::parse(timezone)?,
                 currency: currency.clone(),
                 partner: None,
+                offline_days: None,
             };
             // An ISO 4217 code (three capitals) that is not defined yet is defined as money
             // with two decimals; anything else must be defined with `loyd apply`.

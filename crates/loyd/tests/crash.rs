@@ -3,34 +3,15 @@
 //! sound. Real processes, real databases, both backends.
 
 use std::collections::BTreeSet;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use loyd_testkit::{TestDb, both_backends};
+use loyd_testkit::both_backends;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
 mod common;
-use common::{last_line, loyd};
-
-async fn start(dir: &Path, db: &TestDb, port: u16) -> Child {
-    let child = Command::new(env!("CARGO_BIN_EXE_loyd"))
-        .current_dir(dir)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .env("LOYD_DATABASE_URL", db.url_string())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while reqwest::get(format!("http://127.0.0.1:{port}/readyz")).await.map(|r| r.status() != 200).unwrap_or(true) {
-        assert!(Instant::now() < deadline, "the server did not become ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    child
-}
+use common::{last_line, loyd, serve};
 
 both_backends! {
     async fn commits_answered_201_survive_a_sigkill_and_none_is_applied_twice(db: TestDb) {
@@ -43,7 +24,7 @@ both_backends! {
         let card = card.lines().nth(1).unwrap().split('\t').next().unwrap().to_owned();
 
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut server = start(dir.path(), &db, port).await;
+        let mut server = serve(dir.path(), &db, port, &[], None).await;
         let url = format!("http://127.0.0.1:{port}/v1/pos/receipts");
         let answered: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
         let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
@@ -76,7 +57,7 @@ both_backends! {
         let answered = answered.lock().await.clone();
         assert!(answered.len() >= 150);
 
-        let mut server = start(dir.path(), &db, port).await;
+        let mut server = serve(dir.path(), &db, port, &[], None).await;
         let store = db.store_of_cli(dir.path()).await;
         let committed: Vec<String> = store.receipt_ids("riga-01".into(), "pos-1".into()).await.unwrap();
         let unique: BTreeSet<&String> = committed.iter().collect();

@@ -1,27 +1,16 @@
 //! The admin API over HTTP, on both backends.
 
-use loyd_domain::org::terminal_key_hash;
 use loyd_testkit::both_backends;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, error_code, receipt, spawn_example};
-
-const ADMIN_KEY: &str = "lya_test_admin_key";
-
-async fn admin(app: &TestApp) {
-    app.store.create_api_key("ops".into(), terminal_key_hash(ADMIN_KEY), "admin".into()).await.unwrap();
-}
+use crate::helpers::{ADMIN_KEY, TestApp, admin, call, error_code, receipt, spawn_example};
 
 async fn post(app: &TestApp, path: &str, body: Value) -> (u16, Value) {
-    let res = app.client.post(app.url(path)).bearer_auth(ADMIN_KEY).json(&body).send().await.unwrap();
-    let status = res.status().as_u16();
-    let text = res.text().await.unwrap();
-    (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() })
+    call(app, "POST", path, ADMIN_KEY, Some(body)).await
 }
 
 async fn get(app: &TestApp, path: &str) -> (u16, Value) {
-    let res = app.client.get(app.url(path)).bearer_auth(ADMIN_KEY).send().await.unwrap();
-    (res.status().as_u16(), res.json().await.unwrap())
+    call(app, "GET", path, ADMIN_KEY, None).await
 }
 
 both_backends! {

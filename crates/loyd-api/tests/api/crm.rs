@@ -2,49 +2,10 @@
 //! staff roles and their boundaries, logins, merges, card replacement, organisations,
 //! the audit log.
 
-use loyd_domain::org::terminal_key_hash;
-use loyd_store::NewUser;
 use loyd_testkit::both_backends;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, receipt, spawn_example};
-
-const ADMIN_KEY: &str = "lya_test_crm_admin_key";
-
-async fn admin(app: &TestApp) {
-    app.store.create_api_key("ops".into(), terminal_key_hash(ADMIN_KEY), "admin".into()).await.unwrap();
-}
-
-async fn call(app: &TestApp, method: &str, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
-    let mut req = app.client.request(method.parse().unwrap(), app.url(path)).bearer_auth(token);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let res = req.send().await.unwrap();
-    let status = res.status().as_u16();
-    // A server refusing an oversized body may close the connection before the client
-    // has read the answer's body; the status is what counts then.
-    let text = res.text().await.unwrap_or_default();
-    (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) })
-}
-
-async fn user(app: &TestApp, login: &str, role: &str, stores: &[&str]) -> String {
-    let password = format!("{login}-password-1");
-    app.store
-        .create_user(
-            NewUser { login: login.into(), password: password.clone(), role: role.into(), stores: stores.iter().map(|s| s.to_string()).collect() },
-            "test".into(),
-        )
-        .await
-        .unwrap();
-    let (status, session) = call(app, "POST", "/v1/auth/login", "", Some(json!({"login": login, "password": password}))).await;
-    assert_eq!(status, 201, "{session}");
-    session["token"].as_str().unwrap().to_owned()
-}
-
-fn code(body: &Value) -> &str {
-    body["error"]["code"].as_str().unwrap_or("")
-}
+use crate::helpers::{ADMIN_KEY, TestApp, admin, call, code, receipt, spawn_example, staff as user};
 
 both_backends! {
     async fn personal_data_is_sealed_at_rest_yet_found_by_phone_email_and_name(db: TestDb) {

@@ -118,6 +118,16 @@ impl TestApp {
         key
     }
 
+    /// A key of a new terminal `terminal` of `store`.
+    pub async fn terminal_key(&self, store: &str, terminal: &str) -> String {
+        let key = format!("lyt_test_key_{store}_{terminal}");
+        self.store
+            .create_terminal(StoreCode::parse(store).unwrap(), TerminalCode::parse(terminal).unwrap(), terminal_key_hash(&key))
+            .await
+            .unwrap();
+        key
+    }
+
     /// Commits a receipt with another terminal's key.
     pub async fn commit_as(&self, key: &str, body: &Value) -> (u16, Value) {
         let res = self.client.post(self.url("/v1/pos/receipts")).bearer_auth(key).json(body).send().await.unwrap();
@@ -190,4 +200,52 @@ pub async fn error_code(res: reqwest::Response) -> String {
     let error = body.get("error").expect("error bodies have an `error` object");
     assert!(error.get("message").and_then(|m| m.as_str()).is_some_and(|m| !m.is_empty()), "{body}");
     error["code"].as_str().expect("error code is a string").to_owned()
+}
+
+/// The admin API key [`admin`] creates.
+pub const ADMIN_KEY: &str = "lya_test_admin_key";
+
+/// Gives the app an admin API key, [`ADMIN_KEY`].
+pub async fn admin(app: &TestApp) {
+    app.store.create_api_key("ops".into(), terminal_key_hash(ADMIN_KEY), "admin".into()).await.unwrap();
+}
+
+/// Calls the API with a bearer token; returns the status and the body (JSON, a JSON
+/// string for any other text, `null` when empty).
+pub async fn call(app: &TestApp, method: &str, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+    let mut req = app.client.request(method.parse().unwrap(), app.url(path)).bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    // A server refusing an oversized body may close the connection before the client
+    // has read the answer's body; the status is what counts then.
+    let text = res.text().await.unwrap_or_default();
+    (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) })
+}
+
+/// A staff user of `role` (limited to `stores`), logged in: returns the session token.
+pub async fn staff(app: &TestApp, login: &str, role: &str, stores: &[&str]) -> String {
+    let password = format!("{login}-password-1");
+    app.store
+        .create_user(
+            loyd_store::NewUser {
+                login: login.into(),
+                password: password.clone(),
+                role: role.into(),
+                stores: stores.iter().map(|s| s.to_string()).collect(),
+            },
+            "test".into(),
+        )
+        .await
+        .unwrap();
+    let (status, session) = call(app, "POST", "/v1/auth/login", "", Some(json!({"login": login, "password": password}))).await;
+    assert_eq!(status, 201, "{session}");
+    session["token"].as_str().unwrap().to_owned()
+}
+
+/// The error code of an error body.
+pub fn code(body: &Value) -> &str {
+    body["error"]["code"].as_str().unwrap_or("")
 }

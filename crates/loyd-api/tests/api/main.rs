@@ -2,6 +2,7 @@
 
 mod admin;
 mod crm;
+mod hardening;
 mod helpers;
 mod pos;
 mod scenarios;

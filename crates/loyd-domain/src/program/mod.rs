@@ -1176,6 +1176,13 @@ fn check_series(s: &CardSeriesSpec, path: &str, currencies: &BTreeMap<AssetCode,
     if !(6..=19).contains(&s.length) || usize::from(s.length) <= s.prefix.len() + 1 {
         p.push(format!("{path}.length"), "a card number has 6 to 19 digits, more than the prefix and check digit");
     }
+    let free = usize::from(s.length).saturating_sub(s.prefix.len() + usize::from(s.check_digit != CheckDigit::None));
+    if s.numbering == spec::Numbering::Random && free < spec::MIN_RANDOM_DIGITS {
+        p.push(
+            format!("{path}.numbering"),
+            format!("random numbers need at least {} digits after the prefix and check digit; this series has {free}", spec::MIN_RANDOM_DIGITS),
+        );
+    }
     let currency = |kinds: &[CurrencyKind], p: &mut Problems| match &s.currency {
         None => p.push(format!("{path}.currency"), format!("a {} series needs a currency", s.kind.name())),
         Some(c) => match currencies.get(c) {

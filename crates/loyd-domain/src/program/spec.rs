@@ -169,6 +169,21 @@ pub enum CheckDigit {
     None,
 }
 
+/// How a series numbers its cards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Numbering {
+    /// One after another: easy to hand out in order, easy to guess.
+    #[default]
+    Sequential,
+    /// Drawn at random from the whole range of the series: a guessed number is almost
+    /// never a card (with 9 free digits and a million cards, one guess in a thousand).
+    Random,
+}
+
+/// Fewest free digits (after the prefix and the check digit) a random series has.
+pub const MIN_RANDOM_DIGITS: usize = 6;
+
 /// A series of cards: numbering, kind, and what a card of the series may do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -185,6 +200,9 @@ pub struct CardSeriesSpec {
     pub length: u8,
     #[serde(default)]
     pub check_digit: CheckDigit,
+    /// Sequential (default) or random numbers.
+    #[serde(default, skip_serializing_if = "is_sequential")]
+    pub numbering: Numbering,
     /// Whether a PIN is required to use or inquire a card.
     #[serde(default)]
     pub pin: bool,
@@ -219,6 +237,10 @@ pub struct CardSeriesSpec {
 
 fn default_card_length() -> u8 {
     13
+}
+
+fn is_sequential(n: &Numbering) -> bool {
+    *n == Numbering::Sequential
 }
 
 // ---- counters and tiers -------------------------------------------------------------

@@ -784,11 +784,9 @@ impl Backend {
 
     pub async fn create_organisation(&self, name: String, tax_id: Option<String>, actor: String, now: Timestamp) -> Result<Organisation, StoreError> {
         let name = name.trim().to_owned();
-        if name.is_empty() || name.chars().count() > 200 {
-            return Err(bad("an organisation's name is 1 to 200 characters"));
-        }
-        if tax_id.as_ref().is_some_and(|t| t.trim().is_empty() || t.len() > 64) {
-            return Err(bad("a tax id is 1 to 64 characters"));
+        loyd_domain::text::line("name", &name, 200).map_err(|e| bad(format!("an organisation's {e}")))?;
+        if let Some(t) = &tax_id {
+            loyd_domain::text::line("tax_id", t, 64).map_err(|e| bad(e.to_string()))?;
         }
         let secrets = self.ring();
         self.write(move |c| {
@@ -867,9 +865,7 @@ impl Backend {
         if !CRM_KINDS.contains(&entry.kind.as_str()) {
             return Err(bad(format!("a CRM entry is one of {}", CRM_KINDS.join(", "))));
         }
-        if entry.body.trim().is_empty() || entry.body.chars().count() > 10_000 {
-            return Err(bad("a CRM entry's text is 1 to 10000 characters"));
-        }
+        loyd_domain::text::lines("body", &entry.body, 10_000).map_err(|e| bad(format!("a CRM entry's {e}")))?;
         if entry.customer.is_none() == entry.organisation.is_none() {
             return Err(bad("a CRM entry is about one customer or one organisation"));
         }

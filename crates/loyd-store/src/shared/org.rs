@@ -6,6 +6,7 @@ use loyd_domain::time::{Timestamp, to_micros};
 use sqlx::Row;
 
 use super::{Backend, Conn, rows};
+use crate::TerminalOfKey;
 use crate::error::StoreError;
 
 fn store_from_row(row: &rows::DbRow) -> Result<StoreSpec, StoreError> {
@@ -25,11 +26,23 @@ fn store_from_row(row: &rows::DbRow) -> Result<StoreSpec, StoreError> {
             .map(StoreCode::parse)
             .transpose()
             .map_err(|e| bad(&e))?,
+        offline_days: row
+            .try_get::<Option<i64>, _>("offline_days")?
+            .map(u32::try_from)
+            .transpose()
+            .map_err(|e| bad(&e))?,
     })
 }
 
+/// The columns [`store_from_row`] reads.
+macro_rules! store_cols {
+    ($t:literal) => {
+        concat!($t, "id, ", $t, "name, ", $t, "format, ", $t, "timezone, ", $t, "currency, ", $t, "partner, ", $t, "offline_days")
+    };
+}
+
 pub(crate) async fn load_stores(c: &mut Conn) -> Result<Vec<StoreSpec>, StoreError> {
-    let rows = sqlx::query("SELECT id, name, format, timezone, currency, partner FROM stores ORDER BY id").fetch_all(&mut *c).await?;
+    let rows = sqlx::query(concat!("SELECT ", store_cols!(""), " FROM stores ORDER BY id")).fetch_all(&mut *c).await?;
     rows.iter().map(store_from_row).collect()
 }
 
@@ -41,7 +54,7 @@ impl Backend {
 
     pub async fn store(&self, id: &StoreCode) -> Result<Option<StoreSpec>, StoreError> {
         let mut c = self.reader().await?;
-        let row = sqlx::query("SELECT id, name, format, timezone, currency, partner FROM stores WHERE id = $1")
+        let row = sqlx::query(concat!("SELECT ", store_cols!(""), " FROM stores WHERE id = $1"))
             .bind(id.as_str().to_owned())
             .fetch_optional(&mut *c)
             .await?;
@@ -107,12 +120,13 @@ impl Backend {
     }
 
     /// The live terminal a key belongs to, with its store.
-    pub async fn terminal_by_key_hash(&self, key_hash: &str) -> Result<Option<(Terminal, StoreSpec)>, StoreError> {
+    pub async fn terminal_by_key_hash(&self, key_hash: &str) -> Result<Option<TerminalOfKey>, StoreError> {
         let mut c = self.reader().await?;
-        let row = sqlx::query(
-            "SELECT t.id AS terminal_id, s.id, s.name, s.format, s.timezone, s.currency, s.partner FROM terminals t \
-             JOIN stores s ON s.id = t.store_id WHERE t.key_hash = $1 AND t.revoked_at IS NULL",
-        )
+        let row = sqlx::query(concat!(
+            "SELECT t.id AS terminal_id, s.created_at AS opened_at, ",
+            store_cols!("s."),
+            " FROM terminals t JOIN stores s ON s.id = t.store_id WHERE t.key_hash = $1 AND t.revoked_at IS NULL"
+        ))
         .bind(key_hash.to_owned())
         .fetch_optional(&mut *c)
         .await?;
@@ -120,6 +134,7 @@ impl Backend {
         let store = store_from_row(&row)?;
         let id = TerminalCode::parse(row.try_get::<String, _>("terminal_id")?)
             .map_err(|e| rows::corrupt(format!("stored terminal id is invalid: {e}")))?;
-        Ok(Some((Terminal { store: store.id.clone(), id }, store)))
+        let opened_at = loyd_domain::time::from_micros(row.try_get("opened_at")?);
+        Ok(Some(TerminalOfKey { terminal: Terminal { store: store.id.clone(), id }, store, opened_at }))
     }
 }

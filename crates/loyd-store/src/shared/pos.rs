@@ -40,6 +40,17 @@ pub(crate) fn keyed_request_hash<T: serde::Serialize>(secret: &crate::crypto::Se
     keyed_hash(secret, &["request", &serde_json::to_string(request).unwrap_or_default()])
 }
 
+/// A 64-bit digest of a key made of `parts` (advisory locks take a number).
+pub(crate) fn key_digest(parts: &[&str]) -> i64 {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update([0]);
+    }
+    let d = h.finalize();
+    i64::from_be_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
+}
+
 /// A short, stable name for a (store, terminal, client id) triple, used in transfer ids
 /// (which must stay short whatever the client's ids are).
 pub(crate) fn scope_hash(store: &str, terminal: &str, id: &str) -> String {
@@ -636,14 +647,6 @@ pub(crate) async fn give_back_usage(c: &mut Conn, charges: &[loyd_domain::receip
     Ok(())
 }
 
-/// Refuses receipt times far in the future (a broken POS clock), which would otherwise
-/// pick rules and schedules that are not yet in force.
-pub(crate) fn check_time(receipt: &Receipt, now: Timestamp) -> Result<(), StoreError> {
-    if receipt.at > now + jiff::SignedDuration::from_hours(1) {
-        return Err(ReceiptError::invalid("`at` is more than an hour ahead of the server's clock").into());
-    }
-    Ok(())
-}
 
 fn scale_of(program: &Program) -> impl Fn(&AssetCode) -> loyd_domain::money::Scale + '_ {
     |c| program.currency(c).map(|c| c.scale).unwrap_or(loyd_domain::money::Scale::ZERO)
@@ -659,7 +662,7 @@ pub(crate) async fn calculate_in(
     now: Timestamp,
 ) -> Result<ReceiptResponse, StoreError> {
     let receipt = request.parse(caller.store.scale, now)?;
-    check_time(&receipt, now)?;
+    caller.time.check(receipt.at, now)?;
     let loaded = load_context(c, caller, &receipt, program, secret, false, now).await?;
     let calc = loyd_domain::engine::calculate(&receipt, &loaded.context, program)?;
     Ok(calc.response(
@@ -688,6 +691,9 @@ pub(crate) fn ledger_refusal(e: StoreError, what: &str, scale: loyd_domain::mone
             }
             .into(),
             TransferError::IdConflict(_) => StoreError::IdempotencyConflict(client_id.to_owned()),
+            // Only reversals meet this: a return (or cancellation) would take back more
+            // than the receipt gave.
+            e @ TransferError::ReversalExceedsOriginal { .. } => ReceiptError::ReturnExceedsReceipt(e.to_string()).into(),
             other => StoreError::Invalid(other.to_string()),
         },
         other => other,
@@ -703,6 +709,7 @@ pub(crate) async fn commit_in(
     c: &mut Conn,
     caller: &PosCaller,
     request: &ReceiptRequest,
+    receipt: &Receipt,
     hash: &str,
     program: &Program,
     secret: &crate::crypto::Secrets,
@@ -726,10 +733,9 @@ pub(crate) async fn commit_in(
         return Ok((PosReply { status: 201, body: row.try_get("response")?, replayed: true }, false));
     }
 
-    let receipt = request.parse(caller.store.scale, now)?;
-    check_time(&receipt, now)?;
-    let loaded = load_context(c, caller, &receipt, program, secret, true, now).await?;
-    let calc = loyd_domain::engine::calculate(&receipt, &loaded.context, program)?;
+    caller.time.check(receipt.at, now)?;
+    let loaded = load_context(c, caller, receipt, program, secret, true, now).await?;
+    let calc = loyd_domain::engine::calculate(receipt, &loaded.context, program)?;
     // A coupon the customer asked for that cannot be honoured refuses the receipt.
     if let Some(reason) = calc.coupons.iter().find_map(|c| c.reason.clone()) {
         return Err(reason.into());
@@ -737,7 +743,7 @@ pub(crate) async fn commit_in(
 
     let h = scope_hash(store, terminal, &request.receipt_id);
     let Plan { batch, effects, system, system_missed } =
-        plan_transfers(c, &h, &receipt, &calc, &loaded, &caller.store, system, now).await?;
+        plan_transfers(c, &h, receipt, &calc, &loaded, &caller.store, system, now).await?;
     let mut known = Known {
         accounts: loaded.accounts.clone(),
         open_lots_of: BTreeSet::new(),
@@ -774,14 +780,8 @@ pub(crate) async fn commit_in(
     }
     let body = serde_json::to_string(&response).map_err(|e| StoreError::Invalid(e.to_string()))?;
     let effects_json = serde_json::to_string(&effects).map_err(|e| StoreError::Invalid(e.to_string()))?;
-    // Kept for simulations and audits, without personal data: a customer named by phone
-    // is known by `customer_id` alone.
-    let request_json = if request.customer.as_ref().is_some_and(|c| c.phone.is_some()) {
-        serde_json::to_string(&ReceiptRequest { customer: None, ..request.clone() })
-    } else {
-        serde_json::to_string(request)
-    }
-    .map_err(|e| StoreError::Invalid(e.to_string()))?;
+    // Kept for simulations and audits, without secrets or personal data.
+    let request_json = serde_json::to_string(&request.stored_copy()).map_err(|e| StoreError::Invalid(e.to_string()))?;
     let qb = writes.part(16);
     qb.push(
         "INSERT INTO receipts (store_id, terminal_id, receipt_id, customer_id, at, status, config_version, total, \
@@ -988,15 +988,17 @@ impl Backend {
         offline: bool,
         now: Timestamp,
     ) -> Result<PosReply, StoreError> {
+        // Checked before any statement names its ids, and outside the transaction.
+        let receipt = request.parse(caller.store.scale, now)?;
         let hash = keyed_request_hash(&secret, &request);
         let system = self.system_copy().await?;
-        let shared = Arc::new((caller, request, hash, system));
+        let shared = Arc::new((caller, request, receipt, hash, system));
         let reply = self
             .write(move |c| {
                 let (shared, program, secret) = (shared.clone(), program.clone(), secret.clone());
                 Box::pin(async move {
-                    let (caller, request, hash, system) = &*shared;
-                    commit_in(c, caller, request, hash, &program, &secret, offline, system, now).await
+                    let (caller, request, receipt, hash, system) = &*shared;
+                    commit_in(c, caller, request, receipt, hash, &program, &secret, offline, system, now).await
                 })
             })
             .await;

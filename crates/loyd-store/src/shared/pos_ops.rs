@@ -27,7 +27,7 @@ use super::returns::{customer_balances, stored_operation, store_operation};
 use super::{Backend, Conn, Db};
 use crate::error::StoreError;
 use crate::{
-    Failure, FailureFilter, IssueCards, IssuedCard, NewFailure, PosCaller, PosReply, Statement, StatementLine,
+    AttemptCounts, Failure, FailureFilter, IssueCards, IssuedCard, NewFailure, PosCaller, PosReply, Statement, StatementLine,
 };
 
 fn json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
@@ -282,8 +282,12 @@ async fn inquiry_in(
     })
 }
 
-/// The next free numbers of a series.
+/// Free numbers of a series: the next ones, or numbers drawn at random from the whole
+/// range (`numbering = "random"`).
 async fn next_numbers(c: &mut Conn, spec: &loyd_domain::program::CardSeriesSpec, count: u32) -> Result<Vec<String>, StoreError> {
+    if spec.numbering == loyd_domain::program::Numbering::Random {
+        return random_numbers(c, spec, count).await;
+    }
     let last = sqlx::query("SELECT number FROM cards WHERE series = $1 ORDER BY number DESC LIMIT 1")
         .bind(spec.id.as_str().to_owned())
         .fetch_optional(&mut *c)
@@ -303,6 +307,31 @@ async fn next_numbers(c: &mut Conn, spec: &loyd_domain::program::CardSeriesSpec,
             cards::series_number(&spec.prefix, spec.length, spec.check_digit, seq)
                 .ok_or_else(|| StoreError::Invalid(format!("series {} has no numbers left", spec.id)))?,
         );
+    }
+    Ok(out)
+}
+
+/// `count` unused numbers drawn at random from a series' range, each checked against
+/// the cards that exist and the others drawn.
+async fn random_numbers(c: &mut Conn, spec: &loyd_domain::program::CardSeriesSpec, count: u32) -> Result<Vec<String>, StoreError> {
+    let capacity = cards::series_capacity(&spec.prefix, spec.length, spec.check_digit)
+        .ok_or_else(|| StoreError::Invalid(format!("series {} has no room for numbers", spec.id)))?;
+    let mut out: Vec<String> = Vec::with_capacity(count as usize);
+    let mut drawn = BTreeSet::new();
+    for _ in 0..count {
+        let mut found = None;
+        // A series more than nearly full makes free numbers hard to draw: give up then.
+        for _ in 0..100 {
+            let seq = rand::rng().random_range(0..capacity);
+            let number = cards::series_number(&spec.prefix, spec.length, spec.check_digit, seq)
+                .ok_or_else(|| StoreError::Invalid(format!("series {} has no room for numbers", spec.id)))?;
+            if !drawn.contains(&number) && card_row(c, &number).await?.is_none() {
+                drawn.insert(number.clone());
+                found = Some(number);
+                break;
+            }
+        }
+        out.push(found.ok_or_else(|| StoreError::Invalid(format!("series {} has almost no free numbers left", spec.id)))?);
     }
     Ok(out)
 }
@@ -477,7 +506,7 @@ impl Backend {
         program: Arc<Program>,
         now: Timestamp,
     ) -> Result<PosReply, StoreError> {
-        loyd_domain::ids::ClientOpId::parse(&request.operation_id).map_err(|e| ReceiptError::invalid(format!("operation_id: {e}")))?;
+        request.check_ids(&number)?;
         let hash = request_hash(&(&number, &request));
         let shared = Arc::new((caller, number, request, hash));
         self.write(move |c| {
@@ -498,7 +527,7 @@ impl Backend {
         secret: Arc<crate::crypto::Secrets>,
         now: Timestamp,
     ) -> Result<PosReply, StoreError> {
-        loyd_domain::ids::ClientOpId::parse(&request.operation_id).map_err(|e| ReceiptError::invalid(format!("operation_id: {e}")))?;
+        request.check()?;
         let hash = super::pos::keyed_request_hash(&secret, &request);
         let shared = Arc::new((caller, request, hash));
         self.write(move |c| {
@@ -520,13 +549,24 @@ impl Backend {
         secret: Arc<crate::crypto::Secrets>,
         now: Timestamp,
     ) -> Result<CardInquiry, StoreError> {
+        loyd_domain::operations::check_card_number("number", &number)?;
+        if let Some(p) = &pin {
+            loyd_domain::text::pin("pin", p).map_err(|e| ReceiptError::invalid(e.to_string()))?;
+        }
         let mut c = self.reader().await?;
         inquiry_in(&mut c, &caller, &number, pin.as_deref(), &program, &secret, now).await
     }
 
-    /// Records a refusal in the failure log.
+    /// Records a refusal in the failure log. What the client sent is kept only as
+    /// escaped text ([`loyd_domain::text::escaped`]): a refused id may hold anything.
     pub async fn record_failure(&self, failure: NewFailure, now: Timestamp) -> Result<(), StoreError> {
-        let failure = Arc::new(failure);
+        use loyd_domain::text::escaped;
+        let failure = Arc::new(NewFailure {
+            message: escaped(&failure.message, 500),
+            card: failure.card.as_deref().map(|c| escaped(c, 64)),
+            client_id: failure.client_id.as_deref().map(|c| escaped(c, 160)),
+            ..failure
+        });
         self.write(move |c| {
             let f = failure.clone();
             Box::pin(async move {
@@ -539,7 +579,7 @@ impl Backend {
                 .bind(f.terminal.clone())
                 .bind(f.operation)
                 .bind(f.code.clone())
-                .bind(f.message.chars().take(500).collect::<String>())
+                .bind(f.message.clone())
                 .bind(f.card.clone())
                 .bind(f.client_id.clone())
                 .execute(&mut *c)
@@ -592,30 +632,22 @@ impl Backend {
         qb.build().fetch_all(&mut *c).await?.iter().map(failure_from_row).collect()
     }
 
-    /// How many customer identifications (by phone or one-time code) a terminal had
-    /// refused since `since`: guessing phones or codes is rate limited.
-    pub async fn count_identification_failures(&self, terminal: String, since: Timestamp) -> Result<i64, StoreError> {
+    /// A terminal's refusals since `since` that count as guesses: wrong PINs, unknown
+    /// phones or one-time codes (refusals naming no card), unknown card numbers.
+    pub async fn attempt_counts(&self, terminal: String, since: Timestamp) -> Result<AttemptCounts, StoreError> {
         let mut c = self.reader().await?;
-        Ok(sqlx::query(
-            "SELECT COUNT(*) AS n FROM failures WHERE terminal_id = $1 AND code = 'unknown_card' AND card IS NULL AND at >= $2",
+        let row = sqlx::query(
+            "SELECT \
+               CAST(COALESCE(SUM(CASE WHEN code = 'wrong_pin' THEN 1 ELSE 0 END), 0) AS BIGINT) AS pins, \
+               CAST(COALESCE(SUM(CASE WHEN code = 'unknown_card' AND card IS NULL THEN 1 ELSE 0 END), 0) AS BIGINT) AS ids, \
+               CAST(COALESCE(SUM(CASE WHEN code = 'unknown_card' AND card IS NOT NULL THEN 1 ELSE 0 END), 0) AS BIGINT) AS cards \
+             FROM failures WHERE terminal_id = $1 AND code IN ('wrong_pin', 'unknown_card') AND at >= $2",
         )
         .bind(terminal)
         .bind(to_micros(since))
         .fetch_one(&mut *c)
-        .await?
-        .try_get("n")?)
-    }
-
-    /// How many refusals with `code` a terminal had since `since` (PIN rate limiting).
-    pub async fn count_failures(&self, terminal: String, code: String, since: Timestamp) -> Result<i64, StoreError> {
-        let mut c = self.reader().await?;
-        Ok(sqlx::query("SELECT COUNT(*) AS n FROM failures WHERE terminal_id = $1 AND code = $2 AND at >= $3")
-            .bind(terminal)
-            .bind(code)
-            .bind(to_micros(since))
-            .fetch_one(&mut *c)
-            .await?
-            .try_get("n")?)
+        .await?;
+        Ok(AttemptCounts { wrong_pins: row.try_get("pins")?, unknown_phones_or_codes: row.try_get("ids")?, unknown_cards: row.try_get("cards")? })
     }
 
     pub async fn issue_cards(
@@ -815,6 +847,7 @@ impl Backend {
         self.write(move |c| {
             let (id, currency, operation_id, secrets, actor) = (id.clone(), currency.clone(), operation_id.clone(), secrets.clone(), actor.clone());
             Box::pin(async move {
+                super::returns::claim(c, &["settle", &operation_id]).await?;
                 if let Some(t) = super::ledger::load_transfers(c, &BTreeSet::from([id.clone()])).await?.pop() {
                     let balance = account_posted(c, t.credit).await?;
                     return Ok((t.amount, balance));
@@ -863,6 +896,8 @@ impl Backend {
         if amount == 0 {
             return Err(StoreError::Invalid("an adjustment needs a non-zero amount".into()));
         }
+        loyd_domain::ids::ClientOpId::parse(&operation_id).map_err(|e| StoreError::Invalid(format!("operation_id: {e}")))?;
+        loyd_domain::text::lines("reason", &reason, 1000).map_err(|e| StoreError::Invalid(e.to_string()))?;
         let cur = program
             .currency(&currency)
             .cloned()
@@ -873,6 +908,7 @@ impl Backend {
             let (id, cur, reason, operation_id, secrets, actor) =
                 (id.clone(), cur.clone(), reason.clone(), operation_id.clone(), secrets.clone(), actor.clone());
             Box::pin(async move {
+                super::returns::claim(c, &["adjust", &operation_id]).await?;
                 let replay = !super::ledger::load_transfers(c, &BTreeSet::from([id.clone()])).await?.is_empty();
                 let exists = sqlx::query("SELECT 1 FROM customers WHERE id = $1 AND merged_into IS NULL").bind(customer).fetch_optional(&mut *c).await?;
                 if exists.is_none() {

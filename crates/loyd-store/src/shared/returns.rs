@@ -20,7 +20,7 @@ use sqlx::Row;
 
 use super::ledger::{apply_transfers, load_accounts};
 use super::pos::{accounts_with_balances, code, holder_account_ids, ledger_refusal, request_hash, scope_hash, transfer_id};
-use super::{Backend, Conn, rows};
+use super::{Backend, Conn, PG, rows};
 use crate::error::StoreError;
 use crate::{PosCaller, PosReply};
 
@@ -45,9 +45,12 @@ pub(crate) async fn find_receipt(
 ) -> Result<ReceiptRow, StoreError> {
     const COLS: &str = "id, terminal_id, receipt_id, customer_id, status, effects, returned";
     let store = caller.store.id.as_str().to_owned();
+    // Locked on PostgreSQL: two returns of one receipt take turns, so the second plans
+    // with what the first returned (and is refused with `return_exceeds_receipt`).
+    let lock = if PG { " FOR UPDATE" } else { "" };
     let exact = |t: String| {
         sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLS} FROM receipts WHERE store_id = $1 AND terminal_id = $2 AND receipt_id = $3"
+            "SELECT {COLS} FROM receipts WHERE store_id = $1 AND terminal_id = $2 AND receipt_id = $3{lock}"
         )))
         .bind(store.clone())
         .bind(t)
@@ -59,7 +62,7 @@ pub(crate) async fn find_receipt(
             Some(r) => Some(r),
             None => {
                 let mut found = sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "SELECT {COLS} FROM receipts WHERE store_id = $1 AND receipt_id = $2 LIMIT 2"
+                    "SELECT {COLS} FROM receipts WHERE store_id = $1 AND receipt_id = $2 LIMIT 2{lock}"
                 )))
                 .bind(store.clone())
                 .bind(receipt_id.to_owned())
@@ -91,6 +94,10 @@ pub(crate) async fn find_receipt(
 }
 
 /// A stored POS operation answer for (caller, kind, id), checked against `hash`.
+///
+/// Claims the id first ([`claim`]): an identical retry that arrives while the first
+/// call is still running waits for it and then gets its answer, never a conflict with
+/// its half-done effects.
 pub(crate) async fn stored_operation(
     c: &mut Conn,
     caller: &PosCaller,
@@ -98,6 +105,7 @@ pub(crate) async fn stored_operation(
     op_id: &str,
     hash: &str,
 ) -> Result<Option<PosReply>, StoreError> {
+    claim(c, &[caller.store.id.as_str(), caller.terminal.as_str(), kind, op_id]).await?;
     let row = sqlx::query(
         "SELECT request_hash, status, response FROM pos_operations \
          WHERE store_id = $1 AND terminal_id = $2 AND kind = $3 AND op_id = $4",
@@ -115,6 +123,18 @@ pub(crate) async fn stored_operation(
     }
     let status: i64 = row.try_get("status")?;
     Ok(Some(PosReply { status: u16::try_from(status).unwrap_or(200), body: row.try_get("response")?, replayed: true }))
+}
+
+/// Holds the idempotency key `parts` until this transaction ends. On PostgreSQL, a
+/// transaction-level advisory lock on a 64-bit digest of the key: a second transaction
+/// with the same key waits here, and its next statement sees what the first committed.
+/// (Different keys with the same digest only wait for each other.) On SQLite the single
+/// writer already runs one write at a time.
+pub(crate) async fn claim(c: &mut Conn, parts: &[&str]) -> Result<(), StoreError> {
+    if PG {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(super::pos::key_digest(parts)).execute(&mut *c).await?;
+    }
+    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -326,7 +346,7 @@ impl Backend {
         program: Arc<Program>,
         now: Timestamp,
     ) -> Result<PosReply, StoreError> {
-        loyd_domain::ids::ClientOpId::parse(&request.return_id).map_err(|e| ReceiptError::invalid(format!("return_id: {e}")))?;
+        request.check_ids()?;
         let hash = request_hash(&request);
         let shared = Arc::new((caller, request, hash));
         self.write(move |c| {
@@ -358,6 +378,10 @@ impl Backend {
         program: Arc<Program>,
         now: Timestamp,
     ) -> Result<PosReply, StoreError> {
+        loyd_domain::ids::ClientOpId::parse(&receipt_id).map_err(|e| ReceiptError::invalid(format!("receipt_id: {e}")))?;
+        if let Some(t) = &terminal {
+            loyd_domain::ids::TerminalCode::parse(t).map_err(|e| ReceiptError::invalid(format!("terminal: {e}")))?;
+        }
         let hash = request_hash(&serde_json::json!({ "cancel": receipt_id, "terminal": terminal }));
         let shared = Arc::new((caller, receipt_id, terminal, hash));
         self.write(move |c| {

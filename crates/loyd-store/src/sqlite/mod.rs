@@ -107,6 +107,15 @@ impl Backend {
         format!("sqlite:{}", self.path.display())
     }
 
+    /// Copies the write-ahead log into the database file and empties it. Run after an
+    /// upgrade that scrubbed data: until then the file still holds the old pages (and
+    /// the log the changes), so a copy of the files would hold what was removed.
+    pub async fn checkpoint(&self) -> Result<(), StoreError> {
+        let mut c = SqliteConnectOptions::new().filename(&self.path).busy_timeout(Duration::from_secs(10)).connect().await?;
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&mut c).await?;
+        Ok(())
+    }
+
     pub async fn reader(&self) -> Result<PoolConnection<Db>, StoreError> {
         Ok(self.readers.acquire().await?)
     }

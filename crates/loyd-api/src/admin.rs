@@ -10,6 +10,7 @@ use axum::middleware;
 use axum::routing::{get, post};
 use axum::Router;
 use jiff::Timestamp;
+use loyd_domain::access::Act;
 use loyd_domain::config::ConfigDocument;
 use loyd_domain::ids::AssetCode;
 use loyd_domain::money::{self, Minor, Scale};
@@ -223,6 +224,17 @@ pub struct IssuedCards {
     responses((status = 201, body = IssuedCards), (status = "4XX", body = ErrorBody)))]
 pub async fn issue_cards(State(state): State<AppState>, actor: CurrentActor, Json(body): Json<IssueRequest>) -> Result<(StatusCode, Json<IssuedCards>), ApiError> {
     let customer = body.customer.as_deref().map(customer_id).transpose()?;
+    let program = state.store.program().await?;
+    let kind = program
+        .series
+        .get(body.series.as_str())
+        .map(|s| s.spec.kind)
+        .ok_or_else(|| ApiError::not_found(format!("card series '{}' does not exist", loyd_domain::text::escaped(&body.series, 64))))?;
+    let for_contact = match customer {
+        Some(id) => state.store.customer(id).await?.is_some_and(|c| c.organisation.is_some()),
+        None => false,
+    };
+    actor.require(Act::IssueCards { kind, for_contact })?;
     let cards = state
         .store
         .issue_cards(IssueCards { series: body.series, count: body.count, customer, number: body.number, virtual_card: body.virtual_card }, actor.name())

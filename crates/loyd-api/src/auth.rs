@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use jiff::Timestamp;
-use loyd_domain::access::{Permission, Role};
+use loyd_domain::access::{Act, Permission, Role};
 use loyd_domain::org::terminal_key_hash;
 use loyd_store::{LoginRefusal, Principal, User};
 use serde::{Deserialize, Serialize};
@@ -48,6 +48,17 @@ impl Actor {
     /// The stores this actor is limited to; `None` for roles that see every store.
     pub fn stores(&self) -> Option<&[String]> {
         self.role.is_store_scoped().then_some(self.principal.stores.as_slice())
+    }
+
+    /// Refuses an action the role may not take ([`Act::needs`] is the one table of
+    /// what value-bearing actions take).
+    pub fn require(&self, act: Act) -> Result<(), ApiError> {
+        let needs = act.needs();
+        if self.can(needs) {
+            return Ok(());
+        }
+        Err(ApiError::new(ErrorCode::Forbidden, format!("your role ({}) does not allow {}", self.role, act.describe()))
+            .with_details(json!({ "needs": needs })))
     }
 
     /// Refuses a store outside the actor's stores.

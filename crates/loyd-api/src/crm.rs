@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, patch, post};
 use axum::Router;
 use jiff::Timestamp;
-use loyd_domain::access::{Permission, mask_email};
+use loyd_domain::access::{Act, Permission, mask_email};
 use loyd_domain::operations::{mask_name, mask_phone};
 use loyd_store::{
     AuditEntry, AuditFilter, CardInfo, Consent, CrmEntry, CrmFilter, CrmPatch, Customer, CustomerFilter, CustomerPatch, NewCrmEntry,
@@ -191,6 +191,9 @@ pub struct NewCustomer {
 #[utoipa::path(post, path = "/v1/admin/customers", tag = "crm", security(("api_key" = []), ("session" = [])), request_body = NewCustomer,
     responses((status = 201, body = CustomerOut), (status = "4XX", body = ErrorBody)))]
 pub async fn create_customer(State(state): State<AppState>, actor: CurrentActor, Json(body): Json<NewCustomer>) -> Result<(StatusCode, Json<CustomerOut>), ApiError> {
+    if body.organisation.is_some() {
+        actor.require(Act::SetOrganisation)?;
+    }
     let new = loyd_store::NewCustomer {
         phone: body.phone,
         email: body.email,
@@ -262,8 +265,15 @@ pub async fn update_customer(
     if touches_contacts && !clear {
         return Err(ApiError::new(ErrorCode::Forbidden, "changing contact data needs the contact-data permission"));
     }
-    if body.organisation.is_some() && !actor.can(Permission::BalanceAdjust) {
-        return Err(ApiError::new(ErrorCode::Forbidden, "joining or leaving an organisation moves balances: it needs the balance permission"));
+    let id = customer_id(&id)?;
+    if body.organisation.is_some() {
+        actor.require(Act::SetOrganisation)?;
+    }
+    if body.phone.is_some() {
+        let current = state.store.customer(id).await?;
+        if current.is_some_and(|c| c.organisation.is_some()) {
+            actor.require(Act::ChangeContactPhone)?;
+        }
     }
     let patch = CustomerPatch {
         phone: body.phone,
@@ -275,7 +285,7 @@ pub async fn update_customer(
         opted_out: body.opted_out,
         organisation: body.organisation.map(|o| o.as_deref().map(organisation_id).transpose()).transpose()?,
     };
-    let c = state.store.update_customer(customer_id(&id)?, patch, actor.name()).await?;
+    let c = state.store.update_customer(id, patch, actor.name()).await?;
     Ok(Json(customer_out(c, clear)))
 }
 
@@ -732,7 +742,9 @@ pub struct ReplaceCard {
 #[utoipa::path(post, path = "/v1/admin/cards/{number}/replace", tag = "crm", security(("api_key" = []), ("session" = [])),
     params(("number" = String, Path)), request_body = ReplaceCard, responses((status = 201, body = Object), (status = "4XX", body = ErrorBody)))]
 pub async fn replace_card(State(state): State<AppState>, actor: CurrentActor, Path(number): Path<String>, Json(body): Json<ReplaceCard>) -> Result<(StatusCode, Json<CardInfo>), ApiError> {
-    let card = state.store.replace_card(number, body.number, actor.can(Permission::BalanceAdjust), actor.name()).await?;
+    let owner = state.store.card_owner(number.clone()).await?.ok_or_else(|| ApiError::not_found(format!("card '{number}' does not exist")))?;
+    actor.require(Act::ReplaceCard { kind: owner.kind, of_contact: owner.organisation.is_some() })?;
+    let card = state.store.replace_card(number, body.number, actor.name()).await?;
     Ok((StatusCode::CREATED, Json(card)))
 }
 

@@ -114,7 +114,7 @@ use crate::{admin, auth, crm, health, pos};
         admin::FailurePage,
         admin::ConfigOut,
     )),
-    modifiers(&TerminalKey),
+    modifiers(&TerminalKey, &ErrorResponses),
     tags(
         (name = "pos", description = "Cash registers: authenticated by terminal key"),
         (name = "auth", description = "Staff login sessions"),
@@ -133,6 +133,35 @@ impl Modify for TerminalKey {
         components.add_security_scheme("terminal_key", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
         components.add_security_scheme("api_key", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
         components.add_security_scheme("session", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+    }
+}
+
+/// Every operation documents the error shape for refusals (`4XX`) and for the answers
+/// a client should retry (`503`: the database is unavailable or the request timed out),
+/// so no route can forget them.
+struct ErrorResponses;
+
+impl Modify for ErrorResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let error = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build())
+                .build()
+        };
+        for item in openapi.paths.paths.values_mut() {
+            let ops = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
+            for op in ops.into_iter().flatten() {
+                let responses = &mut op.responses.responses;
+                responses
+                    .entry("4XX".into())
+                    .or_insert_with(|| error("Refused, with a stable `code` (POS-API.md, docs/guarantees.md)").into());
+                responses
+                    .entry("503".into())
+                    .or_insert_with(|| error("The database is unavailable or the request timed out: retry with the same id").into());
+            }
+        }
     }
 }
 

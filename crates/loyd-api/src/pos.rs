@@ -8,10 +8,10 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
-use loyd_domain::operations::{ActivateRequest, CardInquiry, VisitRequest};
+use loyd_domain::operations::{ActivateRequest, ActivateResponse, CardInquiry, VisitRequest, VisitResponse};
 use loyd_domain::org::terminal_key_hash;
 use loyd_domain::receipt::{ReceiptRequest, ReceiptResponse};
-use loyd_domain::returns::ReturnRequest;
+use loyd_domain::returns::{ReturnRequest, ReturnResponse};
 use loyd_store::{NewFailure, PosCaller, PosReply};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -19,7 +19,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::attempts::{self, Guess, Presented};
-use crate::error::{ApiError, ErrorBody, ErrorCode, ErrorInfo};
+use crate::error::{ApiError, ErrorBody, ErrorCode, ErrorInfo, ErrorObject};
 use crate::extract::{BodyLimit, Json, OptionalJson, Path, Query};
 
 /// Most receipts one offline upload may carry.
@@ -152,8 +152,8 @@ fn customer_card(req: &ReceiptRequest) -> Option<String> {
 
 /// Preview a receipt: no side effects.
 #[utoipa::path(post, path = "/v1/pos/calculate", tag = "pos", security(("terminal_key" = [])),
-    request_body(content = Object, description = "A receipt (POS-API.md)"),
-    responses((status = 200, description = "The receipt as it would be committed", body = Object),
+    request_body(content = ReceiptRequest, description = "A receipt (POS-API.md)"),
+    responses((status = 200, description = "The receipt as it would be committed", body = ReceiptResponse),
               (status = "4XX", body = ErrorBody)))]
 pub async fn calculate(
     State(state): State<AppState>,
@@ -173,8 +173,8 @@ pub async fn calculate(
 /// Commit a receipt in one transaction. A retry with the same `receipt_id` and body
 /// returns the stored response; another body is `409 idempotency_conflict`.
 #[utoipa::path(post, path = "/v1/pos/receipts", tag = "pos", security(("terminal_key" = [])),
-    request_body(content = Object, description = "A receipt (POS-API.md)"),
-    responses((status = 201, description = "Committed: the calculate response plus status and transaction_id", body = Object),
+    request_body(content = ReceiptRequest, description = "A receipt (POS-API.md)"),
+    responses((status = 201, description = "Committed: the calculate response plus status and transaction_id", body = ReceiptResponse),
               (status = "4XX", body = ErrorBody)))]
 pub async fn commit(
     State(state): State<AppState>,
@@ -202,7 +202,7 @@ pub struct CancelRequest {
 #[utoipa::path(post, path = "/v1/pos/receipts/{receipt_id}/cancel", tag = "pos", security(("terminal_key" = [])),
     params(("receipt_id" = String, Path)),
     request_body(content = Option<CancelRequest>, description = "Optional"),
-    responses((status = 200, description = "Cancelled, with what was reversed", body = Object),
+    responses((status = 200, description = "Cancelled, with what was reversed", body = ReturnResponse),
               (status = "4XX", body = ErrorBody)))]
 pub async fn cancel(
     State(state): State<AppState>,
@@ -222,8 +222,8 @@ pub async fn cancel(
 
 /// Return goods of a committed receipt, fully or partly, as often as needed.
 #[utoipa::path(post, path = "/v1/pos/returns", tag = "pos", security(("terminal_key" = [])),
-    request_body(content = Object, description = "{return_id, receipt_id, lines: [{line, qty}]}"),
-    responses((status = 201, description = "What was reversed, per currency and per line", body = Object),
+    request_body(content = ReturnRequest, description = "{return_id, receipt_id, lines: [{line, qty}]}"),
+    responses((status = 201, description = "What was reversed, per currency and per line", body = ReturnResponse),
               (status = "4XX", body = ErrorBody)))]
 pub async fn return_goods(
     State(state): State<AppState>,
@@ -237,7 +237,7 @@ pub async fn return_goods(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct OfflineUpload {
     /// Receipts completed offline, each with its original `at`.
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<ReceiptRequest>, max_items = 1000)]
     pub receipts: Vec<Value>,
 }
 
@@ -249,11 +249,11 @@ pub struct OfflineResult {
     /// server failed: upload it again).
     pub status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<ErrorObject>)]
     pub error: Option<Value>,
     /// The commit response (committed and duplicate receipts).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<ReceiptResponse>)]
     pub response: Option<Value>,
 }
 
@@ -368,7 +368,7 @@ pub struct CardQuery {
 /// Balance inquiry: card state, customer (masked), balances, tier, coupons.
 #[utoipa::path(get, path = "/v1/pos/cards/{number}", tag = "pos", security(("terminal_key" = [])),
     params(("number" = String, Path), CardQuery),
-    responses((status = 200, body = Object), (status = "4XX", body = ErrorBody)))]
+    responses((status = 200, body = CardInquiry), (status = "4XX", body = ErrorBody)))]
 pub async fn card(
     State(state): State<AppState>,
     Extension(Caller(caller)): Extension<Caller>,
@@ -387,8 +387,8 @@ pub async fn card(
 /// Activate (sell) a gift card for an amount its series allows.
 #[utoipa::path(post, path = "/v1/pos/gift-cards/{number}/activate", tag = "pos", security(("terminal_key" = [])),
     params(("number" = String, Path)),
-    request_body(content = Object, description = "{operation_id, amount}"),
-    responses((status = 201, body = Object), (status = "4XX", body = ErrorBody)))]
+    request_body(content = ActivateRequest, description = "{operation_id, amount}"),
+    responses((status = 201, body = ActivateResponse), (status = "4XX", body = ErrorBody)))]
 pub async fn activate(
     State(state): State<AppState>,
     Extension(Caller(caller)): Extension<Caller>,
@@ -407,8 +407,8 @@ pub async fn activate(
 
 /// Register a visit on a pass: `409 pass_exhausted` past its visits.
 #[utoipa::path(post, path = "/v1/pos/visits", tag = "pos", security(("terminal_key" = [])),
-    request_body(content = Object, description = "{operation_id, customer: {card}, service}"),
-    responses((status = 201, body = Object), (status = "4XX", body = ErrorBody)))]
+    request_body(content = VisitRequest, description = "{operation_id, customer: {card}, service}"),
+    responses((status = 201, body = VisitResponse), (status = "4XX", body = ErrorBody)))]
 pub async fn visit(
     State(state): State<AppState>,
     Extension(Caller(caller)): Extension<Caller>,

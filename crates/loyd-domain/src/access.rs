@@ -8,6 +8,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::program::CardKind;
+
 /// A staff role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -108,6 +110,58 @@ pub enum Permission {
     UsersManage,
 }
 
+/// An admin action whose permission depends on what it touches, not only on its route.
+///
+/// Every action that can move value, or give someone a new way to spend value, is here,
+/// and [`Act::needs`] is the one table saying what it takes: the API checks it for every
+/// such request (`Actor::require`), after the route's own permission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Act {
+    /// Issuing cards of a kind, to a customer who is (or is not) a contact of an
+    /// organisation.
+    IssueCards { kind: CardKind, for_contact: bool },
+    /// Replacing a card of a kind held by a customer who is (or is not) a contact.
+    ReplaceCard { kind: CardKind, of_contact: bool },
+    /// Making a customer a contact of an organisation (their balances move to it), or
+    /// detaching them.
+    SetOrganisation,
+    /// Changing the phone of an organisation's contact: a phone identifies at the till.
+    ChangeContactPhone,
+}
+
+impl Act {
+    /// The permission the action needs.
+    ///
+    /// - A loyalty card of an ordinary customer holds nothing of its own: serving the
+    ///   customer ([`Permission::CardsManage`]) is enough.
+    /// - A gift card shows its PIN when issued and holds money once sold; a pass is
+    ///   visits made from nothing; a credit card is a credit line: each moves value.
+    /// - A contact of an organisation spends the organisation's shared balance: any new
+    ///   card, phone or membership is a new key to it.
+    ///
+    /// Moving value is [`Permission::BalanceAdjust`], like adjustments and merges.
+    pub fn needs(self) -> Permission {
+        match self {
+            Act::IssueCards { kind: CardKind::Loyalty, for_contact: false }
+            | Act::ReplaceCard { kind: CardKind::Loyalty, of_contact: false } => Permission::CardsManage,
+            Act::IssueCards { .. } | Act::ReplaceCard { .. } | Act::SetOrganisation | Act::ChangeContactPhone => {
+                Permission::BalanceAdjust
+            }
+        }
+    }
+
+    /// What the action is, for a refusal's message.
+    pub fn describe(self) -> String {
+        let of = |contact: bool| if contact { " of an organisation's contact" } else { "" };
+        match self {
+            Act::IssueCards { kind, for_contact } => format!("issuing {} cards{}", kind.name(), of(for_contact)),
+            Act::ReplaceCard { kind, of_contact } => format!("replacing a {} card{}", kind.name(), of(of_contact)),
+            Act::SetOrganisation => "joining or leaving an organisation (balances move)".into(),
+            Act::ChangeContactPhone => "changing the phone of an organisation's contact".into(),
+        }
+    }
+}
+
 /// Normalises an e-mail address for storage and lookup: trimmed, lowercased; `None`
 /// when it is not a plausible address (one `@`, a dot in the domain, no spaces, at
 /// most 254 characters).
@@ -155,6 +209,30 @@ mod tests {
         assert!(!Role::Auditor.allows(Permission::CustomersWrite));
         assert!(!Role::Marketer.allows(Permission::BalanceAdjust));
         assert!(Role::Auditor.allows(Permission::AuditRead));
+    }
+
+    #[test]
+    fn only_loyalty_cards_of_ordinary_customers_are_managed_without_the_balance_permission() {
+        use CardKind::*;
+        let cases = [
+            (Act::IssueCards { kind: Loyalty, for_contact: false }, Permission::CardsManage),
+            (Act::IssueCards { kind: Loyalty, for_contact: true }, Permission::BalanceAdjust),
+            (Act::IssueCards { kind: Gift, for_contact: false }, Permission::BalanceAdjust),
+            (Act::IssueCards { kind: Pass, for_contact: false }, Permission::BalanceAdjust),
+            (Act::IssueCards { kind: Credit, for_contact: false }, Permission::BalanceAdjust),
+            (Act::ReplaceCard { kind: Loyalty, of_contact: false }, Permission::CardsManage),
+            (Act::ReplaceCard { kind: Loyalty, of_contact: true }, Permission::BalanceAdjust),
+            (Act::ReplaceCard { kind: Gift, of_contact: false }, Permission::BalanceAdjust),
+            (Act::SetOrganisation, Permission::BalanceAdjust),
+            (Act::ChangeContactPhone, Permission::BalanceAdjust),
+        ];
+        for (act, needs) in cases {
+            assert_eq!(act.needs(), needs, "{act:?}");
+        }
+        // Store managers serve customers but move no value.
+        assert!(Role::StoreManager.allows(Act::IssueCards { kind: Loyalty, for_contact: false }.needs()));
+        assert!(!Role::StoreManager.allows(Act::IssueCards { kind: Gift, for_contact: false }.needs()));
+        assert!(Role::Support.allows(Act::SetOrganisation.needs()));
     }
 
     #[test]

@@ -9,8 +9,10 @@ use crate::receipt::{BalanceOut, CustomerRef, DecStr, ReceiptError};
 
 /// `POST /v1/pos/gift-cards/{number}/activate`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ActivateRequest {
     pub operation_id: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub amount: DecStr,
 }
 
@@ -32,6 +34,7 @@ pub fn check_card_number(field: &str, number: &str) -> Result<(), ReceiptError> 
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ActivateResponse {
     pub operation_id: String,
     pub number: String,
@@ -43,6 +46,7 @@ pub struct ActivateResponse {
 
 /// `POST /v1/pos/visits`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VisitRequest {
     pub operation_id: String,
     pub customer: CustomerRef,
@@ -62,6 +66,7 @@ impl VisitRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VisitResponse {
     pub operation_id: String,
     /// The pass the visit was registered on.
@@ -73,6 +78,7 @@ pub struct VisitResponse {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MaskedCustomer {
     pub id: String,
     /// First letters only: `J. D.`.
@@ -83,6 +89,7 @@ pub struct MaskedCustomer {
 
 /// `GET /v1/pos/cards/{number}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CardInquiry {
     pub number: String,
     pub kind: String,
@@ -92,6 +99,7 @@ pub struct CardInquiry {
     pub customer: Option<MaskedCustomer>,
     pub balances: Vec<BalanceOut>,
     pub tier: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub coupons: Vec<serde_json::Value>,
 }
 

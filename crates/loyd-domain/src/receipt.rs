@@ -66,12 +66,16 @@ impl<'de> Deserialize<'de> for DecStr {
 
 /// How the POS names the customer: exactly one of the three.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CustomerRef {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[A-Za-z0-9]{1,32}$"))]
     pub card: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^\+[0-9]{8,15}$"))]
     pub phone: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[A-Za-z0-9]{1,16}$"))]
     pub code: Option<String>,
 }
 
@@ -117,15 +121,21 @@ impl CustomerRef {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LineRequest {
     pub line: u32,
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[^\x00-\x1f\x7f]{1,64}$"))]
     pub sku: String,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 20))]
     pub groups: Vec<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = r"^[0-9]{1,6}(\.[0-9]{1,3})?$"))]
     pub qty: DecStr,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, pattern = r"^[0-9]{1,12}(\.[0-9]{1,2})?$"))]
     pub price: Option<DecStr>,
     /// Line total before loyalty discounts.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = r"^[0-9]{1,12}(\.[0-9]{1,2})?$"))]
     pub amount: DecStr,
 }
 
@@ -174,36 +184,54 @@ impl<'de> Deserialize<'de> for DecOrMax {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RedeemRequest {
+    #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = r"^[A-Za-z0-9._-]{1,32}$"))]
     pub currency: AssetCode,
+    /// Units of the currency, or `max`.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = r"^(max|[0-9]{1,12}(\.[0-9]{1,9})?)$"))]
     pub amount: RedeemAmount,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GiftCardRequest {
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[A-Za-z0-9]{1,32}$"))]
     pub number: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[A-Za-z0-9]{1,16}$"))]
     pub pin: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = r"^[0-9]{1,12}(\.[0-9]{1,2})?$"))]
     pub amount: DecStr,
 }
 
 /// The body of calculate and commit, as sent.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReceiptRequest {
+    /// Unique per terminal: the idempotency key.
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[A-Za-z0-9._:/#@+=-]{1,128}$"))]
     pub receipt_id: String,
+    /// RFC 3339 with offset; default: the server's time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub at: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer: Option<CustomerRef>,
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 1000))]
     pub lines: Vec<LineRequest>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 10))]
     pub redeem: Vec<RedeemRequest>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 10))]
     pub gift_cards: Vec<GiftCardRequest>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 10))]
     pub coupons: Vec<String>,
     /// Informational (how the rest was paid); stored, not interpreted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub payments: Option<serde_json::Value>,
 }
 
@@ -579,6 +607,7 @@ impl Context {
 // ---- calculation ----------------------------------------------------------------------
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AppliedKind {
     Discount,
@@ -640,6 +669,7 @@ pub struct AccrualCalc {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Messages {
     pub slip: Vec<String>,
     pub cashier: Vec<String>,
@@ -654,6 +684,7 @@ pub struct BalanceCalc {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CouponStatus {
     Applied,
@@ -681,6 +712,7 @@ pub struct IssueCalc {
 
 /// A non-monetary gift a campaign gives.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GiftItem {
     pub gift: String,
     pub campaign: String,
@@ -737,6 +769,7 @@ pub struct Calculation {
 // ---- response -----------------------------------------------------------------------
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CustomerInfo {
     pub id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -745,15 +778,18 @@ pub struct CustomerInfo {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AppliedOut {
     pub campaign: String,
     pub kind: AppliedKind,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub currency: Option<AssetCode>,
     pub amount: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LineOut {
     pub line: u32,
     pub amount: String,
@@ -764,13 +800,16 @@ pub struct LineOut {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RedeemedOut {
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub currency: AssetCode,
     pub amount: String,
     pub value: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GiftOut {
     pub number: String,
     pub amount: String,
@@ -780,7 +819,9 @@ pub struct GiftOut {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AccruedOut {
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub currency: AssetCode,
     pub amount: String,
     pub campaign: String,
@@ -789,13 +830,16 @@ pub struct AccruedOut {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BalanceOut {
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub currency: AssetCode,
     pub available: String,
     pub pending: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CouponOut {
     pub code: String,
     /// `applied` or `rejected`.
@@ -809,6 +853,7 @@ pub struct CouponOut {
 /// A coupon issued by the receipt, for the slip. `code` is absent in a calculation (it
 /// is generated at commit).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct IssuedCouponOut {
     pub series: String,
     pub campaign: String,
@@ -820,6 +865,7 @@ pub struct IssuedCouponOut {
 
 /// The response of calculate and commit, as POS-API.md defines it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReceiptResponse {
     pub receipt_id: String,
     pub customer: Option<CustomerInfo>,

@@ -19,6 +19,7 @@ use crate::receipt::{Calculation, ReceiptError};
 
 /// What a receipt's transfer did, for reversing it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EffectRole {
     /// Units accrued to the customer: reversed by taking them back.
@@ -279,6 +280,7 @@ impl ReceiptEffects {
 
 /// `POST /v1/pos/returns`, as sent.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReturnRequest {
     pub return_id: String,
     pub receipt_id: String,
@@ -303,13 +305,17 @@ impl ReturnRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReturnLineRequest {
     pub line: u32,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub qty: crate::receipt::DecStr,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReversedLineOut {
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub currency: AssetCode,
     /// `accrual` (taken back) or `redemption` (given back).
     pub kind: EffectRole,
@@ -317,6 +323,7 @@ pub struct ReversedLineOut {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReturnLineOut {
     pub line: u32,
     pub qty: String,
@@ -326,7 +333,9 @@ pub struct ReturnLineOut {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReversedOut {
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub currency: AssetCode,
     /// Accrued units taken back from the customer.
     pub accrual_taken: String,
@@ -338,6 +347,7 @@ pub struct ReversedOut {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GiftRefundOut {
     pub number: String,
     pub amount: String,
@@ -345,6 +355,7 @@ pub struct GiftRefundOut {
 
 /// The response of a return or a cancellation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReturnResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub return_id: Option<String>,

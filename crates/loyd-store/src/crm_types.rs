@@ -92,6 +92,15 @@ pub struct CardInfo {
     pub pin: Option<String>,
 }
 
+/// Whose a card is: what permission checks need to know before a card is changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardOwner {
+    pub kind: loyd_domain::program::CardKind,
+    pub customer: Option<i64>,
+    /// The organisation whose balance the card spends, for a contact's card.
+    pub organisation: Option<i64>,
+}
+
 /// A wholesale counterparty.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Organisation {

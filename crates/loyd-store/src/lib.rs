@@ -326,8 +326,9 @@ dispatch! {
     pub async fn customers(&self, filter: CustomerFilter) -> Result<Vec<Customer>, StoreError>;
     pub async fn customer_cards(&self, id: i64) -> Result<Vec<CardInfo>, StoreError>;
     /// Replaces a lost card by a new number, keeping customer and balances.
-    /// `may_move_value`: the caller may move a gift card's or pass's own value (and get its new PIN).
-    pub async fn replace_card(&self, old: String, new: String, may_move_value: bool, actor: String; now now) -> Result<CardInfo, StoreError>;
+    pub async fn replace_card(&self, old: String, new: String, actor: String; now now) -> Result<CardInfo, StoreError>;
+    /// The kind of a card and whose it is.
+    pub async fn card_owner(&self, number: String) -> Result<Option<CardOwner>, StoreError>;
     /// Merges a duplicate customer (and their ledger) into another.
     pub async fn merge_customers(&self, keep: i64, duplicate: i64, actor: String; now now) -> Result<Customer, StoreError>;
     /// A customer's receipts, newest first, optionally of some stores only.

@@ -68,7 +68,7 @@ pub async fn card(store: &Store, cmd: CardCommand) -> anyhow::Result<ExitCode> {
             }
         }
         CardCommand::Replace { number, new_number } => {
-            let card = store.replace_card(number.clone(), new_number, true, crate::crm::cli_actor()).await?;
+            let card = store.replace_card(number.clone(), new_number, crate::crm::cli_actor()).await?;
             println!("card {number} is replaced by {} ({})", card.number, card.state);
             if let Some(pin) = card.pin {
                 println!("new PIN (shown once):");

@@ -54,6 +54,21 @@ amount_min = "5.00"
 amount_max = "100.00"
 pin = true
 
+[[currencies]]
+code = "meals"
+kind = "money"
+scale = 2
+
+[currencies.redeem]
+
+[[card_series]]
+id = "STAFF"
+kind = "credit"
+prefix = "8800"
+length = 13
+currency = "meals"
+credit_limit = "100.00"
+
 [[card_series]]
 id = "GYM"
 kind = "pass"
@@ -507,5 +522,117 @@ both_backends! {
         // Phones are limited apart from cards.
         let by_phone = json!({"receipt_id": "ph", "customer": {"phone": "+37120000008"}, "lines": [{"line": 1, "sku": "X", "qty": "1", "amount": "1.00"}]});
         assert_eq!(app.commit(&by_phone).await.0, 201);
+    }
+
+    async fn the_role_matrix_of_the_docs_is_what_the_server_does(db: TestDb) {
+        let app = app(db).await;
+        const ROLES: [&str; 6] = ["admin", "marketer", "analyst", "store_manager", "support", "auditor"];
+        let mut tokens = Vec::new();
+        for role in ROLES {
+            let stores: &[&str] = if role == "store_manager" { &["riga-01"] } else { &[] };
+            tokens.push(crate::helpers::staff(&app, &format!("matrix-{}", role.replace('_', "-")), role, stores).await);
+        }
+        // Fixtures, made by the operator.
+        let admin_call = |method: &'static str, path: String, body: Value| {
+            let app = &app;
+            async move {
+                let (status, out) = call(app, method, &path, ADMIN_KEY, Some(body)).await;
+                assert!(status < 300, "fixture {method} {path}: {out}");
+                out
+            }
+        };
+        let (customer, card) = app.customer_with_card("+37120000901", "LOY").await;
+        app.grant(customer, "bonus", 100).await;
+        let org = admin_call("POST", "/v1/admin/organisations".into(), json!({"name": "Matrix SIA"})).await["id"].as_str().unwrap().to_owned();
+        let contact = admin_call("POST", "/v1/admin/customers".into(), json!({"phone": "+37120000902", "organisation": org})).await["id"].as_str().unwrap().to_owned();
+        let task = admin_call("POST", format!("/v1/admin/customers/c_{customer}/crm"), json!({"kind": "task", "body": "call", "due_at": "2026-12-01T00:00:00Z"})).await["id"].as_i64().unwrap();
+        admin_call("POST", "/v1/admin/users".into(), json!({"login": "target", "password": "target-password-1", "role": "support"})).await;
+
+        let doc = std::fs::read_to_string(format!("{}/../../docs/crm.md", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let section = doc.split("### Who may do what").nth(1).expect("docs/crm.md has the matrix").split("\n\n- ").next().unwrap();
+        let mut rows = 0;
+        let mut n = 0u32;
+        for line in section.lines().filter(|l| l.starts_with("| `")) {
+            let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
+            let (action, allowed) = (cells[0], &cells[1..]);
+            assert_eq!(allowed.len(), ROLES.len(), "{line}");
+            for (role, (token, cell)) in ROLES.iter().zip(tokens.iter().zip(allowed)) {
+                n += 1;
+                let fresh = |what: &str| format!("{what}-{n}");
+                let c = format!("c_{customer}");
+                let (method, path, body): (&str, String, Option<Value>) = match action {
+                    "`GET /v1/admin/customers` list and search by card" => ("GET", format!("/v1/admin/customers?card={card}"), None),
+                    "`GET /v1/admin/customers?phone=` search by contact data" => ("GET", "/v1/admin/customers?phone=%2B37120000901".into(), None),
+                    "`GET /v1/admin/customers/{id}`" => ("GET", format!("/v1/admin/customers/{c}"), None),
+                    "`POST /v1/admin/customers`" => ("POST", "/v1/admin/customers".into(), Some(json!({"name": fresh("Walk In")}))),
+                    "`POST /v1/admin/customers` as a contact of an organisation" => ("POST", "/v1/admin/customers".into(), Some(json!({"name": fresh("Buyer"), "organisation": org}))),
+                    "`PATCH /v1/admin/customers/{id}` profile and consents" => ("PATCH", format!("/v1/admin/customers/{c}"), Some(json!({"profile": {"city": "Riga"}, "consents": {"sms": true}}))),
+                    "`PATCH /v1/admin/customers/{id}` contact data" => ("PATCH", format!("/v1/admin/customers/{c}"), Some(json!({"email": format!("m{n}@example.lv")}))),
+                    "`PATCH /v1/admin/customers/{id}` phone of an organisation's contact" => ("PATCH", format!("/v1/admin/customers/{contact}"), Some(json!({"phone": format!("+3712100{n:04}")}))),
+                    "`PATCH /v1/admin/customers/{id}` join or leave an organisation" => {
+                        let joiner = admin_call("POST", "/v1/admin/customers".into(), json!({"name": fresh("Joiner")})).await["id"].as_str().unwrap().to_owned();
+                        ("PATCH", format!("/v1/admin/customers/{joiner}"), Some(json!({"organisation": org})))
+                    }
+                    "`POST /v1/admin/customers/{id}/merge`" => {
+                        let dup = admin_call("POST", "/v1/admin/customers".into(), json!({"name": fresh("Duplicate")})).await["id"].as_str().unwrap().to_owned();
+                        ("POST", format!("/v1/admin/customers/{c}/merge"), Some(json!({"duplicate": dup})))
+                    }
+                    "`GET /v1/admin/customers/{id}/purchases`" => ("GET", format!("/v1/admin/customers/{c}/purchases"), None),
+                    "`GET /v1/admin/customers/{id}/history`" => ("GET", format!("/v1/admin/customers/{c}/history"), None),
+                    "`GET /v1/admin/customers/{id}/statement`" => ("GET", format!("/v1/admin/customers/{c}/statement?currency=bonus&from=2026-01-01T00:00:00Z&to=2027-01-01T00:00:00Z"), None),
+                    "`GET /v1/admin/customers/{id}/crm`" => ("GET", format!("/v1/admin/customers/{c}/crm"), None),
+                    "`POST /v1/admin/customers/{id}/crm`" => ("POST", format!("/v1/admin/customers/{c}/crm"), Some(json!({"kind": "note", "body": "seen"}))),
+                    "`GET /v1/admin/crm`" => ("GET", "/v1/admin/crm".into(), None),
+                    "`PATCH /v1/admin/crm/{id}`" => ("PATCH", format!("/v1/admin/crm/{task}"), Some(json!({"due_at": "2026-12-02T00:00:00Z"}))),
+                    "`POST /v1/admin/customers/{id}/codes`" => ("POST", format!("/v1/admin/customers/{c}/codes"), None),
+                    "`POST /v1/admin/customers/{id}/adjustments`" => ("POST", format!("/v1/admin/customers/{c}/adjustments"), Some(json!({"operation_id": fresh("adj"), "currency": "bonus", "amount": "1", "reason": "goodwill"}))),
+                    "`POST /v1/admin/customers/{id}/credit-settlements`" => ("POST", format!("/v1/admin/customers/{c}/credit-settlements"), Some(json!({"operation_id": fresh("set"), "currency": "meals", "amount": "1.00"}))),
+                    "`POST /v1/admin/cards` loyalty card" => ("POST", "/v1/admin/cards".into(), Some(json!({"series": "LOY", "customer": c}))),
+                    "`POST /v1/admin/cards` loyalty card of an organisation's contact" => ("POST", "/v1/admin/cards".into(), Some(json!({"series": "LOY", "customer": contact}))),
+                    "`POST /v1/admin/cards` gift cards" => ("POST", "/v1/admin/cards".into(), Some(json!({"series": "GC", "count": 2}))),
+                    "`POST /v1/admin/cards` pass" => ("POST", "/v1/admin/cards".into(), Some(json!({"series": "GYM", "customer": c}))),
+                    "`POST /v1/admin/cards` credit card" => ("POST", "/v1/admin/cards".into(), Some(json!({"series": "STAFF", "customer": c}))),
+                    "`POST /v1/admin/cards/{number}/block`" => ("POST", format!("/v1/admin/cards/{card}/block"), None),
+                    "`POST /v1/admin/cards/{number}/unblock`" => ("POST", format!("/v1/admin/cards/{card}/unblock"), None),
+                    "`POST /v1/admin/cards/{number}/replace` loyalty card" => {
+                        let old = app.issue("LOY", Some(customer)).await.remove(0).number;
+                        ("POST", format!("/v1/admin/cards/{old}/replace"), Some(json!({"number": fresh("R")})))
+                    }
+                    "`POST /v1/admin/cards/{number}/replace` loyalty card of an organisation's contact" => {
+                        let id = contact.trim_start_matches("c_").parse().unwrap();
+                        let old = app.issue("LOY", Some(id)).await.remove(0).number;
+                        ("POST", format!("/v1/admin/cards/{old}/replace"), Some(json!({"number": fresh("R")})))
+                    }
+                    "`POST /v1/admin/cards/{number}/replace` gift card" => {
+                        let old = app.issue("GC", None).await.remove(0).number;
+                        ("POST", format!("/v1/admin/cards/{old}/replace"), Some(json!({"number": fresh("R")})))
+                    }
+                    "`POST /v1/admin/coupons`" => ("POST", "/v1/admin/coupons".into(), Some(json!({"series": "GEN", "count": 1}))),
+                    "`GET /v1/admin/organisations`" => ("GET", "/v1/admin/organisations".into(), None),
+                    "`GET /v1/admin/organisations/{id}`" => ("GET", format!("/v1/admin/organisations/{org}"), None),
+                    "`POST /v1/admin/organisations`" => ("POST", "/v1/admin/organisations".into(), Some(json!({"name": fresh("Org")}))),
+                    "`GET /v1/admin/organisations/{id}/crm`" => ("GET", format!("/v1/admin/organisations/{org}/crm"), None),
+                    "`POST /v1/admin/organisations/{id}/crm`" => ("POST", format!("/v1/admin/organisations/{org}/crm"), Some(json!({"kind": "note", "body": "met"}))),
+                    "`GET /v1/admin/failures`" => ("GET", "/v1/admin/failures".into(), None),
+                    "`GET /v1/admin/config`" => ("GET", "/v1/admin/config".into(), None),
+                    "`POST /v1/admin/config`" => ("POST", "/v1/admin/config?dry_run=true".into(), Some(json!({}))),
+                    "`GET /v1/admin/ledger/audit`" => ("GET", "/v1/admin/ledger/audit".into(), None),
+                    "`GET /v1/admin/audit`" => ("GET", "/v1/admin/audit".into(), None),
+                    "`GET /v1/admin/users`" => ("GET", "/v1/admin/users".into(), None),
+                    "`POST /v1/admin/users`" => ("POST", "/v1/admin/users".into(), Some(json!({"login": fresh("new"), "password": "new-password-12", "role": "analyst"}))),
+                    "`PATCH /v1/admin/users/{login}`" => ("PATCH", "/v1/admin/users/target".into(), Some(json!({"role": "analyst"}))),
+                    "`GET /v1/auth/me`" => ("GET", "/v1/auth/me".into(), None),
+                    other => panic!("the matrix in docs/crm.md names an action this test cannot make: {other}"),
+                };
+                let (status, answer) = call(&app, method, &path, token, body).await;
+                match *cell {
+                    "✓" => assert!(!matches!(status, 401 | 403), "{role} may {action}, got {status}: {answer}"),
+                    "—" => assert_eq!((status, code(&answer)), (403, "forbidden"), "{role} may not {action}: {answer}"),
+                    other => panic!("a cell of the matrix is ✓ or —, not {other}"),
+                }
+            }
+            rows += 1;
+        }
+        assert!(rows >= 45, "only {rows} rows");
     }
 }

@@ -22,7 +22,7 @@ use super::{Backend, Conn, Db};
 use crate::crypto::{Keyring, Secrets};
 use crate::error::StoreError;
 use crate::{
-    AuditEntry, AuditFilter, CardInfo, Consent, CrmEntry, CrmFilter, CrmPatch, Customer, CustomerFilter, CustomerPatch,
+    AuditEntry, AuditFilter, CardInfo, CardOwner, Consent, CrmEntry, CrmFilter, CrmPatch, Customer, CustomerFilter, CustomerPatch,
     ImportOutcome, ImportRow, NewCrmEntry, NewCustomer, Organisation, Purchase, Rotation,
 };
 
@@ -620,20 +620,35 @@ impl Backend {
             .collect()
     }
 
+    /// The kind of a card and whose it is.
+    pub async fn card_owner(&self, number: String) -> Result<Option<CardOwner>, StoreError> {
+        let mut c = self.reader().await?;
+        let row = sqlx::query(
+            "SELECT cards.kind, cards.customer_id, cu.organisation_id FROM cards \
+             LEFT JOIN customers cu ON cu.id = cards.customer_id WHERE cards.number = $1",
+        )
+        .bind(number)
+        .fetch_optional(&mut *c)
+        .await?;
+        let Some(r) = row else { return Ok(None) };
+        let kind: String = r.try_get("kind")?;
+        Ok(Some(CardOwner {
+            kind: loyd_domain::program::CardKind::from_name(&kind).ok_or_else(|| super::rows::corrupt(format!("unknown card kind {kind}")))?,
+            customer: r.try_get("customer_id")?,
+            organisation: r.try_get("organisation_id")?,
+        }))
+    }
+
     /// Replaces a (lost) card: the new card takes over its customer, its own account
     /// (gift value, pass visits) and its PIN-less state; the old one is blocked for
-    /// good and names its successor.
-    pub async fn replace_card(&self, old: String, new: String, may_move_value: bool, actor: String, now: Timestamp) -> Result<CardInfo, StoreError> {
+    /// good and names its successor. Who may replace which card is the caller's check
+    /// (`loyd_domain::access::Act::ReplaceCard`).
+    pub async fn replace_card(&self, old: String, new: String, actor: String, now: Timestamp) -> Result<CardInfo, StoreError> {
         let secrets = self.ring();
         self.write(move |c| {
             let (old, new, secrets, actor) = (old.clone(), new.clone(), secrets.clone(), actor.clone());
             Box::pin(async move {
                 let card = super::pos::card_row(c, &old).await?.ok_or_else(|| StoreError::NotFound { what: "card", id: old.clone() })?;
-                if card.account_id.is_some() && !may_move_value {
-                    return Err(StoreError::Forbidden(format!(
-                        "card {old} holds value of its own (a gift card, a pass): replacing it needs the balance permission"
-                    )));
-                }
                 let row = sqlx::query("SELECT replaced_by, issued_at FROM cards WHERE number = $1").bind(old.clone()).fetch_one(&mut *c).await?;
                 if let Some(next) = row.try_get::<Option<String>, _>("replaced_by")? {
                     return Err(StoreError::Refused(loyd_domain::receipt::ReceiptError::invalid(format!("card {old} was already replaced by {next}"))));

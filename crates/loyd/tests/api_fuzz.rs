@@ -24,72 +24,6 @@ const SCHEMATHESIS: &str = "4.32.5";
 const CASES: &str = "25";
 const SEED: &str = "20261204";
 
-const PROGRAM: &str = r#"
-[[currencies]]
-code = "EUR"
-kind = "money"
-scale = 2
-
-[[currencies]]
-code = "bonus"
-kind = "points"
-scale = 0
-value = "0.10"
-
-[currencies.redeem]
-max_share = "0.50"
-
-[[currencies]]
-code = "visits"
-kind = "counter"
-scale = 0
-
-[[stores]]
-id = "riga-01"
-name = "Riga Centre"
-timezone = "Europe/Riga"
-
-[[card_series]]
-id = "LOY"
-kind = "loyalty"
-prefix = "2770"
-length = 13
-
-[[card_series]]
-id = "GC"
-kind = "gift"
-prefix = "6000"
-length = 13
-currency = "EUR"
-amount_min = "5.00"
-amount_max = "100.00"
-pin = true
-
-[[card_series]]
-id = "GYM"
-kind = "pass"
-prefix = "7100"
-length = 13
-currency = "visits"
-visits = 10
-service = "gym"
-
-[[coupon_series]]
-id = "WELCOME10"
-kind = "promo"
-percent = "10"
-
-[[campaigns]]
-id = "points"
-name = "1 point per 1.00"
-
-[[campaigns.rewards]]
-type = "accrue"
-currency = "bonus"
-per = "1.00"
-units = "1"
-"#;
-
 /// The `st` command: `LOYD_SCHEMATHESIS`, or a virtual environment in the target
 /// directory, made once under a file lock (both backends' tests share it); a `complete`
 /// marker tells a finished install from one that was interrupted.
@@ -121,7 +55,8 @@ fn schemathesis() -> PathBuf {
 }
 
 /// Runs schemathesis on the operations matching `paths` with `token`; panics with its
-/// report unless it found nothing.
+/// report unless it found nothing. One worker: with several threads Hypothesis 6 at
+/// times trips over its own caches and reports an error of its own.
 fn fuzz(st: &Path, dir: &Path, base: &str, token: &str, paths: &str, label: &str) {
     let out = Command::new(st)
         .current_dir(dir)
@@ -129,7 +64,7 @@ fn fuzz(st: &Path, dir: &Path, base: &str, token: &str, paths: &str, label: &str
         .args(["--header", &format!("Authorization: Bearer {token}")])
         .args(["--include-path-regex", paths])
         .args(["--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"])
-        .args(["--max-examples", CASES, "--seed", SEED, "--workers", "2", "--request-timeout", "30"])
+        .args(["--max-examples", CASES, "--seed", SEED, "--workers", "1", "--request-timeout", "30"])
         .args(["--phases", "examples,coverage,fuzzing,stateful"])
         .output()
         .expect("run schemathesis");
@@ -142,8 +77,8 @@ both_backends! {
     async fn the_fuzzer_finds_no_server_error_and_no_answer_outside_the_document(db: TestDb) {
         let st = schemathesis();
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("program.toml"), PROGRAM).unwrap();
-        loyd(dir.path(), &db, &["apply", "-f", "program.toml"]);
+        let program = format!("{}/../../examples/every-card-kind.toml", env!("CARGO_MANIFEST_DIR"));
+        loyd(dir.path(), &db, &["apply", "-f", &program]);
         let key = last_line(&loyd(dir.path(), &db, &["terminal", "create", "--store", "riga-01", "--terminal", "pos-1"]));
         let admin = last_line(&loyd(dir.path(), &db, &["api-key", "create", "--name", "fuzz", "--role", "admin"]));
         let customer = last_line(&loyd(dir.path(), &db, &["customer", "create", "--phone", "+37120000123"]));

@@ -9,93 +9,15 @@ use loyd_testkit::both_backends;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::helpers::{ADMIN_KEY, TestApp, admin, call, code, receipt, spawn_with_program};
+use crate::helpers::{ADMIN_KEY, TestApp, admin, call, code, example, receipt, spawn_with_program};
 
-/// Points, a loyalty series, a gift series with PINs, a pass and unique coupons: every
-/// kind of value a till handles.
-const PROGRAM: &str = r#"
-[[currencies]]
-code = "EUR"
-kind = "money"
-scale = 2
-
-[[currencies]]
-code = "bonus"
-kind = "points"
-scale = 0
-value = "0.10"
-
-[currencies.redeem]
-max_share = "0.50"
-
-[[currencies]]
-code = "gym-visits"
-kind = "counter"
-scale = 0
-
-[[stores]]
-id = "riga-01"
-name = "Riga Centre"
-timezone = "Europe/Riga"
-
-[[card_series]]
-id = "LOY"
-kind = "loyalty"
-prefix = "2770"
-length = 13
-
-[[card_series]]
-id = "GC"
-kind = "gift"
-prefix = "6000"
-length = 13
-currency = "EUR"
-amount_min = "5.00"
-amount_max = "100.00"
-pin = true
-
-[[currencies]]
-code = "meals"
-kind = "money"
-scale = 2
-
-[currencies.redeem]
-
-[[card_series]]
-id = "STAFF"
-kind = "credit"
-prefix = "8800"
-length = 13
-currency = "meals"
-credit_limit = "100.00"
-
-[[card_series]]
-id = "GYM"
-kind = "pass"
-prefix = "7100"
-length = 13
-currency = "gym-visits"
-visits = 10
-service = "gym"
-
-[[coupon_series]]
-id = "GEN"
-kind = "unique"
-amount = "1.00"
-
-[[campaigns]]
-id = "points"
-name = "1 point per 1.00"
-
-[[campaigns.rewards]]
-type = "accrue"
-currency = "bonus"
-per = "1.00"
-units = "1"
-"#;
+/// The program of every kind of value a till handles (`examples/every-card-kind.toml`).
+fn program() -> loyd_domain::config::ConfigDocument {
+    example("every-card-kind.toml")
+}
 
 async fn app(db: loyd_testkit::TestDb) -> TestApp {
-    let app = spawn_with_program(db, toml::from_str(PROGRAM).unwrap()).await;
+    let app = spawn_with_program(db, program()).await;
     admin(&app).await;
     app
 }
@@ -436,7 +358,7 @@ both_backends! {
         assert_eq!(report["receipts"][0]["error"]["code"], "receipt_time_out_of_range");
         assert_eq!(report["receipts"][1]["status"], "committed");
         // A store whose tills may be offline for 60 days takes the old receipt.
-        let mut program: loyd_domain::config::ConfigDocument = toml::from_str(PROGRAM).unwrap();
+        let mut program = program();
         program.stores[0].offline_days = Some(60);
         app.store.apply_config(program, "test".into(), false).await.unwrap();
         // (The terminal's store is remembered for a few seconds; a new key sees the change.)
@@ -486,7 +408,7 @@ both_backends! {
     }
 
     async fn card_numbers_can_be_unguessable_and_guessing_them_is_refused(db: TestDb) {
-        let mut program: loyd_domain::config::ConfigDocument = toml::from_str(PROGRAM).unwrap();
+        let mut program = program();
         program.card_series[0].numbering = loyd_domain::program::Numbering::Random;
         program.card_series[1].numbering = loyd_domain::program::Numbering::Random;
         program.card_series[1].prefix = "2771".into();

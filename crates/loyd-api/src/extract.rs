@@ -45,22 +45,19 @@ impl<T: Serialize> IntoResponse for Json<T> {
     }
 }
 
-/// An optional JSON body: empty (or only whitespace) is `None`, whatever the content
-/// type; anything else must be JSON as for [`Json`].
+/// An optional JSON body: empty (or only whitespace) is `None`; anything else is read
+/// as JSON as for [`Json`], whatever its content type (tills have sent these bodies
+/// without one since the first version).
 pub struct OptionalJson<T>(pub Option<T>);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OptionalJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let json = is_json(req.headers());
         let limit = req.extensions().get::<BodyLimit>().copied();
         let bytes = Bytes::from_request(req, state).await.map_err(|r| body_rejection(r.status(), r.body_text(), limit))?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(OptionalJson(None));
-        }
-        if !json {
-            return Err(unsupported_media_type());
         }
         check_nul(&bytes)?;
         parse_json(&bytes).map(|v| OptionalJson(Some(v)))

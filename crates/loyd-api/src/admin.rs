@@ -84,7 +84,10 @@ pub struct CodeOut {
 #[utoipa::path(post, path = "/v1/admin/customers/{id}/codes", tag = "admin", security(("api_key" = []), ("session" = [])), params(("id" = String, Path)),
     responses((status = 201, body = CodeOut), (status = "4XX", body = ErrorBody)))]
 pub async fn issue_code(State(state): State<AppState>, actor: CurrentActor, Path(id): Path<String>) -> Result<(StatusCode, Json<CodeOut>), ApiError> {
-    let (code, expires_at) = state.store.issue_code(customer_id(&id)?, jiff::SignedDuration::from_mins(5), actor.name()).await?;
+    let id = customer_id(&id)?;
+    let for_contact = state.store.customer(id).await?.is_some_and(|c| c.organisation.is_some());
+    actor.require(Act::IssueCode { for_contact })?;
+    let (code, expires_at) = state.store.issue_code(id, jiff::SignedDuration::from_mins(5), actor.name()).await?;
     Ok((StatusCode::CREATED, Json(CodeOut { code, expires_at })))
 }
 
@@ -291,6 +294,8 @@ pub async fn block(State(state): State<AppState>, actor: CurrentActor, Path(numb
 #[utoipa::path(post, path = "/v1/admin/cards/{number}/unblock", tag = "admin", security(("api_key" = []), ("session" = [])), params(("number" = String, Path)),
     responses((status = 204), (status = "4XX", body = ErrorBody)))]
 pub async fn unblock(State(state): State<AppState>, actor: CurrentActor, Path(number): Path<String>) -> Result<StatusCode, ApiError> {
+    let owner = state.store.card_owner(number.clone()).await?.ok_or_else(|| ApiError::not_found(format!("card '{number}' does not exist")))?;
+    actor.require(Act::UnblockCard { kind: owner.kind, of_contact: owner.organisation.is_some() })?;
     state.store.set_card_blocked(number, false, actor.name()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -11,12 +11,17 @@
 //!   (`numbering = "random"`), a guesser meets unknown numbers almost always and is
 //!   stopped long before finding a real one.
 //!
-//! The counts come from the failure log, so they hold across servers and restarts.
-//! Each server keeps them for a second per terminal and adds the refusals it writes
-//! itself, so a guessing terminal costs one query a second, not one per request.
+//! A terminal is its store and its id (ids are unique within a store only). The counts
+//! come from the failure log, so they hold across servers and restarts. Each server
+//! keeps them for a second per terminal and adds the refusals it writes itself, so a
+//! guessing terminal costs one query a second, not one per request. Once a terminal has
+//! [`SUSPECT`] refusals of a kind, its requests of that kind still running count as
+//! refused until answered, so it cannot burst past the limit; a terminal with a clean
+//! record is not held back however many requests it sends at once (a first burst of
+//! guesses may so pass the limit by its own parallelism, once a window).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use loyd_domain::operations::VisitRequest;
@@ -30,6 +35,10 @@ use crate::error::{ApiError, ErrorCode};
 pub const LIMIT: i64 = 20;
 /// The window the refusals are counted over.
 pub const WINDOW: Duration = Duration::from_secs(15 * 60);
+/// Refusals of a kind past which a terminal's requests still running count as refused
+/// too: a till with a clean record may send many at once (a web shop's checkouts), one
+/// that has been guessing may not burst past the limit.
+pub const SUSPECT: i64 = LIMIT / 2;
 /// How long a server trusts the counts it read without reading them again.
 const FRESH_FOR: Duration = Duration::from_secs(1);
 /// Above this many terminals the stale entries are dropped.
@@ -92,67 +101,155 @@ impl Guess {
     }
 }
 
+/// One terminal's counts as this server knows them.
+#[derive(Debug, Clone, Copy, Default)]
+struct Entry {
+    /// When `counts` was read from the failure log (`None`: never).
+    read_at: Option<Instant>,
+    /// Refusals: as read, plus those this server wrote since.
+    counts: AttemptCounts,
+    /// Requests of each kind this server is still answering.
+    running: AttemptCounts,
+}
+
+impl Entry {
+    fn fresh(&self) -> bool {
+        self.read_at.is_some_and(|at| at.elapsed() < FRESH_FOR)
+    }
+}
+
 #[derive(Default)]
 pub struct Attempts {
-    terminals: Mutex<HashMap<String, (Instant, AttemptCounts)>>,
+    terminals: Mutex<HashMap<String, Entry>>,
+}
+
+/// A terminal as the limits know it: its store and its id.
+pub fn terminal_key(caller: &PosCaller) -> String {
+    format!("{}/{}", caller.store.id, caller.terminal)
 }
 
 impl Attempts {
-    fn cached(&self, terminal: &str) -> Option<AttemptCounts> {
-        let map = self.terminals.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        map.get(terminal).filter(|(at, _)| at.elapsed() < FRESH_FOR).map(|(_, c)| *c)
+    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
+        self.terminals.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn cached(&self, terminal: &str) -> Option<Entry> {
+        self.entries().get(terminal).filter(|e| e.fresh()).copied()
     }
 
     fn remember(&self, terminal: &str, counts: AttemptCounts) {
-        let mut map = self.terminals.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut map = self.entries();
         if map.len() >= MAX_TERMINALS {
-            map.retain(|_, (at, _)| at.elapsed() < FRESH_FOR);
+            map.retain(|_, e| e.fresh() || e.running != AttemptCounts::default());
         }
-        map.insert(terminal.to_owned(), (Instant::now(), counts));
+        let e = map.entry(terminal.to_owned()).or_default();
+        e.read_at = Some(Instant::now());
+        e.counts = counts;
     }
 
     /// Counts a refusal this server has just written to the failure log.
     pub fn refused(&self, terminal: &str, guess: Guess) {
-        let mut map = self.terminals.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some((_, c)) = map.get_mut(terminal) {
-            match guess {
-                Guess::WrongPin => c.wrong_pins += 1,
-                Guess::UnknownPhoneOrCode => c.unknown_phones_or_codes += 1,
-                Guess::UnknownCard => c.unknown_cards += 1,
+        if let Some(e) = self.entries().get_mut(terminal) {
+            *guess.of_counts(&mut e.counts) += 1;
+        }
+    }
+
+    /// Counts a request as running, unless the limit is reached counting it; says which
+    /// limit it is over.
+    fn admit(&self, terminal: &str, presented: Presented) -> Result<(), &'static str> {
+        let mut map = self.entries();
+        let e = map.entry(terminal.to_owned()).or_default();
+        let over = |c: &AttemptCounts, r: &AttemptCounts, g: Guess| {
+            let (mut c, mut r) = (*c, *r);
+            let (refused, running) = (*g.of_counts(&mut c), *g.of_counts(&mut r));
+            refused >= LIMIT || (refused >= SUSPECT && refused + running >= LIMIT)
+        };
+        for (asked, guess, what) in [
+            (presented.pin, Guess::WrongPin, "wrong PINs"),
+            (presented.phone_or_code, Guess::UnknownPhoneOrCode, "unknown phones or one-time codes (identify by card)"),
+            (presented.card, Guess::UnknownCard, "unknown card numbers"),
+        ] {
+            if asked && over(&e.counts, &e.running, guess) {
+                return Err(what);
             }
+        }
+        e.running.add(presented, 1);
+        Ok(())
+    }
+
+    fn finished(&self, terminal: &str, presented: Presented) {
+        if let Some(e) = self.entries().get_mut(terminal) {
+            e.running.add(presented, -1);
         }
     }
 }
 
-/// Refuses a request that presents what its terminal may no longer guess.
-pub async fn check(state: &AppState, caller: &PosCaller, presented: Presented) -> Result<(), ApiError> {
-    if presented == Presented::default() {
-        return Ok(());
-    }
-    let terminal = caller.terminal.as_str();
-    let counts = match state.attempts.cached(terminal) {
-        Some(c) => c,
-        None => {
-            let since = state.store.now() - jiff::SignedDuration::try_from(WINDOW).unwrap_or_default();
-            let c = state.store.attempt_counts(terminal.to_owned(), since).await?;
-            state.attempts.remember(terminal, c);
-            c
+impl Guess {
+    fn of_counts(self, c: &mut AttemptCounts) -> &mut i64 {
+        match self {
+            Guess::WrongPin => &mut c.wrong_pins,
+            Guess::UnknownPhoneOrCode => &mut c.unknown_phones_or_codes,
+            Guess::UnknownCard => &mut c.unknown_cards,
         }
-    };
-    let refuse = |what: &str| {
-        Err(ApiError::new(ErrorCode::TooManyAttempts, format!("too many {what} from this terminal; try again later"))
-            .with_details(serde_json::json!({ "limit": LIMIT, "window_seconds": WINDOW.as_secs() })))
-    };
-    if presented.pin && counts.wrong_pins >= LIMIT {
-        return refuse("wrong PINs");
     }
-    if presented.phone_or_code && counts.unknown_phones_or_codes >= LIMIT {
-        return refuse("unknown phones or one-time codes (identify by card)");
+}
+
+trait AddPresented {
+    fn add(&mut self, presented: Presented, by: i64);
+}
+
+impl AddPresented for AttemptCounts {
+    fn add(&mut self, p: Presented, by: i64) {
+        self.wrong_pins += i64::from(p.pin) * by;
+        self.unknown_phones_or_codes += i64::from(p.phone_or_code) * by;
+        self.unknown_cards += i64::from(p.card) * by;
     }
-    if presented.card && counts.unknown_cards >= LIMIT {
-        return refuse("unknown card numbers");
+}
+
+/// A request admitted past the limits, counted as running until it is dropped (hold it
+/// until the request is answered).
+pub struct Admitted {
+    attempts: Option<(Arc<Attempts>, String, Presented)>,
+}
+
+impl Admitted {
+    /// Passes the request's answer through, counting it first if it was a refused guess
+    /// (before the request stops counting as running, so no request slips in between).
+    pub fn settle<T>(self, answer: Result<T, ApiError>) -> Result<T, ApiError> {
+        if let (Err(e), Some((attempts, terminal, _))) = (&answer, &self.attempts)
+            && let Some(guess) = Guess::of(e.code, e.card.is_some())
+        {
+            attempts.refused(terminal, guess);
+        }
+        answer
     }
-    Ok(())
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        if let Some((attempts, terminal, presented)) = self.attempts.take() {
+            attempts.finished(&terminal, presented);
+        }
+    }
+}
+
+/// Refuses a request that presents what its terminal may no longer guess; otherwise
+/// counts it as running while the returned guard lives.
+pub async fn check(state: &AppState, caller: &PosCaller, presented: Presented) -> Result<Admitted, ApiError> {
+    if presented == Presented::default() {
+        return Ok(Admitted { attempts: None });
+    }
+    let terminal = terminal_key(caller);
+    if state.attempts.cached(&terminal).is_none() {
+        let since = state.store.now() - jiff::SignedDuration::try_from(WINDOW).unwrap_or_default();
+        let counts = state.store.attempt_counts(caller.store.id.to_string(), caller.terminal.to_string(), since).await?;
+        state.attempts.remember(&terminal, counts);
+    }
+    match state.attempts.admit(&terminal, presented) {
+        Ok(()) => Ok(Admitted { attempts: Some((state.attempts.clone(), terminal, presented)) }),
+        Err(what) => Err(ApiError::new(ErrorCode::TooManyAttempts, format!("too many {what} from this terminal; try again later"))
+            .with_details(serde_json::json!({ "limit": LIMIT, "window_seconds": WINDOW.as_secs() }))),
+    }
 }
 
 #[cfg(test)]
@@ -184,11 +281,31 @@ mod tests {
     #[test]
     fn a_refusal_is_added_to_the_remembered_counts() {
         let a = Attempts::default();
-        a.refused("pos-1", Guess::WrongPin);
-        assert_eq!(a.cached("pos-1"), None, "nothing is made up for a terminal not read yet");
-        a.remember("pos-1", AttemptCounts { wrong_pins: 19, ..AttemptCounts::default() });
-        a.refused("pos-1", Guess::WrongPin);
-        a.refused("pos-1", Guess::UnknownCard);
-        assert_eq!(a.cached("pos-1"), Some(AttemptCounts { wrong_pins: 20, unknown_phones_or_codes: 0, unknown_cards: 1 }));
+        a.refused("s/pos-1", Guess::WrongPin);
+        assert!(a.cached("s/pos-1").is_none(), "nothing is made up for a terminal not read yet");
+        a.remember("s/pos-1", AttemptCounts { wrong_pins: 19, ..AttemptCounts::default() });
+        a.refused("s/pos-1", Guess::WrongPin);
+        a.refused("s/pos-1", Guess::UnknownCard);
+        let counts = a.cached("s/pos-1").unwrap().counts;
+        assert_eq!(counts, AttemptCounts { wrong_pins: 20, unknown_phones_or_codes: 0, unknown_cards: 1 });
+    }
+
+    #[test]
+    fn requests_still_running_count_against_the_limit_once_a_terminal_has_been_guessing() {
+        let a = Attempts::default();
+        a.remember("clean/pos-1", AttemptCounts::default());
+        for _ in 0..30 {
+            assert!(a.admit("clean/pos-1", Presented::card(false)).is_ok(), "a clean terminal may send many at once");
+        }
+        a.remember("s/pos-1", AttemptCounts { unknown_cards: 18, ..AttemptCounts::default() });
+        let card = Presented::card(false);
+        assert!(a.admit("s/pos-1", card).is_ok());
+        assert!(a.admit("s/pos-1", card).is_ok());
+        assert_eq!(a.admit("s/pos-1", card), Err("unknown card numbers"), "two running, eighteen refused: the limit");
+        a.finished("s/pos-1", card);
+        assert!(a.admit("s/pos-1", card).is_ok(), "one answered without a refusal frees its place");
+        assert!(a.admit("s/pos-1", Presented::card(true)).is_err(), "a PIN request names a card too");
+        assert!(a.admit("s/pos-1", Presented { phone_or_code: true, ..Presented::default() }).is_ok(), "phones are counted apart");
+        assert!(a.admit("other/pos-1", card).is_ok(), "the same terminal id in another store is another terminal");
     }
 }

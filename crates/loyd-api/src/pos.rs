@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
-use crate::attempts::{self, Guess, Presented};
+use crate::attempts::{self, Presented};
 use crate::error::{ApiError, ErrorBody, ErrorCode, ErrorInfo, ErrorObject};
 use crate::extract::{BodyLimit, Json, OptionalJson, Path, Query};
 
@@ -115,13 +115,10 @@ async fn authenticate(state: &AppState, authorization: Option<String>) -> Result
     Ok(state.store.pos_caller(found).await?)
 }
 
-/// Writes a refusal to the failure log, and counts it when it is a guess
-/// ([`attempts`]).
+/// Writes a refusal to the failure log (guesses are counted by the request that made
+/// them, [`attempts::Admitted::settle`]).
 async fn log_refusal(state: &AppState, caller: Option<&PosCaller>, op: &'static str, info: Option<ErrorInfo>) {
     let Some(info) = info else { return };
-    if let (Some(c), Some(guess)) = (caller, Guess::of(info.code, info.card.is_some())) {
-        state.attempts.refused(c.terminal.as_str(), guess);
-    }
     let failure = NewFailure {
         store: caller.map(|c| c.store.id.to_string()),
         terminal: caller.map(|c| c.terminal.to_string()),
@@ -161,13 +158,10 @@ pub async fn calculate(
     Json(req): Json<ReceiptRequest>,
 ) -> Result<Json<ReceiptResponse>, ApiError> {
     let (id, card) = (req.receipt_id.clone(), customer_card(&req));
-    attempts::check(&state, &caller, Presented::receipt(&req)).await.map_err(|e| e.for_client_id(id.clone()))?;
-    state
-        .store
-        .calculate_receipt(caller, req)
-        .await
-        .map(Json)
-        .map_err(|e| ApiError::from(e).for_client_id(id).for_card(card))
+    let admitted = attempts::check(&state, &caller, Presented::receipt(&req)).await.map_err(|e| e.for_client_id(id.clone()))?;
+    admitted.settle(
+        state.store.calculate_receipt(caller, req).await.map(Json).map_err(|e| ApiError::from(e).for_client_id(id).for_card(card)),
+    )
 }
 
 /// Commit a receipt in one transaction. A retry with the same `receipt_id` and body
@@ -182,13 +176,10 @@ pub async fn commit(
     Json(req): Json<ReceiptRequest>,
 ) -> Result<Response, ApiError> {
     let (id, card) = (req.receipt_id.clone(), customer_card(&req));
-    attempts::check(&state, &caller, Presented::receipt(&req)).await.map_err(|e| e.for_client_id(id.clone()))?;
-    state
-        .store
-        .commit_receipt(caller, req, false)
-        .await
-        .map(reply)
-        .map_err(|e| ApiError::from(e).for_client_id(id).for_card(card))
+    let admitted = attempts::check(&state, &caller, Presented::receipt(&req)).await.map_err(|e| e.for_client_id(id.clone()))?;
+    admitted.settle(
+        state.store.commit_receipt(caller, req, false).await.map(reply).map_err(|e| ApiError::from(e).for_client_id(id).for_card(card)),
+    )
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -332,8 +323,8 @@ async fn offline_one(state: &AppState, caller: &PosCaller, raw: Value) -> Result
         ApiError::validation(format!("the receipt does not match the expected shape: {}", crate::extract::without_values(&e.to_string())))
     })?;
     let card = customer_card(&req);
-    attempts::check(state, caller, Presented::receipt(&req)).await.map_err(|e| e.for_card(card.clone()))?;
-    state.store.commit_receipt(caller.clone(), req, true).await.map_err(|e| ApiError::from(e).for_card(card))
+    let admitted = attempts::check(state, caller, Presented::receipt(&req)).await.map_err(|e| e.for_card(card.clone()))?;
+    admitted.settle(state.store.commit_receipt(caller.clone(), req, true).await.map_err(|e| ApiError::from(e).for_card(card)))
 }
 
 /// Whether a JSON value holds a NUL in any string or key.
@@ -375,13 +366,8 @@ pub async fn card(
     Path(number): Path<String>,
     Query(q): Query<CardQuery>,
 ) -> Result<Json<CardInquiry>, ApiError> {
-    attempts::check(&state, &caller, Presented::card(q.pin.is_some())).await.map_err(|e| e.for_card(Some(number.clone())))?;
-    state
-        .store
-        .card_inquiry(caller, number.clone(), q.pin)
-        .await
-        .map(Json)
-        .map_err(|e| ApiError::from(e).for_card(Some(number)))
+    let admitted = attempts::check(&state, &caller, Presented::card(q.pin.is_some())).await.map_err(|e| e.for_card(Some(number.clone())))?;
+    admitted.settle(state.store.card_inquiry(caller, number.clone(), q.pin).await.map(Json).map_err(|e| ApiError::from(e).for_card(Some(number))))
 }
 
 /// Activate (sell) a gift card for an amount its series allows.
@@ -396,13 +382,16 @@ pub async fn activate(
     Json(req): Json<ActivateRequest>,
 ) -> Result<Response, ApiError> {
     let id = req.operation_id.clone();
-    attempts::check(&state, &caller, Presented::card(false)).await.map_err(|e| e.for_client_id(id.clone()).for_card(Some(number.clone())))?;
-    state
-        .store
-        .activate_gift_card(caller, number.clone(), req)
-        .await
-        .map(reply)
-        .map_err(|e| ApiError::from(e).for_client_id(id).for_card(Some(number)))
+    let admitted =
+        attempts::check(&state, &caller, Presented::card(false)).await.map_err(|e| e.for_client_id(id.clone()).for_card(Some(number.clone())))?;
+    admitted.settle(
+        state
+            .store
+            .activate_gift_card(caller, number.clone(), req)
+            .await
+            .map(reply)
+            .map_err(|e| ApiError::from(e).for_client_id(id).for_card(Some(number))),
+    )
 }
 
 /// Register a visit on a pass: `409 pass_exhausted` past its visits.
@@ -415,11 +404,6 @@ pub async fn visit(
     Json(req): Json<VisitRequest>,
 ) -> Result<Response, ApiError> {
     let (id, card) = (req.operation_id.clone(), req.customer.card.clone());
-    attempts::check(&state, &caller, Presented::visit(&req)).await.map_err(|e| e.for_client_id(id.clone()))?;
-    state
-        .store
-        .register_visit(caller, req)
-        .await
-        .map(reply)
-        .map_err(|e| ApiError::from(e).for_client_id(id).for_card(card))
+    let admitted = attempts::check(&state, &caller, Presented::visit(&req)).await.map_err(|e| e.for_client_id(id.clone()))?;
+    admitted.settle(state.store.register_visit(caller, req).await.map(reply).map_err(|e| ApiError::from(e).for_client_id(id).for_card(card)))
 }

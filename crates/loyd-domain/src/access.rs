@@ -122,6 +122,10 @@ pub enum Act {
     IssueCards { kind: CardKind, for_contact: bool },
     /// Replacing a card of a kind held by a customer who is (or is not) a contact.
     ReplaceCard { kind: CardKind, of_contact: bool },
+    /// Unblocking a card: it can pay or identify again.
+    UnblockCard { kind: CardKind, of_contact: bool },
+    /// A one-time code that identifies a customer at the till.
+    IssueCode { for_contact: bool },
     /// Making a customer a contact of an organisation (their balances move to it), or
     /// detaching them.
     SetOrganisation,
@@ -137,16 +141,22 @@ impl Act {
     /// - A gift card shows its PIN when issued and holds money once sold; a pass is
     ///   visits made from nothing; a credit card is a credit line: each moves value.
     /// - A contact of an organisation spends the organisation's shared balance: any new
-    ///   card, phone or membership is a new key to it.
+    ///   card, phone, one-time code or membership is a new key to it.
+    /// - Unblocking is judged like replacing: it gives a blocked key back.
     ///
     /// Moving value is [`Permission::BalanceAdjust`], like adjustments and merges.
     pub fn needs(self) -> Permission {
         match self {
             Act::IssueCards { kind: CardKind::Loyalty, for_contact: false }
-            | Act::ReplaceCard { kind: CardKind::Loyalty, of_contact: false } => Permission::CardsManage,
-            Act::IssueCards { .. } | Act::ReplaceCard { .. } | Act::SetOrganisation | Act::ChangeContactPhone => {
-                Permission::BalanceAdjust
-            }
+            | Act::ReplaceCard { kind: CardKind::Loyalty, of_contact: false }
+            | Act::UnblockCard { kind: CardKind::Loyalty, of_contact: false } => Permission::CardsManage,
+            Act::IssueCode { for_contact: false } => Permission::CodesIssue,
+            Act::IssueCards { .. }
+            | Act::ReplaceCard { .. }
+            | Act::UnblockCard { .. }
+            | Act::IssueCode { .. }
+            | Act::SetOrganisation
+            | Act::ChangeContactPhone => Permission::BalanceAdjust,
         }
     }
 
@@ -156,6 +166,8 @@ impl Act {
         match self {
             Act::IssueCards { kind, for_contact } => format!("issuing {} cards{}", kind.name(), of(for_contact)),
             Act::ReplaceCard { kind, of_contact } => format!("replacing a {} card{}", kind.name(), of(of_contact)),
+            Act::UnblockCard { kind, of_contact } => format!("unblocking a {} card{}", kind.name(), of(of_contact)),
+            Act::IssueCode { for_contact } => format!("a one-time code{}", of(for_contact)),
             Act::SetOrganisation => "joining or leaving an organisation (balances move)".into(),
             Act::ChangeContactPhone => "changing the phone of an organisation's contact".into(),
         }
@@ -223,6 +235,11 @@ mod tests {
             (Act::ReplaceCard { kind: Loyalty, of_contact: false }, Permission::CardsManage),
             (Act::ReplaceCard { kind: Loyalty, of_contact: true }, Permission::BalanceAdjust),
             (Act::ReplaceCard { kind: Gift, of_contact: false }, Permission::BalanceAdjust),
+            (Act::UnblockCard { kind: Loyalty, of_contact: false }, Permission::CardsManage),
+            (Act::UnblockCard { kind: Gift, of_contact: false }, Permission::BalanceAdjust),
+            (Act::UnblockCard { kind: Loyalty, of_contact: true }, Permission::BalanceAdjust),
+            (Act::IssueCode { for_contact: false }, Permission::CodesIssue),
+            (Act::IssueCode { for_contact: true }, Permission::BalanceAdjust),
             (Act::SetOrganisation, Permission::BalanceAdjust),
             (Act::ChangeContactPhone, Permission::BalanceAdjust),
         ];

@@ -312,7 +312,7 @@ dispatch! {
     /// The failure log, newest first.
     pub async fn failures(&self, filter: FailureFilter) -> Result<Vec<Failure>, StoreError>;
     /// A terminal's refusals since `since` that count as guesses.
-    pub async fn attempt_counts(&self, terminal: String, since: Timestamp) -> Result<AttemptCounts, StoreError>;
+    pub async fn attempt_counts(&self, store: String, terminal: String, since: Timestamp) -> Result<AttemptCounts, StoreError>;
     /// The receipt ids a terminal has committed, in order.
     pub async fn receipt_ids(&self, store: String, terminal: String) -> Result<Vec<String>, StoreError>;
     /// Counts a wrong PIN; the fifth in a row locks the card.

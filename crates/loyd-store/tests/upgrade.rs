@@ -8,12 +8,22 @@ both_backends! {
         // and logged a PIN sent as a JSON number with its value.
         loyd_store::migrate_to(&db.url, 8).await.unwrap();
         let offline = if db.backend() == "postgres" { "false" } else { "0" };
+        // A receipt of 200 lines: its row spills into SQLite's overflow pages.
+        let many: Vec<String> = (1..=200)
+            .map(|n| format!(r#"{{"line":{n},"sku":"SKU-{n:05}","groups":["dairy"],"qty":"1","amount":"1.00"}}"#))
+            .collect();
+        let big = format!(
+            r#"{{"receipt_id":"4","customer":{{"card":"2770000000033"}},"lines":[{}],"redeem":[],"gift_cards":[{{"number":"6000000000035","pin":"5926","amount":"2.00"}}],"coupons":[],"payments":{{"note":"a\u0000b"}}}}"#,
+            many.join(",")
+        );
         let legacy = [
-            (1, r#"{"receipt_id":"1","customer":{"card":"2770000000017"},"lines":[],"gift_cards":[{"number":"6000000000019","pin":"1712","amount":"5.00"},{"number":"6000000000027","pin":"8403","amount":"1.00"}],"coupons":[]}"#),
-            (2, r#"{"receipt_id":"2","customer":{"code":"483920"},"lines":[],"gift_cards":[],"coupons":[]}"#),
-            (3, r#"{"receipt_id":"3","customer":{"card":"2770000000025"},"lines":[],"gift_cards":[],"coupons":[]}"#),
+            (1, r#"{"receipt_id":"1","customer":{"card":"2770000000017"},"lines":[],"redeem":[],"gift_cards":[{"number":"6000000000019","pin":"1712","amount":"5.00"},{"number":"6000000000027","pin":"8403","amount":"1.00"}],"coupons":[]}"#.to_owned()),
+            (2, r#"{"receipt_id":"2","customer":{"code":"483920"},"lines":[],"redeem":[],"gift_cards":[],"coupons":[]}"#.to_owned()),
+            (3, r#"{"receipt_id":"3","customer":{"card":"2770000000025"},"lines":[],"redeem":[],"gift_cards":[],"coupons":[]}"#.to_owned()),
+            (4, big),
         ];
-        for (id, request) in legacy {
+        for (id, request) in &legacy {
+            let request = request.replace('\'', "''");
             let sql = format!(
                 "INSERT INTO receipts (store_id, terminal_id, receipt_id, at, status, config_version, total, discount, redeemed_value, \
                  gift_card_value, offline, request_hash, response, effects, returned, recorded_at, request) \
@@ -21,23 +31,41 @@ both_backends! {
             );
             db.execute_raw(&sql).await.unwrap();
         }
-        db.execute_raw(
-            "INSERT INTO failures (at, operation, code, message) VALUES (0, 'commit', 'validation_failed', \
-             'Failed to deserialize the JSON body into the target type: gift_cards[0].pin: invalid type: integer `1712`, expected a string')",
-        )
-        .await
-        .unwrap();
+        for message in [
+            "Failed to deserialize the JSON body into the target type: gift_cards[0].pin: invalid type: integer `1712`, expected a string",
+            "the receipt does not match the expected shape: invalid type: integer `8403`, expected a string",
+            "Failed to deserialize the JSON body into the target type: customer.code: invalid type: integer `483920`, expected a string",
+        ] {
+            db.execute_raw(&format!(
+                "INSERT INTO failures (at, operation, code, message) VALUES (0, 'commit', 'validation_failed', '{message}')"
+            ))
+            .await
+            .unwrap();
+        }
 
         let store = db.store().await;
         let dump = db.dump().await;
-        for secret in ["1712", "8403", "483920"] {
+        for secret in ["1712", "8403", "483920", "5926"] {
             assert!(!dump.contains(secret), "{secret} survived the upgrade");
         }
-        // What is no secret stays: the card numbers, amounts and the card a receipt named.
-        for kept in ["6000000000019", "6000000000027", "5.00", "2770000000017", "2770000000025"] {
-            assert!(dump.contains(kept), "{kept} was lost");
-        }
+        // What is no secret stays, in its shape: the gift cards as objects with their
+        // numbers and amounts, the card a receipt named, every line.
+        let kept = db.texts("SELECT request FROM receipts ORDER BY receipt_id").await;
+        let request = |id: &str| -> serde_json::Value {
+            let r: serde_json::Value = serde_json::from_str(&kept[id.parse::<usize>().unwrap() - 1]).unwrap();
+            assert_eq!(r["receipt_id"], id);
+            r
+        };
+        let first = request("1");
+        assert_eq!(first["gift_cards"][0], serde_json::json!({"number": "6000000000019", "amount": "5.00"}), "{first}");
+        assert_eq!(first["gift_cards"][1], serde_json::json!({"number": "6000000000027", "amount": "1.00"}));
+        assert_eq!(first["customer"], serde_json::json!({"card": "2770000000017"}));
+        assert!(request("2").get("customer").is_none(), "a customer named by a one-time code is named by id only");
+        let fourth = request("4");
+        assert_eq!(fourth["lines"].as_array().unwrap().len(), 200);
+        assert_eq!(fourth["gift_cards"][0], serde_json::json!({"number": "6000000000035", "amount": "2.00"}));
         let failures = store.failures(loyd_store::FailureFilter { limit: 10, ..Default::default() }).await.unwrap();
-        assert_eq!((failures.len(), failures[0].code.as_str()), (1, "validation_failed"), "the refusal itself stays");
+        assert_eq!(failures.len(), 3, "the refusals themselves stay");
+        assert!(failures.iter().all(|f| f.code == "validation_failed"));
     }
 }

@@ -139,7 +139,8 @@ impl TestDb {
     }
 
     /// Everything the database holds, as text: the SQLite files byte for byte (main
-    /// file and write-ahead log), or every row of every table of the PostgreSQL schema.
+    /// file and write-ahead log), or every value of every row of every table of the
+    /// PostgreSQL schema.
     /// Tests search it for plaintext that must not be there.
     pub async fn dump(&self) -> String {
         match &self.url {
@@ -162,12 +163,22 @@ impl TestDb {
                         .expect("list tables");
                 let mut out = String::new();
                 for (t,) in tables {
-                    let rows: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT t::text FROM \"{t}\" t")))
-                        .fetch_all(&mut c)
-                        .await
-                        .expect("read a table");
+                    // Each value as its own text: a whole row's text would double the
+                    // quotes inside values (`""pin"":""1712""`) and hide what is searched.
+                    let columns: Vec<(String,)> = sqlx::query_as(
+                        "SELECT column_name::text FROM information_schema.columns \
+                         WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position",
+                    )
+                    .bind(&t)
+                    .fetch_all(&mut c)
+                    .await
+                    .expect("list columns");
+                    let values: Vec<String> = columns.iter().map(|(col,)| format!("\"{col}\"::text")).collect();
+                    let sql = format!("SELECT concat_ws(E'\\t', {}) FROM \"{t}\"", values.join(", "));
+                    let rows: Vec<(Option<String>,)> =
+                        sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(&mut c).await.expect("read a table");
                     for (r,) in rows {
-                        out.push_str(&r);
+                        out.push_str(&r.unwrap_or_default());
                         out.push('\n');
                     }
                 }
@@ -187,6 +198,20 @@ impl TestDb {
             DatabaseUrl::Postgres(url) => {
                 let mut c = PgConnection::connect(url).await.map_err(|e| e.to_string())?;
                 c.execute(sqlx::AssertSqlSafe(sql.to_owned())).await.map(|r| r.rows_affected()).map_err(|e| e.to_string())
+            }
+        }
+    }
+
+    /// The first column of every row `sql` returns, as text, read outside Loyd.
+    pub async fn texts(&self, sql: &str) -> Vec<String> {
+        match &self.url {
+            DatabaseUrl::Sqlite(path) => {
+                let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display())).await.expect("open the test file");
+                sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned())).fetch_all(&mut c).await.expect("query the test file")
+            }
+            DatabaseUrl::Postgres(url) => {
+                let mut c = PgConnection::connect(url).await.expect("connect to the test schema");
+                sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned())).fetch_all(&mut c).await.expect("query the test schema")
             }
         }
     }

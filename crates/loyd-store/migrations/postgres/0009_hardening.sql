@@ -8,21 +8,25 @@ ALTER TABLE stores ADD COLUMN offline_days BIGINT CHECK (offline_days IS NULL OR
 -- 2. Secrets in copies of requests. Versions before this one kept a receipt's request
 --    with the gift card PINs it carried and the one-time code a customer was named by.
 --    Both are removed from the kept copies; the receipt row names its customer by id.
---    The old row versions stay on disk until vacuumed: run VACUUM (FULL) receipts after
---    the upgrade to remove them from the data files too (docs/security.md).
+--    The copies were written by serde_json (compact, fields in a fixed order: a gift
+--    card's `pin` between `number` and `amount`, `customer` before `lines`), so the text
+--    is edited in place; a cast to jsonb would refuse copies holding `\u0000`, which
+--    earlier versions accepted in `payments`. The old row versions stay on disk until
+--    vacuumed: run VACUUM (FULL) receipts after the upgrade (docs/operations.md).
 UPDATE receipts
-SET request = jsonb_set(request::jsonb, '{gift_cards}',
-        (SELECT COALESCE(jsonb_agg(g - 'pin' ORDER BY n), '[]'::jsonb)
-         FROM jsonb_array_elements(request::jsonb -> 'gift_cards') WITH ORDINALITY AS e (g, n)))::text
-WHERE request LIKE '%"pin"%' AND jsonb_typeof(request::jsonb -> 'gift_cards') = 'array';
+SET request = regexp_replace(
+        regexp_replace(request, '"pin":"(?:[^"\\]|\\.)*",', '', 'g'),
+        ',"pin":"(?:[^"\\]|\\.)*"', '', 'g')
+WHERE request LIKE '%"pin":"%';
 
 UPDATE receipts
-SET request = (request::jsonb - 'customer')::text
-WHERE request LIKE '%"customer"%' AND (request::jsonb -> 'customer') ?| ARRAY['code', 'phone'];
+SET request = regexp_replace(request, '"customer":\{"(?:code|phone)":"(?:[^"\\]|\\.)*"\},?', '', 'g')
+WHERE request LIKE '%"customer":{"code"%' OR request LIKE '%"customer":{"phone"%';
 
--- 3. A refusal of a PIN sent with the wrong JSON type was logged with the value
---    echoed ("gift_cards[0].pin: invalid type: integer `1712`"). Such messages are
+-- 3. Refusals of a value of the wrong JSON type were logged with the value echoed
+--    ("gift_cards[0].pin: invalid type: integer `1712`", "customer.code: invalid type:
+--    integer `483920`"); the value may have been a PIN or a code. Such messages are
 --    replaced; the refusal itself (code, card, time) stays.
 UPDATE failures
-SET message = 'the request body did not match the expected shape (message removed on upgrade: it echoed a PIN)'
-WHERE message LIKE '%pin:%invalid%' OR message LIKE '%pin: invalid%';
+SET message = 'the request body did not match the expected shape (message removed on upgrade: it echoed a value)'
+WHERE message LIKE '%invalid type:%' OR message LIKE '%invalid value:%' OR message LIKE '%unknown variant%';

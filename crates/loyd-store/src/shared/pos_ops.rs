@@ -288,10 +288,16 @@ async fn next_numbers(c: &mut Conn, spec: &loyd_domain::program::CardSeriesSpec,
     if spec.numbering == loyd_domain::program::Numbering::Random {
         return random_numbers(c, spec, count).await;
     }
-    let last = sqlx::query("SELECT number FROM cards WHERE series = $1 ORDER BY number DESC LIMIT 1")
-        .bind(spec.id.as_str().to_owned())
-        .fetch_optional(&mut *c)
-        .await?;
+    // Only numbers of the series' shape: a replacement card keeps its series under any
+    // number the operator gave it ("R181"), which says nothing about the sequence.
+    let last = sqlx::query(
+        "SELECT number FROM cards WHERE series = $1 AND length(number) = $2 AND number LIKE $3 ORDER BY number DESC LIMIT 1",
+    )
+    .bind(spec.id.as_str().to_owned())
+    .bind(i64::from(spec.length))
+    .bind(format!("{}%", spec.prefix))
+    .fetch_optional(&mut *c)
+    .await?;
     let digits = usize::from(spec.length) - usize::from(spec.check_digit != loyd_domain::program::CheckDigit::None);
     let mut seq: u64 = match last {
         Some(r) => {
@@ -301,12 +307,14 @@ async fn next_numbers(c: &mut Conn, spec: &loyd_domain::program::CardSeriesSpec,
         None => 0,
     };
     let mut out = Vec::with_capacity(count as usize);
-    for _ in 0..count {
+    while out.len() < count as usize {
         seq += 1;
-        out.push(
-            cards::series_number(&spec.prefix, spec.length, spec.check_digit, seq)
-                .ok_or_else(|| StoreError::Invalid(format!("series {} has no numbers left", spec.id)))?,
-        );
+        let number = cards::series_number(&spec.prefix, spec.length, spec.check_digit, seq)
+            .ok_or_else(|| StoreError::Invalid(format!("series {} has no numbers left", spec.id)))?;
+        // A number given by hand may sit ahead in the sequence: pass over it.
+        if card_row(c, &number).await?.is_none() {
+            out.push(number);
+        }
     }
     Ok(out)
 }
@@ -632,19 +640,21 @@ impl Backend {
         qb.build().fetch_all(&mut *c).await?.iter().map(failure_from_row).collect()
     }
 
-    /// A terminal's refusals since `since` that count as guesses: wrong PINs, unknown
-    /// phones or one-time codes (refusals naming no card), unknown card numbers.
-    pub async fn attempt_counts(&self, terminal: String, since: Timestamp) -> Result<AttemptCounts, StoreError> {
+    /// The refusals since `since` of a store's terminal that count as guesses: wrong
+    /// PINs, unknown phones or one-time codes (refusals naming no card), unknown card
+    /// numbers.
+    pub async fn attempt_counts(&self, store: String, terminal: String, since: Timestamp) -> Result<AttemptCounts, StoreError> {
         let mut c = self.reader().await?;
         let row = sqlx::query(
             "SELECT \
                CAST(COALESCE(SUM(CASE WHEN code = 'wrong_pin' THEN 1 ELSE 0 END), 0) AS BIGINT) AS pins, \
                CAST(COALESCE(SUM(CASE WHEN code = 'unknown_card' AND card IS NULL THEN 1 ELSE 0 END), 0) AS BIGINT) AS ids, \
                CAST(COALESCE(SUM(CASE WHEN code = 'unknown_card' AND card IS NOT NULL THEN 1 ELSE 0 END), 0) AS BIGINT) AS cards \
-             FROM failures WHERE terminal_id = $1 AND code IN ('wrong_pin', 'unknown_card') AND at >= $2",
+             FROM failures WHERE terminal_id = $1 AND store_id = $3 AND code IN ('wrong_pin', 'unknown_card') AND at >= $2",
         )
         .bind(terminal)
         .bind(to_micros(since))
+        .bind(store)
         .fetch_one(&mut *c)
         .await?;
         Ok(AttemptCounts { wrong_pins: row.try_get("pins")?, unknown_phones_or_codes: row.try_get("ids")?, unknown_cards: row.try_get("cards")? })

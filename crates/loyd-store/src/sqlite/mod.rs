@@ -93,7 +93,11 @@ impl Backend {
 
         let mut writer = base.clone().connect().await?;
         if opts.migrate {
+            // Migrations may scrub secrets: then every replaced byte is zeroed, those of
+            // freed overflow pages too (`fast` leaves those for speed).
+            sqlx::query("PRAGMA secure_delete = ON").execute(&mut writer).await?;
             crate::migrations::sqlite().run(&mut writer).await.map_err(crate::migrations::error)?;
+            sqlx::query("PRAGMA secure_delete = FAST").execute(&mut writer).await?;
         }
         let readers = crate::pool_options::<Db>(opts)
             .connect_with(base.clone().pragma("query_only", "ON"))

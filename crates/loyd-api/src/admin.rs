@@ -14,7 +14,7 @@ use loyd_domain::access::Act;
 use loyd_domain::config::ConfigDocument;
 use loyd_domain::ids::AssetCode;
 use loyd_domain::money::{self, Minor, Scale};
-use loyd_store::{Applied, Failure, FailureFilter, IssueCards, IssuedCard, LedgerAudit, Statement};
+use loyd_store::{Applied, CardOwner, Failure, FailureFilter, IssueCards, IssuedCard, LedgerAudit, Statement};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
@@ -57,6 +57,17 @@ pub(crate) fn customer_id(text: &str) -> Result<i64, ApiError> {
         .map_err(|_| ApiError::validation(format!("'{text}' is not a customer id (c_7)")))
 }
 
+/// Whether a customer is a contact of an organisation: their balance is its, so any new
+/// way to identify them is a key to it ([`Act`]).
+pub(crate) async fn is_contact(state: &AppState, id: i64) -> Result<bool, ApiError> {
+    Ok(state.store.customer(id).await?.is_some_and(|c| c.organisation.is_some()))
+}
+
+/// The card an admin action names, with whose it is; `404` when there is none.
+pub(crate) async fn card_owner(state: &AppState, number: &str) -> Result<CardOwner, ApiError> {
+    state.store.card_owner(number.to_owned()).await?.ok_or_else(|| ApiError::not_found(format!("card '{number}' does not exist")))
+}
+
 pub(crate) async fn scale_of(state: &AppState, currency: &AssetCode) -> Result<Scale, ApiError> {
     let program = state.store.program().await?;
     program
@@ -85,8 +96,7 @@ pub struct CodeOut {
     responses((status = 201, body = CodeOut), (status = "4XX", body = ErrorBody)))]
 pub async fn issue_code(State(state): State<AppState>, actor: CurrentActor, Path(id): Path<String>) -> Result<(StatusCode, Json<CodeOut>), ApiError> {
     let id = customer_id(&id)?;
-    let for_contact = state.store.customer(id).await?.is_some_and(|c| c.organisation.is_some());
-    actor.require(Act::IssueCode { for_contact })?;
+    actor.require(Act::IssueCode { for_contact: is_contact(&state, id).await? })?;
     let (code, expires_at) = state.store.issue_code(id, jiff::SignedDuration::from_mins(5), actor.name()).await?;
     Ok((StatusCode::CREATED, Json(CodeOut { code, expires_at })))
 }
@@ -234,7 +244,7 @@ pub async fn issue_cards(State(state): State<AppState>, actor: CurrentActor, Jso
         .map(|s| s.spec.kind)
         .ok_or_else(|| ApiError::not_found(format!("card series '{}' does not exist", loyd_domain::text::escaped(&body.series, 64))))?;
     let for_contact = match customer {
-        Some(id) => state.store.customer(id).await?.is_some_and(|c| c.organisation.is_some()),
+        Some(id) => is_contact(&state, id).await?,
         None => false,
     };
     actor.require(Act::IssueCards { kind, for_contact })?;
@@ -294,7 +304,7 @@ pub async fn block(State(state): State<AppState>, actor: CurrentActor, Path(numb
 #[utoipa::path(post, path = "/v1/admin/cards/{number}/unblock", tag = "admin", security(("api_key" = []), ("session" = [])), params(("number" = String, Path)),
     responses((status = 204), (status = "4XX", body = ErrorBody)))]
 pub async fn unblock(State(state): State<AppState>, actor: CurrentActor, Path(number): Path<String>) -> Result<StatusCode, ApiError> {
-    let owner = state.store.card_owner(number.clone()).await?.ok_or_else(|| ApiError::not_found(format!("card '{number}' does not exist")))?;
+    let owner = card_owner(&state, &number).await?;
     actor.require(Act::UnblockCard { kind: owner.kind, of_contact: owner.organisation.is_some() })?;
     state.store.set_card_blocked(number, false, actor.name()).await?;
     Ok(StatusCode::NO_CONTENT)

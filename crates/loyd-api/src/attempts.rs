@@ -79,6 +79,15 @@ impl Presented {
     pub fn card(pin: bool) -> Presented {
         Presented { pin, card: true, phone_or_code: false }
     }
+
+    /// Whether the request could be a guess of this kind.
+    fn asks(self, guess: Guess) -> bool {
+        match guess {
+            Guess::WrongPin => self.pin,
+            Guess::UnknownPhoneOrCode => self.phone_or_code,
+            Guess::UnknownCard => self.card,
+        }
+    }
 }
 
 /// The refusals of a failure-log entry that count as guesses.
@@ -90,6 +99,8 @@ pub enum Guess {
 }
 
 impl Guess {
+    const ALL: [Guess; 3] = [Guess::WrongPin, Guess::UnknownPhoneOrCode, Guess::UnknownCard];
+
     /// The guess a refusal with `code` (naming a card or not) was.
     pub fn of(code: ErrorCode, names_card: bool) -> Option<Guess> {
         match code {
@@ -97,6 +108,24 @@ impl Guess {
             ErrorCode::UnknownCard if names_card => Some(Guess::UnknownCard),
             ErrorCode::UnknownCard => Some(Guess::UnknownPhoneOrCode),
             _ => None,
+        }
+    }
+
+    /// Its count among `counts`.
+    fn count(self, counts: &mut AttemptCounts) -> &mut i64 {
+        match self {
+            Guess::WrongPin => &mut counts.wrong_pins,
+            Guess::UnknownPhoneOrCode => &mut counts.unknown_phones_or_codes,
+            Guess::UnknownCard => &mut counts.unknown_cards,
+        }
+    }
+
+    /// What the refusal says the terminal sent too many of.
+    fn what(self) -> &'static str {
+        match self {
+            Guess::WrongPin => "wrong PINs",
+            Guess::UnknownPhoneOrCode => "unknown phones or one-time codes (identify by card)",
+            Guess::UnknownCard => "unknown card numbers",
         }
     }
 }
@@ -137,6 +166,13 @@ impl Attempts {
         self.entries().get(terminal).filter(|e| e.fresh()).copied()
     }
 
+    /// Adds `by` to the running requests of every kind `presented` could be.
+    fn run(e: &mut Entry, presented: Presented, by: i64) {
+        for g in Guess::ALL.into_iter().filter(|g| presented.asks(*g)) {
+            *g.count(&mut e.running) += by;
+        }
+    }
+
     fn remember(&self, terminal: &str, counts: AttemptCounts) {
         let mut map = self.entries();
         if map.len() >= MAX_TERMINALS {
@@ -150,7 +186,7 @@ impl Attempts {
     /// Counts a refusal this server has just written to the failure log.
     pub fn refused(&self, terminal: &str, guess: Guess) {
         if let Some(e) = self.entries().get_mut(terminal) {
-            *guess.of_counts(&mut e.counts) += 1;
+            *guess.count(&mut e.counts) += 1;
         }
     }
 
@@ -159,50 +195,20 @@ impl Attempts {
     fn admit(&self, terminal: &str, presented: Presented) -> Result<(), &'static str> {
         let mut map = self.entries();
         let e = map.entry(terminal.to_owned()).or_default();
-        let over = |c: &AttemptCounts, r: &AttemptCounts, g: Guess| {
-            let (mut c, mut r) = (*c, *r);
-            let (refused, running) = (*g.of_counts(&mut c), *g.of_counts(&mut r));
-            refused >= LIMIT || (refused >= SUSPECT && refused + running >= LIMIT)
-        };
-        for (asked, guess, what) in [
-            (presented.pin, Guess::WrongPin, "wrong PINs"),
-            (presented.phone_or_code, Guess::UnknownPhoneOrCode, "unknown phones or one-time codes (identify by card)"),
-            (presented.card, Guess::UnknownCard, "unknown card numbers"),
-        ] {
-            if asked && over(&e.counts, &e.running, guess) {
-                return Err(what);
+        for g in Guess::ALL.into_iter().filter(|g| presented.asks(*g)) {
+            let (refused, running) = (*g.count(&mut e.counts), *g.count(&mut e.running));
+            if refused >= LIMIT || (refused >= SUSPECT && refused + running >= LIMIT) {
+                return Err(g.what());
             }
         }
-        e.running.add(presented, 1);
+        Self::run(e, presented, 1);
         Ok(())
     }
 
     fn finished(&self, terminal: &str, presented: Presented) {
         if let Some(e) = self.entries().get_mut(terminal) {
-            e.running.add(presented, -1);
+            Self::run(e, presented, -1);
         }
-    }
-}
-
-impl Guess {
-    fn of_counts(self, c: &mut AttemptCounts) -> &mut i64 {
-        match self {
-            Guess::WrongPin => &mut c.wrong_pins,
-            Guess::UnknownPhoneOrCode => &mut c.unknown_phones_or_codes,
-            Guess::UnknownCard => &mut c.unknown_cards,
-        }
-    }
-}
-
-trait AddPresented {
-    fn add(&mut self, presented: Presented, by: i64);
-}
-
-impl AddPresented for AttemptCounts {
-    fn add(&mut self, p: Presented, by: i64) {
-        self.wrong_pins += i64::from(p.pin) * by;
-        self.unknown_phones_or_codes += i64::from(p.phone_or_code) * by;
-        self.unknown_cards += i64::from(p.card) * by;
     }
 }
 

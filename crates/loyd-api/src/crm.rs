@@ -269,11 +269,8 @@ pub async fn update_customer(
     if body.organisation.is_some() {
         actor.require(Act::SetOrganisation)?;
     }
-    if body.phone.is_some() {
-        let current = state.store.customer(id).await?;
-        if current.is_some_and(|c| c.organisation.is_some()) {
-            actor.require(Act::ChangeContactPhone)?;
-        }
+    if body.phone.is_some() && crate::admin::is_contact(&state, id).await? {
+        actor.require(Act::ChangeContactPhone)?;
     }
     let patch = CustomerPatch {
         phone: body.phone,
@@ -742,7 +739,7 @@ pub struct ReplaceCard {
 #[utoipa::path(post, path = "/v1/admin/cards/{number}/replace", tag = "crm", security(("api_key" = []), ("session" = [])),
     params(("number" = String, Path)), request_body = ReplaceCard, responses((status = 201, body = Object), (status = "4XX", body = ErrorBody)))]
 pub async fn replace_card(State(state): State<AppState>, actor: CurrentActor, Path(number): Path<String>, Json(body): Json<ReplaceCard>) -> Result<(StatusCode, Json<CardInfo>), ApiError> {
-    let owner = state.store.card_owner(number.clone()).await?.ok_or_else(|| ApiError::not_found(format!("card '{number}' does not exist")))?;
+    let owner = crate::admin::card_owner(&state, &number).await?;
     actor.require(Act::ReplaceCard { kind: owner.kind, of_contact: owner.organisation.is_some() })?;
     let card = state.store.replace_card(number, body.number, actor.name()).await?;
     Ok((StatusCode::CREATED, Json(card)))

@@ -272,12 +272,17 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         self.status.unwrap_or_else(|| self.code.status())
     }
+
+    /// What the failure log keeps of this refusal.
+    pub fn info(&self) -> ErrorInfo {
+        ErrorInfo { code: self.code, message: self.message.clone(), card: self.card.clone(), client_id: self.client_id.clone() }
+    }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let info = ErrorInfo { code: self.code, message: self.message.clone(), card: self.card, client_id: self.client_id };
+        let info = self.info();
         let body = ErrorBody { error: ErrorObject { code: self.code, message: self.message, details: self.details } };
         let mut res = (status, axum::Json(body)).into_response();
         res.extensions_mut().insert(info);

@@ -54,8 +54,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OptionalJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let limit = req.extensions().get::<BodyLimit>().copied();
-        let bytes = Bytes::from_request(req, state).await.map_err(|r| body_rejection(r.status(), r.body_text(), limit))?;
+        let bytes = read_body(req, state).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(OptionalJson(None));
         }
@@ -76,6 +75,11 @@ pub async fn json_body_allowing_nul<S: Send + Sync>(req: Request, state: &S) -> 
     if !is_json(req.headers()) {
         return Err(unsupported_media_type());
     }
+    read_body(req, state).await
+}
+
+/// The body, within the route's limit ([`BodyLimit`] names it in a refusal).
+async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
     let limit = req.extensions().get::<BodyLimit>().copied();
     Bytes::from_request(req, state).await.map_err(|r| body_rejection(r.status(), r.body_text(), limit))
 }

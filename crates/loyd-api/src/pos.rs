@@ -301,8 +301,7 @@ pub async fn offline(
                     Some(id) => e.for_client_id(id.clone()),
                     None => e,
                 };
-                let info = ErrorInfo { code: e.code, message: e.message.clone(), card: e.card.clone(), client_id: e.client_id.clone() };
-                log_refusal(&state, Some(&caller), "offline", Some(info)).await;
+                log_refusal(&state, Some(&caller), "offline", Some(e.info())).await;
                 let mut error = json!({"code": e.code, "message": e.message});
                 if let Some(d) = &e.details {
                     error["details"] = d.clone();

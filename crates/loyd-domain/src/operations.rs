@@ -4,7 +4,6 @@
 use serde::{Deserialize, Serialize};
 
 use crate::cards::{MAX_CARD_LEN, valid_card_text};
-use crate::ids::ClientOpId;
 use crate::receipt::{BalanceOut, CustomerRef, DecStr, ReceiptError};
 
 /// `POST /v1/pos/gift-cards/{number}/activate`.
@@ -19,7 +18,7 @@ pub struct ActivateRequest {
 impl ActivateRequest {
     /// Checks the operation id and the card number before anything is looked up.
     pub fn check_ids(&self, number: &str) -> Result<(), ReceiptError> {
-        ClientOpId::parse(&self.operation_id).map_err(|e| ReceiptError::invalid(format!("operation_id: {e}")))?;
+        ReceiptError::client_id("operation_id", &self.operation_id)?;
         check_card_number("number", number)
     }
 }
@@ -57,9 +56,9 @@ pub struct VisitRequest {
 impl VisitRequest {
     /// Checks the operation id, the customer reference and the service name.
     pub fn check(&self) -> Result<crate::receipt::Identify, ReceiptError> {
-        ClientOpId::parse(&self.operation_id).map_err(|e| ReceiptError::invalid(format!("operation_id: {e}")))?;
+        ReceiptError::client_id("operation_id", &self.operation_id)?;
         if let Some(s) = &self.service {
-            crate::text::line("service", s, crate::receipt::MAX_NAME).map_err(|e| ReceiptError::invalid(e.to_string()))?;
+            crate::text::line("service", s, crate::receipt::MAX_NAME)?;
         }
         self.customer.identify()
     }

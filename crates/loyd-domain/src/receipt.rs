@@ -288,7 +288,7 @@ impl ReceiptRequest {
     /// Checks the request against the wire rules for a store whose money has `scale`.
     /// `now` stands in for a missing `at`.
     pub fn parse(&self, scale: Scale, now: Timestamp) -> Result<Receipt, ReceiptError> {
-        let id = ClientOpId::parse(&self.receipt_id).map_err(|e| ReceiptError::invalid(format!("receipt_id: {e}")))?;
+        let id = ReceiptError::client_id("receipt_id", &self.receipt_id)?;
         if self.lines.is_empty() || self.lines.len() > MAX_LINES {
             return Err(ReceiptError::invalid(format!("a receipt has 1 to {MAX_LINES} lines")));
         }
@@ -341,7 +341,7 @@ impl ReceiptRequest {
                 return Err(ReceiptError::invalid("gift_cards[].amount must be positive"));
             }
             if let Some(pin) = &g.pin {
-                crate::text::pin("gift_cards[].pin", pin).map_err(|e| ReceiptError::invalid(e.to_string()))?;
+                crate::text::pin("gift_cards[].pin", pin)?;
             }
             gift_cards.push(GiftCardUse { number: g.number.clone(), pin: g.pin.clone(), amount });
         }
@@ -424,9 +424,21 @@ pub enum ReceiptError {
     TimeOutOfRange { at: Timestamp, why: &'static str, earliest: Timestamp, latest: Timestamp },
 }
 
+/// A text field that breaks its rules refuses the operation it came with.
+impl From<crate::text::TextError> for ReceiptError {
+    fn from(e: crate::text::TextError) -> Self {
+        ReceiptError::Invalid(e.to_string())
+    }
+}
+
 impl ReceiptError {
     pub fn invalid(message: impl Into<String>) -> Self {
         ReceiptError::Invalid(message.into())
+    }
+
+    /// A client's id for one call, named `field` in the refusal if it breaks the rules.
+    pub fn client_id(field: &str, text: &str) -> Result<ClientOpId, ReceiptError> {
+        ClientOpId::parse(text).map_err(|e| ReceiptError::invalid(format!("{field}: {e}")))
     }
 
     /// The stable error code of POS-API.md.

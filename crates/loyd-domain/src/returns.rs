@@ -295,13 +295,19 @@ pub struct ReturnRequest {
 impl ReturnRequest {
     /// Checks the ids a return names, before anything is looked up by them.
     pub fn check_ids(&self) -> Result<(), ReceiptError> {
-        crate::ids::ClientOpId::parse(&self.return_id).map_err(|e| ReceiptError::invalid(format!("return_id: {e}")))?;
-        crate::ids::ClientOpId::parse(&self.receipt_id).map_err(|e| ReceiptError::invalid(format!("receipt_id: {e}")))?;
-        if let Some(t) = &self.terminal {
-            crate::ids::TerminalCode::parse(t).map_err(|e| ReceiptError::invalid(format!("terminal: {e}")))?;
-        }
-        Ok(())
+        ReceiptError::client_id("return_id", &self.return_id)?;
+        check_receipt_ref(&self.receipt_id, self.terminal.as_deref())
     }
+}
+
+/// Checks how a return or a cancellation names its receipt: the receipt id and, when
+/// given, the selling terminal.
+pub fn check_receipt_ref(receipt_id: &str, terminal: Option<&str>) -> Result<(), ReceiptError> {
+    ReceiptError::client_id("receipt_id", receipt_id)?;
+    if let Some(t) = terminal {
+        crate::ids::TerminalCode::parse(t).map_err(|e| ReceiptError::invalid(format!("terminal: {e}")))?;
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]

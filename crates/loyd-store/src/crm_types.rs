@@ -96,7 +96,6 @@ pub struct CardInfo {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CardOwner {
     pub kind: loyd_domain::program::CardKind,
-    pub customer: Option<i64>,
     /// The organisation whose balance the card spends, for a contact's card.
     pub organisation: Option<i64>,
 }

@@ -400,9 +400,13 @@ impl Store {
         };
         let store = Store { backend: Arc::new(backend), clock, programs: Arc::new(Programs::default()), secret, terminals: Default::default() };
         if opts.migrate {
-            store.seal_plaintext().await?;
-            // Upgrades scrub secrets; on SQLite the replaced pages must leave the files too.
-            if let Backend::Sqlite(b) = &*store.backend {
+            let sealed = store.seal_plaintext().await?;
+            // An upgrade scrubs secrets; on SQLite the replaced pages must leave the files
+            // too. Only then: a checkpoint waits for readers, and an operator's command may
+            // open the database while the server is busy.
+            if let Backend::Sqlite(b) = &*store.backend
+                && (b.migrated || sealed > 0)
+            {
                 b.checkpoint().await?;
             }
         }

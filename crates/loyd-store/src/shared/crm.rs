@@ -624,7 +624,7 @@ impl Backend {
     pub async fn card_owner(&self, number: String) -> Result<Option<CardOwner>, StoreError> {
         let mut c = self.reader().await?;
         let row = sqlx::query(
-            "SELECT cards.kind, cards.customer_id, cu.organisation_id FROM cards \
+            "SELECT cards.kind, cu.organisation_id FROM cards \
              LEFT JOIN customers cu ON cu.id = cards.customer_id WHERE cards.number = $1",
         )
         .bind(number)
@@ -634,7 +634,6 @@ impl Backend {
         let kind: String = r.try_get("kind")?;
         Ok(Some(CardOwner {
             kind: loyd_domain::program::CardKind::from_name(&kind).ok_or_else(|| super::rows::corrupt(format!("unknown card kind {kind}")))?,
-            customer: r.try_get("customer_id")?,
             organisation: r.try_get("organisation_id")?,
         }))
     }

@@ -389,15 +389,16 @@ pub(crate) async fn issue_in(c: &mut Conn, req: &IssueCards, program: &Program, 
             if !cards::valid_card_text(n) || !n.starts_with(&spec.prefix) {
                 return Err(StoreError::Invalid(format!("{n} is not a number of series {} (prefix {:?})", spec.id, spec.prefix)));
             }
+            if card_row(c, n).await?.is_some() {
+                return Err(StoreError::AlreadyExists { what: "card", id: n.clone() });
+            }
             vec![n.clone()]
         }
+        // Free numbers only: `next_numbers` passes over those that exist.
         None => next_numbers(c, spec, req.count).await?,
     };
     let mut issued = Vec::with_capacity(numbers.len());
     for number in numbers {
-        if card_row(c, &number).await?.is_some() {
-            return Err(StoreError::AlreadyExists { what: "card", id: number });
-        }
         let pin = spec.pin.then(|| random_digits(4));
         let (state, valid_until, account) = match spec.kind {
             CardKind::Loyalty => (CardState::Active, None, None),
@@ -559,7 +560,7 @@ impl Backend {
     ) -> Result<CardInquiry, StoreError> {
         loyd_domain::operations::check_card_number("number", &number)?;
         if let Some(p) = &pin {
-            loyd_domain::text::pin("pin", p).map_err(|e| ReceiptError::invalid(e.to_string()))?;
+            loyd_domain::text::pin("pin", p).map_err(ReceiptError::from)?;
         }
         let mut c = self.reader().await?;
         inquiry_in(&mut c, &caller, &number, pin.as_deref(), &program, &secret, now).await

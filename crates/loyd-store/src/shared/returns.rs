@@ -378,10 +378,7 @@ impl Backend {
         program: Arc<Program>,
         now: Timestamp,
     ) -> Result<PosReply, StoreError> {
-        loyd_domain::ids::ClientOpId::parse(&receipt_id).map_err(|e| ReceiptError::invalid(format!("receipt_id: {e}")))?;
-        if let Some(t) = &terminal {
-            loyd_domain::ids::TerminalCode::parse(t).map_err(|e| ReceiptError::invalid(format!("terminal: {e}")))?;
-        }
+        loyd_domain::returns::check_receipt_ref(&receipt_id, terminal.as_deref())?;
         let hash = request_hash(&serde_json::json!({ "cancel": receipt_id, "terminal": terminal }));
         let shared = Arc::new((caller, receipt_id, terminal, hash));
         self.write(move |c| {

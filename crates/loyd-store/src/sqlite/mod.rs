@@ -68,6 +68,16 @@ pub struct Backend {
     pub(crate) secrets: std::sync::Arc<crate::crypto::Secrets>,
     /// The committed system accounts, so receipts need not read them.
     pub(crate) system: ledger::SystemCache,
+    /// Whether opening applied migrations (which may have scrubbed data).
+    pub(crate) migrated: bool,
+}
+
+/// The newest migration applied to the database (0: none, or no table yet).
+async fn schema_version(c: &mut Conn) -> i64 {
+    sqlx::query_scalar::<_, i64>("SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations WHERE success")
+        .fetch_one(&mut *c)
+        .await
+        .unwrap_or(0)
 }
 
 impl Backend {
@@ -92,19 +102,29 @@ impl Backend {
             .pragma("secure_delete", "fast");
 
         let mut writer = base.clone().connect().await?;
+        let mut migrated = false;
         if opts.migrate {
+            let before = schema_version(&mut writer).await;
             // Migrations may scrub secrets: then every replaced byte is zeroed, those of
             // freed overflow pages too (`fast` leaves those for speed).
             sqlx::query("PRAGMA secure_delete = ON").execute(&mut writer).await?;
             crate::migrations::sqlite().run(&mut writer).await.map_err(crate::migrations::error)?;
             sqlx::query("PRAGMA secure_delete = FAST").execute(&mut writer).await?;
+            migrated = schema_version(&mut writer).await != before;
         }
         let readers = crate::pool_options::<Db>(opts)
             .connect_with(base.clone().pragma("query_only", "ON"))
             .await?;
         let (tx, rx) = mpsc::channel(opts.write_queue);
         tokio::spawn(run_writer(base.clone(), writer, rx));
-        Ok(Backend { writer: tx, readers, path: path.to_owned(), secrets: crate::crypto::Secrets::shared(opts), system: Default::default() })
+        Ok(Backend {
+            writer: tx,
+            readers,
+            path: path.to_owned(),
+            secrets: crate::crypto::Secrets::shared(opts),
+            system: Default::default(),
+            migrated,
+        })
     }
 
     pub fn describe(&self) -> String {

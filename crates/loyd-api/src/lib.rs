@@ -89,6 +89,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::render))
         .route("/openapi.json", get(openapi::document))
         .route("/docs", get(openapi::page))
+        .route(openapi::SCALAR_JS, get(openapi::scalar_js))
         .merge(pos::router(state.clone()))
         .merge(auth::router())
         .merge(admin::router(state.clone()))

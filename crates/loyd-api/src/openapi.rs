@@ -169,10 +169,15 @@ pub async fn document() -> axum::Json<utoipa::openapi::OpenApi> {
     axum::Json(ApiDoc::openapi())
 }
 
-/// A reference page for `/openapi.json` (the renderer's script loads from a CDN; the
-/// document itself is always served by this server).
-pub async fn page() -> Html<&'static str> {
-    Html(
+/// The vendored renderer of the reference page (`assets/scalar/README.md`). Its name
+/// carries its version, so it can be cached for good.
+pub const SCALAR_JS: &str = "/docs/scalar-api-reference-1.76.4.js";
+const SCALAR_JS_BODY: &[u8] = include_bytes!("../assets/scalar/api-reference-1.76.4.js");
+
+/// A reference page for `/openapi.json`, rendered by a script this server serves itself:
+/// nothing is loaded from the internet (no fonts, no telemetry, no proxy).
+pub async fn page() -> Html<String> {
+    Html(format!(
         r#"<!doctype html>
 <html>
 <head>
@@ -182,10 +187,22 @@ pub async fn page() -> Html<&'static str> {
 </head>
 <body>
   <noscript>The API document is at <a href="/openapi.json">/openapi.json</a>.</noscript>
-  <script id="api-reference" data-url="/openapi.json"></script>
-  <script src="https://cdn.jsdelivr.net/npm/@scalar/api-reference"></script>
+  <script id="api-reference" data-url="/openapi.json"
+          data-configuration='{{"withDefaultFonts": false, "telemetry": false, "proxyUrl": "", "hideClientButton": true}}'></script>
+  <script src="{SCALAR_JS}"></script>
 </body>
 </html>
-"#,
+"#
+    ))
+}
+
+/// The renderer's script, cached for a year (a new version has a new name).
+pub async fn scalar_js() -> impl axum::response::IntoResponse {
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (axum::http::header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+        ],
+        SCALAR_JS_BODY,
     )
 }

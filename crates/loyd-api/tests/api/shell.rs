@@ -76,5 +76,12 @@ both_backends! {
         assert!(doc["components"]["securitySchemes"].get("terminal_key").is_some());
         let page = app.get("/docs").await.text().await.unwrap();
         assert!(page.contains("/openapi.json"));
+        // The page loads nothing from the internet: its one script is served from here.
+        assert!(!page.contains("http://") && !page.contains("https://"), "{page}");
+        let script = page.split("<script src=\"").nth(1).and_then(|s| s.split('"').next()).expect("the page names its script");
+        let res = app.get(script).await;
+        assert_eq!(res.status(), 200, "{script}");
+        assert!(res.headers()["cache-control"].to_str().unwrap().contains("immutable"));
+        assert!(res.text().await.unwrap().len() > 1_000_000, "the renderer itself");
     }
 }

@@ -19,37 +19,9 @@ pub(crate) type Conn = sqlx::PgConnection;
 /// SQL dialect switch for the few statements that differ.
 pub(crate) const PG: bool = true;
 
-#[path = "../shared/rows.rs"]
+#[path = "../shared/mod.rs"]
 #[allow(clippy::duplicate_mod)] // compiled once per backend, on purpose
-#[macro_use]
-mod rows;
-#[path = "../shared/ledger.rs"]
-#[allow(clippy::duplicate_mod)] // compiled once per backend, on purpose
-mod ledger;
-#[path = "../shared/org.rs"]
-#[allow(clippy::duplicate_mod)] // compiled once per backend, on purpose
-mod org;
-#[path = "../shared/config.rs"]
-#[allow(clippy::duplicate_mod)] // compiled once per backend, on purpose
-mod config;
-#[path = "../shared/pos.rs"]
-#[allow(clippy::duplicate_mod)] // compiled once per backend, on purpose
-mod pos;
-#[path = "../shared/returns.rs"]
-#[allow(clippy::duplicate_mod)] // compiled once per backend, on purpose
-mod returns;
-#[path = "../shared/pos_ops.rs"]
-#[allow(clippy::duplicate_mod)] // compiled once per backend, on purpose
-mod pos_ops;
-#[path = "../shared/jobs.rs"]
-#[allow(clippy::duplicate_mod)] // compiled once per backend, on purpose
-mod jobs;
-#[path = "../shared/crm.rs"]
-#[allow(clippy::duplicate_mod)] // compiled once per backend, on purpose
-mod crm;
-#[path = "../shared/staff.rs"]
-#[allow(clippy::duplicate_mod)] // compiled once per backend, on purpose
-mod staff;
+mod shared;
 
 /// How many times a write meets a transient conflict before the caller is told.
 const MAX_ATTEMPTS: u32 = 8;
@@ -59,7 +31,7 @@ pub struct Backend {
     described: String,
     pub(crate) secrets: std::sync::Arc<crate::crypto::Secrets>,
     /// The committed system accounts, so receipts need not read them.
-    pub(crate) system: ledger::SystemCache,
+    pub(crate) system: shared::ledger::SystemCache,
 }
 
 impl Backend {

@@ -13,7 +13,8 @@ use loyd_domain::time::{Timestamp, to_micros};
 use sqlx::Row;
 
 use super::ledger::{apply_transfers, ensure_account, load_accounts, load_open_lots};
-use super::pos::{code, system_id, transfer_id};
+use super::balances::system_id;
+use super::keys::{code, transfer_id};
 use super::{Backend, Conn};
 use crate::error::StoreError;
 

@@ -1,7 +1,7 @@
-//! Returns and cancellations, one source for both backends. What to reverse is planned
-//! by `loyd_domain::returns`; here the receipt is found, its accounts locked, the
-//! reversals recorded as ledger transfers (each `reverses` the original), and the
-//! receipt's returned quantities moved forward with a guard.
+//! Returns and cancellations. What to reverse is planned by `loyd_domain::returns`;
+//! here the receipt is found, its accounts locked, the reversals recorded as ledger
+//! transfers (each `reverses` the original), and the receipt's returned quantities moved
+//! forward with a guard.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -10,19 +10,19 @@ use loyd_domain::ids::{AccountId, AssetCode};
 use loyd_domain::ledger::{NewTransfer, TransferOutcome};
 use loyd_domain::money::{Minor, Scale};
 use loyd_domain::program::Program;
-use loyd_domain::receipt::{BalanceOut, ReceiptError};
-use loyd_domain::returns::{
-    EffectRole, GiftRefundOut, ReceiptEffects, ReturnLineOut, ReturnRequest, ReturnResponse, ReversedLineOut, ReversedOut,
-};
-use loyd_domain::time::{Timestamp, to_micros};
+use loyd_domain::receipt::ReceiptError;
+use loyd_domain::returns::{EffectRole, GiftRefundOut, ReceiptEffects, ReturnLineOut, ReturnRequest, ReturnResponse, ReversedLineOut, ReversedOut};
+use loyd_domain::time::Timestamp;
 use rust_decimal::Decimal;
 use sqlx::Row;
 
-use super::ledger::{apply_transfers, load_accounts};
-use super::pos::{accounts_with_balances, code, holder_account_ids, ledger_refusal, request_hash, scope_hash, transfer_id};
-use super::{Backend, Conn, PG, rows};
-use crate::error::StoreError;
 use crate::{PosCaller, PosReply};
+use crate::error::StoreError;
+use super::{Backend, Conn, PG, rows};
+use super::balances::{customer_balances, ledger_refusal};
+use super::idempotency::{store_operation, stored_operation};
+use super::keys::{code, request_hash, scope_hash, transfer_id};
+use super::ledger::{apply_transfers, load_accounts};
 
 pub(crate) struct ReceiptRow {
     pub id: i64,
@@ -93,106 +93,6 @@ pub(crate) async fn find_receipt(
     })
 }
 
-/// A stored POS operation answer for (caller, kind, id), checked against `hash`.
-///
-/// Claims the id first ([`claim`]): an identical retry that arrives while the first
-/// call is still running waits for it and then gets its answer, never a conflict with
-/// its half-done effects.
-pub(crate) async fn stored_operation(
-    c: &mut Conn,
-    caller: &PosCaller,
-    kind: &str,
-    op_id: &str,
-    hash: &str,
-) -> Result<Option<PosReply>, StoreError> {
-    claim(c, &[caller.store.id.as_str(), caller.terminal.as_str(), kind, op_id]).await?;
-    let row = sqlx::query(
-        "SELECT request_hash, status, response FROM pos_operations \
-         WHERE store_id = $1 AND terminal_id = $2 AND kind = $3 AND op_id = $4",
-    )
-    .bind(caller.store.id.as_str().to_owned())
-    .bind(caller.terminal.as_str().to_owned())
-    .bind(kind.to_owned())
-    .bind(op_id.to_owned())
-    .fetch_optional(&mut *c)
-    .await?;
-    let Some(row) = row else { return Ok(None) };
-    let stored: String = row.try_get("request_hash")?;
-    if stored != hash {
-        return Err(StoreError::IdempotencyConflict(format!("{kind} id {op_id}")));
-    }
-    let status: i64 = row.try_get("status")?;
-    Ok(Some(PosReply { status: u16::try_from(status).unwrap_or(200), body: row.try_get("response")?, replayed: true }))
-}
-
-/// Holds the idempotency key `parts` until this transaction ends. On PostgreSQL, a
-/// transaction-level advisory lock on a 64-bit digest of the key: a second transaction
-/// with the same key waits here, and its next statement sees what the first committed.
-/// (Different keys with the same digest only wait for each other.) On SQLite the single
-/// writer already runs one write at a time.
-pub(crate) async fn claim(c: &mut Conn, parts: &[&str]) -> Result<(), StoreError> {
-    if PG {
-        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(super::pos::key_digest(parts)).execute(&mut *c).await?;
-    }
-    Ok(())
-}
-
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn store_operation(
-    c: &mut Conn,
-    caller: &PosCaller,
-    kind: &str,
-    op_id: &str,
-    hash: &str,
-    status: u16,
-    body: &str,
-    receipt_ref: Option<i64>,
-    now: Timestamp,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO pos_operations (store_id, terminal_id, kind, op_id, request_hash, status, response, receipt_ref, recorded_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(caller.store.id.as_str().to_owned())
-    .bind(caller.terminal.as_str().to_owned())
-    .bind(kind.to_owned())
-    .bind(op_id.to_owned())
-    .bind(hash.to_owned())
-    .bind(i64::from(status))
-    .bind(body.to_owned())
-    .bind(receipt_ref)
-    .bind(to_micros(now))
-    .execute(&mut *c)
-    .await?;
-    Ok(())
-}
-
-/// The customer's balances now, for responses.
-pub(crate) async fn customer_balances(
-    c: &mut Conn,
-    customer: Option<i64>,
-    program: &Program,
-    now: Timestamp,
-) -> Result<Vec<BalanceOut>, StoreError> {
-    let Some(customer) = customer else { return Ok(Vec::new()) };
-    let holder = super::crm::holder_of(c, customer).await?;
-    let ids: BTreeSet<AccountId> = holder_account_ids(c, &holder).await?.into_iter().collect();
-    let balances = accounts_with_balances(c, &ids, now, false).await?;
-    let mut out: Vec<BalanceOut> = balances
-        .values()
-        .map(|(a, v)| {
-            let scale = program.currency(&a.asset).map(|c| c.scale).unwrap_or(Scale::ZERO);
-            BalanceOut {
-                currency: a.asset.clone(),
-                available: Minor::new(v.available, scale).to_string(),
-                pending: Minor::new(v.pending, scale).to_string(),
-            }
-        })
-        .collect();
-    out.sort_by(|a, b| a.currency.cmp(&b.currency));
-    Ok(out)
-}
-
 /// Reverses `lines` of a receipt (all that is left, for a cancellation).
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn reverse_in(
@@ -239,7 +139,7 @@ pub(crate) async fn reverse_in(
         };
     }
     if let Some(customer) = receipt.customer_id {
-        super::crm::follow_moved_value(c, customer, effects, &plan.reverse, &mut moved, &format!("rc:{h}:x{rh}"), now).await?;
+        super::merge::follow_moved_value(c, customer, effects, &plan.reverse, &mut moved, &format!("rc:{h}:x{rh}"), now).await?;
     }
 
     let returned_after = serde_json::to_string(&plan.returned_after).map_err(|e| StoreError::Invalid(e.to_string()))?;
@@ -330,7 +230,7 @@ pub(crate) async fn reverse_in(
 /// What a receipt held that it no longer may, once it is cancelled or wholly returned:
 /// the limits and budgets it used are given back, the coupons it issued voided.
 async fn release(c: &mut Conn, receipt: &ReceiptRow) -> Result<(), StoreError> {
-    super::pos::give_back_usage(c, &receipt.effects.charges).await?;
+    super::receipts::give_back_usage(c, &receipt.effects.charges).await?;
     sqlx::query("UPDATE coupons SET void = true WHERE receipt_ref = $1")
         .bind(receipt.id)
         .execute(&mut *c)

@@ -11,7 +11,7 @@ use loyd_domain::time::{Timestamp, from_micros, to_micros};
 use sqlx::Row;
 
 use super::Backend;
-use super::crm::audit;
+use super::audit::audit;
 use crate::crypto::{hash_password, random_token, verify_password};
 use crate::error::StoreError;
 use crate::{LoginRefusal, NewUser, Principal, Session, User, UserPatch};

@@ -25,37 +25,9 @@ pub(crate) type Conn = sqlx::SqliteConnection;
 /// SQL dialect switch for the few statements that differ.
 pub(crate) const PG: bool = false;
 
-#[path = "../shared/rows.rs"]
+#[path = "../shared/mod.rs"]
 #[allow(clippy::duplicate_mod)] // compiled once per backend, on purpose
-#[macro_use]
-mod rows;
-#[path = "../shared/ledger.rs"]
-#[allow(clippy::duplicate_mod)] // compiled once per backend, on purpose
-mod ledger;
-#[path = "../shared/org.rs"]
-#[allow(clippy::duplicate_mod)] // compiled once per backend, on purpose
-mod org;
-#[path = "../shared/config.rs"]
-#[allow(clippy::duplicate_mod)] // compiled once per backend, on purpose
-mod config;
-#[path = "../shared/pos.rs"]
-#[allow(clippy::duplicate_mod)] // compiled once per backend, on purpose
-mod pos;
-#[path = "../shared/returns.rs"]
-#[allow(clippy::duplicate_mod)] // compiled once per backend, on purpose
-mod returns;
-#[path = "../shared/pos_ops.rs"]
-#[allow(clippy::duplicate_mod)] // compiled once per backend, on purpose
-mod pos_ops;
-#[path = "../shared/jobs.rs"]
-#[allow(clippy::duplicate_mod)] // compiled once per backend, on purpose
-mod jobs;
-#[path = "../shared/crm.rs"]
-#[allow(clippy::duplicate_mod)] // compiled once per backend, on purpose
-mod crm;
-#[path = "../shared/staff.rs"]
-#[allow(clippy::duplicate_mod)] // compiled once per backend, on purpose
-mod staff;
+mod shared;
 
 /// The most requests one group commit takes; bounds the work lost to a failing commit
 /// and the latency of the last request in a batch.
@@ -67,7 +39,7 @@ pub struct Backend {
     path: PathBuf,
     pub(crate) secrets: std::sync::Arc<crate::crypto::Secrets>,
     /// The committed system accounts, so receipts need not read them.
-    pub(crate) system: ledger::SystemCache,
+    pub(crate) system: shared::ledger::SystemCache,
     /// Whether opening applied migrations (which may have scrubbed data).
     pub(crate) migrated: bool,
 }

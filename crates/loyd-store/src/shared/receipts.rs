@@ -1,372 +1,28 @@
-//! Receipts: calculate (read-only) and commit (one transaction), one source for both
-//! backends. The calculation itself is `loyd_domain::engine::calculate`; this module
-//! loads what it needs, locks what it will change, and writes every effect at once.
+//! Receipts: calculate (read-only) and commit (one transaction). The calculation
+//! itself is `loyd_domain::engine::calculate`; this module loads the context it needs
+//! (customer, balances, counters, usage), locks what it will change, and writes every
+//! effect at once. Also the stored receipts a simulation replays.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use loyd_domain::cards::CardState;
-use loyd_domain::ids::{AccountId, AssetCode, TransferCode, TransferId};
-use loyd_domain::ledger::{
-    Account, AccountSpec, BalancePolicy, Holder, Lot, NewTransfer, TransferError, TransferKind,
-};
+use loyd_domain::ids::{AccountId, AssetCode};
+use loyd_domain::ledger::{Account, AccountSpec, BalancePolicy, Holder, Lot, NewTransfer, TransferKind};
 use loyd_domain::program::{CardKind, Program};
-use loyd_domain::receipt::{
-    BalanceView, Calculation, Context, CouponContext, CustomerContext, GiftCardContext, Identify, Receipt,
-    ReceiptError, ReceiptRequest, ReceiptResponse, StoreContext,
-};
+use loyd_domain::receipt::{BalanceView, Calculation, Context, CustomerContext, GiftCardContext, Identify, Receipt, ReceiptError, ReceiptRequest, ReceiptResponse, StoreContext};
 use loyd_domain::returns::{EffectRole, Movement, Party, ReceiptEffects, movements};
 use loyd_domain::time::{Timestamp, from_micros, to_micros};
-use sha2::{Digest, Sha256};
 use sqlx::Row;
 
-use super::ledger::{Known, SystemAccounts, Writes, ensure_account, load_accounts, load_open_lots, stage_transfers, system_accounts};
-use super::{Backend, Conn, PG, rows};
-use crate::error::StoreError;
 use crate::{PosCaller, PosReply};
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// SHA-256 of a request's canonical JSON: tells a faithful retry from a reused id.
-pub(crate) fn request_hash<T: serde::Serialize>(request: &T) -> String {
-    hex(&Sha256::digest(serde_json::to_vec(request).unwrap_or_default()))
-}
-
-/// As [`request_hash`], keyed with the server's secret: for requests that may name a
-/// customer by phone, whose plain hash could be matched against guessed phones.
-pub(crate) fn keyed_request_hash<T: serde::Serialize>(secret: &crate::crypto::Secrets, request: &T) -> String {
-    keyed_hash(secret, &["request", &serde_json::to_string(request).unwrap_or_default()])
-}
-
-/// A 64-bit digest of a key made of `parts` (advisory locks take a number).
-pub(crate) fn key_digest(parts: &[&str]) -> i64 {
-    let mut h = Sha256::new();
-    for p in parts {
-        h.update(p.as_bytes());
-        h.update([0]);
-    }
-    let d = h.finalize();
-    i64::from_be_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
-}
-
-/// A short, stable name for a (store, terminal, client id) triple, used in transfer ids
-/// (which must stay short whatever the client's ids are).
-pub(crate) fn scope_hash(store: &str, terminal: &str, id: &str) -> String {
-    let digest = Sha256::digest(format!("{store}\u{0}{terminal}\u{0}{id}").as_bytes());
-    hex(&digest[..10])
-}
-
-pub(crate) fn transfer_id(text: String) -> Result<TransferId, StoreError> {
-    TransferId::parse(text).map_err(|e| StoreError::Invalid(e.to_string()))
-}
-
-pub(crate) fn code(name: &'static str) -> TransferCode {
-    TransferCode::parse(name).expect("static transfer codes are valid")
-}
-
-/// HMAC-SHA256 under the server's secret: how PINs and one-time codes are stored.
-pub(crate) fn keyed_hash(secret: &crate::crypto::Secrets, parts: &[&str]) -> String {
-    use hmac::{KeyInit, Mac};
-    let mut mac = hmac::Hmac::<Sha256>::new_from_slice(&secret.key).expect("HMAC takes any key length");
-    for p in parts {
-        mac.update(p.as_bytes());
-        mac.update(&[0]);
-    }
-    hex(&mac.finalize().into_bytes())
-}
-
-/// A card as stored.
-#[derive(Debug, Clone)]
-pub(crate) struct CardRow {
-    pub number: String,
-    pub series: String,
-    pub kind: CardKind,
-    pub state: CardState,
-    pub customer_id: Option<i64>,
-    pub account_id: Option<AccountId>,
-    pub pin_hash: Option<String>,
-    pub locked_until: Option<Timestamp>,
-    pub valid_until: Option<Timestamp>,
-    pub single_use: bool,
-}
-
-pub(crate) async fn card_row(c: &mut Conn, number: &str) -> Result<Option<CardRow>, StoreError> {
-    let row = sqlx::query(concat!("SELECT ", card_cols!(), " FROM cards WHERE number = $1"))
-        .bind(number.to_owned())
-        .fetch_optional(&mut *c)
-        .await?;
-    row.as_ref().map(card_from).transpose()
-}
-
-/// A card and the customer it is registered to, in one query.
-async fn card_and_customer(
-    c: &mut Conn,
-    ring: &crate::crypto::Keyring,
-    number: &str,
-) -> Result<Option<(CardRow, Option<crate::Customer>)>, StoreError> {
-    let row = sqlx::query(concat!(
-        "SELECT ",
-        card_cols!(),
-        ", ",
-        customer_cols!("cu."),
-        " FROM cards LEFT JOIN customers cu ON cu.id = cards.customer_id WHERE number = $1"
-    ))
-    .bind(number.to_owned())
-    .fetch_optional(&mut *c)
-    .await?;
-    let Some(r) = row else { return Ok(None) };
-    let customer = match r.try_get::<Option<i64>, _>("id")? {
-        Some(_) => Some(super::crm::customer_from(&r, ring)?),
-        None => None,
-    };
-    Ok(Some((card_from(&r)?, customer)))
-}
-
-fn card_from(r: &rows::DbRow) -> Result<CardRow, StoreError> {
-    let kind: String = r.try_get("kind")?;
-    let state: String = r.try_get("state")?;
-    Ok(CardRow {
-        number: r.try_get("number")?,
-        series: r.try_get("series")?,
-        kind: CardKind::from_name(&kind).ok_or_else(|| rows::corrupt(format!("unknown card kind {kind}")))?,
-        state: CardState::from_name(&state).ok_or_else(|| rows::corrupt(format!("unknown card state {state}")))?,
-        customer_id: r.try_get("customer_id")?,
-        account_id: r.try_get::<Option<i64>, _>("account_id")?.map(AccountId),
-        pin_hash: r.try_get("pin_hash")?,
-        locked_until: r.try_get::<Option<i64>, _>("locked_until")?.map(from_micros),
-        valid_until: r.try_get::<Option<i64>, _>("valid_until")?.map(from_micros),
-        single_use: r.try_get("single_use")?,
-    })
-}
-
-/// Checks a card's lockout and PIN. A wrong PIN is returned as `WrongPin`; the caller
-/// counts it outside the refused transaction.
-pub(crate) fn check_pin(card: &CardRow, needs_pin: bool, pin: Option<&str>, secret: &crate::crypto::Secrets, now: Timestamp) -> Result<(), StoreError> {
-    if card.locked_until.is_some_and(|t| t > now) {
-        return Err(ReceiptError::TooManyAttempts(card.number.clone()).into());
-    }
-    if !needs_pin {
-        return Ok(());
-    }
-    let Some(pin) = pin else {
-        return Err(ReceiptError::invalid(format!("card {} needs its PIN", card.number)).into());
-    };
-    match &card.pin_hash {
-        Some(h) if *h == keyed_hash(secret, &["pin", &card.number, pin]) => Ok(()),
-        _ => Err(ReceiptError::WrongPin(card.number.clone()).into()),
-    }
-}
-
-/// Card state and validity, for cards that pay or identify.
-pub(crate) fn check_usable(card: &CardRow, at: Timestamp) -> Result<(), StoreError> {
-    match card.state {
-        CardState::Blocked => Err(ReceiptError::CardBlocked(card.number.clone()).into()),
-        CardState::Expired => Err(ReceiptError::CardExpired(card.number.clone()).into()),
-        CardState::Issued => Err(ReceiptError::CardNotActive(card.number.clone()).into()),
-        CardState::Active if card.valid_until.is_some_and(|v| v <= at) => {
-            Err(ReceiptError::CardExpired(card.number.clone()).into())
-        }
-        CardState::Active => Ok(()),
-    }
-}
-
-/// The customer a receipt names, and the card they were named by.
-pub(crate) struct Identified {
-    pub customer: i64,
-    pub card: Option<String>,
-    pub series: Option<String>,
-    /// The customer's record, when it came with the card.
-    pub record: Option<crate::Customer>,
-}
-
-/// Finds the customer a receipt names. `consume` marks a one-time code used.
-pub(crate) async fn identify(
-    c: &mut Conn,
-    who: &Identify,
-    at: Timestamp,
-    secret: &crate::crypto::Secrets,
-    consume: bool,
-) -> Result<Identified, StoreError> {
-    match who {
-        Identify::Card(number) => {
-            let (card, record) =
-                card_and_customer(c, &secret.ring, number).await?.ok_or_else(|| ReceiptError::UnknownCard(number.clone()))?;
-            if matches!(card.kind, CardKind::Gift | CardKind::Pass) {
-                return Err(ReceiptError::invalid(format!(
-                    "card {number} is a {} card: it pays or admits, it does not identify a customer",
-                    card.kind.name()
-                ))
-                .into());
-            }
-            check_usable(&card, at)?;
-            let customer = card
-                .customer_id
-                .ok_or_else(|| ReceiptError::invalid(format!("card {number} is not registered to a customer")))?;
-            Ok(Identified { customer, card: Some(card.number), series: Some(card.series), record })
-        }
-        Identify::Phone(phone) => {
-            let id = super::crm::customer_by_phone(c, &secret.ring, phone).await?.ok_or(ReceiptError::UnknownCustomer)?;
-            Ok(Identified { customer: id, card: None, series: None, record: None })
-        }
-        Identify::Code(code) => {
-            let hash = keyed_hash(secret, &["code", code]);
-            let row = sqlx::query("SELECT customer_id, expires_at, used_at FROM one_time_codes WHERE code_hash = $1")
-                .bind(hash.clone())
-                .fetch_optional(&mut *c)
-                .await?
-                .ok_or(ReceiptError::UnknownCode)?;
-            let used: Option<i64> = row.try_get("used_at")?;
-            let expires: i64 = row.try_get("expires_at")?;
-            if used.is_some() || expires <= to_micros(at) {
-                return Err(ReceiptError::UnknownCode.into());
-            }
-            let customer: i64 = row.try_get("customer_id")?;
-            if consume {
-                let done = sqlx::query("UPDATE one_time_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL")
-                    .bind(to_micros(at))
-                    .bind(hash)
-                    .execute(&mut *c)
-                    .await?;
-                if done.rows_affected() != 1 {
-                    return Err(ReceiptError::UnknownCode.into());
-                }
-            }
-            Ok(Identified { customer, card: None, series: None, record: None })
-        }
-    }
-}
-
-/// The accounts of a ledger holder.
-pub(crate) async fn holder_account_ids(c: &mut Conn, holder: &Holder) -> Result<Vec<AccountId>, StoreError> {
-    let rows = sqlx::query("SELECT id FROM accounts WHERE holder_kind = $1 AND holder_id = $2")
-        .bind(holder.kind.name())
-        .bind(holder.id.clone())
-        .fetch_all(&mut *c)
-        .await?;
-    rows.iter().map(|r| Ok(AccountId(r.try_get("id")?))).collect()
-}
-
-/// Accounts (locked when `lock`) with their balances at `at`.
-pub(crate) async fn accounts_with_balances(
-    c: &mut Conn,
-    ids: &BTreeSet<AccountId>,
-    at: Timestamp,
-    lock: bool,
-) -> Result<BTreeMap<AccountId, (Account, BalanceView)>, StoreError> {
-    let accounts = load_accounts(c, ids, lock).await?;
-    Ok(with_balances(c, accounts, at).await?.0)
-}
-
-/// The balances of loaded accounts at `at`, and the open lots they come from.
-async fn with_balances(
-    c: &mut Conn,
-    accounts: Vec<Account>,
-    at: Timestamp,
-) -> Result<(BTreeMap<AccountId, (Account, BalanceView)>, Vec<Lot>), StoreError> {
-    let lots = open_lots_of(c, &accounts).await?;
-    Ok((balances_of(accounts, &lots, at), lots))
-}
-
-/// The open lots of those of `accounts` that track lots.
-async fn open_lots_of(c: &mut Conn, accounts: &[Account]) -> Result<Vec<Lot>, StoreError> {
-    let lot_accounts: BTreeSet<AccountId> = accounts.iter().filter(|a| a.tracks_lots).map(|a| a.id).collect();
-    load_open_lots(c, &lot_accounts).await
-}
-
-/// The balances at `at` of accounts whose open lots are all in `lots`.
-fn balances_of(accounts: Vec<Account>, lots: &[Lot], at: Timestamp) -> BTreeMap<AccountId, (Account, BalanceView)> {
-    let mut by_account: BTreeMap<AccountId, Vec<&Lot>> = BTreeMap::new();
-    for l in lots {
-        by_account.entry(l.account).or_default().push(l);
-    }
-    accounts
-        .into_iter()
-        .map(|a| {
-            let b = a.balance(by_account.get(&a.id).into_iter().flatten().copied(), at);
-            let view = BalanceView { available: b.available, pending: b.inactive };
-            (a.id, (a, view))
-        })
-        .collect()
-}
-
-/// The accounts of a holder and the accounts `ids` (cards'), with the open lots of those
-/// that track lots; locked in id order on PostgreSQL when `lock`. None of them is a
-/// system account, so locking them all serialises only receipts of the same customer or
-/// card.
-///
-/// One query where that is safe. On PostgreSQL a locking read cannot take the lots in
-/// the same statement: a statement that waited for a lock still reads the other tables
-/// of a join as they were before the wait (read committed), so the lots would miss what
-/// the transaction holding the lock spent. There the lots are read by the next statement.
-async fn accounts_and_lots(
-    c: &mut Conn,
-    holder: Option<&Holder>,
-    ids: &BTreeSet<AccountId>,
-    lock: bool,
-) -> Result<(Vec<Account>, Vec<Lot>), StoreError> {
-    if holder.is_none() && ids.is_empty() {
-        return Ok((Vec::new(), Vec::new()));
-    }
-    if PG && lock {
-        let accounts = accounts_of(c, holder, ids).await?;
-        let lots = open_lots_of(c, &accounts).await?;
-        return Ok((accounts, lots));
-    }
-    // One row per open lot (or one with no lot): the account's columns keep their names,
-    // the lot's are prefixed `lot_`.
-    let mut qb = sqlx::QueryBuilder::<super::Db>::new(concat!(
-        "SELECT ",
-        account_cols!("a."),
-        ", l.id AS lot_id, l.amount AS lot_amount, l.remaining AS lot_remaining, l.available_at AS lot_available_at, \
-         l.expires_at AS lot_expires_at, l.created_at AS lot_created_at \
-         FROM accounts a LEFT JOIN lots l ON a.tracks_lots AND l.account_id = a.id AND l.remaining > 0 WHERE ",
-    ));
-    push_owned(&mut qb, "a.", holder, ids);
-    qb.push(" ORDER BY a.id");
-    let mut accounts: Vec<Account> = Vec::new();
-    let mut lots = Vec::new();
-    for row in qb.build().fetch_all(&mut *c).await? {
-        let id: i64 = row.try_get("id")?;
-        if accounts.last().is_none_or(|a| a.id.0 != id) {
-            accounts.push(rows::account(&row)?);
-        }
-        if let Some(lot) = rows::joined_lot(&row, AccountId(id))? {
-            lots.push(lot);
-        }
-    }
-    Ok((accounts, lots))
-}
-
-/// The accounts of a holder and the accounts `ids`, locked in id order.
-async fn accounts_of(c: &mut Conn, holder: Option<&Holder>, ids: &BTreeSet<AccountId>) -> Result<Vec<Account>, StoreError> {
-    let mut qb = sqlx::QueryBuilder::<super::Db>::new(concat!("SELECT ", account_cols!(), " FROM accounts WHERE "));
-    push_owned(&mut qb, "", holder, ids);
-    qb.push(if PG { " ORDER BY id FOR UPDATE" } else { " ORDER BY id" });
-    qb.build().fetch_all(&mut *c).await?.iter().map(rows::account).collect()
-}
-
-/// `WHERE` condition: accounts of `holder` or among `ids`, with columns of `table`
-/// (`"a."` or `""`).
-fn push_owned(qb: &mut sqlx::QueryBuilder<super::Db>, table: &str, holder: Option<&Holder>, ids: &BTreeSet<AccountId>) {
-    match holder {
-        Some(h) => {
-            qb.push(format_args!("({table}holder_kind = "));
-            qb.push_bind(h.kind.name());
-            qb.push(format_args!(" AND {table}holder_id = "));
-            qb.push_bind(h.id.clone());
-            qb.push(")");
-        }
-        None => {
-            qb.push("1 = 0");
-        }
-    }
-    if !ids.is_empty() {
-        qb.push(format_args!(" OR {table}id IN "));
-        super::ledger::push_id_list(qb, ids.iter().map(|a| a.0));
-    }
-}
+use crate::error::StoreError;
+use super::{Backend, Conn, PG, rows};
+use super::balances::{accounts_and_lots, balances_of, ledger_refusal, scale_of};
+use super::cards::{card_row, check_pin, identify, reset_pin_failures};
+use super::coupons::{coupons_of, new_coupon, store_coupon};
+use super::keys::{code, keyed_request_hash, scope_hash, transfer_id};
+use super::ledger::{Known, SystemAccounts, Writes, ensure_account, stage_transfers, system_accounts};
 
 /// Everything a receipt's calculation needs, loaded (and, when committing, locked).
 pub(crate) struct Loaded {
@@ -401,9 +57,9 @@ pub(crate) async fn load_context(
         Some(who) => {
             let record = match who.record.take() {
                 Some(r) => r,
-                None => super::crm::customer_row(c, &secret.ring, who.customer).await?.ok_or(ReceiptError::UnknownCustomer)?,
+                None => super::customers::customer_row(c, &secret.ring, who.customer).await?.ok_or(ReceiptError::UnknownCustomer)?,
             };
-            let holder = super::crm::account_holder(record.id, record.organisation)?;
+            let holder = super::customers::account_holder(record.id, record.organisation)?;
             (Some(record), Some(holder))
         }
         None => (None, None),
@@ -536,36 +192,6 @@ async fn counters_of(
     Ok(loyd_domain::program::counter_values(&program.counters, &history, at, store.scale, &store.timezone.zone()))
 }
 
-/// The coupons a receipt names that exist: promo codes from the program, generated
-/// codes from the database.
-async fn coupons_of(c: &mut Conn, receipt: &Receipt, program: &Program) -> Result<Vec<CouponContext>, StoreError> {
-    let mut out = Vec::new();
-    for typed in &receipt.coupons {
-        let promo = loyd_domain::coupons::canonical(typed);
-        let code = loyd_domain::coupons::normalize(typed);
-        if let Some(series) = program.promo_codes.get(&promo) {
-            out.push(CouponContext { code: promo, series: series.clone(), issued_to: None, valid_until: None, void: false });
-        } else if loyd_domain::coupons::is_generated(&code) {
-            let row = sqlx::query("SELECT series, customer_id, valid_until, void FROM coupons WHERE code = $1")
-                .bind(code.clone())
-                .fetch_optional(&mut *c)
-                .await?;
-            if let Some(r) = row {
-                let series: String = r.try_get("series")?;
-                let Ok(series) = loyd_domain::ids::StoreCode::parse(series) else { continue };
-                out.push(CouponContext {
-                    code,
-                    series,
-                    issued_to: r.try_get("customer_id")?,
-                    valid_until: r.try_get::<Option<i64>, _>("valid_until")?.map(from_micros),
-                    void: r.try_get("void")?,
-                });
-            }
-        }
-    }
-    Ok(out)
-}
-
 /// Usage counters by (key, period). When committing on PostgreSQL the rows are created
 /// if missing and locked, in key order: receipts that would charge the same budget
 /// take turns instead of colliding and starting over.
@@ -647,11 +273,6 @@ pub(crate) async fn give_back_usage(c: &mut Conn, charges: &[loyd_domain::receip
     Ok(())
 }
 
-
-fn scale_of(program: &Program) -> impl Fn(&AssetCode) -> loyd_domain::money::Scale + '_ {
-    |c| program.currency(c).map(|c| c.scale).unwrap_or(loyd_domain::money::Scale::ZERO)
-}
-
 /// Calculates without side effects.
 pub(crate) async fn calculate_in(
     c: &mut Conn,
@@ -673,31 +294,6 @@ pub(crate) async fn calculate_in(
         program.version,
         receipt.at,
     ))
-}
-
-/// The ids of a currency's system accounts, opened at configuration time.
-pub(crate) async fn system_id(c: &mut Conn, name: &str, asset: &AssetCode, now: Timestamp) -> Result<AccountId, StoreError> {
-    Ok(super::ledger::system_account(c, name, asset, now).await?.id)
-}
-
-/// Maps a ledger refusal inside a POS operation to the POS error it means.
-pub(crate) fn ledger_refusal(e: StoreError, what: &str, scale: loyd_domain::money::Scale, client_id: &str) -> StoreError {
-    match e {
-        StoreError::Ledger(b) => match b.error {
-            TransferError::InsufficientFunds { available, requested, .. } => ReceiptError::InsufficientFunds {
-                what: what.to_owned(),
-                available: loyd_domain::money::Minor::new(available, scale).to_string(),
-                requested: loyd_domain::money::Minor::new(requested, scale).to_string(),
-            }
-            .into(),
-            TransferError::IdConflict(_) => StoreError::IdempotencyConflict(client_id.to_owned()),
-            // Only reversals meet this: a return (or cancellation) would take back more
-            // than the receipt gave.
-            e @ TransferError::ReversalExceedsOriginal { .. } => ReceiptError::ReturnExceedsReceipt(e.to_string()).into(),
-            other => StoreError::Invalid(other.to_string()),
-        },
-        other => other,
-    }
 }
 
 /// Commits a receipt: checks the idempotency key, computes with the locked state,
@@ -824,55 +420,6 @@ pub(crate) async fn commit_in(
             .await?;
     }
     Ok((PosReply { status: 201, body, replayed: false }, system_missed))
-}
-
-/// A fresh code of a coupon series and its end of validity (stored by `store_coupon`).
-pub(crate) fn new_coupon(
-    program: &Program,
-    series: &loyd_domain::ids::StoreCode,
-    now: Timestamp,
-) -> Result<(String, Option<Timestamp>), StoreError> {
-    let spec = program
-        .coupon_series
-        .get(series)
-        .ok_or_else(|| StoreError::NotFound { what: "coupon series", id: series.to_string() })?;
-    let by_days = spec.validity_days.map(|d| now + jiff::SignedDuration::from_hours(24 * i64::from(d)));
-    let valid_until = match (by_days, spec.valid_until) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    };
-    let mut random = [0u8; 8];
-    rand::fill(&mut random);
-    Ok((loyd_domain::coupons::code_from_random(random), valid_until))
-}
-
-/// Stores a generated coupon. Two equal codes (50 random bits) would make the
-/// transaction start over with new ones.
-pub(crate) async fn store_coupon(
-    c: &mut Conn,
-    code: &str,
-    series: &loyd_domain::ids::StoreCode,
-    customer: Option<i64>,
-    valid_until: Option<Timestamp>,
-    receipt_ref: Option<i64>,
-    now: Timestamp,
-) -> Result<(), StoreError> {
-    let done = sqlx::query(
-        "INSERT INTO coupons (code, series, customer_id, valid_until, issued_at, receipt_ref) VALUES ($1, $2, $3, $4, $5, $6) \
-         ON CONFLICT (code) DO NOTHING",
-    )
-    .bind(code.to_owned())
-    .bind(series.to_string())
-    .bind(customer)
-    .bind(valid_until.map(to_micros))
-    .bind(to_micros(now))
-    .bind(receipt_ref)
-    .execute(&mut *c)
-    .await?;
-    if done.rows_affected() != 1 {
-        return Err(StoreError::Retry(format!("coupon code {code} exists")));
-    }
-    Ok(())
 }
 
 /// The transfers a calculated receipt makes, in the order that keeps the ledger honest
@@ -1019,40 +566,6 @@ impl Backend {
         rows.iter().map(|r| Ok(r.try_get("receipt_id")?)).collect()
     }
 
-    /// Counts a wrong PIN on a card; the fifth in a row locks it for 15 minutes.
-    pub async fn record_pin_failure(&self, number: String, now: Timestamp) -> Result<(), StoreError> {
-        self.write(move |c| {
-            let number = number.clone();
-            Box::pin(async move {
-                let lock_until = to_micros(now + jiff::SignedDuration::from_mins(crate::PIN_LOCK_MINUTES));
-                sqlx::query(
-                    "UPDATE cards SET \
-                       locked_until = CASE WHEN pin_failures + 1 >= $1 THEN $2 ELSE locked_until END, \
-                       pin_failures = CASE WHEN pin_failures + 1 >= $1 THEN 0 ELSE pin_failures + 1 END \
-                     WHERE number = $3",
-                )
-                .bind(crate::PIN_ATTEMPTS)
-                .bind(lock_until)
-                .bind(number)
-                .execute(&mut *c)
-                .await?;
-                Ok(())
-            })
-        })
-        .await
-    }
-}
-
-/// Clears the wrong-PIN count after a right PIN (inside the successful transaction).
-pub(crate) async fn reset_pin_failures(c: &mut Conn, number: &str) -> Result<(), StoreError> {
-    sqlx::query("UPDATE cards SET pin_failures = 0 WHERE number = $1 AND pin_failures > 0")
-        .bind(number.to_owned())
-        .execute(&mut *c)
-        .await?;
-    Ok(())
-}
-
-impl Backend {
     /// The committed receipts of `[from, to)` (of one store, if given), with contexts
     /// for simulation: real history and counters, balances sufficient for what each
     /// receipt redeemed. `program` gives scales and recognises promo codes.
@@ -1065,7 +578,7 @@ impl Backend {
     ) -> Result<Vec<loyd_domain::simulate::SimReceipt>, StoreError> {
         let mut c = self.reader().await?;
         let stores: BTreeMap<String, loyd_domain::org::StoreSpec> =
-            super::org::load_stores(&mut c).await?.into_iter().map(|s| (s.id.to_string(), s)).collect();
+            super::stores::load_stores(&mut c).await?.into_iter().map(|s| (s.id.to_string(), s)).collect();
         let rows = sqlx::query(
             "SELECT store_id, customer_id, at, request, response FROM receipts \
              WHERE status = 'committed' AND at >= $1 AND at < $2 AND ($3 IS NULL OR store_id = $3) ORDER BY at, id",
@@ -1112,7 +625,7 @@ impl Backend {
                         Some(Identify::Card(n)) => card_row(&mut c, n).await?.map(|card| card.series),
                         _ => None,
                     };
-                    let record = super::crm::customer_row(&mut c, &self.secrets.ring, id).await?;
+                    let record = super::customers::customer_row(&mut c, &self.secrets.ring, id).await?;
                     let counters = loyd_domain::program::counter_values(
                         &program.counters,
                         history.get(&id).map(Vec::as_slice).unwrap_or(&[]),

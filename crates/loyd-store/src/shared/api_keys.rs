@@ -1,0 +1,41 @@
+//! API keys: created with their hash only, looked up by hash.
+
+use loyd_domain::time::{Timestamp, to_micros};
+use sqlx::Row;
+
+use crate::error::StoreError;
+use super::Backend;
+
+impl Backend {
+    pub async fn create_api_key(&self, name: String, key_hash: String, role: String, now: Timestamp) -> Result<(), StoreError> {
+        self.write(move |c| {
+            let (name, key_hash, role) = (name.clone(), key_hash.clone(), role.clone());
+            Box::pin(async move {
+                let done = sqlx::query(
+                    "INSERT INTO api_keys (name, key_hash, role, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING",
+                )
+                .bind(name.clone())
+                .bind(key_hash)
+                .bind(role)
+                .bind(to_micros(now))
+                .execute(&mut *c)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::AlreadyExists { what: "API key", id: name });
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// The (name, role) of a live API key.
+    pub async fn api_key(&self, key_hash: String) -> Result<Option<(String, String)>, StoreError> {
+        let mut c = self.reader().await?;
+        let row = sqlx::query("SELECT name, role FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL")
+            .bind(key_hash)
+            .fetch_optional(&mut *c)
+            .await?;
+        row.map(|r| Ok((r.try_get("name")?, r.try_get("role")?))).transpose()
+    }
+}

@@ -1,0 +1,171 @@
+//! CRM entries: notes, events, tasks and reminders on a customer, with assignees and
+//! statuses.
+
+use std::sync::Arc;
+
+use loyd_domain::access::is_channel;
+use loyd_domain::time::{Timestamp, from_micros, to_micros};
+use sqlx::{QueryBuilder, Row};
+
+use crate::{CrmEntry, CrmFilter, CrmPatch, NewCrmEntry};
+use crate::crypto::Keyring;
+use crate::error::StoreError;
+use super::{Backend, Conn, Db};
+use super::audit::audit;
+use super::customers::must_customer;
+use super::keys::bad;
+use super::organisations::check_organisation;
+
+fn crm_from(r: &super::rows::DbRow, ring: &Keyring) -> Result<CrmEntry, StoreError> {
+    Ok(CrmEntry {
+        id: r.try_get("id")?,
+        customer: r.try_get("customer_id")?,
+        organisation: r.try_get("organisation_id")?,
+        kind: r.try_get("kind")?,
+        channel: r.try_get("channel")?,
+        body: ring.open("note", &r.try_get::<String, _>("body")?)?,
+        due_at: r.try_get::<Option<i64>, _>("due_at")?.map(from_micros),
+        assignee: r.try_get("assignee")?,
+        status: r.try_get("status")?,
+        created_by: r.try_get("created_by")?,
+        created_at: from_micros(r.try_get("created_at")?),
+        updated_at: from_micros(r.try_get("updated_at")?),
+    })
+}
+
+macro_rules! crm_cols {
+    () => {
+        "id, customer_id, organisation_id, kind, channel, body, due_at, assignee, status, created_by, created_at, updated_at"
+    };
+}
+
+const CRM_KINDS: [&str; 4] = ["note", "event", "task", "reminder"];
+
+const CRM_STATUSES: [&str; 3] = ["open", "done", "cancelled"];
+
+async fn crm_row(c: &mut Conn, ring: &Keyring, id: i64) -> Result<CrmEntry, StoreError> {
+    let row = sqlx::query(concat!("SELECT ", crm_cols!(), " FROM crm_entries WHERE id = $1")).bind(id).fetch_optional(&mut *c).await?;
+    row.as_ref().map(|r| crm_from(r, ring)).transpose()?.ok_or_else(|| StoreError::NotFound { what: "CRM entry", id: id.to_string() })
+}
+
+async fn assignee_exists(c: &mut Conn, login: &str) -> Result<(), StoreError> {
+    let found = sqlx::query("SELECT 1 FROM users WHERE login = $1 AND disabled_at IS NULL").bind(login.to_owned()).fetch_optional(&mut *c).await?;
+    if found.is_none() {
+        return Err(StoreError::NotFound { what: "staff user", id: login.to_owned() });
+    }
+    Ok(())
+}
+
+impl Backend {
+    pub async fn add_crm_entry(&self, entry: NewCrmEntry, actor: String, now: Timestamp) -> Result<CrmEntry, StoreError> {
+        if !CRM_KINDS.contains(&entry.kind.as_str()) {
+            return Err(bad(format!("a CRM entry is one of {}", CRM_KINDS.join(", "))));
+        }
+        loyd_domain::text::lines("body", &entry.body, 10_000).map_err(|e| bad(format!("a CRM entry's {e}")))?;
+        if entry.customer.is_none() == entry.organisation.is_none() {
+            return Err(bad("a CRM entry is about one customer or one organisation"));
+        }
+        if matches!(entry.kind.as_str(), "task" | "reminder") && entry.due_at.is_none() {
+            return Err(bad("tasks and reminders need a due time"));
+        }
+        if entry.channel.as_ref().is_some_and(|ch| !is_channel(ch)) {
+            return Err(bad(format!("a channel is one of {}", loyd_domain::access::CHANNELS.join(", "))));
+        }
+        let (entry, secrets) = (Arc::new(entry), self.ring());
+        self.write(move |c| {
+            let (entry, secrets, actor) = (entry.clone(), secrets.clone(), actor.clone());
+            Box::pin(async move {
+                let ring = &secrets.ring;
+                if let Some(id) = entry.customer {
+                    must_customer(c, ring, id).await?;
+                }
+                check_organisation(c, entry.organisation).await?;
+                if let Some(login) = &entry.assignee {
+                    assignee_exists(c, login).await?;
+                }
+                let id: i64 = sqlx::query(
+                    "INSERT INTO crm_entries (customer_id, organisation_id, kind, channel, body, due_at, assignee, status, created_by, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING id",
+                )
+                .bind(entry.customer)
+                .bind(entry.organisation)
+                .bind(entry.kind.clone())
+                .bind(entry.channel.clone())
+                .bind(ring.seal("note", &entry.body))
+                .bind(entry.due_at.map(to_micros))
+                .bind(entry.assignee.clone())
+                .bind(if matches!(entry.kind.as_str(), "task" | "reminder") { "open" } else { "done" })
+                .bind(actor.clone())
+                .bind(to_micros(now))
+                .fetch_one(&mut *c)
+                .await?
+                .try_get("id")?;
+                let created = crm_row(c, ring, id).await?;
+                audit(c, ring, now, &actor, "crm.create", "crm_entry", &id.to_string(), None::<&()>, Some(&created)).await?;
+                Ok(created)
+            })
+        })
+        .await
+    }
+
+    pub async fn update_crm_entry(&self, id: i64, patch: CrmPatch, actor: String, now: Timestamp) -> Result<CrmEntry, StoreError> {
+        if patch.status.as_ref().is_some_and(|s| !CRM_STATUSES.contains(&s.as_str())) {
+            return Err(bad(format!("a status is one of {}", CRM_STATUSES.join(", "))));
+        }
+        let (patch, secrets) = (Arc::new(patch), self.ring());
+        self.write(move |c| {
+            let (patch, secrets, actor) = (patch.clone(), secrets.clone(), actor.clone());
+            Box::pin(async move {
+                let ring = &secrets.ring;
+                let before = crm_row(c, ring, id).await?;
+                if let Some(Some(login)) = &patch.assignee {
+                    assignee_exists(c, login).await?;
+                }
+                let status = patch.status.clone().unwrap_or_else(|| before.status.clone());
+                let assignee = patch.assignee.clone().unwrap_or_else(|| before.assignee.clone());
+                let due = patch.due_at.unwrap_or(before.due_at);
+                sqlx::query("UPDATE crm_entries SET status = $1, assignee = $2, due_at = $3, updated_at = $4 WHERE id = $5")
+                    .bind(status)
+                    .bind(assignee)
+                    .bind(due.map(to_micros))
+                    .bind(to_micros(now))
+                    .bind(id)
+                    .execute(&mut *c)
+                    .await?;
+                let after = crm_row(c, ring, id).await?;
+                audit(c, ring, now, &actor, "crm.update", "crm_entry", &id.to_string(), Some(&before), Some(&after)).await?;
+                Ok(after)
+            })
+        })
+        .await
+    }
+
+    pub async fn crm_entries(&self, filter: CrmFilter) -> Result<Vec<CrmEntry>, StoreError> {
+        let ring = &self.secrets.ring;
+        let mut c = self.reader().await?;
+        let mut qb = QueryBuilder::<Db>::new(concat!("SELECT ", crm_cols!(), " FROM crm_entries WHERE 1 = 1"));
+        if let Some(v) = filter.customer {
+            qb.push(" AND customer_id = ").push_bind(v);
+        }
+        if let Some(v) = filter.organisation {
+            qb.push(" AND organisation_id = ").push_bind(v);
+        }
+        if let Some(v) = filter.assignee {
+            qb.push(" AND assignee = ").push_bind(v);
+        }
+        if let Some(v) = filter.status {
+            qb.push(" AND status = ").push_bind(v);
+        }
+        if let Some(v) = filter.kind {
+            qb.push(" AND kind = ").push_bind(v);
+        }
+        if let Some(v) = filter.due_before {
+            qb.push(" AND due_at < ").push_bind(to_micros(v));
+        }
+        if let Some(v) = filter.before_id {
+            qb.push(" AND id < ").push_bind(v);
+        }
+        qb.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(filter.limit.clamp(1, 1000)));
+        qb.build().fetch_all(&mut *c).await?.iter().map(|r| crm_from(r, ring)).collect()
+    }
+}

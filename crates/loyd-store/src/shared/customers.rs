@@ -1,0 +1,405 @@
+//! Customers: profiles with personal data sealed at rest, lookups by phone and e-mail
+//! through blind indexes, name search through blind indexes of word prefixes
+//! (`customer_terms`), and purchase history. Every change writes an audit entry in the
+//! same transaction ([`super::audit`]).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use loyd_domain::access::{is_channel, normalize_email};
+use loyd_domain::ledger::{Holder, HolderKind};
+use loyd_domain::receipt::{customer_wire_id, normalize_phone};
+use loyd_domain::time::{Timestamp, from_micros, to_micros};
+use serde::{Deserialize, Serialize};
+use sqlx::{QueryBuilder, Row};
+
+use crate::{Consent, Customer, CustomerFilter, CustomerPatch, NewCustomer, Purchase};
+use crate::crypto::{Keyring, Secrets};
+use crate::error::StoreError;
+use super::{Backend, Conn, Db};
+use super::audit::audit;
+use super::keys::{bad, json_text};
+use super::merge::move_balances;
+use super::organisations::check_organisation;
+
+/// The personal data of a customer, sealed as one JSON value.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Pii {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) phone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) birth_date: Option<String>,
+}
+
+impl Pii {
+    fn is_empty(&self) -> bool {
+        *self == Pii::default()
+    }
+}
+
+pub(crate) fn customer_from(r: &super::rows::DbRow, ring: &Keyring) -> Result<Customer, StoreError> {
+    let pii: Pii = match r.try_get::<Option<String>, _>("pii")? {
+        Some(sealed) => serde_json::from_str(&ring.open("customer", &sealed)?).map_err(|e| bad(e.to_string()))?,
+        None => Pii::default(),
+    };
+    let profile: Option<String> = r.try_get("profile")?;
+    let consents: Option<String> = r.try_get("consents")?;
+    Ok(Customer {
+        id: r.try_get("id")?,
+        phone: pii.phone,
+        email: pii.email,
+        name: pii.name,
+        birth_date: pii.birth_date.and_then(|d| d.parse().ok()),
+        profile: profile.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default(),
+        consents: consents.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default(),
+        opted_out_at: r.try_get::<Option<i64>, _>("opted_out_at")?.map(from_micros),
+        organisation: r.try_get("organisation_id")?,
+        merged_into: r.try_get("merged_into")?,
+        created_at: from_micros(r.try_get("created_at")?),
+    })
+}
+
+/// A customer record, personal data opened.
+pub(crate) async fn customer_row(c: &mut Conn, ring: &Keyring, id: i64) -> Result<Option<Customer>, StoreError> {
+    let row = sqlx::query(concat!("SELECT ", customer_cols!(), " FROM customers WHERE id = $1")).bind(id).fetch_optional(&mut *c).await?;
+    row.as_ref().map(|r| customer_from(r, ring)).transpose()
+}
+
+pub(crate) async fn must_customer(c: &mut Conn, ring: &Keyring, id: i64) -> Result<Customer, StoreError> {
+    customer_row(c, ring, id).await?.ok_or_else(|| StoreError::NotFound { what: "customer", id: customer_wire_id(id) })
+}
+
+/// The customer a phone number identifies (merged duplicates are never identified).
+pub(crate) async fn customer_by_phone(c: &mut Conn, ring: &Keyring, phone: &str) -> Result<Option<i64>, StoreError> {
+    let row = sqlx::query("SELECT id FROM customers WHERE phone_index = $1 AND merged_into IS NULL")
+        .bind(ring.index("phone", phone))
+        .fetch_optional(&mut *c)
+        .await?;
+    Ok(row.map(|r| r.try_get("id")).transpose()?)
+}
+
+/// The ledger holder whose accounts a customer uses: their organisation's when they
+/// are a contact of one, else their own.
+pub(crate) fn account_holder(customer: i64, organisation: Option<i64>) -> Result<Holder, StoreError> {
+    let (kind, id) = match organisation {
+        Some(o) => (HolderKind::Organisation, o.to_string()),
+        None => (HolderKind::Customer, customer.to_string()),
+    };
+    Holder::new(kind, id).map_err(|e| bad(e.to_string()))
+}
+
+/// [`account_holder`] of a customer known by id.
+pub(crate) async fn holder_of(c: &mut Conn, customer: i64) -> Result<Holder, StoreError> {
+    let org: Option<i64> = sqlx::query("SELECT organisation_id FROM customers WHERE id = $1")
+        .bind(customer)
+        .fetch_optional(&mut *c)
+        .await?
+        .map(|r| r.try_get("organisation_id"))
+        .transpose()?
+        .flatten();
+    account_holder(customer, org)
+}
+
+/// Checks and normalises contact data; returns the PII to seal.
+pub(crate) fn check_contacts(phone: Option<&str>, email: Option<&str>, name: Option<&str>, birth: Option<jiff::civil::Date>) -> Result<Pii, StoreError> {
+    let phone = phone.map(|p| normalize_phone(p).ok_or_else(|| bad("phone must be international, e.g. +37120000000"))).transpose()?;
+    let email = email.map(|e| normalize_email(e).ok_or_else(|| bad(format!("'{}' is not an e-mail address", e.chars().take(80).collect::<String>())))).transpose()?;
+    let name = match name.map(str::trim) {
+        Some(n) if n.is_empty() || n.chars().count() > 200 || n.chars().any(char::is_control) => {
+            return Err(bad("name must be 1 to 200 characters without control characters"));
+        }
+        other => other.map(str::to_owned),
+    };
+    Ok(Pii { name, phone, email, birth_date: birth.map(|d| d.to_string()) })
+}
+
+pub(crate) fn check_consents(consents: &BTreeMap<String, bool>) -> Result<(), StoreError> {
+    match consents.keys().find(|k| !is_channel(k)) {
+        Some(k) => Err(bad(format!("'{k}' is not a consent channel ({})", loyd_domain::access::CHANNELS.join(", ")))),
+        None => Ok(()),
+    }
+}
+
+/// Refuses contact data another (unmerged) customer already has.
+async fn check_unique(c: &mut Conn, ring: &Keyring, pii: &Pii, except: Option<i64>) -> Result<(), StoreError> {
+    for (kind, value, what, sql) in [
+        ("phone", &pii.phone, "customer with phone", "SELECT id FROM customers WHERE phone_index = $1"),
+        ("email", &pii.email, "customer with e-mail", "SELECT id FROM customers WHERE email_index = $1"),
+    ] {
+        let Some(value) = value else { continue };
+        if let Some(row) = sqlx::query(sql).bind(ring.index(kind, value)).fetch_optional(&mut *c).await? {
+            let id: i64 = row.try_get("id")?;
+            if Some(id) != except {
+                return Err(StoreError::AlreadyExists { what, id: value.clone() });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What the `customers` row holds of a customer's PII: the sealed value (`None` when
+/// there is none) and the blind indexes of phone and e-mail.
+pub(crate) struct SealedPii {
+    pub(crate) sealed: Option<String>,
+    pub(crate) phone_index: Option<String>,
+    pub(crate) email_index: Option<String>,
+}
+
+impl Pii {
+    pub(crate) fn seal(&self, ring: &Keyring) -> Result<SealedPii, StoreError> {
+        Ok(SealedPii {
+            sealed: if self.is_empty() { None } else { Some(ring.seal("customer", &json_text(self)?)) },
+            phone_index: self.phone.as_ref().map(|p| ring.index("phone", p)),
+            email_index: self.email.as_ref().map(|e| ring.index("email", e)),
+        })
+    }
+}
+
+/// Seals a customer's PII and rewrites its indexes and name terms.
+pub(crate) async fn store_pii(c: &mut Conn, ring: &Keyring, id: i64, pii: &Pii) -> Result<(), StoreError> {
+    let s = pii.seal(ring)?;
+    sqlx::query(
+        "UPDATE customers SET pii = $1, phone_index = $2, email_index = $3, phone = NULL, name = NULL, birth_date = NULL WHERE id = $4",
+    )
+    .bind(s.sealed)
+    .bind(s.phone_index)
+    .bind(s.email_index)
+    .bind(id)
+    .execute(&mut *c)
+    .await?;
+    sqlx::query("DELETE FROM customer_terms WHERE customer_id = $1").bind(id).execute(&mut *c).await?;
+    write_terms(c, ring, id, pii.name.as_deref()).await
+}
+
+/// Indexes a name for search.
+async fn write_terms(c: &mut Conn, ring: &Keyring, id: i64, name: Option<&str>) -> Result<(), StoreError> {
+    let terms = name.map(|n| ring.name_terms(n)).unwrap_or_default();
+    if !terms.is_empty() {
+        let mut qb = QueryBuilder::<Db>::new("INSERT INTO customer_terms (term, customer_id) ");
+        qb.push_values(terms, |mut b, t| {
+            b.push_bind(t).push_bind(id);
+        });
+        qb.build().execute(&mut *c).await?;
+    }
+    Ok(())
+}
+
+pub(crate) fn consents_from(given: &BTreeMap<String, bool>, now: Timestamp) -> BTreeMap<String, Consent> {
+    given.iter().map(|(k, v)| (k.clone(), Consent { granted: *v, at: now })).collect()
+}
+
+/// Registers a customer (inside the caller's transaction); returns the new id.
+pub(crate) async fn insert_customer(c: &mut Conn, ring: &Keyring, new: &NewCustomer, now: Timestamp) -> Result<i64, StoreError> {
+    let pii = check_contacts(new.phone.as_deref(), new.email.as_deref(), new.name.as_deref(), new.birth_date)?;
+    loyd_domain::profile::check(&new.profile).map_err(|e| bad(e.to_string()))?;
+    check_consents(&new.consents)?;
+    check_unique(c, ring, &pii, None).await?;
+    check_organisation(c, new.organisation).await?;
+    let consents = consents_from(&new.consents, now);
+    let s = pii.seal(ring)?;
+    let id: i64 = sqlx::query(
+        "INSERT INTO customers (pii, phone_index, email_index, profile, consents, organisation_id, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
+    )
+    .bind(s.sealed)
+    .bind(s.phone_index)
+    .bind(s.email_index)
+    .bind(super::receipts::profile_text(&new.profile)?)
+    .bind((!consents.is_empty()).then(|| json_text(&consents)).transpose()?)
+    .bind(new.organisation)
+    .bind(to_micros(now))
+    .fetch_one(&mut *c)
+    .await?
+    .try_get("id")?;
+    write_terms(c, ring, id, pii.name.as_deref()).await?;
+    Ok(id)
+}
+
+pub(crate) async fn apply_patch(c: &mut Conn, ring: &Keyring, id: i64, patch: &CustomerPatch, now: Timestamp) -> Result<(Customer, Customer), StoreError> {
+    let before = must_customer(c, ring, id).await?;
+    if before.merged_into.is_some() {
+        return Err(bad(format!("{} was merged into another customer and cannot change", customer_wire_id(id))));
+    }
+    let pick = |change: &Option<Option<String>>, current: &Option<String>| match change {
+        Some(v) => v.clone(),
+        None => current.clone(),
+    };
+    let phone = pick(&patch.phone, &before.phone);
+    let email = pick(&patch.email, &before.email);
+    let name = pick(&patch.name, &before.name);
+    let birth = match patch.birth_date {
+        Some(v) => v,
+        None => before.birth_date,
+    };
+    let pii = check_contacts(phone.as_deref(), email.as_deref(), name.as_deref(), birth)?;
+    check_unique(c, ring, &pii, Some(id)).await?;
+    let profile = loyd_domain::profile::apply(&before.profile, &patch.profile).map_err(|e| bad(e.to_string()))?;
+    check_consents(&patch.consents)?;
+    let mut consents = before.consents.clone();
+    let mut opted_out_at = before.opted_out_at;
+    match patch.opted_out {
+        Some(true) => {
+            opted_out_at = opted_out_at.or(Some(now));
+            for ch in loyd_domain::access::CHANNELS {
+                consents.insert(ch.to_owned(), Consent { granted: false, at: now });
+            }
+        }
+        Some(false) => opted_out_at = None,
+        None => {}
+    }
+    for (ch, granted) in &patch.consents {
+        if *granted && opted_out_at.is_some() {
+            return Err(bad("the customer opted out of all marketing; opt them back in first"));
+        }
+        if consents.get(ch).map(|c| c.granted) != Some(*granted) {
+            consents.insert(ch.clone(), Consent { granted: *granted, at: now });
+        }
+    }
+    let organisation = match patch.organisation {
+        Some(o) => o,
+        None => before.organisation,
+    };
+    if organisation != before.organisation {
+        check_organisation(c, organisation).await?;
+        // Joining: the customer's own balances go to the organisation's accounts.
+        if let (None, Some(org)) = (before.organisation, organisation) {
+            move_balances(c, &account_holder(id, None)?, &account_holder(id, Some(org))?, &format!("join:c{id}:o{org}:{}", to_micros(now)), now).await?;
+        }
+    }
+    sqlx::query("UPDATE customers SET profile = $1, consents = $2, opted_out_at = $3, organisation_id = $4, updated_at = $5 WHERE id = $6")
+        .bind(super::receipts::profile_text(&profile)?)
+        .bind((!consents.is_empty()).then(|| json_text(&consents)).transpose()?)
+        .bind(opted_out_at.map(to_micros))
+        .bind(organisation)
+        .bind(to_micros(now))
+        .bind(id)
+        .execute(&mut *c)
+        .await?;
+    store_pii(c, ring, id, &pii).await?;
+    let after = must_customer(c, ring, id).await?;
+    Ok((before, after))
+}
+
+impl Backend {
+    pub(crate) fn ring(&self) -> Arc<Secrets> {
+        self.secrets.clone()
+    }
+
+    pub async fn create_customer(&self, new: NewCustomer, actor: String, now: Timestamp) -> Result<Customer, StoreError> {
+        let (new, secrets) = (Arc::new(new), self.ring());
+        self.write(move |c| {
+            let (new, secrets, actor) = (new.clone(), secrets.clone(), actor.clone());
+            Box::pin(async move {
+                let id = insert_customer(c, &secrets.ring, &new, now).await?;
+                let customer = must_customer(c, &secrets.ring, id).await?;
+                audit(c, &secrets.ring, now, &actor, "customer.create", "customer", &customer_wire_id(customer.id), None::<&()>, Some(&customer))
+                    .await?;
+                Ok(customer)
+            })
+        })
+        .await
+    }
+
+    pub async fn customer(&self, id: i64) -> Result<Option<Customer>, StoreError> {
+        let mut c = self.reader().await?;
+        customer_row(&mut c, &self.secrets.ring, id).await
+    }
+
+    pub async fn update_customer(&self, id: i64, patch: CustomerPatch, actor: String, now: Timestamp) -> Result<Customer, StoreError> {
+        let (patch, secrets) = (Arc::new(patch), self.ring());
+        self.write(move |c| {
+            let (patch, secrets, actor) = (patch.clone(), secrets.clone(), actor.clone());
+            Box::pin(async move {
+                let (before, after) = apply_patch(c, &secrets.ring, id, &patch, now).await?;
+                if before != after {
+                    audit(c, &secrets.ring, now, &actor, "customer.update", "customer", &customer_wire_id(id), Some(&before), Some(&after)).await?;
+                }
+                Ok(after)
+            })
+        })
+        .await
+    }
+
+    /// Finds customers; see [`CustomerFilter`].
+    pub async fn customers(&self, filter: CustomerFilter) -> Result<Vec<Customer>, StoreError> {
+        let ring = &self.secrets.ring;
+        let mut c = self.reader().await?;
+        let mut qb = QueryBuilder::<Db>::new(concat!("SELECT ", customer_cols!(), " FROM customers WHERE 1 = 1"));
+        if let Some(p) = &filter.phone {
+            let p = normalize_phone(p).ok_or_else(|| bad("phone must be international, e.g. +37120000000"))?;
+            qb.push(" AND phone_index = ").push_bind(ring.index("phone", &p));
+        }
+        if let Some(e) = &filter.email {
+            let e = normalize_email(e).ok_or_else(|| bad("not an e-mail address"))?;
+            qb.push(" AND email_index = ").push_bind(ring.index("email", &e));
+        }
+        if let Some(card) = &filter.card {
+            qb.push(" AND id IN (SELECT customer_id FROM cards WHERE number = ").push_bind(card.clone()).push(")");
+        }
+        if let Some(name) = &filter.name {
+            let terms = ring.query_terms(name);
+            if terms.is_empty() {
+                return Err(bad("a name search needs at least one letter or digit"));
+            }
+            for t in terms {
+                qb.push(" AND id IN (SELECT customer_id FROM customer_terms WHERE term = ").push_bind(t).push(")");
+            }
+        }
+        if let Some(o) = filter.organisation {
+            qb.push(" AND organisation_id = ").push_bind(o);
+        }
+        if let Some(after) = filter.after_id {
+            qb.push(" AND id > ").push_bind(after);
+        }
+        qb.push(" ORDER BY id LIMIT ").push_bind(i64::from(filter.limit.clamp(1, 1000)));
+        qb.build().fetch_all(&mut *c).await?.iter().map(|r| customer_from(r, ring)).collect()
+    }
+
+    /// A customer's committed and cancelled receipts, newest first, optionally only
+    /// those of some stores.
+    pub async fn purchases(&self, customer: i64, stores: Option<Vec<String>>, before: Option<Timestamp>, limit: u32) -> Result<Vec<Purchase>, StoreError> {
+        let mut c = self.reader().await?;
+        let mut qb = QueryBuilder::<Db>::new(
+            "SELECT r.store_id, r.terminal_id, r.receipt_id, r.at, r.status, s.currency, r.total, r.discount, r.redeemed_value \
+             FROM receipts r JOIN stores s ON s.id = r.store_id WHERE r.customer_id = ",
+        );
+        qb.push_bind(customer);
+        if let Some(stores) = stores {
+            if stores.is_empty() {
+                return Ok(Vec::new());
+            }
+            qb.push(" AND r.store_id IN (");
+            let mut sep = qb.separated(", ");
+            for s in stores {
+                sep.push_bind(s);
+            }
+            qb.push(")");
+        }
+        if let Some(b) = before {
+            qb.push(" AND r.at < ").push_bind(to_micros(b));
+        }
+        qb.push(" ORDER BY r.at DESC, r.id DESC LIMIT ").push_bind(i64::from(limit.clamp(1, 1000)));
+        qb.build()
+            .fetch_all(&mut *c)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(Purchase {
+                    store: r.try_get("store_id")?,
+                    terminal: r.try_get("terminal_id")?,
+                    receipt_id: r.try_get("receipt_id")?,
+                    at: from_micros(r.try_get("at")?),
+                    status: r.try_get("status")?,
+                    currency: r.try_get("currency")?,
+                    total: r.try_get("total")?,
+                    discount: r.try_get("discount")?,
+                    redeemed_value: r.try_get("redeemed_value")?,
+                })
+            })
+            .collect()
+    }
+}

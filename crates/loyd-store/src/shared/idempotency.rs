@@ -1,0 +1,84 @@
+//! Idempotency of POS and admin operations: the stored reply of an operation by its
+//! client id (a faithful retry gets it again; a reused id with another request is
+//! refused), and the advisory claim that serialises concurrent attempts of one id.
+
+use loyd_domain::time::{Timestamp, to_micros};
+use sqlx::Row;
+
+use crate::{PosCaller, PosReply};
+use crate::error::StoreError;
+use super::{Conn, PG};
+
+/// A stored POS operation answer for (caller, kind, id), checked against `hash`.
+///
+/// Claims the id first ([`claim`]): an identical retry that arrives while the first
+/// call is still running waits for it and then gets its answer, never a conflict with
+/// its half-done effects.
+pub(crate) async fn stored_operation(
+    c: &mut Conn,
+    caller: &PosCaller,
+    kind: &str,
+    op_id: &str,
+    hash: &str,
+) -> Result<Option<PosReply>, StoreError> {
+    claim(c, &[caller.store.id.as_str(), caller.terminal.as_str(), kind, op_id]).await?;
+    let row = sqlx::query(
+        "SELECT request_hash, status, response FROM pos_operations \
+         WHERE store_id = $1 AND terminal_id = $2 AND kind = $3 AND op_id = $4",
+    )
+    .bind(caller.store.id.as_str().to_owned())
+    .bind(caller.terminal.as_str().to_owned())
+    .bind(kind.to_owned())
+    .bind(op_id.to_owned())
+    .fetch_optional(&mut *c)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let stored: String = row.try_get("request_hash")?;
+    if stored != hash {
+        return Err(StoreError::IdempotencyConflict(format!("{kind} id {op_id}")));
+    }
+    let status: i64 = row.try_get("status")?;
+    Ok(Some(PosReply { status: u16::try_from(status).unwrap_or(200), body: row.try_get("response")?, replayed: true }))
+}
+
+/// Holds the idempotency key `parts` until this transaction ends. On PostgreSQL, a
+/// transaction-level advisory lock on a 64-bit digest of the key: a second transaction
+/// with the same key waits here, and its next statement sees what the first committed.
+/// (Different keys with the same digest only wait for each other.) On SQLite the single
+/// writer already runs one write at a time.
+pub(crate) async fn claim(c: &mut Conn, parts: &[&str]) -> Result<(), StoreError> {
+    if PG {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(super::keys::key_digest(parts)).execute(&mut *c).await?;
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn store_operation(
+    c: &mut Conn,
+    caller: &PosCaller,
+    kind: &str,
+    op_id: &str,
+    hash: &str,
+    status: u16,
+    body: &str,
+    receipt_ref: Option<i64>,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO pos_operations (store_id, terminal_id, kind, op_id, request_hash, status, response, receipt_ref, recorded_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(caller.store.id.as_str().to_owned())
+    .bind(caller.terminal.as_str().to_owned())
+    .bind(kind.to_owned())
+    .bind(op_id.to_owned())
+    .bind(hash.to_owned())
+    .bind(i64::from(status))
+    .bind(body.to_owned())
+    .bind(receipt_ref)
+    .bind(to_micros(now))
+    .execute(&mut *c)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,65 @@
+//! The SQL and row mapping of every capability, one source for both backends: each
+//! backend compiles this folder once (`#[path]`), with its own `Db`, `Conn` and `PG`,
+//! so SQLite and PostgreSQL run the very same statements. Only three things differ and
+//! are switched on `PG`: `FOR UPDATE` locking, DDL in `migrations/`, and the write path.
+//! Each module loads what a capability needs, lets `loyd_domain` decide, and writes the
+//! result.
+//!
+//! | module | capability |
+//! |---|---|
+//! | [`rows`] | column lists and row decoders shared by all |
+//! | [`keys`] | hashes (requests, PINs, codes), advisory-lock digests, transfer ids |
+//! | [`idempotency`] | stored replies by client id, claims of one id |
+//! | [`ledger`] | accounts, transfers, lots: the ledger's persistence |
+//! | [`balances`] | a holder's balances and lots, adjustments, statements |
+//! | [`stores`] | stores and terminals |
+//! | [`config`] | configuration versions: applying a program file |
+//! | [`receipts`] | calculate and commit a receipt; receipts a simulation replays |
+//! | [`returns`] | returns and cancellations |
+//! | [`coupons`] | coupons on a receipt, issuing and generating coupons |
+//! | [`cards`] | the stored card, PIN lockout, identification, inquiry, blocking, one-time codes |
+//! | [`card_issue`] | issuing cards of a series, replacing a card |
+//! | [`giftcards`] | gift card activation |
+//! | [`passes`] | visits on a pass |
+//! | [`credit`] | settling internal credit |
+//! | [`customers`] | profiles with sealed personal data, search, purchases |
+//! | [`merge`] | merging duplicate customers |
+//! | [`organisations`] | organisations sharing accounts |
+//! | [`crm_entries`] | notes, events, tasks and reminders |
+//! | [`import_export`] | customer import and export |
+//! | [`pii`] | sealing and re-sealing personal data at rest |
+//! | [`audit`] | the audit log |
+//! | [`staff`] | staff users, logins, sessions |
+//! | [`api_keys`] | admin API keys |
+//! | [`failures`] | the failure log and guessing counts |
+//! | [`jobs`] | scheduled work: inactivity burn, conversions |
+
+pub(crate) use super::{Backend, Conn, Db, PG};
+
+#[macro_use]
+pub(crate) mod rows;
+pub(crate) mod api_keys;
+pub(crate) mod audit;
+pub(crate) mod balances;
+pub(crate) mod card_issue;
+pub(crate) mod cards;
+pub(crate) mod config;
+pub(crate) mod coupons;
+pub(crate) mod credit;
+pub(crate) mod crm_entries;
+pub(crate) mod customers;
+pub(crate) mod failures;
+pub(crate) mod giftcards;
+pub(crate) mod idempotency;
+pub(crate) mod import_export;
+pub(crate) mod jobs;
+pub(crate) mod keys;
+pub(crate) mod ledger;
+pub(crate) mod merge;
+pub(crate) mod organisations;
+pub(crate) mod passes;
+pub(crate) mod pii;
+pub(crate) mod receipts;
+pub(crate) mod returns;
+pub(crate) mod staff;
+pub(crate) mod stores;

@@ -1,0 +1,142 @@
+//! Passes: registering a visit against a pass card, idempotent by the operation id.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use loyd_domain::cards::CardState;
+use loyd_domain::ids::AccountId;
+use loyd_domain::ledger::NewTransfer;
+use loyd_domain::money::Minor;
+use loyd_domain::operations::{VisitRequest, VisitResponse};
+use loyd_domain::program::{CardKind, Program};
+use loyd_domain::receipt::{ReceiptError, format_time};
+use loyd_domain::time::Timestamp;
+use sqlx::Row;
+
+use crate::{PosCaller, PosReply};
+use crate::error::StoreError;
+use super::{Backend, Conn};
+use super::balances::{accounts_with_balances, ledger_refusal, scale_in, system_id};
+use super::cards::{CardRow, card_row, identify};
+use super::idempotency::{store_operation, stored_operation};
+use super::keys::{code, json, scope_hash, transfer_id};
+use super::ledger::apply_transfers;
+
+/// Pass cards a visit may use: the card itself if it is a pass, else the customer's.
+async fn candidate_passes(c: &mut Conn, req: &VisitRequest, secret: &crate::crypto::Secrets, now: Timestamp) -> Result<Vec<CardRow>, StoreError> {
+    let who = req.customer.identify()?;
+    if let loyd_domain::receipt::Identify::Card(number) = &who {
+        let card = card_row(c, number).await?.ok_or_else(|| ReceiptError::UnknownCard(number.clone()))?;
+        if card.kind == CardKind::Pass {
+            return Ok(vec![card]);
+        }
+    }
+    let customer = identify(c, &who, now, secret, false).await?.customer;
+    let rows = sqlx::query("SELECT number FROM cards WHERE customer_id = $1 AND kind = 'pass' ORDER BY issued_at, number")
+        .bind(customer)
+        .fetch_all(&mut *c)
+        .await?;
+    let mut out = Vec::new();
+    for r in rows {
+        let number: String = r.try_get("number")?;
+        if let Some(card) = card_row(c, &number).await? {
+            out.push(card);
+        }
+    }
+    Ok(out)
+}
+
+async fn visit_in(
+    c: &mut Conn,
+    caller: &PosCaller,
+    req: &VisitRequest,
+    hash: &str,
+    program: &Program,
+    secret: &crate::crypto::Secrets,
+    now: Timestamp,
+) -> Result<PosReply, StoreError> {
+    if let Some(reply) = stored_operation(c, caller, "visit", &req.operation_id, hash).await? {
+        return Ok(reply);
+    }
+    let service_of = |card: &CardRow| program.series.get(card.series.as_str()).and_then(|s| s.spec.service.clone());
+    let passes: Vec<CardRow> = candidate_passes(c, req, secret, now)
+        .await?
+        .into_iter()
+        .filter(|p| req.service.is_none() || service_of(p) == req.service)
+        .collect();
+    if passes.is_empty() {
+        return Err(ReceiptError::invalid(match &req.service {
+            Some(s) => format!("no pass for service {s}"),
+            None => "no pass for this customer".into(),
+        })
+        .into());
+    }
+    let ids: BTreeSet<AccountId> = passes.iter().filter_map(|p| p.account_id).collect();
+    let balances = accounts_with_balances(c, &ids, now, true).await?;
+    // The first pass that is usable and has a visit left; otherwise say why the last one failed.
+    let mut refusal: Option<StoreError> = None;
+    for pass in &passes {
+        if pass.state == CardState::Blocked {
+            refusal = Some(ReceiptError::CardBlocked(pass.number.clone()).into());
+            continue;
+        }
+        if pass.state == CardState::Expired || pass.valid_until.is_some_and(|v| v <= now) {
+            refusal = Some(ReceiptError::PassExpired(format!("pass {} has expired", pass.number)).into());
+            continue;
+        }
+        let Some((account, balance)) = pass.account_id.and_then(|a| balances.get(&a)) else { continue };
+        let scale = scale_in(program, &account.asset);
+        let one = 10i64.pow(u32::from(scale.places()));
+        if balance.available < one {
+            refusal = Some(ReceiptError::PassExhausted(format!("pass {} has no visits left", pass.number)).into());
+            continue;
+        }
+        let sink = system_id(c, "redemption", &account.asset, now).await?;
+        let t = NewTransfer {
+            reference: Some(req.operation_id.clone()),
+            at: Some(now),
+            ..NewTransfer::single(
+                transfer_id(format!("pv:{}", scope_hash(caller.store.id.as_str(), caller.terminal.as_str(), &req.operation_id)))?,
+                account.id,
+                sink,
+                one,
+                code("visit"),
+            )
+        };
+        apply_transfers(c, &[t], now).await.map_err(|e| ledger_refusal(e, "pass", scale, &req.operation_id))?;
+        let response = VisitResponse {
+            operation_id: req.operation_id.clone(),
+            card: pass.number.clone(),
+            service: service_of(pass),
+            remaining: Minor::new(balance.available - one, scale).to_string(),
+            valid_until: pass.valid_until.map(|v| format_time(v, &caller.store.timezone)),
+        };
+        let body = json(&response)?;
+        store_operation(c, caller, "visit", &req.operation_id, hash, 201, &body, None, now).await?;
+        return Ok(PosReply { status: 201, body, replayed: false });
+    }
+    Err(refusal.unwrap_or_else(|| ReceiptError::invalid("no usable pass").into()))
+}
+
+impl Backend {
+    pub async fn register_visit(
+        &self,
+        caller: PosCaller,
+        request: VisitRequest,
+        program: Arc<Program>,
+        secret: Arc<crate::crypto::Secrets>,
+        now: Timestamp,
+    ) -> Result<PosReply, StoreError> {
+        request.check()?;
+        let hash = super::keys::keyed_request_hash(&secret, &request);
+        let shared = Arc::new((caller, request, hash));
+        self.write(move |c| {
+            let (shared, program, secret) = (shared.clone(), program.clone(), secret.clone());
+            Box::pin(async move {
+                let (caller, request, hash) = &*shared;
+                visit_in(c, caller, request, hash, &program, &secret, now).await
+            })
+        })
+        .await
+    }
+}

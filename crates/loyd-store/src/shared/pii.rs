@@ -1,0 +1,163 @@
+//! Personal data at rest: sealing rows still in plaintext, re-sealing under a new key
+//! (key rotation) in batches, and checking which keys are in use.
+
+use sqlx::Row;
+
+use crate::Rotation;
+use crate::error::StoreError;
+use super::Backend;
+use super::customers::{Pii, customer_row, store_pii};
+
+/// What to re-seal under the current key, per table, per batch.
+const RESEAL_BATCH: i64 = 500;
+
+impl Backend {
+    /// Seals personal data still in the plaintext columns of earlier versions (at most
+    /// `limit` customers); returns how many it sealed.
+    pub async fn seal_plaintext(&self, limit: u32) -> Result<usize, StoreError> {
+        let secrets = self.ring();
+        self.write(move |c| {
+            let secrets = secrets.clone();
+            Box::pin(async move {
+                let rows = sqlx::query(
+                    "SELECT id, phone, name, birth_date FROM customers \
+                     WHERE phone IS NOT NULL OR name IS NOT NULL OR birth_date IS NOT NULL ORDER BY id LIMIT $1",
+                )
+                .bind(i64::from(limit))
+                .fetch_all(&mut *c)
+                .await?;
+                if rows.is_empty() {
+                    return Ok(0);
+                }
+                // An upgrade: receipts of earlier versions kept the phone a customer was
+                // named by. (Only then, so a sealed database never scans its receipts.)
+                let receipts = sqlx::query("SELECT id, request FROM receipts WHERE request LIKE '%\"phone\"%'").fetch_all(&mut *c).await?;
+                for r in &receipts {
+                    let mut request: serde_json::Value = serde_json::from_str(&r.try_get::<String, _>("request")?).unwrap_or_default();
+                    if request.get("customer").and_then(|c| c.get("phone")).is_some() {
+                        if let Some(map) = request.as_object_mut() {
+                            map.remove("customer");
+                        }
+                        sqlx::query("UPDATE receipts SET request = $1 WHERE id = $2")
+                            .bind(request.to_string())
+                            .bind(r.try_get::<i64, _>("id")?)
+                            .execute(&mut *c)
+                            .await?;
+                    }
+                }
+                for r in &rows {
+                    let id: i64 = r.try_get("id")?;
+                    let old = customer_row(c, &secrets.ring, id).await?.map(|cu| (cu.email, cu.phone, cu.name, cu.birth_date));
+                    let (email, phone, name, birth) = old.unwrap_or_default();
+                    let pii = Pii {
+                        phone: r.try_get::<Option<String>, _>("phone")?.or(phone),
+                        name: r.try_get::<Option<String>, _>("name")?.or(name),
+                        email,
+                        birth_date: r.try_get::<Option<String>, _>("birth_date")?.or(birth.map(|d| d.to_string())),
+                    };
+                    store_pii(c, &secrets.ring, id, &pii).await?;
+                }
+                Ok(rows.len())
+            })
+        })
+        .await
+    }
+
+    /// Re-seals up to `RESEAL_BATCH` values of each sealed column that are not under
+    /// the current key; returns how many of each it re-sealed.
+    pub async fn reseal_batch(&self, after: [i64; 3]) -> Result<(Rotation, [i64; 3]), StoreError> {
+        let secrets = self.ring();
+        self.write(move |c| {
+            let secrets = secrets.clone();
+            Box::pin(async move {
+                let ring = &secrets.ring;
+                let current = format!("v1.{}.%", ring.current());
+                let mut done = Rotation { key: ring.current().to_owned(), ..Rotation::default() };
+                let mut next = after;
+                // Keyset pagination: each batch goes on from the last id of the previous one.
+                let rows = sqlx::query("SELECT id, pii FROM customers WHERE id > $3 AND pii IS NOT NULL AND pii NOT LIKE $1 ORDER BY id LIMIT $2")
+                    .bind(current.clone())
+                    .bind(RESEAL_BATCH)
+                    .bind(after[0])
+                    .fetch_all(&mut *c)
+                    .await?;
+                for r in &rows {
+                    let plain = ring.open("customer", &r.try_get::<String, _>("pii")?)?;
+                    let id: i64 = r.try_get("id")?;
+                    sqlx::query("UPDATE customers SET pii = $1 WHERE id = $2").bind(ring.seal("customer", &plain)).bind(id).execute(&mut *c).await?;
+                    next[0] = id;
+                }
+                done.customers = rows.len() as u64;
+                let rows = sqlx::query("SELECT id, body FROM crm_entries WHERE id > $3 AND body NOT LIKE $1 ORDER BY id LIMIT $2")
+                    .bind(current.clone())
+                    .bind(RESEAL_BATCH)
+                    .bind(after[1])
+                    .fetch_all(&mut *c)
+                    .await?;
+                for r in &rows {
+                    let plain = ring.open("note", &r.try_get::<String, _>("body")?)?;
+                    let id: i64 = r.try_get("id")?;
+                    sqlx::query("UPDATE crm_entries SET body = $1 WHERE id = $2").bind(ring.seal("note", &plain)).bind(id).execute(&mut *c).await?;
+                    next[1] = id;
+                }
+                done.crm_entries = rows.len() as u64;
+                let rows = sqlx::query(
+                    "SELECT id, before, after FROM audit_log WHERE id > $3 AND ((before IS NOT NULL AND before NOT LIKE $1) OR (after IS NOT NULL AND after NOT LIKE $1)) ORDER BY id LIMIT $2",
+                )
+                .bind(current)
+                .bind(RESEAL_BATCH)
+                .bind(after[2])
+                .fetch_all(&mut *c)
+                .await?;
+                for r in &rows {
+                    let reseal = |v: Option<String>| v.map(|s| ring.open("audit", &s).map(|p| ring.seal("audit", &p))).transpose();
+                    let id: i64 = r.try_get("id")?;
+                    sqlx::query("UPDATE audit_log SET before = $1, after = $2 WHERE id = $3")
+                        .bind(reseal(r.try_get("before")?)?)
+                        .bind(reseal(r.try_get("after")?)?)
+                        .bind(id)
+                        .execute(&mut *c)
+                        .await?;
+                    next[2] = id;
+                }
+                done.audit_entries = rows.len() as u64;
+                Ok((done, next))
+            })
+        })
+        .await
+    }
+
+    /// Whether the keyring opens the data already in the database (one sample value);
+    /// `Err` names the problem. A server given the wrong keyring refuses to start.
+    pub async fn check_keyring(&self) -> Result<(), StoreError> {
+        let mut c = self.reader().await?;
+        let row = sqlx::query("SELECT pii FROM customers WHERE pii IS NOT NULL ORDER BY id DESC LIMIT 1").fetch_optional(&mut *c).await?;
+        if let Some(r) = row {
+            self.secrets.ring.open("customer", &r.try_get::<String, _>("pii")?).map_err(|e| {
+                StoreError::Unavailable(format!("{e}; give this server the keyring the database was written with"))
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Which of `ids` still seal some value in the database.
+    pub async fn keys_in_use(&self, ids: Vec<String>) -> Result<Vec<String>, StoreError> {
+        let mut c = self.reader().await?;
+        let mut used = Vec::new();
+        for id in ids {
+            let pattern = format!("v1.{id}.%");
+            let row = sqlx::query(
+                "SELECT 1 AS x FROM customers WHERE pii LIKE $1 \
+                 UNION ALL SELECT 1 FROM crm_entries WHERE body LIKE $1 \
+                 UNION ALL SELECT 1 FROM audit_log WHERE before LIKE $1 OR after LIKE $1 LIMIT 1",
+            )
+            .bind(pattern)
+            .fetch_optional(&mut *c)
+            .await?;
+            if row.is_some() {
+                used.push(id);
+            }
+        }
+        Ok(used)
+    }
+}

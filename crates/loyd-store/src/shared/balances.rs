@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use loyd_domain::ids::{AccountId, AssetCode};
-use loyd_domain::ledger::{Account, AccountSpec, BalancePolicy, Holder, Lot, LotTerms, NewTransfer, TransferError};
+use loyd_domain::ledger::{Account, AccountSpec, BalancePolicy, DebitFrom, Holder, HolderKind, Lot, LotTerms, NewTransfer, TransferError};
 use loyd_domain::money::{Minor, Scale};
 use loyd_domain::program::Program;
 use loyd_domain::receipt::{BalanceOut, BalanceView, ReceiptError, customer_wire_id};
@@ -16,7 +16,7 @@ use sqlx::Row;
 use crate::{Statement, StatementLine};
 use crate::error::StoreError;
 use super::{Backend, Conn, PG, rows};
-use super::keys::{code, transfer_id};
+use super::keys::{bad, code, transfer_id};
 use super::ledger::{apply_transfers, ensure_account, find_account, load_accounts, load_open_lots};
 
 /// The accounts of a ledger holder.
@@ -186,7 +186,7 @@ pub(crate) async fn customer_balances(
     now: Timestamp,
 ) -> Result<Vec<BalanceOut>, StoreError> {
     let Some(customer) = customer else { return Ok(Vec::new()) };
-    let holder = super::customers::holder_of(c, customer).await?;
+    let holder = holder_of(c, customer).await?;
     let ids: BTreeSet<AccountId> = holder_account_ids(c, &holder).await?.into_iter().collect();
     let balances = accounts_with_balances(c, &ids, now, false).await?;
     let mut out: Vec<BalanceOut> = balances
@@ -210,7 +210,7 @@ pub(crate) fn scale_in(program: &Program, cur: &AssetCode) -> Scale {
 
 /// A customer's account of `currency` (their organisation's, for its contacts).
 pub(crate) async fn customer_account(c: &mut Conn, customer: i64, currency: &AssetCode) -> Result<loyd_domain::ledger::Account, StoreError> {
-    let holder = super::customers::holder_of(c, customer).await?;
+    let holder = holder_of(c, customer).await?;
     find_account(c, &holder, currency)
         .await?
         .ok_or_else(|| StoreError::NotFound { what: "account", id: format!("{} {currency}", customer_wire_id(customer)) })
@@ -220,6 +220,87 @@ pub(crate) async fn customer_account(c: &mut Conn, customer: i64, currency: &Ass
 pub(crate) async fn account_posted(c: &mut Conn, id: AccountId) -> Result<i64, StoreError> {
     let a = load_accounts(c, &BTreeSet::from([id]), false).await?;
     Ok(a.first().map(|a| i64::try_from(a.posted()).unwrap_or(0)).unwrap_or(0))
+}
+
+/// The ledger holder whose accounts a customer uses: their organisation's when they
+/// are a contact of one, else their own.
+pub(crate) fn account_holder(customer: i64, organisation: Option<i64>) -> Result<Holder, StoreError> {
+    let (kind, id) = match organisation {
+        Some(o) => (HolderKind::Organisation, o.to_string()),
+        None => (HolderKind::Customer, customer.to_string()),
+    };
+    Holder::new(kind, id).map_err(|e| bad(e.to_string()))
+}
+
+/// [`account_holder`] of a customer known by id.
+pub(crate) async fn holder_of(c: &mut Conn, customer: i64) -> Result<Holder, StoreError> {
+    let org: Option<i64> = sqlx::query("SELECT organisation_id FROM customers WHERE id = $1")
+        .bind(customer)
+        .fetch_optional(&mut *c)
+        .await?
+        .map(|r| r.try_get("organisation_id"))
+        .transpose()?
+        .flatten();
+    account_holder(customer, org)
+}
+
+/// Moves every balance of `from`'s accounts to `to`'s accounts of the same currency,
+/// lot by lot so activation and expiry dates travel along; debts (credit accounts
+/// below zero) move the other way. Refuses accounts with open holds.
+pub(crate) async fn move_balances(c: &mut Conn, from: &Holder, to: &Holder, tag: &str, now: Timestamp) -> Result<usize, StoreError> {
+    let rows = sqlx::query(concat!("SELECT ", account_cols!(), " FROM accounts WHERE holder_kind = $1 AND holder_id = $2 ORDER BY id"))
+        .bind(from.kind.name())
+        .bind(from.id.clone())
+        .fetch_all(&mut *c)
+        .await?;
+    let accounts: Vec<_> = rows.iter().map(super::rows::account).collect::<Result<_, _>>()?;
+    let mut moved = 0;
+    for account in accounts {
+        let t = account.totals;
+        if t.debits_pending != 0 || t.credits_pending != 0 {
+            return Err(StoreError::Refused(loyd_domain::receipt::ReceiptError::invalid(format!(
+                "account {} has open holds; resolve them first",
+                account.id
+            ))));
+        }
+        let target = ensure_account(
+            c,
+            &loyd_domain::ledger::AccountSpec {
+                holder: to.clone(),
+                asset: account.asset.clone(),
+                policy: account.policy,
+                tracks_lots: account.tracks_lots,
+            },
+            now,
+        )
+        .await?;
+        let mut batch = Vec::new();
+        let id = |n: usize| transfer_id(format!("{tag}:{}:{n}", account.id));
+        if account.tracks_lots {
+            let lots = load_open_lots(c, &BTreeSet::from([account.id])).await?;
+            for (n, lot) in lots.into_iter().enumerate() {
+                batch.push(NewTransfer {
+                    lot: lot.terms,
+                    debit_from: DebitFrom::Lot(lot.id.clone()),
+                    at: Some(now),
+                    ..NewTransfer::single(id(n)?, account.id, target.id, lot.remaining, code("merge"))
+                });
+            }
+        } else {
+            let balance = i128::from(t.credits_posted) - i128::from(t.debits_posted);
+            let amount = i64::try_from(balance.abs()).map_err(|_| bad("balance out of range"))?;
+            if balance > 0 {
+                batch.push(NewTransfer { at: Some(now), ..NewTransfer::single(id(0)?, account.id, target.id, amount, code("merge")) });
+            } else if balance < 0 {
+                batch.push(NewTransfer { at: Some(now), ..NewTransfer::single(id(0)?, target.id, account.id, amount, code("merge")) });
+            }
+        }
+        moved += batch.len();
+        if !batch.is_empty() {
+            apply_transfers(c, &batch, now).await?;
+        }
+    }
+    Ok(moved)
 }
 
 impl Backend {
@@ -260,7 +341,7 @@ impl Backend {
                     return Err(StoreError::NotFound { what: "customer", id: customer_wire_id(customer) });
                 }
                 let spec = AccountSpec {
-                    holder: super::customers::holder_of(c, customer).await?,
+                    holder: holder_of(c, customer).await?,
                     asset: cur.code.clone(),
                     policy: BalancePolicy::NonNegative,
                     tracks_lots: true,

@@ -17,7 +17,7 @@ use crate::{CardInfo, IssueCards, IssuedCard};
 use crate::error::StoreError;
 use super::{Backend, Conn};
 use super::audit::audit;
-use super::balances::{scale_in, system_id};
+use super::balances::{holder_of, scale_in, system_id};
 use super::cards::{card_info, card_row};
 use super::keys::{bad, code, keyed_hash, random_digits, transfer_id};
 use super::ledger::{apply_transfers, ensure_account};
@@ -166,7 +166,7 @@ pub(crate) async fn issue_in(c: &mut Conn, req: &IssueCards, program: &Program, 
                     .map_err(|e| StoreError::Invalid(e.to_string()))?
                     .unwrap_or(0);
                 let id = customer.expect("checked above");
-                let holder = super::customers::holder_of(c, id).await?;
+                let holder = holder_of(c, id).await?;
                 let acct = ensure_account(
                     c,
                     &AccountSpec {

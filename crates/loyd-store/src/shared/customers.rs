@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use loyd_domain::access::{is_channel, normalize_email};
-use loyd_domain::ledger::{Holder, HolderKind};
 use loyd_domain::receipt::{customer_wire_id, normalize_phone};
 use loyd_domain::time::{Timestamp, from_micros, to_micros};
 use serde::{Deserialize, Serialize};
@@ -19,7 +18,7 @@ use crate::error::StoreError;
 use super::{Backend, Conn, Db};
 use super::audit::audit;
 use super::keys::{bad, json_text};
-use super::merge::move_balances;
+use super::balances::{account_holder, move_balances};
 use super::organisations::check_organisation;
 
 /// The personal data of a customer, sealed as one JSON value.
@@ -80,28 +79,6 @@ pub(crate) async fn customer_by_phone(c: &mut Conn, ring: &Keyring, phone: &str)
         .fetch_optional(&mut *c)
         .await?;
     Ok(row.map(|r| r.try_get("id")).transpose()?)
-}
-
-/// The ledger holder whose accounts a customer uses: their organisation's when they
-/// are a contact of one, else their own.
-pub(crate) fn account_holder(customer: i64, organisation: Option<i64>) -> Result<Holder, StoreError> {
-    let (kind, id) = match organisation {
-        Some(o) => (HolderKind::Organisation, o.to_string()),
-        None => (HolderKind::Customer, customer.to_string()),
-    };
-    Holder::new(kind, id).map_err(|e| bad(e.to_string()))
-}
-
-/// [`account_holder`] of a customer known by id.
-pub(crate) async fn holder_of(c: &mut Conn, customer: i64) -> Result<Holder, StoreError> {
-    let org: Option<i64> = sqlx::query("SELECT organisation_id FROM customers WHERE id = $1")
-        .bind(customer)
-        .fetch_optional(&mut *c)
-        .await?
-        .map(|r| r.try_get("organisation_id"))
-        .transpose()?
-        .flatten();
-    account_holder(customer, org)
 }
 
 /// Checks and normalises contact data; returns the PII to seal.
@@ -208,7 +185,7 @@ pub(crate) async fn insert_customer(c: &mut Conn, ring: &Keyring, new: &NewCusto
     .bind(s.sealed)
     .bind(s.phone_index)
     .bind(s.email_index)
-    .bind(super::receipts::profile_text(&new.profile)?)
+    .bind(super::customers::profile_text(&new.profile)?)
     .bind((!consents.is_empty()).then(|| json_text(&consents)).transpose()?)
     .bind(new.organisation)
     .bind(to_micros(now))
@@ -271,7 +248,7 @@ pub(crate) async fn apply_patch(c: &mut Conn, ring: &Keyring, id: i64, patch: &C
         }
     }
     sqlx::query("UPDATE customers SET profile = $1, consents = $2, opted_out_at = $3, organisation_id = $4, updated_at = $5 WHERE id = $6")
-        .bind(super::receipts::profile_text(&profile)?)
+        .bind(super::customers::profile_text(&profile)?)
         .bind((!consents.is_empty()).then(|| json_text(&consents)).transpose()?)
         .bind(opted_out_at.map(to_micros))
         .bind(organisation)
@@ -282,6 +259,14 @@ pub(crate) async fn apply_patch(c: &mut Conn, ring: &Keyring, id: i64, patch: &C
     store_pii(c, ring, id, &pii).await?;
     let after = must_customer(c, ring, id).await?;
     Ok((before, after))
+}
+
+/// A profile to store: `NULL` when empty.
+pub(crate) fn profile_text(profile: &BTreeMap<String, String>) -> Result<Option<String>, StoreError> {
+    if profile.is_empty() {
+        return Ok(None);
+    }
+    serde_json::to_string(profile).map(Some).map_err(|e| StoreError::Invalid(e.to_string()))
 }
 
 impl Backend {

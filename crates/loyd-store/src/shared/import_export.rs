@@ -129,7 +129,7 @@ async fn import_batch(
         .bind(sealed)
         .bind(phone.clone())
         .bind(email.clone())
-        .bind(super::receipts::profile_text(&row.customer.profile)?)
+        .bind(super::customers::profile_text(&row.customer.profile)?)
         .bind((!consents.is_empty()).then(|| json_text(&consents)).transpose()?)
         .bind(to_micros(now))
         .fetch_one(&mut *c)

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use loyd_domain::ledger::{DebitFrom, Holder, HolderKind, NewTransfer};
+use loyd_domain::ledger::{Holder, HolderKind, NewTransfer};
 use loyd_domain::receipt::customer_wire_id;
 use loyd_domain::time::{Timestamp, to_micros};
 use sqlx::Row;
@@ -13,68 +13,10 @@ use crate::{Customer, CustomerPatch};
 use crate::error::StoreError;
 use super::{Backend, Conn};
 use super::audit::audit;
-use super::customers::{Pii, account_holder, apply_patch, holder_of, must_customer, store_pii};
+use super::balances::{account_holder, holder_of, move_balances};
+use super::customers::{Pii, apply_patch, must_customer, store_pii};
 use super::keys::{bad, code, transfer_id};
-use super::ledger::{apply_transfers, ensure_account, load_open_lots};
-
-/// Moves every balance of `from`'s accounts to `to`'s accounts of the same currency,
-/// lot by lot so activation and expiry dates travel along; debts (credit accounts
-/// below zero) move the other way. Refuses accounts with open holds.
-pub(crate) async fn move_balances(c: &mut Conn, from: &Holder, to: &Holder, tag: &str, now: Timestamp) -> Result<usize, StoreError> {
-    let rows = sqlx::query(concat!("SELECT ", account_cols!(), " FROM accounts WHERE holder_kind = $1 AND holder_id = $2 ORDER BY id"))
-        .bind(from.kind.name())
-        .bind(from.id.clone())
-        .fetch_all(&mut *c)
-        .await?;
-    let accounts: Vec<_> = rows.iter().map(super::rows::account).collect::<Result<_, _>>()?;
-    let mut moved = 0;
-    for account in accounts {
-        let t = account.totals;
-        if t.debits_pending != 0 || t.credits_pending != 0 {
-            return Err(StoreError::Refused(loyd_domain::receipt::ReceiptError::invalid(format!(
-                "account {} has open holds; resolve them first",
-                account.id
-            ))));
-        }
-        let target = ensure_account(
-            c,
-            &loyd_domain::ledger::AccountSpec {
-                holder: to.clone(),
-                asset: account.asset.clone(),
-                policy: account.policy,
-                tracks_lots: account.tracks_lots,
-            },
-            now,
-        )
-        .await?;
-        let mut batch = Vec::new();
-        let id = |n: usize| transfer_id(format!("{tag}:{}:{n}", account.id));
-        if account.tracks_lots {
-            let lots = load_open_lots(c, &BTreeSet::from([account.id])).await?;
-            for (n, lot) in lots.into_iter().enumerate() {
-                batch.push(NewTransfer {
-                    lot: lot.terms,
-                    debit_from: DebitFrom::Lot(lot.id.clone()),
-                    at: Some(now),
-                    ..NewTransfer::single(id(n)?, account.id, target.id, lot.remaining, code("merge"))
-                });
-            }
-        } else {
-            let balance = i128::from(t.credits_posted) - i128::from(t.debits_posted);
-            let amount = i64::try_from(balance.abs()).map_err(|_| bad("balance out of range"))?;
-            if balance > 0 {
-                batch.push(NewTransfer { at: Some(now), ..NewTransfer::single(id(0)?, account.id, target.id, amount, code("merge")) });
-            } else if balance < 0 {
-                batch.push(NewTransfer { at: Some(now), ..NewTransfer::single(id(0)?, target.id, account.id, amount, code("merge")) });
-            }
-        }
-        moved += batch.len();
-        if !batch.is_empty() {
-            apply_transfers(c, &batch, now).await?;
-        }
-    }
-    Ok(moved)
-}
+use super::ledger::apply_transfers;
 
 /// The holder whose accounts a customer's value lives in now: a merged duplicate's
 /// value is with the customer it was merged into (and their organisation, if any).

@@ -59,7 +59,7 @@ pub(crate) async fn load_context(
                 Some(r) => r,
                 None => super::customers::customer_row(c, &secret.ring, who.customer).await?.ok_or(ReceiptError::UnknownCustomer)?,
             };
-            let holder = super::customers::account_holder(record.id, record.organisation)?;
+            let holder = super::balances::account_holder(record.id, record.organisation)?;
             (Some(record), Some(holder))
         }
         None => (None, None),
@@ -127,14 +127,6 @@ pub(crate) async fn load_context(
     context.usage = usage_of(c, &keys, commit).await?;
     let accounts = balances.into_values().map(|(a, _)| a).collect();
     Ok(Loaded { context, customer_accounts, holder, gift_accounts: cards.iter().map(|(_, a)| *a).collect(), accounts, open_lots })
-}
-
-/// A profile to store: `NULL` when empty.
-pub(super) fn profile_text(profile: &BTreeMap<String, String>) -> Result<Option<String>, StoreError> {
-    if profile.is_empty() {
-        return Ok(None);
-    }
-    serde_json::to_string(profile).map(Some).map_err(|e| StoreError::Invalid(e.to_string()))
 }
 
 /// The customer's counters at `at`, from their earlier receipts.

@@ -353,10 +353,7 @@ pub async fn purchases(State(state): State<AppState>, actor: CurrentActor, Path(
     let purchases = rows
         .into_iter()
         .map(|p| {
-            let scale = loyd_domain::ids::AssetCode::parse(&p.currency)
-                .ok()
-                .and_then(|c| program.currency(&c).map(|c| c.scale))
-                .unwrap_or(loyd_domain::money::Scale::ZERO);
+            let scale = program.scale_of(&p.currency);
             let m = |v: i64| loyd_domain::money::Minor::new(v, scale).to_string();
             PurchaseOut {
                 total: m(p.total),

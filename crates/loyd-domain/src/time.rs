@@ -28,3 +28,22 @@ pub fn from_micros(us: i64) -> Timestamp {
 pub fn truncate_micros(t: Timestamp) -> Timestamp {
     from_micros(to_micros(t))
 }
+
+/// The end of a validity of `days` days from `from` (24-hour days, as every validity in
+/// a program is counted); `None` when there is no limit.
+pub fn valid_until(from: Timestamp, days: Option<u32>) -> Option<Timestamp> {
+    days.map(|d| from + jiff::SignedDuration::from_hours(24 * i64::from(d)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_validity_counts_whole_days_from_its_start_and_none_means_no_end() {
+        let start: Timestamp = "2026-03-28T12:00:00Z".parse().unwrap();
+        assert_eq!(valid_until(start, Some(30)), Some("2026-04-27T12:00:00Z".parse().unwrap()));
+        assert_eq!(valid_until(start, Some(0)), Some(start));
+        assert_eq!(valid_until(start, None), None);
+    }
+}

@@ -50,10 +50,6 @@ pub use pos_types::*;
 pub use programs::Programs;
 pub use terminal_keys::TERMINAL_KEY_TTL;
 
-/// Wrong PINs in a row that lock a card…
-pub const PIN_ATTEMPTS: i64 = 5;
-/// …for this long.
-pub const PIN_LOCK_MINUTES: i64 = 15;
 
 /// The unbounded accounts every currency has: where value comes from and goes to.
 pub const SYSTEM_ACCOUNTS: &[&str] = &["issuance", "redemption", "expired", "breakage", "settlement"];

@@ -134,7 +134,7 @@ pub async fn simulate(store: &Store, args: crate::cli::SimulateArgs) -> anyhow::
     println!("{:<28}{:>16}{:>16}{:>16}", "discounts", m(b.discount), m(p.discount), m(p.discount - b.discount));
     let currencies: std::collections::BTreeSet<&String> = b.accrued.keys().chain(p.accrued.keys()).collect();
     for cur in currencies {
-        let scale = AssetCode::parse(cur.as_str()).ok().and_then(|c| program.currency(&c).map(|c| c.scale)).unwrap_or(loyd_domain::money::Scale::ZERO);
+        let scale = program.scale_of(cur);
         let (x, y) = (b.accrued.get(cur).copied().unwrap_or(0), p.accrued.get(cur).copied().unwrap_or(0));
         println!("{:<28}{:>16}{:>16}{:>16}", format!("{cur} accrued"), Minor::new(x, scale), Minor::new(y, scale), Minor::new(y - x, scale));
     }

@@ -25,7 +25,6 @@ use std::collections::BTreeMap;
 use rust_decimal::Decimal;
 
 use crate::alloc::allocate;
-use crate::cards::CardState;
 use crate::ids::{AssetCode, StoreCode};
 use crate::money::{self, Minor, Rounding, Scale};
 use crate::program::{Campaign, CouponDiscount, Currency, Goods, Program, Rate, Reward};
@@ -581,15 +580,7 @@ fn pay_with_gift_cards(w: &Work<'_>, due: i64) -> Result<(Vec<GiftCalc>, i64), R
             .iter()
             .find(|c| c.number == g.number)
             .ok_or_else(|| ReceiptError::UnknownCard(g.number.clone()))?;
-        match card.state {
-            CardState::Blocked => return Err(ReceiptError::CardBlocked(card.number.clone())),
-            CardState::Expired => return Err(ReceiptError::CardExpired(card.number.clone())),
-            CardState::Issued => return Err(ReceiptError::CardNotActive(card.number.clone())),
-            CardState::Active => {}
-        }
-        if card.valid_until.is_some_and(|v| v <= receipt.at) {
-            return Err(ReceiptError::CardExpired(card.number.clone()));
-        }
+        crate::cards::check_usable(&card.number, card.state, card.valid_until, receipt.at)?;
         if card.currency != ctx.store.currency {
             return Err(ReceiptError::invalid(format!(
                 "gift card {} holds {}, this store takes {}",

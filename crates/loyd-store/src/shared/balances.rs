@@ -149,10 +149,6 @@ fn push_owned(qb: &mut sqlx::QueryBuilder<super::Db>, table: &str, holder: Optio
     }
 }
 
-pub(crate) fn scale_of(program: &Program) -> impl Fn(&AssetCode) -> loyd_domain::money::Scale + '_ {
-    |c| program.currency(c).map(|c| c.scale).unwrap_or(loyd_domain::money::Scale::ZERO)
-}
-
 /// The ids of a currency's system accounts, opened at configuration time.
 pub(crate) async fn system_id(c: &mut Conn, name: &str, asset: &AssetCode, now: Timestamp) -> Result<AccountId, StoreError> {
     Ok(super::ledger::system_account(c, name, asset, now).await?.id)
@@ -192,7 +188,7 @@ pub(crate) async fn customer_balances(
     let mut out: Vec<BalanceOut> = balances
         .values()
         .map(|(a, v)| {
-            let scale = program.currency(&a.asset).map(|c| c.scale).unwrap_or(Scale::ZERO);
+            let scale = program.scale_of(a.asset.as_str());
             BalanceOut {
                 currency: a.asset.clone(),
                 available: Minor::new(v.available, scale).to_string(),
@@ -202,10 +198,6 @@ pub(crate) async fn customer_balances(
         .collect();
     out.sort_by(|a, b| a.currency.cmp(&b.currency));
     Ok(out)
-}
-
-pub(crate) fn scale_in(program: &Program, cur: &AssetCode) -> Scale {
-    program.currency(cur).map(|c| c.scale).unwrap_or(Scale::ZERO)
 }
 
 /// A customer's account of `currency` (their organisation's, for its contacts).

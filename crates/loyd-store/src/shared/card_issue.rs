@@ -17,7 +17,7 @@ use crate::{CardInfo, IssueCards, IssuedCard};
 use crate::error::StoreError;
 use super::{Backend, Conn};
 use super::audit::audit;
-use super::balances::{holder_of, scale_in, system_id};
+use super::balances::{holder_of, system_id};
 use super::cards::{card_info, card_row};
 use super::keys::{bad, code, keyed_hash, random_digits, transfer_id};
 use super::ledger::{apply_transfers, ensure_account};
@@ -143,10 +143,9 @@ pub(crate) async fn issue_in(c: &mut Conn, req: &IssueCards, program: &Program, 
             }
             CardKind::Pass => {
                 let acct = ensure_account(c, &card_account(&number, spec)?, now).await?;
-                let valid_until = spec.validity_days.map(|d| now + jiff::SignedDuration::from_hours(24 * i64::from(d)));
+                let valid_until = loyd_domain::time::valid_until(now, spec.validity_days);
                 let currency = acct.asset.clone();
-                let one = 10i64.pow(u32::from(scale_in(program, &currency).places()));
-                let visits = i64::from(spec.visits.unwrap_or(0)) * one;
+                let visits = loyd_domain::passes::issued_units(spec.visits, program.scale_of(currency.as_str()));
                 let source = system_id(c, "issuance", &currency, now).await?;
                 let t = NewTransfer {
                     lot: LotTerms { available_at: None, expires_at: valid_until.map(loyd_domain::time::truncate_micros) },
@@ -158,7 +157,7 @@ pub(crate) async fn issue_in(c: &mut Conn, req: &IssueCards, program: &Program, 
             }
             CardKind::Credit => {
                 let currency = spec.currency.clone().ok_or_else(|| StoreError::Invalid("credit series without currency".into()))?;
-                let scale = scale_in(program, &currency);
+                let scale = program.scale_of(currency.as_str());
                 let limit = spec
                     .credit_limit
                     .map(|l| money::to_minor_exact(l.0, scale))

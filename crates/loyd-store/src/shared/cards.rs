@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use loyd_domain::cards::CardState;
+use loyd_domain::cards::{Card, CardState};
 use loyd_domain::ids::AccountId;
 use loyd_domain::money::Minor;
 use loyd_domain::operations::{CardInquiry, MaskedCustomer, mask_name, mask_phone};
@@ -17,25 +17,10 @@ use sqlx::Row;
 use crate::{CardInfo, CardOwner, PosCaller};
 use crate::error::StoreError;
 use super::{Backend, Conn, rows};
-use super::balances::{accounts_with_balances, customer_balances, scale_in};
+use super::balances::{accounts_with_balances, customer_balances};
 use super::keys::{keyed_hash, random_digits};
 
-/// A card as stored.
-#[derive(Debug, Clone)]
-pub(crate) struct CardRow {
-    pub number: String,
-    pub series: String,
-    pub kind: CardKind,
-    pub state: CardState,
-    pub customer_id: Option<i64>,
-    pub account_id: Option<AccountId>,
-    pub pin_hash: Option<String>,
-    pub locked_until: Option<Timestamp>,
-    pub valid_until: Option<Timestamp>,
-    pub single_use: bool,
-}
-
-pub(crate) async fn card_row(c: &mut Conn, number: &str) -> Result<Option<CardRow>, StoreError> {
+pub(crate) async fn card_row(c: &mut Conn, number: &str) -> Result<Option<Card>, StoreError> {
     let row = sqlx::query(concat!("SELECT ", card_cols!(), " FROM cards WHERE number = $1"))
         .bind(number.to_owned())
         .fetch_optional(&mut *c)
@@ -48,7 +33,7 @@ async fn card_and_customer(
     c: &mut Conn,
     ring: &crate::crypto::Keyring,
     number: &str,
-) -> Result<Option<(CardRow, Option<crate::Customer>)>, StoreError> {
+) -> Result<Option<(Card, Option<crate::Customer>)>, StoreError> {
     let row = sqlx::query(concat!(
         "SELECT ",
         card_cols!(),
@@ -67,16 +52,16 @@ async fn card_and_customer(
     Ok(Some((card_from(&r)?, customer)))
 }
 
-fn card_from(r: &rows::DbRow) -> Result<CardRow, StoreError> {
+fn card_from(r: &rows::DbRow) -> Result<Card, StoreError> {
     let kind: String = r.try_get("kind")?;
     let state: String = r.try_get("state")?;
-    Ok(CardRow {
+    Ok(Card {
         number: r.try_get("number")?,
         series: r.try_get("series")?,
         kind: CardKind::from_name(&kind).ok_or_else(|| rows::corrupt(format!("unknown card kind {kind}")))?,
         state: CardState::from_name(&state).ok_or_else(|| rows::corrupt(format!("unknown card state {state}")))?,
-        customer_id: r.try_get("customer_id")?,
-        account_id: r.try_get::<Option<i64>, _>("account_id")?.map(AccountId),
+        customer: r.try_get("customer_id")?,
+        account: r.try_get::<Option<i64>, _>("account_id")?.map(AccountId),
         pin_hash: r.try_get("pin_hash")?,
         locked_until: r.try_get::<Option<i64>, _>("locked_until")?.map(from_micros),
         valid_until: r.try_get::<Option<i64>, _>("valid_until")?.map(from_micros),
@@ -84,35 +69,11 @@ fn card_from(r: &rows::DbRow) -> Result<CardRow, StoreError> {
     })
 }
 
-/// Checks a card's lockout and PIN. A wrong PIN is returned as `WrongPin`; the caller
+/// Checks a card's lockout and PIN by the domain's policy ([`Card::check_pin`]), with
+/// PINs compared as keyed hashes. A wrong PIN is refused as `WrongPin`; the caller
 /// counts it outside the refused transaction.
-pub(crate) fn check_pin(card: &CardRow, needs_pin: bool, pin: Option<&str>, secret: &crate::crypto::Secrets, now: Timestamp) -> Result<(), StoreError> {
-    if card.locked_until.is_some_and(|t| t > now) {
-        return Err(ReceiptError::TooManyAttempts(card.number.clone()).into());
-    }
-    if !needs_pin {
-        return Ok(());
-    }
-    let Some(pin) = pin else {
-        return Err(ReceiptError::invalid(format!("card {} needs its PIN", card.number)).into());
-    };
-    match &card.pin_hash {
-        Some(h) if *h == keyed_hash(secret, &["pin", &card.number, pin]) => Ok(()),
-        _ => Err(ReceiptError::WrongPin(card.number.clone()).into()),
-    }
-}
-
-/// Card state and validity, for cards that pay or identify.
-pub(crate) fn check_usable(card: &CardRow, at: Timestamp) -> Result<(), StoreError> {
-    match card.state {
-        CardState::Blocked => Err(ReceiptError::CardBlocked(card.number.clone()).into()),
-        CardState::Expired => Err(ReceiptError::CardExpired(card.number.clone()).into()),
-        CardState::Issued => Err(ReceiptError::CardNotActive(card.number.clone()).into()),
-        CardState::Active if card.valid_until.is_some_and(|v| v <= at) => {
-            Err(ReceiptError::CardExpired(card.number.clone()).into())
-        }
-        CardState::Active => Ok(()),
-    }
+pub(crate) fn check_pin(card: &Card, needs_pin: bool, pin: Option<&str>, secret: &crate::crypto::Secrets, now: Timestamp) -> Result<(), StoreError> {
+    card.check_pin(needs_pin, pin, now, |hash, pin| *hash == keyed_hash(secret, &["pin", &card.number, pin])).map_err(StoreError::from)
 }
 
 /// The customer a receipt names, and the card they were named by.
@@ -136,17 +97,7 @@ pub(crate) async fn identify(
         Identify::Card(number) => {
             let (card, record) =
                 card_and_customer(c, &secret.ring, number).await?.ok_or_else(|| ReceiptError::UnknownCard(number.clone()))?;
-            if matches!(card.kind, CardKind::Gift | CardKind::Pass) {
-                return Err(ReceiptError::invalid(format!(
-                    "card {number} is a {} card: it pays or admits, it does not identify a customer",
-                    card.kind.name()
-                ))
-                .into());
-            }
-            check_usable(&card, at)?;
-            let customer = card
-                .customer_id
-                .ok_or_else(|| ReceiptError::invalid(format!("card {number} is not registered to a customer")))?;
+            let customer = card.identifies(at)?;
             Ok(Identified { customer, card: Some(card.number), series: Some(card.series), record })
         }
         Identify::Phone(phone) => {
@@ -200,9 +151,8 @@ async fn inquiry_in(
     now: Timestamp,
 ) -> Result<CardInquiry, StoreError> {
     let card = card_row(c, number).await?.ok_or_else(|| ReceiptError::UnknownCard(number.to_owned()))?;
-    let needs_pin = card.pin_hash.is_some() && program.series.get(card.series.as_str()).is_none_or(|s| s.spec.pin);
-    check_pin(&card, needs_pin, pin, secret, now)?;
-    let (customer, balances) = match (card.kind, card.customer_id) {
+    check_pin(&card, card.needs_pin(program.card_series(&card.series)), pin, secret, now)?;
+    let (customer, balances) = match (card.kind, card.customer) {
         (CardKind::Loyalty | CardKind::Credit, Some(id)) => {
             let record = super::customers::customer_row(c, &secret.ring, id).await?;
             let (name, phone) = record.map(|r| (r.name, r.phone)).unwrap_or_default();
@@ -214,12 +164,12 @@ async fn inquiry_in(
             (Some(masked), customer_balances(c, Some(id), program, now).await?)
         }
         _ => {
-            let ids: BTreeSet<AccountId> = card.account_id.into_iter().collect();
+            let ids: BTreeSet<AccountId> = card.account.into_iter().collect();
             let balances = accounts_with_balances(c, &ids, now, false).await?;
             let out = balances
                 .values()
                 .map(|(a, v)| {
-                    let scale = scale_in(program, &a.asset);
+                    let scale = program.scale_of(a.asset.as_str());
                     BalanceOut {
                         currency: a.asset.clone(),
                         available: Minor::new(v.available, scale).to_string(),
@@ -230,11 +180,7 @@ async fn inquiry_in(
             (None, out)
         }
     };
-    let state = if card.state == CardState::Active && card.valid_until.is_some_and(|v| v <= now) {
-        CardState::Expired
-    } else {
-        card.state
-    };
+    let state = card.state_at(now);
     Ok(CardInquiry {
         number: card.number.clone(),
         kind: card.kind.name().into(),
@@ -267,14 +213,14 @@ impl Backend {
         self.write(move |c| {
             let number = number.clone();
             Box::pin(async move {
-                let lock_until = to_micros(now + jiff::SignedDuration::from_mins(crate::PIN_LOCK_MINUTES));
+                let lock_until = to_micros(now + loyd_domain::cards::PIN_LOCK);
                 sqlx::query(
                     "UPDATE cards SET \
                        locked_until = CASE WHEN pin_failures + 1 >= $1 THEN $2 ELSE locked_until END, \
                        pin_failures = CASE WHEN pin_failures + 1 >= $1 THEN 0 ELSE pin_failures + 1 END \
                      WHERE number = $3",
                 )
-                .bind(crate::PIN_ATTEMPTS)
+                .bind(loyd_domain::cards::PIN_ATTEMPTS)
                 .bind(lock_until)
                 .bind(number)
                 .execute(&mut *c)

@@ -51,7 +51,7 @@ pub(crate) fn new_coupon(
         .coupon_series
         .get(series)
         .ok_or_else(|| StoreError::NotFound { what: "coupon series", id: series.to_string() })?;
-    let by_days = spec.validity_days.map(|d| now + jiff::SignedDuration::from_hours(24 * i64::from(d)));
+    let by_days = loyd_domain::time::valid_until(now, spec.validity_days);
     let valid_until = match (by_days, spec.valid_until) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),

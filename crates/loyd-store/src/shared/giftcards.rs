@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use loyd_domain::cards::CardState;
+use loyd_domain::giftcards;
 use loyd_domain::ledger::{LotTerms, NewTransfer};
-use loyd_domain::money::{self, Minor};
+use loyd_domain::money::Minor;
 use loyd_domain::operations::{ActivateRequest, ActivateResponse};
-use loyd_domain::program::{CardKind, Program};
+use loyd_domain::program::Program;
 use loyd_domain::receipt::{ReceiptError, format_time};
 use loyd_domain::time::{Timestamp, to_micros};
 
@@ -33,47 +33,9 @@ async fn activate_in(
         return Ok(reply);
     }
     let card = card_row(c, number).await?.ok_or_else(|| ReceiptError::UnknownCard(number.to_owned()))?;
-    if card.kind != CardKind::Gift {
-        return Err(ReceiptError::invalid(format!("card {number} is not a gift card")).into());
-    }
-    match card.state {
-        CardState::Issued => {}
-        CardState::Active => return Err(ReceiptError::CardAlreadyActive(number.to_owned()).into()),
-        CardState::Blocked => return Err(ReceiptError::CardBlocked(number.to_owned()).into()),
-        CardState::Expired => return Err(ReceiptError::CardExpired(number.to_owned()).into()),
-    }
-    let series = program
-        .series
-        .get(card.series.as_str())
-        .ok_or_else(|| ReceiptError::invalid(format!("card series {} is not configured", card.series)))?;
-    let spec = &series.spec;
-    let currency = spec.currency.clone().ok_or_else(|| ReceiptError::invalid("the gift series has no currency"))?;
-    if currency != caller.store.currency {
-        return Err(ReceiptError::invalid(format!("gift card {number} holds {currency}; this store sells in {}", caller.store.currency)).into());
-    }
-    let scale = caller.store.scale;
-    let amount = money::to_minor_exact(req.amount.0, scale).map_err(|e| ReceiptError::invalid(format!("amount: {e}")))?;
-    let as_minor = |d: loyd_domain::program::Dec| money::to_minor_exact(d.0, scale).unwrap_or(-1);
-    let allowed = if spec.nominals.is_empty() {
-        let (lo, hi) = (spec.amount_min.map(as_minor).unwrap_or(1), spec.amount_max.map(as_minor).unwrap_or(i64::MAX));
-        (lo..=hi).contains(&amount)
-    } else {
-        spec.nominals.iter().any(|n| as_minor(*n) == amount)
-    };
-    if !allowed || amount <= 0 {
-        let rule = if spec.nominals.is_empty() {
-            format!(
-                "from {} to {}",
-                spec.amount_min.map(|d| d.to_string()).unwrap_or_else(|| "0.01".into()),
-                spec.amount_max.map(|d| d.to_string()).unwrap_or_else(|| "any".into())
-            )
-        } else {
-            format!("one of {}", spec.nominals.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", "))
-        };
-        return Err(ReceiptError::invalid(format!("series {} is sold for amounts {rule}", card.series)).into());
-    }
-    let account = card.account_id.ok_or_else(|| super::rows::corrupt(format!("gift card {number} has no account")))?;
-    let valid_until = spec.validity_days.map(|d| now + jiff::SignedDuration::from_hours(24 * i64::from(d)));
+    let plan = giftcards::plan_activation(&card, program.card_series(&card.series), &caller.store.currency, caller.store.scale, req.amount.0, now)?;
+    let (scale, amount, currency, valid_until) = (caller.store.scale, plan.amount, plan.currency, plan.valid_until);
+    let account = card.account.ok_or_else(|| super::rows::corrupt(format!("gift card {number} has no account")))?;
     let source = system_id(c, "issuance", &currency, now).await?;
     let t = NewTransfer {
         lot: LotTerms { available_at: None, expires_at: valid_until.map(loyd_domain::time::truncate_micros) },

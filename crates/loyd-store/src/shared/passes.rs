@@ -3,7 +3,8 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use loyd_domain::cards::CardState;
+use loyd_domain::passes;
+use loyd_domain::cards::Card;
 use loyd_domain::ids::AccountId;
 use loyd_domain::ledger::NewTransfer;
 use loyd_domain::money::Minor;
@@ -15,15 +16,15 @@ use sqlx::Row;
 
 use crate::{PosCaller, PosReply};
 use crate::error::StoreError;
-use super::{Backend, Conn};
-use super::balances::{accounts_with_balances, ledger_refusal, scale_in, system_id};
-use super::cards::{CardRow, card_row, identify};
+use super::{Backend, Conn, rows};
+use super::balances::{accounts_with_balances, ledger_refusal, system_id};
+use super::cards::{card_row, identify};
 use super::idempotency::{store_operation, stored_operation};
 use super::keys::{code, json, scope_hash, transfer_id};
 use super::ledger::apply_transfers;
 
 /// Pass cards a visit may use: the card itself if it is a pass, else the customer's.
-async fn candidate_passes(c: &mut Conn, req: &VisitRequest, secret: &crate::crypto::Secrets, now: Timestamp) -> Result<Vec<CardRow>, StoreError> {
+async fn candidate_passes(c: &mut Conn, req: &VisitRequest, secret: &crate::crypto::Secrets, now: Timestamp) -> Result<Vec<Card>, StoreError> {
     let who = req.customer.identify()?;
     if let loyd_domain::receipt::Identify::Card(number) = &who {
         let card = card_row(c, number).await?.ok_or_else(|| ReceiptError::UnknownCard(number.clone()))?;
@@ -58,64 +59,52 @@ async fn visit_in(
     if let Some(reply) = stored_operation(c, caller, "visit", &req.operation_id, hash).await? {
         return Ok(reply);
     }
-    let service_of = |card: &CardRow| program.series.get(card.series.as_str()).and_then(|s| s.spec.service.clone());
-    let passes: Vec<CardRow> = candidate_passes(c, req, secret, now)
+    let service_of = |card: &Card| program.card_series(&card.series).and_then(|s| s.service.clone());
+    let passes: Vec<(Card, Option<String>)> = candidate_passes(c, req, secret, now)
         .await?
         .into_iter()
-        .filter(|p| req.service.is_none() || service_of(p) == req.service)
-        .collect();
-    if passes.is_empty() {
-        return Err(ReceiptError::invalid(match &req.service {
-            Some(s) => format!("no pass for service {s}"),
-            None => "no pass for this customer".into(),
+        .map(|p| {
+            let service = service_of(&p);
+            (p, service)
         })
-        .into());
-    }
-    let ids: BTreeSet<AccountId> = passes.iter().filter_map(|p| p.account_id).collect();
+        .filter(|(_, service)| passes::serves(service.as_deref(), req.service.as_deref()))
+        .collect();
+    let ids: BTreeSet<AccountId> = passes.iter().filter_map(|(p, _)| p.account).collect();
     let balances = accounts_with_balances(c, &ids, now, true).await?;
-    // The first pass that is usable and has a visit left; otherwise say why the last one failed.
-    let mut refusal: Option<StoreError> = None;
-    for pass in &passes {
-        if pass.state == CardState::Blocked {
-            refusal = Some(ReceiptError::CardBlocked(pass.number.clone()).into());
-            continue;
-        }
-        if pass.state == CardState::Expired || pass.valid_until.is_some_and(|v| v <= now) {
-            refusal = Some(ReceiptError::PassExpired(format!("pass {} has expired", pass.number)).into());
-            continue;
-        }
-        let Some((account, balance)) = pass.account_id.and_then(|a| balances.get(&a)) else { continue };
-        let scale = scale_in(program, &account.asset);
-        let one = 10i64.pow(u32::from(scale.places()));
-        if balance.available < one {
-            refusal = Some(ReceiptError::PassExhausted(format!("pass {} has no visits left", pass.number)).into());
-            continue;
-        }
-        let sink = system_id(c, "redemption", &account.asset, now).await?;
-        let t = NewTransfer {
-            reference: Some(req.operation_id.clone()),
-            at: Some(now),
-            ..NewTransfer::single(
-                transfer_id(format!("pv:{}", scope_hash(caller.store.id.as_str(), caller.terminal.as_str(), &req.operation_id)))?,
-                account.id,
-                sink,
-                one,
-                code("visit"),
-            )
-        };
-        apply_transfers(c, &[t], now).await.map_err(|e| ledger_refusal(e, "pass", scale, &req.operation_id))?;
-        let response = VisitResponse {
-            operation_id: req.operation_id.clone(),
-            card: pass.number.clone(),
-            service: service_of(pass),
-            remaining: Minor::new(balance.available - one, scale).to_string(),
-            valid_until: pass.valid_until.map(|v| format_time(v, &caller.store.timezone)),
-        };
-        let body = json(&response)?;
-        store_operation(c, caller, "visit", &req.operation_id, hash, 201, &body, None, now).await?;
-        return Ok(PosReply { status: 201, body, replayed: false });
-    }
-    Err(refusal.unwrap_or_else(|| ReceiptError::invalid("no usable pass").into()))
+    let candidates: Vec<passes::Candidate> = passes
+        .into_iter()
+        .map(|(card, service)| {
+            let balance = card.account.and_then(|a| balances.get(&a)).map(|(a, b)| (b.available, program.scale_of(a.asset.as_str())));
+            passes::Candidate { card, service, balance }
+        })
+        .collect();
+    let visit = passes::plan_visit(&candidates, req.service.as_deref(), now)?;
+    let pass = &candidates[visit.index];
+    let (account, _) = pass.card.account.and_then(|a| balances.get(&a)).ok_or_else(|| rows::corrupt("a planned pass has no account".into()))?;
+    let scale = program.scale_of(account.asset.as_str());
+    let sink = system_id(c, "redemption", &account.asset, now).await?;
+    let t = NewTransfer {
+        reference: Some(req.operation_id.clone()),
+        at: Some(now),
+        ..NewTransfer::single(
+            transfer_id(format!("pv:{}", scope_hash(caller.store.id.as_str(), caller.terminal.as_str(), &req.operation_id)))?,
+            account.id,
+            sink,
+            visit.units,
+            code("visit"),
+        )
+    };
+    apply_transfers(c, &[t], now).await.map_err(|e| ledger_refusal(e, "pass", scale, &req.operation_id))?;
+    let response = VisitResponse {
+        operation_id: req.operation_id.clone(),
+        card: pass.card.number.clone(),
+        service: pass.service.clone(),
+        remaining: Minor::new(visit.remaining, scale).to_string(),
+        valid_until: pass.card.valid_until.map(|v| format_time(v, &caller.store.timezone)),
+    };
+    let body = json(&response)?;
+    store_operation(c, caller, "visit", &req.operation_id, hash, 201, &body, None, now).await?;
+    Ok(PosReply { status: 201, body, replayed: false })
 }
 
 impl Backend {

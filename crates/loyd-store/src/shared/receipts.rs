@@ -9,7 +9,7 @@ use std::sync::Arc;
 use loyd_domain::cards::CardState;
 use loyd_domain::ids::{AccountId, AssetCode};
 use loyd_domain::ledger::{Account, AccountSpec, BalancePolicy, Holder, Lot, NewTransfer, TransferKind};
-use loyd_domain::program::{CardKind, Program};
+use loyd_domain::program::Program;
 use loyd_domain::receipt::{BalanceView, Calculation, Context, CustomerContext, GiftCardContext, Identify, Receipt, ReceiptError, ReceiptRequest, ReceiptResponse, StoreContext};
 use loyd_domain::returns::{EffectRole, Movement, Party, ReceiptEffects, movements};
 use loyd_domain::time::{Timestamp, from_micros, to_micros};
@@ -18,7 +18,7 @@ use sqlx::Row;
 use crate::{PosCaller, PosReply};
 use crate::error::StoreError;
 use super::{Backend, Conn, PG, rows};
-use super::balances::{accounts_and_lots, balances_of, ledger_refusal, scale_of};
+use super::balances::{accounts_and_lots, balances_of, ledger_refusal};
 use super::cards::{card_row, check_pin, identify, reset_pin_failures};
 use super::coupons::{coupons_of, new_coupon, store_coupon};
 use super::keys::{code, keyed_request_hash, scope_hash, transfer_id};
@@ -67,15 +67,12 @@ pub(crate) async fn load_context(
     let mut cards = Vec::new();
     for g in &receipt.gift_cards {
         let card = card_row(c, &g.number).await?.ok_or_else(|| ReceiptError::UnknownCard(g.number.clone()))?;
-        if card.kind != CardKind::Gift {
-            return Err(ReceiptError::invalid(format!("card {} is not a gift card", g.number)).into());
-        }
-        let needs_pin = program.series.get(card.series.as_str()).is_none_or(|s| s.spec.pin) && card.pin_hash.is_some();
-        check_pin(&card, needs_pin, g.pin.as_deref(), secret, now)?;
+        card.check_gift()?;
+        check_pin(&card, card.needs_pin(program.card_series(&card.series)), g.pin.as_deref(), secret, now)?;
         if commit {
             reset_pin_failures(c, &card.number).await?;
         }
-        let account = card.account_id.ok_or_else(|| rows::corrupt(format!("gift card {} has no account", g.number)))?;
+        let account = card.account.ok_or_else(|| rows::corrupt(format!("gift card {} has no account", g.number)))?;
         ids.insert(account);
         cards.push((card, account));
     }
@@ -282,7 +279,7 @@ pub(crate) async fn calculate_in(
         &request.receipt_id,
         loaded.context.customer.as_ref(),
         &caller.store,
-        &scale_of(program),
+        &|c: &AssetCode| program.scale_of(c.as_str()),
         program.version,
         receipt.at,
     ))
@@ -351,7 +348,7 @@ pub(crate) async fn commit_in(
         &request.receipt_id,
         loaded.context.customer.as_ref(),
         &caller.store,
-        &scale_of(program),
+        &|c: &AssetCode| program.scale_of(c.as_str()),
         program.version,
         receipt.at,
     );
@@ -627,7 +624,7 @@ impl Backend {
                     );
                     let mut balances = BTreeMap::new();
                     for red in original.iter().flat_map(|o| o.redeemed.iter()) {
-                        let cur_scale = program.currency(&red.currency).map(|c| c.scale).unwrap_or(loyd_domain::money::Scale::ZERO);
+                        let cur_scale = program.scale_of(red.currency.as_str());
                         let units = loyd_domain::money::parse_decimal(&red.amount)
                             .ok()
                             .and_then(|d| loyd_domain::money::to_minor_exact(d, cur_scale).ok())

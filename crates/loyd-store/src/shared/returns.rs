@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use loyd_domain::ids::{AccountId, AssetCode};
 use loyd_domain::ledger::{NewTransfer, TransferOutcome};
-use loyd_domain::money::{Minor, Scale};
+use loyd_domain::money::Minor;
 use loyd_domain::program::Program;
 use loyd_domain::receipt::ReceiptError;
 use loyd_domain::returns::{EffectRole, GiftRefundOut, ReceiptEffects, ReturnLineOut, ReturnRequest, ReturnResponse, ReversedLineOut, ReversedOut};
@@ -163,7 +163,7 @@ pub(crate) async fn reverse_in(
     }
 
     let money = |m: i64| Minor::new(m, caller.store.scale).to_string();
-    let scale = |cur: &AssetCode| program.currency(cur).map(|c| c.scale).unwrap_or(Scale::ZERO);
+    let scale = |cur: &AssetCode| program.scale_of(cur.as_str());
     let refund: i64 = plan.lines.iter().map(|(_, _, r)| r).sum();
     let gift_cards: Vec<GiftRefundOut> = effects
         .transfers

@@ -12,6 +12,7 @@ use loyd_domain::operations::{ActivateRequest, ActivateResponse, CardInquiry, Vi
 use loyd_domain::org::terminal_key_hash;
 use loyd_domain::receipt::{ReceiptRequest, ReceiptResponse};
 use loyd_domain::returns::{ReturnRequest, ReturnResponse};
+use loyd_domain::operations::Outcome;
 use loyd_store::{NewFailure, PosCaller, PosReply};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -135,7 +136,10 @@ async fn log_refusal(state: &AppState, caller: Option<&PosCaller>, op: &'static 
 
 /// A stored POS answer, replayed byte for byte on retries.
 fn reply(r: PosReply) -> Response {
-    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK);
+    let status = match r.outcome {
+        Outcome::Created => StatusCode::CREATED,
+        Outcome::Changed => StatusCode::OK,
+    };
     let mut res = (status, [(header::CONTENT_TYPE, "application/json")], r.body).into_response();
     if r.replayed {
         res.headers_mut().insert("idempotent-replay", header::HeaderValue::from_static("true"));

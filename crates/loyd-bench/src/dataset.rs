@@ -207,7 +207,7 @@ async fn history(store: &Store, shape: &Shape, url: &DatabaseUrl) -> anyhow::Res
         "lines": [{"line": 1, "sku": "HIST", "qty": "1", "amount": HISTORY_POINTS_PER_RECEIPT}],
     }))?;
     let reply = store.commit_receipt(caller, request, false).await?;
-    anyhow::ensure!(reply.status == 201, "the template receipt was refused: {}", reply.body);
+    anyhow::ensure!(reply.outcome == loyd_domain::operations::Outcome::Created, "the template receipt was refused: {}", reply.body);
 
     let b = bar(shape.history, "receipt history (SQL)");
     let mut c = Raw::connect(url).await?;

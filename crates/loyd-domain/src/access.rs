@@ -207,6 +207,80 @@ pub fn mask_email(email: &str) -> String {
     format!("{first}•••@{domain}")
 }
 
+/// A staff or CRM input refused, saying what to fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub String);
+
+fn invalid(message: impl Into<String>) -> Invalid {
+    Invalid(message.into())
+}
+
+/// A staff login: 2 to 64 of a-z, 0-9 and `. _ - @`.
+pub fn check_login(login: &str) -> Result<(), Invalid> {
+    let ok = (2..=64).contains(&login.len())
+        && login.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-' | b'@'));
+    if ok { Ok(()) } else { Err(invalid("a login is 2 to 64 of a-z, 0-9 and . _ - @")) }
+}
+
+/// A staff password: 10 to 256 characters.
+pub fn check_password(password: &str) -> Result<(), Invalid> {
+    let n = password.chars().count();
+    if (10..=256).contains(&n) { Ok(()) } else { Err(invalid("a password is 10 to 256 characters")) }
+}
+
+/// A role and the stores it is limited to: store managers have at least one store,
+/// every other role none.
+pub fn check_role(role: &str, stores: &[String]) -> Result<Role, Invalid> {
+    let r = Role::parse(role).ok_or_else(|| {
+        invalid(format!("'{role}' is not a role ({})", Role::ALL.iter().map(|r| r.name()).collect::<Vec<_>>().join(", ")))
+    })?;
+    if r.is_store_scoped() && stores.is_empty() {
+        return Err(invalid("a store manager needs at least one store"));
+    }
+    if !r.is_store_scoped() && !stores.is_empty() {
+        return Err(invalid(format!("a {role} is not limited to stores; give stores to store managers only")));
+    }
+    Ok(r)
+}
+
+/// A customer's contact data, checked and normalised.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Contacts {
+    pub name: Option<String>,
+    /// E.164.
+    pub phone: Option<String>,
+    /// Lower case.
+    pub email: Option<String>,
+    pub birth_date: Option<jiff::civil::Date>,
+}
+
+/// Checks and normalises contact data: an international phone, a plausible e-mail, a
+/// name of 1 to 200 characters without control characters (trimmed).
+pub fn check_contacts(phone: Option<&str>, email: Option<&str>, name: Option<&str>, birth: Option<jiff::civil::Date>) -> Result<Contacts, Invalid> {
+    let phone = phone
+        .map(|p| crate::receipt::normalize_phone(p).ok_or_else(|| invalid("phone must be international, e.g. +37120000000")))
+        .transpose()?;
+    let email = email
+        .map(|e| normalize_email(e).ok_or_else(|| invalid(format!("'{}' is not an e-mail address", e.chars().take(80).collect::<String>()))))
+        .transpose()?;
+    let name = match name.map(str::trim) {
+        Some(n) if n.is_empty() || n.chars().count() > 200 || n.chars().any(char::is_control) => {
+            return Err(invalid("name must be 1 to 200 characters without control characters"));
+        }
+        other => other.map(str::to_owned),
+    };
+    Ok(Contacts { name, phone, email, birth_date: birth })
+}
+
+/// Consents name known channels only ([`CHANNELS`]).
+pub fn check_consents(consents: &std::collections::BTreeMap<String, bool>) -> Result<(), Invalid> {
+    match consents.keys().find(|k| !is_channel(k)) {
+        Some(k) => Err(invalid(format!("'{k}' is not a consent channel ({})", CHANNELS.join(", ")))),
+        None => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,5 +347,39 @@ mod tests {
     #[test]
     fn a_masked_email_keeps_the_first_letter_and_the_domain() {
         assert_eq!(mask_email("anna@example.com"), "a•••@example.com");
+    }
+
+    #[test]
+    fn logins_passwords_and_roles_are_checked_with_what_to_fix() {
+        assert!(check_login("anna.b@shop").is_ok());
+        for bad in ["a", "Anna", "anna b", &"x".repeat(65)] {
+            assert_eq!(check_login(bad).unwrap_err().to_string(), "a login is 2 to 64 of a-z, 0-9 and . _ - @", "{bad}");
+        }
+        assert!(check_password("ten chars!").is_ok());
+        assert!(check_password("nine char").is_err());
+        assert!(check_password(&"ž".repeat(256)).is_ok(), "characters, not bytes");
+        assert!(check_password(&"x".repeat(257)).is_err());
+        assert_eq!(check_role("support", &[]).unwrap(), Role::Support);
+        assert_eq!(check_role("store_manager", &["riga-01".into()]).unwrap(), Role::StoreManager);
+        assert_eq!(check_role("store_manager", &[]).unwrap_err().to_string(), "a store manager needs at least one store");
+        assert!(check_role("marketer", &["riga-01".into()]).unwrap_err().to_string().contains("give stores to store managers only"));
+        assert!(check_role("owner", &[]).unwrap_err().to_string().starts_with("'owner' is not a role (admin, "));
+    }
+
+    #[test]
+    fn contacts_are_normalised_or_refused_and_consents_name_known_channels() {
+        let c = check_contacts(Some("+371 2000-0000"), Some(" Anna@Shop.LV "), Some("  Anna Bērziņa "), None).unwrap();
+        assert_eq!(c.phone.as_deref(), Some("+37120000000"));
+        assert_eq!(c.email.as_deref(), Some("anna@shop.lv"));
+        assert_eq!(c.name.as_deref(), Some("Anna Bērziņa"));
+        assert_eq!(check_contacts(None, None, None, None).unwrap(), Contacts::default());
+        assert!(check_contacts(Some("20000000"), None, None, None).unwrap_err().to_string().starts_with("phone must be international"));
+        assert_eq!(check_contacts(None, Some("anna"), None, None).unwrap_err().to_string(), "'anna' is not an e-mail address");
+        assert!(check_contacts(None, None, Some("   "), None).is_err());
+        assert!(check_contacts(None, None, Some("a\u{7}b"), None).is_err());
+        let mut consents = std::collections::BTreeMap::from([("sms".to_owned(), true), ("email".to_owned(), false)]);
+        assert!(check_consents(&consents).is_ok());
+        consents.insert("fax".into(), true);
+        assert_eq!(check_consents(&consents).unwrap_err().to_string(), "'fax' is not a consent channel (sms, email, push, phone, post)");
     }
 }

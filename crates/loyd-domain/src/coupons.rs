@@ -67,6 +67,15 @@ pub fn valid_code_text(code: &str) -> bool {
     !code.is_empty() && code.len() <= 32 && code.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
+/// The end of validity of a coupon issued at `now`: `validity_days` after it, but never
+/// past the series' own end; either alone when only one is set.
+pub fn valid_until(now: crate::time::Timestamp, validity_days: Option<u32>, series_end: Option<crate::time::Timestamp>) -> Option<crate::time::Timestamp> {
+    match (crate::time::valid_until(now, validity_days), series_end) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,5 +98,16 @@ mod tests {
             bytes[pos] = ALPHABET[with];
             prop_assert!(!is_generated(std::str::from_utf8(&bytes).unwrap()));
         }
+    }
+
+    #[test]
+    fn a_coupon_is_valid_for_its_days_but_never_past_its_series() {
+        let t = |s: &str| -> crate::time::Timestamp { s.parse().unwrap() };
+        let now = t("2026-06-01T10:00:00Z");
+        assert_eq!(valid_until(now, Some(30), None), Some(t("2026-07-01T10:00:00Z")));
+        assert_eq!(valid_until(now, Some(30), Some(t("2026-06-15T00:00:00Z"))), Some(t("2026-06-15T00:00:00Z")));
+        assert_eq!(valid_until(now, Some(3), Some(t("2026-06-15T00:00:00Z"))), Some(t("2026-06-04T10:00:00Z")));
+        assert_eq!(valid_until(now, None, Some(t("2026-06-15T00:00:00Z"))), Some(t("2026-06-15T00:00:00Z")));
+        assert_eq!(valid_until(now, None, None), None);
     }
 }

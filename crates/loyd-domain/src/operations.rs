@@ -1,10 +1,19 @@
 //! The smaller POS operations: gift card activation, visits on a pass, card inquiry.
-//! Requests as sent; responses as returned.
+//! Requests as sent; responses as returned; the [`Outcome`] of every POS operation.
 
 use serde::{Deserialize, Serialize};
 
 use crate::cards::{MAX_CARD_LEN, valid_card_text};
 use crate::receipt::{BalanceOut, CustomerRef, DecStr, ReceiptError};
+
+/// What a POS operation did: a new record (a receipt, a return, an activation, a visit)
+/// or a change to an existing one (a cancellation). The API chooses the HTTP status
+/// from it (`201` and `200`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Created,
+    Changed,
+}
 
 /// `POST /v1/pos/gift-cards/{number}/activate`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -49,6 +49,12 @@ impl StoreError {
     }
 }
 
+impl From<loyd_domain::access::Invalid> for StoreError {
+    fn from(e: loyd_domain::access::Invalid) -> Self {
+        StoreError::Invalid(e.0)
+    }
+}
+
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match &e {

@@ -28,7 +28,7 @@ pub struct TerminalOfKey {
 /// A POS response as it was first given: a retry gets exactly these bytes back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PosReply {
-    pub status: u16,
+    pub outcome: loyd_domain::operations::Outcome,
     pub body: String,
     /// The answer was stored earlier and is replayed.
     pub replayed: bool,

@@ -51,11 +51,7 @@ pub(crate) fn new_coupon(
         .coupon_series
         .get(series)
         .ok_or_else(|| StoreError::NotFound { what: "coupon series", id: series.to_string() })?;
-    let by_days = loyd_domain::time::valid_until(now, spec.validity_days);
-    let valid_until = match (by_days, spec.valid_until) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    };
+    let valid_until = loyd_domain::coupons::valid_until(now, spec.validity_days, spec.valid_until);
     let mut random = [0u8; 8];
     rand::fill(&mut random);
     Ok((loyd_domain::coupons::code_from_random(random), valid_until))

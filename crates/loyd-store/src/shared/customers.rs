@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use loyd_domain::access::{is_channel, normalize_email};
+use loyd_domain::access::normalize_email;
 use loyd_domain::receipt::{customer_wire_id, normalize_phone};
 use loyd_domain::time::{Timestamp, from_micros, to_micros};
 use serde::{Deserialize, Serialize};
@@ -81,24 +81,11 @@ pub(crate) async fn customer_by_phone(c: &mut Conn, ring: &Keyring, phone: &str)
     Ok(row.map(|r| r.try_get("id")).transpose()?)
 }
 
-/// Checks and normalises contact data; returns the PII to seal.
+/// Checks and normalises contact data by the domain's rules
+/// ([`loyd_domain::access::check_contacts`]); returns the PII to seal.
 pub(crate) fn check_contacts(phone: Option<&str>, email: Option<&str>, name: Option<&str>, birth: Option<jiff::civil::Date>) -> Result<Pii, StoreError> {
-    let phone = phone.map(|p| normalize_phone(p).ok_or_else(|| bad("phone must be international, e.g. +37120000000"))).transpose()?;
-    let email = email.map(|e| normalize_email(e).ok_or_else(|| bad(format!("'{}' is not an e-mail address", e.chars().take(80).collect::<String>())))).transpose()?;
-    let name = match name.map(str::trim) {
-        Some(n) if n.is_empty() || n.chars().count() > 200 || n.chars().any(char::is_control) => {
-            return Err(bad("name must be 1 to 200 characters without control characters"));
-        }
-        other => other.map(str::to_owned),
-    };
-    Ok(Pii { name, phone, email, birth_date: birth.map(|d| d.to_string()) })
-}
-
-pub(crate) fn check_consents(consents: &BTreeMap<String, bool>) -> Result<(), StoreError> {
-    match consents.keys().find(|k| !is_channel(k)) {
-        Some(k) => Err(bad(format!("'{k}' is not a consent channel ({})", loyd_domain::access::CHANNELS.join(", ")))),
-        None => Ok(()),
-    }
+    let c = loyd_domain::access::check_contacts(phone, email, name, birth)?;
+    Ok(Pii { name: c.name, phone: c.phone, email: c.email, birth_date: c.birth_date.map(|d| d.to_string()) })
 }
 
 /// Refuses contact data another (unmerged) customer already has.
@@ -173,7 +160,7 @@ pub(crate) fn consents_from(given: &BTreeMap<String, bool>, now: Timestamp) -> B
 pub(crate) async fn insert_customer(c: &mut Conn, ring: &Keyring, new: &NewCustomer, now: Timestamp) -> Result<i64, StoreError> {
     let pii = check_contacts(new.phone.as_deref(), new.email.as_deref(), new.name.as_deref(), new.birth_date)?;
     loyd_domain::profile::check(&new.profile).map_err(|e| bad(e.to_string()))?;
-    check_consents(&new.consents)?;
+    loyd_domain::access::check_consents(&new.consents)?;
     check_unique(c, ring, &pii, None).await?;
     check_organisation(c, new.organisation).await?;
     let consents = consents_from(&new.consents, now);
@@ -215,7 +202,7 @@ pub(crate) async fn apply_patch(c: &mut Conn, ring: &Keyring, id: i64, patch: &C
     let pii = check_contacts(phone.as_deref(), email.as_deref(), name.as_deref(), birth)?;
     check_unique(c, ring, &pii, Some(id)).await?;
     let profile = loyd_domain::profile::apply(&before.profile, &patch.profile).map_err(|e| bad(e.to_string()))?;
-    check_consents(&patch.consents)?;
+    loyd_domain::access::check_consents(&patch.consents)?;
     let mut consents = before.consents.clone();
     let mut opted_out_at = before.opted_out_at;
     match patch.opted_out {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use loyd_domain::giftcards;
 use loyd_domain::ledger::{LotTerms, NewTransfer};
 use loyd_domain::money::Minor;
-use loyd_domain::operations::{ActivateRequest, ActivateResponse};
+use loyd_domain::operations::{ActivateRequest, ActivateResponse, Outcome};
 use loyd_domain::program::Program;
 use loyd_domain::receipt::{ReceiptError, format_time};
 use loyd_domain::time::{Timestamp, to_micros};
@@ -68,8 +68,7 @@ async fn activate_in(
         valid_until: valid_until.map(|v| format_time(v, &caller.store.timezone)),
     };
     let body = json(&response)?;
-    store_operation(c, caller, "activate", &req.operation_id, hash, 201, &body, None, now).await?;
-    Ok(PosReply { status: 201, body, replayed: false })
+    store_operation(c, caller, "activate", &req.operation_id, hash, Outcome::Created, body, None, now).await
 }
 
 impl Backend {

@@ -2,6 +2,7 @@
 //! client id (a faithful retry gets it again; a reused id with another request is
 //! refused), and the advisory claim that serialises concurrent attempts of one id.
 
+use loyd_domain::operations::Outcome;
 use loyd_domain::time::{Timestamp, to_micros};
 use sqlx::Row;
 
@@ -37,8 +38,8 @@ pub(crate) async fn stored_operation(
     if stored != hash {
         return Err(StoreError::IdempotencyConflict(format!("{kind} id {op_id}")));
     }
-    let status: i64 = row.try_get("status")?;
-    Ok(Some(PosReply { status: u16::try_from(status).unwrap_or(200), body: row.try_get("response")?, replayed: true }))
+    let outcome = outcome_of(row.try_get("status")?);
+    Ok(Some(PosReply { outcome, body: row.try_get("response")?, replayed: true }))
 }
 
 /// Holds the idempotency key `parts` until this transaction ends. On PostgreSQL, a
@@ -60,11 +61,11 @@ pub(crate) async fn store_operation(
     kind: &str,
     op_id: &str,
     hash: &str,
-    status: u16,
-    body: &str,
+    outcome: Outcome,
+    body: String,
     receipt_ref: Option<i64>,
     now: Timestamp,
-) -> Result<(), StoreError> {
+) -> Result<PosReply, StoreError> {
     sqlx::query(
         "INSERT INTO pos_operations (store_id, terminal_id, kind, op_id, request_hash, status, response, receipt_ref, recorded_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -74,11 +75,24 @@ pub(crate) async fn store_operation(
     .bind(kind.to_owned())
     .bind(op_id.to_owned())
     .bind(hash.to_owned())
-    .bind(i64::from(status))
-    .bind(body.to_owned())
+    .bind(status_of(outcome))
+    .bind(body.clone())
     .bind(receipt_ref)
     .bind(to_micros(now))
     .execute(&mut *c)
     .await?;
-    Ok(())
+    Ok(PosReply { outcome, body, replayed: false })
+}
+
+/// How an outcome is kept in `pos_operations.status`: as the HTTP status the first
+/// schema stored (`201` created, `200` changed), so rows written before read the same.
+fn status_of(outcome: Outcome) -> i64 {
+    match outcome {
+        Outcome::Created => 201,
+        Outcome::Changed => 200,
+    }
+}
+
+fn outcome_of(status: i64) -> Outcome {
+    if status == 201 { Outcome::Created } else { Outcome::Changed }
 }

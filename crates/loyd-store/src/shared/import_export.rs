@@ -12,7 +12,7 @@ use crate::crypto::Keyring;
 use crate::error::StoreError;
 use super::{Backend, Conn, Db};
 use super::audit::audit;
-use super::customers::{Pii, SealedPii, check_consents, check_contacts, consents_from};
+use super::customers::{Pii, SealedPii, check_contacts, consents_from};
 use super::keys::{bad, json_text};
 
 /// Values of `column` among `values` that the table already holds (chunked IN lists).
@@ -60,7 +60,7 @@ async fn import_batch(
         let r = check_contacts(row.customer.phone.as_deref(), row.customer.email.as_deref(), row.customer.name.as_deref(), row.customer.birth_date)
             .and_then(|pii| {
                 loyd_domain::profile::check(&row.customer.profile).map_err(|e| bad(e.to_string()))?;
-                check_consents(&row.customer.consents)?;
+                loyd_domain::access::check_consents(&row.customer.consents)?;
                 if row.customer.organisation.is_some() {
                     return Err(bad("an import does not attach organisations"));
                 }

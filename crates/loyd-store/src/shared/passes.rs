@@ -8,7 +8,7 @@ use loyd_domain::cards::Card;
 use loyd_domain::ids::AccountId;
 use loyd_domain::ledger::NewTransfer;
 use loyd_domain::money::Minor;
-use loyd_domain::operations::{VisitRequest, VisitResponse};
+use loyd_domain::operations::{Outcome, VisitRequest, VisitResponse};
 use loyd_domain::program::{CardKind, Program};
 use loyd_domain::receipt::{ReceiptError, format_time};
 use loyd_domain::time::Timestamp;
@@ -103,8 +103,7 @@ async fn visit_in(
         valid_until: pass.card.valid_until.map(|v| format_time(v, &caller.store.timezone)),
     };
     let body = json(&response)?;
-    store_operation(c, caller, "visit", &req.operation_id, hash, 201, &body, None, now).await?;
-    Ok(PosReply { status: 201, body, replayed: false })
+    store_operation(c, caller, "visit", &req.operation_id, hash, Outcome::Created, body, None, now).await
 }
 
 impl Backend {

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use loyd_domain::cards::CardState;
 use loyd_domain::ids::{AccountId, AssetCode};
 use loyd_domain::ledger::{Account, AccountSpec, BalancePolicy, Holder, Lot, NewTransfer, TransferKind};
+use loyd_domain::operations::Outcome;
 use loyd_domain::program::Program;
 use loyd_domain::receipt::{BalanceView, Calculation, Context, CustomerContext, GiftCardContext, Identify, Receipt, ReceiptError, ReceiptRequest, ReceiptResponse, StoreContext};
 use loyd_domain::returns::{EffectRole, Movement, Party, ReceiptEffects, movements};
@@ -315,7 +316,7 @@ pub(crate) async fn commit_in(
         if stored != hash {
             return Err(StoreError::IdempotencyConflict(format!("receipt_id {}", request.receipt_id)));
         }
-        return Ok((PosReply { status: 201, body: row.try_get("response")?, replayed: true }, false));
+        return Ok((PosReply { outcome: Outcome::Created, body: row.try_get("response")?, replayed: true }, false));
     }
 
     caller.time.check(receipt.at, now)?;
@@ -408,7 +409,7 @@ pub(crate) async fn commit_in(
             .execute(&mut *c)
             .await?;
     }
-    Ok((PosReply { status: 201, body, replayed: false }, system_missed))
+    Ok((PosReply { outcome: Outcome::Created, body, replayed: false }, system_missed))
 }
 
 /// The transfers a calculated receipt makes, in the order that keeps the ledger honest

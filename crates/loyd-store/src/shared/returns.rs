@@ -9,6 +9,7 @@ use std::sync::Arc;
 use loyd_domain::ids::{AccountId, AssetCode};
 use loyd_domain::ledger::{NewTransfer, TransferOutcome};
 use loyd_domain::money::Minor;
+use loyd_domain::operations::Outcome;
 use loyd_domain::program::Program;
 use loyd_domain::receipt::ReceiptError;
 use loyd_domain::returns::{EffectRole, GiftRefundOut, ReceiptEffects, ReturnLineOut, ReturnRequest, ReturnResponse, ReversedLineOut, ReversedOut};
@@ -263,8 +264,7 @@ impl Backend {
                 let lines: Vec<(u32, Decimal)> = request.lines.iter().map(|l| (l.line, l.qty.0)).collect();
                 let response = reverse_in(c, caller, &receipt, &lines, false, &request.return_id, &program, now).await?;
                 let body = serde_json::to_string(&response).map_err(|e| StoreError::Invalid(e.to_string()))?;
-                store_operation(c, caller, "return", &request.return_id, hash, 201, &body, Some(receipt.id), now).await?;
-                Ok(PosReply { status: 201, body, replayed: false })
+                store_operation(c, caller, "return", &request.return_id, hash, Outcome::Created, body, Some(receipt.id), now).await
             })
         })
         .await
@@ -319,8 +319,7 @@ impl Backend {
                     }
                 };
                 let body = serde_json::to_string(&response).map_err(|e| StoreError::Invalid(e.to_string()))?;
-                store_operation(c, caller, "cancel", receipt_id, hash, 200, &body, Some(receipt.id), now).await?;
-                Ok(PosReply { status: 200, body, replayed: false })
+                store_operation(c, caller, "cancel", receipt_id, hash, Outcome::Changed, body, Some(receipt.id), now).await
             })
         })
         .await

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use loyd_domain::access::Role;
+use loyd_domain::access::{self};
 use loyd_domain::org::terminal_key_hash;
 use loyd_domain::time::{Timestamp, from_micros, to_micros};
 use sqlx::Row;
@@ -43,30 +43,6 @@ fn user_from(r: &super::rows::DbRow) -> Result<User, StoreError> {
     })
 }
 
-fn check_login(login: &str) -> Result<(), StoreError> {
-    let ok = (2..=64).contains(&login.len())
-        && login.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-' | b'@'));
-    if ok { Ok(()) } else { Err(bad("a login is 2 to 64 of a-z, 0-9 and . _ - @")) }
-}
-
-fn check_password(password: &str) -> Result<(), StoreError> {
-    let n = password.chars().count();
-    if (10..=256).contains(&n) { Ok(()) } else { Err(bad("a password is 10 to 256 characters")) }
-}
-
-fn check_role(role: &str, stores: &[String]) -> Result<(), StoreError> {
-    let r = Role::parse(role).ok_or_else(|| {
-        bad(format!("'{role}' is not a role ({})", Role::ALL.iter().map(|r| r.name()).collect::<Vec<_>>().join(", ")))
-    })?;
-    if r.is_store_scoped() && stores.is_empty() {
-        return Err(bad("a store manager needs at least one store"));
-    }
-    if !r.is_store_scoped() && !stores.is_empty() {
-        return Err(bad(format!("a {role} is not limited to stores; give stores to store managers only")));
-    }
-    Ok(())
-}
-
 async fn check_stores(c: &mut super::Conn, stores: &[String]) -> Result<(), StoreError> {
     for s in stores {
         if sqlx::query("SELECT 1 FROM stores WHERE id = $1").bind(s.clone()).fetch_optional(&mut *c).await?.is_none() {
@@ -89,9 +65,9 @@ static DECOY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| hash_pas
 
 impl Backend {
     pub async fn create_user(&self, new: NewUser, actor: String, now: Timestamp) -> Result<User, StoreError> {
-        check_login(&new.login)?;
-        check_password(&new.password)?;
-        check_role(&new.role, &new.stores)?;
+        access::check_login(&new.login)?;
+        access::check_password(&new.password)?;
+        access::check_role(&new.role, &new.stores)?;
         let hash = tokio::task::spawn_blocking({
             let p = new.password.clone();
             move || hash_password(&p)
@@ -131,7 +107,7 @@ impl Backend {
     /// their sessions.
     pub async fn update_user(&self, login: String, patch: UserPatch, actor: String, now: Timestamp) -> Result<User, StoreError> {
         if let Some(p) = &patch.password {
-            check_password(p)?;
+            access::check_password(p)?;
         }
         let hash = match patch.password.clone() {
             Some(p) => Some(tokio::task::spawn_blocking(move || hash_password(&p)).await.map_err(|e| StoreError::Unavailable(e.to_string()))?),
@@ -144,7 +120,7 @@ impl Backend {
                 let (before, old_hash) = user_row(c, &login).await?.ok_or_else(|| StoreError::NotFound { what: "staff user", id: login.clone() })?;
                 let role = patch.role.clone().unwrap_or_else(|| before.role.clone());
                 let stores = patch.stores.clone().unwrap_or_else(|| before.stores.clone());
-                check_role(&role, &stores)?;
+                access::check_role(&role, &stores)?;
                 check_stores(c, &stores).await?;
                 let disabled = patch.disabled.unwrap_or(before.disabled);
                 sqlx::query(

@@ -12,7 +12,7 @@ use axum::Router;
 use jiff::Timestamp;
 use loyd_domain::access::Act;
 use loyd_domain::config::ConfigDocument;
-use loyd_domain::ids::AssetCode;
+use loyd_domain::ids::{AssetCode, CustomerId};
 use loyd_domain::money::{self, Minor, Scale};
 use loyd_store::{Applied, CardOwner, Failure, FailureFilter, IssueCards, IssuedCard, LedgerAudit, Statement};
 use serde::{Deserialize, Serialize};
@@ -51,10 +51,7 @@ pub(crate) async fn audit_after(state: &AppState, actor: &Actor, action: &str, k
 
 /// `c_7` (or `7`) to 7.
 pub(crate) fn customer_id(text: &str) -> Result<i64, ApiError> {
-    text.strip_prefix("c_")
-        .unwrap_or(text)
-        .parse()
-        .map_err(|_| ApiError::validation(format!("'{text}' is not a customer id (c_7)")))
+    CustomerId::parse(text).map(|c| c.0).map_err(|e| ApiError::validation(e.to_string()))
 }
 
 /// Whether a customer is a contact of an organisation: their balance is its, so any new

@@ -5,6 +5,7 @@
 //! Contact data (name, phone, e-mail, birth date) is shown in the clear only to roles
 //! with [`Permission::ContactsRead`]; others see it masked, and may not search by it.
 
+use loyd_domain::ids::{CustomerId, OrganisationId};
 use std::collections::BTreeMap;
 
 use axum::extract::State;
@@ -47,10 +48,7 @@ pub fn router() -> Router<AppState> {
 }
 
 fn organisation_id(text: &str) -> Result<i64, ApiError> {
-    text.strip_prefix("o_")
-        .unwrap_or(text)
-        .parse()
-        .map_err(|_| ApiError::validation(format!("'{text}' is not an organisation id (o_3)")))
+    OrganisationId::parse(text).map(|o| o.0).map_err(|e| ApiError::validation(e.to_string()))
 }
 
 fn date(text: &str) -> Result<jiff::civil::Date, ApiError> {
@@ -100,7 +98,7 @@ pub struct CustomerOut {
 fn customer_out(c: Customer, clear: bool) -> CustomerOut {
     let consents = c.consents.into_iter().map(|(k, Consent { granted, at })| (k, ConsentOut { granted, at })).collect();
     CustomerOut {
-        id: format!("c_{}", c.id),
+        id: CustomerId(c.id).to_string(),
         phone: c.phone.map(|p| if clear { p } else { mask_phone(&p) }),
         email: c.email.map(|e| if clear { e } else { mask_email(&e) }),
         name: c.name.map(|n| if clear { n } else { mask_name(&n) }),
@@ -108,8 +106,8 @@ fn customer_out(c: Customer, clear: bool) -> CustomerOut {
         profile: c.profile,
         consents,
         opted_out_at: c.opted_out_at,
-        organisation: c.organisation.map(|o| format!("o_{o}")),
-        merged_into: c.merged_into.map(|m| format!("c_{m}")),
+        organisation: c.organisation.map(|o| OrganisationId(o).to_string()),
+        merged_into: c.merged_into.map(|m| CustomerId(m).to_string()),
         created_at: c.created_at,
         cards: None,
     }
@@ -163,7 +161,7 @@ pub async fn list_customers(State(state): State<AppState>, actor: CurrentActor, 
         limit,
     };
     let customers = state.store.customers(filter).await?;
-    let next_after = crate::extract::next_page(&customers, limit, |c| format!("c_{}", c.id));
+    let next_after = crate::extract::next_page(&customers, limit, |c| CustomerId(c.id).to_string());
     Ok(Json(CustomerPage { customers: customers.into_iter().map(|c| customer_out(c, clear)).collect(), next_after }))
 }
 
@@ -212,7 +210,7 @@ pub async fn create_customer(State(state): State<AppState>, actor: CurrentActor,
     responses((status = 200, body = CustomerOut), (status = "4XX", body = ErrorBody)))]
 pub async fn get_customer(State(state): State<AppState>, actor: CurrentActor, Path(id): Path<String>) -> Result<Json<CustomerOut>, ApiError> {
     let id = customer_id(&id)?;
-    let c = state.store.customer(id).await?.ok_or_else(|| ApiError::not_found(format!("customer c_{id} does not exist")))?;
+    let c = state.store.customer(id).await?.ok_or_else(|| ApiError::not_found(format!("customer {} does not exist", CustomerId(id))))?;
     let mut out = customer_out(c, actor.can(Permission::ContactsRead));
     out.cards = Some(state.store.customer_cards(id).await?);
     Ok(Json(out))
@@ -446,7 +444,7 @@ pub async fn audit_log(State(state): State<AppState>, actor: CurrentActor, Query
 pub async fn history(State(state): State<AppState>, actor: CurrentActor, Path(id): Path<String>, Query(q): Query<AuditQuery>) -> Result<Json<AuditPage>, ApiError> {
     let filter = AuditFilter {
         object_kind: Some("customer".into()),
-        object_id: Some(format!("c_{}", customer_id(&id)?)),
+        object_id: Some(CustomerId(customer_id(&id)?).to_string()),
         actor: q.actor,
         before_id: q.before,
         limit: q.limit.unwrap_or(100).clamp(1, 1000),
@@ -479,8 +477,8 @@ impl From<CrmEntry> for CrmOut {
     fn from(e: CrmEntry) -> Self {
         CrmOut {
             id: e.id,
-            customer: e.customer.map(|c| format!("c_{c}")),
-            organisation: e.organisation.map(|o| format!("o_{o}")),
+            customer: e.customer.map(|c| CustomerId(c).to_string()),
+            organisation: e.organisation.map(|o| OrganisationId(o).to_string()),
             kind: e.kind,
             channel: e.channel,
             body: e.body,
@@ -670,10 +668,10 @@ pub struct OrganisationOut {
 impl From<Organisation> for OrganisationOut {
     fn from(o: Organisation) -> Self {
         OrganisationOut {
-            id: format!("o_{}", o.id),
+            id: OrganisationId(o.id).to_string(),
             name: o.name,
             tax_id: o.tax_id,
-            contacts: o.contacts.into_iter().map(|c| format!("c_{c}")).collect(),
+            contacts: o.contacts.into_iter().map(|c| CustomerId(c).to_string()).collect(),
             created_at: o.created_at,
         }
     }
@@ -712,7 +710,7 @@ pub async fn list_organisations(State(state): State<AppState>, Query(q): Query<O
     }
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let orgs = state.store.organisations(q.name, q.after.as_deref().map(organisation_id).transpose()?, limit).await?;
-    let next_after = crate::extract::next_page(&orgs, limit, |o| format!("o_{}", o.id));
+    let next_after = crate::extract::next_page(&orgs, limit, |o| OrganisationId(o.id).to_string());
     Ok(Json(OrganisationPage { organisations: orgs.into_iter().map(OrganisationOut::from).collect(), next_after }))
 }
 
@@ -720,7 +718,7 @@ pub async fn list_organisations(State(state): State<AppState>, Query(q): Query<O
     params(("id" = String, Path)), responses((status = 200, body = OrganisationOut), (status = "4XX", body = ErrorBody)))]
 pub async fn get_organisation(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<OrganisationOut>, ApiError> {
     let id = organisation_id(&id)?;
-    let o = state.store.organisation(id).await?.ok_or_else(|| ApiError::not_found(format!("organisation o_{id} does not exist")))?;
+    let o = state.store.organisation(id).await?.ok_or_else(|| ApiError::not_found(format!("organisation {} does not exist", OrganisationId(id))))?;
     Ok(Json(o.into()))
 }
 

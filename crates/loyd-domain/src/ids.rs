@@ -5,7 +5,9 @@
 //! - **codes** chosen by the operator (`StoreCode`, `TerminalCode`, `AssetCode`):
 //!   short, readable, used in files and URLs;
 //! - **client ids** chosen by a client for idempotency (`TransferId`, `ClientOpId`):
-//!   longer, any safe printable characters.
+//!   longer, any safe printable characters;
+//! - **numbers** the database assigns, printed with a prefix (`CustomerId` `c_7`,
+//!   `OrganisationId` `o_3`) and [`AccountId`]; and the [`CardNumber`] printed on a card.
 
 use std::fmt;
 
@@ -19,6 +21,8 @@ pub enum IdError {
     TooLong { what: &'static str, max: usize },
     #[error("{what} '{value}' may contain only {allowed}")]
     BadCharacter { what: &'static str, value: String, allowed: &'static str },
+    #[error("'{value}' is not a {what} ({example})")]
+    NotAnId { what: &'static str, value: String, example: &'static str },
 }
 
 fn check(value: &str, what: &'static str, max: usize, allowed: &'static str, ok: fn(u8) -> bool) -> Result<(), IdError> {
@@ -150,6 +154,73 @@ impl fmt::Display for AccountId {
     }
 }
 
+macro_rules! number_id {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal, $what:literal) => {
+        $(#[$doc])*
+        ///
+        /// Printed and parsed here only: `
+        #[doc = $prefix]
+        /// ` and the number.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(pub i64);
+
+        impl $name {
+            pub const PREFIX: &'static str = $prefix;
+
+            /// The id as written (`
+            #[doc = $prefix]
+            /// 7`), or the bare number an operator may type.
+            pub fn parse(text: &str) -> Result<Self, IdError> {
+                let digits = text.strip_prefix($prefix).unwrap_or(text);
+                match digits.parse::<i64>() {
+                    Ok(n) => Ok(Self(n)),
+                    Err(_) => Err(IdError::NotAnId { what: $what, value: crate::text::escaped(text, 40), example: concat!($prefix, "7") }),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}{}", $prefix, self.0)
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = IdError;
+            fn from_str(s: &str) -> Result<Self, IdError> {
+                Self::parse(s)
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                Self::parse(&s).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+number_id!(
+    /// A customer, numbered by the database: `c_7` on the wire and in every listing.
+    CustomerId, "c_", "customer id"
+);
+number_id!(
+    /// An organisation (a company whose contacts share accounts): `o_3`.
+    OrganisationId, "o_", "organisation id"
+);
+
+string_id!(
+    /// A card number as printed, typed or scanned: letters and digits.
+    CardNumber, "card number", crate::cards::MAX_CARD_LEN, "letters and digits", |b: u8| b.is_ascii_alphanumeric()
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,5 +241,27 @@ mod tests {
         assert!(TransferId::parse("rcpt:pos-3:0001/000123#1").is_ok());
         assert!(ClientOpId::parse("ид-1").is_err());
         assert!(ClientOpId::parse("a\nb").is_err());
+    }
+
+    #[test]
+    fn customer_and_organisation_ids_print_with_their_prefix_and_parse_back() {
+        assert_eq!(CustomerId(7).to_string(), "c_7");
+        assert_eq!(CustomerId::parse("c_7"), Ok(CustomerId(7)));
+        assert_eq!(CustomerId::parse("7"), Ok(CustomerId(7)), "an operator may type the number");
+        assert_eq!(OrganisationId::parse("o_3"), Ok(OrganisationId(3)));
+        for bad in ["c_", "o_7", "c_7x", "", "c_99999999999999999999"] {
+            assert!(CustomerId::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(CustomerId::parse("x").unwrap_err().to_string(), "'x' is not a customer id (c_7)");
+        assert_eq!(serde_json::to_string(&CustomerId(7)).unwrap(), "\"c_7\"");
+        assert_eq!(serde_json::from_str::<OrganisationId>("\"o_3\"").unwrap(), OrganisationId(3));
+    }
+
+    #[test]
+    fn card_numbers_are_letters_and_digits_up_to_the_longest_a_pos_sends() {
+        assert!(CardNumber::parse("2770000000017").is_ok());
+        assert!(CardNumber::parse("R181").is_ok());
+        assert!(CardNumber::parse("2770 0000").is_err());
+        assert!(CardNumber::parse("x".repeat(33)).is_err());
     }
 }

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use loyd_domain::ids::AssetCode;
+use loyd_domain::ids::{AssetCode, CustomerId};
 use loyd_domain::money::{self, Minor};
 use loyd_domain::org::TimeZoneName;
 use loyd_store::{FailureFilter, IssueCards, Store};
@@ -13,7 +13,7 @@ use crate::cli::{ApiKeyCommand, CardCommand, CouponsCommand, CreditCommand, Fail
 
 /// Accepts `c_7` or `7`.
 pub fn customer_id(text: &str) -> anyhow::Result<i64> {
-    text.strip_prefix("c_").unwrap_or(text).parse().with_context(|| format!("'{text}' is not a customer id (c_7 or 7)"))
+    Ok(CustomerId::parse(text).map_err(|_| anyhow::anyhow!("'{text}' is not a customer id (c_7 or 7)"))?.0)
 }
 
 /// Parses a decimal amount into minor units of `currency`.

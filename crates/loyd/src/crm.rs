@@ -1,6 +1,7 @@
 //! Operator commands of the CRM: customers (create, show, update, find, merge, CSV
 //! import and export), staff users, the keyring and the audit log.
 
+use loyd_domain::ids::{CustomerId, OrganisationId};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::process::ExitCode;
@@ -44,7 +45,7 @@ fn change(v: Option<String>) -> Option<Option<String>> {
 }
 
 fn print_customer(c: &Customer, cards: &[loyd_store::CardInfo]) {
-    println!("id\tc_{}", c.id);
+    println!("id\t{}", CustomerId(c.id));
     println!("phone\t{}", c.phone.clone().unwrap_or_default());
     println!("email\t{}", c.email.clone().unwrap_or_default());
     println!("name\t{}", c.name.clone().unwrap_or_default());
@@ -59,10 +60,10 @@ fn print_customer(c: &Customer, cards: &[loyd_store::CardInfo]) {
         println!("opted_out_at\t{at}");
     }
     if let Some(o) = c.organisation {
-        println!("organisation\to_{o}");
+        println!("organisation\t{}", OrganisationId(o));
     }
     if let Some(m) = c.merged_into {
-        println!("merged_into\tc_{m}");
+        println!("merged_into\t{}", CustomerId(m));
     }
     for card in cards {
         let replaced = card.replaced_by.as_deref().map(|r| format!(" (replaced by {r})")).unwrap_or_default();
@@ -81,11 +82,11 @@ pub async fn customer(store: &Store, cmd: CustomerCommand) -> anyhow::Result<Exi
             }
             let new = NewCustomer { phone, email, name, birth_date, profile: fields, ..NewCustomer::default() };
             let c = store.create_customer(new, actor).await?;
-            println!("c_{}", c.id);
+            println!("{}", CustomerId(c.id));
         }
         CustomerCommand::Show { customer } => {
             let id = customer_id(&customer)?;
-            let c = store.customer(id).await?.with_context(|| format!("customer c_{id} does not exist"))?;
+            let c = store.customer(id).await?.with_context(|| format!("customer {} does not exist", CustomerId(id)))?;
             print_customer(&c, &store.customer_cards(id).await?);
         }
         CustomerCommand::Update { customer, phone, email, name, profile, consent, opt_out, opt_in } => {
@@ -105,13 +106,13 @@ pub async fn customer(store: &Store, cmd: CustomerCommand) -> anyhow::Result<Exi
             };
             let c = store.update_customer(customer_id(&customer)?, patch, actor).await?;
             let fields: Vec<String> = c.profile.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            println!("c_{}\t{}", c.id, fields.join(" "));
+            println!("{}\t{}", CustomerId(c.id), fields.join(" "));
         }
         CustomerCommand::Find { phone, email, card, name, limit } => {
             anyhow::ensure!(phone.is_some() || email.is_some() || card.is_some() || name.is_some(), "give --phone, --email, --card or --name");
             let found = store.customers(CustomerFilter { phone, email, card, name, limit, ..CustomerFilter::default() }).await?;
             for c in &found {
-                println!("c_{}\t{}\t{}\t{}", c.id, c.phone.as_deref().unwrap_or("-"), c.email.as_deref().unwrap_or("-"), c.name.as_deref().unwrap_or("-"));
+                println!("{}\t{}\t{}\t{}", CustomerId(c.id), c.phone.as_deref().unwrap_or("-"), c.email.as_deref().unwrap_or("-"), c.name.as_deref().unwrap_or("-"));
             }
             if found.is_empty() {
                 eprintln!("no customer found");
@@ -120,7 +121,7 @@ pub async fn customer(store: &Store, cmd: CustomerCommand) -> anyhow::Result<Exi
         }
         CustomerCommand::Merge { keep, duplicate } => {
             let c = store.merge_customers(customer_id(&keep)?, customer_id(&duplicate)?, actor).await?;
-            println!("merged {duplicate} into c_{}", c.id);
+            println!("merged {duplicate} into {}", CustomerId(c.id));
         }
         CustomerCommand::Code { customer } => {
             let (code, expires) = store.issue_code(customer_id(&customer)?, jiff::SignedDuration::from_mins(5), actor).await?;
@@ -313,7 +314,7 @@ async fn export(store: &Store, output: Option<&std::path::Path>, quiet: bool) ->
                 continue;
             }
             let mut row = vec![
-                format!("c_{}", c.id),
+                CustomerId(c.id).to_string(),
                 c.phone.unwrap_or_default(),
                 c.email.unwrap_or_default(),
                 c.name.unwrap_or_default(),

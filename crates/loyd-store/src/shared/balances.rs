@@ -5,11 +5,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use loyd_domain::ids::{AccountId, AssetCode};
+use loyd_domain::ids::{AccountId, AssetCode, CustomerId};
 use loyd_domain::ledger::{Account, AccountSpec, BalancePolicy, DebitFrom, Holder, HolderKind, Lot, LotTerms, NewTransfer, TransferError};
 use loyd_domain::money::{Minor, Scale};
 use loyd_domain::program::Program;
-use loyd_domain::receipt::{BalanceOut, BalanceView, ReceiptError, customer_wire_id};
+use loyd_domain::receipt::{BalanceOut, BalanceView, ReceiptError};
 use loyd_domain::time::{Timestamp, from_micros, to_micros};
 use sqlx::Row;
 
@@ -205,7 +205,7 @@ pub(crate) async fn customer_account(c: &mut Conn, customer: i64, currency: &Ass
     let holder = holder_of(c, customer).await?;
     find_account(c, &holder, currency)
         .await?
-        .ok_or_else(|| StoreError::NotFound { what: "account", id: format!("{} {currency}", customer_wire_id(customer)) })
+        .ok_or_else(|| StoreError::NotFound { what: "account", id: format!("{} {currency}", CustomerId(customer)) })
 }
 
 /// An account's posted balance.
@@ -330,7 +330,7 @@ impl Backend {
                 let replay = !super::ledger::load_transfers(c, &BTreeSet::from([id.clone()])).await?.is_empty();
                 let exists = sqlx::query("SELECT 1 FROM customers WHERE id = $1 AND merged_into IS NULL").bind(customer).fetch_optional(&mut *c).await?;
                 if exists.is_none() {
-                    return Err(StoreError::NotFound { what: "customer", id: customer_wire_id(customer) });
+                    return Err(StoreError::NotFound { what: "customer", id: CustomerId(customer).to_string() });
                 }
                 let spec = AccountSpec {
                     holder: holder_of(c, customer).await?,
@@ -358,7 +358,7 @@ impl Backend {
                     let what = serde_json::json!({
                         "operation_id": operation_id, "currency": cur.code, "amount": Minor::new(amount, cur.scale).to_string(), "reason": reason,
                     });
-                    super::audit::audit(c, &secrets.ring, now, &actor, "balance.adjust", "customer", &customer_wire_id(customer), None::<&()>, Some(&what))
+                    super::audit::audit(c, &secrets.ring, now, &actor, "balance.adjust", "customer", &CustomerId(customer).to_string(), None::<&()>, Some(&what))
                         .await?;
                 }
                 account_posted(c, account.id).await
@@ -416,7 +416,7 @@ impl Backend {
             });
         }
         Ok(Statement {
-            customer: customer_wire_id(customer),
+            customer: CustomerId(customer).to_string(),
             currency,
             from,
             to,

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use loyd_domain::money;
 use loyd_domain::cards::{self, CardState};
+use loyd_domain::ids::CustomerId;
 use loyd_domain::ledger::{AccountSpec, BalancePolicy, Holder, HolderKind, LotTerms, NewTransfer};
 use loyd_domain::program::{CardKind, Program};
-use loyd_domain::receipt::customer_wire_id;
 use loyd_domain::time::{Timestamp, to_micros};
 use rand::RngExt;
 use sqlx::Row;
@@ -97,7 +97,7 @@ pub(crate) async fn issue_in(c: &mut Conn, req: &IssueCards, program: &Program, 
         Some(id) => {
             let exists = sqlx::query("SELECT 1 FROM customers WHERE id = $1 AND merged_into IS NULL").bind(id).fetch_optional(&mut *c).await?;
             if exists.is_none() {
-                return Err(StoreError::NotFound { what: "customer", id: customer_wire_id(id) });
+                return Err(StoreError::NotFound { what: "customer", id: CustomerId(id).to_string() });
             }
             Some(id)
         }
@@ -202,7 +202,7 @@ pub(crate) async fn issue_in(c: &mut Conn, req: &IssueCards, program: &Program, 
             series: spec.id.to_string(),
             kind: spec.kind.name().into(),
             pin,
-            customer: customer.map(customer_wire_id),
+            customer: customer.map(|c| CustomerId(c).to_string()),
             valid_until,
         });
     }
@@ -234,7 +234,7 @@ impl Backend {
                 let issued = issue_in(c, &request, &program, &secret, now).await?;
                 // Numbers only: PINs are shown once and never recorded.
                 let numbers: Vec<&str> = issued.iter().map(|c| c.number.as_str()).collect();
-                let what = serde_json::json!({ "numbers": numbers, "customer": request.customer.map(customer_wire_id), "virtual": request.virtual_card });
+                let what = serde_json::json!({ "numbers": numbers, "customer": request.customer.map(|c| CustomerId(c).to_string()), "virtual": request.virtual_card });
                 super::audit::audit(c, &secret.ring, now, &actor, "card.issue", "card_series", &request.series, None::<&()>, Some(&what)).await?;
                 Ok(issued)
             })

@@ -6,11 +6,11 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use loyd_domain::cards::{Card, CardState};
-use loyd_domain::ids::AccountId;
+use loyd_domain::ids::{AccountId, CustomerId};
 use loyd_domain::money::Minor;
 use loyd_domain::operations::{CardInquiry, MaskedCustomer, mask_name, mask_phone};
 use loyd_domain::program::{CardKind, Program};
-use loyd_domain::receipt::{BalanceOut, Identify, ReceiptError, customer_wire_id, format_time};
+use loyd_domain::receipt::{BalanceOut, Identify, ReceiptError, format_time};
 use loyd_domain::time::{Timestamp, from_micros, to_micros};
 use sqlx::Row;
 
@@ -157,7 +157,7 @@ async fn inquiry_in(
             let record = super::customers::customer_row(c, &secret.ring, id).await?;
             let (name, phone) = record.map(|r| (r.name, r.phone)).unwrap_or_default();
             let masked = MaskedCustomer {
-                id: customer_wire_id(id),
+                id: CustomerId(id).to_string(),
                 name: name.as_deref().map(mask_name),
                 phone: phone.as_deref().map(mask_phone),
             };
@@ -300,7 +300,7 @@ impl Backend {
             Box::pin(async move {
                 let exists = sqlx::query("SELECT 1 FROM customers WHERE id = $1 AND merged_into IS NULL").bind(customer).fetch_optional(&mut *c).await?;
                 if exists.is_none() {
-                    return Err(StoreError::NotFound { what: "customer", id: customer_wire_id(customer) });
+                    return Err(StoreError::NotFound { what: "customer", id: CustomerId(customer).to_string() });
                 }
                 // Expired codes free their numbers.
                 sqlx::query("DELETE FROM one_time_codes WHERE expires_at <= $1").bind(to_micros(now)).execute(&mut *c).await?;
@@ -316,7 +316,7 @@ impl Backend {
                     .await?;
                     if done.rows_affected() == 1 {
                         let what = serde_json::json!({ "expires_at": expires });
-                        super::audit::audit(c, &secret.ring, now, &actor, "customer.code", "customer", &customer_wire_id(customer), None::<&()>, Some(&what))
+                        super::audit::audit(c, &secret.ring, now, &actor, "customer.code", "customer", &CustomerId(customer).to_string(), None::<&()>, Some(&what))
                             .await?;
                         return Ok((code, expires));
                     }

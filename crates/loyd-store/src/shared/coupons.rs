@@ -3,8 +3,9 @@
 
 use std::sync::Arc;
 
+use loyd_domain::ids::CustomerId;
 use loyd_domain::program::Program;
-use loyd_domain::receipt::{CouponContext, Receipt, customer_wire_id};
+use loyd_domain::receipt::{CouponContext, Receipt};
 use loyd_domain::time::{Timestamp, from_micros, to_micros};
 use sqlx::Row;
 
@@ -116,7 +117,7 @@ impl Backend {
                 if let Some(id) = customer {
                     let exists = sqlx::query("SELECT 1 FROM customers WHERE id = $1 AND merged_into IS NULL").bind(id).fetch_optional(&mut *c).await?;
                     if exists.is_none() {
-                        return Err(StoreError::NotFound { what: "customer", id: customer_wire_id(id) });
+                        return Err(StoreError::NotFound { what: "customer", id: CustomerId(id).to_string() });
                     }
                 }
                 let mut out = Vec::with_capacity(count as usize);
@@ -126,7 +127,7 @@ impl Backend {
                     out.push((code, valid_until));
                 }
                 // How many, not which: the codes are bearer secrets.
-                let what = serde_json::json!({ "count": count, "customer": customer.map(customer_wire_id) });
+                let what = serde_json::json!({ "count": count, "customer": customer.map(|c| CustomerId(c).to_string()) });
                 super::audit::audit(c, &secrets.ring, now, &actor, "coupons.generate", "coupon_series", series.as_str(), None::<&()>, Some(&what)).await?;
                 Ok(out)
             })

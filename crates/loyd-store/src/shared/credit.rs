@@ -3,9 +3,8 @@
 
 use std::collections::BTreeSet;
 
-use loyd_domain::ids::AssetCode;
+use loyd_domain::ids::{AssetCode, CustomerId};
 use loyd_domain::ledger::{BalancePolicy, NewTransfer};
-use loyd_domain::receipt::customer_wire_id;
 use loyd_domain::time::Timestamp;
 
 use crate::error::StoreError;
@@ -38,7 +37,7 @@ impl Backend {
                 }
                 let account = customer_account(c, customer, &currency).await?;
                 if !matches!(account.policy, BalancePolicy::CreditLimit { .. }) {
-                    return Err(StoreError::Invalid(format!("{currency} of {} is not a credit account", customer_wire_id(customer))));
+                    return Err(StoreError::Invalid(format!("{currency} of {} is not a credit account", CustomerId(customer))));
                 }
                 let locked = load_accounts(c, &BTreeSet::from([account.id]), true).await?;
                 let owed = locked.first().map(|a| -a.posted()).unwrap_or(0).max(0);
@@ -55,7 +54,7 @@ impl Backend {
                 apply_transfers(c, &[t], now).await?;
                 let balance = account_posted(c, account.id).await?;
                 let what = serde_json::json!({ "operation_id": operation_id, "currency": currency, "settled_minor": amount });
-                super::audit::audit(c, &secrets.ring, now, &actor, "credit.settle", "customer", &customer_wire_id(customer), None::<&()>, Some(&what)).await?;
+                super::audit::audit(c, &secrets.ring, now, &actor, "credit.settle", "customer", &CustomerId(customer).to_string(), None::<&()>, Some(&what)).await?;
                 Ok((amount, balance))
             })
         })

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use loyd_domain::access::normalize_email;
-use loyd_domain::receipt::{customer_wire_id, normalize_phone};
+use loyd_domain::ids::CustomerId;
+use loyd_domain::receipt::normalize_phone;
 use loyd_domain::time::{Timestamp, from_micros, to_micros};
 use serde::{Deserialize, Serialize};
 use sqlx::{QueryBuilder, Row};
@@ -17,8 +18,8 @@ use crate::crypto::{Keyring, Secrets};
 use crate::error::StoreError;
 use super::{Backend, Conn, Db};
 use super::audit::audit;
-use super::keys::{bad, json_text};
 use super::balances::{account_holder, move_balances};
+use super::keys::{bad, json_text};
 use super::organisations::check_organisation;
 
 /// The personal data of a customer, sealed as one JSON value.
@@ -69,7 +70,7 @@ pub(crate) async fn customer_row(c: &mut Conn, ring: &Keyring, id: i64) -> Resul
 }
 
 pub(crate) async fn must_customer(c: &mut Conn, ring: &Keyring, id: i64) -> Result<Customer, StoreError> {
-    customer_row(c, ring, id).await?.ok_or_else(|| StoreError::NotFound { what: "customer", id: customer_wire_id(id) })
+    customer_row(c, ring, id).await?.ok_or_else(|| StoreError::NotFound { what: "customer", id: CustomerId(id).to_string() })
 }
 
 /// The customer a phone number identifies (merged duplicates are never identified).
@@ -186,7 +187,7 @@ pub(crate) async fn insert_customer(c: &mut Conn, ring: &Keyring, new: &NewCusto
 pub(crate) async fn apply_patch(c: &mut Conn, ring: &Keyring, id: i64, patch: &CustomerPatch, now: Timestamp) -> Result<(Customer, Customer), StoreError> {
     let before = must_customer(c, ring, id).await?;
     if before.merged_into.is_some() {
-        return Err(bad(format!("{} was merged into another customer and cannot change", customer_wire_id(id))));
+        return Err(bad(format!("{} was merged into another customer and cannot change", CustomerId(id))));
     }
     let pick = |change: &Option<Option<String>>, current: &Option<String>| match change {
         Some(v) => v.clone(),
@@ -268,7 +269,7 @@ impl Backend {
             Box::pin(async move {
                 let id = insert_customer(c, &secrets.ring, &new, now).await?;
                 let customer = must_customer(c, &secrets.ring, id).await?;
-                audit(c, &secrets.ring, now, &actor, "customer.create", "customer", &customer_wire_id(customer.id), None::<&()>, Some(&customer))
+                audit(c, &secrets.ring, now, &actor, "customer.create", "customer", &CustomerId(customer.id).to_string(), None::<&()>, Some(&customer))
                     .await?;
                 Ok(customer)
             })
@@ -288,7 +289,7 @@ impl Backend {
             Box::pin(async move {
                 let (before, after) = apply_patch(c, &secrets.ring, id, &patch, now).await?;
                 if before != after {
-                    audit(c, &secrets.ring, now, &actor, "customer.update", "customer", &customer_wire_id(id), Some(&before), Some(&after)).await?;
+                    audit(c, &secrets.ring, now, &actor, "customer.update", "customer", &CustomerId(id).to_string(), Some(&before), Some(&after)).await?;
                 }
                 Ok(after)
             })

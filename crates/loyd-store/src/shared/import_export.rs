@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use loyd_domain::receipt::customer_wire_id;
+use loyd_domain::ids::CustomerId;
 use loyd_domain::time::{Timestamp, to_micros};
 use sqlx::{QueryBuilder, Row};
 
@@ -191,7 +191,7 @@ impl Backend {
                 let out = import_batch(c, &secrets.ring, &rows, series.as_deref(), &program, now).await?;
                 let created: Vec<i64> = out.iter().filter_map(|o| o.result.as_ref().ok().copied()).collect();
                 if let (Some(first), Some(last)) = (created.first(), created.last()) {
-                    let summary = serde_json::json!({ "created": created.len(), "first": customer_wire_id(*first), "last": customer_wire_id(*last) });
+                    let summary = serde_json::json!({ "created": created.len(), "first": CustomerId(*first).to_string(), "last": CustomerId(*last).to_string() });
                     audit(c, &secrets.ring, now, &actor, "customer.import", "import", &to_micros(now).to_string(), None::<&()>, Some(&summary)).await?;
                 }
                 Ok(out)

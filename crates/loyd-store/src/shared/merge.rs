@@ -4,8 +4,8 @@
 
 use std::collections::BTreeSet;
 
+use loyd_domain::ids::CustomerId;
 use loyd_domain::ledger::{Holder, HolderKind, NewTransfer};
-use loyd_domain::receipt::customer_wire_id;
 use loyd_domain::time::{Timestamp, to_micros};
 use sqlx::Row;
 
@@ -142,10 +142,10 @@ impl Backend {
                     ..CustomerPatch::default()
                 };
                 let (_, after) = apply_patch(c, ring, keep, &patch, now).await?;
-                let id = customer_wire_id(keep);
+                let id = CustomerId(keep).to_string();
                 audit(c, ring, now, &actor, "customer.merge", "customer", &id, Some(&kept), Some(&after)).await?;
                 let merged = serde_json::json!({ "merged_into": id });
-                audit(c, ring, now, &actor, "customer.merged", "customer", &customer_wire_id(duplicate), Some(&dup), Some(&merged)).await?;
+                audit(c, ring, now, &actor, "customer.merged", "customer", &CustomerId(duplicate).to_string(), Some(&dup), Some(&merged)).await?;
                 Ok(after)
             })
         })

@@ -1,5 +1,6 @@
 //! Organisations: companies whose contacts share one set of accounts.
 
+use loyd_domain::ids::OrganisationId;
 use loyd_domain::time::{Timestamp, from_micros, to_micros};
 use sqlx::{QueryBuilder, Row};
 
@@ -13,7 +14,7 @@ pub(crate) async fn check_organisation(c: &mut Conn, org: Option<i64>) -> Result
     if let Some(o) = org {
         let exists = sqlx::query("SELECT 1 FROM organisations WHERE id = $1").bind(o).fetch_optional(&mut *c).await?;
         if exists.is_none() {
-            return Err(StoreError::NotFound { what: "organisation", id: format!("o_{o}") });
+            return Err(StoreError::NotFound { what: "organisation", id: OrganisationId(o).to_string() });
         }
     }
     Ok(())
@@ -63,7 +64,7 @@ impl Backend {
                     .await?
                     .try_get("id")?;
                 let org = organisation_row(c, id).await?.expect("just inserted");
-                audit(c, &secrets.ring, now, &actor, "organisation.create", "organisation", &format!("o_{id}"), None::<&()>, Some(&org)).await?;
+                audit(c, &secrets.ring, now, &actor, "organisation.create", "organisation", &OrganisationId(id).to_string(), None::<&()>, Some(&org)).await?;
                 Ok(org)
             })
         })

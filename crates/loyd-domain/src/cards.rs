@@ -85,6 +85,12 @@ impl CardState {
     }
 }
 
+impl std::fmt::Display for CardState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// Shows the last four characters only: `•••• 0017`.
 pub fn mask(number: &str) -> String {
     let tail: String = number.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();

@@ -21,6 +21,7 @@ pub mod alloc;
 pub mod cards;
 pub mod config;
 pub mod coupons;
+pub mod crm;
 pub mod engine;
 pub mod giftcards;
 pub mod ids;

@@ -92,7 +92,7 @@ pub struct FailureFilter {
 pub struct IssuedCard {
     pub number: String,
     pub series: String,
-    pub kind: String,
+    pub kind: loyd_domain::program::CardKind,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pin: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

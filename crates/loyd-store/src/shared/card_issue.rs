@@ -200,7 +200,7 @@ pub(crate) async fn issue_in(c: &mut Conn, req: &IssueCards, program: &Program, 
         issued.push(IssuedCard {
             number,
             series: spec.id.to_string(),
-            kind: spec.kind.name().into(),
+            kind: spec.kind,
             pin,
             customer: customer.map(|c| CustomerId(c).to_string()),
             valid_until,

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use loyd_domain::cards::{Card, CardState};
+use loyd_domain::cards::Card;
 use loyd_domain::ids::{AccountId, CustomerId};
 use loyd_domain::money::Minor;
 use loyd_domain::operations::{CardInquiry, MaskedCustomer, mask_name, mask_phone};
@@ -53,13 +53,11 @@ async fn card_and_customer(
 }
 
 fn card_from(r: &rows::DbRow) -> Result<Card, StoreError> {
-    let kind: String = r.try_get("kind")?;
-    let state: String = r.try_get("state")?;
     Ok(Card {
         number: r.try_get("number")?,
         series: r.try_get("series")?,
-        kind: CardKind::from_name(&kind).ok_or_else(|| rows::corrupt(format!("unknown card kind {kind}")))?,
-        state: CardState::from_name(&state).ok_or_else(|| rows::corrupt(format!("unknown card state {state}")))?,
+        kind: rows::card_kind(r)?,
+        state: rows::card_state(r)?,
         customer: r.try_get("customer_id")?,
         account: r.try_get::<Option<i64>, _>("account_id")?.map(AccountId),
         pin_hash: r.try_get("pin_hash")?,
@@ -198,8 +196,8 @@ pub(crate) fn card_info(r: &super::rows::DbRow) -> Result<CardInfo, StoreError> 
     Ok(CardInfo {
         number: r.try_get("number")?,
         series: r.try_get("series")?,
-        kind: r.try_get("kind")?,
-        state: r.try_get("state")?,
+        kind: rows::card_kind(r)?,
+        state: rows::card_state(r)?,
         is_virtual: r.try_get::<i64, _>("virtual")? != 0,
         replaced_by: r.try_get("replaced_by")?,
         issued_at: from_micros(r.try_get("issued_at")?),

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use loyd_domain::access::is_channel;
+use loyd_domain::crm;
 use loyd_domain::time::{Timestamp, from_micros, to_micros};
 use sqlx::{QueryBuilder, Row};
 
@@ -13,7 +13,6 @@ use crate::error::StoreError;
 use super::{Backend, Conn, Db};
 use super::audit::audit;
 use super::customers::must_customer;
-use super::keys::bad;
 use super::organisations::check_organisation;
 
 fn crm_from(r: &super::rows::DbRow, ring: &Keyring) -> Result<CrmEntry, StoreError> {
@@ -21,12 +20,12 @@ fn crm_from(r: &super::rows::DbRow, ring: &Keyring) -> Result<CrmEntry, StoreErr
         id: r.try_get("id")?,
         customer: r.try_get("customer_id")?,
         organisation: r.try_get("organisation_id")?,
-        kind: r.try_get("kind")?,
+        kind: crm::EntryKind::parse(&r.try_get::<String, _>("kind")?).map_err(|e| super::rows::corrupt(e.0))?,
         channel: r.try_get("channel")?,
         body: ring.open("note", &r.try_get::<String, _>("body")?)?,
         due_at: r.try_get::<Option<i64>, _>("due_at")?.map(from_micros),
         assignee: r.try_get("assignee")?,
-        status: r.try_get("status")?,
+        status: crm::EntryStatus::parse(&r.try_get::<String, _>("status")?).map_err(|e| super::rows::corrupt(e.0))?,
         created_by: r.try_get("created_by")?,
         created_at: from_micros(r.try_get("created_at")?),
         updated_at: from_micros(r.try_get("updated_at")?),
@@ -38,10 +37,6 @@ macro_rules! crm_cols {
         "id, customer_id, organisation_id, kind, channel, body, due_at, assignee, status, created_by, created_at, updated_at"
     };
 }
-
-const CRM_KINDS: [&str; 4] = ["note", "event", "task", "reminder"];
-
-const CRM_STATUSES: [&str; 3] = ["open", "done", "cancelled"];
 
 async fn crm_row(c: &mut Conn, ring: &Keyring, id: i64) -> Result<CrmEntry, StoreError> {
     let row = sqlx::query(concat!("SELECT ", crm_cols!(), " FROM crm_entries WHERE id = $1")).bind(id).fetch_optional(&mut *c).await?;
@@ -58,19 +53,14 @@ async fn assignee_exists(c: &mut Conn, login: &str) -> Result<(), StoreError> {
 
 impl Backend {
     pub async fn add_crm_entry(&self, entry: NewCrmEntry, actor: String, now: Timestamp) -> Result<CrmEntry, StoreError> {
-        if !CRM_KINDS.contains(&entry.kind.as_str()) {
-            return Err(bad(format!("a CRM entry is one of {}", CRM_KINDS.join(", "))));
-        }
-        loyd_domain::text::lines("body", &entry.body, 10_000).map_err(|e| bad(format!("a CRM entry's {e}")))?;
-        if entry.customer.is_none() == entry.organisation.is_none() {
-            return Err(bad("a CRM entry is about one customer or one organisation"));
-        }
-        if matches!(entry.kind.as_str(), "task" | "reminder") && entry.due_at.is_none() {
-            return Err(bad("tasks and reminders need a due time"));
-        }
-        if entry.channel.as_ref().is_some_and(|ch| !is_channel(ch)) {
-            return Err(bad(format!("a channel is one of {}", loyd_domain::access::CHANNELS.join(", "))));
-        }
+        let kind = crm::check_entry(
+            &entry.kind,
+            &entry.body,
+            entry.customer.is_some(),
+            entry.organisation.is_some(),
+            entry.due_at,
+            entry.channel.as_deref(),
+        )?;
         let (entry, secrets) = (Arc::new(entry), self.ring());
         self.write(move |c| {
             let (entry, secrets, actor) = (entry.clone(), secrets.clone(), actor.clone());
@@ -89,12 +79,12 @@ impl Backend {
                 )
                 .bind(entry.customer)
                 .bind(entry.organisation)
-                .bind(entry.kind.clone())
+                .bind(kind.name())
                 .bind(entry.channel.clone())
                 .bind(ring.seal("note", &entry.body))
                 .bind(entry.due_at.map(to_micros))
                 .bind(entry.assignee.clone())
-                .bind(if matches!(entry.kind.as_str(), "task" | "reminder") { "open" } else { "done" })
+                .bind(kind.first_status().name())
                 .bind(actor.clone())
                 .bind(to_micros(now))
                 .fetch_one(&mut *c)
@@ -109,9 +99,7 @@ impl Backend {
     }
 
     pub async fn update_crm_entry(&self, id: i64, patch: CrmPatch, actor: String, now: Timestamp) -> Result<CrmEntry, StoreError> {
-        if patch.status.as_ref().is_some_and(|s| !CRM_STATUSES.contains(&s.as_str())) {
-            return Err(bad(format!("a status is one of {}", CRM_STATUSES.join(", "))));
-        }
+        let status = patch.status.as_deref().map(crm::EntryStatus::parse).transpose()?;
         let (patch, secrets) = (Arc::new(patch), self.ring());
         self.write(move |c| {
             let (patch, secrets, actor) = (patch.clone(), secrets.clone(), actor.clone());
@@ -121,11 +109,11 @@ impl Backend {
                 if let Some(Some(login)) = &patch.assignee {
                     assignee_exists(c, login).await?;
                 }
-                let status = patch.status.clone().unwrap_or_else(|| before.status.clone());
+                let status = status.unwrap_or(before.status);
                 let assignee = patch.assignee.clone().unwrap_or_else(|| before.assignee.clone());
                 let due = patch.due_at.unwrap_or(before.due_at);
                 sqlx::query("UPDATE crm_entries SET status = $1, assignee = $2, due_at = $3, updated_at = $4 WHERE id = $5")
-                    .bind(status)
+                    .bind(status.name())
                     .bind(assignee)
                     .bind(due.map(to_micros))
                     .bind(to_micros(now))

@@ -65,6 +65,18 @@ macro_rules! move_cols {
     };
 }
 
+/// A card's kind from its `kind` column.
+pub(super) fn card_kind(r: &DbRow) -> Result<loyd_domain::program::CardKind, StoreError> {
+    let kind: String = r.try_get("kind")?;
+    loyd_domain::program::CardKind::from_name(&kind).ok_or_else(|| corrupt(format!("unknown card kind {kind}")))
+}
+
+/// A card's state from its `state` column.
+pub(super) fn card_state(r: &DbRow) -> Result<loyd_domain::cards::CardState, StoreError> {
+    let state: String = r.try_get("state")?;
+    loyd_domain::cards::CardState::from_name(&state).ok_or_else(|| corrupt(format!("unknown card state {state}")))
+}
+
 pub(super) fn corrupt(what: String) -> StoreError {
     StoreError::Database(sqlx::Error::Decode(what.into()))
 }

@@ -160,6 +160,11 @@ impl ErrorCode {
         }
     }
 
+    /// The code of a stable name.
+    pub fn parse(name: &str) -> Option<ErrorCode> {
+        ErrorCode::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+
     /// Every code, for documentation and tests.
     pub const ALL: [ErrorCode; 35] = {
         use ErrorCode::*;
@@ -328,30 +333,21 @@ impl From<StoreError> for ApiError {
 impl From<ReceiptError> for ApiError {
     fn from(e: ReceiptError) -> Self {
         use ReceiptError as R;
-        let (code, card) = match &e {
-            R::Invalid(_) => (ErrorCode::ValidationFailed, None),
-            R::UnknownCard(c) => (ErrorCode::UnknownCard, Some(c.clone())),
-            R::UnknownCustomer | R::UnknownCode => (ErrorCode::UnknownCard, None),
-            R::CardBlocked(c) | R::CardNotActive(c) => (ErrorCode::CardBlocked, Some(c.clone())),
-            R::CardExpired(c) => (ErrorCode::CardExpired, Some(c.clone())),
-            R::CardAlreadyActive(c) => (ErrorCode::CardAlreadyActive, Some(c.clone())),
-            R::WrongPin(c) => (ErrorCode::WrongPin, Some(c.clone())),
-            R::TooManyAttempts(c) => (ErrorCode::TooManyAttempts, Some(c.clone())),
-            R::InsufficientFunds { .. } => (ErrorCode::InsufficientFunds, None),
-            R::BelowMinimumRedeem { .. } => (ErrorCode::BelowMinimumRedeem, None),
-            R::RedeemLimitExceeded { .. } => (ErrorCode::RedeemLimitExceeded, None),
-            R::PassExhausted(_) => (ErrorCode::PassExhausted, None),
-            R::PassExpired(_) => (ErrorCode::PassExpired, None),
-            R::ReceiptNotFound(_) => (ErrorCode::ReceiptNotFound, None),
-            R::ReturnExceedsReceipt(_) => (ErrorCode::ReturnExceedsReceipt, None),
-            R::ReceiptCancelled(_) => (ErrorCode::ReceiptCancelled, None),
-            R::CouponUnknown(_) => (ErrorCode::CouponUnknown, None),
-            R::CouponUsed(_) => (ErrorCode::CouponUsed, None),
-            R::CouponExpired(_) => (ErrorCode::CouponExpired, None),
-            R::CouponNotApplicable(_) => (ErrorCode::CouponNotApplicable, None),
-            R::TimeOutOfRange { .. } => (ErrorCode::ReceiptTimeOutOfRange, None),
+        // The refusal's code is the domain's (`ReceiptError::code`): one table.
+        let code = ErrorCode::parse(e.code()).unwrap_or_else(|| {
+            tracing::error!(code = e.code(), "a refusal code the API does not know");
+            ErrorCode::Internal
+        });
+        let card = match &e {
+            R::UnknownCard(c)
+            | R::CardBlocked(c)
+            | R::CardNotActive(c)
+            | R::CardExpired(c)
+            | R::CardAlreadyActive(c)
+            | R::WrongPin(c)
+            | R::TooManyAttempts(c) => Some(c.clone()),
+            _ => None,
         };
-        debug_assert_eq!(code.as_str(), e.code(), "API and domain agree on codes");
         let details = match &e {
             R::InsufficientFunds { what, available, requested } => {
                 Some(json!({ "what": what, "available": available, "requested": requested }))
@@ -425,5 +421,45 @@ mod tests {
 
     fn sqlx_error() -> sqlx::Error {
         sqlx::Error::Protocol("secret detail".into())
+    }
+
+    #[test]
+    fn every_refusal_of_the_domain_keeps_its_code_and_names_its_card() {
+        use loyd_domain::ids::AssetCode;
+        let c = || "2770000000017".to_owned();
+        let at: loyd_domain::time::Timestamp = "2026-06-01T10:00:00Z".parse().unwrap();
+        let every = [
+            ReceiptError::Invalid("x".into()),
+            ReceiptError::UnknownCard(c()),
+            ReceiptError::UnknownCustomer,
+            ReceiptError::UnknownCode,
+            ReceiptError::CardBlocked(c()),
+            ReceiptError::CardExpired(c()),
+            ReceiptError::CardNotActive(c()),
+            ReceiptError::CardAlreadyActive(c()),
+            ReceiptError::WrongPin(c()),
+            ReceiptError::TooManyAttempts(c()),
+            ReceiptError::InsufficientFunds { what: "x".into(), available: "1".into(), requested: "2".into() },
+            ReceiptError::BelowMinimumRedeem { currency: AssetCode::parse("EUR").unwrap(), minimum: "1".into() },
+            ReceiptError::RedeemLimitExceeded { currency: AssetCode::parse("EUR").unwrap(), max: "1".into() },
+            ReceiptError::PassExhausted("x".into()),
+            ReceiptError::PassExpired("x".into()),
+            ReceiptError::ReceiptNotFound("x".into()),
+            ReceiptError::ReturnExceedsReceipt("x".into()),
+            ReceiptError::ReceiptCancelled("x".into()),
+            ReceiptError::CouponUnknown("x".into()),
+            ReceiptError::CouponUsed("x".into()),
+            ReceiptError::CouponExpired("x".into()),
+            ReceiptError::CouponNotApplicable("x".into()),
+            ReceiptError::TimeOutOfRange { at, why: "x", earliest: at, latest: at },
+        ];
+        for e in every {
+            // Every refusal above that carries a card carries this number.
+            let named = format!("{e:?}").contains("2770000000017");
+            let api = ApiError::from(e.clone());
+            assert_eq!(api.code.as_str(), e.code(), "{e:?}");
+            assert_ne!(api.code, ErrorCode::Internal, "{e:?}");
+            assert_eq!(api.card.as_deref(), named.then_some("2770000000017"), "{e:?}");
+        }
     }
 }

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use jiff::Timestamp;
-use loyd_domain::access::{Act, Permission, Role};
+use loyd_domain::access::{Act, Permission};
 use loyd_domain::org::terminal_key_hash;
 use loyd_store::{LoginRefusal, Principal, User};
 use serde::{Deserialize, Serialize};
@@ -32,12 +32,11 @@ pub const SESSION_HOURS: i64 = 12;
 #[derive(Debug, Clone)]
 pub struct Actor {
     pub principal: Principal,
-    pub role: Role,
 }
 
 impl Actor {
     pub fn can(&self, p: Permission) -> bool {
-        self.role.allows(p)
+        self.principal.role.allows(p)
     }
 
     /// `user:anna` or `key:erp`: who the audit log names.
@@ -47,7 +46,7 @@ impl Actor {
 
     /// The stores this actor is limited to; `None` for roles that see every store.
     pub fn stores(&self) -> Option<&[String]> {
-        self.role.is_store_scoped().then_some(self.principal.stores.as_slice())
+        self.principal.role.is_store_scoped().then_some(self.principal.stores.as_slice())
     }
 
     /// Refuses an action the role may not take ([`Act::needs`] is the one table of
@@ -57,7 +56,7 @@ impl Actor {
         if self.can(needs) {
             return Ok(());
         }
-        Err(ApiError::new(ErrorCode::Forbidden, format!("your role ({}) does not allow {}", self.role, act.describe()))
+        Err(ApiError::new(ErrorCode::Forbidden, format!("your role ({}) does not allow {}", self.principal.role, act.describe()))
             .with_details(json!({ "needs": needs })))
     }
 
@@ -120,9 +119,7 @@ async fn actor_of(state: &AppState, headers: &HeaderMap) -> Result<Actor, ApiErr
         .principal(terminal_key_hash(&token))
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "unknown, expired or revoked token; log in again"))?;
-    let role = Role::parse(&principal.role)
-        .ok_or_else(|| ApiError::new(ErrorCode::Forbidden, format!("role '{}' is not known to this server", principal.role)))?;
-    Ok(Actor { principal, role })
+    Ok(Actor { principal })
 }
 
 /// Lets through requests whose token's role holds the route's permission.
@@ -138,7 +135,7 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
             req.extensions_mut().insert(actor);
             next.run(req).await
         }
-        Some(p) => ApiError::new(ErrorCode::Forbidden, format!("your role ({}) does not allow this", actor.role))
+        Some(p) => ApiError::new(ErrorCode::Forbidden, format!("your role ({}) does not allow this", actor.principal.role))
             .with_details(json!({ "needs": p }))
             .into_response(),
         None => ApiError::new(ErrorCode::Forbidden, "this route has no permission assigned; nobody may use it").into_response(),
@@ -170,7 +167,7 @@ pub struct UserOut {
 
 impl From<User> for UserOut {
     fn from(u: User) -> Self {
-        UserOut { login: u.login, role: u.role, stores: u.stores, disabled: u.disabled }
+        UserOut { login: u.login, role: u.role.name().to_owned(), stores: u.stores, disabled: u.disabled }
     }
 }
 
@@ -234,7 +231,7 @@ pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> Result<Jso
     ];
     Ok(Json(MeOut {
         name: actor.principal.name.clone(),
-        role: actor.role.to_string(),
+        role: actor.principal.role.to_string(),
         stores: actor.principal.stores.clone(),
         permissions: all.into_iter().filter(|p| actor.can(*p)).collect(),
     }))

@@ -338,16 +338,7 @@ impl From<ReceiptError> for ApiError {
             tracing::error!(code = e.code(), "a refusal code the API does not know");
             ErrorCode::Internal
         });
-        let card = match &e {
-            R::UnknownCard(c)
-            | R::CardBlocked(c)
-            | R::CardNotActive(c)
-            | R::CardExpired(c)
-            | R::CardAlreadyActive(c)
-            | R::WrongPin(c)
-            | R::TooManyAttempts(c) => Some(c.clone()),
-            _ => None,
-        };
+        let card = e.card().map(str::to_owned);
         let details = match &e {
             R::InsufficientFunds { what, available, requested } => {
                 Some(json!({ "what": what, "available": available, "requested": requested }))

@@ -1,21 +1,32 @@
 //! # loyd-api
 //!
-//! Loyd's HTTP surface (axum): the POS API, health, metrics and the OpenAPI document.
+//! Loyd's HTTP surface (axum): the POS API, the admin, CRM and auth routes, health,
+//! metrics and the OpenAPI document. Where each capability lives across the crates, and
+//! the path of a receipt from a route to the database: `docs/architecture.md`.
 //!
 //! ## Layout
-//! - [`router`] assembles routes and the middleware every request passes through:
-//!   panic catching, tracing (URIs redacted), metrics, JSON errors, the URI guard, a
-//!   timeout, a body limit.
+//! - [`router`] (this file) assembles routes and the middleware every request passes
+//!   through: panic catching, tracing (URIs redacted), metrics, JSON errors, the URI
+//!   guard, a timeout, a body limit; [`serve`] runs it.
 //! - [`http`]: the layer below the routes: URI checks, JSON bodies for every error
 //!   (hyper's own included), log redaction.
-//! - [`error`]: the one error type and its stable codes.
+//! - [`error`]: the one error type, its stable codes and the one table of their HTTP
+//!   statuses.
 //! - [`extract`]: JSON/path/query extractors with our error shape (NUL refused, the
 //!   field at fault named, refused values never echoed).
-//! - [`pos`]: the POS API behind terminal keys; [`attempts`]: its guessing limits
-//!   (PINs, phones and codes, card numbers), one place for every route.
-//! - [`auth`]: staff login, sessions and the per-route permission table; [`admin`] and
-//!   [`crm`]: the administration behind it.
-//! - [`health`], [`metrics`], [`openapi`]: operations endpoints.
+//! - [`pos`]: the POS API (`/v1/pos/…`) behind terminal keys; every refusal goes to the
+//!   failure log.
+//! - [`attempts`]: the POS API's guessing limits (PINs, phones and codes, card numbers),
+//!   one place for every route.
+//! - [`auth`]: staff login and sessions (`/v1/auth/…`), the bearer token (session or
+//!   API key) of every admin request, and the per-route permission table.
+//! - [`admin`]: the admin API (`/v1/admin/…`): cards, one-time codes, adjustments,
+//!   statements, credit, coupons, the failure log, configuration, the ledger audit.
+//! - [`crm`]: the CRM admin routes: customers, merges, CRM entries, organisations, card
+//!   replacement, staff users, the audit log.
+//! - [`health`]: liveness, readiness and the terminal self-check.
+//! - [`metrics`]: Prometheus metrics: requests and latency by route, the database pool.
+//! - [`openapi`]: the OpenAPI document and the page that renders it.
 //!
 //! Handlers are thin: they parse, call the store or the domain, and render.
 

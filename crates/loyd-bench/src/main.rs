@@ -3,12 +3,28 @@
 //! One command builds (or reuses) a dataset, serves it with the real server stack (the
 //! `loyd-api` router over `loyd-store`, on its own runtime threads), drives it over HTTP
 //! with concurrent terminals, checks that nothing was lost or applied twice, measures
-//! the raw-database reference on the same machine, and prints the ratio.
+//! the raw-database reference on the same machine, and prints the ratio. What the
+//! figures are and how to read them: `docs/performance.md`; the path a receipt takes
+//! through the crates: `docs/architecture.md`.
 //!
 //! ```sh
 //! cargo run --release -p loyd-bench -- --db sqlite
 //! cargo run --release -p loyd-bench -- --db postgres
 //! ```
+//!
+//! ## Layout
+//! - `main.rs` (this file): the arguments, the server it starts, and the run: dataset,
+//!   load or retry storm, checks, reference, report.
+//! - `dataset`: the program, stores, terminals, customers with cards, gift cards and a
+//!   receipt history of a chosen size, reused between runs.
+//! - `load`: concurrent terminals driving the POS API over HTTP (`--mix`), with
+//!   latencies per operation.
+//! - `retries`: the retry storm (S9 at scale): short client timeouts, the same receipts
+//!   sent again against a few hot cards, then every answer checked against the balances.
+//! - `reference`: the raw-database reference, one receipt commit without the
+//!   application, from the scripts in `reference/`.
+//! - `report`: what a run prints (and writes as JSON): the machine, throughput and
+//!   latency, the reference, the ratios, the checks.
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -134,19 +134,6 @@ pub fn check_usable(number: &str, state: CardState, valid_until: Option<Timestam
     }
 }
 
-impl crate::program::Program {
-    /// The configured series of a card, `None` when it is no longer configured.
-    pub fn card_series(&self, id: &str) -> Option<&CardSeriesSpec> {
-        self.series.get(id).map(|s| &s.spec)
-    }
-
-    /// The scale of a currency, for showing amounts of its accounts. A currency no longer
-    /// configured shows whole units: its accounts still exist, its amounts still print.
-    pub fn scale_of(&self, currency: &str) -> crate::money::Scale {
-        self.currencies.get(currency).map(|c| c.scale).unwrap_or(crate::money::Scale::ZERO)
-    }
-}
-
 impl Card {
     /// See [`check_usable`].
     pub fn check_usable(&self, at: Timestamp) -> Result<(), ReceiptError> {

@@ -1,9 +1,10 @@
 //! Typed identifiers. Parse, don't validate: a value of one of these types has
 //! already passed its rules, so no later code re-checks or confuses one id with another.
 //!
-//! Two families:
-//! - **codes** chosen by the operator (`StoreCode`, `TerminalCode`, `AssetCode`):
-//!   short, readable, used in files and URLs;
+//! Three families:
+//! - **codes** chosen by the operator (`StoreCode`, `TerminalCode`, `AssetCode`, and
+//!   `ConfigCode` for every object of the program file): short, readable, used in files
+//!   and URLs;
 //! - **client ids** chosen by a client for idempotency (`TransferId`, `ClientOpId`):
 //!   longer, any safe printable characters;
 //! - **numbers** the database assigns, printed with a prefix (`CustomerId` `c_7`,
@@ -120,6 +121,12 @@ macro_rules! string_id {
 string_id!(
     /// A store's code, chosen by the operator: `riga-01`.
     StoreCode, "store id", 64, "letters, digits, '-', '_' and '.'", code_char
+);
+string_id!(
+    /// The id the operator gives a program object in the configuration file: a campaign,
+    /// a card or coupon series, a counter, a tier or one of its levels, a segment, a
+    /// stack group (`welcome-10`, `gold`).
+    ConfigCode, "id", 64, "letters, digits, '-', '_' and '.'", code_char
 );
 string_id!(
     /// A terminal's code, unique within its store: `pos-3`.

@@ -1,20 +1,54 @@
 //! # loyd-domain
 //!
-//! The pure core of Loyd: no IO, no async, no database or HTTP types. Everything here
-//! is a value or a function of values, so it is tested with tables and properties.
+//! The pure core of Loyd: no IO, no async, no database or HTTP types, no clock (every
+//! function that needs the time takes `now`). Everything here is a value or a function
+//! of values, so it is tested with tables and properties. The store loads, a planner
+//! here decides, the store writes: `docs/architecture.md` draws it.
 //!
-//! ## Layout
-//! - [`money`]: decimal parsing, minor units, and the one place that rounds.
-//! - [`ids`]: typed identifiers, parsed once at the edge; [`text`]: the alphabet and
-//!   length of every other string a client sends.
-//! - [`time`]: timestamps and the [`time::Clock`] the outer layers inject.
-//! - [`ledger`]: accounts, transfers, two-phase holds, lots, and the batch rules.
-//! - [`org`]: stores and terminals as the operator defines them.
-//! - [`config`]: the configuration-as-code document loaded by `loyd apply`.
-//! - [`program`]: the loyalty program (currencies' rules, card series, campaigns),
-//!   specified and compiled; [`engine`] applies it to a receipt.
-//! - [`profile`]: customers' profile fields, which campaigns and segments target.
-//! - [`access`]: staff roles and permissions; e-mail and consent rules of the CRM.
+//! ## Layout, by capability
+//! - Receipts: [`receipt`] (the request, parsed strictly once, the context, the
+//!   calculation and the response; [`receipt::ReceiptError`], every refusal and its
+//!   code; [`receipt::TimePolicy`], the dates a receipt may carry, offline included),
+//!   [`engine`] (receipt + context + program → calculation: campaigns, coupons,
+//!   redemptions, gift cards, accruals, limits), [`returns`] (what a cancel or a
+//!   partial return reverses).
+//! - Cards: [`cards`] (numbers, series, states, usability, PIN policy and lockout, whom
+//!   a card identifies), [`giftcards`] (activation), [`passes`] (visits), [`coupons`]
+//!   (codes and validity), [`operations`] (gift card, visit and inquiry requests and
+//!   replies, and the [`operations::Outcome`] of every POS operation).
+//! - Programs: [`config`] (the document `loyd apply` loads), [`program`] (the program
+//!   format and its compiled form: currencies, counters and tiers, campaigns, goods
+//!   filters, custom conditions), [`simulate`] (a proposed change over past receipts).
+//! - Customers and staff: [`profile`] (profile fields), [`crm`] (CRM entries),
+//!   [`access`] (roles, permissions, login, password, contact and consent rules).
+//! - Ledger: [`ledger`] (accounts, transfers, two-phase holds, lots, the batch rules).
+//! - Shared: [`money`] (decimals, minor units, rounding), [`alloc`] (splitting an
+//!   amount over lines), [`ids`] (typed identifiers, printed and parsed in one place),
+//!   [`text`] (the alphabet and length of free text and PINs), [`time`] (timestamps,
+//!   validity in days, the [`time::Clock`] the outer layers inject), [`org`] (stores
+//!   and terminals).
+//!
+//! ## Where is …
+//! - **Tier levels**: [`program::Tier::level`], per receipt, on counter values from
+//!   [`program::counter_values`] or [`program::counter_values_from_totals`]; the engine
+//!   reads them in `engine/select.rs`.
+//! - **PIN check and lock**: [`cards::Card::check_pin`] with [`cards::PIN_ATTEMPTS`] and
+//!   [`cards::PIN_LOCK`]; the store counts failures (`shared/cards.rs`).
+//! - **Card usability**: [`cards::check_usable`], the one state → refusal rule.
+//! - **Points expire**: [`program::Currency::lot_terms`] dates each accrual's lot;
+//!   [`ledger::Lot::is_active`] and [`ledger::Lot::spend_order`] decide what a debit
+//!   takes; the store's job burns what expired.
+//! - **Rounding**: [`money::round_to_minor`] and [`money::round_scaled`], with the
+//!   currency's [`money::Rounding`]; splits over lines are [`alloc::allocate`]; returns
+//!   reverse by cumulative targets ([`returns`]).
+//! - **Coupon validation**: the code's form in [`coupons`]; unknown, expired, used or
+//!   not applicable in `engine::apply_coupons`; validity dates in
+//!   [`coupons::valid_until`].
+//! - **Gift card activation** [`giftcards::plan_activation`]; **a visit**
+//!   [`passes::plan_visit`]; **conversion** [`program::Conversion::of`]; **staff
+//!   checks** [`access::check_login`], [`access::check_password`],
+//!   [`access::check_role`].
+//! - **The SQLite writer's batching** is not here: `loyd-store/src/sqlite/mod.rs`.
 
 pub mod access;
 pub mod alloc;

@@ -115,7 +115,7 @@ pub struct Organisation {
 pub struct User {
     pub id: i64,
     pub login: String,
-    pub role: String,
+    pub role: loyd_domain::access::Role,
     /// The stores a store manager is limited to.
     pub stores: Vec<String>,
     pub disabled: bool,
@@ -145,7 +145,7 @@ pub struct UserPatch {
 pub struct Principal {
     /// `user:anna`, `key:erp`, or `cli` for the operator's command line.
     pub name: String,
-    pub role: String,
+    pub role: loyd_domain::access::Role,
     pub stores: Vec<String>,
 }
 

@@ -1,16 +1,33 @@
 //! # loyd-store
 //!
 //! Persistence for Loyd on **SQLite** (embedded, the default) and **PostgreSQL**
-//! (production), from one SQL codebase.
+//! (production), from one SQL codebase. Each operation loads what it needs, lets
+//! `loyd_domain` decide, and writes the result in the same transaction. Where each
+//! capability lives across the crates, and the path of a receipt: `docs/architecture.md`.
 //!
 //! ## Layout
-//! - [`Store`]: what the rest of Loyd calls. It owns the clock and dispatches to a backend.
+//! - [`Store`] (this file): what the rest of Loyd calls. It owns the clock, the program
+//!   cache and the terminal keys, and dispatches to the open backend.
+//! - `shared/`: the SQL and row mapping of every capability, compiled once per backend
+//!   (`#[path]` modules in `sqlite/` and `postgres/`), so both backends run the very
+//!   same statements. Only three things differ and are switched on `PG`: `FOR UPDATE`
+//!   locking, DDL in `migrations/`, and the write path. `shared/mod.rs` has the table
+//!   of its capability modules (receipts, returns, ledger, cards, customers, …).
 //! - `sqlite/`: one writer task with group commit plus a read pool (see its module docs).
 //! - `postgres/`: a pool; writes lock rows in id order and retry transient conflicts.
-//! - `shared/`: the SQL and row mapping, compiled once per backend (`#[path]` modules),
-//!   so both backends run the very same statements. Only three things differ and are
-//!   switched on `PG`: `FOR UPDATE` locking, DDL in `migrations/`, and the write path.
-//! - [`StoreError`]: domain refusals pass through; database failures are classified once.
+//! - `clock`: [`SystemClock`] for the server, [`ManualClock`] for tests.
+//! - [`crypto`]: the keyring that seals personal data (AES-256-GCM), blind indexes, staff
+//!   password hashes.
+//! - `error`: [`StoreError`]: domain refusals pass through; database failures are
+//!   classified once.
+//! - `migrations`: the embedded migrations of each backend, run at start and by
+//!   `loyd migrate`.
+//! - `crm_types`: types of the CRM and security operations (customers, organisations,
+//!   staff, audit, CRM entries, imports).
+//! - `pos_types`: types of the POS and admin operations (the caller, replies, the
+//!   failure log, card issuing, statements).
+//! - `programs`: [`Programs`], the compiled program of every configuration version.
+//! - `terminal_keys`: terminal keys recently looked up, trusted for [`TERMINAL_KEY_TTL`].
 //!
 //! Times are stored as microseconds since the epoch and amounts as integer minor units,
 //! identically on both backends.
@@ -355,8 +372,6 @@ dispatch! {
     /// Blocks or unblocks a card; `actor` is named in the audit log.
     pub async fn set_card_blocked(&self, number: String, blocked: bool, actor: String; now now) -> Result<(), StoreError>;
     pub async fn create_api_key(&self, name: String, key_hash: String, role: String; now now) -> Result<(), StoreError>;
-    /// The (name, role) of a live API key.
-    pub async fn api_key(&self, key_hash: String) -> Result<Option<(String, String)>, StoreError>;
     /// Settles internal credit; returns (amount settled, balance after), in minor units.
     pub async fn settle_credit(&self, operation_id: String, customer: i64, currency: AssetCode, amount: Option<i64>, actor: String; now now) -> Result<(i64, i64), StoreError>;
     pub async fn statement(&self, customer: i64, currency: AssetCode, from: Timestamp, to: Timestamp, scale: Scale) -> Result<Statement, StoreError>;

@@ -11,6 +11,13 @@
 //!
 //! [`both_backends!`] turns one async test body into `name::on_sqlite` and
 //! `name::on_postgres`.
+//!
+//! ## Layout
+//! One file, no submodules: [`TestDb`] (a database of one test's own, the [`Store`]
+//! opened on it, a text dump of everything it holds, raw SQL), [`both_backends!`], and
+//! the PostgreSQL set-up behind them (the `loyd_test` database, starting the local
+//! cluster, dropping stale schemas). It re-exports [`loyd_store`]. Where the store's
+//! code lives: `docs/architecture.md`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -1,5 +1,6 @@
-//! Operator commands for customers, cards, internal credit, API keys and the failure
-//! log: the minimal admin a POS roll-out needs (the admin API offers the same).
+//! Operator commands for cards, coupons, internal credit, balance adjustments, API keys,
+//! the failure log and simulations: the minimal admin a POS roll-out needs (the admin
+//! API offers the same).
 
 use std::process::ExitCode;
 

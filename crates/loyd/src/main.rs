@@ -1,5 +1,21 @@
 //! `loyd`: the server and the operator's command line. Thin: parses arguments, resolves
-//! settings, opens the store and calls into the library crates.
+//! settings, opens the store and calls into the library crates. Where each capability
+//! lives across the crates: `docs/architecture.md`; the commands: `docs/operations.md`.
+//!
+//! ## Layout
+//! - `main.rs` (this file): `serve` (the HTTP server, the scheduled jobs and the
+//!   configuration poll), `migrate`, `store`, `terminal`, `apply`, `ledger verify`,
+//!   `jobs run`, and the dispatch of the other commands.
+//! - `cli`: the command line (clap): every command and option, each global option also
+//!   from a `LOYD_*` variable or the `--config` file.
+//! - `settings`: resolved settings (defaults, file, environment, flags), the secret key
+//!   and the keyring.
+//! - `admin`: operator commands for cards, coupons, internal credit, balance
+//!   adjustments, API keys, the failure log and simulations.
+//! - `crm`: operator commands of the CRM: customers (create, show, update, find, merge,
+//!   codes, CSV import and export), staff users, the keyring and the audit log.
+//! - `jobs`: the scheduled jobs (holds, expired lots, inactivity, conversions) and the
+//!   poll that puts configuration applied elsewhere in force.
 
 use std::process::ExitCode;
 use std::sync::Arc;

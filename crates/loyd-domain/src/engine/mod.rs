@@ -25,7 +25,7 @@ use std::collections::BTreeMap;
 use rust_decimal::Decimal;
 
 use crate::alloc::allocate;
-use crate::ids::{AssetCode, StoreCode};
+use crate::ids::{AssetCode, ConfigCode};
 use crate::money::{self, Minor, Rounding, Scale};
 use crate::program::{Campaign, CouponDiscount, Currency, Goods, Program, Rate, Reward};
 use crate::receipt::{
@@ -182,7 +182,7 @@ fn stack<'p>(env: &Env<'p>, candidates: Vec<&'p Campaign>) -> Vec<&'p Campaign> 
     if let Some(first) = candidates.iter().find(|c| c.exclusive) {
         return vec![*first];
     }
-    let mut winners: BTreeMap<&StoreCode, (&Campaign, i64)> = BTreeMap::new();
+    let mut winners: BTreeMap<&ConfigCode, (&Campaign, i64)> = BTreeMap::new();
     let mut work: Option<Work<'_>> = None;
     for c in &candidates {
         let Some(group) = &c.stack_group else { continue };
@@ -462,7 +462,7 @@ fn apply_coupons(env: &Env<'_>, w: &mut Work<'_>) -> Result<Vec<CouponCalc>, Rec
         let promo = crate::coupons::canonical(typed);
         let generated = crate::coupons::normalize(typed);
         let code = if ctx.coupons.iter().any(|c| c.code == promo) { promo } else { generated };
-        let reject = |reason: ReceiptError, series: Option<StoreCode>| CouponCalc {
+        let reject = |reason: ReceiptError, series: Option<ConfigCode>| CouponCalc {
             code: code.clone(),
             status: CouponStatus::Rejected,
             reason: Some(reason),
@@ -856,11 +856,7 @@ fn convert(program: &Program, balances: &mut BTreeMap<AssetCode, BalanceView>) -
     for (code, cur) in &program.currencies {
         let Some(conv) = &cur.conversion else { continue };
         let available = balances.get(code).map(|b| b.available).unwrap_or(0);
-        let times = available / conv.every;
-        if times <= 0 {
-            continue;
-        }
-        let (taken, given) = (times * conv.every, times * conv.gives);
+        let Some((taken, given)) = conv.of(available) else { continue };
         if let Some(b) = balances.get_mut(code) {
             b.available -= taken;
         }

@@ -448,7 +448,7 @@ fn with_coupon(lines: serde_json::Value, coupon: &str, at: &str) -> Receipt {
 }
 
 fn coupon_ctx(code: &str, series: &str) -> crate::receipt::CouponContext {
-    crate::receipt::CouponContext { code: code.into(), series: StoreCode::parse(series).unwrap(), issued_to: None, valid_until: None, void: false }
+    crate::receipt::CouponContext { code: code.into(), series: crate::ids::ConfigCode::parse(series).unwrap(), issued_to: None, valid_until: None, void: false }
 }
 
 #[test]

@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{AssetCode, StoreCode};
+use crate::ids::{AssetCode, ConfigCode, StoreCode};
 use crate::money;
 use crate::org::TimeZoneName;
 
@@ -188,7 +188,7 @@ pub const MIN_RANDOM_DIGITS: usize = 6;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CardSeriesSpec {
-    pub id: StoreCode,
+    pub id: ConfigCode,
     pub kind: CardKind,
     #[serde(default)]
     pub name: Option<String>,
@@ -270,7 +270,7 @@ pub struct PeriodSpec {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CounterSpec {
-    pub id: StoreCode,
+    pub id: ConfigCode,
     pub measure: Measure,
     /// The last N days, rolling…
     #[serde(default)]
@@ -283,7 +283,7 @@ pub struct CounterSpec {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LevelSpec {
-    pub id: StoreCode,
+    pub id: ConfigCode,
     /// The counter's value from which this level holds.
     pub from: Dec,
 }
@@ -293,8 +293,8 @@ pub struct LevelSpec {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TierSpec {
-    pub id: StoreCode,
-    pub counter: StoreCode,
+    pub id: ConfigCode,
+    pub counter: ConfigCode,
     pub levels: Vec<LevelSpec>,
 }
 
@@ -306,7 +306,7 @@ pub struct TierSpec {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SegmentSpec {
-    pub id: StoreCode,
+    pub id: ConfigCode,
     #[serde(default)]
     pub name: Option<String>,
     /// CEL over `customer` (and `receipt`, `store`), e.g.
@@ -329,7 +329,7 @@ pub enum CouponKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CouponSeriesSpec {
-    pub id: StoreCode,
+    pub id: ConfigCode,
     pub kind: CouponKind,
     #[serde(default)]
     pub name: Option<String>,
@@ -435,7 +435,7 @@ pub struct ExceptionSpec {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AccumulatedSpec {
-    pub counter: StoreCode,
+    pub counter: ConfigCode,
     pub base: Dec,
     pub step: Dec,
     pub per_step: Dec,
@@ -485,7 +485,7 @@ pub struct RewardSpec {
     #[serde(default)]
     pub accumulated: Option<AccumulatedSpec>,
     #[serde(default)]
-    pub coupon_series: Option<StoreCode>,
+    pub coupon_series: Option<ConfigCode>,
     #[serde(default)]
     pub gift: Option<String>,
     #[serde(default)]
@@ -659,7 +659,7 @@ pub struct LimitsSpec {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CampaignSpec {
-    pub id: StoreCode,
+    pub id: ConfigCode,
     #[serde(default)]
     pub name: Option<String>,
     #[serde(default)]
@@ -700,15 +700,15 @@ pub struct CampaignSpec {
     pub customers_only: bool,
     /// Only for customers identified by a card of these series.
     #[serde(default)]
-    pub series: Vec<StoreCode>,
+    pub series: Vec<ConfigCode>,
     /// Only for customers on these tier levels.
     #[serde(default)]
-    pub tiers: Vec<StoreCode>,
+    pub tiers: Vec<ConfigCode>,
     #[serde(default)]
     pub birthday: Option<BirthdaySpec>,
     /// Only for customers in one of these segments.
     #[serde(default)]
-    pub segments: Vec<StoreCode>,
+    pub segments: Vec<ConfigCode>,
     /// Only for customers whose profile field has one of the listed values, for every
     /// field listed: `{ city = ["Riga", "Jurmala"] }`.
     #[serde(default)]
@@ -735,7 +735,7 @@ pub struct CampaignSpec {
     /// Of the campaigns of one stack group that apply, only the one best for the
     /// customer does.
     #[serde(default)]
-    pub stack_group: Option<StoreCode>,
+    pub stack_group: Option<ConfigCode>,
     #[serde(default)]
     pub limits: Option<LimitsSpec>,
     // -- rewards and messages

@@ -1,7 +1,6 @@
-//! API keys: created with their hash only, looked up by hash.
+//! API keys: created with their hash only; `staff.rs` (`principal`) resolves them.
 
 use loyd_domain::time::{Timestamp, to_micros};
-use sqlx::Row;
 
 use crate::error::StoreError;
 use super::Backend;
@@ -27,15 +26,5 @@ impl Backend {
             })
         })
         .await
-    }
-
-    /// The (name, role) of a live API key.
-    pub async fn api_key(&self, key_hash: String) -> Result<Option<(String, String)>, StoreError> {
-        let mut c = self.reader().await?;
-        let row = sqlx::query("SELECT name, role FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL")
-            .bind(key_hash)
-            .fetch_optional(&mut *c)
-            .await?;
-        row.map(|r| Ok((r.try_get("name")?, r.try_get("role")?))).transpose()
     }
 }

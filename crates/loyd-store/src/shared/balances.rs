@@ -184,7 +184,17 @@ pub(crate) async fn customer_balances(
     let Some(customer) = customer else { return Ok(Vec::new()) };
     let holder = holder_of(c, customer).await?;
     let ids: BTreeSet<AccountId> = holder_account_ids(c, &holder).await?.into_iter().collect();
-    let balances = accounts_with_balances(c, &ids, now, false).await?;
+    balances_out(c, &ids, program, now).await
+}
+
+/// The balances of these accounts now, for responses, by currency.
+pub(crate) async fn balances_out(
+    c: &mut Conn,
+    ids: &BTreeSet<AccountId>,
+    program: &Program,
+    now: Timestamp,
+) -> Result<Vec<BalanceOut>, StoreError> {
+    let balances = accounts_with_balances(c, ids, now, false).await?;
     let mut out: Vec<BalanceOut> = balances
         .values()
         .map(|(a, v)| {

@@ -2,22 +2,20 @@
 //! customer a receipt names (card, phone or one-time code), card inquiry, blocking,
 //! one-time codes, and the cards of a customer.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use loyd_domain::cards::Card;
 use loyd_domain::ids::{AccountId, CustomerId};
-use loyd_domain::money::Minor;
 use loyd_domain::operations::{CardInquiry, MaskedCustomer, mask_name, mask_phone};
 use loyd_domain::program::{CardKind, Program};
-use loyd_domain::receipt::{BalanceOut, Identify, ReceiptError, format_time};
+use loyd_domain::receipt::{Identify, ReceiptError, format_time};
 use loyd_domain::time::{Timestamp, from_micros, to_micros};
 use sqlx::Row;
 
 use crate::{CardInfo, CardOwner, PosCaller};
 use crate::error::StoreError;
 use super::{Backend, Conn, rows};
-use super::balances::{accounts_with_balances, customer_balances};
+use super::balances::{balances_out, customer_balances};
 use super::keys::{keyed_hash, random_digits};
 
 pub(crate) async fn card_row(c: &mut Conn, number: &str) -> Result<Option<Card>, StoreError> {
@@ -161,22 +159,7 @@ async fn inquiry_in(
             };
             (Some(masked), customer_balances(c, Some(id), program, now).await?)
         }
-        _ => {
-            let ids: BTreeSet<AccountId> = card.account.into_iter().collect();
-            let balances = accounts_with_balances(c, &ids, now, false).await?;
-            let out = balances
-                .values()
-                .map(|(a, v)| {
-                    let scale = program.scale_of(a.asset.as_str());
-                    BalanceOut {
-                        currency: a.asset.clone(),
-                        available: Minor::new(v.available, scale).to_string(),
-                        pending: Minor::new(v.pending, scale).to_string(),
-                    }
-                })
-                .collect();
-            (None, out)
-        }
+        _ => (None, balances_out(c, &card.account.into_iter().collect(), program, now).await?),
     };
     let state = card.state_at(now);
     Ok(CardInquiry {

@@ -28,7 +28,7 @@ pub(crate) async fn coupons_of(c: &mut Conn, receipt: &Receipt, program: &Progra
                 .await?;
             if let Some(r) = row {
                 let series: String = r.try_get("series")?;
-                let Ok(series) = loyd_domain::ids::StoreCode::parse(series) else { continue };
+                let Ok(series) = loyd_domain::ids::ConfigCode::parse(series) else { continue };
                 out.push(CouponContext {
                     code,
                     series,
@@ -45,7 +45,7 @@ pub(crate) async fn coupons_of(c: &mut Conn, receipt: &Receipt, program: &Progra
 /// A fresh code of a coupon series and its end of validity (stored by `store_coupon`).
 pub(crate) fn new_coupon(
     program: &Program,
-    series: &loyd_domain::ids::StoreCode,
+    series: &loyd_domain::ids::ConfigCode,
     now: Timestamp,
 ) -> Result<(String, Option<Timestamp>), StoreError> {
     let spec = program
@@ -63,7 +63,7 @@ pub(crate) fn new_coupon(
 pub(crate) async fn store_coupon(
     c: &mut Conn,
     code: &str,
-    series: &loyd_domain::ids::StoreCode,
+    series: &loyd_domain::ids::ConfigCode,
     customer: Option<i64>,
     valid_until: Option<Timestamp>,
     receipt_ref: Option<i64>,
@@ -99,7 +99,7 @@ impl Backend {
         actor: String,
         now: Timestamp,
     ) -> Result<Vec<(String, Option<Timestamp>)>, StoreError> {
-        let series = loyd_domain::ids::StoreCode::parse(series).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let series = loyd_domain::ids::ConfigCode::parse(series).map_err(|e| StoreError::Invalid(e.to_string()))?;
         match program.coupon_series.get(&series) {
             None => return Err(StoreError::NotFound { what: "coupon series", id: series.to_string() }),
             Some(s) if s.kind != loyd_domain::program::CouponKind::Unique => {

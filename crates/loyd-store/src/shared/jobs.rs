@@ -99,11 +99,7 @@ async fn convert_one(
     let Some(acct) = accounts.first() else { return Ok(false) };
     let lots = load_open_lots(c, &ids).await?;
     let available = acct.balance(&lots, now).available;
-    let times = available / conv.every;
-    if times <= 0 {
-        return Ok(false);
-    }
-    let (taken, given) = (times * conv.every, times * conv.gives);
+    let Some((taken, given)) = conv.of(available) else { return Ok(false) };
     let holder = holder.clone();
     let target =
         ensure_account(c, &AccountSpec { holder, asset: conv.to.clone(), policy: BalancePolicy::NonNegative, tracks_lots: true }, now)

@@ -8,6 +8,11 @@ use crate::error::StoreError;
 use super::Backend;
 use super::customers::{Pii, customer_row, store_pii};
 
+/// The sealed columns, re-sealed in this order (the order of `reseal_batch`'s ids): the
+/// table, its sealed columns, and the context each value is sealed in.
+const SEALED: [(&str, &[&str], &str); 3] =
+    [("customers", &["pii"], "customer"), ("crm_entries", &["body"], "note"), ("audit_log", &["before", "after"], "audit")];
+
 /// What to re-seal under the current key, per table, per batch.
 const RESEAL_BATCH: i64 = 500;
 
@@ -74,53 +79,28 @@ impl Backend {
                 let current = format!("v1.{}.%", ring.current());
                 let mut done = Rotation { key: ring.current().to_owned(), ..Rotation::default() };
                 let mut next = after;
-                // Keyset pagination: each batch goes on from the last id of the previous one.
-                let rows = sqlx::query("SELECT id, pii FROM customers WHERE id > $3 AND pii IS NOT NULL AND pii NOT LIKE $1 ORDER BY id LIMIT $2")
-                    .bind(current.clone())
-                    .bind(RESEAL_BATCH)
-                    .bind(after[0])
-                    .fetch_all(&mut *c)
-                    .await?;
-                for r in &rows {
-                    let plain = ring.open("customer", &r.try_get::<String, _>("pii")?)?;
-                    let id: i64 = r.try_get("id")?;
-                    sqlx::query("UPDATE customers SET pii = $1 WHERE id = $2").bind(ring.seal("customer", &plain)).bind(id).execute(&mut *c).await?;
-                    next[0] = id;
+                let mut counts = [0u64; 3];
+                for (k, (table, columns, context)) in SEALED.iter().enumerate() {
+                    let stale = columns.iter().map(|c| format!("({c} IS NOT NULL AND {c} NOT LIKE $1)")).collect::<Vec<_>>().join(" OR ");
+                    // Keyset pagination: each batch goes on from the last id of the previous one. The
+                    // statements are built from the constant SEALED only.
+                    let select = format!("SELECT id, {} FROM {table} WHERE id > $3 AND ({stale}) ORDER BY id LIMIT $2", columns.join(", "));
+                    let rows = sqlx::query(sqlx::AssertSqlSafe(select)).bind(current.clone()).bind(RESEAL_BATCH).bind(after[k]).fetch_all(&mut *c).await?;
+                    let set = columns.iter().enumerate().map(|(i, c)| format!("{c} = ${}", i + 1)).collect::<Vec<_>>().join(", ");
+                    let update = format!("UPDATE {table} SET {set} WHERE id = ${}", columns.len() + 1);
+                    for r in &rows {
+                        let id: i64 = r.try_get("id")?;
+                        let mut q = sqlx::query(sqlx::AssertSqlSafe(update.clone()));
+                        for column in *columns {
+                            let value: Option<String> = r.try_get(*column)?;
+                            q = q.bind(value.map(|v| ring.open(context, &v).map(|p| ring.seal(context, &p))).transpose()?);
+                        }
+                        q.bind(id).execute(&mut *c).await?;
+                        next[k] = id;
+                    }
+                    counts[k] = rows.len() as u64;
                 }
-                done.customers = rows.len() as u64;
-                let rows = sqlx::query("SELECT id, body FROM crm_entries WHERE id > $3 AND body NOT LIKE $1 ORDER BY id LIMIT $2")
-                    .bind(current.clone())
-                    .bind(RESEAL_BATCH)
-                    .bind(after[1])
-                    .fetch_all(&mut *c)
-                    .await?;
-                for r in &rows {
-                    let plain = ring.open("note", &r.try_get::<String, _>("body")?)?;
-                    let id: i64 = r.try_get("id")?;
-                    sqlx::query("UPDATE crm_entries SET body = $1 WHERE id = $2").bind(ring.seal("note", &plain)).bind(id).execute(&mut *c).await?;
-                    next[1] = id;
-                }
-                done.crm_entries = rows.len() as u64;
-                let rows = sqlx::query(
-                    "SELECT id, before, after FROM audit_log WHERE id > $3 AND ((before IS NOT NULL AND before NOT LIKE $1) OR (after IS NOT NULL AND after NOT LIKE $1)) ORDER BY id LIMIT $2",
-                )
-                .bind(current)
-                .bind(RESEAL_BATCH)
-                .bind(after[2])
-                .fetch_all(&mut *c)
-                .await?;
-                for r in &rows {
-                    let reseal = |v: Option<String>| v.map(|s| ring.open("audit", &s).map(|p| ring.seal("audit", &p))).transpose();
-                    let id: i64 = r.try_get("id")?;
-                    sqlx::query("UPDATE audit_log SET before = $1, after = $2 WHERE id = $3")
-                        .bind(reseal(r.try_get("before")?)?)
-                        .bind(reseal(r.try_get("after")?)?)
-                        .bind(id)
-                        .execute(&mut *c)
-                        .await?;
-                    next[2] = id;
-                }
-                done.audit_entries = rows.len() as u64;
+                [done.customers, done.crm_entries, done.audit_entries] = counts;
                 Ok((done, next))
             })
         })
@@ -144,16 +124,17 @@ impl Backend {
     pub async fn keys_in_use(&self, ids: Vec<String>) -> Result<Vec<String>, StoreError> {
         let mut c = self.reader().await?;
         let mut used = Vec::new();
+        let any = SEALED
+            .iter()
+            .map(|(table, columns, _)| {
+                format!("SELECT 1 AS x FROM {table} WHERE {}", columns.iter().map(|c| format!("{c} LIKE $1")).collect::<Vec<_>>().join(" OR "))
+            })
+            .collect::<Vec<_>>()
+            .join(" UNION ALL ");
+        let any = format!("{any} LIMIT 1");
         for id in ids {
             let pattern = format!("v1.{id}.%");
-            let row = sqlx::query(
-                "SELECT 1 AS x FROM customers WHERE pii LIKE $1 \
-                 UNION ALL SELECT 1 FROM crm_entries WHERE body LIKE $1 \
-                 UNION ALL SELECT 1 FROM audit_log WHERE before LIKE $1 OR after LIKE $1 LIMIT 1",
-            )
-            .bind(pattern)
-            .fetch_optional(&mut *c)
-            .await?;
+            let row = sqlx::query(sqlx::AssertSqlSafe(any.clone())).bind(pattern).fetch_optional(&mut *c).await?;
             if row.is_some() {
                 used.push(id);
             }

@@ -276,14 +276,13 @@ pub(crate) async fn calculate_in(
     caller.time.check(receipt.at, now)?;
     let loaded = load_context(c, caller, &receipt, program, secret, false, now).await?;
     let calc = loyd_domain::engine::calculate(&receipt, &loaded.context, program)?;
-    Ok(calc.response(
-        &request.receipt_id,
-        loaded.context.customer.as_ref(),
-        &caller.store,
-        &|c: &AssetCode| program.scale_of(c.as_str()),
-        program.version,
-        receipt.at,
-    ))
+    Ok(render(&calc, request, &loaded, caller, program, receipt.at))
+}
+
+/// The response of a calculation, before commit adds what only it knows.
+fn render(calc: &Calculation, request: &ReceiptRequest, loaded: &Loaded, caller: &PosCaller, program: &Program, at: Timestamp) -> ReceiptResponse {
+    let scale_of = |c: &AssetCode| program.scale_of(c.as_str());
+    calc.response(&request.receipt_id, loaded.context.customer.as_ref(), &caller.store, &scale_of, program.version, at)
 }
 
 /// Commits a receipt: checks the idempotency key, computes with the locked state,
@@ -345,14 +344,7 @@ pub(crate) async fn commit_in(
         .await
         .map_err(|e| ledger_refusal(e, "balance", caller.store.scale, &request.receipt_id))?;
 
-    let mut response = calc.response(
-        &request.receipt_id,
-        loaded.context.customer.as_ref(),
-        &caller.store,
-        &|c: &AssetCode| program.scale_of(c.as_str()),
-        program.version,
-        receipt.at,
-    );
+    let mut response = render(&calc, request, &loaded, caller, program, receipt.at);
     response.status = Some("committed".into());
     response.transaction_id = Some(format!("rc_{h}"));
     consume_usage(c, &calc.charges).await?;

@@ -77,6 +77,12 @@ pub(super) fn card_state(r: &DbRow) -> Result<loyd_domain::cards::CardState, Sto
     loyd_domain::cards::CardState::from_name(&state).ok_or_else(|| corrupt(format!("unknown card state {state}")))
 }
 
+/// A staff member's or API key's role from its `role` column.
+pub(super) fn role(r: &DbRow) -> Result<loyd_domain::access::Role, StoreError> {
+    let role: String = r.try_get("role")?;
+    loyd_domain::access::Role::parse(&role).ok_or_else(|| corrupt(format!("unknown role {role}")))
+}
+
 pub(super) fn corrupt(what: String) -> StoreError {
     StoreError::Database(sqlx::Error::Decode(what.into()))
 }

@@ -36,7 +36,7 @@ fn user_from(r: &super::rows::DbRow) -> Result<User, StoreError> {
     Ok(User {
         id: r.try_get("id")?,
         login: r.try_get("login")?,
-        role: r.try_get("role")?,
+        role: super::rows::role(r)?,
         stores: stores.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default(),
         disabled: r.try_get::<Option<i64>, _>("disabled_at")?.is_some(),
         created_at: from_micros(r.try_get("created_at")?),
@@ -118,7 +118,7 @@ impl Backend {
             let (login, patch, hash, secrets, actor) = (login.clone(), patch.clone(), hash.clone(), secrets.clone(), actor.clone());
             Box::pin(async move {
                 let (before, old_hash) = user_row(c, &login).await?.ok_or_else(|| StoreError::NotFound { what: "staff user", id: login.clone() })?;
-                let role = patch.role.clone().unwrap_or_else(|| before.role.clone());
+                let role = patch.role.clone().unwrap_or_else(|| before.role.name().to_owned());
                 let stores = patch.stores.clone().unwrap_or_else(|| before.stores.clone());
                 access::check_role(&role, &stores)?;
                 check_stores(c, &stores).await?;
@@ -259,7 +259,7 @@ impl Backend {
             let stores: Option<String> = r.try_get("stores")?;
             return Ok(Some(Principal {
                 name: format!("user:{}", r.try_get::<String, _>("login")?),
-                role: r.try_get("role")?,
+                role: super::rows::role(&r)?,
                 stores: stores.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default(),
             }));
         }
@@ -267,7 +267,7 @@ impl Backend {
             .bind(token_hash)
             .fetch_optional(&mut *c)
             .await?;
-        row.map(|r| Ok(Principal { name: format!("key:{}", r.try_get::<String, _>("name")?), role: r.try_get("role")?, stores: Vec::new() }))
+        row.map(|r| Ok(Principal { name: format!("key:{}", r.try_get::<String, _>("name")?), role: super::rows::role(&r)?, stores: Vec::new() }))
             .transpose()
     }
 }

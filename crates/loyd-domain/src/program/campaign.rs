@@ -1,0 +1,184 @@
+//! Compiled campaigns (when, where, who, what, rewards, limits), segments, card and
+//! coupon series, and the receipt-wide restrictions.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use jiff::Timestamp;
+use rust_decimal::Decimal;
+
+use super::{BirthdaySpec, CardSeriesSpec, Condition, CouponKind, Goods, MessagesSpec};
+use crate::ids::{AssetCode, ConfigCode, StoreCode};
+use crate::org::TimeZoneName;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rate {
+    /// Units per 100 of money.
+    Percent(Decimal),
+    /// `units` per `per` of money, proportionally.
+    Per { per: Decimal, units: Decimal },
+    /// `units` per whole `step` of money.
+    Step { step: Decimal, units: Decimal },
+    /// Units per unit of quantity.
+    PerItem(Decimal),
+    /// Units per receipt.
+    Fixed(Decimal),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reward {
+    Accrue { currency: AssetCode, rate: Rate, goods: Goods, exceptions: Vec<(Goods, Rate)> },
+    DiscountPercent { percent: Decimal, goods: Goods },
+    DiscountAmount { amount: Decimal, goods: Goods },
+    /// The matching goods sell at `price` per unit.
+    FixedPrice { price: Decimal, goods: Goods },
+    /// A percent that grows with a counter.
+    Accumulated { counter: ConfigCode, base: Decimal, step: Decimal, per_step: Decimal, max: Decimal, goods: Goods },
+    IssueCoupon { series: ConfigCode },
+    Gift { gift: String },
+}
+
+/// When a campaign runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct When {
+    pub from: Option<Timestamp>,
+    pub until: Option<Timestamp>,
+    /// The campaign's own zone, else the store's.
+    pub timezone: Option<TimeZoneName>,
+    /// Bit `i` set: weekday `i` (Monday = 0); 0 means every day.
+    pub weekdays: u8,
+    /// Bit `d` set: day `d` of the month; 0 means every day.
+    pub month_days: u32,
+    /// Minutes after midnight, `from` inclusive, `to` exclusive; wraps past midnight.
+    pub hours: Option<(u16, u16)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinesCondition {
+    pub goods: Goods,
+    pub min_amount: Option<Decimal>,
+    pub min_quantity: Option<Decimal>,
+    /// Unit-price bounds on the lines that count.
+    pub min_price: Option<Decimal>,
+    pub max_price: Option<Decimal>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Limits {
+    pub per_customer_day: Option<u32>,
+    pub per_customer_month: Option<u32>,
+    pub per_customer: Option<u32>,
+    pub budget: Option<Decimal>,
+    pub promo_items_day: Option<Decimal>,
+    pub promo_items_month: Option<Decimal>,
+}
+
+impl Limits {
+    pub fn per_customer(&self) -> bool {
+        self.per_customer_day.is_some() || self.per_customer_month.is_some() || self.per_customer.is_some()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Campaign {
+    pub id: ConfigCode,
+    pub priority: i32,
+    pub when: When,
+    pub stores: BTreeSet<StoreCode>,
+    pub exclude_stores: BTreeSet<StoreCode>,
+    pub formats: BTreeSet<StoreCode>,
+    pub exclude_formats: BTreeSet<StoreCode>,
+    pub partners: BTreeSet<StoreCode>,
+    pub exclude_partners: BTreeSet<StoreCode>,
+    pub customers_only: bool,
+    pub series: BTreeSet<ConfigCode>,
+    pub tiers: BTreeSet<ConfigCode>,
+    pub birthday: Option<BirthdaySpec>,
+    /// Indexes into [`Program::segments`]: the customer must be in one of them.
+    pub segments: Vec<usize>,
+    /// Profile fields and their allowed values, in lower case: every field must have
+    /// one of its values (compared without regard to case).
+    pub profile: Vec<(String, BTreeSet<String>)>,
+    pub min_total: Option<Decimal>,
+    pub below_total: Option<Decimal>,
+    pub min_quantity: Option<Decimal>,
+    pub lines: Option<LinesCondition>,
+    pub condition: Option<Condition>,
+    pub exclusive: bool,
+    pub stack_group: Option<ConfigCode>,
+    pub limits: Option<Limits>,
+    pub rewards: Vec<Reward>,
+    pub messages: MessagesSpec,
+}
+
+/// A compiled customer segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segment {
+    pub id: ConfigCode,
+    pub condition: Condition,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Series {
+    pub spec: CardSeriesSpec,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CouponDiscount {
+    Percent(Decimal),
+    Amount(Decimal),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CouponSeries {
+    pub id: ConfigCode,
+    pub kind: CouponKind,
+    /// Promo: the shared code, upper case.
+    pub code: Option<String>,
+    pub discount: CouponDiscount,
+    pub goods: Goods,
+    pub max_share: Option<Decimal>,
+    pub uses_per_customer: Option<u32>,
+    pub uses_per_code: Option<u32>,
+    pub valid_from: Option<Timestamp>,
+    pub valid_until: Option<Timestamp>,
+    pub validity_days: Option<u32>,
+    pub customers_only: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Restrictions {
+    pub max_discount_share: Option<Decimal>,
+    pub max_discount_amount: Option<Decimal>,
+    pub max_redeem_share: Option<Decimal>,
+    pub max_accrual: BTreeMap<AssetCode, Decimal>,
+    pub max_promo_items_day: Option<Decimal>,
+    pub max_promo_items_month: Option<Decimal>,
+    pub max_discounts_per_customer_day: Option<u32>,
+    pub max_discounts_per_customer_month: Option<u32>,
+}
+
+impl Restrictions {
+    /// These restrictions with every limit `o` sets in its place.
+    pub fn overlaid(&self, o: &Restrictions) -> Restrictions {
+        let mut max_accrual = self.max_accrual.clone();
+        max_accrual.extend(o.max_accrual.iter().map(|(k, v)| (k.clone(), *v)));
+        Restrictions {
+            max_discount_share: o.max_discount_share.or(self.max_discount_share),
+            max_discount_amount: o.max_discount_amount.or(self.max_discount_amount),
+            max_redeem_share: o.max_redeem_share.or(self.max_redeem_share),
+            max_accrual,
+            max_promo_items_day: o.max_promo_items_day.or(self.max_promo_items_day),
+            max_promo_items_month: o.max_promo_items_month.or(self.max_promo_items_month),
+            max_discounts_per_customer_day: o.max_discounts_per_customer_day.or(self.max_discounts_per_customer_day),
+            max_discounts_per_customer_month: o.max_discounts_per_customer_month.or(self.max_discounts_per_customer_month),
+        }
+    }
+}
+
+/// The restrictions always in force, and those of some times.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RestrictionRules {
+    pub base: Restrictions,
+    /// In file order: the first whose time matches overlays `base`.
+    pub schedules: Vec<(When, Restrictions)>,
+}

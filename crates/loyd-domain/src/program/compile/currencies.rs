@@ -1,0 +1,160 @@
+//! Currencies (value, redemption, lifetime, conversion) and card series.
+
+use std::collections::BTreeMap;
+
+use jiff::SignedDuration;
+use rust_decimal::Decimal;
+
+use super::{Problems, share};
+use crate::config::{CurrencyKind, CurrencySpec};
+use crate::ids::AssetCode;
+use crate::money;
+use crate::program::*;
+
+pub(super) fn compile_currency(c: &CurrencySpec, path: &str, p: &mut Problems, names: &mut Names) -> Currency {
+    let value = match (c.value, c.kind) {
+        (Some(v), _) if v.0 <= Decimal::ZERO => {
+            p.push(format!("{path}.value"), "the value of a unit must be positive");
+            None
+        }
+        (Some(v), _) => Some(v.0),
+        (None, CurrencyKind::Money) => Some(Decimal::ONE),
+        (None, _) => None,
+    };
+    let redeem = c.redeem.as_ref().map(|r| {
+        if value.is_none() {
+            p.push(format!("{path}.value"), "a currency that pays receipts needs the value of one unit");
+        }
+        let min_balance = match r.min_balance.map(|m| money::to_minor_exact(m.0, c.scale)) {
+            None => 0,
+            Some(Ok(v)) if v >= 0 => v,
+            Some(_) => {
+                p.push(
+                    format!("{path}.redeem.min_balance"),
+                    format!("must be a non-negative amount with at most {} decimals", c.scale.places()),
+                );
+                0
+            }
+        };
+        Redeem {
+            min_balance,
+            max_share: share(r.max_share, format!("{path}.redeem.max_share"), p),
+            excluded: Goods::compile(
+                &GoodsSpec {
+                    exclude_groups: r.exclude_groups.clone(),
+                    exclude_skus: r.exclude_skus.clone(),
+                    ..GoodsSpec::default()
+                },
+                names,
+            ),
+            accrue_on_redeemed: r.accrue_on_redeemed,
+        }
+    });
+    let lifetime = c.lifetime.and_then(|l| {
+        let forms = [
+            l.days.map(Lifetime::Days),
+            l.months.map(Lifetime::Months),
+            l.until.map(Lifetime::Until),
+            l.period_end.map(Lifetime::PeriodEnd),
+        ];
+        let given: Vec<Lifetime> = forms.into_iter().flatten().collect();
+        if given.len() != 1 {
+            p.push(format!("{path}.lifetime"), "give exactly one of days, months, until or period_end");
+            return None;
+        }
+        Some(given[0])
+    });
+    Currency {
+        code: c.code.clone(),
+        kind: c.kind,
+        scale: c.scale,
+        rounding: c.rounding(),
+        value,
+        redeem,
+        activation: c.activation_days.filter(|d| *d > 0).map(|d| SignedDuration::from_hours(24 * i64::from(d))),
+        lifetime,
+        conversion: None,
+        inactivity: c.inactivity_days.filter(|d| *d > 0).map(|d| SignedDuration::from_hours(24 * i64::from(d))),
+    }
+}
+
+pub(super) fn check_conversion(
+    c: &CurrencySpec,
+    conv: &ConversionSpec,
+    currencies: &BTreeMap<AssetCode, Currency>,
+    path: &str,
+    p: &mut Problems,
+) -> Option<Conversion> {
+    let Some(target) = currencies.get(&conv.to) else {
+        p.push(format!("{path}.to"), format!("unknown currency '{}'", conv.to));
+        return None;
+    };
+    if conv.to == c.code {
+        p.push(format!("{path}.to"), "a currency cannot convert into itself");
+        return None;
+    }
+    let every = money::to_minor_exact(conv.every.0, c.scale);
+    let gives = money::to_minor_exact(conv.gives.0, target.scale);
+    match (every, gives) {
+        (Ok(every), Ok(gives)) if every > 0 && gives > 0 => Some(Conversion { to: conv.to.clone(), every, gives }),
+        _ => {
+            p.push(path, format!("every and gives must be positive amounts of {} and {}", c.code, conv.to));
+            None
+        }
+    }
+}
+
+pub(super) fn check_series(s: &CardSeriesSpec, path: &str, currencies: &BTreeMap<AssetCode, Currency>, p: &mut Problems) {
+    if !s.prefix.bytes().all(|b| b.is_ascii_digit()) {
+        p.push(format!("{path}.prefix"), "a prefix is digits only");
+    }
+    if !(6..=19).contains(&s.length) || usize::from(s.length) <= s.prefix.len() + 1 {
+        p.push(format!("{path}.length"), "a card number has 6 to 19 digits, more than the prefix and check digit");
+    }
+    let free = usize::from(s.length).saturating_sub(s.prefix.len() + usize::from(s.check_digit != CheckDigit::None));
+    if s.numbering == spec::Numbering::Random && free < spec::MIN_RANDOM_DIGITS {
+        p.push(
+            format!("{path}.numbering"),
+            format!("random numbers need at least {} digits after the prefix and check digit; this series has {free}", spec::MIN_RANDOM_DIGITS),
+        );
+    }
+    let currency = |kinds: &[CurrencyKind], p: &mut Problems| match &s.currency {
+        None => p.push(format!("{path}.currency"), format!("a {} series needs a currency", s.kind.name())),
+        Some(c) => match currencies.get(c) {
+            None => p.push(format!("{path}.currency"), format!("unknown currency '{c}'")),
+            Some(cur) if !kinds.contains(&cur.kind) => p.push(
+                format!("{path}.currency"),
+                format!("a {} series needs a {} currency", s.kind.name(), kinds.iter().map(|k| k.name()).collect::<Vec<_>>().join(" or ")),
+            ),
+            Some(_) => {}
+        },
+    };
+    match s.kind {
+        CardKind::Gift => {
+            currency(&[CurrencyKind::Money], p);
+            let range = s.amount_min.is_some() || s.amount_max.is_some();
+            let has_nominals = !s.nominals.is_empty();
+            if range == has_nominals {
+                p.push(path, "a gift series needs either amount_min and amount_max, or nominals");
+            }
+            if let (Some(a), Some(b)) = (s.amount_min, s.amount_max)
+                && (a.0 <= Decimal::ZERO || a.0 > b.0)
+            {
+                p.push(format!("{path}.amount_min"), "amount_min must be positive and at most amount_max");
+            }
+        }
+        CardKind::Pass => {
+            currency(&[CurrencyKind::Counter], p);
+            if s.visits.is_none_or(|v| v == 0) {
+                p.push(format!("{path}.visits"), "a pass series needs a number of visits");
+            }
+        }
+        CardKind::Credit => {
+            currency(&[CurrencyKind::Money], p);
+            if s.credit_limit.is_none_or(|l| l.0 < Decimal::ZERO) {
+                p.push(format!("{path}.credit_limit"), "a credit series needs a credit limit");
+            }
+        }
+        CardKind::Loyalty => {}
+    }
+}

@@ -1,0 +1,430 @@
+//! [`Program::compile`]: a configuration document to the compiled program, every
+//! problem reported with its path in the document.
+
+use std::collections::BTreeSet;
+
+use jiff::SignedDuration;
+use rust_decimal::Decimal;
+
+use self::currencies::{check_conversion, check_series, compile_currency};
+use self::rewards::compile_reward;
+use super::*;
+use crate::config::{ConfigDocument, ConfigError};
+use crate::ids::{AssetCode, ConfigCode};
+
+mod currencies;
+mod rewards;
+
+pub(super) struct Problems(Vec<ConfigError>);
+
+impl Problems {
+    pub(super) fn push(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.0.push(ConfigError { path: path.into(), message: message.into() });
+    }
+}
+
+pub(super) fn share(v: Option<Dec>, path: String, p: &mut Problems) -> Option<Decimal> {
+    let v = v?.0;
+    if v <= Decimal::ZERO || v > Decimal::ONE {
+        p.push(path, "a share is a fraction above 0 and at most 1, e.g. \"0.30\"");
+    }
+    Some(v)
+}
+
+/// `"HH:MM"` to minutes after midnight (`"24:00"` is the end of the day).
+fn minutes(hhmm: &str) -> Option<u16> {
+    let (h, m) = hhmm.split_once(':')?;
+    if h.len() != 2 || m.len() != 2 {
+        return None;
+    }
+    let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
+    let total = h * 60 + m;
+    (m < 60 && total <= 24 * 60).then_some(total)
+}
+
+fn weekday_bits(days: &[Weekday]) -> u8 {
+    days.iter().fold(0u8, |bits, d| bits | 1 << d.index())
+}
+
+fn compile_hours(h: &HoursSpec, path: &str, p: &mut Problems) -> Option<(u16, u16)> {
+    match (minutes(&h.from), minutes(&h.to)) {
+        (Some(a), Some(b)) if a != b => Some((a, b)),
+        _ => {
+            p.push(path, "hours are \"HH:MM\" from and to, e.g. from = \"09:00\", to = \"12:00\"");
+            None
+        }
+    }
+}
+
+fn compile_restrictions(r: &RestrictionsSpec, path: &str, known: &dyn Fn(&AssetCode) -> bool, p: &mut Problems) -> Restrictions {
+    let mut out = Restrictions {
+        max_discount_share: share(r.max_discount_share, format!("{path}.max_discount_share"), p),
+        max_redeem_share: share(r.max_redeem_share, format!("{path}.max_redeem_share"), p),
+        max_discount_amount: r.max_discount_amount.map(|d| d.0),
+        max_promo_items_day: r.max_promo_items_day.map(|d| d.0),
+        max_promo_items_month: r.max_promo_items_month.map(|d| d.0),
+        max_discounts_per_customer_day: r.max_discounts_per_customer_day,
+        max_discounts_per_customer_month: r.max_discounts_per_customer_month,
+        ..Restrictions::default()
+    };
+    for (field, v) in [("max_promo_items_day", out.max_promo_items_day), ("max_promo_items_month", out.max_promo_items_month), ("max_discount_amount", out.max_discount_amount)] {
+        if v.is_some_and(|v| v < Decimal::ZERO) {
+            p.push(format!("{path}.{field}"), "a limit cannot be negative");
+        }
+    }
+    for (k, m) in r.max_accrual.iter().enumerate() {
+        if !known(&m.currency) {
+            p.push(format!("{path}.max_accrual[{k}].currency"), format!("unknown currency '{}'", m.currency));
+        }
+        out.max_accrual.insert(m.currency.clone(), m.units.0);
+    }
+    out
+}
+
+impl Program {
+    /// Compiles the program parts of a configuration document. Every problem is reported
+    /// with its path in the document.
+    pub fn compile(doc: &ConfigDocument, version: i64) -> Result<Program, Vec<ConfigError>> {
+        let mut c = Compiler { doc, p: Problems(Vec::new()), out: Program { version, ..Program::default() } };
+        c.currencies();
+        c.card_series();
+        c.counters();
+        c.tiers();
+        c.coupon_series();
+        c.segments();
+        c.campaigns();
+        c.restrictions();
+        if c.p.0.is_empty() { Ok(c.out) } else { Err(c.p.0) }
+    }
+}
+
+/// One compilation: the document, the problems found so far, and the program compiled
+/// so far (each part may refer to the parts before it, in the order of
+/// [`Program::compile`]).
+struct Compiler<'a> {
+    doc: &'a ConfigDocument,
+    p: Problems,
+    out: Program,
+}
+
+impl Compiler<'_> {
+    fn currencies(&mut self) {
+        let (doc, p, out) = (self.doc, &mut self.p, &mut self.out);
+        for (i, c) in doc.currencies.iter().enumerate() {
+            out.currencies.insert(c.code.clone(), compile_currency(c, &format!("currencies[{i}]"), p, &mut out.names));
+        }
+        for (i, c) in doc.currencies.iter().enumerate() {
+            if let Some(conv) = &c.conversion {
+                let compiled = check_conversion(c, conv, &out.currencies, &format!("currencies[{i}].conversion"), p);
+                if let Some(cur) = out.currencies.get_mut(&c.code) {
+                    cur.conversion = compiled;
+                }
+            }
+        }
+    }
+
+    fn card_series(&mut self) {
+        let (doc, p, out) = (self.doc, &mut self.p, &mut self.out);
+        for (i, s) in doc.card_series.iter().enumerate() {
+            let path = format!("card_series[{i}]");
+            check_series(s, &path, &out.currencies, p);
+            if out.series.insert(s.id.clone(), Series { spec: s.clone() }).is_some() {
+                p.push(format!("{path}.id"), format!("card series '{}' is defined twice", s.id));
+            }
+        }
+    }
+
+    fn counters(&mut self) {
+        let (doc, p, out) = (self.doc, &mut self.p, &mut self.out);
+        for (i, c) in doc.counters.iter().enumerate() {
+            let path = format!("counters[{i}]");
+            let range = match (c.window_days, c.period) {
+                (Some(d), None) if d > 0 => Some(CounterRange::Window(SignedDuration::from_hours(24 * i64::from(d)))),
+                (None, Some(period)) => Some(CounterRange::Period { start: period.start, every: period.every }),
+                _ => {
+                    p.push(&path, "a counter needs exactly one of window_days (above 0) or period");
+                    None
+                }
+            };
+            if out.counters.iter().any(|x: &Counter| x.id == c.id) {
+                p.push(format!("{path}.id"), format!("counter '{}' is defined twice", c.id));
+            }
+            if let Some(range) = range {
+                out.counters.push(Counter { id: c.id.clone(), measure: c.measure, range });
+            }
+        }
+    }
+
+    /// Whether the document defines a counter (even one that did not compile).
+    fn known_counter(doc: &ConfigDocument, id: &ConfigCode) -> bool {
+        doc.counters.iter().any(|c| c.id == *id)
+    }
+
+    fn tiers(&mut self) {
+        for (i, t) in self.doc.tiers.iter().enumerate() {
+            let path = format!("tiers[{i}]");
+            if !Self::known_counter(self.doc, &t.counter) {
+                self.p.push(format!("{path}.counter"), format!("unknown counter '{}'", t.counter));
+            }
+            let levels: Vec<(ConfigCode, Decimal)> = t.levels.iter().map(|l| (l.id.clone(), l.from.0)).collect();
+            if levels.is_empty() || levels.windows(2).any(|w| w[0].1 >= w[1].1) {
+                self.p.push(format!("{path}.levels"), "levels need ascending, distinct `from` values");
+            }
+            self.out.tiers.push(Tier { id: t.id.clone(), counter: t.counter.clone(), levels });
+        }
+    }
+
+    fn coupon_series(&mut self) {
+        let (doc, p, out) = (self.doc, &mut self.p, &mut self.out);
+        for (i, c) in doc.coupon_series.iter().enumerate() {
+            let path = format!("coupon_series[{i}]");
+            let discount = match (c.percent, c.amount) {
+                (Some(pc), None) if pc.0 > Decimal::ZERO && pc.0 <= Decimal::ONE_HUNDRED => Some(CouponDiscount::Percent(pc.0)),
+                (None, Some(a)) if a.0 > Decimal::ZERO => Some(CouponDiscount::Amount(a.0)),
+                _ => {
+                    p.push(&path, "a coupon gives exactly one of percent (above 0, at most 100) or amount (above 0)");
+                    None
+                }
+            };
+            let code = match c.kind {
+                CouponKind::Promo => {
+                    let code = c.code.clone().unwrap_or_else(|| c.id.to_string()).to_uppercase();
+                    if !crate::coupons::valid_code_text(&code) {
+                        p.push(format!("{path}.code"), "a promo code is 1 to 32 letters, digits, '-' or '_'");
+                    }
+                    if out.promo_codes.insert(code.clone(), c.id.clone()).is_some() {
+                        p.push(format!("{path}.code"), format!("promo code {code} is used by two series"));
+                    }
+                    Some(code)
+                }
+                CouponKind::Unique => {
+                    if c.code.is_some() {
+                        p.push(format!("{path}.code"), "unique coupons get generated codes; `code` is for promo series");
+                    }
+                    None
+                }
+            };
+            if c.uses_per_code == Some(0) || c.uses_per_customer == Some(0) {
+                p.push(&path, "uses must be at least 1");
+            }
+            if let (Some(a), Some(b)) = (c.valid_from, c.valid_until)
+                && a >= b
+            {
+                p.push(format!("{path}.valid_until"), "a coupon must expire after it becomes valid");
+            }
+            let max_share = share(c.max_share, format!("{path}.max_share"), p);
+            if let Some(discount) = discount {
+                let goods = GoodsSpec {
+                    groups: c.groups.clone(),
+                    skus: c.skus.clone(),
+                    exclude_groups: c.exclude_groups.clone(),
+                    exclude_skus: c.exclude_skus.clone(),
+                };
+                out.coupon_series.insert(
+                    c.id.clone(),
+                    CouponSeries {
+                        id: c.id.clone(),
+                        kind: c.kind,
+                        code,
+                        discount,
+                        goods: Goods::compile(&goods, &mut out.names),
+                        max_share,
+                        uses_per_customer: c.uses_per_customer,
+                        uses_per_code: c.uses_per_code.or((c.kind == CouponKind::Unique).then_some(1)),
+                        valid_from: c.valid_from,
+                        valid_until: c.valid_until,
+                        validity_days: c.validity_days,
+                        customers_only: c.customers_only || c.uses_per_customer.is_some(),
+                    },
+                );
+            }
+        }
+    }
+
+    /// A custom condition, which may read the program's counters and currencies.
+    fn condition(&mut self, src: &str, path: String) -> Option<Condition> {
+        let counter_ids: Vec<String> = self.out.counters.iter().map(|c| c.id.to_string()).collect();
+        let currency_ids: Vec<String> = self.out.currencies.keys().map(|k| k.to_string()).collect();
+        match Condition::compile(src, &counter_ids, &currency_ids) {
+            Ok(condition) => Some(condition),
+            Err(e) => {
+                self.p.push(path, e);
+                None
+            }
+        }
+    }
+
+    fn segments(&mut self) {
+        for (i, s) in self.doc.segments.iter().enumerate() {
+            let path = format!("segments[{i}]");
+            if self.out.segments.iter().any(|x| x.id == s.id) {
+                self.p.push(format!("{path}.id"), format!("segment '{}' is defined twice", s.id));
+            }
+            if let Some(condition) = self.condition(&s.condition, format!("{path}.condition")) {
+                self.out.segments.push(Segment { id: s.id.clone(), condition });
+            }
+        }
+    }
+
+    fn campaigns(&mut self) {
+        let mut ids = BTreeSet::new();
+        for (i, c) in self.doc.campaigns.iter().enumerate() {
+            let path = format!("campaigns[{i}]");
+            if !ids.insert(c.id.clone()) {
+                self.p.push(format!("{path}.id"), format!("campaign '{}' is defined twice", c.id));
+            }
+            if let Some(campaign) = self.campaign(c, &path) {
+                self.out.campaigns.push(campaign);
+            }
+        }
+        self.out.campaigns.sort_by(|a, b| b.priority.cmp(&a.priority).then_with(|| a.id.cmp(&b.id)));
+    }
+
+    /// One campaign, checked whatever its status; `None` unless it is active.
+    fn campaign(&mut self, c: &CampaignSpec, path: &str) -> Option<Campaign> {
+        let mut rewards = Vec::new();
+        for (j, r) in c.rewards.iter().enumerate() {
+            let rpath = format!("{path}.rewards[{j}]");
+            let Compiler { doc, p, out } = self;
+            let known_counter = |id: &ConfigCode| Self::known_counter(doc, id);
+            if let Some(reward) = compile_reward(r, &rpath, &out.currencies, &known_counter, &out.coupon_series, p, &mut out.names) {
+                rewards.push(reward);
+            }
+        }
+        if let (Some(from), Some(until)) = (c.from, c.until)
+            && from >= until
+        {
+            self.p.push(format!("{path}.until"), "a campaign must end after it starts");
+        }
+        let weekdays = weekday_bits(&c.weekdays);
+        let mut month_days = 0u32;
+        for (k, d) in c.month_days.iter().enumerate() {
+            if !(1..=31).contains(d) {
+                self.p.push(format!("{path}.month_days[{k}]"), "days of the month are 1 to 31");
+            } else {
+                month_days |= 1 << d;
+            }
+        }
+        let hours = c.hours.as_ref().and_then(|h| compile_hours(h, &format!("{path}.hours"), &mut self.p));
+        for (k, t) in c.tiers.iter().enumerate() {
+            if !self.out.tiers.iter().any(|tier| tier.levels.iter().any(|(l, _)| l == t)) {
+                self.p.push(format!("{path}.tiers[{k}]"), format!("no tier has a level '{t}'"));
+            }
+        }
+        for (k, s) in c.series.iter().enumerate() {
+            if !self.out.series.contains_key(s) {
+                self.p.push(format!("{path}.series[{k}]"), format!("unknown card series '{s}'"));
+            }
+        }
+        let lines = c.lines.as_ref().map(|l| LinesCondition {
+            goods: Goods::compile(
+                &GoodsSpec {
+                    groups: l.groups.clone(),
+                    skus: l.skus.clone(),
+                    exclude_groups: l.exclude_groups.clone(),
+                    exclude_skus: l.exclude_skus.clone(),
+                },
+                &mut self.out.names,
+            ),
+            min_amount: l.min_amount.map(|d| d.0),
+            min_quantity: l.min_quantity.map(|d| d.0),
+            min_price: l.min_price.map(|d| d.0),
+            max_price: l.max_price.map(|d| d.0),
+        });
+        let mut segment_ids = Vec::new();
+        for (k, s) in c.segments.iter().enumerate() {
+            match self.out.segments.iter().position(|x| x.id == *s) {
+                Some(index) => segment_ids.push(index),
+                None if self.doc.segments.iter().any(|x| x.id == *s) => {}
+                None => self.p.push(format!("{path}.segments[{k}]"), format!("unknown segment '{s}'")),
+            }
+        }
+        let mut profile = Vec::new();
+        for (field, values) in &c.profile {
+            if let Err(e) = crate::profile::check_key(field) {
+                self.p.push(format!("{path}.profile.{field}"), e.to_string());
+            } else if values.is_empty() || values.iter().any(|v| v.trim().is_empty()) {
+                self.p.push(format!("{path}.profile.{field}"), "list the values the field may have, e.g. [\"Riga\"]");
+            } else {
+                profile.push((field.clone(), values.iter().map(|v| v.to_lowercase()).collect()));
+            }
+        }
+        let condition = c.condition.as_ref().and_then(|src| self.condition(src, format!("{path}.condition")));
+        let limits = c.limits.as_ref().map(|l| Limits {
+            per_customer_day: l.per_customer_day,
+            per_customer_month: l.per_customer_month,
+            per_customer: l.per_customer,
+            budget: l.budget.map(|d| d.0),
+            promo_items_day: l.promo_items_day.map(|d| d.0),
+            promo_items_month: l.promo_items_month.map(|d| d.0),
+        });
+        if limits.as_ref().is_some_and(Limits::per_customer) && !c.customers_only {
+            self.p.push(format!("{path}.limits"), "limits per customer need customers_only = true");
+        }
+        if c.status != CampaignStatus::Active {
+            return None;
+        }
+        fn set<T: Ord + Clone>(v: &[T]) -> BTreeSet<T> {
+            v.iter().cloned().collect()
+        }
+        Some(Campaign {
+            id: c.id.clone(),
+            priority: c.priority,
+            when: When { from: c.from, until: c.until, timezone: c.timezone.clone(), weekdays, month_days, hours },
+            stores: set(&c.stores),
+            exclude_stores: set(&c.exclude_stores),
+            formats: set(&c.formats),
+            exclude_formats: set(&c.exclude_formats),
+            partners: set(&c.partners),
+            exclude_partners: set(&c.exclude_partners),
+            customers_only: c.customers_only
+                || !c.series.is_empty()
+                || !c.tiers.is_empty()
+                || c.birthday.is_some()
+                || !c.segments.is_empty()
+                || !c.profile.is_empty(),
+            series: set(&c.series),
+            tiers: set(&c.tiers),
+            birthday: c.birthday,
+            segments: segment_ids,
+            profile,
+            min_total: c.min_total.map(|d| d.0),
+            below_total: c.below_total.map(|d| d.0),
+            min_quantity: c.min_quantity.map(|d| d.0),
+            lines,
+            condition,
+            exclusive: c.exclusive,
+            stack_group: c.stack_group.clone(),
+            limits,
+            rewards,
+            messages: c.messages.clone(),
+        })
+    }
+
+    fn restrictions(&mut self) {
+        let Some(r) = &self.doc.restrictions else { return };
+        let (p, out) = (&mut self.p, &mut self.out);
+        let known = |code: &AssetCode| out.currencies.contains_key(code);
+        if r.name.is_some() || r.from.is_some() || r.until.is_some() || !r.weekdays.is_empty() || r.hours.is_some() {
+            p.push("restrictions", "[restrictions] always holds: give times to its schedules ([[restrictions.schedules]])");
+        }
+        let base = compile_restrictions(r, "restrictions", &known, p);
+        let mut schedules = Vec::new();
+        for (k, s) in r.schedules.iter().enumerate() {
+            let path = format!("restrictions.schedules[{k}]");
+            if !s.schedules.is_empty() {
+                p.push(format!("{path}.schedules"), "a schedule has no schedules of its own");
+            }
+            let compiled = compile_restrictions(s, &path, &known, p);
+            if let (Some(from), Some(until)) = (s.from, s.until)
+                && from >= until
+            {
+                p.push(format!("{path}.until"), "a schedule must end after it starts");
+            }
+            let hours = s.hours.as_ref().and_then(|h| compile_hours(h, &format!("{path}.hours"), p));
+            let when = When { from: s.from, until: s.until, timezone: None, weekdays: weekday_bits(&s.weekdays), month_days: 0, hours };
+            schedules.push((when, compiled));
+        }
+        out.restrictions = RestrictionRules { base, schedules };
+    }
+}

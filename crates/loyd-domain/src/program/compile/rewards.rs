@@ -1,0 +1,148 @@
+//! Rewards and their rates, each checked against the reward's type.
+
+use std::collections::BTreeMap;
+
+use rust_decimal::Decimal;
+
+use super::Problems;
+use crate::ids::{AssetCode, ConfigCode};
+use crate::program::*;
+
+fn compile_rate(r: &RateSpec, path: &str, p: &mut Problems) -> Option<Rate> {
+    let forms = [
+        r.percent.map(|v| Rate::Percent(v.0)),
+        match (r.per, r.units) {
+            (Some(per), Some(units)) => Some(Rate::Per { per: per.0, units: units.0 }),
+            _ => None,
+        },
+        match (r.step, r.units) {
+            (Some(step), Some(units)) => Some(Rate::Step { step: step.0, units: units.0 }),
+            _ => None,
+        },
+        r.per_item.map(|v| Rate::PerItem(v.0)),
+        r.fixed.map(|v| Rate::Fixed(v.0)),
+    ];
+    let given: Vec<Rate> = forms.into_iter().flatten().collect();
+    if given.len() != 1 || (r.per.is_some() && r.step.is_some()) || (r.units.is_some() && r.per.is_none() && r.step.is_none()) {
+        p.push(path, "give exactly one rate: percent, per + units, step + units, per_item, or fixed");
+        return None;
+    }
+    let rate = given[0];
+    let positive = |v: Decimal| v > Decimal::ZERO;
+    let ok = match rate {
+        Rate::Percent(v) | Rate::PerItem(v) | Rate::Fixed(v) => v >= Decimal::ZERO,
+        Rate::Per { per, units } | Rate::Step { step: per, units } => positive(per) && units >= Decimal::ZERO,
+    };
+    if !ok {
+        p.push(path, "rates must not be negative, and per/step must be positive");
+        return None;
+    }
+    Some(rate)
+}
+
+pub(super) fn compile_reward(
+    r: &RewardSpec,
+    rpath: &str,
+    currencies: &BTreeMap<AssetCode, Currency>,
+    known_counter: &dyn Fn(&ConfigCode) -> bool,
+    coupon_series: &BTreeMap<ConfigCode, CouponSeries>,
+    p: &mut Problems,
+    names: &mut Names,
+) -> Option<Reward> {
+    let rate_given = r.rate() != RateSpec::default() || !r.exceptions.is_empty();
+    let stray = |p: &mut Problems, what: &str| p.push(rpath, format!("{what} does not belong to a reward of this type"));
+    match r.kind {
+        RewardKind::Accrue => {
+            if r.amount.is_some() || r.price.is_some() || r.accumulated.is_some() || r.coupon_series.is_some() || r.gift.is_some() {
+                stray(p, "amount, price, accumulated, coupon_series or gift");
+            }
+            let currency = match &r.currency {
+                Some(c) if currencies.contains_key(c) => Some(c.clone()),
+                Some(c) => {
+                    p.push(format!("{rpath}.currency"), format!("unknown currency '{c}'"));
+                    None
+                }
+                None => {
+                    p.push(format!("{rpath}.currency"), "an accrual needs a currency");
+                    None
+                }
+            };
+            let rate = compile_rate(&r.rate(), rpath, p);
+            let mut ex = Vec::new();
+            for (k, e) in r.exceptions.iter().enumerate() {
+                if let Some(rate) = compile_rate(&e.rate(), &format!("{rpath}.exceptions[{k}]"), p) {
+                    ex.push((Goods::compile(&e.goods(), names), rate));
+                }
+            }
+            Some(Reward::Accrue { currency: currency?, rate: rate?, goods: Goods::compile(&r.goods(), names), exceptions: ex })
+        }
+        RewardKind::Discount => {
+            let rate_only = r.per.is_some() || r.step.is_some() || r.units.is_some() || r.per_item.is_some() || r.fixed.is_some();
+            if r.currency.is_some() || rate_only || !r.exceptions.is_empty() || r.coupon_series.is_some() || r.gift.is_some() {
+                stray(p, "currency, a rate, exceptions, coupon_series or gift");
+            }
+            let goods = Goods::compile(&r.goods(), names);
+            match (r.percent, r.amount, r.price, &r.accumulated) {
+                (Some(pc), None, None, None) if pc.0 >= Decimal::ZERO && pc.0 <= Decimal::ONE_HUNDRED => {
+                    Some(Reward::DiscountPercent { percent: pc.0, goods })
+                }
+                (None, Some(a), None, None) if a.0 >= Decimal::ZERO => Some(Reward::DiscountAmount { amount: a.0, goods }),
+                (None, None, Some(pr), None) if pr.0 >= Decimal::ZERO => Some(Reward::FixedPrice { price: pr.0, goods }),
+                (None, None, None, Some(acc)) => {
+                    if !known_counter(&acc.counter) {
+                        p.push(format!("{rpath}.accumulated.counter"), format!("unknown counter '{}'", acc.counter));
+                    }
+                    let ok = acc.step.0 > Decimal::ZERO
+                        && acc.base.0 >= Decimal::ZERO
+                        && acc.max.0 <= Decimal::ONE_HUNDRED
+                        && acc.base.0 <= acc.max.0;
+                    if !ok {
+                        p.push(format!("{rpath}.accumulated"), "step must be positive and 0 ≤ base ≤ max ≤ 100");
+                    }
+                    Some(Reward::Accumulated {
+                        counter: acc.counter.clone(),
+                        base: acc.base.0,
+                        step: acc.step.0,
+                        per_step: acc.per_step.0,
+                        max: acc.max.0,
+                        goods,
+                    })
+                }
+                _ => {
+                    p.push(rpath, "a discount needs exactly one of percent (0–100), amount, price, or accumulated");
+                    None
+                }
+            }
+        }
+        RewardKind::IssueCoupon => {
+            if rate_given || r.amount.is_some() || r.price.is_some() || r.currency.is_some() || r.gift.is_some() {
+                stray(p, "a rate, amount, price, currency or gift");
+            }
+            match &r.coupon_series {
+                Some(s) if coupon_series.get(s).is_some_and(|c| c.kind == CouponKind::Unique) => {
+                    Some(Reward::IssueCoupon { series: s.clone() })
+                }
+                Some(s) => {
+                    p.push(format!("{rpath}.coupon_series"), format!("'{s}' is not a coupon series of kind unique"));
+                    None
+                }
+                None => {
+                    p.push(format!("{rpath}.coupon_series"), "issuing a coupon needs its coupon_series");
+                    None
+                }
+            }
+        }
+        RewardKind::Gift => {
+            if rate_given || r.amount.is_some() || r.price.is_some() || r.currency.is_some() || r.coupon_series.is_some() {
+                stray(p, "a rate, amount, price, currency or coupon_series");
+            }
+            match &r.gift {
+                Some(g) if !g.trim().is_empty() && g.chars().count() <= 100 => Some(Reward::Gift { gift: g.clone() }),
+                _ => {
+                    p.push(format!("{rpath}.gift"), "a gift needs its name (1 to 100 characters)");
+                    None
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! [`ReceiptError`]: why a receipt or another POS operation is refused, and its stable
+//! code ([`ReceiptError::code`], the one list the API maps to statuses).
+
+use jiff::Timestamp;
+
+use crate::ids::{AssetCode, ClientOpId};
+
+/// Why a receipt (or another POS operation) is refused. Each maps to a stable code of
+/// the POS API ([`ReceiptError::code`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReceiptError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("card {0} is not known")]
+    UnknownCard(String),
+    #[error("no customer with this phone number")]
+    UnknownCustomer,
+    #[error("the one-time code is unknown, used or expired")]
+    UnknownCode,
+    #[error("card {0} is blocked")]
+    CardBlocked(String),
+    #[error("card {0} has expired")]
+    CardExpired(String),
+    #[error("card {0} is not activated")]
+    CardNotActive(String),
+    #[error("card {0} is already activated")]
+    CardAlreadyActive(String),
+    #[error("wrong PIN for card {0}")]
+    WrongPin(String),
+    #[error("too many wrong PINs for card {0}; try again later")]
+    TooManyAttempts(String),
+    #[error("{what}: {available} available, {requested} requested")]
+    InsufficientFunds { what: String, available: String, requested: String },
+    #[error("{currency} can be redeemed from a balance of {minimum}")]
+    BelowMinimumRedeem { currency: AssetCode, minimum: String },
+    #[error("at most {max} {currency} can pay this receipt")]
+    RedeemLimitExceeded { currency: AssetCode, max: String },
+    #[error("{0}")]
+    PassExhausted(String),
+    #[error("{0}")]
+    PassExpired(String),
+    #[error("receipt {0} was not found")]
+    ReceiptNotFound(String),
+    #[error("{0}")]
+    ReturnExceedsReceipt(String),
+    #[error("{0}")]
+    ReceiptCancelled(String),
+    #[error("coupon {0} is not known")]
+    CouponUnknown(String),
+    #[error("coupon {0} has been used")]
+    CouponUsed(String),
+    #[error("coupon {0} has expired or is not valid yet")]
+    CouponExpired(String),
+    #[error("coupon {0} does not apply to this receipt")]
+    CouponNotApplicable(String),
+    #[error("`at` ({at}) is {why}: this store takes receipts dated from {earliest} to {latest}")]
+    TimeOutOfRange { at: Timestamp, why: &'static str, earliest: Timestamp, latest: Timestamp },
+}
+
+/// A text field that breaks its rules refuses the operation it came with.
+impl From<crate::text::TextError> for ReceiptError {
+    fn from(e: crate::text::TextError) -> Self {
+        ReceiptError::Invalid(e.to_string())
+    }
+}
+
+impl ReceiptError {
+    pub fn invalid(message: impl Into<String>) -> Self {
+        ReceiptError::Invalid(message.into())
+    }
+
+    /// A client's id for one call, named `field` in the refusal if it breaks the rules.
+    pub fn client_id(field: &str, text: &str) -> Result<ClientOpId, ReceiptError> {
+        ClientOpId::parse(text).map_err(|e| ReceiptError::invalid(format!("{field}: {e}")))
+    }
+
+    /// The card the refusal is about, if it names one (for the failure log).
+    pub fn card(&self) -> Option<&str> {
+        match self {
+            Self::UnknownCard(c)
+            | Self::CardBlocked(c)
+            | Self::CardNotActive(c)
+            | Self::CardExpired(c)
+            | Self::CardAlreadyActive(c)
+            | Self::WrongPin(c)
+            | Self::TooManyAttempts(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The stable error code of POS-API.md.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ReceiptError::Invalid(_) => "validation_failed",
+            ReceiptError::UnknownCard(_) | ReceiptError::UnknownCustomer | ReceiptError::UnknownCode => "unknown_card",
+            ReceiptError::CardBlocked(_) | ReceiptError::CardNotActive(_) => "card_blocked",
+            ReceiptError::CardExpired(_) => "card_expired",
+            ReceiptError::CardAlreadyActive(_) => "card_already_active",
+            ReceiptError::WrongPin(_) => "wrong_pin",
+            ReceiptError::TooManyAttempts(_) => "too_many_attempts",
+            ReceiptError::InsufficientFunds { .. } => "insufficient_funds",
+            ReceiptError::BelowMinimumRedeem { .. } => "below_minimum_redeem",
+            ReceiptError::RedeemLimitExceeded { .. } => "redeem_limit_exceeded",
+            ReceiptError::PassExhausted(_) => "pass_exhausted",
+            ReceiptError::PassExpired(_) => "pass_expired",
+            ReceiptError::ReceiptNotFound(_) => "receipt_not_found",
+            ReceiptError::ReturnExceedsReceipt(_) => "return_exceeds_receipt",
+            ReceiptError::ReceiptCancelled(_) => "receipt_cancelled",
+            ReceiptError::CouponUnknown(_) => "coupon_unknown",
+            ReceiptError::CouponUsed(_) => "coupon_used",
+            ReceiptError::CouponExpired(_) => "coupon_expired",
+            ReceiptError::CouponNotApplicable(_) => "coupon_not_applicable",
+            ReceiptError::TimeOutOfRange { .. } => "receipt_time_out_of_range",
+        }
+    }
+}

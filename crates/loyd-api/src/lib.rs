@@ -20,10 +20,11 @@
 //!   one place for every route.
 //! - [`auth`]: staff login and sessions (`/v1/auth/…`), the bearer token (session or
 //!   API key) of every admin request, and the per-route permission table.
-//! - [`admin`]: the admin API (`/v1/admin/…`): cards, one-time codes, adjustments,
-//!   statements, credit, coupons, the failure log, configuration, the ledger audit.
-//! - [`crm`]: the CRM admin routes: customers, merges, CRM entries, organisations, card
-//!   replacement, staff users, the audit log.
+//! - [`admin`]: the admin API (`/v1/admin/…`), its one route table in `admin/mod.rs`
+//!   and one module per capability: [`admin::customers`], [`admin::crm_entries`],
+//!   [`admin::organisations`], [`admin::cards`], [`admin::balances`], [`admin::credit`],
+//!   [`admin::coupons`], [`admin::failures`], [`admin::programs`], [`admin::ledger`],
+//!   [`admin::audit`], [`admin::staff`].
 //! - [`health`]: liveness, readiness and the terminal self-check.
 //! - [`metrics`]: Prometheus metrics: requests and latency by route, the database pool.
 //! - [`openapi`]: the OpenAPI document and the page that renders it.
@@ -47,7 +48,6 @@ use tower_http::trace::TraceLayer;
 pub mod admin;
 pub mod attempts;
 pub mod auth;
-pub mod crm;
 pub mod error;
 pub mod extract;
 pub mod health;

@@ -1,6 +1,6 @@
 //! The POS API (`/v1/pos/…`, POS-API.md). Every route is authenticated by a terminal
 //! key; every refusal, whatever produced it (a rule, a bad body, a wrong key), is
-//! written to the failure log by [`pos_guard`].
+//! written to the failure log by `pos_guard`.
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{StatusCode, header};
@@ -28,7 +28,7 @@ pub const MAX_OFFLINE_RECEIPTS: usize = 1000;
 /// Body limit of the offline upload (the other routes use the server's default).
 pub const OFFLINE_BODY_LIMIT_BYTES: usize = 16 * 1024 * 1024;
 
-/// The authenticated terminal, put in the request by [`pos_guard`].
+/// The authenticated terminal, put in the request by `pos_guard`.
 #[derive(Debug, Clone)]
 pub struct Caller(pub PosCaller);
 
@@ -341,7 +341,7 @@ fn value_has_nul(v: &Value) -> bool {
 }
 
 /// The offline upload's body. Unlike other bodies it may hold a NUL: the receipt that
-/// holds it is refused on its own ([`offline_one`]).
+/// holds it is refused on its own (`offline_one`).
 pub struct OfflineBody(OfflineUpload);
 
 impl<S: Send + Sync> axum::extract::FromRequest<S> for OfflineBody {

@@ -3,7 +3,7 @@
 //! Every string that reaches Loyd from outside has an alphabet and a length: ids and
 //! codes have theirs in [`crate::ids`], card numbers in [`crate::cards`], PINs here, and
 //! free text (names, notes, reasons) is one of two kinds:
-//! - [`line`]: printable characters, no control characters at all;
+//! - [`line()`]: printable characters, no control characters at all;
 //! - [`lines`]: the same, plus line breaks and tabs (notes, reasons).
 //!
 //! NUL (U+0000) is refused everywhere: PostgreSQL cannot store it in text, and no field
@@ -63,7 +63,7 @@ pub fn line(field: &str, value: &str, max: usize) -> Result<(), TextError> {
     Ok(())
 }
 
-/// Free text over several lines (a note, a reason): as [`line`], but line breaks and
+/// Free text over several lines (a note, a reason): as [`line()`], but line breaks and
 /// tabs are allowed.
 pub fn lines(field: &str, value: &str, max: usize) -> Result<(), TextError> {
     bounded(field, value, max)?;

@@ -93,7 +93,7 @@ pub struct Campaign {
     pub series: BTreeSet<ConfigCode>,
     pub tiers: BTreeSet<ConfigCode>,
     pub birthday: Option<BirthdaySpec>,
-    /// Indexes into [`Program::segments`]: the customer must be in one of them.
+    /// Indexes into [`Program::segments`](super::Program::segments): the customer must be in one of them.
     pub segments: Vec<usize>,
     /// Profile fields and their allowed values, in lower case: every field must have
     /// one of its values (compared without regard to case).

@@ -1,0 +1,67 @@
+//! Balances: goodwill adjustments and account statements.
+
+use super::*;
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct Adjustment {
+    /// Idempotency id: repeating the call with it changes nothing.
+    pub operation_id: String,
+    pub currency: String,
+    /// Signed decimal string: "50" gives, "-50" takes.
+    pub amount: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BalanceAfter {
+    pub currency: String,
+    /// The posted balance after the operation.
+    pub balance: String,
+}
+
+/// Give or take points or money by hand (goodwill, corrections).
+#[utoipa::path(post, path = "/v1/admin/customers/{id}/adjustments", tag = "admin", security(("api_key" = []), ("session" = [])), params(("id" = String, Path)),
+    request_body = Adjustment, responses((status = 201, body = BalanceAfter), (status = "4XX", body = ErrorBody)))]
+pub async fn adjust(
+    State(state): State<AppState>,
+    actor: CurrentActor,
+    Path(id): Path<String>,
+    Json(body): Json<Adjustment>,
+) -> Result<(StatusCode, Json<BalanceAfter>), ApiError> {
+    let currency = AssetCode::parse(&body.currency).map_err(|e| ApiError::validation(e.to_string()))?;
+    let (minor, scale) = minor_of(&state, &currency, &body.amount).await?;
+    let balance = state.store.adjust_balance(body.operation_id, customer_id(&id)?, currency.clone(), minor, body.reason, actor.name()).await?;
+    Ok((StatusCode::CREATED, Json(BalanceAfter { currency: currency.to_string(), balance: Minor::new(balance, scale).to_string() })))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct StatementQuery {
+    pub currency: String,
+    /// RFC 3339, inclusive.
+    #[param(value_type = String)]
+    pub from: Timestamp,
+    /// RFC 3339, exclusive.
+    #[param(value_type = String)]
+    pub to: Timestamp,
+}
+
+/// A customer's account in one currency over a period: opening balance, every
+/// movement, closing balance (internal credit statements).
+#[utoipa::path(get, path = "/v1/admin/customers/{id}/statement", tag = "admin", security(("api_key" = []), ("session" = [])),
+    params(("id" = String, Path), StatementQuery), responses((status = 200, body = Object), (status = "4XX", body = ErrorBody)))]
+pub async fn statement(
+    State(state): State<AppState>,
+    actor: CurrentActor,
+    Path(id): Path<String>,
+    Query(q): Query<StatementQuery>,
+) -> Result<Json<Statement>, ApiError> {
+    if actor.stores().is_some() {
+        return Err(ApiError::new(ErrorCode::Forbidden, "a statement spans every store; store managers see their stores' purchases instead"));
+    }
+    let currency = AssetCode::parse(&q.currency).map_err(|e| ApiError::validation(e.to_string()))?;
+    if q.from >= q.to {
+        return Err(ApiError::validation("`from` must be before `to`"));
+    }
+    let scale = scale_of(&state, &currency).await?;
+    Ok(Json(state.store.statement(customer_id(&id)?, currency, q.from, q.to, scale).await?))
+}

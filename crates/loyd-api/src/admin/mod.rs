@@ -1,0 +1,154 @@
+//! The admin API (`/v1/admin/…`), one module per capability, named as in the domain and
+//! the store:
+//! - [`customers`]: search, profile, consents, merge, purchase and change history;
+//! - [`crm_entries`]: notes, contact events, tasks and reminders;
+//! - [`organisations`]: companies whose contacts share accounts;
+//! - [`cards`]: one-time codes, issuing, blocking, replacement;
+//! - [`balances`]: adjustments and statements; [`credit`]: settlements;
+//! - [`coupons`]: code generation; [`failures`](mod@failures): the failure log;
+//! - [`programs`]: the configuration in force and applying a new one;
+//! - [`ledger`]: the ledger audit; [`audit`](mod@audit): the audit log; [`staff`]: staff users.
+//!
+//! This file holds the one route table and the helpers the modules share. Every route
+//! is behind [`crate::auth::guard`]: a session or API key whose role holds the route's
+//! permission. Changes are written to the audit log. Contact data (name, phone, e-mail,
+//! birth date) is shown in the clear only to roles with [`Permission::ContactsRead`];
+//! others see it masked, and may not search by it.
+
+use std::collections::BTreeMap;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::middleware;
+use axum::routing::{get, patch, post};
+use jiff::Timestamp;
+use loyd_domain::access::{Act, Permission, mask_email};
+use loyd_domain::config::ConfigDocument;
+use loyd_domain::ids::{AssetCode, CustomerId, OrganisationId};
+use loyd_domain::money::{self, Minor, Scale};
+use loyd_domain::operations::{mask_name, mask_phone};
+use loyd_store::{
+    Applied, AuditEntry, AuditFilter, CardInfo, CardOwner, Consent, CrmEntry, CrmFilter, CrmPatch, Customer, CustomerFilter, CustomerPatch,
+    Failure, FailureFilter, IssueCards, IssuedCard, LedgerAudit, NewCrmEntry, NewUser, Organisation, Purchase, Statement, UserPatch,
+};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::AppState;
+use crate::auth::{Actor, CurrentActor, UserOut};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
+use crate::extract::{Json, Path, Query};
+
+pub mod audit;
+pub mod balances;
+pub mod cards;
+pub mod coupons;
+pub mod credit;
+pub mod crm_entries;
+pub mod customers;
+pub mod failures;
+pub mod ledger;
+pub mod organisations;
+pub mod programs;
+pub mod staff;
+
+use self::audit::audit_log;
+use self::balances::{adjust, statement};
+use self::cards::{block, issue_cards, issue_code, replace_card, unblock};
+use self::coupons::generate_coupons;
+use self::credit::settle;
+use self::crm_entries::{add_crm, add_organisation_crm, customer_crm, list_crm, organisation_crm, update_crm};
+use self::customers::{create_customer, get_customer, history, list_customers, merge, purchases, update_customer};
+use self::failures::failures;
+use self::ledger::audit;
+use self::organisations::{create_organisation, get_organisation, list_organisations};
+use self::programs::{apply_config, get_config};
+use self::staff::{create_user, list_users, update_user};
+
+pub fn router(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/v1/admin/customers", get(list_customers).post(create_customer))
+        .route("/v1/admin/customers/{id}", get(get_customer).patch(update_customer))
+        .route("/v1/admin/customers/{id}/merge", post(merge))
+        .route("/v1/admin/customers/{id}/purchases", get(purchases))
+        .route("/v1/admin/customers/{id}/history", get(history))
+        .route("/v1/admin/customers/{id}/crm", get(customer_crm).post(add_crm))
+        .route("/v1/admin/crm", get(list_crm))
+        .route("/v1/admin/crm/{id}", patch(update_crm))
+        .route("/v1/admin/organisations", get(list_organisations).post(create_organisation))
+        .route("/v1/admin/organisations/{id}", get(get_organisation))
+        .route("/v1/admin/organisations/{id}/crm", get(organisation_crm).post(add_organisation_crm))
+        .route("/v1/admin/cards/{number}/replace", post(replace_card))
+        .route("/v1/admin/users", get(list_users).post(create_user))
+        .route("/v1/admin/users/{login}", patch(update_user))
+        .route("/v1/admin/audit", get(audit_log))
+        .route("/v1/admin/customers/{id}/codes", post(issue_code))
+        .route("/v1/admin/customers/{id}/adjustments", post(adjust))
+        .route("/v1/admin/customers/{id}/statement", get(statement))
+        .route("/v1/admin/customers/{id}/credit-settlements", post(settle))
+        .route("/v1/admin/cards", post(issue_cards))
+        .route("/v1/admin/coupons", post(generate_coupons))
+        .route("/v1/admin/cards/{number}/block", post(block))
+        .route("/v1/admin/cards/{number}/unblock", post(unblock))
+        .route("/v1/admin/failures", get(failures))
+        .route("/v1/admin/config", get(get_config).post(apply_config))
+        .route("/v1/admin/ledger/audit", get(audit))
+        .route_layer(middleware::from_fn_with_state(state, crate::auth::guard))
+}
+
+/// Writes an audit entry for a change that has already been made. A failure is logged
+/// loudly rather than answered: the change stands and the client must not retry it.
+pub(crate) async fn audit_after(state: &AppState, actor: &Actor, action: &str, kind: &str, id: &str, after: serde_json::Value) {
+    if let Err(e) = state.store.record_audit(actor.name(), action.into(), (kind.into(), id.into()), None, Some(after)).await {
+        tracing::error!(error = %e, action, object = id, "could not write the audit log");
+    }
+}
+
+/// `c_7` (or `7`) to 7.
+pub(crate) fn customer_id(text: &str) -> Result<i64, ApiError> {
+    CustomerId::parse(text).map(|c| c.0).map_err(|e| ApiError::validation(e.to_string()))
+}
+
+/// Whether a customer is a contact of an organisation: their balance is its, so any new
+/// way to identify them is a key to it ([`Act`]).
+pub(crate) async fn is_contact(state: &AppState, id: i64) -> Result<bool, ApiError> {
+    Ok(state.store.customer(id).await?.is_some_and(|c| c.organisation.is_some()))
+}
+
+/// The card an admin action names, with whose it is; `404` when there is none.
+pub(crate) async fn card_owner(state: &AppState, number: &str) -> Result<CardOwner, ApiError> {
+    state.store.card_owner(number.to_owned()).await?.ok_or_else(|| ApiError::not_found(format!("card '{number}' does not exist")))
+}
+
+pub(crate) async fn scale_of(state: &AppState, currency: &AssetCode) -> Result<Scale, ApiError> {
+    let program = state.store.program().await?;
+    program
+        .currency(currency)
+        .map(|c| c.scale)
+        .ok_or_else(|| ApiError::not_found(format!("currency '{currency}' does not exist")))
+}
+
+async fn minor_of(state: &AppState, currency: &AssetCode, text: &str) -> Result<(i64, Scale), ApiError> {
+    let scale = scale_of(state, currency).await?;
+    let value = money::parse_decimal(text).map_err(|e| ApiError::validation(e.to_string()))?;
+    let minor = money::to_minor_exact(value, scale).map_err(|e| ApiError::validation(e.to_string()))?;
+    Ok((minor, scale))
+}
+
+fn organisation_id(text: &str) -> Result<i64, ApiError> {
+    OrganisationId::parse(text).map(|o| o.0).map_err(|e| ApiError::validation(e.to_string()))
+}
+
+fn date(text: &str) -> Result<jiff::civil::Date, ApiError> {
+    text.parse().map_err(|_| ApiError::validation(format!("'{text}' is not a date (YYYY-MM-DD)")))
+}
+
+/// `Some(None)` for an explicit `null`, `None` for an absent field.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// A CRM text shown to a role without the contact-data permission.
+const HIDDEN: &str = "•••";

@@ -10,10 +10,9 @@
 //!   from a `LOYD_*` variable or the `--config` file.
 //! - `settings`: resolved settings (defaults, file, environment, flags), the secret key
 //!   and the keyring.
-//! - `admin`: operator commands for cards, coupons, internal credit, balance
-//!   adjustments, API keys, the failure log and simulations.
-//! - `crm`: operator commands of the CRM: customers (create, show, update, find, merge,
-//!   codes, CSV import and export), staff users, the keyring and the audit log.
+//! - `commands/`: the operator's commands, one module per capability (customers and
+//!   their CSV import/export, balances, cards, coupons, credit, staff users and API
+//!   keys, the keyring, the audit log, the failure log, simulation).
 //! - `jobs`: the scheduled jobs (holds, expired lots, inactivity, conversions) and the
 //!   poll that puts configuration applied elsewhere in force.
 
@@ -30,9 +29,8 @@ use loyd_domain::org::{StoreSpec, TimeZoneName, terminal_key_from_bytes, termina
 use loyd_store::{Store, StoreOptions, SystemClock};
 use tokio::sync::watch;
 
-mod admin;
 mod cli;
-mod crm;
+mod commands;
 mod jobs;
 mod settings;
 
@@ -134,16 +132,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::ApiKey(cmd) => admin::api_key(&open(&settings, true).await?, cmd).await,
-        Command::Customer(cmd) => crm::customer(&open(&settings, true).await?, cmd).await,
-        Command::User(cmd) => crm::user(&open(&settings, true).await?, cmd).await,
-        Command::Keys(cmd) => crm::keys(&settings, cmd).await,
-        Command::Audit(args) => crm::audit(&open(&settings, true).await?, args).await,
-        Command::Card(cmd) => admin::card(&open(&settings, true).await?, cmd).await,
-        Command::Coupons(cmd) => admin::coupons(&open(&settings, true).await?, cmd).await,
-        Command::Credit(cmd) => admin::credit(&open(&settings, true).await?, cmd).await,
-        Command::Failures(args) => admin::failures(&open(&settings, true).await?, args).await,
-        Command::Simulate(args) => admin::simulate(&open(&settings, true).await?, args).await,
+        Command::ApiKey(cmd) => commands::staff::api_key(&open(&settings, true).await?, cmd).await,
+        Command::Customer(cmd) => commands::customers::customer(&open(&settings, true).await?, cmd).await,
+        Command::User(cmd) => commands::staff::user(&open(&settings, true).await?, cmd).await,
+        Command::Keys(cmd) => commands::keyring::keys(&settings, cmd).await,
+        Command::Audit(args) => commands::audit::audit(&open(&settings, true).await?, args).await,
+        Command::Card(cmd) => commands::cards::card(&open(&settings, true).await?, cmd).await,
+        Command::Coupons(cmd) => commands::coupons::coupons(&open(&settings, true).await?, cmd).await,
+        Command::Credit(cmd) => commands::credit::credit(&open(&settings, true).await?, cmd).await,
+        Command::Failures(args) => commands::failures::failures(&open(&settings, true).await?, args).await,
+        Command::Simulate(args) => commands::programs::simulate(&open(&settings, true).await?, args).await,
     }
 }
 
@@ -218,7 +216,7 @@ async fn store_command(settings: &Settings, cmd: StoreCommand) -> anyhow::Result
                 println!("defined currency {currency} (money, 2 decimals)");
             }
             let what = serde_json::json!({ "name": spec.name, "timezone": spec.timezone.as_str(), "currency": spec.currency });
-            store.record_audit(crm::cli_actor(), "store.create".into(), ("store".into(), spec.id.to_string()), None, Some(what)).await?;
+            store.record_audit(commands::cli_actor(), "store.create".into(), ("store".into(), spec.id.to_string()), None, Some(what)).await?;
             println!("created store {} ({})", spec.id, spec.name);
         }
         StoreCommand::List => {
@@ -254,13 +252,13 @@ async fn terminal_command(settings: &Settings, cmd: TerminalCommand) -> anyhow::
         TerminalCommand::Create { store: s, terminal: t } => {
             let (s, t) = (StoreCode::parse(s)?, TerminalCode::parse(t)?);
             store.create_terminal(s.clone(), t.clone(), terminal_key_hash(&key)).await?;
-            store.record_audit(crm::cli_actor(), "terminal.create".into(), ("terminal".into(), format!("{s}/{t}")), None, None).await?;
+            store.record_audit(commands::cli_actor(), "terminal.create".into(), ("terminal".into(), format!("{s}/{t}")), None, None).await?;
             println!("created terminal {t} of store {s}; its key (shown once, keep it secret):");
         }
         TerminalCommand::RotateKey { store: s, terminal: t } => {
             let (s, t) = (StoreCode::parse(s)?, TerminalCode::parse(t)?);
             store.rotate_terminal_key(s.clone(), t.clone(), terminal_key_hash(&key)).await?;
-            store.record_audit(crm::cli_actor(), "terminal.rotate_key".into(), ("terminal".into(), format!("{s}/{t}")), None, None).await?;
+            store.record_audit(commands::cli_actor(), "terminal.rotate_key".into(), ("terminal".into(), format!("{s}/{t}")), None, None).await?;
             println!("replaced the key of terminal {t} of store {s}; the old key no longer works. New key:");
         }
     }
@@ -293,7 +291,7 @@ async fn apply(settings: &Settings, args: cli::ApplyArgs) -> anyhow::Result<Exit
     }
     if let Some(v) = applied.version {
         let what = serde_json::json!({ "version": v, "file": args.file.display().to_string(), "steps": applied.steps });
-        store.record_audit(crm::cli_actor(), "config.apply".into(), ("config".into(), v.to_string()), None, Some(what)).await?;
+        store.record_audit(commands::cli_actor(), "config.apply".into(), ("config".into(), v.to_string()), None, Some(what)).await?;
     }
     match (args.dry_run, applied.version) {
         (true, _) if applied.steps.is_empty() => println!("no changes"),

@@ -127,6 +127,13 @@ pub struct NewCrm {
     pub assignee: Option<String>,
 }
 
+impl NewCrm {
+    /// The entry to record about a customer or an organisation.
+    fn about(self, customer: Option<i64>, organisation: Option<i64>) -> NewCrmEntry {
+        NewCrmEntry { customer, organisation, kind: self.kind, channel: self.channel, body: self.body, due_at: self.due_at, assignee: self.assignee }
+    }
+}
+
 /// An organisation's notes, contact events, tasks and reminders, newest first.
 #[utoipa::path(get, path = "/v1/admin/organisations/{id}/crm", tag = "crm", security(("api_key" = []), ("session" = [])),
     params(("id" = String, Path), CrmQuery), responses((status = 200, body = CrmPage), (status = "4XX", body = ErrorBody)))]
@@ -145,15 +152,7 @@ pub async fn add_organisation_crm(
     Path(id): Path<String>,
     Json(body): Json<NewCrm>,
 ) -> Result<(StatusCode, Json<CrmOut>), ApiError> {
-    let entry = NewCrmEntry {
-        customer: None,
-        organisation: Some(organisation_id(&id)?),
-        kind: body.kind,
-        channel: body.channel,
-        body: body.body,
-        due_at: body.due_at,
-        assignee: body.assignee,
-    };
+    let entry = body.about(None, Some(organisation_id(&id)?));
     let e = state.store.add_crm_entry(entry, actor.name()).await?;
     Ok((StatusCode::CREATED, Json(e.into())))
 }
@@ -162,15 +161,7 @@ pub async fn add_organisation_crm(
 #[utoipa::path(post, path = "/v1/admin/customers/{id}/crm", tag = "crm", security(("api_key" = []), ("session" = [])),
     params(("id" = String, Path)), request_body = NewCrm, responses((status = 201, body = CrmOut), (status = "4XX", body = ErrorBody)))]
 pub async fn add_crm(State(state): State<AppState>, actor: CurrentActor, Path(id): Path<String>, Json(body): Json<NewCrm>) -> Result<(StatusCode, Json<CrmOut>), ApiError> {
-    let entry = NewCrmEntry {
-        customer: Some(customer_id(&id)?),
-        organisation: None,
-        kind: body.kind,
-        channel: body.channel,
-        body: body.body,
-        due_at: body.due_at,
-        assignee: body.assignee,
-    };
+    let entry = body.about(Some(customer_id(&id)?), None);
     let e = state.store.add_crm_entry(entry, actor.name()).await?;
     Ok((StatusCode::CREATED, Json(e.into())))
 }

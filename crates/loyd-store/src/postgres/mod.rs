@@ -44,7 +44,7 @@ impl Backend {
             connect.get_port(),
             connect.get_database().unwrap_or("")
         );
-        let pool = crate::pool_options::<Db>(opts)
+        let pool = crate::options::pool_options::<Db>(opts)
             .max_connections(opts.max_connections.max(2))
             .connect_with(connect)
             .await?;

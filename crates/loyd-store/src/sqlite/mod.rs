@@ -84,7 +84,7 @@ impl Backend {
             sqlx::query("PRAGMA secure_delete = FAST").execute(&mut writer).await?;
             migrated = schema_version(&mut writer).await != before;
         }
-        let readers = crate::pool_options::<Db>(opts)
+        let readers = crate::options::pool_options::<Db>(opts)
             .connect_with(base.clone().pragma("query_only", "ON"))
             .await?;
         let (tx, rx) = mpsc::channel(opts.write_queue);

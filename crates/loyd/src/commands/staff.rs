@@ -1,0 +1,68 @@
+//! `loyd user` and `loyd api-key`: staff users and API keys.
+
+use super::*;
+
+pub(super) fn new_password() -> String {
+    let mut bytes = [0u8; 12];
+    rand::fill(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub async fn user(store: &Store, cmd: UserCommand) -> anyhow::Result<ExitCode> {
+    let actor = cli_actor();
+    match cmd {
+        UserCommand::Create { login, role, stores, password_stdin } => {
+            let (password, shown) = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line).context("reading the password from stdin")?;
+                (line.trim_end_matches(['\r', '\n']).to_owned(), false)
+            } else {
+                (new_password(), true)
+            };
+            let u = store.create_user(NewUser { login, password: password.clone(), role, stores }, actor).await?;
+            println!("created {} ({})", u.login, u.role);
+            if shown {
+                println!("password (shown once; log in at POST /v1/auth/login):");
+                println!("{password}");
+            }
+        }
+        UserCommand::List => {
+            for u in store.users().await? {
+                println!("{}\t{}\t{}\t{}", u.login, u.role, u.stores.join(","), if u.disabled { "disabled" } else { "active" });
+            }
+        }
+        UserCommand::Update { login, role, stores, reset_password, disable, enable } => {
+            let password = reset_password.then(new_password);
+            let patch = UserPatch {
+                password: password.clone(),
+                role,
+                stores: (!stores.is_empty()).then_some(stores),
+                disabled: if disable { Some(true) } else if enable { Some(false) } else { None },
+            };
+            let u = store.update_user(login, patch, actor).await?;
+            println!("{}\t{}\t{}\t{}", u.login, u.role, u.stores.join(","), if u.disabled { "disabled" } else { "active" });
+            if let Some(p) = password {
+                println!("new password (shown once):");
+                println!("{p}");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn api_key(store: &Store, cmd: ApiKeyCommand) -> anyhow::Result<ExitCode> {
+    let ApiKeyCommand::Create { name, role } = cmd;
+    anyhow::ensure!(
+        loyd_domain::access::Role::parse(&role).is_some_and(|r| !r.is_store_scoped()),
+        "an API key's role is one of admin, marketer, analyst, support, auditor"
+    );
+    let mut bytes = [0u8; 32];
+    rand::fill(&mut bytes);
+    let key = format!("lya_{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>());
+    store.create_api_key(name.clone(), loyd_domain::org::terminal_key_hash(&key), role.clone()).await?;
+    let what = serde_json::json!({ "role": role });
+    store.record_audit(super::cli_actor(), "api_key.create".into(), ("api_key".into(), name.clone()), None, Some(what)).await?;
+    println!("created API key {name}; the key (shown once, keep it secret):");
+    println!("{key}");
+    Ok(ExitCode::SUCCESS)
+}

@@ -37,7 +37,8 @@
 //! - **Card usability**: [`cards::check_usable`], the one state → refusal rule.
 //! - **Points expire**: [`program::Currency::lot_terms`] dates each accrual's lot;
 //!   [`ledger::Lot::is_active`] and [`ledger::Lot::spend_order`] decide what a debit
-//!   takes; the store's job burns what expired.
+//!   takes; the store's job burns what expired (`burn_expired_lots` in
+//!   `loyd-store/src/shared/jobs.rs`).
 //! - **Rounding**: [`money::round_to_minor`] and [`money::round_scaled`], with the
 //!   currency's [`money::Rounding`]; splits over lines are [`alloc::allocate`]; returns
 //!   reverse by cumulative targets ([`returns`]).

@@ -9,7 +9,8 @@
 //! configuration error.
 //!
 //! ## Layout
-//! - [`spec`]: the file format, as serde types (`*Spec`), with its defaults.
+//! - [`spec`]: the file format, as serde types (`*Spec`), with its defaults (campaigns
+//!   and restrictions in `spec/campaign.rs`).
 //! - `compile/`: [`Program::compile`], spec to compiled program, with every check
 //!   (rewards and rates in `compile/rewards.rs`, currencies and card series in
 //!   `compile/currencies.rs`).

@@ -1,21 +1,22 @@
-//! Scheduled work on balances, one source for both backends: burning the points of
-//! inactive customers and converting balances that reached their threshold. Each item
+//! Scheduled work on balances, one source for both backends: voiding holds past their
+//! timeout, burning what is left in expired lots, burning the points of inactive
+//! customers and converting balances that reached their threshold. Each item
 //! is its own transaction on locked rows and re-checks what it acts on, so reruns and
 //! concurrent runners never act twice.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use loyd_domain::ids::{AccountId, AssetCode};
-use loyd_domain::ledger::{AccountSpec, BalancePolicy, DebitFrom, Holder, HolderKind, NewTransfer};
+use loyd_domain::ids::{AccountId, AssetCode, TransferCode, TransferId};
+use loyd_domain::ledger::{AccountSpec, BalancePolicy, DebitFrom, Holder, HolderKind, Lot, NewTransfer, Transfer, TransferKind};
 use loyd_domain::program::Program;
 use loyd_domain::time::{Timestamp, to_micros};
 use sqlx::Row;
 
-use super::ledger::{apply_transfers, ensure_account, load_accounts, load_open_lots};
+use super::ledger::{apply_transfers, ensure_account, load_accounts, load_lots, load_open_lots, system_account};
 use super::balances::system_id;
 use super::keys::{code, transfer_id};
-use super::{Backend, Conn};
+use super::{Backend, Conn, rows};
 use crate::error::StoreError;
 
 /// Customer accounts of `asset` with a positive balance whose customer has had no
@@ -122,6 +123,104 @@ async fn convert_one(
 }
 
 impl Backend {
+    /// Voids holds whose timeout has passed, at most `limit` of them; returns how many.
+    /// Each is its own transaction with a deterministic id, so concurrent runners and
+    /// reruns never expire a hold twice.
+    pub async fn expire_holds(&self, limit: u32, now: Timestamp) -> Result<usize, StoreError> {
+        let due: Vec<Transfer> = {
+            let mut c = self.reader().await?;
+            let rows = sqlx::query(concat!(
+                "SELECT ",
+                transfer_cols!(),
+                " FROM transfers WHERE pending_state = 'pending' AND timeout_at <= $1 ORDER BY timeout_at LIMIT $2"
+            ))
+            .bind(to_micros(now))
+            .bind(i64::from(limit))
+            .fetch_all(&mut *c)
+            .await?;
+            rows.iter().map(rows::transfer).collect::<Result<_, _>>()?
+        };
+        let mut expired = 0;
+        for p in due {
+            let id = TransferId::parse(format!("expire:{}", p.id)).map_err(|e| StoreError::Invalid(e.to_string()))?;
+            let code = TransferCode::parse("hold_expired").expect("valid code");
+            let t = NewTransfer {
+                kind: TransferKind::Expire { pending: p.id.clone() },
+                at: Some(now),
+                ..NewTransfer::single(id, p.debit, p.credit, p.amount, code)
+            };
+            match self.create_transfers(vec![t], now).await {
+                Ok(_) => expired += 1,
+                // Posted or voided meanwhile: nothing to expire.
+                Err(StoreError::Ledger(e)) => tracing::debug!(error = %e, "hold not expired"),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(expired)
+    }
+
+    /// Burns what is left in lots past their expiry into the asset's `system/expired`
+    /// account, at most `limit` lots; returns how many.
+    pub async fn burn_expired_lots(&self, limit: u32, now: Timestamp) -> Result<usize, StoreError> {
+        let due: Vec<(Lot, AssetCode)> = {
+            let mut c = self.reader().await?;
+            let rows = sqlx::query(
+                "SELECT l.id, l.account_id, l.amount, l.remaining, l.available_at, l.expires_at, l.created_at, a.asset \
+                 FROM lots l JOIN accounts a ON a.id = l.account_id \
+                 WHERE l.remaining > 0 AND l.expires_at IS NOT NULL AND l.expires_at <= $1 ORDER BY l.expires_at LIMIT $2",
+            )
+            .bind(to_micros(now))
+            .bind(i64::from(limit))
+            .fetch_all(&mut *c)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    let asset = AssetCode::parse(r.try_get::<String, _>("asset")?).map_err(|e| rows::corrupt(e.to_string()))?;
+                    Ok((rows::lot(r)?, asset))
+                })
+                .collect::<Result<_, StoreError>>()?
+        };
+        let mut burned = 0;
+        for (lot, asset) in due {
+            let lot = Arc::new(lot);
+            let asset = Arc::new(asset);
+            let done = self
+                .write(move |c| {
+                    let (lot, asset) = (lot.clone(), asset.clone());
+                    Box::pin(async move {
+                        let sink = system_account(c, "expired", &asset, now).await?;
+                        // Re-read under the account lock: a return may have refilled it,
+                        // a concurrent run may have burned it.
+                        load_accounts(c, &BTreeSet::from([lot.account]), true).await?;
+                        let Some(current) = load_lots(c, &BTreeSet::from([lot.id.clone()])).await?.pop() else {
+                            return Ok(false);
+                        };
+                        if current.remaining == 0 {
+                            return Ok(false);
+                        }
+                        let id = TransferId::parse(format!("expiry:{}@{}", lot.id, to_micros(now)))
+                            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+                        let t = NewTransfer {
+                            debit_from: DebitFrom::Lot(lot.id.clone()),
+                            at: Some(now),
+                            ..NewTransfer::single(
+                                id,
+                                lot.account,
+                                sink.id,
+                                current.remaining,
+                                TransferCode::parse("expiry").expect("valid code"),
+                            )
+                        };
+                        apply_transfers(c, &[t], now).await?;
+                        Ok(true)
+                    })
+                })
+                .await?;
+            burned += usize::from(done);
+        }
+        Ok(burned)
+    }
+
     /// Burns the points of customers inactive for their currency's `inactivity_days`;
     /// at most `limit` accounts per currency. Returns how many accounts were burned.
     pub async fn burn_inactive(&self, program: Arc<Program>, limit: u32, now: Timestamp) -> Result<usize, StoreError> {

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use loyd_domain::ids::{AccountId, AssetCode, TransferCode, TransferId};
+use loyd_domain::ids::{AccountId, AssetCode, TransferId};
 use loyd_domain::ledger::{
     Account, AccountSpec, Balance, BalancePolicy, Changes, DebitFrom, Holder, LedgerState, Lot, LotMove, Needs,
     NewTransfer, Transfer, TransferKind, TransferOutcome,
@@ -13,6 +13,7 @@ use loyd_domain::ledger::{
 use loyd_domain::time::{Timestamp, to_micros};
 use sqlx::{QueryBuilder, Row};
 
+use super::writes::Writes;
 use super::{Backend, Conn, Db, PG, rows};
 use crate::error::StoreError;
 use crate::LedgerAudit;
@@ -200,102 +201,6 @@ pub(crate) async fn stage_transfers(
 
 fn opt_micros(t: Option<Timestamp>) -> Option<i64> {
     t.map(to_micros)
-}
-
-/// Writes sent to the database together, so that a transaction's writes cost one round
-/// trip whatever their number (more only past [`MAX_BINDS`] parameters, for batches of
-/// thousands of rows): a chain of data-modifying `WITH` parts on PostgreSQL, statements
-/// separated by `;` in one call on SQLite (sqlx binds each statement's parameters in
-/// turn).
-///
-/// On PostgreSQL all parts run on one snapshot and do not see each other's rows, so
-/// parts must change disjoint rows. Ledger changes do: a row is either new or updated,
-/// never both, and each updated row appears once. Constraints (foreign keys included)
-/// are checked when the whole statement ends.
-pub(crate) struct Writes {
-    /// Statements, each of parts whose bind parameters stay within [`MAX_BINDS`]; all
-    /// but the last are full.
-    statements: Vec<Statement>,
-}
-
-struct Statement {
-    qb: QueryBuilder<Db>,
-    parts: usize,
-    /// The bind parameters its parts said they would bind, checked against the
-    /// placeholders in its SQL before it runs (a scan of a few kilobytes).
-    binds: usize,
-}
-
-impl Statement {
-    fn build(&mut self) -> Result<sqlx::query::Query<'_, Db, <Db as sqlx::Database>::Arguments>, StoreError> {
-        let sql = self.qb.sql();
-        let found = placeholders(sql.as_str());
-        if found != self.binds {
-            return Err(rows::corrupt(format!("a write said it binds {} parameters but has {found}: {}", self.binds, sql.as_str())));
-        }
-        Ok(self.qb.build())
-    }
-}
-
-/// The bind parameters a statement built by `QueryBuilder` takes: the highest `$n` on
-/// PostgreSQL, the number of `?` on SQLite (the SQL pushed around them has neither).
-fn placeholders(sql: &str) -> usize {
-    if PG {
-        sql.split('$').skip(1).filter_map(|s| s.split(|c: char| !c.is_ascii_digit()).next()?.parse::<usize>().ok()).max().unwrap_or(0)
-    } else {
-        sql.matches('?').count()
-    }
-}
-
-/// Bind parameters per statement: PostgreSQL takes at most 65 535 in one statement, and
-/// a part brings at most `INSERT_CHUNK` rows of 20 columns.
-const MAX_BINDS: usize = 30_000;
-
-impl Writes {
-    pub(crate) fn new() -> Self {
-        Writes { statements: Vec::new() }
-    }
-
-    /// Starts the next write, which will bind `binds` parameters; push its SQL (with
-    /// no `RETURNING`, except on the last of [`Writes::run_returning_id`]) and binds on
-    /// the builder returned.
-    pub(crate) fn part(&mut self, binds: usize) -> &mut QueryBuilder<Db> {
-        if self.statements.last().is_none_or(|s| s.binds + binds > MAX_BINDS) {
-            self.statements.push(Statement { qb: QueryBuilder::new(""), parts: 0, binds: 0 });
-        }
-        let st = self.statements.last_mut().expect("a statement was just ensured");
-        st.binds += binds;
-        if PG {
-            st.qb.push(if st.parts == 0 { "WITH " } else { "), " });
-            st.qb.push(format_args!("w{} AS (", st.parts));
-        } else if st.parts > 0 {
-            st.qb.push("; ");
-        }
-        st.parts += 1;
-        &mut st.qb
-    }
-
-    pub(crate) async fn run(self, c: &mut Conn) -> Result<(), StoreError> {
-        for mut st in self.statements {
-            if PG {
-                st.qb.push(") SELECT 1");
-            }
-            st.build()?.execute(&mut *c).await?;
-        }
-        Ok(())
-    }
-
-    /// Runs the writes, the last of which ends in `RETURNING id`, and returns that id.
-    pub(crate) async fn run_returning_id(mut self, c: &mut Conn) -> Result<i64, StoreError> {
-        let mut last = self.statements.pop().ok_or_else(|| rows::corrupt("no write returns an id".into()))?;
-        self.run(c).await?;
-        if PG {
-            last.qb.push(format_args!(") SELECT id FROM w{}", last.parts.saturating_sub(1)));
-        }
-        let returned = last.build()?.fetch_all(&mut *c).await?;
-        let row = returned.last().ok_or_else(|| rows::corrupt("a write returned no id".into()))?;
-        Ok(row.try_get("id")?)
-    }
 }
 
 /// Guarded updates of existing transfers, each checked on its own: a concurrent
@@ -680,104 +585,6 @@ impl Backend {
         rows.iter().map(|r| Ok((r.try_get("seq")?, rows::transfer(r)?))).collect()
     }
 
-    /// Voids holds whose timeout has passed, at most `limit` of them; returns how many.
-    /// Each is its own transaction with a deterministic id, so concurrent runners and
-    /// reruns never expire a hold twice.
-    pub async fn expire_holds(&self, limit: u32, now: Timestamp) -> Result<usize, StoreError> {
-        let due: Vec<Transfer> = {
-            let mut c = self.reader().await?;
-            let rows = sqlx::query(concat!(
-                "SELECT ",
-                transfer_cols!(),
-                " FROM transfers WHERE pending_state = 'pending' AND timeout_at <= $1 ORDER BY timeout_at LIMIT $2"
-            ))
-            .bind(to_micros(now))
-            .bind(i64::from(limit))
-            .fetch_all(&mut *c)
-            .await?;
-            rows.iter().map(rows::transfer).collect::<Result<_, _>>()?
-        };
-        let mut expired = 0;
-        for p in due {
-            let id = TransferId::parse(format!("expire:{}", p.id)).map_err(|e| StoreError::Invalid(e.to_string()))?;
-            let code = TransferCode::parse("hold_expired").expect("valid code");
-            let t = NewTransfer {
-                kind: TransferKind::Expire { pending: p.id.clone() },
-                at: Some(now),
-                ..NewTransfer::single(id, p.debit, p.credit, p.amount, code)
-            };
-            match self.create_transfers(vec![t], now).await {
-                Ok(_) => expired += 1,
-                // Posted or voided meanwhile: nothing to expire.
-                Err(StoreError::Ledger(e)) => tracing::debug!(error = %e, "hold not expired"),
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(expired)
-    }
-
-    /// Burns what is left in lots past their expiry into the asset's `system/expired`
-    /// account, at most `limit` lots; returns how many.
-    pub async fn burn_expired_lots(&self, limit: u32, now: Timestamp) -> Result<usize, StoreError> {
-        let due: Vec<(Lot, AssetCode)> = {
-            let mut c = self.reader().await?;
-            let rows = sqlx::query(
-                "SELECT l.id, l.account_id, l.amount, l.remaining, l.available_at, l.expires_at, l.created_at, a.asset \
-                 FROM lots l JOIN accounts a ON a.id = l.account_id \
-                 WHERE l.remaining > 0 AND l.expires_at IS NOT NULL AND l.expires_at <= $1 ORDER BY l.expires_at LIMIT $2",
-            )
-            .bind(to_micros(now))
-            .bind(i64::from(limit))
-            .fetch_all(&mut *c)
-            .await?;
-            rows.iter()
-                .map(|r| {
-                    let asset = AssetCode::parse(r.try_get::<String, _>("asset")?).map_err(|e| rows::corrupt(e.to_string()))?;
-                    Ok((rows::lot(r)?, asset))
-                })
-                .collect::<Result<_, StoreError>>()?
-        };
-        let mut burned = 0;
-        for (lot, asset) in due {
-            let lot = Arc::new(lot);
-            let asset = Arc::new(asset);
-            let done = self
-                .write(move |c| {
-                    let (lot, asset) = (lot.clone(), asset.clone());
-                    Box::pin(async move {
-                        let sink = system_account(c, "expired", &asset, now).await?;
-                        // Re-read under the account lock: a return may have refilled it,
-                        // a concurrent run may have burned it.
-                        load_accounts(c, &BTreeSet::from([lot.account]), true).await?;
-                        let Some(current) = load_lots(c, &BTreeSet::from([lot.id.clone()])).await?.pop() else {
-                            return Ok(false);
-                        };
-                        if current.remaining == 0 {
-                            return Ok(false);
-                        }
-                        let id = TransferId::parse(format!("expiry:{}@{}", lot.id, to_micros(now)))
-                            .map_err(|e| StoreError::Invalid(e.to_string()))?;
-                        let t = NewTransfer {
-                            debit_from: DebitFrom::Lot(lot.id.clone()),
-                            at: Some(now),
-                            ..NewTransfer::single(
-                                id,
-                                lot.account,
-                                sink.id,
-                                current.remaining,
-                                TransferCode::parse("expiry").expect("valid code"),
-                            )
-                        };
-                        apply_transfers(c, &[t], now).await?;
-                        Ok(true)
-                    })
-                })
-                .await?;
-            burned += usize::from(done);
-        }
-        Ok(burned)
-    }
-
     /// Checks the ledger's invariants over the whole database: every bounded account's
     /// stored totals equal the sums of its transfers, lots account for every unit, no
     /// account is past its limit, and every asset sums to zero.
@@ -816,55 +623,5 @@ impl Backend {
             audit.check(account, derived, in_lots);
         }
         Ok(audit)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn update(w: &mut Writes, binds: usize) {
-        let qb = w.part(binds);
-        qb.push("UPDATE lots SET remaining = ");
-        qb.push_bind(1_i64);
-        qb.push(" WHERE id = ");
-        qb.push_bind("lot".to_owned());
-    }
-
-    #[test]
-    fn the_placeholders_of_a_write_are_the_binds_its_parts_pushed() {
-        let mut w = Writes::new();
-        update(&mut w, 2);
-        let qb = w.part(3);
-        qb.push("INSERT INTO lot_moves (transfer_id, ord, lot_id) ");
-        qb.push_values([(1_i64, "a")], |mut b, (ord, lot)| {
-            b.push_bind("t".to_owned()).push_bind(ord).push_bind(lot.to_owned());
-        });
-        assert_eq!(w.statements.len(), 1);
-        let st = w.statements.last_mut().unwrap();
-        assert_eq!(placeholders(st.qb.sql().as_str()), 5);
-        assert!(st.build().is_ok());
-    }
-
-    #[test]
-    fn a_write_that_miscounts_its_binds_is_refused_before_it_reaches_the_database() {
-        let mut w = Writes::new();
-        update(&mut w, 1);
-        let err = w.statements.last_mut().unwrap().build().err().expect("refused");
-        assert!(err.to_string().contains("binds 1 parameters but has 2"), "{err}");
-    }
-
-    #[test]
-    fn writes_past_the_bind_limit_start_a_new_statement() {
-        let mut w = Writes::new();
-        for _ in 0..MAX_BINDS / 2 {
-            update(&mut w, 2);
-        }
-        assert_eq!(w.statements.len(), 1);
-        update(&mut w, 2);
-        assert_eq!(w.statements.len(), 2);
-        for st in &mut w.statements {
-            assert!(st.build().is_ok());
-        }
     }
 }

@@ -10,7 +10,8 @@
 //! | [`rows`] | column lists and row decoders shared by all |
 //! | [`keys`] | hashes (requests, PINs, codes), advisory-lock digests, transfer ids |
 //! | [`idempotency`] | stored replies by client id, claims of one id |
-//! | [`ledger`] | accounts, transfers, lots: the ledger's persistence |
+//! | [`ledger`] | accounts, transfers, lots: the ledger's persistence, the ledger audit |
+//! | [`writes`] | writes staged in a transaction and sent in one round trip |
 //! | [`balances`] | a holder's balances and lots, adjustments, statements |
 //! | [`stores`] | stores and terminals |
 //! | [`config`] | configuration versions: applying a program file |
@@ -32,7 +33,7 @@
 //! | [`staff`] | staff users, logins, sessions |
 //! | [`api_keys`] | admin API keys |
 //! | [`failures`] | the failure log and guessing counts |
-//! | [`jobs`] | scheduled work: inactivity burn, conversions |
+//! | [`jobs`] | scheduled work: expired holds, expired lots, inactivity burn, conversions |
 
 pub(crate) use super::{Backend, Conn, Db, PG};
 
@@ -63,3 +64,4 @@ pub(crate) mod receipts;
 pub(crate) mod returns;
 pub(crate) mod staff;
 pub(crate) mod stores;
+pub(crate) mod writes;

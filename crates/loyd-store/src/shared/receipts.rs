@@ -23,7 +23,8 @@ use super::balances::{accounts_and_lots, balances_of, ledger_refusal};
 use super::cards::{card_row, check_pin, identify, reset_pin_failures};
 use super::coupons::{coupons_of, new_coupon, store_coupon};
 use super::keys::{code, keyed_request_hash, scope_hash, transfer_id};
-use super::ledger::{Known, SystemAccounts, Writes, ensure_account, stage_transfers, system_accounts};
+use super::ledger::{Known, SystemAccounts, ensure_account, stage_transfers, system_accounts};
+use super::writes::Writes;
 
 /// Everything a receipt's calculation needs, loaded (and, when committing, locked).
 pub(crate) struct Loaded {

@@ -1,0 +1,375 @@
+//! The program as a marketer writes it: the sections of a configuration file
+//! (`docs/programs.md` documents every field). Unknown fields are refused everywhere.
+
+use std::fmt;
+
+use jiff::Timestamp;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{AssetCode, ConfigCode};
+use crate::money;
+
+mod campaign;
+
+pub use self::campaign::*;
+
+/// A decimal in a configuration file: a string (`"0.10"`) or a whole number (`100`).
+/// Floats are refused: `0.1` in TOML is a binary fraction, not a tenth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Dec(pub Decimal);
+
+impl Serialize for Dec {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Dec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Dec;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a decimal as a string, e.g. \"0.10\", or a whole number")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Dec, E> {
+                money::parse_decimal(v).map(Dec).map_err(E::custom)
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Dec, E> {
+                Ok(Dec(Decimal::from(v)))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Dec, E> {
+                Ok(Dec(Decimal::from(v)))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Dec, E> {
+                Err(E::custom(format!("{v} is a floating-point number; write decimals as strings, e.g. \"{v}\"")))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl fmt::Display for Dec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl From<i64> for Dec {
+    fn from(v: i64) -> Self {
+        Dec(Decimal::from(v))
+    }
+}
+
+// ---- currencies ---------------------------------------------------------------------
+
+/// How a currency may pay receipts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedeemSpec {
+    /// Below this balance nothing may be redeemed (`below_minimum_redeem`).
+    #[serde(default)]
+    pub min_balance: Option<Dec>,
+    /// Largest share of the payable lines (after discounts) this currency may pay, 0–1.
+    #[serde(default)]
+    pub max_share: Option<Dec>,
+    /// Goods that cannot be paid with this currency.
+    #[serde(default)]
+    pub exclude_groups: Vec<String>,
+    #[serde(default)]
+    pub exclude_skus: Vec<String>,
+    /// Whether the part of a receipt paid with this currency still earns accruals.
+    /// Default `false`: the paid part leaves every accrual base.
+    #[serde(default)]
+    pub accrue_on_redeemed: bool,
+}
+
+/// A calendar period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PeriodUnit {
+    Month,
+    Quarter,
+    Year,
+}
+
+impl PeriodUnit {
+    pub fn months(self) -> i64 {
+        match self {
+            PeriodUnit::Month => 1,
+            PeriodUnit::Quarter => 3,
+            PeriodUnit::Year => 12,
+        }
+    }
+}
+
+/// How long accrued units live: exactly one form.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LifetimeSpec {
+    /// This many days after they become spendable…
+    #[serde(default)]
+    pub days: Option<u32>,
+    /// …or months…
+    #[serde(default)]
+    pub months: Option<u32>,
+    /// …or all at this moment…
+    #[serde(default)]
+    pub until: Option<Timestamp>,
+    /// …or at the end of the calendar period they were earned in (store time).
+    #[serde(default)]
+    pub period_end: Option<PeriodUnit>,
+}
+
+/// "Every 10 points become 1.00 on the wallet": as soon as the balance reaches `every`,
+/// that many units are taken and `gives` units of `to` credited, as often as it fits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConversionSpec {
+    pub to: AssetCode,
+    pub every: Dec,
+    pub gives: Dec,
+}
+
+// ---- cards --------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CardKind {
+    /// A loyalty card bound to a customer: identifies them; their balances are theirs.
+    Loyalty,
+    /// A gift card or certificate: holds money of its own.
+    Gift,
+    /// A prepaid pass: holds visits.
+    Pass,
+    /// An internal credit card (employee meals): bound to a customer whose credit
+    /// account may go down to a limit.
+    Credit,
+}
+
+impl CardKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            CardKind::Loyalty => "loyalty",
+            CardKind::Gift => "gift",
+            CardKind::Pass => "pass",
+            CardKind::Credit => "credit",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<Self> {
+        [CardKind::Loyalty, CardKind::Gift, CardKind::Pass, CardKind::Credit].into_iter().find(|k| k.name() == s)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckDigit {
+    /// Luhn (mod 10), as on payment and most loyalty cards.
+    #[default]
+    Luhn,
+    None,
+}
+
+/// How a series numbers its cards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Numbering {
+    /// One after another: easy to hand out in order, easy to guess.
+    #[default]
+    Sequential,
+    /// Drawn at random from the whole range of the series: a guessed number is almost
+    /// never a card (with 9 free digits and a million cards, one guess in a thousand).
+    Random,
+}
+
+/// Fewest free digits (after the prefix and the check digit) a random series has.
+pub const MIN_RANDOM_DIGITS: usize = 6;
+
+/// A series of cards: numbering, kind, and what a card of the series may do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CardSeriesSpec {
+    pub id: ConfigCode,
+    pub kind: CardKind,
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Digits every number of the series starts with.
+    #[serde(default)]
+    pub prefix: String,
+    /// Digits in a number, check digit included. Default 13.
+    #[serde(default = "default_card_length")]
+    pub length: u8,
+    #[serde(default)]
+    pub check_digit: CheckDigit,
+    /// Sequential (default) or random numbers.
+    #[serde(default, skip_serializing_if = "is_sequential")]
+    pub numbering: Numbering,
+    /// Whether a PIN is required to use or inquire a card.
+    #[serde(default)]
+    pub pin: bool,
+    /// A card is valid this many days from its activation (or issue, for passes).
+    #[serde(default)]
+    pub validity_days: Option<u32>,
+    /// Gift: the money currency; pass: the counter currency of visits; credit: the
+    /// money currency of the credit account.
+    #[serde(default)]
+    pub currency: Option<AssetCode>,
+    /// Gift: the allowed activation amounts, a range…
+    #[serde(default)]
+    pub amount_min: Option<Dec>,
+    #[serde(default)]
+    pub amount_max: Option<Dec>,
+    /// …or a list of fixed nominals.
+    #[serde(default)]
+    pub nominals: Vec<Dec>,
+    /// Gift: the first payment burns whatever is left (recorded as breakage).
+    #[serde(default)]
+    pub single_use: bool,
+    /// Pass: visits a pass holds when issued.
+    #[serde(default)]
+    pub visits: Option<u32>,
+    /// Pass: the service it admits to (`gym`).
+    #[serde(default)]
+    pub service: Option<String>,
+    /// Credit: the overdraft limit of a card's account.
+    #[serde(default)]
+    pub credit_limit: Option<Dec>,
+}
+
+fn default_card_length() -> u8 {
+    13
+}
+
+fn is_sequential(n: &Numbering) -> bool {
+    *n == Numbering::Sequential
+}
+
+// ---- counters and tiers -------------------------------------------------------------
+
+/// What a counter counts over a customer's receipts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Measure {
+    /// The money paid (after loyalty discounts, less returns), in the store currency.
+    Sum,
+    /// The number of receipts.
+    Count,
+    /// The number of distinct days with a receipt.
+    Visits,
+}
+
+/// Fixed periods that start at `start` and reset every `every`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeriodSpec {
+    pub start: Timestamp,
+    pub every: PeriodUnit,
+}
+
+/// A counter of customer activity: over a rolling window or over fixed periods.
+/// Receipts count from the next receipt on, never the one being computed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CounterSpec {
+    pub id: ConfigCode,
+    pub measure: Measure,
+    /// The last N days, rolling…
+    #[serde(default)]
+    pub window_days: Option<u32>,
+    /// …or fixed periods that reset.
+    #[serde(default)]
+    pub period: Option<PeriodSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LevelSpec {
+    pub id: ConfigCode,
+    /// The counter's value from which this level holds.
+    pub from: Dec,
+}
+
+/// A ladder of levels (statuses) driven by a counter: upgrade from the next receipt,
+/// downgrade when the counter falls (old receipts leave the window, a period resets).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierSpec {
+    pub id: ConfigCode,
+    pub counter: ConfigCode,
+    pub levels: Vec<LevelSpec>,
+}
+
+// ---- segments -----------------------------------------------------------------------
+
+/// A named group of customers, defined by a rule: a custom condition over the customer
+/// (profile, tier, counters, balances, card series). Campaigns target segments by id;
+/// membership is decided at each receipt, so it is always current.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SegmentSpec {
+    pub id: ConfigCode,
+    #[serde(default)]
+    pub name: Option<String>,
+    /// CEL over `customer` (and `receipt`, `store`), e.g.
+    /// `customer.profile['city'] == 'Riga' && customer.counters['count90'] >= 5`.
+    pub condition: String,
+}
+
+// ---- coupons ------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CouponKind {
+    /// One shared promo code, printed in media.
+    Promo,
+    /// Generated codes, unique and unguessable, each with its own uses.
+    Unique,
+}
+
+/// A series of coupons: what they give, on which goods, how often, until when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CouponSeriesSpec {
+    pub id: ConfigCode,
+    pub kind: CouponKind,
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Promo: the code customers type (case-insensitive). Default: the series id.
+    #[serde(default)]
+    pub code: Option<String>,
+    /// Percent off the allowed lines…
+    #[serde(default)]
+    pub percent: Option<Dec>,
+    /// …or an amount off them (nominal).
+    #[serde(default)]
+    pub amount: Option<Dec>,
+    #[serde(default)]
+    pub groups: Vec<String>,
+    #[serde(default)]
+    pub skus: Vec<String>,
+    #[serde(default)]
+    pub exclude_groups: Vec<String>,
+    #[serde(default)]
+    pub exclude_skus: Vec<String>,
+    /// At most this share of the receipt (after other discounts), 0–1.
+    #[serde(default)]
+    pub max_share: Option<Dec>,
+    /// Uses per customer (the coupon needs an identified customer then).
+    #[serde(default)]
+    pub uses_per_customer: Option<u32>,
+    /// Uses of one code in all (unique coupons: default 1).
+    #[serde(default)]
+    pub uses_per_code: Option<u32>,
+    #[serde(default)]
+    pub valid_from: Option<Timestamp>,
+    #[serde(default)]
+    pub valid_until: Option<Timestamp>,
+    /// Unique coupons issued to a customer are valid this many days from issue.
+    #[serde(default)]
+    pub validity_days: Option<u32>,
+    /// Only for identified customers.
+    #[serde(default)]
+    pub customers_only: bool,
+}

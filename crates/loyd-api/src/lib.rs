@@ -14,8 +14,8 @@
 //!   statuses.
 //! - [`extract`]: JSON/path/query extractors with our error shape (NUL refused, the
 //!   field at fault named, refused values never echoed).
-//! - [`pos`]: the POS API (`/v1/pos/…`) behind terminal keys; every refusal goes to the
-//!   failure log.
+//! - [`pos`]: the POS API (`/v1/pos/…`) behind terminal keys, the terminal self-check
+//!   included; every refusal goes to the failure log.
 //! - [`attempts`]: the POS API's guessing limits (PINs, phones and codes, card numbers),
 //!   one place for every route.
 //! - [`auth`]: staff login and sessions (`/v1/auth/…`), the bearer token (session or
@@ -25,7 +25,7 @@
 //!   [`admin::organisations`], [`admin::cards`], [`admin::balances`], [`admin::credit`],
 //!   [`admin::coupons`], [`admin::failures`], [`admin::programs`], [`admin::ledger`],
 //!   [`admin::audit`], [`admin::staff`].
-//! - [`health`]: liveness, readiness and the terminal self-check.
+//! - [`health`]: liveness and readiness.
 //! - [`metrics`]: Prometheus metrics: requests and latency by route, the database pool.
 //! - [`openapi`]: the OpenAPI document and the page that renders it.
 //!

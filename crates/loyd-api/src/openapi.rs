@@ -20,7 +20,7 @@ use crate::{admin, auth, health, pos};
     paths(
         health::healthz,
         health::readyz,
-        health::whoami,
+        pos::whoami,
         pos::calculate,
         pos::commit,
         pos::cancel,
@@ -72,7 +72,7 @@ use crate::{admin, auth, health, pos};
         ErrorCode,
         health::Health,
         health::Ready,
-        health::TerminalInfo,
+        pos::TerminalInfo,
         pos::OfflineUpload,
         pos::OfflineResult,
         pos::OfflineReport,

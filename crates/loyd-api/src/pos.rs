@@ -8,11 +8,11 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
-use loyd_domain::operations::{ActivateRequest, ActivateResponse, CardInquiry, VisitRequest, VisitResponse};
+use jiff::Timestamp;
+use loyd_domain::operations::{ActivateRequest, ActivateResponse, CardInquiry, Outcome, VisitRequest, VisitResponse};
 use loyd_domain::org::terminal_key_hash;
 use loyd_domain::receipt::{ReceiptRequest, ReceiptResponse};
 use loyd_domain::returns::{ReturnRequest, ReturnResponse};
-use loyd_domain::operations::Outcome;
 use loyd_store::{NewFailure, PosCaller, PosReply};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -34,7 +34,7 @@ pub struct Caller(pub PosCaller);
 
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
-        .route("/v1/pos/terminal", get(crate::health::whoami))
+        .route("/v1/pos/terminal", get(whoami))
         .route("/v1/pos/calculate", post(calculate))
         .route("/v1/pos/receipts", post(commit))
         .route("/v1/pos/receipts/{receipt_id}/cancel", post(cancel))
@@ -409,4 +409,35 @@ pub async fn visit(
     let (id, card) = (req.operation_id.clone(), req.customer.card.clone());
     let admitted = attempts::check(&state, &caller, Presented::visit(&req)).await.map_err(|e| e.for_client_id(id.clone()))?;
     admitted.settle(state.store.register_visit(caller, req).await.map(reply).map_err(|e| ApiError::from(e).for_client_id(id).for_card(card)))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TerminalInfo {
+    pub store: String,
+    pub store_name: String,
+    pub terminal: String,
+    /// The store's IANA time zone: receipt times without an offset are not accepted,
+    /// but rules with a time of day are evaluated in this zone.
+    pub timezone: String,
+    /// The money currency of the store's receipts.
+    pub currency: String,
+    /// Server time, to detect a drifting POS clock.
+    #[schema(value_type = String, format = DateTime)]
+    pub server_time: Timestamp,
+}
+
+/// Tells a terminal who the server thinks it is: the first call of an integration.
+#[utoipa::path(get, path = "/v1/pos/terminal", tag = "pos", security(("terminal_key" = [])), responses(
+    (status = 200, body = TerminalInfo),
+    (status = 401, body = ErrorBody),
+))]
+pub async fn whoami(State(state): State<AppState>, Extension(Caller(caller)): Extension<Caller>) -> Json<TerminalInfo> {
+    Json(TerminalInfo {
+        store: caller.store.id.to_string(),
+        store_name: caller.store_name,
+        terminal: caller.terminal.to_string(),
+        timezone: caller.store.timezone.as_str().to_owned(),
+        currency: caller.store.currency.to_string(),
+        server_time: state.store.now(),
+    })
 }

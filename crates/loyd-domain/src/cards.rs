@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::AccountId;
 use crate::program::{CardKind, CardSeriesSpec, CheckDigit};
-use crate::receipt::ReceiptError;
+use crate::refusal::ReceiptError;
 use crate::time::Timestamp;
 
 /// Luhn check digit for a string of digits.
@@ -52,7 +52,7 @@ pub fn series_capacity(prefix: &str, length: u8, check: CheckDigit) -> Option<u6
 }
 
 /// Longest card number or other identifier a POS may send.
-pub const MAX_CARD_LEN: usize = 32;
+pub const MAX_CARD_LEN: usize = crate::ids::CardNumber::MAX_LEN;
 
 /// A card number as typed or scanned: digits and letters only.
 pub fn valid_card_text(s: &str) -> bool {

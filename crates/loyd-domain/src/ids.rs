@@ -225,7 +225,7 @@ number_id!(
 
 string_id!(
     /// A card number as printed, typed or scanned: letters and digits.
-    CardNumber, "card number", crate::cards::MAX_CARD_LEN, "letters and digits", |b: u8| b.is_ascii_alphanumeric()
+    CardNumber, "card number", 32, "letters and digits", |b: u8| b.is_ascii_alphanumeric()
 );
 
 #[cfg(test)]

@@ -7,8 +7,9 @@
 //!
 //! ## Layout, by capability
 //! - Receipts: [`receipt`] (the request, parsed strictly once, the context, the
-//!   calculation and the response; [`receipt::ReceiptError`], every refusal and its
-//!   code; [`receipt::TimePolicy`], the dates a receipt may carry, offline included),
+//!   calculation and the response; [`receipt::TimePolicy`], the dates a receipt may
+//!   carry, offline included), [`refusal`] ([`refusal::ReceiptError`], every refusal of
+//!   every POS operation and its code),
 //!   [`engine`] (receipt + context + program → calculation: campaigns, coupons,
 //!   redemptions, gift cards, accruals, limits), [`returns`] (what a cancel or a
 //!   partial return reverses).
@@ -43,7 +44,7 @@
 //!   currency's [`money::Rounding`]; splits over lines are [`alloc::allocate`]; returns
 //!   reverse by cumulative targets ([`returns`]).
 //! - **Coupon validation**: the code's form in [`coupons`]; unknown, expired, used or
-//!   not applicable in `engine::apply_coupons`; validity dates in
+//!   not applicable in `apply_coupons` (`engine/discounts.rs`); validity dates in
 //!   [`coupons::valid_until`].
 //! - **Gift card activation** [`giftcards::plan_activation`]; **a visit**
 //!   [`passes::plan_visit`]; **conversion** [`program::Conversion::of`]; **staff
@@ -68,6 +69,7 @@ pub mod passes;
 pub mod profile;
 pub mod program;
 pub mod receipt;
+pub mod refusal;
 pub mod returns;
 pub mod simulate;
 pub mod text;

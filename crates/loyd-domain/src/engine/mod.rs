@@ -29,7 +29,8 @@
 //! - `discounts`: discount rewards, coupons (validated in `apply_coupons`), the cap on
 //!   the total discount;
 //! - `tenders`: redemptions and gift cards;
-//! - `accruals`: units earned, by rate and exception, within the accrual restriction.
+//! - `accruals`: units earned, by rate and exception, within the accrual restriction;
+//! - `tests`: the engine's table tests.
 
 use std::collections::BTreeMap;
 

@@ -14,6 +14,14 @@
 //! The guarantees (sum zero per asset, no account past its limit, replay changes
 //! nothing) are stated in `docs/ledger.md` and checked by the property tests below.
 //!
+//! ## Layout
+//! - `account`: accounts, holders, balance policies, balances;
+//! - `transfer`: transfers, their kinds and outcomes;
+//! - `lots`: lots, which are active, and the order debits spend them in;
+//! - `state`: [`LedgerState::apply_batch`], the batch rules on loaded state;
+//! - `error`: why a transfer or batch is refused;
+//! - `tests`: property and table tests.
+//!
 //! [`TransferId`]: crate::ids::TransferId
 
 mod account;

@@ -6,8 +6,7 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp, ToSpan};
 use rust_decimal::Decimal;
 
-use super::{Goods, PeriodUnit};
-use crate::config::CurrencyKind;
+use super::{CurrencyKind, Goods, PeriodUnit};
 use crate::ids::AssetCode;
 use crate::money::{Rounding, Scale};
 

@@ -4,7 +4,6 @@ use rust_decimal::Decimal;
 use serde_json::json;
 
 use super::*;
-use crate::config::{ConfigDocument, ConfigError};
 
 fn compile(doc: serde_json::Value) -> Result<Program, Vec<ConfigError>> {
     let doc: ConfigDocument = serde_json::from_value(doc).expect("test document parses");

@@ -14,14 +14,6 @@ pub(super) fn pairs(flag: &str, args: &[String]) -> anyhow::Result<Vec<(String, 
         .collect()
 }
 
-pub(super) fn yes_no(text: &str) -> Option<bool> {
-    match text.trim().to_ascii_lowercase().as_str() {
-        "yes" | "y" | "true" | "1" => Some(true),
-        "no" | "n" | "false" | "0" => Some(false),
-        _ => None,
-    }
-}
-
 /// An empty flag value clears the field.
 pub(super) fn change(v: Option<String>) -> Option<Option<String>> {
     v.map(|v| (!v.is_empty()).then_some(v))

@@ -1,7 +1,6 @@
 //! `loyd customer import` and `loyd customer export`: customers as CSV, with progress.
 
 use super::*;
-use super::customers::yes_no;
 
 /// Columns of the CSV format with a meaning of their own; any other column is a
 /// profile field.

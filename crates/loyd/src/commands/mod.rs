@@ -5,7 +5,7 @@
 //! terminals, `apply` and `ledger verify` are in `main.rs`; the jobs in `jobs.rs`.
 //!
 //! This file holds what they share: the actor the audit log names, customer ids and
-//! amounts as typed on the command line.
+//! amounts as typed on the command line, the bounds of a month in a time zone.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -36,6 +36,15 @@ pub mod import_export;
 pub mod keyring;
 pub mod programs;
 pub mod staff;
+
+/// `yes`/`no` (and `y`, `true`, `1`, …) as an operator or a CSV file writes it.
+fn yes_no(text: &str) -> Option<bool> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "yes" | "y" | "true" | "1" => Some(true),
+        "no" | "n" | "false" | "0" => Some(false),
+        _ => None,
+    }
+}
 
 /// Who the audit log names for commands run on this machine.
 pub fn cli_actor() -> String {

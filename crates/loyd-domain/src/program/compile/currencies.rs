@@ -6,7 +6,7 @@ use jiff::SignedDuration;
 use rust_decimal::Decimal;
 
 use super::{Problems, share};
-use crate::config::{CurrencyKind, CurrencySpec};
+
 use crate::ids::AssetCode;
 use crate::money;
 use crate::program::*;

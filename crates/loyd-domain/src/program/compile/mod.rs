@@ -9,7 +9,7 @@ use rust_decimal::Decimal;
 use self::currencies::{check_conversion, check_series, compile_currency};
 use self::rewards::compile_reward;
 use super::*;
-use crate::config::{ConfigDocument, ConfigError};
+
 use crate::ids::{AssetCode, ConfigCode};
 
 mod currencies;

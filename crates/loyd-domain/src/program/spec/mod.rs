@@ -8,11 +8,13 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{AssetCode, ConfigCode};
-use crate::money;
+use crate::money::{self, Rounding, Scale};
 
 mod campaign;
+mod document;
 
 pub use self::campaign::*;
+pub use self::document::*;
 
 /// A decimal in a configuration file: a string (`"0.10"`) or a whole number (`100`).
 /// Floats are refused: `0.1` in TOML is a binary fraction, not a tenth.
@@ -372,4 +374,97 @@ pub struct CouponSeriesSpec {
     /// Only for identified customers.
     #[serde(default)]
     pub customers_only: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CurrencyKind {
+    /// Loyalty points ("bonuses"): earned and spent, may carry activation and lifetime.
+    Points,
+    /// Money-like balances: gift card value, e-wallet, internal credit, store currency.
+    Money,
+    /// Counted things: visits, stamps.
+    Counter,
+}
+
+impl CurrencyKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            CurrencyKind::Points => "points",
+            CurrencyKind::Money => "money",
+            CurrencyKind::Counter => "counter",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        [CurrencyKind::Points, CurrencyKind::Money, CurrencyKind::Counter].into_iter().find(|k| k.name() == name)
+    }
+}
+
+/// A currency (ledger asset). Its scale fixes the minor unit forever, so it cannot
+/// change once defined.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CurrencySpec {
+    pub code: AssetCode,
+    pub kind: CurrencyKind,
+    /// Decimal places: 2 for EUR, 0 for whole points.
+    pub scale: Scale,
+    #[serde(default)]
+    pub name: Option<String>,
+    /// How computed amounts are rounded; default: down for points and counters (never
+    /// give a fraction away), half-up for money.
+    #[serde(default)]
+    pub rounding: Option<Rounding>,
+    /// Store-money value of one unit when it pays a receipt (`"0.10"` per point).
+    /// Money currencies default to 1.
+    #[serde(default)]
+    pub value: Option<Dec>,
+    /// Present when the currency may pay receipts.
+    #[serde(default)]
+    pub redeem: Option<RedeemSpec>,
+    /// Accrued units become spendable this many days after the purchase.
+    #[serde(default)]
+    pub activation_days: Option<u32>,
+    /// When accrued units expire.
+    #[serde(default)]
+    pub lifetime: Option<LifetimeSpec>,
+    /// All units burn when the customer makes no purchase for this many days.
+    #[serde(default)]
+    pub inactivity_days: Option<u32>,
+    /// "Every 10 points become 1.00 on the wallet".
+    #[serde(default)]
+    pub conversion: Option<ConversionSpec>,
+}
+
+impl CurrencySpec {
+    /// A currency with no rules: it neither pays nor expires.
+    pub fn new(code: AssetCode, kind: CurrencyKind, scale: Scale) -> Self {
+        CurrencySpec {
+            code,
+            kind,
+            scale,
+            name: None,
+            rounding: None,
+            value: None,
+            redeem: None,
+            activation_days: None,
+            lifetime: None,
+            inactivity_days: None,
+            conversion: None,
+        }
+    }
+
+    pub fn rounding(&self) -> Rounding {
+        self.rounding.unwrap_or(match self.kind {
+            CurrencyKind::Points | CurrencyKind::Counter => Rounding::Down,
+            CurrencyKind::Money => Rounding::HalfUp,
+        })
+    }
+
+    /// The spec with defaults made explicit, so a stored spec and a file spec that mean
+    /// the same thing compare equal.
+    pub fn normalized(&self) -> Self {
+        CurrencySpec { rounding: Some(self.rounding()), ..self.clone() }
+    }
 }

@@ -1,5 +1,6 @@
 //! [`ReceiptError`]: why a receipt or another POS operation is refused, and its stable
-//! code ([`ReceiptError::code`], the one list the API maps to statuses).
+//! code ([`ReceiptError::code`], the one list the API maps to statuses). Every
+//! capability's planner refuses with it; `receipt` re-exports it.
 
 use jiff::Timestamp;
 

@@ -1,0 +1,49 @@
+//! The whole configuration document `loyd apply -f FILE` loads: stores and the program's
+//! sections, and the error that names a problem by its path in the file. How a document
+//! is merged into the stored configuration is [`crate::config`].
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::*;
+use crate::org::StoreSpec;
+
+/// The whole configuration document.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigDocument {
+    #[serde(default)]
+    pub currencies: Vec<CurrencySpec>,
+    #[serde(default)]
+    pub stores: Vec<StoreSpec>,
+    #[serde(default)]
+    pub card_series: Vec<CardSeriesSpec>,
+    #[serde(default)]
+    pub counters: Vec<CounterSpec>,
+    #[serde(default)]
+    pub tiers: Vec<TierSpec>,
+    #[serde(default)]
+    pub coupon_series: Vec<CouponSeriesSpec>,
+    #[serde(default)]
+    pub segments: Vec<SegmentSpec>,
+    #[serde(default)]
+    pub campaigns: Vec<CampaignSpec>,
+    /// Limits on top of all campaigns. Replaced as a whole when a file gives it.
+    #[serde(default)]
+    pub restrictions: Option<RestrictionsSpec>,
+}
+
+/// A problem found in a document, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConfigError {
+    /// Where: `stores[2].name`.
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}

@@ -248,7 +248,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         let store = open(&url, 2).await?;
         let cards = dataset::gift_cards(&store, args.terminals * 20).await?;
         // The back office reads customers' purchase pages with this key.
-        match store.create_api_key("loyd-bench".into(), loyd_domain::org::terminal_key_hash(dataset::ADMIN_KEY), "admin".into()).await {
+        match store.create_api_key("loyd-bench".into(), loyd_domain::org::terminal_key_hash(dataset::ADMIN_KEY), loyd_domain::access::Role::Admin).await {
             Ok(()) | Err(loyd_store::StoreError::AlreadyExists { .. }) => {}
             Err(e) => return Err(e.into()),
         }

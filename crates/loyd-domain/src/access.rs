@@ -229,19 +229,53 @@ pub fn check_password(password: &str) -> Result<(), Invalid> {
     if (10..=256).contains(&n) { Ok(()) } else { Err(invalid("a password is 10 to 256 characters")) }
 }
 
-/// A role and the stores it is limited to: store managers have at least one store,
-/// every other role none.
-pub fn check_role(role: &str, stores: &[String]) -> Result<Role, Invalid> {
-    let r = Role::parse(role).ok_or_else(|| {
+/// A role by its name, as a request or the command line gives it.
+pub fn parse_role(role: &str) -> Result<Role, Invalid> {
+    Role::parse(role).ok_or_else(|| {
         invalid(format!("'{role}' is not a role ({})", Role::ALL.iter().map(|r| r.name()).collect::<Vec<_>>().join(", ")))
-    })?;
-    if r.is_store_scoped() && stores.is_empty() {
+    })
+}
+
+/// The stores a role is limited to: store managers have at least one store, every
+/// other role none.
+pub fn check_stores(role: Role, stores: &[String]) -> Result<(), Invalid> {
+    if role.is_store_scoped() && stores.is_empty() {
         return Err(invalid("a store manager needs at least one store"));
     }
-    if !r.is_store_scoped() && !stores.is_empty() {
+    if !role.is_store_scoped() && !stores.is_empty() {
         return Err(invalid(format!("a {role} is not limited to stores; give stores to store managers only")));
     }
+    Ok(())
+}
+
+/// A role by its name and the stores it is limited to ([`parse_role`], [`check_stores`]).
+pub fn check_role(role: &str, stores: &[String]) -> Result<Role, Invalid> {
+    let r = parse_role(role)?;
+    check_stores(r, stores)?;
     Ok(r)
+}
+
+/// A staff user to create, checked in this order: login, password, role and its stores.
+pub fn check_new_user(login: &str, password: &str, role: &str, stores: &[String]) -> Result<Role, Invalid> {
+    check_login(login)?;
+    check_password(password)?;
+    check_role(role, stores)
+}
+
+/// Changes to a staff user, checked in this order: the new password, the new role (its
+/// stores are checked against the user's once they are known).
+pub fn check_user_changes(password: Option<&str>, role: Option<&str>) -> Result<Option<Role>, Invalid> {
+    if let Some(p) = password {
+        check_password(p)?;
+    }
+    role.map(parse_role).transpose()
+}
+
+/// An API key's role: any role but store manager (a key is limited to no stores).
+pub fn check_api_key_role(role: &str) -> Result<Role, Invalid> {
+    Role::parse(role)
+        .filter(|r| !r.is_store_scoped())
+        .ok_or_else(|| invalid("an API key's role is one of admin, marketer, analyst, support, auditor"))
 }
 
 /// A customer's contact data, checked and normalised.

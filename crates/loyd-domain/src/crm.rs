@@ -75,18 +75,17 @@ impl EntryStatus {
     }
 }
 
-/// Checks a new entry: its kind, its body (up to 10 000 characters, line breaks
-/// allowed), about exactly one customer or organisation, a due time for tasks and
-/// reminders, a known channel. Returns its kind.
+/// Checks a new entry of a kind ([`EntryKind::parse`] at the edge): its body (up to
+/// 10 000 characters, line breaks allowed), about exactly one customer or organisation,
+/// a due time for tasks and reminders, a known channel.
 pub fn check_entry(
-    kind: &str,
+    kind: EntryKind,
     body: &str,
     about_customer: bool,
     about_organisation: bool,
     due_at: Option<Timestamp>,
     channel: Option<&str>,
-) -> Result<EntryKind, Invalid> {
-    let kind = EntryKind::parse(kind)?;
+) -> Result<(), Invalid> {
     crate::text::lines("body", body, 10_000).map_err(|e| Invalid(format!("a CRM entry's {e}")))?;
     if about_customer == about_organisation {
         return Err(Invalid("a CRM entry is about one customer or one organisation".into()));
@@ -97,7 +96,7 @@ pub fn check_entry(
     if channel.is_some_and(|ch| !is_channel(ch)) {
         return Err(Invalid(format!("a channel is one of {}", CHANNELS.join(", "))));
     }
-    Ok(kind)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -120,17 +119,17 @@ mod tests {
     #[test]
     fn tasks_and_reminders_start_open_with_a_due_time_notes_and_events_are_done() {
         let due = Some("2026-06-01T10:00:00Z".parse().unwrap());
-        assert_eq!(check_entry("task", "call back", true, false, due, Some("phone")), Ok(EntryKind::Task));
+        assert_eq!(check_entry(EntryKind::Task, "call back", true, false, due, Some("phone")), Ok(()));
         assert_eq!(EntryKind::Task.first_status(), EntryStatus::Open);
         assert_eq!(EntryKind::Reminder.first_status(), EntryStatus::Open);
         assert_eq!(EntryKind::Note.first_status(), EntryStatus::Done);
         assert_eq!(EntryKind::Event.first_status(), EntryStatus::Done);
         let refused = |kind, body, c, o, due, ch| check_entry(kind, body, c, o, due, ch).unwrap_err().to_string();
-        assert_eq!(refused("task", "x", true, false, None, None), "tasks and reminders need a due time");
-        assert_eq!(refused("note", "x", true, true, None, None), "a CRM entry is about one customer or one organisation");
-        assert_eq!(refused("note", "x", false, false, None, None), "a CRM entry is about one customer or one organisation");
-        assert_eq!(refused("note", "x", true, false, None, Some("fax")), "a channel is one of sms, email, push, phone, post");
-        assert_eq!(refused("note", "", true, false, None, None), "a CRM entry's body must not be empty");
-        assert_eq!(refused("memo", "x", true, false, None, None), "a CRM entry is one of note, event, task, reminder");
+        assert_eq!(refused(EntryKind::Task, "x", true, false, None, None), "tasks and reminders need a due time");
+        assert_eq!(refused(EntryKind::Note, "x", true, true, None, None), "a CRM entry is about one customer or one organisation");
+        assert_eq!(refused(EntryKind::Note, "x", false, false, None, None), "a CRM entry is about one customer or one organisation");
+        assert_eq!(refused(EntryKind::Note, "x", true, false, None, Some("fax")), "a channel is one of sms, email, push, phone, post");
+        assert_eq!(refused(EntryKind::Note, "", true, false, None, None), "a CRM entry's body must not be empty");
+        assert_eq!(EntryKind::parse("memo").unwrap_err().to_string(), "a CRM entry is one of note, event, task, reminder");
     }
 }

@@ -48,8 +48,8 @@
 //!   [`coupons::valid_until`].
 //! - **Gift card activation** [`giftcards::plan_activation`]; **a visit**
 //!   [`passes::plan_visit`]; **conversion** [`program::Conversion::of`]; **staff
-//!   checks** [`access::check_login`], [`access::check_password`],
-//!   [`access::check_role`].
+//!   checks** [`access::check_new_user`], [`access::check_user_changes`],
+//!   [`access::check_api_key_role`], [`access::check_stores`].
 //! - **The SQLite writer's batching** is not here: `loyd-store/src/sqlite/mod.rs`.
 
 pub mod access;

@@ -127,7 +127,7 @@ pub struct User {
 pub struct NewUser {
     pub login: String,
     pub password: String,
-    pub role: String,
+    pub role: loyd_domain::access::Role,
     pub stores: Vec<String>,
 }
 
@@ -135,7 +135,7 @@ pub struct NewUser {
 #[derive(Debug, Clone, Default)]
 pub struct UserPatch {
     pub password: Option<String>,
-    pub role: Option<String>,
+    pub role: Option<loyd_domain::access::Role>,
     pub stores: Option<Vec<String>>,
     pub disabled: Option<bool>,
 }
@@ -209,7 +209,7 @@ pub struct CrmEntry {
 pub struct NewCrmEntry {
     pub customer: Option<i64>,
     pub organisation: Option<i64>,
-    pub kind: String,
+    pub kind: loyd_domain::crm::EntryKind,
     pub channel: Option<String>,
     pub body: String,
     pub due_at: Option<Timestamp>,
@@ -219,7 +219,7 @@ pub struct NewCrmEntry {
 /// Changes to a CRM entry (tasks and reminders are closed this way).
 #[derive(Debug, Clone, Default)]
 pub struct CrmPatch {
-    pub status: Option<String>,
+    pub status: Option<loyd_domain::crm::EntryStatus>,
     pub assignee: Option<Option<String>>,
     pub due_at: Option<Option<Timestamp>>,
 }

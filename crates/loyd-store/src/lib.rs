@@ -262,7 +262,7 @@ dispatch! {
     pub async fn principal(&self, token_hash: String; now now) -> Result<Option<Principal>, StoreError>;
     /// Blocks or unblocks a card; `actor` is named in the audit log.
     pub async fn set_card_blocked(&self, number: String, blocked: bool, actor: String; now now) -> Result<(), StoreError>;
-    pub async fn create_api_key(&self, name: String, key_hash: String, role: String; now now) -> Result<(), StoreError>;
+    pub async fn create_api_key(&self, name: String, key_hash: String, role: loyd_domain::access::Role; now now) -> Result<(), StoreError>;
     /// Settles internal credit; returns (amount settled, balance after), in minor units.
     pub async fn settle_credit(&self, operation_id: String, customer: i64, currency: AssetCode, amount: Option<i64>, actor: String; now now) -> Result<(i64, i64), StoreError>;
     pub async fn statement(&self, customer: i64, currency: AssetCode, from: Timestamp, to: Timestamp, scale: Scale) -> Result<Statement, StoreError>;

@@ -29,7 +29,7 @@ both_backends! {
         let store = open(&db, ring(&[&k1])).await;
         let new = NewCustomer { phone: Some("+37120000201".into()), name: Some("Līga Zariņa".into()), ..NewCustomer::default() };
         let c = store.create_customer(new, "test".into()).await.unwrap();
-        let note = NewCrmEntry { customer: Some(c.id), organisation: None, kind: "note".into(), channel: None, body: "VIP".into(), due_at: None, assignee: None };
+        let note = NewCrmEntry { customer: Some(c.id), organisation: None, kind: loyd_domain::crm::EntryKind::Note, channel: None, body: "VIP".into(), due_at: None, assignee: None };
         store.add_crm_entry(note, "test".into()).await.unwrap();
         store.close().await;
 

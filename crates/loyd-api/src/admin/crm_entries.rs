@@ -2,6 +2,8 @@
 //! reminders; listing, recording and closing them.
 
 use super::*;
+use loyd_domain::crm::{EntryKind, EntryStatus};
+use loyd_store::StoreError;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CrmOut {
@@ -129,8 +131,9 @@ pub struct NewCrm {
 
 impl NewCrm {
     /// The entry to record about a customer or an organisation.
-    fn about(self, customer: Option<i64>, organisation: Option<i64>) -> NewCrmEntry {
-        NewCrmEntry { customer, organisation, kind: self.kind, channel: self.channel, body: self.body, due_at: self.due_at, assignee: self.assignee }
+    fn about(self, customer: Option<i64>, organisation: Option<i64>) -> Result<NewCrmEntry, ApiError> {
+        let kind = EntryKind::parse(&self.kind).map_err(StoreError::from)?;
+        Ok(NewCrmEntry { customer, organisation, kind, channel: self.channel, body: self.body, due_at: self.due_at, assignee: self.assignee })
     }
 }
 
@@ -152,7 +155,7 @@ pub async fn add_organisation_crm(
     Path(id): Path<String>,
     Json(body): Json<NewCrm>,
 ) -> Result<(StatusCode, Json<CrmOut>), ApiError> {
-    let entry = body.about(None, Some(organisation_id(&id)?));
+    let entry = body.about(None, Some(organisation_id(&id)?))?;
     let e = state.store.add_crm_entry(entry, actor.name()).await?;
     Ok((StatusCode::CREATED, Json(e.into())))
 }
@@ -161,7 +164,7 @@ pub async fn add_organisation_crm(
 #[utoipa::path(post, path = "/v1/admin/customers/{id}/crm", tag = "crm", security(("api_key" = []), ("session" = [])),
     params(("id" = String, Path)), request_body = NewCrm, responses((status = 201, body = CrmOut), (status = "4XX", body = ErrorBody)))]
 pub async fn add_crm(State(state): State<AppState>, actor: CurrentActor, Path(id): Path<String>, Json(body): Json<NewCrm>) -> Result<(StatusCode, Json<CrmOut>), ApiError> {
-    let entry = body.about(Some(customer_id(&id)?), None);
+    let entry = body.about(Some(customer_id(&id)?), None)?;
     let e = state.store.add_crm_entry(entry, actor.name()).await?;
     Ok((StatusCode::CREATED, Json(e.into())))
 }
@@ -183,6 +186,7 @@ pub struct CrmChanges {
 #[utoipa::path(patch, path = "/v1/admin/crm/{id}", tag = "crm", security(("api_key" = []), ("session" = [])),
     params(("id" = i64, Path)), request_body = CrmChanges, responses((status = 200, body = CrmOut), (status = "4XX", body = ErrorBody)))]
 pub async fn update_crm(State(state): State<AppState>, actor: CurrentActor, Path(id): Path<i64>, Json(body): Json<CrmChanges>) -> Result<Json<CrmOut>, ApiError> {
-    let patch = CrmPatch { status: body.status, assignee: body.assignee, due_at: body.due_at };
+    let status = body.status.as_deref().map(EntryStatus::parse).transpose().map_err(StoreError::from)?;
+    let patch = CrmPatch { status, assignee: body.assignee, due_at: body.due_at };
     Ok(Json(state.store.update_crm_entry(id, patch, actor.name()).await?.into()))
 }

@@ -1,6 +1,8 @@
 //! Staff users: list, create, change role, stores, password, or disable.
 
 use super::*;
+use loyd_domain::access;
+use loyd_store::StoreError;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UserList {
@@ -32,7 +34,8 @@ pub struct NewUserRequest {
 #[utoipa::path(post, path = "/v1/admin/users", tag = "crm", security(("api_key" = []), ("session" = [])),
     request_body = NewUserRequest, responses((status = 201, body = UserOut), (status = "4XX", body = ErrorBody)))]
 pub async fn create_user(State(state): State<AppState>, actor: CurrentActor, Json(body): Json<NewUserRequest>) -> Result<(StatusCode, Json<UserOut>), ApiError> {
-    let new = NewUser { login: body.login, password: body.password, role: body.role, stores: body.stores };
+    let role = access::check_new_user(&body.login, &body.password, &body.role, &body.stores).map_err(StoreError::from)?;
+    let new = NewUser { login: body.login, password: body.password, role, stores: body.stores };
     let u = state.store.create_user(new, actor.name()).await?;
     Ok((StatusCode::CREATED, Json(u.into())))
 }
@@ -52,6 +55,7 @@ pub struct UserChanges {
 #[utoipa::path(patch, path = "/v1/admin/users/{login}", tag = "crm", security(("api_key" = []), ("session" = [])),
     params(("login" = String, Path)), request_body = UserChanges, responses((status = 200, body = UserOut), (status = "4XX", body = ErrorBody)))]
 pub async fn update_user(State(state): State<AppState>, actor: CurrentActor, Path(login): Path<String>, Json(body): Json<UserChanges>) -> Result<Json<UserOut>, ApiError> {
-    let patch = UserPatch { password: body.password, role: body.role, stores: body.stores, disabled: body.disabled };
+    let role = access::check_user_changes(body.password.as_deref(), body.role.as_deref()).map_err(StoreError::from)?;
+    let patch = UserPatch { password: body.password, role, stores: body.stores, disabled: body.disabled };
     Ok(Json(state.store.update_user(login, patch, actor.name()).await?.into()))
 }

@@ -207,7 +207,7 @@ pub const ADMIN_KEY: &str = "lya_test_admin_key";
 
 /// Gives the app an admin API key, [`ADMIN_KEY`].
 pub async fn admin(app: &TestApp) {
-    app.store.create_api_key("ops".into(), terminal_key_hash(ADMIN_KEY), "admin".into()).await.unwrap();
+    app.store.create_api_key("ops".into(), terminal_key_hash(ADMIN_KEY), loyd_domain::access::Role::Admin).await.unwrap();
 }
 
 /// Calls the API with a bearer token; returns the status and the body (JSON, a JSON
@@ -233,7 +233,7 @@ pub async fn staff(app: &TestApp, login: &str, role: &str, stores: &[&str]) -> S
             loyd_store::NewUser {
                 login: login.into(),
                 password: password.clone(),
-                role: role.into(),
+                role: loyd_domain::access::Role::parse(role).expect("a role"),
                 stores: stores.iter().map(|s| s.to_string()).collect(),
             },
             "test".into(),

@@ -1,6 +1,6 @@
 //! Currencies as the engine uses them: scale, rounding, value, redemption, when accrued
 //! units activate and expire ([`Currency::lot_terms`]), inactivity, and conversion into
-//! another currency ([`Conversion::convert`]).
+//! another currency ([`Conversion::of`]).
 
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp, ToSpan};

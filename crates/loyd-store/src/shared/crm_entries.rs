@@ -53,8 +53,9 @@ async fn assignee_exists(c: &mut Conn, login: &str) -> Result<(), StoreError> {
 
 impl Backend {
     pub async fn add_crm_entry(&self, entry: NewCrmEntry, actor: String, now: Timestamp) -> Result<CrmEntry, StoreError> {
-        let kind = crm::check_entry(
-            &entry.kind,
+        let kind = entry.kind;
+        crm::check_entry(
+            kind,
             &entry.body,
             entry.customer.is_some(),
             entry.organisation.is_some(),
@@ -99,7 +100,7 @@ impl Backend {
     }
 
     pub async fn update_crm_entry(&self, id: i64, patch: CrmPatch, actor: String, now: Timestamp) -> Result<CrmEntry, StoreError> {
-        let status = patch.status.as_deref().map(crm::EntryStatus::parse).transpose()?;
+        let status = patch.status;
         let (patch, secrets) = (Arc::new(patch), self.ring());
         self.write(move |c| {
             let (patch, secrets, actor) = (patch.clone(), secrets.clone(), actor.clone());

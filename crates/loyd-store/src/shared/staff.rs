@@ -67,7 +67,7 @@ impl Backend {
     pub async fn create_user(&self, new: NewUser, actor: String, now: Timestamp) -> Result<User, StoreError> {
         access::check_login(&new.login)?;
         access::check_password(&new.password)?;
-        access::check_role(&new.role, &new.stores)?;
+        access::check_stores(new.role, &new.stores)?;
         let hash = tokio::task::spawn_blocking({
             let p = new.password.clone();
             move || hash_password(&p)
@@ -85,7 +85,7 @@ impl Backend {
                 sqlx::query("INSERT INTO users (login, password_hash, role, stores, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)")
                     .bind(new.login.clone())
                     .bind(hash)
-                    .bind(new.role.clone())
+                    .bind(new.role.name())
                     .bind((!new.stores.is_empty()).then(|| serde_json::to_string(&new.stores).unwrap_or_default()))
                     .bind(to_micros(now))
                     .execute(&mut *c)
@@ -118,9 +118,9 @@ impl Backend {
             let (login, patch, hash, secrets, actor) = (login.clone(), patch.clone(), hash.clone(), secrets.clone(), actor.clone());
             Box::pin(async move {
                 let (before, old_hash) = user_row(c, &login).await?.ok_or_else(|| StoreError::NotFound { what: "staff user", id: login.clone() })?;
-                let role = patch.role.clone().unwrap_or_else(|| before.role.name().to_owned());
+                let role = patch.role.unwrap_or(before.role);
                 let stores = patch.stores.clone().unwrap_or_else(|| before.stores.clone());
-                access::check_role(&role, &stores)?;
+                access::check_stores(role, &stores)?;
                 check_stores(c, &stores).await?;
                 let disabled = patch.disabled.unwrap_or(before.disabled);
                 sqlx::query(
@@ -128,7 +128,7 @@ impl Backend {
                      disabled_at = CASE WHEN $5 THEN COALESCE(disabled_at, $4) ELSE NULL END WHERE login = $6",
                 )
                 .bind(hash.clone().unwrap_or(old_hash))
-                .bind(role.clone())
+                .bind(role.name())
                 .bind((!stores.is_empty()).then(|| serde_json::to_string(&stores).unwrap_or_default()))
                 .bind(to_micros(now))
                 .bind(disabled)

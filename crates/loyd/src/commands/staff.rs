@@ -19,6 +19,7 @@ pub async fn user(store: &Store, cmd: UserCommand) -> anyhow::Result<ExitCode> {
             } else {
                 (new_password(), true)
             };
+            let role = loyd_domain::access::check_new_user(&login, &password, &role, &stores).map_err(|e| anyhow::anyhow!(e.0))?;
             let u = store.create_user(NewUser { login, password: password.clone(), role, stores }, actor).await?;
             println!("created {} ({})", u.login, u.role);
             if shown {
@@ -33,6 +34,7 @@ pub async fn user(store: &Store, cmd: UserCommand) -> anyhow::Result<ExitCode> {
         }
         UserCommand::Update { login, role, stores, reset_password, disable, enable } => {
             let password = reset_password.then(new_password);
+            let role = loyd_domain::access::check_user_changes(password.as_deref(), role.as_deref()).map_err(|e| anyhow::anyhow!(e.0))?;
             let patch = UserPatch {
                 password: password.clone(),
                 role,
@@ -52,15 +54,12 @@ pub async fn user(store: &Store, cmd: UserCommand) -> anyhow::Result<ExitCode> {
 
 pub async fn api_key(store: &Store, cmd: ApiKeyCommand) -> anyhow::Result<ExitCode> {
     let ApiKeyCommand::Create { name, role } = cmd;
-    anyhow::ensure!(
-        loyd_domain::access::Role::parse(&role).is_some_and(|r| !r.is_store_scoped()),
-        "an API key's role is one of admin, marketer, analyst, support, auditor"
-    );
+    let role = loyd_domain::access::check_api_key_role(&role).map_err(|e| anyhow::anyhow!(e.0))?;
     let mut bytes = [0u8; 32];
     rand::fill(&mut bytes);
     let key = format!("lya_{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>());
-    store.create_api_key(name.clone(), loyd_domain::org::terminal_key_hash(&key), role.clone()).await?;
-    let what = serde_json::json!({ "role": role });
+    store.create_api_key(name.clone(), loyd_domain::org::terminal_key_hash(&key), role).await?;
+    let what = serde_json::json!({ "role": role.name() });
     store.record_audit(super::cli_actor(), "api_key.create".into(), ("api_key".into(), name.clone()), None, Some(what)).await?;
     println!("created API key {name}; the key (shown once, keep it secret):");
     println!("{key}");

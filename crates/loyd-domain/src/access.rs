@@ -401,6 +401,33 @@ mod tests {
     }
 
     #[test]
+    fn a_new_user_is_checked_login_first_then_password_then_role() {
+        let stores = ["riga-01".to_owned()];
+        assert_eq!(check_new_user("anna", "a long password", "store_manager", &stores), Ok(Role::StoreManager));
+        let refused = |login, password, role, stores: &[String]| check_new_user(login, password, role, stores).unwrap_err().to_string();
+        assert_eq!(refused("A", "short", "owner", &[]), "a login is 2 to 64 of a-z, 0-9 and . _ - @");
+        assert_eq!(refused("anna", "short", "owner", &[]), "a password is 10 to 256 characters");
+        assert!(refused("anna", "a long password", "owner", &[]).starts_with("'owner' is not a role"));
+        assert_eq!(refused("anna", "a long password", "store_manager", &[]), "a store manager needs at least one store");
+    }
+
+    #[test]
+    fn changes_to_a_user_check_the_password_before_the_role() {
+        assert_eq!(check_user_changes(None, None), Ok(None));
+        assert_eq!(check_user_changes(Some("a long password"), Some("auditor")), Ok(Some(Role::Auditor)));
+        assert_eq!(check_user_changes(Some("short"), Some("owner")).unwrap_err().to_string(), "a password is 10 to 256 characters");
+        assert!(check_user_changes(None, Some("owner")).unwrap_err().to_string().starts_with("'owner' is not a role"));
+    }
+
+    #[test]
+    fn an_api_key_may_have_any_role_but_store_manager() {
+        for role in Role::ALL {
+            assert_eq!(check_api_key_role(role.name()).is_ok(), role != Role::StoreManager, "{role}");
+        }
+        assert_eq!(check_api_key_role("owner").unwrap_err().to_string(), "an API key's role is one of admin, marketer, analyst, support, auditor");
+    }
+
+    #[test]
     fn contacts_are_normalised_or_refused_and_consents_name_known_channels() {
         let c = check_contacts(Some("+371 2000-0000"), Some(" Anna@Shop.LV "), Some("  Anna Bērziņa "), None).unwrap();
         assert_eq!(c.phone.as_deref(), Some("+37120000000"));

@@ -389,6 +389,16 @@ both_backends! {
         let (_, audit) = call(&app, "GET", "/v1/admin/audit", ADMIN_KEY, None).await;
         assert_eq!(audit["entries"][0]["actor"], "key:ops");
     }
+
+    async fn a_key_whose_stored_role_this_server_does_not_know_is_refused_not_failed(db: TestDb) {
+        let app = spawn_example(db, "s10-returns.toml").await;
+        admin(&app).await;
+        // As a newer version that knows more roles might have left it.
+        app_db(&app).execute_raw("UPDATE api_keys SET role = 'owner' WHERE name = 'ops'").await.unwrap();
+        let (status, body) = call(&app, "GET", "/v1/admin/audit", ADMIN_KEY, None).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (403, Some("forbidden")), "{body}");
+        assert_eq!(body["error"]["message"], "role 'owner' is not known to this server");
+    }
 }
 
 async fn app_dump(app: &TestApp) -> String {

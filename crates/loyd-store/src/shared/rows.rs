@@ -83,6 +83,13 @@ pub(super) fn role(r: &DbRow) -> Result<loyd_domain::access::Role, StoreError> {
     loyd_domain::access::Role::parse(&role).ok_or_else(|| corrupt(format!("unknown role {role}")))
 }
 
+/// The role of whoever a token names: a role this server does not know (a newer version
+/// stored it) refuses the request rather than failing it.
+pub(super) fn principal_role(r: &DbRow) -> Result<loyd_domain::access::Role, StoreError> {
+    let role: String = r.try_get("role")?;
+    loyd_domain::access::Role::parse(&role).ok_or_else(|| StoreError::Forbidden(format!("role '{role}' is not known to this server")))
+}
+
 pub(super) fn corrupt(what: String) -> StoreError {
     StoreError::Database(sqlx::Error::Decode(what.into()))
 }

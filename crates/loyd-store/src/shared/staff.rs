@@ -259,7 +259,7 @@ impl Backend {
             let stores: Option<String> = r.try_get("stores")?;
             return Ok(Some(Principal {
                 name: format!("user:{}", r.try_get::<String, _>("login")?),
-                role: super::rows::role(&r)?,
+                role: super::rows::principal_role(&r)?,
                 stores: stores.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default(),
             }));
         }
@@ -267,7 +267,7 @@ impl Backend {
             .bind(token_hash)
             .fetch_optional(&mut *c)
             .await?;
-        row.map(|r| Ok(Principal { name: format!("key:{}", r.try_get::<String, _>("name")?), role: super::rows::role(&r)?, stores: Vec::new() }))
+        row.map(|r| Ok(Principal { name: format!("key:{}", r.try_get::<String, _>("name")?), role: super::rows::principal_role(&r)?, stores: Vec::new() }))
             .transpose()
     }
 }

@@ -273,9 +273,10 @@ pub fn check_user_changes(password: Option<&str>, role: Option<&str>) -> Result<
 
 /// An API key's role: any role but store manager (a key is limited to no stores).
 pub fn check_api_key_role(role: &str) -> Result<Role, Invalid> {
-    Role::parse(role)
-        .filter(|r| !r.is_store_scoped())
-        .ok_or_else(|| invalid("an API key's role is one of admin, marketer, analyst, support, auditor"))
+    Role::parse(role).filter(|r| !r.is_store_scoped()).ok_or_else(|| {
+        let roles: Vec<&str> = Role::ALL.iter().filter(|r| !r.is_store_scoped()).map(|r| r.name()).collect();
+        invalid(format!("an API key's role is one of {}", roles.join(", ")))
+    })
 }
 
 /// A customer's contact data, checked and normalised.

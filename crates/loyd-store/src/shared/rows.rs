@@ -77,17 +77,22 @@ pub(super) fn card_state(r: &DbRow) -> Result<loyd_domain::cards::CardState, Sto
     loyd_domain::cards::CardState::from_name(&state).ok_or_else(|| corrupt(format!("unknown card state {state}")))
 }
 
-/// A staff member's or API key's role from its `role` column.
-pub(super) fn role(r: &DbRow) -> Result<loyd_domain::access::Role, StoreError> {
+/// A staff member's or API key's role from its `role` column; `unknown` says what a
+/// role this server does not know (a newer version stored it) is.
+pub(super) fn role(r: &DbRow, unknown: fn(&str) -> StoreError) -> Result<loyd_domain::access::Role, StoreError> {
     let role: String = r.try_get("role")?;
-    loyd_domain::access::Role::parse(&role).ok_or_else(|| corrupt(format!("unknown role {role}")))
+    loyd_domain::access::Role::parse(&role).ok_or_else(|| unknown(&role))
 }
 
-/// The role of whoever a token names: a role this server does not know (a newer version
-/// stored it) refuses the request rather than failing it.
-pub(super) fn principal_role(r: &DbRow) -> Result<loyd_domain::access::Role, StoreError> {
-    let role: String = r.try_get("role")?;
-    loyd_domain::access::Role::parse(&role).ok_or_else(|| StoreError::Forbidden(format!("role '{role}' is not known to this server")))
+/// A stored role this server does not know, in a staff record: corrupt data.
+pub(super) fn unknown_role(role: &str) -> StoreError {
+    corrupt(format!("unknown role {role}"))
+}
+
+/// A stored role this server does not know, in a token's owner: the request is refused
+/// rather than failed.
+pub(super) fn refused_role(role: &str) -> StoreError {
+    StoreError::Forbidden(format!("role '{role}' is not known to this server"))
 }
 
 pub(super) fn corrupt(what: String) -> StoreError {

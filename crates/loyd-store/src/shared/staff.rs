@@ -36,7 +36,7 @@ fn user_from(r: &super::rows::DbRow) -> Result<User, StoreError> {
     Ok(User {
         id: r.try_get("id")?,
         login: r.try_get("login")?,
-        role: super::rows::role(r)?,
+        role: super::rows::role(r, super::rows::unknown_role)?,
         stores: stores.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default(),
         disabled: r.try_get::<Option<i64>, _>("disabled_at")?.is_some(),
         created_at: from_micros(r.try_get("created_at")?),
@@ -259,7 +259,7 @@ impl Backend {
             let stores: Option<String> = r.try_get("stores")?;
             return Ok(Some(Principal {
                 name: format!("user:{}", r.try_get::<String, _>("login")?),
-                role: super::rows::principal_role(&r)?,
+                role: super::rows::role(&r, super::rows::refused_role)?,
                 stores: stores.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default(),
             }));
         }
@@ -267,7 +267,7 @@ impl Backend {
             .bind(token_hash)
             .fetch_optional(&mut *c)
             .await?;
-        row.map(|r| Ok(Principal { name: format!("key:{}", r.try_get::<String, _>("name")?), role: super::rows::principal_role(&r)?, stores: Vec::new() }))
+        row.map(|r| Ok(Principal { name: format!("key:{}", r.try_get::<String, _>("name")?), role: super::rows::role(&r, super::rows::refused_role)?, stores: Vec::new() }))
             .transpose()
     }
 }

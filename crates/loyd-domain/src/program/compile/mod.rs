@@ -85,10 +85,19 @@ impl Program {
     /// Compiles the program parts of a configuration document. Every problem is reported
     /// with its path in the document.
     pub fn compile(doc: &ConfigDocument, version: i64) -> Result<Program, Vec<ConfigError>> {
-        let mut c = Compiler { doc, p: Problems(Vec::new()), out: Program { version, ..Program::default() } };
+        let mut c = Compiler {
+            doc,
+            p: Problems(Vec::new()),
+            out: Program { version, ..Program::default() },
+            counter_ids: Vec::new(),
+            currency_ids: Vec::new(),
+        };
         c.currencies();
         c.card_series();
         c.counters();
+        // What custom conditions may read, known from here on.
+        c.counter_ids = c.out.counters.iter().map(|c| c.id.to_string()).collect();
+        c.currency_ids = c.out.currencies.keys().map(|k| k.to_string()).collect();
         c.tiers();
         c.coupon_series();
         c.segments();
@@ -105,6 +114,9 @@ struct Compiler<'a> {
     doc: &'a ConfigDocument,
     p: Problems,
     out: Program,
+    /// The counters and currencies custom conditions may name, once compiled.
+    counter_ids: Vec<String>,
+    currency_ids: Vec<String>,
 }
 
 impl Compiler<'_> {
@@ -243,9 +255,7 @@ impl Compiler<'_> {
 
     /// A custom condition, which may read the program's counters and currencies.
     fn condition(&mut self, src: &str, path: String) -> Option<Condition> {
-        let counter_ids: Vec<String> = self.out.counters.iter().map(|c| c.id.to_string()).collect();
-        let currency_ids: Vec<String> = self.out.currencies.keys().map(|k| k.to_string()).collect();
-        match Condition::compile(src, &counter_ids, &currency_ids) {
+        match Condition::compile(src, &self.counter_ids, &self.currency_ids) {
             Ok(condition) => Some(condition),
             Err(e) => {
                 self.p.push(path, e);
@@ -285,7 +295,7 @@ impl Compiler<'_> {
         let mut rewards = Vec::new();
         for (j, r) in c.rewards.iter().enumerate() {
             let rpath = format!("{path}.rewards[{j}]");
-            let Compiler { doc, p, out } = self;
+            let Compiler { doc, p, out, .. } = self;
             let known_counter = |id: &ConfigCode| Self::known_counter(doc, id);
             if let Some(reward) = compile_reward(r, &rpath, &out.currencies, &known_counter, &out.coupon_series, p, &mut out.names) {
                 rewards.push(reward);

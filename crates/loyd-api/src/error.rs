@@ -344,7 +344,8 @@ impl From<ReceiptError> for ApiError {
                 Some(json!({ "what": what, "available": available, "requested": requested }))
             }
             R::BelowMinimumRedeem { currency, minimum } => Some(json!({ "currency": currency, "minimum": minimum })),
-            R::RedeemLimitExceeded { currency, max } => Some(json!({ "currency": currency, "max": max })),
+            R::RedeemLimitExceeded { currency, max, step: None } => Some(json!({ "currency": currency, "max": max })),
+            R::RedeemLimitExceeded { currency, max, step: Some(step) } => Some(json!({ "currency": currency, "max": max, "step": step })),
             R::WrongPin(c) | R::TooManyAttempts(c) => Some(json!({ "card": c })),
             R::TimeOutOfRange { at, earliest, latest, .. } => {
                 Some(json!({ "field": "at", "at": at, "earliest": earliest, "latest": latest }))
@@ -432,7 +433,7 @@ mod tests {
             ReceiptError::TooManyAttempts(c()),
             ReceiptError::InsufficientFunds { what: "x".into(), available: "1".into(), requested: "2".into() },
             ReceiptError::BelowMinimumRedeem { currency: AssetCode::parse("EUR").unwrap(), minimum: "1".into() },
-            ReceiptError::RedeemLimitExceeded { currency: AssetCode::parse("EUR").unwrap(), max: "1".into() },
+            ReceiptError::RedeemLimitExceeded { currency: AssetCode::parse("EUR").unwrap(), max: "1".into(), step: None },
             ReceiptError::PassExhausted("x".into()),
             ReceiptError::PassExpired("x".into()),
             ReceiptError::ReceiptNotFound("x".into()),
@@ -441,7 +442,7 @@ mod tests {
             ReceiptError::CouponUnknown("x".into()),
             ReceiptError::CouponUsed("x".into()),
             ReceiptError::CouponExpired("x".into()),
-            ReceiptError::CouponNotApplicable("x".into()),
+            ReceiptError::CouponNotApplicable { code: "x".into(), why: "y".into() },
             ReceiptError::TimeOutOfRange { at, why: "x", earliest: at, latest: at },
         ];
         for e in every {

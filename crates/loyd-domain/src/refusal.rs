@@ -34,8 +34,9 @@ pub enum ReceiptError {
     InsufficientFunds { what: String, available: String, requested: String },
     #[error("{currency} can be redeemed from a balance of {minimum}")]
     BelowMinimumRedeem { currency: AssetCode, minimum: String },
-    #[error("at most {max} {currency} can pay this receipt")]
-    RedeemLimitExceeded { currency: AssetCode, max: String },
+    /// More than the currency may pay, or (with `step`) not a multiple of its step.
+    #[error("at most {max} {currency} can pay this receipt{}", .step.as_ref().map(|s| format!(", in steps of {s}")).unwrap_or_default())]
+    RedeemLimitExceeded { currency: AssetCode, max: String, step: Option<String> },
     #[error("{0}")]
     PassExhausted(String),
     #[error("{0}")]
@@ -52,8 +53,9 @@ pub enum ReceiptError {
     CouponUsed(String),
     #[error("coupon {0} has expired or is not valid yet")]
     CouponExpired(String),
-    #[error("coupon {0} does not apply to this receipt")]
-    CouponNotApplicable(String),
+    /// The coupon is valid but this receipt does not meet what it asks; `why` says what.
+    #[error("coupon {code} does not apply to this receipt: {why}")]
+    CouponNotApplicable { code: String, why: String },
     #[error("`at` ({at}) is {why}: this store takes receipts dated from {earliest} to {latest}")]
     TimeOutOfRange { at: Timestamp, why: &'static str, earliest: Timestamp, latest: Timestamp },
 }
@@ -110,7 +112,7 @@ impl ReceiptError {
             ReceiptError::CouponUnknown(_) => "coupon_unknown",
             ReceiptError::CouponUsed(_) => "coupon_used",
             ReceiptError::CouponExpired(_) => "coupon_expired",
-            ReceiptError::CouponNotApplicable(_) => "coupon_not_applicable",
+            ReceiptError::CouponNotApplicable { .. } => "coupon_not_applicable",
             ReceiptError::TimeOutOfRange { .. } => "receipt_time_out_of_range",
         }
     }

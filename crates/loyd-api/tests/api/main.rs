@@ -3,6 +3,7 @@
 mod admin;
 mod crm;
 mod hardening;
+mod offers;
 mod helpers;
 mod pos;
 mod scenarios;

@@ -4,23 +4,89 @@
 
 use super::*;
 
+/// `percent` % off the remaining amount of `lines`: of their total, rounded once and
+/// allocated over them; or, with `per_line`, of each line rounded on its own. Returns
+/// each line's part, in the order of `lines`.
+fn percent_parts(w: &Work<'_>, lines: &[usize], percent: Decimal, per_line: bool, scale: Scale) -> Result<Vec<i64>, ReceiptError> {
+    if per_line {
+        return lines.iter().map(|&i| percent_of(w.remaining(i), percent, scale)).collect();
+    }
+    let weights: Vec<i64> = lines.iter().map(|&i| w.remaining(i)).collect();
+    let total: i64 = weights.iter().sum();
+    if total <= 0 {
+        return Ok(vec![0; lines.len()]);
+    }
+    Ok(allocate(percent_of(total, percent, scale)?, &weights))
+}
+
+/// The discounts of one campaign, within its own cap on one receipt.
+pub(super) fn campaign_discounts(env: &Env<'_>, w: &mut Work<'_>, c: &Campaign) -> Result<(), ReceiptError> {
+    let capped = c.max_discount.is_some() || c.max_discount_share.is_some();
+    let before: Vec<i64> = if capped { w.lines.iter().map(|l| l.discount).collect() } else { Vec::new() };
+    for reward in &c.rewards {
+        discount(env, w, c, reward)?;
+    }
+    if capped {
+        cap_campaign(env, w, c, &before)?;
+    }
+    Ok(())
+}
+
+/// Brings what campaign `c` added to the lines' discounts (over `before`) down to its
+/// cap, allocated over its lines in proportion.
+fn cap_campaign(env: &Env<'_>, w: &mut Work<'_>, c: &Campaign, before: &[i64]) -> Result<(), ReceiptError> {
+    let scale = env.ctx.store.scale;
+    let mut cap = i64::MAX;
+    if let Some(amount) = c.max_discount {
+        cap = cap.min(money::to_minor_exact(amount, scale).map_err(|e| ReceiptError::invalid(e.to_string()))?);
+    }
+    if let Some(share) = c.max_discount_share {
+        cap = cap.min(share_of(env.total, share, scale)?);
+    }
+    let added: Vec<i64> = w.lines.iter().zip(before).map(|(l, b)| l.discount - b).collect();
+    if added.iter().sum::<i64>() <= cap {
+        return Ok(());
+    }
+    let id = c.id.as_str();
+    for ((line, add), keep) in w.lines.iter_mut().zip(&added).zip(allocate(cap, &added)) {
+        if *add == keep {
+            continue;
+        }
+        // The campaign's entries on this line, reduced in proportion.
+        let idx: Vec<usize> = line
+            .applied
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| a.kind == AppliedKind::Discount && &*a.campaign == id)
+            .map(|(i, _)| i)
+            .collect();
+        let parts: Vec<i64> = idx.iter().map(|&i| line.applied[i].amount).collect();
+        for (&i, p) in idx.iter().zip(allocate(keep, &parts)) {
+            line.applied[i].amount = p;
+        }
+        line.applied.retain(|a| a.kind != AppliedKind::Discount || a.amount > 0);
+        line.discount -= add - keep;
+    }
+    Ok(())
+}
+
 pub(super) fn discount(env: &Env<'_>, w: &mut Work<'_>, c: &Campaign, reward: &Reward) -> Result<(), ReceiptError> {
     let scale = env.ctx.store.scale;
     let receipt = env.receipt;
     let id = c.id.shared();
-    let percent_off = |w: &mut Work<'_>, percent: Decimal, goods: &Goods| -> Result<(), ReceiptError> {
-        for i in env.lines_of(goods).iter() {
-            let d = percent_of(w.remaining(i), percent, scale)?;
+    let percent_off = |w: &mut Work<'_>, percent: Decimal, goods: &Goods, per_line: bool| -> Result<(), ReceiptError> {
+        let idx: Vec<usize> = env.lines_of(goods).iter().filter(|&i| w.remaining(i) > 0).collect();
+        for (&i, d) in idx.iter().zip(percent_parts(w, &idx, percent, per_line, scale)?) {
             w.add_discount(i, d, &id);
         }
         Ok(())
     };
     match reward {
-        Reward::DiscountPercent { percent, goods } => percent_off(w, *percent, goods)?,
-        Reward::Accumulated { counter, base, step, per_step, max, goods } => {
+        Reward::DiscountPercent { percent, goods, per_line } => percent_off(w, *percent, goods, *per_line)?,
+        Reward::Accumulated { counter, base, step, per_step, max, goods, per_line } => {
             let value = env.ctx.customer.as_ref().and_then(|x| x.counters.get(counter.as_str())).copied().unwrap_or_default();
             let percent = (*base + *per_step * (value / *step).floor()).min(*max);
-            percent_off(w, percent, goods)?;
+            percent_off(w, percent, goods, *per_line)?;
         }
         Reward::DiscountAmount { amount, goods } => {
             let idx = matching(env, goods);
@@ -40,75 +106,125 @@ pub(super) fn discount(env: &Env<'_>, w: &mut Work<'_>, c: &Campaign, reward: &R
                 w.add_discount(i, d, &id);
             }
         }
+        Reward::MultiBuy(m) => super::multibuy::multi_buy(env, w, c, m)?,
         Reward::Accrue { .. } | Reward::IssueCoupon { .. } | Reward::Gift { .. } => {}
     }
     Ok(())
 }
 
-/// Checks and applies the receipt's coupons, in the order given.
-pub(super) fn apply_coupons(env: &Env<'_>, w: &mut Work<'_>) -> Result<Vec<CouponCalc>, ReceiptError> {
+/// A code presented on the receipt that is known, valid now and not used up: what it
+/// is, before the receipt's lines are looked at.
+pub(super) struct ValidCode<'a> {
+    pub code: String,
+    pub series: &'a crate::program::CouponSeries,
+}
+
+/// Checks a code as typed: known, valid at the receipt's time, the customer's if it is
+/// personal, and with uses left. Refuses with the reason and the series, if known.
+pub(super) fn check_code<'a>(
+    receipt: &Receipt,
+    ctx: &'a Context,
+    program: &'a Program,
+    typed: &str,
+) -> Result<ValidCode<'a>, (String, ReceiptError, Option<ConfigCode>)> {
+    // A promo code as typed, or a generated one with confusable letters read right.
+    let promo = crate::coupons::canonical(typed);
+    let code = if ctx.coupons.iter().any(|c| c.code == promo) { promo } else { crate::coupons::normalize(typed) };
+    let Some(cc) = ctx.coupons.iter().find(|c| c.code == code) else {
+        return Err((code.clone(), ReceiptError::CouponUnknown(code), None));
+    };
+    let Some(series) = program.coupon_series.get(&cc.series) else {
+        return Err((code.clone(), ReceiptError::CouponUnknown(code), None));
+    };
+    let sid = Some(series.id.clone());
+    let at = receipt.at;
+    if cc.void || series.valid_from.is_some_and(|f| at < f) || series.valid_until.is_some_and(|u| at >= u) || cc.valid_until.is_some_and(|u| at >= u) {
+        return Err((code.clone(), ReceiptError::CouponExpired(code), sid));
+    }
+    let customer = ctx.customer.as_ref();
+    if series.customers_only && customer.is_none() {
+        let why = "identify the customer: the coupon is for members".to_owned();
+        return Err((code.clone(), ReceiptError::CouponNotApplicable { code, why }, sid));
+    }
+    if cc.issued_to.is_some_and(|owner| customer.is_none_or(|c| c.id != owner)) {
+        let why = "the coupon was issued to another customer".to_owned();
+        return Err((code.clone(), ReceiptError::CouponNotApplicable { code, why }, sid));
+    }
+    let uses = |key: String| ctx.usage.get(&(key, "all".to_owned())).map(|u| u.uses).unwrap_or(0);
+    let code_used = series.uses_per_code.is_some_and(|m| uses(coupon_key(cc)) >= i64::from(m));
+    let series_used = series.uses_total.is_some_and(|m| uses(coupon_series_key(&series.id)) >= i64::from(m));
+    let customer_used = match (series.uses_per_customer, customer) {
+        (Some(m), Some(c)) => uses(coupon_customer_key(&code, c.id)) >= i64::from(m),
+        _ => false,
+    };
+    if code_used || series_used || customer_used {
+        return Err((code.clone(), ReceiptError::CouponUsed(code), sid));
+    }
+    Ok(ValidCode { code, series })
+}
+
+/// Why no campaign activated by `series` applies, though its code is valid.
+fn why_no_campaign(env: &Env<'_>, series: &ConfigCode) -> String {
+    let mut activated = env.program.campaigns.iter().filter(|c| c.coupon_series.as_ref() == Some(series));
+    let Some(c) = activated.next() else { return "no running campaign takes this code".into() };
+    match env.unmet_besides_code(c) {
+        Some(unmet) => unmet.describe(c),
+        None => "the offer's limits are reached, or a better offer applies instead".into(),
+    }
+}
+
+/// Checks and applies the receipt's coupons, in the order given. A code of a series
+/// that activates campaigns applies when one of them (`campaigns`, the chosen ones)
+/// does.
+pub(super) fn apply_coupons(env: &Env<'_>, w: &mut Work<'_>, campaigns: &[&Campaign]) -> Result<Vec<CouponCalc>, ReceiptError> {
     let (receipt, ctx, program) = (env.receipt, env.ctx, env.program);
     let scale = ctx.store.scale;
     let mut out: Vec<CouponCalc> = Vec::new();
     for typed in &receipt.coupons {
-        // A promo code as typed, or a generated one with confusable letters read right.
-        let promo = crate::coupons::canonical(typed);
-        let generated = crate::coupons::normalize(typed);
-        let code = if ctx.coupons.iter().any(|c| c.code == promo) { promo } else { generated };
-        let reject = |reason: ReceiptError, series: Option<ConfigCode>| CouponCalc {
-            code: code.clone(),
-            status: CouponStatus::Rejected,
-            reason: Some(reason),
-            series,
-            discount: 0,
+        let valid = match check_code(receipt, ctx, program, typed) {
+            Ok(valid) if out.iter().any(|o| o.code == valid.code) => Err((valid.code.clone(), ReceiptError::CouponUsed(valid.code), None)),
+            other => other,
         };
-        if out.iter().any(|o| o.code == code) {
-            out.push(reject(ReceiptError::CouponUsed(code.clone()), None));
-            continue;
-        }
-        let Some(cc) = ctx.coupons.iter().find(|c| c.code == code) else {
-            out.push(reject(ReceiptError::CouponUnknown(code.clone()), None));
-            continue;
-        };
-        let Some(series) = program.coupon_series.get(&cc.series) else {
-            out.push(reject(ReceiptError::CouponUnknown(code.clone()), None));
-            continue;
+        let ValidCode { code, series } = match valid {
+            Ok(v) => v,
+            Err((code, reason, series)) => {
+                out.push(CouponCalc { code, status: CouponStatus::Rejected, reason: Some(reason), series, discount: 0 });
+                continue;
+            }
         };
         let sid = Some(series.id.clone());
-        let at = receipt.at;
-        if cc.void
-            || series.valid_from.is_some_and(|f| at < f)
-            || series.valid_until.is_some_and(|u| at >= u)
-            || cc.valid_until.is_some_and(|u| at >= u)
-        {
-            out.push(reject(ReceiptError::CouponExpired(code.clone()), sid));
-            continue;
-        }
-        let customer = ctx.customer.as_ref();
-        if (series.customers_only && customer.is_none()) || cc.issued_to.is_some_and(|owner| customer.is_none_or(|c| c.id != owner)) {
-            out.push(reject(ReceiptError::CouponNotApplicable(code.clone()), sid));
-            continue;
-        }
-        let uses = |key: String| ctx.usage.get(&(key, "all".to_owned())).map(|u| u.uses).unwrap_or(0);
-        let code_used = series.uses_per_code.is_some_and(|m| uses(coupon_key(cc)) >= i64::from(m));
-        let customer_used = match (series.uses_per_customer, customer) {
-            (Some(m), Some(c)) => uses(coupon_customer_key(&code, c.id)) >= i64::from(m),
-            _ => false,
+        let not_applicable = |why: String| CouponCalc {
+            code: code.clone(),
+            status: CouponStatus::Rejected,
+            reason: Some(ReceiptError::CouponNotApplicable { code: code.clone(), why }),
+            series: sid.clone(),
+            discount: 0,
         };
-        if code_used || customer_used {
-            out.push(reject(ReceiptError::CouponUsed(code.clone()), sid));
+        // What the campaigns this code activated gave.
+        let activated: Vec<&str> = campaigns.iter().filter(|c| c.coupon_series.as_ref() == Some(&series.id)).map(|c| c.id.as_str()).collect();
+        let by_campaigns: i64 = w
+            .lines
+            .iter()
+            .flat_map(|l| &l.applied)
+            .filter(|a| a.kind == AppliedKind::Discount && activated.contains(&&*a.campaign))
+            .map(|a| a.amount)
+            .sum();
+        let Some(discount) = series.discount else {
+            out.push(if activated.is_empty() {
+                not_applicable(why_no_campaign(env, &series.id))
+            } else {
+                CouponCalc { code: code.clone(), status: CouponStatus::Applied, reason: None, series: sid, discount: by_campaigns }
+            });
             continue;
-        }
+        };
         let idx: Vec<usize> = matching(env, &series.goods).into_iter().filter(|&i| w.remaining(i) > 0).collect();
-        if idx.is_empty() {
-            out.push(reject(ReceiptError::CouponNotApplicable(code.clone()), sid));
+        if idx.is_empty() && activated.is_empty() {
+            out.push(not_applicable("the receipt has no goods left to discount that the coupon is for".into()));
             continue;
         }
-        let mut parts: Vec<i64> = match series.discount {
-            CouponDiscount::Percent(p) => idx
-                .iter()
-                .map(|&i| percent_of(w.remaining(i), p, scale))
-                .collect::<Result<_, _>>()?,
+        let mut parts: Vec<i64> = match discount {
+            _ if idx.is_empty() => Vec::new(),
+            CouponDiscount::Percent(p) => percent_parts(w, &idx, p, series.per_line, scale)?,
             CouponDiscount::Amount(a) => {
                 let weights: Vec<i64> = idx.iter().map(|&i| w.remaining(i)).collect();
                 let amount = money::to_minor_exact(a, scale).map_err(|e| ReceiptError::invalid(e.to_string()))?;
@@ -128,7 +244,7 @@ pub(super) fn apply_coupons(env: &Env<'_>, w: &mut Work<'_>) -> Result<Vec<Coupo
         for (&i, d) in idx.iter().zip(parts) {
             w.add_discount(i, d, &source);
         }
-        let given = w.lines.iter().map(|l| l.discount).sum::<i64>() - before;
+        let given = w.lines.iter().map(|l| l.discount).sum::<i64>() - before + by_campaigns;
         out.push(CouponCalc { code: code.clone(), status: CouponStatus::Applied, reason: None, series: sid, discount: given });
     }
     Ok(out)

@@ -49,11 +49,12 @@ use crate::receipt::{
 mod accruals;
 mod discounts;
 mod lines;
+mod multibuy;
 mod select;
 mod tenders;
 
 use accruals::{accrual_bases, accrual_columns, accrual_value, accrue, cap_accruals};
-use discounts::{apply_coupons, cap_discounts, discount};
+use discounts::{apply_coupons, campaign_discounts, cap_discounts};
 use lines::LineSet;
 use tenders::{pay_with_gift_cards, redeem};
 use select::{DISCOUNTED_RECEIPTS, Env, PROMO_ITEMS, campaign_limits, candidates, discounts, has_value, restriction_limits};
@@ -97,6 +98,7 @@ pub fn usage_keys(receipt: &Receipt, ctx: &Context, program: &Program) -> Vec<(S
         .collect();
     for c in &ctx.coupons {
         keys.push((coupon_key(c), "all".into()));
+        keys.push((coupon_series_key(&c.series), "all".into()));
         if let Some(customer) = &ctx.customer {
             keys.push((coupon_customer_key(&c.code, customer.id), "all".into()));
         }
@@ -108,6 +110,11 @@ pub fn usage_keys(receipt: &Receipt, ctx: &Context, program: &Program) -> Vec<(S
 
 fn coupon_key(c: &crate::receipt::CouponContext) -> String {
     format!("coupon:{}:{}", c.series, c.code)
+}
+
+/// The uses of all codes of a coupon series.
+fn coupon_series_key(series: &ConfigCode) -> String {
+    format!("coupon-series:{series}")
 }
 
 fn coupon_customer_key(code: &str, customer: i64) -> String {
@@ -134,9 +141,7 @@ pub fn calculate(receipt: &Receipt, ctx: &Context, program: &Program) -> Result<
 /// aside). Used to pick the best campaign of a stack group.
 fn isolated_value(env: &Env<'_>, w: &mut Work<'_>, c: &Campaign) -> Result<i64, ReceiptError> {
     w.reset();
-    for reward in &c.rewards {
-        discount(env, w, c, reward)?;
-    }
+    campaign_discounts(env, w, c)?;
     let mut value: i64 = w.lines.iter().map(|l| l.discount).sum();
     if env.ctx.customer.is_some() {
         let mut accrued = Vec::new();
@@ -171,6 +176,7 @@ fn fresh_work<'a>(env: &Env<'a>) -> Work<'a> {
             .collect(),
         receipt: env.receipt,
         ctx: env.ctx,
+        add_products: Vec::new(),
     }
 }
 
@@ -225,6 +231,8 @@ struct Work<'a> {
     lines: Vec<LineCalc>,
     receipt: &'a Receipt,
     ctx: &'a Context,
+    /// Reward products the receipt lacks (multi-buys).
+    add_products: Vec<crate::receipt::ProductToAdd>,
 }
 
 /// Working memory reused by every accrual of a calculation.
@@ -250,6 +258,7 @@ impl Work<'_> {
             l.redeemed_units.clear();
             l.accrued_units.clear();
         }
+        self.add_products.clear();
     }
 
     /// What is still to pay on each line.
@@ -285,11 +294,9 @@ fn run(env: &Env<'_>, campaigns: &[&Campaign]) -> Result<Calculation, ReceiptErr
 
     // Discounts.
     for c in campaigns {
-        for reward in &c.rewards {
-            discount(env, &mut w, c, reward)?;
-        }
+        campaign_discounts(env, &mut w, c)?;
     }
-    let coupons = apply_coupons(env, &mut w)?;
+    let coupons = apply_coupons(env, &mut w, campaigns)?;
     cap_discounts(env, &mut w)?;
 
     // Redemptions.
@@ -399,6 +406,7 @@ fn run(env: &Env<'_>, campaigns: &[&Campaign]) -> Result<Calculation, ReceiptErr
         coupons,
         issued_coupons,
         gifts,
+        add_products: std::mem::take(&mut w.add_products),
         charges: Vec::new(),
         conversions,
         tier: env.levels.first().map(|(_, l)| l.clone()),
@@ -497,28 +505,17 @@ fn charges(env: &Env<'_>, calc: &Calculation, campaigns: &[&Campaign]) -> Vec<Us
     }
     for cc in calc.coupons.iter().filter(|c| c.status == CouponStatus::Applied) {
         let Some(series) = cc.series.as_ref().and_then(|s| env.program.coupon_series.get(s)) else { continue };
-        let key = format!("coupon:{}:{}", series.id, cc.code);
-        out.push(UsageCharge {
-            key,
-            period: "all".into(),
-            uses: 1,
-            value: cc.discount,
-            items: 0,
-            max_uses: series.uses_per_code.map(i64::from),
-            max_value: None,
-            max_items: None,
-        });
-        if let (Some(max), Some(customer)) = (series.uses_per_customer, &env.ctx.customer) {
-            out.push(UsageCharge {
-                key: coupon_customer_key(&cc.code, customer.id),
-                period: "all".into(),
-                uses: 1,
-                value: cc.discount,
-                items: 0,
-                max_uses: Some(i64::from(max)),
-                max_value: None,
-                max_items: None,
-            });
+        // One use of each of the code's counters: the code, the series, the customer's.
+        let customer_key = env.ctx.customer.as_ref().map(|c| coupon_customer_key(&cc.code, c.id));
+        let counters = [
+            (Some(format!("coupon:{}:{}", series.id, cc.code)), series.uses_per_code),
+            (series.uses_total.map(|_| coupon_series_key(&series.id)), series.uses_total),
+            (customer_key.filter(|_| series.uses_per_customer.is_some()), series.uses_per_customer),
+        ];
+        for (key, max) in counters {
+            let Some(key) = key else { continue };
+            let max_uses = max.map(i64::from);
+            out.push(UsageCharge { key, period: "all".into(), uses: 1, value: cc.discount, items: 0, max_uses, max_value: None, max_items: None });
         }
     }
     out

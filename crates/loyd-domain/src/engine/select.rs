@@ -56,6 +56,9 @@ pub(super) struct Env<'a> {
     cel: [std::cell::OnceCell<cel::Context<'static, 'static>>; 2],
     /// Whether the customer is in each of the program's segments, as first decided.
     segments: Vec<std::cell::OnceCell<bool>>,
+    /// The coupon series of which a valid code was presented (for code-activated
+    /// campaigns).
+    pub codes: Vec<crate::ids::ConfigCode>,
 }
 
 impl<'a> Env<'a> {
@@ -86,7 +89,16 @@ impl<'a> Env<'a> {
             cel: Default::default(),
             segments: vec![std::cell::OnceCell::new(); program.segments.len()],
             restrictions: Restrictions::default(),
+            codes: Vec::new(),
         };
+        if !receipt.coupons.is_empty() {
+            env.codes = receipt
+                .coupons
+                .iter()
+                .filter_map(|typed| super::discounts::check_code(receipt, ctx, program, typed).ok())
+                .map(|valid| valid.series.id.clone())
+                .collect();
+        }
         let rules = &program.restrictions;
         env.restrictions = match rules.schedules.iter().find(|(w, _)| env.in_period(w) && env.at_local_times(w)) {
             Some((_, r)) => rules.base.overlaid(r),
@@ -226,39 +238,57 @@ impl<'a> Env<'a> {
 
     /// Every condition of the campaign, except its limits.
     pub fn conditions_hold(&self, c: &Campaign) -> bool {
+        self.unmet(c).is_none()
+    }
+
+    /// The first condition of the campaign (limits aside) this receipt does not meet.
+    pub fn unmet(&self, c: &Campaign) -> Option<Unmet> {
+        if let Some(series) = &c.coupon_series
+            && !self.codes.contains(series)
+        {
+            return Some(Unmet::Code);
+        }
+        self.unmet_besides_code(c)
+    }
+
+    /// [`Env::unmet`], a code of the campaign's coupon series taken as presented.
+    pub fn unmet_besides_code(&self, c: &Campaign) -> Option<Unmet> {
         let store = &self.ctx.store;
         let w = &c.when;
         if !self.in_period(w) {
-            return false;
+            return Some(Unmet::Period);
         }
         if (!c.stores.is_empty() && !c.stores.contains(&store.id)) || c.exclude_stores.contains(&store.id) {
-            return false;
+            return Some(Unmet::Store);
         }
         let in_set = |set: &std::collections::BTreeSet<crate::ids::StoreCode>, v: &Option<crate::ids::StoreCode>| {
             v.as_ref().is_some_and(|x| set.contains(x))
         };
         if (!c.formats.is_empty() && !in_set(&c.formats, &store.format)) || in_set(&c.exclude_formats, &store.format) {
-            return false;
+            return Some(Unmet::Store);
         }
         if (!c.partners.is_empty() && !in_set(&c.partners, &store.partner)) || in_set(&c.exclude_partners, &store.partner) {
-            return false;
+            return Some(Unmet::Store);
         }
         let customer = self.ctx.customer.as_ref();
         if c.customers_only && customer.is_none() {
-            return false;
+            return Some(Unmet::Customer);
         }
         if !c.series.is_empty() && !customer.and_then(|x| x.card_series.as_deref()).is_some_and(|s| c.series.iter().any(|x| x.as_str() == s)) {
-            return false;
+            return Some(Unmet::Customer);
         }
         if !c.tiers.is_empty() && !self.levels.iter().any(|(_, l)| c.tiers.iter().any(|t| t.as_str() == l)) {
-            return false;
+            return Some(Unmet::Customer);
         }
         let money = |d: Decimal| crate::money::round_to_minor(d, store.scale, crate::money::Rounding::HalfUp).unwrap_or(i64::MAX);
-        if c.min_total.is_some_and(|m| self.total < money(m)) || c.below_total.is_some_and(|b| self.total >= money(b)) {
-            return false;
+        if c.min_total.is_some_and(|m| self.total < money(m)) {
+            return Some(Unmet::MinTotal);
+        }
+        if c.below_total.is_some_and(|b| self.total >= money(b)) {
+            return Some(Unmet::BelowTotal);
         }
         if c.min_quantity.is_some_and(|q| self.qty < q) {
-            return false;
+            return Some(Unmet::MinQuantity);
         }
         if let Some(lines) = &c.lines {
             let matching = self.lines_of(&lines.goods);
@@ -270,14 +300,14 @@ impl<'a> Env<'a> {
             let matching = matching.iter().map(|i| &self.receipt.lines[i]).filter(priced);
             let (amount, qty, any) = matching.fold((0i64, Decimal::ZERO, false), |(a, q, _), l| (a + l.amount, q + l.qty, true));
             if !any || lines.min_amount.is_some_and(|m| amount < money(m)) || lines.min_quantity.is_some_and(|m| qty < m) {
-                return false;
+                return Some(Unmet::Lines);
             }
         }
         if !self.at_local_times(w) {
-            return false;
+            return Some(Unmet::Period);
         }
         if !self.in_birthday_window(c) {
-            return false;
+            return Some(Unmet::Customer);
         }
         if !c.profile.is_empty() {
             let profile = customer.map(|x| &x.profile);
@@ -285,18 +315,61 @@ impl<'a> Env<'a> {
                 profile.and_then(|p| p.get(field)).is_some_and(|v| values.contains(&v.to_lowercase()))
             };
             if !c.profile.iter().all(matches) {
-                return false;
+                return Some(Unmet::Customer);
             }
         }
         if !c.segments.is_empty() && !c.segments.iter().any(|&k| self.in_segment(k)) {
-            return false;
+            return Some(Unmet::Customer);
         }
         if let Some(cond) = &c.condition
             && !cond.holds_in(self.cel_context(cond.reads_lines()))
         {
-            return false;
+            return Some(Unmet::Condition);
         }
-        true
+        None
+    }
+}
+
+/// A campaign condition a receipt does not meet, to tell a customer why their code does
+/// not apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Unmet {
+    /// No valid code of its coupon series was presented.
+    Code,
+    Period,
+    Store,
+    Customer,
+    MinTotal,
+    BelowTotal,
+    MinQuantity,
+    Lines,
+    Condition,
+}
+
+impl Unmet {
+    /// In words, with the campaign's figures.
+    pub fn describe(self, c: &Campaign) -> String {
+        let goods = |l: &crate::program::LinesCondition| {
+            let mut needs = Vec::new();
+            if let Some(a) = l.min_amount {
+                needs.push(format!("for at least {a}"));
+            }
+            if let Some(q) = l.min_quantity {
+                needs.push(format!("at least {q} of them"));
+            }
+            if needs.is_empty() { String::new() } else { format!(" ({})", needs.join(", ")) }
+        };
+        match self {
+            Unmet::Code => "no valid code of its coupon series".into(),
+            Unmet::Period => "the offer does not run at this time".into(),
+            Unmet::Store => "the offer does not run in this store".into(),
+            Unmet::Customer => "the offer is for other customers".into(),
+            Unmet::MinTotal => format!("the receipt total must be at least {}", c.min_total.unwrap_or_default()),
+            Unmet::BelowTotal => format!("the receipt total must be below {}", c.below_total.unwrap_or_default()),
+            Unmet::MinQuantity => format!("the receipt must hold at least {} items", c.min_quantity.unwrap_or_default()),
+            Unmet::Lines => format!("the receipt lacks the goods the offer is for{}", c.lines.as_ref().map(goods).unwrap_or_default()),
+            Unmet::Condition => "the receipt does not meet the offer's condition".into(),
+        }
     }
 }
 
@@ -316,9 +389,13 @@ pub(super) fn campaign_limits(env: &Env<'_>, c: &Campaign, limits: &Limits) -> V
     }
     let all = format!("campaign:{}", c.id);
     let items = |d: Decimal| crate::money::round_to_minor(d, crate::money::Scale::new(3).expect("3"), crate::money::Rounding::Down).unwrap_or(i64::MAX);
-    if let Some(budget) = limits.budget {
-        let max = crate::money::round_to_minor(budget, env.ctx.store.scale, crate::money::Rounding::Down).unwrap_or(i64::MAX);
-        keys.push(LimitKey { key: all.clone(), period: "all".into(), max_uses: None, max_value: Some(max), max_items: None });
+    // Uses in all and the budget share one counter (each use adds its value).
+    if limits.budget.is_some() || limits.uses.is_some() {
+        let budget = limits
+            .budget
+            .map(|b| crate::money::round_to_minor(b, env.ctx.store.scale, crate::money::Rounding::Down).unwrap_or(i64::MAX));
+        let uses = limits.uses.map(i64::from);
+        keys.push(LimitKey { key: all.clone(), period: "all".into(), max_uses: uses, max_value: budget, max_items: None });
     }
     if let Some(q) = limits.promo_items_day {
         keys.push(LimitKey { key: all.clone(), period: day.clone(), max_uses: None, max_value: None, max_items: Some(items(q)) });
@@ -373,7 +450,14 @@ pub(super) fn restriction_limits(env: &Env<'_>) -> Vec<LimitKey> {
 /// Whether a campaign gives discounts.
 pub(super) fn discounts(c: &Campaign) -> bool {
     c.rewards.iter().any(|r| {
-        matches!(r, Reward::DiscountPercent { .. } | Reward::DiscountAmount { .. } | Reward::FixedPrice { .. } | Reward::Accumulated { .. })
+        matches!(
+            r,
+            Reward::DiscountPercent { .. }
+                | Reward::DiscountAmount { .. }
+                | Reward::FixedPrice { .. }
+                | Reward::Accumulated { .. }
+                | Reward::MultiBuy(_)
+        )
     })
 }
 

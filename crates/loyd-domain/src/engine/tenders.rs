@@ -101,10 +101,24 @@ pub(super) fn redeem(
     }
     // Store-money value of `u` minor units of the currency, never more than they are worth.
     let value_of = |u: i64| scaled(u, cur.scale, value, Decimal::ONE, store, Rounding::Down);
-    // The most units whose value fits under the cap.
-    let cap_units = scaled(cap_value, store, Decimal::ONE, value, cur.scale, Rounding::Down)?;
+    // The most units whose value fits under the cap, within the per-receipt maximum, in
+    // whole steps.
+    let mut cap_units = scaled(cap_value, store, Decimal::ONE, value, cur.scale, Rounding::Down)?;
+    if let Some(max) = rules.max_units {
+        cap_units = cap_units.min(max);
+    }
+    let step = rules.step.max(1);
+    cap_units -= cap_units.rem_euclid(step);
+    let limit = |max: i64| ReceiptError::RedeemLimitExceeded {
+        currency: code.clone(),
+        max: shown(max),
+        step: (step > 1).then(|| shown(step)),
+    };
     let units = match amount {
-        RedeemAmount::Max => balance.min(cap_units).max(0),
+        RedeemAmount::Max => {
+            let units = balance.min(cap_units).max(0);
+            units - units.rem_euclid(step)
+        }
         RedeemAmount::Units(u) => {
             let u = money::to_minor_exact(u, cur.scale).map_err(|e| ReceiptError::invalid(format!("redeem {code}: {e}")))?;
             if u > balance {
@@ -114,8 +128,8 @@ pub(super) fn redeem(
                     requested: shown(u),
                 });
             }
-            if u > cap_units {
-                return Err(ReceiptError::RedeemLimitExceeded { currency: code, max: shown(cap_units) });
+            if u > cap_units || u.rem_euclid(step) != 0 {
+                return Err(limit(cap_units));
             }
             u
         }

@@ -728,3 +728,5 @@ fn restriction_times_belong_to_schedules_and_schedules_do_not_nest() {
     paths.sort();
     assert_eq!(paths, vec!["restrictions", "restrictions.schedules[0].hours", "restrictions.schedules[0].schedules"]);
 }
+
+mod offers;

@@ -24,15 +24,48 @@ pub enum Rate {
     Fixed(Decimal),
 }
 
+/// What a multi-buy group costs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupOffer {
+    /// This many units of each group are free.
+    Free(u32),
+    /// Each group costs this (a bundle price).
+    Price(Decimal),
+}
+
+/// Which units of a multi-buy are free.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FreeUnits {
+    /// The cheapest matching units.
+    Cheapest,
+    /// The cheapest units of the item each group is made of.
+    Same,
+    /// Units of this item (a reward product), which does not count toward the groups.
+    Sku(String),
+}
+
+/// A multi-buy: groups of `group` matching units, each at its offer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MultiBuy {
+    pub group: u32,
+    pub offer: GroupOffer,
+    pub free: FreeUnits,
+    pub goods: Goods,
+    pub max_groups: Option<u32>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reward {
     Accrue { currency: AssetCode, rate: Rate, goods: Goods, exceptions: Vec<(Goods, Rate)> },
-    DiscountPercent { percent: Decimal, goods: Goods },
+    /// `percent` of the matching lines' total, rounded once and allocated over them (or,
+    /// with `per_line`, rounded on each line).
+    DiscountPercent { percent: Decimal, goods: Goods, per_line: bool },
     DiscountAmount { amount: Decimal, goods: Goods },
     /// The matching goods sell at `price` per unit.
     FixedPrice { price: Decimal, goods: Goods },
     /// A percent that grows with a counter.
-    Accumulated { counter: ConfigCode, base: Decimal, step: Decimal, per_step: Decimal, max: Decimal, goods: Goods },
+    Accumulated { counter: ConfigCode, base: Decimal, step: Decimal, per_step: Decimal, max: Decimal, goods: Goods, per_line: bool },
+    MultiBuy(MultiBuy),
     IssueCoupon { series: ConfigCode },
     Gift { gift: String },
 }
@@ -67,6 +100,8 @@ pub struct Limits {
     pub per_customer_day: Option<u32>,
     pub per_customer_month: Option<u32>,
     pub per_customer: Option<u32>,
+    /// Uses in all, all customers together.
+    pub uses: Option<u32>,
     pub budget: Option<Decimal>,
     pub promo_items_day: Option<Decimal>,
     pub promo_items_month: Option<Decimal>,
@@ -103,6 +138,11 @@ pub struct Campaign {
     pub min_quantity: Option<Decimal>,
     pub lines: Option<LinesCondition>,
     pub condition: Option<Condition>,
+    /// Applies only with a code of this coupon series.
+    pub coupon_series: Option<ConfigCode>,
+    /// The most its discounts give on one receipt: an amount, a share of the total.
+    pub max_discount: Option<Decimal>,
+    pub max_discount_share: Option<Decimal>,
     pub exclusive: bool,
     pub stack_group: Option<ConfigCode>,
     pub limits: Option<Limits>,
@@ -134,11 +174,16 @@ pub struct CouponSeries {
     pub kind: CouponKind,
     /// Promo: the shared code, upper case.
     pub code: Option<String>,
-    pub discount: CouponDiscount,
+    /// `None`: the series only activates campaigns (their `coupon_series`).
+    pub discount: Option<CouponDiscount>,
+    /// Percent coupons: round per line instead of on the total.
+    pub per_line: bool,
     pub goods: Goods,
     pub max_share: Option<Decimal>,
     pub uses_per_customer: Option<u32>,
     pub uses_per_code: Option<u32>,
+    /// Uses of all the series' codes together.
+    pub uses_total: Option<u32>,
     pub valid_from: Option<Timestamp>,
     pub valid_until: Option<Timestamp>,
     pub validity_days: Option<u32>,

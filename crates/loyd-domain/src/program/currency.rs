@@ -95,4 +95,8 @@ pub struct Redeem {
     pub max_share: Option<Decimal>,
     pub excluded: Goods,
     pub accrue_on_redeemed: bool,
+    /// Units are spent in multiples of this many minor units (1: any amount).
+    pub step: i64,
+    /// At most this many minor units per receipt.
+    pub max_units: Option<i64>,
 }

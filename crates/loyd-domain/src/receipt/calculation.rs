@@ -120,6 +120,19 @@ pub struct GiftItem {
     pub campaign: String,
 }
 
+/// A reward product the POS should add to the receipt: a multi-buy gives `quantity`
+/// more units of `sku` free than the receipt holds. Once added (and calculated again),
+/// the line is discounted like the others.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ProductToAdd {
+    pub sku: String,
+    /// Whole units, as a decimal string.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub quantity: rust_decimal::Decimal,
+    pub campaign: String,
+}
+
 /// What committing the receipt adds to one usage counter, and the most it may reach.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UsageCharge {
@@ -159,6 +172,8 @@ pub struct Calculation {
     pub coupons: Vec<CouponCalc>,
     pub issued_coupons: Vec<IssueCalc>,
     pub gifts: Vec<GiftItem>,
+    /// Reward products the receipt lacks.
+    pub add_products: Vec<ProductToAdd>,
     /// Usage the commit must consume (limits and budgets, coupon uses).
     pub charges: Vec<UsageCharge>,
     pub conversions: Vec<ConversionCalc>,

@@ -4,7 +4,7 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::{AppliedKind, Calculation, CouponStatus, CustomerContext, GiftItem, Messages, StoreContext};
+use super::{AppliedKind, Calculation, CouponStatus, CustomerContext, GiftItem, Messages, ProductToAdd, StoreContext};
 use crate::ids::AssetCode;
 use crate::money::{Minor, Scale};
 use crate::org::TimeZoneName;
@@ -87,6 +87,10 @@ pub struct CouponOut {
     pub status: CouponStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// A rejected coupon: what is wrong, in words (for `not_applicable`, the condition
+    /// the receipt does not meet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub discount: Option<String>,
 }
@@ -122,6 +126,9 @@ pub struct ReceiptResponse {
     pub coupons: Vec<CouponOut>,
     pub issued_coupons: Vec<IssuedCouponOut>,
     pub gifts: Vec<GiftItem>,
+    /// Reward products to add to the receipt (a multi-buy's free item that is missing).
+    #[serde(default)]
+    pub add_products: Vec<ProductToAdd>,
     pub messages: Messages,
     pub balances: Vec<BalanceOut>,
     /// Commit only: `committed`.
@@ -219,6 +226,7 @@ impl Calculation {
                     code: c.code.clone(),
                     status: c.status,
                     reason: c.reason.as_ref().map(|r| r.code().trim_start_matches("coupon_").to_owned()),
+                    message: c.reason.as_ref().map(ToString::to_string),
                     discount: (c.status == CouponStatus::Applied).then(|| money(c.discount)),
                 })
                 .collect(),
@@ -228,6 +236,7 @@ impl Calculation {
                 .map(|i| IssuedCouponOut { series: i.series.to_string(), campaign: i.campaign.clone(), code: None, valid_until: None })
                 .collect(),
             gifts: self.gifts.clone(),
+            add_products: self.add_products.clone(),
             messages: self.messages.clone(),
             balances: self
                 .balances

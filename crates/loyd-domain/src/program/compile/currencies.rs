@@ -25,6 +25,18 @@ pub(super) fn compile_currency(c: &CurrencySpec, path: &str, p: &mut Problems, n
         if value.is_none() {
             p.push(format!("{path}.value"), "a currency that pays receipts needs the value of one unit");
         }
+        // A count of units above 0, in the currency's minor units.
+        let units = |v: Option<Dec>, field: &str, default: i64, p: &mut Problems| match v.map(|m| money::to_minor_exact(m.0, c.scale)) {
+            None => default,
+            Some(Ok(v)) if v > 0 => v,
+            Some(_) => {
+                p.push(
+                    format!("{path}.redeem.{field}"),
+                    format!("must be an amount above 0 with at most {} decimals", c.scale.places()),
+                );
+                default
+            }
+        };
         let min_balance = match r.min_balance.map(|m| money::to_minor_exact(m.0, c.scale)) {
             None => 0,
             Some(Ok(v)) if v >= 0 => v,
@@ -48,6 +60,8 @@ pub(super) fn compile_currency(c: &CurrencySpec, path: &str, p: &mut Problems, n
                 names,
             ),
             accrue_on_redeemed: r.accrue_on_redeemed,
+            step: units(r.step, "step", 1, p),
+            max_units: r.max_units.map(|_| units(r.max_units, "max_units", 0, p)),
         }
     });
     let lifetime = c.lifetime.and_then(|l| {

@@ -190,14 +190,28 @@ impl Compiler<'_> {
         let (doc, p, out) = (self.doc, &mut self.p, &mut self.out);
         for (i, c) in doc.coupon_series.iter().enumerate() {
             let path = format!("coupon_series[{i}]");
+            // A series named by a campaign may give nothing itself: the campaign does.
+            let activates = doc.campaigns.iter().any(|x| x.coupon_series.as_ref() == Some(&c.id));
             let discount = match (c.percent, c.amount) {
-                (Some(pc), None) if pc.0 > Decimal::ZERO && pc.0 <= Decimal::ONE_HUNDRED => Some(CouponDiscount::Percent(pc.0)),
-                (None, Some(a)) if a.0 > Decimal::ZERO => Some(CouponDiscount::Amount(a.0)),
+                (Some(pc), None) if pc.0 > Decimal::ZERO && pc.0 <= Decimal::ONE_HUNDRED => Some(Some(CouponDiscount::Percent(pc.0))),
+                (None, Some(a)) if a.0 > Decimal::ZERO => Some(Some(CouponDiscount::Amount(a.0))),
+                (None, None) if activates => Some(None),
+                (None, None) => {
+                    p.push(&path, "a coupon gives percent or amount, unless a campaign names its series in coupon_series");
+                    None
+                }
+                (Some(_), Some(_)) => {
+                    p.push(&path, "both percent and amount given: a coupon gives one of them");
+                    None
+                }
                 _ => {
-                    p.push(&path, "a coupon gives exactly one of percent (above 0, at most 100) or amount (above 0)");
+                    p.push(&path, "a coupon gives percent (above 0, at most 100) or amount (above 0)");
                     None
                 }
             };
+            if c.round_per_line && !matches!(discount, Some(Some(CouponDiscount::Percent(_)))) {
+                p.push(format!("{path}.round_per_line"), "round_per_line is for percent coupons");
+            }
             let code = match c.kind {
                 CouponKind::Promo => {
                     let code = c.code.clone().unwrap_or_else(|| c.id.to_string()).to_uppercase();
@@ -216,7 +230,7 @@ impl Compiler<'_> {
                     None
                 }
             };
-            if c.uses_per_code == Some(0) || c.uses_per_customer == Some(0) {
+            if c.uses_per_code == Some(0) || c.uses_per_customer == Some(0) || c.uses_total == Some(0) {
                 p.push(&path, "uses must be at least 1");
             }
             if let (Some(a), Some(b)) = (c.valid_from, c.valid_until)
@@ -239,10 +253,12 @@ impl Compiler<'_> {
                         kind: c.kind,
                         code,
                         discount,
+                        per_line: c.round_per_line,
                         goods: Goods::compile(&goods, &mut out.names),
                         max_share,
                         uses_per_customer: c.uses_per_customer,
                         uses_per_code: c.uses_per_code.or((c.kind == CouponKind::Unique).then_some(1)),
+                        uses_total: c.uses_total,
                         valid_from: c.valid_from,
                         valid_until: c.valid_until,
                         validity_days: c.validity_days,
@@ -364,12 +380,27 @@ impl Compiler<'_> {
             per_customer_day: l.per_customer_day,
             per_customer_month: l.per_customer_month,
             per_customer: l.per_customer,
+            uses: l.uses,
             budget: l.budget.map(|d| d.0),
             promo_items_day: l.promo_items_day.map(|d| d.0),
             promo_items_month: l.promo_items_month.map(|d| d.0),
         });
         if limits.as_ref().is_some_and(Limits::per_customer) && !c.customers_only {
             self.p.push(format!("{path}.limits"), "limits per customer need customers_only = true");
+        }
+        if let Some(l) = &c.limits
+            && [l.per_customer_day, l.per_customer_month, l.per_customer, l.uses].contains(&Some(0))
+        {
+            self.p.push(format!("{path}.limits"), "a limit of uses must be at least 1");
+        }
+        if let Some(s) = &c.coupon_series
+            && !self.doc.coupon_series.iter().any(|x| x.id == *s)
+        {
+            self.p.push(format!("{path}.coupon_series"), format!("unknown coupon series '{s}'"));
+        }
+        let max_discount_share = share(c.max_discount_share, format!("{path}.max_discount_share"), &mut self.p);
+        if c.max_discount.is_some_and(|d| d.0 < Decimal::ZERO) {
+            self.p.push(format!("{path}.max_discount"), "a limit cannot be negative");
         }
         if c.status != CampaignStatus::Active {
             return None;
@@ -403,6 +434,9 @@ impl Compiler<'_> {
             min_quantity: c.min_quantity.map(|d| d.0),
             lines,
             condition,
+            coupon_series: c.coupon_series.clone(),
+            max_discount: c.max_discount.map(|d| d.0),
+            max_discount_share,
             exclusive: c.exclusive,
             stack_group: c.stack_group.clone(),
             limits,

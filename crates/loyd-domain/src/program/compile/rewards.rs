@@ -51,6 +51,18 @@ pub(super) fn compile_reward(
 ) -> Option<Reward> {
     let rate_given = r.rate() != RateSpec::default() || !r.exceptions.is_empty();
     let stray = |p: &mut Problems, what: &str| p.push(rpath, format!("{what} does not belong to a reward of this type"));
+    let multi_buy_given = r.group.is_some()
+        || r.free.is_some()
+        || r.pay.is_some()
+        || r.free_unit.is_some()
+        || r.free_sku.is_some()
+        || r.max_groups.is_some();
+    if r.kind != RewardKind::MultiBuy && multi_buy_given {
+        stray(p, "group, free, pay, free_unit, free_sku or max_groups (they are for type = \"multi_buy\")");
+    }
+    if r.kind != RewardKind::Discount && r.round_per_line {
+        stray(p, "round_per_line (it is for percent discounts)");
+    }
     match r.kind {
         RewardKind::Accrue => {
             if r.amount.is_some() || r.price.is_some() || r.accumulated.is_some() || r.coupon_series.is_some() || r.gift.is_some() {
@@ -84,7 +96,7 @@ pub(super) fn compile_reward(
             let goods = Goods::compile(&r.goods(), names);
             match (r.percent, r.amount, r.price, &r.accumulated) {
                 (Some(pc), None, None, None) if pc.0 >= Decimal::ZERO && pc.0 <= Decimal::ONE_HUNDRED => {
-                    Some(Reward::DiscountPercent { percent: pc.0, goods })
+                    Some(Reward::DiscountPercent { percent: pc.0, goods, per_line: r.round_per_line })
                 }
                 (None, Some(a), None, None) if a.0 >= Decimal::ZERO => Some(Reward::DiscountAmount { amount: a.0, goods }),
                 (None, None, Some(pr), None) if pr.0 >= Decimal::ZERO => Some(Reward::FixedPrice { price: pr.0, goods }),
@@ -106,6 +118,7 @@ pub(super) fn compile_reward(
                         per_step: acc.per_step.0,
                         max: acc.max.0,
                         goods,
+                        per_line: r.round_per_line,
                     })
                 }
                 _ => {
@@ -113,6 +126,12 @@ pub(super) fn compile_reward(
                     None
                 }
             }
+        }
+        RewardKind::MultiBuy => {
+            if rate_given || r.amount.is_some() || r.currency.is_some() || r.accumulated.is_some() || r.coupon_series.is_some() || r.gift.is_some() {
+                stray(p, "a rate, amount, currency, accumulated, coupon_series or gift");
+            }
+            compile_multi_buy(r, rpath, p, names).map(Reward::MultiBuy)
         }
         RewardKind::IssueCoupon => {
             if rate_given || r.amount.is_some() || r.price.is_some() || r.currency.is_some() || r.gift.is_some() {
@@ -145,4 +164,60 @@ pub(super) fn compile_reward(
             }
         }
     }
+}
+
+/// A multi-buy: the group, exactly one offer (free units, pay for, or a bundle price)
+/// and which units are free.
+fn compile_multi_buy(r: &RewardSpec, rpath: &str, p: &mut Problems, names: &mut Names) -> Option<MultiBuy> {
+    let Some(group) = r.group.filter(|g| *g >= 1) else {
+        p.push(format!("{rpath}.group"), "a multi-buy needs group: the number of units in one group (at least 1)");
+        return None;
+    };
+    let offer = match (r.free, r.pay, r.price) {
+        (Some(free), None, None) if free >= 1 && free <= group => GroupOffer::Free(free),
+        (Some(_), None, None) => {
+            p.push(format!("{rpath}.free"), format!("free units must be 1 to {group} (the group)"));
+            return None;
+        }
+        (None, Some(pay), None) if pay < group => GroupOffer::Free(group - pay),
+        (None, Some(_), None) => {
+            p.push(format!("{rpath}.pay"), format!("a group of {group} must be paid for fewer than {group} units"));
+            return None;
+        }
+        (None, None, Some(price)) if price.0 >= Decimal::ZERO => GroupOffer::Price(price.0),
+        (None, None, Some(_)) => {
+            p.push(format!("{rpath}.price"), "a bundle price cannot be negative");
+            return None;
+        }
+        _ => {
+            p.push(rpath, "a multi-buy needs exactly one of free (units free per group), pay (\"3 for the price of 2\") or price (\"2 for 5.00\")");
+            return None;
+        }
+    };
+    let free = match (&r.free_sku, r.free_unit) {
+        (Some(_), Some(_)) => {
+            p.push(format!("{rpath}.free_sku"), "give free_sku or free_unit, not both");
+            return None;
+        }
+        (Some(sku), None) if matches!(offer, GroupOffer::Price(_)) => {
+            p.push(format!("{rpath}.free_sku"), format!("a bundle price has no free units: drop free_sku '{sku}' or give free"));
+            return None;
+        }
+        (Some(sku), None) if !sku.trim().is_empty() => FreeUnits::Sku(sku.clone()),
+        (Some(_), None) => {
+            p.push(format!("{rpath}.free_sku"), "free_sku names an item (SKU)");
+            return None;
+        }
+        (None, Some(FreeUnit::Same)) => FreeUnits::Same,
+        (None, _) => FreeUnits::Cheapest,
+    };
+    if r.max_groups == Some(0) {
+        p.push(format!("{rpath}.max_groups"), "max_groups must be at least 1");
+    }
+    let mut goods = r.goods();
+    if let FreeUnits::Sku(sku) = &free {
+        // The reward product does not count toward the groups.
+        goods.exclude_skus.push(sku.clone());
+    }
+    Some(MultiBuy { group, offer, free, goods: Goods::compile(&goods, names), max_groups: r.max_groups })
 }

@@ -89,6 +89,20 @@ pub enum RewardKind {
     IssueCoupon,
     /// A non-monetary gift the cashier hands over (`gift`); its issuance is recorded.
     Gift,
+    /// Multi-buy on the matching goods: in every `group` of units, `free` units free (or
+    /// the group for the `price` of `pay` units, or for a bundle `price`).
+    MultiBuy,
+}
+
+/// Which units of a multi-buy group are free.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FreeUnit {
+    /// The cheapest matching units of the receipt.
+    #[default]
+    Cheapest,
+    /// Groups are made of one item (SKU) each: buy 3 of it, one of it free.
+    Same,
 }
 
 /// One reward of a campaign. Which fields apply depends on `type`; the compiler
@@ -114,9 +128,33 @@ pub struct RewardSpec {
     pub fixed: Option<Dec>,
     #[serde(default)]
     pub amount: Option<Dec>,
-    /// Discount: the unit price the matching goods are sold at.
+    /// Discount: the unit price the matching goods are sold at. Multi-buy: the price of
+    /// one group (a bundle price, "2 for 5.00").
     #[serde(default)]
     pub price: Option<Dec>,
+    /// Percent discounts: round each line's part on its own instead of the matched total
+    /// once (for slips that print the discount per line).
+    #[serde(default)]
+    pub round_per_line: bool,
+    /// Multi-buy: units in one group…
+    #[serde(default)]
+    pub group: Option<u32>,
+    /// …of which this many are free…
+    #[serde(default)]
+    pub free: Option<u32>,
+    /// …or: the group costs what this many of its units cost ("3 for the price of 2").
+    #[serde(default)]
+    pub pay: Option<u32>,
+    /// Multi-buy: which units are free (`cheapest`, default, or `same`).
+    #[serde(default)]
+    pub free_unit: Option<FreeUnit>,
+    /// Multi-buy: the free units are this item (a reward product); the POS is told to
+    /// add it when the receipt has fewer than are due.
+    #[serde(default)]
+    pub free_sku: Option<String>,
+    /// Multi-buy: at most this many groups per receipt.
+    #[serde(default)]
+    pub max_groups: Option<u32>,
     #[serde(default)]
     pub accumulated: Option<AccumulatedSpec>,
     #[serde(default)]
@@ -149,6 +187,13 @@ impl RewardSpec {
             fixed: None,
             amount: None,
             price: None,
+            round_per_line: false,
+            group: None,
+            free: None,
+            pay: None,
+            free_unit: None,
+            free_sku: None,
+            max_groups: None,
             accumulated: None,
             coupon_series: None,
             gift: None,
@@ -278,6 +323,9 @@ pub struct LimitsSpec {
     /// …in all.
     #[serde(default)]
     pub per_customer: Option<u32>,
+    /// Times in all, all customers together (each receipt it applies to is one use).
+    #[serde(default)]
+    pub uses: Option<u32>,
     /// The most the campaign may give in all: discounts plus accrued units at their
     /// value, in store money.
     #[serde(default)]
@@ -363,6 +411,17 @@ pub struct CampaignSpec {
     /// A custom condition in CEL over `receipt`, `customer` and `store`.
     #[serde(default)]
     pub condition: Option<String>,
+    /// Applies only when a code of this coupon series (a promo code or a generated code)
+    /// is presented; the code is used only when the campaign applies.
+    #[serde(default)]
+    pub coupon_series: Option<ConfigCode>,
+    // -- the most it gives on one receipt
+    /// Its discounts on one receipt come to at most this amount…
+    #[serde(default)]
+    pub max_discount: Option<Dec>,
+    /// …and at most this share of the receipt total, 0–1.
+    #[serde(default)]
+    pub max_discount_share: Option<Dec>,
     // -- stacking and limits
     /// When it applies, no other campaign does (the highest-priority exclusive one wins).
     #[serde(default)]

@@ -85,6 +85,12 @@ pub struct RedeemSpec {
     /// Default `false`: the paid part leaves every accrual base.
     #[serde(default)]
     pub accrue_on_redeemed: bool,
+    /// Units are spent only in multiples of this (`"100"`: 100, 200, …).
+    #[serde(default)]
+    pub step: Option<Dec>,
+    /// At most this many units pay one receipt.
+    #[serde(default)]
+    pub max_units: Option<Dec>,
 }
 
 /// A calendar period.
@@ -341,7 +347,8 @@ pub struct CouponSeriesSpec {
     /// Promo: the code customers type (case-insensitive). Default: the series id.
     #[serde(default)]
     pub code: Option<String>,
-    /// Percent off the allowed lines…
+    /// Percent off the allowed lines… (neither, when the series only activates the
+    /// campaigns that name it in their `coupon_series`)
     #[serde(default)]
     pub percent: Option<Dec>,
     /// …or an amount off them (nominal).
@@ -364,6 +371,12 @@ pub struct CouponSeriesSpec {
     /// Uses of one code in all (unique coupons: default 1).
     #[serde(default)]
     pub uses_per_code: Option<u32>,
+    /// Uses of all the series' codes together, over all customers.
+    #[serde(default)]
+    pub uses_total: Option<u32>,
+    /// A percent coupon: round each line's part on its own instead of the total once.
+    #[serde(default)]
+    pub round_per_line: bool,
     #[serde(default)]
     pub valid_from: Option<Timestamp>,
     #[serde(default)]

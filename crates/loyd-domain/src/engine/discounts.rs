@@ -32,40 +32,47 @@ pub(super) fn campaign_discounts(env: &Env<'_>, w: &mut Work<'_>, c: &Campaign) 
     Ok(())
 }
 
+/// The smaller of an amount and a share of the receipt total, in minor units
+/// (`i64::MAX` when neither is set): the cap of a campaign or of the restrictions.
+fn discount_cap(env: &Env<'_>, amount: Option<Decimal>, share: Option<Decimal>) -> Result<i64, ReceiptError> {
+    let scale = env.ctx.store.scale;
+    let mut cap = i64::MAX;
+    if let Some(share) = share {
+        cap = cap.min(share_of(env.total, share, scale)?);
+    }
+    if let Some(amount) = amount {
+        cap = cap.min(money::to_minor_exact(amount, scale).map_err(|e| ReceiptError::invalid(e.to_string()))?);
+    }
+    Ok(cap)
+}
+
+/// Sets the discount entries of `line` that `mine` selects to `keep` in all, each
+/// reduced in proportion; entries brought to zero are dropped and the line's discount
+/// follows.
+fn reduce_discounts(line: &mut LineCalc, keep: i64, mine: impl Fn(&Applied) -> bool) {
+    let idx: Vec<usize> = line.applied.iter().enumerate().filter(|(_, a)| a.kind == AppliedKind::Discount && mine(a)).map(|(i, _)| i).collect();
+    let parts: Vec<i64> = idx.iter().map(|&i| line.applied[i].amount).collect();
+    let had: i64 = parts.iter().sum();
+    for (&i, p) in idx.iter().zip(allocate(keep, &parts)) {
+        line.applied[i].amount = p;
+    }
+    line.applied.retain(|a| a.kind != AppliedKind::Discount || a.amount > 0);
+    line.discount -= had - keep;
+}
+
 /// Brings what campaign `c` added to the lines' discounts (over `before`) down to its
 /// cap, allocated over its lines in proportion.
 fn cap_campaign(env: &Env<'_>, w: &mut Work<'_>, c: &Campaign, before: &[i64]) -> Result<(), ReceiptError> {
-    let scale = env.ctx.store.scale;
-    let mut cap = i64::MAX;
-    if let Some(amount) = c.max_discount {
-        cap = cap.min(money::to_minor_exact(amount, scale).map_err(|e| ReceiptError::invalid(e.to_string()))?);
-    }
-    if let Some(share) = c.max_discount_share {
-        cap = cap.min(share_of(env.total, share, scale)?);
-    }
+    let cap = discount_cap(env, c.max_discount, c.max_discount_share)?;
     let added: Vec<i64> = w.lines.iter().zip(before).map(|(l, b)| l.discount - b).collect();
     if added.iter().sum::<i64>() <= cap {
         return Ok(());
     }
     let id = c.id.as_str();
     for ((line, add), keep) in w.lines.iter_mut().zip(&added).zip(allocate(cap, &added)) {
-        if *add == keep {
-            continue;
+        if *add != keep {
+            reduce_discounts(line, keep, |a| &*a.campaign == id);
         }
-        // The campaign's entries on this line, reduced in proportion.
-        let idx: Vec<usize> = line
-            .applied
-            .iter()
-            .enumerate()
-            .filter(|(_, a)| a.kind == AppliedKind::Discount && &*a.campaign == id)
-            .map(|(i, _)| i)
-            .collect();
-        let parts: Vec<i64> = idx.iter().map(|&i| line.applied[i].amount).collect();
-        for (&i, p) in idx.iter().zip(allocate(keep, &parts)) {
-            line.applied[i].amount = p;
-        }
-        line.applied.retain(|a| a.kind != AppliedKind::Discount || a.amount > 0);
-        line.discount -= add - keep;
     }
     Ok(())
 }
@@ -119,6 +126,10 @@ pub(super) struct ValidCode<'a> {
     pub series: &'a crate::program::CouponSeries,
 }
 
+/// A code as [`check_code`] found it: valid, or refused with the code as read, the
+/// reason and the series if known.
+pub(super) type CheckedCode<'a> = Result<ValidCode<'a>, (String, ReceiptError, Option<ConfigCode>)>;
+
 /// Checks a code as typed: known, valid at the receipt's time, the customer's if it is
 /// personal, and with uses left. Refuses with the reason and the series, if known.
 pub(super) fn check_code<'a>(
@@ -126,7 +137,7 @@ pub(super) fn check_code<'a>(
     ctx: &'a Context,
     program: &'a Program,
     typed: &str,
-) -> Result<ValidCode<'a>, (String, ReceiptError, Option<ConfigCode>)> {
+) -> CheckedCode<'a> {
     // A promo code as typed, or a generated one with confusable letters read right.
     let promo = crate::coupons::canonical(typed);
     let code = if ctx.coupons.iter().any(|c| c.code == promo) { promo } else { crate::coupons::normalize(typed) };
@@ -167,7 +178,7 @@ pub(super) fn check_code<'a>(
 fn why_no_campaign(env: &Env<'_>, series: &ConfigCode) -> String {
     let mut activated = env.program.campaigns.iter().filter(|c| c.coupon_series.as_ref() == Some(series));
     let Some(c) = activated.next() else { return "no running campaign takes this code".into() };
-    match env.unmet_besides_code(c) {
+    match env.unmet(c) {
         Some(unmet) => unmet.describe(c),
         None => "the offer's limits are reached, or a better offer applies instead".into(),
     }
@@ -177,18 +188,19 @@ fn why_no_campaign(env: &Env<'_>, series: &ConfigCode) -> String {
 /// that activates campaigns applies when one of them (`campaigns`, the chosen ones)
 /// does.
 pub(super) fn apply_coupons(env: &Env<'_>, w: &mut Work<'_>, campaigns: &[&Campaign]) -> Result<Vec<CouponCalc>, ReceiptError> {
-    let (receipt, ctx, program) = (env.receipt, env.ctx, env.program);
-    let scale = ctx.store.scale;
+    let scale = env.ctx.store.scale;
     let mut out: Vec<CouponCalc> = Vec::new();
-    for typed in &receipt.coupons {
-        let valid = match check_code(receipt, ctx, program, typed) {
-            Ok(valid) if out.iter().any(|o| o.code == valid.code) => Err((valid.code.clone(), ReceiptError::CouponUsed(valid.code), None)),
-            other => other,
-        };
-        let ValidCode { code, series } = match valid {
-            Ok(v) => v,
+    for checked in &env.codes {
+        let (code, series) = match checked {
+            Ok(valid) if out.iter().any(|o| o.code == valid.code) => {
+                let reason = ReceiptError::CouponUsed(valid.code.clone());
+                out.push(CouponCalc { code: valid.code.clone(), status: CouponStatus::Rejected, reason: Some(reason), series: None, discount: 0 });
+                continue;
+            }
+            Ok(ValidCode { code, series }) => (code.clone(), *series),
             Err((code, reason, series)) => {
-                out.push(CouponCalc { code, status: CouponStatus::Rejected, reason: Some(reason), series, discount: 0 });
+                let (code, reason, series) = (code.clone(), Some(reason.clone()), series.clone());
+                out.push(CouponCalc { code, status: CouponStatus::Rejected, reason, series, discount: 0 });
                 continue;
             }
         };
@@ -253,27 +265,14 @@ pub(super) fn apply_coupons(env: &Env<'_>, w: &mut Work<'_>, campaigns: &[&Campa
 /// Scales every line's discount down to the receipt-wide limit, if one is exceeded.
 pub(super) fn cap_discounts(env: &Env<'_>, w: &mut Work<'_>) -> Result<(), ReceiptError> {
     let r = &env.restrictions;
-    let scale = env.ctx.store.scale;
-    let mut cap = i64::MAX;
-    if let Some(share) = r.max_discount_share {
-        cap = cap.min(share_of(env.total, share, scale)?);
-    }
-    if let Some(amount) = r.max_discount_amount {
-        cap = cap.min(money::to_minor_exact(amount, scale).map_err(|e| ReceiptError::invalid(e.to_string()))?);
-    }
+    let cap = discount_cap(env, r.max_discount_amount, r.max_discount_share)?;
     let weights: Vec<i64> = w.lines.iter().map(|l| l.discount).collect();
     if weights.iter().sum::<i64>() <= cap {
         return Ok(());
     }
     for (line, new) in w.lines.iter_mut().zip(allocate(cap, &weights)) {
         // Share the line's reduced discount among the discounts that made it.
-        let idx: Vec<usize> = line.applied.iter().enumerate().filter(|(_, a)| a.kind == AppliedKind::Discount).map(|(i, _)| i).collect();
-        let parts: Vec<i64> = idx.iter().map(|&i| line.applied[i].amount).collect();
-        for (&i, p) in idx.iter().zip(allocate(new, &parts)) {
-            line.applied[i].amount = p;
-        }
-        line.applied.retain(|a| a.kind != AppliedKind::Discount || a.amount > 0);
-        line.discount = new;
+        reduce_discounts(line, new, |_| true);
     }
     Ok(())
 }

@@ -56,9 +56,9 @@ pub(super) struct Env<'a> {
     cel: [std::cell::OnceCell<cel::Context<'static, 'static>>; 2],
     /// Whether the customer is in each of the program's segments, as first decided.
     segments: Vec<std::cell::OnceCell<bool>>,
-    /// The coupon series of which a valid code was presented (for code-activated
-    /// campaigns).
-    pub codes: Vec<crate::ids::ConfigCode>,
+    /// The receipt's coupon codes, each checked once (before its lines are looked at),
+    /// in the order given.
+    pub codes: Vec<super::discounts::CheckedCode<'a>>,
 }
 
 impl<'a> Env<'a> {
@@ -91,14 +91,7 @@ impl<'a> Env<'a> {
             restrictions: Restrictions::default(),
             codes: Vec::new(),
         };
-        if !receipt.coupons.is_empty() {
-            env.codes = receipt
-                .coupons
-                .iter()
-                .filter_map(|typed| super::discounts::check_code(receipt, ctx, program, typed).ok())
-                .map(|valid| valid.series.id.clone())
-                .collect();
-        }
+        env.codes = receipt.coupons.iter().map(|typed| super::discounts::check_code(receipt, ctx, program, typed)).collect();
         let rules = &program.restrictions;
         env.restrictions = match rules.schedules.iter().find(|(w, _)| env.in_period(w) && env.at_local_times(w)) {
             Some((_, r)) => rules.base.overlaid(r),
@@ -236,23 +229,16 @@ impl<'a> Env<'a> {
         }
     }
 
-    /// Every condition of the campaign, except its limits.
+    /// Every condition of the campaign, except its limits: a valid code of its coupon
+    /// series, if it has one, and the rest ([`Env::unmet`]).
     pub fn conditions_hold(&self, c: &Campaign) -> bool {
-        self.unmet(c).is_none()
+        let code = c.coupon_series.as_ref().is_none_or(|s| self.codes.iter().flatten().any(|v| v.series.id == *s));
+        code && self.unmet(c).is_none()
     }
 
-    /// The first condition of the campaign (limits aside) this receipt does not meet.
+    /// The first condition of the campaign (limits and its code aside) this receipt does
+    /// not meet.
     pub fn unmet(&self, c: &Campaign) -> Option<Unmet> {
-        if let Some(series) = &c.coupon_series
-            && !self.codes.contains(series)
-        {
-            return Some(Unmet::Code);
-        }
-        self.unmet_besides_code(c)
-    }
-
-    /// [`Env::unmet`], a code of the campaign's coupon series taken as presented.
-    pub fn unmet_besides_code(&self, c: &Campaign) -> Option<Unmet> {
         let store = &self.ctx.store;
         let w = &c.when;
         if !self.in_period(w) {
@@ -334,8 +320,6 @@ impl<'a> Env<'a> {
 /// not apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Unmet {
-    /// No valid code of its coupon series was presented.
-    Code,
     Period,
     Store,
     Customer,
@@ -360,7 +344,6 @@ impl Unmet {
             if needs.is_empty() { String::new() } else { format!(" ({})", needs.join(", ")) }
         };
         match self {
-            Unmet::Code => "no valid code of its coupon series".into(),
             Unmet::Period => "the offer does not run at this time".into(),
             Unmet::Store => "the offer does not run in this store".into(),
             Unmet::Customer => "the offer is for other customers".into(),

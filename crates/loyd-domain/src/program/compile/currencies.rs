@@ -25,31 +25,18 @@ pub(super) fn compile_currency(c: &CurrencySpec, path: &str, p: &mut Problems, n
         if value.is_none() {
             p.push(format!("{path}.value"), "a currency that pays receipts needs the value of one unit");
         }
-        // A count of units above 0, in the currency's minor units.
-        let units = |v: Option<Dec>, field: &str, default: i64, p: &mut Problems| match v.map(|m| money::to_minor_exact(m.0, c.scale)) {
-            None => default,
-            Some(Ok(v)) if v > 0 => v,
+        // An amount of this currency of at least `least` minor units, if given and valid.
+        let units = |v: Option<Dec>, field: &str, least: i64, p: &mut Problems| match v.map(|m| money::to_minor_exact(m.0, c.scale)) {
+            None => None,
+            Some(Ok(v)) if v >= least => Some(v),
             Some(_) => {
-                p.push(
-                    format!("{path}.redeem.{field}"),
-                    format!("must be an amount above 0 with at most {} decimals", c.scale.places()),
-                );
-                default
-            }
-        };
-        let min_balance = match r.min_balance.map(|m| money::to_minor_exact(m.0, c.scale)) {
-            None => 0,
-            Some(Ok(v)) if v >= 0 => v,
-            Some(_) => {
-                p.push(
-                    format!("{path}.redeem.min_balance"),
-                    format!("must be a non-negative amount with at most {} decimals", c.scale.places()),
-                );
-                0
+                let what = if least == 0 { "a non-negative amount" } else { "an amount above 0" };
+                p.push(format!("{path}.redeem.{field}"), format!("must be {what} with at most {} decimals", c.scale.places()));
+                None
             }
         };
         Redeem {
-            min_balance,
+            min_balance: units(r.min_balance, "min_balance", 0, p).unwrap_or(0),
             max_share: share(r.max_share, format!("{path}.redeem.max_share"), p),
             excluded: Goods::compile(
                 &GoodsSpec {
@@ -60,8 +47,8 @@ pub(super) fn compile_currency(c: &CurrencySpec, path: &str, p: &mut Problems, n
                 names,
             ),
             accrue_on_redeemed: r.accrue_on_redeemed,
-            step: units(r.step, "step", 1, p),
-            max_units: r.max_units.map(|_| units(r.max_units, "max_units", 0, p)),
+            step: units(r.step, "step", 1, p).unwrap_or(1),
+            max_units: units(r.max_units, "max_units", 1, p),
         }
     });
     let lifetime = c.lifetime.and_then(|l| {

@@ -39,22 +39,40 @@ impl Splitter {
             }
             return;
         }
-        let total128 = i128::from(total);
+        // Each part's floor and remainder in one division: in i64 when the product fits
+        // (receipts' figures always do), in i128 otherwise.
+        let sum64 = i64::try_from(sum).ok();
+        let remainders = &mut self.remainders;
+        remainders.clear();
         let mut given: i128 = 0;
-        for w in weights {
-            let part = (total128 * i128::from((*w).max(0))).div_euclid(sum);
+        for (i, w) in weights.iter().enumerate() {
+            let w = (*w).max(0);
+            let (part, rem) = match (total.checked_mul(w), sum64) {
+                // A non-negative product: `/` and `%` are the Euclidean ones, one division.
+                (Some(p), Some(s)) if p >= 0 => (i128::from(p / s), i128::from(p % s)),
+                (Some(p), Some(s)) => (i128::from(p.div_euclid(s)), i128::from(p.rem_euclid(s))),
+                _ => {
+                    let p = i128::from(total) * i128::from(w);
+                    (p.div_euclid(sum), p.rem_euclid(sum))
+                }
+            };
             parts.push(i64::try_from(part).expect("a part never exceeds the total"));
+            remainders.push((rem, i));
             given += part;
         }
-        let missing = usize::try_from(total128 - given).expect("floors never overshoot");
+        let missing = usize::try_from(i128::from(total) - given).expect("floors never overshoot");
         if missing == 0 {
             return;
         }
-        let remainders = &mut self.remainders;
-        remainders.clear();
-        remainders.extend(weights.iter().enumerate().map(|(i, w)| ((total128 * i128::from((*w).max(0))).rem_euclid(sum), i)));
         // Largest remainder first; on equal remainders the earlier part.
-        remainders.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        let order = |a: &(i128, usize), b: &(i128, usize)| b.0.cmp(&a.0).then(a.1.cmp(&b.1));
+        if missing == 1 {
+            // The usual case: one unit to place, no need to sort.
+            let first = remainders.iter().min_by(|a, b| order(a, b)).expect("parts to place it in");
+            parts[first.1] += 1;
+            return;
+        }
+        remainders.sort_unstable_by(order);
         for &(_, i) in remainders.iter().take(missing) {
             parts[i] += 1;
         }

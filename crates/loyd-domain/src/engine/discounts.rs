@@ -4,19 +4,44 @@
 
 use super::*;
 
-/// `percent` % off the remaining amount of `lines`: of their total, rounded once and
-/// allocated over them; or, with `per_line`, of each line rounded on its own. Returns
-/// each line's part, in the order of `lines`.
-fn percent_parts(w: &Work<'_>, lines: &[usize], percent: Decimal, per_line: bool, scale: Scale) -> Result<Vec<i64>, ReceiptError> {
-    if per_line {
-        return lines.iter().map(|&i| percent_of(w.remaining(i), percent, scale)).collect();
+/// Working memory of percent discounts, reused by every one of a calculation: the
+/// lines still open, what is left on them, and each one's part.
+#[derive(Default)]
+pub(super) struct PercentParts {
+    pub idx: Vec<usize>,
+    weights: Vec<i64>,
+    pub parts: Vec<i64>,
+    splitter: crate::alloc::Splitter,
+}
+
+impl PercentParts {
+    /// `percent` % off what is left on those of `lines` still open (into `idx`): of their
+    /// total, rounded once and allocated over them; or, with `per_line`, of each line
+    /// rounded on its own. Each line's part goes into `parts`, in the order of `idx`.
+    fn compute(
+        &mut self,
+        w: &Work<'_>,
+        lines: impl Iterator<Item = usize>,
+        percent: Decimal,
+        per_line: bool,
+        scale: Scale,
+    ) -> Result<(), ReceiptError> {
+        self.idx.clear();
+        self.idx.extend(lines.filter(|&i| w.remaining(i) > 0));
+        self.parts.clear();
+        if per_line {
+            for &i in &self.idx {
+                self.parts.push(percent_of(w.remaining(i), percent, scale)?);
+            }
+            return Ok(());
+        }
+        self.weights.clear();
+        self.weights.extend(self.idx.iter().map(|&i| w.remaining(i)));
+        let total: i64 = self.weights.iter().sum();
+        let off = if total > 0 { percent_of(total, percent, scale)? } else { 0 };
+        self.splitter.split_into(off, &self.weights, &mut self.parts);
+        Ok(())
     }
-    let weights: Vec<i64> = lines.iter().map(|&i| w.remaining(i)).collect();
-    let total: i64 = weights.iter().sum();
-    if total <= 0 {
-        return Ok(vec![0; lines.len()]);
-    }
-    Ok(allocate(percent_of(total, percent, scale)?, &weights))
 }
 
 /// The discounts of one campaign, within its own cap on one receipt.
@@ -64,14 +89,16 @@ fn reduce_discounts(line: &mut LineCalc, keep: i64, mine: impl Fn(&Applied) -> b
 /// cap, allocated over its lines in proportion.
 fn cap_campaign(env: &Env<'_>, w: &mut Work<'_>, c: &Campaign, before: &[i64]) -> Result<(), ReceiptError> {
     let cap = discount_cap(env, c.max_discount, c.max_discount_share)?;
-    let added: Vec<i64> = w.lines.iter().zip(before).map(|(l, b)| l.discount - b).collect();
+    // The lines it discounted and by how much.
+    let (lines, added): (Vec<usize>, Vec<i64>) =
+        w.lines.iter().zip(before).enumerate().map(|(i, (l, b))| (i, l.discount - b)).filter(|(_, a)| *a > 0).unzip();
     if added.iter().sum::<i64>() <= cap {
         return Ok(());
     }
     let id = c.id.as_str();
-    for ((line, add), keep) in w.lines.iter_mut().zip(&added).zip(allocate(cap, &added)) {
-        if *add != keep {
-            reduce_discounts(line, keep, |a| &*a.campaign == id);
+    for ((&i, &add), keep) in lines.iter().zip(&added).zip(allocate(cap, &added)) {
+        if add != keep {
+            reduce_discounts(&mut w.lines[i], keep, |a| &*a.campaign == id);
         }
     }
     Ok(())
@@ -82,10 +109,12 @@ pub(super) fn discount(env: &Env<'_>, w: &mut Work<'_>, c: &Campaign, reward: &R
     let receipt = env.receipt;
     let id = c.id.shared();
     let percent_off = |w: &mut Work<'_>, percent: Decimal, goods: &Goods, per_line: bool| -> Result<(), ReceiptError> {
-        let idx: Vec<usize> = env.lines_of(goods).iter().filter(|&i| w.remaining(i) > 0).collect();
-        for (&i, d) in idx.iter().zip(percent_parts(w, &idx, percent, per_line, scale)?) {
+        let mut shares = std::mem::take(&mut w.percent);
+        shares.compute(w, env.lines_of(goods).iter(), percent, per_line, scale)?;
+        for (&i, &d) in shares.idx.iter().zip(&shares.parts) {
             w.add_discount(i, d, &id);
         }
+        w.percent = shares;
         Ok(())
     };
     match reward {
@@ -236,7 +265,11 @@ pub(super) fn apply_coupons(env: &Env<'_>, w: &mut Work<'_>, campaigns: &[&Campa
         }
         let mut parts: Vec<i64> = match discount {
             _ if idx.is_empty() => Vec::new(),
-            CouponDiscount::Percent(p) => percent_parts(w, &idx, p, series.per_line, scale)?,
+            CouponDiscount::Percent(p) => {
+                let mut shares = PercentParts::default();
+                shares.compute(w, idx.iter().copied(), p, series.per_line, scale)?;
+                shares.parts
+            }
             CouponDiscount::Amount(a) => {
                 let weights: Vec<i64> = idx.iter().map(|&i| w.remaining(i)).collect();
                 let amount = money::to_minor_exact(a, scale).map_err(|e| ReceiptError::invalid(e.to_string()))?;

@@ -177,6 +177,7 @@ fn fresh_work<'a>(env: &Env<'a>) -> Work<'a> {
         receipt: env.receipt,
         ctx: env.ctx,
         add_products: Vec::new(),
+        percent: Default::default(),
     }
 }
 
@@ -233,6 +234,8 @@ struct Work<'a> {
     ctx: &'a Context,
     /// Reward products the receipt lacks (multi-buys).
     add_products: Vec<crate::receipt::ProductToAdd>,
+    /// Working memory of percent discounts.
+    percent: discounts::PercentParts,
 }
 
 /// Working memory reused by every accrual of a calculation.

@@ -92,8 +92,9 @@ pub fn permission(method: &Method, route: &str) -> Option<Permission> {
         }
         ("POST", "/v1/admin/coupons") => CouponsIssue,
         ("GET", "/v1/admin/failures") => FailuresRead,
-        ("GET", "/v1/admin/config") => ConfigRead,
-        ("POST", "/v1/admin/config") => ConfigWrite,
+        ("GET", "/v1/admin/config" | "/v1/admin/config/versions" | "/v1/admin/config/versions/{version}") => ConfigRead,
+        ("GET", "/v1/admin/config/diff" | "/v1/admin/config/export") | ("POST", "/v1/admin/config/simulate") => ConfigRead,
+        ("POST", "/v1/admin/config" | "/v1/admin/config/rollback") => ConfigWrite,
         ("GET", "/v1/admin/ledger/audit") => LedgerAudit,
         ("GET" | "POST", "/v1/admin/users") | ("PATCH", "/v1/admin/users/{login}") => UsersManage,
         _ => return None,

@@ -224,6 +224,57 @@ pub fn next_page<T, K>(items: &[T], limit: u32, key: impl Fn(&T) -> K) -> Option
     if items.len() == limit as usize { items.last().map(key) } else { None }
 }
 
+/// A configuration document: JSON (`application/json`, the document as an object) or a
+/// program file (`application/toml`, the text `loyd apply` reads). A program file's
+/// problems are all reported, each with its line and column (`details.problems`).
+pub struct ProgramBody {
+    pub doc: loyd_domain::config::ConfigDocument,
+    /// The file's text, when it came as one: later problems are located in it.
+    pub text: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequest<S> for ProgramBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        if !is_toml(req.headers()) {
+            let bytes = json_body(req, state).await?;
+            return parse_json(&bytes).map(|doc| ProgramBody { doc, text: None });
+        }
+        let bytes = read_body(req, state).await?;
+        let text = String::from_utf8(bytes.to_vec())
+            .map_err(|_| ApiError::validation("the program file is not UTF-8 text").with_status(StatusCode::BAD_REQUEST))?;
+        match loyd_domain::program::file::parse(&text) {
+            Ok(doc) => Ok(ProgramBody { doc, text: Some(text) }),
+            Err(problems) => Err(program_problems(problems)),
+        }
+    }
+}
+
+impl ProgramBody {
+    /// A store error, with configuration problems located in the file when it came as one.
+    pub fn locate(&self, e: loyd_store::StoreError) -> ApiError {
+        match (e, &self.text) {
+            (loyd_store::StoreError::Config(problems), Some(text)) => {
+                program_problems(loyd_domain::program::file::locate(text, problems))
+            }
+            (e, _) => ApiError::from(e),
+        }
+    }
+}
+
+fn program_problems(problems: Vec<loyd_domain::program::file::FileProblem>) -> ApiError {
+    ApiError::validation(format!("the program file has {} problem(s); nothing was applied", problems.len()))
+        .with_details(json!({ "problems": problems }))
+}
+
+/// `application/toml` (or `text/x-toml`, `text/toml`): a program file.
+fn is_toml(headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else { return false };
+    let essence = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    matches!(essence.as_str(), "application/toml" | "text/toml" | "text/x-toml")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

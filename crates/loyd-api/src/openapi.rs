@@ -64,6 +64,12 @@ use crate::{admin, auth, health, pos};
         admin::failures::failures,
         admin::programs::get_config,
         admin::programs::apply_config,
+        admin::programs::list_versions,
+        admin::programs::get_version,
+        admin::programs::diff,
+        admin::programs::export,
+        admin::programs::rollback,
+        admin::programs::simulate,
         admin::ledger::audit,
     ),
     components(schemas(
@@ -113,6 +119,9 @@ use crate::{admin, auth, health, pos};
         admin::coupons::GeneratedCoupons,
         admin::failures::FailurePage,
         admin::programs::ConfigOut,
+        admin::programs::VersionsOut,
+        admin::programs::DiffOut,
+        admin::programs::RollbackIn,
     )),
     modifiers(&TerminalKey, &ErrorResponses),
     tags(

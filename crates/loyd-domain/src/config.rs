@@ -3,9 +3,11 @@
 //!
 //! The document is a set of sections; each names its objects by id. Applying is
 //! idempotent: objects equal to what is stored are left alone, new ones are created,
-//! changed ones updated. Objects missing from the file are kept (a file never deletes
-//! history-bearing objects such as stores by omission). Later capabilities add sections;
-//! unknown sections and fields are refused so a typo never passes silently.
+//! changed ones updated. By default ([`Mode::Merge`]) objects missing from the file are
+//! kept, so a file may carry one campaign; [`Mode::Replace`] (`apply --prune`, and a
+//! rollback) makes the file the whole configuration and removes what it lacks — the
+//! store refuses removals of what still carries value. Unknown sections and fields are
+//! refused so a typo never passes silently.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -23,26 +25,42 @@ pub use crate::program::{ConfigDocument, ConfigError, CurrencyKind, CurrencySpec
 pub enum Action {
     Create,
     Update,
+    Remove,
+}
+
+/// How a file relates to the stored configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// The file's objects are created or updated; objects it does not name are kept.
+    #[default]
+    Merge,
+    /// The file is the whole configuration: objects it does not name are removed.
+    Replace,
 }
 
 /// One step of a plan: what will be created or changed, shown to the operator before
-/// (`--dry-run`) or after applying. `before` and `after` are the objects as JSON.
+/// (`--dry-run`) or after applying. `before` and `after` are the objects as JSON
+/// (`before` is absent on a creation, `after` on a removal).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PlanStep {
     pub action: Action,
-    /// `currency`, `store`, `card_series` or `campaign`.
+    /// The section's object: `currency`, `store`, `card_series`, `counter`, `tier`,
+    /// `coupon_series`, `segment`, `restrictions` or `campaign`.
     pub object: &'static str,
     pub id: String,
     pub before: Option<serde_json::Value>,
-    pub after: serde_json::Value,
+    pub after: Option<serde_json::Value>,
 }
 
 impl fmt::Display for PlanStep {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let after = self.after.clone().unwrap_or(serde_json::Value::Null);
         match (self.action, &self.before) {
+            (Action::Remove, _) => write!(f, "- remove {} {}", self.object, self.id),
             (Action::Create, _) => {
                 // Only the fields that are set: defaults would drown what was written.
-                let shown = match &self.after {
+                let shown = match &after {
                     serde_json::Value::Object(m) => serde_json::Value::Object(
                         m.iter()
                             .filter(|(_, v)| match v {
@@ -61,23 +79,44 @@ impl fmt::Display for PlanStep {
             }
             (Action::Update, Some(before)) => {
                 write!(f, "~ update {} {}:", self.object, self.id)?;
-                // Show only the fields that change.
-                if let (Some(b), Some(a)) = (before.as_object(), self.after.as_object()) {
-                    let keys: BTreeSet<&String> = b.keys().chain(a.keys()).collect();
-                    for k in keys {
-                        let (old, new) = (b.get(k), a.get(k));
-                        if old != new {
-                            let show = |v: Option<&serde_json::Value>| v.map(|v| v.to_string()).unwrap_or_else(|| "(none)".into());
-                            write!(f, "\n    {k}: {} -> {}", show(old), show(new))?;
-                        }
-                    }
-                    Ok(())
-                } else {
-                    write!(f, " {before} -> {}", self.after)
+                // Show only the fields that change, down to the field inside a list.
+                let mut changed = Vec::new();
+                changes(before, &after, String::new(), &mut changed);
+                for (path, old, new) in changed {
+                    write!(f, "\n    {path}: {old} -> {new}")?;
+                }
+                Ok(())
+            }
+            (Action::Update, None) => write!(f, "~ update {} {}: {after}", self.object, self.id),
+        }
+    }
+}
+
+/// The leaves that differ between two JSON values, with their paths
+/// (`rewards[0].group`); lists of different lengths, and values of different kinds, are
+/// one change.
+fn changes(before: &serde_json::Value, after: &serde_json::Value, path: String, out: &mut Vec<(String, String, String)>) {
+    use serde_json::Value;
+    let show = |v: Option<&Value>| v.map(|v| v.to_string()).unwrap_or_else(|| "(none)".into());
+    match (before, after) {
+        _ if before == after => {}
+        (Value::Object(b), Value::Object(a)) => {
+            let keys: BTreeSet<&String> = b.keys().chain(a.keys()).collect();
+            for k in keys {
+                let sub = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                match (b.get(k), a.get(k)) {
+                    (Some(x), Some(y)) => changes(x, y, sub, out),
+                    (x, y) if x != y => out.push((sub, show(x), show(y))),
+                    _ => {}
                 }
             }
-            (Action::Update, None) => write!(f, "~ update {} {}: {}", self.object, self.id, self.after),
         }
+        (Value::Array(b), Value::Array(a)) if b.len() == a.len() => {
+            for (i, (x, y)) in b.iter().zip(a).enumerate() {
+                changes(x, y, format!("{path}[{i}]"), out);
+            }
+        }
+        _ => out.push((path, before.to_string(), after.to_string())),
     }
 }
 
@@ -177,9 +216,17 @@ fn to_json<T: Serialize>(v: &T) -> serde_json::Value {
 }
 
 /// Upserts `file`'s objects into `current` (kept in order, new ones appended) and
-/// records a step for each object that changes.
-fn merge_section<T: Section>(current: &[T], file: &[T], steps: &mut Vec<PlanStep>) -> Vec<T> {
+/// records a step for each object that changes. With [`Mode::Replace`] the result is the
+/// file's objects in the file's order, and each stored object the file lacks is a
+/// removal.
+fn merge_section<T: Section>(current: &[T], file: &[T], mode: Mode, steps: &mut Vec<PlanStep>) -> Vec<T> {
     let mut merged: Vec<T> = current.to_vec();
+    if mode == Mode::Replace {
+        for gone in current.iter().filter(|c| !file.iter().any(|f| f.key() == c.key())) {
+            let before = Some(to_json(gone));
+            steps.push(PlanStep { action: Action::Remove, object: T::OBJECT, id: gone.key(), before, after: None });
+        }
+    }
     for item in file {
         match merged.iter().position(|m| m.key() == item.key()) {
             Some(i) if merged[i] == *item => {}
@@ -189,17 +236,46 @@ fn merge_section<T: Section>(current: &[T], file: &[T], steps: &mut Vec<PlanStep
                     object: T::OBJECT,
                     id: item.key(),
                     before: Some(to_json(&merged[i])),
-                    after: to_json(item),
+                    after: Some(to_json(item)),
                 });
                 merged[i] = item.clone();
             }
             None => {
-                steps.push(PlanStep { action: Action::Create, object: T::OBJECT, id: item.key(), before: None, after: to_json(item) });
+                let after = Some(to_json(item));
+                steps.push(PlanStep { action: Action::Create, object: T::OBJECT, id: item.key(), before: None, after });
                 merged.push(item.clone());
             }
         }
     }
-    merged
+    if mode == Mode::Replace { file.to_vec() } else { merged }
+}
+
+/// The document `file` makes of `current` in `mode`, with the steps (none when
+/// nothing changes). Checks nothing: [`ConfigDocument::plan`] does.
+fn combine(current: &ConfigDocument, file: &ConfigDocument, mode: Mode) -> (ConfigDocument, Vec<PlanStep>) {
+    let mut steps = Vec::new();
+    let merged = ConfigDocument {
+        currencies: merge_section(&current.currencies, &file.currencies, mode, &mut steps),
+        stores: merge_section(&current.stores, &file.stores, mode, &mut steps),
+        card_series: merge_section(&current.card_series, &file.card_series, mode, &mut steps),
+        counters: merge_section(&current.counters, &file.counters, mode, &mut steps),
+        tiers: merge_section(&current.tiers, &file.tiers, mode, &mut steps),
+        coupon_series: merge_section(&current.coupon_series, &file.coupon_series, mode, &mut steps),
+        segments: merge_section(&current.segments, &file.segments, mode, &mut steps),
+        campaigns: merge_section(&current.campaigns, &file.campaigns, mode, &mut steps),
+        restrictions: match (&file.restrictions, mode) {
+            (Some(r), _) => merge_section(current.restrictions.as_slice(), std::slice::from_ref(r), mode, &mut steps).pop(),
+            (None, Mode::Replace) => merge_section(current.restrictions.as_slice(), &[], mode, &mut steps).pop(),
+            (None, Mode::Merge) => current.restrictions.clone(),
+        },
+    };
+    (merged, steps)
+}
+
+/// What changes from configuration `from` to configuration `to` (two stored versions,
+/// say): every object created, updated or removed.
+pub fn diff(from: &ConfigDocument, to: &ConfigDocument) -> Vec<PlanStep> {
+    combine(from, to, Mode::Replace).1
 }
 
 /// Where an object of the merged document sits in the file, for error paths.
@@ -236,6 +312,12 @@ impl ConfigDocument {
     /// result must compile as a program; every problem is reported with its path in
     /// this file.
     pub fn merge_into(&self, current: &ConfigDocument) -> Result<(ConfigDocument, Vec<PlanStep>), Vec<ConfigError>> {
+        self.plan(current, Mode::Merge)
+    }
+
+    /// [`ConfigDocument::merge_into`] in either mode: with [`Mode::Replace`] the result is
+    /// this file alone, and the steps include removals.
+    pub fn plan(&self, current: &ConfigDocument, mode: Mode) -> Result<(ConfigDocument, Vec<PlanStep>), Vec<ConfigError>> {
         self.validate()?;
         let mut errors = Vec::new();
         for (i, c) in self.currencies.iter().enumerate() {
@@ -254,21 +336,7 @@ impl ConfigDocument {
                 });
             }
         }
-        let mut steps = Vec::new();
-        let merged = ConfigDocument {
-            currencies: merge_section(&current.currencies, &self.currencies, &mut steps),
-            stores: merge_section(&current.stores, &self.stores, &mut steps),
-            card_series: merge_section(&current.card_series, &self.card_series, &mut steps),
-            counters: merge_section(&current.counters, &self.counters, &mut steps),
-            tiers: merge_section(&current.tiers, &self.tiers, &mut steps),
-            coupon_series: merge_section(&current.coupon_series, &self.coupon_series, &mut steps),
-            segments: merge_section(&current.segments, &self.segments, &mut steps),
-            campaigns: merge_section(&current.campaigns, &self.campaigns, &mut steps),
-            restrictions: match &self.restrictions {
-                Some(r) => merge_section(current.restrictions.as_slice(), std::slice::from_ref(r), &mut steps).pop(),
-                None => current.restrictions.clone(),
-            },
-        };
+        let (merged, steps) = combine(current, self, mode);
         for (i, s) in merged.stores.iter().enumerate() {
             let money = merged.currencies.iter().find(|c| c.code == s.currency).map(|c| c.kind);
             if money != Some(CurrencyKind::Money) {
@@ -375,5 +443,29 @@ mod tests {
         let doc = ConfigDocument { stores: vec![store("a", "A"), store("a", "B")], ..Default::default() };
         let errors = doc.validate().unwrap_err();
         assert_eq!(errors[0].path, "stores[1]");
+    }
+    #[test]
+    fn replacing_removes_what_the_file_lacks_and_keeps_the_files_order() {
+        let current = ConfigDocument { currencies: vec![eur()], stores: vec![store("a", "A"), store("z", "Z")], ..Default::default() };
+        let file = ConfigDocument { currencies: vec![eur()], stores: vec![store("b", "B"), store("a", "A")], ..Default::default() };
+        let (merged, steps) = file.plan(&current, Mode::Replace).unwrap();
+        assert_eq!(merged, file);
+        let shown: Vec<String> = steps.iter().map(|s| s.to_string()).collect();
+        assert_eq!(shown[0], "- remove store z");
+        assert!(shown[1].starts_with("+ create store b"), "{shown:?}");
+        assert_eq!(steps.len(), 2);
+        // Merging the same file removes nothing.
+        let (_, merged_steps) = file.plan(&current, Mode::Merge).unwrap();
+        assert!(merged_steps.iter().all(|s| s.action != Action::Remove));
+    }
+
+    #[test]
+    fn a_diff_between_two_configurations_names_every_object_created_updated_and_removed() {
+        let old = ConfigDocument { currencies: vec![eur()], stores: vec![store("a", "A"), store("z", "Z")], ..Default::default() };
+        let new = ConfigDocument { currencies: vec![eur()], stores: vec![store("a", "A2"), store("b", "B")], ..Default::default() };
+        let steps = diff(&old, &new);
+        let actions: Vec<(Action, &str)> = steps.iter().map(|s| (s.action, s.id.as_str())).collect();
+        assert_eq!(actions, vec![(Action::Remove, "z"), (Action::Update, "a"), (Action::Create, "b")]);
+        assert!(diff(&new, &new).is_empty());
     }
 }

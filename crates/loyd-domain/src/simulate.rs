@@ -16,6 +16,19 @@ use crate::engine::calculate;
 use crate::program::Program;
 use crate::receipt::{Calculation, Context, Receipt};
 
+/// The period of a simulation: from the start of day `from` to the end of day `to`
+/// (both `YYYY-MM-DD`, inclusive) in time zone `timezone`.
+pub fn period(from: &str, to: &str, timezone: &str) -> Result<(jiff::Timestamp, jiff::Timestamp), String> {
+    let tz = crate::org::TimeZoneName::parse(timezone).map_err(|e| e.to_string())?;
+    let day = |d: &str| d.parse::<jiff::civil::Date>().map_err(|_| format!("'{d}' is not a day (YYYY-MM-DD)"));
+    let start = |d: jiff::civil::Date| d.to_zoned_datetime(tz.zone()).map(|z| z.timestamp()).map_err(|e| e.to_string());
+    let (first, last) = (day(from)?, day(to)?);
+    if first > last {
+        return Err(format!("the period starts ({from}) after it ends ({to})"));
+    }
+    Ok((start(first)?, start(last.tomorrow().map_err(|e| e.to_string())?)?))
+}
+
 /// One historical receipt, ready to be computed again.
 #[derive(Debug, Clone)]
 pub struct SimReceipt {

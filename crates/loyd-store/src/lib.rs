@@ -38,7 +38,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use loyd_domain::config::{ConfigDocument, CurrencySpec, PlanStep};
+use loyd_domain::config::{ConfigDocument, CurrencySpec, Mode, PlanStep};
 use loyd_domain::ids::{AccountId, AssetCode, StoreCode, TerminalCode, TransferId};
 use loyd_domain::ledger::{Account, AccountSpec, Balance, Holder, NewTransfer, Transfer, TransferOutcome};
 use loyd_domain::money::Scale;
@@ -82,6 +82,19 @@ pub struct Applied {
     /// The new configuration version, or `None` when nothing changed.
     pub version: Option<i64>,
     pub steps: Vec<PlanStep>,
+}
+
+/// One version in the history of the configuration.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ConfigVersion {
+    pub version: i64,
+    pub applied_at: Timestamp,
+    /// Who or what applied it: a file, `admin API (name)`, a rollback.
+    pub source: String,
+    /// SHA-256 of the whole configuration after it: equal hashes, equal configurations.
+    pub hash: String,
+    /// How many objects it created, updated or removed.
+    pub changes: usize,
 }
 
 /// Per-asset sum of all posted balances: zero when the ledger is sound.
@@ -210,6 +223,8 @@ dispatch! {
     pub async fn config_version(&self) -> Result<Option<i64>, StoreError>;
     pub async fn config_versions(&self) -> Result<Vec<(i64, Timestamp)>, StoreError>;
     pub async fn config_document(&self, version: i64) -> Result<ConfigDocument, StoreError>;
+    /// The configuration's history, newest first, in pages.
+    pub async fn config_history(&self, before: Option<i64>, limit: u32) -> Result<Vec<ConfigVersion>, StoreError>;
 
     /// Records a refusal in the failure log.
     pub async fn record_failure(&self, failure: NewFailure; now now) -> Result<(), StoreError>;
@@ -362,11 +377,27 @@ impl Store {
         on_backend!(self, b => b.import_customers(rows, card_series, program, actor, now).await)
     }
 
-    /// Applies a configuration document (or only plans it, with `dry_run`); the new
-    /// program is in force for this process at once.
+    /// Applies a configuration document, merged into what is stored (or only plans it,
+    /// with `dry_run`); the new program is in force for this process at once.
     pub async fn apply_config(&self, doc: ConfigDocument, source: String, dry_run: bool) -> Result<Applied, StoreError> {
+        self.apply_config_as(doc, source, dry_run, Mode::Merge).await
+    }
+
+    /// [`Store::apply_config`] in either mode: [`Mode::Replace`] removes what the
+    /// document lacks (refusing what still carries value).
+    pub async fn apply_config_as(&self, doc: ConfigDocument, source: String, dry_run: bool, mode: Mode) -> Result<Applied, StoreError> {
         let now = self.now();
-        let applied = on_backend!(self, b => b.apply_config(doc, source, dry_run, now).await)?;
+        let applied = on_backend!(self, b => b.apply_config(doc, source, dry_run, mode, now).await)?;
+        if applied.version.is_some() {
+            self.refresh_programs().await?;
+        }
+        Ok(applied)
+    }
+
+    /// Applies the configuration of an earlier `version` again, as a new version.
+    pub async fn rollback_config(&self, version: i64, source: String, dry_run: bool) -> Result<Applied, StoreError> {
+        let now = self.now();
+        let applied = on_backend!(self, b => b.rollback_config(version, source, dry_run, now).await)?;
         if applied.version.is_some() {
             self.refresh_programs().await?;
         }

@@ -70,8 +70,11 @@ pub enum Command {
     /// Terminals (cash registers) and their keys.
     #[command(subcommand)]
     Terminal(TerminalCommand),
-    /// Load a configuration file (configuration as code); idempotent.
+    /// Load a program file (configuration as code); idempotent.
     Apply(ApplyArgs),
+    /// The configuration's history: versions, diffs, rollback, export as a program file.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Ledger maintenance.
     #[command(subcommand)]
     Ledger(LedgerCommand),
@@ -112,6 +115,7 @@ pub enum UserCommand {
     /// Create a staff user; prints a generated password on the last line (shown once)
     /// unless --password-stdin gives one.
     Create {
+        /// The user's login name.
         login: String,
         /// admin, marketer, analyst, store_manager, support, auditor.
         #[arg(long)]
@@ -128,7 +132,9 @@ pub enum UserCommand {
     /// Change a user's role or stores, reset the password, disable or enable; every
     /// change ends the user's sessions.
     Update {
+        /// The user's login name.
         login: String,
+        /// New role: admin, marketer, analyst, store_manager, support, auditor.
         #[arg(long)]
         role: Option<String>,
         /// Replace the user's stores (repeat for more).
@@ -137,8 +143,10 @@ pub enum UserCommand {
         /// Generate a new password and print it on the last line.
         #[arg(long)]
         reset_password: bool,
+        /// Disable the user: they can no longer sign in.
         #[arg(long, conflicts_with = "enable")]
         disable: bool,
+        /// Enable a disabled user again.
         #[arg(long)]
         enable: bool,
     },
@@ -155,6 +163,7 @@ pub enum KeysCommand {
         /// to every server's keyring by hand).
         #[arg(long)]
         no_new_key: bool,
+        /// Afterwards, remove keys that no longer seal anything.
         #[arg(long)]
         retire: bool,
     },
@@ -168,6 +177,7 @@ pub struct AuditArgs {
     /// e.g. c_7.
     #[arg(long)]
     pub object_id: Option<String>,
+    /// At most this many entries, newest first.
     #[arg(long, default_value_t = 50)]
     pub limit: u32,
 }
@@ -198,6 +208,7 @@ pub struct SimulateArgs {
 pub enum ApiKeyCommand {
     /// Create an admin API key; prints it alone on the last line (shown once).
     Create {
+        /// What the key is for, e.g. "erp-export"; shown in the audit log.
         #[arg(long)]
         name: String,
         /// admin, marketer, analyst, store_manager, support, auditor.
@@ -213,8 +224,10 @@ pub enum CustomerCommand {
         /// International phone number, e.g. +37120000000.
         #[arg(long)]
         phone: Option<String>,
+        /// E-mail address.
         #[arg(long)]
         email: Option<String>,
+        /// Full name.
         #[arg(long)]
         name: Option<String>,
         /// YYYY-MM-DD, for birthday campaigns.
@@ -234,12 +247,16 @@ pub enum CustomerCommand {
     Update {
         /// Customer id (c_7 or 7).
         customer: String,
+        /// New phone number (empty: remove).
         #[arg(long)]
         phone: Option<String>,
+        /// New e-mail address (empty: remove).
         #[arg(long)]
         email: Option<String>,
+        /// New name (empty: remove).
         #[arg(long)]
         name: Option<String>,
+        /// A profile field, `field=value` sets, `field=` removes (repeat for more).
         #[arg(long, value_name = "FIELD=VALUE")]
         profile: Vec<String>,
         /// Consent per channel: `--consent sms=yes`, `--consent email=no`.
@@ -254,14 +271,19 @@ pub enum CustomerCommand {
     },
     /// Find customers by phone, e-mail, card or name words.
     Find {
+        /// The phone number, exactly.
         #[arg(long)]
         phone: Option<String>,
+        /// The e-mail address, exactly.
         #[arg(long)]
         email: Option<String>,
+        /// A card number.
         #[arg(long)]
         card: Option<String>,
+        /// Words of the name, in any order.
         #[arg(long)]
         name: Option<String>,
+        /// At most this many customers.
         #[arg(long, default_value_t = 50)]
         limit: u32,
     },
@@ -276,6 +298,7 @@ pub enum CustomerCommand {
     /// consent_<channel>, any other column is a profile field). Bad rows are reported
     /// with their line number; good rows are kept.
     Import {
+        /// The CSV file.
         file: PathBuf,
         /// The loyalty series of the numbers in a `card`/`cards` column.
         #[arg(long)]
@@ -295,6 +318,7 @@ pub enum CustomerCommand {
         /// Default: stdout.
         #[arg(short = 'o', long)]
         output: Option<PathBuf>,
+        /// No progress on stderr.
         #[arg(long)]
         quiet: bool,
     },
@@ -305,12 +329,15 @@ pub enum CustomerCommand {
     },
     /// Give or take points or money by hand (goodwill, corrections).
     Adjust {
+        /// Customer id (c_7 or 7).
         customer: String,
+        /// The currency's code, e.g. bonus.
         #[arg(long)]
         currency: String,
         /// Signed decimal: "50" gives, "-50" takes.
         #[arg(long, allow_hyphen_values = true)]
         amount: String,
+        /// Why, for the statement and the audit log.
         #[arg(long)]
         reason: String,
         /// Idempotency id: repeating the command with the same id changes nothing.
@@ -324,8 +351,10 @@ pub enum CardCommand {
     /// Issue cards of a series: the next numbers, or one given number. Gift card PINs
     /// are printed once.
     Issue {
+        /// The card series' id.
         #[arg(long)]
         series: String,
+        /// How many cards.
         #[arg(long, default_value_t = 1)]
         count: u32,
         /// Bind to this customer (c_7 or 7); loyalty and credit cards need one.
@@ -341,21 +370,32 @@ pub enum CardCommand {
     /// Replace a lost card: the new number keeps the customer and balances; the old
     /// one is blocked for good.
     Replace {
+        /// The lost card's number.
         number: String,
+        /// The new card's number (issued now, or an issued card not yet bound).
         #[arg(long = "new")]
         new_number: String,
     },
     /// Block a card (lost, stolen): it is refused everywhere until unblocked.
-    Block { number: String },
-    Unblock { number: String },
+    Block {
+        /// The card's number.
+        number: String,
+    },
+    /// Unblock a blocked card: it works again.
+    Unblock {
+        /// The card's number.
+        number: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
 pub enum CouponsCommand {
     /// Generate unique, unguessable codes of a series; prints one per line.
     Generate {
+        /// The coupon series' id.
         #[arg(long)]
         series: String,
+        /// How many codes.
         #[arg(long)]
         count: u32,
         /// Personal coupons of this customer (c_7 or 7).
@@ -368,9 +408,12 @@ pub enum CouponsCommand {
 pub enum CreditCommand {
     /// Settle a customer's credit (payroll deduction): everything owed, or --amount.
     Settle {
+        /// Customer id (c_7 or 7).
         customer: String,
+        /// The credit currency's code.
         #[arg(long)]
         currency: String,
+        /// Settle this much (a decimal) instead of everything owed.
         #[arg(long)]
         amount: Option<String>,
         /// Idempotency id, e.g. payroll-2026-11-c7.
@@ -379,7 +422,9 @@ pub enum CreditCommand {
     },
     /// A customer's statement for a month.
     Statement {
+        /// Customer id (c_7 or 7).
         customer: String,
+        /// The credit currency's code.
         #[arg(long)]
         currency: String,
         /// YYYY-MM.
@@ -393,14 +438,19 @@ pub enum CreditCommand {
 
 #[derive(Args, Debug)]
 pub struct FailuresArgs {
+    /// Only this store's refusals.
     #[arg(long)]
     pub store: Option<String>,
+    /// Only this terminal's refusals (with --store).
     #[arg(long)]
     pub terminal: Option<String>,
+    /// Only refusals with this error code, e.g. insufficient_funds.
     #[arg(long)]
     pub code: Option<String>,
+    /// Only refusals of this card.
     #[arg(long)]
     pub card: Option<String>,
+    /// At most this many entries, newest first.
     #[arg(long, default_value_t = 50)]
     pub limit: u32,
 }
@@ -427,6 +477,7 @@ pub enum StoreCommand {
     Create {
         /// The store's id (letters, digits, '-', '_', '.').
         id: String,
+        /// The store's name as people know it.
         #[arg(long)]
         name: String,
         /// Store format used by campaign targeting, e.g. supermarket, discounter.
@@ -448,15 +499,19 @@ pub enum StoreCommand {
 pub enum TerminalCommand {
     /// Create a terminal; prints its key alone on the last line (shown once, stored hashed).
     Create {
+        /// The store's id.
         #[arg(long)]
         store: String,
+        /// The terminal's id within the store.
         #[arg(long)]
         terminal: String,
     },
     /// Replace a terminal's key; the old key stops working at once. Prints the new key.
     RotateKey {
+        /// The store's id.
         #[arg(long)]
         store: String,
+        /// The terminal's id within the store.
         #[arg(long)]
         terminal: String,
     },
@@ -464,12 +519,57 @@ pub enum TerminalCommand {
 
 #[derive(Args, Debug)]
 pub struct ApplyArgs {
-    /// The configuration file (TOML).
+    /// The program file (TOML; docs/programs.md).
     #[arg(short = 'f', long = "file")]
     pub file: PathBuf,
     /// Print what would change, change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// The file is the whole configuration: remove what it does not name. Refused for
+    /// what still carries value (a currency held, a store with terminals or receipts,
+    /// a series with cards or live coupons). Try it with --dry-run first.
+    #[arg(long)]
+    pub prune: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConfigCommand {
+    /// List the versions, newest first: when, by whom or what, how many changes.
+    Versions {
+        /// How many versions to show.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// Print a version's whole configuration as a program file.
+    Show {
+        /// The version (default: the one in force).
+        version: Option<i64>,
+    },
+    /// What changed between two versions.
+    Diff {
+        /// The older version.
+        from: i64,
+        /// The newer version (default: the one in force).
+        to: Option<i64>,
+    },
+    /// Make an earlier version's configuration the one in force again, as a new
+    /// version; what was added since is removed unless it carries value.
+    Rollback {
+        /// The version to return to.
+        version: i64,
+        /// Print what would change, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Write the configuration in force as a program file that `loyd apply` reproduces.
+    Export {
+        /// Write to this file instead of standard output.
+        #[arg(short = 'o', long = "output")]
+        output: Option<PathBuf>,
+        /// Export this version instead of the one in force.
+        #[arg(long)]
+        version: Option<i64>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -482,4 +582,39 @@ pub enum LedgerCommand {
 pub enum JobsCommand {
     /// Run every scheduled job once, to completion.
     Run,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    /// Every command and every option, with the path of commands that leads to it.
+    fn walk(cmd: &clap::Command, path: &str, out: &mut Vec<String>) {
+        if cmd.get_about().is_none() && !path.is_empty() {
+            out.push(format!("command `{path}` has no help text"));
+        }
+        for arg in cmd.get_arguments() {
+            let id = arg.get_id().as_str();
+            if id == "help" || id == "version" {
+                continue;
+            }
+            if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                out.push(format!("`{path} --{}` has no help text", arg.get_long().unwrap_or(id)));
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            walk(sub, format!("{path} {}", sub.get_name()).trim(), out);
+        }
+    }
+
+    #[test]
+    fn every_command_and_option_has_help_text() {
+        let cmd = Cli::command();
+        cmd.clone().debug_assert();
+        let mut missing = Vec::new();
+        walk(&cmd, "", &mut missing);
+        assert!(missing.is_empty(), "{}", missing.join("\n"));
+    }
 }

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Parser;
 use loyd_api::{ApiConfig, AppState};
-use loyd_domain::config::{ConfigDocument, CurrencyKind, CurrencySpec};
+use loyd_domain::config::{CurrencyKind, CurrencySpec};
 use loyd_domain::ids::{AssetCode, StoreCode, TerminalCode};
 use loyd_domain::money::Scale;
 use loyd_domain::org::{StoreSpec, TimeZoneName, terminal_key_from_bytes, terminal_key_hash};
@@ -110,7 +110,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Store(cmd) => store_command(&settings, cmd).await,
         Command::Terminal(cmd) => terminal_command(&settings, cmd).await,
-        Command::Apply(args) => apply(&settings, args).await,
+        Command::Apply(args) => commands::programs::apply(&open(&settings, true).await?, args).await,
+        Command::Config(cmd) => commands::programs::config(&open(&settings, true).await?, cmd).await,
         Command::Ledger(LedgerCommand::Verify) => {
             let store = open(&settings, true).await?;
             let audit = store.ledger_audit().await?;
@@ -263,41 +264,5 @@ async fn terminal_command(settings: &Settings, cmd: TerminalCommand) -> anyhow::
         }
     }
     println!("{key}");
-    Ok(ExitCode::SUCCESS)
-}
-
-async fn apply(settings: &Settings, args: cli::ApplyArgs) -> anyhow::Result<ExitCode> {
-    let text = std::fs::read_to_string(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
-    let doc: ConfigDocument = toml::from_str(&text).with_context(|| format!("in {}", args.file.display()))?;
-    if let Err(problems) = doc.validate() {
-        for p in &problems {
-            eprintln!("{}: {p}", args.file.display());
-        }
-        anyhow::bail!("{} problem(s) in {}; nothing applied", problems.len(), args.file.display());
-    }
-    let store = open(settings, true).await?;
-    let source = args.file.display().to_string();
-    let applied = match store.apply_config(doc, source, args.dry_run).await {
-        Err(loyd_store::StoreError::Config(problems)) => {
-            for p in &problems {
-                eprintln!("{}: {p}", args.file.display());
-            }
-            anyhow::bail!("{} problem(s) in {}; nothing applied", problems.len(), args.file.display());
-        }
-        other => other?,
-    };
-    for step in &applied.steps {
-        println!("{step}");
-    }
-    if let Some(v) = applied.version {
-        let what = serde_json::json!({ "version": v, "file": args.file.display().to_string(), "steps": applied.steps });
-        store.record_audit(commands::cli_actor(), "config.apply".into(), ("config".into(), v.to_string()), None, Some(what)).await?;
-    }
-    match (args.dry_run, applied.version) {
-        (true, _) if applied.steps.is_empty() => println!("no changes"),
-        (true, _) => println!("dry run: {} change(s) planned, nothing applied", applied.steps.len()),
-        (false, None) => println!("no changes: the database already matches {}", args.file.display()),
-        (false, Some(v)) => println!("applied {} change(s) as configuration version {v}", applied.steps.len()),
-    }
     Ok(ExitCode::SUCCESS)
 }

@@ -87,7 +87,7 @@ fn apply_reports_where_a_file_is_wrong_and_applies_nothing() {
     let out = loyd(dir.path(), None, &["apply", "-f", "bad.toml"]);
     assert!(!out.status.success());
     let err = stderr(&out);
-    assert!(err.contains("nmae") && err.contains("line 3"), "{err}");
+    assert!(err.contains("bad.toml:3:1: stores[0].nmae: unknown field `nmae`"), "{err}");
     std::fs::write(dir.path().join("dup.toml"), "[[stores]]\nid = \"a\"\nname = \"A\"\n[[stores]]\nid = \"a\"\nname = \"B\"\n").unwrap();
     let out = loyd(dir.path(), None, &["apply", "-f", "dup.toml"]);
     assert!(stderr(&out).contains("stores[1]: store 'a' is defined twice"), "{}", stderr(&out));
@@ -141,6 +141,42 @@ both_backends! {
         assert!(stdout(&second).contains("no changes"), "{}", stdout(&second));
         let list = loyd(dir.path(), Some(&db), &["store", "list"]);
         assert_eq!(stdout(&list), "riga-01\tRiga\tsupermarket\tEurope/Riga\n");
+    }
+
+    async fn config_lists_diffs_rolls_back_and_exports_what_apply_reproduces(db: TestDb) {
+        let dir = tempfile::tempdir().unwrap();
+        let program = format!("{}/../../examples/offers.toml", env!("CARGO_MANIFEST_DIR"));
+        assert!(loyd(dir.path(), Some(&db), &["apply", "-f", &program]).status.success());
+        std::fs::write(dir.path().join("change.toml"), "[[campaigns]]\nid = \"cabinets\"\nmax_discount = \"150.00\"\n\
+            [[campaigns.rewards]]\ntype = \"discount\"\npercent = \"20\"\ngroups = [\"cabinets\"]\n").unwrap();
+        assert!(loyd(dir.path(), Some(&db), &["apply", "-f", "change.toml"]).status.success());
+        let versions = stdout(&loyd(dir.path(), Some(&db), &["config", "versions"]));
+        let rows: Vec<&str> = versions.lines().skip(1).collect();
+        assert!(rows[0].trim_start().starts_with('2') && rows[0].ends_with("change.toml"), "{versions}");
+        assert!(rows[1].trim_start().starts_with('1'), "{versions}");
+        let diff = stdout(&loyd(dir.path(), Some(&db), &["config", "diff", "1"]));
+        assert!(diff.contains("~ update campaign cabinets:") && diff.contains("max_discount: \"200.00\" -> \"150.00\""), "{diff}");
+        assert!(diff.contains("1 change(s) from version 1 to version 2"), "{diff}");
+
+        let dry = loyd(dir.path(), Some(&db), &["config", "rollback", "1", "--dry-run"]);
+        assert!(stdout(&dry).contains("dry run: 1 change(s) planned"), "{}{}", stdout(&dry), stderr(&dry));
+        let rolled = loyd(dir.path(), Some(&db), &["config", "rollback", "1"]);
+        assert!(stdout(&rolled).contains("as configuration version 3"), "{}{}", stdout(&rolled), stderr(&rolled));
+        assert!(stdout(&loyd(dir.path(), Some(&db), &["config", "diff", "1", "3"])).contains("0 change(s)"));
+
+        let out = loyd(dir.path(), Some(&db), &["config", "export", "-o", "exported.toml"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let again = loyd(dir.path(), Some(&db), &["apply", "--prune", "-f", "exported.toml"]);
+        assert!(stdout(&again).contains("no changes"), "{}{}", stdout(&again), stderr(&again));
+        let shown = stdout(&loyd(dir.path(), Some(&db), &["config", "show", "2"]));
+        assert!(shown.contains("max_discount = \"150.00\""), "{shown}");
+
+        // Pruning to a file without the store: refused, the terminal is history.
+        assert!(loyd(dir.path(), Some(&db), &["terminal", "create", "--store", "riga-01", "--terminal", "pos-1"]).status.success());
+        std::fs::write(dir.path().join("only-money.toml"), "[[currencies]]\ncode = \"EUR\"\nkind = \"money\"\nscale = 2\n").unwrap();
+        let out = loyd(dir.path(), Some(&db), &["apply", "--prune", "--dry-run", "-f", "only-money.toml"]);
+        assert!(!out.status.success());
+        assert!(stderr(&out).contains("store 'riga-01': cannot be removed: it has 1 terminal(s) and 0 receipt(s)"), "{}", stderr(&out));
     }
 
     async fn simulate_reports_a_proposed_change_and_refuses_a_broken_one(db: TestDb) {

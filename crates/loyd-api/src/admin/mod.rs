@@ -6,7 +6,8 @@
 //! - [`cards`]: one-time codes, issuing, blocking, replacement;
 //! - [`balances`]: adjustments and statements; [`credit`]: settlements;
 //! - [`coupons`]: code generation; [`failures`](mod@failures): the failure log;
-//! - [`programs`]: the configuration in force and applying a new one;
+//! - [`programs`]: the configuration in force, its versions, diffs and rollback, applying,
+//!   export as a program file, simulation;
 //! - [`ledger`]: the ledger audit; [`audit`](mod@audit): the audit log; [`staff`]: staff users.
 //!
 //! This file holds the one route table and the helpers the modules share. Every route
@@ -64,7 +65,7 @@ use self::customers::{create_customer, get_customer, history, list_customers, me
 use self::failures::failures;
 use self::ledger::audit;
 use self::organisations::{create_organisation, get_organisation, list_organisations};
-use self::programs::{apply_config, get_config};
+use self::programs::{apply_config, diff, export, get_config, get_version, list_versions, rollback, simulate};
 use self::staff::{create_user, list_users, update_user};
 
 pub fn router(state: AppState) -> Router<AppState> {
@@ -94,6 +95,12 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/v1/admin/cards/{number}/unblock", post(unblock))
         .route("/v1/admin/failures", get(failures))
         .route("/v1/admin/config", get(get_config).post(apply_config))
+        .route("/v1/admin/config/versions", get(list_versions))
+        .route("/v1/admin/config/versions/{version}", get(get_version))
+        .route("/v1/admin/config/diff", get(diff))
+        .route("/v1/admin/config/export", get(export))
+        .route("/v1/admin/config/rollback", post(rollback))
+        .route("/v1/admin/config/simulate", post(simulate))
         .route("/v1/admin/ledger/audit", get(audit))
         .route_layer(middleware::from_fn_with_state(state, crate::auth::guard))
 }

@@ -1,6 +1,7 @@
 //! Black-box HTTP tests: a real server, a real database (both backends), a real client.
 
 mod admin;
+mod config;
 mod crm;
 mod hardening;
 mod offers;

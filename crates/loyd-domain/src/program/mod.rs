@@ -36,6 +36,7 @@ mod counters;
 mod currency;
 mod goods;
 pub mod spec;
+pub mod file;
 #[cfg(test)]
 mod tests;
 

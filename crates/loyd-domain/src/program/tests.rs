@@ -105,11 +105,23 @@ fn a_custom_condition_that_does_not_compile_is_reported_with_its_path() {
 }
 
 #[test]
-fn decimals_in_files_may_be_strings_or_integers_but_not_floats() {
-    assert_eq!(serde_json::from_str::<Dec>("\"0.10\"").unwrap(), Dec(Decimal::new(10, 2)));
-    assert_eq!(serde_json::from_str::<Dec>("100").unwrap(), Dec(Decimal::from(100)));
-    assert!(serde_json::from_str::<Dec>("0.1").is_err());
-    assert!(serde_json::from_str::<Dec>("\"1e3\"").is_err());
+fn decimals_in_files_are_read_however_a_person_writes_them() {
+    let read = |text: &str| serde_json::from_str::<Dec>(text).map(|d| d.0.to_string()).map_err(|e| e.to_string());
+    assert_eq!(read("\"0.10\""), Ok("0.10".into()));
+    assert_eq!(read("100"), Ok("100".into()));
+    assert_eq!(read("\" +5 \""), Ok("5".into()));
+    assert_eq!(read("\".5\""), Ok("0.5".into()));
+    assert_eq!(read("\"-.5\""), Ok("-0.5".into()));
+    assert_eq!(read("\"12.\""), Ok("12".into()));
+    assert_eq!(read("\"1 000.50\""), Ok("1000.50".into()));
+    assert_eq!(read("\"1_000\""), Ok("1000".into()));
+    // A float is the decimal it is written as, not its binary neighbour.
+    assert_eq!(read("0.1"), Ok("0.1".into()));
+    assert_eq!(read("12.35"), Ok("12.35".into()));
+    assert!(read("0.1234567890123456789").unwrap_err().contains("write it as a string"));
+    assert!(read("\"1,5\"").unwrap_err().contains("dot"));
+    assert!(read("\"1e3\"").unwrap_err().contains("not a decimal"));
+    assert!(read("\"ten\"").is_err());
 }
 
 #[test]
@@ -220,4 +232,19 @@ fn promo_codes_are_case_insensitive_and_unique_across_series() {
         {"id": "a", "kind": "promo", "code": "SALE", "percent": "10"},
         {"id": "b", "kind": "promo", "code": "sale", "percent": "5"}]});
     assert_eq!(paths(compile(clash).unwrap_err()), vec!["coupon_series[1].code"]);
+}
+
+#[test]
+fn a_gift_series_with_both_nominals_and_a_range_says_so() {
+    let doc = json!({
+        "currencies": [{"code": "EUR", "kind": "money", "scale": 2}],
+        "card_series": [
+            {"id": "G", "kind": "gift", "currency": "EUR", "nominals": ["10"], "amount_min": "5", "amount_max": "50"},
+            {"id": "H", "kind": "gift", "currency": "EUR", "amount_min": "5"}
+        ]
+    });
+    let errors = compile(doc).unwrap_err();
+    let shown: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+    assert!(shown.iter().any(|e| e.starts_with("card_series[0].nominals: both nominals and amount_min/amount_max given")), "{shown:?}");
+    assert!(shown.iter().any(|e| e == "card_series[1]: a range needs both amount_min and amount_max"), "{shown:?}");
 }

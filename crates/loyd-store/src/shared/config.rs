@@ -6,7 +6,7 @@
 //! The `currencies` and `stores` tables are projections of it that the rest of the
 //! schema can reference.
 
-use loyd_domain::config::ConfigDocument;
+use loyd_domain::config::{Action, ConfigDocument, ConfigError, Mode, PlanStep};
 use loyd_domain::org::StoreSpec;
 use loyd_domain::time::{Timestamp, from_micros, to_micros};
 use sha2::{Digest, Sha256};
@@ -15,7 +15,7 @@ use sqlx::Row;
 use super::ledger::system_account;
 use super::{Backend, Conn};
 use crate::error::StoreError;
-use crate::{Applied, SYSTEM_ACCOUNTS};
+use crate::{Applied, ConfigVersion, SYSTEM_ACCOUNTS};
 
 /// The configuration in force now (empty before the first apply).
 pub(crate) async fn current_document(c: &mut Conn) -> Result<(i64, ConfigDocument), StoreError> {
@@ -89,19 +89,111 @@ async fn upsert_store(c: &mut Conn, s: &StoreSpec, now: Timestamp) -> Result<(),
     Ok(())
 }
 
-/// Merges `file` into the stored configuration and, unless nothing changes, records a
-/// new version. Runs inside the caller's transaction.
+/// Plans `file` against the stored configuration in `mode` and checks what the plan
+/// would remove: an object that still carries value (a currency someone holds, a store
+/// with terminals or receipts, a card series with cards, a coupon series with coupons
+/// that can still be presented) is refused, with the reason, and nothing is applied.
+/// A currency that was removed keeps its scale and kind if it is defined again.
+async fn plan(
+    c: &mut Conn,
+    file: &ConfigDocument,
+    mode: Mode,
+    now: Timestamp,
+) -> Result<(i64, ConfigDocument, Vec<PlanStep>), StoreError> {
+    let (version, current) = current_document(c).await?;
+    let (merged, steps) = file.plan(&current, mode).map_err(StoreError::Config)?;
+    let mut refused = Vec::new();
+    for step in &steps {
+        let why = match (step.action, step.object) {
+            (Action::Remove, "currency") => held_currency(c, &step.id).await?,
+            (Action::Remove, "store") => store_with_history(c, &step.id).await?,
+            (Action::Remove, "card_series") => count(c, "SELECT COUNT(*) AS n FROM cards WHERE series = $1", &step.id, None)
+                .await?
+                .map(|n| format!("{n} card(s) of this series are issued")),
+            (Action::Remove, "coupon_series") => count(
+                c,
+                "SELECT COUNT(*) AS n FROM coupons WHERE series = $1 AND void = false AND (valid_until IS NULL OR valid_until > $2)",
+                &step.id,
+                Some(to_micros(now)),
+            )
+            .await?
+            .map(|n| format!("{n} coupon(s) of this series can still be presented")),
+            (Action::Create, "currency") => redefined_currency(c, &merged, &step.id).await?,
+            _ => None,
+        };
+        if let Some(why) = why {
+            let verb = if step.action == Action::Remove { "cannot be removed" } else { "cannot be defined so" };
+            refused.push(ConfigError { path: format!("{} '{}'", step.object, step.id), message: format!("{verb}: {why}") });
+        }
+    }
+    if !refused.is_empty() {
+        return Err(StoreError::Config(refused));
+    }
+    Ok((version, merged, steps))
+}
+
+async fn count(c: &mut Conn, sql: &'static str, id: &str, at: Option<i64>) -> Result<Option<i64>, StoreError> {
+    let mut q = sqlx::query(sql).bind(id.to_owned());
+    if let Some(at) = at {
+        q = q.bind(at);
+    }
+    let n: i64 = q.fetch_one(&mut *c).await?.try_get("n")?;
+    Ok((n > 0).then_some(n))
+}
+
+async fn held_currency(c: &mut Conn, code: &str) -> Result<Option<String>, StoreError> {
+    let held = count(
+        c,
+        "SELECT COUNT(*) AS n FROM accounts WHERE asset = $1 AND holder_kind <> 'system'          AND (credits_posted <> debits_posted OR credits_pending <> 0 OR debits_pending <> 0)",
+        code,
+        None,
+    )
+    .await?;
+    Ok(held.map(|n| format!("{n} account(s) hold a balance or a hold in it")))
+}
+
+async fn store_with_history(c: &mut Conn, id: &str) -> Result<Option<String>, StoreError> {
+    let terminals = count(c, "SELECT COUNT(*) AS n FROM terminals WHERE store_id = $1", id, None).await?;
+    let receipts = count(c, "SELECT COUNT(*) AS n FROM receipts WHERE store_id = $1", id, None).await?;
+    Ok(match (terminals, receipts) {
+        (None, None) => None,
+        (t, r) => Some(format!("it has {} terminal(s) and {} receipt(s)", t.unwrap_or(0), r.unwrap_or(0))),
+    })
+}
+
+/// A currency removed earlier keeps its accounts, so it can only come back as it was.
+async fn redefined_currency(c: &mut Conn, merged: &ConfigDocument, code: &str) -> Result<Option<String>, StoreError> {
+    let Some(spec) = merged.currencies.iter().find(|x| x.code.as_str() == code) else { return Ok(None) };
+    let row = sqlx::query("SELECT kind, scale FROM currencies WHERE code = $1").bind(code.to_owned()).fetch_optional(&mut *c).await?;
+    let Some(row) = row else { return Ok(None) };
+    let (kind, scale): (String, i32) = (row.try_get("kind")?, row.try_get("scale")?);
+    Ok((kind != spec.kind.name() || scale != i32::from(spec.scale.places())).then(|| {
+        format!("'{code}' was defined earlier as {kind} with scale {scale}, and its accounts are kept in those units")
+    }))
+}
+
+/// Removes the projection rows of removed stores (only ones without history get here).
+async fn remove_projections(c: &mut Conn, steps: &[PlanStep]) -> Result<(), StoreError> {
+    for step in steps.iter().filter(|s| s.action == Action::Remove && s.object == "store") {
+        sqlx::query("DELETE FROM stores WHERE id = $1").bind(step.id.clone()).execute(&mut *c).await?;
+    }
+    Ok(())
+}
+
+/// Applies `file` to the stored configuration in `mode` and, unless nothing changes,
+/// records a new version. Runs inside the caller's transaction.
 pub(crate) async fn apply_document(
     c: &mut Conn,
     file: &ConfigDocument,
     source: &str,
+    mode: Mode,
     now: Timestamp,
 ) -> Result<Applied, StoreError> {
-    let (version, current) = current_document(c).await?;
-    let (merged, steps) = file.merge_into(&current).map_err(StoreError::Config)?;
+    let (version, merged, steps) = plan(c, file, mode, now).await?;
     if steps.is_empty() {
         return Ok(Applied { version: None, steps });
     }
+    remove_projections(c, &steps).await?;
     upsert_projections(c, &merged, now).await?;
     let document = serde_json::to_string(&merged).map_err(|e| StoreError::Invalid(e.to_string()))?;
     let hash: String = Sha256::digest(document.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
@@ -133,6 +225,32 @@ impl Backend {
         Ok(sqlx::query("SELECT MAX(version) AS v FROM config_versions").fetch_one(&mut *c).await?.try_get("v")?)
     }
 
+    /// The history of the configuration, newest first: at most `limit` versions below
+    /// `before`.
+    pub async fn config_history(&self, before: Option<i64>, limit: u32) -> Result<Vec<ConfigVersion>, StoreError> {
+        let mut c = self.reader().await?;
+        let rows = sqlx::query(
+            "SELECT version, applied_at, source, hash, steps FROM config_versions WHERE version < $1 ORDER BY version DESC LIMIT $2",
+        )
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(i64::from(limit))
+        .fetch_all(&mut *c)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let steps: String = r.try_get("steps")?;
+                let steps: Vec<serde_json::Value> = serde_json::from_str(&steps).unwrap_or_default();
+                Ok(ConfigVersion {
+                    version: r.try_get("version")?,
+                    applied_at: from_micros(r.try_get("applied_at")?),
+                    source: r.try_get("source")?,
+                    hash: r.try_get("hash")?,
+                    changes: steps.len(),
+                })
+            })
+            .collect()
+    }
+
     /// Every version with the time it took effect, oldest first.
     pub async fn config_versions(&self) -> Result<Vec<(i64, Timestamp)>, StoreError> {
         let mut c = self.reader().await?;
@@ -160,19 +278,28 @@ impl Backend {
         doc: ConfigDocument,
         source: String,
         dry_run: bool,
+        mode: Mode,
         now: Timestamp,
     ) -> Result<Applied, StoreError> {
         if dry_run {
-            let current = self.config_snapshot().await?;
-            let (_, steps) = doc.merge_into(&current).map_err(StoreError::Config)?;
+            let mut c = self.reader().await?;
+            let (_, _, steps) = plan(&mut c, &doc, mode, now).await?;
             return Ok(Applied { version: None, steps });
         }
         let doc = std::sync::Arc::new(doc);
         self.write(move |c| {
             let (doc, source) = (doc.clone(), source.clone());
-            Box::pin(async move { apply_document(c, &doc, &source, now).await })
+            Box::pin(async move { apply_document(c, &doc, &source, mode, now).await })
         })
         .await
+    }
+
+    /// Makes the configuration of `version` the configuration in force again, as a new
+    /// version (history is never rewritten): what was added since is removed, unless
+    /// it carries value.
+    pub async fn rollback_config(&self, version: i64, source: String, dry_run: bool, now: Timestamp) -> Result<Applied, StoreError> {
+        let doc = self.config_document(version).await?;
+        self.apply_config(doc, source, dry_run, Mode::Replace, now).await
     }
 
     /// Creates a store, refusing an existing id. Goes through the configuration, so the
@@ -200,7 +327,7 @@ impl Backend {
                 {
                     file.currencies.push(cur.clone());
                 }
-                apply_document(c, &file, &format!("loyd store create {}", s.id), now).await
+                apply_document(c, &file, &format!("loyd store create {}", s.id), Mode::Merge, now).await
             })
         })
         .await

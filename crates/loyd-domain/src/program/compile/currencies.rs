@@ -135,8 +135,16 @@ pub(super) fn check_series(s: &CardSeriesSpec, path: &str, currencies: &BTreeMap
             currency(&[CurrencyKind::Money], p);
             let range = s.amount_min.is_some() || s.amount_max.is_some();
             let has_nominals = !s.nominals.is_empty();
-            if range == has_nominals {
-                p.push(path, "a gift series needs either amount_min and amount_max, or nominals");
+            match (range, has_nominals) {
+                (true, true) => p.push(
+                    format!("{path}.nominals"),
+                    "both nominals and amount_min/amount_max given: a gift series sells either fixed nominals or any amount in a range",
+                ),
+                (false, false) => p.push(path, "a gift series needs either amount_min and amount_max, or nominals"),
+                _ => {}
+            }
+            if range && (s.amount_min.is_none() || s.amount_max.is_none()) {
+                p.push(path, "a range needs both amount_min and amount_max");
             }
             if let (Some(a), Some(b)) = (s.amount_min, s.amount_max)
                 && (a.0 <= Decimal::ZERO || a.0 > b.0)

@@ -16,10 +16,34 @@ mod document;
 pub use self::campaign::*;
 pub use self::document::*;
 
-/// A decimal in a configuration file: a string (`"0.10"`) or a whole number (`100`).
-/// Floats are refused: `0.1` in TOML is a binary fraction, not a tenth.
+/// A decimal in a configuration file, however a person writes it: a string (`"0.10"`,
+/// `"+5"`, `".5"`, `"1 000.50"`, `"1_000"`), a whole number (`100`) or a TOML float
+/// (`0.1`) — a float is taken as the decimal it is written as (its shortest form), and
+/// refused when it has more than 15 significant digits, beyond which the file's text
+/// and the number differ. A decimal comma is refused with a hint: `"1,500"` could be
+/// either.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Dec(pub Decimal);
+
+impl Dec {
+    /// Reads a decimal as written in a program file (see the type).
+    pub fn parse(written: &str) -> Result<Dec, String> {
+        let trimmed = written.trim();
+        if trimmed.contains(',') {
+            return Err(format!("'{written}': write the decimal point as a dot (\"1.5\"), and no thousands separators but spaces"));
+        }
+        let mut text: String = trimmed.chars().filter(|c| !matches!(c, ' ' | '_' | '\u{a0}' | '\u{202f}')).collect();
+        if let Some(rest) = text.strip_prefix('+') {
+            text = rest.to_owned();
+        }
+        if let Some(rest) = text.strip_suffix('.') {
+            text = rest.to_owned();
+        }
+        let (sign, digits) = text.strip_prefix('-').map_or(("", text.as_str()), |d| ("-", d));
+        let text = if digits.starts_with('.') { format!("{sign}0{digits}") } else { text.clone() };
+        money::parse_decimal(&text).map(Dec).map_err(|_| format!("'{written}' is not a decimal number; write it like \"12.50\""))
+    }
+}
 
 impl Serialize for Dec {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -33,10 +57,10 @@ impl<'de> Deserialize<'de> for Dec {
         impl serde::de::Visitor<'_> for V {
             type Value = Dec;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a decimal as a string, e.g. \"0.10\", or a whole number")
+                f.write_str("a decimal number, e.g. \"0.10\" or 100")
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Dec, E> {
-                money::parse_decimal(v).map(Dec).map_err(E::custom)
+                Dec::parse(v).map_err(E::custom)
             }
             fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Dec, E> {
                 Ok(Dec(Decimal::from(v)))
@@ -45,7 +69,14 @@ impl<'de> Deserialize<'de> for Dec {
                 Ok(Dec(Decimal::from(v)))
             }
             fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Dec, E> {
-                Err(E::custom(format!("{v} is a floating-point number; write decimals as strings, e.g. \"{v}\"")))
+                // The shortest text that reads back as `v`: for up to 15 significant
+                // digits, exactly what the file says.
+                let shown = format!("{v}");
+                let significant = shown.trim_start_matches(['-', '0', '.']).chars().filter(char::is_ascii_digit).count();
+                match Dec::parse(&shown) {
+                    Ok(d) if v.is_finite() && significant <= 15 => Ok(d),
+                    _ => Err(E::custom(format!("{v} cannot be read exactly; write it as a string, e.g. \"12.50\""))),
+                }
             }
         }
         d.deserialize_any(V)

@@ -183,6 +183,45 @@ both_backends! {
         let (_, later) = app.commit(&receipt("t5", Some(&card), "100.00")).await;
         assert_eq!((later["customer"]["tier"].as_str(), later["discount"].as_str()), (Some("base"), Some("0.00")));
     }
+
+    async fn a_card_inquiry_shows_the_customers_tier_and_the_personal_coupons_they_can_present(db: TestDb) {
+        let mut program = example("s8-tiers.toml");
+        let series: loyd_domain::config::ConfigDocument = serde_json::from_value(json!({"coupon_series": [
+            {"id": "THANKS", "kind": "unique", "amount": "5.00", "validity_days": 30, "uses_per_code": 1}
+        ]}))
+        .unwrap();
+        program.coupon_series.extend(series.coupon_series);
+        let app = spawn_with_program(db, program).await;
+        let (customer, card) = app.customer_with_card("+37120000811", "LOY").await;
+        let path = format!("/v1/pos/cards/{card}");
+        let inquiry = || app.pos_get(&path);
+        let before: Value = inquiry().await.json().await.unwrap();
+        assert_eq!((before["tier"].as_str(), before["coupons"].clone()), (Some("base"), json!([])), "{before}");
+        app.commit(&receipt("i1", Some(&card), "400.00")).await;
+        let codes = app.store.generate_coupons("THANKS".into(), 2, Some(customer), "test".into()).await.unwrap();
+        // Someone else's coupon is not shown.
+        app.store.generate_coupons("THANKS".into(), 1, None, "test".into()).await.unwrap();
+        let after: Value = inquiry().await.json().await.unwrap();
+        assert_eq!(after["tier"], "silver", "{after}");
+        let shown: Vec<&str> = after["coupons"].as_array().unwrap().iter().map(|c| c["code"].as_str().unwrap()).collect();
+        let mut expected: Vec<&str> = codes.iter().map(|(c, _)| c.as_str()).collect();
+        expected.sort();
+        let mut sorted = shown.clone();
+        sorted.sort();
+        assert_eq!(sorted, expected, "{after}");
+        assert_eq!(after["coupons"][0]["series"], "THANKS");
+        assert!(after["coupons"][0]["valid_until"].as_str().is_some_and(|v| v.starts_with("2026-12-")), "{after}");
+        // A coupon used on a receipt is gone from the list; a lapsed one too.
+        let mut spend = receipt("i2", Some(&card), "20.00");
+        spend["coupons"] = json!([codes[0].0]);
+        let (status, body) = app.commit(&spend).await;
+        assert_eq!(status, 201, "{body}");
+        let after: Value = inquiry().await.json().await.unwrap();
+        let left: Vec<&str> = after["coupons"].as_array().unwrap().iter().map(|c| c["code"].as_str().unwrap()).collect();
+        assert_eq!(left, vec![codes[1].0.as_str()], "{after}");
+        app.clock.advance(SignedDuration::from_hours(24 * 31));
+        assert_eq!(inquiry().await.json::<Value>().await.unwrap()["coupons"], json!([]));
+    }
 }
 
 both_backends! {

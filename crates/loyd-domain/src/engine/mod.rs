@@ -109,7 +109,12 @@ pub fn usage_keys(receipt: &Receipt, ctx: &Context, program: &Program) -> Vec<(S
 }
 
 fn coupon_key(c: &crate::receipt::CouponContext) -> String {
-    format!("coupon:{}:{}", c.series, c.code)
+    coupon_code_key(c.series.as_str(), &c.code)
+}
+
+/// The uses of one code of a coupon series (`uses_per_code`).
+pub fn coupon_code_key(series: &str, code: &str) -> String {
+    format!("coupon:{series}:{code}")
 }
 
 /// The uses of all codes of a coupon series.

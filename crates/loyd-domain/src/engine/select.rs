@@ -64,14 +64,7 @@ pub(super) struct Env<'a> {
 impl<'a> Env<'a> {
     pub fn new(receipt: &'a Receipt, ctx: &'a Context, program: &'a Program) -> Env<'a> {
         let levels = match &ctx.customer {
-            Some(c) => program
-                .tiers
-                .iter()
-                .filter_map(|t| {
-                    let value = c.counters.get(t.counter.as_str()).copied().unwrap_or_default();
-                    t.level(value).map(|l| (t.id.to_string(), l.to_string()))
-                })
-                .collect(),
+            Some(c) => program.tier_levels(&c.counters),
             None => Vec::new(),
         };
         let zone = ctx.store.timezone.zone();

@@ -72,6 +72,18 @@ impl Program {
         self.currencies.get(code)
     }
 
+    /// A customer's level on each tier ladder they reach, from their counters:
+    /// `(ladder, level)`, ladders in the program's order.
+    pub fn tier_levels(&self, counters: &std::collections::BTreeMap<String, rust_decimal::Decimal>) -> Vec<(String, String)> {
+        self.tiers
+            .iter()
+            .filter_map(|t| {
+                let value = counters.get(t.counter.as_str()).copied().unwrap_or_default();
+                t.level(value).map(|l| (t.id.to_string(), l.to_string()))
+            })
+            .collect()
+    }
+
     /// Whether any receipt needs the customer's counters (tiers, accumulated discounts
     /// or custom conditions read them).
     pub fn needs_counters(&self) -> bool {

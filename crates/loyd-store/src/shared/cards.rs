@@ -148,8 +148,12 @@ async fn inquiry_in(
 ) -> Result<CardInquiry, StoreError> {
     let card = card_row(c, number).await?.ok_or_else(|| ReceiptError::UnknownCard(number.to_owned()))?;
     check_pin(&card, card.needs_pin(program.card_series(&card.series)), pin, secret, now)?;
+    let (mut tier, mut coupons) = (None, Vec::new());
     let (customer, balances) = match (card.kind, card.customer) {
         (CardKind::Loyalty | CardKind::Credit, Some(id)) => {
+            let counters = super::counters::counters_of(c, id, now, program, &caller.store).await?;
+            tier = program.tier_levels(&counters).into_iter().next().map(|(_, level)| level);
+            coupons = personal_coupons(c, id, program, &caller.store.timezone, now).await?;
             let record = super::customers::customer_row(c, &secret.ring, id).await?;
             let (name, phone) = record.map(|r| (r.name, r.phone)).unwrap_or_default();
             let masked = MaskedCustomer {
@@ -170,9 +174,53 @@ async fn inquiry_in(
         valid_until: card.valid_until.map(|v| format_time(v, &caller.store.timezone)),
         customer,
         balances,
-        tier: None,
-        coupons: Vec::new(),
+        tier,
+        coupons,
     })
+}
+
+/// The customer's personal coupons that can be presented now: not void, not expired,
+/// not used up (`uses_per_code`), of a series the program still has.
+async fn personal_coupons(
+    c: &mut Conn,
+    customer: i64,
+    program: &Program,
+    timezone: &loyd_domain::org::TimeZoneName,
+    now: Timestamp,
+) -> Result<Vec<serde_json::Value>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT code, series, valid_until FROM coupons WHERE customer_id = $1 AND void = false \
+         AND (valid_until IS NULL OR valid_until > $2) ORDER BY issued_at, code LIMIT 100",
+    )
+    .bind(customer)
+    .bind(to_micros(now))
+    .fetch_all(&mut *c)
+    .await?;
+    let mut out = Vec::new();
+    for r in rows {
+        let (code, series): (String, String) = (r.try_get("code")?, r.try_get("series")?);
+        let series_id = loyd_domain::ids::ConfigCode::parse(series.clone()).ok();
+        let Some(uses_per_code) = series_id.and_then(|id| program.coupon_series.get(&id).map(|s| s.uses_per_code)) else { continue };
+        if let Some(max) = uses_per_code {
+            let key = loyd_domain::engine::coupon_code_key(&series, &code);
+            let used: Option<i64> = sqlx::query("SELECT uses FROM usage_counters WHERE key = $1 AND period = 'all'")
+                .bind(key)
+                .fetch_optional(&mut *c)
+                .await?
+                .map(|u| u.try_get("uses"))
+                .transpose()?;
+            if used.unwrap_or(0) >= i64::from(max) {
+                continue;
+            }
+        }
+        let valid_until: Option<i64> = r.try_get("valid_until")?;
+        out.push(serde_json::json!({
+            "code": code,
+            "series": series,
+            "valid_until": valid_until.map(|v| format_time(from_micros(v), timezone)),
+        }));
+    }
+    Ok(out)
 }
 
 pub(crate) fn card_info(r: &super::rows::DbRow) -> Result<CardInfo, StoreError> {

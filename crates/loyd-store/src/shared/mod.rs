@@ -16,6 +16,7 @@
 //! | [`stores`] | stores and terminals |
 //! | [`config`] | configuration versions: applying a program file |
 //! | [`receipts`] | calculate and commit a receipt; receipts a simulation replays |
+//! | [`counters`] | a customer's counters over their receipts (tiers, accumulated discounts) |
 //! | [`returns`] | returns and cancellations |
 //! | [`coupons`] | coupons on a receipt, issuing and generating coupons |
 //! | [`cards`] | the stored card, PIN lockout, identification, inquiry, blocking, one-time codes |
@@ -45,6 +46,7 @@ pub(crate) mod balances;
 pub(crate) mod card_issue;
 pub(crate) mod cards;
 pub(crate) mod config;
+pub(crate) mod counters;
 pub(crate) mod coupons;
 pub(crate) mod credit;
 pub(crate) mod crm_entries;

@@ -22,6 +22,7 @@ use super::{Backend, Conn, PG, rows};
 use super::balances::{accounts_and_lots, balances_of, ledger_refusal};
 use super::cards::{card_row, check_pin, identify, reset_pin_failures};
 use super::coupons::{coupons_of, new_coupon, store_coupon};
+use super::counters::counters_of;
 use super::keys::{code, keyed_request_hash, scope_hash, transfer_id};
 use super::ledger::{Known, SystemAccounts, ensure_account, stage_transfers, system_accounts};
 use super::writes::Writes;
@@ -126,61 +127,6 @@ pub(crate) async fn load_context(
     context.usage = usage_of(c, &keys, commit).await?;
     let accounts = balances.into_values().map(|(a, _)| a).collect();
     Ok(Loaded { context, customer_accounts, holder, gift_accounts: cards.iter().map(|(_, a)| *a).collect(), accounts, open_lots })
-}
-
-/// The customer's counters at `at`, from their earlier receipts.
-async fn counters_of(
-    c: &mut Conn,
-    customer: i64,
-    at: Timestamp,
-    program: &Program,
-    store: &StoreContext,
-) -> Result<BTreeMap<String, rust_decimal::Decimal>, StoreError> {
-    let Some(start) = loyd_domain::program::counters_start(&program.counters, at) else { return Ok(BTreeMap::new()) };
-    if loyd_domain::program::counters_from_totals(&program.counters) {
-        // Added up by the database: one row whatever the customer's history.
-        let mut qb = sqlx::QueryBuilder::<super::Db>::new("SELECT ");
-        for (k, counter) in program.counters.iter().enumerate() {
-            let from = to_micros(counter.start_at(at));
-            if k > 0 {
-                qb.push(", ");
-            }
-            qb.push("CAST(COALESCE(SUM(CASE WHEN at >= ");
-            qb.push_bind(from);
-            qb.push(format_args!(" THEN total - discount - returned_paid ELSE 0 END), 0) AS BIGINT) AS p{k}, "));
-            qb.push("CAST(COALESCE(SUM(CASE WHEN at >= ");
-            qb.push_bind(from);
-            qb.push(format_args!(" THEN 1 ELSE 0 END), 0) AS BIGINT) AS n{k}"));
-        }
-        qb.push(" FROM receipts WHERE customer_id = ");
-        qb.push_bind(customer);
-        qb.push(" AND status = 'committed' AND at >= ");
-        qb.push_bind(to_micros(start));
-        qb.push(" AND at <= ");
-        qb.push_bind(to_micros(at));
-        let row = qb.build().fetch_one(&mut *c).await?;
-        let totals = (0..program.counters.len())
-            .map(|k| {
-                Ok(loyd_domain::program::CounterTotals {
-                    paid: row.try_get(format!("p{k}").as_str())?,
-                    receipts: row.try_get(format!("n{k}").as_str())?,
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        return Ok(loyd_domain::program::counter_values_from_totals(&program.counters, &totals, store.scale));
-    }
-    let rows = sqlx::query(
-        "SELECT at, total - discount - returned_paid AS paid FROM receipts \
-         WHERE customer_id = $1 AND status = 'committed' AND at >= $2 AND at <= $3",
-    )
-    .bind(customer)
-    .bind(to_micros(start))
-    .bind(to_micros(at))
-    .fetch_all(&mut *c)
-    .await?;
-    let history: Vec<(Timestamp, i64)> =
-        rows.iter().map(|r| Ok((from_micros(r.try_get("at")?), r.try_get("paid")?))).collect::<Result<_, StoreError>>()?;
-    Ok(loyd_domain::program::counter_values(&program.counters, &history, at, store.scale, &store.timezone.zone()))
 }
 
 /// Usage counters by (key, period). When committing on PostgreSQL the rows are created

@@ -60,6 +60,19 @@ impl Actor {
             .with_details(json!({ "needs": needs })))
     }
 
+    /// The stores a list asks for, within the actor's: `asked` alone (refused outside
+    /// the actor's stores), else the actor's stores, else `None`: every store.
+    pub fn store_scope(&self, asked: Option<&String>) -> Result<Option<Vec<String>>, ApiError> {
+        Ok(match (asked, self.stores()) {
+            (Some(s), _) => {
+                self.check_store(s)?;
+                Some(vec![s.clone()])
+            }
+            (None, Some(mine)) => Some(mine.to_vec()),
+            (None, None) => None,
+        })
+    }
+
     /// Refuses a store outside the actor's stores.
     pub fn check_store(&self, store: &str) -> Result<(), ApiError> {
         match self.stores() {
@@ -82,7 +95,7 @@ pub fn permission(method: &Method, route: &str) -> Option<Permission> {
         // A merge moves balances between customers.
         ("POST", "/v1/admin/customers/{id}/merge") => BalanceAdjust,
         ("PATCH", "/v1/admin/customers/{id}") => CustomersWrite,
-        ("GET", "/v1/admin/customers/{id}/purchases") => ReceiptsRead,
+        ("GET", "/v1/admin/customers/{id}/purchases" | "/v1/admin/gifts") => ReceiptsRead,
         ("GET", "/v1/admin/customers/{id}/history" | "/v1/admin/audit") => AuditRead,
         ("POST", "/v1/admin/customers/{id}/crm" | "/v1/admin/organisations/{id}/crm") | ("PATCH", "/v1/admin/crm/{id}") => CrmWrite,
         ("POST", "/v1/admin/customers/{id}/codes") => CodesIssue,
@@ -95,7 +108,9 @@ pub fn permission(method: &Method, route: &str) -> Option<Permission> {
         ("GET", "/v1/admin/config" | "/v1/admin/config/versions" | "/v1/admin/config/versions/{version}") => ConfigRead,
         ("GET", "/v1/admin/config/diff" | "/v1/admin/config/export") | ("POST", "/v1/admin/config/simulate") => ConfigRead,
         ("POST", "/v1/admin/config" | "/v1/admin/config/rollback") => ConfigWrite,
-        ("GET", "/v1/admin/ledger/audit") => LedgerAudit,
+        ("GET", "/v1/admin/config/{section}" | "/v1/admin/config/{section}/{id}") => ConfigRead,
+        ("PUT" | "PATCH" | "DELETE", "/v1/admin/config/{section}/{id}") => ConfigWrite,
+        ("GET", "/v1/admin/ledger/audit" | "/v1/admin/ledger/system") => LedgerAudit,
         ("GET" | "POST", "/v1/admin/users") | ("PATCH", "/v1/admin/users/{login}") => UsersManage,
         _ => return None,
     };

@@ -68,6 +68,8 @@ pub enum ErrorCode {
     BelowMinimumRedeem,
     /// 422: more than the currency may pay of this receipt.
     RedeemLimitExceeded,
+    /// 422: the currency is counted in another money than this store's, with no rate.
+    CurrencyNotAccepted,
     /// 404: no such coupon.
     CouponUnknown,
     /// 409: the coupon has been used.
@@ -113,7 +115,7 @@ impl ErrorCode {
             | ReturnExceedsReceipt | ReceiptCancelled => StatusCode::CONFLICT,
             WrongPin => StatusCode::FORBIDDEN,
             TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
-            BelowMinimumRedeem | RedeemLimitExceeded | CouponNotApplicable | ReceiptTimeOutOfRange => {
+            BelowMinimumRedeem | RedeemLimitExceeded | CurrencyNotAccepted | CouponNotApplicable | ReceiptTimeOutOfRange => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
         }
@@ -147,6 +149,7 @@ impl ErrorCode {
             TooManyAttempts => "too_many_attempts",
             BelowMinimumRedeem => "below_minimum_redeem",
             RedeemLimitExceeded => "redeem_limit_exceeded",
+            CurrencyNotAccepted => "currency_not_accepted",
             CouponUnknown => "coupon_unknown",
             CouponUsed => "coupon_used",
             CouponExpired => "coupon_expired",
@@ -166,7 +169,7 @@ impl ErrorCode {
     }
 
     /// Every code, for documentation and tests.
-    pub const ALL: [ErrorCode; 35] = {
+    pub const ALL: [ErrorCode; 36] = {
         use ErrorCode::*;
         [
             Unauthorized, Forbidden, ValidationFailed, NotFound, MethodNotAllowed, AlreadyExists, IdempotencyConflict,
@@ -174,7 +177,7 @@ impl ErrorCode {
             Timeout, Unavailable, Internal, UnknownCard, CardBlocked, CardExpired, CardAlreadyActive, WrongPin,
             TooManyAttempts, BelowMinimumRedeem, RedeemLimitExceeded, CouponUnknown, CouponUsed, CouponExpired,
             CouponNotApplicable, PassExhausted, PassExpired, ReceiptNotFound, ReturnExceedsReceipt, ReceiptCancelled,
-            ReceiptTimeOutOfRange,
+            ReceiptTimeOutOfRange, CurrencyNotAccepted,
         ]
     };
 
@@ -346,6 +349,9 @@ impl From<ReceiptError> for ApiError {
             R::BelowMinimumRedeem { currency, minimum } => Some(json!({ "currency": currency, "minimum": minimum })),
             R::RedeemLimitExceeded { currency, max, step: None } => Some(json!({ "currency": currency, "max": max })),
             R::RedeemLimitExceeded { currency, max, step: Some(step) } => Some(json!({ "currency": currency, "max": max, "step": step })),
+            R::CurrencyNotAccepted { currency, held_in, store } => {
+                Some(json!({ "currency": currency, "held_in": held_in, "store_currency": store }))
+            }
             R::WrongPin(c) | R::TooManyAttempts(c) => Some(json!({ "card": c })),
             R::TimeOutOfRange { at, earliest, latest, .. } => {
                 Some(json!({ "field": "at", "at": at, "earliest": earliest, "latest": latest }))
@@ -434,6 +440,11 @@ mod tests {
             ReceiptError::InsufficientFunds { what: "x".into(), available: "1".into(), requested: "2".into() },
             ReceiptError::BelowMinimumRedeem { currency: AssetCode::parse("EUR").unwrap(), minimum: "1".into() },
             ReceiptError::RedeemLimitExceeded { currency: AssetCode::parse("EUR").unwrap(), max: "1".into(), step: None },
+            ReceiptError::CurrencyNotAccepted {
+                currency: AssetCode::parse("wallet").unwrap(),
+                held_in: AssetCode::parse("EUR").unwrap(),
+                store: AssetCode::parse("RUB").unwrap(),
+            },
             ReceiptError::PassExhausted("x".into()),
             ReceiptError::PassExpired("x".into()),
             ReceiptError::ReceiptNotFound("x".into()),

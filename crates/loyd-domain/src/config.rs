@@ -37,6 +37,8 @@ pub enum Mode {
     Merge,
     /// The file is the whole configuration: objects it does not name are removed.
     Replace,
+    /// The file names objects to remove (only their ids count); the rest is kept.
+    Remove,
 }
 
 /// One step of a plan: what will be created or changed, shown to the operator before
@@ -220,6 +222,13 @@ fn to_json<T: Serialize>(v: &T) -> serde_json::Value {
 /// file's objects in the file's order, and each stored object the file lacks is a
 /// removal.
 fn merge_section<T: Section>(current: &[T], file: &[T], mode: Mode, steps: &mut Vec<PlanStep>) -> Vec<T> {
+    if mode == Mode::Remove {
+        let (gone, kept): (Vec<&T>, Vec<&T>) = current.iter().partition(|c| file.iter().any(|f| f.key() == c.key()));
+        for g in gone {
+            steps.push(PlanStep { action: Action::Remove, object: T::OBJECT, id: g.key(), before: Some(to_json(g)), after: None });
+        }
+        return kept.into_iter().cloned().collect();
+    }
     let mut merged: Vec<T> = current.to_vec();
     if mode == Mode::Replace {
         for gone in current.iter().filter(|c| !file.iter().any(|f| f.key() == c.key())) {
@@ -266,7 +275,7 @@ fn combine(current: &ConfigDocument, file: &ConfigDocument, mode: Mode) -> (Conf
         restrictions: match (&file.restrictions, mode) {
             (Some(r), _) => merge_section(current.restrictions.as_slice(), std::slice::from_ref(r), mode, &mut steps).pop(),
             (None, Mode::Replace) => merge_section(current.restrictions.as_slice(), &[], mode, &mut steps).pop(),
-            (None, Mode::Merge) => current.restrictions.clone(),
+            (None, Mode::Merge | Mode::Remove) => current.restrictions.clone(),
         },
     };
     (merged, steps)
@@ -276,6 +285,97 @@ fn combine(current: &ConfigDocument, file: &ConfigDocument, mode: Mode) -> (Conf
 /// say): every object created, updated or removed.
 pub fn diff(from: &ConfigDocument, to: &ConfigDocument) -> Vec<PlanStep> {
     combine(from, to, Mode::Replace).1
+}
+
+/// The sections whose objects are edited one at a time (the admin API's
+/// `/v1/admin/config/{section}/{id}`), with the field that names each object.
+pub const SECTIONS: [(&str, &str); 8] = [
+    ("currencies", "code"),
+    ("stores", "id"),
+    ("card_series", "id"),
+    ("counters", "id"),
+    ("tiers", "id"),
+    ("coupon_series", "id"),
+    ("segments", "id"),
+    ("campaigns", "id"),
+];
+
+fn key_field(section: &str) -> Option<&'static str> {
+    SECTIONS.iter().find(|(s, _)| *s == section).map(|(_, k)| *k)
+}
+
+fn problem(path: impl Into<String>, message: impl Into<String>) -> Vec<ConfigError> {
+    vec![ConfigError { path: path.into(), message: message.into() }]
+}
+
+/// Problems of a one-object document ([`ConfigDocument::of_object`]) with their paths
+/// inside the object: `campaigns[0].rewards[1].percent` is `rewards[1].percent`, and
+/// the object as a whole is `""`. Problems elsewhere (another object the change breaks)
+/// keep their own path.
+pub fn within_object(section: &str, errors: Vec<ConfigError>) -> Vec<ConfigError> {
+    let prefix = format!("{section}[0]");
+    errors
+        .into_iter()
+        .map(|mut e| {
+            if let Some(rest) = e.path.strip_prefix(&prefix) {
+                e.path = rest.strip_prefix('.').unwrap_or(rest).to_owned();
+            }
+            e
+        })
+        .collect()
+}
+
+/// One object at a time, as the console edits it field by field.
+impl ConfigDocument {
+    /// The objects of `section` as JSON, in order; `None` for a section not in
+    /// [`SECTIONS`].
+    pub fn objects(&self, section: &str) -> Option<Vec<serde_json::Value>> {
+        key_field(section)?;
+        let mut doc = to_json(self);
+        Some(match doc.get_mut(section).map(serde_json::Value::take) {
+            Some(serde_json::Value::Array(items)) => items,
+            _ => Vec::new(),
+        })
+    }
+
+    /// The object of `section` named `id`, as JSON.
+    pub fn object(&self, section: &str, id: &str) -> Option<serde_json::Value> {
+        let field = key_field(section)?;
+        self.objects(section)?.into_iter().find(|o| o.get(field).and_then(serde_json::Value::as_str) == Some(id))
+    }
+
+    /// A document of one object of `section` named `id`, read from JSON. The object may
+    /// leave its id out; another id is refused (an object is renamed by removing it and
+    /// creating another). A shape problem names its field in the object
+    /// (`rewards[0].percent`).
+    pub fn of_object(section: &str, id: &str, mut object: serde_json::Value) -> Result<ConfigDocument, Vec<ConfigError>> {
+        let Some(field) = key_field(section) else {
+            let known: Vec<&str> = SECTIONS.iter().map(|(s, _)| *s).collect();
+            return Err(problem("", format!("unknown section '{section}': one of {}", known.join(", "))));
+        };
+        let Some(map) = object.as_object_mut() else { return Err(problem("", "the object must be a JSON object")) };
+        match map.get(field) {
+            None => {
+                map.insert(field.to_owned(), serde_json::Value::String(id.to_owned()));
+            }
+            Some(serde_json::Value::String(given)) if given == id => {}
+            Some(_) => return Err(problem(field, format!("this is '{id}': to rename it, create the new one and remove this one"))),
+        }
+        let doc = serde_json::json!({ section: [object] });
+        serde_path_to_error::deserialize::<_, ConfigDocument>(doc).map_err(|e| {
+            let path = e.path().to_string();
+            within_object(section, problem(path, e.into_inner().to_string()))
+        })
+    }
+
+    /// The object of `section` named `id` with a JSON merge patch (RFC 7396) applied, as
+    /// a one-object document: fields the patch gives are set, `null` takes a field back
+    /// to its default, lists are replaced whole. `None` when there is no such object.
+    pub fn patched_object(&self, section: &str, id: &str, patch: &serde_json::Value) -> Option<Result<ConfigDocument, Vec<ConfigError>>> {
+        let mut object = self.object(section, id)?;
+        json_patch::merge(&mut object, patch);
+        Some(Self::of_object(section, id, object))
+    }
 }
 
 /// Where an object of the merged document sits in the file, for error paths.
@@ -467,5 +567,29 @@ mod tests {
         let actions: Vec<(Action, &str)> = steps.iter().map(|s| (s.action, s.id.as_str())).collect();
         assert_eq!(actions, vec![(Action::Remove, "z"), (Action::Update, "a"), (Action::Create, "b")]);
         assert!(diff(&new, &new).is_empty());
+    }
+
+    #[test]
+    fn one_object_is_read_patched_and_removed_with_problems_at_its_fields() {
+        let current = ConfigDocument { currencies: vec![eur()], stores: vec![store("a", "A"), store("z", "Z")], ..Default::default() };
+        assert_eq!(current.object("stores", "z").unwrap()["name"], "Z");
+        assert_eq!(current.objects("gadgets"), None);
+        // A patch changes the fields it gives and keeps the rest.
+        let doc = current.patched_object("stores", "z", &serde_json::json!({"name": "Zed", "offline_days": 7})).unwrap().unwrap();
+        let (merged, steps) = doc.plan(&current, Mode::Merge).unwrap();
+        assert_eq!((merged.stores[1].name.as_str(), merged.stores[1].offline_days, steps.len()), ("Zed", Some(7), 1));
+        // Problems name the field inside the object.
+        let err = ConfigDocument::of_object("stores", "z", serde_json::json!({"name": "Z", "offline_days": "soon"})).unwrap_err();
+        assert_eq!(err[0].path, "offline_days");
+        let err = ConfigDocument::of_object("stores", "z", serde_json::json!({"id": "y", "name": "Z"})).unwrap_err();
+        assert_eq!(err[0].path, "id");
+        let errs = within_object("campaigns", vec![ConfigError { path: "campaigns[0].rewards[1].percent".into(), message: "x".into() }]);
+        assert_eq!(errs[0].path, "rewards[1].percent");
+        // Removal names only the object; the rest stays.
+        let gone = ConfigDocument::of_object("stores", "a", current.object("stores", "a").unwrap()).unwrap();
+        let (merged, steps) = gone.plan(&current, Mode::Remove).unwrap();
+        assert_eq!(merged.stores, vec![store("z", "Z")]);
+        assert_eq!((steps.len(), steps[0].action), (1, Action::Remove));
+        assert_eq!(merged.currencies, current.currencies);
     }
 }

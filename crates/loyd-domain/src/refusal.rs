@@ -37,6 +37,9 @@ pub enum ReceiptError {
     /// More than the currency may pay, or (with `step`) not a multiple of its step.
     #[error("at most {max} {currency} can pay this receipt{}", .step.as_ref().map(|s| format!(", in steps of {s}")).unwrap_or_default())]
     RedeemLimitExceeded { currency: AssetCode, max: String, step: Option<String> },
+    /// A currency counted in another store currency, with no rate to this store's.
+    #[error("{currency} is counted in {held_in} and this store takes {store}: no rate between them is configured")]
+    CurrencyNotAccepted { currency: AssetCode, held_in: AssetCode, store: AssetCode },
     #[error("{0}")]
     PassExhausted(String),
     #[error("{0}")]
@@ -104,6 +107,7 @@ impl ReceiptError {
             ReceiptError::InsufficientFunds { .. } => "insufficient_funds",
             ReceiptError::BelowMinimumRedeem { .. } => "below_minimum_redeem",
             ReceiptError::RedeemLimitExceeded { .. } => "redeem_limit_exceeded",
+            ReceiptError::CurrencyNotAccepted { .. } => "currency_not_accepted",
             ReceiptError::PassExhausted(_) => "pass_exhausted",
             ReceiptError::PassExpired(_) => "pass_expired",
             ReceiptError::ReceiptNotFound(_) => "receipt_not_found",

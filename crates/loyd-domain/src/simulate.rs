@@ -54,12 +54,12 @@ pub struct SimTotals {
 }
 
 impl SimTotals {
-    fn add(&mut self, calc: &Calculation, program: &Program, scale: crate::money::Scale) {
+    fn add(&mut self, calc: &Calculation, program: &Program, store: &crate::receipt::StoreContext) {
         self.receipts += 1;
         self.discount += calc.discount;
         for a in &calc.accrued {
             *self.accrued.entry(a.currency.to_string()).or_default() += a.units;
-            let value = accrual_value(program, a, scale);
+            let value = program.currency(&a.currency).map_or(0, |c| c.worth(a.units, &store.currency, store.scale));
             self.accrued_value += value;
             *self.by_campaign.entry(a.campaign.to_string()).or_default() += value;
         }
@@ -78,11 +78,6 @@ impl SimTotals {
     }
 }
 
-fn accrual_value(program: &Program, a: &crate::receipt::AccrualCalc, store: crate::money::Scale) -> i64 {
-    let Some(cur) = program.currency(&a.currency) else { return 0 };
-    let Some(value) = cur.value else { return 0 };
-    crate::money::round_to_minor(crate::money::from_minor(a.units, cur.scale) * value, store, crate::money::Rounding::Down).unwrap_or(0)
-}
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SimReport {
@@ -108,15 +103,15 @@ pub fn simulate(receipts: &[SimReceipt], baseline: &Program, proposed: &Program)
     let mut report = SimReport::default();
     let mut customers = BTreeSet::new();
     for r in receipts {
-        let scale = r.context.store.scale;
+        let store = &r.context.store;
         let before = calculate(&r.receipt, &r.context, baseline);
         let after = calculate(&r.receipt, &r.context, proposed);
         match &before {
-            Ok(c) => report.baseline.add(c, baseline, scale),
+            Ok(c) => report.baseline.add(c, baseline, store),
             Err(_) => report.baseline.refused += 1,
         }
         match &after {
-            Ok(c) => report.proposed.add(c, proposed, scale),
+            Ok(c) => report.proposed.add(c, proposed, store),
             Err(_) => report.proposed.refused += 1,
         }
         let changed = match (&before, &after) {

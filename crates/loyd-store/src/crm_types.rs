@@ -238,6 +238,34 @@ pub struct CrmFilter {
     pub limit: u32,
 }
 
+/// A non-monetary gift handed over at a receipt (a `gift` reward), for accounting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GiftIssue {
+    /// Its number, newest highest: the cursor of the next page.
+    pub id: i64,
+    pub gift: String,
+    pub campaign: String,
+    pub customer: Option<i64>,
+    pub store: String,
+    pub terminal: String,
+    pub receipt_id: String,
+    pub at: Timestamp,
+    /// The receipt's: `committed`, or `cancelled` (then the gift came back).
+    pub status: String,
+}
+
+/// Which gift issues to list, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct GiftFilter {
+    pub customer: Option<i64>,
+    pub campaign: Option<String>,
+    /// Only these stores' receipts (a store manager's).
+    pub stores: Option<Vec<String>>,
+    /// Issues numbered below this.
+    pub before: Option<i64>,
+    pub limit: u32,
+}
+
 /// A committed receipt in a customer's purchase history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Purchase {

@@ -104,6 +104,18 @@ pub struct AssetSum {
     pub sum: i128,
 }
 
+/// One of the operator's own accounts in one currency: what went in and out of it, in
+/// the currency's minor units. `credits − debits` is what it holds: the breakage, what
+/// expired, what was redeemed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SystemBalance {
+    /// `issuance`, `redemption`, `expired`, `breakage` or `settlement`.
+    pub account: String,
+    pub asset: AssetCode,
+    pub debits: i64,
+    pub credits: i64,
+}
+
 /// The result of checking the ledger's invariants over the whole database.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct LedgerAudit {
@@ -213,6 +225,8 @@ dispatch! {
     pub async fn burn_expired_lots(&self, limit: u32; now now) -> Result<usize, StoreError>;
     /// Checks every ledger invariant over the whole database.
     pub async fn ledger_audit(&self) -> Result<LedgerAudit, StoreError>;
+    /// The operator's own accounts with their totals (breakage, expiry, redemption, …).
+    pub async fn system_balances(&self) -> Result<Vec<SystemBalance>, StoreError>;
 
     pub async fn stores(&self) -> Result<Vec<StoreSpec>, StoreError>;
     pub async fn store(&self, id: &StoreCode) -> Result<Option<StoreSpec>, StoreError>;
@@ -252,6 +266,8 @@ dispatch! {
     pub async fn merge_customers(&self, keep: i64, duplicate: i64, actor: String; now now) -> Result<Customer, StoreError>;
     /// A customer's receipts, newest first, optionally of some stores only.
     pub async fn purchases(&self, customer: i64, stores: Option<Vec<String>>, before: Option<Timestamp>, limit: u32) -> Result<Vec<Purchase>, StoreError>;
+    /// Gifts handed over at receipts, newest first.
+    pub async fn gift_issues(&self, filter: GiftFilter) -> Result<Vec<GiftIssue>, StoreError>;
     pub async fn create_organisation(&self, name: String, tax_id: Option<String>, actor: String; now now) -> Result<Organisation, StoreError>;
     pub async fn organisation(&self, id: i64) -> Result<Option<Organisation>, StoreError>;
     /// Organisations by id; `name` filters by a part of the name.

@@ -281,14 +281,7 @@ pub struct PurchasePage {
 #[utoipa::path(get, path = "/v1/admin/customers/{id}/purchases", tag = "crm", security(("api_key" = []), ("session" = [])),
     params(("id" = String, Path), PurchaseQuery), responses((status = 200, body = PurchasePage), (status = "4XX", body = ErrorBody)))]
 pub async fn purchases(State(state): State<AppState>, actor: CurrentActor, Path(id): Path<String>, Query(q): Query<PurchaseQuery>) -> Result<Json<PurchasePage>, ApiError> {
-    let stores = match (&q.store, actor.stores()) {
-        (Some(s), _) => {
-            actor.check_store(s)?;
-            Some(vec![s.clone()])
-        }
-        (None, Some(mine)) => Some(mine.to_vec()),
-        (None, None) => None,
-    };
+    let stores = actor.store_scope(q.store.as_ref())?;
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let rows: Vec<Purchase> = state.store.purchases(customer_id(&id)?, stores, q.before, limit).await?;
     let program = state.store.program().await?;

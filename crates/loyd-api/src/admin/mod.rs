@@ -6,9 +6,10 @@
 //! - [`cards`]: one-time codes, issuing, blocking, replacement;
 //! - [`balances`]: adjustments and statements; [`credit`]: settlements;
 //! - [`coupons`]: code generation; [`failures`](mod@failures): the failure log;
+//! - [`gifts`](mod@gifts): gifts handed over at receipts;
 //! - [`programs`]: the configuration in force, its versions, diffs and rollback, applying,
 //!   export as a program file, simulation;
-//! - [`ledger`]: the ledger audit; [`audit`](mod@audit): the audit log; [`staff`]: staff users.
+//! - [`ledger`]: the ledger audit and the operator's own accounts; [`audit`](mod@audit): the audit log; [`staff`]: staff users.
 //!
 //! This file holds the one route table and the helpers the modules share. Every route
 //! is behind [`crate::auth::guard`]: a session or API key whose role holds the route's
@@ -50,6 +51,7 @@ pub mod credit;
 pub mod crm_entries;
 pub mod customers;
 pub mod failures;
+pub mod gifts;
 pub mod ledger;
 pub mod organisations;
 pub mod programs;
@@ -94,6 +96,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/v1/admin/cards/{number}/block", post(block))
         .route("/v1/admin/cards/{number}/unblock", post(unblock))
         .route("/v1/admin/failures", get(failures))
+        .route("/v1/admin/gifts", get(gifts::gifts))
         .route("/v1/admin/config", get(get_config).post(apply_config))
         .route("/v1/admin/config/versions", get(list_versions))
         .route("/v1/admin/config/versions/{version}", get(get_version))
@@ -101,7 +104,13 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/v1/admin/config/export", get(export))
         .route("/v1/admin/config/rollback", post(rollback))
         .route("/v1/admin/config/simulate", post(simulate))
+        .route("/v1/admin/config/{section}", get(programs::list_objects))
+        .route(
+            "/v1/admin/config/{section}/{id}",
+            get(programs::get_object).put(programs::put_object).patch(programs::patch_object).delete(programs::remove_object),
+        )
         .route("/v1/admin/ledger/audit", get(audit))
+        .route("/v1/admin/ledger/system", get(ledger::system))
         .route_layer(middleware::from_fn_with_state(state, crate::auth::guard))
 }
 

@@ -214,3 +214,156 @@ pub async fn simulate(
     let report = state.store.simulate(body.doc.clone(), from, to, store).await.map_err(|e| body.locate(e))?;
     Ok(Json(report))
 }
+
+// ---- one object at a time ------------------------------------------------------------
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct DryRunQuery {
+    /// Only check and plan: change nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ObjectsOut {
+    pub version: Option<i64>,
+    /// The section's objects as JSON, every field present (`null`: not set).
+    #[schema(value_type = Vec<Object>)]
+    pub objects: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ObjectOut {
+    pub version: Option<i64>,
+    #[schema(value_type = Object)]
+    pub object: serde_json::Value,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ObjectChanged {
+    /// The new configuration version; `null` when nothing changed (or on a dry run).
+    pub version: Option<i64>,
+    #[schema(value_type = Vec<Object>)]
+    pub steps: Vec<PlanStep>,
+    /// The object as it is (or would be) after the change; `null` after a removal.
+    #[schema(value_type = Option<Object>)]
+    pub object: Option<serde_json::Value>,
+}
+
+fn unknown_section(section: &str) -> ApiError {
+    let known: Vec<&str> = loyd_domain::config::SECTIONS.iter().map(|(s, _)| *s).collect();
+    ApiError::not_found(format!("no section '{section}': one of {}", known.join(", ")))
+}
+
+fn no_object(section: &str, id: &str) -> ApiError {
+    ApiError::not_found(format!("{section} has no '{id}'"))
+}
+
+/// A one-object document's problems, with paths inside the object.
+fn object_problems(section: &str, problems: Vec<loyd_domain::config::ConfigError>) -> ApiError {
+    ApiError::from(loyd_store::StoreError::Config(loyd_domain::config::within_object(section, problems)))
+}
+
+/// Applies a one-object document and answers with the object after it.
+async fn change_object(
+    state: &AppState,
+    actor: &CurrentActor,
+    (section, id): (&str, &str),
+    doc: ConfigDocument,
+    dry_run: bool,
+    mode: Mode,
+) -> Result<Json<ObjectChanged>, ApiError> {
+    let source = format!("admin API ({}): {section}/{id}", actor.name());
+    let applied = match state.store.apply_config_as(doc, source, dry_run, mode).await {
+        Err(loyd_store::StoreError::Config(problems)) => return Err(object_problems(section, problems)),
+        other => other?,
+    };
+    if let Some(version) = applied.version {
+        let what = json!({ "version": version, "mode": mode, "steps": applied.steps });
+        audit_after(state, actor, "config.apply", "config", &version.to_string(), what).await;
+    }
+    let object = match mode {
+        Mode::Remove => None,
+        _ => applied.steps.iter().find_map(|s| s.after.clone()).or(state.store.config_snapshot().await?.object(section, id)),
+    };
+    Ok(Json(ObjectChanged { version: applied.version, steps: applied.steps, object }))
+}
+
+/// The objects of one section of the configuration in force (`campaigns`,
+/// `coupon_series`, `currencies`, `stores`, `card_series`, `counters`, `tiers`,
+/// `segments`).
+#[utoipa::path(get, path = "/v1/admin/config/{section}", tag = "admin", security(("api_key" = []), ("session" = [])),
+    params(("section" = String, Path)), responses((status = 200, body = ObjectsOut), (status = "4XX", body = ErrorBody)))]
+pub async fn list_objects(State(state): State<AppState>, Path(section): Path<String>) -> Result<Json<ObjectsOut>, ApiError> {
+    let doc = state.store.config_snapshot().await?;
+    let objects = doc.objects(&section).ok_or_else(|| unknown_section(&section))?;
+    Ok(Json(ObjectsOut { version: state.store.config_version().await?, objects }))
+}
+
+/// One object of the configuration in force, every field present, as `PUT` takes it.
+#[utoipa::path(get, path = "/v1/admin/config/{section}/{id}", tag = "admin", security(("api_key" = []), ("session" = [])),
+    params(("section" = String, Path), ("id" = String, Path)), responses((status = 200, body = ObjectOut), (status = "4XX", body = ErrorBody)))]
+pub async fn get_object(State(state): State<AppState>, Path((section, id)): Path<(String, String)>) -> Result<Json<ObjectOut>, ApiError> {
+    let doc = state.store.config_snapshot().await?;
+    doc.objects(&section).ok_or_else(|| unknown_section(&section))?;
+    let object = doc.object(&section, &id).ok_or_else(|| no_object(&section, &id))?;
+    Ok(Json(ObjectOut { version: state.store.config_version().await?, object }))
+}
+
+/// Create or replace one object (a campaign, a coupon series, …) as a new version of
+/// the configuration. Every problem names its field in the object
+/// (`details.problems[].path`: `rewards[0].percent`).
+#[utoipa::path(put, path = "/v1/admin/config/{section}/{id}", tag = "admin", security(("api_key" = []), ("session" = [])),
+    params(("section" = String, Path), ("id" = String, Path), DryRunQuery), request_body = Object,
+    responses((status = 200, body = ObjectChanged), (status = "4XX", body = ErrorBody)))]
+pub async fn put_object(
+    State(state): State<AppState>,
+    actor: CurrentActor,
+    Path((section, id)): Path<(String, String)>,
+    Query(q): Query<DryRunQuery>,
+    Json(object): Json<serde_json::Value>,
+) -> Result<Json<ObjectChanged>, ApiError> {
+    loyd_domain::config::SECTIONS.iter().find(|(s, _)| *s == section).ok_or_else(|| unknown_section(&section))?;
+    let doc = ConfigDocument::of_object(&section, &id, object).map_err(|p| object_problems(&section, p))?;
+    change_object(&state, &actor, (&section, &id), doc, q.dry_run, Mode::Merge).await
+}
+
+/// Change some fields of one object (a JSON merge patch: the fields given are set,
+/// `null` takes a field back to its default, lists are replaced whole).
+#[utoipa::path(patch, path = "/v1/admin/config/{section}/{id}", tag = "admin", security(("api_key" = []), ("session" = [])),
+    params(("section" = String, Path), ("id" = String, Path), DryRunQuery), request_body = Object,
+    responses((status = 200, body = ObjectChanged), (status = "4XX", body = ErrorBody)))]
+pub async fn patch_object(
+    State(state): State<AppState>,
+    actor: CurrentActor,
+    Path((section, id)): Path<(String, String)>,
+    Query(q): Query<DryRunQuery>,
+    Json(patch): Json<serde_json::Value>,
+) -> Result<Json<ObjectChanged>, ApiError> {
+    let current = state.store.config_snapshot().await?;
+    current.objects(&section).ok_or_else(|| unknown_section(&section))?;
+    if !patch.is_object() {
+        return Err(ApiError::validation("a patch is a JSON object of the fields to change"));
+    }
+    let doc = current.patched_object(&section, &id, &patch).ok_or_else(|| no_object(&section, &id))?;
+    let doc = doc.map_err(|p| object_problems(&section, p))?;
+    change_object(&state, &actor, (&section, &id), doc, q.dry_run, Mode::Merge).await
+}
+
+/// Remove one object as a new version of the configuration; refused for what still
+/// carries value (a currency with balances, a card series with cards, …).
+#[utoipa::path(delete, path = "/v1/admin/config/{section}/{id}", tag = "admin", security(("api_key" = []), ("session" = [])),
+    params(("section" = String, Path), ("id" = String, Path), DryRunQuery),
+    responses((status = 200, body = ObjectChanged), (status = "4XX", body = ErrorBody)))]
+pub async fn remove_object(
+    State(state): State<AppState>,
+    actor: CurrentActor,
+    Path((section, id)): Path<(String, String)>,
+    Query(q): Query<DryRunQuery>,
+) -> Result<Json<ObjectChanged>, ApiError> {
+    let current = state.store.config_snapshot().await?;
+    current.objects(&section).ok_or_else(|| unknown_section(&section))?;
+    let object = current.object(&section, &id).ok_or_else(|| no_object(&section, &id))?;
+    let doc = ConfigDocument::of_object(&section, &id, object).map_err(|p| object_problems(&section, p))?;
+    change_object(&state, &actor, (&section, &id), doc, q.dry_run, Mode::Remove).await
+}

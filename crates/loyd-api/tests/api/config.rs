@@ -197,3 +197,73 @@ both_backends! {
         assert_eq!((status, bad["error"]["code"].as_str()), (422, Some("validation_failed")), "{bad}");
     }
 }
+
+fn cabinet(id: &str, amount: &str) -> Value {
+    json!({"receipt_id": id, "lines": [{"line": 1, "sku": "OAK", "groups": ["cabinets"], "qty": "1", "amount": amount}]})
+}
+
+both_backends! {
+    async fn a_campaign_is_read_created_changed_and_removed_field_by_field_with_errors_at_the_field(db: TestDb) {
+        let app = spawn_example(db, "offers.toml").await;
+        admin(&app).await;
+        // Read: the section and one object, every field present.
+        let (status, body) = get(&app, "/v1/admin/config/campaigns").await;
+        assert_eq!(status, 200, "{body}");
+        let ids: Vec<&str> = body["objects"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+        assert_eq!(ids, vec!["tea-3-for-2", "summer-shoes", "cabinets", "first-lamps"]);
+        let (_, body) = get(&app, "/v1/admin/config/campaigns/cabinets").await;
+        assert_eq!((body["object"]["max_discount"].as_str(), body["object"]["rewards"][0]["percent"].as_str()), (Some("200.00"), Some("20")));
+        let version = body["version"].as_i64().unwrap();
+
+        // One field changed: the cap goes to 150.00, a new version, the till sees it.
+        let (status, body) = call(&app, "PATCH", "/v1/admin/config/campaigns/cabinets", ADMIN_KEY, Some(json!({"max_discount": "150.00"}))).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["version"].as_i64(), Some(version + 1));
+        assert_eq!((body["object"]["max_discount"].as_str(), body["object"]["name"].as_str()), (Some("150.00"), Some("20 % on cabinets, at most 200.00")));
+        assert_eq!(body["steps"][0]["action"], "update");
+        let (status, receipt) = app.commit(&cabinet("cab-1", "1000.00")).await;
+        assert_eq!((status, receipt["discount"].as_str()), (201, Some("150.00")), "{receipt}");
+
+        // Errors point at the field, inside the object; nothing is applied.
+        let (status, body) =
+            call(&app, "PATCH", "/v1/admin/config/campaigns/cabinets", ADMIN_KEY, Some(json!({"rewards": [{"type": "discount", "percent": "twenty"}]}))).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (422, Some("validation_failed")), "{body}");
+        assert_eq!(body["error"]["details"]["problems"][0]["path"], "rewards[0].percent", "{body}");
+        let (_, body) = call(&app, "PATCH", "/v1/admin/config/campaigns/cabinets", ADMIN_KEY, Some(json!({"max_discount_share": "1.5"}))).await;
+        assert_eq!(body["error"]["details"]["problems"][0]["path"], "max_discount_share", "{body}");
+        let (_, body) = call(&app, "PATCH", "/v1/admin/config/campaigns/cabinets", ADMIN_KEY, Some(json!({"colour": "red"}))).await;
+        assert!(body["error"]["details"]["problems"][0]["message"].as_str().unwrap().contains("colour"), "{body}");
+        let (_, body) = call(&app, "PATCH", "/v1/admin/config/campaigns/cabinets", ADMIN_KEY, Some(json!({"id": "wardrobes"}))).await;
+        assert_eq!(body["error"]["details"]["problems"][0]["path"], "id", "{body}");
+        let (_, body) = get(&app, "/v1/admin/config/campaigns/cabinets").await;
+        assert_eq!((body["version"].as_i64(), body["object"]["max_discount"].as_str()), (Some(version + 1), Some("150.00")));
+
+        // `null` takes a field back to its default: no cap at all.
+        let (_, body) = call(&app, "PATCH", "/v1/admin/config/campaigns/cabinets?dry_run=true", ADMIN_KEY, Some(json!({"max_discount": null}))).await;
+        assert_eq!((body["version"].as_i64(), body["object"]["max_discount"].as_null()), (None, Some(())), "a dry run changes nothing: {body}");
+        call(&app, "PATCH", "/v1/admin/config/campaigns/cabinets", ADMIN_KEY, Some(json!({"max_discount": null}))).await;
+        assert_eq!(app.commit(&cabinet("cab-2", "1000.00")).await.1["discount"], "200.00");
+
+        // A whole new campaign by PUT (its id from the URL); then removed.
+        let spring = json!({"name": "Spring: 10 % on lamps", "rewards": [{"type": "discount", "percent": "10", "groups": ["lamps"]}]});
+        let (status, body) = call(&app, "PUT", "/v1/admin/config/campaigns/spring", ADMIN_KEY, Some(spring)).await;
+        assert_eq!((status, body["steps"][0]["action"].as_str(), body["object"]["id"].as_str()), (200, Some("create"), Some("spring")), "{body}");
+        let (status, body) = call(&app, "DELETE", "/v1/admin/config/campaigns/spring", ADMIN_KEY, None).await;
+        assert_eq!((status, body["steps"][0]["action"].as_str(), body["object"].is_null()), (200, Some("remove"), true), "{body}");
+        assert_eq!(get(&app, "/v1/admin/config/campaigns/spring").await.0, 404);
+        assert_eq!(get(&app, "/v1/admin/config/gadgets").await.0, 404);
+
+        // A currency that holds balances cannot be removed; its siblings are untouched.
+        let (customer, _) = app.customer_with_card("+37120001901", "LOY").await;
+        app.grant(customer, "bonus", 100).await;
+        let (status, body) = call(&app, "DELETE", "/v1/admin/config/currencies/bonus", ADMIN_KEY, None).await;
+        assert_eq!(status, 422, "{body}");
+        assert!(body["error"]["message"].as_str().unwrap().contains("bonus") || body["error"]["details"].to_string().contains("bonus"), "{body}");
+        assert_eq!(get(&app, "/v1/admin/config/campaigns").await.1["objects"].as_array().unwrap().len(), 4);
+        // A marketer may edit campaigns; an analyst may only read them.
+        let analyst = crate::helpers::staff(&app, "ann", "analyst", &[]).await;
+        assert_eq!(call(&app, "GET", "/v1/admin/config/campaigns/cabinets", &analyst, None).await.0, 200);
+        let (status, body) = call(&app, "PATCH", "/v1/admin/config/campaigns/cabinets", &analyst, Some(json!({"name": "x"}))).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (403, Some("forbidden")));
+    }
+}

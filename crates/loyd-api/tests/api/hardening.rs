@@ -563,7 +563,20 @@ both_backends! {
                     "`GET /v1/admin/config/export`" => ("GET", "/v1/admin/config/export".into(), None),
                     "`POST /v1/admin/config/simulate`" => ("POST", "/v1/admin/config/simulate?from=2026-11-01&to=2026-11-30".into(), Some(json!({}))),
                     "`POST /v1/admin/config/rollback`" => ("POST", "/v1/admin/config/rollback?dry_run=true".into(), Some(json!({"version": 1}))),
+                    "`GET /v1/admin/config/{section}`" => ("GET", "/v1/admin/config/campaigns".into(), None),
+                    "`GET /v1/admin/config/{section}/{id}`" => ("GET", "/v1/admin/config/campaigns/points".into(), None),
+                    "`PUT /v1/admin/config/{section}/{id}`" => {
+                        ("PUT", format!("/v1/admin/config/campaigns/{}", fresh("new")), Some(json!({"rewards": [{"type": "discount", "percent": "1"}]})))
+                    }
+                    "`PATCH /v1/admin/config/{section}/{id}`" => ("PATCH", "/v1/admin/config/campaigns/points?dry_run=true".into(), Some(json!({"name": "Points"}))),
+                    "`DELETE /v1/admin/config/{section}/{id}`" => {
+                        let id = fresh("gone");
+                        admin_call("PUT", format!("/v1/admin/config/campaigns/{id}"), json!({"rewards": [{"type": "discount", "percent": "1"}]})).await;
+                        ("DELETE", format!("/v1/admin/config/campaigns/{id}"), None)
+                    }
                     "`GET /v1/admin/ledger/audit`" => ("GET", "/v1/admin/ledger/audit".into(), None),
+                    "`GET /v1/admin/ledger/system`" => ("GET", "/v1/admin/ledger/system".into(), None),
+                    "`GET /v1/admin/gifts`" => ("GET", "/v1/admin/gifts".into(), None),
                     "`GET /v1/admin/audit`" => ("GET", "/v1/admin/audit".into(), None),
                     "`GET /v1/admin/users`" => ("GET", "/v1/admin/users".into(), None),
                     "`POST /v1/admin/users`" => ("POST", "/v1/admin/users".into(), Some(json!({"login": fresh("new"), "password": "new-password-12", "role": "analyst"}))),

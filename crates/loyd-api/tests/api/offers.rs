@@ -122,3 +122,158 @@ both_backends! {
         assert_eq!(app.balance(&card, "bonus").await.0, "50");
     }
 }
+
+both_backends! {
+    async fn a_euro_wallet_pays_in_roubles_at_the_configured_rate_and_never_in_dollars(db: TestDb) {
+        let app = spawn_example(db, "two-currencies.toml").await;
+        let (customer, card) = app.customer_with_card("+37120001701", "LOY").await;
+        app.grant(customer, "wallet", 2000).await;
+        let pay = |id: &str, total: &str, amount: &str| {
+            let mut r = basket(id, Some(&card), &[("A", "misc", "1", total)]);
+            r["redeem"] = json!([{"currency": "wallet", "amount": amount}]);
+            r
+        };
+        // Riga (EUR): 10.00 pays 10.00; 5 % back on the 90.00 left.
+        let (status, body) = app.commit(&pay("riga-1", "100.00", "10.00")).await;
+        assert_eq!(status, 201, "{body}");
+        assert_eq!((body["redeemed_value"].as_str(), body["to_pay"].as_str(), body["accrued"][0]["amount"].as_str()), (Some("10.00"), Some("90.00"), Some("4.50")));
+        // Pskov (RUB): 10.00 EUR is worth 985.00 RUB; 5 % of the 985.00 RUB left is 0.50 EUR.
+        let pskov = app.terminal_key("pskov-01", "pos-1").await;
+        let (status, body) = app.commit_as(&pskov, &pay("pskov-1", "1970.00", "10.00")).await;
+        assert_eq!(status, 201, "{body}");
+        assert_eq!(body["redeemed"][0]["amount"], "10.00");
+        assert_eq!((body["redeemed_value"].as_str(), body["to_pay"].as_str(), body["accrued"][0]["amount"].as_str()), (Some("985.00"), Some("985.00"), Some("0.50")));
+        assert_eq!(app.balance(&card, "wallet").await.0, "5.00", "20.00 − 10.00 + 4.50 − 10.00 + 0.50");
+        // New York (USD): no rate, so never 1:1. Refused, with what to tell the cashier.
+        let nyc = app.terminal_key("nyc-01", "pos-1").await;
+        let (status, body) = app.commit_as(&nyc, &pay("nyc-1", "100.00", "1.00")).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (422, Some("currency_not_accepted")), "{body}");
+        assert_eq!(body["error"]["details"], json!({"currency": "wallet", "held_in": "EUR", "store_currency": "USD"}));
+        let (status, body) = app.commit_as(&nyc, &basket("nyc-2", Some(&card), &[("A", "misc", "1", "100.00")])).await;
+        assert_eq!((status, body["accrued"].as_array().map(Vec::len)), (201, Some(0)), "{body}");
+        assert_eq!(app.balance(&card, "wallet").await.0, "5.00");
+        assert!(app.store.ledger_audit().await.unwrap().is_sound());
+    }
+}
+
+/// Accruals per item and per receipt, a next-order coupon, a gift.
+const REWARDS: &str = r#"
+[[currencies]]
+code = "EUR"
+kind = "money"
+scale = 2
+
+[[currencies]]
+code = "bonus"
+kind = "points"
+scale = 0
+
+[[stores]]
+id = "riga-01"
+name = "Riga Centre"
+timezone = "Europe/Riga"
+
+[[card_series]]
+id = "LOY"
+kind = "loyalty"
+prefix = "2770"
+
+[[coupon_series]]
+id = "NEXT"
+kind = "unique"
+name = "3.00 off the next order"
+amount = "3.00"
+validity_days = 30
+
+[[campaigns]]
+id = "coffee-stars"
+rewards = [{ type = "accrue", currency = "bonus", per_item = "2", groups = ["coffee"] }]
+
+[[campaigns]]
+id = "visit"
+rewards = [{ type = "accrue", currency = "bonus", fixed = "10" }]
+
+[[campaigns]]
+id = "next-order"
+min_total = "20.00"
+rewards = [{ type = "issue_coupon", coupon_series = "NEXT" }]
+
+[[campaigns]]
+id = "tote"
+min_total = "50.00"
+rewards = [{ type = "gift", gift = "Tote bag" }]
+"#;
+
+both_backends! {
+    async fn accruals_per_item_and_per_receipt_a_personal_next_order_coupon_and_gifts_on_record(db: TestDb) {
+        use crate::helpers::{ADMIN_KEY, admin, call, spawn_with_program};
+        let app = spawn_with_program(db, toml::from_str(REWARDS).unwrap()).await;
+        admin(&app).await;
+        let (anna, anna_card) = app.customer_with_card("+37120001801", "LOY").await;
+        let (_, ben_card) = app.customer_with_card("+37120001802", "LOY").await;
+        // 3 coffees and 1.5 kg of coffee beans: 2 per item is 9 (weighed goods count
+        // their quantity); 10 for the visit; a coupon over 20.00; a bag over 50.00.
+        let items = [("LATTE", "coffee", "3", "9.00"), ("BEANS", "coffee", "1.5", "30.00"), ("CAKE", "misc", "1", "21.00")];
+        let (status, body) = app.commit(&basket("a-1", Some(&anna_card), &items)).await;
+        assert_eq!(status, 201, "{body}");
+        let accrued: Vec<(&str, &str)> =
+            body["accrued"].as_array().unwrap().iter().map(|a| (a["campaign"].as_str().unwrap(), a["amount"].as_str().unwrap())).collect();
+        assert_eq!(accrued, vec![("coffee-stars", "9"), ("visit", "10")]);
+        assert_eq!(body["gifts"], json!([{"gift": "Tote bag", "campaign": "tote"}]));
+        let issued = &body["issued_coupons"][0];
+        assert_eq!((issued["series"].as_str(), issued["campaign"].as_str()), (Some("NEXT"), Some("next-order")));
+        let code = issued["code"].as_str().unwrap().to_owned();
+        let valid_until: jiff::Timestamp = issued["valid_until"].as_str().unwrap().parse().unwrap();
+        assert_eq!(valid_until, app.store.now() + jiff::SignedDuration::from_hours(24 * 30), "valid 30 days from issue");
+        // A receipt of 5.00: 10 for the visit only.
+        let (_, body) = app.commit(&basket("a-2", Some(&anna_card), &[("CAKE", "misc", "1", "5.00")])).await;
+        assert_eq!((body["accrued"][0]["campaign"].as_str(), body["accrued"][0]["amount"].as_str()), (Some("visit"), Some("10")));
+        assert_eq!(app.balance(&anna_card, "bonus").await.0, "29");
+
+        // The coupon is Anna's: Ben is told why, and a commit with it is refused.
+        let mut bens = basket("b-1", Some(&ben_card), &[("CAKE", "misc", "1", "10.00")]);
+        bens["coupons"] = json!([code]);
+        let body: Value = app.pos_post("/v1/pos/calculate", &bens).await.json().await.unwrap();
+        assert!(body["coupons"][0]["message"].as_str().unwrap().ends_with("the coupon was issued to another customer"), "{body}");
+        assert_eq!(app.commit(&bens).await.1["error"]["code"], "coupon_not_applicable");
+        // Anna uses it once, within its validity.
+        app.clock.advance(jiff::SignedDuration::from_hours(24 * 29));
+        let mut annas = basket("a-3", Some(&anna_card), &[("CAKE", "misc", "1", "10.00")]);
+        annas["coupons"] = json!([code]);
+        let (status, body) = app.commit(&annas).await;
+        assert_eq!((status, body["discount"].as_str()), (201, Some("3.00")), "{body}");
+        annas["receipt_id"] = json!("a-4");
+        assert_eq!(app.commit(&annas).await.1["error"]["code"], "coupon_used");
+        // A coupon past its 30 days has expired.
+        let (_, body) = app.commit(&basket("a-5", Some(&anna_card), &[("CAKE", "misc", "1", "25.00")])).await;
+        let later = body["issued_coupons"][0]["code"].as_str().unwrap().to_owned();
+        app.clock.advance(jiff::SignedDuration::from_hours(24 * 31));
+        let mut late = basket("a-6", Some(&anna_card), &[("CAKE", "misc", "1", "10.00")]);
+        late["coupons"] = json!([later]);
+        assert_eq!(app.commit(&late).await.1["error"]["code"], "coupon_expired");
+
+        // Gifts on record, per customer and per campaign; a cancelled receipt says so.
+        let (_, body) = app.commit(&basket("anon-1", None, &[("CAKE", "misc", "1", "60.00")])).await;
+        assert_eq!(body["gifts"][0]["gift"], "Tote bag");
+        assert_eq!(app.pos_post("/v1/pos/receipts/a-1/cancel", &json!({})).await.status(), 200);
+        let (status, page) = call(&app, "GET", &format!("/v1/admin/gifts?customer=c_{anna}"), ADMIN_KEY, None).await;
+        assert_eq!(status, 200, "{page}");
+        let gifts = page["gifts"].as_array().unwrap();
+        assert_eq!(gifts.len(), 1);
+        assert_eq!(
+            (gifts[0]["gift"].as_str(), gifts[0]["campaign"].as_str(), gifts[0]["receipt_id"].as_str(), gifts[0]["status"].as_str()),
+            (Some("Tote bag"), Some("tote"), Some("a-1"), Some("cancelled"))
+        );
+        assert_eq!(gifts[0]["customer"], format!("c_{anna}"));
+        let (_, page) = call(&app, "GET", "/v1/admin/gifts?campaign=tote&limit=1", ADMIN_KEY, None).await;
+        assert_eq!((page["gifts"][0]["receipt_id"].as_str(), page["gifts"][0]["customer"].as_str()), (Some("anon-1"), None));
+        let next = page["next_before"].as_i64().unwrap();
+        let (_, page) = call(&app, "GET", &format!("/v1/admin/gifts?campaign=tote&limit=1&before={next}"), ADMIN_KEY, None).await;
+        assert_eq!(page["gifts"][0]["receipt_id"], "a-1");
+        let (_, page) = call(&app, "GET", "/v1/admin/gifts?campaign=visit", ADMIN_KEY, None).await;
+        assert_eq!(page["gifts"], json!([]));
+        let (status, _) = call(&app, "GET", "/v1/admin/gifts?customer=nobody", ADMIN_KEY, None).await;
+        assert_eq!(status, 422);
+        assert!(app.store.ledger_audit().await.unwrap().is_sound());
+    }
+}

@@ -8,7 +8,7 @@ use loyd_domain::ids::AssetCode;
 use loyd_testkit::both_backends;
 use serde_json::{Value, json};
 
-use crate::helpers::{error_code, example, receipt, spawn_at, spawn_example};
+use crate::helpers::{ADMIN_KEY, admin, call, error_code, example, receipt, spawn_at, spawn_example};
 
 fn visit(op: &str, card: &str) -> Value {
     json!({"operation_id": op, "customer": {"card": card}, "service": "gym"})
@@ -119,6 +119,32 @@ both_backends! {
             .unwrap()
             .unwrap();
         assert_eq!(app.store.balance(breakage.id).await.unwrap().1.posted, 800);
+        assert!(app.store.ledger_audit().await.unwrap().is_sound());
+    }
+
+    async fn an_expired_gift_cards_rest_is_breakage_in_the_operators_accounts(db: TestDb) {
+        let app = spawn_example(db, "s4-gift-card.toml").await;
+        let (number, pin) = {
+            let card = app.issue("GC", None).await.remove(0);
+            (card.number, card.pin.unwrap())
+        };
+        app.pos_post(&format!("/v1/pos/gift-cards/{number}/activate"), &json!({"operation_id": "g1", "amount": "30.00"})).await;
+        let mut pay = receipt("r-10", None, "10.00");
+        pay["gift_cards"] = json!([{"number": number, "pin": pin, "amount": "10.00"}]);
+        assert_eq!(app.commit(&pay).await.0, 201);
+        // A year later the card's validity is over: the job burns the 20.00 left.
+        app.clock.advance(SignedDuration::from_hours(24 * 366));
+        assert_eq!(app.store.burn_expired_lots(100).await.unwrap(), 1);
+        admin(&app).await;
+        let (status, body) = call(&app, "GET", "/v1/admin/ledger/system", ADMIN_KEY, None).await;
+        assert_eq!(status, 200, "{body}");
+        let row = |account: &str| body.as_array().unwrap().iter().find(|r| r["account"] == account && r["currency"] == "EUR").cloned();
+        assert_eq!(row("breakage"), Some(json!({"account": "breakage", "currency": "EUR", "credits": "20.00", "debits": "0.00", "balance": "20.00"})));
+        assert_eq!(row("expired").unwrap()["balance"], "0.00", "a gift card's rest is breakage, not expired points");
+        assert_eq!(row("redemption").unwrap()["balance"], "10.00");
+        // Points past their lifetime still go to `expired`: see the lifetime tests.
+        let (status, _) = call(&app, "GET", "/v1/admin/ledger/system", "lyk_not_a_key", None).await;
+        assert_eq!(status, 401);
         assert!(app.store.ledger_audit().await.unwrap().is_sound());
     }
 

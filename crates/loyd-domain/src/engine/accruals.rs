@@ -4,13 +4,16 @@
 use super::*;
 
 /// Units of a rate on a base of `base` store-minor units and `qty` items.
-pub(super) fn rate_units(rate: Rate, base: i64, qty: Decimal, store: Scale, cur: &Currency) -> Result<i64, ReceiptError> {
+/// `fx` is what one unit of the money the currency is counted in is worth in store money
+/// ([`Currency::rate_in`]): the base is converted into that money, within the one rounding.
+pub(super) fn rate_units(rate: Rate, base: i64, qty: Decimal, store: Scale, cur: &Currency, fx: Decimal) -> Result<i64, ReceiptError> {
     let (to, mode) = (cur.scale, cur.rounding);
+    let per = |d: Decimal| if fx == Decimal::ONE { d } else { d * fx };
     match rate {
-        Rate::Percent(p) => scaled(base, store, p, Decimal::ONE_HUNDRED, to, mode),
-        Rate::Per { per, units } => scaled(base, store, units, per, to, mode),
+        Rate::Percent(p) => scaled(base, store, p, per(Decimal::ONE_HUNDRED), to, mode),
+        Rate::Per { per: each, units } => scaled(base, store, units, per(each), to, mode),
         Rate::Step { step, units } => {
-            let steps = scaled(base, store, Decimal::ONE, step, Scale::ZERO, Rounding::Down)?;
+            let steps = scaled(base, store, Decimal::ONE, per(step), Scale::ZERO, Rounding::Down)?;
             scaled(steps, Scale::ZERO, units, Decimal::ONE, to, mode)
         }
         Rate::PerItem(u) => round(qty * u, to, mode),
@@ -18,10 +21,8 @@ pub(super) fn rate_units(rate: Rate, base: i64, qty: Decimal, store: Scale, cur:
     }
 }
 
-pub(super) fn accrual_value(program: &Program, currency: &AssetCode, units: i64, store: Scale) -> i64 {
-    let Some(cur) = program.currency(currency) else { return 0 };
-    let Some(value) = cur.value else { return 0 };
-    money::round_scaled(units, cur.scale, value, Decimal::ONE, store, Rounding::Down).unwrap_or(0)
+pub(super) fn accrual_value(program: &Program, currency: &AssetCode, units: i64, store: &crate::receipt::StoreContext) -> i64 {
+    program.currency(currency).map_or(0, |cur| cur.worth(units, &store.currency, store.scale))
 }
 
 /// Gives every line a zero for each accrual `campaigns` may make, so that an accrual
@@ -69,6 +70,8 @@ pub(super) fn accrue(
     let (receipt, program) = (env.receipt, env.program);
     let scale = env.ctx.store.scale;
     let Some(cur) = program.currency(currency) else { return Ok(()) };
+    // A currency counted in another store currency earns here only at a configured rate.
+    let Some(fx) = cur.rate_in(&env.ctx.store.currency) else { return Ok(()) };
     let Scratch { touched, idx, weights, parts, splitter, sets } = scratch;
     touched.clear();
     // A line takes the rate of the first exception it falls under, else the campaign's.
@@ -95,7 +98,7 @@ pub(super) fn accrue(
             Rate::PerItem(_) => idx.iter().map(|&i| receipt.lines[i].qty).sum(),
             _ => Decimal::ZERO,
         };
-        let units = rate_units(rate, base, qty, scale, cur)?;
+        let units = rate_units(rate, base, qty, scale, cur, fx)?;
         if units <= 0 {
             continue;
         }

@@ -156,7 +156,7 @@ fn isolated_value(env: &Env<'_>, w: &mut Work<'_>, c: &Campaign) -> Result<i64, 
         for reward in &c.rewards {
             accrue(env, w, &mut scratch, &bases, &mut accrued, c, reward)?;
         }
-        value += accrued.iter().map(|a| accrual_value(env.program, &a.currency, a.units, env.ctx.store.scale)).sum::<i64>();
+        value += accrued.iter().map(|a| accrual_value(env.program, &a.currency, a.units, &env.ctx.store)).sum::<i64>();
     }
     Ok(value)
 }
@@ -463,7 +463,6 @@ fn convert(program: &Program, balances: &mut BTreeMap<AssetCode, BalanceView>) -
 
 /// What committing this calculation adds to the usage counters.
 fn charges(env: &Env<'_>, calc: &Calculation, campaigns: &[&Campaign]) -> Vec<UsageCharge> {
-    let scale = env.ctx.store.scale;
     let mut out = Vec::new();
     for c in campaigns {
         let Some(limits) = &c.limits else { continue };
@@ -476,7 +475,7 @@ fn charges(env: &Env<'_>, calc: &Calculation, campaigns: &[&Campaign]) -> Vec<Us
             for a in mine {
                 touched = true;
                 value += match (a.kind, &a.currency) {
-                    (AppliedKind::Accrual, Some(cur)) => accrual_value(env.program, cur, a.amount, scale),
+                    (AppliedKind::Accrual, Some(cur)) => accrual_value(env.program, cur, a.amount, &env.ctx.store),
                     _ => a.amount,
                 };
             }

@@ -99,6 +99,14 @@ pub(super) fn redeem(
         let global = share_of(after_discounts, share, store)? - points_so_far;
         cap_value = cap_value.min(global.max(0));
     }
+    // What a unit is worth here: its value, at the configured rate where the store takes
+    // another currency than the one it is counted in (never 1:1 by default).
+    let rate = cur.rate_in(&w.ctx.store.currency).ok_or_else(|| ReceiptError::CurrencyNotAccepted {
+        currency: code.clone(),
+        held_in: cur.denomination.clone().unwrap_or_else(|| code.clone()),
+        store: w.ctx.store.currency.clone(),
+    })?;
+    let value = if rate == Decimal::ONE { value } else { value * rate };
     // Store-money value of `u` minor units of the currency, never more than they are worth.
     let value_of = |u: i64| scaled(u, cur.scale, value, Decimal::ONE, store, Rounding::Down);
     // The most units whose value fits under the cap, within the per-receipt maximum, in

@@ -45,6 +45,10 @@ pub struct Currency {
     pub rounding: Rounding,
     /// Store-money value of one whole unit, if it can pay.
     pub value: Option<Decimal>,
+    /// The store currency `value` counts in; `None`: any store's money.
+    pub denomination: Option<AssetCode>,
+    /// What one unit of the denomination is worth in other store currencies.
+    pub rates: Vec<(AssetCode, Decimal)>,
     pub redeem: Option<Redeem>,
     pub activation: Option<SignedDuration>,
     pub lifetime: Option<Lifetime>,
@@ -65,6 +69,27 @@ fn period_start(at: Timestamp, unit: PeriodUnit, tz: &TimeZone) -> Option<jiff::
 }
 
 impl Currency {
+    /// How much money of a store taking `store_currency` one unit of this currency's
+    /// denomination is worth: 1 where the store takes the denomination (or the currency
+    /// has none), the configured rate elsewhere, `None` without a rate, where the
+    /// currency neither pays nor earns.
+    pub fn rate_in(&self, store_currency: &AssetCode) -> Option<Decimal> {
+        match &self.denomination {
+            None => Some(Decimal::ONE),
+            Some(d) if d == store_currency => Some(Decimal::ONE),
+            Some(_) => self.rates.iter().find(|(c, _)| c == store_currency).map(|(_, r)| *r),
+        }
+    }
+
+    /// Store-money value, in minor units of a store taking `store_currency` at `scale`,
+    /// of `units` minor units of this currency: units × value × rate, rounded down once
+    /// (never more than they are worth). 0 when the currency has no value there.
+    pub fn worth(&self, units: i64, store_currency: &AssetCode, scale: Scale) -> i64 {
+        let (Some(value), Some(rate)) = (self.value, self.rate_in(store_currency)) else { return 0 };
+        let value = if rate == Decimal::ONE { value } else { value * rate };
+        crate::money::round_scaled(units, self.scale, value, Decimal::ONE, scale, Rounding::Down).unwrap_or(0)
+    }
+
     /// Lot dates for units accrued at `at` in a store of time zone `tz`.
     pub fn lot_terms(&self, at: Timestamp, tz: &TimeZone) -> crate::ledger::LotTerms {
         let available_at = self.activation.map(|d| at + d);

@@ -341,16 +341,10 @@ impl Backend {
              FROM receipts r JOIN stores s ON s.id = r.store_id WHERE r.customer_id = ",
         );
         qb.push_bind(customer);
-        if let Some(stores) = stores {
-            if stores.is_empty() {
-                return Ok(Vec::new());
-            }
-            qb.push(" AND r.store_id IN (");
-            let mut sep = qb.separated(", ");
-            for s in stores {
-                sep.push_bind(s);
-            }
-            qb.push(")");
+        if let Some(stores) = stores
+            && !super::rows::push_in(&mut qb, "r.store_id", &stores)
+        {
+            return Ok(Vec::new());
         }
         if let Some(b) = before {
             qb.push(" AND r.at < ").push_bind(to_micros(b));

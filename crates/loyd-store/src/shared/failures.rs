@@ -76,16 +76,10 @@ impl Backend {
                 qb.push(format_args!(" AND {column} = ")).push_bind(v.clone());
             }
         }
-        if let Some(stores) = &filter.stores {
-            if stores.is_empty() {
-                return Ok(Vec::new());
-            }
-            qb.push(" AND store_id IN (");
-            let mut list = qb.separated(", ");
-            for s in stores {
-                list.push_bind(s.clone());
-            }
-            qb.push(")");
+        if let Some(stores) = &filter.stores
+            && !super::rows::push_in(&mut qb, "store_id", stores)
+        {
+            return Ok(Vec::new());
         }
         if let Some(from) = filter.from {
             qb.push(" AND at >= ").push_bind(to_micros(from));

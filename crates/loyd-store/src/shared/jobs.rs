@@ -159,13 +159,15 @@ impl Backend {
         Ok(expired)
     }
 
-    /// Burns what is left in lots past their expiry into the asset's `system/expired`
-    /// account, at most `limit` lots; returns how many.
+    /// Burns what is left in lots past their expiry, at most `limit` lots; returns how
+    /// many. A customer's points go to the asset's `system/expired` account; the rest of
+    /// a card's prepaid value (a gift card, a pass past its validity) is breakage and goes
+    /// to `system/breakage`.
     pub async fn burn_expired_lots(&self, limit: u32, now: Timestamp) -> Result<usize, StoreError> {
-        let due: Vec<(Lot, AssetCode)> = {
+        let due: Vec<(Lot, AssetCode, &'static str)> = {
             let mut c = self.reader().await?;
             let rows = sqlx::query(
-                "SELECT l.id, l.account_id, l.amount, l.remaining, l.available_at, l.expires_at, l.created_at, a.asset \
+                "SELECT l.id, l.account_id, l.amount, l.remaining, l.available_at, l.expires_at, l.created_at, a.asset, a.holder_kind \
                  FROM lots l JOIN accounts a ON a.id = l.account_id \
                  WHERE l.remaining > 0 AND l.expires_at IS NOT NULL AND l.expires_at <= $1 ORDER BY l.expires_at LIMIT $2",
             )
@@ -176,19 +178,20 @@ impl Backend {
             rows.iter()
                 .map(|r| {
                     let asset = AssetCode::parse(r.try_get::<String, _>("asset")?).map_err(|e| rows::corrupt(e.to_string()))?;
-                    Ok((rows::lot(r)?, asset))
+                    let sink = if r.try_get::<String, _>("holder_kind")? == HolderKind::Card.name() { "breakage" } else { "expired" };
+                    Ok((rows::lot(r)?, asset, sink))
                 })
                 .collect::<Result<_, StoreError>>()?
         };
         let mut burned = 0;
-        for (lot, asset) in due {
+        for (lot, asset, sink) in due {
             let lot = Arc::new(lot);
             let asset = Arc::new(asset);
             let done = self
                 .write(move |c| {
                     let (lot, asset) = (lot.clone(), asset.clone());
                     Box::pin(async move {
-                        let sink = system_account(c, "expired", &asset, now).await?;
+                        let sink = system_account(c, sink, &asset, now).await?;
                         // Re-read under the account lock: a return may have refilled it,
                         // a concurrent run may have burned it.
                         load_accounts(c, &BTreeSet::from([lot.account]), true).await?;

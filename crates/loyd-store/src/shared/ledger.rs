@@ -500,6 +500,27 @@ async fn account_with_balance(c: &mut Conn, id: AccountId, now: Timestamp) -> Re
 }
 
 impl Backend {
+    /// The operator's own accounts (`system/issuance`, `system/breakage`, …) in every
+    /// currency, with their totals from their transfers.
+    pub async fn system_balances(&self) -> Result<Vec<crate::SystemBalance>, StoreError> {
+        let mut c = self.reader().await?;
+        let rows = sqlx::query("SELECT id, holder_id, asset FROM accounts WHERE holder_kind = 'system' ORDER BY holder_id, asset")
+            .fetch_all(&mut *c)
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let totals = derived_totals(&mut c, AccountId(r.try_get("id")?)).await?;
+            let asset = AssetCode::parse(r.try_get::<String, _>("asset")?).map_err(|e| rows::corrupt(e.to_string()))?;
+            out.push(crate::SystemBalance {
+                account: r.try_get("holder_id")?,
+                asset,
+                debits: totals.debits_posted,
+                credits: totals.credits_posted,
+            });
+        }
+        Ok(out)
+    }
+
     pub async fn open_account(&self, spec: AccountSpec, now: Timestamp) -> Result<Account, StoreError> {
         let spec = Arc::new(spec);
         self.write(move |c| {

@@ -7,15 +7,15 @@
 //!
 //! | module | capability |
 //! |---|---|
-//! | [`rows`] | column lists and row decoders shared by all |
+//! | [`rows`] | column lists, row decoders and list filters shared by all |
 //! | [`keys`] | hashes (requests, PINs, codes), advisory-lock digests, transfer ids |
 //! | [`idempotency`] | stored replies by client id, claims of one id |
-//! | [`ledger`] | accounts, transfers, lots: the ledger's persistence, the ledger audit |
+//! | [`ledger`] | accounts, transfers, lots: the ledger's persistence, the ledger audit, the system accounts |
 //! | [`writes`] | writes staged in a transaction and sent in one round trip |
 //! | [`balances`] | a holder's balances and lots, adjustments, statements |
 //! | [`stores`] | stores and terminals |
 //! | [`config`] | configuration versions: applying a program file |
-//! | [`receipts`] | calculate and commit a receipt; receipts a simulation replays |
+//! | [`receipts`] | calculate and commit a receipt; receipts a simulation replays; gifts handed over |
 //! | [`counters`] | a customer's counters over their receipts (tiers, accumulated discounts) |
 //! | [`returns`] | returns and cancellations |
 //! | [`coupons`] | coupons on a receipt, issuing and generating coupons |
@@ -34,7 +34,7 @@
 //! | [`staff`] | staff users, logins, sessions |
 //! | [`api_keys`] | admin API keys |
 //! | [`failures`] | the failure log and guessing counts |
-//! | [`jobs`] | scheduled work: expired holds, expired lots, inactivity burn, conversions |
+//! | [`jobs`] | scheduled work: expired holds, expired lots (points to `expired`, cards' rest to `breakage`), inactivity burn, conversions |
 
 pub(crate) use super::{Backend, Conn, Db, PG};
 

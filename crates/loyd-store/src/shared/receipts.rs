@@ -602,3 +602,47 @@ impl Backend {
         Ok(out)
     }
 }
+
+impl Backend {
+    /// Gifts handed over, newest first, by customer, campaign and store.
+    pub async fn gift_issues(&self, f: crate::GiftFilter) -> Result<Vec<crate::GiftIssue>, StoreError> {
+        let mut c = self.reader().await?;
+        let mut qb = sqlx::QueryBuilder::<super::Db>::new(
+            "SELECT g.id, g.gift, g.campaign, g.customer_id, g.at, r.store_id, r.terminal_id, r.receipt_id, r.status \
+             FROM gift_issues g JOIN receipts r ON r.id = g.receipt_ref WHERE 1 = 1",
+        );
+        if let Some(customer) = f.customer {
+            qb.push(" AND g.customer_id = ").push_bind(customer);
+        }
+        if let Some(campaign) = f.campaign {
+            qb.push(" AND g.campaign = ").push_bind(campaign);
+        }
+        if let Some(stores) = f.stores
+            && !super::rows::push_in(&mut qb, "r.store_id", &stores)
+        {
+            return Ok(Vec::new());
+        }
+        if let Some(before) = f.before {
+            qb.push(" AND g.id < ").push_bind(before);
+        }
+        qb.push(" ORDER BY g.id DESC LIMIT ").push_bind(i64::from(f.limit.clamp(1, 1000)));
+        qb.build()
+            .fetch_all(&mut *c)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(crate::GiftIssue {
+                    id: r.try_get("id")?,
+                    gift: r.try_get("gift")?,
+                    campaign: r.try_get("campaign")?,
+                    customer: r.try_get("customer_id")?,
+                    store: r.try_get("store_id")?,
+                    terminal: r.try_get("terminal_id")?,
+                    receipt_id: r.try_get("receipt_id")?,
+                    at: from_micros(r.try_get("at")?),
+                    status: r.try_get("status")?,
+                })
+            })
+            .collect()
+    }
+}

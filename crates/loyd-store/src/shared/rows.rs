@@ -13,6 +13,21 @@ use crate::error::StoreError;
 
 pub(super) type DbRow = <super::Db as sqlx::Database>::Row;
 
+/// Adds ` AND {column} IN (…)` of `values` to a list query; `false` when `values` is
+/// empty, so the list is empty too (a store manager with no stores sees nothing).
+pub(super) fn push_in(qb: &mut sqlx::QueryBuilder<'_, super::Db>, column: &str, values: &[String]) -> bool {
+    if values.is_empty() {
+        return false;
+    }
+    qb.push(format_args!(" AND {column} IN ("));
+    let mut list = qb.separated(", ");
+    for v in values {
+        list.push_bind(v.clone());
+    }
+    qb.push(")");
+    true
+}
+
 /// The account columns, each name after `$t` (a table alias such as `"a."`) if given.
 macro_rules! account_cols {
     () => {

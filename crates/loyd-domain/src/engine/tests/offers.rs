@@ -215,3 +215,83 @@ fn multi_buy_and_capped_campaigns_keep_lines_summing_to_the_totals() {
     }
     assert_eq!(c.lines.iter().flat_map(|l| &l.applied).filter(|a| &*a.campaign == "b").map(|a| a.amount).sum::<i64>(), 333);
 }
+
+/// Stores taking EUR, RUB and USD; a wallet counted in EUR with a rate to RUB only, 5 %
+/// back on every receipt.
+fn wallet_program() -> Program {
+    program(json!({
+        "currencies": [
+            {"code": "EUR", "kind": "money", "scale": 2}, {"code": "RUB", "kind": "money", "scale": 2},
+            {"code": "USD", "kind": "money", "scale": 2},
+            {"code": "wallet", "kind": "money", "scale": 2, "denominated_in": "EUR", "rates": {"RUB": "98.50"}, "redeem": {}},
+        ],
+        "stores": [{"id": "riga", "name": "Riga", "currency": "EUR"}, {"id": "pskov", "name": "Pskov", "currency": "RUB"},
+                   {"id": "nyc", "name": "NYC", "currency": "USD"}],
+        "campaigns": [{"id": "back", "rewards": [{"type": "accrue", "currency": "wallet", "percent": "5"}]}]
+    }))
+}
+
+fn in_store(currency: &str, balances: &[(&str, i64)]) -> Context {
+    let mut c = ctx(Some(customer(balances)));
+    c.store.currency = AssetCode::parse(currency).unwrap();
+    c
+}
+
+#[test]
+fn a_wallet_counted_in_euros_pays_and_earns_at_the_configured_rate_elsewhere_and_is_refused_without_one() {
+    let p = wallet_program();
+    let wallet = [("wallet", 10_000)];
+    let pay = |amount: &str, total: &str| receipt(at(), lines(&[("A", "x", "1", total)]), json!([{"currency": "wallet", "amount": amount}]));
+    // At home: 10.00 of the wallet pays 10.00; 5 % back on the 90.00 left.
+    let c = calculate(&pay("10.00", "100.00"), &in_store("EUR", &wallet), &p).unwrap();
+    assert_eq!((c.redeemed_value, accrued_units(&c, "wallet")), (1000, 450));
+    // In roubles: 10.00 EUR pays 985.00 RUB; the 985.00 RUB left are 10.00 EUR, 5 % is 0.50.
+    let c = calculate(&pay("10.00", "1970.00"), &in_store("RUB", &wallet), &p).unwrap();
+    assert_eq!((c.redeemed[0].units, c.redeemed_value, accrued_units(&c, "wallet")), (1000, 98_500, 50));
+    // One cent is worth 0.985 RUB: rounded down once, to 0.98.
+    let c = calculate(&pay("0.01", "1970.00"), &in_store("RUB", &wallet), &p).unwrap();
+    assert_eq!(c.redeemed_value, 98);
+    // "max" takes the most cents whose value fits what is due: 100.00 RUB is 1.01 EUR
+    // (1.02 would be worth 100.47).
+    let c = calculate(&pay("max", "100.00"), &in_store("RUB", &wallet), &p).unwrap();
+    assert_eq!((c.redeemed[0].units, c.redeemed_value), (101, 9_948));
+    // No rate to dollars: never 1:1. Paying is refused, earning is not made.
+    let err = calculate(&pay("10.00", "100.00"), &in_store("USD", &wallet), &p).unwrap_err();
+    assert_eq!(err.code(), "currency_not_accepted", "{err}");
+    assert_eq!(err.to_string(), "wallet is counted in EUR and this store takes USD: no rate between them is configured");
+    let c = calculate(&receipt(at(), lines(&[("A", "x", "1", "100.00")]), json!([])), &in_store("USD", &wallet), &p).unwrap();
+    assert_eq!(c.accrued, vec![]);
+}
+
+#[test]
+fn stores_of_two_currencies_make_a_wallet_say_what_it_is_counted_in() {
+    let doc = |wallet: serde_json::Value| -> ConfigDocument {
+        serde_json::from_value(json!({
+            "currencies": [{"code": "EUR", "kind": "money", "scale": 2}, {"code": "RUB", "kind": "money", "scale": 2}, wallet],
+            "stores": [{"id": "riga", "name": "Riga", "currency": "EUR"}, {"id": "pskov", "name": "Pskov", "currency": "RUB"}],
+        }))
+        .unwrap()
+    };
+    let problems = |d: &ConfigDocument| Program::compile(d, 1).unwrap_err().into_iter().map(|e| format!("{}: {}", e.path, e.message)).collect::<Vec<_>>();
+    assert_eq!(
+        problems(&doc(json!({"code": "wallet", "kind": "money", "scale": 2}))),
+        vec!["currencies[2].denominated_in: stores take EUR and RUB: say which of them one unit of wallet is worth (denominated_in)"]
+    );
+    assert_eq!(
+        problems(&doc(json!({"code": "wallet", "kind": "money", "scale": 2, "denominated_in": "EUR", "rates": {"EUR": "1", "bonus": "2", "RUB": "0"}}))),
+        vec![
+            "currencies[2].rates.EUR: wallet is already counted in EUR",
+            "currencies[2].rates.RUB: a rate must be positive",
+            "currencies[2].rates.bonus: 'bonus' is not a money currency defined in [[currencies]]",
+        ]
+    );
+    assert_eq!(
+        problems(&doc(json!({"code": "pts", "kind": "points", "scale": 0, "value": "0.1", "rates": {"RUB": "98"}}))),
+        vec!["currencies[2].rates.RUB: rates convert from the currency named in denominated_in; name it"]
+    );
+    // Points are a program's rule, "a point pays 0.10" in any store's money, unless counted in one.
+    assert!(Program::compile(&doc(json!({"code": "pts", "kind": "points", "scale": 0, "value": "0.1"})), 1).is_ok());
+    let p = Program::compile(&doc(json!({"code": "wallet", "kind": "money", "scale": 2, "denominated_in": "RUB"})), 1).unwrap();
+    let wallet = p.currency(&AssetCode::parse("wallet").unwrap()).unwrap();
+    assert_eq!((wallet.rate_in(&AssetCode::parse("RUB").unwrap()), wallet.rate_in(&AssetCode::parse("EUR").unwrap())), (Some(Decimal::ONE), None));
+}

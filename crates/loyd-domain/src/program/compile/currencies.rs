@@ -1,6 +1,6 @@
 //! Currencies (value, redemption, lifetime, conversion) and card series.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::SignedDuration;
 use rust_decimal::Decimal;
@@ -71,6 +71,9 @@ pub(super) fn compile_currency(c: &CurrencySpec, path: &str, p: &mut Problems, n
         scale: c.scale,
         rounding: c.rounding(),
         value,
+        // Set by `denominate` once every currency is known.
+        denomination: None,
+        rates: Vec::new(),
         redeem,
         activation: c.activation_days.filter(|d| *d > 0).map(|d| SignedDuration::from_hours(24 * i64::from(d))),
         lifetime,
@@ -103,6 +106,55 @@ pub(super) fn check_conversion(
             None
         }
     }
+}
+
+/// The store currency a currency's value counts in, and its rates in other store
+/// currencies (see [`CurrencySpec::denominated_in`]); `stores` holds the currencies the
+/// configured stores take.
+pub(super) fn denominate(
+    c: &CurrencySpec,
+    currencies: &BTreeMap<AssetCode, Currency>,
+    stores: &BTreeSet<AssetCode>,
+    path: &str,
+    p: &mut Problems,
+) -> (Option<AssetCode>, Vec<(AssetCode, Decimal)>) {
+    let money = |code: &AssetCode| currencies.get(code).is_some_and(|x| x.kind == CurrencyKind::Money);
+    let listed = || stores.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(" and ");
+    let denomination = match &c.denominated_in {
+        Some(d) if !money(d) => {
+            p.push(format!("{path}.denominated_in"), format!("'{d}' is not a money currency defined in [[currencies]]"));
+            None
+        }
+        Some(d) if stores.contains(&c.code) && *d != c.code => {
+            p.push(format!("{path}.denominated_in"), format!("{} is a store currency: it is counted in itself", c.code));
+            None
+        }
+        Some(d) => Some(d.clone()),
+        None if c.kind != CurrencyKind::Money => None,
+        None if stores.contains(&c.code) => Some(c.code.clone()),
+        None if stores.len() > 1 => {
+            p.push(
+                format!("{path}.denominated_in"),
+                format!("stores take {}: say which of them one unit of {} is worth (denominated_in)", listed(), c.code),
+            );
+            None
+        }
+        None => stores.first().cloned(),
+    };
+    let mut rates = Vec::new();
+    for (to, rate) in &c.rates {
+        let at = format!("{path}.rates.{to}");
+        match &denomination {
+            None if c.denominated_in.is_none() && c.kind != CurrencyKind::Money => {
+                p.push(at, "rates convert from the currency named in denominated_in; name it");
+            }
+            Some(d) if d == to => p.push(at, format!("{} is already counted in {to}", c.code)),
+            _ if !money(to) => p.push(at, format!("'{to}' is not a money currency defined in [[currencies]]")),
+            _ if rate.0 <= Decimal::ZERO => p.push(at, "a rate must be positive"),
+            _ => rates.push((to.clone(), rate.0)),
+        }
+    }
+    (denomination, rates)
 }
 
 pub(super) fn check_series(s: &CardSeriesSpec, path: &str, currencies: &BTreeMap<AssetCode, Currency>, p: &mut Problems) {

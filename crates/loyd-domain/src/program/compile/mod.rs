@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use jiff::SignedDuration;
 use rust_decimal::Decimal;
 
-use self::currencies::{check_conversion, check_series, compile_currency};
+use self::currencies::{check_conversion, check_series, compile_currency, denominate};
 use self::rewards::compile_reward;
 use super::*;
 
@@ -125,7 +125,12 @@ impl Compiler<'_> {
         for (i, c) in doc.currencies.iter().enumerate() {
             out.currencies.insert(c.code.clone(), compile_currency(c, &format!("currencies[{i}]"), p, &mut out.names));
         }
+        let stores = doc.stores.iter().map(|s| s.currency.clone()).collect();
         for (i, c) in doc.currencies.iter().enumerate() {
+            let (denomination, rates) = denominate(c, &out.currencies, &stores, &format!("currencies[{i}]"), p);
+            if let Some(cur) = out.currencies.get_mut(&c.code) {
+                (cur.denomination, cur.rates) = (denomination, rates);
+            }
             if let Some(conv) = &c.conversion {
                 let compiled = check_conversion(c, conv, &out.currencies, &format!("currencies[{i}].conversion"), p);
                 if let Some(cur) = out.currencies.get_mut(&c.code) {

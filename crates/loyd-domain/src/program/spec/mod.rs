@@ -1,6 +1,7 @@
 //! The program as a marketer writes it: the sections of a configuration file
 //! (`docs/programs.md` documents every field). Unknown fields are refused everywhere.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use jiff::Timestamp;
@@ -464,6 +465,16 @@ pub struct CurrencySpec {
     /// Money currencies default to 1.
     #[serde(default)]
     pub value: Option<Dec>,
+    /// The store currency `value` is counted in. A money currency defaults to itself
+    /// when stores take it, else to the one currency every store takes; points without
+    /// it are worth `value` of any store's money.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub denominated_in: Option<AssetCode>,
+    /// What one unit of `denominated_in` is worth in another store currency
+    /// (`RUB = "98.50"`). In a store taking a currency with no rate here, this currency
+    /// neither pays nor earns.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub rates: BTreeMap<AssetCode, Dec>,
     /// Present when the currency may pay receipts.
     #[serde(default)]
     pub redeem: Option<RedeemSpec>,
@@ -491,6 +502,8 @@ impl CurrencySpec {
             name: None,
             rounding: None,
             value: None,
+            denominated_in: None,
+            rates: BTreeMap::new(),
             redeem: None,
             activation_days: None,
             lifetime: None,

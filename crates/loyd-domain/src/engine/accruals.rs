@@ -118,9 +118,7 @@ pub(super) fn accrue(
     // This accrual's column; every line has room for it (see `accrual_columns`).
     let k = accrued.len();
     for &(i, u) in touched.iter().filter(|(_, u)| *u > 0) {
-        let l = &mut w.lines[i];
-        l.accrued_units[k] = u;
-        l.applied.push(Applied { campaign: c.id.shared(), kind: AppliedKind::Accrual, currency: Some(currency.clone()), amount: u });
+        w.lines[i].accrued_units[k] = u;
     }
     accrued.push(AccrualCalc {
         currency: currency.clone(),
@@ -145,11 +143,6 @@ pub(super) fn cap_accruals(env: &Env<'_>, w: &mut Work<'_>, accrued: &mut [Accru
             let parts: Vec<i64> = w.lines.iter().map(|l| l.accrued_units[k]).collect();
             for (l, p) in w.lines.iter_mut().zip(allocate(new, &parts)) {
                 l.accrued_units[k] = p;
-                let campaign = &accrued[k].campaign;
-                for a in l.applied.iter_mut().filter(|a| a.kind == AppliedKind::Accrual && *a.campaign == *campaign.as_str() && a.currency.as_ref() == Some(currency)) {
-                    a.amount = p;
-                }
-                l.applied.retain(|a| a.kind != AppliedKind::Accrual || a.amount > 0);
             }
             accrued[k].units = new;
         }

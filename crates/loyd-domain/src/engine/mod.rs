@@ -470,14 +470,14 @@ fn charges(env: &Env<'_>, calc: &Calculation, campaigns: &[&Campaign]) -> Vec<Us
         let mut value = 0i64;
         let mut items = 0i64;
         for l in &calc.lines {
-            let mine = l.applied.iter().filter(|a| &*a.campaign == id);
             let mut touched = false;
-            for a in mine {
+            for a in l.applied.iter().filter(|a| &*a.campaign == id) {
                 touched = true;
-                value += match (a.kind, &a.currency) {
-                    (AppliedKind::Accrual, Some(cur)) => accrual_value(env.program, cur, a.amount, &env.ctx.store),
-                    _ => a.amount,
-                };
+                value += a.amount;
+            }
+            for (a, &u) in calc.accrued.iter().zip(&l.accrued_units).filter(|(a, u)| a.campaign.as_str() == id && **u > 0) {
+                touched = true;
+                value += accrual_value(env.program, &a.currency, u, &env.ctx.store);
             }
             if touched {
                 items += milli(l.qty);

@@ -38,11 +38,37 @@ pub struct LineCalc {
     pub discount: i64,
     pub redeemed_value: i64,
     pub final_amount: i64,
+    /// Discounts and redemptions, in the order they were made; the accruals are in
+    /// `accrued_units` ([`LineCalc::applied_all`] gives both).
     pub applied: Vec<Applied>,
     /// Units taken by each redemption (same order as [`Calculation::redeemed`]).
     pub redeemed_units: Vec<i64>,
     /// Units given by each accrual (same order as [`Calculation::accrued`]).
     pub accrued_units: Vec<i64>,
+}
+
+impl LineCalc {
+    /// Everything that happened to the line: its discounts and redemptions, then an
+    /// accrual for each of `accrued` that gave it units.
+    pub fn applied_all<'a>(&'a self, accrued: &'a [AccrualCalc]) -> impl Iterator<Item = AppliedRef<'a>> + 'a {
+        let made = self.applied.iter().map(|a| AppliedRef { campaign: &a.campaign, kind: a.kind, currency: a.currency.as_ref(), amount: a.amount });
+        let accruals = accrued.iter().zip(&self.accrued_units).filter(|(_, u)| **u > 0).map(|(a, &u)| AppliedRef {
+            campaign: a.campaign.as_str(),
+            kind: AppliedKind::Accrual,
+            currency: Some(&a.currency),
+            amount: u,
+        });
+        made.chain(accruals)
+    }
+}
+
+/// One thing that happened to a line, borrowed ([`LineCalc::applied_all`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppliedRef<'a> {
+    pub campaign: &'a str,
+    pub kind: AppliedKind,
+    pub currency: Option<&'a AssetCode>,
+    pub amount: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

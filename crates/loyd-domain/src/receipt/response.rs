@@ -179,13 +179,12 @@ impl Calculation {
                     redeemed_value: money(l.redeemed_value),
                     final_amount: money(l.final_amount),
                     applied: l
-                        .applied
-                        .iter()
+                        .applied_all(&self.accrued)
                         .map(|a| AppliedOut {
-                            campaign: a.campaign.to_string(),
+                            campaign: a.campaign.to_owned(),
                             kind: a.kind,
-                            currency: a.currency.clone(),
-                            amount: match (a.kind, &a.currency) {
+                            currency: a.currency.cloned(),
+                            amount: match (a.kind, a.currency) {
                                 (AppliedKind::Accrual, Some(c)) => units(c, a.amount),
                                 _ => money(a.amount),
                             },

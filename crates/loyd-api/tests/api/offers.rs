@@ -144,7 +144,8 @@ both_backends! {
         assert_eq!(body["redeemed"][0]["amount"], "10.00");
         assert_eq!((body["redeemed_value"].as_str(), body["to_pay"].as_str(), body["accrued"][0]["amount"].as_str()), (Some("985.00"), Some("985.00"), Some("0.50")));
         assert_eq!(app.balance(&card, "wallet").await.0, "5.00", "20.00 − 10.00 + 4.50 − 10.00 + 0.50");
-        // New York (USD): no rate, so never 1:1. Refused, with what to tell the cashier.
+        // New York (USD): no rate, so never 1:1. Refused, with what to tell the cashier;
+        // the cashback campaign leaves New York out (it could not be applied otherwise).
         let nyc = app.terminal_key("nyc-01", "pos-1").await;
         let (status, body) = app.commit_as(&nyc, &pay("nyc-1", "100.00", "1.00")).await;
         assert_eq!((status, body["error"]["code"].as_str()), (422, Some("currency_not_accepted")), "{body}");

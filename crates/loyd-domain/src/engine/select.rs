@@ -237,16 +237,7 @@ impl<'a> Env<'a> {
         if !self.in_period(w) {
             return Some(Unmet::Period);
         }
-        if (!c.stores.is_empty() && !c.stores.contains(&store.id)) || c.exclude_stores.contains(&store.id) {
-            return Some(Unmet::Store);
-        }
-        let in_set = |set: &std::collections::BTreeSet<crate::ids::StoreCode>, v: &Option<crate::ids::StoreCode>| {
-            v.as_ref().is_some_and(|x| set.contains(x))
-        };
-        if (!c.formats.is_empty() && !in_set(&c.formats, &store.format)) || in_set(&c.exclude_formats, &store.format) {
-            return Some(Unmet::Store);
-        }
-        if (!c.partners.is_empty() && !in_set(&c.partners, &store.partner)) || in_set(&c.exclude_partners, &store.partner) {
+        if !c.runs_in(&store.id, store.format.as_ref(), store.partner.as_ref()) {
             return Some(Unmet::Store);
         }
         let customer = self.ctx.customer.as_ref();

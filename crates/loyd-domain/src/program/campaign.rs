@@ -150,6 +150,19 @@ pub struct Campaign {
     pub messages: MessagesSpec,
 }
 
+impl Campaign {
+    /// Whether the campaign runs in a store of this id, format and partner (its `stores`,
+    /// `formats` and `partners`, and their exclusions).
+    pub fn runs_in(&self, store: &StoreCode, format: Option<&StoreCode>, partner: Option<&StoreCode>) -> bool {
+        let within = |only: &BTreeSet<StoreCode>, except: &BTreeSet<StoreCode>, v: Option<&StoreCode>| {
+            (only.is_empty() || v.is_some_and(|x| only.contains(x))) && !v.is_some_and(|x| except.contains(x))
+        };
+        within(&self.stores, &self.exclude_stores, Some(store))
+            && within(&self.formats, &self.exclude_formats, format)
+            && within(&self.partners, &self.exclude_partners, partner)
+    }
+}
+
 /// A compiled customer segment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Segment {

@@ -217,9 +217,9 @@ fn multi_buy_and_capped_campaigns_keep_lines_summing_to_the_totals() {
 }
 
 /// Stores taking EUR, RUB and USD; a wallet counted in EUR with a rate to RUB only, 5 %
-/// back on every receipt.
-fn wallet_program() -> Program {
-    program(json!({
+/// back on every receipt but in New York.
+fn wallet_doc() -> serde_json::Value {
+    json!({
         "currencies": [
             {"code": "EUR", "kind": "money", "scale": 2}, {"code": "RUB", "kind": "money", "scale": 2},
             {"code": "USD", "kind": "money", "scale": 2},
@@ -227,8 +227,12 @@ fn wallet_program() -> Program {
         ],
         "stores": [{"id": "riga", "name": "Riga", "currency": "EUR"}, {"id": "pskov", "name": "Pskov", "currency": "RUB"},
                    {"id": "nyc", "name": "NYC", "currency": "USD"}],
-        "campaigns": [{"id": "back", "rewards": [{"type": "accrue", "currency": "wallet", "percent": "5"}]}]
-    }))
+        "campaigns": [{"id": "back", "exclude_stores": ["nyc"], "rewards": [{"type": "accrue", "currency": "wallet", "percent": "5"}]}]
+    })
+}
+
+fn wallet_program() -> Program {
+    program(wallet_doc())
 }
 
 fn in_store(currency: &str, balances: &[(&str, i64)]) -> Context {
@@ -255,12 +259,18 @@ fn a_wallet_counted_in_euros_pays_and_earns_at_the_configured_rate_elsewhere_and
     // (1.02 would be worth 100.47).
     let c = calculate(&pay("max", "100.00"), &in_store("RUB", &wallet), &p).unwrap();
     assert_eq!((c.redeemed[0].units, c.redeemed_value), (101, 9_948));
-    // No rate to dollars: never 1:1. Paying is refused, earning is not made.
+    // No rate to dollars: never 1:1. Paying is refused; a campaign accruing the wallet
+    // in the dollar store is refused when the program is applied.
     let err = calculate(&pay("10.00", "100.00"), &in_store("USD", &wallet), &p).unwrap_err();
     assert_eq!(err.code(), "currency_not_accepted", "{err}");
     assert_eq!(err.to_string(), "wallet is counted in EUR and this store takes USD: no rate between them is configured");
-    let c = calculate(&receipt(at(), lines(&[("A", "x", "1", "100.00")]), json!([])), &in_store("USD", &wallet), &p).unwrap();
-    assert_eq!(c.accrued, vec![]);
+    let mut everywhere = wallet_doc();
+    everywhere["campaigns"][0].as_object_mut().unwrap().remove("exclude_stores");
+    let doc: ConfigDocument = serde_json::from_value(everywhere).unwrap();
+    let problems = Program::compile(&doc, 1).unwrap_err();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].path, "campaigns[0].rewards[0].currency");
+    assert!(problems[0].message.starts_with("wallet is counted in EUR and store nyc takes USD with no rate"), "{}", problems[0].message);
 }
 
 #[test]

@@ -413,7 +413,7 @@ impl Compiler<'_> {
         fn set<T: Ord + Clone>(v: &[T]) -> BTreeSet<T> {
             v.iter().cloned().collect()
         }
-        Some(Campaign {
+        let campaign = Campaign {
             id: c.id.clone(),
             priority: c.priority,
             when: When { from: c.from, until: c.until, timezone: c.timezone.clone(), weekdays, month_days, hours },
@@ -447,7 +447,30 @@ impl Compiler<'_> {
             limits,
             rewards,
             messages: c.messages.clone(),
-        })
+        };
+        self.check_rates(c, &campaign, path);
+        Some(campaign)
+    }
+
+    /// An accrual of a currency counted in one store currency must have a rate in every
+    /// store of another currency the campaign runs in: never silently nothing.
+    fn check_rates(&mut self, spec: &CampaignSpec, c: &Campaign, path: &str) {
+        for (j, r) in spec.rewards.iter().enumerate().filter(|(_, r)| r.kind == RewardKind::Accrue) {
+            let Some(cur) = r.currency.as_ref().and_then(|code| self.out.currencies.get(code)) else { continue };
+            let Some(held_in) = &cur.denomination else { continue };
+            for s in self.doc.stores.iter().filter(|s| c.runs_in(&s.id, s.format.as_ref(), s.partner.as_ref())) {
+                if cur.rate_in(&s.currency).is_none() {
+                    self.p.push(
+                        format!("{path}.rewards[{j}].currency"),
+                        format!(
+                            "{} is counted in {held_in} and store {} takes {} with no rate: give the currency rates.{}, \
+                             or keep the campaign out of {} (exclude_stores)",
+                            cur.code, s.id, s.currency, s.currency, s.id
+                        ),
+                    );
+                }
+            }
+        }
     }
 
     fn restrictions(&mut self) {

@@ -97,7 +97,9 @@ fn percent_decode(text: &str) -> Vec<u8> {
 pub async fn json_errors(req: Request, next: Next) -> Response {
     let res = next.run(req).await;
     let status = res.status();
-    if !(status.is_client_error() || status.is_server_error()) || res.extensions().get::<ErrorInfo>().is_some() {
+    // The console's pages answer errors as pages.
+    let page = |res: &Response| res.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    if !(status.is_client_error() || status.is_server_error()) || res.extensions().get::<ErrorInfo>().is_some() || page(&res) {
         return res;
     }
     let code = ErrorCode::for_status(status);

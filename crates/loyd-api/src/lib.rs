@@ -23,8 +23,10 @@
 //! - [`admin`]: the admin API (`/v1/admin/…`), its one route table in `admin/mod.rs`
 //!   and one module per capability: [`admin::customers`], [`admin::crm_entries`],
 //!   [`admin::organisations`], [`admin::cards`], [`admin::balances`], [`admin::credit`],
-//!   [`admin::coupons`], [`admin::failures`], [`admin::programs`], [`admin::ledger`],
-//!   [`admin::audit`], [`admin::staff`].
+//!   [`admin::coupons`], [`admin::failures`], [`admin::gifts`], [`admin::programs`],
+//!   [`admin::ledger`], [`admin::audit`], [`admin::staff`].
+//! - [`console`]: the admin console (`/admin`): server-rendered pages in four languages,
+//!   cookie sessions with CSRF tokens, embedded files.
 //! - [`health`]: liveness and readiness.
 //! - [`metrics`]: Prometheus metrics: requests and latency by route, the database pool.
 //! - [`openapi`]: the OpenAPI document and the page that renders it.
@@ -48,6 +50,7 @@ use tower_http::trace::TraceLayer;
 pub mod admin;
 pub mod attempts;
 pub mod auth;
+pub mod console;
 pub mod error;
 pub mod extract;
 pub mod health;
@@ -104,6 +107,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pos::router(state.clone()))
         .merge(auth::router())
         .merge(admin::router(state.clone()))
+        .merge(console::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))

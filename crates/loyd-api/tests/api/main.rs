@@ -1,7 +1,9 @@
 //! Black-box HTTP tests: a real server, a real database (both backends), a real client.
 
 mod admin;
+mod browser;
 mod config;
+mod console;
 mod crm;
 mod hardening;
 mod offers;

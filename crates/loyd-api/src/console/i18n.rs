@@ -1,0 +1,109 @@
+//! The console's message catalogues: one TOML file of keys and texts per language
+//! (`i18n/en.toml`, `ru`, `lv`, `et`), embedded in the binary. Every page takes its
+//! words from here; a test checks that the catalogues have the same keys.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+/// A language the console speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    En,
+    Ru,
+    Lv,
+    Et,
+}
+
+impl Lang {
+    pub const ALL: [Lang; 4] = [Lang::En, Lang::Ru, Lang::Lv, Lang::Et];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Ru => "ru",
+            Lang::Lv => "lv",
+            Lang::Et => "et",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Lang> {
+        let code = code.trim().get(..2)?.to_ascii_lowercase();
+        Lang::ALL.into_iter().find(|l| l.code() == code)
+    }
+
+    /// The first language of an `Accept-Language` header the console speaks.
+    pub fn from_accept(header: &str) -> Option<Lang> {
+        header.split(',').filter_map(|part| Lang::parse(part.split(';').next().unwrap_or_default())).next()
+    }
+
+    fn source(self) -> &'static str {
+        match self {
+            Lang::En => include_str!("i18n/en.toml"),
+            Lang::Ru => include_str!("i18n/ru.toml"),
+            Lang::Lv => include_str!("i18n/lv.toml"),
+            Lang::Et => include_str!("i18n/et.toml"),
+        }
+    }
+
+    /// This language's words.
+    pub fn words(self) -> &'static Catalogue {
+        static ALL: OnceLock<Vec<Catalogue>> = OnceLock::new();
+        let all = ALL.get_or_init(|| Lang::ALL.into_iter().map(Catalogue::load).collect());
+        &all[Lang::ALL.iter().position(|l| *l == self).unwrap_or(0)]
+    }
+}
+
+/// The texts of one language by key.
+#[derive(Debug)]
+pub struct Catalogue {
+    pub lang: Lang,
+    texts: HashMap<String, String>,
+}
+
+impl Catalogue {
+    fn load(lang: Lang) -> Catalogue {
+        // The files are part of the binary and checked by the tests: a broken one is a
+        // build defect, not a run-time condition.
+        let texts = toml::from_str(lang.source()).unwrap_or_else(|e| panic!("the {} catalogue does not parse: {e}", lang.code()));
+        Catalogue { lang, texts }
+    }
+
+    /// The text of `key`; the key itself when it is missing (the tests make sure none is).
+    pub fn get<'a>(&'a self, key: &'a str) -> &'a str {
+        self.texts.get(key).map_or(key, String::as_str)
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.texts.keys().map(String::as_str)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    #[test]
+    fn every_catalogue_has_the_same_keys_and_no_empty_text() {
+        let english: BTreeSet<&str> = Lang::En.words().keys().collect();
+        assert!(english.len() >= 10);
+        for lang in Lang::ALL {
+            let words = lang.words();
+            let keys: BTreeSet<&str> = words.keys().collect();
+            assert_eq!(keys, english, "{} has other keys than en", lang.code());
+            for k in keys {
+                assert!(!words.get(k).trim().is_empty(), "{}: {k} is empty", lang.code());
+            }
+        }
+        assert_ne!(Lang::Ru.words().get("login.title"), Lang::En.words().get("login.title"));
+    }
+
+    #[test]
+    fn the_language_comes_from_the_first_one_the_browser_asks_for_that_we_speak() {
+        assert_eq!(Lang::from_accept("de-DE,de;q=0.9,ru;q=0.8,en;q=0.5"), Some(Lang::Ru));
+        assert_eq!(Lang::from_accept("lv"), Some(Lang::Lv));
+        assert_eq!(Lang::from_accept("fr, de"), None);
+        assert_eq!(Lang::parse("ET-ee"), Some(Lang::Et));
+    }
+}

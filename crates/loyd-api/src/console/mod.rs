@@ -1,0 +1,279 @@
+//! The admin console at `/admin`: pages rendered on the server from typed templates
+//! (`templates/console/`), enhanced with htmx, in four languages ([`i18n`]), with its
+//! files embedded ([`assets`]). Views call the same store functions as the JSON API,
+//! and staff sign in with the same logins, sessions and lockout.
+//!
+//! Security: the session is an HttpOnly, SameSite=Strict cookie scoped to `/admin`;
+//! every form (and every htmx request, by header) carries a CSRF token derived from the
+//! session, and the sign-in form one from a cookie of its own; pages are sent with a
+//! Content-Security-Policy that allows no inline script.
+
+pub mod assets;
+pub mod i18n;
+
+use askama::Template;
+use axum::extract::{Form, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use loyd_domain::org::terminal_key_hash;
+use loyd_store::{LoginRefusal, Principal};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use self::i18n::{Catalogue, Lang};
+use crate::AppState;
+use crate::auth::SESSION_HOURS;
+
+const SESSION_COOKIE: &str = "loyd_session";
+const LOGIN_COOKIE: &str = "loyd_login";
+const LANG_COOKIE: &str = "loyd_lang";
+/// The header htmx requests carry the CSRF token in.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; \
+                   form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin", get(dashboard))
+        .route("/admin/login", get(login_page).post(login))
+        .route("/admin/logout", post(logout))
+        .route("/admin/assets/{name}", get(assets::serve))
+        .layer(middleware::from_fn(security_headers))
+}
+
+/// Pages are never cached or framed, and run no script but our own files.
+async fn security_headers(req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    h.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+    res
+}
+
+/// The value of cookie `name`.
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+        .filter(|v| !v.is_empty() && v.len() <= 256)
+}
+
+/// A `Set-Cookie` value: HttpOnly, SameSite=Strict, for the console only.
+fn set_cookie(name: &str, value: &str, max_age_secs: i64) -> HeaderValue {
+    let text = format!("{name}={value}; Path=/admin; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}");
+    HeaderValue::from_str(&text).unwrap_or(HeaderValue::from_static(""))
+}
+
+/// The CSRF token of a session: only its holder (the HttpOnly cookie) can know it.
+fn csrf_of(secret: &str) -> String {
+    let hash = Sha256::digest(format!("loyd-console-csrf\0{secret}").as_bytes());
+    hash.iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether a form or request carries the token of `secret`, compared in constant time.
+fn csrf_ok(secret: &str, headers: &HeaderMap, form_token: Option<&str>) -> bool {
+    let expected = csrf_of(secret);
+    let given = form_token.or_else(|| headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok())).unwrap_or_default();
+    given.len() == expected.len() && given.bytes().zip(expected.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LangQuery {
+    lang: Option<String>,
+}
+
+/// The language of a request: `?lang=`, then the remembered choice, then the
+/// browser's, then English.
+fn lang_of(headers: &HeaderMap, asked: Option<&str>) -> Lang {
+    asked
+        .and_then(Lang::parse)
+        .or_else(|| cookie(headers, LANG_COOKIE).and_then(Lang::parse))
+        .or_else(|| headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).and_then(Lang::from_accept))
+        .unwrap_or(Lang::En)
+}
+
+/// Remembers a language asked for with `?lang=`.
+fn remember_lang(res: &mut Response, asked: Option<&str>) {
+    if let Some(lang) = asked.and_then(Lang::parse) {
+        res.headers_mut().append(header::SET_COOKIE, set_cookie(LANG_COOKIE, lang.code(), 365 * 24 * 3600));
+    }
+}
+
+fn page(status: StatusCode, t: impl Template) -> Response {
+    match t.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "a console page did not render");
+            (StatusCode::INTERNAL_SERVER_ERROR, Html("internal error".to_owned())).into_response()
+        }
+    }
+}
+
+/// What every page's frame shows.
+pub struct Frame {
+    pub t: &'static Catalogue,
+    pub htmx: String,
+    pub css: String,
+    pub langs: Vec<(&'static str, &'static str)>,
+}
+
+impl Frame {
+    fn new(lang: Lang) -> Frame {
+        Frame {
+            t: lang.words(),
+            htmx: assets::url("htmx"),
+            css: assets::url("console"),
+            langs: Lang::ALL.into_iter().map(|l| (l.code(), l.words().get("lang.name"))).collect(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/login.html")]
+struct LoginPage {
+    f: Frame,
+    csrf: String,
+    login: String,
+    error: Option<&'static str>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    login: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+fn random_token() -> String {
+    let bytes: [u8; 16] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The sign-in form, with a fresh token for its CSRF check.
+async fn login_page(headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
+    let lang = lang_of(&headers, q.lang.as_deref());
+    let secret = random_token();
+    let mut res = page(StatusCode::OK, LoginPage { f: Frame::new(lang), csrf: csrf_of(&secret), login: String::new(), error: None });
+    res.headers_mut().append(header::SET_COOKIE, set_cookie(LOGIN_COOKIE, &secret, 3600));
+    remember_lang(&mut res, q.lang.as_deref());
+    res
+}
+
+/// Signs in with the same logins, lockout and sessions as `POST /v1/auth/login`.
+async fn login(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<LoginForm>) -> Response {
+    let lang = lang_of(&headers, None);
+    let again = |error: &'static str, status: StatusCode| {
+        let secret = random_token();
+        let login = form.login.chars().take(64).collect();
+        let mut res = page(status, LoginPage { f: Frame::new(lang), csrf: csrf_of(&secret), login, error: Some(error) });
+        res.headers_mut().append(header::SET_COOKIE, set_cookie(LOGIN_COOKIE, &secret, 3600));
+        res
+    };
+    let t = lang.words();
+    let Some(secret) = cookie(&headers, LOGIN_COOKIE) else { return again(t.get("login.expired"), StatusCode::FORBIDDEN) };
+    if !csrf_ok(secret, &headers, Some(&form.csrf)) {
+        return again(t.get("login.expired"), StatusCode::FORBIDDEN);
+    }
+    if form.login.len() > 64 || form.password.len() > 1024 {
+        return again(t.get("login.wrong"), StatusCode::UNAUTHORIZED);
+    }
+    let session = state.store.login(form.login.trim().to_lowercase(), form.password.clone(), jiff::SignedDuration::from_hours(SESSION_HOURS)).await;
+    match session {
+        Ok(Ok(s)) => {
+            let mut res = Redirect::to("/admin").into_response();
+            let h = res.headers_mut();
+            h.append(header::SET_COOKIE, set_cookie(SESSION_COOKIE, &s.token, SESSION_HOURS * 3600));
+            h.append(header::SET_COOKIE, set_cookie(LOGIN_COOKIE, "", 0));
+            res
+        }
+        Ok(Err(LoginRefusal::BadCredentials)) => again(t.get("login.wrong"), StatusCode::UNAUTHORIZED),
+        Ok(Err(LoginRefusal::Locked { .. })) => again(t.get("login.locked"), StatusCode::TOO_MANY_REQUESTS),
+        Err(e) => {
+            tracing::error!(error = %e, "console sign-in failed");
+            (StatusCode::SERVICE_UNAVAILABLE, Html("unavailable".to_owned())).into_response()
+        }
+    }
+}
+
+/// The signed-in staff member of a request, with their session's secret.
+async fn staff(state: &AppState, headers: &HeaderMap) -> Option<(Principal, String)> {
+    let token = cookie(headers, SESSION_COOKIE)?;
+    let principal = state.store.principal(terminal_key_hash(token)).await.ok().flatten()?;
+    Some((principal, token.to_owned()))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Signs out: the session ends on the server, and its cookie is cleared.
+async fn logout(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<CsrfForm>) -> Response {
+    let lang = lang_of(&headers, None);
+    let Some(token) = cookie(&headers, SESSION_COOKIE) else { return Redirect::to("/admin/login").into_response() };
+    if !csrf_ok(token, &headers, Some(&form.csrf)) {
+        return (StatusCode::FORBIDDEN, Html(lang.words().get("error.forbidden").to_owned())).into_response();
+    }
+    if let Err(e) = state.store.logout(terminal_key_hash(token)).await {
+        tracing::error!(error = %e, "console sign-out failed");
+    }
+    let mut res = Redirect::to("/admin/login").into_response();
+    res.headers_mut().append(header::SET_COOKIE, set_cookie(SESSION_COOKIE, "", 0));
+    res
+}
+
+/// The frame of a signed-in page: who is signed in, and their sign-out form.
+pub struct Session {
+    pub name: String,
+    pub role: String,
+    pub stores: Vec<String>,
+    pub csrf: String,
+    /// `{"x-csrf-token": "…"}` for htmx requests (an attribute, so no inline script).
+    pub hx_headers: String,
+}
+
+impl Session {
+    fn of(p: &Principal, secret: &str) -> Session {
+        let csrf = csrf_of(secret);
+        Session {
+            name: p.name.trim_start_matches("user:").to_owned(),
+            role: p.role.to_string(),
+            stores: if p.role.is_store_scoped() { p.stores.clone() } else { Vec::new() },
+            hx_headers: serde_json::json!({ CSRF_HEADER: csrf }).to_string(),
+            csrf,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/dashboard.html")]
+struct DashboardPage {
+    f: Frame,
+    s: Session,
+    config_version: Option<i64>,
+}
+
+async fn dashboard(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
+    let Some((principal, secret)) = staff(&state, &headers).await else { return Redirect::to("/admin/login").into_response() };
+    let lang = lang_of(&headers, q.lang.as_deref());
+    let config_version = state.store.config_version().await.ok().flatten();
+    let mut res = page(StatusCode::OK, DashboardPage { f: Frame::new(lang), s: Session::of(&principal, &secret), config_version });
+    remember_lang(&mut res, q.lang.as_deref());
+    res
+}

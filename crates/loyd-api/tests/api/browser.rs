@@ -1,0 +1,119 @@
+//! The console in a real headless Chromium (Debian's `chromium` and `chromedriver`,
+//! which `.ci/run` installs when absent): a person signs in, sees who they are, signs
+//! out. Screenshots at desktop and phone widths go to `$LOYD_SCREENSHOTS` when set.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use loyd_testkit::both_backends;
+use serde_json::json;
+
+use crate::helpers::{TestApp, spawn_app};
+
+/// A chromedriver process and a browser session of it; both end when dropped.
+struct Browser {
+    client: Client,
+    driver: Child,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+impl Browser {
+    /// A headless Chromium `width` pixels wide (below 500, a phone's screen emulated:
+    /// a window cannot be that narrow). Fails, never skips, when the browser is missing.
+    async fn start(width: u32) -> Browser {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver must be installed (Debian: chromium-driver); .ci/run installs it");
+        let mut caps = serde_json::Map::new();
+        let mut options = json!({"args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", format!("--window-size={},900", width.max(500))]});
+        if width < 500 {
+            options["mobileEmulation"] = json!({"deviceMetrics": {"width": width, "height": 740, "pixelRatio": 2, "touch": true}});
+        }
+        caps.insert("goog:chromeOptions".into(), options);
+        let url = format!("http://127.0.0.1:{port}");
+        let mut last = None;
+        for _ in 0..100 {
+            match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new()).capabilities(caps.clone()).connect(&url).await {
+                Ok(client) => return Browser { client, driver },
+                Err(e) => last = Some(e),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no browser session from chromedriver: {last:?}");
+    }
+
+    async fn text(&self, css: &str) -> String {
+        self.client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await.unwrap().text().await.unwrap()
+    }
+
+    async fn fill(&self, css: &str, value: &str) {
+        self.client.find(Locator::Css(css)).await.unwrap().send_keys(value).await.unwrap();
+    }
+
+    async fn click(&self, css: &str) {
+        self.client.find(Locator::Css(css)).await.unwrap().click().await.unwrap();
+    }
+
+    /// Saves a PNG of the page as `$LOYD_SCREENSHOTS/{name}.png`, when that is set.
+    async fn screenshot(&self, name: &str) {
+        if let Ok(dir) = std::env::var("LOYD_SCREENSHOTS") {
+            let png = self.client.screenshot().await.unwrap();
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(format!("{dir}/{name}.png"), png).unwrap();
+        }
+    }
+}
+
+async fn sign_in_and_out(app: &TestApp, width: u32, shots: &str) {
+    let b = Browser::start(width).await;
+    b.client.goto(&app.url("/admin")).await.unwrap();
+    // Not signed in: the sign-in form.
+    assert_eq!(b.text("h2").await, "Sign in");
+    b.screenshot(&format!("console-login-{shots}")).await;
+    b.fill("#login", "mara").await;
+    b.fill("#password", "not-her-password").await;
+    b.click("button[type=submit]").await;
+    assert_eq!(b.text("#login-error").await, "Wrong login or password.");
+    b.fill("#password", "mara-password-1").await;
+    b.click("button[type=submit]").await;
+    assert_eq!(b.text("#who").await, "mara");
+    let inner: serde_json::Value = b.client.execute("return window.innerWidth", vec![]).await.unwrap();
+    assert_eq!(inner, json!(width), "the page is laid out {width} px wide");
+    let overflow: serde_json::Value = b.client.execute("return document.documentElement.scrollWidth > window.innerWidth", vec![]).await.unwrap();
+    assert_eq!(overflow, json!(false), "nothing sticks out sideways at {width} px");
+    assert_eq!(b.client.current_url().await.unwrap().path(), "/admin");
+    b.screenshot(&format!("console-dashboard-{shots}")).await;
+    // The page's own script (htmx) runs under the policy; nothing inline does.
+    let htmx: serde_json::Value = b.client.execute("return typeof window.htmx", vec![]).await.unwrap();
+    assert_eq!(htmx, "object");
+    // Another language, remembered.
+    b.click("a[hreflang=lv]").await;
+    assert_eq!(b.text("html[lang=lv] h1").await, "Pārskats");
+    b.click(".who button[type=submit]").await;
+    assert_eq!(b.text("form.card h2").await, "Pieteikšanās");
+    // Signed out: the console is closed again.
+    b.client.goto(&app.url("/admin")).await.unwrap();
+    assert_eq!(b.client.current_url().await.unwrap().path(), "/admin/login");
+    b.client.clone().close().await.unwrap();
+}
+
+both_backends! {
+    async fn a_person_signs_in_and_out_of_the_console_in_a_real_browser_at_desktop_and_phone_widths(db: TestDb) {
+        let app = spawn_app(db).await;
+        crate::helpers::staff(&app, "mara", "marketer", &[]).await;
+        sign_in_and_out(&app, 1280, "desktop").await;
+        sign_in_and_out(&app, 360, "phone").await;
+    }
+}

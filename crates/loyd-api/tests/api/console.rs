@@ -1,0 +1,159 @@
+//! The admin console over HTTP, on both backends: signing in and out with cookies and
+//! CSRF tokens, the security headers, the languages and the embedded files. (What a
+//! person does in a browser is tested in a real browser.)
+
+use loyd_testkit::both_backends;
+use reqwest::header::{HeaderMap, SET_COOKIE};
+
+use crate::helpers::{TestApp, spawn_app};
+
+/// A client that shows redirects instead of following them.
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+/// The `Set-Cookie` header setting `name`, whole.
+fn set_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers.get_all(SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).find(|v| v.starts_with(&format!("{name}="))).map(str::to_owned)
+}
+
+/// `name=value` of a `Set-Cookie` header, for the next request's `Cookie`.
+fn pair(set_cookie: &str) -> String {
+    set_cookie.split(';').next().unwrap().to_owned()
+}
+
+/// The value of the hidden `csrf` field of a page.
+fn csrf(html: &str) -> String {
+    let at = html.find(r#"name="csrf" value=""#).expect("the page has a CSRF field") + r#"name="csrf" value=""#.len();
+    html[at..].split('"').next().unwrap().to_owned()
+}
+
+struct Signed {
+    page: String,
+}
+
+/// Opens the sign-in form and sends it; returns the answer's status, headers and body.
+async fn sign_in(app: &TestApp, login: &str, password: &str) -> (u16, HeaderMap, String) {
+    let c = client();
+    let form = c.get(app.url("/admin/login")).send().await.unwrap();
+    let login_cookie = pair(&set_cookie(form.headers(), "loyd_login").expect("the form sets its cookie"));
+    let token = csrf(&form.text().await.unwrap());
+    let res = c
+        .post(app.url("/admin/login"))
+        .header("cookie", login_cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("login={login}&password={password}&csrf={token}"))
+        .send()
+        .await
+        .unwrap();
+    let (status, headers) = (res.status().as_u16(), res.headers().clone());
+    (status, headers, res.text().await.unwrap())
+}
+
+async fn signed_in(app: &TestApp, login: &str) -> Signed {
+    crate::helpers::staff(app, login, "marketer", &[]).await;
+    let (status, headers, _) = sign_in(app, login, &format!("{login}-password-1")).await;
+    assert_eq!(status, 303);
+    let cookie = pair(&set_cookie(&headers, "loyd_session").unwrap());
+    let page = client().get(app.url("/admin")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    Signed { page }
+}
+
+both_backends! {
+    async fn staff_sign_in_with_a_session_cookie_only_scripts_can_not_read_and_sign_out_with_its_token(db: TestDb) {
+        let app = spawn_app(db).await;
+        // Not signed in: to the sign-in form.
+        let res = client().get(app.url("/admin")).send().await.unwrap();
+        assert_eq!((res.status().as_u16(), res.headers()["location"].to_str().unwrap()), (303, "/admin/login"));
+        crate::helpers::staff(&app, "mara", "marketer", &[]).await;
+        // A wrong password: the form again, the error next to the field, the login kept.
+        let (status, _, html) = sign_in(&app, "mara", "wrong-password").await;
+        assert_eq!(status, 401);
+        assert!(html.contains(r#"id="login-error" class="error" role="alert">Wrong login or password."#), "{html}");
+        assert!(html.contains(r#"value="mara""#));
+        // The right one: a session cookie for the console only, out of scripts' reach.
+        let (status, headers, _) = sign_in(&app, "mara", "mara-password-1").await;
+        assert_eq!((status, headers["location"].to_str().unwrap()), (303, "/admin"));
+        let session = set_cookie(&headers, "loyd_session").unwrap();
+        for part in ["Path=/admin", "HttpOnly", "SameSite=Strict"] {
+            assert!(session.contains(part), "{session}");
+        }
+        let cookie = pair(&session);
+        let res = client().get(app.url("/admin")).header("cookie", &cookie).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        let csp = res.headers()["content-security-policy"].to_str().unwrap().to_owned();
+        assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
+        let page = res.text().await.unwrap();
+        assert!(page.contains(r#"<strong id="who">mara</strong>"#), "{page}");
+        assert!(!page.contains("<script>"), "no inline script");
+        // Signing out needs the page's token; without it, nothing happens.
+        let post = |body: String| client().post(app.url("/admin/logout")).header("cookie", &cookie).header("content-type", "application/x-www-form-urlencoded").body(body).send();
+        assert_eq!(post("csrf=0000".into()).await.unwrap().status(), 403);
+        assert_eq!(client().get(app.url("/admin")).header("cookie", &cookie).send().await.unwrap().status(), 200, "still signed in");
+        let res = post(format!("csrf={}", csrf(&page))).await.unwrap();
+        assert_eq!((res.status().as_u16(), res.headers()["location"].to_str().unwrap()), (303, "/admin/login"));
+        assert!(set_cookie(res.headers(), "loyd_session").unwrap().contains("Max-Age=0"));
+        // The session is over on the server too: the old cookie no longer works.
+        assert_eq!(client().get(app.url("/admin")).header("cookie", &cookie).send().await.unwrap().status(), 303);
+    }
+
+    async fn a_sign_in_form_without_its_token_is_refused_and_wrong_passwords_lock_the_login(db: TestDb) {
+        let app = spawn_app(db).await;
+        crate::helpers::staff(&app, "olga", "support", &[]).await;
+        // Posted from elsewhere: no form cookie, no token.
+        let res = client()
+            .post(app.url("/admin/login"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("login=olga&password=olga-password-1&csrf=x")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 403);
+        assert!(set_cookie(res.headers(), "loyd_session").is_none());
+        for _ in 0..5 {
+            assert_eq!(sign_in(&app, "olga", "nope").await.0, 401);
+        }
+        let (status, _, html) = sign_in(&app, "olga", "olga-password-1").await;
+        assert_eq!(status, 429);
+        assert!(html.contains("locked"), "{html}");
+    }
+
+    async fn the_console_speaks_the_language_asked_for_and_remembers_it(db: TestDb) {
+        let app = spawn_app(db).await;
+        let get = |path: &str, headers: &[(&str, &str)]| {
+            let mut req = client().get(app.url(path));
+            for (k, v) in headers {
+                req = req.header(*k, *v);
+            }
+            req.send()
+        };
+        let html = get("/admin/login", &[]).await.unwrap().text().await.unwrap();
+        assert!(html.contains(r#"<html lang="en">"#) && html.contains("Sign in"));
+        let html = get("/admin/login", &[("accept-language", "de-DE,ru;q=0.8")]).await.unwrap().text().await.unwrap();
+        assert!(html.contains(r#"<html lang="ru">"#) && html.contains("Войти"), "{html}");
+        let res = get("/admin/login?lang=lv", &[("accept-language", "ru")]).await.unwrap();
+        let remembered = pair(&set_cookie(res.headers(), "loyd_lang").unwrap());
+        assert!(res.text().await.unwrap().contains("Pieteikties"));
+        let html = get("/admin/login", &[("accept-language", "ru"), ("cookie", &remembered)]).await.unwrap().text().await.unwrap();
+        assert!(html.contains(r#"<html lang="lv">"#), "the choice outlasts the browser's");
+        let html = get("/admin/login?lang=et", &[]).await.unwrap().text().await.unwrap();
+        assert!(html.contains("Logi sisse"));
+        let signed = signed_in(&app, "mara").await;
+        assert!(signed.page.contains("Dashboard") && signed.page.contains("Sign out"));
+    }
+
+    async fn the_consoles_files_are_embedded_under_names_that_change_with_their_content(db: TestDb) {
+        let app = spawn_app(db).await;
+        let html = client().get(app.url("/admin/login")).send().await.unwrap().text().await.unwrap();
+        for (prefix, kind) in [("/admin/assets/htmx-", "text/javascript"), ("/admin/assets/console-", "text/css")] {
+            let at = html.find(prefix).unwrap_or_else(|| panic!("{prefix} linked: {html}"));
+            let path = html[at..].split('"').next().unwrap().to_owned();
+            let res = client().get(app.url(&path)).send().await.unwrap();
+            assert_eq!(res.status(), 200, "{path}");
+            assert!(res.headers()["content-type"].to_str().unwrap().starts_with(kind));
+            assert!(res.headers()["cache-control"].to_str().unwrap().contains("immutable"));
+            assert!(!res.bytes().await.unwrap().is_empty());
+        }
+        assert_eq!(client().get(app.url("/admin/assets/htmx-000000000000.js")).send().await.unwrap().status(), 404);
+    }
+}

@@ -238,6 +238,19 @@ pub struct CrmFilter {
     pub limit: u32,
 }
 
+/// One day's committed receipts in one store currency (the dashboard's figures).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DaySales {
+    /// Days since 1970-01-01 at the offset asked for.
+    pub day: i64,
+    pub currency: String,
+    pub receipts: i64,
+    /// Minor units of `currency`.
+    pub total: i64,
+    pub discount: i64,
+    pub redeemed: i64,
+}
+
 /// A non-monetary gift handed over at a receipt (a `gift` reward), for accounting.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GiftIssue {

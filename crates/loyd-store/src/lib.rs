@@ -266,6 +266,10 @@ dispatch! {
     pub async fn merge_customers(&self, keep: i64, duplicate: i64, actor: String; now now) -> Result<Customer, StoreError>;
     /// A customer's receipts, newest first, optionally of some stores only.
     pub async fn purchases(&self, customer: i64, stores: Option<Vec<String>>, before: Option<Timestamp>, limit: u32) -> Result<Vec<Purchase>, StoreError>;
+    /// Committed receipts per day and store currency since `from` (the dashboard).
+    pub async fn daily_sales(&self, stores: Vec<String>, from: Timestamp, offset_secs: i64) -> Result<Vec<DaySales>, StoreError>;
+    /// Customers with a committed receipt since `from`.
+    pub async fn active_customers(&self, stores: Vec<String>, from: Timestamp) -> Result<i64, StoreError>;
     /// Gifts handed over at receipts, newest first.
     pub async fn gift_issues(&self, filter: GiftFilter) -> Result<Vec<GiftIssue>, StoreError>;
     pub async fn create_organisation(&self, name: String, tax_id: Option<String>, actor: String; now now) -> Result<Organisation, StoreError>;

@@ -53,6 +53,40 @@ impl Lang {
     }
 }
 
+impl Lang {
+    /// An amount written as this language writes numbers: `1,234.50` in English,
+    /// `1 234,50` (with no-break spaces) in Russian, Latvian and Estonian.
+    pub fn number(self, text: &str) -> String {
+        let (sign, digits) = text.strip_prefix('-').map_or(("", text), |d| ("-", d));
+        let (whole, frac) = digits.split_once('.').map_or((digits, None), |(w, f)| (w, Some(f)));
+        let (group, point) = match self {
+            Lang::En => (",", "."),
+            Lang::Ru | Lang::Lv | Lang::Et => ("\u{a0}", ","),
+        };
+        let mut out = String::from(sign);
+        for (i, c) in whole.chars().enumerate() {
+            if i > 0 && (whole.len() - i) % 3 == 0 {
+                out.push_str(group);
+            }
+            out.push(c);
+        }
+        if let Some(f) = frac {
+            out.push_str(point);
+            out.push_str(f);
+        }
+        out
+    }
+
+    /// A day (of a chart, a list) as this language writes it: `Dec 5`, `05.12.`.
+    pub fn day(self, date: jiff::civil::Date) -> String {
+        const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+        match self {
+            Lang::En => format!("{} {}", MONTHS[usize::from(date.month().unsigned_abs()) - 1], date.day()),
+            Lang::Ru | Lang::Lv | Lang::Et => format!("{:02}.{:02}.", date.day(), date.month()),
+        }
+    }
+}
+
 /// The texts of one language by key.
 #[derive(Debug)]
 pub struct Catalogue {
@@ -97,6 +131,15 @@ mod tests {
             }
         }
         assert_ne!(Lang::Ru.words().get("login.title"), Lang::En.words().get("login.title"));
+    }
+
+    #[test]
+    fn numbers_and_days_are_written_as_each_language_writes_them() {
+        assert_eq!(Lang::En.number("1234567.50"), "1,234,567.50");
+        assert_eq!(Lang::Ru.number("-1234.5"), "-1\u{a0}234,5");
+        assert_eq!(Lang::Lv.number("12"), "12");
+        let d = jiff::civil::date(2026, 12, 5);
+        assert_eq!((Lang::En.day(d), Lang::Et.day(d)), ("Dec 5".to_owned(), "05.12.".to_owned()));
     }
 
     #[test]

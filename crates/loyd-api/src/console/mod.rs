@@ -9,6 +9,7 @@
 //! Content-Security-Policy that allows no inline script.
 
 pub mod assets;
+mod dashboard;
 pub mod i18n;
 
 use askama::Template;
@@ -38,7 +39,7 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/admin", get(dashboard))
+        .route("/admin", get(dashboard::page))
         .route("/admin/login", get(login_page).post(login))
         .route("/admin/logout", post(logout))
         .route("/admin/assets/{name}", get(assets::serve))
@@ -91,12 +92,12 @@ fn csrf_ok(secret: &str, headers: &HeaderMap, form_token: Option<&str>) -> bool 
 
 #[derive(Debug, Deserialize)]
 pub struct LangQuery {
-    lang: Option<String>,
+    pub lang: Option<String>,
 }
 
 /// The language of a request: `?lang=`, then the remembered choice, then the
 /// browser's, then English.
-fn lang_of(headers: &HeaderMap, asked: Option<&str>) -> Lang {
+pub(crate) fn lang_of(headers: &HeaderMap, asked: Option<&str>) -> Lang {
     asked
         .and_then(Lang::parse)
         .or_else(|| cookie(headers, LANG_COOKIE).and_then(Lang::parse))
@@ -105,13 +106,13 @@ fn lang_of(headers: &HeaderMap, asked: Option<&str>) -> Lang {
 }
 
 /// Remembers a language asked for with `?lang=`.
-fn remember_lang(res: &mut Response, asked: Option<&str>) {
+pub(crate) fn remember_lang(res: &mut Response, asked: Option<&str>) {
     if let Some(lang) = asked.and_then(Lang::parse) {
         res.headers_mut().append(header::SET_COOKIE, set_cookie(LANG_COOKIE, lang.code(), 365 * 24 * 3600));
     }
 }
 
-fn page(status: StatusCode, t: impl Template) -> Response {
+pub(crate) fn page(status: StatusCode, t: impl Template) -> Response {
     match t.render() {
         Ok(html) => (status, Html(html)).into_response(),
         Err(e) => {
@@ -130,7 +131,7 @@ pub struct Frame {
 }
 
 impl Frame {
-    fn new(lang: Lang) -> Frame {
+    pub(crate) fn new(lang: Lang) -> Frame {
         Frame {
             t: lang.words(),
             htmx: assets::url("htmx"),
@@ -211,7 +212,7 @@ async fn login(State(state): State<AppState>, headers: HeaderMap, Form(form): Fo
 }
 
 /// The signed-in staff member of a request, with their session's secret.
-async fn staff(state: &AppState, headers: &HeaderMap) -> Option<(Principal, String)> {
+pub(crate) async fn staff(state: &AppState, headers: &HeaderMap) -> Option<(Principal, String)> {
     let token = cookie(headers, SESSION_COOKIE)?;
     let principal = state.store.principal(terminal_key_hash(token)).await.ok().flatten()?;
     Some((principal, token.to_owned()))
@@ -249,7 +250,7 @@ pub struct Session {
 }
 
 impl Session {
-    fn of(p: &Principal, secret: &str) -> Session {
+    pub(crate) fn of(p: &Principal, secret: &str) -> Session {
         let csrf = csrf_of(secret);
         Session {
             name: p.name.trim_start_matches("user:").to_owned(),
@@ -259,21 +260,4 @@ impl Session {
             csrf,
         }
     }
-}
-
-#[derive(Template)]
-#[template(path = "console/dashboard.html")]
-struct DashboardPage {
-    f: Frame,
-    s: Session,
-    config_version: Option<i64>,
-}
-
-async fn dashboard(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
-    let Some((principal, secret)) = staff(&state, &headers).await else { return Redirect::to("/admin/login").into_response() };
-    let lang = lang_of(&headers, q.lang.as_deref());
-    let config_version = state.store.config_version().await.ok().flatten();
-    let mut res = page(StatusCode::OK, DashboardPage { f: Frame::new(lang), s: Session::of(&principal, &secret), config_version });
-    remember_lang(&mut res, q.lang.as_deref());
-    res
 }

@@ -89,6 +89,7 @@ async fn sign_in_and_out(app: &TestApp, width: u32, shots: &str) {
     b.fill("#password", "mara-password-1").await;
     b.click("button[type=submit]").await;
     assert_eq!(b.text("#who").await, "mara");
+    assert_eq!(b.client.find_all(Locator::Css("svg.chart rect")).await.unwrap().len(), 30);
     let inner: serde_json::Value = b.client.execute("return window.innerWidth", vec![]).await.unwrap();
     assert_eq!(inner, json!(width), "the page is laid out {width} px wide");
     let overflow: serde_json::Value = b.client.execute("return document.documentElement.scrollWidth > window.innerWidth", vec![]).await.unwrap();
@@ -112,6 +113,14 @@ async fn sign_in_and_out(app: &TestApp, width: u32, shots: &str) {
 both_backends! {
     async fn a_person_signs_in_and_out_of_the_console_in_a_real_browser_at_desktop_and_phone_widths(db: TestDb) {
         let app = spawn_app(db).await;
+        // A week of receipts for the dashboard to show.
+        for day in 0..7 {
+            for k in 0..=(day % 3) {
+                let amount = format!("{}.50", 20 + day * 7 + k * 3);
+                assert_eq!(app.commit(&crate::helpers::receipt(&format!("d{day}-{k}"), None, &amount)).await.0, 201);
+            }
+            app.clock.advance(std::time::Duration::from_secs(24 * 3600).try_into().unwrap());
+        }
         crate::helpers::staff(&app, "mara", "marketer", &[]).await;
         sign_in_and_out(&app, 1280, "desktop").await;
         sign_in_and_out(&app, 360, "phone").await;

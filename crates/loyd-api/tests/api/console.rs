@@ -5,7 +5,9 @@
 use loyd_testkit::both_backends;
 use reqwest::header::{HeaderMap, SET_COOKIE};
 
-use crate::helpers::{TestApp, spawn_app};
+use serde_json::json;
+
+use crate::helpers::{TestApp, receipt, spawn_app, spawn_example};
 
 /// A client that shows redirects instead of following them.
 fn client() -> reqwest::Client {
@@ -51,12 +53,31 @@ async fn sign_in(app: &TestApp, login: &str, password: &str) -> (u16, HeaderMap,
 }
 
 async fn signed_in(app: &TestApp, login: &str) -> Signed {
-    crate::helpers::staff(app, login, "marketer", &[]).await;
+    signed_in_as(app, login, "marketer", &[], "").await
+}
+
+/// A staff member of `role` (limited to `stores`) signed in; their dashboard in `lang`.
+async fn signed_in_as(app: &TestApp, login: &str, role: &str, stores: &[&str], lang: &str) -> Signed {
+    crate::helpers::staff(app, login, role, stores).await;
     let (status, headers, _) = sign_in(app, login, &format!("{login}-password-1")).await;
     assert_eq!(status, 303);
     let cookie = pair(&set_cookie(&headers, "loyd_session").unwrap());
-    let page = client().get(app.url("/admin")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    let page = client().get(app.url(&format!("/admin?lang={lang}"))).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
     Signed { page }
+}
+
+/// The dashboard's count of customers with a purchase in 30 days.
+fn active(html: &str) -> &str {
+    html.split(r#"data-figure="active">"#).nth(1).and_then(|r| r.split('<').next()).expect("the figure is shown")
+}
+
+/// The text of the element with `data-figure="{name}"` within the section `id`.
+fn figure(html: &str, section: &str, name: &str) -> Option<String> {
+    let at = html.find(&format!(r#"id="{section}""#))?;
+    let rest = &html[at..];
+    let rest = &rest[..rest.find("</section>").unwrap_or(rest.len())];
+    let f = rest.find(&format!(r#"data-figure="{name}">"#))? + format!(r#"data-figure="{name}">"#).len();
+    Some(rest[f..].split('<').next().unwrap().to_owned())
 }
 
 both_backends! {
@@ -155,5 +176,34 @@ both_backends! {
             assert!(!res.bytes().await.unwrap().is_empty());
         }
         assert_eq!(client().get(app.url("/admin/assets/htmx-000000000000.js")).send().await.unwrap().status(), 404);
+    }
+
+    async fn the_dashboard_shows_todays_figures_per_currency_and_30_days_of_revenue_in_the_staff_members_stores(db: TestDb) {
+        let app = spawn_example(db, "two-currencies.toml").await;
+        let (customer, card) = app.customer_with_card("+37120002001", "LOY").await;
+        app.grant(customer, "wallet", 500).await;
+        assert_eq!(app.commit(&receipt("old", Some(&card), "10.00")).await.0, 201);
+        app.clock.advance(jiff::SignedDuration::from_hours(72));
+        let mut paid = receipt("r-1", Some(&card), "12.00");
+        paid["redeem"] = json!([{"currency": "wallet", "amount": "2.00"}]);
+        assert_eq!(app.commit(&paid).await.0, 201);
+        assert_eq!(app.commit(&receipt("r-2", None, "1234.50")).await.0, 201);
+        let pskov = app.terminal_key("pskov-01", "pos-1").await;
+        assert_eq!(app.commit_as(&pskov, &receipt("p-1", None, "1970.00")).await.0, 201);
+
+        let page = signed_in_as(&app, "mara", "marketer", &[], "").await.page;
+        assert_eq!(figure(&page, "today-EUR", "receipts").as_deref(), Some("2"), "{page}");
+        assert_eq!(figure(&page, "today-EUR", "revenue").as_deref(), Some("1,246.50"));
+        assert_eq!(figure(&page, "today-EUR", "redeemed").as_deref(), Some("2.00"));
+        assert_eq!(figure(&page, "today-RUB", "revenue").as_deref(), Some("1,970.00"));
+        assert!(page.contains("1,970.00</title>"), "today's bar of roubles");
+        assert!(page.contains(": 10.00</title>"), "the euro bar of three days ago: {page}");
+        assert_eq!(page.matches("<rect ").count(), 60, "30 days for each currency");
+        assert_eq!(active(&page), "1", "one customer bought, twice");
+        // A store manager of Pskov sees Pskov only, in Russian numbers.
+        let page = signed_in_as(&app, "pavel", "store_manager", &["pskov-01"], "ru").await.page;
+        assert_eq!(figure(&page, "today-EUR", "revenue"), None);
+        assert_eq!(figure(&page, "today-RUB", "revenue").as_deref(), Some("1\u{a0}970,00"));
+        assert_eq!(active(&page), "0");
     }
 }

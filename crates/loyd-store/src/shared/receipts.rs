@@ -646,3 +646,51 @@ impl Backend {
             .collect()
     }
 }
+
+impl Backend {
+    /// Committed receipts per day and store currency since `from`, in the stores given
+    /// (every store reads its own index range), days counted at `offset_secs` from UTC.
+    pub async fn daily_sales(&self, stores: Vec<String>, from: Timestamp, offset_secs: i64) -> Result<Vec<crate::DaySales>, StoreError> {
+        let mut c = self.reader().await?;
+        let mut qb = sqlx::QueryBuilder::<super::Db>::new("SELECT (r.at + ");
+        qb.push_bind(offset_secs * 1_000_000).push(") / 86400000000 AS day, s.currency, COUNT(*) AS receipts, ");
+        qb.push(
+            "CAST(SUM(r.total) AS BIGINT) AS total, CAST(SUM(r.discount) AS BIGINT) AS discount, \
+             CAST(SUM(r.redeemed_value) AS BIGINT) AS redeemed \
+             FROM receipts r JOIN stores s ON s.id = r.store_id WHERE r.status = 'committed' AND r.at >= ",
+        );
+        qb.push_bind(to_micros(from));
+        if !super::rows::push_in(&mut qb, "r.store_id", &stores) {
+            return Ok(Vec::new());
+        }
+        qb.push(" GROUP BY day, s.currency ORDER BY day, s.currency");
+        qb.build()
+            .fetch_all(&mut *c)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(crate::DaySales {
+                    day: r.try_get("day")?,
+                    currency: r.try_get("currency")?,
+                    receipts: r.try_get("receipts")?,
+                    total: r.try_get("total")?,
+                    discount: r.try_get("discount")?,
+                    redeemed: r.try_get("redeemed")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Customers with a committed receipt since `from` in the stores given.
+    pub async fn active_customers(&self, stores: Vec<String>, from: Timestamp) -> Result<i64, StoreError> {
+        let mut c = self.reader().await?;
+        let mut qb = sqlx::QueryBuilder::<super::Db>::new(
+            "SELECT COUNT(DISTINCT r.customer_id) AS n FROM receipts r WHERE r.status = 'committed' AND r.customer_id IS NOT NULL AND r.at >= ",
+        );
+        qb.push_bind(to_micros(from));
+        if !super::rows::push_in(&mut qb, "r.store_id", &stores) {
+            return Ok(0);
+        }
+        Ok(qb.build().fetch_one(&mut *c).await?.try_get("n")?)
+    }
+}

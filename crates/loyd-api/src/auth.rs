@@ -112,6 +112,8 @@ pub fn permission(method: &Method, route: &str) -> Option<Permission> {
         ("PUT" | "PATCH" | "DELETE", "/v1/admin/config/{section}/{id}") => ConfigWrite,
         ("GET", "/v1/admin/ledger/audit" | "/v1/admin/ledger/system") => LedgerAudit,
         ("GET" | "POST", "/v1/admin/users") | ("PATCH", "/v1/admin/users/{login}") => UsersManage,
+        ("GET" | "POST", "/v1/admin/stores/{store}/terminals") => TerminalsManage,
+        ("POST", "/v1/admin/stores/{store}/terminals/{terminal}/rotate" | "/v1/admin/stores/{store}/terminals/{terminal}/revoke") => TerminalsManage,
         _ => return None,
     };
     Some(p)
@@ -243,7 +245,7 @@ pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> Result<Jso
     use Permission::*;
     let all = [
         CustomersRead, ContactsRead, CustomersWrite, CustomersBulk, CardsManage, CodesIssue, CrmWrite, BalanceAdjust, CouponsIssue,
-        ConfigRead, ConfigWrite, ReceiptsRead, FailuresRead, AuditRead, LedgerAudit, UsersManage,
+        ConfigRead, ConfigWrite, ReceiptsRead, FailuresRead, AuditRead, LedgerAudit, UsersManage, TerminalsManage,
     ];
     Ok(Json(MeOut {
         name: actor.principal.name.clone(),

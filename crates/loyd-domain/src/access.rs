@@ -108,6 +108,8 @@ pub enum Permission {
     LedgerAudit,
     /// Staff users and their roles.
     UsersManage,
+    /// Terminals of the stores: creating them and issuing, rotating and revoking keys.
+    TerminalsManage,
 }
 
 /// An admin action whose permission depends on what it touches, not only on its route.
@@ -324,6 +326,7 @@ mod tests {
     fn only_admins_manage_staff_and_only_some_roles_see_contact_data() {
         for role in Role::ALL {
             assert_eq!(role.allows(Permission::UsersManage), role == Role::Admin, "{role}");
+            assert_eq!(role.allows(Permission::TerminalsManage), role == Role::Admin, "{role}");
         }
         let sees_contacts: Vec<Role> = Role::ALL.into_iter().filter(|r| r.allows(Permission::ContactsRead)).collect();
         assert_eq!(sees_contacts, vec![Role::Admin, Role::StoreManager, Role::Support]);

@@ -231,6 +231,8 @@ dispatch! {
     pub async fn stores(&self) -> Result<Vec<StoreSpec>, StoreError>;
     pub async fn store(&self, id: &StoreCode) -> Result<Option<StoreSpec>, StoreError>;
     pub async fn create_terminal(&self, store: StoreCode, terminal: TerminalCode, key_hash: String; now now) -> Result<(), StoreError>;
+    /// A store's terminals, live and revoked.
+    pub async fn terminals(&self, store: StoreCode) -> Result<Vec<TerminalRow>, StoreError>;
 
     /// The whole configuration in force now.
     pub async fn config_snapshot(&self) -> Result<ConfigDocument, StoreError>;
@@ -443,6 +445,22 @@ impl Store {
             self.terminals.clear();
         }
         Ok(changed)
+    }
+
+    /// A new terminal key: 32 random bytes as `lyt_` and 64 hex digits. Only its hash is
+    /// stored; the key itself is shown once.
+    pub fn new_terminal_key() -> String {
+        let mut bytes = [0u8; 32];
+        rand::fill(&mut bytes);
+        loyd_domain::org::terminal_key_from_bytes(bytes)
+    }
+
+    /// Revokes a terminal; its key stops working on this server at once.
+    pub async fn revoke_terminal(&self, store: StoreCode, terminal: TerminalCode) -> Result<(), StoreError> {
+        let now = self.now();
+        let done = on_backend!(self, b => b.revoke_terminal(store, terminal, now).await);
+        self.terminals.clear();
+        done
     }
 
     /// Gives a terminal a new key; the old one stops working on this server at once.

@@ -16,6 +16,15 @@ pub struct PosCaller {
     pub time: TimePolicy,
 }
 
+/// A terminal as the admin sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TerminalRow {
+    pub id: String,
+    pub created_at: Timestamp,
+    /// When its key was revoked; `None`: live.
+    pub revoked_at: Option<Timestamp>,
+}
+
 /// What a terminal key opens: the terminal, its store, and when the store was first
 /// configured (receipts dated before are refused).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -25,7 +25,7 @@ use loyd_api::{ApiConfig, AppState};
 use loyd_domain::config::{CurrencyKind, CurrencySpec};
 use loyd_domain::ids::{AssetCode, StoreCode, TerminalCode};
 use loyd_domain::money::Scale;
-use loyd_domain::org::{StoreSpec, TimeZoneName, terminal_key_from_bytes, terminal_key_hash};
+use loyd_domain::org::{StoreSpec, TimeZoneName, terminal_key_hash};
 use loyd_store::{Store, StoreOptions, SystemClock};
 use tokio::sync::watch;
 
@@ -240,15 +240,9 @@ fn config_problems(e: loyd_store::StoreError) -> anyhow::Error {
     }
 }
 
-fn new_terminal_key() -> String {
-    let mut bytes = [0u8; 32];
-    rand::fill(&mut bytes);
-    terminal_key_from_bytes(bytes)
-}
-
 async fn terminal_command(settings: &Settings, cmd: TerminalCommand) -> anyhow::Result<ExitCode> {
     let store = open(settings, true).await?;
-    let key = new_terminal_key();
+    let key = loyd_store::Store::new_terminal_key();
     match cmd {
         TerminalCommand::Create { store: s, terminal: t } => {
             let (s, t) = (StoreCode::parse(s)?, TerminalCode::parse(t)?);

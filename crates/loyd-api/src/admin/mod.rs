@@ -9,6 +9,7 @@
 //! - [`gifts`](mod@gifts): gifts handed over at receipts;
 //! - [`programs`]: the configuration in force, its versions, diffs and rollback, applying,
 //!   export as a program file, simulation;
+//! - [`stores`]: stores' terminals and their keys;
 //! - [`ledger`]: the ledger audit and the operator's own accounts; [`audit`](mod@audit): the audit log; [`staff`]: staff users.
 //!
 //! This file holds the one route table and the helpers the modules share. Every route
@@ -56,6 +57,7 @@ pub mod ledger;
 pub mod organisations;
 pub mod programs;
 pub mod staff;
+pub mod stores;
 
 use self::audit::audit_log;
 use self::balances::{adjust, statement};
@@ -97,6 +99,9 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/v1/admin/cards/{number}/unblock", post(unblock))
         .route("/v1/admin/failures", get(failures))
         .route("/v1/admin/gifts", get(gifts::gifts))
+        .route("/v1/admin/stores/{store}/terminals", get(stores::terminals).post(stores::create_terminal))
+        .route("/v1/admin/stores/{store}/terminals/{terminal}/rotate", post(stores::rotate))
+        .route("/v1/admin/stores/{store}/terminals/{terminal}/revoke", post(stores::revoke))
         .route("/v1/admin/config", get(get_config).post(apply_config))
         .route("/v1/admin/config/versions", get(list_versions))
         .route("/v1/admin/config/versions/{version}", get(get_version))

@@ -157,3 +157,45 @@ both_backends! {
         assert_eq!(error_code(res).await, "not_found");
     }
 }
+
+both_backends! {
+    async fn an_admin_creates_a_terminal_whose_key_is_shown_once_rotates_it_and_revokes_it(db: TestDb) {
+        let app = crate::helpers::spawn_app(db).await;
+        crate::helpers::admin(&app).await;
+        let call = |method: &'static str, path: String, body: Option<serde_json::Value>| {
+            let app = &app;
+            async move { crate::helpers::call(app, method, &path, crate::helpers::ADMIN_KEY, body).await }
+        };
+        let (status, created) = call("POST", "/v1/admin/stores/riga-01/terminals".into(), Some(serde_json::json!({"terminal": "pos-9"}))).await;
+        assert_eq!(status, 201, "{created}");
+        let key = created["key"].as_str().unwrap().to_owned();
+        assert!(key.starts_with("lyt_") && key.len() == 68, "{key}");
+        let till = |key: String| {
+            let app = &app;
+            async move { app.client.get(app.url("/v1/pos/terminal")).bearer_auth(key).send().await.unwrap().status().as_u16() }
+        };
+        assert_eq!(till(key.clone()).await, 200, "the new key works at the till");
+        // Creating it again is refused, and shows no key.
+        let (status, again) = call("POST", "/v1/admin/stores/riga-01/terminals".into(), Some(serde_json::json!({"terminal": "pos-9"}))).await;
+        assert_eq!((status, again["key"].is_null()), (409, true), "{again}");
+        // A new key: the old one stops at once.
+        let (status, rotated) = call("POST", "/v1/admin/stores/riga-01/terminals/pos-9/rotate".into(), None).await;
+        assert_eq!(status, 200);
+        let new_key = rotated["key"].as_str().unwrap().to_owned();
+        assert_ne!(new_key, key);
+        assert_eq!((till(key).await, till(new_key.clone()).await), (401, 200));
+        // Revoked: nothing works; the list says when.
+        let (status, list) = call("POST", "/v1/admin/stores/riga-01/terminals/pos-9/revoke".into(), None).await;
+        assert_eq!(status, 200, "{list}");
+        assert_eq!(till(new_key).await, 401);
+        let (_, list) = call("GET", "/v1/admin/stores/riga-01/terminals".into(), None).await;
+        let pos9 = list.as_array().unwrap().iter().find(|t| t["id"] == "pos-9").unwrap().clone();
+        assert!(pos9["revoked_at"].is_string(), "{pos9}");
+        assert_eq!(call("POST", "/v1/admin/stores/riga-01/terminals/pos-9/revoke".into(), None).await.0, 200, "again: nothing changes");
+        assert_eq!(call("POST", "/v1/admin/stores/riga-01/terminals/nope/revoke".into(), None).await.0, 404);
+        assert_eq!(call("GET", "/v1/admin/stores/tallinn/terminals".into(), None).await.0, 404);
+        // The audit log names who did it.
+        let (_, audit) = call("GET", "/v1/admin/audit?action=terminal.revoke".into(), None).await;
+        assert!(audit.to_string().contains("riga-01/pos-9"), "{audit}");
+    }
+}

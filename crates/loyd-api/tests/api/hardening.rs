@@ -577,6 +577,18 @@ both_backends! {
                     "`GET /v1/admin/ledger/audit`" => ("GET", "/v1/admin/ledger/audit".into(), None),
                     "`GET /v1/admin/ledger/system`" => ("GET", "/v1/admin/ledger/system".into(), None),
                     "`GET /v1/admin/gifts`" => ("GET", "/v1/admin/gifts".into(), None),
+                    "`GET /v1/admin/stores/{store}/terminals`" => ("GET", "/v1/admin/stores/riga-01/terminals".into(), None),
+                    "`POST /v1/admin/stores/{store}/terminals`" => ("POST", "/v1/admin/stores/riga-01/terminals".into(), Some(json!({"terminal": fresh("till")}))),
+                    "`POST /v1/admin/stores/{store}/terminals/{terminal}/rotate`" => {
+                        let till = fresh("rot");
+                        admin_call("POST", "/v1/admin/stores/riga-01/terminals".into(), json!({"terminal": till})).await;
+                        ("POST", format!("/v1/admin/stores/riga-01/terminals/{till}/rotate"), None)
+                    }
+                    "`POST /v1/admin/stores/{store}/terminals/{terminal}/revoke`" => {
+                        let till = fresh("rev");
+                        admin_call("POST", "/v1/admin/stores/riga-01/terminals".into(), json!({"terminal": till})).await;
+                        ("POST", format!("/v1/admin/stores/riga-01/terminals/{till}/revoke"), None)
+                    }
                     "`GET /v1/admin/audit`" => ("GET", "/v1/admin/audit".into(), None),
                     "`GET /v1/admin/users`" => ("GET", "/v1/admin/users".into(), None),
                     "`POST /v1/admin/users`" => ("POST", "/v1/admin/users".into(), Some(json!({"login": fresh("new"), "password": "new-password-12", "role": "analyst"}))),

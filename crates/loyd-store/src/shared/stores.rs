@@ -119,6 +119,45 @@ impl Backend {
         .await
     }
 
+    /// A store's terminals, live and revoked, by id.
+    pub async fn terminals(&self, store: StoreCode) -> Result<Vec<crate::TerminalRow>, StoreError> {
+        let mut c = self.reader().await?;
+        let rows = sqlx::query("SELECT id, created_at, revoked_at FROM terminals WHERE store_id = $1 ORDER BY id")
+            .bind(store.as_str().to_owned())
+            .fetch_all(&mut *c)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(crate::TerminalRow {
+                    id: r.try_get("id")?,
+                    created_at: loyd_domain::time::from_micros(r.try_get("created_at")?),
+                    revoked_at: r.try_get::<Option<i64>, _>("revoked_at")?.map(loyd_domain::time::from_micros),
+                })
+            })
+            .collect()
+    }
+
+    /// Revokes a terminal: its key stops working at once (a new key brings it back).
+    /// Revoking a revoked terminal changes nothing.
+    pub async fn revoke_terminal(&self, store: StoreCode, terminal: TerminalCode, now: Timestamp) -> Result<(), StoreError> {
+        self.write(move |c| {
+            let (store, terminal) = (store.clone(), terminal.clone());
+            Box::pin(async move {
+                let done = sqlx::query("UPDATE terminals SET revoked_at = COALESCE(revoked_at, $1) WHERE store_id = $2 AND id = $3")
+                    .bind(to_micros(now))
+                    .bind(store.as_str().to_owned())
+                    .bind(terminal.as_str().to_owned())
+                    .execute(&mut *c)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound { what: "terminal", id: format!("{store}/{terminal}") });
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+
     /// The live terminal a key belongs to, with its store.
     pub async fn terminal_by_key_hash(&self, key_hash: &str) -> Result<Option<TerminalOfKey>, StoreError> {
         let mut c = self.reader().await?;

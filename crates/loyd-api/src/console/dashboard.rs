@@ -106,7 +106,7 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(q): Q
     };
     let view = DashboardPage {
         f: Frame::new(lang),
-        s: Session::of(&principal, &secret),
+        s: Session::of(&principal, &secret, lang.words(), "/admin"),
         config_version,
         figures,
         active_customers: lang.number(&active.to_string()),

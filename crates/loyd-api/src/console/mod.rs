@@ -11,6 +11,7 @@
 pub mod assets;
 mod dashboard;
 pub mod i18n;
+mod stores;
 
 use askama::Template;
 use axum::extract::{Form, Query, Request, State};
@@ -43,6 +44,10 @@ pub fn router() -> Router<AppState> {
         .route("/admin/login", get(login_page).post(login))
         .route("/admin/logout", post(logout))
         .route("/admin/assets/{name}", get(assets::serve))
+        .route("/admin/stores", get(stores::page))
+        .route("/admin/stores/{store}/terminals", post(stores::create))
+        .route("/admin/stores/{store}/terminals/{terminal}/rotate", post(stores::rotate))
+        .route("/admin/stores/{store}/terminals/{terminal}/revoke", post(stores::revoke))
         .layer(middleware::from_fn(security_headers))
 }
 
@@ -224,6 +229,11 @@ pub struct CsrfForm {
     csrf: String,
 }
 
+/// Whether a form carries its session's token.
+pub(crate) fn form_ok(secret: &str, headers: &HeaderMap, token: &str) -> bool {
+    csrf_ok(secret, headers, Some(token))
+}
+
 /// Signs out: the session ends on the server, and its cookie is cleared.
 async fn logout(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<CsrfForm>) -> Response {
     let lang = lang_of(&headers, None);
@@ -239,8 +249,17 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap, Form(form): F
     res
 }
 
-/// The frame of a signed-in page: who is signed in, and their sign-out form.
+/// A link of the top bar.
+pub struct NavItem {
+    pub href: &'static str,
+    pub label: &'static str,
+    pub current: bool,
+}
+
+/// The frame of a signed-in page: who is signed in, the pages their role may open, and
+/// their sign-out form.
 pub struct Session {
+    pub nav: Vec<NavItem>,
     pub name: String,
     pub role: String,
     pub stores: Vec<String>,
@@ -250,9 +269,17 @@ pub struct Session {
 }
 
 impl Session {
-    pub(crate) fn of(p: &Principal, secret: &str) -> Session {
+    pub(crate) fn of(p: &Principal, secret: &str, t: &'static Catalogue, here: &str) -> Session {
         let csrf = csrf_of(secret);
+        let pages: [(&'static str, &'static str, Option<loyd_domain::access::Permission>); 2] =
+            [("/admin", "nav.dashboard", None), ("/admin/stores", "nav.stores", Some(loyd_domain::access::Permission::TerminalsManage))];
+        let nav = pages
+            .into_iter()
+            .filter(|(_, _, needs)| needs.is_none_or(|n| p.role.allows(n)))
+            .map(|(href, key, _)| NavItem { href, label: t.get(key), current: href == here })
+            .collect();
         Session {
+            nav,
             name: p.name.trim_start_matches("user:").to_owned(),
             role: p.role.to_string(),
             stores: if p.role.is_store_scoped() { p.stores.clone() } else { Vec::new() },

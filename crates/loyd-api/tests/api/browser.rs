@@ -125,4 +125,29 @@ both_backends! {
         sign_in_and_out(&app, 1280, "desktop").await;
         sign_in_and_out(&app, 360, "phone").await;
     }
+
+    async fn an_admin_adds_a_terminal_reads_its_key_once_and_revokes_it_in_a_real_browser(db: TestDb) {
+        let app = spawn_app(db).await;
+        crate::helpers::staff(&app, "ada", "admin", &[]).await;
+        let b = Browser::start(1280).await;
+        b.client.goto(&app.url("/admin/login")).await.unwrap();
+        b.fill("#login", "ada").await;
+        b.fill("#password", "ada-password-1").await;
+        b.click("button[type=submit]").await;
+        assert_eq!(b.text("#who").await, "ada");
+        b.click("a[href='/admin/stores']").await;
+        b.fill("#new-riga-01", "pos-2").await;
+        b.click("#store-riga-01 form.inline button").await;
+        let key = b.text("#key").await;
+        assert!(key.starts_with("lyt_"), "{key}");
+        let till = app.client.get(app.url("/v1/pos/terminal")).bearer_auth(&key).send().await.unwrap();
+        assert_eq!(till.status(), 200, "the key shown works at the till");
+        b.screenshot("console-stores-desktop").await;
+        b.click("#terminal-riga-01-pos-2 button.revoke").await;
+        assert!(b.text("#terminal-riga-01-pos-2 td:nth-child(3)").await.starts_with("Revoked"));
+        assert_eq!(b.client.find_all(Locator::Css("#key")).await.unwrap().len(), 0, "the key is gone from the page");
+        let till = app.client.get(app.url("/v1/pos/terminal")).bearer_auth(&key).send().await.unwrap();
+        assert_eq!(till.status(), 401);
+        b.client.clone().close().await.unwrap();
+    }
 }

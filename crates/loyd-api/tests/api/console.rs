@@ -206,4 +206,61 @@ both_backends! {
         assert_eq!(figure(&page, "today-RUB", "revenue").as_deref(), Some("1\u{a0}970,00"));
         assert_eq!(active(&page), "0");
     }
+
+    async fn an_admin_adds_a_terminal_in_the_console_sees_its_key_once_and_revokes_it_others_may_not(db: TestDb) {
+        let app = spawn_app(db).await;
+        let session = |login: &'static str, role: &'static str| {
+            let app = &app;
+            async move {
+                crate::helpers::staff(app, login, role, &[]).await;
+                let (_, headers, _) = sign_in(app, login, &format!("{login}-password-1")).await;
+                pair(&set_cookie(&headers, "loyd_session").unwrap())
+            }
+        };
+        let admin = session("ada", "admin").await;
+        let page = client().get(app.url("/admin/stores")).header("cookie", &admin).send().await.unwrap().text().await.unwrap();
+        assert!(page.contains(r#"id="store-riga-01""#) && page.contains(r#"href="/admin/stores" aria-current="page""#), "{page}");
+        let token = csrf(&page);
+        let post = |path: &str, body: String| {
+            client().post(app.url(path)).header("cookie", &admin).header("content-type", "application/x-www-form-urlencoded").body(body).send()
+        };
+        // Added: the key is on the page once, and works at the till.
+        let res = post("/admin/stores/riga-01/terminals", format!("terminal=pos-7&csrf={token}")).await.unwrap();
+        assert_eq!(res.status(), 200);
+        let page = res.text().await.unwrap();
+        let key = page.split(r#"<code id="key">"#).nth(1).unwrap().split('<').next().unwrap().to_owned();
+        let till = |key: String| {
+            let app = &app;
+            async move { app.client.get(app.url("/v1/pos/terminal")).bearer_auth(key).send().await.unwrap().status().as_u16() }
+        };
+        assert_eq!(till(key.clone()).await, 200);
+        let again = client().get(app.url("/admin/stores")).header("cookie", &admin).send().await.unwrap().text().await.unwrap();
+        assert!(!again.contains(&key), "the key is never shown again");
+        assert!(again.contains(r#"id="terminal-riga-01-pos-7""#));
+        // The same id again: refused next to the form, in words that say what to do.
+        let res = post("/admin/stores/riga-01/terminals", format!("terminal=pos-7&csrf={token}")).await.unwrap();
+        assert_eq!(res.status(), 422);
+        let page = res.text().await.unwrap();
+        assert!(page.contains(r#"id="error-riga-01" class="error" role="alert">This store already has a terminal with that id"#), "{page}");
+        // Without the form's token nothing happens.
+        assert_eq!(post("/admin/stores/riga-01/terminals/pos-7/revoke", "csrf=nope".into()).await.unwrap().status(), 403);
+        assert_eq!(till(key.clone()).await, 200);
+        let res = post("/admin/stores/riga-01/terminals/pos-7/revoke", format!("csrf={token}")).await.unwrap();
+        assert_eq!((res.status().as_u16(), res.headers()["location"].to_str().unwrap()), (303, "/admin/stores"));
+        assert_eq!(till(key).await, 401);
+        // A marketer has no such page: no link, and the server refuses it.
+        let marketer = session("mara", "marketer").await;
+        let home = client().get(app.url("/admin")).header("cookie", &marketer).send().await.unwrap().text().await.unwrap();
+        assert!(!home.contains(r#"href="/admin/stores""#));
+        assert_eq!(client().get(app.url("/admin/stores")).header("cookie", &marketer).send().await.unwrap().status(), 403);
+        let res = client()
+            .post(app.url("/admin/stores/riga-01/terminals"))
+            .header("cookie", &marketer)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("terminal=pos-8&csrf=x")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 403);
+    }
 }

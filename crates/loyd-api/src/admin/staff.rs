@@ -1,6 +1,7 @@
 //! Staff users: list, create, change role, stores, password, or disable.
 
 use super::*;
+use crate::auth::Actor;
 use loyd_domain::access;
 use loyd_store::StoreError;
 
@@ -34,10 +35,14 @@ pub struct NewUserRequest {
 #[utoipa::path(post, path = "/v1/admin/users", tag = "crm", security(("api_key" = []), ("session" = [])),
     request_body = NewUserRequest, responses((status = 201, body = UserOut), (status = "4XX", body = ErrorBody)))]
 pub async fn create_user(State(state): State<AppState>, actor: CurrentActor, Json(body): Json<NewUserRequest>) -> Result<(StatusCode, Json<UserOut>), ApiError> {
+    Ok((StatusCode::CREATED, Json(create(&state, &actor, body).await?)))
+}
+
+/// Creates a staff user (the console and the API).
+pub(crate) async fn create(state: &AppState, actor: &Actor, body: NewUserRequest) -> Result<UserOut, ApiError> {
     let role = access::check_new_user(&body.login, &body.password, &body.role, &body.stores).map_err(StoreError::from)?;
     let new = NewUser { login: body.login, password: body.password, role, stores: body.stores };
-    let u = state.store.create_user(new, actor.name()).await?;
-    Ok((StatusCode::CREATED, Json(u.into())))
+    Ok(state.store.create_user(new, actor.name()).await?.into())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -55,7 +60,12 @@ pub struct UserChanges {
 #[utoipa::path(patch, path = "/v1/admin/users/{login}", tag = "crm", security(("api_key" = []), ("session" = [])),
     params(("login" = String, Path)), request_body = UserChanges, responses((status = 200, body = UserOut), (status = "4XX", body = ErrorBody)))]
 pub async fn update_user(State(state): State<AppState>, actor: CurrentActor, Path(login): Path<String>, Json(body): Json<UserChanges>) -> Result<Json<UserOut>, ApiError> {
+    Ok(Json(update(&state, &actor, login, body).await?))
+}
+
+/// Changes a staff user (the console and the API).
+pub(crate) async fn update(state: &AppState, actor: &Actor, login: String, body: UserChanges) -> Result<UserOut, ApiError> {
     let role = access::check_user_changes(body.password.as_deref(), body.role.as_deref()).map_err(StoreError::from)?;
     let patch = UserPatch { password: body.password, role, stores: body.stores, disabled: body.disabled };
-    Ok(Json(state.store.update_user(login, patch, actor.name()).await?.into()))
+    Ok(state.store.update_user(login, patch, actor.name()).await?.into())
 }

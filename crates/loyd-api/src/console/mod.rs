@@ -11,6 +11,7 @@
 pub mod assets;
 mod dashboard;
 pub mod i18n;
+mod staff;
 mod stores;
 
 use askama::Template;
@@ -27,7 +28,8 @@ use sha2::{Digest, Sha256};
 
 use self::i18n::{Catalogue, Lang};
 use crate::AppState;
-use crate::auth::SESSION_HOURS;
+use crate::auth::{Actor, SESSION_HOURS};
+use loyd_domain::access::Permission;
 
 const SESSION_COOKIE: &str = "loyd_session";
 const LOGIN_COOKIE: &str = "loyd_login";
@@ -44,6 +46,8 @@ pub fn router() -> Router<AppState> {
         .route("/admin/login", get(login_page).post(login))
         .route("/admin/logout", post(logout))
         .route("/admin/assets/{name}", get(assets::serve))
+        .route("/admin/staff", get(staff::page).post(staff::create))
+        .route("/admin/staff/{login}/switch", post(staff::switch))
         .route("/admin/stores", get(stores::page))
         .route("/admin/stores/{store}/terminals", post(stores::create))
         .route("/admin/stores/{store}/terminals/{terminal}/rotate", post(stores::rotate))
@@ -229,9 +233,25 @@ pub struct CsrfForm {
     csrf: String,
 }
 
-/// Whether a form carries its session's token.
-pub(crate) fn form_ok(secret: &str, headers: &HeaderMap, token: &str) -> bool {
-    csrf_ok(secret, headers, Some(token))
+/// The staff member of a request whose role holds `needs`, with their session's
+/// secret; otherwise the answer to give (to sign in, or that the role does not allow it).
+pub(crate) async fn allowed(state: &AppState, headers: &HeaderMap, lang: Lang, needs: Permission) -> Result<(Actor, String), Response> {
+    let Some((principal, secret)) = staff(state, headers).await else { return Err(Redirect::to("/admin/login").into_response()) };
+    if !principal.role.allows(needs) {
+        return Err((StatusCode::FORBIDDEN, Html(lang.words().get("error.not_allowed").to_owned())).into_response());
+    }
+    Ok((Actor { principal }, secret))
+}
+
+/// The language, the staff member and their session's secret of a form that may be
+/// acted on: signed in, allowed `needs`, and carrying its session's token.
+pub(crate) async fn checked(state: &AppState, headers: &HeaderMap, token: &str, needs: Permission) -> Result<(Lang, Actor, String), Response> {
+    let lang = lang_of(headers, None);
+    let (actor, secret) = allowed(state, headers, lang, needs).await?;
+    if !csrf_ok(&secret, headers, Some(token)) {
+        return Err((StatusCode::FORBIDDEN, Html(lang.words().get("error.forbidden").to_owned())).into_response());
+    }
+    Ok((lang, actor, secret))
 }
 
 /// Signs out: the session ends on the server, and its cookie is cleared.
@@ -271,8 +291,11 @@ pub struct Session {
 impl Session {
     pub(crate) fn of(p: &Principal, secret: &str, t: &'static Catalogue, here: &str) -> Session {
         let csrf = csrf_of(secret);
-        let pages: [(&'static str, &'static str, Option<loyd_domain::access::Permission>); 2] =
-            [("/admin", "nav.dashboard", None), ("/admin/stores", "nav.stores", Some(loyd_domain::access::Permission::TerminalsManage))];
+        let pages: [(&'static str, &'static str, Option<Permission>); 3] = [
+            ("/admin", "nav.dashboard", None),
+            ("/admin/stores", "nav.stores", Some(Permission::TerminalsManage)),
+            ("/admin/staff", "nav.staff", Some(Permission::UsersManage)),
+        ];
         let nav = pages
             .into_iter()
             .filter(|(_, _, needs)| needs.is_none_or(|n| p.role.allows(n)))

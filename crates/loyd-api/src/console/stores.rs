@@ -10,7 +10,7 @@ use loyd_domain::access::Permission;
 use serde::Deserialize;
 
 use super::i18n::Lang;
-use super::{Frame, LangQuery, Session, form_ok, lang_of, page as render, remember_lang, staff};
+use super::{Frame, LangQuery, Session, allowed, checked, lang_of, page as render, remember_lang};
 use crate::AppState;
 use crate::admin::stores::{TerminalKey, issue_key, list, revoke_one};
 use crate::auth::Actor;
@@ -63,15 +63,6 @@ fn when(lang: Lang, t: jiff::Timestamp, tz: &jiff::tz::TimeZone) -> String {
     format!("{} {:02}:{:02}", lang.day(z.date()), z.hour(), z.minute())
 }
 
-/// The staff member of a request who may manage terminals, or the answer to give.
-async fn allowed(state: &AppState, headers: &HeaderMap, lang: Lang) -> Result<(Actor, String), Response> {
-    let Some((principal, secret)) = staff(state, headers).await else { return Err(Redirect::to("/admin/login").into_response()) };
-    if !principal.role.allows(Permission::TerminalsManage) {
-        return Err((StatusCode::FORBIDDEN, Html(lang.words().get("error.not_allowed").to_owned())).into_response());
-    }
-    Ok((Actor { principal }, secret))
-}
-
 async fn show(state: &AppState, lang: Lang, actor: &Actor, secret: &str, key: Option<TerminalKey>, error: Option<(String, String)>) -> Response {
     let loaded = async {
         let mut stores = Vec::new();
@@ -109,7 +100,7 @@ async fn show(state: &AppState, lang: Lang, actor: &Actor, secret: &str, key: Op
 
 pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
     let lang = lang_of(&headers, q.lang.as_deref());
-    let (actor, secret) = match allowed(&state, &headers, lang).await {
+    let (actor, secret) = match allowed(&state, &headers, lang, Permission::TerminalsManage).await {
         Ok(x) => x,
         Err(res) => return res,
     };
@@ -128,17 +119,6 @@ fn say(lang: Lang, e: &ApiError) -> String {
     }
 }
 
-/// The language, the staff member and their session's secret of a form that may be
-/// acted on: signed in, allowed, with its session's token.
-async fn checked(state: &AppState, headers: &HeaderMap, token: &str) -> Result<(Lang, Actor, String), Response> {
-    let lang = lang_of(headers, None);
-    let (actor, secret) = allowed(state, headers, lang).await?;
-    if !form_ok(&secret, headers, token) {
-        return Err((StatusCode::FORBIDDEN, Html(lang.words().get("error.forbidden").to_owned())).into_response());
-    }
-    Ok((lang, actor, secret))
-}
-
 /// The page after a key was issued (shown once) or refused (said next to the form).
 async fn answer(state: &AppState, lang: Lang, actor: &Actor, secret: &str, store: String, issued: Result<TerminalKey, ApiError>) -> Response {
     match issued {
@@ -148,7 +128,7 @@ async fn answer(state: &AppState, lang: Lang, actor: &Actor, secret: &str, store
 }
 
 pub async fn create(State(state): State<AppState>, headers: HeaderMap, Path(store): Path<String>, Form(form): Form<TerminalForm>) -> Response {
-    let (lang, actor, secret) = match checked(&state, &headers, &form.csrf).await {
+    let (lang, actor, secret) = match checked(&state, &headers, &form.csrf, Permission::TerminalsManage).await {
         Ok(x) => x,
         Err(res) => return res,
     };
@@ -162,7 +142,7 @@ pub async fn rotate(
     Path((store, terminal)): Path<(String, String)>,
     Form(form): Form<CsrfOnly>,
 ) -> Response {
-    let (lang, actor, secret) = match checked(&state, &headers, &form.csrf).await {
+    let (lang, actor, secret) = match checked(&state, &headers, &form.csrf, Permission::TerminalsManage).await {
         Ok(x) => x,
         Err(res) => return res,
     };
@@ -176,7 +156,7 @@ pub async fn revoke(
     Path((store, terminal)): Path<(String, String)>,
     Form(form): Form<CsrfOnly>,
 ) -> Response {
-    let (lang, actor, secret) = match checked(&state, &headers, &form.csrf).await {
+    let (lang, actor, secret) = match checked(&state, &headers, &form.csrf, Permission::TerminalsManage).await {
         Ok(x) => x,
         Err(res) => return res,
     };

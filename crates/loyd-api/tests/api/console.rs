@@ -263,4 +263,47 @@ both_backends! {
             .unwrap();
         assert_eq!(res.status(), 403);
     }
+
+    async fn an_admin_adds_a_staff_member_in_the_console_and_disabling_them_ends_their_session(db: TestDb) {
+        let app = spawn_app(db).await;
+        let session = |login: &'static str, password: String| {
+            let app = &app;
+            async move {
+                let (status, headers, _) = sign_in(app, login, &password).await;
+                assert_eq!(status, 303, "{login} signs in");
+                pair(&set_cookie(&headers, "loyd_session").unwrap())
+            }
+        };
+        crate::helpers::staff(&app, "ada", "admin", &[]).await;
+        let admin = session("ada", "ada-password-1".into()).await;
+        let page = client().get(app.url("/admin/staff")).header("cookie", &admin).send().await.unwrap().text().await.unwrap();
+        assert!(page.contains(r#"href="/admin/staff" aria-current="page""#), "{page}");
+        let token = csrf(&page);
+        let post = |path: &str, body: String| {
+            client().post(app.url(path)).header("cookie", &admin).header("content-type", "application/x-www-form-urlencoded").body(body).send()
+        };
+        // Too short a password: said next to the form, the login kept, nobody created.
+        let res = post("/admin/staff", format!("login=pavel&password=short&role=store_manager&stores=riga-01&csrf={token}")).await.unwrap();
+        assert_eq!(res.status(), 422);
+        let page = res.text().await.unwrap();
+        assert!(page.contains(r#"id="user-error" class="error" role="alert">"#) && page.contains(r#"value="pavel""#), "{page}");
+        assert!(!page.contains(r#"id="user-pavel""#));
+        // Created: a store manager of Riga, who can sign in.
+        let res = post("/admin/staff", format!("login=Pavel&password=pavel-password-1&role=store_manager&stores=riga-01&csrf={token}")).await.unwrap();
+        assert_eq!(res.status(), 303);
+        let page = client().get(app.url("/admin/staff")).header("cookie", &admin).send().await.unwrap().text().await.unwrap();
+        assert!(page.contains(r#"<tr id="user-pavel">"#) && page.contains(r#"<span class="tag">riga-01</span>"#), "{page}");
+        let pavel = session("pavel", "pavel-password-1".into()).await;
+        assert_eq!(client().get(app.url("/admin")).header("cookie", &pavel).send().await.unwrap().status(), 200);
+        // Disabled: his session ends at once; enabled again, he signs in anew.
+        assert_eq!(post("/admin/staff/pavel/switch", format!("csrf={token}")).await.unwrap().status(), 303);
+        assert_eq!(client().get(app.url("/admin")).header("cookie", &pavel).send().await.unwrap().status(), 303);
+        assert_eq!(sign_in(&app, "pavel", "pavel-password-1").await.0, 401);
+        assert_eq!(post("/admin/staff/pavel/switch", format!("csrf={token}")).await.unwrap().status(), 303);
+        let pavel = session("pavel", "pavel-password-1".into()).await;
+        // The admin cannot switch themselves off from the page, and others have no page.
+        let page = client().get(app.url("/admin/staff")).header("cookie", &admin).send().await.unwrap().text().await.unwrap();
+        assert!(!page.contains(r#"action="/admin/staff/ada/switch""#));
+        assert_eq!(client().get(app.url("/admin/staff")).header("cookie", &pavel).send().await.unwrap().status(), 403);
+    }
 }

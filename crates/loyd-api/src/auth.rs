@@ -113,6 +113,7 @@ pub fn permission(method: &Method, route: &str) -> Option<Permission> {
         ("GET", "/v1/admin/ledger/audit" | "/v1/admin/ledger/system") => LedgerAudit,
         ("GET" | "POST", "/v1/admin/users") | ("PATCH", "/v1/admin/users/{login}") => UsersManage,
         ("GET" | "POST", "/v1/admin/stores/{store}/terminals") => TerminalsManage,
+        ("GET" | "POST", "/v1/admin/api-keys") | ("POST", "/v1/admin/api-keys/{name}/revoke") => UsersManage,
         ("POST", "/v1/admin/stores/{store}/terminals/{terminal}/rotate" | "/v1/admin/stores/{store}/terminals/{terminal}/revoke") => TerminalsManage,
         _ => return None,
     };

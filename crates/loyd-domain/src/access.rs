@@ -281,6 +281,16 @@ pub fn check_api_key_role(role: &str) -> Result<Role, Invalid> {
     })
 }
 
+/// An API key's name and role: a name of 2 to 64 of a-z, 0-9 and `. _ -` (the audit log
+/// names the key by it), and [`check_api_key_role`].
+pub fn check_api_key(name: &str, role: &str) -> Result<Role, Invalid> {
+    let ok = (2..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
+    if !ok {
+        return Err(invalid("an API key's name is 2 to 64 of a-z, 0-9, '.', '_' and '-'"));
+    }
+    check_api_key_role(role)
+}
+
 /// A customer's contact data, checked and normalised.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Contacts {

@@ -149,6 +149,16 @@ pub struct Principal {
     pub stores: Vec<String>,
 }
 
+/// An API key as the admin sees it: its name and role, never the key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyRow {
+    pub name: String,
+    pub role: loyd_domain::access::Role,
+    pub created_at: Timestamp,
+    /// When it was revoked; `None`: it works.
+    pub revoked_at: Option<Timestamp>,
+}
+
 /// A login session: the token is shown once.
 #[derive(Debug, Clone)]
 pub struct Session {

@@ -300,6 +300,10 @@ dispatch! {
     /// Blocks or unblocks a card; `actor` is named in the audit log.
     pub async fn set_card_blocked(&self, number: String, blocked: bool, actor: String; now now) -> Result<(), StoreError>;
     pub async fn create_api_key(&self, name: String, key_hash: String, role: loyd_domain::access::Role; now now) -> Result<(), StoreError>;
+    /// Every API key (names and roles; keys are never kept).
+    pub async fn api_keys(&self) -> Result<Vec<ApiKeyRow>, StoreError>;
+    /// Revokes an API key; it stops working at once.
+    pub async fn revoke_api_key(&self, name: String; now now) -> Result<(), StoreError>;
     /// Settles internal credit; returns (amount settled, balance after), in minor units.
     pub async fn settle_credit(&self, operation_id: String, customer: i64, currency: AssetCode, amount: Option<i64>, actor: String; now now) -> Result<(i64, i64), StoreError>;
     pub async fn statement(&self, customer: i64, currency: AssetCode, from: Timestamp, to: Timestamp, scale: Scale) -> Result<Statement, StoreError>;
@@ -445,6 +449,14 @@ impl Store {
             self.terminals.clear();
         }
         Ok(changed)
+    }
+
+    /// A new admin API key: 32 random bytes as `lya_` and 64 hex digits. Only its hash
+    /// is stored; the key itself is shown once.
+    pub fn new_api_key() -> String {
+        let mut bytes = [0u8; 32];
+        rand::fill(&mut bytes);
+        format!("lya_{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
     }
 
     /// A new terminal key: 32 random bytes as `lyt_` and 64 hex digits. Only its hash is

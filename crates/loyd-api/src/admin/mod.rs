@@ -99,6 +99,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/v1/admin/cards/{number}/unblock", post(unblock))
         .route("/v1/admin/failures", get(failures))
         .route("/v1/admin/gifts", get(gifts::gifts))
+        .route("/v1/admin/api-keys", get(staff::list_api_keys).post(staff::create_api_key))
+        .route("/v1/admin/api-keys/{name}/revoke", post(staff::revoke_api_key))
         .route("/v1/admin/stores/{store}/terminals", get(stores::terminals).post(stores::create_terminal))
         .route("/v1/admin/stores/{store}/terminals/{terminal}/rotate", post(stores::rotate))
         .route("/v1/admin/stores/{store}/terminals/{terminal}/revoke", post(stores::revoke))

@@ -48,6 +48,8 @@ pub fn router() -> Router<AppState> {
         .route("/admin/assets/{name}", get(assets::serve))
         .route("/admin/staff", get(staff::page).post(staff::create))
         .route("/admin/staff/{login}/switch", post(staff::switch))
+        .route("/admin/staff/api-keys", post(staff::create_key))
+        .route("/admin/staff/api-keys/{name}/revoke", post(staff::revoke))
         .route("/admin/stores", get(stores::page))
         .route("/admin/stores/{store}/terminals", post(stores::create))
         .route("/admin/stores/{store}/terminals/{terminal}/rotate", post(stores::rotate))

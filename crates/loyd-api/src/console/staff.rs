@@ -1,6 +1,7 @@
-//! Staff users and their roles, for admins: add a user with a first password, change
-//! a role, disable or enable a login — through the same functions as the admin API
-//! ([`crate::admin::staff`]). Any change ends the user's sessions.
+//! Staff users and their roles, for admins: add a user with a first password, disable
+//! or enable a login (any change ends the user's sessions); and the API keys of
+//! integrations: add one with its key shown once, revoke one — through the same
+//! functions as the admin API ([`crate::admin::staff`]).
 
 use askama::Template;
 use axum::extract::{Form, Path, Query, State};
@@ -12,7 +13,7 @@ use serde::Deserialize;
 use super::i18n::Lang;
 use super::{Frame, LangQuery, Session, allowed, checked, lang_of, page as render, remember_lang};
 use crate::AppState;
-use crate::admin::staff::{NewUserRequest, UserChanges, create as create_user, update};
+use crate::admin::staff::{ApiKeyCreated, ApiKeyOut, NewApiKey, NewUserRequest, UserChanges, create as create_user, keys, new_key, revoke_key, update};
 use crate::auth::{Actor, UserOut};
 use crate::error::ApiError;
 
@@ -29,6 +30,31 @@ struct StaffPage {
     /// What the refused form said, to show it again with what to fix.
     form: NewUserForm,
     error: Option<String>,
+    keys: Vec<ApiKeyOut>,
+    key_roles: Vec<&'static str>,
+    /// A key just created: shown this once.
+    created: Option<ApiKeyCreated>,
+    key_error: Option<String>,
+}
+
+/// What a page shows besides the lists: a refused user form, or a key just created or
+/// refused.
+#[derive(Default)]
+struct Outcome {
+    form: NewUserForm,
+    error: Option<String>,
+    created: Option<ApiKeyCreated>,
+    key_error: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct NewKeyForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    csrf: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -52,23 +78,26 @@ pub struct SwitchForm {
     csrf: String,
 }
 
-async fn show(state: &AppState, lang: Lang, actor: &Actor, secret: &str, form: NewUserForm, error: Option<String>) -> Response {
+async fn show(state: &AppState, lang: Lang, actor: &Actor, secret: &str, o: Outcome) -> Response {
     let loaded = async {
         let users = state.store.users().await?.into_iter().map(UserOut::from).collect();
         let stores = state.store.stores().await?.into_iter().map(|s| s.id.to_string()).collect();
-        Ok::<_, loyd_store::StoreError>((users, stores))
+        Ok::<_, ApiError>((users, stores, keys(state).await?))
     };
     match loaded.await {
-        Ok((users, stores)) => {
-            let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+        Ok((users, stores, keys)) => {
+            let refused = o.error.is_some() || o.key_error.is_some();
+            let status = if refused { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
             let s = Session::of(&actor.principal, secret, lang.words(), "/admin/staff");
             let roles = ROLES.iter().map(|r| r.name()).collect();
+            let key_roles = ROLES.iter().filter(|r| !r.is_store_scoped()).map(|r| r.name()).collect();
             // A refused form comes back without its password.
-            let form = NewUserForm { password: String::new(), csrf: String::new(), ..form };
-            render(status, StaffPage { f: Frame::new(lang), s, users, roles, stores, form, error })
+            let form = NewUserForm { password: String::new(), csrf: String::new(), ..o.form };
+            let page = StaffPage { f: Frame::new(lang), s, users, roles, stores, form, error: o.error, keys, key_roles, created: o.created, key_error: o.key_error };
+            render(status, page)
         }
         Err(e) => {
-            tracing::error!(error = %e, "the staff page could not be read");
+            tracing::error!(error = %e.message, "the staff page could not be read");
             (StatusCode::SERVICE_UNAVAILABLE, Html("unavailable".to_owned())).into_response()
         }
     }
@@ -80,7 +109,7 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(q): Q
         Ok(x) => x,
         Err(res) => return res,
     };
-    let mut res = show(&state, lang, &actor, &secret, NewUserForm::default(), None).await;
+    let mut res = show(&state, lang, &actor, &secret, Outcome::default()).await;
     remember_lang(&mut res, q.lang.as_deref());
     res
 }
@@ -94,7 +123,7 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap, Form(form
     let body = NewUserRequest { login: form.login.trim().to_lowercase(), password: form.password.clone(), role: form.role.clone(), stores };
     match create_user(&state, &actor, body).await {
         Ok(_) => Redirect::to("/admin/staff").into_response(),
-        Err(e) => show(&state, lang, &actor, &secret, form, Some(message(&e))).await,
+        Err(e) => show(&state, lang, &actor, &secret, Outcome { form, error: Some(message(&e)), ..Outcome::default() }).await,
     }
 }
 
@@ -106,17 +135,41 @@ pub async fn switch(State(state): State<AppState>, headers: HeaderMap, Path(logi
     };
     let disabled = match state.store.users().await {
         Ok(users) => users.iter().find(|u| u.login == login).map(|u| u.disabled),
-        Err(e) => return show(&state, lang, &actor, &secret, NewUserForm::default(), Some(ApiError::from(e).message)).await,
+        Err(e) => return show(&state, lang, &actor, &secret, Outcome { error: Some(ApiError::from(e).message), ..Outcome::default() }).await,
     };
     let Some(disabled) = disabled else { return Redirect::to("/admin/staff").into_response() };
     let change = UserChanges { password: None, role: None, stores: None, disabled: Some(!disabled) };
     match update(&state, &actor, login, change).await {
         Ok(_) => Redirect::to("/admin/staff").into_response(),
-        Err(e) => show(&state, lang, &actor, &secret, NewUserForm::default(), Some(message(&e))).await,
+        Err(e) => show(&state, lang, &actor, &secret, Outcome { error: Some(message(&e)), ..Outcome::default() }).await,
     }
 }
 
 /// What a refused change says: the domain's reason (it names the field).
 fn message(e: &ApiError) -> String {
     e.message.clone()
+}
+
+pub async fn create_key(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<NewKeyForm>) -> Response {
+    let (lang, actor, secret) = match checked(&state, &headers, &form.csrf, Permission::UsersManage).await {
+        Ok(x) => x,
+        Err(res) => return res,
+    };
+    let body = NewApiKey { name: form.name.trim().to_owned(), role: form.role.clone() };
+    let o = match new_key(&state, &actor, body).await {
+        Ok(created) => Outcome { created: Some(created), ..Outcome::default() },
+        Err(e) => Outcome { key_error: Some(message(&e)), ..Outcome::default() },
+    };
+    show(&state, lang, &actor, &secret, o).await
+}
+
+pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, Path(name): Path<String>, Form(form): Form<SwitchForm>) -> Response {
+    let (lang, actor, secret) = match checked(&state, &headers, &form.csrf, Permission::UsersManage).await {
+        Ok(x) => x,
+        Err(res) => return res,
+    };
+    match revoke_key(&state, &actor, name).await {
+        Ok(()) => Redirect::to("/admin/staff").into_response(),
+        Err(e) => show(&state, lang, &actor, &secret, Outcome { key_error: Some(message(&e)), ..Outcome::default() }).await,
+    }
 }

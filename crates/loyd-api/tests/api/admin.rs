@@ -199,3 +199,28 @@ both_backends! {
         assert!(audit.to_string().contains("riga-01/pos-9"), "{audit}");
     }
 }
+
+both_backends! {
+    async fn an_admin_creates_an_api_key_shown_once_and_revokes_it(db: TestDb) {
+        let app = crate::helpers::spawn_app(db).await;
+        admin(&app).await;
+        let (status, created) = call(&app, "POST", "/v1/admin/api-keys", ADMIN_KEY, Some(json!({"name": "erp", "role": "analyst"}))).await;
+        assert_eq!(status, 201, "{created}");
+        let key = created["key"].as_str().unwrap().to_owned();
+        assert!(key.starts_with("lya_") && key.len() == 68);
+        assert_eq!(call(&app, "GET", "/v1/admin/customers", &key, None).await.0, 200, "an analyst's key reads customers");
+        assert_eq!(call(&app, "GET", "/v1/admin/users", &key, None).await.0, 403, "and nothing an analyst may not");
+        let (status, again) = call(&app, "POST", "/v1/admin/api-keys", ADMIN_KEY, Some(json!({"name": "erp", "role": "admin"}))).await;
+        assert_eq!((status, again["key"].is_null()), (409, true));
+        for (name, role) in [("ERP 2", "analyst"), ("erp2", "store_manager"), ("erp2", "king")] {
+            let (status, body) = call(&app, "POST", "/v1/admin/api-keys", ADMIN_KEY, Some(json!({"name": name, "role": role}))).await;
+            assert_eq!(status, 422, "{name} {role}: {body}");
+        }
+        let (status, list) = call(&app, "POST", "/v1/admin/api-keys/erp/revoke", ADMIN_KEY, None).await;
+        assert_eq!(status, 200);
+        let erp = list.as_array().unwrap().iter().find(|k| k["name"] == "erp").unwrap().clone();
+        assert!(erp["revoked_at"].is_string() && erp.get("key").is_none(), "{erp}");
+        assert_eq!(call(&app, "GET", "/v1/admin/customers", &key, None).await.0, 401, "revoked at once");
+        assert_eq!(call(&app, "POST", "/v1/admin/api-keys/nope/revoke", ADMIN_KEY, None).await.0, 404);
+    }
+}

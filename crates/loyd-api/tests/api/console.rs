@@ -305,5 +305,21 @@ both_backends! {
         let page = client().get(app.url("/admin/staff")).header("cookie", &admin).send().await.unwrap().text().await.unwrap();
         assert!(!page.contains(r#"action="/admin/staff/ada/switch""#));
         assert_eq!(client().get(app.url("/admin/staff")).header("cookie", &pavel).send().await.unwrap().status(), 403);
+        // An API key for an integration: shown once, works with its role, revoked at once.
+        let res = post("/admin/staff/api-keys", format!("name=erp&role=store_manager&csrf={token}")).await.unwrap();
+        assert_eq!(res.status(), 422);
+        let page = res.text().await.unwrap();
+        assert!(page.contains(r#"id="key-error" class="error" role="alert">"#) && page.contains("role is one of admin, marketer"), "{page}");
+        let page = post("/admin/staff/api-keys", format!("name=erp&role=analyst&csrf={token}")).await.unwrap().text().await.unwrap();
+        let key = page.split(r#"<code id="key">"#).nth(1).expect("the key is shown").split('<').next().unwrap().to_owned();
+        let api = |key: String| {
+            let app = &app;
+            async move { crate::helpers::call(app, "GET", "/v1/admin/customers", &key, None).await.0 }
+        };
+        assert_eq!(api(key.clone()).await, 200);
+        let page = client().get(app.url("/admin/staff")).header("cookie", &admin).send().await.unwrap().text().await.unwrap();
+        assert!(page.contains(r#"<tr id="api-key-erp">"#) && !page.contains(&key), "listed, the key never shown again");
+        assert_eq!(post("/admin/staff/api-keys/erp/revoke", format!("csrf={token}")).await.unwrap().status(), 303);
+        assert_eq!(api(key).await, 401);
     }
 }

@@ -577,6 +577,13 @@ both_backends! {
                     "`GET /v1/admin/ledger/audit`" => ("GET", "/v1/admin/ledger/audit".into(), None),
                     "`GET /v1/admin/ledger/system`" => ("GET", "/v1/admin/ledger/system".into(), None),
                     "`GET /v1/admin/gifts`" => ("GET", "/v1/admin/gifts".into(), None),
+                    "`GET /v1/admin/api-keys`" => ("GET", "/v1/admin/api-keys".into(), None),
+                    "`POST /v1/admin/api-keys`" => ("POST", "/v1/admin/api-keys".into(), Some(json!({"name": fresh("erp"), "role": "analyst"}))),
+                    "`POST /v1/admin/api-keys/{name}/revoke`" => {
+                        let name = fresh("old");
+                        admin_call("POST", "/v1/admin/api-keys".into(), json!({"name": name, "role": "auditor"})).await;
+                        ("POST", format!("/v1/admin/api-keys/{name}/revoke"), None)
+                    }
                     "`GET /v1/admin/stores/{store}/terminals`" => ("GET", "/v1/admin/stores/riga-01/terminals".into(), None),
                     "`POST /v1/admin/stores/{store}/terminals`" => ("POST", "/v1/admin/stores/riga-01/terminals".into(), Some(json!({"terminal": fresh("till")}))),
                     "`POST /v1/admin/stores/{store}/terminals/{terminal}/rotate`" => {

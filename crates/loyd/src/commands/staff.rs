@@ -55,9 +55,7 @@ pub async fn user(store: &Store, cmd: UserCommand) -> anyhow::Result<ExitCode> {
 pub async fn api_key(store: &Store, cmd: ApiKeyCommand) -> anyhow::Result<ExitCode> {
     let ApiKeyCommand::Create { name, role } = cmd;
     let role = loyd_domain::access::check_api_key_role(&role).map_err(|e| anyhow::anyhow!(e.0))?;
-    let mut bytes = [0u8; 32];
-    rand::fill(&mut bytes);
-    let key = format!("lya_{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>());
+    let key = Store::new_api_key();
     store.create_api_key(name.clone(), loyd_domain::org::terminal_key_hash(&key), role).await?;
     let what = serde_json::json!({ "role": role.name() });
     store.record_audit(super::cli_actor(), "api_key.create".into(), ("api_key".into(), name.clone()), None, Some(what)).await?;

@@ -74,16 +74,25 @@ pub async fn issue_cards(State(state): State<AppState>, actor: CurrentActor, Jso
 #[utoipa::path(post, path = "/v1/admin/cards/{number}/block", tag = "admin", security(("api_key" = []), ("session" = [])), params(("number" = String, Path)),
     responses((status = 204), (status = "4XX", body = ErrorBody)))]
 pub async fn block(State(state): State<AppState>, actor: CurrentActor, Path(number): Path<String>) -> Result<StatusCode, ApiError> {
-    state.store.set_card_blocked(number, true, actor.name()).await?;
+    set_blocked(&state, &actor, number, true).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Blocks or unblocks a card (the console and the API); unblocking a card that can
+/// pay or identify again takes what [`Act::UnblockCard`] needs.
+pub(crate) async fn set_blocked(state: &AppState, actor: &crate::auth::Actor, number: String, blocked: bool) -> Result<(), ApiError> {
+    if !blocked {
+        let owner = card_owner(state, &number).await?;
+        actor.require(Act::UnblockCard { kind: owner.kind, of_contact: owner.organisation.is_some() })?;
+    }
+    state.store.set_card_blocked(number, blocked, actor.name()).await?;
+    Ok(())
 }
 
 #[utoipa::path(post, path = "/v1/admin/cards/{number}/unblock", tag = "admin", security(("api_key" = []), ("session" = [])), params(("number" = String, Path)),
     responses((status = 204), (status = "4XX", body = ErrorBody)))]
 pub async fn unblock(State(state): State<AppState>, actor: CurrentActor, Path(number): Path<String>) -> Result<StatusCode, ApiError> {
-    let owner = card_owner(&state, &number).await?;
-    actor.require(Act::UnblockCard { kind: owner.kind, of_contact: owner.organisation.is_some() })?;
-    state.store.set_card_blocked(number, false, actor.name()).await?;
+    set_blocked(&state, &actor, number, false).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

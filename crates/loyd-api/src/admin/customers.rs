@@ -88,6 +88,12 @@ pub struct CustomerPage {
 #[utoipa::path(get, path = "/v1/admin/customers", tag = "crm", security(("api_key" = []), ("session" = [])), params(CustomerQuery),
     responses((status = 200, body = CustomerPage), (status = "4XX", body = ErrorBody)))]
 pub async fn list_customers(State(state): State<AppState>, actor: CurrentActor, Query(q): Query<CustomerQuery>) -> Result<Json<CustomerPage>, ApiError> {
+    Ok(Json(search(&state, &actor, q).await?))
+}
+
+/// Finds customers (the console and the API): contact data in the clear, and searching
+/// by it, only for roles that may read it.
+pub(crate) async fn search(state: &AppState, actor: &Actor, q: CustomerQuery) -> Result<CustomerPage, ApiError> {
     let clear = actor.can(Permission::ContactsRead);
     if !clear && (q.phone.is_some() || q.email.is_some() || q.name.is_some()) {
         return Err(ApiError::new(ErrorCode::Forbidden, "searching by contact data needs the contact-data permission"));
@@ -107,7 +113,7 @@ pub async fn list_customers(State(state): State<AppState>, actor: CurrentActor, 
     };
     let customers = state.store.customers(filter).await?;
     let next_after = crate::extract::next_page(&customers, limit, |c| CustomerId(c.id).to_string());
-    Ok(Json(CustomerPage { customers: customers.into_iter().map(|c| customer_out(c, clear)).collect(), next_after }))
+    Ok(CustomerPage { customers: customers.into_iter().map(|c| customer_out(c, clear)).collect(), next_after })
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -154,11 +160,16 @@ pub async fn create_customer(State(state): State<AppState>, actor: CurrentActor,
 #[utoipa::path(get, path = "/v1/admin/customers/{id}", tag = "crm", security(("api_key" = []), ("session" = [])), params(("id" = String, Path)),
     responses((status = 200, body = CustomerOut), (status = "4XX", body = ErrorBody)))]
 pub async fn get_customer(State(state): State<AppState>, actor: CurrentActor, Path(id): Path<String>) -> Result<Json<CustomerOut>, ApiError> {
-    let id = customer_id(&id)?;
+    Ok(Json(one(&state, &actor, &id).await?))
+}
+
+/// One customer with their cards (the console and the API).
+pub(crate) async fn one(state: &AppState, actor: &Actor, id: &str) -> Result<CustomerOut, ApiError> {
+    let id = customer_id(id)?;
     let c = state.store.customer(id).await?.ok_or_else(|| ApiError::not_found(format!("customer {} does not exist", CustomerId(id))))?;
     let mut out = customer_out(c, actor.can(Permission::ContactsRead));
     out.cards = Some(state.store.customer_cards(id).await?);
-    Ok(Json(out))
+    Ok(out)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

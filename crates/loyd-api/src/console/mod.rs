@@ -9,6 +9,7 @@
 //! Content-Security-Policy that allows no inline script.
 
 pub mod assets;
+mod customers;
 mod dashboard;
 pub mod i18n;
 mod staff;
@@ -46,6 +47,9 @@ pub fn router() -> Router<AppState> {
         .route("/admin/login", get(login_page).post(login))
         .route("/admin/logout", post(logout))
         .route("/admin/assets/{name}", get(assets::serve))
+        .route("/admin/customers", get(customers::page))
+        .route("/admin/customers/{id}", get(customers::customer))
+        .route("/admin/customers/{id}/cards/{number}/{action}", post(customers::card))
         .route("/admin/staff", get(staff::page).post(staff::create))
         .route("/admin/staff/{login}/switch", post(staff::switch))
         .route("/admin/staff/api-keys", post(staff::create_key))
@@ -293,8 +297,9 @@ pub struct Session {
 impl Session {
     pub(crate) fn of(p: &Principal, secret: &str, t: &'static Catalogue, here: &str) -> Session {
         let csrf = csrf_of(secret);
-        let pages: [(&'static str, &'static str, Option<Permission>); 3] = [
+        let pages: [(&'static str, &'static str, Option<Permission>); 4] = [
             ("/admin", "nav.dashboard", None),
+            ("/admin/customers", "nav.customers", Some(Permission::CustomersRead)),
             ("/admin/stores", "nav.stores", Some(Permission::TerminalsManage)),
             ("/admin/staff", "nav.staff", Some(Permission::UsersManage)),
         ];

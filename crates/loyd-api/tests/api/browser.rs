@@ -54,6 +54,18 @@ impl Browser {
         panic!("no browser session from chromedriver: {last:?}");
     }
 
+    /// A desktop browser where a new staff member of `role` has signed in.
+    async fn signed_in(app: &TestApp, login: &str, role: &str) -> Browser {
+        crate::helpers::staff(app, login, role, &[]).await;
+        let b = Browser::start(1280).await;
+        b.client.goto(&app.url("/admin/login")).await.unwrap();
+        b.fill("#login", login).await;
+        b.fill("#password", &format!("{login}-password-1")).await;
+        b.click("button[type=submit]").await;
+        assert_eq!(b.text("#who").await, login);
+        b
+    }
+
     async fn text(&self, css: &str) -> String {
         self.client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await.unwrap().text().await.unwrap()
     }
@@ -146,13 +158,7 @@ both_backends! {
 
     async fn an_admin_adds_a_terminal_reads_its_key_once_and_revokes_it_in_a_real_browser(db: TestDb) {
         let app = spawn_app(db).await;
-        crate::helpers::staff(&app, "ada", "admin", &[]).await;
-        let b = Browser::start(1280).await;
-        b.client.goto(&app.url("/admin/login")).await.unwrap();
-        b.fill("#login", "ada").await;
-        b.fill("#password", "ada-password-1").await;
-        b.click("button[type=submit]").await;
-        assert_eq!(b.text("#who").await, "ada");
+        let b = Browser::signed_in(&app, "ada", "admin").await;
         b.click("a[href='/admin/stores']").await;
         b.fill("#new-riga-01", "pos-2").await;
         b.click("#store-riga-01 form.inline button").await;
@@ -166,6 +172,23 @@ both_backends! {
         assert_eq!(b.client.find_all(Locator::Css("#key")).await.unwrap().len(), 0, "the key is gone from the page");
         let till = app.client.get(app.url("/v1/pos/terminal")).bearer_auth(&key).send().await.unwrap();
         assert_eq!(till.status(), 401);
+        b.client.clone().close().await.unwrap();
+    }
+
+    async fn a_support_agent_finds_a_customer_by_phone_and_blocks_their_card_in_a_real_browser(db: TestDb) {
+        let app = crate::helpers::spawn_example(db, "s10-returns.toml").await;
+        let (_, card) = app.customer_with_card("+37120004242", "LOY").await;
+        let b = Browser::signed_in(&app, "sofia", "support").await;
+        b.click("a[href='/admin/customers']").await;
+        b.fill("#q", "+37120004242").await;
+        b.click("form[role=search] button").await;
+        b.click("#results a").await;
+        assert!(b.text("#cards").await.contains(&card));
+        b.screenshot("console-customer-desktop").await;
+        b.click(&format!("#card-{card} button.revoke")).await;
+        b.text_when(&format!("#card-{card} td.state"), |t| t == "Blocked").await;
+        let inquiry: serde_json::Value = app.pos_get(&format!("/v1/pos/cards/{card}")).await.json().await.unwrap();
+        assert_eq!(inquiry["state"], "blocked", "the till sees the card blocked");
         b.client.clone().close().await.unwrap();
     }
 }

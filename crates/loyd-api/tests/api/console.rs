@@ -52,6 +52,13 @@ async fn sign_in(app: &TestApp, login: &str, password: &str) -> (u16, HeaderMap,
     (status, headers, res.text().await.unwrap())
 }
 
+/// A new staff member of `role`, signed in: their session cookie.
+async fn session(app: &TestApp, login: &str, role: &str) -> String {
+    crate::helpers::staff(app, login, role, &[]).await;
+    let (_, headers, _) = sign_in(app, login, &format!("{login}-password-1")).await;
+    pair(&set_cookie(&headers, "loyd_session").unwrap())
+}
+
 async fn signed_in(app: &TestApp, login: &str) -> Signed {
     signed_in_as(app, login, "marketer", &[], "").await
 }
@@ -209,15 +216,7 @@ both_backends! {
 
     async fn an_admin_adds_a_terminal_in_the_console_sees_its_key_once_and_revokes_it_others_may_not(db: TestDb) {
         let app = spawn_app(db).await;
-        let session = |login: &'static str, role: &'static str| {
-            let app = &app;
-            async move {
-                crate::helpers::staff(app, login, role, &[]).await;
-                let (_, headers, _) = sign_in(app, login, &format!("{login}-password-1")).await;
-                pair(&set_cookie(&headers, "loyd_session").unwrap())
-            }
-        };
-        let admin = session("ada", "admin").await;
+        let admin = session(&app, "ada", "admin").await;
         let page = client().get(app.url("/admin/stores")).header("cookie", &admin).send().await.unwrap().text().await.unwrap();
         assert!(page.contains(r#"id="store-riga-01""#) && page.contains(r#"href="/admin/stores" aria-current="page""#), "{page}");
         let token = csrf(&page);
@@ -249,7 +248,7 @@ both_backends! {
         assert_eq!((res.status().as_u16(), res.headers()["location"].to_str().unwrap()), (303, "/admin/stores"));
         assert_eq!(till(key).await, 401);
         // A marketer has no such page: no link, and the server refuses it.
-        let marketer = session("mara", "marketer").await;
+        let marketer = session(&app, "mara", "marketer").await;
         let home = client().get(app.url("/admin")).header("cookie", &marketer).send().await.unwrap().text().await.unwrap();
         assert!(!home.contains(r#"href="/admin/stores""#));
         assert_eq!(client().get(app.url("/admin/stores")).header("cookie", &marketer).send().await.unwrap().status(), 403);
@@ -321,5 +320,56 @@ both_backends! {
         assert!(page.contains(r#"<tr id="api-key-erp">"#) && !page.contains(&key), "listed, the key never shown again");
         assert_eq!(post("/admin/staff/api-keys/erp/revoke", format!("csrf={token}")).await.unwrap().status(), 303);
         assert_eq!(api(key).await, 401);
+    }
+
+    async fn customers_are_found_as_each_role_may_and_only_card_managers_block_cards(db: TestDb) {
+        let app = spawn_example(db, "s10-returns.toml").await;
+        let (id, card) = app.customer_with_card("+37120004343", "LOY").await;
+        let get = |cookie: String, path: String| {
+            let app = &app;
+            async move {
+                let res = client().get(app.url(&path)).header("cookie", cookie).send().await.unwrap();
+                (res.status().as_u16(), res.text().await.unwrap())
+            }
+        };
+        let support = session(&app, "sofia", "support").await;
+        let (status, page) = get(support.clone(), "/admin/customers?by=phone&q=%2B37120004343".into()).await;
+        assert_eq!(status, 200);
+        assert!(page.contains(&format!(r#"<a href="/admin/customers/c_{id}">c_{id}</a>"#)) && page.contains("+37120004343"), "{page}");
+        let (_, page) = get(support.clone(), format!("/admin/customers/c_{id}")).await;
+        assert!(page.contains(&format!(r#"action="/admin/customers/c_{id}/cards/{card}/block""#)), "support may block: {page}");
+        // An analyst sees contact data masked and cannot search by it; by card, yes.
+        let analyst = session(&app, "anton", "analyst").await;
+        let (status, page) = get(analyst.clone(), "/admin/customers?by=phone&q=%2B37120004343".into()).await;
+        assert_eq!(status, 422);
+        assert!(page.contains(r#"id="search-error" class="error" role="alert">Your role sees contact data masked"#), "{page}");
+        let (_, page) = get(analyst.clone(), format!("/admin/customers?by=card&q={card}")).await;
+        assert!(page.contains(&format!("c_{id}")) && !page.contains("+37120004343"), "{page}");
+        let (_, page) = get(analyst.clone(), format!("/admin/customers/c_{id}")).await;
+        assert!(!page.contains("/block\""), "no block button for an analyst");
+        let res = client()
+            .post(app.url(&format!("/admin/customers/c_{id}/cards/{card}/block")))
+            .header("cookie", &analyst)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("csrf=x")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 403, "and the server refuses it");
+        let state = |card: String| {
+            let app = &app;
+            async move { app.pos_get(&format!("/v1/pos/cards/{card}")).await.json::<serde_json::Value>().await.unwrap()["state"].clone() }
+        };
+        assert_eq!(state(card.clone()).await, "active");
+        // Support blocks it, with the page's token; another customer's card is not reachable from this page.
+        let token = csrf(&get(support.clone(), format!("/admin/customers/c_{id}")).await.1);
+        let post = |path: String| {
+            client().post(app.url(&path)).header("cookie", &support).header("content-type", "application/x-www-form-urlencoded").body(format!("csrf={token}")).send()
+        };
+        assert_eq!(post(format!("/admin/customers/c_{id}/cards/9999999999999/block")).await.unwrap().status(), 404);
+        let res = post(format!("/admin/customers/c_{id}/cards/{card}/block")).await.unwrap();
+        assert_eq!(res.status(), 303);
+        assert_eq!(state(card.clone()).await, "blocked");
+        assert_eq!(get(support, "/admin/customers/c_999".into()).await.0, 404);
     }
 }

@@ -31,6 +31,11 @@ pub struct FailurePage {
 #[utoipa::path(get, path = "/v1/admin/failures", tag = "admin", security(("api_key" = []), ("session" = [])), params(FailureQuery),
     responses((status = 200, body = FailurePage), (status = "4XX", body = ErrorBody)))]
 pub async fn failures(State(state): State<AppState>, actor: CurrentActor, Query(q): Query<FailureQuery>) -> Result<Json<FailurePage>, ApiError> {
+    Ok(Json(page(&state, &actor, q).await?))
+}
+
+/// A page of the failure log (the console and the API); a store manager's stores only.
+pub(crate) async fn page(state: &AppState, actor: &crate::auth::Actor, q: FailureQuery) -> Result<FailurePage, ApiError> {
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     if let Some(store) = &q.store {
         actor.check_store(store)?;
@@ -52,5 +57,5 @@ pub async fn failures(State(state): State<AppState>, actor: CurrentActor, Query(
         })
         .await?;
     let next_before = crate::extract::next_page(&failures, limit, |f| f.id);
-    Ok(Json(FailurePage { failures, next_before }))
+    Ok(FailurePage { failures, next_before })
 }

@@ -11,6 +11,7 @@
 pub mod assets;
 mod customers;
 mod dashboard;
+mod failures;
 pub mod i18n;
 mod staff;
 mod stores;
@@ -50,6 +51,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/customers", get(customers::page))
         .route("/admin/customers/{id}", get(customers::customer))
         .route("/admin/customers/{id}/cards/{number}/{action}", post(customers::card))
+        .route("/admin/failures", get(failures::page))
         .route("/admin/staff", get(staff::page).post(staff::create))
         .route("/admin/staff/{login}/switch", post(staff::switch))
         .route("/admin/staff/api-keys", post(staff::create_key))
@@ -297,9 +299,10 @@ pub struct Session {
 impl Session {
     pub(crate) fn of(p: &Principal, secret: &str, t: &'static Catalogue, here: &str) -> Session {
         let csrf = csrf_of(secret);
-        let pages: [(&'static str, &'static str, Option<Permission>); 4] = [
+        let pages: [(&'static str, &'static str, Option<Permission>); 5] = [
             ("/admin", "nav.dashboard", None),
             ("/admin/customers", "nav.customers", Some(Permission::CustomersRead)),
+            ("/admin/failures", "nav.failures", Some(Permission::FailuresRead)),
             ("/admin/stores", "nav.stores", Some(Permission::TerminalsManage)),
             ("/admin/staff", "nav.staff", Some(Permission::UsersManage)),
         ];

@@ -372,4 +372,40 @@ both_backends! {
         assert_eq!(state(card.clone()).await, "blocked");
         assert_eq!(get(support, "/admin/customers/c_999".into()).await.0, 404);
     }
+
+    async fn the_failure_log_shows_refusals_newest_first_filtered_and_only_in_ones_stores(db: TestDb) {
+        let app = spawn_example(db, "two-currencies.toml").await;
+        for k in 0..3 {
+            let (status, _) = app.commit(&receipt(&format!("bad-{k}"), Some(&format!("27700000099{k}")), "5.00")).await;
+            assert_eq!(status, 404, "an unknown card is refused and logged");
+        }
+        let pskov = app.terminal_key("pskov-01", "pos-1").await;
+        assert_eq!(app.commit_as(&pskov, &receipt("p-bad", Some("2770000000999"), "5.00")).await.0, 404);
+        let support = session(&app, "sofia", "support").await;
+        let get = |cookie: String, path: &'static str| {
+            let app = &app;
+            async move {
+                let res = client().get(app.url(path)).header("cookie", cookie).send().await.unwrap();
+                (res.status().as_u16(), res.text().await.unwrap())
+            }
+        };
+        let (status, page) = get(support.clone(), "/admin/failures").await;
+        assert_eq!(status, 200);
+        assert_eq!(page.matches("<code>unknown_card</code>").count(), 4, "{page}");
+        let (_, page) = get(support.clone(), "/admin/failures?store=pskov-01").await;
+        assert_eq!(page.matches("<code>unknown_card</code>").count(), 1);
+        let (_, page) = get(support, "/admin/failures?code=wrong_pin").await;
+        assert!(page.contains("No refusals match."));
+        // A store manager of Riga sees Riga's only; a marketer has no such page.
+        crate::helpers::staff(&app, "rita", "store_manager", &["riga-01"]).await;
+        let (_, headers, _) = sign_in(&app, "rita", "rita-password-1").await;
+        let rita = pair(&set_cookie(&headers, "loyd_session").unwrap());
+        let (_, page) = get(rita, "/admin/failures").await;
+        assert_eq!(page.matches("<code>unknown_card</code>").count(), 3, "{page}");
+        let marketer = session(&app, "mara", "marketer").await;
+        let (status, home) = get(marketer.clone(), "/admin").await;
+        assert_eq!(status, 200);
+        assert!(!home.contains(r#"href="/admin/failures""#));
+        assert_eq!(get(marketer, "/admin/failures").await.0, 403);
+    }
 }

@@ -204,10 +204,7 @@ pub struct SessionOut {
 #[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 201, body = SessionOut), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn login(State(state): State<AppState>, Json(body): Json<LoginRequest>) -> Result<(StatusCode, Json<SessionOut>), ApiError> {
-    if body.login.len() > 64 || body.password.len() > 1024 {
-        return Err(ApiError::new(ErrorCode::Unauthorized, "wrong login or password"));
-    }
-    match state.store.login(body.login.trim().to_lowercase(), body.password, jiff::SignedDuration::from_hours(SESSION_HOURS)).await? {
+    match start_session(&state, &body.login, body.password).await? {
         Ok(s) => Ok((StatusCode::CREATED, Json(SessionOut { token: s.token, expires_at: s.expires_at, user: s.user.into() }))),
         Err(LoginRefusal::BadCredentials) => Err(ApiError::new(ErrorCode::Unauthorized, "wrong login or password")),
         Err(LoginRefusal::Locked { until }) => Err(ApiError::new(
@@ -216,6 +213,15 @@ pub async fn login(State(state): State<AppState>, Json(body): Json<LoginRequest>
         )
         .with_details(json!({ "locked_until": until }))),
     }
+}
+
+/// A staff member's new session, for the API and the console alike: the login is
+/// trimmed and lower-cased; oversized input is a wrong password, never a store lookup.
+pub(crate) async fn start_session(state: &AppState, login: &str, password: String) -> Result<Result<loyd_store::Session, LoginRefusal>, loyd_store::StoreError> {
+    if login.len() > 64 || password.len() > 1024 {
+        return Ok(Err(LoginRefusal::BadCredentials));
+    }
+    state.store.login(login.trim().to_lowercase(), password, jiff::SignedDuration::from_hours(SESSION_HOURS)).await
 }
 
 /// End this session.

@@ -100,10 +100,12 @@ fn csrf_of(secret: &str) -> String {
     hash.iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
-/// Whether a form or request carries the token of `secret`, compared in constant time.
-fn csrf_ok(secret: &str, headers: &HeaderMap, form_token: Option<&str>) -> bool {
+/// Whether a form carries the token of `secret` — or, when the form has none (an htmx
+/// request), its `x-csrf-token` header does — compared in constant time.
+fn csrf_ok(secret: &str, headers: &HeaderMap, form_token: &str) -> bool {
     let expected = csrf_of(secret);
-    let given = form_token.or_else(|| headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok())).unwrap_or_default();
+    let header = || headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let given = if form_token.is_empty() { header() } else { form_token };
     given.len() == expected.len() && given.bytes().zip(expected.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
 }
 
@@ -182,12 +184,17 @@ fn random_token() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The sign-in form, with a fresh token for its CSRF check.
-async fn login_page(headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
-    let lang = lang_of(&headers, q.lang.as_deref());
+/// The sign-in form with a fresh token for its CSRF check (kept in a cookie of its
+/// own), the login typed so far, and what to fix.
+fn login_form(lang: Lang, status: StatusCode, login: String, error: Option<&'static str>) -> Response {
     let secret = random_token();
-    let mut res = page(StatusCode::OK, LoginPage { f: Frame::new(lang), csrf: csrf_of(&secret), login: String::new(), error: None });
+    let mut res = page(status, LoginPage { f: Frame::new(lang), csrf: csrf_of(&secret), login, error });
     res.headers_mut().append(header::SET_COOKIE, set_cookie(LOGIN_COOKIE, &secret, 3600));
+    res
+}
+
+async fn login_page(headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
+    let mut res = login_form(lang_of(&headers, q.lang.as_deref()), StatusCode::OK, String::new(), None);
     remember_lang(&mut res, q.lang.as_deref());
     res
 }
@@ -195,23 +202,12 @@ async fn login_page(headers: HeaderMap, Query(q): Query<LangQuery>) -> Response 
 /// Signs in with the same logins, lockout and sessions as `POST /v1/auth/login`.
 async fn login(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<LoginForm>) -> Response {
     let lang = lang_of(&headers, None);
-    let again = |error: &'static str, status: StatusCode| {
-        let secret = random_token();
-        let login = form.login.chars().take(64).collect();
-        let mut res = page(status, LoginPage { f: Frame::new(lang), csrf: csrf_of(&secret), login, error: Some(error) });
-        res.headers_mut().append(header::SET_COOKIE, set_cookie(LOGIN_COOKIE, &secret, 3600));
-        res
-    };
     let t = lang.words();
-    let Some(secret) = cookie(&headers, LOGIN_COOKIE) else { return again(t.get("login.expired"), StatusCode::FORBIDDEN) };
-    if !csrf_ok(secret, &headers, Some(&form.csrf)) {
+    let again = |error: &'static str, status: StatusCode| login_form(lang, status, form.login.chars().take(64).collect(), Some(error));
+    if !cookie(&headers, LOGIN_COOKIE).is_some_and(|secret| csrf_ok(secret, &headers, &form.csrf)) {
         return again(t.get("login.expired"), StatusCode::FORBIDDEN);
     }
-    if form.login.len() > 64 || form.password.len() > 1024 {
-        return again(t.get("login.wrong"), StatusCode::UNAUTHORIZED);
-    }
-    let session = state.store.login(form.login.trim().to_lowercase(), form.password.clone(), jiff::SignedDuration::from_hours(SESSION_HOURS)).await;
-    match session {
+    match crate::auth::start_session(&state, &form.login, form.password.clone()).await {
         Ok(Ok(s)) => {
             let mut res = Redirect::to("/admin").into_response();
             let h = res.headers_mut();
@@ -256,7 +252,7 @@ pub(crate) async fn allowed(state: &AppState, headers: &HeaderMap, lang: Lang, n
 pub(crate) async fn checked(state: &AppState, headers: &HeaderMap, token: &str, needs: Permission) -> Result<(Lang, Actor, String), Response> {
     let lang = lang_of(headers, None);
     let (actor, secret) = allowed(state, headers, lang, needs).await?;
-    if !csrf_ok(&secret, headers, Some(token)) {
+    if !csrf_ok(&secret, headers, token) {
         return Err((StatusCode::FORBIDDEN, Html(lang.words().get("error.forbidden").to_owned())).into_response());
     }
     Ok((lang, actor, secret))
@@ -266,7 +262,7 @@ pub(crate) async fn checked(state: &AppState, headers: &HeaderMap, token: &str, 
 async fn logout(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<CsrfForm>) -> Response {
     let lang = lang_of(&headers, None);
     let Some(token) = cookie(&headers, SESSION_COOKIE) else { return Redirect::to("/admin/login").into_response() };
-    if !csrf_ok(token, &headers, Some(&form.csrf)) {
+    if !csrf_ok(token, &headers, &form.csrf) {
         return (StatusCode::FORBIDDEN, Html(lang.words().get("error.forbidden").to_owned())).into_response();
     }
     if let Err(e) = state.store.logout(terminal_key_hash(token)).await {

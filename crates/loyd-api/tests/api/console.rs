@@ -247,6 +247,21 @@ both_backends! {
         let res = post("/admin/stores/riga-01/terminals/pos-7/revoke", format!("csrf={token}")).await.unwrap();
         assert_eq!((res.status().as_u16(), res.headers()["location"].to_str().unwrap()), (303, "/admin/stores"));
         assert_eq!(till(key).await, 401);
+        // An htmx request carries the token in its header instead of a field: a wrong
+        // one is refused, the page's one works (a new key brings the terminal back).
+        let hx = |token: String| {
+            client()
+                .post(app.url("/admin/stores/riga-01/terminals/pos-7/rotate"))
+                .header("cookie", &admin)
+                .header("x-csrf-token", token)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body("")
+                .send()
+        };
+        assert_eq!(hx("0000".into()).await.unwrap().status(), 403);
+        let page = hx(token.clone()).await.unwrap().text().await.unwrap();
+        let key = page.split(r#"<code id="key">"#).nth(1).expect("a new key is shown").split('<').next().unwrap().to_owned();
+        assert_eq!(till(key).await, 200);
         // A marketer has no such page: no link, and the server refuses it.
         let marketer = session(&app, "mara", "marketer").await;
         let home = client().get(app.url("/admin")).header("cookie", &marketer).send().await.unwrap().text().await.unwrap();

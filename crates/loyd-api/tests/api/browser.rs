@@ -88,12 +88,36 @@ impl Browser {
         panic!("{css} still says {last:?}");
     }
 
+    /// Types `value` into `css` once the page shows it (a click before may still be
+    /// loading the next page), within 10 s.
     async fn fill(&self, css: &str, value: &str) {
-        self.client.find(Locator::Css(css)).await.unwrap().send_keys(value).await.unwrap();
+        self.act(css, |e| async move { e.send_keys(value).await }).await;
     }
 
+    /// Clicks `css` once the page shows it, within 10 s.
     async fn click(&self, css: &str) {
-        self.client.find(Locator::Css(css)).await.unwrap().click().await.unwrap();
+        self.act(css, |e| async move { e.click().await.map(|_| ()) }).await;
+    }
+
+    /// Does `what` to the element `css`, retried while the element is missing or was
+    /// replaced under it by a page still loading.
+    async fn act<F, Fut>(&self, css: &str, what: F)
+    where
+        F: Fn(fantoccini::elements::Element) -> Fut,
+        Fut: std::future::Future<Output = Result<(), fantoccini::error::CmdError>>,
+    {
+        let mut last = None;
+        for _ in 0..100 {
+            match self.client.find(Locator::Css(css)).await {
+                Ok(e) => match what(e).await {
+                    Ok(()) => return,
+                    Err(err) => last = Some(err),
+                },
+                Err(err) => last = Some(err),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{css}: {last:?}");
     }
 
     /// Saves a PNG of the page as `$LOYD_SCREENSHOTS/{name}.png`, when that is set.

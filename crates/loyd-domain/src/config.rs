@@ -94,6 +94,23 @@ impl fmt::Display for PlanStep {
     }
 }
 
+/// One field that differs between two versions of an object: its path in the object
+/// (`rewards[0].percent`) and its values before and after as JSON text (`(none)` when
+/// absent).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldChange {
+    pub path: String,
+    pub before: String,
+    pub after: String,
+}
+
+/// The fields that differ between two versions of one object, as a diff shows them.
+pub fn field_changes(before: &serde_json::Value, after: &serde_json::Value) -> Vec<FieldChange> {
+    let mut out = Vec::new();
+    changes(before, after, String::new(), &mut out);
+    out.into_iter().map(|(path, before, after)| FieldChange { path, before, after }).collect()
+}
+
 /// The leaves that differ between two JSON values, with their paths
 /// (`rewards[0].group`); lists of different lengths, and values of different kinds, are
 /// one change.

@@ -116,6 +116,8 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/v1/admin/config/{section}/{id}",
             get(programs::get_object).put(programs::put_object).patch(programs::patch_object).delete(programs::remove_object),
         )
+        .route("/v1/admin/config/{section}/{id}/versions", get(programs::object_versions))
+        .route("/v1/admin/campaigns/{id}/status", post(programs::campaign_status))
         .route("/v1/admin/ledger/audit", get(audit))
         .route("/v1/admin/ledger/system", get(ledger::system))
         .route_layer(middleware::from_fn_with_state(state, crate::auth::guard))

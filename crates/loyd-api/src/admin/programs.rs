@@ -12,6 +12,7 @@ use loyd_domain::simulate::SimReport;
 use loyd_store::ConfigVersion;
 
 use super::*;
+use crate::auth::Actor;
 use crate::extract::ProgramBody;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -201,18 +202,29 @@ pub async fn simulate(
     Query(q): Query<SimulateQuery>,
     body: ProgramBody,
 ) -> Result<Json<SimReport>, ApiError> {
+    simulated(&state, &actor, body.doc.clone(), &q).await?.map(Json).map_err(|e| body.locate(e))
+}
+
+/// A simulation of `change` over the period and store of `q` (a store manager's own
+/// stores only); the console's "simulate" runs through here. The outer error is the
+/// request's, the inner one the change's (its problems, to be located by the caller).
+pub(crate) async fn simulated(
+    state: &AppState,
+    actor: &Actor,
+    change: ConfigDocument,
+    q: &SimulateQuery,
+) -> Result<Result<SimReport, loyd_store::StoreError>, ApiError> {
     let (from, to) = loyd_domain::simulate::period(&q.from, &q.to, q.timezone.as_deref().unwrap_or("UTC")).map_err(ApiError::validation)?;
     if let Some(s) = &q.store {
         actor.check_store(s)?;
     }
-    let store = match (q.store, actor.stores()) {
+    let store = match (q.store.clone(), actor.stores()) {
         (Some(s), _) => Some(s),
         (None, Some(mine)) if mine.len() == 1 => Some(mine[0].clone()),
         (None, Some(_)) => return Err(ApiError::validation("name one of your stores in `store`")),
         (None, None) => None,
     };
-    let report = state.store.simulate(body.doc.clone(), from, to, store).await.map_err(|e| body.locate(e))?;
-    Ok(Json(report))
+    Ok(state.store.simulate(change, from, to, store).await)
 }
 
 // ---- one object at a time ------------------------------------------------------------
@@ -267,12 +279,12 @@ fn object_problems(section: &str, problems: Vec<loyd_domain::config::ConfigError
 /// Applies a one-object document and answers with the object after it.
 async fn change_object(
     state: &AppState,
-    actor: &CurrentActor,
+    actor: &Actor,
     (section, id): (&str, &str),
     doc: ConfigDocument,
     dry_run: bool,
     mode: Mode,
-) -> Result<Json<ObjectChanged>, ApiError> {
+) -> Result<ObjectChanged, ApiError> {
     let source = format!("admin API ({}): {section}/{id}", actor.name());
     let applied = match state.store.apply_config_as(doc, source, dry_run, mode).await {
         Err(loyd_store::StoreError::Config(problems)) => return Err(object_problems(section, problems)),
@@ -286,7 +298,7 @@ async fn change_object(
         Mode::Remove => None,
         _ => applied.steps.iter().find_map(|s| s.after.clone()).or(state.store.config_snapshot().await?.object(section, id)),
     };
-    Ok(Json(ObjectChanged { version: applied.version, steps: applied.steps, object }))
+    Ok(ObjectChanged { version: applied.version, steps: applied.steps, object })
 }
 
 /// The objects of one section of the configuration in force (`campaigns`,
@@ -295,19 +307,29 @@ async fn change_object(
 #[utoipa::path(get, path = "/v1/admin/config/{section}", tag = "admin", security(("api_key" = []), ("session" = [])),
     params(("section" = String, Path)), responses((status = 200, body = ObjectsOut), (status = "4XX", body = ErrorBody)))]
 pub async fn list_objects(State(state): State<AppState>, Path(section): Path<String>) -> Result<Json<ObjectsOut>, ApiError> {
+    Ok(Json(objects(&state, &section).await?))
+}
+
+/// The objects of one section in force; the console lists them through here too.
+pub(crate) async fn objects(state: &AppState, section: &str) -> Result<ObjectsOut, ApiError> {
     let doc = state.store.config_snapshot().await?;
-    let objects = doc.objects(&section).ok_or_else(|| unknown_section(&section))?;
-    Ok(Json(ObjectsOut { version: state.store.config_version().await?, objects }))
+    let objects = doc.objects(section).ok_or_else(|| unknown_section(section))?;
+    Ok(ObjectsOut { version: state.store.config_version().await?, objects })
 }
 
 /// One object of the configuration in force, every field present, as `PUT` takes it.
 #[utoipa::path(get, path = "/v1/admin/config/{section}/{id}", tag = "admin", security(("api_key" = []), ("session" = [])),
     params(("section" = String, Path), ("id" = String, Path)), responses((status = 200, body = ObjectOut), (status = "4XX", body = ErrorBody)))]
 pub async fn get_object(State(state): State<AppState>, Path((section, id)): Path<(String, String)>) -> Result<Json<ObjectOut>, ApiError> {
+    Ok(Json(object(&state, &section, &id).await?))
+}
+
+/// One object in force, every field present.
+pub(crate) async fn object(state: &AppState, section: &str, id: &str) -> Result<ObjectOut, ApiError> {
     let doc = state.store.config_snapshot().await?;
-    doc.objects(&section).ok_or_else(|| unknown_section(&section))?;
-    let object = doc.object(&section, &id).ok_or_else(|| no_object(&section, &id))?;
-    Ok(Json(ObjectOut { version: state.store.config_version().await?, object }))
+    doc.objects(section).ok_or_else(|| unknown_section(section))?;
+    let object = doc.object(section, id).ok_or_else(|| no_object(section, id))?;
+    Ok(ObjectOut { version: state.store.config_version().await?, object })
 }
 
 /// Create or replace one object (a campaign, a coupon series, …) as a new version of
@@ -323,9 +345,14 @@ pub async fn put_object(
     Query(q): Query<DryRunQuery>,
     Json(object): Json<serde_json::Value>,
 ) -> Result<Json<ObjectChanged>, ApiError> {
-    loyd_domain::config::SECTIONS.iter().find(|(s, _)| *s == section).ok_or_else(|| unknown_section(&section))?;
-    let doc = ConfigDocument::of_object(&section, &id, object).map_err(|p| object_problems(&section, p))?;
-    change_object(&state, &actor, (&section, &id), doc, q.dry_run, Mode::Merge).await
+    Ok(Json(put(&state, &actor, (&section, &id), object, q.dry_run).await?))
+}
+
+/// Creates or replaces one object; the console's forms save through here.
+pub(crate) async fn put(state: &AppState, actor: &Actor, (section, id): (&str, &str), object: serde_json::Value, dry_run: bool) -> Result<ObjectChanged, ApiError> {
+    loyd_domain::config::SECTIONS.iter().find(|(s, _)| *s == section).ok_or_else(|| unknown_section(section))?;
+    let doc = ConfigDocument::of_object(section, id, object).map_err(|p| object_problems(section, p))?;
+    change_object(state, actor, (section, id), doc, dry_run, Mode::Merge).await
 }
 
 /// Change some fields of one object (a JSON merge patch: the fields given are set,
@@ -340,14 +367,147 @@ pub async fn patch_object(
     Query(q): Query<DryRunQuery>,
     Json(patch): Json<serde_json::Value>,
 ) -> Result<Json<ObjectChanged>, ApiError> {
+    Ok(Json(patched(&state, &actor, (&section, &id), &patch, q.dry_run).await?))
+}
+
+/// Changes some fields of one object (a JSON merge patch).
+pub(crate) async fn patched(state: &AppState, actor: &Actor, (section, id): (&str, &str), patch: &serde_json::Value, dry_run: bool) -> Result<ObjectChanged, ApiError> {
     let current = state.store.config_snapshot().await?;
-    current.objects(&section).ok_or_else(|| unknown_section(&section))?;
+    current.objects(section).ok_or_else(|| unknown_section(section))?;
     if !patch.is_object() {
         return Err(ApiError::validation("a patch is a JSON object of the fields to change"));
     }
-    let doc = current.patched_object(&section, &id, &patch).ok_or_else(|| no_object(&section, &id))?;
-    let doc = doc.map_err(|p| object_problems(&section, p))?;
-    change_object(&state, &actor, (&section, &id), doc, q.dry_run, Mode::Merge).await
+    let doc = current.patched_object(section, id, patch).ok_or_else(|| no_object(section, id))?;
+    let doc = doc.map_err(|p| object_problems(section, p))?;
+    change_object(state, actor, (section, id), doc, dry_run, Mode::Merge).await
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ObjectVersionsQuery {
+    /// Look at most this many versions back (default 50, at most 200).
+    pub limit: Option<u32>,
+}
+
+/// A version of the configuration that changed one object.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ObjectVersion {
+    pub version: i64,
+    #[schema(value_type = String)]
+    pub applied_at: Timestamp,
+    /// Who or what applied it.
+    pub source: String,
+    /// `create`, `update` or `remove`.
+    pub action: &'static str,
+    /// The fields it changed, with their values before and after (JSON text).
+    #[schema(value_type = Vec<Object>)]
+    pub changes: Vec<loyd_domain::config::FieldChange>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ObjectVersionsOut {
+    /// Newest first.
+    pub versions: Vec<ObjectVersion>,
+}
+
+/// The history of one object: the versions of the configuration that created, changed
+/// or removed it, newest first, each with the fields it changed.
+#[utoipa::path(get, path = "/v1/admin/config/{section}/{id}/versions", tag = "admin", security(("api_key" = []), ("session" = [])),
+    params(("section" = String, Path), ("id" = String, Path), ObjectVersionsQuery),
+    responses((status = 200, body = ObjectVersionsOut), (status = "4XX", body = ErrorBody)))]
+pub async fn object_versions(
+    State(state): State<AppState>,
+    Path((section, id)): Path<(String, String)>,
+    Query(q): Query<ObjectVersionsQuery>,
+) -> Result<Json<ObjectVersionsOut>, ApiError> {
+    Ok(Json(ObjectVersionsOut { versions: history(&state, (&section, &id), q.limit.unwrap_or(50).clamp(1, 200)).await? }))
+}
+
+/// The versions among the last `limit` that changed one object, newest first.
+pub(crate) async fn history(state: &AppState, (section, id): (&str, &str), limit: u32) -> Result<Vec<ObjectVersion>, ApiError> {
+    if !loyd_domain::config::SECTIONS.iter().any(|(s, _)| *s == section) {
+        return Err(unknown_section(section));
+    }
+    // One version more than asked for: the state the oldest one changed. With the
+    // whole history in view, that state is the empty configuration.
+    let versions = state.store.config_history(None, limit + 1).await?;
+    let whole = versions.len() <= limit as usize;
+    let mut states = Vec::with_capacity(versions.len() + 1);
+    for v in &versions {
+        states.push((Some(v), state.store.config_document(v.version).await?.object(section, id)));
+    }
+    if whole {
+        states.push((None, None));
+    }
+    let mut out = Vec::new();
+    for pair in states.windows(2) {
+        let ((Some(v), after), (_, before)) = (&pair[0], &pair[1]) else { continue };
+        let action = match (before, after) {
+            (a, b) if a == b => continue,
+            (None, _) => "create",
+            (_, None) => "remove",
+            _ => "update",
+        };
+        // A creation or removal lists, field by field, those that are set, not every
+        // default: the object is compared with itself emptied.
+        let unset = |v: &str| matches!(v, "(none)" | "null" | "[]" | "{}" | "false");
+        let (b, a) = match (before, after) {
+            (Some(b), Some(a)) => (b.clone(), a.clone()),
+            (None, Some(a)) => (emptied(a), a.clone()),
+            (Some(b), None) => (b.clone(), emptied(b)),
+            (None, None) => continue,
+        };
+        let changes = loyd_domain::config::field_changes(&b, &a)
+            .into_iter()
+            .filter(|c| !(unset(&c.before) && unset(&c.after)))
+            .collect();
+        out.push(ObjectVersion { version: v.version, applied_at: v.applied_at, source: v.source.clone(), action, changes });
+    }
+    Ok(out)
+}
+
+/// `v` with every field emptied and lists of objects kept item by item, so that a diff
+/// against it names each field that is set (`rewards[0].percent`).
+fn emptied(v: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), emptied(v))).collect()),
+        Value::Array(items) if items.iter().any(Value::is_object) => Value::Array(items.iter().map(emptied).collect()),
+        Value::Array(_) => Value::Array(Vec::new()),
+        _ => Value::Null,
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusIn {
+    /// `active`, `paused` or `archived` (`draft` only for a draft).
+    pub status: String,
+}
+
+/// A campaign's lifecycle: activate a draft, pause and resume, archive — each a new
+/// version of the configuration, audited. Refused (`409 conflict`) when the campaign's
+/// status does not allow it (an archived campaign never runs again); asking for the
+/// status it already has changes nothing.
+#[utoipa::path(post, path = "/v1/admin/campaigns/{id}/status", tag = "admin", security(("api_key" = []), ("session" = [])),
+    params(("id" = String, Path)), request_body = StatusIn,
+    responses((status = 200, body = ObjectChanged), (status = "4XX", body = ErrorBody)))]
+pub async fn campaign_status(
+    State(state): State<AppState>,
+    actor: CurrentActor,
+    Path(id): Path<String>,
+    Json(body): Json<StatusIn>,
+) -> Result<Json<ObjectChanged>, ApiError> {
+    Ok(Json(set_status(&state, &actor, &id, &body.status).await?))
+}
+
+/// Moves a campaign to `status` if its lifecycle allows it.
+pub(crate) async fn set_status(state: &AppState, actor: &Actor, id: &str, status: &str) -> Result<ObjectChanged, ApiError> {
+    use loyd_domain::program::CampaignStatus;
+    let to = CampaignStatus::parse(status).ok_or_else(|| ApiError::validation(format!("status: '{status}' is not one of draft, active, paused, archived")))?;
+    let current = object(state, "campaigns", id).await?.object;
+    let from = current.get("status").and_then(|s| s.as_str()).and_then(CampaignStatus::parse).unwrap_or_default();
+    from.may_become(to).map_err(|why| ApiError::new(ErrorCode::Conflict, format!("campaign '{id}' is {}: {why}", from.name())))?;
+    patched(state, actor, ("campaigns", id), &json!({ "status": to.name() }), false).await
 }
 
 /// Remove one object as a new version of the configuration; refused for what still
@@ -365,5 +525,5 @@ pub async fn remove_object(
     current.objects(&section).ok_or_else(|| unknown_section(&section))?;
     let object = current.object(&section, &id).ok_or_else(|| no_object(&section, &id))?;
     let doc = ConfigDocument::of_object(&section, &id, object).map_err(|p| object_problems(&section, p))?;
-    change_object(&state, &actor, (&section, &id), doc, q.dry_run, Mode::Remove).await
+    Ok(Json(change_object(&state, &actor, (&section, &id), doc, q.dry_run, Mode::Remove).await?))
 }

@@ -9,9 +9,11 @@
 //! Content-Security-Policy that allows no inline script.
 
 pub mod assets;
+mod campaigns;
 mod customers;
 mod dashboard;
 mod failures;
+mod form;
 pub mod i18n;
 mod staff;
 mod stores;
@@ -48,6 +50,11 @@ pub fn router() -> Router<AppState> {
         .route("/admin/login", get(login_page).post(login))
         .route("/admin/logout", post(logout))
         .route("/admin/assets/{name}", get(assets::serve))
+        .route("/admin/campaigns", get(campaigns::list).post(campaigns::create))
+        .route("/admin/campaigns/new", get(campaigns::new))
+        .route("/admin/campaigns/simulate", post(campaigns::simulate))
+        .route("/admin/campaigns/{id}", get(campaigns::show).post(campaigns::save))
+        .route("/admin/campaigns/{id}/status", post(campaigns::lifecycle))
         .route("/admin/customers", get(customers::page))
         .route("/admin/customers/{id}", get(customers::customer))
         .route("/admin/customers/{id}/cards/{number}/{action}", post(customers::card))
@@ -295,8 +302,9 @@ pub struct Session {
 impl Session {
     pub(crate) fn of(p: &Principal, secret: &str, t: &'static Catalogue, here: &str) -> Session {
         let csrf = csrf_of(secret);
-        let pages: [(&'static str, &'static str, Option<Permission>); 5] = [
+        let pages: [(&'static str, &'static str, Option<Permission>); 6] = [
             ("/admin", "nav.dashboard", None),
+            ("/admin/campaigns", "nav.campaigns", Some(Permission::ConfigRead)),
             ("/admin/customers", "nav.customers", Some(Permission::CustomersRead)),
             ("/admin/failures", "nav.failures", Some(Permission::FailuresRead)),
             ("/admin/stores", "nav.stores", Some(Permission::TerminalsManage)),

@@ -85,6 +85,7 @@ impl Browser {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        self.screenshot("failed").await;
         panic!("{css} still says {last:?}");
     }
 
@@ -118,6 +119,11 @@ impl Browser {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         panic!("{css}: {last:?}");
+    }
+
+    /// Chooses the option `value` of the select `css`.
+    async fn choose(&self, css: &str, value: &str) {
+        self.act(css, |e| async move { e.select_by_value(value).await }).await;
     }
 
     /// Saves a PNG of the page as `$LOYD_SCREENSHOTS/{name}.png`, when that is set.
@@ -213,6 +219,56 @@ both_backends! {
         b.text_when(&format!("#card-{card} td.state"), |t| t == "Blocked").await;
         let inquiry: serde_json::Value = app.pos_get(&format!("/v1/pos/cards/{card}")).await.json().await.unwrap();
         assert_eq!(inquiry["state"], "blocked", "the till sees the card blocked");
+        b.client.clone().close().await.unwrap();
+    }
+
+    async fn a_marketer_builds_a_weekend_dairy_campaign_for_silver_simulates_it_activates_it_and_the_till_gives_it(db: TestDb) {
+        // Saturday 28 November 2026, 10:00 in Riga.
+        let app = crate::helpers::spawn_at(db, crate::helpers::example("s8-tiers.toml"), loyd_api::ApiConfig::default(), "2026-11-28T08:00:00Z").await;
+        let (_, card) = app.customer_with_card("+37120005555", "LOY").await;
+        let line = |sku: &str, group: &str, amount: &str| json!({"line": 1, "sku": sku, "groups": [group], "qty": "1", "amount": amount});
+        let receipt = |id: &str, l: serde_json::Value| json!({"receipt_id": id, "customer": {"card": card}, "lines": [l]});
+        // 300.00 makes the customer silver; their next receipt has 20.00 of dairy.
+        assert_eq!(app.commit(&receipt("r-1", line("TV", "electronics", "300.00"))).await.0, 201);
+        assert_eq!(app.commit(&receipt("r-2", line("MILK", "dairy", "20.00"))).await.0, 201);
+
+        let b = Browser::signed_in(&app, "mara", "marketer").await;
+        b.click("a[href='/admin/campaigns']").await;
+        b.click("#new-campaign").await;
+        b.fill("#f-id", "weekend-dairy-silver").await;
+        b.fill("#f-name", "10 % on dairy for silver at weekends").await;
+        b.click("input[name=weekdays][value=sat]").await;
+        b.click("input[name=weekdays][value=sun]").await;
+        b.click("input[name=tiers][value=silver]").await;
+        b.choose("#f-rewards-0-type", "discount").await;
+        b.fill("#f-rewards-0-percent", "10,5").await;
+        b.fill("#f-rewards-0-groups", "dairy").await;
+        b.click("#save").await;
+        b.text_when("#status", |t| t == "Draft").await;
+        b.screenshot("console-campaign-desktop").await;
+        // 10.5 % was a typo: 10 %, and the simulation of the last 30 days.
+        b.client.find(Locator::Css("#f-rewards-0-percent")).await.unwrap().clear().await.unwrap();
+        b.fill("#f-rewards-0-percent", "10").await;
+        b.click("#simulate").await;
+        // 10 % of the 20.00 of dairy, after silver's own 3 % (0.60), which runs first.
+        b.text_when("#sim-cost", |t| t == "1.94 EUR").await;
+        assert_eq!(b.text("#sim-customers").await, "1");
+        b.client.execute("document.getElementById('rewards').scrollIntoView()", vec![]).await.unwrap();
+        b.screenshot("console-campaign-rewards").await;
+        b.client.execute("document.getElementById('simulation').scrollIntoView()", vec![]).await.unwrap();
+        b.screenshot("console-campaign-simulation").await;
+        assert_eq!(b.text("#sim-changed").await, "1");
+        b.click("#save").await;
+        b.text_when("#history", |t| t.contains("rewards[0].percent")).await;
+        b.click("#to-active").await;
+        b.text_when("#status", |t| t == "Active").await;
+
+        let (status, body) = app.commit(&receipt("r-3", line("CHEESE", "dairy", "50.00"))).await;
+        assert_eq!(status, 201, "{body}");
+        let applied = body["lines"][0]["applied"].as_array().unwrap();
+        let ours = applied.iter().find(|a| a["campaign"] == "weekend-dairy-silver").unwrap_or_else(|| panic!("{body}"));
+        // 10 % of 50.00 less silver's 1.50.
+        assert_eq!(ours["amount"], "4.85");
         b.client.clone().close().await.unwrap();
     }
 }

@@ -30,6 +30,12 @@ fn csrf(html: &str) -> String {
     html[at..].split('"').next().unwrap().to_owned()
 }
 
+/// A form body of `pairs`, URL-encoded.
+fn form(pairs: &[(&str, &str)]) -> String {
+    let enc = |s: &str| s.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect::<String>();
+    pairs.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect::<Vec<_>>().join("&")
+}
+
 struct Signed {
     page: String,
 }
@@ -423,4 +429,97 @@ both_backends! {
         assert!(!home.contains(r#"href="/admin/failures""#));
         assert_eq!(get(marketer, "/admin/failures").await.0, 403);
     }
+
+    async fn a_campaign_is_built_checked_at_its_fields_simulated_and_run_through_its_lifecycle_in_the_console(db: TestDb) {
+        let app = crate::helpers::spawn_at(db, crate::helpers::example("s8-tiers.toml"), loyd_api::ApiConfig::default(), "2026-11-28T08:00:00Z").await;
+        crate::helpers::admin(&app).await;
+        let (_, card) = app.customer_with_card("+37120006666", "LOY").await;
+        // 300.00 makes the customer silver; their next receipt has 40.00 of dairy.
+        assert_eq!(app.commit(&receipt("r-0", Some(&card), "300.00")).await.0, 201);
+        let mut r = receipt("r-1", Some(&card), "40.00");
+        r["lines"][0]["groups"] = json!(["dairy"]);
+        let (_, body) = app.commit(&r).await;
+        assert_eq!(body["discount"], "1.20", "silver's own 3 %: {body}");
+        let marketer = session(&app, "mara", "marketer").await;
+        let get = |path: String, cookie: String| {
+            let app = &app;
+            async move {
+                let res = client().get(app.url(&path)).header("cookie", cookie).send().await.unwrap();
+                (res.status().as_u16(), res.text().await.unwrap())
+            }
+        };
+        let post = |path: &str, cookie: &str, body: String| {
+            client().post(app.url(path)).header("cookie", cookie).header("content-type", "application/x-www-form-urlencoded").body(body).send()
+        };
+        let (status, page) = get("/admin/campaigns/new".into(), marketer.clone()).await;
+        assert_eq!(status, 200);
+        let token = csrf(&page);
+        assert!(page.contains(r#"name="tiers" value="silver""#) && page.contains(r#"name="rewards[0].type""#), "the choices come from the program");
+        // Every problem at once, each next to its field: a word for a number is the
+        // form's to refuse, a percent over 100 the engine's.
+        let base = [("csrf", token.as_str()), ("id", "dairy-10"), ("name", "Dairy"), ("weekdays", "sat"), ("weekdays", "sun"), ("tiers", "silver"), ("rewards[0].type", "discount"), ("rewards[0].groups", "dairy")];
+        let with = |extra: &[(&'static str, &'static str)]| form(&[&base[..], extra].concat());
+        let res = post("/admin/campaigns", &marketer, with(&[("rewards[0].percent", "ten"), ("priority", "high")])).await.unwrap();
+        assert_eq!(res.status(), 422);
+        let page = res.text().await.unwrap();
+        assert!(page.contains(r#"id="f-rewards-0-percent-error">Enter a number"#) && page.contains(r#"id="f-priority-error">Enter a whole number"#), "{page}");
+        assert!(page.contains(r#"value="ten""#), "what was typed is kept");
+        let res = post("/admin/campaigns", &marketer, with(&[("rewards[0].percent", "150")])).await.unwrap();
+        assert_eq!(res.status(), 422);
+        let page = res.text().await.unwrap();
+        let reward = page.split(r#"id="reward-1""#).nth(1).unwrap().split("</fieldset>").next().unwrap();
+        assert!(reward.contains(r#"<p class="error" role="alert">a discount needs exactly one of percent (0–100)"#), "{page}");
+        assert!(page.contains(r##"<a href="#reward-1">Reward 1</a>"##), "the summary links to the reward");
+        assert_eq!(call_status(&app, "/v1/admin/config/campaigns/dairy-10").await, 404, "nothing was saved");
+        // Saved as a draft: it runs nowhere yet.
+        let res = post("/admin/campaigns", &marketer, with(&[("rewards[0].percent", "10")])).await.unwrap();
+        assert_eq!(res.status(), 303);
+        assert!(res.headers()["location"].to_str().unwrap().starts_with("/admin/campaigns/dairy-10?saved="));
+        let (_, stored) = crate::helpers::call(&app, "GET", "/v1/admin/config/campaigns/dairy-10", crate::helpers::ADMIN_KEY, None).await;
+        let c = &stored["object"];
+        assert_eq!((c["status"].as_str(), c["weekdays"].clone(), c["tiers"].clone()), (Some("draft"), json!(["sat", "sun"]), json!(["silver"])));
+        assert_eq!((c["rewards"][0]["percent"].as_str(), c["rewards"][0]["groups"].clone()), (Some("10"), json!(["dairy"])));
+        // The same id again is refused at the id.
+        let res = post("/admin/campaigns", &marketer, with(&[("rewards[0].percent", "10")])).await.unwrap();
+        assert!(res.text().await.unwrap().contains(r#"id="f-id-error">A campaign with this id exists"#));
+        // Simulated over the last 30 days as the form stands: 10 % of 40.00 of dairy.
+        let res = post("/admin/campaigns/simulate", &marketer, with(&[("rewards[0].percent", "10"), ("sim_days", "30")])).await.unwrap();
+        let fragment = res.text().await.unwrap();
+        assert!(fragment.contains(r#"id="sim-cost">4.00 EUR"#) && fragment.contains(r#"id="sim-customers">1"#), "{fragment}");
+        // The lifecycle: a draft is not paused; activated, paused, archived; never back.
+        let (_, page) = get("/admin/campaigns/dairy-10".into(), marketer.clone()).await;
+        assert!(page.contains(r#"id="to-active""#) && !page.contains(r#"id="to-paused""#), "{page}");
+        let status = |to: &str| post("/admin/campaigns/dairy-10/status", &marketer, form(&[("csrf", &token), ("status", to)]));
+        assert_eq!(status("paused").await.unwrap().status(), 409);
+        for to in ["active", "paused", "active", "archived"] {
+            assert_eq!(status(to).await.unwrap().status(), 303, "{to}");
+        }
+        let res = status("active").await.unwrap();
+        assert_eq!(res.status(), 409);
+        assert!(res.text().await.unwrap().contains("cannot run again"));
+        // Its history, field by field, newest first.
+        let (_, page) = get("/admin/campaigns/dairy-10".into(), marketer.clone()).await;
+        assert!(page.contains("<code>status</code>: active → archived"), "{page}");
+        let (_, versions) = crate::helpers::call(&app, "GET", "/v1/admin/config/campaigns/dairy-10/versions", crate::helpers::ADMIN_KEY, None).await;
+        let actions: Vec<&str> = versions["versions"].as_array().unwrap().iter().map(|v| v["action"].as_str().unwrap()).collect();
+        assert_eq!(actions, ["update", "update", "update", "update", "create"]);
+        // The list filters by status.
+        let (_, list) = get("/admin/campaigns?status=archived".into(), marketer.clone()).await;
+        assert!(list.contains(r#"id="campaign-dairy-10""#) && !list.contains(r#"id="campaign-gold-5""#));
+        // An analyst reads campaigns but changes nothing; customer care has no page.
+        let analyst = session(&app, "ann", "analyst").await;
+        let (status, page) = get("/admin/campaigns/gold-5".into(), analyst.clone()).await;
+        assert_eq!(status, 200);
+        assert!(page.contains("<fieldset class=\"plain\" disabled>") && !page.contains(r#"id="save""#));
+        let res = post("/admin/campaigns/gold-5", &analyst, form(&[("csrf", &csrf(&page)), ("name", "Mine")])).await.unwrap();
+        assert_eq!(res.status(), 403);
+        let support = session(&app, "sue", "support").await;
+        assert_eq!(get("/admin/campaigns".into(), support).await.0, 403);
+        // Without its token, a form changes nothing.
+        assert_eq!(post("/admin/campaigns/gold-5", &marketer, form(&[("name", "Forged")])).await.unwrap().status(), 403);
+    }
+}
+
+async fn call_status(app: &TestApp, path: &str) -> u16 {
+    crate::helpers::call(app, "GET", path, crate::helpers::ADMIN_KEY, None).await.0
 }

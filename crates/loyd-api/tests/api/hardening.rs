@@ -574,6 +574,12 @@ both_backends! {
                         admin_call("PUT", format!("/v1/admin/config/campaigns/{id}"), json!({"rewards": [{"type": "discount", "percent": "1"}]})).await;
                         ("DELETE", format!("/v1/admin/config/campaigns/{id}"), None)
                     }
+                    "`GET /v1/admin/config/{section}/{id}/versions`" => ("GET", "/v1/admin/config/campaigns/points/versions".into(), None),
+                    "`POST /v1/admin/campaigns/{id}/status`" => {
+                        let id = fresh("paused");
+                        admin_call("PUT", format!("/v1/admin/config/campaigns/{id}"), json!({"rewards": [{"type": "discount", "percent": "1"}]})).await;
+                        ("POST", format!("/v1/admin/campaigns/{id}/status"), Some(json!({"status": "paused"})))
+                    }
                     "`GET /v1/admin/ledger/audit`" => ("GET", "/v1/admin/ledger/audit".into(), None),
                     "`GET /v1/admin/ledger/system`" => ("GET", "/v1/admin/ledger/system".into(), None),
                     "`GET /v1/admin/gifts`" => ("GET", "/v1/admin/gifts".into(), None),

@@ -248,3 +248,17 @@ fn a_gift_series_with_both_nominals_and_a_range_says_so() {
     assert!(shown.iter().any(|e| e.starts_with("card_series[0].nominals: both nominals and amount_min/amount_max given")), "{shown:?}");
     assert!(shown.iter().any(|e| e == "card_series[1]: a range needs both amount_min and amount_max"), "{shown:?}");
 }
+
+#[test]
+fn a_campaign_goes_from_draft_to_active_to_paused_to_archived_and_never_back() {
+    use CampaignStatus::*;
+    let ok = |a: CampaignStatus, b: CampaignStatus| a.may_become(b).is_ok();
+    assert!(ok(Draft, Active) && ok(Active, Paused) && ok(Paused, Active) && ok(Paused, Archived));
+    assert!(ok(Draft, Archived) && ok(Active, Archived));
+    assert!(ok(Active, Active) && ok(Archived, Archived), "repeating an action changes nothing");
+    assert!(!ok(Draft, Paused) && !ok(Active, Draft) && !ok(Paused, Draft));
+    for to in [Draft, Active, Paused] {
+        assert!(Archived.may_become(to).unwrap_err().contains("archived"));
+    }
+    assert_eq!(CampaignStatus::ALL.map(|s| CampaignStatus::parse(s.name())), CampaignStatus::ALL.map(Some));
+}

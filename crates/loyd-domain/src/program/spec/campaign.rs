@@ -18,6 +18,40 @@ pub enum CampaignStatus {
     Archived,
 }
 
+impl CampaignStatus {
+    pub const ALL: [CampaignStatus; 4] = [CampaignStatus::Draft, CampaignStatus::Active, CampaignStatus::Paused, CampaignStatus::Archived];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            CampaignStatus::Draft => "draft",
+            CampaignStatus::Active => "active",
+            CampaignStatus::Paused => "paused",
+            CampaignStatus::Archived => "archived",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<CampaignStatus> {
+        CampaignStatus::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    /// Whether a campaign in this status may be put in `to` by a lifecycle action: a
+    /// draft is activated (or archived unused), an active campaign paused or archived, a
+    /// paused one activated again or archived; an archived campaign stays archived (its
+    /// uses and gifts stay on record under its id). Staying put is allowed: repeating an
+    /// action changes nothing. The refusal says what may be done instead.
+    pub fn may_become(self, to: CampaignStatus) -> Result<(), String> {
+        use CampaignStatus::*;
+        match (self, to) {
+            (a, b) if a == b => Ok(()),
+            (Draft | Paused, Active) | (Active, Paused) | (Draft | Active | Paused, Archived) => Ok(()),
+            (Archived, _) => Err("an archived campaign cannot run again: create a new one from it".into()),
+            (Draft, Paused) => Err("a draft has not run: activate or archive it".into()),
+            // What is left: an active or paused campaign back to a draft.
+            _ => Err("a campaign that has run cannot become a draft again: pause it".into()),
+        }
+    }
+}
+
 /// Which lines a rule applies to: all, or those in `groups`/`skus`, minus exclusions.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GoodsSpec {

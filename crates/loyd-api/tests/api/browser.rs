@@ -56,7 +56,12 @@ impl Browser {
 
     /// A desktop browser where a new staff member of `role` has signed in.
     async fn signed_in(app: &TestApp, login: &str, role: &str) -> Browser {
-        crate::helpers::staff(app, login, role, &[]).await;
+        Browser::signed_in_to(app, login, role, &[]).await
+    }
+
+    /// As [`Browser::signed_in`], for a staff member limited to `stores`.
+    async fn signed_in_to(app: &TestApp, login: &str, role: &str, stores: &[&str]) -> Browser {
+        crate::helpers::staff(app, login, role, stores).await;
         let b = Browser::start(1280).await;
         b.client.goto(&app.url("/admin/login")).await.unwrap();
         b.fill("#login", login).await;
@@ -269,6 +274,32 @@ both_backends! {
         let ours = applied.iter().find(|a| a["campaign"] == "weekend-dairy-silver").unwrap_or_else(|| panic!("{body}"));
         // 10 % of 50.00 less silver's 1.50.
         assert_eq!(ours["amount"], "4.85");
+        b.client.clone().close().await.unwrap();
+    }
+
+    async fn a_store_manager_sees_only_their_stores_in_a_real_browser(db: TestDb) {
+        let app = crate::helpers::spawn_example(db, "two-currencies.toml").await;
+        // A refusal at each store: an unknown card asked for at its till.
+        let pskov = app.terminal("pskov-01").await;
+        assert_eq!(app.pos_get("/v1/pos/cards/2770000000011").await.status(), 404);
+        let res = app.client.get(app.url("/v1/pos/cards/2770000000022")).bearer_auth(&pskov).send().await.unwrap();
+        assert_eq!(res.status(), 404);
+
+        let b = Browser::signed_in_to(&app, "tom", "store_manager", &["riga-01"]).await;
+        assert!(b.text("main").await.contains("riga-01"));
+        // The top bar offers no pages the role may not open…
+        let nav = b.text("header nav").await;
+        assert!(!nav.contains("Stores") && !nav.contains("Staff") && !nav.contains("Campaigns"), "{nav}");
+        b.click("a[href='/admin/failures']").await;
+        let log = b.text_when("main", |t| t.contains("2770000000011")).await;
+        assert!(!log.contains("2770000000022"), "another store's refusals are not shown: {log}");
+        // …and the server refuses them when asked directly.
+        b.client.goto(&app.url("/admin/failures?store=pskov-01")).await.unwrap();
+        let refused = b.text("main").await;
+        assert!(!refused.contains("2770000000022"), "{refused}");
+        b.client.goto(&app.url("/admin/stores")).await.unwrap();
+        assert_eq!(b.text("body").await, "Your role does not allow this page.");
+        b.screenshot("console-store-manager").await;
         b.client.clone().close().await.unwrap();
     }
 }

@@ -106,7 +106,7 @@ pub fn permission(method: &Method, route: &str) -> Option<Permission> {
         ("POST", "/v1/admin/coupons") => CouponsIssue,
         ("GET", "/v1/admin/failures") => FailuresRead,
         ("GET", "/v1/admin/config" | "/v1/admin/config/versions" | "/v1/admin/config/versions/{version}") => ConfigRead,
-        ("GET", "/v1/admin/config/diff" | "/v1/admin/config/export") | ("POST", "/v1/admin/config/simulate") => ConfigRead,
+        ("GET", "/v1/admin/config/diff" | "/v1/admin/config/export") | ("POST", "/v1/admin/config/simulate" | "/v1/admin/config/preview") => ConfigRead,
         ("POST", "/v1/admin/config" | "/v1/admin/config/rollback") => ConfigWrite,
         ("GET", "/v1/admin/config/{section}" | "/v1/admin/config/{section}/{id}") => ConfigRead,
         ("PUT" | "PATCH" | "DELETE", "/v1/admin/config/{section}/{id}") | ("POST", "/v1/admin/campaigns/{id}/status") => ConfigWrite,

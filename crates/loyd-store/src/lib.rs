@@ -644,11 +644,31 @@ impl Store {
         store: Option<String>,
     ) -> Result<loyd_domain::simulate::SimReport, StoreError> {
         let baseline = self.program().await?;
-        let current = self.config_snapshot().await?;
-        let (merged, _) = change.merge_into(&current).map_err(StoreError::Config)?;
-        let proposed = Arc::new(Program::compile(&merged, baseline.version + 1).map_err(StoreError::Config)?);
+        let proposed = self.proposed(change, &baseline).await?;
         let receipts = on_backend!(self, b => b.simulation_receipts(from, to, store, proposed.clone()).await)?;
         Ok(loyd_domain::simulate::simulate(&receipts, &baseline, &proposed))
+    }
+
+    /// The program a proposed change (merged into the configuration in force) would make.
+    async fn proposed(&self, change: ConfigDocument, baseline: &Program) -> Result<Arc<Program>, StoreError> {
+        let current = self.config_snapshot().await?;
+        let (merged, _) = change.merge_into(&current).map_err(StoreError::Config)?;
+        Ok(Arc::new(Program::compile(&merged, baseline.version + 1).map_err(StoreError::Config)?))
+    }
+
+    /// What a receipt at `store` would get under a proposed change: the POS's calculate
+    /// with the program the change makes, identifying the customer as the till would.
+    /// Nothing is written.
+    pub async fn preview_receipt(&self, change: ConfigDocument, store: &StoreCode, request: ReceiptRequest) -> Result<ReceiptResponse, StoreError> {
+        let now = self.now();
+        let spec = self.store(store).await?.ok_or_else(|| StoreError::NotFound { what: "store", id: store.to_string() })?;
+        let time = loyd_domain::receipt::TimePolicy { opened_at: None, offline_days: spec.offline_days.unwrap_or(loyd_domain::receipt::DEFAULT_OFFLINE_DAYS) };
+        let terminal = TerminalCode::parse("preview").map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let caller = PosCaller { store: self.store_context(&spec).await?, store_name: spec.name, terminal, time };
+        let baseline = self.program().await?;
+        let proposed = self.proposed(change, &baseline).await?;
+        let secret = self.secret.clone();
+        on_backend!(self, b => b.calculate_receipt(caller, request, proposed, secret, now).await)
     }
 
     /// Generates unique coupons of a series, personal to `customer` if given.

@@ -111,6 +111,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/v1/admin/config/export", get(export))
         .route("/v1/admin/config/rollback", post(rollback))
         .route("/v1/admin/config/simulate", post(simulate))
+        .route("/v1/admin/config/preview", post(programs::preview))
         .route("/v1/admin/config/{section}", get(programs::list_objects))
         .route(
             "/v1/admin/config/{section}/{id}",

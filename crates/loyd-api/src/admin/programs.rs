@@ -227,6 +227,52 @@ pub(crate) async fn simulated(
     Ok(state.store.simulate(change, from, to, store).await)
 }
 
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct PreviewQuery {
+    /// The store whose till the receipt is computed at.
+    pub store: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PreviewIn {
+    /// A configuration document merged into the one in force, as for an apply (absent:
+    /// the program in force).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub change: ConfigDocument,
+    /// A receipt as the POS sends it to `/v1/pos/calculate` (POS-API.md).
+    #[schema(value_type = Object)]
+    pub receipt: loyd_domain::receipt::ReceiptRequest,
+}
+
+/// What a sample receipt would get at a store's till under a proposed change: the
+/// POS's calculate answer (POS-API.md) computed with the program the change makes, the
+/// customer identified as the till would identify them. Nothing is changed.
+#[utoipa::path(post, path = "/v1/admin/config/preview", tag = "admin", security(("api_key" = []), ("session" = [])), params(PreviewQuery),
+    request_body = PreviewIn, responses((status = 200, body = Object), (status = "4XX", body = ErrorBody)))]
+pub async fn preview(
+    State(state): State<AppState>,
+    actor: CurrentActor,
+    Query(q): Query<PreviewQuery>,
+    Json(body): Json<PreviewIn>,
+) -> Result<Json<loyd_domain::receipt::ReceiptResponse>, ApiError> {
+    Ok(Json(previewed(&state, &actor, body.change, &q.store, body.receipt).await?))
+}
+
+/// A preview of one receipt; the console's constructor previews through here.
+pub(crate) async fn previewed(
+    state: &AppState,
+    actor: &Actor,
+    change: ConfigDocument,
+    store: &str,
+    receipt: loyd_domain::receipt::ReceiptRequest,
+) -> Result<loyd_domain::receipt::ReceiptResponse, ApiError> {
+    actor.check_store(store)?;
+    let code = loyd_domain::ids::StoreCode::parse(store).map_err(|e| ApiError::validation(format!("store: {e}")))?;
+    Ok(state.store.preview_receipt(change, &code, receipt).await?)
+}
+
 // ---- one object at a time ------------------------------------------------------------
 
 #[derive(Debug, Deserialize, IntoParams)]

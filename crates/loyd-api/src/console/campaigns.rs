@@ -666,6 +666,42 @@ pub async fn lifecycle(State(state): State<AppState>, headers: HeaderMap, Path(i
     }
 }
 
+/// Fields of the simulation and preview, not of the campaign.
+fn is_tool_field(k: &str) -> bool {
+    ["csrf", "id"].contains(&k) || k.starts_with("sim_") || k.starts_with("pv_")
+}
+
+/// The form (saved or not) as an active campaign, in a change to the configuration:
+/// its id, the change, the page's options and the configuration in force; or the
+/// problems that keep it from being one.
+async fn proposal(state: &AppState, values: &Values, t: &Catalogue) -> Result<Result<(String, ConfigDocument, Options, ConfigDocument), Vec<String>>, Response> {
+    let id = match values.one("id") {
+        "" => "new-campaign".to_owned(),
+        id => id.to_owned(),
+    };
+    let loaded = async {
+        let stored = match object(state, "campaigns", &id).await {
+            Ok(o) => o.object,
+            Err(e) if e.code == crate::error::ErrorCode::NotFound => json!({}),
+            Err(e) => return Err(e),
+        };
+        Ok((stored, Options::load(state).await?, state.store.config_snapshot().await?))
+    };
+    let (stored, opts, doc) = loaded.await.map_err(|e| unavailable(&e))?;
+    // A form shown read-only sends no fields: the stored campaign is used.
+    let edited = values.0.keys().any(|k| !is_tool_field(k));
+    let (mut campaign, problems) = if edited { build(&stored, values, &opts, t) } else { (stored, Vec::new()) };
+    if !problems.is_empty() {
+        return Ok(Err(problems.into_iter().map(|p| format!("{}: {}", p.path, p.message)).collect()));
+    }
+    campaign["id"] = Value::String(id.clone());
+    campaign["status"] = Value::String("active".into());
+    Ok(match ConfigDocument::of_object("campaigns", &id, campaign) {
+        Ok(change) => Ok((id, change, opts, doc)),
+        Err(p) => Err(p.into_iter().map(|e| e.to_string()).collect()),
+    })
+}
+
 /// Runs the form (saved or not) as an active campaign over the receipts of the last
 /// `sim_days` days, beside the program in force: an htmx fragment.
 pub async fn simulate(State(state): State<AppState>, headers: HeaderMap, Form(pairs): Form<Vec<(String, String)>>) -> Response {
@@ -678,30 +714,11 @@ pub async fn simulate(State(state): State<AppState>, headers: HeaderMap, Form(pa
     let fragment = |figures: Vec<(&'static str, String)>, problems: Vec<String>, period: String| {
         render(StatusCode::OK, SimFragment { f: Frame::new(lang), figures, problems, period })
     };
-    let id = match values.one("id") {
-        "" => "new-campaign".to_owned(),
-        id => id.to_owned(),
+    let (id, change, opts, doc) = match proposal(&state, &values, t).await {
+        Ok(Ok(p)) => p,
+        Ok(Err(problems)) => return fragment(Vec::new(), problems, String::new()),
+        Err(res) => return res,
     };
-    let loaded = async {
-        let stored = match object(&state, "campaigns", &id).await {
-            Ok(o) => o.object,
-            Err(e) if e.code == crate::error::ErrorCode::NotFound => json!({}),
-            Err(e) => return Err(e),
-        };
-        Ok((stored, Options::load(&state).await?, state.store.config_snapshot().await?))
-    };
-    let (stored, opts, doc) = match loaded.await {
-        Ok(x) => x,
-        Err(e) => return unavailable(&e),
-    };
-    // A form shown read-only sends no fields: the stored campaign is simulated.
-    let edited = values.0.keys().any(|k| !["csrf", "id", "sim_days", "sim_store"].contains(&k.as_str()));
-    let (mut campaign, problems) = if edited { build(&stored, &values, &opts, t) } else { (stored.clone(), Vec::new()) };
-    if !problems.is_empty() {
-        return fragment(Vec::new(), problems.into_iter().map(|p| format!("{}: {}", p.path, p.message)).collect(), String::new());
-    }
-    campaign["id"] = Value::String(id.clone());
-    campaign["status"] = Value::String("active".into());
     let days: i64 = values.one("sim_days").parse().unwrap_or(30).clamp(1, 366);
     let store = Some(values.one("sim_store").to_owned()).filter(|s| !s.is_empty());
     let zone = store.as_deref().and_then(|s| doc.stores.iter().find(|x| x.id.as_str() == s)).map_or(opts.zone.clone(), |s| s.timezone.zone());
@@ -709,10 +726,6 @@ pub async fn simulate(State(state): State<AppState>, headers: HeaderMap, Form(pa
     let first = today.checked_sub(jiff::Span::new().days(days - 1)).unwrap_or(today);
     let q = SimulateQuery { from: first.to_string(), to: today.to_string(), timezone: zone.iana_name().map(str::to_owned), store: store.clone() };
     let period = format!("{} – {}", lang.day(first), lang.day(today));
-    let change = match ConfigDocument::of_object("campaigns", &id, campaign) {
-        Ok(d) => d,
-        Err(p) => return fragment(Vec::new(), p.into_iter().map(|e| e.to_string()).collect(), period),
-    };
     let report = match simulated(&state, &actor, change, &q).await {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => return fragment(Vec::new(), problems_of(&ApiError::from(e)).into_iter().map(|p| format!("{}: {}", p.path, p.message)).collect(), period),
@@ -734,4 +747,66 @@ pub async fn simulate(State(state): State<AppState>, headers: HeaderMap, Form(pa
         ("sim.cost_after", money(report.proposed.cost())),
     ];
     fragment(figures, Vec::new(), period)
+}
+
+/// How many sample lines the preview offers.
+const PREVIEW_LINES: usize = 3;
+
+#[derive(Template)]
+#[template(path = "console/campaign_preview.html")]
+struct PreviewFragment {
+    f: Frame,
+    answer: Option<loyd_domain::receipt::ReceiptResponse>,
+    problems: Vec<String>,
+    /// The SKU of each line of the answer.
+    skus: Vec<String>,
+}
+
+/// Runs a sample receipt through the engine with the form (saved or not) as an active
+/// campaign, as a till of the chosen store would: an htmx fragment.
+pub async fn preview(State(state): State<AppState>, headers: HeaderMap, Form(pairs): Form<Vec<(String, String)>>) -> Response {
+    let (csrf, values) = split(pairs);
+    let (lang, actor, _) = match checked(&state, &headers, &csrf, Permission::ConfigRead).await {
+        Ok(x) => x,
+        Err(res) => return res,
+    };
+    let t = lang.words();
+    let fragment = |answer, problems: Vec<String>, skus| render(StatusCode::OK, PreviewFragment { f: Frame::new(lang), answer, problems, skus });
+    let (_, change, _, doc) = match proposal(&state, &values, t).await {
+        Ok(Ok(p)) => p,
+        Ok(Err(problems)) => return fragment(None, problems, Vec::new()),
+        Err(res) => return res,
+    };
+    let mut lines = Vec::new();
+    let mut skus = Vec::new();
+    for i in 1..=PREVIEW_LINES {
+        let sku = values.one(&format!("pv_sku_{i}"));
+        if sku.is_empty() {
+            continue;
+        }
+        let groups: Vec<&str> = values.one(&format!("pv_groups_{i}")).split(',').map(str::trim).filter(|g| !g.is_empty()).collect();
+        let qty = Some(values.one(&format!("pv_qty_{i}"))).filter(|q| !q.is_empty()).unwrap_or("1");
+        let amount = values.one(&format!("pv_amount_{i}")).replace(',', ".");
+        lines.push(json!({"line": lines.len() + 1, "sku": sku, "groups": groups, "qty": qty.replace(',', "."), "amount": amount}));
+        skus.push(sku.to_owned());
+    }
+    if lines.is_empty() {
+        return fragment(None, vec![t.get("preview.no_lines").to_owned()], skus);
+    }
+    let mut receipt = json!({"receipt_id": "console-preview", "lines": lines});
+    if !values.one("pv_card").is_empty() {
+        receipt["customer"] = json!({"card": values.one("pv_card")});
+    }
+    let receipt: loyd_domain::receipt::ReceiptRequest = match serde_json::from_value(receipt) {
+        Ok(r) => r,
+        Err(e) => return fragment(None, vec![e.to_string()], skus),
+    };
+    let store = match values.one("pv_store") {
+        "" => doc.stores.first().map(|s| s.id.to_string()).unwrap_or_default(),
+        s => s.to_owned(),
+    };
+    match crate::admin::programs::previewed(&state, &actor, change, &store, receipt).await {
+        Ok(answer) => fragment(Some(answer), Vec::new(), skus),
+        Err(e) => fragment(None, problems_of(&e).into_iter().map(|p| if p.path.is_empty() { p.message } else { format!("{}: {}", p.path, p.message) }).collect(), skus),
+    }
 }

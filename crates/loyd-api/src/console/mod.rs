@@ -53,6 +53,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/campaigns", get(campaigns::list).post(campaigns::create))
         .route("/admin/campaigns/new", get(campaigns::new))
         .route("/admin/campaigns/simulate", post(campaigns::simulate))
+        .route("/admin/campaigns/preview", post(campaigns::preview))
         .route("/admin/campaigns/{id}", get(campaigns::show).post(campaigns::save))
         .route("/admin/campaigns/{id}/status", post(campaigns::lifecycle))
         .route("/admin/customers", get(customers::page))

@@ -258,6 +258,15 @@ both_backends! {
         // 10 % of the 20.00 of dairy, after silver's own 3 % (0.60), which runs first.
         b.text_when("#sim-cost", |t| t == "1.94 EUR").await;
         assert_eq!(b.text("#sim-customers").await, "1");
+        // A sample receipt for this customer: silver's 3 % of 50.00, then 10 % of the rest.
+        b.fill("#pv_card", &card).await;
+        b.fill("#pv_sku_1", "CHEESE").await;
+        b.fill("#pv_groups_1", "dairy").await;
+        b.fill("#pv_amount_1", "50.00").await;
+        b.click("#run-preview").await;
+        b.text_when("#preview-line-1 .discount", |t| t == "6.35").await;
+        b.client.execute("document.getElementById('preview').scrollIntoView()", vec![]).await.unwrap();
+        b.screenshot("console-campaign-preview").await;
         b.client.execute("document.getElementById('rewards').scrollIntoView()", vec![]).await.unwrap();
         b.screenshot("console-campaign-rewards").await;
         b.client.execute("document.getElementById('simulation').scrollIntoView()", vec![]).await.unwrap();

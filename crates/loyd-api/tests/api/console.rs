@@ -486,6 +486,20 @@ both_backends! {
         let res = post("/admin/campaigns/simulate", &marketer, with(&[("rewards[0].percent", "10"), ("sim_days", "30")])).await.unwrap();
         let fragment = res.text().await.unwrap();
         assert!(fragment.contains(r#"id="sim-cost">4.00 EUR"#) && fragment.contains(r#"id="sim-customers">1"#), "{fragment}");
+        // A sample receipt as the customer's till would compute it with the draft: 10 % of
+        // the dairy first (campaigns of one priority run by id), then silver's 3 %.
+        let sample = [("pv_store", "riga-01"), ("pv_card", card.as_str()), ("pv_sku_1", "CHEESE"), ("pv_groups_1", "dairy"), ("pv_amount_1", "50,00"), ("pv_sku_2", "SOAP"), ("pv_amount_2", "10.00")];
+        let res = post("/admin/campaigns/preview", &marketer, form(&[&base[..], &[("rewards[0].percent", "10")], &sample[..]].concat())).await.unwrap();
+        let fragment = res.text().await.unwrap();
+        let cheese = fragment.split(r#"id="preview-line-1""#).nth(1).unwrap().split("</tr>").next().unwrap();
+        assert!(cheese.contains("dairy-10: 5.00") && cheese.contains("silver-3: 1.35"), "{fragment}");
+        assert!(fragment.contains(r#"id="preview-discount">6.65"#), "5.00 + 1.35 + 3 % of the soap: {fragment}");
+        let res = post("/admin/campaigns/preview", &marketer, form(&[&base[..], &[("rewards[0].percent", "10"), ("pv_card", "2770999999999"), ("pv_sku_1", "X"), ("pv_amount_1", "1.00")]].concat())).await.unwrap();
+        assert!(res.text().await.unwrap().contains("The receipt could not be computed"), "an unknown card is said");
+        let (_, answer) = crate::helpers::call(&app, "POST", "/v1/admin/config/preview?store=riga-01", crate::helpers::ADMIN_KEY,
+            Some(json!({"receipt": {"receipt_id": "p-1", "customer": {"card": card}, "lines": [{"line": 1, "sku": "CHEESE", "groups": ["dairy"], "qty": "1", "amount": "50.00"}]}}))).await;
+        assert_eq!(answer["discount"], "1.50", "without a change, the program in force: silver's 3 % only: {answer}");
+        assert!(app.failure_codes().await.is_empty(), "a preview is no till's refusal");
         // The lifecycle: a draft is not paused; activated, paused, archived; never back.
         let (_, page) = get("/admin/campaigns/dairy-10".into(), marketer.clone()).await;
         assert!(page.contains(r#"id="to-active""#) && !page.contains(r#"id="to-paused""#), "{page}");

@@ -562,6 +562,9 @@ both_backends! {
                     "`GET /v1/admin/config/diff`" => ("GET", "/v1/admin/config/diff?from=1".into(), None),
                     "`GET /v1/admin/config/export`" => ("GET", "/v1/admin/config/export".into(), None),
                     "`POST /v1/admin/config/simulate`" => ("POST", "/v1/admin/config/simulate?from=2026-11-01&to=2026-11-30".into(), Some(json!({}))),
+                    "`POST /v1/admin/config/preview`" => {
+                        ("POST", "/v1/admin/config/preview?store=riga-01".into(), Some(json!({"receipt": {"receipt_id": fresh("p"), "lines": [{"line": 1, "sku": "X", "qty": "1", "amount": "5.00"}]}})))
+                    }
                     "`POST /v1/admin/config/rollback`" => ("POST", "/v1/admin/config/rollback?dry_run=true".into(), Some(json!({"version": 1}))),
                     "`GET /v1/admin/config/{section}`" => ("GET", "/v1/admin/config/campaigns".into(), None),
                     "`GET /v1/admin/config/{section}/{id}`" => ("GET", "/v1/admin/config/campaigns/points".into(), None),

@@ -1,6 +1,12 @@
-//! Coupons: generating the codes of a unique coupon series.
+//! Coupons: generating the codes of a unique coupon series, answered as JSON or, for
+//! print shops and mailing tools, as CSV. The codes are shown only in this answer: the
+//! audit log records how many were made, not which.
+
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
 
 use super::*;
+use crate::auth::Actor;
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct GenerateCoupons {
@@ -24,18 +30,38 @@ pub struct GeneratedCoupons {
 }
 
 /// Generate unique, unguessable coupon codes of a series (for print, media or
-/// electronic distribution).
+/// electronic distribution). With `Accept: text/csv` the answer is a CSV file
+/// (`code,series,valid_until`) to download.
 #[utoipa::path(post, path = "/v1/admin/coupons", tag = "admin", security(("api_key" = []), ("session" = [])), request_body = GenerateCoupons,
-    responses((status = 201, body = GeneratedCoupons), (status = "4XX", body = ErrorBody)))]
+    responses((status = 201, body = GeneratedCoupons), (status = 201, content_type = "text/csv", body = String), (status = "4XX", body = ErrorBody)))]
 pub async fn generate_coupons(
     State(state): State<AppState>,
     actor: CurrentActor,
+    headers: HeaderMap,
     Json(body): Json<GenerateCoupons>,
-) -> Result<(StatusCode, Json<GeneratedCoupons>), ApiError> {
-    let customer = body.customer.as_deref().map(customer_id).transpose()?;
-    let coupons = state.store.generate_coupons(body.series, body.count, customer, actor.name()).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(GeneratedCoupons { coupons: coupons.into_iter().map(|(code, valid_until)| CouponOut { code, valid_until }).collect() }),
-    ))
+) -> Result<Response, ApiError> {
+    let coupons = generate(&state, &actor, &body.series, body.count, body.customer.as_deref()).await?;
+    let wants_csv = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/csv"));
+    Ok(if wants_csv { csv_download(&body.series, &coupons) } else { (StatusCode::CREATED, Json(GeneratedCoupons { coupons })).into_response() })
+}
+
+/// Generates `count` codes of `series` (personal to `customer` if given); the console
+/// generates through here too.
+pub(crate) async fn generate(state: &AppState, actor: &Actor, series: &str, count: u32, customer: Option<&str>) -> Result<Vec<CouponOut>, ApiError> {
+    let customer = customer.map(customer_id).transpose()?;
+    let coupons = state.store.generate_coupons(series.to_owned(), count, customer, actor.name()).await?;
+    Ok(coupons.into_iter().map(|(code, valid_until)| CouponOut { code, valid_until }).collect())
+}
+
+/// Codes as a CSV file to download: `code,series,valid_until` (RFC 3339, empty when
+/// the code does not expire).
+pub(crate) fn csv_download(series: &str, coupons: &[CouponOut]) -> Response {
+    let mut text = String::from("code,series,valid_until\r\n");
+    for c in coupons {
+        // Codes and series ids are letters, digits, '-' and '_': nothing to quote.
+        text.push_str(&format!("{},{},{}\r\n", c.code, series, c.valid_until.map(|t| t.to_string()).unwrap_or_default()));
+    }
+    let name = format!("attachment; filename=\"coupons-{}.csv\"", series.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect::<String>());
+    let disposition = axum::http::HeaderValue::from_str(&name).unwrap_or(axum::http::HeaderValue::from_static("attachment"));
+    (StatusCode::CREATED, [(header::CONTENT_TYPE, axum::http::HeaderValue::from_static("text/csv; charset=utf-8")), (header::CONTENT_DISPOSITION, disposition)], text).into_response()
 }

@@ -10,6 +10,7 @@
 
 pub mod assets;
 mod campaigns;
+mod coupons;
 mod customers;
 mod dashboard;
 mod failures;
@@ -56,6 +57,8 @@ pub fn router() -> Router<AppState> {
         .route("/admin/campaigns/preview", post(campaigns::preview))
         .route("/admin/campaigns/{id}", get(campaigns::show).post(campaigns::save))
         .route("/admin/campaigns/{id}/status", post(campaigns::lifecycle))
+        .route("/admin/coupons", get(coupons::page))
+        .route("/admin/coupons/{series}", post(coupons::create))
         .route("/admin/customers", get(customers::page))
         .route("/admin/customers/{id}", get(customers::customer))
         .route("/admin/customers/{id}/cards/{number}/{action}", post(customers::card))
@@ -303,9 +306,10 @@ pub struct Session {
 impl Session {
     pub(crate) fn of(p: &Principal, secret: &str, t: &'static Catalogue, here: &str) -> Session {
         let csrf = csrf_of(secret);
-        let pages: [(&'static str, &'static str, Option<Permission>); 6] = [
+        let pages: [(&'static str, &'static str, Option<Permission>); 7] = [
             ("/admin", "nav.dashboard", None),
             ("/admin/campaigns", "nav.campaigns", Some(Permission::ConfigRead)),
+            ("/admin/coupons", "nav.coupons", Some(Permission::ConfigRead)),
             ("/admin/customers", "nav.customers", Some(Permission::CustomersRead)),
             ("/admin/failures", "nav.failures", Some(Permission::FailuresRead)),
             ("/admin/stores", "nav.stores", Some(Permission::TerminalsManage)),

@@ -16,12 +16,15 @@ use crate::helpers::{TestApp, spawn_app};
 struct Browser {
     client: Client,
     driver: Child,
+    /// Where the browser saves downloads.
+    downloads: std::path::PathBuf,
 }
 
 impl Drop for Browser {
     fn drop(&mut self) {
         let _ = self.driver.kill();
         let _ = self.driver.wait();
+        let _ = std::fs::remove_dir_all(&self.downloads);
     }
 }
 
@@ -41,12 +44,15 @@ impl Browser {
         if width < 500 {
             options["mobileEmulation"] = json!({"deviceMetrics": {"width": width, "height": 740, "pixelRatio": 2, "touch": true}});
         }
+        let downloads = std::env::temp_dir().join(format!("loyd-browser-downloads-{port}"));
+        std::fs::create_dir_all(&downloads).unwrap();
+        options["prefs"] = json!({"download.default_directory": downloads, "download.prompt_for_download": false});
         caps.insert("goog:chromeOptions".into(), options);
         let url = format!("http://127.0.0.1:{port}");
         let mut last = None;
         for _ in 0..100 {
             match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new()).capabilities(caps.clone()).connect(&url).await {
-                Ok(client) => return Browser { client, driver },
+                Ok(client) => return Browser { client, driver, downloads },
                 Err(e) => last = Some(e),
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -124,6 +130,25 @@ impl Browser {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         panic!("{css}: {last:?}");
+    }
+
+    /// The name and text of the one file downloaded so far, once complete, within 10 s.
+    async fn downloaded(&self) -> (String, String) {
+        for _ in 0..100 {
+            // Chromium writes to hidden and `.crdownload` files first, then renames.
+            let files: Vec<_> = std::fs::read_dir(&self.downloads)
+                .unwrap()
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.') && p.extension().is_none_or(|x| x != "crdownload"))
+                .collect();
+            if let [one] = files.as_slice() {
+                let name = one.file_name().unwrap().to_string_lossy().into_owned();
+                return (name, std::fs::read_to_string(one).unwrap());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("nothing was downloaded to {}", self.downloads.display());
     }
 
     /// Chooses the option `value` of the select `css`.
@@ -309,6 +334,28 @@ both_backends! {
         b.client.goto(&app.url("/admin/stores")).await.unwrap();
         assert_eq!(b.text("body").await, "Your role does not allow this page.");
         b.screenshot("console-store-manager").await;
+        b.client.clone().close().await.unwrap();
+    }
+
+    async fn a_marketer_generates_coupon_codes_and_downloads_them_as_csv_that_the_till_accepts(db: TestDb) {
+        let app = crate::helpers::spawn_example(db, "s7-coupons.toml").await;
+        let b = Browser::signed_in(&app, "mara", "marketer").await;
+        b.click("a[href='/admin/coupons']").await;
+        assert!(b.text("#series-WELCOME10").await.contains("WELCOME10"));
+        let count = "#count-GEN";
+        b.client.find(Locator::Css(count)).await.unwrap().clear().await.unwrap();
+        b.fill(count, "25").await;
+        b.click("#generate-GEN button").await;
+        let (name, csv) = b.downloaded().await;
+        assert_eq!(name, "coupons-GEN.csv");
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!((lines[0], lines.len()), ("code,series,valid_until", 26), "{csv}");
+        let code = lines[1].split(',').next().unwrap();
+        // A code of the file takes 5.00 off at the till.
+        let mut r = crate::helpers::receipt("c-1", None, "20.00");
+        r["coupons"] = json!([code]);
+        let (status, body) = app.commit(&r).await;
+        assert_eq!((status, body["discount"].as_str()), (201, Some("5.00")), "{body}");
         b.client.clone().close().await.unwrap();
     }
 }

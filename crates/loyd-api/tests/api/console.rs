@@ -532,6 +532,47 @@ both_backends! {
         // Without its token, a form changes nothing.
         assert_eq!(post("/admin/campaigns/gold-5", &marketer, form(&[("name", "Forged")])).await.unwrap().status(), 403);
     }
+
+    async fn coupon_codes_are_generated_as_a_csv_download_by_those_who_may_issue_coupons_and_a_bad_count_is_said_at_the_form(db: TestDb) {
+        let app = spawn_example(db, "s7-coupons.toml").await;
+        crate::helpers::admin(&app).await;
+        let marketer = session(&app, "mara", "marketer").await;
+        let page = client().get(app.url("/admin/coupons")).header("cookie", &marketer).send().await.unwrap().text().await.unwrap();
+        assert!(page.contains("<code>WELCOME10</code>") && page.contains(r#"id="generate-GEN""#) && !page.contains(r#"id="generate-WELCOME10""#), "{page}");
+        let token = csrf(&page);
+        let post = |cookie: &str, body: String| {
+            client().post(app.url("/admin/coupons/GEN")).header("cookie", cookie).header("content-type", "application/x-www-form-urlencoded").body(body).send()
+        };
+        let res = post(&marketer, form(&[("csrf", &token), ("count", "3")])).await.unwrap();
+        assert_eq!(res.status(), 201);
+        assert_eq!(res.headers()["content-type"], "text/csv; charset=utf-8");
+        assert_eq!(res.headers()["content-disposition"], r#"attachment; filename="coupons-GEN.csv""#);
+        let csv = res.text().await.unwrap();
+        let rows: Vec<&str> = csv.lines().skip(1).collect();
+        assert_eq!(rows.len(), 3, "{csv}");
+        // 90 days from today, in RFC 3339.
+        assert!(rows.iter().all(|r| r.split(',').nth(1) == Some("GEN") && r.ends_with("Z") && r.contains("2027-02-22")), "{csv}");
+        for bad in ["0", "many", "100001"] {
+            let res = post(&marketer, form(&[("csrf", &token), ("count", bad)])).await.unwrap();
+            assert_eq!(res.status(), 422, "{bad}");
+            let page = res.text().await.unwrap();
+            assert!(page.contains(r#"id="count-GEN-error">Enter how many codes, from 1 to 100 000."#), "{page}");
+            assert!(page.contains(&format!(r#"value="{bad}""#)), "what was typed stays");
+        }
+        // An analyst reads the series but cannot generate; without a token, nobody can.
+        let analyst = session(&app, "ann", "analyst").await;
+        let page = client().get(app.url("/admin/coupons")).header("cookie", &analyst).send().await.unwrap().text().await.unwrap();
+        assert!(page.contains(r#"id="series-GEN""#) && !page.contains(r#"id="generate-GEN""#));
+        assert_eq!(post(&analyst, form(&[("csrf", &csrf(&page)), ("count", "3")])).await.unwrap().status(), 403);
+        assert_eq!(post(&marketer, form(&[("count", "3")])).await.unwrap().status(), 403);
+        // The API answers CSV when asked for it, JSON otherwise.
+        let res = app.client.post(app.url("/v1/admin/coupons")).bearer_auth(crate::helpers::ADMIN_KEY).header("accept", "text/csv")
+            .json(&json!({"series": "GEN", "count": 2})).send().await.unwrap();
+        assert_eq!(res.status(), 201);
+        assert_eq!(res.text().await.unwrap().lines().count(), 3);
+        let (status, body) = crate::helpers::call(&app, "POST", "/v1/admin/coupons", crate::helpers::ADMIN_KEY, Some(json!({"series": "GEN", "count": 2}))).await;
+        assert_eq!((status, body["coupons"].as_array().map(Vec::len)), (201, Some(2)));
+    }
 }
 
 async fn call_status(app: &TestApp, path: &str) -> u16 {

@@ -244,6 +244,13 @@ impl<S: Send + Sync> FromRequest<S> for ProgramBody {
         let bytes = read_body(req, state).await?;
         let text = String::from_utf8(bytes.to_vec())
             .map_err(|_| ApiError::validation("the program file is not UTF-8 text").with_status(StatusCode::BAD_REQUEST))?;
+        ProgramBody::of_text(text)
+    }
+}
+
+impl ProgramBody {
+    /// A program file's text, read; its problems all at once, each at its line.
+    pub fn of_text(text: String) -> Result<ProgramBody, ApiError> {
         match loyd_domain::program::file::parse(&text) {
             Ok(doc) => Ok(ProgramBody { doc, text: Some(text) }),
             Err(problems) => Err(program_problems(problems)),

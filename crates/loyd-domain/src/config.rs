@@ -112,8 +112,9 @@ pub fn field_changes(before: &serde_json::Value, after: &serde_json::Value) -> V
 }
 
 /// The leaves that differ between two JSON values, with their paths
-/// (`rewards[0].group`); lists of different lengths, and values of different kinds, are
-/// one change.
+/// (`rewards[0].group`); lists of objects are compared item by item (an item added or
+/// removed is one change); lists of plain values of different lengths, and values of
+/// different kinds, are one change.
 fn changes(before: &serde_json::Value, after: &serde_json::Value, path: String, out: &mut Vec<(String, String, String)>) {
     use serde_json::Value;
     let show = |v: Option<&Value>| v.map(|v| v.to_string()).unwrap_or_else(|| "(none)".into());
@@ -130,9 +131,17 @@ fn changes(before: &serde_json::Value, after: &serde_json::Value, path: String, 
                 }
             }
         }
-        (Value::Array(b), Value::Array(a)) if b.len() == a.len() => {
+        // Lists of objects item by item, items added or removed at the end on their
+        // own; a list of plain values that changed length is one change.
+        (Value::Array(b), Value::Array(a)) if b.len() == a.len() || b.iter().chain(a).all(Value::is_object) => {
             for (i, (x, y)) in b.iter().zip(a).enumerate() {
                 changes(x, y, format!("{path}[{i}]"), out);
+            }
+            for (i, added) in a.iter().enumerate().skip(b.len()) {
+                out.push((format!("{path}[{i}]"), show(None), added.to_string()));
+            }
+            for (i, removed) in b.iter().enumerate().skip(a.len()) {
+                out.push((format!("{path}[{i}]"), removed.to_string(), show(None)));
             }
         }
         _ => out.push((path, before.to_string(), after.to_string())),

@@ -52,13 +52,24 @@ pub async fn apply_config(
     body: ProgramBody,
 ) -> Result<Json<Applied>, ApiError> {
     let mode = if q.prune { Mode::Replace } else { Mode::Merge };
+    Ok(Json(applied(&state, &actor, &body, mode, q.dry_run).await?))
+}
+
+/// Applies a document (or plans it, on a dry run), audited; a file's problems located.
+async fn applied(state: &AppState, actor: &Actor, body: &ProgramBody, mode: Mode, dry_run: bool) -> Result<Applied, ApiError> {
     let source = format!("admin API ({})", actor.name());
-    let applied = state.store.apply_config_as(body.doc.clone(), source, q.dry_run, mode).await.map_err(|e| body.locate(e))?;
+    let applied = state.store.apply_config_as(body.doc.clone(), source, dry_run, mode).await.map_err(|e| body.locate(e))?;
     if let Some(version) = applied.version {
         let what = json!({ "version": version, "mode": mode, "steps": applied.steps });
-        audit_after(&state, &actor, "config.apply", "config", &version.to_string(), what).await;
+        audit_after(state, actor, "config.apply", "config", &version.to_string(), what).await;
     }
-    Ok(Json(applied))
+    Ok(applied)
+}
+
+/// Imports a program file's text as `POST /v1/admin/config` takes it; the console's
+/// import goes through here.
+pub(crate) async fn imported(state: &AppState, actor: &Actor, text: &str, mode: Mode, dry_run: bool) -> Result<Applied, ApiError> {
+    applied(state, actor, &ProgramBody::of_text(text.to_owned())?, mode, dry_run).await
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -166,15 +177,20 @@ pub struct ExportQuery {
 #[utoipa::path(get, path = "/v1/admin/config/export", tag = "admin", security(("api_key" = []), ("session" = [])), params(ExportQuery),
     responses((status = 200, content_type = "application/toml", body = String), (status = "4XX", body = ErrorBody)))]
 pub async fn export(State(state): State<AppState>, Query(q): Query<ExportQuery>) -> Result<Response, ApiError> {
-    let doc = match q.version {
+    let text = exported(&state, q.version).await?;
+    Ok(([(header::CONTENT_TYPE, "application/toml; charset=utf-8")], text).into_response())
+}
+
+/// A version of the configuration (default: the one in force) as a program file.
+pub(crate) async fn exported(state: &AppState, version: Option<i64>) -> Result<String, ApiError> {
+    let doc = match version {
         Some(v) => state.store.config_document(v).await?,
         None => state.store.config_snapshot().await?,
     };
-    let text = loyd_domain::program::file::write(&doc).map_err(|e| {
+    loyd_domain::program::file::write(&doc).map_err(|e| {
         tracing::error!(error = %e, "the configuration could not be written as a file");
         ApiError::new(ErrorCode::Internal, "internal error")
-    })?;
-    Ok(([(header::CONTENT_TYPE, "application/toml; charset=utf-8")], text).into_response())
+    })
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -567,9 +583,18 @@ pub async fn remove_object(
     Path((section, id)): Path<(String, String)>,
     Query(q): Query<DryRunQuery>,
 ) -> Result<Json<ObjectChanged>, ApiError> {
+    Ok(Json(removal(&state, &actor, (&section, &id), q.dry_run).await?))
+}
+
+/// Removes one object; the console removes through here.
+pub(crate) async fn removed(state: &AppState, actor: &Actor, (section, id): (&str, &str)) -> Result<ObjectChanged, ApiError> {
+    removal(state, actor, (section, id), false).await
+}
+
+async fn removal(state: &AppState, actor: &Actor, (section, id): (&str, &str), dry_run: bool) -> Result<ObjectChanged, ApiError> {
     let current = state.store.config_snapshot().await?;
-    current.objects(&section).ok_or_else(|| unknown_section(&section))?;
-    let object = current.object(&section, &id).ok_or_else(|| no_object(&section, &id))?;
-    let doc = ConfigDocument::of_object(&section, &id, object).map_err(|p| object_problems(&section, p))?;
-    Ok(Json(change_object(&state, &actor, (&section, &id), doc, q.dry_run, Mode::Remove).await?))
+    current.objects(section).ok_or_else(|| unknown_section(section))?;
+    let object = current.object(section, id).ok_or_else(|| no_object(section, id))?;
+    let doc = ConfigDocument::of_object(section, id, object).map_err(|p| object_problems(section, p))?;
+    change_object(state, actor, (section, id), doc, dry_run, Mode::Remove).await
 }

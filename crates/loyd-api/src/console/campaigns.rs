@@ -155,18 +155,12 @@ struct CampaignPage {
 }
 
 impl CampaignPage {
-    /// A value of the history as a person reads it: text without its JSON quotes.
     fn plain(&self, json: &str) -> String {
-        match serde_json::from_str::<Value>(json) {
-            Ok(Value::String(s)) => s,
-            Ok(Value::Null) | Err(_) if json == "null" || json == "(none)" => "—".to_owned(),
-            _ => json.to_owned(),
-        }
+        plain_value(json)
     }
 
     fn when(&self, v: &ObjectVersion) -> String {
-        let z = v.applied_at.to_zoned_datetime(TimeZone::UTC);
-        format!("{} {:02}:{:02} UTC", self.lang.day(z.date()), z.hour(), z.minute())
+        version_time(self.lang, v)
     }
 }
 
@@ -248,81 +242,24 @@ fn status_label(t: &'static Catalogue, s: CampaignStatus) -> &'static str {
     })
 }
 
-/// How many reward rows a form has: the object's, or as many as were sent.
-fn reward_count(object: &Value) -> usize {
-    object.get("rewards").and_then(Value::as_array).map_or(0, Vec::len)
-}
+/// The campaign's rewards, edited as rows.
+const REWARDS: form::Rows = form::Rows { list: "rewards", specs: &REWARD };
 
-/// How many reward rows a submitted form (or one read from a campaign) has.
-fn reward_rows(values: &Values) -> usize {
-    values.0.keys().filter_map(|k| k.strip_prefix("rewards[")?.split_once("].type")?.0.parse::<usize>().ok()).max().map_or(0, |m| m + 1)
-}
-
-/// Every field of the form with its kind, for `rewards` reward rows.
-fn all_fields(rewards: usize) -> Vec<(String, Kind)> {
-    let plain = SECTIONS.iter().flat_map(|(_, _, specs)| specs.iter()).chain(MESSAGES.iter()).map(|s| (s.path.to_owned(), s.kind));
-    let rows = (0..rewards).flat_map(|i| REWARD.iter().map(move |s| (s.at(i), s.kind)));
-    plain.chain(rows).collect()
+/// The constructor's fields outside the rewards.
+fn plain() -> Vec<Spec> {
+    SECTIONS.iter().flat_map(|(_, _, specs)| specs.iter()).chain(MESSAGES.iter()).copied().collect()
 }
 
 /// The form's values read from a stored campaign.
 fn values_of(object: &Value, zone: &TimeZone) -> Values {
-    let mut v = Values::default();
-    for (path, kind) in all_fields(reward_count(object)) {
-        v.read(object, &path, kind, zone);
-    }
-    v
-}
-
-/// The settings of a reward that the form does not show.
-fn kept(reward: Option<&Value>) -> String {
-    let shown: Vec<&str> = REWARD.iter().map(|s| s.path.trim_start_matches("rewards[].")).collect();
-    let Some(Value::Object(m)) = reward else { return String::new() };
-    m.iter().filter(|(k, v)| !shown.contains(&k.as_str()) && !form::is_blank(v)).map(|(k, v)| format!("{k} = {v}")).collect::<Vec<_>>().join(", ")
+    form::read(object, &plain(), Some(&REWARDS), zone)
 }
 
 /// The campaign a submitted form makes, laid over `base` (the stored campaign, or an
-/// empty one): rows whose type is left empty are removed, a row whose type changed
-/// starts afresh, and blank sub-objects are unset.
+/// empty one); times are in the zone the form names, else the first store's.
 fn build(base: &Value, values: &Values, opts: &Options, t: &Catalogue) -> (Value, Vec<Problem>) {
-    let mut object = base.clone();
-    if !object.is_object() {
-        object = json!({});
-    }
-    let rows = reward_rows(values);
-    for i in 0..rows {
-        let path = format!("rewards[{i}].type");
-        let was = form::get(&object, &path).and_then(Value::as_str).unwrap_or_default().to_owned();
-        if was != values.one(&path) {
-            form::set(&mut object, &format!("rewards[{i}]"), json!({}));
-        }
-    }
     let zone = opts.zone_of(&json!({ "timezone": values.one("timezone") }));
-    let problems = form::overlay(&mut object, &all_fields(rows), values, &zone, t);
-    if let Some(Value::Array(rewards)) = object.get_mut("rewards") {
-        rewards.retain(|r| r.get("type").is_some_and(|t| !t.is_null()));
-    }
-    for key in BLANK_IS_UNSET {
-        if object.get(key).is_some_and(form::is_blank) {
-            object[key] = Value::Null;
-        }
-    }
-    (object, problems)
-}
-
-/// The problems of a refused change, with paths inside the campaign.
-fn problems_of(e: &ApiError) -> Vec<Problem> {
-    let listed = e.details.as_ref().and_then(|d| d.get("problems")).and_then(Value::as_array);
-    match listed {
-        Some(items) => items
-            .iter()
-            .map(|p| Problem {
-                path: p.get("path").and_then(Value::as_str).unwrap_or_default().to_owned(),
-                message: p.get("message").and_then(Value::as_str).unwrap_or_default().to_owned(),
-            })
-            .collect(),
-        None => vec![Problem { path: String::new(), message: e.message.clone() }],
-    }
+    form::build(base, values, &plain(), Some(&REWARDS), &BLANK_IS_UNSET, &zone, t)
 }
 
 /// What the page needs to draw the constructor.
@@ -355,7 +292,7 @@ impl Draw<'_> {
             form::field(s, i, &values, &opts.of(&key, t), &problems, t)
         };
         let sections = SECTIONS.iter().map(|(title, help, specs)| Section { title: t.get(title), help: t.get(help), fields: specs.iter().map(|s| field(s, 0)).collect() }).collect();
-        let rows = reward_rows(&values);
+        let rows = REWARDS.sent(&values);
         // One empty row more, to add a reward.
         let rewards = (0..=rows)
             .map(|i| {
@@ -364,14 +301,14 @@ impl Draw<'_> {
                     index: i + 1,
                     fields: REWARD.iter().map(|s| field_at(s, i)).collect(),
                     error: (!errors.is_empty()).then(|| errors.join("; ")),
-                    kept: kept(form::get(object, &format!("rewards[{i}]"))),
+                    kept: REWARDS.kept(object, i),
                 }
             })
             .collect();
         let messages = MESSAGES.iter().map(|s| field(s, 0)).collect();
         let new_id = form::field(&spec("id", Kind::Text, "campaign.id", Some("campaign.id_help")), 0, &values, &[], &problems, t);
         // Problems named by field label where the form shows the field.
-        let labels: Vec<(String, String)> = all_fields(rows.max(1))
+        let labels: Vec<(String, String)> = form::fields(&plain(), Some(&REWARDS), rows.max(1))
             .into_iter()
             .map(|(p, _)| {
                 let spec = SECTIONS.iter().flat_map(|(_, _, s)| s.iter()).chain(MESSAGES.iter()).chain(REWARD.iter()).find(|s| s.path == p || s.at(index_in(&p)) == p);
@@ -566,15 +503,9 @@ pub async fn show(State(state): State<AppState>, headers: HeaderMap, Path(id): P
     res
 }
 
-/// The form's pairs, its CSRF token and the rest.
-fn split(pairs: Vec<(String, String)>) -> (String, Values) {
-    let csrf = pairs.iter().find(|(k, _)| k == "csrf").map(|(_, v)| v.clone()).unwrap_or_default();
-    (csrf, Values::of_pairs(&pairs))
-}
-
 /// Saves a new campaign as a draft.
 pub async fn create(State(state): State<AppState>, headers: HeaderMap, Form(pairs): Form<Vec<(String, String)>>) -> Response {
-    let (csrf, values) = split(pairs);
+    let (csrf, values) = form::split(pairs);
     let (lang, actor, secret) = match checked(&state, &headers, &csrf, Permission::ConfigWrite).await {
         Ok(x) => x,
         Err(res) => return res,
@@ -605,13 +536,13 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap, Form(pair
     campaign["id"] = Value::String(id.clone());
     match put(&state, &actor, ("campaigns", &id), campaign, false).await {
         Ok(done) => Redirect::to(&format!("/admin/campaigns/{id}?saved={}", done.version.unwrap_or(0))).into_response(),
-        Err(e) => refuse(problems_of(&e)).await,
+        Err(e) => refuse(form::problems_of(&e)).await,
     }
 }
 
 /// Saves the constructor's form over the stored campaign (its status is unchanged).
 pub async fn save(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, Form(pairs): Form<Vec<(String, String)>>) -> Response {
-    let (csrf, values) = split(pairs);
+    let (csrf, values) = form::split(pairs);
     let (lang, actor, secret) = match checked(&state, &headers, &csrf, Permission::ConfigWrite).await {
         Ok(x) => x,
         Err(res) => return res,
@@ -628,7 +559,7 @@ pub async fn save(State(state): State<AppState>, headers: HeaderMap, Path(id): P
     if problems.is_empty() {
         match put(&state, &actor, ("campaigns", &id), campaign, false).await {
             Ok(done) => return Redirect::to(&format!("/admin/campaigns/{id}?saved={}", done.version.unwrap_or(0))).into_response(),
-            Err(e) => problems = problems_of(&e),
+            Err(e) => problems = form::problems_of(&e),
         }
     }
     draw.page(StatusCode::UNPROCESSABLE_ENTITY, Some(&id), &stored, values, problems, None).await
@@ -661,7 +592,7 @@ pub async fn lifecycle(State(state): State<AppState>, headers: HeaderMap, Path(i
             };
             let draw = Draw { state: &state, lang, actor: &actor, secret: &secret };
             let values = values_of(&stored, &opts.zone_of(&stored));
-            draw.page(StatusCode::CONFLICT, Some(&id), &stored, values, problems_of(&e), None).await
+            draw.page(StatusCode::CONFLICT, Some(&id), &stored, values, form::problems_of(&e), None).await
         }
     }
 }
@@ -705,7 +636,7 @@ async fn proposal(state: &AppState, values: &Values, t: &Catalogue) -> Result<Re
 /// Runs the form (saved or not) as an active campaign over the receipts of the last
 /// `sim_days` days, beside the program in force: an htmx fragment.
 pub async fn simulate(State(state): State<AppState>, headers: HeaderMap, Form(pairs): Form<Vec<(String, String)>>) -> Response {
-    let (csrf, values) = split(pairs);
+    let (csrf, values) = form::split(pairs);
     let (lang, actor, _) = match checked(&state, &headers, &csrf, Permission::ConfigRead).await {
         Ok(x) => x,
         Err(res) => return res,
@@ -728,7 +659,7 @@ pub async fn simulate(State(state): State<AppState>, headers: HeaderMap, Form(pa
     let period = format!("{} – {}", lang.day(first), lang.day(today));
     let report = match simulated(&state, &actor, change, &q).await {
         Ok(Ok(r)) => r,
-        Ok(Err(e)) => return fragment(Vec::new(), problems_of(&ApiError::from(e)).into_iter().map(|p| format!("{}: {}", p.path, p.message)).collect(), period),
+        Ok(Err(e)) => return fragment(Vec::new(), form::problems_of(&ApiError::from(e)).into_iter().map(|p| format!("{}: {}", p.path, p.message)).collect(), period),
         Err(e) => return fragment(Vec::new(), vec![e.message], period),
     };
     // Money in the stores' currency when they share one; else in minor units.
@@ -749,6 +680,22 @@ pub async fn simulate(State(state): State<AppState>, headers: HeaderMap, Form(pa
     fragment(figures, Vec::new(), period)
 }
 
+/// A value of a history as a person reads it: text without its JSON quotes, `—` for
+/// none.
+pub(super) fn plain_value(json: &str) -> String {
+    match serde_json::from_str::<Value>(json) {
+        Ok(Value::String(s)) => s,
+        Ok(Value::Null) | Err(_) if json == "null" || json == "(none)" => "—".to_owned(),
+        _ => json.to_owned(),
+    }
+}
+
+/// When a version was applied, as a history shows it.
+pub(super) fn version_time(lang: Lang, v: &ObjectVersion) -> String {
+    let z = v.applied_at.to_zoned_datetime(TimeZone::UTC);
+    format!("{} {:02}:{:02} UTC", lang.day(z.date()), z.hour(), z.minute())
+}
+
 /// How many sample lines the preview offers.
 const PREVIEW_LINES: usize = 3;
 
@@ -765,7 +712,7 @@ struct PreviewFragment {
 /// Runs a sample receipt through the engine with the form (saved or not) as an active
 /// campaign, as a till of the chosen store would: an htmx fragment.
 pub async fn preview(State(state): State<AppState>, headers: HeaderMap, Form(pairs): Form<Vec<(String, String)>>) -> Response {
-    let (csrf, values) = split(pairs);
+    let (csrf, values) = form::split(pairs);
     let (lang, actor, _) = match checked(&state, &headers, &csrf, Permission::ConfigRead).await {
         Ok(x) => x,
         Err(res) => return res,
@@ -807,6 +754,6 @@ pub async fn preview(State(state): State<AppState>, headers: HeaderMap, Form(pai
     };
     match crate::admin::programs::previewed(&state, &actor, change, &store, receipt).await {
         Ok(answer) => fragment(Some(answer), Vec::new(), skus),
-        Err(e) => fragment(None, problems_of(&e).into_iter().map(|p| if p.path.is_empty() { p.message } else { format!("{}: {}", p.path, p.message) }).collect(), skus),
+        Err(e) => fragment(None, form::problems_of(&e).into_iter().map(|p| if p.path.is_empty() { p.message } else { format!("{}: {}", p.path, p.message) }).collect(), skus),
     }
 }

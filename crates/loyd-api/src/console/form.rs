@@ -103,6 +103,105 @@ impl Values {
     }
 }
 
+/// A list of objects edited as rows (a campaign's `rewards`, a tier's `levels`): the
+/// fields of one row, the first of which says what the row is (a reward's type, a
+/// level's id). A row whose first field is left empty is removed; one whose first field
+/// changed starts afresh, so no setting of what it was stays behind.
+#[derive(Debug, Clone, Copy)]
+pub struct Rows {
+    pub list: &'static str,
+    pub specs: &'static [Spec],
+}
+
+impl Rows {
+    /// The name of the first field in a row (`type`).
+    fn key(&self) -> &'static str {
+        self.specs[0].path.rsplit('.').next().unwrap_or_default()
+    }
+
+    /// How many rows a submitted form (or one read from an object) has.
+    pub fn sent(&self, values: &Values) -> usize {
+        let (open, close) = (format!("{}[", self.list), format!("].{}", self.key()));
+        values.0.keys().filter_map(|k| k.strip_prefix(&open)?.split_once(&close)?.0.parse::<usize>().ok()).max().map_or(0, |m| m + 1)
+    }
+
+    /// How many rows a stored object has.
+    pub fn stored(&self, object: &Value) -> usize {
+        object.get(self.list).and_then(Value::as_array).map_or(0, Vec::len)
+    }
+
+    /// The settings of row `i` of `object` that the form does not show (`per_item = 2`).
+    pub fn kept(&self, object: &Value, i: usize) -> String {
+        let shown: Vec<&str> = self.specs.iter().map(|s| s.path.rsplit('.').next().unwrap_or_default()).collect();
+        let Some(Value::Object(m)) = get(object, &format!("{}[{i}]", self.list)) else { return String::new() };
+        m.iter().filter(|(k, v)| !shown.contains(&k.as_str()) && !is_blank(v)).map(|(k, v)| format!("{k} = {v}")).collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// Every field of a form, with its kind: `plain` ones and `n` rows.
+pub fn fields(plain: &[Spec], rows: Option<&Rows>, n: usize) -> Vec<(String, Kind)> {
+    let rows = rows.into_iter().flat_map(|r| (0..n).flat_map(move |i| r.specs.iter().map(move |s| (s.at(i), s.kind))));
+    plain.iter().map(|s| (s.path.to_owned(), s.kind)).chain(rows).collect()
+}
+
+/// A form's values read from a stored object.
+pub fn read(object: &Value, plain: &[Spec], rows: Option<&Rows>, tz: &TimeZone) -> Values {
+    let mut v = Values::default();
+    for (path, kind) in fields(plain, rows, rows.map_or(0, |r| r.stored(object))) {
+        v.read(object, &path, kind, tz);
+    }
+    v
+}
+
+/// The object a submitted form makes, laid over `base` (the stored object, or a new
+/// one): see [`overlay`] and [`Rows`]; the sub-objects `blank_is_unset` are left out
+/// when nothing in them is set.
+pub fn build(base: &Value, values: &Values, plain: &[Spec], rows: Option<&Rows>, blank_is_unset: &[&str], tz: &TimeZone, t: &Catalogue) -> (Value, Vec<Problem>) {
+    let mut object = if base.is_object() { base.clone() } else { Value::Object(Default::default()) };
+    let n = rows.map_or(0, |r| r.sent(values));
+    if let Some(r) = rows {
+        for i in 0..n {
+            let path = format!("{}[{i}].{}", r.list, r.key());
+            if get(&object, &path).and_then(Value::as_str).unwrap_or_default() != values.one(&path) {
+                set(&mut object, &format!("{}[{i}]", r.list), Value::Object(Default::default()));
+            }
+        }
+    }
+    let problems = overlay(&mut object, &fields(plain, rows, n), values, tz, t);
+    if let Some(r) = rows
+        && let Some(Value::Array(items)) = object.get_mut(r.list)
+    {
+        items.retain(|item| item.get(r.key()).is_some_and(|k| !is_blank(k)));
+    }
+    for key in blank_is_unset {
+        if object.get(*key).is_some_and(is_blank) {
+            unset(&mut object, key);
+        }
+    }
+    (object, problems)
+}
+
+/// The problems of a refused change, with paths inside the object.
+pub fn problems_of(e: &crate::error::ApiError) -> Vec<Problem> {
+    let listed = e.details.as_ref().and_then(|d| d.get("problems")).and_then(Value::as_array);
+    match listed {
+        Some(items) => items
+            .iter()
+            .map(|p| Problem {
+                path: p.get("path").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                message: p.get("message").and_then(Value::as_str).unwrap_or_default().to_owned(),
+            })
+            .collect(),
+        None => vec![Problem { path: String::new(), message: e.message.clone() }],
+    }
+}
+
+/// The form's pairs, its CSRF token and the rest.
+pub fn split(pairs: Vec<(String, String)>) -> (String, Values) {
+    let csrf = pairs.iter().find(|(k, _)| k == "csrf").map(|(_, v)| v.clone()).unwrap_or_default();
+    (csrf, Values::of_pairs(&pairs))
+}
+
 /// A problem with one field: its path and what to fix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {

@@ -16,6 +16,7 @@ mod dashboard;
 mod failures;
 mod form;
 pub mod i18n;
+mod program;
 mod staff;
 mod stores;
 
@@ -59,6 +60,13 @@ pub fn router() -> Router<AppState> {
         .route("/admin/campaigns/{id}/status", post(campaigns::lifecycle))
         .route("/admin/coupons", get(coupons::page))
         .route("/admin/coupons/{series}", post(coupons::create))
+        .route("/admin/program", get(program::index))
+        .route("/admin/program/export", get(program::export))
+        .route("/admin/program/import", post(program::import))
+        .route("/admin/program/{section}", get(program::list).post(program::create))
+        .route("/admin/program/{section}/new", get(program::new))
+        .route("/admin/program/{section}/{id}", get(program::show).post(program::save))
+        .route("/admin/program/{section}/{id}/remove", post(program::remove))
         .route("/admin/customers", get(customers::page))
         .route("/admin/customers/{id}", get(customers::customer))
         .route("/admin/customers/{id}/cards/{number}/{action}", post(customers::card))
@@ -243,7 +251,7 @@ pub(crate) async fn staff(state: &AppState, headers: &HeaderMap) -> Option<(Prin
 }
 
 #[derive(Debug, Deserialize)]
-pub struct CsrfForm {
+pub(crate) struct CsrfForm {
     #[serde(default)]
     csrf: String,
 }
@@ -306,8 +314,9 @@ pub struct Session {
 impl Session {
     pub(crate) fn of(p: &Principal, secret: &str, t: &'static Catalogue, here: &str) -> Session {
         let csrf = csrf_of(secret);
-        let pages: [(&'static str, &'static str, Option<Permission>); 7] = [
+        let pages: [(&'static str, &'static str, Option<Permission>); 8] = [
             ("/admin", "nav.dashboard", None),
+            ("/admin/program", "nav.program", Some(Permission::ConfigRead)),
             ("/admin/campaigns", "nav.campaigns", Some(Permission::ConfigRead)),
             ("/admin/coupons", "nav.coupons", Some(Permission::ConfigRead)),
             ("/admin/customers", "nav.customers", Some(Permission::CustomersRead)),

@@ -358,4 +358,67 @@ both_backends! {
         assert_eq!((status, body["discount"].as_str()), (201, Some("5.00")), "{body}");
         b.client.clone().close().await.unwrap();
     }
+
+    async fn an_admin_sets_up_a_store_a_terminal_points_a_tier_and_a_weekend_campaign_without_a_file(db: TestDb) {
+        // Saturday 28 November 2026, 10:00 in Tallinn; only the first store is configured.
+        let app = crate::helpers::spawn_at(db, crate::helpers::example("s1-step-bonus.toml"), loyd_api::ApiConfig::default(), "2026-11-28T08:00:00Z").await;
+        let b = Browser::signed_in(&app, "ada", "admin").await;
+        // A store.
+        b.click("a[href='/admin/program']").await;
+        b.click("a[href='/admin/program/stores']").await;
+        b.click("#new-object").await;
+        b.fill("#f-id", "tallinn-01").await;
+        b.fill("#f-name", "Tallinn").await;
+        b.fill("#f-timezone", "Europe/Tallinn").await;
+        b.choose("#f-currency", "EUR").await;
+        b.click("#save").await;
+        b.text_when("#notice", |t| t.starts_with("Saved as configuration version")).await;
+        // Its terminal, the key read off the page.
+        b.click("a[href='/admin/stores']").await;
+        b.fill("#new-tallinn-01", "pos-1").await;
+        b.click("#store-tallinn-01 form.inline button").await;
+        let key = b.text("#key").await;
+        // Points, a counter and a tier with two levels.
+        for (section, fields, selects) in [
+            ("currencies", vec![("#f-code", "PTS"), ("#f-scale", "0"), ("#f-value", "0.01")], vec![("#f-kind", "points")]),
+            ("counters", vec![("#f-id", "sum-365"), ("#f-window_days", "365")], vec![("#f-measure", "sum")]),
+            ("tiers", vec![("#f-id", "status"), ("#f-levels-0-id", "base"), ("#f-levels-0-from", "0")], vec![("#f-counter", "sum-365")]),
+        ] {
+            b.client.goto(&app.url(&format!("/admin/program/{section}/new"))).await.unwrap();
+            for (css, v) in fields {
+                b.fill(css, v).await;
+            }
+            for (css, v) in selects {
+                b.choose(css, v).await;
+            }
+            b.click("#save").await;
+            b.text_when("#notice", |t| t.starts_with("Saved")).await;
+        }
+        b.fill("#f-levels-1-id", "silver").await;
+        b.fill("#f-levels-1-from", "300").await;
+        b.click("#save").await;
+        b.text_when("#history", |t| t.contains("levels[1]")).await;
+        b.screenshot("console-program-tier").await;
+        // A weekend campaign: 10 points per 100.00 at weekends, activated.
+        b.click("a[href='/admin/campaigns']").await;
+        b.click("#new-campaign").await;
+        b.fill("#f-id", "weekend-points").await;
+        b.click("input[name=weekdays][value=sat]").await;
+        b.click("input[name=weekdays][value=sun]").await;
+        b.choose("#f-rewards-0-type", "accrue").await;
+        b.choose("#f-rewards-0-currency", "PTS").await;
+        b.fill("#f-rewards-0-percent", "10").await;
+        b.click("#save").await;
+        b.text_when("#status", |t| t == "Draft").await;
+        b.click("#to-active").await;
+        b.text_when("#status", |t| t == "Active").await;
+        // The new till gives a customer the campaign's points.
+        let (_, card) = app.customer_with_card("+37250001111", "LOY").await;
+        let receipt = json!({"receipt_id": "t-1", "customer": {"card": card}, "lines": [{"line": 1, "sku": "BREAD", "qty": "1", "amount": "50.00"}]});
+        let (status, body) = app.commit_as(&key, &receipt).await;
+        assert_eq!(status, 201, "{body}");
+        let ours = body["accrued"].as_array().unwrap().iter().find(|a| a["campaign"] == "weekend-points").unwrap_or_else(|| panic!("{body}"));
+        assert_eq!((ours["currency"].as_str(), ours["amount"].as_str()), (Some("PTS"), Some("5")), "10 per 100.00 of 50.00: {body}");
+        b.client.clone().close().await.unwrap();
+    }
 }

@@ -573,6 +573,83 @@ both_backends! {
         let (status, body) = crate::helpers::call(&app, "POST", "/v1/admin/coupons", crate::helpers::ADMIN_KEY, Some(json!({"series": "GEN", "count": 2}))).await;
         assert_eq!((status, body["coupons"].as_array().map(Vec::len)), (201, Some(2)));
     }
+
+    async fn the_program_is_edited_object_by_object_and_exported_and_imported_with_a_dry_run_first(db: TestDb) {
+        let app = spawn_example(db, "s8-tiers.toml").await;
+        crate::helpers::admin(&app).await;
+        let (_, card) = app.customer_with_card("+37120007777", "LOY").await;
+        let marketer = session(&app, "mara", "marketer").await;
+        let get = |path: &str, cookie: &str| {
+            let req = client().get(app.url(path)).header("cookie", cookie);
+            async move {
+                let res = req.send().await.unwrap();
+                (res.status().as_u16(), res.text().await.unwrap())
+            }
+        };
+        let post = |path: &str, cookie: &str, body: String| {
+            client().post(app.url(path)).header("cookie", cookie).header("content-type", "application/x-www-form-urlencoded").body(body).send()
+        };
+        let object = |path: &'static str| {
+            let app = &app;
+            async move { crate::helpers::call(app, "GET", path, crate::helpers::ADMIN_KEY, None).await.1["object"].clone() }
+        };
+        let (status, index) = get("/admin/program", &marketer).await;
+        assert_eq!(status, 200);
+        assert!(index.contains(r#"href="/admin/program/tiers""#) && index.contains(r#"href="/admin/campaigns""#), "{index}");
+        let token = csrf(&index);
+        // A tier's levels as rows: a level added, a bad number said at its field.
+        let (_, page) = get("/admin/program/tiers/status", &marketer).await;
+        assert!(page.contains(r#"id="f-levels-1-from" name="levels[1].from" value="300.00""#), "{page}");
+        let levels = |extra: &[(&'static str, &'static str)]| {
+            let base = [("csrf", token.as_str()), ("counter", "sum-365"), ("levels[0].id", "base"), ("levels[0].from", "0"), ("levels[1].id", "silver"), ("levels[2].id", "gold"), ("levels[2].from", "1000.00")];
+            form(&[&base[..], extra].concat())
+        };
+        let res = post("/admin/program/tiers/status", &marketer, levels(&[("levels[1].from", "lots")])).await.unwrap();
+        assert_eq!(res.status(), 422);
+        assert!(res.text().await.unwrap().contains(r#"id="f-levels-1-from-error">Enter a number"#));
+        let res = post("/admin/program/tiers/status", &marketer, levels(&[("levels[1].from", "300,00"), ("levels[3].id", "platinum"), ("levels[3].from", "5000")])).await.unwrap();
+        assert_eq!(res.status(), 303);
+        let tier = object("/v1/admin/config/tiers/status").await;
+        assert_eq!(tier["levels"][3], json!({"id": "platinum", "from": "5000"}), "{tier}");
+        assert_eq!(tier["levels"][1]["from"], "300.00");
+        // A new currency; the same id again is refused at the id.
+        let points = [("csrf", token.as_str()), ("code", "BONUS"), ("kind", "points"), ("scale", "0"), ("value", "0.10")];
+        let res = post("/admin/program/currencies", &marketer, form(&points)).await.unwrap();
+        assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+        assert_eq!(object("/v1/admin/config/currencies/BONUS").await["value"], "0.10");
+        let res = post("/admin/program/currencies", &marketer, form(&points)).await.unwrap();
+        assert!(res.text().await.unwrap().contains(r#"id="f-code-error">One with this id exists"#));
+        // What still carries value is not removed, and the page says why.
+        assert!(!card.is_empty());
+        let res = post("/admin/program/card_series/LOY/remove", &marketer, form(&[("csrf", &token)])).await.unwrap();
+        assert_eq!(res.status(), 409);
+        assert!(res.text().await.unwrap().contains("card"), "the reason is given");
+        // Export, then import with a change: planned first, nothing changed until applied.
+        let res = client().get(app.url("/admin/program/export")).header("cookie", &marketer).send().await.unwrap();
+        assert_eq!(res.headers()["content-disposition"], r#"attachment; filename="program.toml""#);
+        let file = res.text().await.unwrap();
+        assert!(file.contains("platinum") && file.contains("BONUS"));
+        let changed = file.replacen(r#"percent = "3""#, r#"percent = "4""#, 1);
+        assert_ne!(changed, file);
+        let res = post("/admin/program/import", &marketer, form(&[("csrf", &token), ("text", &changed), ("step", "plan")])).await.unwrap();
+        let page = res.text().await.unwrap();
+        assert!(page.contains("~ update campaign silver-3") && page.contains(r#"id="apply""#), "{page}");
+        assert_eq!(object("/v1/admin/config/campaigns/silver-3").await["rewards"][0]["percent"], "3", "a dry run changes nothing");
+        let res = post("/admin/program/import", &marketer, form(&[("csrf", &token), ("text", &changed), ("step", "apply")])).await.unwrap();
+        assert_eq!(res.status(), 303);
+        assert_eq!(object("/v1/admin/config/campaigns/silver-3").await["rewards"][0]["percent"], "4");
+        let res = post("/admin/program/import", &marketer, form(&[("csrf", &token), ("text", "[[campaigns]]\nid = \"x\"\npriority = \"high\"\n"), ("step", "plan")])).await.unwrap();
+        assert_eq!(res.status(), 422);
+        assert!(res.text().await.unwrap().contains("line 3:"), "a file's problem is said at its line");
+        // An analyst reads the program but changes nothing.
+        let analyst = session(&app, "ann", "analyst").await;
+        let (status, page) = get("/admin/program/currencies/EUR", &analyst).await;
+        assert_eq!(status, 200);
+        assert!(!page.contains(r#"id="save""#) && !page.contains(r#"id="import""#));
+        let res = post("/admin/program/currencies/EUR", &analyst, form(&[("csrf", &csrf(&page)), ("kind", "money"), ("scale", "3")])).await.unwrap();
+        assert_eq!(res.status(), 403);
+        assert_eq!(post("/admin/program/import", &analyst, form(&[("csrf", &csrf(&page)), ("text", &file)])).await.unwrap().status(), 403);
+    }
 }
 
 async fn call_status(app: &TestApp, path: &str) -> u16 {

@@ -88,7 +88,7 @@ impl Actor {
 pub fn permission(method: &Method, route: &str) -> Option<Permission> {
     use Permission::*;
     let p = match (method.as_str(), route) {
-        ("GET", "/v1/admin/customers" | "/v1/admin/customers/{id}" | "/v1/admin/customers/{id}/statement") => CustomersRead,
+        ("GET", "/v1/admin/customers" | "/v1/admin/customers/{id}" | "/v1/admin/customers/{id}/statement" | "/v1/admin/customers/{id}/balances") => CustomersRead,
         ("GET", "/v1/admin/customers/{id}/crm" | "/v1/admin/crm" | "/v1/admin/organisations" | "/v1/admin/organisations/{id}") => CustomersRead,
         ("GET", "/v1/admin/organisations/{id}/crm") => CustomersRead,
         ("POST", "/v1/admin/customers" | "/v1/admin/organisations") => CustomersWrite,

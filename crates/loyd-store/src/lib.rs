@@ -671,6 +671,13 @@ impl Store {
         on_backend!(self, b => b.calculate_receipt(caller, request, proposed, secret, now).await)
     }
 
+    /// A customer's balances now (their organisation's, for its contacts), by currency.
+    pub async fn customer_balances(&self, customer: i64) -> Result<Vec<loyd_domain::receipt::BalanceOut>, StoreError> {
+        let now = self.now();
+        let program = self.program().await?;
+        on_backend!(self, b => b.customer_balances(customer, program, now).await)
+    }
+
     /// Generates unique coupons of a series, personal to `customer` if given.
     pub async fn generate_coupons(&self, series: String, count: u32, customer: Option<i64>, actor: String) -> Result<Vec<(String, Option<Timestamp>)>, StoreError> {
         let now = self.now();

@@ -1,4 +1,4 @@
-//! Balances: goodwill adjustments and account statements.
+//! Balances: what a customer holds, goodwill adjustments and account statements.
 
 use super::*;
 
@@ -28,10 +28,16 @@ pub async fn adjust(
     Path(id): Path<String>,
     Json(body): Json<Adjustment>,
 ) -> Result<(StatusCode, Json<BalanceAfter>), ApiError> {
+    Ok((StatusCode::CREATED, Json(adjusted(&state, &actor, &id, body).await?)))
+}
+
+/// Gives or takes by hand, idempotent by the operation id; the console adjusts through
+/// here.
+pub(crate) async fn adjusted(state: &AppState, actor: &crate::auth::Actor, id: &str, body: Adjustment) -> Result<BalanceAfter, ApiError> {
     let currency = AssetCode::parse(&body.currency).map_err(|e| ApiError::validation(e.to_string()))?;
-    let (minor, scale) = minor_of(&state, &currency, &body.amount).await?;
-    let balance = state.store.adjust_balance(body.operation_id, customer_id(&id)?, currency.clone(), minor, body.reason, actor.name()).await?;
-    Ok((StatusCode::CREATED, Json(BalanceAfter { currency: currency.to_string(), balance: Minor::new(balance, scale).to_string() })))
+    let (minor, scale) = minor_of(state, &currency, &body.amount).await?;
+    let balance = state.store.adjust_balance(body.operation_id, customer_id(id)?, currency.clone(), minor, body.reason, actor.name()).await?;
+    Ok(BalanceAfter { currency: currency.to_string(), balance: Minor::new(balance, scale).to_string() })
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -64,4 +70,27 @@ pub async fn statement(
     }
     let scale = scale_of(&state, &currency).await?;
     Ok(Json(state.store.statement(customer_id(&id)?, currency, q.from, q.to, scale).await?))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BalancesOut {
+    /// Per currency: what is available and what is pending (earned, not yet spendable).
+    #[schema(value_type = Vec<Object>)]
+    pub balances: Vec<loyd_domain::receipt::BalanceOut>,
+}
+
+/// A customer's balances now, per currency (their organisation's, for its contacts).
+#[utoipa::path(get, path = "/v1/admin/customers/{id}/balances", tag = "admin", security(("api_key" = []), ("session" = [])),
+    params(("id" = String, Path)), responses((status = 200, body = BalancesOut), (status = "4XX", body = ErrorBody)))]
+pub async fn balances(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<BalancesOut>, ApiError> {
+    Ok(Json(BalancesOut { balances: balances_of(&state, &id).await? }))
+}
+
+/// A customer's balances; the console's customer page reads them through here.
+pub(crate) async fn balances_of(state: &AppState, id: &str) -> Result<Vec<loyd_domain::receipt::BalanceOut>, ApiError> {
+    let id = customer_id(id)?;
+    if state.store.customer(id).await?.is_none() {
+        return Err(ApiError::not_found(format!("no customer {}", CustomerId(id))));
+    }
+    Ok(state.store.customer_balances(id).await?)
 }

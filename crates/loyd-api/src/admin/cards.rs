@@ -51,6 +51,12 @@ pub struct IssuedCards {
 #[utoipa::path(post, path = "/v1/admin/cards", tag = "admin", security(("api_key" = []), ("session" = [])), request_body = IssueRequest,
     responses((status = 201, body = IssuedCards), (status = "4XX", body = ErrorBody)))]
 pub async fn issue_cards(State(state): State<AppState>, actor: CurrentActor, Json(body): Json<IssueRequest>) -> Result<(StatusCode, Json<IssuedCards>), ApiError> {
+    Ok((StatusCode::CREATED, Json(IssuedCards { cards: issue(&state, &actor, body).await? })))
+}
+
+/// Issues cards as the request says, if the staff member may issue cards of that kind
+/// to that customer; the console issues through here.
+pub(crate) async fn issue(state: &AppState, actor: &crate::auth::Actor, body: IssueRequest) -> Result<Vec<IssuedCard>, ApiError> {
     let customer = body.customer.as_deref().map(customer_id).transpose()?;
     let program = state.store.program().await?;
     let kind = program
@@ -59,15 +65,14 @@ pub async fn issue_cards(State(state): State<AppState>, actor: CurrentActor, Jso
         .map(|s| s.spec.kind)
         .ok_or_else(|| ApiError::not_found(format!("card series '{}' does not exist", loyd_domain::text::escaped(&body.series, 64))))?;
     let for_contact = match customer {
-        Some(id) => is_contact(&state, id).await?,
+        Some(id) => is_contact(state, id).await?,
         None => false,
     };
     actor.require(Act::IssueCards { kind, for_contact })?;
-    let cards = state
+    Ok(state
         .store
         .issue_cards(IssueCards { series: body.series, count: body.count, customer, number: body.number, virtual_card: body.virtual_card }, actor.name())
-        .await?;
-    Ok((StatusCode::CREATED, Json(IssuedCards { cards })))
+        .await?)
 }
 
 /// Block a card (lost or stolen).

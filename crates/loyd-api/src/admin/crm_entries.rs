@@ -113,6 +113,13 @@ pub async fn customer_crm(State(state): State<AppState>, actor: CurrentActor, Pa
     crm_page(&state, &actor, crm_filter(q, Some(customer_id(&id)?))?).await
 }
 
+/// A customer's latest CRM entries (texts hidden from roles without contact data); the
+/// console's customer page reads them through here.
+pub(crate) async fn customer_entries(state: &AppState, actor: &crate::auth::Actor, id: &str, limit: u32) -> Result<Vec<CrmOut>, ApiError> {
+    let q = CrmQuery { assignee: None, status: None, kind: None, organisation: None, due_before: None, before: None, limit: Some(limit) };
+    Ok(crm_page(state, actor, crm_filter(q, Some(customer_id(id)?))?).await?.0.entries)
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCrm {
@@ -164,9 +171,13 @@ pub async fn add_organisation_crm(
 #[utoipa::path(post, path = "/v1/admin/customers/{id}/crm", tag = "crm", security(("api_key" = []), ("session" = [])),
     params(("id" = String, Path)), request_body = NewCrm, responses((status = 201, body = CrmOut), (status = "4XX", body = ErrorBody)))]
 pub async fn add_crm(State(state): State<AppState>, actor: CurrentActor, Path(id): Path<String>, Json(body): Json<NewCrm>) -> Result<(StatusCode, Json<CrmOut>), ApiError> {
-    let entry = body.about(Some(customer_id(&id)?), None)?;
-    let e = state.store.add_crm_entry(entry, actor.name()).await?;
-    Ok((StatusCode::CREATED, Json(e.into())))
+    Ok((StatusCode::CREATED, Json(add_customer_entry(&state, &actor, &id, body).await?)))
+}
+
+/// Records an entry about a customer; the console records through here.
+pub(crate) async fn add_customer_entry(state: &AppState, actor: &crate::auth::Actor, id: &str, body: NewCrm) -> Result<CrmOut, ApiError> {
+    let entry = body.about(Some(customer_id(id)?), None)?;
+    Ok(state.store.add_crm_entry(entry, actor.name()).await?.into())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -292,9 +292,15 @@ pub struct PurchasePage {
 #[utoipa::path(get, path = "/v1/admin/customers/{id}/purchases", tag = "crm", security(("api_key" = []), ("session" = [])),
     params(("id" = String, Path), PurchaseQuery), responses((status = 200, body = PurchasePage), (status = "4XX", body = ErrorBody)))]
 pub async fn purchases(State(state): State<AppState>, actor: CurrentActor, Path(id): Path<String>, Query(q): Query<PurchaseQuery>) -> Result<Json<PurchasePage>, ApiError> {
+    Ok(Json(purchases_of(&state, &actor, &id, q).await?))
+}
+
+/// A page of a customer's purchases (a store manager's stores only); the console's
+/// customer page reads them through here.
+pub(crate) async fn purchases_of(state: &AppState, actor: &Actor, id: &str, q: PurchaseQuery) -> Result<PurchasePage, ApiError> {
     let stores = actor.store_scope(q.store.as_ref())?;
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
-    let rows: Vec<Purchase> = state.store.purchases(customer_id(&id)?, stores, q.before, limit).await?;
+    let rows: Vec<Purchase> = state.store.purchases(customer_id(id)?, stores, q.before, limit).await?;
     let program = state.store.program().await?;
     let next_before = crate::extract::next_page(&rows, limit, |p| p.at);
     let purchases = rows
@@ -315,7 +321,7 @@ pub async fn purchases(State(state): State<AppState>, actor: CurrentActor, Path(
             }
         })
         .collect();
-    Ok(Json(PurchasePage { purchases, next_before }))
+    Ok(PurchasePage { purchases, next_before })
 }
 
 /// A customer's change history (their audit entries), newest first.

@@ -92,6 +92,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/v1/admin/customers/{id}/codes", post(issue_code))
         .route("/v1/admin/customers/{id}/adjustments", post(adjust))
         .route("/v1/admin/customers/{id}/statement", get(statement))
+        .route("/v1/admin/customers/{id}/balances", get(balances::balances))
         .route("/v1/admin/customers/{id}/credit-settlements", post(settle))
         .route("/v1/admin/cards", post(issue_cards))
         .route("/v1/admin/coupons", post(generate_coupons))

@@ -1,7 +1,9 @@
-//! Customers: search by phone, card, name or e-mail, and a customer's page with their
-//! cards, which staff who may manage cards block and unblock — through the same
-//! functions as the admin API ([`crate::admin::customers`], [`crate::admin::cards`]).
-//! Contact data is shown in the clear, and searched by, only for roles that may read it.
+//! Customers: search by phone, card, name or e-mail, and a customer's page: contact
+//! data, balances, cards (issued, blocked, unblocked), purchases, CRM entries (a note
+//! added) and goodwill adjustments — through the same functions as the admin API
+//! ([`crate::admin::customers`], [`crate::admin::cards`], [`crate::admin::balances`],
+//! [`crate::admin::crm_entries`]). Contact data, and CRM texts, are shown in the clear,
+//! and searched by, only for roles that may read them.
 
 use askama::Template;
 use axum::extract::{Form, Path, Query, State};
@@ -40,14 +42,47 @@ struct SearchPage {
     error: Option<String>,
 }
 
+/// A purchase as the customer page lists it.
+pub struct PurchaseView {
+    pub at: String,
+    pub store: String,
+    pub receipt_id: String,
+    pub status: String,
+    pub total: String,
+    pub discount: String,
+    pub redeemed: String,
+    pub currency: String,
+}
+
+/// What a form just did or why it was refused, to show on the page after it.
+#[derive(Default)]
+pub struct Flash {
+    /// The form (`cards`, `adjust`, `crm`) and what to fix.
+    pub error: Option<(&'static str, String)>,
+    /// Cards just issued, with their PINs: shown this once.
+    pub issued: Vec<loyd_store::IssuedCard>,
+    pub notice: Option<String>,
+}
+
 #[derive(Template)]
 #[template(path = "console/customer.html")]
 struct CustomerPage {
     f: Frame,
     s: Session,
     c: CustomerOut,
+    balances: Vec<loyd_domain::receipt::BalanceOut>,
+    purchases: Vec<PurchaseView>,
+    entries: Vec<crate::admin::crm_entries::CrmOut>,
+    /// Card series a card may be issued from here (loyalty and credit).
+    series: Vec<String>,
+    currencies: Vec<String>,
     can_cards: bool,
-    error: Option<String>,
+    can_adjust: bool,
+    can_crm: bool,
+    /// The idempotency id of the adjustment form: a form sent twice adjusts once.
+    operation: String,
+    flash: Flash,
+    lang: Lang,
 }
 
 impl CustomerPage {
@@ -59,6 +94,15 @@ impl CustomerPage {
             loyd_domain::cards::CardState::Blocked => self.f.t.get("card.blocked"),
             loyd_domain::cards::CardState::Expired => self.f.t.get("card.expired"),
         }
+    }
+
+    /// The refusal of form `which`, if that form was refused.
+    fn error_of(&self, which: &str) -> Option<&str> {
+        self.flash.error.as_ref().filter(|(w, _)| *w == which).map(|(_, e)| e.as_str())
+    }
+
+    fn amount(&self, text: &str) -> String {
+        self.lang.number(text)
     }
 }
 
@@ -101,13 +145,60 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(q): Q
     res
 }
 
-async fn show(state: &AppState, lang: Lang, actor: &Actor, secret: &str, id: &str, error: Option<String>) -> Response {
-    match one(state, actor, id).await {
-        Ok(c) => {
+async fn show(state: &AppState, lang: Lang, actor: &Actor, secret: &str, id: &str, flash: Flash) -> Response {
+    let loaded = async {
+        let c = one(state, actor, id).await?;
+        let balances = crate::admin::balances::balances_of(state, id).await?;
+        let purchases = if actor.can(Permission::ReceiptsRead) {
+            let q = crate::admin::customers::PurchaseQuery { store: None, before: None, limit: Some(20) };
+            crate::admin::customers::purchases_of(state, actor, id, q).await?.purchases
+        } else {
+            Vec::new()
+        };
+        let entries = crate::admin::crm_entries::customer_entries(state, actor, id, 20).await?;
+        let doc = state.store.config_snapshot().await?;
+        Ok::<_, ApiError>((c, balances, purchases, entries, doc))
+    };
+    match loaded.await {
+        Ok((c, balances, purchases, entries, doc)) => {
             let s = Session::of(&actor.principal, secret, lang.words(), "/admin/customers");
-            let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
-            let can_cards = actor.can(Permission::CardsManage);
-            render(status, CustomerPage { f: Frame::new(lang), s, c, can_cards, error })
+            let status = if flash.error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+            let purchases = purchases
+                .into_iter()
+                .map(|p| {
+                    let z = p.at.to_zoned_datetime(jiff::tz::TimeZone::UTC);
+                    PurchaseView {
+                        at: format!("{} {:02}:{:02} UTC", lang.day(z.date()), z.hour(), z.minute()),
+                        store: p.store,
+                        receipt_id: p.receipt_id,
+                        status: p.status,
+                        total: lang.number(&p.total),
+                        discount: lang.number(&p.discount),
+                        redeemed: lang.number(&p.redeemed_value),
+                        currency: p.currency,
+                    }
+                })
+                .collect();
+            use loyd_domain::program::CardKind;
+            let series = doc.card_series.iter().filter(|x| matches!(x.kind, CardKind::Loyalty | CardKind::Credit)).map(|x| x.id.to_string()).collect();
+            let currencies = doc.currencies.iter().map(|x| x.code.to_string()).collect();
+            let page = CustomerPage {
+                f: Frame::new(lang),
+                s,
+                c,
+                balances,
+                purchases,
+                entries,
+                series,
+                currencies,
+                can_cards: actor.can(Permission::CardsManage),
+                can_adjust: actor.can(Permission::BalanceAdjust),
+                can_crm: actor.can(Permission::CrmWrite),
+                operation: super::random_token(),
+                flash,
+                lang,
+            };
+            render(status, page)
         }
         Err(e) if e.code == ErrorCode::NotFound || e.code == ErrorCode::ValidationFailed => {
             (StatusCode::NOT_FOUND, Html(lang.words().get("customers.not_found").to_owned())).into_response()
@@ -130,7 +221,7 @@ pub async fn customer(State(state): State<AppState>, headers: HeaderMap, Path(id
         Ok(x) => x,
         Err(res) => return res,
     };
-    let mut res = show(&state, lang, &actor, &secret, &id, None).await;
+    let mut res = show(&state, lang, &actor, &secret, &id, Flash::default()).await;
     remember_lang(&mut res, q.lang.as_deref());
     res
 }
@@ -159,6 +250,90 @@ pub async fn card(State(state): State<AppState>, headers: HeaderMap, Path((id, n
     }
     match set_blocked(&state, &actor, number, blocked).await {
         Ok(()) => Redirect::to(&format!("/admin/customers/{id}")).into_response(),
-        Err(e) => show(&state, lang, &actor, &secret, &id, Some(say(lang, &e))).await,
+        Err(e) => show(&state, lang, &actor, &secret, &id, Flash { error: Some(("cards", say(lang, &e))), ..Flash::default() }).await,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct IssueForm {
+    #[serde(default)]
+    series: String,
+    #[serde(default, rename = "virtual")]
+    virtual_card: Option<String>,
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Issues the customer a card of a series; its number (and PIN, if the series has one)
+/// is shown this once.
+pub async fn issue_card(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, Form(form): Form<IssueForm>) -> Response {
+    let (lang, actor, secret) = match checked(&state, &headers, &form.csrf, Permission::CardsManage).await {
+        Ok(x) => x,
+        Err(res) => return res,
+    };
+    let request = crate::admin::cards::IssueRequest { series: form.series, count: 1, customer: Some(id.clone()), number: None, virtual_card: form.virtual_card.is_some() };
+    let flash = match crate::admin::cards::issue(&state, &actor, request).await {
+        Ok(issued) => Flash { issued, ..Flash::default() },
+        Err(e) => Flash { error: Some(("cards", say(lang, &e))), ..Flash::default() },
+    };
+    show(&state, lang, &actor, &secret, &id, flash).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AdjustForm {
+    #[serde(default)]
+    operation: String,
+    #[serde(default)]
+    currency: String,
+    #[serde(default)]
+    amount: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Gives or takes by hand; the form's operation id makes a second sending of the same
+/// form change nothing.
+pub async fn adjust(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, Form(form): Form<AdjustForm>) -> Response {
+    let (lang, actor, secret) = match checked(&state, &headers, &form.csrf, Permission::BalanceAdjust).await {
+        Ok(x) => x,
+        Err(res) => return res,
+    };
+    let t = lang.words();
+    if form.reason.trim().is_empty() {
+        return show(&state, lang, &actor, &secret, &id, Flash { error: Some(("adjust", t.get("customers.reason_needed").to_owned())), ..Flash::default() }).await;
+    }
+    let body = crate::admin::balances::Adjustment {
+        operation_id: format!("console-{}", form.operation),
+        currency: form.currency,
+        amount: form.amount.trim().replace(',', "."),
+        reason: form.reason.trim().to_owned(),
+    };
+    let flash = match crate::admin::balances::adjusted(&state, &actor, &id, body).await {
+        Ok(after) => Flash { notice: Some(format!("{} {} {}", t.get("customers.adjusted"), lang.number(&after.balance), after.currency)), ..Flash::default() },
+        Err(e) => Flash { error: Some(("adjust", say(lang, &e))), ..Flash::default() },
+    };
+    show(&state, lang, &actor, &secret, &id, flash).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NoteForm {
+    #[serde(default)]
+    body: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Adds a note to the customer's CRM entries.
+pub async fn add_note(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, Form(form): Form<NoteForm>) -> Response {
+    let (lang, actor, secret) = match checked(&state, &headers, &form.csrf, Permission::CrmWrite).await {
+        Ok(x) => x,
+        Err(res) => return res,
+    };
+    let note = crate::admin::crm_entries::NewCrm { kind: "note".into(), channel: None, body: form.body, due_at: None, assignee: None };
+    match crate::admin::crm_entries::add_customer_entry(&state, &actor, &id, note).await {
+        Ok(_) => Redirect::to(&format!("/admin/customers/{id}#crm")).into_response(),
+        Err(e) => show(&state, lang, &actor, &secret, &id, Flash { error: Some(("crm", say(lang, &e))), ..Flash::default() }).await,
     }
 }

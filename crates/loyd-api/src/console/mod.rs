@@ -69,6 +69,9 @@ pub fn router() -> Router<AppState> {
         .route("/admin/program/{section}/{id}/remove", post(program::remove))
         .route("/admin/customers", get(customers::page))
         .route("/admin/customers/{id}", get(customers::customer))
+        .route("/admin/customers/{id}/cards", post(customers::issue_card))
+        .route("/admin/customers/{id}/adjustments", post(customers::adjust))
+        .route("/admin/customers/{id}/crm", post(customers::add_note))
         .route("/admin/customers/{id}/cards/{number}/{action}", post(customers::card))
         .route("/admin/failures", get(failures::page))
         .route("/admin/staff", get(staff::page).post(staff::create))
@@ -198,7 +201,7 @@ pub struct LoginForm {
     csrf: String,
 }
 
-fn random_token() -> String {
+pub(crate) fn random_token() -> String {
     let bytes: [u8; 16] = rand::random();
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

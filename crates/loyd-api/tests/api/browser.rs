@@ -359,7 +359,7 @@ both_backends! {
         b.client.clone().close().await.unwrap();
     }
 
-    async fn an_admin_sets_up_a_store_a_terminal_points_a_tier_and_a_weekend_campaign_without_a_file(db: TestDb) {
+    async fn an_admin_sets_up_a_store_a_terminal_points_a_tier_and_a_weekend_campaign_issues_a_card_and_sees_a_receipt_without_a_file(db: TestDb) {
         // Saturday 28 November 2026, 10:00 in Tallinn; only the first store is configured.
         let app = crate::helpers::spawn_at(db, crate::helpers::example("s1-step-bonus.toml"), loyd_api::ApiConfig::default(), "2026-11-28T08:00:00Z").await;
         let b = Browser::signed_in(&app, "ada", "admin").await;
@@ -412,13 +412,25 @@ both_backends! {
         b.text_when("#status", |t| t == "Draft").await;
         b.click("#to-active").await;
         b.text_when("#status", |t| t == "Active").await;
-        // The new till gives a customer the campaign's points.
-        let (_, card) = app.customer_with_card("+37250001111", "LOY").await;
+        // A customer who signed up (at a till or in the portal) gets a card in the console…
+        let customer = app.store.create_customer(loyd_store::NewCustomer { phone: Some("+37250001111".into()), ..Default::default() }, "test".into()).await.unwrap();
+        b.click("a[href='/admin/customers']").await;
+        b.fill("#q", "+37250001111").await;
+        b.click("form[role=search] button").await;
+        b.click("#results a").await;
+        b.click("#issue-card button").await;
+        let card = b.text(".issued-number").await;
+        assert!(card.starts_with("2770"), "{card}");
+        // …and the new till gives them the campaign's points, which their page shows.
         let receipt = json!({"receipt_id": "t-1", "customer": {"card": card}, "lines": [{"line": 1, "sku": "BREAD", "qty": "1", "amount": "50.00"}]});
         let (status, body) = app.commit_as(&key, &receipt).await;
         assert_eq!(status, 201, "{body}");
         let ours = body["accrued"].as_array().unwrap().iter().find(|a| a["campaign"] == "weekend-points").unwrap_or_else(|| panic!("{body}"));
         assert_eq!((ours["currency"].as_str(), ours["amount"].as_str()), (Some("PTS"), Some("5")), "10 per 100.00 of 50.00: {body}");
+        b.client.goto(&app.url(&format!("/admin/customers/c_{}", customer.id))).await.unwrap();
+        assert_eq!(b.text("#balance-PTS .available").await, "5");
+        assert!(b.text("#receipt-t-1").await.contains("tallinn-01"));
+        b.screenshot("console-customer-balances").await;
         b.client.clone().close().await.unwrap();
     }
 }

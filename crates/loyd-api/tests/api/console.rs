@@ -650,6 +650,50 @@ both_backends! {
         assert_eq!(res.status(), 403);
         assert_eq!(post("/admin/program/import", &analyst, form(&[("csrf", &csrf(&page)), ("text", &file)])).await.unwrap().status(), 403);
     }
+
+    async fn a_customers_page_shows_balances_purchases_and_notes_and_adjusts_once_per_form(db: TestDb) {
+        let app = spawn_example(db, "s1-step-bonus.toml").await;
+        let (id, card) = app.customer_with_card("+37120008888", "LOY").await;
+        assert_eq!(app.commit(&receipt("p-1", Some(&card), "12.00")).await.0, 201);
+        let support = session(&app, "sue", "support").await;
+        let path = format!("/admin/customers/c_{id}");
+        let page = client().get(app.url(&path)).header("cookie", &support).send().await.unwrap().text().await.unwrap();
+        assert!(page.contains(r#"id="receipt-p-1""#) && page.contains(r#"id="balance-bonus""#), "{page}");
+        let token = csrf(&page);
+        let operation = page.split(r#"name="operation" value=""#).nth(1).unwrap().split('"').next().unwrap().to_owned();
+        let post = |what: &str, body: String| {
+            client().post(app.url(&format!("{path}/{what}"))).header("cookie", &support).header("content-type", "application/x-www-form-urlencoded").body(body).send()
+        };
+        let before = app.balance(&card, "bonus").await.0;
+        // The same form sent twice gives once.
+        for _ in 0..2 {
+            let adjust = form(&[("csrf", &token), ("operation", &operation), ("currency", "bonus"), ("amount", "50"), ("reason", "goodwill: late delivery")]);
+            let page = post("adjustments", adjust).await.unwrap().text().await.unwrap();
+            assert!(page.contains(r#"id="notice">Done. The balance is now"#), "{page}");
+        }
+        let after = app.balance(&card, "bonus").await.0;
+        assert_eq!(after.parse::<i64>().unwrap() - before.parse::<i64>().unwrap(), 50, "{before} → {after}");
+        let res = post("adjustments", form(&[("csrf", &token), ("operation", "other"), ("currency", "bonus"), ("amount", "5"), ("reason", " ")])).await.unwrap();
+        assert_eq!(res.status(), 422);
+        assert!(res.text().await.unwrap().contains(r#"id="adjust-error">Say why"#));
+        // A note, shown to those who see contact data and hidden from the others.
+        assert_eq!(post("crm", form(&[("csrf", &token), ("body", "Called about the card")])).await.unwrap().status(), 303);
+        let page = client().get(app.url(&path)).header("cookie", &support).send().await.unwrap().text().await.unwrap();
+        assert!(page.contains("Called about the card"));
+        let analyst = session(&app, "ann", "analyst").await;
+        let page = client().get(app.url(&path)).header("cookie", &analyst).send().await.unwrap().text().await.unwrap();
+        assert!(!page.contains("Called about the card") && page.contains(r#"id="balance-bonus""#));
+        assert!(!page.contains(r#"id="adjust""#) && !page.contains(r#"id="issue-card""#) && !page.contains(r#"id="add-note""#));
+        let res = client().post(app.url(&format!("{path}/adjustments"))).header("cookie", &analyst).header("content-type", "application/x-www-form-urlencoded")
+            .body(form(&[("csrf", &csrf(&page)), ("operation", "x"), ("currency", "bonus"), ("amount", "5"), ("reason", "r")])).send().await.unwrap();
+        assert_eq!(res.status(), 403);
+        // A card issued from the page: its number shown once.
+        let page = post("cards", form(&[("csrf", &token), ("series", "LOY")])).await.unwrap().text().await.unwrap();
+        let number = page.split(r#"<code class="issued-number">"#).nth(1).unwrap().split('<').next().unwrap();
+        assert!(page.contains(&format!(r#"id="card-{number}""#)), "the new card is in the list");
+        let (_, api) = crate::helpers::call(&app, "GET", &format!("/v1/admin/customers/c_{id}/balances"), &crate::helpers::staff(&app, "ada", "admin", &[]).await, None).await;
+        assert!(api["balances"].as_array().unwrap().iter().any(|b| b["currency"] == "bonus" && b["available"] == after.as_str()), "{api}");
+    }
 }
 
 async fn call_status(app: &TestApp, path: &str) -> u16 {

@@ -508,6 +508,7 @@ both_backends! {
                     }
                     "`GET /v1/admin/customers/{id}/purchases`" => ("GET", format!("/v1/admin/customers/{c}/purchases"), None),
                     "`GET /v1/admin/customers/{id}/history`" => ("GET", format!("/v1/admin/customers/{c}/history"), None),
+                    "`GET /v1/admin/customers/{id}/balances`" => ("GET", format!("/v1/admin/customers/{c}/balances"), None),
                     "`GET /v1/admin/customers/{id}/statement`" => ("GET", format!("/v1/admin/customers/{c}/statement?currency=bonus&from=2026-01-01T00:00:00Z&to=2027-01-01T00:00:00Z"), None),
                     "`GET /v1/admin/customers/{id}/crm`" => ("GET", format!("/v1/admin/customers/{c}/crm"), None),
                     "`POST /v1/admin/customers/{id}/crm`" => ("POST", format!("/v1/admin/customers/{c}/crm"), Some(json!({"kind": "note", "body": "seen"}))),

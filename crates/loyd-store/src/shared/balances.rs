@@ -377,6 +377,12 @@ impl Backend {
         .await
     }
 
+    /// A customer's balances now (their organisation's, for its contacts), by currency.
+    pub async fn customer_balances(&self, customer: i64, program: Arc<Program>, now: Timestamp) -> Result<Vec<BalanceOut>, StoreError> {
+        let mut c = self.reader().await?;
+        customer_balances(&mut c, Some(customer), &program, now).await
+    }
+
     /// A customer's account in `currency` between `from` and `to`.
     pub async fn statement(
         &self,

@@ -59,6 +59,11 @@ pub(super) async fn audit_page(state: &AppState, actor: &crate::auth::Actor, fil
 #[utoipa::path(get, path = "/v1/admin/audit", tag = "crm", security(("api_key" = []), ("session" = [])), params(AuditQuery),
     responses((status = 200, body = AuditPage), (status = "4XX", body = ErrorBody)))]
 pub async fn audit_log(State(state): State<AppState>, actor: CurrentActor, Query(q): Query<AuditQuery>) -> Result<Json<AuditPage>, ApiError> {
+    audit_of(&state, &actor, q).await
+}
+
+/// A page of the audit log; the console's audit page reads it through here.
+pub(crate) async fn audit_of(state: &AppState, actor: &crate::auth::Actor, q: AuditQuery) -> Result<Json<AuditPage>, ApiError> {
     let filter = AuditFilter {
         object_kind: q.object_kind,
         object_id: q.object_id,
@@ -66,5 +71,5 @@ pub async fn audit_log(State(state): State<AppState>, actor: CurrentActor, Query
         before_id: q.before,
         limit: q.limit.unwrap_or(100).clamp(1, 1000),
     };
-    audit_page(&state, &actor, filter).await
+    audit_page(state, actor, filter).await
 }

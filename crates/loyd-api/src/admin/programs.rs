@@ -509,22 +509,24 @@ pub(crate) async fn history(state: &AppState, (section, id): (&str, &str), limit
             (_, None) => "remove",
             _ => "update",
         };
-        // A creation or removal lists, field by field, those that are set, not every
-        // default: the object is compared with itself emptied.
-        let unset = |v: &str| matches!(v, "(none)" | "null" | "[]" | "{}" | "false");
-        let (b, a) = match (before, after) {
-            (Some(b), Some(a)) => (b.clone(), a.clone()),
-            (None, Some(a)) => (emptied(a), a.clone()),
-            (Some(b), None) => (b.clone(), emptied(b)),
-            (None, None) => continue,
-        };
-        let changes = loyd_domain::config::field_changes(&b, &a)
-            .into_iter()
-            .filter(|c| !(unset(&c.before) && unset(&c.after)))
-            .collect();
+        let changes = changes_between(before.as_ref(), after.as_ref());
         out.push(ObjectVersion { version: v.version, applied_at: v.applied_at, source: v.source.clone(), action, changes });
     }
     Ok(out)
+}
+
+/// The fields that differ between two states of an object, as a person reads them: a
+/// creation or removal lists, field by field, those that are set, not every default
+/// (the object is compared with itself emptied). The audit page shows records so too.
+pub(crate) fn changes_between(before: Option<&serde_json::Value>, after: Option<&serde_json::Value>) -> Vec<loyd_domain::config::FieldChange> {
+    let unset = |v: &str| matches!(v, "(none)" | "null" | "[]" | "{}" | "false");
+    let (b, a) = match (before, after) {
+        (Some(b), Some(a)) => (b.clone(), a.clone()),
+        (None, Some(a)) => (emptied(a), a.clone()),
+        (Some(b), None) => (b.clone(), emptied(b)),
+        (None, None) => return Vec::new(),
+    };
+    loyd_domain::config::field_changes(&b, &a).into_iter().filter(|c| !(unset(&c.before) && unset(&c.after))).collect()
 }
 
 /// `v` with every field emptied and lists of objects kept item by item, so that a diff

@@ -104,6 +104,6 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(q): Q
 }
 
 /// A filter value in a link: every byte but letters, digits and `-_.` percent-encoded.
-fn url_escape(v: &str) -> String {
+pub(super) fn url_escape(v: &str) -> String {
     v.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-_.".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
 }

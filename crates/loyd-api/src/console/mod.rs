@@ -9,6 +9,7 @@
 //! Content-Security-Policy that allows no inline script.
 
 pub mod assets;
+mod audit;
 mod campaigns;
 mod coupons;
 mod customers;
@@ -74,6 +75,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/customers/{id}/crm", post(customers::add_note))
         .route("/admin/customers/{id}/cards/{number}/{action}", post(customers::card))
         .route("/admin/failures", get(failures::page))
+        .route("/admin/audit", get(audit::page))
         .route("/admin/staff", get(staff::page).post(staff::create))
         .route("/admin/staff/{login}/switch", post(staff::switch))
         .route("/admin/staff/api-keys", post(staff::create_key))
@@ -317,13 +319,14 @@ pub struct Session {
 impl Session {
     pub(crate) fn of(p: &Principal, secret: &str, t: &'static Catalogue, here: &str) -> Session {
         let csrf = csrf_of(secret);
-        let pages: [(&'static str, &'static str, Option<Permission>); 8] = [
+        let pages: [(&'static str, &'static str, Option<Permission>); 9] = [
             ("/admin", "nav.dashboard", None),
             ("/admin/program", "nav.program", Some(Permission::ConfigRead)),
             ("/admin/campaigns", "nav.campaigns", Some(Permission::ConfigRead)),
             ("/admin/coupons", "nav.coupons", Some(Permission::ConfigRead)),
             ("/admin/customers", "nav.customers", Some(Permission::CustomersRead)),
             ("/admin/failures", "nav.failures", Some(Permission::FailuresRead)),
+            ("/admin/audit", "nav.audit", Some(Permission::AuditRead)),
             ("/admin/stores", "nav.stores", Some(Permission::TerminalsManage)),
             ("/admin/staff", "nav.staff", Some(Permission::UsersManage)),
         ];

@@ -694,6 +694,34 @@ both_backends! {
         let (_, api) = crate::helpers::call(&app, "GET", &format!("/v1/admin/customers/c_{id}/balances"), &crate::helpers::staff(&app, "ada", "admin", &[]).await, None).await;
         assert!(api["balances"].as_array().unwrap().iter().any(|b| b["currency"] == "bonus" && b["available"] == after.as_str()), "{api}");
     }
+
+    async fn the_audit_log_shows_who_changed_what_field_by_field_with_filters_and_contacts_masked_for_auditors(db: TestDb) {
+        let app = spawn_app(db).await;
+        let ada = crate::helpers::staff(&app, "ada", "admin", &[]).await;
+        let (status, _) = crate::helpers::call(&app, "POST", "/v1/admin/customers", &ada, Some(json!({"phone": "+37120009999", "name": "Liga Berzina"}))).await;
+        assert_eq!(status, 201);
+        let (status, _) = crate::helpers::call(&app, "PATCH", "/v1/admin/config/stores/riga-01", &ada, Some(json!({"name": "Riga Old Town"}))).await;
+        assert_eq!(status, 200);
+        let get = |path: &str, cookie: &str| {
+            let req = client().get(app.url(path)).header("cookie", cookie);
+            async move {
+                let res = req.send().await.unwrap();
+                (res.status().as_u16(), res.text().await.unwrap())
+            }
+        };
+        let support = session(&app, "sue", "support").await;
+        let (status, page) = get("/admin/audit", &support).await;
+        assert_eq!(status, 200);
+        assert!(page.contains("<code>store riga-01: name</code>: Riga Centre → Riga Old Town"), "{page}");
+        assert!(page.contains("+37120009999") && page.contains("user:ada"), "{page}");
+        let (_, page) = get("/admin/audit?kind=customer&actor=user%3Aada", &support).await;
+        assert!(page.contains("Liga Berzina") && !page.contains("Riga Old Town"), "{page}");
+        let auditor = session(&app, "aldis", "auditor").await;
+        let (_, page) = get("/admin/audit?kind=customer", &auditor).await;
+        assert!(!page.contains("+37120009999") && !page.contains("Liga Berzina") && page.contains("customer.create"), "{page}");
+        let marketer = session(&app, "mara", "marketer").await;
+        assert_eq!(get("/admin/audit", &marketer).await.0, 403);
+    }
 }
 
 async fn call_status(app: &TestApp, path: &str) -> u16 {

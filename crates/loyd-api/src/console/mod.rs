@@ -77,6 +77,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/failures", get(failures::page))
         .route("/admin/audit", get(audit::page))
         .route("/admin/staff", get(staff::page).post(staff::create))
+        .route("/admin/staff/{login}", post(staff::change))
         .route("/admin/staff/{login}/switch", post(staff::switch))
         .route("/admin/staff/api-keys", post(staff::create_key))
         .route("/admin/staff/api-keys/{name}/revoke", post(staff::revoke))

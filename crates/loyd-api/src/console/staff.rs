@@ -1,5 +1,6 @@
-//! Staff users and their roles, for admins: add a user with a first password, disable
-//! or enable a login (any change ends the user's sessions); and the API keys of
+//! Staff users and their roles, for admins: add a user with a first password, change a
+//! user's role, stores or password, disable or enable a login (any change ends the
+//! user's sessions); and the API keys of
 //! integrations: add one with its key shown once, revoke one — through the same
 //! functions as the admin API ([`crate::admin::staff`]).
 
@@ -35,6 +36,15 @@ struct StaffPage {
     /// A key just created: shown this once.
     created: Option<ApiKeyCreated>,
     key_error: Option<String>,
+    /// A refused change of one user: their login and what to fix.
+    user_error: Option<(String, String)>,
+}
+
+impl StaffPage {
+    /// The refusal of the change form of `login`, if it was refused.
+    fn error_for(&self, login: &str) -> Option<&str> {
+        self.user_error.as_ref().filter(|(l, _)| l == login).map(|(_, e)| e.as_str())
+    }
 }
 
 /// What a page shows besides the lists: a refused user form, or a key just created or
@@ -45,6 +55,7 @@ struct Outcome {
     error: Option<String>,
     created: Option<ApiKeyCreated>,
     key_error: Option<String>,
+    user_error: Option<(String, String)>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -86,14 +97,27 @@ async fn show(state: &AppState, lang: Lang, actor: &Actor, secret: &str, o: Outc
     };
     match loaded.await {
         Ok((users, stores, keys)) => {
-            let refused = o.error.is_some() || o.key_error.is_some();
+            let refused = o.error.is_some() || o.key_error.is_some() || o.user_error.is_some();
             let status = if refused { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
             let s = Session::of(&actor.principal, secret, lang.words(), "/admin/staff");
             let roles = ROLES.iter().map(|r| r.name()).collect();
             let key_roles = ROLES.iter().filter(|r| !r.is_store_scoped()).map(|r| r.name()).collect();
             // A refused form comes back without its password.
             let form = NewUserForm { password: String::new(), csrf: String::new(), ..o.form };
-            let page = StaffPage { f: Frame::new(lang), s, users, roles, stores, form, error: o.error, keys, key_roles, created: o.created, key_error: o.key_error };
+            let page = StaffPage {
+                f: Frame::new(lang),
+                s,
+                users,
+                roles,
+                stores,
+                form,
+                error: o.error,
+                keys,
+                key_roles,
+                created: o.created,
+                key_error: o.key_error,
+                user_error: o.user_error,
+            };
             render(status, page)
         }
         Err(e) => {
@@ -142,6 +166,36 @@ pub async fn switch(State(state): State<AppState>, headers: HeaderMap, Path(logi
     match update(&state, &actor, login, change).await {
         Ok(_) => Redirect::to("/admin/staff").into_response(),
         Err(e) => show(&state, lang, &actor, &secret, Outcome { error: Some(message(&e)), ..Outcome::default() }).await,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ChangeForm {
+    #[serde(default)]
+    role: String,
+    /// Store ids, separated by commas or spaces (store managers).
+    #[serde(default)]
+    stores: String,
+    /// A new password; empty keeps the one they have.
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Changes a user's role and stores, and their password when one is given; their
+/// sessions end.
+pub async fn change(State(state): State<AppState>, headers: HeaderMap, Path(login): Path<String>, Form(form): Form<ChangeForm>) -> Response {
+    let (lang, actor, secret) = match checked(&state, &headers, &form.csrf, Permission::UsersManage).await {
+        Ok(x) => x,
+        Err(res) => return res,
+    };
+    let stores = form.stores.split([',', ' ']).map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
+    let password = Some(form.password.clone()).filter(|p| !p.is_empty());
+    let change = UserChanges { password, role: Some(form.role.clone()), stores: Some(stores), disabled: None };
+    match update(&state, &actor, login.clone(), change).await {
+        Ok(_) => Redirect::to("/admin/staff").into_response(),
+        Err(e) => show(&state, lang, &actor, &secret, Outcome { user_error: Some((login, message(&e))), ..Outcome::default() }).await,
     }
 }
 

@@ -722,6 +722,29 @@ both_backends! {
         let marketer = session(&app, "mara", "marketer").await;
         assert_eq!(get("/admin/audit", &marketer).await.0, 403);
     }
+
+    async fn an_admin_changes_a_staff_members_role_stores_and_password_and_their_sessions_end(db: TestDb) {
+        let app = spawn_app(db).await;
+        let admin = session(&app, "ada", "admin").await;
+        let mara = session(&app, "mara", "marketer").await;
+        let page = client().get(app.url("/admin/staff")).header("cookie", &admin).send().await.unwrap().text().await.unwrap();
+        assert!(page.contains(r#"id="change-mara""#), "{page}");
+        let token = csrf(&page);
+        let post = |body: String| client().post(app.url("/admin/staff/mara")).header("cookie", &admin).header("content-type", "application/x-www-form-urlencoded").body(body).send();
+        let res = post(form(&[("csrf", &token), ("role", "support"), ("stores", ""), ("password", "short")])).await.unwrap();
+        assert_eq!(res.status(), 422);
+        let page = res.text().await.unwrap();
+        assert!(page.contains(r#"id="change-mara-error">"#) && page.contains("<details open>"), "said in her row: {page}");
+        let res = post(form(&[("csrf", &token), ("role", "store_manager"), ("stores", "riga-01"), ("password", "mara-new-password-2")])).await.unwrap();
+        assert_eq!(res.status(), 303);
+        let home = client().get(app.url("/admin")).header("cookie", &mara).send().await.unwrap();
+        assert_eq!((home.status().as_u16(), home.headers()["location"].to_str().unwrap()), (303, "/admin/login"), "her session ended");
+        let (status, headers, _) = sign_in(&app, "mara", "mara-new-password-2").await;
+        assert_eq!(status, 303);
+        let again = pair(&set_cookie(&headers, "loyd_session").unwrap());
+        let home = client().get(app.url("/admin")).header("cookie", &again).send().await.unwrap().text().await.unwrap();
+        assert!(home.contains("store_manager") && home.contains("riga-01"), "{home}");
+    }
 }
 
 async fn call_status(app: &TestApp, path: &str) -> u16 {

@@ -47,11 +47,27 @@ pub struct IssuedCards {
 }
 
 /// Issue cards of a series: loyalty cards, gift cards (to be activated at a POS), passes,
-/// employee credit cards.
+/// employee credit cards. With `Accept: text/csv` the answer is a CSV file
+/// (`number,series,pin,valid_until`) for the card printer.
 #[utoipa::path(post, path = "/v1/admin/cards", tag = "admin", security(("api_key" = []), ("session" = [])), request_body = IssueRequest,
-    responses((status = 201, body = IssuedCards), (status = "4XX", body = ErrorBody)))]
-pub async fn issue_cards(State(state): State<AppState>, actor: CurrentActor, Json(body): Json<IssueRequest>) -> Result<(StatusCode, Json<IssuedCards>), ApiError> {
-    Ok((StatusCode::CREATED, Json(IssuedCards { cards: issue(&state, &actor, body).await? })))
+    responses((status = 201, body = IssuedCards), (status = 201, content_type = "text/csv", body = String), (status = "4XX", body = ErrorBody)))]
+pub async fn issue_cards(
+    State(state): State<AppState>,
+    actor: CurrentActor,
+    headers: axum::http::HeaderMap,
+    Json(body): Json<IssueRequest>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let series = body.series.clone();
+    let cards = issue(&state, &actor, body).await?;
+    Ok(if wants_csv(&headers) { cards_csv(&series, &cards) } else { (StatusCode::CREATED, Json(IssuedCards { cards })).into_response() })
+}
+
+/// Cards just issued as a CSV file to download: `number,series,pin,valid_until` — the
+/// only place their PINs are shown.
+pub(crate) fn cards_csv(series: &str, cards: &[IssuedCard]) -> axum::response::Response {
+    let rows = cards.iter().map(|c| vec![c.number.clone(), c.series.clone(), c.pin.clone().unwrap_or_default(), c.valid_until.map(|t| t.to_string()).unwrap_or_default()]);
+    csv_download(&format!("cards-{series}.csv"), &["number", "series", "pin", "valid_until"], rows)
 }
 
 /// Issues cards as the request says, if the staff member may issue cards of that kind

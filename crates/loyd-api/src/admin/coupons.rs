@@ -2,7 +2,7 @@
 //! print shops and mailing tools, as CSV. The codes are shown only in this answer: the
 //! audit log records how many were made, not which.
 
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
 use super::*;
@@ -41,8 +41,7 @@ pub async fn generate_coupons(
     Json(body): Json<GenerateCoupons>,
 ) -> Result<Response, ApiError> {
     let coupons = generate(&state, &actor, &body.series, body.count, body.customer.as_deref()).await?;
-    let wants_csv = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/csv"));
-    Ok(if wants_csv { csv_download(&body.series, &coupons) } else { (StatusCode::CREATED, Json(GeneratedCoupons { coupons })).into_response() })
+    Ok(if wants_csv(&headers) { coupons_csv(&body.series, &coupons) } else { (StatusCode::CREATED, Json(GeneratedCoupons { coupons })).into_response() })
 }
 
 /// Generates `count` codes of `series` (personal to `customer` if given); the console
@@ -55,13 +54,7 @@ pub(crate) async fn generate(state: &AppState, actor: &Actor, series: &str, coun
 
 /// Codes as a CSV file to download: `code,series,valid_until` (RFC 3339, empty when
 /// the code does not expire).
-pub(crate) fn csv_download(series: &str, coupons: &[CouponOut]) -> Response {
-    let mut text = String::from("code,series,valid_until\r\n");
-    for c in coupons {
-        // Codes and series ids are letters, digits, '-' and '_': nothing to quote.
-        text.push_str(&format!("{},{},{}\r\n", c.code, series, c.valid_until.map(|t| t.to_string()).unwrap_or_default()));
-    }
-    let name = format!("attachment; filename=\"coupons-{}.csv\"", series.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect::<String>());
-    let disposition = axum::http::HeaderValue::from_str(&name).unwrap_or(axum::http::HeaderValue::from_static("attachment"));
-    (StatusCode::CREATED, [(header::CONTENT_TYPE, axum::http::HeaderValue::from_static("text/csv; charset=utf-8")), (header::CONTENT_DISPOSITION, disposition)], text).into_response()
+pub(crate) fn coupons_csv(series: &str, coupons: &[CouponOut]) -> Response {
+    let rows = coupons.iter().map(|c| vec![c.code.clone(), series.to_owned(), c.valid_until.map(|t| t.to_string()).unwrap_or_default()]);
+    csv_download(&format!("coupons-{series}.csv"), &["code", "series", "valid_until"], rows)
 }

@@ -133,6 +133,27 @@ pub(crate) async fn audit_after(state: &AppState, actor: &Actor, action: &str, k
     }
 }
 
+/// A CSV file to download (RFC 4180: fields with a comma, quote or line break quoted),
+/// answered `201 Created` as the batch it lists was just made.
+pub(crate) fn csv_download(file: &str, header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> axum::response::Response {
+    use axum::http::{HeaderValue, header as h};
+    use axum::response::IntoResponse;
+    let field = |f: &str| if f.contains([',', '"', '\r', '\n']) { format!("\"{}\"", f.replace('"', "\"\"")) } else { f.to_owned() };
+    let mut text = header.join(",") + "\r\n";
+    for row in rows {
+        text.push_str(&row.iter().map(|f| field(f)).collect::<Vec<_>>().join(","));
+        text.push_str("\r\n");
+    }
+    let safe: String = file.chars().filter(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c)).collect();
+    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{safe}\"")).unwrap_or(HeaderValue::from_static("attachment"));
+    (StatusCode::CREATED, [(h::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8")), (h::CONTENT_DISPOSITION, disposition)], text).into_response()
+}
+
+/// Whether a request asks for CSV (`Accept: text/csv`).
+pub(crate) fn wants_csv(headers: &axum::http::HeaderMap) -> bool {
+    headers.get(axum::http::header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/csv"))
+}
+
 /// `c_7` (or `7`) to 7.
 pub(crate) fn customer_id(text: &str) -> Result<i64, ApiError> {
     CustomerId::parse(text).map(|c| c.0).map_err(|e| ApiError::validation(e.to_string()))

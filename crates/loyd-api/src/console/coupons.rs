@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::i18n::{Catalogue, Lang};
 use super::{Frame, LangQuery, Session, allowed, checked, lang_of, page as render, remember_lang};
 use crate::AppState;
-use crate::admin::coupons::{csv_download, generate};
+use crate::admin::coupons::{coupons_csv, generate};
 use crate::admin::programs::objects;
 use crate::auth::Actor;
 
@@ -140,7 +140,7 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap, Path(seri
     let refused = |error: String| show(&state, lang, &actor, &secret, Some((series.clone(), form.count.clone(), error)));
     let Ok(count) = form.count.trim().parse::<u32>() else { return refused(t.get("coupons.count_invalid").to_owned()).await };
     match generate(&state, &actor, &series, count, None).await {
-        Ok(coupons) => csv_download(&series, &coupons),
+        Ok(coupons) => coupons_csv(&series, &coupons),
         Err(e) if e.code == crate::error::ErrorCode::ValidationFailed => refused(format!("{} ({})", t.get("coupons.count_invalid"), e.message)).await,
         Err(e) => refused(e.message).await,
     }

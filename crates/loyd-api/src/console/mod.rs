@@ -11,6 +11,7 @@
 pub mod assets;
 mod audit;
 mod campaigns;
+mod cards;
 mod coupons;
 mod customers;
 mod dashboard;
@@ -59,6 +60,8 @@ pub fn router() -> Router<AppState> {
         .route("/admin/campaigns/preview", post(campaigns::preview))
         .route("/admin/campaigns/{id}", get(campaigns::show).post(campaigns::save))
         .route("/admin/campaigns/{id}/status", post(campaigns::lifecycle))
+        .route("/admin/cards", get(cards::page))
+        .route("/admin/cards/{series}", post(cards::create))
         .route("/admin/coupons", get(coupons::page))
         .route("/admin/coupons/{series}", post(coupons::create))
         .route("/admin/program", get(program::index))
@@ -320,11 +323,12 @@ pub struct Session {
 impl Session {
     pub(crate) fn of(p: &Principal, secret: &str, t: &'static Catalogue, here: &str) -> Session {
         let csrf = csrf_of(secret);
-        let pages: [(&'static str, &'static str, Option<Permission>); 9] = [
+        let pages: [(&'static str, &'static str, Option<Permission>); 10] = [
             ("/admin", "nav.dashboard", None),
             ("/admin/program", "nav.program", Some(Permission::ConfigRead)),
             ("/admin/campaigns", "nav.campaigns", Some(Permission::ConfigRead)),
             ("/admin/coupons", "nav.coupons", Some(Permission::ConfigRead)),
+            ("/admin/cards", "nav.cards", Some(Permission::CardsManage)),
             ("/admin/customers", "nav.customers", Some(Permission::CustomersRead)),
             ("/admin/failures", "nav.failures", Some(Permission::FailuresRead)),
             ("/admin/audit", "nav.audit", Some(Permission::AuditRead)),

@@ -745,6 +745,40 @@ both_backends! {
         let home = client().get(app.url("/admin")).header("cookie", &again).send().await.unwrap().text().await.unwrap();
         assert!(home.contains("store_manager") && home.contains("riga-01"), "{home}");
     }
+
+    async fn gift_cards_are_issued_in_a_batch_as_a_csv_with_their_pins_by_those_who_may_and_the_till_knows_them(db: TestDb) {
+        let app = spawn_example(db, "s4-gift-card.toml").await;
+        let support = session(&app, "sue", "support").await;
+        let page = client().get(app.url("/admin/cards")).header("cookie", &support).send().await.unwrap().text().await.unwrap();
+        assert!(page.contains(r#"id="issue-GC""#), "{page}");
+        let token = csrf(&page);
+        let post = |cookie: &str, body: String| {
+            client().post(app.url("/admin/cards/GC")).header("cookie", cookie).header("content-type", "application/x-www-form-urlencoded").body(body).send()
+        };
+        let res = post(&support, form(&[("csrf", &token), ("count", "3")])).await.unwrap();
+        assert_eq!(res.status(), 201);
+        assert_eq!(res.headers()["content-disposition"], r#"attachment; filename="cards-GC.csv""#);
+        let csv = res.text().await.unwrap();
+        let rows: Vec<Vec<&str>> = csv.lines().skip(1).map(|l| l.split(',').collect()).collect();
+        assert_eq!((csv.lines().next(), rows.len()), (Some("number,series,pin,valid_until"), 3), "{csv}");
+        assert!(rows.iter().all(|r| r[0].starts_with("6000") && r[1] == "GC"), "{csv}");
+        // The till knows each card by its number and the PIN of the file.
+        let inquiry: serde_json::Value = app.pos_get(&format!("/v1/pos/cards/{}?pin={}", rows[0][0], rows[0][2])).await.json().await.unwrap();
+        assert_eq!(inquiry["state"], "issued", "{inquiry}");
+        let res = post(&support, form(&[("csrf", &token), ("count", "0")])).await.unwrap();
+        assert_eq!(res.status(), 422);
+        assert!(res.text().await.unwrap().contains(r#"id="count-GC-error">Enter how many cards"#));
+        // A store manager manages cards but may not issue gift cards: told so at the form.
+        crate::helpers::staff(&app, "sam", "store_manager", &["riga-01"]).await;
+        let (_, headers, _) = sign_in(&app, "sam", "sam-password-1").await;
+        let manager = pair(&set_cookie(&headers, "loyd_session").unwrap());
+        let page = client().get(app.url("/admin/cards")).header("cookie", &manager).send().await.unwrap().text().await.unwrap();
+        let res = post(&manager, form(&[("csrf", &csrf(&page)), ("count", "1")])).await.unwrap();
+        assert_eq!(res.status(), 422);
+        assert!(res.text().await.unwrap().contains(r#"id="count-GC-error">"#));
+        let analyst = session(&app, "ann", "analyst").await;
+        assert_eq!(client().get(app.url("/admin/cards")).header("cookie", &analyst).send().await.unwrap().status(), 403);
+    }
 }
 
 async fn call_status(app: &TestApp, path: &str) -> u16 {

@@ -61,6 +61,11 @@ pub async fn statement(
     Path(id): Path<String>,
     Query(q): Query<StatementQuery>,
 ) -> Result<Json<Statement>, ApiError> {
+    Ok(Json(statement_of(&state, &actor, &id, q).await?))
+}
+
+/// A customer's statement; the console's statement page reads it through here.
+pub(crate) async fn statement_of(state: &AppState, actor: &crate::auth::Actor, id: &str, q: StatementQuery) -> Result<Statement, ApiError> {
     if actor.stores().is_some() {
         return Err(ApiError::new(ErrorCode::Forbidden, "a statement spans every store; store managers see their stores' purchases instead"));
     }
@@ -68,8 +73,8 @@ pub async fn statement(
     if q.from >= q.to {
         return Err(ApiError::validation("`from` must be before `to`"));
     }
-    let scale = scale_of(&state, &currency).await?;
-    Ok(Json(state.store.statement(customer_id(&id)?, currency, q.from, q.to, scale).await?))
+    let scale = scale_of(state, &currency).await?;
+    Ok(state.store.statement(customer_id(id)?, currency, q.from, q.to, scale).await?)
 }
 
 #[derive(Debug, Serialize, ToSchema)]

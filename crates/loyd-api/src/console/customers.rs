@@ -337,3 +337,66 @@ pub async fn add_note(State(state): State<AppState>, headers: HeaderMap, Path(id
         Err(e) => show(&state, lang, &actor, &secret, &id, Flash { error: Some(("crm", say(lang, &e))), ..Flash::default() }).await,
     }
 }
+
+#[derive(Template)]
+#[template(path = "console/statement.html")]
+struct StatementPage {
+    f: Frame,
+    s: Session,
+    id: String,
+    statement: loyd_store::Statement,
+    days: i64,
+    lang: Lang,
+}
+
+impl StatementPage {
+    fn when(&self, t: &jiff::Timestamp) -> String {
+        let z = t.to_zoned_datetime(jiff::tz::TimeZone::UTC);
+        format!("{} {:02}:{:02} UTC", self.lang.day(z.date()), z.hour(), z.minute())
+    }
+
+    fn amount(&self, text: &str) -> String {
+        self.lang.number(text)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct StatementQuery {
+    #[serde(default)]
+    currency: String,
+    /// The last this many days (default 30, at most 366).
+    days: Option<i64>,
+    lang: Option<String>,
+}
+
+/// A customer's account in one currency over the last days: opening balance, every
+/// movement, closing balance.
+pub async fn statement(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, Query(q): Query<StatementQuery>) -> Response {
+    let lang = lang_of(&headers, q.lang.as_deref());
+    let (actor, secret) = match allowed(&state, &headers, lang, Permission::CustomersRead).await {
+        Ok(x) => x,
+        Err(res) => return res,
+    };
+    let days = q.days.unwrap_or(30).clamp(1, 366);
+    // Up to now, inclusive (`to` is exclusive).
+    let now = state.store.now();
+    let to = now.checked_add(jiff::SignedDuration::from_micros(1)).unwrap_or(now);
+    let from = now.checked_sub(jiff::SignedDuration::from_hours(24 * days)).unwrap_or(now);
+    let query = crate::admin::balances::StatementQuery { currency: q.currency.clone(), from, to };
+    match crate::admin::balances::statement_of(&state, &actor, &id, query).await {
+        Ok(statement) => {
+            let s = Session::of(&actor.principal, &secret, lang.words(), "/admin/customers");
+            let mut res = render(StatusCode::OK, StatementPage { f: Frame::new(lang), s, id, statement, days, lang });
+            remember_lang(&mut res, q.lang.as_deref());
+            res
+        }
+        Err(e) if e.code == ErrorCode::Forbidden => (StatusCode::FORBIDDEN, Html(e.message)).into_response(),
+        Err(e) if e.code == ErrorCode::NotFound || e.code == ErrorCode::ValidationFailed => {
+            (StatusCode::NOT_FOUND, Html(lang.words().get("customers.no_statement").to_owned())).into_response()
+        }
+        Err(e) => {
+            tracing::error!(error = %e.message, "a statement could not be read");
+            (StatusCode::SERVICE_UNAVAILABLE, Html("unavailable".to_owned())).into_response()
+        }
+    }
+}

@@ -691,6 +691,15 @@ both_backends! {
         let page = post("cards", form(&[("csrf", &token), ("series", "LOY")])).await.unwrap().text().await.unwrap();
         let number = page.split(r#"<code class="issued-number">"#).nth(1).unwrap().split('<').next().unwrap();
         assert!(page.contains(&format!(r#"id="card-{number}""#)), "the new card is in the list");
+        // The statement of a currency: the receipt's accrual and the adjustment, once.
+        let page = client().get(app.url(&format!("{path}/statement?currency=bonus"))).header("cookie", &support).send().await.unwrap().text().await.unwrap();
+        assert_eq!(page.matches("<code>adjustment</code>").count(), 1, "{page}");
+        assert!(page.contains(&format!(r#"id="closing">{after}<"#)), "{page}");
+        crate::helpers::staff(&app, "sam", "store_manager", &["riga-01"]).await;
+        let (_, headers, _) = sign_in(&app, "sam", "sam-password-1").await;
+        let manager = pair(&set_cookie(&headers, "loyd_session").unwrap());
+        let res = client().get(app.url(&format!("{path}/statement?currency=bonus"))).header("cookie", &manager).send().await.unwrap();
+        assert_eq!(res.status(), 403, "a statement spans every store");
         let (_, api) = crate::helpers::call(&app, "GET", &format!("/v1/admin/customers/c_{id}/balances"), &crate::helpers::staff(&app, "ada", "admin", &[]).await, None).await;
         assert!(api["balances"].as_array().unwrap().iter().any(|b| b["currency"] == "bonus" && b["available"] == after.as_str()), "{api}");
     }

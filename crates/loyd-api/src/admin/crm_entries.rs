@@ -197,7 +197,12 @@ pub struct CrmChanges {
 #[utoipa::path(patch, path = "/v1/admin/crm/{id}", tag = "crm", security(("api_key" = []), ("session" = [])),
     params(("id" = i64, Path)), request_body = CrmChanges, responses((status = 200, body = CrmOut), (status = "4XX", body = ErrorBody)))]
 pub async fn update_crm(State(state): State<AppState>, actor: CurrentActor, Path(id): Path<i64>, Json(body): Json<CrmChanges>) -> Result<Json<CrmOut>, ApiError> {
+    Ok(Json(updated(&state, &actor, id, body).await?))
+}
+
+/// Closes, reassigns or reschedules an entry; the console closes tasks through here.
+pub(crate) async fn updated(state: &AppState, actor: &crate::auth::Actor, id: i64, body: CrmChanges) -> Result<CrmOut, ApiError> {
     let status = body.status.as_deref().map(EntryStatus::parse).transpose().map_err(StoreError::from)?;
     let patch = CrmPatch { status, assignee: body.assignee, due_at: body.due_at };
-    Ok(Json(state.store.update_crm_entry(id, patch, actor.name()).await?.into()))
+    Ok(state.store.update_crm_entry(id, patch, actor.name()).await?.into())
 }

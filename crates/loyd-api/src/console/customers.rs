@@ -400,3 +400,21 @@ pub async fn statement(State(state): State<AppState>, headers: HeaderMap, Path(i
         }
     }
 }
+
+/// Marks an open task or reminder of the customer done.
+pub async fn close_task(State(state): State<AppState>, headers: HeaderMap, Path((id, entry)): Path<(String, i64)>, Form(form): Form<CardForm>) -> Response {
+    let (lang, actor, secret) = match checked(&state, &headers, &form.csrf, Permission::CrmWrite).await {
+        Ok(x) => x,
+        Err(res) => return res,
+    };
+    // Only the customer's own entries, from their page.
+    let theirs = crate::admin::crm_entries::customer_entries(&state, &actor, &id, 1000).await.is_ok_and(|entries| entries.iter().any(|e| e.id == entry));
+    if !theirs {
+        return (StatusCode::NOT_FOUND, Html(lang.words().get("customers.not_found").to_owned())).into_response();
+    }
+    let done = crate::admin::crm_entries::CrmChanges { status: Some("done".into()), assignee: None, due_at: None };
+    match crate::admin::crm_entries::updated(&state, &actor, entry, done).await {
+        Ok(_) => Redirect::to(&format!("/admin/customers/{id}#crm")).into_response(),
+        Err(e) => show(&state, lang, &actor, &secret, &id, Flash { error: Some(("crm", say(lang, &e))), ..Flash::default() }).await,
+    }
+}

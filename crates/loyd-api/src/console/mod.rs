@@ -77,6 +77,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/customers/{id}/adjustments", post(customers::adjust))
         .route("/admin/customers/{id}/statement", get(customers::statement))
         .route("/admin/customers/{id}/crm", post(customers::add_note))
+        .route("/admin/customers/{id}/crm/{entry}/done", post(customers::close_task))
         .route("/admin/customers/{id}/cards/{number}/{action}", post(customers::card))
         .route("/admin/failures", get(failures::page))
         .route("/admin/audit", get(audit::page))

@@ -691,6 +691,17 @@ both_backends! {
         let page = post("cards", form(&[("csrf", &token), ("series", "LOY")])).await.unwrap().text().await.unwrap();
         let number = page.split(r#"<code class="issued-number">"#).nth(1).unwrap().split('<').next().unwrap();
         assert!(page.contains(&format!(r#"id="card-{number}""#)), "the new card is in the list");
+        // A task recorded through the API is closed from the page.
+        let ada = crate::helpers::staff(&app, "ada", "admin", &[]).await;
+        let (_, task) = crate::helpers::call(&app, "POST", &format!("/v1/admin/customers/c_{id}/crm"), &ada, Some(json!({"kind": "task", "body": "Call back", "assignee": "sue", "due_at": "2026-11-25T09:00:00Z"}))).await;
+        assert!(task["id"].is_i64(), "{task}");
+        let task = task["id"].as_i64().unwrap();
+        let page = client().get(app.url(&path)).header("cookie", &support).send().await.unwrap().text().await.unwrap();
+        assert!(page.contains(&format!("/crm/{task}/done")), "{page}");
+        assert_eq!(post(&format!("crm/{task}/done"), form(&[("csrf", &token)])).await.unwrap().status(), 303);
+        let (_, entries) = crate::helpers::call(&app, "GET", &format!("/v1/admin/customers/c_{id}/crm"), &ada, None).await;
+        assert!(entries["entries"].as_array().unwrap().iter().any(|e| e["id"] == task && e["status"] == "done"), "{entries}");
+        assert_eq!(post("crm/999999/done", form(&[("csrf", &token)])).await.unwrap().status(), 404, "only the customer's own entries");
         // The statement of a currency: the receipt's accrual and the adjustment, once.
         let page = client().get(app.url(&format!("{path}/statement?currency=bonus"))).header("cookie", &support).send().await.unwrap().text().await.unwrap();
         assert_eq!(page.matches("<code>adjustment</code>").count(), 1, "{page}");
@@ -700,7 +711,7 @@ both_backends! {
         let manager = pair(&set_cookie(&headers, "loyd_session").unwrap());
         let res = client().get(app.url(&format!("{path}/statement?currency=bonus"))).header("cookie", &manager).send().await.unwrap();
         assert_eq!(res.status(), 403, "a statement spans every store");
-        let (_, api) = crate::helpers::call(&app, "GET", &format!("/v1/admin/customers/c_{id}/balances"), &crate::helpers::staff(&app, "ada", "admin", &[]).await, None).await;
+        let (_, api) = crate::helpers::call(&app, "GET", &format!("/v1/admin/customers/c_{id}/balances"), &ada, None).await;
         assert!(api["balances"].as_array().unwrap().iter().any(|b| b["currency"] == "bonus" && b["available"] == after.as_str()), "{api}");
     }
 

@@ -285,12 +285,8 @@ impl Draw<'_> {
             Ok(x) => x,
             Err(e) => return unavailable(&e),
         };
-        let field = |s: &Spec, i: usize| form::field(s, i, &values, &opts.of(s.path.trim_start_matches("rewards[]."), t), &problems, t);
-        let field_at = |s: &Spec, i: usize| {
-            let name = s.at(i);
-            let key = if name.starts_with("rewards[") { format!("rewards[].{}", name.rsplit('.').next().unwrap_or_default()) } else { name.clone() };
-            form::field(s, i, &values, &opts.of(&key, t), &problems, t)
-        };
+        // A field's options by its path as specified (`rewards[].currency`).
+        let field = |s: &Spec, i: usize| form::field(s, i, &values, &opts.of(s.path, t), &problems, t);
         let sections = SECTIONS.iter().map(|(title, help, specs)| Section { title: t.get(title), help: t.get(help), fields: specs.iter().map(|s| field(s, 0)).collect() }).collect();
         let rows = REWARDS.sent(&values);
         // One empty row more, to add a reward.
@@ -299,7 +295,7 @@ impl Draw<'_> {
                 let errors: Vec<&str> = problems.iter().filter(|p| p.path == format!("rewards[{i}]")).map(|p| p.message.as_str()).collect();
                 RewardRow {
                     index: i + 1,
-                    fields: REWARD.iter().map(|s| field_at(s, i)).collect(),
+                    fields: REWARD.iter().map(|s| field(s, i)).collect(),
                     error: (!errors.is_empty()).then(|| errors.join("; ")),
                     kept: REWARDS.kept(object, i),
                 }

@@ -9,10 +9,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use loyd_domain::access::Permission;
 use loyd_domain::program::{CardKind, CardSeriesSpec};
-use serde::Deserialize;
 
 use super::i18n::{Catalogue, Lang};
-use super::{Frame, LangQuery, Session, allowed, checked, lang_of, page as render, remember_lang};
+use super::{BatchForm, Frame, LangQuery, Refused, Session, allowed, checked, lang_of, page as render, remember_lang};
 use crate::AppState;
 use crate::admin::cards::{IssueRequest, cards_csv, issue};
 use crate::auth::Actor;
@@ -52,11 +51,11 @@ fn row(x: &CardSeriesSpec, t: &'static Catalogue) -> SeriesRow {
         valid: x.validity_days.map_or_else(|| t.get("coupons.no_end").to_owned(), |d| format!("{d} {}", t.get("cards.days_from_activation"))),
         pin: x.pin,
         error: None,
-        count: "100".into(),
+        count: String::new(),
     }
 }
 
-async fn show(state: &AppState, lang: Lang, actor: &Actor, secret: &str, refused: Option<(String, String, String)>) -> Response {
+async fn show(state: &AppState, lang: Lang, actor: &Actor, secret: &str, refused: Option<Refused>) -> Response {
     let t = lang.words();
     let doc = match state.store.config_snapshot().await {
         Ok(d) => d,
@@ -71,11 +70,7 @@ async fn show(state: &AppState, lang: Lang, actor: &Actor, secret: &str, refused
         .filter(|x| matches!(x.kind, CardKind::Gift | CardKind::Pass))
         .map(|x| {
             let mut r = row(x, t);
-            if let Some((id, count, error)) = &refused
-                && *id == r.id
-            {
-                (r.count, r.error) = (count.clone(), Some(error.clone()));
-            }
+            (r.count, r.error) = Refused::at(refused.as_ref(), &r.id);
             r
         })
         .collect();
@@ -95,23 +90,15 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(q): Q
     res
 }
 
-#[derive(Debug, Deserialize)]
-pub struct IssueForm {
-    #[serde(default)]
-    count: String,
-    #[serde(default)]
-    csrf: String,
-}
-
 /// Issues a batch of cards of a series and answers them as a CSV file to download; a
 /// refusal is said next to the series' form.
-pub async fn create(State(state): State<AppState>, headers: HeaderMap, Path(series): Path<String>, Form(form): Form<IssueForm>) -> Response {
+pub async fn create(State(state): State<AppState>, headers: HeaderMap, Path(series): Path<String>, Form(form): Form<BatchForm>) -> Response {
     let (lang, actor, secret) = match checked(&state, &headers, &form.csrf, Permission::CardsManage).await {
         Ok(x) => x,
         Err(res) => return res,
     };
     let t = lang.words();
-    let refused = |error: String| show(&state, lang, &actor, &secret, Some((series.clone(), form.count.clone(), error)));
+    let refused = |error: String| show(&state, lang, &actor, &secret, Some(Refused { series: series.clone(), count: form.count.clone(), error }));
     let count = match form.count.trim().parse::<u32>() {
         Ok(n) if (1..=10_000).contains(&n) => n,
         _ => return refused(t.get("cards.count_invalid").to_owned()).await,

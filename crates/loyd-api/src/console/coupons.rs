@@ -8,11 +8,10 @@ use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use loyd_domain::access::Permission;
-use serde::Deserialize;
 use serde_json::Value;
 
 use super::i18n::{Catalogue, Lang};
-use super::{Frame, LangQuery, Session, allowed, checked, lang_of, page as render, remember_lang};
+use super::{BatchForm, Frame, LangQuery, Refused, Session, allowed, checked, lang_of, page as render, remember_lang};
 use crate::AppState;
 use crate::admin::coupons::{coupons_csv, generate};
 use crate::admin::programs::objects;
@@ -75,11 +74,11 @@ fn row(o: &Value, t: &Catalogue) -> SeriesRow {
         valid,
         limits,
         error: None,
-        count: "100".into(),
+        count: String::new(),
     }
 }
 
-async fn show(state: &AppState, lang: Lang, actor: &Actor, secret: &str, refused: Option<(String, String, String)>) -> Response {
+async fn show(state: &AppState, lang: Lang, actor: &Actor, secret: &str, refused: Option<Refused>) -> Response {
     let t = lang.words();
     let found = match objects(state, "coupon_series").await {
         Ok(o) => o.objects,
@@ -92,11 +91,7 @@ async fn show(state: &AppState, lang: Lang, actor: &Actor, secret: &str, refused
         .iter()
         .map(|o| {
             let mut r = row(o, t);
-            if let Some((id, count, error)) = &refused
-                && *id == r.id
-            {
-                (r.count, r.error) = (count.clone(), Some(error.clone()));
-            }
+            (r.count, r.error) = Refused::at(refused.as_ref(), &r.id);
             r
         })
         .collect();
@@ -121,23 +116,15 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(q): Q
     res
 }
 
-#[derive(Debug, Deserialize)]
-pub struct GenerateForm {
-    #[serde(default)]
-    count: String,
-    #[serde(default)]
-    csrf: String,
-}
-
 /// Generates codes of a unique series and answers them as a CSV file to download; a
 /// refusal is said next to the series' form.
-pub async fn create(State(state): State<AppState>, headers: HeaderMap, Path(series): Path<String>, Form(form): Form<GenerateForm>) -> Response {
+pub async fn create(State(state): State<AppState>, headers: HeaderMap, Path(series): Path<String>, Form(form): Form<BatchForm>) -> Response {
     let (lang, actor, secret) = match checked(&state, &headers, &form.csrf, Permission::CouponsIssue).await {
         Ok(x) => x,
         Err(res) => return res,
     };
     let t = lang.words();
-    let refused = |error: String| show(&state, lang, &actor, &secret, Some((series.clone(), form.count.clone(), error)));
+    let refused = |error: String| show(&state, lang, &actor, &secret, Some(Refused { series: series.clone(), count: form.count.clone(), error }));
     let Ok(count) = form.count.trim().parse::<u32>() else { return refused(t.get("coupons.count_invalid").to_owned()).await };
     match generate(&state, &actor, &series, count, None).await {
         Ok(coupons) => coupons_csv(&series, &coupons),

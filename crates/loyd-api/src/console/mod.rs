@@ -267,6 +267,34 @@ pub(crate) struct CsrfForm {
     csrf: String,
 }
 
+/// A form that makes a batch of a series (coupon codes, gift cards): how many.
+#[derive(Debug, Deserialize)]
+pub struct BatchForm {
+    #[serde(default)]
+    count: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+/// A refused batch form: its series, what was typed and what to fix, shown again at
+/// that series' form.
+pub(crate) struct Refused {
+    pub series: String,
+    pub count: String,
+    pub error: String,
+}
+
+impl Refused {
+    /// What the form of `series` shows: the count typed and why it was refused, if it
+    /// was this form; else the usual count.
+    pub(crate) fn at(refused: Option<&Refused>, series: &str) -> (String, Option<String>) {
+        match refused {
+            Some(r) if r.series == series => (r.count.clone(), Some(r.error.clone())),
+            _ => ("100".to_owned(), None),
+        }
+    }
+}
+
 /// The staff member of a request whose role holds `needs`, with their session's
 /// secret; otherwise the answer to give (to sign in, or that the role does not allow it).
 pub(crate) async fn allowed(state: &AppState, headers: &HeaderMap, lang: Lang, needs: Permission) -> Result<(Actor, String), Response> {

@@ -110,6 +110,8 @@ pub enum Permission {
     UsersManage,
     /// Terminals of the stores: creating them and issuing, rotating and revoking keys.
     TerminalsManage,
+    /// Run a scheduled job now (expiry, inactivity, conversion).
+    JobsRun,
 }
 
 /// An admin action whose permission depends on what it touches, not only on its route.
@@ -337,6 +339,7 @@ mod tests {
         for role in Role::ALL {
             assert_eq!(role.allows(Permission::UsersManage), role == Role::Admin, "{role}");
             assert_eq!(role.allows(Permission::TerminalsManage), role == Role::Admin, "{role}");
+            assert_eq!(role.allows(Permission::JobsRun), role == Role::Admin, "{role}");
         }
         let sees_contacts: Vec<Role> = Role::ALL.into_iter().filter(|r| r.allows(Permission::ContactsRead)).collect();
         assert_eq!(sees_contacts, vec![Role::Admin, Role::StoreManager, Role::Support]);

@@ -15,6 +15,7 @@
 //!   of its capability modules (receipts, returns, ledger, cards, customers, …).
 //! - `sqlite/`: one writer task with group commit plus a read pool (see its module docs).
 //! - `postgres/`: a pool; writes lock rows in id order and retry transient conflicts.
+//! - `jobs`: the scheduled jobs ([`Job`]) run to the end in batches, each run recorded.
 //! - `clock`: [`SystemClock`] for the server, [`ManualClock`] for tests.
 //! - [`crypto`]: the keyring that seals personal data (AES-256-GCM), blind indexes, staff
 //!   password hashes.
@@ -52,6 +53,7 @@ use loyd_domain::time::{Clock, Timestamp};
 mod clock;
 pub mod crypto;
 mod error;
+mod jobs;
 mod migrations;
 mod options;
 mod crm_types;
@@ -63,6 +65,7 @@ mod terminal_keys;
 
 pub use clock::{ManualClock, SystemClock};
 pub use error::StoreError;
+pub use jobs::{Job, JobRun, SCHEDULE};
 pub use options::{DatabaseUrl, StoreOptions};
 pub use crm_types::*;
 pub use pos_types::*;
@@ -223,6 +226,14 @@ dispatch! {
     pub async fn expire_holds(&self, limit: u32; now now) -> Result<usize, StoreError>;
     /// Burns lots past their expiry (at most `limit`).
     pub async fn burn_expired_lots(&self, limit: u32; now now) -> Result<usize, StoreError>;
+    /// Records that a run of a job started ([`Store::finish_job`] runs it); its id.
+    pub async fn start_job_run(&self, job: Job, started_by: String; now now) -> Result<i64, StoreError>;
+    /// Records how a run ended.
+    pub async fn finish_job_run(&self, id: i64, items: i64, error: Option<String>; now now) -> Result<(), StoreError>;
+    /// Runs of the jobs (of one, or all), newest first, older than `before`.
+    pub async fn job_runs(&self, job: Option<Job>, before: Option<i64>, limit: u32) -> Result<Vec<JobRun>, StoreError>;
+    /// The last run of each job that has run.
+    pub async fn last_job_runs(&self) -> Result<Vec<JobRun>, StoreError>;
     /// Checks every ledger invariant over the whole database.
     pub async fn ledger_audit(&self) -> Result<LedgerAudit, StoreError>;
     /// The operator's own accounts with their totals (breakage, expiry, redemption, …).
@@ -246,6 +257,8 @@ dispatch! {
     pub async fn record_failure(&self, failure: NewFailure; now now) -> Result<(), StoreError>;
     /// The failure log, newest first.
     pub async fn failures(&self, filter: FailureFilter) -> Result<Vec<Failure>, StoreError>;
+    /// How many entries of the failure log match (its page aside).
+    pub async fn failure_count(&self, filter: FailureFilter) -> Result<i64, StoreError>;
     /// A terminal's refusals since `since` that count as guesses.
     pub async fn attempt_counts(&self, store: String, terminal: String, since: Timestamp) -> Result<AttemptCounts, StoreError>;
     /// The receipt ids a terminal has committed, in order.

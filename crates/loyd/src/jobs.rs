@@ -1,57 +1,20 @@
 //! Scheduled work, run inside `loyd serve` every interval and on demand by
-//! `loyd jobs run`: releasing expired holds, burning expired lots and the points of
-//! inactive customers, converting balances that reached their threshold. Every job works in bounded batches and is idempotent, so
-//! several server processes may run it at once.
+//! `loyd jobs run`: every [`Job`] in turn, each run recorded by the store (which also
+//! runs a single job for staff through the admin API). Every job works in bounded
+//! batches and is idempotent, so several server processes may run it at once.
 
 use std::time::Duration;
 
-use loyd_store::{Store, StoreError};
+use loyd_store::{Job, JobRun, SCHEDULE, Store, StoreError};
 use tokio::sync::watch;
 
-/// Items one batch of a job handles before the next batch (or the next interval).
-const BATCH: u32 = 500;
-
-/// What one run did.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct RunReport {
-    pub holds_expired: usize,
-    pub lots_burned: usize,
-    pub inactive_burned: usize,
-    pub converted: usize,
-}
-
-/// Runs every job until it has nothing left to do.
-pub async fn run_once(store: &Store) -> Result<RunReport, StoreError> {
-    let mut report = RunReport::default();
-    loop {
-        let n = store.expire_holds(BATCH).await?;
-        report.holds_expired += n;
-        if n < BATCH as usize {
-            break;
-        }
+/// Runs every job to the end, in order, each run recorded as started by `started_by`.
+pub async fn run_once(store: &Store, started_by: &str) -> Result<Vec<JobRun>, StoreError> {
+    let mut runs = Vec::with_capacity(Job::ALL.len());
+    for job in Job::ALL {
+        runs.push(store.run_job(job, started_by.to_owned()).await?);
     }
-    loop {
-        let n = store.burn_expired_lots(BATCH).await?;
-        report.lots_burned += n;
-        if n < BATCH as usize {
-            break;
-        }
-    }
-    loop {
-        let n = store.burn_inactive(BATCH).await?;
-        report.inactive_burned += n;
-        if n < BATCH as usize {
-            break;
-        }
-    }
-    loop {
-        let n = store.convert_balances(BATCH).await?;
-        report.converted += n;
-        if n < BATCH as usize {
-            break;
-        }
-    }
-    Ok(report)
+    Ok(runs)
 }
 
 /// Runs the jobs every `interval` until `stop` changes.
@@ -63,16 +26,17 @@ pub async fn run_forever(store: Store, interval: Duration, mut stop: watch::Rece
             _ = tick.tick() => {}
             _ = stop.changed() => return,
         }
-        match run_once(&store).await {
-            Ok(r) if r.holds_expired + r.lots_burned + r.inactive_burned + r.converted > 0 => tracing::info!(
-                holds_expired = r.holds_expired,
-                lots_burned = r.lots_burned,
-                inactive_burned = r.inactive_burned,
-                converted = r.converted,
-                "scheduled jobs ran"
-            ),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "scheduled jobs failed; will retry at the next interval"),
+        match run_once(&store, SCHEDULE).await {
+            Ok(runs) => {
+                for r in runs {
+                    match &r.error {
+                        Some(e) => tracing::warn!(job = %r.job, items = r.items, error = %e, "scheduled job failed; will retry at the next interval"),
+                        None if r.items > 0 => tracing::info!(job = %r.job, items = r.items, "scheduled job ran"),
+                        None => {}
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "scheduled jobs could not be recorded; will retry at the next interval"),
         }
     }
 }

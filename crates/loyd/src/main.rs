@@ -126,12 +126,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Jobs(JobsCommand::Run) => {
             let store = open(&settings, true).await?;
-            let r = jobs::run_once(&store).await?;
-            println!(
-                "holds expired: {}, lots burned: {}, inactive accounts burned: {}, balances converted: {}",
-                r.holds_expired, r.lots_burned, r.inactive_burned, r.converted
-            );
-            Ok(ExitCode::SUCCESS)
+            let mut ok = true;
+            for r in jobs::run_once(&store, "cli").await? {
+                match &r.error {
+                    Some(e) => {
+                        ok = false;
+                        println!("{}: {} done, then failed: {e}", r.job, r.items);
+                    }
+                    None => println!("{}: {} done", r.job, r.items),
+                }
+            }
+            Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         Command::ApiKey(cmd) => commands::staff::api_key(&open(&settings, true).await?, cmd).await,
         Command::Customer(cmd) => commands::customers::customer(&open(&settings, true).await?, cmd).await,

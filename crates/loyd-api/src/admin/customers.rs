@@ -172,7 +172,7 @@ pub(crate) async fn one(state: &AppState, actor: &Actor, id: &str) -> Result<Cus
     Ok(out)
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomerChanges {
     /// A new phone; `null` removes it. Absent fields are kept.
@@ -214,16 +214,22 @@ pub async fn update_customer(
     Path(id): Path<String>,
     Json(body): Json<CustomerChanges>,
 ) -> Result<Json<CustomerOut>, ApiError> {
+    Ok(Json(changed(&state, &actor, &id, body).await?))
+}
+
+/// Changes a customer (the console and the API): contact data only for roles that read
+/// it, the organisation and a contact's phone only for those the value table allows.
+pub(crate) async fn changed(state: &AppState, actor: &Actor, id: &str, body: CustomerChanges) -> Result<CustomerOut, ApiError> {
     let clear = actor.can(Permission::ContactsRead);
     let touches_contacts = body.phone.is_some() || body.email.is_some() || body.name.is_some() || body.birth_date.is_some();
     if touches_contacts && !clear {
         return Err(ApiError::new(ErrorCode::Forbidden, "changing contact data needs the contact-data permission"));
     }
-    let id = customer_id(&id)?;
+    let id = customer_id(id)?;
     if body.organisation.is_some() {
         actor.require(Act::SetOrganisation)?;
     }
-    if body.phone.is_some() && crate::admin::is_contact(&state, id).await? {
+    if body.phone.is_some() && crate::admin::is_contact(state, id).await? {
         actor.require(Act::ChangeContactPhone)?;
     }
     let patch = CustomerPatch {
@@ -237,7 +243,7 @@ pub async fn update_customer(
         organisation: body.organisation.map(|o| o.as_deref().map(organisation_id).transpose()).transpose()?,
     };
     let c = state.store.update_customer(id, patch, actor.name()).await?;
-    Ok(Json(customer_out(c, clear)))
+    Ok(customer_out(c, clear))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -252,8 +258,13 @@ pub struct MergeRequest {
 #[utoipa::path(post, path = "/v1/admin/customers/{id}/merge", tag = "crm", security(("api_key" = []), ("session" = [])),
     params(("id" = String, Path)), request_body = MergeRequest, responses((status = 200, body = CustomerOut), (status = "4XX", body = ErrorBody)))]
 pub async fn merge(State(state): State<AppState>, actor: CurrentActor, Path(id): Path<String>, Json(body): Json<MergeRequest>) -> Result<Json<CustomerOut>, ApiError> {
-    let c = state.store.merge_customers(customer_id(&id)?, customer_id(&body.duplicate)?, actor.name()).await?;
-    Ok(Json(customer_out(c, actor.can(Permission::ContactsRead))))
+    Ok(Json(merged(&state, &actor, &id, &body.duplicate).await?))
+}
+
+/// Merges `duplicate` into the customer `id` (the console and the API).
+pub(crate) async fn merged(state: &AppState, actor: &Actor, id: &str, duplicate: &str) -> Result<CustomerOut, ApiError> {
+    let c = state.store.merge_customers(customer_id(id)?, customer_id(duplicate)?, actor.name()).await?;
+    Ok(customer_out(c, actor.can(Permission::ContactsRead)))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

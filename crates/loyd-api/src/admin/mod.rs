@@ -10,6 +10,7 @@
 //! - [`programs`]: the configuration in force, its versions, diffs and rollback, applying,
 //!   export as a program file, simulation;
 //! - [`stores`]: stores' terminals and their keys;
+//! - [`jobs`]: the scheduled jobs' runs, and running one now;
 //! - [`ledger`]: the ledger audit and the operator's own accounts; [`audit`](mod@audit): the audit log; [`staff`]: staff users.
 //!
 //! This file holds the one route table and the helpers the modules share. Every route
@@ -53,6 +54,7 @@ pub mod crm_entries;
 pub mod customers;
 pub mod failures;
 pub mod gifts;
+pub mod jobs;
 pub mod ledger;
 pub mod organisations;
 pub mod programs;
@@ -120,6 +122,9 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route("/v1/admin/config/{section}/{id}/versions", get(programs::object_versions))
         .route("/v1/admin/campaigns/{id}/status", post(programs::campaign_status))
+        .route("/v1/admin/jobs", get(jobs::jobs))
+        .route("/v1/admin/jobs/runs", get(jobs::runs))
+        .route("/v1/admin/jobs/{job}/run", post(jobs::run))
         .route("/v1/admin/ledger/audit", get(audit))
         .route("/v1/admin/ledger/system", get(ledger::system))
         .route_layer(middleware::from_fn_with_state(state, crate::auth::guard))

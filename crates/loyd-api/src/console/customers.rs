@@ -9,7 +9,7 @@ use askama::Template;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use loyd_domain::access::Permission;
+use loyd_domain::access::{CHANNELS, Permission};
 use serde::Deserialize;
 
 use super::i18n::Lang;
@@ -64,6 +64,13 @@ pub struct Flash {
     pub notice: Option<String>,
 }
 
+impl Flash {
+    /// Form `which` was refused: what to fix, shown at that form.
+    fn refused(which: &'static str, what: impl Into<String>) -> Flash {
+        Flash { error: Some((which, what.into())), ..Flash::default() }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "console/customer.html")]
 struct CustomerPage {
@@ -79,6 +86,11 @@ struct CustomerPage {
     can_cards: bool,
     can_adjust: bool,
     can_crm: bool,
+    /// Whether this person may change the profile (and contact data, if they read it).
+    can_edit: bool,
+    can_contacts: bool,
+    /// The consent channels, each with whether the customer gave it.
+    consents: Vec<(&'static str, bool)>,
     /// The idempotency id of the adjustment form: a form sent twice adjusts once.
     operation: String,
     flash: Flash,
@@ -182,6 +194,7 @@ async fn show(state: &AppState, lang: Lang, actor: &Actor, secret: &str, id: &st
             use loyd_domain::program::CardKind;
             let series = doc.card_series.iter().filter(|x| matches!(x.kind, CardKind::Loyalty | CardKind::Credit)).map(|x| x.id.to_string()).collect();
             let currencies = doc.currencies.iter().map(|x| x.code.to_string()).collect();
+            let consents = CHANNELS.into_iter().map(|ch| (ch, c.consents.get(ch).is_some_and(|x| x.granted))).collect();
             let page = CustomerPage {
                 f: Frame::new(lang),
                 s,
@@ -194,6 +207,9 @@ async fn show(state: &AppState, lang: Lang, actor: &Actor, secret: &str, id: &st
                 can_cards: actor.can(Permission::CardsManage),
                 can_adjust: actor.can(Permission::BalanceAdjust),
                 can_crm: actor.can(Permission::CrmWrite),
+                can_edit: actor.can(Permission::CustomersWrite),
+                can_contacts: actor.can(Permission::ContactsRead),
+                consents,
                 operation: super::random_token(),
                 flash,
                 lang,
@@ -250,7 +266,7 @@ pub async fn card(State(state): State<AppState>, headers: HeaderMap, Path((id, n
     }
     match set_blocked(&state, &actor, number, blocked).await {
         Ok(()) => Redirect::to(&format!("/admin/customers/{id}")).into_response(),
-        Err(e) => show(&state, lang, &actor, &secret, &id, Flash { error: Some(("cards", say(lang, &e))), ..Flash::default() }).await,
+        Err(e) => show(&state, lang, &actor, &secret, &id, Flash::refused("cards", say(lang, &e))).await,
     }
 }
 
@@ -274,7 +290,7 @@ pub async fn issue_card(State(state): State<AppState>, headers: HeaderMap, Path(
     let request = crate::admin::cards::IssueRequest { series: form.series, count: 1, customer: Some(id.clone()), number: None, virtual_card: form.virtual_card.is_some() };
     let flash = match crate::admin::cards::issue(&state, &actor, request).await {
         Ok(issued) => Flash { issued, ..Flash::default() },
-        Err(e) => Flash { error: Some(("cards", say(lang, &e))), ..Flash::default() },
+        Err(e) => Flash::refused("cards", say(lang, &e)),
     };
     show(&state, lang, &actor, &secret, &id, flash).await
 }
@@ -302,7 +318,7 @@ pub async fn adjust(State(state): State<AppState>, headers: HeaderMap, Path(id):
     };
     let t = lang.words();
     if form.reason.trim().is_empty() {
-        return show(&state, lang, &actor, &secret, &id, Flash { error: Some(("adjust", t.get("customers.reason_needed").to_owned())), ..Flash::default() }).await;
+        return show(&state, lang, &actor, &secret, &id, Flash::refused("adjust", t.get("customers.reason_needed"))).await;
     }
     let body = crate::admin::balances::Adjustment {
         operation_id: format!("console-{}", form.operation),
@@ -312,7 +328,7 @@ pub async fn adjust(State(state): State<AppState>, headers: HeaderMap, Path(id):
     };
     let flash = match crate::admin::balances::adjusted(&state, &actor, &id, body).await {
         Ok(after) => Flash { notice: Some(format!("{} {} {}", t.get("customers.adjusted"), lang.number(&after.balance), after.currency)), ..Flash::default() },
-        Err(e) => Flash { error: Some(("adjust", say(lang, &e))), ..Flash::default() },
+        Err(e) => Flash::refused("adjust", say(lang, &e)),
     };
     show(&state, lang, &actor, &secret, &id, flash).await
 }
@@ -321,20 +337,51 @@ pub async fn adjust(State(state): State<AppState>, headers: HeaderMap, Path(id):
 pub struct NoteForm {
     #[serde(default)]
     body: String,
+    /// `note` (the default), `event`, `task` or `reminder`.
+    #[serde(default)]
+    kind: String,
+    /// An event's channel.
+    #[serde(default)]
+    channel: String,
+    /// A task's or reminder's due day and time (`YYYY-MM-DDTHH:MM`, UTC).
+    #[serde(default)]
+    due: String,
+    #[serde(default)]
+    assignee: String,
     #[serde(default)]
     csrf: String,
 }
 
-/// Adds a note to the customer's CRM entries.
+fn some(text: &str) -> Option<String> {
+    Some(text.trim().to_owned()).filter(|t| !t.is_empty())
+}
+
+/// A due time typed in the form (a `datetime-local` field, read as UTC); `Err` says
+/// what to fix.
+fn due_at(lang: Lang, text: &str) -> Result<Option<jiff::Timestamp>, String> {
+    let Some(text) = some(text) else { return Ok(None) };
+    text.parse::<jiff::civil::DateTime>()
+        .ok()
+        .and_then(|d| d.to_zoned_datetime(jiff::tz::TimeZone::UTC).ok())
+        .map(|z| Some(z.timestamp()))
+        .ok_or_else(|| lang.words().get("customers.bad_due").to_owned())
+}
+
+/// Records a note, a contact event, a task or a reminder about the customer.
 pub async fn add_note(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, Form(form): Form<NoteForm>) -> Response {
     let (lang, actor, secret) = match checked(&state, &headers, &form.csrf, Permission::CrmWrite).await {
         Ok(x) => x,
         Err(res) => return res,
     };
-    let note = crate::admin::crm_entries::NewCrm { kind: "note".into(), channel: None, body: form.body, due_at: None, assignee: None };
+    let due = match due_at(lang, &form.due) {
+        Ok(due) => due,
+        Err(e) => return show(&state, lang, &actor, &secret, &id, Flash::refused("crm", e)).await,
+    };
+    let kind = some(&form.kind).unwrap_or_else(|| "note".into());
+    let note = crate::admin::crm_entries::NewCrm { kind, channel: some(&form.channel), body: form.body, due_at: due, assignee: some(&form.assignee) };
     match crate::admin::crm_entries::add_customer_entry(&state, &actor, &id, note).await {
         Ok(_) => Redirect::to(&format!("/admin/customers/{id}#crm")).into_response(),
-        Err(e) => show(&state, lang, &actor, &secret, &id, Flash { error: Some(("crm", say(lang, &e))), ..Flash::default() }).await,
+        Err(e) => show(&state, lang, &actor, &secret, &id, Flash::refused("crm", say(lang, &e))).await,
     }
 }
 
@@ -415,6 +462,103 @@ pub async fn close_task(State(state): State<AppState>, headers: HeaderMap, Path(
     let done = crate::admin::crm_entries::CrmChanges { status: Some("done".into()), assignee: None, due_at: None };
     match crate::admin::crm_entries::updated(&state, &actor, entry, done).await {
         Ok(_) => Redirect::to(&format!("/admin/customers/{id}#crm")).into_response(),
-        Err(e) => show(&state, lang, &actor, &secret, &id, Flash { error: Some(("crm", say(lang, &e))), ..Flash::default() }).await,
+        Err(e) => show(&state, lang, &actor, &secret, &id, Flash::refused("crm", say(lang, &e))).await,
     }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AssignForm {
+    #[serde(default)]
+    assignee: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Gives an open task or reminder of the customer to another staff member.
+pub async fn reassign(State(state): State<AppState>, headers: HeaderMap, Path((id, entry)): Path<(String, i64)>, Form(form): Form<AssignForm>) -> Response {
+    let (lang, actor, secret) = match checked(&state, &headers, &form.csrf, Permission::CrmWrite).await {
+        Ok(x) => x,
+        Err(res) => return res,
+    };
+    let theirs = crate::admin::crm_entries::customer_entries(&state, &actor, &id, 1000).await.is_ok_and(|entries| entries.iter().any(|e| e.id == entry));
+    if !theirs {
+        return (StatusCode::NOT_FOUND, Html(lang.words().get("customers.not_found").to_owned())).into_response();
+    }
+    let Some(login) = some(&form.assignee) else {
+        return show(&state, lang, &actor, &secret, &id, Flash::refused("crm", lang.words().get("customers.assignee_needed"))).await;
+    };
+    let change = crate::admin::crm_entries::CrmChanges { status: None, assignee: Some(Some(login)), due_at: None };
+    match crate::admin::crm_entries::updated(&state, &actor, entry, change).await {
+        Ok(_) => Redirect::to(&format!("/admin/customers/{id}#crm")).into_response(),
+        Err(e) => show(&state, lang, &actor, &secret, &id, Flash::refused("crm", say(lang, &e))).await,
+    }
+}
+
+/// Changes the profile: only what differs from the record is sent, so a role that
+/// does not read contact data (whose form has no contact fields) changes none, and an
+/// unchanged phone of an organisation's contact needs no extra permission. Consents are
+/// the checked boxes (`consent=sms&consent=email`).
+pub async fn profile(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, Form(pairs): Form<Vec<(String, String)>>) -> Response {
+    let field = |name: &str| pairs.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str());
+    let (lang, actor, secret) = match checked(&state, &headers, field("csrf"), Permission::CustomersWrite).await {
+        Ok(x) => x,
+        Err(res) => return res,
+    };
+    let current = match one(&state, &actor, &id).await {
+        Ok(c) => c,
+        Err(_) => return (StatusCode::NOT_FOUND, Html(lang.words().get("customers.not_found").to_owned())).into_response(),
+    };
+    let differs = |now: &Option<String>, typed: &str| (now.as_deref().unwrap_or("") != typed.trim()).then(|| some(typed));
+    let mut changes = crate::admin::customers::CustomerChanges::default();
+    if actor.can(Permission::ContactsRead) {
+        changes.name = differs(&current.name, field("name"));
+        changes.phone = differs(&current.phone, field("phone"));
+        changes.email = differs(&current.email, field("email"));
+        changes.birth_date = differs(&current.birth_date, field("birth_date"));
+    }
+    changes.organisation = differs(&current.organisation, field("organisation"));
+    let given: Vec<&str> = pairs.iter().filter(|(k, _)| k == "consent").map(|(_, v)| v.as_str()).collect();
+    for ch in CHANNELS {
+        let (was, is) = (current.consents.get(ch).is_some_and(|c| c.granted), given.contains(&ch));
+        if was != is {
+            changes.consents.insert(ch.to_owned(), is);
+        }
+    }
+    let leaving = !field("opted_out").is_empty();
+    if leaving != current.opted_out_at.is_some() {
+        changes.opted_out = Some(leaving);
+    }
+    let t = lang.words();
+    let flash = match crate::admin::customers::changed(&state, &actor, &id, changes).await {
+        Ok(_) => Flash { notice: Some(t.get("customers.saved").to_owned()), ..Flash::default() },
+        Err(e) => Flash::refused("profile", say(lang, &e)),
+    };
+    show(&state, lang, &actor, &secret, &id, flash).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct MergeForm {
+    #[serde(default)]
+    duplicate: String,
+    #[serde(default)]
+    confirm: Option<String>,
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Merges a duplicate into the customer, once the person confirmed it.
+pub async fn merge(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, Form(form): Form<MergeForm>) -> Response {
+    let (lang, actor, secret) = match checked(&state, &headers, &form.csrf, Permission::BalanceAdjust).await {
+        Ok(x) => x,
+        Err(res) => return res,
+    };
+    let t = lang.words();
+    if form.confirm.is_none() {
+        return show(&state, lang, &actor, &secret, &id, Flash::refused("merge", t.get("customers.merge_confirm_needed"))).await;
+    }
+    let flash = match crate::admin::customers::merged(&state, &actor, &id, form.duplicate.trim()).await {
+        Ok(_) => Flash { notice: Some(format!("{} {}", t.get("customers.merged"), form.duplicate.trim())), ..Flash::default() },
+        Err(e) => Flash::refused("merge", say(lang, &e)),
+    };
+    show(&state, lang, &actor, &secret, &id, flash).await
 }

@@ -1,5 +1,6 @@
 //! The dashboard: today's receipts, revenue, discounts and what points and wallets paid,
-//! customers with a purchase in 30 days, and a chart of revenue per day — in the
+//! customers with a purchase in 30 days, refusals at the tills today (for roles that
+//! read the failure log), and a chart of revenue per day — in the
 //! stores the staff member works with. Days are counted in the time zone of the first
 //! of those stores, at its offset today.
 
@@ -8,7 +9,8 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use loyd_domain::money::Minor;
-use loyd_store::DaySales;
+use loyd_domain::access::Permission;
+use loyd_store::{DaySales, FailureFilter};
 
 use super::i18n::Lang;
 use super::{Frame, LangQuery, Session, lang_of, page as render, remember_lang, staff};
@@ -45,6 +47,8 @@ struct DashboardPage {
     config_version: Option<i64>,
     figures: Vec<Figures>,
     active_customers: String,
+    /// Refusals at the tills since the day began, for roles that read the failure log.
+    failures_today: Option<String>,
 }
 
 fn figures(lang: Lang, program: &loyd_domain::program::Program, sales: &[DaySales], today: i64) -> Vec<Figures> {
@@ -93,11 +97,18 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(q): Q
         let from = jiff::Timestamp::from_microsecond((today - (DAYS - 1)) * MICROS_PER_DAY - offset * 1_000_000).unwrap_or(now);
         let ids: Vec<String> = mine.iter().map(|s| s.id.to_string()).collect();
         let sales = state.store.daily_sales(ids.clone(), from, offset).await?;
-        let active = state.store.active_customers(ids, from).await?;
+        let active = state.store.active_customers(ids.clone(), from).await?;
+        let failures = if principal.role.allows(Permission::FailuresRead) {
+            let midnight = jiff::Timestamp::from_microsecond(today * MICROS_PER_DAY - offset * 1_000_000).unwrap_or(now);
+            let stores = principal.role.is_store_scoped().then_some(ids);
+            Some(state.store.failure_count(FailureFilter { from: Some(midnight), stores, ..Default::default() }).await?)
+        } else {
+            None
+        };
         let program = state.store.program().await?;
-        Ok::<_, loyd_store::StoreError>((figures(lang, &program, &sales, today), active, state.store.config_version().await?))
+        Ok::<_, loyd_store::StoreError>((figures(lang, &program, &sales, today), active, failures, state.store.config_version().await?))
     };
-    let (figures, active, config_version) = match loaded.await {
+    let (figures, active, failures, config_version) = match loaded.await {
         Ok(x) => x,
         Err(e) => {
             tracing::error!(error = %e, "the dashboard could not be read");
@@ -110,6 +121,7 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(q): Q
         config_version,
         figures,
         active_customers: lang.number(&active.to_string()),
+        failures_today: failures.map(|n| lang.number(&n.to_string())),
     };
     let mut res = render(StatusCode::OK, view);
     remember_lang(&mut res, q.lang.as_deref());

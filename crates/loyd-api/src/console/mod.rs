@@ -17,6 +17,7 @@ mod customers;
 mod dashboard;
 mod failures;
 mod form;
+mod jobs;
 pub mod i18n;
 mod program;
 mod staff;
@@ -78,9 +79,14 @@ pub fn router() -> Router<AppState> {
         .route("/admin/customers/{id}/statement", get(customers::statement))
         .route("/admin/customers/{id}/crm", post(customers::add_note))
         .route("/admin/customers/{id}/crm/{entry}/done", post(customers::close_task))
+        .route("/admin/customers/{id}/crm/{entry}/assignee", post(customers::reassign))
+        .route("/admin/customers/{id}/profile", post(customers::profile))
+        .route("/admin/customers/{id}/merge", post(customers::merge))
         .route("/admin/customers/{id}/cards/{number}/{action}", post(customers::card))
         .route("/admin/failures", get(failures::page))
         .route("/admin/audit", get(audit::page))
+        .route("/admin/jobs", get(jobs::page))
+        .route("/admin/jobs/{job}/run", post(jobs::run))
         .route("/admin/staff", get(staff::page).post(staff::create))
         .route("/admin/staff/{login}", post(staff::change))
         .route("/admin/staff/{login}/switch", post(staff::switch))
@@ -353,7 +359,7 @@ pub struct Session {
 impl Session {
     pub(crate) fn of(p: &Principal, secret: &str, t: &'static Catalogue, here: &str) -> Session {
         let csrf = csrf_of(secret);
-        let pages: [(&'static str, &'static str, Option<Permission>); 10] = [
+        let pages: [(&'static str, &'static str, Option<Permission>); 11] = [
             ("/admin", "nav.dashboard", None),
             ("/admin/program", "nav.program", Some(Permission::ConfigRead)),
             ("/admin/campaigns", "nav.campaigns", Some(Permission::ConfigRead)),
@@ -362,6 +368,7 @@ impl Session {
             ("/admin/customers", "nav.customers", Some(Permission::CustomersRead)),
             ("/admin/failures", "nav.failures", Some(Permission::FailuresRead)),
             ("/admin/audit", "nav.audit", Some(Permission::AuditRead)),
+            ("/admin/jobs", "nav.jobs", Some(Permission::LedgerAudit)),
             ("/admin/stores", "nav.stores", Some(Permission::TerminalsManage)),
             ("/admin/staff", "nav.staff", Some(Permission::UsersManage)),
         ];

@@ -224,3 +224,76 @@ both_backends! {
         assert_eq!(call(&app, "POST", "/v1/admin/api-keys/nope/revoke", ADMIN_KEY, None).await.0, 404);
     }
 }
+
+/// The runs of `job` once none is still running, newest first.
+async fn settled_runs(app: &TestApp, job: &str) -> Vec<Value> {
+    for _ in 0..200 {
+        let (status, page) = get(app, &format!("/v1/admin/jobs/runs?job={job}")).await;
+        assert_eq!(status, 200, "{page}");
+        let runs = page["runs"].as_array().unwrap().clone();
+        if runs.iter().all(|r| r["state"] != "running") {
+            return runs;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("a run of {job} did not end");
+}
+
+both_backends! {
+    async fn staff_run_a_job_now_see_it_burn_what_expired_once_and_read_every_run_with_who_started_it(db: TestDb) {
+        let app = spawn_example(db, "s6-conditional-bonus.toml").await;
+        admin(&app).await;
+        let (_, card) = app.customer_with_card("+37120000061", "LOY").await;
+        // A weekday receipt under 1 000 earns 0.5 %: 2 bonus points that live 12 months.
+        let (status, body) = app.commit(&receipt("r-jobs-1", Some(&card), "400.00")).await;
+        assert_eq!(status, 201, "{body}");
+        assert_eq!(app.balance(&card, "bonus").await.0, "2");
+        // No job has run on this database yet.
+        let (status, jobs) = get(&app, "/v1/admin/jobs").await;
+        assert_eq!(status, 200, "{jobs}");
+        let names: Vec<&str> = jobs.as_array().unwrap().iter().map(|j| j["job"].as_str().unwrap()).collect();
+        assert_eq!(names, ["expire_holds", "expire_lots", "burn_inactive", "convert_balances"]);
+        assert!(jobs.as_array().unwrap().iter().all(|j| j["last_run"].is_null()), "{jobs}");
+        // Thirteen months on, the points are past their lifetime: run the expiry now.
+        app.clock.advance(jiff::SignedDuration::from_hours(24 * 396));
+        let (status, started) = post(&app, "/v1/admin/jobs/expire_lots/run", json!({})).await;
+        assert_eq!(status, 202, "{started}");
+        assert_eq!((started["job"].as_str(), started["started_by"].as_str()), (Some("expire_lots"), Some("key:ops")));
+        let runs = settled_runs(&app, "expire_lots").await;
+        assert_eq!(runs.len(), 1);
+        assert_eq!((runs[0]["id"].clone(), runs[0]["state"].as_str(), runs[0]["items"].as_i64()), (started["id"].clone(), Some("done"), Some(1)));
+        assert!(runs[0]["finished_at"].is_string() && runs[0]["error"].is_null(), "{runs:?}");
+        assert_eq!(app.balance(&card, "bonus").await.0, "0");
+        // Again: nothing is due any more, and nothing is burned twice.
+        post(&app, "/v1/admin/jobs/expire_lots/run", json!({})).await;
+        let runs = settled_runs(&app, "expire_lots").await;
+        assert_eq!(runs.iter().map(|r| r["items"].as_i64().unwrap()).collect::<Vec<_>>(), [0, 1]);
+        let (_, jobs) = get(&app, "/v1/admin/jobs").await;
+        assert_eq!(jobs[1]["last_run"]["id"], runs[0]["id"]);
+        assert!(app.store.ledger_audit().await.unwrap().is_sound());
+        // The schedule's runs that found nothing replace each other; the last is kept.
+        for _ in 0..3 {
+            let run = app.store.run_job(loyd_store::Job::ExpireHolds, loyd_store::SCHEDULE.into()).await.unwrap();
+            assert_eq!((run.items, run.error), (0, None));
+        }
+        let (_, holds) = get(&app, "/v1/admin/jobs/runs?job=expire_holds").await;
+        assert_eq!(holds["runs"].as_array().unwrap().len(), 1, "{holds}");
+        assert_eq!(holds["runs"][0]["started_by"], "schedule");
+        // Pages, newest first, across jobs.
+        let (_, first) = get(&app, "/v1/admin/jobs/runs?limit=2").await;
+        assert_eq!(first["runs"].as_array().unwrap().len(), 2);
+        let (_, rest) = get(&app, &format!("/v1/admin/jobs/runs?limit=2&before={}", first["next_before"])).await;
+        assert_eq!(rest["runs"].as_array().unwrap().len(), 1, "{rest}");
+        assert!(rest["next_before"].is_null());
+        // A job that does not exist is said so, with the ones that do.
+        let (status, body) = post(&app, "/v1/admin/jobs/burn_everything/run", json!({})).await;
+        assert_eq!((status, crate::helpers::code(&body)), (404, "not_found"), "{body}");
+        assert_eq!(body["error"]["details"]["jobs"][1], "expire_lots");
+        // An auditor reads the runs but may not start one; each run is in the audit log.
+        let auditor = crate::helpers::staff(&app, "aude", "auditor", &[]).await;
+        assert_eq!(call(&app, "GET", "/v1/admin/jobs/runs", &auditor, None).await.0, 200);
+        assert_eq!(call(&app, "POST", "/v1/admin/jobs/expire_lots/run", &auditor, None).await.0, 403);
+        let (_, audit) = get(&app, "/v1/admin/audit?object_kind=job").await;
+        assert_eq!(audit["entries"].as_array().map(Vec::len), Some(2), "{audit}");
+    }
+}

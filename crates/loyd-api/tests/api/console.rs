@@ -196,13 +196,17 @@ both_backends! {
         let (customer, card) = app.customer_with_card("+37120002001", "LOY").await;
         app.grant(customer, "wallet", 500).await;
         assert_eq!(app.commit(&receipt("old", Some(&card), "10.00")).await.0, 201);
+        let unknown = |id: &str| receipt(id, Some("2770000000999"), "5.00");
+        assert_eq!(app.commit(&unknown("old-refused")).await.0, 404);
         app.clock.advance(jiff::SignedDuration::from_hours(72));
+        assert_eq!(app.commit(&unknown("refused-riga")).await.0, 404);
         let mut paid = receipt("r-1", Some(&card), "12.00");
         paid["redeem"] = json!([{"currency": "wallet", "amount": "2.00"}]);
         assert_eq!(app.commit(&paid).await.0, 201);
         assert_eq!(app.commit(&receipt("r-2", None, "1234.50")).await.0, 201);
         let pskov = app.terminal_key("pskov-01", "pos-1").await;
         assert_eq!(app.commit_as(&pskov, &receipt("p-1", None, "1970.00")).await.0, 201);
+        assert_eq!(app.commit_as(&pskov, &unknown("refused-pskov")).await.0, 404);
 
         let page = signed_in_as(&app, "mara", "marketer", &[], "").await.page;
         assert_eq!(figure(&page, "today-EUR", "receipts").as_deref(), Some("2"), "{page}");
@@ -213,11 +217,15 @@ both_backends! {
         assert!(page.contains(": 10.00</title>"), "the euro bar of three days ago: {page}");
         assert_eq!(page.matches("<rect ").count(), 60, "30 days for each currency");
         assert_eq!(active(&page), "1", "one customer bought, twice");
+        assert_eq!(figure(&page, "totals", "failures"), None, "a marketer does not read the failure log");
+        let page = signed_in_as(&app, "anna", "analyst", &[], "").await.page;
+        assert_eq!(figure(&page, "totals", "failures").as_deref(), Some("2"), "today's refusals, not the one of three days ago");
         // A store manager of Pskov sees Pskov only, in Russian numbers.
         let page = signed_in_as(&app, "pavel", "store_manager", &["pskov-01"], "ru").await.page;
         assert_eq!(figure(&page, "today-EUR", "revenue"), None);
         assert_eq!(figure(&page, "today-RUB", "revenue").as_deref(), Some("1\u{a0}970,00"));
         assert_eq!(active(&page), "0");
+        assert_eq!(figure(&page, "totals", "failures").as_deref(), Some("1"));
     }
 
     async fn an_admin_adds_a_terminal_in_the_console_sees_its_key_once_and_revokes_it_others_may_not(db: TestDb) {
@@ -803,4 +811,150 @@ both_backends! {
 
 async fn call_status(app: &TestApp, path: &str) -> u16 {
     crate::helpers::call(app, "GET", path, crate::helpers::ADMIN_KEY, None).await.0
+}
+
+both_backends! {
+    async fn an_admin_runs_a_job_from_its_page_and_sees_the_run_an_auditor_only_reads_them(db: TestDb) {
+        let app = spawn_app(db).await;
+        let admin = session(&app, "ada", "admin").await;
+        let open = |cookie: String, path: &'static str| {
+            let app = &app;
+            async move {
+                let res = client().get(app.url(path)).header("cookie", cookie).send().await.unwrap();
+                (res.status().as_u16(), res.text().await.unwrap())
+            }
+        };
+        let (status, page) = open(admin.clone(), "/admin/jobs").await;
+        assert_eq!(status, 200);
+        assert!(page.contains(r#"href="/admin/jobs" aria-current="page""#), "{page}");
+        for job in ["expire_holds", "expire_lots", "burn_inactive", "convert_balances"] {
+            assert!(page.contains(&format!(r#"id="run-{job}""#)), "{job}: {page}");
+        }
+        assert_eq!(page.matches("Has not run yet.").count(), 4);
+        let token = csrf(&page);
+        let post = |path: &'static str, body: String| {
+            client().post(app.url(path)).header("cookie", &admin).header("content-type", "application/x-www-form-urlencoded").body(body).send()
+        };
+        // Without the page's token nothing runs.
+        assert_eq!(post("/admin/jobs/expire_lots/run", "csrf=nope".into()).await.unwrap().status(), 403);
+        assert!(app.store.job_runs(None, None, 10).await.unwrap().is_empty());
+        let res = post("/admin/jobs/expire_lots/run", format!("csrf={token}")).await.unwrap();
+        assert_eq!((res.status().as_u16(), res.headers()["location"].to_str().unwrap()), (303, "/admin/jobs"));
+        let runs = app.store.job_runs(None, None, 10).await.unwrap();
+        assert_eq!((runs.len(), runs[0].job, runs[0].started_by.as_str()), (1, loyd_store::Job::ExpireLots, "user:ada"));
+        // Once it has ended, the page shows it as the job's last run and in the runs.
+        for _ in 0..200 {
+            if app.store.job_runs(None, None, 1).await.unwrap()[0].finished_at.is_some() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        let (_, page) = open(admin.clone(), "/admin/jobs").await;
+        assert_eq!(page.matches("Has not run yet.").count(), 3, "{page}");
+        let row = page.split(r#"<tr id="job-expire_lots">"#).nth(1).unwrap().split("</tr>").next().unwrap();
+        assert!(row.contains("· ada ·") && row.contains(r#"<td class="state">done"#), "{row}");
+        assert!(page.contains(&format!(r#"<tr id="run-{}">"#, runs[0].id)), "{page}");
+        assert!(!page.contains("hx-trigger=\"every 2s\""), "nothing runs: the table does not refresh itself");
+        // In Russian, the same page in its words.
+        let (_, ru) = open(admin.clone(), "/admin/jobs?lang=ru").await;
+        assert!(ru.contains("Регламентные задания") && ru.contains("выполнено"), "{ru}");
+        // An auditor reads the page without a button; a marketer may not open it.
+        let auditor = session(&app, "aude", "auditor").await;
+        let (status, page) = open(auditor.clone(), "/admin/jobs").await;
+        assert_eq!(status, 200);
+        assert!(!page.contains(r#"id="run-expire_lots""#) && page.contains(r#"<tr id="job-expire_lots">"#), "{page}");
+        let token = csrf(&page);
+        let res = client()
+            .post(app.url("/admin/jobs/expire_lots/run"))
+            .header("cookie", &auditor)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("csrf={token}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 403);
+        let marketer = session(&app, "mara", "marketer").await;
+        assert_eq!(open(marketer.clone(), "/admin/jobs").await.0, 403);
+        let (_, home) = open(marketer, "/admin").await;
+        assert!(!home.contains(r#"href="/admin/jobs""#));
+    }
+}
+
+both_backends! {
+    async fn support_changes_a_profile_and_consents_records_a_task_for_a_colleague_and_merges_a_duplicate_from_the_customer_page(db: TestDb) {
+        let app = spawn_example(db, "s1-step-bonus.toml").await;
+        let (id, _) = app.customer_with_card("+37120008881", "LOY").await;
+        let (dup, dup_card) = app.customer_with_card("+37120008882", "LOY").await;
+        app.grant(dup, "bonus", 30).await;
+        let ada = crate::helpers::staff(&app, "ada", "admin", &[]).await;
+        let support = session(&app, "sue", "support").await;
+        let path = format!("/admin/customers/c_{id}");
+        let page = client().get(app.url(&path)).header("cookie", &support).send().await.unwrap().text().await.unwrap();
+        assert!(page.contains(r#"id="profile""#) && page.contains(r#"id="merge""#), "{page}");
+        let token = csrf(&page);
+        let post = |what: &str, body: String| {
+            client().post(app.url(&format!("{path}/{what}"))).header("cookie", &support).header("content-type", "application/x-www-form-urlencoded").body(body).send()
+        };
+        let customer = |who: i64| {
+            let (app, ada) = (&app, ada.clone());
+            async move { crate::helpers::call(app, "GET", &format!("/v1/admin/customers/c_{who}"), &ada, None).await.1 }
+        };
+        // The profile: a name and an e-mail added, the SMS consent given; the phone sent
+        // unchanged is not a change.
+        let profile = form(&[("csrf", &token), ("name", "Anna Ozola"), ("phone", "+37120008881"), ("email", "anna@example.lv"), ("birth_date", ""), ("organisation", ""), ("consent", "sms")]);
+        let res = post("profile", profile).await.unwrap();
+        assert_eq!(res.status(), 200);
+        assert!(res.text().await.unwrap().contains(r#"id="notice">Saved."#));
+        let c = customer(id).await;
+        assert_eq!((c["name"].as_str(), c["email"].as_str(), c["phone"].as_str()), (Some("Anna Ozola"), Some("anna@example.lv"), Some("+37120008881")), "{c}");
+        assert_eq!((c["consents"]["sms"]["granted"].as_bool(), c["consents"].get("email")), (Some(true), None), "{c}");
+        // A bad e-mail is said at the form and changes nothing.
+        let res = post("profile", form(&[("csrf", &token), ("name", "Anna Ozola"), ("phone", "+37120008881"), ("email", "not an address"), ("consent", "sms")])).await.unwrap();
+        assert_eq!(res.status(), 422);
+        assert!(res.text().await.unwrap().contains(r#"id="profile-error""#));
+        assert_eq!(customer(id).await["email"], "anna@example.lv");
+        // The SMS consent withdrawn and the e-mail one given; an organisation joined.
+        let (_, org) = crate::helpers::call(&app, "POST", "/v1/admin/organisations", &ada, Some(json!({"name": "Ozols SIA"}))).await;
+        let org = org["id"].as_str().unwrap().to_owned();
+        let res = post("profile", form(&[("csrf", &token), ("name", "Anna Ozola"), ("phone", "+37120008881"), ("email", "anna@example.lv"), ("organisation", &org), ("consent", "email")])).await.unwrap();
+        assert_eq!(res.status(), 200);
+        let page = res.text().await.unwrap();
+        assert!(page.contains(&format!(r#"id="organisation">{org}<"#)) && page.contains(r#"<span class="tag">email</span>"#), "{page}");
+        let c = customer(id).await;
+        assert_eq!((c["consents"]["sms"]["granted"].as_bool(), c["consents"]["email"]["granted"].as_bool()), (Some(false), Some(true)));
+        // A marketer reads the page but has no profile form, and is refused one.
+        let marketer = session(&app, "mara", "marketer").await;
+        let page = client().get(app.url(&path)).header("cookie", &marketer).send().await.unwrap().text().await.unwrap();
+        assert!(!page.contains(r#"id="profile""#) && !page.contains(r#"id="merge""#));
+        let res = client().post(app.url(&format!("{path}/profile"))).header("cookie", &marketer).header("content-type", "application/x-www-form-urlencoded")
+            .body(form(&[("csrf", &csrf(&page)), ("organisation", "")])).send().await.unwrap();
+        assert_eq!(res.status(), 403);
+        // A task for a colleague, due tomorrow, then given to another.
+        let res = post("crm", form(&[("csrf", &token), ("kind", "task"), ("body", "Call about the duplicate"), ("due", "2026-11-25T10:00"), ("assignee", "sue")])).await.unwrap();
+        assert_eq!(res.status(), 303);
+        let (_, entries) = crate::helpers::call(&app, "GET", &format!("/v1/admin/customers/c_{id}/crm"), &ada, None).await;
+        let task = entries["entries"].as_array().unwrap().iter().find(|e| e["kind"] == "task").cloned().expect("the task is recorded");
+        assert_eq!((task["assignee"].as_str(), task["due_at"].as_str(), task["status"].as_str()), (Some("sue"), Some("2026-11-25T10:00:00Z"), Some("open")), "{task}");
+        let res = post("crm", form(&[("csrf", &token), ("kind", "task"), ("body", "Later"), ("due", "tomorrow")])).await.unwrap();
+        assert_eq!(res.status(), 422);
+        assert!(res.text().await.unwrap().contains(r#"id="crm-error">The due time is not a date and time."#));
+        let task = task["id"].as_i64().unwrap();
+        assert_eq!(post(&format!("crm/{task}/assignee"), form(&[("csrf", &token), ("assignee", "ada")])).await.unwrap().status(), 303);
+        let (_, entries) = crate::helpers::call(&app, "GET", &format!("/v1/admin/customers/c_{id}/crm"), &ada, None).await;
+        assert!(entries["entries"].as_array().unwrap().iter().any(|e| e["id"] == task && e["assignee"] == "ada"), "{entries}");
+        assert_eq!(post(&format!("crm/{task}/assignee"), form(&[("csrf", &token), ("assignee", " ")])).await.unwrap().status(), 422);
+        // A merge needs the box ticked; then the duplicate's card and points are here.
+        let duplicate = format!("c_{dup}");
+        let res = post("merge", form(&[("csrf", &token), ("duplicate", &duplicate)])).await.unwrap();
+        assert_eq!(res.status(), 422);
+        assert!(res.text().await.unwrap().contains(r#"id="merge-error""#));
+        assert!(customer(dup).await["merged_into"].is_null());
+        let res = post("merge", form(&[("csrf", &token), ("duplicate", &duplicate), ("confirm", "on")])).await.unwrap();
+        assert_eq!(res.status(), 200);
+        let page = res.text().await.unwrap();
+        assert!(page.contains(&format!(r#"id="notice">Merged into this customer: {duplicate}"#)) && page.contains(&format!(r#"id="card-{dup_card}""#)), "{page}");
+        assert_eq!(customer(dup).await["merged_into"].as_str(), Some(format!("c_{id}").as_str()));
+        let page = client().get(app.url(&format!("/admin/customers/{duplicate}"))).header("cookie", &support).send().await.unwrap().text().await.unwrap();
+        assert!(page.contains(&format!(r#"<a href="/admin/customers/c_{id}">c_{id}</a>"#)) && !page.contains(r#"id="merge""#), "{page}");
+    }
 }

@@ -586,6 +586,9 @@ both_backends! {
                     }
                     "`GET /v1/admin/ledger/audit`" => ("GET", "/v1/admin/ledger/audit".into(), None),
                     "`GET /v1/admin/ledger/system`" => ("GET", "/v1/admin/ledger/system".into(), None),
+                    "`GET /v1/admin/jobs`" => ("GET", "/v1/admin/jobs".into(), None),
+                    "`GET /v1/admin/jobs/runs`" => ("GET", "/v1/admin/jobs/runs?job=expire_lots".into(), None),
+                    "`POST /v1/admin/jobs/{job}/run`" => ("POST", "/v1/admin/jobs/expire_holds/run".into(), None),
                     "`GET /v1/admin/gifts`" => ("GET", "/v1/admin/gifts".into(), None),
                     "`GET /v1/admin/api-keys`" => ("GET", "/v1/admin/api-keys".into(), None),
                     "`POST /v1/admin/api-keys`" => ("POST", "/v1/admin/api-keys".into(), Some(json!({"name": fresh("erp"), "role": "analyst"}))),

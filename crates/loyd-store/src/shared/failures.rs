@@ -24,6 +24,38 @@ fn failure_from_row(r: &super::rows::DbRow) -> Result<Failure, StoreError> {
     })
 }
 
+/// Adds the conditions of `filter` to a query of the failure log; `false` when nothing
+/// can match (an empty list of stores).
+fn filtered(qb: &mut QueryBuilder<Db>, filter: &FailureFilter) -> bool {
+    let text_filters = [
+        ("store_id", &filter.store),
+        ("terminal_id", &filter.terminal),
+        ("code", &filter.code),
+        ("card", &filter.card),
+        ("operation", &filter.operation),
+    ];
+    for (column, value) in text_filters {
+        if let Some(v) = value {
+            qb.push(format_args!(" AND {column} = ")).push_bind(v.clone());
+        }
+    }
+    if let Some(stores) = &filter.stores
+        && !super::rows::push_in(qb, "store_id", stores)
+    {
+        return false;
+    }
+    if let Some(from) = filter.from {
+        qb.push(" AND at >= ").push_bind(to_micros(from));
+    }
+    if let Some(to) = filter.to {
+        qb.push(" AND at < ").push_bind(to_micros(to));
+    }
+    if let Some(before) = filter.before_id {
+        qb.push(" AND id < ").push_bind(before);
+    }
+    true
+}
+
 impl Backend {
     /// Records a refusal in the failure log. What the client sent is kept only as
     /// escaped text ([`loyd_domain::text::escaped`]): a refused id may hold anything.
@@ -64,34 +96,21 @@ impl Backend {
         let mut qb = QueryBuilder::<Db>::new(
             "SELECT id, at, store_id, terminal_id, operation, code, message, card, client_id FROM failures WHERE 1 = 1",
         );
-        let text_filters = [
-            ("store_id", &filter.store),
-            ("terminal_id", &filter.terminal),
-            ("code", &filter.code),
-            ("card", &filter.card),
-            ("operation", &filter.operation),
-        ];
-        for (column, value) in text_filters {
-            if let Some(v) = value {
-                qb.push(format_args!(" AND {column} = ")).push_bind(v.clone());
-            }
-        }
-        if let Some(stores) = &filter.stores
-            && !super::rows::push_in(&mut qb, "store_id", stores)
-        {
+        if !filtered(&mut qb, &filter) {
             return Ok(Vec::new());
-        }
-        if let Some(from) = filter.from {
-            qb.push(" AND at >= ").push_bind(to_micros(from));
-        }
-        if let Some(to) = filter.to {
-            qb.push(" AND at < ").push_bind(to_micros(to));
-        }
-        if let Some(before) = filter.before_id {
-            qb.push(" AND id < ").push_bind(before);
         }
         qb.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(filter.limit.clamp(1, 1000)));
         qb.build().fetch_all(&mut *c).await?.iter().map(failure_from_row).collect()
+    }
+
+    /// How many entries of the failure log match (`before_id` and `limit` aside).
+    pub async fn failure_count(&self, filter: FailureFilter) -> Result<i64, StoreError> {
+        let mut c = self.reader().await?;
+        let mut qb = QueryBuilder::<Db>::new("SELECT COUNT(*) AS n FROM failures WHERE 1 = 1");
+        if !filtered(&mut qb, &FailureFilter { before_id: None, ..filter }) {
+            return Ok(0);
+        }
+        Ok(qb.build().fetch_one(&mut *c).await?.try_get("n")?)
     }
 
     /// The refusals since `since` of a store's terminal that count as guesses: wrong

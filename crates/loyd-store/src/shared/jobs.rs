@@ -273,3 +273,100 @@ impl Backend {
         Ok(converted)
     }
 }
+
+fn job_run(r: &super::rows::DbRow) -> Result<crate::JobRun, StoreError> {
+    let job: String = r.try_get("job")?;
+    Ok(crate::JobRun {
+        id: r.try_get("id")?,
+        job: crate::Job::parse(&job).ok_or_else(|| StoreError::Invalid(format!("unknown job '{job}' in job_runs")))?,
+        started_by: r.try_get("started_by")?,
+        started_at: loyd_domain::time::from_micros(r.try_get("started_at")?),
+        finished_at: r.try_get::<Option<i64>, _>("finished_at")?.map(loyd_domain::time::from_micros),
+        items: r.try_get("items")?,
+        error: r.try_get("error")?,
+    })
+}
+
+macro_rules! run_cols {
+    () => {
+        "id, job, started_by, started_at, finished_at, items, error"
+    };
+}
+
+impl Backend {
+    /// Records that a run of `job` started; returns the run's id.
+    pub async fn start_job_run(&self, job: crate::Job, started_by: String, now: Timestamp) -> Result<i64, StoreError> {
+        let started_by = Arc::new(started_by);
+        self.write(move |c| {
+            let by = started_by.clone();
+            Box::pin(async move {
+                let id: i64 = sqlx::query("INSERT INTO job_runs (job, started_by, started_at) VALUES ($1, $2, $3) RETURNING id")
+                    .bind(job.name())
+                    .bind(by.as_str().to_owned())
+                    .bind(to_micros(now))
+                    .fetch_one(&mut *c)
+                    .await?
+                    .try_get("id")?;
+                Ok(id)
+            })
+        })
+        .await
+    }
+
+    /// Records how a run ended. A scheduled run that found nothing to do replaces the
+    /// scheduled idle runs of the same job before it.
+    pub async fn finish_job_run(&self, id: i64, items: i64, error: Option<String>, now: Timestamp) -> Result<(), StoreError> {
+        let error = Arc::new(error.map(|e| loyd_domain::text::escaped(&e, 500)));
+        self.write(move |c| {
+            let error = error.clone();
+            Box::pin(async move {
+                let row = sqlx::query("UPDATE job_runs SET finished_at = $1, items = $2, error = $3 WHERE id = $4 RETURNING job, started_by")
+                    .bind(to_micros(now))
+                    .bind(items)
+                    .bind(error.as_ref().clone())
+                    .bind(id)
+                    .fetch_one(&mut *c)
+                    .await?;
+                let (job, by): (String, String) = (row.try_get("job")?, row.try_get("started_by")?);
+                if by == crate::SCHEDULE && items == 0 && error.is_none() {
+                    sqlx::query(
+                        "DELETE FROM job_runs WHERE job = $1 AND id < $2 AND started_by = $3 AND items = 0 \
+                         AND error IS NULL AND finished_at IS NOT NULL",
+                    )
+                    .bind(job)
+                    .bind(id)
+                    .bind(crate::SCHEDULE)
+                    .execute(&mut *c)
+                    .await?;
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// Runs of the jobs, newest first: of one job or all, older than `before`.
+    pub async fn job_runs(&self, job: Option<crate::Job>, before: Option<i64>, limit: u32) -> Result<Vec<crate::JobRun>, StoreError> {
+        let mut c = self.reader().await?;
+        let mut qb = sqlx::QueryBuilder::<super::Db>::new(concat!("SELECT ", run_cols!(), " FROM job_runs WHERE 1 = 1"));
+        if let Some(job) = job {
+            qb.push(" AND job = ").push_bind(job.name());
+        }
+        if let Some(before) = before {
+            qb.push(" AND id < ").push_bind(before);
+        }
+        qb.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(limit));
+        qb.build().fetch_all(&mut *c).await?.iter().map(job_run).collect()
+    }
+
+    /// The last run of each job that has run.
+    pub async fn last_job_runs(&self) -> Result<Vec<crate::JobRun>, StoreError> {
+        let mut c = self.reader().await?;
+        sqlx::query(concat!("SELECT ", run_cols!(), " FROM job_runs WHERE id IN (SELECT MAX(id) FROM job_runs GROUP BY job)"))
+            .fetch_all(&mut *c)
+            .await?
+            .iter()
+            .map(job_run)
+            .collect()
+    }
+}

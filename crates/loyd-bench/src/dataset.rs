@@ -190,7 +190,7 @@ pub async fn build(store: &Store, dir: &Path, shape: &Shape, url: &DatabaseUrl) 
 /// Gift cards for this run, fresh each run (a sold card cannot be sold again).
 pub async fn gift_cards(store: &Store, count: u32) -> anyhow::Result<Vec<GiftCard>> {
     let issued = store
-        .issue_cards(IssueCards { series: "GC".into(), count, customer: None, number: None, virtual_card: false }, "loyd-bench".into())
+        .issue_cards(IssueCards { series: "GC".into(), count, customer: None, number: None, virtual_card: false, operation_id: None }, "loyd-bench".into())
         .await?;
     Ok(issued.into_iter().map(|c| GiftCard { number: c.number, pin: c.pin.unwrap_or_default() }).collect())
 }

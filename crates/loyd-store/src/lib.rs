@@ -692,10 +692,11 @@ impl Store {
     }
 
     /// Generates unique coupons of a series, personal to `customer` if given.
-    pub async fn generate_coupons(&self, series: String, count: u32, customer: Option<i64>, actor: String) -> Result<Vec<(String, Option<Timestamp>)>, StoreError> {
+    /// With `operation`, the client's id of the batch: the same id again makes nothing more.
+    pub async fn generate_coupons(&self, series: String, count: u32, customer: Option<i64>, operation: Option<String>, actor: String) -> Result<Vec<(String, Option<Timestamp>)>, StoreError> {
         let now = self.now();
         let program = self.program().await?;
-        on_backend!(self, b => b.generate_coupons(series, count, customer, program, actor, now).await)
+        on_backend!(self, b => b.generate_coupons(series, count, customer, operation, program, actor, now).await)
     }
 
     /// A one-time code identifying a customer at the POS for `ttl`.

@@ -121,6 +121,8 @@ pub struct IssueCards {
     pub number: Option<String>,
     /// A virtual card (no plastic), bound to a customer who has a phone.
     pub virtual_card: bool,
+    /// The client's id of this batch: the same id again makes nothing more.
+    pub operation_id: Option<String>,
 }
 
 /// One line of an account statement.

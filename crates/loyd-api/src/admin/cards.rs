@@ -33,6 +33,10 @@ pub struct IssueRequest {
     /// A virtual loyalty card (no plastic) for a customer with a phone.
     #[serde(default, rename = "virtual")]
     pub virtual_card: bool,
+    /// Your id of this batch. Sent again, it makes no second batch: the same request is
+    /// answered `409 already_exists` (the PINs were in the first answer only), another
+    /// one `409 idempotency_conflict`.
+    pub operation_id: Option<String>,
 }
 
 pub(super) fn one() -> u32 {
@@ -85,10 +89,21 @@ pub(crate) async fn issue(state: &AppState, actor: &crate::auth::Actor, body: Is
         None => false,
     };
     actor.require(Act::IssueCards { kind, for_contact })?;
-    Ok(state
+    state
         .store
-        .issue_cards(IssueCards { series: body.series, count: body.count, customer, number: body.number, virtual_card: body.virtual_card }, actor.name())
-        .await?)
+        .issue_cards(
+            IssueCards {
+                series: body.series,
+                count: body.count,
+                customer,
+                number: body.number,
+                virtual_card: body.virtual_card,
+                operation_id: super::batch_id(body.operation_id)?,
+            },
+            actor.name(),
+        )
+        .await
+        .map_err(super::batch_refusal)
 }
 
 /// Block a card (lost or stolen).

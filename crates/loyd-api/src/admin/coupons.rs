@@ -15,6 +15,10 @@ pub struct GenerateCoupons {
     pub count: u32,
     /// `c_7`: personal coupons, usable only by that customer.
     pub customer: Option<String>,
+    /// Your id of this batch. Sent again, it makes no second batch: the same request is
+    /// answered `409 already_exists` (the codes were in the first answer only), another
+    /// one `409 idempotency_conflict`.
+    pub operation_id: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -40,15 +44,16 @@ pub async fn generate_coupons(
     headers: HeaderMap,
     Json(body): Json<GenerateCoupons>,
 ) -> Result<Response, ApiError> {
-    let coupons = generate(&state, &actor, &body.series, body.count, body.customer.as_deref()).await?;
+    let coupons = generate(&state, &actor, &body.series, body.count, body.customer.as_deref(), body.operation_id).await?;
     Ok(if wants_csv(&headers) { coupons_csv(&body.series, &coupons) } else { (StatusCode::CREATED, Json(GeneratedCoupons { coupons })).into_response() })
 }
 
-/// Generates `count` codes of `series` (personal to `customer` if given); the console
-/// generates through here too.
-pub(crate) async fn generate(state: &AppState, actor: &Actor, series: &str, count: u32, customer: Option<&str>) -> Result<Vec<CouponOut>, ApiError> {
+/// Generates `count` codes of `series` (personal to `customer` if given), once per
+/// `operation` id if given; the console generates through here too.
+pub(crate) async fn generate(state: &AppState, actor: &Actor, series: &str, count: u32, customer: Option<&str>, operation: Option<String>) -> Result<Vec<CouponOut>, ApiError> {
     let customer = customer.map(customer_id).transpose()?;
-    let coupons = state.store.generate_coupons(series.to_owned(), count, customer, actor.name()).await?;
+    let operation = super::batch_id(operation)?;
+    let coupons = state.store.generate_coupons(series.to_owned(), count, customer, operation, actor.name()).await.map_err(super::batch_refusal)?;
     Ok(coupons.into_iter().map(|(code, valid_until)| CouponOut { code, valid_until }).collect())
 }
 

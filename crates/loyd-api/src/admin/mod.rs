@@ -154,6 +154,24 @@ pub(crate) fn csv_download(file: &str, header: &[&str], rows: impl Iterator<Item
     (StatusCode::CREATED, [(h::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8")), (h::CONTENT_DISPOSITION, disposition)], text).into_response()
 }
 
+/// A batch's operation id as the client sent it, checked like every client id.
+pub(crate) fn batch_id(id: Option<String>) -> Result<Option<String>, ApiError> {
+    id.map(|id| loyd_domain::ids::ClientOpId::parse(&id).map(|_| id).map_err(|e| ApiError::validation(format!("operation_id: {e}")))).transpose()
+}
+
+/// A batch refused because its operation id made one already: said so, and that its
+/// codes or PINs were in that first answer only.
+pub(crate) fn batch_refusal(e: loyd_store::StoreError) -> ApiError {
+    match e {
+        loyd_store::StoreError::AlreadyExists { what: "batch", id } => ApiError::new(
+            ErrorCode::AlreadyExists,
+            format!("batch '{id}' was already made; its codes and PINs were in its first answer only and are kept nowhere"),
+        )
+        .with_details(json!({ "operation_id": id })),
+        other => other.into(),
+    }
+}
+
 /// Whether a request asks for CSV (`Accept: text/csv`).
 pub(crate) fn wants_csv(headers: &axum::http::HeaderMap) -> bool {
     headers.get(axum::http::header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/csv"))

@@ -33,6 +33,8 @@ struct CardsPage {
     f: Frame,
     s: Session,
     series: Vec<SeriesRow>,
+    /// This page's batch id ([`super::BatchForm`]).
+    operation: String,
 }
 
 fn row(x: &CardSeriesSpec, t: &'static Catalogue) -> SeriesRow {
@@ -75,7 +77,7 @@ async fn show(state: &AppState, lang: Lang, actor: &Actor, secret: &str, refused
         })
         .collect();
     let status = if refused.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
-    let page = CardsPage { f: Frame::new(lang), s: Session::of(&actor.principal, secret, t, "/admin/cards"), series };
+    let page = CardsPage { f: Frame::new(lang), s: Session::of(&actor.principal, secret, t, "/admin/cards"), series, operation: super::random_token() };
     render(status, page)
 }
 
@@ -103,9 +105,9 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap, Path(seri
         Ok(n) if (1..=10_000).contains(&n) => n,
         _ => return refused(t.get("cards.count_invalid").to_owned()).await,
     };
-    let request = IssueRequest { series: series.clone(), count, customer: None, number: None, virtual_card: false };
+    let request = IssueRequest { series: series.clone(), count, customer: None, number: None, virtual_card: false, operation_id: Refused::operation(&form) };
     match issue(&state, &actor, request).await {
         Ok(cards) => cards_csv(&series, &cards),
-        Err(e) => refused(e.message).await,
+        Err(e) => refused(Refused::say(t, e)).await,
     }
 }

@@ -38,6 +38,8 @@ struct CouponsPage {
     s: Session,
     series: Vec<SeriesRow>,
     can_generate: bool,
+    /// This page's batch id ([`super::BatchForm`]).
+    operation: String,
 }
 
 fn text(o: &Value, k: &str) -> String {
@@ -101,6 +103,7 @@ async fn show(state: &AppState, lang: Lang, actor: &Actor, secret: &str, refused
         s: Session::of(&actor.principal, secret, t, "/admin/coupons"),
         series,
         can_generate: actor.can(Permission::CouponsIssue),
+        operation: super::random_token(),
     };
     render(status, page)
 }
@@ -126,9 +129,9 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap, Path(seri
     let t = lang.words();
     let refused = |error: String| show(&state, lang, &actor, &secret, Some(Refused { series: series.clone(), count: form.count.clone(), error }));
     let Ok(count) = form.count.trim().parse::<u32>() else { return refused(t.get("coupons.count_invalid").to_owned()).await };
-    match generate(&state, &actor, &series, count, None).await {
+    match generate(&state, &actor, &series, count, None, Refused::operation(&form)).await {
         Ok(coupons) => coupons_csv(&series, &coupons),
         Err(e) if e.code == crate::error::ErrorCode::ValidationFailed => refused(format!("{} ({})", t.get("coupons.count_invalid"), e.message)).await,
-        Err(e) => refused(e.message).await,
+        Err(e) => refused(Refused::say(t, e)).await,
     }
 }

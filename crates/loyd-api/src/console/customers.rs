@@ -108,6 +108,11 @@ impl CustomerPage {
         }
     }
 
+    /// Whether the customer gave any consent.
+    fn any_consent(&self) -> bool {
+        self.consents.iter().any(|(_, given)| *given)
+    }
+
     /// The refusal of form `which`, if that form was refused.
     fn error_of(&self, which: &str) -> Option<&str> {
         self.flash.error.as_ref().filter(|(w, _)| *w == which).map(|(_, e)| e.as_str())
@@ -287,7 +292,7 @@ pub async fn issue_card(State(state): State<AppState>, headers: HeaderMap, Path(
         Ok(x) => x,
         Err(res) => return res,
     };
-    let request = crate::admin::cards::IssueRequest { series: form.series, count: 1, customer: Some(id.clone()), number: None, virtual_card: form.virtual_card.is_some() };
+    let request = crate::admin::cards::IssueRequest { series: form.series, count: 1, customer: Some(id.clone()), number: None, virtual_card: form.virtual_card.is_some(), operation_id: None };
     let flash = match crate::admin::cards::issue(&state, &actor, request).await {
         Ok(issued) => Flash { issued, ..Flash::default() },
         Err(e) => Flash::refused("cards", say(lang, &e)),

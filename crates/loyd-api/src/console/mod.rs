@@ -278,6 +278,9 @@ pub(crate) struct CsrfForm {
 pub struct BatchForm {
     #[serde(default)]
     count: String,
+    /// The batch's id, new with each page: a form sent twice makes one batch.
+    #[serde(default)]
+    operation: String,
     #[serde(default)]
     csrf: String,
 }
@@ -291,6 +294,17 @@ pub(crate) struct Refused {
 }
 
 impl Refused {
+    /// What to say of a refused batch: in the page's words when the same form was sent
+    /// twice, the server's otherwise.
+    pub(crate) fn say(t: &Catalogue, e: crate::error::ApiError) -> String {
+        if e.code == crate::error::ErrorCode::AlreadyExists { t.get("batch.already_made").to_owned() } else { e.message }
+    }
+
+    /// The operation id a batch form sent, if any.
+    pub(crate) fn operation(form: &BatchForm) -> Option<String> {
+        Some(form.operation.trim().to_owned()).filter(|o| !o.is_empty()).map(|o| format!("console-{o}"))
+    }
+
     /// What the form of `series` shows: the count typed and why it was refused, if it
     /// was this form; else the usual count.
     pub(crate) fn at(refused: Option<&Refused>, series: &str) -> (String, Option<String>) {

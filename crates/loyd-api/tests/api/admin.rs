@@ -297,3 +297,43 @@ both_backends! {
         assert_eq!(audit["entries"].as_array().map(Vec::len), Some(2), "{audit}");
     }
 }
+
+both_backends! {
+    async fn a_batch_of_codes_or_cards_sent_again_with_its_operation_id_is_made_once_even_when_sent_at_once(db: TestDb) {
+        let app = spawn_example(db, "every-card-kind.toml").await;
+        admin(&app).await;
+        // Coupons: the first answer has the codes; the same batch again makes none.
+        let batch = json!({"series": "GEN", "count": 3, "operation_id": "print-2026-12"});
+        let (status, first) = post(&app, "/v1/admin/coupons", batch.clone()).await;
+        assert_eq!(status, 201, "{first}");
+        assert_eq!(first["coupons"].as_array().unwrap().len(), 3);
+        let (status, again) = post(&app, "/v1/admin/coupons", batch).await;
+        assert_eq!((status, crate::helpers::code(&again)), (409, "already_exists"), "{again}");
+        assert_eq!(again["error"]["details"]["operation_id"], "print-2026-12");
+        assert!(again["error"]["message"].as_str().unwrap().contains("first answer only"), "{again}");
+        assert!(!again.to_string().contains(first["coupons"][0]["code"].as_str().unwrap()), "a retry never shows the codes again");
+        let (status, other) = post(&app, "/v1/admin/coupons", json!({"series": "GEN", "count": 4, "operation_id": "print-2026-12"})).await;
+        assert_eq!((status, crate::helpers::code(&other)), (409, "idempotency_conflict"), "{other}");
+        let (status, bad) = post(&app, "/v1/admin/coupons", json!({"series": "GEN", "count": 1, "operation_id": "two words"})).await;
+        assert_eq!((status, crate::helpers::code(&bad)), (422, "validation_failed"), "{bad}");
+        // Without an id every request is a batch of its own, as before.
+        assert_eq!(post(&app, "/v1/admin/coupons", json!({"series": "GEN", "count": 1})).await.0, 201);
+        let (_, audit) = get(&app, "/v1/admin/audit?object_kind=coupon_series&object_id=GEN").await;
+        assert_eq!(audit["entries"].as_array().map(Vec::len), Some(2), "two batches were made: {audit}");
+        // Cards: eight identical requests at once make one batch of two gift cards.
+        let batch = json!({"series": "GC", "count": 2, "operation_id": "gc-batch-7"});
+        let app = std::sync::Arc::new(app);
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..8 {
+            let (app, batch) = (app.clone(), batch.clone());
+            tasks.spawn(async move { post(&app, "/v1/admin/cards", batch).await });
+        }
+        let answers = tasks.join_all().await;
+        let made: Vec<&Value> = answers.iter().filter(|(s, _)| *s == 201).map(|(_, b)| b).collect();
+        assert_eq!(made.len(), 1, "{answers:?}");
+        assert_eq!(made[0]["cards"].as_array().unwrap().len(), 2);
+        assert!(answers.iter().all(|(s, b)| *s == 201 || (*s == 409 && crate::helpers::code(b) == "already_exists")), "{answers:?}");
+        let (_, audit) = get(&app, "/v1/admin/audit?object_kind=card_series&object_id=GC").await;
+        assert_eq!(audit["entries"].as_array().map(Vec::len), Some(1), "{audit}");
+    }
+}

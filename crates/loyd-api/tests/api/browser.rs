@@ -10,7 +10,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use loyd_testkit::both_backends;
 use serde_json::json;
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, spawn_app, spawn_example};
 
 /// A chromedriver process and a browser session of it; both end when dropped.
 struct Browser {
@@ -67,8 +67,13 @@ impl Browser {
 
     /// As [`Browser::signed_in`], for a staff member limited to `stores`.
     async fn signed_in_to(app: &TestApp, login: &str, role: &str, stores: &[&str]) -> Browser {
+        Browser::signed_in_at(app, login, role, stores, 1280).await
+    }
+
+    /// As [`Browser::signed_in_to`], in a browser `width` pixels wide.
+    async fn signed_in_at(app: &TestApp, login: &str, role: &str, stores: &[&str], width: u32) -> Browser {
         crate::helpers::staff(app, login, role, stores).await;
-        let b = Browser::start(1280).await;
+        let b = Browser::start(width).await;
         b.client.goto(&app.url("/admin/login")).await.unwrap();
         b.fill("#login", login).await;
         b.fill("#password", &format!("{login}-password-1")).await;
@@ -431,6 +436,49 @@ both_backends! {
         assert_eq!(b.text("#balance-PTS .available").await, "5");
         assert!(b.text("#receipt-t-1").await.contains("tallinn-01"));
         b.screenshot("console-customer-balances").await;
+        b.client.clone().close().await.unwrap();
+    }
+
+    async fn every_page_of_the_console_is_usable_on_a_phone_nothing_sticks_out_sideways(db: TestDb) {
+        let app = spawn_example(db, "s1-step-bonus.toml").await;
+        let (id, card) = app.customer_with_card("+37120007777", "LOY").await;
+        assert_eq!(app.commit(&crate::helpers::receipt("p-phone", Some(&card), "12.00")).await.0, 201);
+        app.store.run_job(loyd_store::Job::ExpireLots, "cli".into()).await.unwrap();
+        let b = Browser::signed_in_at(&app, "ada", "admin", &[], 360).await;
+        let customer = format!("/admin/customers/c_{id}");
+        let statement = format!("/admin/customers/c_{id}/statement?currency=bonus");
+        let pages = [
+            ("/admin", "h1", "dashboard"),
+            ("/admin/program", "h1", "program"),
+            ("/admin/program/currencies", "h1", "program-list"),
+            ("/admin/campaigns", "h1", "campaigns"),
+            ("/admin/campaigns/new", "#constructor", "campaign"),
+            ("/admin/coupons", "h1", "coupons"),
+            ("/admin/cards", "h1", "cards"),
+            ("/admin/customers?q=%2B37120007777&by=phone", "#results", "customers"),
+            (customer.as_str(), "#balances", "customer"),
+            (statement.as_str(), "#closing", "statement"),
+            ("/admin/failures", "h1", "failures"),
+            ("/admin/audit", "h1", "audit"),
+            ("/admin/jobs", "#jobs", "jobs"),
+            ("/admin/stores", "h1", "stores"),
+            ("/admin/staff", "h1", "staff"),
+        ];
+        for (path, ready, shot) in pages {
+            b.client.goto(&app.url(path)).await.unwrap();
+            b.text(ready).await;
+            // A phone shrinks a page wider than its screen to fit (the window then reads
+            // wider than 360 px): both the window and the page must stay 360 px wide.
+            let widths: serde_json::Value = b.client.execute("return [window.innerWidth, document.documentElement.scrollWidth]", vec![]).await.unwrap();
+            assert_eq!(widths, json!([360, 360]), "{path} is wider than a 360 px phone");
+            if path == customer {
+                assert_eq!(b.text("#balance-bonus .available").await, "2", "the available balance (2 steps of 5.00) is shown on a phone");
+            }
+            b.screenshot(&format!("console-{shot}-phone")).await;
+        }
+        // The top bar's links still reach every page by keyboard: each is a link in order.
+        let links = b.client.find_all(Locator::Css("nav a")).await.unwrap().len();
+        assert!(links >= 11, "{links} links in the top bar");
         b.client.clone().close().await.unwrap();
     }
 }

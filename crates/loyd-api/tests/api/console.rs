@@ -560,6 +560,12 @@ both_backends! {
         assert_eq!(rows.len(), 3, "{csv}");
         // 90 days from today, in RFC 3339.
         assert!(rows.iter().all(|r| r.split(',').nth(1) == Some("GEN") && r.ends_with("Z") && r.contains("2027-02-22")), "{csv}");
+        // The same form sent again (a double click) makes no second batch, and says why.
+        let operation = page.split(r#"name="operation" value=""#).nth(1).unwrap().split('"').next().unwrap().to_owned();
+        assert_eq!(post(&marketer, form(&[("csrf", &token), ("operation", &operation), ("count", "2")])).await.unwrap().status(), 201);
+        let res = post(&marketer, form(&[("csrf", &token), ("operation", &operation), ("count", "2")])).await.unwrap();
+        assert_eq!(res.status(), 422);
+        assert!(res.text().await.unwrap().contains(r#"id="count-GEN-error">This batch was already made"#));
         for bad in ["0", "many", "100001"] {
             let res = post(&marketer, form(&[("csrf", &token), ("count", bad)])).await.unwrap();
             assert_eq!(res.status(), 422, "{bad}");

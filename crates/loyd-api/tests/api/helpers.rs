@@ -144,7 +144,7 @@ impl TestApp {
 
     pub async fn issue(&self, series: &str, customer: Option<i64>) -> Vec<IssuedCard> {
         self.store
-            .issue_cards(IssueCards { series: series.into(), count: 1, customer, number: None, virtual_card: false }, "test".into())
+            .issue_cards(IssueCards { series: series.into(), count: 1, customer, number: None, virtual_card: false, operation_id: None }, "test".into())
             .await
             .unwrap()
     }

@@ -148,7 +148,7 @@ both_backends! {
         let (status, body) = app.commit(&late).await;
         assert_eq!((status, body["error"]["code"].as_str()), (409, Some("coupon_expired")));
 
-        let codes = app.store.generate_coupons("GEN".into(), 1000, None, "test".into()).await.unwrap();
+        let codes = app.store.generate_coupons("GEN".into(), 1000, None, None, "test".into()).await.unwrap();
         let unique: std::collections::BTreeSet<&String> = codes.iter().map(|(c, _)| c).collect();
         assert_eq!(unique.len(), 1000);
         assert!(codes.iter().all(|(c, _)| loyd_domain::coupons::is_generated(c)));
@@ -198,9 +198,9 @@ both_backends! {
         let before: Value = inquiry().await.json().await.unwrap();
         assert_eq!((before["tier"].as_str(), before["coupons"].clone()), (Some("base"), json!([])), "{before}");
         app.commit(&receipt("i1", Some(&card), "400.00")).await;
-        let codes = app.store.generate_coupons("THANKS".into(), 2, Some(customer), "test".into()).await.unwrap();
+        let codes = app.store.generate_coupons("THANKS".into(), 2, Some(customer), None, "test".into()).await.unwrap();
         // Someone else's coupon is not shown.
-        app.store.generate_coupons("THANKS".into(), 1, None, "test".into()).await.unwrap();
+        app.store.generate_coupons("THANKS".into(), 1, None, None, "test".into()).await.unwrap();
         let after: Value = inquiry().await.json().await.unwrap();
         assert_eq!(after["tier"], "silver", "{after}");
         let shown: Vec<&str> = after["coupons"].as_array().unwrap().iter().map(|c| c["code"].as_str().unwrap()).collect();
@@ -235,7 +235,7 @@ both_backends! {
         program.campaigns.extend(extra.campaigns);
         let app = spawn_with_program(db, program).await;
         let (_, card) = app.customer_with_card("+37120000901", "LOY").await;
-        let code = app.store.generate_coupons("GEN".into(), 1, None, "test".into()).await.unwrap().remove(0).0;
+        let code = app.store.generate_coupons("GEN".into(), 1, None, None, "test".into()).await.unwrap().remove(0).0;
 
         let burst = |sku: &'static str, prefix: &'static str, customer: Option<String>, coupon: Option<String>| {
             let mut tasks = Vec::new();

@@ -231,6 +231,10 @@ impl Backend {
         self.write(move |c| {
             let (request, program, secret, actor) = (request.clone(), program.clone(), secret.clone(), actor.clone());
             Box::pin(async move {
+                if let Some(op) = &request.operation_id {
+                    let same = (&request.series, request.count, request.customer, &request.number, request.virtual_card);
+                    super::idempotency::record_batch(c, "cards", op, &same, request.count, &actor, now).await?;
+                }
                 let issued = issue_in(c, &request, &program, &secret, now).await?;
                 // Numbers only: PINs are shown once and never recorded.
                 let numbers: Vec<&str> = issued.iter().map(|c| c.number.as_str()).collect();

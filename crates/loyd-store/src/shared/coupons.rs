@@ -90,11 +90,13 @@ pub(crate) async fn store_coupon(
 impl Backend {
     /// Generates `count` unique coupons of a `unique` series, personal to `customer` if
     /// given. Returns each code with its end of validity.
+    #[allow(clippy::too_many_arguments)]
     pub async fn generate_coupons(
         &self,
         series: String,
         count: u32,
         customer: Option<i64>,
+        operation: Option<String>,
         program: Arc<Program>,
         actor: String,
         now: Timestamp,
@@ -112,8 +114,12 @@ impl Backend {
         }
         let secrets = self.secrets.clone();
         self.write(move |c| {
-            let (series, program, secrets, actor) = (series.clone(), program.clone(), secrets.clone(), actor.clone());
+            let (series, program, secrets, actor, operation) = (series.clone(), program.clone(), secrets.clone(), actor.clone(), operation.clone());
             Box::pin(async move {
+                if let Some(op) = &operation {
+                    let request = (series.as_str(), count, customer);
+                    super::idempotency::record_batch(c, "coupons", op, &request, count, &actor, now).await?;
+                }
                 if let Some(id) = customer {
                     let exists = sqlx::query("SELECT 1 FROM customers WHERE id = $1 AND merged_into IS NULL").bind(id).fetch_optional(&mut *c).await?;
                     if exists.is_none() {

@@ -96,3 +96,42 @@ fn status_of(outcome: Outcome) -> i64 {
 fn outcome_of(status: i64) -> Outcome {
     if status == 201 { Outcome::Created } else { Outcome::Changed }
 }
+
+/// Records a batch (of coupon codes, of cards) made with the client's operation id, in
+/// the transaction that makes it. The same id again is refused: as already made when
+/// the request is the same (its codes were shown once and are not kept), as a conflict
+/// when it is another. Concurrent attempts of one id wait for each other ([`claim`]).
+pub(crate) async fn record_batch<T: serde::Serialize>(
+    c: &mut Conn,
+    kind: &str,
+    op_id: &str,
+    request: &T,
+    items: u32,
+    actor: &str,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    claim(c, &["batch", kind, op_id]).await?;
+    let hash = super::keys::request_hash(request);
+    let row = sqlx::query("SELECT request_hash FROM batches WHERE kind = $1 AND op_id = $2")
+        .bind(kind.to_owned())
+        .bind(op_id.to_owned())
+        .fetch_optional(&mut *c)
+        .await?;
+    if let Some(row) = row {
+        let stored: String = row.try_get("request_hash")?;
+        if stored != hash {
+            return Err(StoreError::IdempotencyConflict(format!("batch id {op_id}")));
+        }
+        return Err(StoreError::AlreadyExists { what: "batch", id: op_id.to_owned() });
+    }
+    sqlx::query("INSERT INTO batches (kind, op_id, request_hash, items, actor, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(kind.to_owned())
+        .bind(op_id.to_owned())
+        .bind(hash)
+        .bind(i64::from(items))
+        .bind(actor.to_owned())
+        .bind(to_micros(now))
+        .execute(&mut *c)
+        .await?;
+    Ok(())
+}

@@ -6,7 +6,7 @@ pub async fn card(store: &Store, cmd: CardCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         CardCommand::Issue { series, count, customer, number, virtual_card } => {
             let customer = customer.as_deref().map(customer_id).transpose()?;
-            let cards = store.issue_cards(IssueCards { series, count, customer, number, virtual_card }, super::cli_actor()).await?;
+            let cards = store.issue_cards(IssueCards { series, count, customer, number, virtual_card, operation_id: None }, super::cli_actor()).await?;
             println!("number\tpin\tcustomer\tvalid_until");
             for c in cards {
                 println!(

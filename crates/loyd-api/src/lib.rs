@@ -85,11 +85,13 @@ pub struct AppState {
     pub config: ApiConfig,
     /// Guessing counts per terminal, read from the failure log at most once a second.
     pub attempts: std::sync::Arc<attempts::Attempts>,
+    /// The console dashboard's sales figures, read at most once a minute per set of stores.
+    pub dashboard: std::sync::Arc<console::dashboard::Cache>,
 }
 
 impl AppState {
     pub fn new(store: Store, config: ApiConfig) -> Self {
-        AppState { store, metrics: metrics::handle(), config, attempts: Default::default() }
+        AppState { store, metrics: metrics::handle(), config, attempts: Default::default(), dashboard: Default::default() }
     }
 }
 

@@ -113,11 +113,15 @@ pub async fn customer_crm(State(state): State<AppState>, actor: CurrentActor, Pa
     crm_page(&state, &actor, crm_filter(q, Some(customer_id(&id)?))?).await
 }
 
+/// The newest `limit` entries, whatever their kind, state or assignee.
+fn latest(limit: u32) -> CrmQuery {
+    CrmQuery { assignee: None, status: None, kind: None, organisation: None, due_before: None, before: None, limit: Some(limit) }
+}
+
 /// A customer's latest CRM entries (texts hidden from roles without contact data); the
 /// console's customer page reads them through here.
 pub(crate) async fn customer_entries(state: &AppState, actor: &crate::auth::Actor, id: &str, limit: u32) -> Result<Vec<CrmOut>, ApiError> {
-    let q = CrmQuery { assignee: None, status: None, kind: None, organisation: None, due_before: None, before: None, limit: Some(limit) };
-    Ok(crm_page(state, actor, crm_filter(q, Some(customer_id(id)?))?).await?.0.entries)
+    Ok(crm_page(state, actor, crm_filter(latest(limit), Some(customer_id(id)?))?).await?.0.entries)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -153,6 +157,7 @@ pub async fn organisation_crm(State(state): State<AppState>, actor: CurrentActor
     crm_page(&state, &actor, filter).await
 }
 
+
 /// Record a note, contact event, task or reminder about an organisation.
 #[utoipa::path(post, path = "/v1/admin/organisations/{id}/crm", tag = "crm", security(("api_key" = []), ("session" = [])),
     params(("id" = String, Path)), request_body = NewCrm, responses((status = 201, body = CrmOut), (status = "4XX", body = ErrorBody)))]
@@ -162,9 +167,20 @@ pub async fn add_organisation_crm(
     Path(id): Path<String>,
     Json(body): Json<NewCrm>,
 ) -> Result<(StatusCode, Json<CrmOut>), ApiError> {
-    let entry = body.about(None, Some(organisation_id(&id)?))?;
-    let e = state.store.add_crm_entry(entry, actor.name()).await?;
-    Ok((StatusCode::CREATED, Json(e.into())))
+    Ok((StatusCode::CREATED, Json(add_organisation_entry(&state, &actor, &id, body).await?)))
+}
+
+/// Records an entry about an organisation; the console records through here.
+pub(crate) async fn add_organisation_entry(state: &AppState, actor: &crate::auth::Actor, id: &str, body: NewCrm) -> Result<CrmOut, ApiError> {
+    let entry = body.about(None, Some(organisation_id(id)?))?;
+    Ok(state.store.add_crm_entry(entry, actor.name()).await?.into())
+}
+
+/// An organisation's latest CRM entries (texts hidden from roles without contact data).
+pub(crate) async fn organisation_entries(state: &AppState, actor: &crate::auth::Actor, id: &str, limit: u32) -> Result<Vec<CrmOut>, ApiError> {
+    let mut filter = crm_filter(latest(limit), None)?;
+    filter.organisation = Some(organisation_id(id)?);
+    Ok(crm_page(state, actor, filter).await?.0.entries)
 }
 
 /// Record a note, contact event, task or reminder about a customer.

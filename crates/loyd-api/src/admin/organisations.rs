@@ -39,8 +39,12 @@ impl From<Organisation> for OrganisationOut {
 #[utoipa::path(post, path = "/v1/admin/organisations", tag = "crm", security(("api_key" = []), ("session" = [])),
     request_body = NewOrganisation, responses((status = 201, body = OrganisationOut), (status = "4XX", body = ErrorBody)))]
 pub async fn create_organisation(State(state): State<AppState>, actor: CurrentActor, Json(body): Json<NewOrganisation>) -> Result<(StatusCode, Json<OrganisationOut>), ApiError> {
-    let o = state.store.create_organisation(body.name, body.tax_id, actor.name()).await?;
-    Ok((StatusCode::CREATED, Json(o.into())))
+    Ok((StatusCode::CREATED, Json(created(&state, &actor, body).await?)))
+}
+
+/// Registers an organisation (the console and the API).
+pub(crate) async fn created(state: &AppState, actor: &crate::auth::Actor, body: NewOrganisation) -> Result<OrganisationOut, ApiError> {
+    Ok(state.store.create_organisation(body.name, body.tax_id, actor.name()).await?.into())
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -62,19 +66,29 @@ pub struct OrganisationPage {
 #[utoipa::path(get, path = "/v1/admin/organisations", tag = "crm", security(("api_key" = []), ("session" = [])), params(OrganisationQuery),
     responses((status = 200, body = OrganisationPage), (status = "4XX", body = ErrorBody)))]
 pub async fn list_organisations(State(state): State<AppState>, Query(q): Query<OrganisationQuery>) -> Result<Json<OrganisationPage>, ApiError> {
+    Ok(Json(page_of(&state, q).await?))
+}
+
+/// A page of organisations (the console and the API).
+pub(crate) async fn page_of(state: &AppState, q: OrganisationQuery) -> Result<OrganisationPage, ApiError> {
     if q.name.as_ref().is_some_and(|n| n.len() > 200) {
         return Err(ApiError::validation("a name filter is at most 200 characters"));
     }
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let orgs = state.store.organisations(q.name, q.after.as_deref().map(organisation_id).transpose()?, limit).await?;
     let next_after = crate::extract::next_page(&orgs, limit, |o| OrganisationId(o.id).to_string());
-    Ok(Json(OrganisationPage { organisations: orgs.into_iter().map(OrganisationOut::from).collect(), next_after }))
+    Ok(OrganisationPage { organisations: orgs.into_iter().map(OrganisationOut::from).collect(), next_after })
 }
 
 #[utoipa::path(get, path = "/v1/admin/organisations/{id}", tag = "crm", security(("api_key" = []), ("session" = [])),
     params(("id" = String, Path)), responses((status = 200, body = OrganisationOut), (status = "4XX", body = ErrorBody)))]
 pub async fn get_organisation(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<OrganisationOut>, ApiError> {
-    let id = organisation_id(&id)?;
+    Ok(Json(one(&state, &id).await?))
+}
+
+/// An organisation by its id (`o_3`); `404` when there is none.
+pub(crate) async fn one(state: &AppState, id: &str) -> Result<OrganisationOut, ApiError> {
+    let id = organisation_id(id)?;
     let o = state.store.organisation(id).await?.ok_or_else(|| ApiError::not_found(format!("organisation {} does not exist", OrganisationId(id))))?;
-    Ok(Json(o.into()))
+    Ok(o.into())
 }

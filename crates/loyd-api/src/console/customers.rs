@@ -121,6 +121,11 @@ impl CustomerPage {
     fn amount(&self, text: &str) -> String {
         self.lang.number(text)
     }
+
+    /// The statement of a currency's account.
+    fn statement_of(&self, currency: &loyd_domain::ids::AssetCode) -> Option<String> {
+        Some(format!("/admin/customers/{}/statement?currency={currency}", self.c.id))
+    }
 }
 
 /// What to tell the person about a refusal, in their language where the console knows it.

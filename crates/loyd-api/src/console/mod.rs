@@ -14,10 +14,11 @@ mod campaigns;
 mod cards;
 mod coupons;
 mod customers;
-mod dashboard;
+pub mod dashboard;
 mod failures;
 mod form;
 mod jobs;
+mod organisations;
 pub mod i18n;
 mod program;
 mod staff;
@@ -83,6 +84,9 @@ pub fn router() -> Router<AppState> {
         .route("/admin/customers/{id}/profile", post(customers::profile))
         .route("/admin/customers/{id}/merge", post(customers::merge))
         .route("/admin/customers/{id}/cards/{number}/{action}", post(customers::card))
+        .route("/admin/organisations", get(organisations::list).post(organisations::create))
+        .route("/admin/organisations/{id}", get(organisations::organisation))
+        .route("/admin/organisations/{id}/crm", post(organisations::add_note))
         .route("/admin/failures", get(failures::page))
         .route("/admin/audit", get(audit::page))
         .route("/admin/jobs", get(jobs::page))

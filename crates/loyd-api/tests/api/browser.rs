@@ -458,6 +458,7 @@ both_backends! {
             ("/admin/customers?q=%2B37120007777&by=phone", "#results", "customers"),
             (customer.as_str(), "#balances", "customer"),
             (statement.as_str(), "#closing", "statement"),
+            ("/admin/organisations", "h1", "organisations"),
             ("/admin/failures", "h1", "failures"),
             ("/admin/audit", "h1", "audit"),
             ("/admin/jobs", "#jobs", "jobs"),

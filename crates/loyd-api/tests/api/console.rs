@@ -925,7 +925,7 @@ both_backends! {
         let res = post("profile", form(&[("csrf", &token), ("name", "Anna Ozola"), ("phone", "+37120008881"), ("email", "anna@example.lv"), ("organisation", &org), ("consent", "email")])).await.unwrap();
         assert_eq!(res.status(), 200);
         let page = res.text().await.unwrap();
-        assert!(page.contains(&format!(r#"id="organisation">{org}<"#)) && page.contains(r#"<span class="tag">email</span>"#), "{page}");
+        assert!(page.contains(&format!(r#"id="organisation"><a href="/admin/organisations/{org}">{org}</a><"#)) && page.contains(r#"<span class="tag">email</span>"#), "{page}");
         let c = customer(id).await;
         assert_eq!((c["consents"]["sms"]["granted"].as_bool(), c["consents"]["email"]["granted"].as_bool()), (Some(false), Some(true)));
         // A marketer reads the page but has no profile form, and is refused one.
@@ -963,4 +963,97 @@ both_backends! {
         let page = client().get(app.url(&format!("/admin/customers/{duplicate}"))).header("cookie", &support).send().await.unwrap().text().await.unwrap();
         assert!(page.contains(&format!(r#"<a href="/admin/customers/c_{id}">c_{id}</a>"#)) && !page.contains(r#"id="merge""#), "{page}");
     }
+}
+
+both_backends! {
+    async fn the_dashboard_reads_sales_at_most_once_a_minute_per_set_of_stores_and_says_when(db: TestDb) {
+        let app = spawn_app(db).await;
+        assert_eq!(app.commit(&receipt("r-1", None, "10.00")).await.0, 201);
+        let admin = session(&app, "ada", "admin").await;
+        let dashboard = || {
+            let (app, admin) = (&app, admin.clone());
+            async move { client().get(app.url("/admin")).header("cookie", admin).send().await.unwrap().text().await.unwrap() }
+        };
+        let page = dashboard().await;
+        assert_eq!(figure(&page, "today-EUR", "receipts").as_deref(), Some("1"), "{page}");
+        assert!(page.contains(r#"id="as-of">Sales figures as read at Nov 24 08:15:00 UTC"#), "{page}");
+        // A receipt within the minute: the figures read then are shown.
+        assert_eq!(app.commit(&receipt("r-2", None, "10.00")).await.0, 201);
+        assert_eq!(figure(&dashboard().await, "today-EUR", "receipts").as_deref(), Some("1"));
+        // A minute on, the page still answers at once with them, and reads them again
+        // meanwhile; the next look has the new ones.
+        app.clock.advance(jiff::SignedDuration::from_secs(61));
+        assert_eq!(figure(&dashboard().await, "today-EUR", "receipts").as_deref(), Some("1"));
+        let mut seen = String::new();
+        for _ in 0..200 {
+            seen = figure(&dashboard().await, "today-EUR", "receipts").unwrap_or_default();
+            if seen == "2" {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        assert_eq!(seen, "2");
+        assert!(dashboard().await.contains("08:16:01 UTC"));
+    }
+}
+
+both_backends! {
+    async fn staff_add_an_organisation_find_it_by_name_and_see_its_contacts_shared_balances_and_notes(db: TestDb) {
+        let app = spawn_example(db, "s1-step-bonus.toml").await;
+        let support = session(&app, "sue", "support").await;
+        let open = |cookie: String, path: String| {
+            let app = &app;
+            async move {
+                let res = client().get(app.url(&path)).header("cookie", cookie).send().await.unwrap();
+                (res.status().as_u16(), res.text().await.unwrap())
+            }
+        };
+        let (status, page) = open(support.clone(), "/admin/organisations".into()).await;
+        assert_eq!(status, 200);
+        assert!(page.contains("No organisations match.") && page.contains(r#"id="add-organisation""#), "{page}");
+        let token = csrf(&page);
+        let post = |path: &'static str, body: String| {
+            client().post(app.url(path)).header("cookie", &support).header("content-type", "application/x-www-form-urlencoded").body(body).send()
+        };
+        // Added: its page opens.
+        let res = post("/admin/organisations", form(&[("csrf", &token), ("name", "Ozols SIA"), ("tax_id", "LV40003000001")])).await.unwrap();
+        assert_eq!(res.status(), 303);
+        let at = res.headers()["location"].to_str().unwrap().to_owned();
+        let org = at.trim_start_matches("/admin/organisations/").to_owned();
+        assert!(org.starts_with("o_"), "{at}");
+        // The same tax number again: said at the form, what was typed kept.
+        let res = post("/admin/organisations", form(&[("csrf", &token), ("name", "Ozols again"), ("tax_id", "LV40003000001")])).await.unwrap();
+        assert_eq!(res.status(), 422);
+        let page = res.text().await.unwrap();
+        assert!(page.contains(r#"id="organisation-error">An organisation with that tax number already exists."#) && page.contains(r#"value="Ozols again""#), "{page}");
+        // A customer joins it on their page; their receipt's points are the organisation's.
+        let (id, card) = app.customer_with_card("+37120006661", "LOY").await;
+        let page = open(support.clone(), format!("/admin/customers/c_{id}")).await.1;
+        let res = client().post(app.url(&format!("/admin/customers/c_{id}/profile"))).header("cookie", &support).header("content-type", "application/x-www-form-urlencoded")
+            .body(form(&[("csrf", &csrf(&page)), ("phone", "+37120006661"), ("organisation", &org)])).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        assert!(res.text().await.unwrap().contains(&format!(r#"<a href="/admin/organisations/{org}">{org}</a>"#)));
+        assert_eq!(app.commit(&receipt("o-1", Some(&card), "20.00")).await.0, 201);
+        let (status, page) = open(support.clone(), at.clone()).await;
+        assert_eq!(status, 200);
+        assert!(page.contains(&format!(r#"<a href="/admin/customers/c_{id}">c_{id}</a>"#)), "{page}");
+        assert!(page.contains(r#"<td class="available">4</td>"#), "20.00 in steps of 5.00: {page}");
+        // A note about it.
+        assert_eq!(post_to(&app, &support, &format!("{at}/crm"), form(&[("csrf", &token), ("body", "Invoice monthly")])).await, 303);
+        assert!(open(support.clone(), at.clone()).await.1.contains("Invoice monthly"));
+        // Found by a part of its name; a marketer reads it, but adds nothing.
+        let (_, page) = open(support.clone(), "/admin/organisations?name=ozo".into()).await;
+        assert!(page.contains(&format!(r#"id="org-{org}""#)), "{page}");
+        let marketer = session(&app, "mara", "marketer").await;
+        let (status, page) = open(marketer.clone(), "/admin/organisations".into()).await;
+        assert_eq!(status, 200);
+        assert!(!page.contains(r#"id="add-organisation""#) && page.contains("Ozols SIA"));
+        assert!(!open(marketer, at.clone()).await.1.contains(r#"id="add-note""#));
+        assert_eq!(open(support, "/admin/organisations/o_999".into()).await.0, 404);
+    }
+}
+
+/// Posts a form with a session cookie; the answer's status.
+async fn post_to(app: &TestApp, cookie: &str, path: &str, body: String) -> u16 {
+    client().post(app.url(path)).header("cookie", cookie).header("content-type", "application/x-www-form-urlencoded").body(body).send().await.unwrap().status().as_u16()
 }

@@ -329,7 +329,12 @@ impl Backend {
             qb.push(" AND id > ").push_bind(after);
         }
         qb.push(" ORDER BY id LIMIT ").push_bind(i64::from(filter.limit.clamp(1, 1000)));
-        qb.build().fetch_all(&mut *c).await?.iter().map(|r| customer_from(r, ring)).collect()
+        // A name search is planned for its own terms each time: a name's words differ by
+        // orders of magnitude in how many customers have them ("customer" a million,
+        // "531802" one), and a plan made once for any terms walked the million (75–450 ms
+        // at 1M customers on PostgreSQL instead of 2 ms).
+        let reuse_plan = filter.name.is_none();
+        qb.build().persistent(reuse_plan).fetch_all(&mut *c).await?.iter().map(|r| customer_from(r, ring)).collect()
     }
 
     /// A customer's committed and cancelled receipts, newest first, optionally only

@@ -389,7 +389,7 @@ both_backends! {
             ("counters", vec![("#f-id", "sum-365"), ("#f-window_days", "365")], vec![("#f-measure", "sum")]),
             ("tiers", vec![("#f-id", "status"), ("#f-levels-0-id", "base"), ("#f-levels-0-from", "0")], vec![("#f-counter", "sum-365")]),
         ] {
-            b.client.goto(&app.url(&format!("/admin/program/{section}/new"))).await.unwrap();
+            b.client.goto(&app.url(&format!("/admin/program/{section}/~new"))).await.unwrap();
             for (css, v) in fields {
                 b.fill(css, v).await;
             }
@@ -452,7 +452,7 @@ both_backends! {
             ("/admin/program", "h1", "program"),
             ("/admin/program/currencies", "h1", "program-list"),
             ("/admin/campaigns", "h1", "campaigns"),
-            ("/admin/campaigns/new", "#constructor", "campaign"),
+            ("/admin/campaigns/~new", "#constructor", "campaign"),
             ("/admin/coupons", "h1", "coupons"),
             ("/admin/cards", "h1", "cards"),
             ("/admin/customers?q=%2B37120007777&by=phone", "#results", "customers"),

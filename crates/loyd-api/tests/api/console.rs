@@ -459,7 +459,7 @@ both_backends! {
         let post = |path: &str, cookie: &str, body: String| {
             client().post(app.url(path)).header("cookie", cookie).header("content-type", "application/x-www-form-urlencoded").body(body).send()
         };
-        let (status, page) = get("/admin/campaigns/new".into(), marketer.clone()).await;
+        let (status, page) = get("/admin/campaigns/~new".into(), marketer.clone()).await;
         assert_eq!(status, 200);
         let token = csrf(&page);
         assert!(page.contains(r#"name="tiers" value="silver""#) && page.contains(r#"name="rewards[0].type""#), "the choices come from the program");
@@ -491,18 +491,18 @@ both_backends! {
         let res = post("/admin/campaigns", &marketer, with(&[("rewards[0].percent", "10")])).await.unwrap();
         assert!(res.text().await.unwrap().contains(r#"id="f-id-error">A campaign with this id exists"#));
         // Simulated over the last 30 days as the form stands: 10 % of 40.00 of dairy.
-        let res = post("/admin/campaigns/simulate", &marketer, with(&[("rewards[0].percent", "10"), ("sim_days", "30")])).await.unwrap();
+        let res = post("/admin/campaigns/~simulate", &marketer, with(&[("rewards[0].percent", "10"), ("sim_days", "30")])).await.unwrap();
         let fragment = res.text().await.unwrap();
         assert!(fragment.contains(r#"id="sim-cost">4.00 EUR"#) && fragment.contains(r#"id="sim-customers">1"#), "{fragment}");
         // A sample receipt as the customer's till would compute it with the draft: 10 % of
         // the dairy first (campaigns of one priority run by id), then silver's 3 %.
         let sample = [("pv_store", "riga-01"), ("pv_card", card.as_str()), ("pv_sku_1", "CHEESE"), ("pv_groups_1", "dairy"), ("pv_amount_1", "50,00"), ("pv_sku_2", "SOAP"), ("pv_amount_2", "10.00")];
-        let res = post("/admin/campaigns/preview", &marketer, form(&[&base[..], &[("rewards[0].percent", "10")], &sample[..]].concat())).await.unwrap();
+        let res = post("/admin/campaigns/~preview", &marketer, form(&[&base[..], &[("rewards[0].percent", "10")], &sample[..]].concat())).await.unwrap();
         let fragment = res.text().await.unwrap();
         let cheese = fragment.split(r#"id="preview-line-1""#).nth(1).unwrap().split("</tr>").next().unwrap();
         assert!(cheese.contains("dairy-10: 5.00") && cheese.contains("silver-3: 1.35"), "{fragment}");
         assert!(fragment.contains(r#"id="preview-discount">6.65"#), "5.00 + 1.35 + 3 % of the soap: {fragment}");
-        let res = post("/admin/campaigns/preview", &marketer, form(&[&base[..], &[("rewards[0].percent", "10"), ("pv_card", "2770999999999"), ("pv_sku_1", "X"), ("pv_amount_1", "1.00")]].concat())).await.unwrap();
+        let res = post("/admin/campaigns/~preview", &marketer, form(&[&base[..], &[("rewards[0].percent", "10"), ("pv_card", "2770999999999"), ("pv_sku_1", "X"), ("pv_amount_1", "1.00")]].concat())).await.unwrap();
         assert!(res.text().await.unwrap().contains("The receipt could not be computed"), "an unknown card is said");
         let (_, answer) = crate::helpers::call(&app, "POST", "/v1/admin/config/preview?store=riga-01", crate::helpers::ADMIN_KEY,
             Some(json!({"receipt": {"receipt_id": "p-1", "customer": {"card": card}, "lines": [{"line": 1, "sku": "CHEESE", "groups": ["dairy"], "qty": "1", "amount": "50.00"}]}}))).await;
@@ -1056,4 +1056,35 @@ both_backends! {
 /// Posts a form with a session cookie; the answer's status.
 async fn post_to(app: &TestApp, cookie: &str, path: &str, body: String) -> u16 {
     client().post(app.url(path)).header("cookie", cookie).header("content-type", "application/x-www-form-urlencoded").body(body).send().await.unwrap().status().as_u16()
+}
+
+both_backends! {
+    async fn a_campaign_or_store_whose_id_is_a_word_the_console_uses_opens_like_any_other(db: TestDb) {
+        let app = spawn_app(db).await;
+        crate::helpers::admin(&app).await;
+        for (path, body) in [
+            ("/v1/admin/config/campaigns/new", json!({"name": "New customers: 10 %", "rewards": [{"type": "discount", "percent": "10"}]})),
+            ("/v1/admin/config/campaigns/preview", json!({"name": "Preview week", "rewards": [{"type": "discount", "percent": "5"}]})),
+        ] {
+            let (status, body) = crate::helpers::call(&app, "PUT", path, crate::helpers::ADMIN_KEY, Some(body)).await;
+            assert_eq!(status, 200, "{body}");
+        }
+        let marketer = session(&app, "mara", "marketer").await;
+        let open = |path: &'static str| {
+            let (app, marketer) = (&app, marketer.clone());
+            async move {
+                let res = client().get(app.url(path)).header("cookie", marketer).send().await.unwrap();
+                (res.status().as_u16(), res.text().await.unwrap())
+            }
+        };
+        let (status, page) = open("/admin/campaigns/new").await;
+        assert_eq!(status, 200);
+        assert!(page.contains("New customers: 10 %"), "the campaign called new, not a blank form: {page}");
+        assert!(open("/admin/campaigns/preview").await.1.contains("Preview week"));
+        let (status, blank) = open("/admin/campaigns/~new").await;
+        assert_eq!(status, 200);
+        assert!(!blank.contains("New customers: 10 %") && blank.contains(r#"id="constructor""#));
+        let (_, list) = open("/admin/campaigns").await;
+        assert!(list.contains(r#"href="/admin/campaigns/new""#) && list.contains(r#"href="/admin/campaigns/~new""#), "{list}");
+    }
 }

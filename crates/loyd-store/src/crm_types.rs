@@ -261,6 +261,15 @@ pub struct DaySales {
     pub redeemed: i64,
 }
 
+/// What receipts accrued to customers and what customers redeemed at them, in one
+/// currency (the dashboard's figures), in its minor units.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReceiptFlows {
+    pub currency: String,
+    pub accrued: i64,
+    pub redeemed: i64,
+}
+
 /// A non-monetary gift handed over at a receipt (a `gift` reward), for accounting.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GiftIssue {

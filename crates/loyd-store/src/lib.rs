@@ -283,6 +283,8 @@ dispatch! {
     pub async fn purchases(&self, customer: i64, stores: Option<Vec<String>>, before: Option<Timestamp>, limit: u32) -> Result<Vec<Purchase>, StoreError>;
     /// Committed receipts per day and store currency since `from` (the dashboard).
     pub async fn daily_sales(&self, stores: Vec<String>, from: Timestamp, offset_secs: i64) -> Result<Vec<DaySales>, StoreError>;
+    /// What receipts committed since `from` accrued and had redeemed, per currency.
+    pub async fn receipt_flows(&self, stores: Vec<String>, from: Timestamp) -> Result<Vec<ReceiptFlows>, StoreError>;
     /// Customers with a committed receipt since `from`.
     pub async fn active_customers(&self, stores: Vec<String>, from: Timestamp) -> Result<i64, StoreError>;
     /// Gifts handed over at receipts, newest first.

@@ -1,4 +1,5 @@
 //! The dashboard: today's receipts, revenue, discounts and what points and wallets paid,
+//! the points (and wallet money) today's receipts gave and took per currency,
 //! customers with a purchase in 30 days, refusals at the tills today (for roles that
 //! read the failure log), and a chart of revenue per day — in the
 //! stores the staff member works with. Days are counted in the time zone of the first
@@ -10,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use loyd_domain::money::Minor;
 use loyd_domain::access::Permission;
-use loyd_store::{DaySales, FailureFilter};
+use loyd_store::{DaySales, FailureFilter, ReceiptFlows};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -52,12 +53,27 @@ struct DashboardPage {
     f: Frame,
     s: Session,
     config_version: Option<i64>,
-    figures: Vec<Figures>,
-    active_customers: String,
+    /// `None` while the figures are first being read: the page asks again.
+    sales: Option<SalesView>,
     /// Refusals at the tills since the day began, for roles that read the failure log.
     failures_today: Option<String>,
-    /// When the sales figures were read.
+}
+
+/// The sales figures as the page shows them.
+struct SalesView {
+    figures: Vec<Figures>,
+    active: String,
+    /// When they were read.
     as_of: String,
+    /// What today's receipts accrued and had redeemed, per currency.
+    flows: Vec<Flow>,
+}
+
+/// One currency's accruals and redemptions at today's receipts, as the page shows them.
+struct Flow {
+    currency: String,
+    accrued: String,
+    redeemed: String,
 }
 
 fn figures(lang: Lang, program: &loyd_domain::program::Program, sales: &[DaySales], today: i64) -> Vec<Figures> {
@@ -105,7 +121,7 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(q): Q
         let today = (now.as_microsecond() + offset * 1_000_000).div_euclid(MICROS_PER_DAY);
         let from = jiff::Timestamp::from_microsecond((today - (DAYS - 1)) * MICROS_PER_DAY - offset * 1_000_000).unwrap_or(now);
         let ids: Vec<String> = mine.iter().map(|s| s.id.to_string()).collect();
-        let sales = state.dashboard.sales(&state.store, Key { stores: ids.clone(), today, offset }, from).await?;
+        let sales = state.dashboard.sales(&state.store, Key { stores: ids.clone(), today, offset }, from).await;
         let failures = if principal.role.allows(Permission::FailuresRead) {
             let midnight = jiff::Timestamp::from_microsecond(today * MICROS_PER_DAY - offset * 1_000_000).unwrap_or(now);
             let stores = principal.role.is_store_scoped().then_some(ids);
@@ -114,11 +130,27 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(q): Q
             None
         };
         let program = state.store.program().await?;
-        let z = sales.read_at.to_zoned_datetime(jiff::tz::TimeZone::UTC);
-        let as_of = format!("{} {:02}:{:02}:{:02} UTC", lang.day(z.date()), z.hour(), z.minute(), z.second());
-        Ok::<_, loyd_store::StoreError>((figures(lang, &program, &sales.days, today), sales.active, failures, state.store.config_version().await?, as_of))
+        let shown = sales.map(|sales| {
+            let z = sales.read_at.to_zoned_datetime(jiff::tz::TimeZone::UTC);
+            let flows = sales
+                .flows
+                .iter()
+                .map(|f| {
+                    let scale = program.scale_of(&f.currency);
+                    let shown = |m: i64| lang.number(&Minor::new(m, scale).to_string());
+                    Flow { currency: f.currency.clone(), accrued: shown(f.accrued), redeemed: shown(f.redeemed) }
+                })
+                .collect();
+            SalesView {
+                figures: figures(lang, &program, &sales.days, today),
+                active: lang.number(&sales.active.to_string()),
+                as_of: format!("{} {:02}:{:02}:{:02} UTC", lang.day(z.date()), z.hour(), z.minute(), z.second()),
+                flows,
+            }
+        });
+        Ok::<_, loyd_store::StoreError>((shown, failures, state.store.config_version().await?))
     };
-    let (figures, active, failures, config_version, as_of) = match loaded.await {
+    let (sales, failures, config_version) = match loaded.await {
         Ok(x) => x,
         Err(e) => {
             tracing::error!(error = %e, "the dashboard could not be read");
@@ -129,10 +161,8 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(q): Q
         f: Frame::new(lang),
         s: Session::of(&principal, &secret, lang.words(), "/admin"),
         config_version,
-        figures,
-        active_customers: lang.number(&active.to_string()),
+        sales,
         failures_today: failures.map(|n| lang.number(&n.to_string())),
-        as_of,
     };
     let mut res = render(StatusCode::OK, view);
     remember_lang(&mut res, q.lang.as_deref());
@@ -147,11 +177,13 @@ pub struct Key {
     offset: i64,
 }
 
-/// The sales of 30 days and the customers who bought in them, as read at `read_at`.
+/// The sales of 30 days, the customers who bought in them, and what today's receipts
+/// accrued and had redeemed, as read at `read_at`.
 #[derive(Debug)]
 pub struct Sales {
     days: Vec<DaySales>,
     active: i64,
+    flows: Vec<ReceiptFlows>,
     read_at: jiff::Timestamp,
 }
 
@@ -162,57 +194,89 @@ struct Entry {
 }
 
 /// The dashboard's sales figures per set of stores, read at most once a minute: 30 days
-/// of receipts of a national chain take the database a second or more to sum (`docs/
-/// performance.md`), too long for the first page after signing in. The first look at a
-/// set of stores reads them; later looks get the figures read last, and one older than
-/// a minute is read again in the background while it is still shown. The page says
-/// when its figures were read.
-#[derive(Default)]
+/// of receipts of a national chain take the database seconds to sum (`docs/
+/// performance.md`), too long for the first page after signing in. A read runs on its
+/// own task, so a page that stops waiting (it waits up to [`Cache::wait`], then shows
+/// that the figures are being read and asks again every 2 seconds) never cancels it.
+/// Later looks get the figures read last; figures older than a minute are read again
+/// in the background while still shown. The page says when its figures were read.
 pub struct Cache {
     entries: Mutex<HashMap<Key, Entry>>,
+    /// Sets of stores whose first read is running.
+    reading: Mutex<std::collections::HashSet<Key>>,
+    /// How long a page waits for a first read before it shows the figures are coming.
+    wait: std::time::Duration,
+}
+
+impl Default for Cache {
+    fn default() -> Self {
+        Cache::waiting(std::time::Duration::from_secs(2))
+    }
 }
 
 impl Cache {
-    async fn sales(self: &Arc<Self>, store: &loyd_store::Store, key: Key, from: jiff::Timestamp) -> Result<Arc<Sales>, loyd_store::StoreError> {
-        let now = store.now();
-        let (cached, refresh) = {
-            let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-            entries.retain(|_, e| now.duration_since(e.looked_at) < KEEP);
-            match entries.get_mut(&key) {
-                Some(e) => {
-                    e.looked_at = now;
-                    let stale = now.duration_since(e.sales.read_at) >= FRESH && !e.refreshing;
-                    e.refreshing |= stale;
-                    (Some(e.sales.clone()), stale)
-                }
-                None => (None, false),
-            }
-        };
-        if let Some(sales) = cached {
-            if refresh {
-                let (store, key, cache) = (store.clone(), key.clone(), Arc::clone(self));
-                tokio::spawn(async move {
-                    let read = read(&store, &key, from).await;
-                    let mut entries = cache.entries.lock().unwrap_or_else(|p| p.into_inner());
-                    match (read, entries.get_mut(&key)) {
-                        (Ok(sales), Some(e)) => {
-                            e.sales = Arc::new(sales);
-                            e.refreshing = false;
-                        }
-                        (Err(e), Some(entry)) => {
-                            entry.refreshing = false;
-                            tracing::warn!(error = %e, "the dashboard's figures could not be read again; the last ones stay");
-                        }
-                        (_, None) => {}
-                    }
-                });
-            }
-            return Ok(sales);
-        }
-        let sales = Arc::new(read(store, &key, from).await?);
+    /// A cache whose pages wait `wait` for a first read.
+    pub fn waiting(wait: std::time::Duration) -> Self {
+        Cache { entries: Default::default(), reading: Default::default(), wait }
+    }
+
+    fn cached(&self, key: &Key, now: jiff::Timestamp) -> Option<(Arc<Sales>, bool)> {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        entries.insert(key, Entry { sales: sales.clone(), refreshing: false, looked_at: now });
-        Ok(sales)
+        entries.retain(|_, e| now.duration_since(e.looked_at) < KEEP);
+        let e = entries.get_mut(key)?;
+        e.looked_at = now;
+        let stale = now.duration_since(e.sales.read_at) >= FRESH && !e.refreshing;
+        e.refreshing |= stale;
+        Some((e.sales.clone(), stale))
+    }
+
+    /// Reads the figures of `key` on a task of its own and keeps them.
+    fn read_in_background(self: &Arc<Self>, store: &loyd_store::Store, key: Key, from: jiff::Timestamp) {
+        let (store, cache) = (store.clone(), Arc::clone(self));
+        tokio::spawn(async move {
+            let read = read(&store, &key, from).await;
+            let now = store.now();
+            {
+                let mut entries = cache.entries.lock().unwrap_or_else(|p| p.into_inner());
+                match read {
+                    Ok(sales) => {
+                        entries.insert(key.clone(), Entry { sales: Arc::new(sales), refreshing: false, looked_at: now });
+                    }
+                    Err(e) => {
+                        if let Some(entry) = entries.get_mut(&key) {
+                            entry.refreshing = false;
+                        }
+                        tracing::warn!(error = %e, "the dashboard's figures could not be read; the next look tries again");
+                    }
+                }
+            }
+            cache.reading.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
+        });
+    }
+
+    /// The figures of `key`: those kept, or a first read waited for up to
+    /// [`Cache::wait`]; `None` while that read is still running.
+    pub async fn sales(self: &Arc<Self>, store: &loyd_store::Store, key: Key, from: jiff::Timestamp) -> Option<Arc<Sales>> {
+        let now = store.now();
+        if let Some((sales, stale)) = self.cached(&key, now) {
+            if stale {
+                self.read_in_background(store, key, from);
+            }
+            return Some(sales);
+        }
+        if self.reading.lock().unwrap_or_else(|p| p.into_inner()).insert(key.clone()) {
+            self.read_in_background(store, key.clone(), from);
+        }
+        let until = std::time::Instant::now() + self.wait;
+        loop {
+            if let Some((sales, _)) = self.cached(&key, now) {
+                return Some(sales);
+            }
+            if std::time::Instant::now() >= until {
+                return None;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
     }
 }
 
@@ -220,5 +284,36 @@ async fn read(store: &loyd_store::Store, key: &Key, from: jiff::Timestamp) -> Re
     let read_at = store.now();
     let days = store.daily_sales(key.stores.clone(), from, key.offset).await?;
     let active = store.active_customers(key.stores.clone(), from).await?;
-    Ok(Sales { days, active, read_at })
+    let midnight = jiff::Timestamp::from_microsecond(key.today * MICROS_PER_DAY - key.offset * 1_000_000).unwrap_or(read_at);
+    let flows = store.receipt_flows(key.stores.clone(), midnight).await?;
+    Ok(Sales { days, active, flows, read_at })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_first_read_that_outlasts_the_wait_goes_on_and_its_figures_are_there_at_the_next_look() {
+        let db = loyd_testkit::TestDb::sqlite().await;
+        let store = db.store().await;
+        // A page that waits for nothing: the first look finds the read still running.
+        let cache = Arc::new(Cache::waiting(std::time::Duration::ZERO));
+        let key = Key { stores: vec!["riga-01".into()], today: 20_000, offset: 0 };
+        let from = store.now();
+        assert!(cache.sales(&store, key.clone(), from).await.is_none());
+        // The read was not cancelled with the look: a later look gets its figures.
+        let mut found = None;
+        for _ in 0..500 {
+            found = cache.sales(&store, key.clone(), from).await;
+            if found.is_some() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        let sales = found.expect("the first read ended and its figures were kept");
+        assert_eq!((sales.days.len(), sales.active, sales.flows.len()), (0, 0, 0));
+        // Nothing is left marked as being read.
+        assert!(cache.reading.lock().unwrap().is_empty());
+    }
 }

@@ -202,7 +202,9 @@ both_backends! {
         assert_eq!(app.commit(&unknown("refused-riga")).await.0, 404);
         let mut paid = receipt("r-1", Some(&card), "12.00");
         paid["redeem"] = json!([{"currency": "wallet", "amount": "2.00"}]);
-        assert_eq!(app.commit(&paid).await.0, 201);
+        let (status, body) = app.commit(&paid).await;
+        assert_eq!(status, 201, "{body}");
+        let earned = body["accrued"].as_array().unwrap().iter().find(|a| a["currency"] == "wallet").map(|a| a["amount"].as_str().unwrap().to_owned()).unwrap();
         assert_eq!(app.commit(&receipt("r-2", None, "1234.50")).await.0, 201);
         let pskov = app.terminal_key("pskov-01", "pos-1").await;
         assert_eq!(app.commit_as(&pskov, &receipt("p-1", None, "1970.00")).await.0, 201);
@@ -217,6 +219,10 @@ both_backends! {
         assert!(page.contains(": 10.00</title>"), "the euro bar of three days ago: {page}");
         assert_eq!(page.matches("<rect ").count(), 60, "30 days for each currency");
         assert_eq!(active(&page), "1", "one customer bought, twice");
+        // What today's receipts gave and took: the wallet's cashback and its 2.00 (the
+        // cashback of three days ago is not today's).
+        let flow = |page: &str, class: &str| page.split(r#"<tr id="points-wallet">"#).nth(1).and_then(|r| r.split(&format!(r#"class="{class}">"#)).nth(1)).map(|r| r.split('<').next().unwrap().to_owned());
+        assert_eq!((flow(&page, "accrued"), flow(&page, "redeemed")), (Some(earned.clone()), Some("2.00".to_owned())), "{page}");
         assert_eq!(figure(&page, "totals", "failures"), None, "a marketer does not read the failure log");
         let page = signed_in_as(&app, "anna", "analyst", &[], "").await.page;
         assert_eq!(figure(&page, "totals", "failures").as_deref(), Some("2"), "today's refusals, not the one of three days ago");
@@ -226,6 +232,7 @@ both_backends! {
         assert_eq!(figure(&page, "today-RUB", "revenue").as_deref(), Some("1\u{a0}970,00"));
         assert_eq!(active(&page), "0");
         assert_eq!(figure(&page, "totals", "failures").as_deref(), Some("1"));
+        assert!(!page.contains(r#"id="points""#), "nothing was given or taken in Pskov");
     }
 
     async fn an_admin_adds_a_terminal_in_the_console_sees_its_key_once_and_revokes_it_others_may_not(db: TestDb) {

@@ -681,6 +681,46 @@ impl Backend {
             .collect()
     }
 
+    /// What the receipts committed since `from` in the stores given accrued and had
+    /// redeemed, per currency, read from each receipt's effects as they are streamed
+    /// (today's receipts: the dashboard).
+    pub async fn receipt_flows(&self, stores: Vec<String>, from: Timestamp) -> Result<Vec<crate::ReceiptFlows>, StoreError> {
+        use futures_util::TryStreamExt;
+        /// Only what is summed of a receipt's effects; the rest is skipped.
+        #[derive(serde::Deserialize)]
+        struct Effects {
+            transfers: Vec<Moved>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Moved {
+            role: EffectRole,
+            currency: String,
+            amount: i64,
+        }
+        let mut c = self.reader().await?;
+        let mut qb = sqlx::QueryBuilder::<super::Db>::new("SELECT r.effects FROM receipts r WHERE r.status = 'committed' AND r.at >= ");
+        qb.push_bind(to_micros(from));
+        if !super::rows::push_in(&mut qb, "r.store_id", &stores) {
+            return Ok(Vec::new());
+        }
+        let mut sums: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+        let query = qb.build();
+        let mut rows = query.fetch(&mut *c);
+        while let Some(row) = rows.try_next().await? {
+            let text: String = row.try_get("effects")?;
+            let effects: Effects = serde_json::from_str(&text).map_err(|e| StoreError::Invalid(format!("a receipt's stored effects do not read: {e}")))?;
+            for t in effects.transfers {
+                let sum = sums.entry(t.currency).or_default();
+                match t.role {
+                    EffectRole::Accrual => sum.0 += t.amount,
+                    EffectRole::Redemption => sum.1 += t.amount,
+                    EffectRole::GiftCard | EffectRole::Breakage | EffectRole::Conversion => {}
+                }
+            }
+        }
+        Ok(sums.into_iter().map(|(currency, (accrued, redeemed))| crate::ReceiptFlows { currency, accrued, redeemed }).collect())
+    }
+
     /// Customers with a committed receipt since `from` in the stores given.
     pub async fn active_customers(&self, stores: Vec<String>, from: Timestamp) -> Result<i64, StoreError> {
         let mut c = self.reader().await?;

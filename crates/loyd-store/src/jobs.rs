@@ -72,15 +72,14 @@ pub struct JobRun {
 impl Store {
     /// Runs `job` to the end and records the run as started by `started_by`.
     pub async fn run_job(&self, job: Job, started_by: String) -> Result<JobRun, StoreError> {
-        let id = self.start_job_run(job, started_by.clone()).await?;
-        self.finish_job(job, id, started_by).await
+        let run = self.start_job_run(job, started_by).await?;
+        self.finish_job(job, run.id).await
     }
 
     /// Runs `job` to the end under the run `id` recorded by [`Store::start_job_run`],
     /// then records how it ended. A failing batch ends the run with its error; what
     /// the batches before it did stays done. `Err` only when the run cannot be recorded.
-    pub async fn finish_job(&self, job: Job, id: i64, started_by: String) -> Result<JobRun, StoreError> {
-        let started_at = self.now();
+    pub async fn finish_job(&self, job: Job, id: i64) -> Result<JobRun, StoreError> {
         let mut items = 0usize;
         let error = loop {
             let batch = match job {
@@ -99,8 +98,6 @@ impl Store {
                 Err(e) => break Some(e.to_string()),
             }
         };
-        let items = i64::try_from(items).unwrap_or(i64::MAX);
-        self.finish_job_run(id, items, error.clone()).await?;
-        Ok(JobRun { id, job, started_by, started_at, finished_at: Some(self.now()), items, error })
+        self.finish_job_run(id, i64::try_from(items).unwrap_or(i64::MAX), error).await
     }
 }

@@ -226,10 +226,10 @@ dispatch! {
     pub async fn expire_holds(&self, limit: u32; now now) -> Result<usize, StoreError>;
     /// Burns lots past their expiry (at most `limit`).
     pub async fn burn_expired_lots(&self, limit: u32; now now) -> Result<usize, StoreError>;
-    /// Records that a run of a job started ([`Store::finish_job`] runs it); its id.
-    pub async fn start_job_run(&self, job: Job, started_by: String; now now) -> Result<i64, StoreError>;
+    /// Records that a run of a job started ([`Store::finish_job`] runs it).
+    pub async fn start_job_run(&self, job: Job, started_by: String; now now) -> Result<JobRun, StoreError>;
     /// Records how a run ended.
-    pub async fn finish_job_run(&self, id: i64, items: i64, error: Option<String>; now now) -> Result<(), StoreError>;
+    pub async fn finish_job_run(&self, id: i64, items: i64, error: Option<String>; now now) -> Result<JobRun, StoreError>;
     /// Runs of the jobs (of one, or all), newest first, older than `before`.
     pub async fn job_runs(&self, job: Option<Job>, before: Option<i64>, limit: u32) -> Result<Vec<JobRun>, StoreError>;
     /// The last run of each job that has run.

@@ -89,20 +89,17 @@ pub(crate) async fn runs_page(state: &AppState, q: RunQuery) -> Result<RunPage, 
 /// Starts a run of `job` in the background and answers the run as it started; audited.
 pub(crate) async fn start(state: &AppState, actor: &crate::auth::Actor, job: &str) -> Result<JobRunOut, ApiError> {
     let job = job_of(job)?;
-    let by = actor.name();
-    let id = state.store.start_job_run(job, by.clone()).await?;
-    let store = state.store.clone();
-    let runner = by.clone();
+    let started = state.store.start_job_run(job, actor.name()).await?;
+    let (store, id) = (state.store.clone(), started.id);
     tokio::spawn(async move {
-        match store.finish_job(job, id, runner).await {
+        match store.finish_job(job, id).await {
             Ok(r) if r.error.is_some() => tracing::warn!(job = %job, run = id, error = r.error.as_deref().unwrap_or(""), "job run failed"),
             Ok(r) => tracing::info!(job = %job, run = id, items = r.items, "job run ended"),
             Err(e) => tracing::error!(job = %job, run = id, error = %e, "job run could not be recorded"),
         }
     });
     audit_after(state, actor, "job.run", "job", job.name(), json!({ "run": id })).await;
-    let started = state.store.job_runs(Some(job), Some(id + 1), 1).await?.into_iter().find(|r| r.id == id);
-    started.map(JobRunOut::from).ok_or_else(|| ApiError::not_found(format!("run {id} of {job} is not recorded")))
+    Ok(started.into())
 }
 
 /// The scheduled jobs, each with its last run.

@@ -11,7 +11,7 @@ use loyd_domain::access::Permission;
 use loyd_domain::config::FieldChange;
 use serde::Deserialize;
 
-use super::{Frame, Session, allowed, lang_of, page as render, remember_lang};
+use super::{Frame, Session, allowed, filled, lang_of, page as render, remember_lang};
 use crate::AppState;
 use crate::admin::audit::{AuditQuery, audit_of};
 use crate::admin::programs::changes_between;
@@ -74,9 +74,6 @@ fn changes_of(before: Option<&serde_json::Value>, after: Option<&serde_json::Val
         .collect()
 }
 
-fn some(text: &str) -> Option<String> {
-    Some(text.trim().to_owned()).filter(|t| !t.is_empty())
-}
 
 pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<Filters>) -> Response {
     let lang = lang_of(&headers, q.lang.as_deref());
@@ -84,7 +81,7 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(q): Q
         Ok(x) => x,
         Err(res) => return res,
     };
-    let query = AuditQuery { object_kind: some(&q.kind), object_id: some(&q.id), actor: some(&q.actor), before: q.before, limit: Some(PAGE) };
+    let query = AuditQuery { object_kind: filled(&q.kind), object_id: filled(&q.id), actor: filled(&q.actor), before: q.before, limit: Some(PAGE) };
     let (rows, older, error) = match audit_of(&state, &actor, query).await {
         Ok(crate::extract::Json(p)) => {
             let rows = p

@@ -13,7 +13,7 @@ use loyd_domain::access::{CHANNELS, Permission};
 use serde::Deserialize;
 
 use super::i18n::Lang;
-use super::{Frame, Session, allowed, checked, lang_of, page as render, remember_lang};
+use super::{Frame, Session, allowed, checked, filled, lang_of, page as render, remember_lang};
 use crate::AppState;
 use crate::admin::cards::set_blocked;
 use crate::admin::customers::{CustomerOut, CustomerQuery, one, search};
@@ -362,14 +362,11 @@ pub struct NoteForm {
     csrf: String,
 }
 
-fn some(text: &str) -> Option<String> {
-    Some(text.trim().to_owned()).filter(|t| !t.is_empty())
-}
 
 /// A due time typed in the form (a `datetime-local` field, read as UTC); `Err` says
 /// what to fix.
 fn due_at(lang: Lang, text: &str) -> Result<Option<jiff::Timestamp>, String> {
-    let Some(text) = some(text) else { return Ok(None) };
+    let Some(text) = filled(text) else { return Ok(None) };
     text.parse::<jiff::civil::DateTime>()
         .ok()
         .and_then(|d| d.to_zoned_datetime(jiff::tz::TimeZone::UTC).ok())
@@ -387,8 +384,8 @@ pub async fn add_note(State(state): State<AppState>, headers: HeaderMap, Path(id
         Ok(due) => due,
         Err(e) => return show(&state, lang, &actor, &secret, &id, Flash::refused("crm", e)).await,
     };
-    let kind = some(&form.kind).unwrap_or_else(|| "note".into());
-    let note = crate::admin::crm_entries::NewCrm { kind, channel: some(&form.channel), body: form.body, due_at: due, assignee: some(&form.assignee) };
+    let kind = filled(&form.kind).unwrap_or_else(|| "note".into());
+    let note = crate::admin::crm_entries::NewCrm { kind, channel: filled(&form.channel), body: form.body, due_at: due, assignee: filled(&form.assignee) };
     match crate::admin::crm_entries::add_customer_entry(&state, &actor, &id, note).await {
         Ok(_) => Redirect::to(&format!("/admin/customers/{id}#crm")).into_response(),
         Err(e) => show(&state, lang, &actor, &secret, &id, Flash::refused("crm", say(lang, &e))).await,
@@ -494,7 +491,7 @@ pub async fn reassign(State(state): State<AppState>, headers: HeaderMap, Path((i
     if !theirs {
         return (StatusCode::NOT_FOUND, Html(lang.words().get("customers.not_found").to_owned())).into_response();
     }
-    let Some(login) = some(&form.assignee) else {
+    let Some(login) = filled(&form.assignee) else {
         return show(&state, lang, &actor, &secret, &id, Flash::refused("crm", lang.words().get("customers.assignee_needed"))).await;
     };
     let change = crate::admin::crm_entries::CrmChanges { status: None, assignee: Some(Some(login)), due_at: None };
@@ -518,7 +515,7 @@ pub async fn profile(State(state): State<AppState>, headers: HeaderMap, Path(id)
         Ok(c) => c,
         Err(_) => return (StatusCode::NOT_FOUND, Html(lang.words().get("customers.not_found").to_owned())).into_response(),
     };
-    let differs = |now: &Option<String>, typed: &str| (now.as_deref().unwrap_or("") != typed.trim()).then(|| some(typed));
+    let differs = |now: &Option<String>, typed: &str| (now.as_deref().unwrap_or("") != typed.trim()).then(|| filled(typed));
     let mut changes = crate::admin::customers::CustomerChanges::default();
     if actor.can(Permission::ContactsRead) {
         changes.name = differs(&current.name, field("name"));

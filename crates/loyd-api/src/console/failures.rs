@@ -10,7 +10,7 @@ use loyd_domain::access::Permission;
 use loyd_store::Failure;
 use serde::Deserialize;
 
-use super::{Frame, Session, allowed, lang_of, page as render, remember_lang};
+use super::{Frame, Session, allowed, filled, lang_of, page as render, remember_lang};
 use crate::AppState;
 use crate::admin::failures::{FailureQuery, page as failure_page};
 
@@ -55,9 +55,6 @@ struct FailuresPage {
     error: Option<String>,
 }
 
-fn some(text: &str) -> Option<String> {
-    Some(text.trim().to_owned()).filter(|t| !t.is_empty())
-}
 
 pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<Filters>) -> Response {
     let lang = lang_of(&headers, q.lang.as_deref());
@@ -66,10 +63,10 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(q): Q
         Err(res) => return res,
     };
     let query = FailureQuery {
-        store: some(&q.store),
-        terminal: some(&q.terminal),
-        code: some(&q.code),
-        card: some(&q.card),
+        store: filled(&q.store),
+        terminal: filled(&q.terminal),
+        code: filled(&q.code),
+        card: filled(&q.card),
         operation: None,
         from: None,
         to: None,

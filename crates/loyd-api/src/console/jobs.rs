@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::failures::url_escape;
 use super::i18n::Lang;
-use super::{CsrfForm, Frame, Session, allowed, checked, lang_of, page as render, remember_lang};
+use super::{CsrfForm, Frame, Session, allowed, checked, filled, lang_of, page as render, remember_lang};
 use crate::AppState;
 use crate::admin::jobs::{JobRunOut, RunQuery, overview, runs_page, start};
 
@@ -35,6 +35,8 @@ struct RunView {
     /// How long it took, or that it is still going.
     took: String,
     state: &'static str,
+    /// Still going: the page refreshes its table.
+    running: bool,
     items: i64,
     error: String,
 }
@@ -87,6 +89,7 @@ fn view(lang: Lang, r: JobRunOut) -> RunView {
             _ => "jobs.done",
         }),
         items: r.items,
+        running: r.finished_at.is_none(),
         error: r.error.unwrap_or_default(),
     }
 }
@@ -131,7 +134,7 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(q): Q
             Some(JobView { name: job.name(), label: t.get(label_key(job)), help: t.get(help_key(job)), last: j.last_run.map(|r| view(lang, r)) })
         })
         .collect();
-    let query = RunQuery { job: Some(q.job.trim().to_owned()).filter(|j| !j.is_empty()), before: q.before, limit: Some(PAGE) };
+    let query = RunQuery { job: filled(&q.job), before: q.before, limit: Some(PAGE) };
     let (runs, older) = match runs_page(&state, query).await {
         Ok(p) => {
             let keep = if q.job.trim().is_empty() { String::new() } else { format!("&job={}", url_escape(q.job.trim())) };
@@ -142,7 +145,7 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(q): Q
             (Vec::new(), None)
         }
     };
-    let running = jobs.iter().any(|j| j.last.as_ref().is_some_and(|r| r.state == t.get("jobs.running")));
+    let running = jobs.iter().any(|j| j.last.as_ref().is_some_and(|r| r.running));
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let s = Session::of(&actor.principal, &secret, t, "/admin/jobs");
     let choices = Job::ALL.into_iter().map(|j| (j.name(), t.get(label_key(j)))).collect();

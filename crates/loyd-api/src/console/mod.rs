@@ -219,6 +219,11 @@ pub struct LoginForm {
     csrf: String,
 }
 
+/// What a person typed in a field, trimmed; `None` when they left it empty.
+pub(crate) fn filled(text: &str) -> Option<String> {
+    Some(text.trim().to_owned()).filter(|t| !t.is_empty())
+}
+
 pub(crate) fn random_token() -> String {
     let bytes: [u8; 16] = rand::random();
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -306,7 +311,7 @@ impl Refused {
 
     /// The operation id a batch form sent, if any.
     pub(crate) fn operation(form: &BatchForm) -> Option<String> {
-        Some(form.operation.trim().to_owned()).filter(|o| !o.is_empty()).map(|o| format!("console-{o}"))
+        filled(&form.operation).map(|o| format!("console-{o}"))
     }
 
     /// What the form of `series` shows: the count typed and why it was refused, if it

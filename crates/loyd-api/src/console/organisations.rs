@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::failures::url_escape;
 use super::i18n::Lang;
-use super::{Frame, Session, allowed, checked, lang_of, page as render, remember_lang};
+use super::{Frame, Session, allowed, checked, filled, lang_of, page as render, remember_lang};
 use crate::AppState;
 use crate::admin::organisations::{NewOrganisation, OrganisationOut, OrganisationQuery, created, one, page_of};
 use crate::auth::Actor;
@@ -86,7 +86,7 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap, Form(form
         Ok(x) => x,
         Err(res) => return res,
     };
-    let tax_id = Some(form.tax_id.trim().to_owned()).filter(|t| !t.is_empty());
+    let tax_id = filled(&form.tax_id);
     match created(&state, &actor, NewOrganisation { name: form.name.trim().to_owned(), tax_id }).await {
         Ok(o) => Redirect::to(&format!("/admin/organisations/{}", o.id)).into_response(),
         Err(e) => {

@@ -294,52 +294,51 @@ macro_rules! run_cols {
 }
 
 impl Backend {
-    /// Records that a run of `job` started; returns the run's id.
-    pub async fn start_job_run(&self, job: crate::Job, started_by: String, now: Timestamp) -> Result<i64, StoreError> {
+    /// Records that a run of `job` started; returns the run as recorded.
+    pub async fn start_job_run(&self, job: crate::Job, started_by: String, now: Timestamp) -> Result<crate::JobRun, StoreError> {
         let started_by = Arc::new(started_by);
         self.write(move |c| {
             let by = started_by.clone();
             Box::pin(async move {
-                let id: i64 = sqlx::query("INSERT INTO job_runs (job, started_by, started_at) VALUES ($1, $2, $3) RETURNING id")
+                let row = sqlx::query(concat!("INSERT INTO job_runs (job, started_by, started_at) VALUES ($1, $2, $3) RETURNING ", run_cols!()))
                     .bind(job.name())
                     .bind(by.as_str().to_owned())
                     .bind(to_micros(now))
                     .fetch_one(&mut *c)
-                    .await?
-                    .try_get("id")?;
-                Ok(id)
+                    .await?;
+                job_run(&row)
             })
         })
         .await
     }
 
-    /// Records how a run ended. A scheduled run that found nothing to do replaces the
-    /// scheduled idle runs of the same job before it.
-    pub async fn finish_job_run(&self, id: i64, items: i64, error: Option<String>, now: Timestamp) -> Result<(), StoreError> {
+    /// Records how a run ended; returns the run as recorded. A scheduled run that found
+    /// nothing to do replaces the scheduled idle runs of the same job before it.
+    pub async fn finish_job_run(&self, id: i64, items: i64, error: Option<String>, now: Timestamp) -> Result<crate::JobRun, StoreError> {
         let error = Arc::new(error.map(|e| loyd_domain::text::escaped(&e, 500)));
         self.write(move |c| {
             let error = error.clone();
             Box::pin(async move {
-                let row = sqlx::query("UPDATE job_runs SET finished_at = $1, items = $2, error = $3 WHERE id = $4 RETURNING job, started_by")
+                let row = sqlx::query(concat!("UPDATE job_runs SET finished_at = $1, items = $2, error = $3 WHERE id = $4 RETURNING ", run_cols!()))
                     .bind(to_micros(now))
                     .bind(items)
                     .bind(error.as_ref().clone())
                     .bind(id)
                     .fetch_one(&mut *c)
                     .await?;
-                let (job, by): (String, String) = (row.try_get("job")?, row.try_get("started_by")?);
-                if by == crate::SCHEDULE && items == 0 && error.is_none() {
+                let run = job_run(&row)?;
+                if run.started_by == crate::SCHEDULE && run.items == 0 && run.error.is_none() {
                     sqlx::query(
                         "DELETE FROM job_runs WHERE job = $1 AND id < $2 AND started_by = $3 AND items = 0 \
                          AND error IS NULL AND finished_at IS NOT NULL",
                     )
-                    .bind(job)
+                    .bind(run.job.name())
                     .bind(id)
                     .bind(crate::SCHEDULE)
                     .execute(&mut *c)
                     .await?;
                 }
-                Ok(())
+                Ok(run)
             })
         })
         .await

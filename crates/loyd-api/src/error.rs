@@ -7,6 +7,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use loyd_domain::ledger::TransferError;
 use loyd_domain::receipt::ReceiptError;
+use loyd_domain::said::{self, Said};
 use loyd_store::StoreError;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -213,6 +214,8 @@ pub struct ApiError {
     pub card: Option<String>,
     /// The client's id of the refused operation, for the failure log.
     pub client_id: Option<String>,
+    /// What the message says, by key, so that the console says it in its language.
+    pub said: Option<Box<Said>>,
 }
 
 /// What an error response carried, left in the response's extensions so the POS
@@ -242,7 +245,12 @@ pub struct ErrorObject {
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        ApiError { code, status: None, message: message.into(), details: None, card: None, client_id: None }
+        ApiError { code, status: None, message: message.into(), details: None, card: None, client_id: None, said: None }
+    }
+
+    /// A refusal whose message is said by key ([`loyd_domain::said`]).
+    pub fn said(code: ErrorCode, said: Said) -> Self {
+        ApiError { message: said.english(), said: Some(Box::new(said)), ..ApiError::new(code, "") }
     }
 
     /// Names the client's id of the refused operation (failure log).
@@ -309,21 +317,17 @@ impl From<StoreError> for ApiError {
                 ApiError::from(batch.error).with_details(details)
             }
             StoreError::Refused(e) => ApiError::from(e),
-            StoreError::IdempotencyConflict(what) => ApiError::new(
-                ErrorCode::IdempotencyConflict,
-                format!("{what} was already used with a different request; use a new id for a new operation"),
-            ),
-            StoreError::NotFound { what, id } => ApiError::not_found(format!("{what} '{id}' does not exist")),
-            StoreError::AlreadyExists { what, id } => {
-                ApiError::new(ErrorCode::AlreadyExists, format!("{what} '{id}' already exists"))
-            }
+            StoreError::IdempotencyConflict(what) => ApiError::said(ErrorCode::IdempotencyConflict, said::id_used(what)),
+            StoreError::NotFound { what, id } => ApiError::said(ErrorCode::NotFound, said::not_found(what, id)),
+            StoreError::AlreadyExists { what, id } => ApiError::said(ErrorCode::AlreadyExists, said::already_exists(what, id)),
             StoreError::Invalid(message) => ApiError::validation(message),
+            StoreError::Rule(said) => ApiError::said(ErrorCode::ValidationFailed, said),
             StoreError::Forbidden(message) => ApiError::new(ErrorCode::Forbidden, message),
             StoreError::Config(errors) => ApiError::validation("the configuration cannot be applied")
                 .with_details(json!({ "problems": errors })),
             StoreError::Unavailable(message) | StoreError::Retry(message) => {
                 tracing::warn!(%message, "database unavailable");
-                ApiError::new(ErrorCode::Unavailable, "the database is unavailable; retry with the same id")
+                ApiError::said(ErrorCode::Unavailable, said::database_unavailable())
             }
             StoreError::Database(cause) => {
                 tracing::error!(error = %cause, "database error");
@@ -361,6 +365,7 @@ impl From<ReceiptError> for ApiError {
         let mut err = ApiError::new(code, e.to_string());
         err.details = details;
         err.card = card;
+        err.said = e.said().map(Box::new);
         err
     }
 }

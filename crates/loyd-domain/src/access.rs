@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::program::CardKind;
+use crate::said::{self, Said};
 
 /// A staff role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -214,29 +215,25 @@ pub fn mask_email(email: &str) -> String {
 /// A staff or CRM input refused, saying what to fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
-pub struct Invalid(pub String);
-
-fn invalid(message: impl Into<String>) -> Invalid {
-    Invalid(message.into())
-}
+pub struct Invalid(pub Said);
 
 /// A staff login: 2 to 64 of a-z, 0-9 and `. _ - @`.
 pub fn check_login(login: &str) -> Result<(), Invalid> {
     let ok = (2..=64).contains(&login.len())
         && login.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-' | b'@'));
-    if ok { Ok(()) } else { Err(invalid("a login is 2 to 64 of a-z, 0-9 and . _ - @")) }
+    if ok { Ok(()) } else { Err(Invalid(said::login_format())) }
 }
 
 /// A staff password: 10 to 256 characters.
 pub fn check_password(password: &str) -> Result<(), Invalid> {
     let n = password.chars().count();
-    if (10..=256).contains(&n) { Ok(()) } else { Err(invalid("a password is 10 to 256 characters")) }
+    if (10..=256).contains(&n) { Ok(()) } else { Err(Invalid(said::password_length())) }
 }
 
 /// A role by its name, as a request or the command line gives it.
 pub fn parse_role(role: &str) -> Result<Role, Invalid> {
     Role::parse(role).ok_or_else(|| {
-        invalid(format!("'{role}' is not a role ({})", Role::ALL.iter().map(|r| r.name()).collect::<Vec<_>>().join(", ")))
+        Invalid(said::unknown_role(role, Role::ALL.iter().map(|r| r.name()).collect::<Vec<_>>().join(", ")))
     })
 }
 
@@ -244,10 +241,10 @@ pub fn parse_role(role: &str) -> Result<Role, Invalid> {
 /// other role none.
 pub fn check_stores(role: Role, stores: &[String]) -> Result<(), Invalid> {
     if role.is_store_scoped() && stores.is_empty() {
-        return Err(invalid("a store manager needs at least one store"));
+        return Err(Invalid(said::store_manager_needs_stores()));
     }
     if !role.is_store_scoped() && !stores.is_empty() {
-        return Err(invalid(format!("a {role} is not limited to stores; give stores to store managers only")));
+        return Err(Invalid(said::role_not_store_scoped(role)));
     }
     Ok(())
 }
@@ -279,7 +276,7 @@ pub fn check_user_changes(password: Option<&str>, role: Option<&str>) -> Result<
 pub fn check_api_key_role(role: &str) -> Result<Role, Invalid> {
     Role::parse(role).filter(|r| !r.is_store_scoped()).ok_or_else(|| {
         let roles: Vec<&str> = Role::ALL.iter().filter(|r| !r.is_store_scoped()).map(|r| r.name()).collect();
-        invalid(format!("an API key's role is one of {}", roles.join(", ")))
+        Invalid(said::api_key_role(roles.join(", ")))
     })
 }
 
@@ -288,7 +285,7 @@ pub fn check_api_key_role(role: &str) -> Result<Role, Invalid> {
 pub fn check_api_key(name: &str, role: &str) -> Result<Role, Invalid> {
     let ok = (2..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
     if !ok {
-        return Err(invalid("an API key's name is 2 to 64 of a-z, 0-9, '.', '_' and '-'"));
+        return Err(Invalid(said::api_key_name()));
     }
     check_api_key_role(role)
 }
@@ -308,14 +305,14 @@ pub struct Contacts {
 /// name of 1 to 200 characters without control characters (trimmed).
 pub fn check_contacts(phone: Option<&str>, email: Option<&str>, name: Option<&str>, birth: Option<jiff::civil::Date>) -> Result<Contacts, Invalid> {
     let phone = phone
-        .map(|p| crate::receipt::normalize_phone(p).ok_or_else(|| invalid("phone must be international, e.g. +37120000000")))
+        .map(|p| crate::receipt::normalize_phone(p).ok_or_else(|| Invalid(said::phone_international())))
         .transpose()?;
     let email = email
-        .map(|e| normalize_email(e).ok_or_else(|| invalid(format!("'{}' is not an e-mail address", e.chars().take(80).collect::<String>()))))
+        .map(|e| normalize_email(e).ok_or_else(|| Invalid(said::not_email(e.chars().take(80).collect::<String>()))))
         .transpose()?;
     let name = match name.map(str::trim) {
         Some(n) if n.is_empty() || n.chars().count() > 200 || n.chars().any(char::is_control) => {
-            return Err(invalid("name must be 1 to 200 characters without control characters"));
+            return Err(Invalid(said::name_length()));
         }
         other => other.map(str::to_owned),
     };
@@ -325,7 +322,7 @@ pub fn check_contacts(phone: Option<&str>, email: Option<&str>, name: Option<&st
 /// Consents name known channels only ([`CHANNELS`]).
 pub fn check_consents(consents: &std::collections::BTreeMap<String, bool>) -> Result<(), Invalid> {
     match consents.keys().find(|k| !is_channel(k)) {
-        Some(k) => Err(invalid(format!("'{k}' is not a consent channel ({})", CHANNELS.join(", ")))),
+        Some(k) => Err(Invalid(said::unknown_consent(k, CHANNELS.join(", ")))),
         None => Ok(()),
     }
 }

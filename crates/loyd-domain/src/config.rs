@@ -15,6 +15,7 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::org::StoreSpec;
+use crate::said::{self, Said};
 use crate::program::{CampaignSpec, CardSeriesSpec, CounterSpec, CouponSeriesSpec, RestrictionsSpec, SegmentSpec, TierSpec};
 
 /// The document's types are the program file's, in [`crate::program::spec`].
@@ -231,10 +232,7 @@ fn duplicates<T: Section>(items: &[T], errors: &mut Vec<ConfigError>) {
     let mut seen = BTreeSet::new();
     for (i, item) in items.iter().enumerate() {
         if !seen.insert(item.key()) {
-            errors.push(ConfigError {
-                path: format!("{}[{i}]", T::NAME),
-                message: format!("{} '{}' is defined twice", T::OBJECT, item.key()),
-            });
+            errors.push(ConfigError::said(format!("{}[{i}]", T::NAME), said::defined_twice(T::OBJECT, item.key())));
         }
     }
 }
@@ -330,8 +328,8 @@ fn key_field(section: &str) -> Option<&'static str> {
     SECTIONS.iter().find(|(s, _)| *s == section).map(|(_, k)| *k)
 }
 
-fn problem(path: impl Into<String>, message: impl Into<String>) -> Vec<ConfigError> {
-    vec![ConfigError { path: path.into(), message: message.into() }]
+fn problem(path: impl Into<String>, said: Said) -> Vec<ConfigError> {
+    vec![ConfigError::said(path, said)]
 }
 
 /// Problems of a one-object document ([`ConfigDocument::of_object`]) with their paths
@@ -377,20 +375,20 @@ impl ConfigDocument {
     pub fn of_object(section: &str, id: &str, mut object: serde_json::Value) -> Result<ConfigDocument, Vec<ConfigError>> {
         let Some(field) = key_field(section) else {
             let known: Vec<&str> = SECTIONS.iter().map(|(s, _)| *s).collect();
-            return Err(problem("", format!("unknown section '{section}': one of {}", known.join(", "))));
+            return Err(problem("", said::unknown_section(section, known.join(", "))));
         };
-        let Some(map) = object.as_object_mut() else { return Err(problem("", "the object must be a JSON object")) };
+        let Some(map) = object.as_object_mut() else { return Err(problem("", said::object_not_json())) };
         match map.get(field) {
             None => {
                 map.insert(field.to_owned(), serde_json::Value::String(id.to_owned()));
             }
             Some(serde_json::Value::String(given)) if given == id => {}
-            Some(_) => return Err(problem(field, format!("this is '{id}': to rename it, create the new one and remove this one"))),
+            Some(_) => return Err(problem(field, said::no_rename(id))),
         }
         let doc = serde_json::json!({ section: [object] });
         serde_path_to_error::deserialize::<_, ConfigDocument>(doc).map_err(|e| {
             let path = e.path().to_string();
-            within_object(section, problem(path, e.into_inner().to_string()))
+            within_object(section, vec![ConfigError::text(path, e.into_inner().to_string())])
         })
     }
 
@@ -427,7 +425,11 @@ impl ConfigDocument {
         duplicates(&self.campaigns, &mut errors);
         for (i, s) in self.stores.iter().enumerate() {
             if let Err(e) = s.validate() {
-                errors.push(ConfigError { path: format!("stores[{i}].name"), message: e.to_string() });
+                let path = format!("stores[{i}].name");
+                errors.push(match e.said() {
+                    Some(said) => ConfigError::said(path, said),
+                    None => ConfigError::text(path, e.to_string()),
+                });
             }
         }
         if errors.is_empty() { Ok(()) } else { Err(errors) }
@@ -450,31 +452,33 @@ impl ConfigDocument {
             if let Some(before) = current.currencies.iter().find(|s| s.code == c.code)
                 && (before.scale != c.scale || before.kind != c.kind)
             {
-                errors.push(ConfigError {
-                    path: format!("currencies[{i}]"),
-                    message: format!(
-                        "currency '{}' is stored as {} with scale {}; kind and scale cannot change \
-                         (balances are kept in its minor units): define a new currency instead",
-                        c.code,
-                        before.kind.name(),
-                        before.scale.places()
-                    ),
-                });
+                errors.push(ConfigError::said(
+                    format!("currencies[{i}]"),
+                    said::currency_fixed(&c.code, before.kind.name(), before.scale.places()),
+                ));
             }
         }
         let (merged, steps) = combine(current, self, mode);
+        // A campaign's status moves only as its lifecycle allows, whoever sends it.
+        for (i, c) in merged.campaigns.iter().enumerate() {
+            if let Some(before) = current.campaigns.iter().find(|b| b.id == c.id)
+                && let Err(why) = before.status.may_become(c.status)
+            {
+                errors.push(ConfigError::said(format!("{}.status", file_path(&merged.campaigns, &self.campaigns, i)), why));
+            }
+        }
         for (i, s) in merged.stores.iter().enumerate() {
             let money = merged.currencies.iter().find(|c| c.code == s.currency).map(|c| c.kind);
             if money != Some(CurrencyKind::Money) {
-                errors.push(ConfigError {
-                    path: format!("{}.currency", file_path(&merged.stores, &self.stores, i)),
-                    message: format!("store currency '{}' must be a money currency defined in [[currencies]]", s.currency),
-                });
+                errors.push(ConfigError::said(
+                    format!("{}.currency", file_path(&merged.stores, &self.stores, i)),
+                    said::store_currency_money(&s.currency),
+                ));
             }
         }
         if let Err(compile) = crate::program::Program::compile(&merged, 0) {
             for e in compile {
-                errors.push(ConfigError { path: self.file_error_path(&merged, &e.path), message: e.message });
+                errors.push(ConfigError { path: self.file_error_path(&merged, &e.path), ..e });
             }
         }
         if errors.is_empty() { Ok((merged, steps)) } else { Err(errors) }
@@ -526,6 +530,23 @@ mod tests {
 
     fn eur() -> CurrencySpec {
         currency("EUR", CurrencyKind::Money, 2)
+    }
+
+    #[test]
+    fn a_file_moves_a_campaigns_status_only_as_its_lifecycle_allows() {
+        let with = |status: &str| {
+            let campaign = serde_json::json!({"id": "w", "status": status, "rewards": [{"type": "discount", "percent": "5"}]});
+            let doc = serde_json::json!({"currencies": [{"code": "EUR", "kind": "money", "scale": 2}], "campaigns": [campaign]});
+            serde_json::from_value::<ConfigDocument>(doc).unwrap()
+        };
+        let (archived, _) = with("archived").merge_into(&ConfigDocument::default()).unwrap();
+        let refused = with("active").merge_into(&archived).unwrap_err();
+        assert_eq!(refused.len(), 1, "{refused:?}");
+        assert_eq!(refused[0].path, "campaigns[0].status");
+        assert_eq!(refused[0].said, Some(said::archived_stays()));
+        let (active, _) = with("active").merge_into(&with("draft").merge_into(&ConfigDocument::default()).unwrap().0).unwrap();
+        assert!(with("draft").merge_into(&active).is_err(), "a campaign that has run is no draft again");
+        assert!(with("paused").merge_into(&active).is_ok() && with("active").merge_into(&active).is_ok());
     }
 
     #[test]
@@ -609,7 +630,7 @@ mod tests {
         assert_eq!(err[0].path, "offline_days");
         let err = ConfigDocument::of_object("stores", "z", serde_json::json!({"id": "y", "name": "Z"})).unwrap_err();
         assert_eq!(err[0].path, "id");
-        let errs = within_object("campaigns", vec![ConfigError { path: "campaigns[0].rewards[1].percent".into(), message: "x".into() }]);
+        let errs = within_object("campaigns", vec![ConfigError::text("campaigns[0].rewards[1].percent", "x")]);
         assert_eq!(errs[0].path, "rewards[1].percent");
         // Removal names only the object; the rest stays.
         let gone = ConfigDocument::of_object("stores", "a", current.object("stores", "a").unwrap()).unwrap();

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::access::{CHANNELS, Invalid, is_channel};
+use crate::said;
 use crate::time::Timestamp;
 
 /// What a CRM entry is.
@@ -41,7 +42,7 @@ impl EntryKind {
 
     pub fn parse(s: &str) -> Result<Self, Invalid> {
         Self::ALL.into_iter().find(|k| k.name() == s).ok_or_else(|| {
-            Invalid(format!("a CRM entry is one of {}", Self::ALL.map(Self::name).join(", ")))
+            Invalid(said::crm_kind(Self::ALL.map(Self::name).join(", ")))
         })
     }
 
@@ -71,7 +72,7 @@ impl EntryStatus {
         Self::ALL
             .into_iter()
             .find(|k| k.name() == s)
-            .ok_or_else(|| Invalid(format!("a status is one of {}", Self::ALL.map(Self::name).join(", "))))
+            .ok_or_else(|| Invalid(said::crm_status(Self::ALL.map(Self::name).join(", "))))
     }
 }
 
@@ -86,15 +87,15 @@ pub fn check_entry(
     due_at: Option<Timestamp>,
     channel: Option<&str>,
 ) -> Result<(), Invalid> {
-    crate::text::lines("body", body, 10_000).map_err(|e| Invalid(format!("a CRM entry's {e}")))?;
+    crate::text::lines("a CRM entry's body", body, 10_000).map_err(|e| Invalid(e.said()))?;
     if about_customer == about_organisation {
-        return Err(Invalid("a CRM entry is about one customer or one organisation".into()));
+        return Err(Invalid(said::crm_subject()));
     }
     if kind.is_due() && due_at.is_none() {
-        return Err(Invalid("tasks and reminders need a due time".into()));
+        return Err(Invalid(said::crm_due_needed()));
     }
     if channel.is_some_and(|ch| !is_channel(ch)) {
-        return Err(Invalid(format!("a channel is one of {}", CHANNELS.join(", "))));
+        return Err(Invalid(said::crm_channel(CHANNELS.join(", "))));
     }
     Ok(())
 }

@@ -71,6 +71,7 @@ pub mod program;
 pub mod receipt;
 pub mod refusal;
 pub mod returns;
+pub mod said;
 pub mod simulate;
 pub mod text;
 pub mod time;

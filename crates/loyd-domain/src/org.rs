@@ -17,6 +17,17 @@ pub enum OrgError {
     UnknownTimeZone(String),
 }
 
+impl OrgError {
+    /// What this says, by key, where it has one.
+    pub fn said(&self) -> Option<crate::said::Said> {
+        match self {
+            OrgError::BadName { max } => Some(crate::said::store_name(max)),
+            OrgError::BadOfflineDays { max } => Some(crate::said::offline_days_range(max)),
+            OrgError::Id(_) | OrgError::UnknownTimeZone(_) => None,
+        }
+    }
+}
+
 /// An IANA time zone name that the time-zone database knows: `Europe/Riga`. Keeps
 /// the zone it names, so using it needs no database lookup.
 #[derive(Debug, Clone)]

@@ -5,6 +5,7 @@
 use jiff::Timestamp;
 
 use crate::ids::{AssetCode, ClientOpId};
+use crate::said::{self, Said};
 
 /// Why a receipt (or another POS operation) is refused. Each maps to a stable code of
 /// the POS API ([`ReceiptError::code`]).
@@ -92,6 +93,38 @@ impl ReceiptError {
             | Self::TooManyAttempts(c) => Some(c),
             _ => None,
         }
+    }
+
+    /// What this says, by key ([`crate::said`]); `None` for refusals in free text.
+    pub fn said(&self) -> Option<Said> {
+        use ReceiptError as R;
+        Some(match self {
+            R::UnknownCard(c) => said::card_unknown(c),
+            R::UnknownCustomer => said::customer_unknown(),
+            R::UnknownCode => said::code_unknown(),
+            R::CardBlocked(c) => said::card_blocked(c),
+            R::CardExpired(c) => said::card_expired(c),
+            R::CardNotActive(c) => said::card_not_active(c),
+            R::CardAlreadyActive(c) => said::card_already_active(c),
+            R::WrongPin(c) => said::wrong_pin(c),
+            R::TooManyAttempts(c) => said::too_many_attempts(c),
+            R::InsufficientFunds { what, available, requested } => said::insufficient_funds(what, available, requested),
+            R::BelowMinimumRedeem { currency, minimum } => said::below_minimum_redeem(currency, minimum),
+            R::RedeemLimitExceeded { currency, max, step: None } => said::redeem_limit(max, currency),
+            R::RedeemLimitExceeded { currency, max, step: Some(step) } => said::redeem_limit_step(max, currency, step),
+            R::CurrencyNotAccepted { currency, held_in, store } => said::currency_not_accepted(currency, held_in, store),
+            R::ReceiptNotFound(r) => said::receipt_not_found(r),
+            R::CouponUnknown(c) => said::coupon_unknown(c),
+            R::CouponUsed(c) => said::coupon_used(c),
+            R::CouponExpired(c) => said::coupon_expired(c),
+            R::Invalid(_)
+            | R::PassExhausted(_)
+            | R::PassExpired(_)
+            | R::ReturnExceedsReceipt(_)
+            | R::ReceiptCancelled(_)
+            | R::CouponNotApplicable { .. }
+            | R::TimeOutOfRange { .. } => return None,
+        })
     }
 
     /// The stable error code of POS-API.md.

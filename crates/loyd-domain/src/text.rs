@@ -29,6 +29,17 @@ pub enum TextError {
 }
 
 impl TextError {
+    /// What this says, by key ([`crate::said`]).
+    pub fn said(&self) -> crate::said::Said {
+        use crate::said;
+        match self {
+            TextError::Empty { field } => said::text_empty(field),
+            TextError::TooLong { field, max } => said::text_too_long(field, max),
+            TextError::Control { field } => said::text_control(field),
+            TextError::Alphabet { field, allowed } => said::text_alphabet(field, allowed),
+        }
+    }
+
     /// The field the error names.
     pub fn field(&self) -> &str {
         match self {

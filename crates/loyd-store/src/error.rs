@@ -4,6 +4,7 @@
 use loyd_domain::config::ConfigError;
 use loyd_domain::ledger::BatchError;
 use loyd_domain::receipt::ReceiptError;
+use loyd_domain::said::Said;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -27,6 +28,9 @@ pub enum StoreError {
     /// Input that reached storage and breaks a rule only storage can check.
     #[error("{0}")]
     Invalid(String),
+    /// Input that breaks a rule of the domain, said by key ([`loyd_domain::said`]).
+    #[error("{0}")]
+    Rule(Said),
     /// A configuration document that cannot be applied; every problem with its path.
     #[error("the configuration has {} problem(s): {}", .0.len(), .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))]
     Config(Vec<ConfigError>),
@@ -51,7 +55,7 @@ impl StoreError {
 
 impl From<loyd_domain::access::Invalid> for StoreError {
     fn from(e: loyd_domain::access::Invalid) -> Self {
-        StoreError::Invalid(e.0)
+        StoreError::Rule(e.0)
     }
 }
 

@@ -570,7 +570,7 @@ pub(crate) async fn set_status(state: &AppState, actor: &Actor, id: &str, status
     let to = CampaignStatus::parse(status).ok_or_else(|| ApiError::validation(format!("status: '{status}' is not one of draft, active, paused, archived")))?;
     let current = object(state, "campaigns", id).await?.object;
     let from = current.get("status").and_then(|s| s.as_str()).and_then(CampaignStatus::parse).unwrap_or_default();
-    from.may_become(to).map_err(|why| ApiError::new(ErrorCode::Conflict, format!("campaign '{id}' is {}: {why}", from.name())))?;
+    from.may_become(to).map_err(|why| ApiError::said(ErrorCode::Conflict, why))?;
     patched(state, actor, ("campaigns", id), &json!({ "status": to.name() }), false).await
 }
 

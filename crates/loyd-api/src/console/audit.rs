@@ -105,7 +105,7 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(q): Q
             });
             (rows, older, None)
         }
-        Err(e) => (Vec::new(), None, Some(e.message)),
+        Err(e) => (Vec::new(), None, Some(super::refusal(lang.words(), &e))),
     };
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let s = Session::of(&actor.principal, &secret, lang.words(), "/admin/audit");

@@ -532,7 +532,7 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap, Form(pair
     campaign["id"] = Value::String(id.clone());
     match put(&state, &actor, ("campaigns", &id), campaign, false).await {
         Ok(done) => Redirect::to(&format!("/admin/campaigns/{id}?saved={}", done.version.unwrap_or(0))).into_response(),
-        Err(e) => refuse(form::problems_of(&e)).await,
+        Err(e) => refuse(form::problems_of(&e, t)).await,
     }
 }
 
@@ -555,7 +555,7 @@ pub async fn save(State(state): State<AppState>, headers: HeaderMap, Path(id): P
     if problems.is_empty() {
         match put(&state, &actor, ("campaigns", &id), campaign, false).await {
             Ok(done) => return Redirect::to(&format!("/admin/campaigns/{id}?saved={}", done.version.unwrap_or(0))).into_response(),
-            Err(e) => problems = form::problems_of(&e),
+            Err(e) => problems = form::problems_of(&e, t),
         }
     }
     draw.page(StatusCode::UNPROCESSABLE_ENTITY, Some(&id), &stored, values, problems, None).await
@@ -588,7 +588,7 @@ pub async fn lifecycle(State(state): State<AppState>, headers: HeaderMap, Path(i
             };
             let draw = Draw { state: &state, lang, actor: &actor, secret: &secret };
             let values = values_of(&stored, &opts.zone_of(&stored));
-            draw.page(StatusCode::CONFLICT, Some(&id), &stored, values, form::problems_of(&e), None).await
+            draw.page(StatusCode::CONFLICT, Some(&id), &stored, values, form::problems_of(&e, lang.words()), None).await
         }
     }
 }
@@ -625,7 +625,7 @@ async fn proposal(state: &AppState, values: &Values, t: &Catalogue) -> Result<Re
     campaign["status"] = Value::String("active".into());
     Ok(match ConfigDocument::of_object("campaigns", &id, campaign) {
         Ok(change) => Ok((id, change, opts, doc)),
-        Err(p) => Err(p.into_iter().map(|e| e.to_string()).collect()),
+        Err(p) => Err(p.into_iter().map(|e| form::problem_of(e, t)).map(|p| format!("{}: {}", p.path, p.message)).collect()),
     })
 }
 
@@ -655,8 +655,8 @@ pub async fn simulate(State(state): State<AppState>, headers: HeaderMap, Form(pa
     let period = format!("{} – {}", lang.day(first), lang.day(today));
     let report = match simulated(&state, &actor, change, &q).await {
         Ok(Ok(r)) => r,
-        Ok(Err(e)) => return fragment(Vec::new(), form::problems_of(&ApiError::from(e)).into_iter().map(|p| format!("{}: {}", p.path, p.message)).collect(), period),
-        Err(e) => return fragment(Vec::new(), vec![e.message], period),
+        Ok(Err(e)) => return fragment(Vec::new(), form::problems_of(&ApiError::from(e), t).into_iter().map(|p| format!("{}: {}", p.path, p.message)).collect(), period),
+        Err(e) => return fragment(Vec::new(), vec![super::refusal(t, &e)], period),
     };
     // Money in the stores' currency when they share one; else in minor units.
     let currencies: std::collections::BTreeSet<_> = doc.stores.iter().filter(|s| store.as_deref().is_none_or(|x| x == s.id.as_str())).map(|s| s.currency.clone()).collect();
@@ -750,6 +750,6 @@ pub async fn preview(State(state): State<AppState>, headers: HeaderMap, Form(pai
     };
     match crate::admin::programs::previewed(&state, &actor, change, &store, receipt).await {
         Ok(answer) => fragment(Some(answer), Vec::new(), skus),
-        Err(e) => fragment(None, form::problems_of(&e).into_iter().map(|p| if p.path.is_empty() { p.message } else { format!("{}: {}", p.path, p.message) }).collect(), skus),
+        Err(e) => fragment(None, form::problems_of(&e, t).into_iter().map(|p| if p.path.is_empty() { p.message } else { format!("{}: {}", p.path, p.message) }).collect(), skus),
     }
 }

@@ -131,7 +131,7 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap, Path(seri
     let Ok(count) = form.count.trim().parse::<u32>() else { return refused(t.get("coupons.count_invalid").to_owned()).await };
     match generate(&state, &actor, &series, count, None, Refused::operation(&form)).await {
         Ok(coupons) => coupons_csv(&series, &coupons),
-        Err(e) if e.code == crate::error::ErrorCode::ValidationFailed => refused(format!("{} ({})", t.get("coupons.count_invalid"), e.message)).await,
+        Err(e) if e.code == crate::error::ErrorCode::ValidationFailed => refused(format!("{} ({})", t.get("coupons.count_invalid"), super::refusal(t, &e))).await,
         Err(e) => refused(Refused::say(t, e)).await,
     }
 }

@@ -132,7 +132,7 @@ impl CustomerPage {
 fn say(lang: Lang, e: &ApiError) -> String {
     match e.code {
         ErrorCode::Forbidden => lang.words().get("customers.forbidden").to_owned(),
-        _ => e.message.clone(),
+        _ => super::refusal(lang.words(), e),
     }
 }
 
@@ -444,7 +444,7 @@ pub async fn statement(State(state): State<AppState>, headers: HeaderMap, Path(i
             remember_lang(&mut res, q.lang.as_deref());
             res
         }
-        Err(e) if e.code == ErrorCode::Forbidden => (StatusCode::FORBIDDEN, Html(e.message)).into_response(),
+        Err(e) if e.code == ErrorCode::Forbidden => (StatusCode::FORBIDDEN, Html(super::refusal(lang.words(), &e))).into_response(),
         Err(e) if e.code == ErrorCode::NotFound || e.code == ErrorCode::ValidationFailed => {
             (StatusCode::NOT_FOUND, Html(lang.words().get("customers.no_statement").to_owned())).into_response()
         }

@@ -90,7 +90,7 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(q): Q
             });
             (rows.collect(), older, None)
         }
-        Err(e) => (Vec::new(), None, Some(e.message)),
+        Err(e) => (Vec::new(), None, Some(super::refusal(lang.words(), &e))),
     };
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let s = Session::of(&actor.principal, &secret, lang.words(), "/admin/failures");

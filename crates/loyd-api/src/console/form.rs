@@ -181,19 +181,32 @@ pub fn build(base: &Value, values: &Values, plain: &[Spec], rows: Option<&Rows>,
     (object, problems)
 }
 
-/// The problems of a refused change, with paths inside the object.
-pub fn problems_of(e: &crate::error::ApiError) -> Vec<Problem> {
+/// The problems of a refused change, with paths inside the object, said in the page's
+/// language.
+pub fn problems_of(e: &crate::error::ApiError, t: &Catalogue) -> Vec<Problem> {
     let listed = e.details.as_ref().and_then(|d| d.get("problems")).and_then(Value::as_array);
     match listed {
         Some(items) => items
             .iter()
-            .map(|p| Problem {
-                path: p.get("path").and_then(Value::as_str).unwrap_or_default().to_owned(),
-                message: p.get("message").and_then(Value::as_str).unwrap_or_default().to_owned(),
-            })
+            .map(|p| Problem { path: p.get("path").and_then(Value::as_str).unwrap_or_default().to_owned(), message: message_of(p, t) })
             .collect(),
-        None => vec![Problem { path: String::new(), message: e.message.clone() }],
+        None => vec![Problem { path: String::new(), message: super::refusal(t, e) }],
     }
+}
+
+/// A problem's message as the API answers it (`message`, and `kind` and `args` when the
+/// domain says it by key), in the page's language.
+pub fn message_of(problem: &Value, t: &Catalogue) -> String {
+    let kind = problem.get("kind").and_then(Value::as_str);
+    let args = problem.get("args").and_then(Value::as_object);
+    kind.zip(args)
+        .and_then(|(kind, args)| t.say_kind(kind, args))
+        .unwrap_or_else(|| problem.get("message").and_then(Value::as_str).unwrap_or_default().to_owned())
+}
+
+/// A problem of a program, in the page's language.
+pub fn problem_of(e: loyd_domain::config::ConfigError, t: &Catalogue) -> Problem {
+    Problem { message: e.said.as_ref().map_or(e.message, |s| t.say(s)), path: e.path }
 }
 
 /// The form's pairs, its CSRF token and the rest.

@@ -5,6 +5,8 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
+use loyd_domain::said::Said;
+
 /// A language the console speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lang {
@@ -34,6 +36,17 @@ impl Lang {
     /// The first language of an `Accept-Language` header the console speaks.
     pub fn from_accept(header: &str) -> Option<Lang> {
         header.split(',').filter_map(|part| Lang::parse(part.split(';').next().unwrap_or_default())).next()
+    }
+
+    /// The texts of the domain's messages ([`loyd_domain::said`]) in this language;
+    /// English has them in the domain.
+    fn said_source(self) -> &'static str {
+        match self {
+            Lang::En => "",
+            Lang::Ru => include_str!("i18n/said.ru.toml"),
+            Lang::Lv => include_str!("i18n/said.lv.toml"),
+            Lang::Et => include_str!("i18n/said.et.toml"),
+        }
     }
 
     fn source(self) -> &'static str {
@@ -92,14 +105,45 @@ impl Lang {
 pub struct Catalogue {
     pub lang: Lang,
     texts: HashMap<String, String>,
+    /// The domain's messages by key, and the words `{what}` stands for (`what.card`).
+    said: HashMap<String, String>,
 }
 
 impl Catalogue {
     fn load(lang: Lang) -> Catalogue {
         // The files are part of the binary and checked by the tests: a broken one is a
         // build defect, not a run-time condition.
-        let texts = toml::from_str(lang.source()).unwrap_or_else(|e| panic!("the {} catalogue does not parse: {e}", lang.code()));
-        Catalogue { lang, texts }
+        let parse = |source: &str| -> HashMap<String, String> {
+            toml::from_str(source).unwrap_or_else(|e| panic!("the {} catalogue does not parse: {e}", lang.code()))
+        };
+        Catalogue { lang, texts: parse(lang.source()), said: parse(lang.said_source()) }
+    }
+
+    /// A message of the domain in this language: its text here (English: the domain's)
+    /// with its values filled in, a `{what}` by this language's word for it.
+    pub fn say(&self, said: &Said) -> String {
+        let template = match self.lang {
+            Lang::En => Said::template(said.key),
+            _ => self.said.get(said.key).map(String::as_str).or_else(|| Said::template(said.key)),
+        };
+        said.fill(template.unwrap_or(said.key), |name, value| match name {
+            "what" => self.said.get(&format!("what.{}", value.replace('_', " "))).cloned().unwrap_or_else(|| value.to_owned()),
+            _ => value.to_owned(),
+        })
+    }
+
+    /// A message of the domain as it comes in an API answer (`kind`, `args`), in this
+    /// language; `None` for a kind the domain does not have.
+    pub fn say_kind(&self, kind: &str, args: &serde_json::Map<String, serde_json::Value>) -> Option<String> {
+        let (key, _) = loyd_domain::said::TEXTS.iter().find(|(k, _)| *k == kind)?;
+        let args = args
+            .iter()
+            .filter_map(|(name, v)| {
+                let name = Said::placeholders(Said::template(key)?).into_iter().find(|p| p == name)?;
+                Some((name, v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
+            })
+            .collect();
+        Some(self.say(&Said { key, args }))
     }
 
     /// The text of `key`; the key itself when it is missing (the tests make sure none is).
@@ -131,6 +175,37 @@ mod tests {
             }
         }
         assert_ne!(Lang::Ru.words().get("login.title"), Lang::En.words().get("login.title"));
+    }
+
+    #[test]
+    fn every_language_says_every_message_of_the_domain_with_the_same_values() {
+        use loyd_domain::said::{TEXTS, WORDS};
+        let expected: BTreeSet<String> =
+            TEXTS.iter().map(|(k, _)| (*k).to_owned()).chain(WORDS.iter().map(|w| format!("what.{w}"))).collect();
+        for lang in [Lang::Ru, Lang::Lv, Lang::Et] {
+            let said = &lang.words().said;
+            let keys: BTreeSet<String> = said.keys().cloned().collect();
+            assert_eq!(keys, expected, "{}: the domain's messages and this catalogue differ", lang.code());
+            for (key, english) in TEXTS {
+                let mut want = Said::placeholders(english);
+                let mut have = Said::placeholders(&said[*key]);
+                want.sort_unstable();
+                want.dedup();
+                have.sort_unstable();
+                have.dedup();
+                assert_eq!(have, want, "{}: {key} has other values than the English text", lang.code());
+            }
+        }
+    }
+
+    #[test]
+    fn a_message_of_the_domain_is_said_in_the_language_with_its_words() {
+        let twice = loyd_domain::said::defined_twice("card_series", "gold");
+        assert_eq!(Lang::En.words().say(&twice), "card_series 'gold' is defined twice");
+        assert_eq!(Lang::Ru.words().say(&twice), "описано дважды: серия карт «gold»; оставьте одно описание");
+        let args = serde_json::json!({ "what": "customer", "id": "c1" });
+        assert_eq!(Lang::Lv.words().say_kind("not_found", args.as_object().unwrap()).as_deref(), Some("nepastāv: pircējs „c1“"));
+        assert_eq!(Lang::Et.words().say_kind("no_such_kind", args.as_object().unwrap()), None);
     }
 
     #[test]

@@ -123,7 +123,7 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(q): Q
     let jobs = match overview(&state).await {
         Ok(jobs) => jobs,
         Err(e) => {
-            error = Some(e.message);
+            error = Some(super::refusal(t, &e));
             Vec::new()
         }
     };
@@ -141,7 +141,7 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(q): Q
             (p.runs.into_iter().map(|r| view(lang, r)).collect(), p.next_before.map(|b| format!("/admin/jobs?before={b}{keep}")))
         }
         Err(e) => {
-            error = Some(e.message);
+            error = Some(super::refusal(t, &e));
             (Vec::new(), None)
         }
     };

@@ -219,6 +219,12 @@ pub struct LoginForm {
     csrf: String,
 }
 
+/// What a refusal says, in the page's language where the server says it by key
+/// ([`loyd_domain::said`]); in the server's words otherwise.
+pub(crate) fn refusal(t: &Catalogue, e: &crate::error::ApiError) -> String {
+    e.said.as_ref().map_or_else(|| e.message.clone(), |s| t.say(s))
+}
+
 /// What a person typed in a field, trimmed; `None` when they left it empty.
 pub(crate) fn filled(text: &str) -> Option<String> {
     Some(text.trim().to_owned()).filter(|t| !t.is_empty())
@@ -306,7 +312,7 @@ impl Refused {
     /// What to say of a refused batch: in the page's words when the same form was sent
     /// twice, the server's otherwise.
     pub(crate) fn say(t: &Catalogue, e: crate::error::ApiError) -> String {
-        if e.code == crate::error::ErrorCode::AlreadyExists { t.get("batch.already_made").to_owned() } else { e.message }
+        if e.code == crate::error::ErrorCode::AlreadyExists { t.get("batch.already_made").to_owned() } else { refusal(t, &e) }
     }
 
     /// The operation id a batch form sent, if any.

@@ -51,7 +51,7 @@ async fn list_page(state: &AppState, lang: Lang, actor: &Actor, secret: &str, q:
             let keep = if name.is_empty() { String::new() } else { format!("&name={}", url_escape(&name)) };
             (p.organisations, p.next_after.map(|a| format!("/admin/organisations?after={a}{keep}")), error)
         }
-        Err(e) => (Vec::new(), None, Some(e.message)),
+        Err(e) => (Vec::new(), None, Some(super::refusal(lang.words(), &e))),
     };
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let s = Session::of(&actor.principal, secret, lang.words(), "/admin/customers");
@@ -90,7 +90,7 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap, Form(form
     match created(&state, &actor, NewOrganisation { name: form.name.trim().to_owned(), tax_id }).await {
         Ok(o) => Redirect::to(&format!("/admin/organisations/{}", o.id)).into_response(),
         Err(e) => {
-            let said = if e.code == ErrorCode::AlreadyExists { lang.words().get("organisations.exists").to_owned() } else { e.message };
+            let said = if e.code == ErrorCode::AlreadyExists { lang.words().get("organisations.exists").to_owned() } else { super::refusal(lang.words(), &e) };
             list_page(&state, lang, &actor, &secret, &ListQuery::default(), (form.name, form.tax_id), Some(said)).await
         }
     }
@@ -181,6 +181,6 @@ pub async fn add_note(State(state): State<AppState>, headers: HeaderMap, Path(id
     let note = crate::admin::crm_entries::NewCrm { kind: "note".into(), channel: None, body: form.body, due_at: None, assignee: None };
     match crate::admin::crm_entries::add_organisation_entry(&state, &actor, &id, note).await {
         Ok(_) => Redirect::to(&format!("/admin/organisations/{id}#crm")).into_response(),
-        Err(e) => show(&state, lang, &actor, &secret, &id, Some(e.message)).await,
+        Err(e) => show(&state, lang, &actor, &secret, &id, Some(super::refusal(lang.words(), &e))).await,
     }
 }

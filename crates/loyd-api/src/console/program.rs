@@ -324,11 +324,11 @@ pub async fn import(State(state): State<AppState>, headers: HeaderMap, Form(form
                         _ => String::new(),
                     };
                     let path = if s("path").is_empty() { String::new() } else { format!("{}: ", s("path")) };
-                    format!("{at}{path}{}", s("message"))
+                    format!("{at}{path}{}", form::message_of(p, t))
                 })
                 .collect();
             if problems.is_empty() {
-                problems.push(e.message);
+                problems.push(super::refusal(t, &e));
             }
             index_page(&state, lang, &actor, &secret, Import { text: form.text, plan: None, problems }, None).await
         }
@@ -605,7 +605,7 @@ async fn save_object(state: &AppState, headers: &HeaderMap, section: &str, id: O
     built[key] = Value::String(id.clone());
     match put(state, &actor, (shape.section, &id), built, false).await {
         Ok(done) => Redirect::to(&format!("/admin/program/{}/{id}?saved={}", shape.section, done.version.unwrap_or(0))).into_response(),
-        Err(e) => refuse(form::problems_of(&e), base).await,
+        Err(e) => refuse(form::problems_of(&e, t), base).await,
     }
 }
 
@@ -638,7 +638,7 @@ pub async fn remove(State(state): State<AppState>, headers: HeaderMap, Path((sec
             };
             let values = form::read(&stored, shape.fields, shape.rows.as_ref(), &zone_of(&doc));
             let draw = Draw { state: &state, lang, actor: &actor, secret: &secret, shape };
-            draw.page(StatusCode::CONFLICT, Some(&id), &stored, values, form::problems_of(&e), None).await
+            draw.page(StatusCode::CONFLICT, Some(&id), &stored, values, form::problems_of(&e, lang.words()), None).await
         }
     }
 }

@@ -147,7 +147,7 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap, Form(form
     let body = NewUserRequest { login: form.login.trim().to_lowercase(), password: form.password.clone(), role: form.role.clone(), stores };
     match create_user(&state, &actor, body).await {
         Ok(_) => Redirect::to("/admin/staff").into_response(),
-        Err(e) => show(&state, lang, &actor, &secret, Outcome { form, error: Some(message(&e)), ..Outcome::default() }).await,
+        Err(e) => show(&state, lang, &actor, &secret, Outcome { form, error: Some(super::refusal(lang.words(), &e)), ..Outcome::default() }).await,
     }
 }
 
@@ -159,13 +159,13 @@ pub async fn switch(State(state): State<AppState>, headers: HeaderMap, Path(logi
     };
     let disabled = match state.store.users().await {
         Ok(users) => users.iter().find(|u| u.login == login).map(|u| u.disabled),
-        Err(e) => return show(&state, lang, &actor, &secret, Outcome { error: Some(ApiError::from(e).message), ..Outcome::default() }).await,
+        Err(e) => return show(&state, lang, &actor, &secret, Outcome { error: Some(super::refusal(lang.words(), &ApiError::from(e))), ..Outcome::default() }).await,
     };
     let Some(disabled) = disabled else { return Redirect::to("/admin/staff").into_response() };
     let change = UserChanges { password: None, role: None, stores: None, disabled: Some(!disabled) };
     match update(&state, &actor, login, change).await {
         Ok(_) => Redirect::to("/admin/staff").into_response(),
-        Err(e) => show(&state, lang, &actor, &secret, Outcome { error: Some(message(&e)), ..Outcome::default() }).await,
+        Err(e) => show(&state, lang, &actor, &secret, Outcome { error: Some(super::refusal(lang.words(), &e)), ..Outcome::default() }).await,
     }
 }
 
@@ -195,14 +195,10 @@ pub async fn change(State(state): State<AppState>, headers: HeaderMap, Path(logi
     let change = UserChanges { password, role: Some(form.role.clone()), stores: Some(stores), disabled: None };
     match update(&state, &actor, login.clone(), change).await {
         Ok(_) => Redirect::to("/admin/staff").into_response(),
-        Err(e) => show(&state, lang, &actor, &secret, Outcome { user_error: Some((login, message(&e))), ..Outcome::default() }).await,
+        Err(e) => show(&state, lang, &actor, &secret, Outcome { user_error: Some((login, super::refusal(lang.words(), &e))), ..Outcome::default() }).await,
     }
 }
 
-/// What a refused change says: the domain's reason (it names the field).
-fn message(e: &ApiError) -> String {
-    e.message.clone()
-}
 
 pub async fn create_key(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<NewKeyForm>) -> Response {
     let (lang, actor, secret) = match checked(&state, &headers, &form.csrf, Permission::UsersManage).await {
@@ -212,7 +208,7 @@ pub async fn create_key(State(state): State<AppState>, headers: HeaderMap, Form(
     let body = NewApiKey { name: form.name.trim().to_owned(), role: form.role.clone() };
     let o = match new_key(&state, &actor, body).await {
         Ok(created) => Outcome { created: Some(created), ..Outcome::default() },
-        Err(e) => Outcome { key_error: Some(message(&e)), ..Outcome::default() },
+        Err(e) => Outcome { key_error: Some(super::refusal(lang.words(), &e)), ..Outcome::default() },
     };
     show(&state, lang, &actor, &secret, o).await
 }
@@ -224,6 +220,6 @@ pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, Path(name
     };
     match revoke_key(&state, &actor, name).await {
         Ok(()) => Redirect::to("/admin/staff").into_response(),
-        Err(e) => show(&state, lang, &actor, &secret, Outcome { key_error: Some(message(&e)), ..Outcome::default() }).await,
+        Err(e) => show(&state, lang, &actor, &secret, Outcome { key_error: Some(super::refusal(lang.words(), &e)), ..Outcome::default() }).await,
     }
 }

@@ -115,7 +115,7 @@ fn say(lang: Lang, e: &ApiError) -> String {
     match e.code {
         ErrorCode::AlreadyExists => t.get("stores.exists").to_owned(),
         ErrorCode::ValidationFailed => t.get("stores.invalid").to_owned(),
-        _ => e.message.clone(),
+        _ => super::refusal(t, e),
     }
 }
 

@@ -79,6 +79,11 @@ async fn signed_in_as(app: &TestApp, login: &str, role: &str, stores: &[&str], l
     Signed { page }
 }
 
+/// The texts the console's catalogues give (i18n/said.lv.toml, said.et.toml).
+const LV_NOT_EMAIL: &str = "„anna-at-example“ nav e-pasta adrese";
+const ET_PASSWORD: &str = "parool peab olema 10 kuni 256 märki pikk";
+const ET_LOGIN_TAKEN: &str = "juba olemas: töötaja „mara“";
+
 /// The dashboard's count of customers with a purchase in 30 days.
 fn active(html: &str) -> &str {
     html.split(r#"data-figure="active">"#).nth(1).and_then(|r| r.split('<').next()).expect("the figure is shown")
@@ -1066,6 +1071,62 @@ async fn post_to(app: &TestApp, cookie: &str, path: &str, body: String) -> u16 {
 }
 
 both_backends! {
+    async fn refusals_are_said_in_the_staff_members_language_and_the_api_names_each_problem_by_its_kind(db: TestDb) {
+        let app = spawn_example(db, "s8-tiers.toml").await;
+        crate::helpers::admin(&app).await;
+        let (id, _) = app.customer_with_card("+37120007771", "LOY").await;
+        // The API: a problem of a campaign names its kind and values beside the message.
+        let bad = json!({"name": "Dairy", "status": "draft", "rewards": [{"type": "discount", "percent": "150"}], "tiers": ["platinum"]});
+        let (status, body) = crate::helpers::call(&app, "PUT", "/v1/admin/config/campaigns/dairy", crate::helpers::ADMIN_KEY, Some(bad)).await;
+        assert_eq!(status, 422, "{body}");
+        let problems = body["error"]["details"]["problems"].as_array().unwrap();
+        let tier = problems.iter().find(|p| p["path"] == "tiers[0]").expect("the unknown tier level");
+        assert_eq!((tier["kind"].as_str(), tier["args"].clone(), tier["message"].as_str()), (Some("unknown_tier_level"), json!({"level": "platinum"}), Some("no tier has a level 'platinum'")));
+        assert!(problems.iter().any(|p| p["kind"] == "discount_exactly_one"), "{body}");
+        // The console says the same in the page's language: Russian for a marketer whose
+        // browser asks for it.
+        let in_lang = |cookie: String, lang: &'static str| {
+            let app = &app;
+            move |method: reqwest::Method, path: String, body: Option<String>| {
+                let mut r = client().request(method, app.url(&path)).header("cookie", cookie.clone()).header("accept-language", lang);
+                if let Some(body) = body {
+                    r = r.header("content-type", "application/x-www-form-urlencoded").body(body);
+                }
+                async move {
+                    let res = r.send().await.unwrap();
+                    (res.status().as_u16(), res.text().await.unwrap())
+                }
+            }
+        };
+        let marketer = in_lang(session(&app, "mara", "marketer").await, "ru");
+        let (_, page) = marketer(reqwest::Method::GET, "/admin/campaigns/~new".into(), None).await;
+        let token = csrf(&page);
+        let sent = form(&[("csrf", &token), ("id", "dairy"), ("name", "Dairy"), ("tiers", "silver"), ("rewards[0].type", "discount"), ("rewards[0].percent", "150")]);
+        let (status, page) = marketer(reqwest::Method::POST, "/admin/campaigns".into(), Some(sent)).await;
+        assert_eq!(status, 422);
+        assert!(page.contains("для скидки укажите ровно одно из: percent (0–100), amount, price или accumulated"), "{page}");
+        assert!(!page.contains("a discount needs exactly one of"), "no English left: {page}");
+        // Latvian for support: a bad e-mail, with what was typed.
+        let support = in_lang(session(&app, "sue", "support").await, "lv");
+        let path = format!("/admin/customers/c_{id}");
+        let (_, page) = support(reqwest::Method::GET, path.clone(), None).await;
+        let token = csrf(&page);
+        let sent = form(&[("csrf", &token), ("phone", "+37120007771"), ("email", "anna-at-example")]);
+        let (status, page) = support(reqwest::Method::POST, format!("{path}/profile"), Some(sent)).await;
+        assert_eq!(status, 422);
+        assert!(page.contains(LV_NOT_EMAIL), "{page}");
+        // Estonian for an admin: a password too short, and a login that exists.
+        let admin = in_lang(session(&app, "ada", "admin").await, "et");
+        let (_, page) = admin(reqwest::Method::GET, "/admin/staff".into(), None).await;
+        let token = csrf(&page);
+        let (status, page) = admin(reqwest::Method::POST, "/admin/staff".into(), Some(format!("login=pavel&password=short&role=marketer&csrf={token}"))).await;
+        assert_eq!(status, 422);
+        assert!(page.contains(ET_PASSWORD), "{page}");
+        let (status, page) = admin(reqwest::Method::POST, "/admin/staff".into(), Some(format!("login=mara&password=long-enough-1&role=marketer&csrf={token}"))).await;
+        assert_eq!(status, 422);
+        assert!(page.contains(ET_LOGIN_TAKEN), "{page}");
+    }
+
     async fn a_campaign_or_store_whose_id_is_a_word_the_console_uses_opens_like_any_other(db: TestDb) {
         let app = spawn_app(db).await;
         crate::helpers::admin(&app).await;

@@ -24,6 +24,9 @@ pub struct FileProblem {
     /// The object and field: `campaigns[2].rewards[0].percent` (empty for a syntax error).
     pub path: String,
     pub message: String,
+    /// The message by key, when it has one ([`ConfigError::said`]).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub said: Option<crate::said::Said>,
 }
 
 impl fmt::Display for FileProblem {
@@ -41,13 +44,13 @@ impl fmt::Display for FileProblem {
 pub fn parse(text: &str) -> Result<ConfigDocument, Vec<FileProblem>> {
     let (tree, syntax) = DeTable::parse_recoverable(text);
     if !syntax.is_empty() {
-        return Err(syntax.iter().map(|e| at_span(text, e.span(), String::new(), e.message().trim().to_owned())).collect());
+        return Err(syntax.iter().map(|e| at_span(text, e.span(), ConfigError::text("", e.message().trim()))).collect());
     }
     let whole = toml::from_str::<ConfigDocument>(text);
     let Err(first) = whole else { return whole.map_err(|_| Vec::new()) };
     let table: toml::Table = match toml::from_str(text) {
         Ok(t) => t,
-        Err(e) => return Err(vec![at_span(text, e.span(), String::new(), e.message().trim().to_owned())]),
+        Err(e) => return Err(vec![at_span(text, e.span(), ConfigError::text("", e.message().trim()))]),
     };
     let mut problems = Vec::new();
     for (key, value) in table {
@@ -61,18 +64,12 @@ pub fn parse(text: &str) -> Result<ConfigDocument, Vec<FileProblem>> {
             "segments" => section::<SegmentSpec>(&key, value, &mut problems),
             "campaigns" => section::<CampaignSpec>(&key, value, &mut problems),
             "restrictions" => one::<RestrictionsSpec>(key.clone(), value, &mut problems),
-            _ => problems.push(ConfigError {
-                path: key.clone(),
-                message: format!(
-                    "unknown section '{key}'; the sections are currencies, stores, card_series, counters, tiers, \
-                     coupon_series, segments, campaigns and restrictions"
-                ),
-            }),
+            _ => problems.push(ConfigError::said(key.clone(), crate::said::unknown_file_section(&key))),
         }
     }
     if problems.is_empty() {
         // Read apart every object is sound, yet the whole is not: report what serde said.
-        return Err(vec![at_span(text, first.span(), String::new(), first.message().trim().to_owned())]);
+        return Err(vec![at_span(text, first.span(), ConfigError::text("", first.message().trim()))]);
     }
     Err(locate_in(text, &tree, problems))
 }
@@ -84,7 +81,7 @@ fn section<T: DeserializeOwned>(name: &str, value: toml::Value, problems: &mut V
                 one::<T>(format!("{name}[{i}]"), item, problems);
             }
         }
-        _ => problems.push(ConfigError { path: name.into(), message: format!("'{name}' is a list: write [[{name}]] tables") }),
+        _ => problems.push(ConfigError::said(name, crate::said::section_is_list(name))),
     }
 }
 
@@ -98,7 +95,7 @@ fn one<T: DeserializeOwned>(path: String, value: toml::Value, problems: &mut Vec
         } else {
             format!("{path}.{inner}")
         };
-        problems.push(ConfigError { path, message: e.into_inner().to_string() });
+        problems.push(ConfigError::text(path, e.into_inner().to_string()));
     }
 }
 
@@ -108,17 +105,14 @@ fn one<T: DeserializeOwned>(path: String, value: toml::Value, problems: &mut Vec
 pub fn locate(text: &str, problems: Vec<ConfigError>) -> Vec<FileProblem> {
     match DeTable::parse(text) {
         Ok(tree) => locate_in(text, &tree, problems),
-        Err(_) => problems.into_iter().map(|p| FileProblem { line: None, column: None, path: p.path, message: p.message }).collect(),
+        Err(_) => problems.into_iter().map(|p| at_span(text, None, p)).collect(),
     }
 }
 
 fn locate_in(text: &str, tree: &toml::Spanned<DeTable<'_>>, problems: Vec<ConfigError>) -> Vec<FileProblem> {
     problems
         .into_iter()
-        .map(|p| match span_of(tree, &p.path) {
-            Some(span) => at_span(text, Some(span), p.path, p.message),
-            None => FileProblem { line: None, column: None, path: p.path, message: p.message },
-        })
+        .map(|p| at_span(text, span_of(tree, &p.path), p))
         .collect()
 }
 
@@ -164,12 +158,12 @@ enum Step<'a> {
     Index(usize),
 }
 
-fn at_span(text: &str, span: Option<Range<usize>>, path: String, message: String) -> FileProblem {
-    let Some(span) = span else { return FileProblem { line: None, column: None, path, message } };
-    let before = &text[..span.start.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    FileProblem { line: Some(line), column: Some(column), path, message }
+fn at_span(text: &str, span: Option<Range<usize>>, p: ConfigError) -> FileProblem {
+    let at = span.map(|span| {
+        let before = &text[..span.start.min(text.len())];
+        (before.matches('\n').count() + 1, before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1)
+    });
+    FileProblem { line: at.map(|a| a.0), column: at.map(|a| a.1), path: p.path, message: p.message, said: p.said }
 }
 
 /// Writes `doc` as a program file that [`parse`] reads back into an equal document:
@@ -265,10 +259,10 @@ mod tests {
     #[test]
     fn a_problem_found_after_reading_points_at_the_field_it_names() {
         let text = "[[stores]]\nid = \"a\"\nname = \"A\"\ntimezone = \"UTC\"\ncurrency = \"XXX\"\n";
-        let problems = locate(text, vec![ConfigError { path: "stores[0].currency".into(), message: "not defined".into() }]);
+        let problems = locate(text, vec![ConfigError::text("stores[0].currency", "not defined")]);
         assert_eq!((problems[0].line, problems[0].column), (Some(5), Some(1)), "{}", problems[0]);
         assert_eq!(problems[0].to_string(), "5:1: stores[0].currency: not defined");
-        let unwritten = locate(text, vec![ConfigError { path: "campaigns 'x' (stored, not in this file)".into(), message: "m".into() }]);
+        let unwritten = locate(text, vec![ConfigError::text("campaigns 'x' (stored, not in this file)", "m")]);
         assert_eq!(unwritten[0].line, None);
     }
 }

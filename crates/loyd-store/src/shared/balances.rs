@@ -322,7 +322,7 @@ impl Backend {
         now: Timestamp,
     ) -> Result<i64, StoreError> {
         if amount == 0 {
-            return Err(StoreError::Invalid("an adjustment needs a non-zero amount".into()));
+            return Err(StoreError::Rule(loyd_domain::said::adjustment_zero()));
         }
         loyd_domain::ids::ClientOpId::parse(&operation_id).map_err(|e| StoreError::Invalid(format!("operation_id: {e}")))?;
         loyd_domain::text::lines("reason", &reason, 1000).map_err(|e| StoreError::Invalid(e.to_string()))?;

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use loyd_domain::money;
+use loyd_domain::said;
 use loyd_domain::cards::{self, CardState};
 use loyd_domain::ids::CustomerId;
 use loyd_domain::ledger::{AccountSpec, BalancePolicy, Holder, HolderKind, LotTerms, NewTransfer};
@@ -50,7 +51,7 @@ async fn next_numbers(c: &mut Conn, spec: &loyd_domain::program::CardSeriesSpec,
     while out.len() < count as usize {
         seq += 1;
         let number = cards::series_number(&spec.prefix, spec.length, spec.check_digit, seq)
-            .ok_or_else(|| StoreError::Invalid(format!("series {} has no numbers left", spec.id)))?;
+            .ok_or_else(|| StoreError::Rule(said::series_full(&spec.id)))?;
         // A number given by hand may sit ahead in the sequence: pass over it.
         if card_row(c, &number).await?.is_none() {
             out.push(number);
@@ -79,7 +80,7 @@ async fn random_numbers(c: &mut Conn, spec: &loyd_domain::program::CardSeriesSpe
                 break;
             }
         }
-        out.push(found.ok_or_else(|| StoreError::Invalid(format!("series {} has almost no free numbers left", spec.id)))?);
+        out.push(found.ok_or_else(|| StoreError::Rule(said::series_full(&spec.id)))?);
     }
     Ok(out)
 }
@@ -91,7 +92,7 @@ pub(crate) async fn issue_in(c: &mut Conn, req: &IssueCards, program: &Program, 
         .ok_or_else(|| StoreError::NotFound { what: "card series", id: req.series.clone() })?;
     let spec = &series.spec;
     if req.count == 0 || req.count > 10_000 {
-        return Err(StoreError::Invalid("issue 1 to 10000 cards at a time".into()));
+        return Err(StoreError::Rule(said::cards_at_a_time(10_000)));
     }
     let customer = match req.customer {
         Some(id) => {
@@ -102,27 +103,27 @@ pub(crate) async fn issue_in(c: &mut Conn, req: &IssueCards, program: &Program, 
             Some(id)
         }
         None if matches!(spec.kind, CardKind::Loyalty | CardKind::Credit) => {
-            return Err(StoreError::Invalid(format!("a {} card is issued to a customer", spec.kind.name())));
+            return Err(StoreError::Rule(said::card_needs_customer(spec.kind.name())));
         }
         None => None,
     };
     if req.virtual_card {
-        let id = customer.ok_or_else(|| StoreError::Invalid("a virtual card is issued to a customer".into()))?;
+        let id = customer.ok_or_else(|| StoreError::Rule(said::card_needs_customer("virtual")))?;
         if spec.kind != CardKind::Loyalty || req.count != 1 {
-            return Err(StoreError::Invalid("a virtual card is one loyalty card".into()));
+            return Err(StoreError::Rule(said::virtual_card_one()));
         }
         let record = super::customers::customer_row(c, &secret.ring, id).await?;
         if record.and_then(|r| r.phone).is_none() {
-            return Err(StoreError::Invalid("a virtual card is bound to the customer's phone; give the customer a phone first".into()));
+            return Err(StoreError::Rule(said::virtual_card_phone()));
         }
     }
     let numbers = match &req.number {
         Some(n) => {
             if req.count != 1 {
-                return Err(StoreError::Invalid("give either a number or a count".into()));
+                return Err(StoreError::Rule(said::number_or_count()));
             }
             if !cards::valid_card_text(n) || !n.starts_with(&spec.prefix) {
-                return Err(StoreError::Invalid(format!("{n} is not a number of series {} (prefix {:?})", spec.id, spec.prefix)));
+                return Err(StoreError::Rule(said::not_series_number(n, &spec.id, &spec.prefix)));
             }
             if card_row(c, n).await?.is_some() {
                 return Err(StoreError::AlreadyExists { what: "card", id: n.clone() });

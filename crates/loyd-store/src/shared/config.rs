@@ -7,6 +7,7 @@
 //! schema can reference.
 
 use loyd_domain::config::{Action, ConfigDocument, ConfigError, Mode, PlanStep};
+use loyd_domain::said::{self, Said};
 use loyd_domain::org::StoreSpec;
 use loyd_domain::time::{Timestamp, from_micros, to_micros};
 use sha2::{Digest, Sha256};
@@ -109,7 +110,7 @@ async fn plan(
             (Action::Remove, "store") => store_with_history(c, &step.id).await?,
             (Action::Remove, "card_series") => count(c, "SELECT COUNT(*) AS n FROM cards WHERE series = $1", &step.id, None)
                 .await?
-                .map(|n| format!("{n} card(s) of this series are issued")),
+                .map(said::kept_by_cards),
             (Action::Remove, "coupon_series") => count(
                 c,
                 "SELECT COUNT(*) AS n FROM coupons WHERE series = $1 AND void = false AND (valid_until IS NULL OR valid_until > $2)",
@@ -117,13 +118,12 @@ async fn plan(
                 Some(to_micros(now)),
             )
             .await?
-            .map(|n| format!("{n} coupon(s) of this series can still be presented")),
+            .map(said::kept_by_coupons),
             (Action::Create, "currency") => redefined_currency(c, &merged, &step.id).await?,
             _ => None,
         };
         if let Some(why) = why {
-            let verb = if step.action == Action::Remove { "cannot be removed" } else { "cannot be defined so" };
-            refused.push(ConfigError { path: format!("{} '{}'", step.object, step.id), message: format!("{verb}: {why}") });
+            refused.push(ConfigError::said(format!("{} '{}'", step.object, step.id), why));
         }
     }
     if !refused.is_empty() {
@@ -141,7 +141,7 @@ async fn count(c: &mut Conn, sql: &'static str, id: &str, at: Option<i64>) -> Re
     Ok((n > 0).then_some(n))
 }
 
-async fn held_currency(c: &mut Conn, code: &str) -> Result<Option<String>, StoreError> {
+async fn held_currency(c: &mut Conn, code: &str) -> Result<Option<Said>, StoreError> {
     let held = count(
         c,
         "SELECT COUNT(*) AS n FROM accounts WHERE asset = $1 AND holder_kind <> 'system'          AND (credits_posted <> debits_posted OR credits_pending <> 0 OR debits_pending <> 0)",
@@ -149,27 +149,25 @@ async fn held_currency(c: &mut Conn, code: &str) -> Result<Option<String>, Store
         None,
     )
     .await?;
-    Ok(held.map(|n| format!("{n} account(s) hold a balance or a hold in it")))
+    Ok(held.map(said::kept_by_balances))
 }
 
-async fn store_with_history(c: &mut Conn, id: &str) -> Result<Option<String>, StoreError> {
+async fn store_with_history(c: &mut Conn, id: &str) -> Result<Option<Said>, StoreError> {
     let terminals = count(c, "SELECT COUNT(*) AS n FROM terminals WHERE store_id = $1", id, None).await?;
     let receipts = count(c, "SELECT COUNT(*) AS n FROM receipts WHERE store_id = $1", id, None).await?;
     Ok(match (terminals, receipts) {
         (None, None) => None,
-        (t, r) => Some(format!("it has {} terminal(s) and {} receipt(s)", t.unwrap_or(0), r.unwrap_or(0))),
+        (t, r) => Some(said::kept_by_history(t.unwrap_or(0), r.unwrap_or(0))),
     })
 }
 
 /// A currency removed earlier keeps its accounts, so it can only come back as it was.
-async fn redefined_currency(c: &mut Conn, merged: &ConfigDocument, code: &str) -> Result<Option<String>, StoreError> {
+async fn redefined_currency(c: &mut Conn, merged: &ConfigDocument, code: &str) -> Result<Option<Said>, StoreError> {
     let Some(spec) = merged.currencies.iter().find(|x| x.code.as_str() == code) else { return Ok(None) };
     let row = sqlx::query("SELECT kind, scale FROM currencies WHERE code = $1").bind(code.to_owned()).fetch_optional(&mut *c).await?;
     let Some(row) = row else { return Ok(None) };
     let (kind, scale): (String, i32) = (row.try_get("kind")?, row.try_get("scale")?);
-    Ok((kind != spec.kind.name() || scale != i32::from(spec.scale.places())).then(|| {
-        format!("'{code}' was defined earlier as {kind} with scale {scale}, and its accounts are kept in those units")
-    }))
+    Ok((kind != spec.kind.name() || scale != i32::from(spec.scale.places())).then(|| said::currency_defined_before(code, kind, scale)))
 }
 
 /// Removes the projection rows of removed stores (only ones without history get here).

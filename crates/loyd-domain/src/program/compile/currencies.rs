@@ -9,12 +9,13 @@ use super::{Problems, share};
 
 use crate::ids::AssetCode;
 use crate::money;
+use crate::said;
 use crate::program::*;
 
 pub(super) fn compile_currency(c: &CurrencySpec, path: &str, p: &mut Problems, names: &mut Names) -> Currency {
     let value = match (c.value, c.kind) {
         (Some(v), _) if v.0 <= Decimal::ZERO => {
-            p.push(format!("{path}.value"), "the value of a unit must be positive");
+            p.push(format!("{path}.value"), said::unit_value_positive());
             None
         }
         (Some(v), _) => Some(v.0),
@@ -23,15 +24,15 @@ pub(super) fn compile_currency(c: &CurrencySpec, path: &str, p: &mut Problems, n
     };
     let redeem = c.redeem.as_ref().map(|r| {
         if value.is_none() {
-            p.push(format!("{path}.value"), "a currency that pays receipts needs the value of one unit");
+            p.push(format!("{path}.value"), said::unit_value_needed());
         }
         // An amount of this currency of at least `least` minor units, if given and valid.
         let units = |v: Option<Dec>, field: &str, least: i64, p: &mut Problems| match v.map(|m| money::to_minor_exact(m.0, c.scale)) {
             None => None,
             Some(Ok(v)) if v >= least => Some(v),
             Some(_) => {
-                let what = if least == 0 { "a non-negative amount" } else { "an amount above 0" };
-                p.push(format!("{path}.redeem.{field}"), format!("must be {what} with at most {} decimals", c.scale.places()));
+                let places = c.scale.places();
+                p.push(format!("{path}.redeem.{field}"), if least == 0 { said::redeem_not_negative(places) } else { said::redeem_above_zero(places) });
                 None
             }
         };
@@ -60,7 +61,7 @@ pub(super) fn compile_currency(c: &CurrencySpec, path: &str, p: &mut Problems, n
         ];
         let given: Vec<Lifetime> = forms.into_iter().flatten().collect();
         if given.len() != 1 {
-            p.push(format!("{path}.lifetime"), "give exactly one of days, months, until or period_end");
+            p.push(format!("{path}.lifetime"), said::lifetime_exactly_one());
             return None;
         }
         Some(given[0])
@@ -90,11 +91,11 @@ pub(super) fn check_conversion(
     p: &mut Problems,
 ) -> Option<Conversion> {
     let Some(target) = currencies.get(&conv.to) else {
-        p.push(format!("{path}.to"), format!("unknown currency '{}'", conv.to));
+        p.push(format!("{path}.to"), said::unknown_currency(&conv.to));
         return None;
     };
     if conv.to == c.code {
-        p.push(format!("{path}.to"), "a currency cannot convert into itself");
+        p.push(format!("{path}.to"), said::convert_into_itself());
         return None;
     }
     let every = money::to_minor_exact(conv.every.0, c.scale);
@@ -102,7 +103,7 @@ pub(super) fn check_conversion(
     match (every, gives) {
         (Ok(every), Ok(gives)) if every > 0 && gives > 0 => Some(Conversion { to: conv.to.clone(), every, gives }),
         _ => {
-            p.push(path, format!("every and gives must be positive amounts of {} and {}", c.code, conv.to));
+            p.push(path, said::conversion_positive(&c.code, &conv.to));
             None
         }
     }
@@ -122,11 +123,11 @@ pub(super) fn denominate(
     let listed = || stores.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(" and ");
     let denomination = match &c.denominated_in {
         Some(d) if !money(d) => {
-            p.push(format!("{path}.denominated_in"), format!("'{d}' is not a money currency defined in [[currencies]]"));
+            p.push(format!("{path}.denominated_in"), said::not_money_currency(d));
             None
         }
         Some(d) if stores.contains(&c.code) && *d != c.code => {
-            p.push(format!("{path}.denominated_in"), format!("{} is a store currency: it is counted in itself", c.code));
+            p.push(format!("{path}.denominated_in"), said::store_currency_in_itself(&c.code));
             None
         }
         Some(d) => Some(d.clone()),
@@ -135,7 +136,7 @@ pub(super) fn denominate(
         None if stores.len() > 1 => {
             p.push(
                 format!("{path}.denominated_in"),
-                format!("stores take {}: say which of them one unit of {} is worth (denominated_in)", listed(), c.code),
+                said::denomination_needed(listed(), &c.code),
             );
             None
         }
@@ -146,11 +147,11 @@ pub(super) fn denominate(
         let at = format!("{path}.rates.{to}");
         match &denomination {
             None if c.denominated_in.is_none() && c.kind != CurrencyKind::Money => {
-                p.push(at, "rates convert from the currency named in denominated_in; name it");
+                p.push(at, said::rates_need_denomination());
             }
-            Some(d) if d == to => p.push(at, format!("{} is already counted in {to}", c.code)),
-            _ if !money(to) => p.push(at, format!("'{to}' is not a money currency defined in [[currencies]]")),
-            _ if rate.0 <= Decimal::ZERO => p.push(at, "a rate must be positive"),
+            Some(d) if d == to => p.push(at, said::already_counted_in(&c.code, to)),
+            _ if !money(to) => p.push(at, said::not_money_currency(to)),
+            _ if rate.0 <= Decimal::ZERO => p.push(at, said::rate_positive()),
             _ => rates.push((to.clone(), rate.0)),
         }
     }
@@ -159,25 +160,25 @@ pub(super) fn denominate(
 
 pub(super) fn check_series(s: &CardSeriesSpec, path: &str, currencies: &BTreeMap<AssetCode, Currency>, p: &mut Problems) {
     if !s.prefix.bytes().all(|b| b.is_ascii_digit()) {
-        p.push(format!("{path}.prefix"), "a prefix is digits only");
+        p.push(format!("{path}.prefix"), said::prefix_digits());
     }
     if !(6..=19).contains(&s.length) || usize::from(s.length) <= s.prefix.len() + 1 {
-        p.push(format!("{path}.length"), "a card number has 6 to 19 digits, more than the prefix and check digit");
+        p.push(format!("{path}.length"), said::card_number_length());
     }
     let free = usize::from(s.length).saturating_sub(s.prefix.len() + usize::from(s.check_digit != CheckDigit::None));
     if s.numbering == spec::Numbering::Random && free < spec::MIN_RANDOM_DIGITS {
         p.push(
             format!("{path}.numbering"),
-            format!("random numbers need at least {} digits after the prefix and check digit; this series has {free}", spec::MIN_RANDOM_DIGITS),
+            said::random_digits(spec::MIN_RANDOM_DIGITS, free),
         );
     }
     let currency = |kinds: &[CurrencyKind], p: &mut Problems| match &s.currency {
-        None => p.push(format!("{path}.currency"), format!("a {} series needs a currency", s.kind.name())),
+        None => p.push(format!("{path}.currency"), said::series_needs_currency(s.kind.name())),
         Some(c) => match currencies.get(c) {
-            None => p.push(format!("{path}.currency"), format!("unknown currency '{c}'")),
+            None => p.push(format!("{path}.currency"), said::unknown_currency(c)),
             Some(cur) if !kinds.contains(&cur.kind) => p.push(
                 format!("{path}.currency"),
-                format!("a {} series needs a {} currency", s.kind.name(), kinds.iter().map(|k| k.name()).collect::<Vec<_>>().join(" or ")),
+                said::series_currency_kind(s.kind.name(), kinds.iter().map(|k| k.name()).collect::<Vec<_>>().join(" or ")),
             ),
             Some(_) => {}
         },
@@ -190,30 +191,30 @@ pub(super) fn check_series(s: &CardSeriesSpec, path: &str, currencies: &BTreeMap
             match (range, has_nominals) {
                 (true, true) => p.push(
                     format!("{path}.nominals"),
-                    "both nominals and amount_min/amount_max given: a gift series sells either fixed nominals or any amount in a range",
+                    said::gift_range_or_nominals(),
                 ),
-                (false, false) => p.push(path, "a gift series needs either amount_min and amount_max, or nominals"),
+                (false, false) => p.push(path, said::gift_needs_amounts()),
                 _ => {}
             }
             if range && (s.amount_min.is_none() || s.amount_max.is_none()) {
-                p.push(path, "a range needs both amount_min and amount_max");
+                p.push(path, said::range_needs_both());
             }
             if let (Some(a), Some(b)) = (s.amount_min, s.amount_max)
                 && (a.0 <= Decimal::ZERO || a.0 > b.0)
             {
-                p.push(format!("{path}.amount_min"), "amount_min must be positive and at most amount_max");
+                p.push(format!("{path}.amount_min"), said::amount_min_range());
             }
         }
         CardKind::Pass => {
             currency(&[CurrencyKind::Counter], p);
             if s.visits.is_none_or(|v| v == 0) {
-                p.push(format!("{path}.visits"), "a pass series needs a number of visits");
+                p.push(format!("{path}.visits"), said::pass_needs_visits());
             }
         }
         CardKind::Credit => {
             currency(&[CurrencyKind::Money], p);
             if s.credit_limit.is_none_or(|l| l.0 < Decimal::ZERO) {
-                p.push(format!("{path}.credit_limit"), "a credit series needs a credit limit");
+                p.push(format!("{path}.credit_limit"), said::credit_needs_limit());
             }
         }
         CardKind::Loyalty => {}

@@ -11,6 +11,7 @@ use self::rewards::compile_reward;
 use super::*;
 
 use crate::ids::{AssetCode, ConfigCode};
+use crate::said::{self, Said};
 
 mod currencies;
 mod rewards;
@@ -18,15 +19,20 @@ mod rewards;
 pub(super) struct Problems(Vec<ConfigError>);
 
 impl Problems {
-    pub(super) fn push(&mut self, path: impl Into<String>, message: impl Into<String>) {
-        self.0.push(ConfigError { path: path.into(), message: message.into() });
+    pub(super) fn push(&mut self, path: impl Into<String>, said: Said) {
+        self.0.push(ConfigError::said(path, said));
+    }
+
+    /// A problem in another's words (a parser's), with no key.
+    pub(super) fn push_text(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.0.push(ConfigError::text(path, message));
     }
 }
 
 pub(super) fn share(v: Option<Dec>, path: String, p: &mut Problems) -> Option<Decimal> {
     let v = v?.0;
     if v <= Decimal::ZERO || v > Decimal::ONE {
-        p.push(path, "a share is a fraction above 0 and at most 1, e.g. \"0.30\"");
+        p.push(path, said::share_range());
     }
     Some(v)
 }
@@ -50,7 +56,7 @@ fn compile_hours(h: &HoursSpec, path: &str, p: &mut Problems) -> Option<(u16, u1
     match (minutes(&h.from), minutes(&h.to)) {
         (Some(a), Some(b)) if a != b => Some((a, b)),
         _ => {
-            p.push(path, "hours are \"HH:MM\" from and to, e.g. from = \"09:00\", to = \"12:00\"");
+            p.push(path, said::hours_format());
             None
         }
     }
@@ -69,12 +75,12 @@ fn compile_restrictions(r: &RestrictionsSpec, path: &str, known: &dyn Fn(&AssetC
     };
     for (field, v) in [("max_promo_items_day", out.max_promo_items_day), ("max_promo_items_month", out.max_promo_items_month), ("max_discount_amount", out.max_discount_amount)] {
         if v.is_some_and(|v| v < Decimal::ZERO) {
-            p.push(format!("{path}.{field}"), "a limit cannot be negative");
+            p.push(format!("{path}.{field}"), said::limit_negative());
         }
     }
     for (k, m) in r.max_accrual.iter().enumerate() {
         if !known(&m.currency) {
-            p.push(format!("{path}.max_accrual[{k}].currency"), format!("unknown currency '{}'", m.currency));
+            p.push(format!("{path}.max_accrual[{k}].currency"), said::unknown_currency(&m.currency));
         }
         out.max_accrual.insert(m.currency.clone(), m.units.0);
     }
@@ -146,7 +152,7 @@ impl Compiler<'_> {
             let path = format!("card_series[{i}]");
             check_series(s, &path, &out.currencies, p);
             if out.series.insert(s.id.clone(), Series { spec: s.clone() }).is_some() {
-                p.push(format!("{path}.id"), format!("card series '{}' is defined twice", s.id));
+                p.push(format!("{path}.id"), said::defined_twice("card series", &s.id));
             }
         }
     }
@@ -159,12 +165,12 @@ impl Compiler<'_> {
                 (Some(d), None) if d > 0 => Some(CounterRange::Window(SignedDuration::from_hours(24 * i64::from(d)))),
                 (None, Some(period)) => Some(CounterRange::Period { start: period.start, every: period.every }),
                 _ => {
-                    p.push(&path, "a counter needs exactly one of window_days (above 0) or period");
+                    p.push(&path, said::counter_window());
                     None
                 }
             };
             if out.counters.iter().any(|x: &Counter| x.id == c.id) {
-                p.push(format!("{path}.id"), format!("counter '{}' is defined twice", c.id));
+                p.push(format!("{path}.id"), said::defined_twice("counter", &c.id));
             }
             if let Some(range) = range {
                 out.counters.push(Counter { id: c.id.clone(), measure: c.measure, range });
@@ -181,11 +187,11 @@ impl Compiler<'_> {
         for (i, t) in self.doc.tiers.iter().enumerate() {
             let path = format!("tiers[{i}]");
             if !Self::known_counter(self.doc, &t.counter) {
-                self.p.push(format!("{path}.counter"), format!("unknown counter '{}'", t.counter));
+                self.p.push(format!("{path}.counter"), said::unknown_counter(&t.counter));
             }
             let levels: Vec<(ConfigCode, Decimal)> = t.levels.iter().map(|l| (l.id.clone(), l.from.0)).collect();
             if levels.is_empty() || levels.windows(2).any(|w| w[0].1 >= w[1].1) {
-                self.p.push(format!("{path}.levels"), "levels need ascending, distinct `from` values");
+                self.p.push(format!("{path}.levels"), said::tier_levels());
             }
             self.out.tiers.push(Tier { id: t.id.clone(), counter: t.counter.clone(), levels });
         }
@@ -202,46 +208,46 @@ impl Compiler<'_> {
                 (None, Some(a)) if a.0 > Decimal::ZERO => Some(Some(CouponDiscount::Amount(a.0))),
                 (None, None) if activates => Some(None),
                 (None, None) => {
-                    p.push(&path, "a coupon gives percent or amount, unless a campaign names its series in coupon_series");
+                    p.push(&path, said::coupon_value_or_campaign());
                     None
                 }
                 (Some(_), Some(_)) => {
-                    p.push(&path, "both percent and amount given: a coupon gives one of them");
+                    p.push(&path, said::coupon_percent_and_amount());
                     None
                 }
                 _ => {
-                    p.push(&path, "a coupon gives percent (above 0, at most 100) or amount (above 0)");
+                    p.push(&path, said::coupon_value_range());
                     None
                 }
             };
             if c.round_per_line && !matches!(discount, Some(Some(CouponDiscount::Percent(_)))) {
-                p.push(format!("{path}.round_per_line"), "round_per_line is for percent coupons");
+                p.push(format!("{path}.round_per_line"), said::round_per_line_percent());
             }
             let code = match c.kind {
                 CouponKind::Promo => {
                     let code = c.code.clone().unwrap_or_else(|| c.id.to_string()).to_uppercase();
                     if !crate::coupons::valid_code_text(&code) {
-                        p.push(format!("{path}.code"), "a promo code is 1 to 32 letters, digits, '-' or '_'");
+                        p.push(format!("{path}.code"), said::promo_code_format());
                     }
                     if out.promo_codes.insert(code.clone(), c.id.clone()).is_some() {
-                        p.push(format!("{path}.code"), format!("promo code {code} is used by two series"));
+                        p.push(format!("{path}.code"), said::promo_code_twice(&code));
                     }
                     Some(code)
                 }
                 CouponKind::Unique => {
                     if c.code.is_some() {
-                        p.push(format!("{path}.code"), "unique coupons get generated codes; `code` is for promo series");
+                        p.push(format!("{path}.code"), said::unique_coupons_no_code());
                     }
                     None
                 }
             };
             if c.uses_per_code == Some(0) || c.uses_per_customer == Some(0) || c.uses_total == Some(0) {
-                p.push(&path, "uses must be at least 1");
+                p.push(&path, said::uses_at_least_one());
             }
             if let (Some(a), Some(b)) = (c.valid_from, c.valid_until)
                 && a >= b
             {
-                p.push(format!("{path}.valid_until"), "a coupon must expire after it becomes valid");
+                p.push(format!("{path}.valid_until"), said::coupon_expires_after_start());
             }
             let max_share = share(c.max_share, format!("{path}.max_share"), p);
             if let Some(discount) = discount {
@@ -279,7 +285,7 @@ impl Compiler<'_> {
         match Condition::compile(src, &self.counter_ids, &self.currency_ids) {
             Ok(condition) => Some(condition),
             Err(e) => {
-                self.p.push(path, e);
+                self.p.push_text(path, e);
                 None
             }
         }
@@ -289,7 +295,7 @@ impl Compiler<'_> {
         for (i, s) in self.doc.segments.iter().enumerate() {
             let path = format!("segments[{i}]");
             if self.out.segments.iter().any(|x| x.id == s.id) {
-                self.p.push(format!("{path}.id"), format!("segment '{}' is defined twice", s.id));
+                self.p.push(format!("{path}.id"), said::defined_twice("segment", &s.id));
             }
             if let Some(condition) = self.condition(&s.condition, format!("{path}.condition")) {
                 self.out.segments.push(Segment { id: s.id.clone(), condition });
@@ -302,7 +308,7 @@ impl Compiler<'_> {
         for (i, c) in self.doc.campaigns.iter().enumerate() {
             let path = format!("campaigns[{i}]");
             if !ids.insert(c.id.clone()) {
-                self.p.push(format!("{path}.id"), format!("campaign '{}' is defined twice", c.id));
+                self.p.push(format!("{path}.id"), said::defined_twice("campaign", &c.id));
             }
             if let Some(campaign) = self.campaign(c, &path) {
                 self.out.campaigns.push(campaign);
@@ -325,13 +331,13 @@ impl Compiler<'_> {
         if let (Some(from), Some(until)) = (c.from, c.until)
             && from >= until
         {
-            self.p.push(format!("{path}.until"), "a campaign must end after it starts");
+            self.p.push(format!("{path}.until"), said::campaign_ends_after_start());
         }
         let weekdays = weekday_bits(&c.weekdays);
         let mut month_days = 0u32;
         for (k, d) in c.month_days.iter().enumerate() {
             if !(1..=31).contains(d) {
-                self.p.push(format!("{path}.month_days[{k}]"), "days of the month are 1 to 31");
+                self.p.push(format!("{path}.month_days[{k}]"), said::month_days_range());
             } else {
                 month_days |= 1 << d;
             }
@@ -339,12 +345,12 @@ impl Compiler<'_> {
         let hours = c.hours.as_ref().and_then(|h| compile_hours(h, &format!("{path}.hours"), &mut self.p));
         for (k, t) in c.tiers.iter().enumerate() {
             if !self.out.tiers.iter().any(|tier| tier.levels.iter().any(|(l, _)| l == t)) {
-                self.p.push(format!("{path}.tiers[{k}]"), format!("no tier has a level '{t}'"));
+                self.p.push(format!("{path}.tiers[{k}]"), said::unknown_tier_level(t));
             }
         }
         for (k, s) in c.series.iter().enumerate() {
             if !self.out.series.contains_key(s) {
-                self.p.push(format!("{path}.series[{k}]"), format!("unknown card series '{s}'"));
+                self.p.push(format!("{path}.series[{k}]"), said::unknown_card_series(s));
             }
         }
         let lines = c.lines.as_ref().map(|l| LinesCondition {
@@ -367,15 +373,15 @@ impl Compiler<'_> {
             match self.out.segments.iter().position(|x| x.id == *s) {
                 Some(index) => segment_ids.push(index),
                 None if self.doc.segments.iter().any(|x| x.id == *s) => {}
-                None => self.p.push(format!("{path}.segments[{k}]"), format!("unknown segment '{s}'")),
+                None => self.p.push(format!("{path}.segments[{k}]"), said::unknown_segment(s)),
             }
         }
         let mut profile = Vec::new();
         for (field, values) in &c.profile {
             if let Err(e) = crate::profile::check_key(field) {
-                self.p.push(format!("{path}.profile.{field}"), e.to_string());
+                self.p.push_text(format!("{path}.profile.{field}"), e.to_string());
             } else if values.is_empty() || values.iter().any(|v| v.trim().is_empty()) {
-                self.p.push(format!("{path}.profile.{field}"), "list the values the field may have, e.g. [\"Riga\"]");
+                self.p.push(format!("{path}.profile.{field}"), said::profile_values_needed());
             } else {
                 profile.push((field.clone(), values.iter().map(|v| v.to_lowercase()).collect()));
             }
@@ -391,21 +397,21 @@ impl Compiler<'_> {
             promo_items_month: l.promo_items_month.map(|d| d.0),
         });
         if limits.as_ref().is_some_and(Limits::per_customer) && !c.customers_only {
-            self.p.push(format!("{path}.limits"), "limits per customer need customers_only = true");
+            self.p.push(format!("{path}.limits"), said::limits_need_customers());
         }
         if let Some(l) = &c.limits
             && [l.per_customer_day, l.per_customer_month, l.per_customer, l.uses].contains(&Some(0))
         {
-            self.p.push(format!("{path}.limits"), "a limit of uses must be at least 1");
+            self.p.push(format!("{path}.limits"), said::limit_uses_at_least_one());
         }
         if let Some(s) = &c.coupon_series
             && !self.doc.coupon_series.iter().any(|x| x.id == *s)
         {
-            self.p.push(format!("{path}.coupon_series"), format!("unknown coupon series '{s}'"));
+            self.p.push(format!("{path}.coupon_series"), said::unknown_coupon_series(s));
         }
         let max_discount_share = share(c.max_discount_share, format!("{path}.max_discount_share"), &mut self.p);
         if c.max_discount.is_some_and(|d| d.0 < Decimal::ZERO) {
-            self.p.push(format!("{path}.max_discount"), "a limit cannot be negative");
+            self.p.push(format!("{path}.max_discount"), said::limit_negative());
         }
         if c.status != CampaignStatus::Active {
             return None;
@@ -462,11 +468,7 @@ impl Compiler<'_> {
                 if cur.rate_in(&s.currency).is_none() {
                     self.p.push(
                         format!("{path}.rewards[{j}].currency"),
-                        format!(
-                            "{} is counted in {held_in} and store {} takes {} with no rate: give the currency rates.{}, \
-                             or keep the campaign out of {} (exclude_stores)",
-                            cur.code, s.id, s.currency, s.currency, s.id
-                        ),
+                        said::accrual_needs_rate(&cur.code, held_in, &s.id, &s.currency),
                     );
                 }
             }
@@ -478,20 +480,20 @@ impl Compiler<'_> {
         let (p, out) = (&mut self.p, &mut self.out);
         let known = |code: &AssetCode| out.currencies.contains_key(code);
         if r.name.is_some() || r.from.is_some() || r.until.is_some() || !r.weekdays.is_empty() || r.hours.is_some() {
-            p.push("restrictions", "[restrictions] always holds: give times to its schedules ([[restrictions.schedules]])");
+            p.push("restrictions", said::restrictions_need_schedules());
         }
         let base = compile_restrictions(r, "restrictions", &known, p);
         let mut schedules = Vec::new();
         for (k, s) in r.schedules.iter().enumerate() {
             let path = format!("restrictions.schedules[{k}]");
             if !s.schedules.is_empty() {
-                p.push(format!("{path}.schedules"), "a schedule has no schedules of its own");
+                p.push(format!("{path}.schedules"), said::schedule_nested());
             }
             let compiled = compile_restrictions(s, &path, &known, p);
             if let (Some(from), Some(until)) = (s.from, s.until)
                 && from >= until
             {
-                p.push(format!("{path}.until"), "a schedule must end after it starts");
+                p.push(format!("{path}.until"), said::schedule_ends_after_start());
             }
             let hours = s.hours.as_ref().and_then(|h| compile_hours(h, &format!("{path}.hours"), p));
             let when = When { from: s.from, until: s.until, timezone: None, weekdays: weekday_bits(&s.weekdays), month_days: 0, hours };

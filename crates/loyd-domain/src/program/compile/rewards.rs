@@ -6,6 +6,7 @@ use rust_decimal::Decimal;
 
 use super::Problems;
 use crate::ids::{AssetCode, ConfigCode};
+use crate::said;
 use crate::program::*;
 
 fn compile_rate(r: &RateSpec, path: &str, p: &mut Problems) -> Option<Rate> {
@@ -24,7 +25,7 @@ fn compile_rate(r: &RateSpec, path: &str, p: &mut Problems) -> Option<Rate> {
     ];
     let given: Vec<Rate> = forms.into_iter().flatten().collect();
     if given.len() != 1 || (r.per.is_some() && r.step.is_some()) || (r.units.is_some() && r.per.is_none() && r.step.is_none()) {
-        p.push(path, "give exactly one rate: percent, per + units, step + units, per_item, or fixed");
+        p.push(path, said::rate_exactly_one());
         return None;
     }
     let rate = given[0];
@@ -34,7 +35,7 @@ fn compile_rate(r: &RateSpec, path: &str, p: &mut Problems) -> Option<Rate> {
         Rate::Per { per, units } | Rate::Step { step: per, units } => positive(per) && units >= Decimal::ZERO,
     };
     if !ok {
-        p.push(path, "rates must not be negative, and per/step must be positive");
+        p.push(path, said::rate_not_negative());
         return None;
     }
     Some(rate)
@@ -50,7 +51,7 @@ pub(super) fn compile_reward(
     names: &mut Names,
 ) -> Option<Reward> {
     let rate_given = r.rate() != RateSpec::default() || !r.exceptions.is_empty();
-    let stray = |p: &mut Problems, what: &str| p.push(rpath, format!("{what} does not belong to a reward of this type"));
+    let stray = |p: &mut Problems, what: &str| p.push(rpath, said::reward_stray(what));
     let multi_buy_given = r.group.is_some()
         || r.free.is_some()
         || r.pay.is_some()
@@ -71,11 +72,11 @@ pub(super) fn compile_reward(
             let currency = match &r.currency {
                 Some(c) if currencies.contains_key(c) => Some(c.clone()),
                 Some(c) => {
-                    p.push(format!("{rpath}.currency"), format!("unknown currency '{c}'"));
+                    p.push(format!("{rpath}.currency"), said::unknown_currency(c));
                     None
                 }
                 None => {
-                    p.push(format!("{rpath}.currency"), "an accrual needs a currency");
+                    p.push(format!("{rpath}.currency"), said::accrual_needs_currency());
                     None
                 }
             };
@@ -102,14 +103,14 @@ pub(super) fn compile_reward(
                 (None, None, Some(pr), None) if pr.0 >= Decimal::ZERO => Some(Reward::FixedPrice { price: pr.0, goods }),
                 (None, None, None, Some(acc)) => {
                     if !known_counter(&acc.counter) {
-                        p.push(format!("{rpath}.accumulated.counter"), format!("unknown counter '{}'", acc.counter));
+                        p.push(format!("{rpath}.accumulated.counter"), said::unknown_counter(&acc.counter));
                     }
                     let ok = acc.step.0 > Decimal::ZERO
                         && acc.base.0 >= Decimal::ZERO
                         && acc.max.0 <= Decimal::ONE_HUNDRED
                         && acc.base.0 <= acc.max.0;
                     if !ok {
-                        p.push(format!("{rpath}.accumulated"), "step must be positive and 0 ≤ base ≤ max ≤ 100");
+                        p.push(format!("{rpath}.accumulated"), said::accumulated_range());
                     }
                     Some(Reward::Accumulated {
                         counter: acc.counter.clone(),
@@ -122,7 +123,7 @@ pub(super) fn compile_reward(
                     })
                 }
                 _ => {
-                    p.push(rpath, "a discount needs exactly one of percent (0–100), amount, price, or accumulated");
+                    p.push(rpath, said::discount_exactly_one());
                     None
                 }
             }
@@ -142,11 +143,11 @@ pub(super) fn compile_reward(
                     Some(Reward::IssueCoupon { series: s.clone() })
                 }
                 Some(s) => {
-                    p.push(format!("{rpath}.coupon_series"), format!("'{s}' is not a coupon series of kind unique"));
+                    p.push(format!("{rpath}.coupon_series"), said::coupon_series_not_unique(s));
                     None
                 }
                 None => {
-                    p.push(format!("{rpath}.coupon_series"), "issuing a coupon needs its coupon_series");
+                    p.push(format!("{rpath}.coupon_series"), said::coupon_series_needed());
                     None
                 }
             }
@@ -158,7 +159,7 @@ pub(super) fn compile_reward(
             match &r.gift {
                 Some(g) if !g.trim().is_empty() && g.chars().count() <= 100 => Some(Reward::Gift { gift: g.clone() }),
                 _ => {
-                    p.push(format!("{rpath}.gift"), "a gift needs its name (1 to 100 characters)");
+                    p.push(format!("{rpath}.gift"), said::gift_needs_name());
                     None
                 }
             }
@@ -170,49 +171,49 @@ pub(super) fn compile_reward(
 /// and which units are free.
 fn compile_multi_buy(r: &RewardSpec, rpath: &str, p: &mut Problems, names: &mut Names) -> Option<MultiBuy> {
     let Some(group) = r.group.filter(|g| *g >= 1) else {
-        p.push(format!("{rpath}.group"), "a multi-buy needs group: the number of units in one group (at least 1)");
+        p.push(format!("{rpath}.group"), said::multibuy_needs_group());
         return None;
     };
     let offer = match (r.free, r.pay, r.price) {
         (Some(free), None, None) if free >= 1 && free <= group => GroupOffer::Free(free),
         (Some(_), None, None) => {
-            p.push(format!("{rpath}.free"), format!("free units must be 1 to {group} (the group)"));
+            p.push(format!("{rpath}.free"), said::multibuy_free_range(group));
             return None;
         }
         (None, Some(pay), None) if pay < group => GroupOffer::Free(group - pay),
         (None, Some(_), None) => {
-            p.push(format!("{rpath}.pay"), format!("a group of {group} must be paid for fewer than {group} units"));
+            p.push(format!("{rpath}.pay"), said::multibuy_pay_fewer(group));
             return None;
         }
         (None, None, Some(price)) if price.0 >= Decimal::ZERO => GroupOffer::Price(price.0),
         (None, None, Some(_)) => {
-            p.push(format!("{rpath}.price"), "a bundle price cannot be negative");
+            p.push(format!("{rpath}.price"), said::bundle_price_negative());
             return None;
         }
         _ => {
-            p.push(rpath, "a multi-buy needs exactly one of free (units free per group), pay (\"3 for the price of 2\") or price (\"2 for 5.00\")");
+            p.push(rpath, said::multibuy_exactly_one());
             return None;
         }
     };
     let free = match (&r.free_sku, r.free_unit) {
         (Some(_), Some(_)) => {
-            p.push(format!("{rpath}.free_sku"), "give free_sku or free_unit, not both");
+            p.push(format!("{rpath}.free_sku"), said::free_sku_or_unit());
             return None;
         }
         (Some(sku), None) if matches!(offer, GroupOffer::Price(_)) => {
-            p.push(format!("{rpath}.free_sku"), format!("a bundle price has no free units: drop free_sku '{sku}' or give free"));
+            p.push(format!("{rpath}.free_sku"), said::bundle_has_no_free(sku));
             return None;
         }
         (Some(sku), None) if !sku.trim().is_empty() => FreeUnits::Sku(sku.clone()),
         (Some(_), None) => {
-            p.push(format!("{rpath}.free_sku"), "free_sku names an item (SKU)");
+            p.push(format!("{rpath}.free_sku"), said::free_sku_names_item());
             return None;
         }
         (None, Some(FreeUnit::Same)) => FreeUnits::Same,
         (None, _) => FreeUnits::Cheapest,
     };
     if r.max_groups == Some(0) {
-        p.push(format!("{rpath}.max_groups"), "max_groups must be at least 1");
+        p.push(format!("{rpath}.max_groups"), said::max_groups_at_least_one());
     }
     let mut goods = r.goods();
     if let FreeUnits::Sku(sku) = &free {

@@ -39,15 +39,16 @@ impl CampaignStatus {
     /// paused one activated again or archived; an archived campaign stays archived (its
     /// uses and gifts stay on record under its id). Staying put is allowed: repeating an
     /// action changes nothing. The refusal says what may be done instead.
-    pub fn may_become(self, to: CampaignStatus) -> Result<(), String> {
+    pub fn may_become(self, to: CampaignStatus) -> Result<(), crate::said::Said> {
+        use crate::said;
         use CampaignStatus::*;
         match (self, to) {
             (a, b) if a == b => Ok(()),
             (Draft | Paused, Active) | (Active, Paused) | (Draft | Active | Paused, Archived) => Ok(()),
-            (Archived, _) => Err("an archived campaign cannot run again: create a new one from it".into()),
-            (Draft, Paused) => Err("a draft has not run: activate or archive it".into()),
+            (Archived, _) => Err(said::archived_stays()),
+            (Draft, Paused) => Err(said::draft_not_paused()),
             // What is left: an active or paused campaign back to a draft.
-            _ => Err("a campaign that has run cannot become a draft again: pause it".into()),
+            _ => Err(said::run_not_draft()),
         }
     }
 }

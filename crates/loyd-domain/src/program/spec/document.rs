@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::*;
 use crate::org::StoreSpec;
+use crate::said::Said;
 
 /// The whole configuration document.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,7 +40,24 @@ pub struct ConfigDocument {
 pub struct ConfigError {
     /// Where: `stores[2].name`.
     pub path: String,
+    /// What, in English.
     pub message: String,
+    /// What, by key and values ([`crate::said`]), when the problem has a key: on the
+    /// wire as `kind` and `args` beside the message.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub said: Option<Said>,
+}
+
+impl ConfigError {
+    /// A problem said by key at `path`.
+    pub fn said(path: impl Into<String>, said: Said) -> ConfigError {
+        ConfigError { path: path.into(), message: said.english(), said: Some(said) }
+    }
+
+    /// A problem in free text (a parser's), with no key.
+    pub fn text(path: impl Into<String>, message: impl Into<String>) -> ConfigError {
+        ConfigError { path: path.into(), message: message.into(), said: None }
+    }
 }
 
 impl fmt::Display for ConfigError {

@@ -261,6 +261,33 @@ pub struct DaySales {
     pub redeemed: i64,
 }
 
+/// A store's sales on one of its days (see `day_sales`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoreDay {
+    /// The store's local date.
+    pub day: jiff::civil::Date,
+    pub store: String,
+    /// The store's currency; amounts are in its minor units.
+    pub currency: String,
+    /// Receipts committed that day (cancelled ones included: see `cancelled`).
+    pub receipts: i64,
+    pub total: i64,
+    pub discount: i64,
+    /// Paid with points and wallets.
+    pub redeemed: i64,
+    /// Paid with gift cards.
+    pub gift_card: i64,
+    /// Returns made that day (cancellations aside).
+    pub returns: i64,
+    /// Receipts cancelled that day, and what they had sold.
+    pub cancelled: i64,
+    pub cancelled_total: i64,
+    pub cancelled_discount: i64,
+    pub cancelled_redeemed: i64,
+    /// Money given back that day by returns and cancellations.
+    pub paid_back: i64,
+}
+
 /// What receipts accrued to customers and what customers redeemed at them, in one
 /// currency (the dashboard's figures), in its minor units.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

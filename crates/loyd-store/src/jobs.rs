@@ -1,7 +1,8 @@
 //! The scheduled jobs, run by `loyd serve` every interval, by `loyd jobs run` and by
 //! staff from the admin API: releasing expired holds, burning expired lots and the
-//! points of inactive customers, converting balances that reached their threshold.
-//! Each works in bounded batches until nothing is left, and each item is its own
+//! points of inactive customers, converting balances that reached their threshold,
+//! adding new receipts to the sales aggregates (each batch moves its cursor in the
+//! transaction that adds them). Each works in bounded batches until nothing is left, and each item is its own
 //! transaction that re-checks what it acts on, so reruns and several servers running
 //! the same job at once never act twice. Every run is recorded in `job_runs`.
 
@@ -27,11 +28,13 @@ pub enum Job {
     BurnInactive,
     /// Converts balances that reached their conversion threshold.
     ConvertBalances,
+    /// Adds new receipts to the sales aggregates reports and the dashboard read.
+    RollUp,
 }
 
 impl Job {
     /// In the order a full run takes them.
-    pub const ALL: [Job; 4] = [Job::ExpireHolds, Job::ExpireLots, Job::BurnInactive, Job::ConvertBalances];
+    pub const ALL: [Job; 5] = [Job::ExpireHolds, Job::ExpireLots, Job::BurnInactive, Job::ConvertBalances, Job::RollUp];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -39,6 +42,7 @@ impl Job {
             Job::ExpireLots => "expire_lots",
             Job::BurnInactive => "burn_inactive",
             Job::ConvertBalances => "convert_balances",
+            Job::RollUp => "roll_up",
         }
     }
 
@@ -87,6 +91,7 @@ impl Store {
                 Job::ExpireLots => self.burn_expired_lots(BATCH).await,
                 Job::BurnInactive => self.burn_inactive(BATCH).await,
                 Job::ConvertBalances => self.convert_balances(BATCH).await,
+                Job::RollUp => self.roll_up(BATCH).await,
             };
             match batch {
                 Ok(n) => {

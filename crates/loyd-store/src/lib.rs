@@ -283,6 +283,11 @@ dispatch! {
     pub async fn purchases(&self, customer: i64, stores: Option<Vec<String>>, before: Option<Timestamp>, limit: u32) -> Result<Vec<Purchase>, StoreError>;
     /// Committed receipts per day and store currency since `from` (the dashboard).
     pub async fn daily_sales(&self, stores: Vec<String>, from: Timestamp, offset_secs: i64) -> Result<Vec<DaySales>, StoreError>;
+    /// Sales per store and local day from `from` to `to` (the aggregates the `roll_up`
+    /// job keeps), of the stores given.
+    pub async fn store_days(&self, stores: Vec<String>, from: jiff::civil::Date, to: jiff::civil::Date) -> Result<Vec<StoreDay>, StoreError>;
+    /// Adds the next receipts (at most `limit`) to the sales aggregates: how many.
+    pub async fn roll_up(&self, limit: u32) -> Result<usize, StoreError>;
     /// What receipts committed since `from` accrued and had redeemed, per currency.
     pub async fn receipt_flows(&self, stores: Vec<String>, from: Timestamp) -> Result<Vec<ReceiptFlows>, StoreError>;
     /// Customers with a committed receipt since `from`.

@@ -3,6 +3,32 @@
 use loyd_testkit::both_backends;
 
 both_backends! {
+    async fn returns_and_cancellations_made_before_the_sales_aggregates_are_added_with_their_receipts(db: TestDb) {
+        // Version 12 had no aggregates: a receipt partly returned, one cancelled, one kept.
+        loyd_store::migrate_to(&db.url, 12).await.unwrap();
+        let offline = if db.backend() == "postgres" { "false" } else { "0" };
+        db.execute_raw("INSERT INTO stores (id, name, timezone, created_at, updated_at) VALUES ('riga-01', 'Riga', 'Europe/Riga', 0, 0)").await.unwrap();
+        // 2026-12-05 23:30 UTC is already the 6th in Riga.
+        let at = 1_796_513_400_000_000i64;
+        for (id, status, total, paid_back) in [("1", "committed", 1000, 250), ("2", "cancelled", 700, 700), ("3", "committed", 300, 0)] {
+            db.execute_raw(&format!(
+                "INSERT INTO receipts (store_id, terminal_id, receipt_id, at, status, config_version, total, discount, redeemed_value, \
+                 gift_card_value, offline, request_hash, response, effects, returned, recorded_at, returned_paid) \
+                 VALUES ('riga-01', 'pos-1', '{id}', {at}, '{status}', 1, {total}, 0, 0, 0, {offline}, 'h', '{{}}', '{{}}', '{{}}', 0, {paid_back})"
+            ))
+            .await
+            .unwrap();
+        }
+        let store = db.store().await;
+        assert_eq!(store.roll_up(500).await.unwrap(), 3);
+        assert_eq!(store.roll_up(500).await.unwrap(), 0);
+        let days = store.store_days(vec!["riga-01".into()], jiff::civil::date(2026, 12, 1), jiff::civil::date(2026, 12, 31)).await.unwrap();
+        assert_eq!(days.len(), 1, "{days:?}");
+        let d = &days[0];
+        assert_eq!(d.day, jiff::civil::date(2026, 12, 6), "the store's own day");
+        assert_eq!((d.receipts, d.total, d.returns, d.cancelled, d.cancelled_total, d.paid_back), (3, 2000, 1, 1, 700, 950), "{d:?}");
+    }
+
     async fn an_upgrade_removes_pins_and_one_time_codes_kept_by_earlier_versions(db: TestDb) {
         // Version 8 kept each receipt's request whole, PINs and one-time codes included,
         // and logged a PIN sent as a JSON number with its value.

@@ -2,8 +2,10 @@
 //! the points (and wallet money) today's receipts gave and took per currency,
 //! customers with a purchase in 30 days, refusals at the tills today (for roles that
 //! read the failure log), and a chart of revenue per day — in the
-//! stores the staff member works with. Days are counted in the time zone of the first
-//! of those stores, at its offset today.
+//! stores the staff member works with. Today is counted in the time zone of the first
+//! of those stores, at its offset today, from the receipts; the days before come from
+//! the sales aggregates (each store's own days, cancellations on the day they were
+//! made), which the `roll_up` job keeps up to date every jobs interval.
 
 use askama::Template;
 use axum::extract::{Query, State};
@@ -282,9 +284,23 @@ impl Cache {
 
 async fn read(store: &loyd_store::Store, key: &Key, from: jiff::Timestamp) -> Result<Sales, loyd_store::StoreError> {
     let read_at = store.now();
-    let days = store.daily_sales(key.stores.clone(), from, key.offset).await?;
-    let active = store.active_customers(key.stores.clone(), from).await?;
     let midnight = jiff::Timestamp::from_microsecond(key.today * MICROS_PER_DAY - key.offset * 1_000_000).unwrap_or(read_at);
+    // Today from the receipts themselves; the days before from the aggregates the
+    // `roll_up` job keeps (net of cancellations, on the day they were made).
+    let mut days = store.daily_sales(key.stores.clone(), midnight, key.offset).await?;
+    let epoch = jiff::civil::date(1970, 1, 1);
+    let day = |n: i64| epoch.checked_add(jiff::Span::new().days(n)).unwrap_or(epoch);
+    let mut before: std::collections::BTreeMap<(i64, String), DaySales> = std::collections::BTreeMap::new();
+    for d in store.store_days(key.stores.clone(), day(key.today - (DAYS - 1)), day(key.today - 1)).await? {
+        let n = i64::from(epoch.until(d.day).map_or(0, |s| s.get_days()));
+        let e = before.entry((n, d.currency.clone())).or_insert_with(|| DaySales { day: n, currency: d.currency.clone(), receipts: 0, total: 0, discount: 0, redeemed: 0 });
+        e.receipts += d.receipts - d.cancelled;
+        e.total += d.total - d.cancelled_total;
+        e.discount += d.discount - d.cancelled_discount;
+        e.redeemed += d.redeemed - d.cancelled_redeemed;
+    }
+    days.extend(before.into_values());
+    let active = store.active_customers(key.stores.clone(), from).await?;
     let flows = store.receipt_flows(key.stores.clone(), midnight).await?;
     Ok(Sales { days, active, flows, read_at })
 }

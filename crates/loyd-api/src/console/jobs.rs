@@ -100,6 +100,7 @@ fn label_key(job: Job) -> &'static str {
         Job::ExpireLots => "jobs.expire_lots",
         Job::BurnInactive => "jobs.burn_inactive",
         Job::ConvertBalances => "jobs.convert_balances",
+        Job::RollUp => "jobs.roll_up",
     }
 }
 
@@ -109,6 +110,7 @@ fn help_key(job: Job) -> &'static str {
         Job::ExpireLots => "jobs.expire_lots_help",
         Job::BurnInactive => "jobs.burn_inactive_help",
         Job::ConvertBalances => "jobs.convert_balances_help",
+        Job::RollUp => "jobs.roll_up_help",
     }
 }
 

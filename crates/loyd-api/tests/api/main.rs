@@ -9,6 +9,7 @@ mod hardening;
 mod offers;
 mod helpers;
 mod pos;
+mod reports;
 mod scenarios;
 mod scenarios_rules;
 mod shell;

@@ -34,6 +34,7 @@
 //! | [`staff`] | staff users, logins, sessions |
 //! | [`api_keys`] | admin API keys |
 //! | [`failures`] | the failure log and guessing counts |
+//! | [`rollups`] | aggregates off the receipt path: sales per store and day |
 //! | [`jobs`] | scheduled work: expired holds, expired lots (points to `expired`, cards' rest to `breakage`), inactivity burn, conversions |
 
 pub(crate) use super::{Backend, Conn, Db, PG};
@@ -64,6 +65,7 @@ pub(crate) mod passes;
 pub(crate) mod pii;
 pub(crate) mod receipts;
 pub(crate) mod returns;
+pub(crate) mod rollups;
 pub(crate) mod staff;
 pub(crate) mod stores;
 pub(crate) mod writes;

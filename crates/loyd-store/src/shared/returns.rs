@@ -34,6 +34,8 @@ pub(crate) struct ReceiptRow {
     pub effects: ReceiptEffects,
     pub returned_text: String,
     pub returned: BTreeMap<u32, Decimal>,
+    /// What it sold, for the sales aggregates when it is cancelled.
+    pub sold: super::rollups::Sold,
 }
 
 /// Finds a receipt of the caller's store: on the named terminal, else on the caller's
@@ -44,7 +46,7 @@ pub(crate) async fn find_receipt(
     receipt_id: &str,
     terminal: Option<&str>,
 ) -> Result<ReceiptRow, StoreError> {
-    const COLS: &str = "id, terminal_id, receipt_id, customer_id, status, effects, returned";
+    const COLS: &str = "id, terminal_id, receipt_id, customer_id, status, effects, returned, total, discount, redeemed_value";
     let store = caller.store.id.as_str().to_owned();
     // Locked on PostgreSQL: two returns of one receipt take turns, so the second plans
     // with what the first returned (and is refused with `return_exceeds_receipt`).
@@ -91,6 +93,7 @@ pub(crate) async fn find_receipt(
         effects: serde_json::from_str(&effects).map_err(|e| rows::corrupt(format!("receipt effects: {e}")))?,
         returned: serde_json::from_str(&returned_text).map_err(|e| rows::corrupt(format!("receipt returns: {e}")))?,
         returned_text,
+        sold: super::rollups::Sold { total: row.try_get("total")?, discount: row.try_get("discount")?, redeemed: row.try_get("redeemed_value")? },
     })
 }
 
@@ -159,6 +162,7 @@ pub(crate) async fn reverse_in(
     if done.rows_affected() != 1 {
         return Err(StoreError::Retry(format!("receipt {} changed concurrently", receipt.receipt_id)));
     }
+    super::rollups::add_return(c, &caller.store, cancel.then_some(receipt.sold), plan.paid_back, now).await?;
     if cancel || plan.complete {
         release(c, receipt).await?;
     }
@@ -305,6 +309,9 @@ impl Backend {
                         .bind(receipt.id)
                         .execute(&mut *c)
                         .await?;
+                    if receipt.status == "committed" {
+                        super::rollups::add_return(c, &caller.store, Some(receipt.sold), 0, now).await?;
+                    }
                     let zero = Minor::new(0, caller.store.scale).to_string();
                     ReturnResponse {
                         return_id: None,

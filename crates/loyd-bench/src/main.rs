@@ -117,6 +117,11 @@ struct Args {
     /// Worker threads of the server's runtime.
     #[arg(long, default_value_t = 2)]
     server_threads: usize,
+    /// Run the `roll_up` job (the sales aggregates) on the server every this many
+    /// milliseconds while the load runs, after adding the history once before it; 0:
+    /// not at all (`loyd serve` runs it every `jobs_interval_secs`, 30 s by default).
+    #[arg(long, default_value_t = 0)]
+    roll_up_every_ms: u64,
     /// Server's database connections (PostgreSQL pool; SQLite readers).
     #[arg(long, default_value_t = 16)]
     db_connections: u32,
@@ -165,7 +170,7 @@ struct Server {
 impl Server {
     /// Opens the store on the server's runtime (its connections belong to that runtime's
     /// reactor, as in a server process) and serves until stopped.
-    fn start(url: loyd_store::DatabaseUrl, connections: u32, threads: usize) -> anyhow::Result<Server> {
+    fn start(url: loyd_store::DatabaseUrl, connections: u32, threads: usize, roll_up_every: Option<Duration>) -> anyhow::Result<Server> {
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
         listener.set_nonblocking(true)?;
         let base = format!("http://{}", listener.local_addr()?);
@@ -185,6 +190,22 @@ impl Server {
                     Ok(l) => l,
                     Err(e) => return drop(ready_tx.send(Err(e.into()))),
                 };
+                if let Some(every) = roll_up_every {
+                    // The history first, so the load meets only the job's steady work.
+                    if let Err(e) = store.run_job(loyd_store::Job::RollUp, "bench".into()).await {
+                        return drop(ready_tx.send(Err(e.into())));
+                    }
+                    let store = store.clone();
+                    tokio::spawn(async move {
+                        let mut tick = tokio::time::interval(every);
+                        loop {
+                            tick.tick().await;
+                            if let Err(e) = store.roll_up(500).await {
+                                eprintln!("roll_up failed: {e}");
+                            }
+                        }
+                    });
+                }
                 let _ = ready_tx.send(Ok(()));
                 let state = loyd_api::AppState::new(store.clone(), loyd_api::ApiConfig::default());
                 let _ = loyd_api::serve(listener, state, async move {
@@ -269,7 +290,8 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         }
         store.close().await;
     }
-    let server = Server::start(url.clone(), args.db_connections, args.server_threads)?;
+    let roll_up_every = (args.roll_up_every_ms > 0).then(|| Duration::from_millis(args.roll_up_every_ms));
+    let server = Server::start(url.clone(), args.db_connections, args.server_threads, roll_up_every)?;
     
     let mut sound = true;
     let mut outcome = report::Outcome::default();

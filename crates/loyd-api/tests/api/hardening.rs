@@ -26,9 +26,21 @@ async fn app(db: loyd_testkit::TestDb) -> TestApp {
 /// `Connection: close`, or are refused by hyper, which closes).
 async fn raw(app: &TestApp, bytes: &[u8]) -> String {
     let mut s = tokio::net::TcpStream::connect(app.base.trim_start_matches("http://")).await.unwrap();
-    s.write_all(bytes).await.unwrap();
+    // A server that answers before reading all of a too-large request closes the
+    // connection with bytes unread: the rest of the write, and the end of the read, may
+    // then meet a reset. What was answered before it is what counts.
+    let _ = s.write_all(bytes).await;
     let mut out = Vec::new();
-    let read = tokio::time::timeout(std::time::Duration::from_secs(10), s.read_to_end(&mut out)).await;
+    let read = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = s.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+    })
+    .await;
     assert!(read.is_ok(), "the server kept the connection open: {}", String::from_utf8_lossy(&out));
     String::from_utf8_lossy(&out).into_owned()
 }

@@ -22,7 +22,7 @@ pub struct Said {
 impl Said {
     /// The English text of a key, with `{name}` where a value goes.
     pub fn template(key: &str) -> Option<&'static str> {
-        TEXTS.iter().find(|(k, _)| *k == key).map(|(_, t)| *t)
+        TEXTS.iter().find(|(k, ..)| *k == key).map(|(_, t, _)| *t)
     }
 
     /// This message in English.
@@ -102,8 +102,8 @@ macro_rules! texts {
                 Said { key: stringify!($key), args: vec![$((stringify!($arg), $arg.to_string())),*] }
             }
         )*
-        /// Every key and its English text.
-        pub const TEXTS: &[(&str, &str)] = &[$((stringify!($key), $text)),*];
+        /// Every key, its English text and the names of the values it takes.
+        pub const TEXTS: &[(&str, &str, &[&str])] = &[$((stringify!($key), $text, &[$(stringify!($arg)),*])),*];
     };
 }
 
@@ -269,17 +269,19 @@ mod tests {
 
     #[test]
     fn every_key_is_unique_and_every_placeholder_is_a_value_it_is_given() {
-        let mut keys: Vec<&str> = TEXTS.iter().map(|(k, _)| *k).collect();
+        let mut keys: Vec<&str> = TEXTS.iter().map(|(k, ..)| *k).collect();
         keys.sort_unstable();
         let n = keys.len();
         keys.dedup();
         assert_eq!(keys.len(), n, "a key is listed twice");
-        // Each template names only values, and each value once at least: checked on
-        // the messages made with every placeholder's name as its value.
-        for (key, text) in TEXTS {
-            for name in Said::placeholders(text) {
-                assert!(name.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{key}: '{{{name}}}' is not a value's name");
-            }
+        // Each template names exactly the values its message is given.
+        for (key, text, args) in TEXTS {
+            let mut named = Said::placeholders(text);
+            named.sort_unstable();
+            named.dedup();
+            let mut given = args.to_vec();
+            given.sort_unstable();
+            assert_eq!(named, given, "{key}: its text and its values differ");
         }
     }
 

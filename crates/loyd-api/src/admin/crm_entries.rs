@@ -157,7 +157,6 @@ pub async fn organisation_crm(State(state): State<AppState>, actor: CurrentActor
     crm_page(&state, &actor, filter).await
 }
 
-
 /// Record a note, contact event, task or reminder about an organisation.
 #[utoipa::path(post, path = "/v1/admin/organisations/{id}/crm", tag = "crm", security(("api_key" = []), ("session" = [])),
     params(("id" = String, Path)), request_body = NewCrm, responses((status = 201, body = CrmOut), (status = "4XX", body = ErrorBody)))]

@@ -74,7 +74,6 @@ fn changes_of(before: Option<&serde_json::Value>, after: Option<&serde_json::Val
         .collect()
 }
 
-
 pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<Filters>) -> Response {
     let lang = lang_of(&headers, q.lang.as_deref());
     let (actor, secret) = match allowed(&state, &headers, lang, Permission::AuditRead).await {

@@ -55,7 +55,6 @@ struct FailuresPage {
     error: Option<String>,
 }
 
-
 pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<Filters>) -> Response {
     let lang = lang_of(&headers, q.lang.as_deref());
     let (actor, secret) = match allowed(&state, &headers, lang, Permission::FailuresRead).await {

@@ -135,12 +135,12 @@ impl Catalogue {
     /// A message of the domain as it comes in an API answer (`kind`, `args`), in this
     /// language; `None` for a kind the domain does not have.
     pub fn say_kind(&self, kind: &str, args: &serde_json::Map<String, serde_json::Value>) -> Option<String> {
-        let (key, _) = loyd_domain::said::TEXTS.iter().find(|(k, _)| *k == kind)?;
-        let args = args
+        let (key, _, names) = loyd_domain::said::TEXTS.iter().find(|(k, ..)| *k == kind)?;
+        let args = names
             .iter()
-            .filter_map(|(name, v)| {
-                let name = Said::placeholders(Said::template(key)?).into_iter().find(|p| p == name)?;
-                Some((name, v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
+            .filter_map(|name| {
+                let v = args.get(*name)?;
+                Some((*name, v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
             })
             .collect();
         Some(self.say(&Said { key, args }))
@@ -181,12 +181,12 @@ mod tests {
     fn every_language_says_every_message_of_the_domain_with_the_same_values() {
         use loyd_domain::said::{TEXTS, WORDS};
         let expected: BTreeSet<String> =
-            TEXTS.iter().map(|(k, _)| (*k).to_owned()).chain(WORDS.iter().map(|w| format!("what.{w}"))).collect();
+            TEXTS.iter().map(|(k, ..)| (*k).to_owned()).chain(WORDS.iter().map(|w| format!("what.{w}"))).collect();
         for lang in [Lang::Ru, Lang::Lv, Lang::Et] {
             let said = &lang.words().said;
             let keys: BTreeSet<String> = said.keys().cloned().collect();
             assert_eq!(keys, expected, "{}: the domain's messages and this catalogue differ", lang.code());
-            for (key, english) in TEXTS {
+            for (key, english, _) in TEXTS {
                 let mut want = Said::placeholders(english);
                 let mut have = Said::placeholders(&said[*key]);
                 want.sort_unstable();

@@ -55,6 +55,11 @@ impl Figures {
         self.cancelled_redeemed += o.cancelled_redeemed;
         self.paid_back += o.paid_back;
     }
+
+    /// Counts the cancellation of a receipt that sold `s`.
+    fn cancel(&mut self, s: Sold) {
+        (self.cancelled, self.cancelled_total, self.cancelled_discount, self.cancelled_redeemed) = (1, s.total, s.discount, s.redeemed);
+    }
 }
 
 /// The store's local date of `at`, as the table keeps it.
@@ -109,7 +114,7 @@ pub(crate) struct Sold {
 pub(crate) async fn add_return(c: &mut Conn, store: &StoreContext, cancelled: Option<Sold>, paid_back: i64, now: Timestamp) -> Result<(), StoreError> {
     let mut f = Figures { returns: i64::from(cancelled.is_none()), paid_back, ..Figures::default() };
     if let Some(s) = cancelled {
-        (f.cancelled, f.cancelled_total, f.cancelled_discount, f.cancelled_redeemed) = (1, s.total, s.discount, s.redeemed);
+        f.cancel(s);
     }
     add_to_day(c, &local_day(now, &store.timezone.zone()), store.id.as_str(), &f).await
 }
@@ -183,8 +188,15 @@ impl Backend {
                             tz
                         }
                     };
-                    let (total, discount, redeemed): (i64, i64, i64) = (r.try_get("total")?, r.try_get("discount")?, r.try_get("redeemed_value")?);
-                    let mut f = Figures { receipts: 1, total, discount, redeemed, gift_card: r.try_get("gift_card_value")?, ..Figures::default() };
+                    let sold = Sold { total: r.try_get("total")?, discount: r.try_get("discount")?, redeemed: r.try_get("redeemed_value")? };
+                    let mut f = Figures {
+                        receipts: 1,
+                        total: sold.total,
+                        discount: sold.discount,
+                        redeemed: sold.redeemed,
+                        gift_card: r.try_get("gift_card_value")?,
+                        ..Figures::default()
+                    };
                     // A return or cancellation from before the aggregates existed: on the
                     // receipt's day, as its own day is not known.
                     if let Some(paid_back) = r.try_get::<Option<i64>, _>("paid_back")? {
@@ -192,7 +204,7 @@ impl Backend {
                         backlog.push(r.try_get::<i64, _>("id")?);
                         f.paid_back = paid_back;
                         if cancelled {
-                            (f.cancelled, f.cancelled_total, f.cancelled_discount, f.cancelled_redeemed) = (1, total, discount, redeemed);
+                            f.cancel(sold);
                         } else if paid_back != 0 {
                             f.returns = 1;
                         }

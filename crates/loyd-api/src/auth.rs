@@ -113,6 +113,7 @@ pub fn permission(method: &Method, route: &str) -> Option<Permission> {
         ("GET", "/v1/admin/config/{section}/{id}/versions") => ConfigRead,
         ("GET", "/v1/admin/ledger/audit" | "/v1/admin/ledger/system" | "/v1/admin/jobs" | "/v1/admin/jobs/runs") => LedgerAudit,
         ("POST", "/v1/admin/jobs/{job}/run") => JobsRun,
+        ("GET", "/v1/admin/reports" | "/v1/admin/reports/{report}") => ReportsRead,
         ("GET" | "POST", "/v1/admin/users") | ("PATCH", "/v1/admin/users/{login}") => UsersManage,
         ("GET" | "POST", "/v1/admin/stores/{store}/terminals") => TerminalsManage,
         ("GET" | "POST", "/v1/admin/api-keys") | ("POST", "/v1/admin/api-keys/{name}/revoke") => UsersManage,
@@ -254,7 +255,7 @@ pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> Result<Jso
     use Permission::*;
     let all = [
         CustomersRead, ContactsRead, CustomersWrite, CustomersBulk, CardsManage, CodesIssue, CrmWrite, BalanceAdjust, CouponsIssue,
-        ConfigRead, ConfigWrite, ReceiptsRead, FailuresRead, AuditRead, LedgerAudit, UsersManage, TerminalsManage, JobsRun,
+        ConfigRead, ConfigWrite, ReceiptsRead, FailuresRead, AuditRead, LedgerAudit, UsersManage, TerminalsManage, JobsRun, ReportsRead,
     ];
     Ok(Json(MeOut {
         name: actor.principal.name.clone(),

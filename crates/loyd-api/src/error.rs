@@ -285,6 +285,13 @@ impl ApiError {
         ApiError::new(ErrorCode::NotFound, message)
     }
 
+    /// Something of ours failed (a file could not be written): logged, answered 500.
+    pub fn internal(message: impl Into<String>) -> Self {
+        let message = message.into();
+        tracing::error!(%message, "internal error");
+        ApiError::new(ErrorCode::Internal, message)
+    }
+
     pub fn status(&self) -> StatusCode {
         self.status.unwrap_or_else(|| self.code.status())
     }

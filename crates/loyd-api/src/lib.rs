@@ -55,9 +55,11 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod http;
+pub mod i18n;
 pub mod metrics;
 pub mod openapi;
 pub mod pos;
+pub mod reports;
 
 use error::{ApiError, ErrorCode};
 
@@ -87,11 +89,20 @@ pub struct AppState {
     pub attempts: std::sync::Arc<attempts::Attempts>,
     /// The console dashboard's sales figures, read at most once a minute per set of stores.
     pub dashboard: std::sync::Arc<console::dashboard::Cache>,
+    /// Where reports read: the database itself, or a read-only replica of it
+    /// (`LOYD_REPORTS_DATABASE_URL`).
+    pub reports: Store,
 }
 
 impl AppState {
     pub fn new(store: Store, config: ApiConfig) -> Self {
-        AppState { store, metrics: metrics::handle(), config, attempts: Default::default(), dashboard: Default::default() }
+        AppState { reports: store.clone(), store, metrics: metrics::handle(), config, attempts: Default::default(), dashboard: Default::default() }
+    }
+
+    /// Reports read from `reports` (a replica) instead of the database itself.
+    pub fn with_reports(mut self, reports: Store) -> Self {
+        self.reports = reports;
+        self
     }
 }
 

@@ -84,6 +84,8 @@ use crate::{admin, auth, health, pos};
         admin::jobs::jobs,
         admin::jobs::runs,
         admin::jobs::run,
+        admin::reports::list,
+        admin::reports::report,
         admin::gifts::gifts,
         admin::staff::list_api_keys,
         admin::staff::create_api_key,

@@ -58,17 +58,18 @@ impl Role {
         use Permission::*;
         match self {
             Role::Admin => true,
-            Role::Marketer => matches!(p, CustomersRead | ConfigRead | ConfigWrite | CouponsIssue | ReceiptsRead),
-            Role::Analyst => matches!(p, CustomersRead | ConfigRead | ReceiptsRead | FailuresRead),
-            Role::StoreManager => {
-                matches!(p, CustomersRead | ContactsRead | CustomersWrite | CardsManage | CodesIssue | CrmWrite | ReceiptsRead | FailuresRead)
-            }
+            Role::Marketer => matches!(p, CustomersRead | ConfigRead | ConfigWrite | CouponsIssue | ReceiptsRead | ReportsRead),
+            Role::Analyst => matches!(p, CustomersRead | ConfigRead | ReceiptsRead | FailuresRead | ReportsRead),
+            Role::StoreManager => matches!(
+                p,
+                CustomersRead | ContactsRead | CustomersWrite | CardsManage | CodesIssue | CrmWrite | ReceiptsRead | FailuresRead | ReportsRead
+            ),
             Role::Support => matches!(
                 p,
                 CustomersRead | ContactsRead | CustomersWrite | CardsManage | CodesIssue | CrmWrite | BalanceAdjust | ReceiptsRead
                     | FailuresRead | AuditRead
             ),
-            Role::Auditor => matches!(p, CustomersRead | ConfigRead | ReceiptsRead | FailuresRead | AuditRead | LedgerAudit),
+            Role::Auditor => matches!(p, CustomersRead | ConfigRead | ReceiptsRead | FailuresRead | AuditRead | LedgerAudit | ReportsRead),
         }
     }
 }
@@ -113,6 +114,8 @@ pub enum Permission {
     TerminalsManage,
     /// Run a scheduled job now (expiry, inactivity, conversion).
     JobsRun,
+    /// Reports, KPI and campaign effectiveness (a store manager's: their stores').
+    ReportsRead,
 }
 
 /// An admin action whose permission depends on what it touches, not only on its route.

@@ -365,3 +365,64 @@ pub struct Rotation {
     pub crm_entries: u64,
     pub audit_entries: u64,
 }
+
+/// Which rows of the ledger's flow aggregates (`day_flows`) to read, summed per day.
+#[derive(Debug, Clone, Default)]
+pub struct FlowFilter {
+    pub from: Option<jiff::civil::Date>,
+    pub to: Option<jiff::civil::Date>,
+    /// Only these stores (flows no store made are then left out); `None`: all, with them.
+    pub stores: Option<Vec<String>>,
+    /// `customer`, `card` or `organisation`; `None`: all.
+    pub holder_kind: Option<String>,
+    pub asset: Option<String>,
+    /// Only cards of these series.
+    pub series: Option<Vec<String>>,
+    /// Keep stores apart (otherwise summed over them, `store` empty).
+    pub by_store: bool,
+    /// Keep card series apart (otherwise summed, `series` empty).
+    pub by_series: bool,
+}
+
+/// What moved into and out of the accounts of one kind of holder on a day (see
+/// `day_flows`), in the currency's minor units.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FlowDay {
+    pub day: jiff::civil::Date,
+    /// Empty when summed over stores, or for flows no store made.
+    pub store: String,
+    pub asset: String,
+    pub code: String,
+    pub holder_kind: String,
+    pub series: String,
+    pub credited: i64,
+    pub debited: i64,
+    pub transfers: i64,
+}
+
+/// What the holders of one kind held in one currency (and series) at a day's start.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Held {
+    pub asset: String,
+    pub holder_kind: String,
+    pub series: String,
+    pub amount: i64,
+}
+
+/// What a campaign gave on a day (see `day_campaigns`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CampaignDay {
+    pub day: jiff::civil::Date,
+    /// Empty when summed over stores.
+    pub store: String,
+    pub campaign: String,
+    /// Discounts, gifts and coupons: the store currency; accruals: their currency.
+    pub currency: String,
+    pub receipts: i64,
+    /// What the receipts the campaign touched totalled.
+    pub revenue: i64,
+    pub discount: i64,
+    pub accrued: i64,
+    pub gifts: i64,
+    pub coupons: i64,
+}

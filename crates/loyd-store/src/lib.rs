@@ -286,8 +286,17 @@ dispatch! {
     /// Sales per store and local day from `from` to `to` (the aggregates the `roll_up`
     /// job keeps), of the stores given.
     pub async fn store_days(&self, stores: Vec<String>, from: jiff::civil::Date, to: jiff::civil::Date) -> Result<Vec<StoreDay>, StoreError>;
-    /// Adds the next receipts (at most `limit`) to the sales aggregates: how many.
+    /// Adds the next receipts and transfers (at most `limit` of each) to the
+    /// aggregates: how many receipts and transfers (0: all are up to date).
     pub async fn roll_up(&self, limit: u32) -> Result<usize, StoreError>;
+    /// The ledger's flows per day (the aggregates the `roll_up` job keeps).
+    pub async fn flow_days(&self, filter: FlowFilter) -> Result<Vec<FlowDay>, StoreError>;
+    /// What the holders of a kind held at the start of `day`, per currency (and series
+    /// with `by_series`), as the flow aggregates count it.
+    pub async fn held_before(&self, filter: FlowFilter, day: jiff::civil::Date) -> Result<Vec<Held>, StoreError>;
+    /// What campaigns gave per day, of the stores given (`None`: all) and campaigns given
+    /// (`None`: all).
+    pub async fn campaign_days(&self, from: jiff::civil::Date, to: jiff::civil::Date, stores: Option<Vec<String>>, campaigns: Option<Vec<String>>, by_store: bool) -> Result<Vec<CampaignDay>, StoreError>;
     /// What receipts committed since `from` accrued and had redeemed, per currency.
     pub async fn receipt_flows(&self, stores: Vec<String>, from: Timestamp) -> Result<Vec<ReceiptFlows>, StoreError>;
     /// Customers with a committed receipt since `from`.

@@ -3,18 +3,20 @@
 use loyd_testkit::both_backends;
 
 both_backends! {
-    async fn returns_and_cancellations_made_before_the_sales_aggregates_are_added_with_their_receipts(db: TestDb) {
+    async fn returns_and_cancellations_made_before_the_sales_aggregates_are_added_with_their_receipts_and_campaigns_without_the_cancelled(db: TestDb) {
         // Version 12 had no aggregates: a receipt partly returned, one cancelled, one kept.
         loyd_store::migrate_to(&db.url, 12).await.unwrap();
         let offline = if db.backend() == "postgres" { "false" } else { "0" };
         db.execute_raw("INSERT INTO stores (id, name, timezone, created_at, updated_at) VALUES ('riga-01', 'Riga', 'Europe/Riga', 0, 0)").await.unwrap();
         // 2026-12-05 23:30 UTC is already the 6th in Riga.
         let at = 1_796_513_400_000_000i64;
+        // Each receipt had 1.00 off by one campaign.
+        let given = r#"{"lines":[{"applied":[{"campaign":"club","kind":"discount","amount":"1.00"}]}]}"#;
         for (id, status, total, paid_back) in [("1", "committed", 1000, 250), ("2", "cancelled", 700, 700), ("3", "committed", 300, 0)] {
             db.execute_raw(&format!(
                 "INSERT INTO receipts (store_id, terminal_id, receipt_id, at, status, config_version, total, discount, redeemed_value, \
                  gift_card_value, offline, request_hash, response, effects, returned, recorded_at, returned_paid) \
-                 VALUES ('riga-01', 'pos-1', '{id}', {at}, '{status}', 1, {total}, 0, 0, 0, {offline}, 'h', '{{}}', '{{}}', '{{}}', 0, {paid_back})"
+                 VALUES ('riga-01', 'pos-1', '{id}', {at}, '{status}', 1, {total}, 100, 0, 0, {offline}, 'h', '{given}', '{{}}', '{{}}', 0, {paid_back})"
             ))
             .await
             .unwrap();
@@ -27,6 +29,10 @@ both_backends! {
         let d = &days[0];
         assert_eq!(d.day, jiff::civil::date(2026, 12, 6), "the store's own day");
         assert_eq!((d.receipts, d.total, d.returns, d.cancelled, d.cancelled_total, d.paid_back), (3, 2000, 1, 1, 700, 950), "{d:?}");
+        // The campaign's figures leave out the receipt cancelled before the upgrade.
+        let c = store.campaign_days(jiff::civil::date(2026, 12, 1), jiff::civil::date(2026, 12, 31), None, None, false).await.unwrap();
+        assert_eq!(c.len(), 1, "{c:?}");
+        assert_eq!((c[0].campaign.as_str(), c[0].currency.as_str(), c[0].receipts, c[0].revenue, c[0].discount), ("club", "EUR", 2, 1100, 200), "{c:?}");
     }
 
     async fn an_upgrade_removes_pins_and_one_time_codes_kept_by_earlier_versions(db: TestDb) {

@@ -11,6 +11,7 @@
 //!   export as a program file, simulation;
 //! - [`stores`]: stores' terminals and their keys;
 //! - [`jobs`]: the scheduled jobs' runs, and running one now;
+//! - [`reports`](mod@reports): sales, balances, gift cards, campaigns as JSON, CSV, XLSX;
 //! - [`ledger`]: the ledger audit and the operator's own accounts; [`audit`](mod@audit): the audit log; [`staff`]: staff users.
 //!
 //! This file holds the one route table and the helpers the modules share. Every route
@@ -58,6 +59,7 @@ pub mod jobs;
 pub mod ledger;
 pub mod organisations;
 pub mod programs;
+pub mod reports;
 pub mod staff;
 pub mod stores;
 
@@ -127,6 +129,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/v1/admin/jobs/{job}/run", post(jobs::run))
         .route("/v1/admin/ledger/audit", get(audit))
         .route("/v1/admin/ledger/system", get(ledger::system))
+        .route("/v1/admin/reports", get(reports::list))
+        .route("/v1/admin/reports/{report}", get(reports::report))
         .route_layer(middleware::from_fn_with_state(state, crate::auth::guard))
 }
 

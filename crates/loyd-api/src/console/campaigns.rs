@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::form::{self, Field, Kind, Problem, Spec, Values, spec};
-use super::i18n::{Catalogue, Lang};
+use crate::i18n::{Catalogue, Lang};
 use super::{Frame, Session, allowed, checked, lang_of, page as render, remember_lang};
 use crate::AppState;
 use crate::admin::programs::{ObjectVersion, SimulateQuery, history, object, objects, put, set_status, simulated};

@@ -10,7 +10,7 @@ use axum::response::{Html, IntoResponse, Response};
 use loyd_domain::access::Permission;
 use loyd_domain::program::{CardKind, CardSeriesSpec};
 
-use super::i18n::{Catalogue, Lang};
+use crate::i18n::{Catalogue, Lang};
 use super::{BatchForm, Frame, LangQuery, Refused, Session, allowed, checked, lang_of, page as render, remember_lang};
 use crate::AppState;
 use crate::admin::cards::{IssueRequest, cards_csv, issue};

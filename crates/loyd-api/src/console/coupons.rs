@@ -10,7 +10,7 @@ use axum::response::{Html, IntoResponse, Response};
 use loyd_domain::access::Permission;
 use serde_json::Value;
 
-use super::i18n::{Catalogue, Lang};
+use crate::i18n::{Catalogue, Lang};
 use super::{BatchForm, Frame, LangQuery, Refused, Session, allowed, checked, lang_of, page as render, remember_lang};
 use crate::AppState;
 use crate::admin::coupons::{coupons_csv, generate};

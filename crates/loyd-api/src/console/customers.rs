@@ -12,7 +12,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use loyd_domain::access::{CHANNELS, Permission};
 use serde::Deserialize;
 
-use super::i18n::Lang;
+use crate::i18n::Lang;
 use super::{Frame, Session, allowed, checked, filled, lang_of, page as render, remember_lang};
 use crate::AppState;
 use crate::admin::cards::set_blocked;

@@ -18,7 +18,7 @@ use loyd_store::{DaySales, FailureFilter, ReceiptFlows};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use super::i18n::Lang;
+use crate::i18n::Lang;
 use super::{Frame, LangQuery, Session, lang_of, page as render, remember_lang, staff};
 use crate::AppState;
 

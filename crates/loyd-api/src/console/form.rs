@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use jiff::tz::TimeZone;
 use serde_json::Value;
 
-use super::i18n::Catalogue;
+use crate::i18n::Catalogue;
 
 /// How a field is typed and what JSON it makes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -419,7 +419,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::console::i18n::Lang;
+    use crate::i18n::Lang;
 
     #[test]
     fn a_form_laid_over_an_object_sets_what_it_shows_and_keeps_the_rest() {

@@ -16,10 +16,10 @@ mod coupons;
 mod customers;
 pub mod dashboard;
 mod failures;
+mod reports;
 mod form;
 mod jobs;
 mod organisations;
-pub mod i18n;
 mod program;
 mod staff;
 mod stores;
@@ -36,7 +36,7 @@ use loyd_store::{LoginRefusal, Principal};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use self::i18n::{Catalogue, Lang};
+use crate::i18n::{Catalogue, Lang};
 use crate::AppState;
 use crate::auth::{Actor, SESSION_HOURS};
 use loyd_domain::access::Permission;
@@ -88,6 +88,8 @@ pub fn router() -> Router<AppState> {
         .route("/admin/organisations/{id}", get(organisations::organisation))
         .route("/admin/organisations/{id}/crm", post(organisations::add_note))
         .route("/admin/failures", get(failures::page))
+        .route("/admin/reports", get(reports::index))
+        .route("/admin/reports/{report}", get(reports::page))
         .route("/admin/audit", get(audit::page))
         .route("/admin/jobs", get(jobs::page))
         .route("/admin/jobs/{job}/run", post(jobs::run))
@@ -388,13 +390,14 @@ pub struct Session {
 impl Session {
     pub(crate) fn of(p: &Principal, secret: &str, t: &'static Catalogue, here: &str) -> Session {
         let csrf = csrf_of(secret);
-        let pages: [(&'static str, &'static str, Option<Permission>); 11] = [
+        let pages: [(&'static str, &'static str, Option<Permission>); 12] = [
             ("/admin", "nav.dashboard", None),
             ("/admin/program", "nav.program", Some(Permission::ConfigRead)),
             ("/admin/campaigns", "nav.campaigns", Some(Permission::ConfigRead)),
             ("/admin/coupons", "nav.coupons", Some(Permission::ConfigRead)),
             ("/admin/cards", "nav.cards", Some(Permission::CardsManage)),
             ("/admin/customers", "nav.customers", Some(Permission::CustomersRead)),
+            ("/admin/reports", "nav.reports", Some(Permission::ReportsRead)),
             ("/admin/failures", "nav.failures", Some(Permission::FailuresRead)),
             ("/admin/audit", "nav.audit", Some(Permission::AuditRead)),
             ("/admin/jobs", "nav.jobs", Some(Permission::LedgerAudit)),

@@ -12,7 +12,7 @@ use loyd_domain::access::Permission;
 use serde::Deserialize;
 
 use super::failures::url_escape;
-use super::i18n::Lang;
+use crate::i18n::Lang;
 use super::{Frame, Session, allowed, checked, filled, lang_of, page as render, remember_lang};
 use crate::AppState;
 use crate::admin::organisations::{NewOrganisation, OrganisationOut, OrganisationQuery, created, one, page_of};

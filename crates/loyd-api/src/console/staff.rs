@@ -11,7 +11,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use loyd_domain::access::{Permission, Role};
 use serde::Deserialize;
 
-use super::i18n::Lang;
+use crate::i18n::Lang;
 use super::{Frame, LangQuery, Session, allowed, checked, lang_of, page as render, remember_lang};
 use crate::AppState;
 use crate::admin::staff::{ApiKeyCreated, ApiKeyOut, NewApiKey, NewUserRequest, UserChanges, create as create_user, keys, new_key, revoke_key, update};

@@ -9,7 +9,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use loyd_domain::access::Permission;
 use serde::Deserialize;
 
-use super::i18n::Lang;
+use crate::i18n::Lang;
 use super::{Frame, LangQuery, Session, allowed, checked, lang_of, page as render, remember_lang};
 use crate::AppState;
 use crate::admin::stores::{TerminalKey, issue_key, list, revoke_one};

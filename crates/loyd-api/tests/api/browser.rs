@@ -139,6 +139,12 @@ impl Browser {
 
     /// The name and text of the one file downloaded so far, once complete, within 10 s.
     async fn downloaded(&self) -> (String, String) {
+        let (name, bytes) = self.downloaded_bytes().await;
+        (name, String::from_utf8(bytes).unwrap())
+    }
+
+    /// The name and bytes of the one file downloaded so far, once complete, within 10 s.
+    async fn downloaded_bytes(&self) -> (String, Vec<u8>) {
         for _ in 0..100 {
             // Chromium writes to hidden and `.crdownload` files first, then renames.
             let files: Vec<_> = std::fs::read_dir(&self.downloads)
@@ -149,7 +155,7 @@ impl Browser {
                 .collect();
             if let [one] = files.as_slice() {
                 let name = one.file_name().unwrap().to_string_lossy().into_owned();
-                return (name, std::fs::read_to_string(one).unwrap());
+                return (name, std::fs::read(one).unwrap());
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -462,6 +468,7 @@ both_backends! {
             (statement.as_str(), "#closing", "statement"),
             ("/admin/organisations", "h1", "organisations"),
             ("/admin/failures", "h1", "failures"),
+            ("/admin/reports/sales?period=all", "#report", "reports"),
             ("/admin/audit", "h1", "audit"),
             ("/admin/jobs", "#jobs", "jobs"),
             ("/admin/stores", "h1", "stores"),
@@ -481,7 +488,38 @@ both_backends! {
         }
         // The top bar's links still reach every page by keyboard: each is a link in order.
         let links = b.client.find_all(Locator::Css("nav a")).await.unwrap().len();
-        assert!(links >= 11, "{links} links in the top bar");
+        assert!(links >= 12, "{links} links in the top bar");
+        b.client.clone().close().await.unwrap();
+    }
+
+    async fn an_analyst_reads_the_gift_card_liability_and_downloads_it_as_xlsx_that_a_spreadsheet_opens(db: TestDb) {
+        let app = crate::helpers::spawn_with_program(db, toml::from_str(crate::reports::LEDGER_PROGRAM).unwrap()).await;
+        let gc = app.issue("GC", None).await.remove(0).number;
+        let res = app.pos_post(&format!("/v1/pos/gift-cards/{gc}/activate"), &json!({"operation_id": "g1", "amount": "50.00"})).await;
+        assert_eq!(res.status(), 201);
+        let mut pay = crate::helpers::receipt("p1", None, "20.00");
+        pay["gift_cards"] = json!([{"number": gc, "amount": "20.00"}]);
+        assert_eq!(app.commit(&pay).await.0, 201);
+        app.store.run_job(loyd_store::Job::RollUp, "test".into()).await.unwrap();
+        let b = Browser::signed_in(&app, "ana", "analyst").await;
+        b.click("a[href='/admin/reports']").await;
+        b.text_when("#tab-sales[aria-current]", |t| t == "Sales").await;
+        assert!(b.text("#report").await.contains("20.00"), "today's sale is in the sales report");
+        b.click("#tab-gift_cards").await;
+        b.choose("#r-period", "all").await;
+        b.click("#report-filters button[type=submit]").await;
+        let table = b.text_when("#report tr.total", |t| t.contains("Total")).await;
+        assert!(table.contains("GC") && table.contains("50.00") && table.contains("30.00"), "sold 50.00, 30.00 left: {table}");
+        b.screenshot("console-reports-gift-cards").await;
+        b.click("#download-xlsx").await;
+        let (name, bytes) = b.downloaded_bytes().await;
+        assert!(name.starts_with("loyd-gift-cards-") && name.ends_with(".xlsx"), "{name}");
+        use calamine::Reader;
+        let mut book: calamine::Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
+        let sheet = book.worksheet_range("gift_cards").unwrap();
+        assert_eq!(sheet.get_value((0, 10)), Some(&calamine::Data::String("Closing".into())));
+        let total = (1..sheet.height() as u32).find(|r| sheet.get_value((*r, 0)) == Some(&calamine::Data::String("Total".into()))).expect("a total row");
+        assert_eq!(sheet.get_value((total, 10)), Some(&calamine::Data::Float(30.0)), "the liability");
         b.client.clone().close().await.unwrap();
     }
 }

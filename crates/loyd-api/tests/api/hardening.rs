@@ -602,6 +602,8 @@ both_backends! {
                     "`GET /v1/admin/jobs/runs`" => ("GET", "/v1/admin/jobs/runs?job=expire_lots".into(), None),
                     "`POST /v1/admin/jobs/{job}/run`" => ("POST", "/v1/admin/jobs/expire_holds/run".into(), None),
                     "`GET /v1/admin/gifts`" => ("GET", "/v1/admin/gifts".into(), None),
+                    "`GET /v1/admin/reports`" => ("GET", "/v1/admin/reports".into(), None),
+                    "`GET /v1/admin/reports/{report}`" => ("GET", "/v1/admin/reports/sales?period=all".into(), None),
                     "`GET /v1/admin/api-keys`" => ("GET", "/v1/admin/api-keys".into(), None),
                     "`POST /v1/admin/api-keys`" => ("POST", "/v1/admin/api-keys".into(), Some(json!({"name": fresh("erp"), "role": "analyst"}))),
                     "`POST /v1/admin/api-keys/{name}/revoke`" => {

@@ -41,7 +41,8 @@ both_backends! {
         // Nothing is aggregated before the job runs; then everything, once.
         assert!(aggregated(&app).await.is_empty());
         let run = app.store.run_job(Job::RollUp, "test".into()).await.unwrap();
-        assert_eq!((run.items, run.error), (4, None));
+        let transfers: i64 = app.db().texts("SELECT CAST(COUNT(*) AS TEXT) FROM transfers").await[0].parse().unwrap();
+        assert_eq!((run.items, run.error), (4 + transfers, None), "4 receipts and their transfers");
         assert_eq!(app.store.run_job(Job::RollUp, "test".into()).await.unwrap().items, 0, "nothing twice");
         assert_eq!(aggregated(&app).await, scanned(&app).await);
         // The next day: two receipts, a cancellation of one of them and a return of
@@ -146,4 +147,257 @@ async fn a_receipt_whose_transaction_commits_late_is_still_added_on_postgres() {
     assert_eq!(added, 2, "the late receipt too");
     let days = app.store.store_days(vec!["riga-01".into()], jiff::civil::date(2026, 1, 1), jiff::civil::date(2027, 12, 31)).await.unwrap();
     assert_eq!((days[0].receipts, days[0].total), (2, 1500));
+}
+
+/// Points that expire in 30 days and convert to a wallet, a discount campaign, gift
+/// cards of two series (one single-use).
+pub(crate) const LEDGER_PROGRAM: &str = r#"
+[[currencies]]
+code = "EUR"
+kind = "money"
+scale = 2
+
+[[currencies]]
+code = "bonus"
+kind = "points"
+scale = 0
+lifetime = { days = 30 }
+conversion = { to = "wallet", every = 10, gives = "1.00" }
+
+[[currencies]]
+code = "wallet"
+kind = "money"
+scale = 2
+[currencies.redeem]
+
+[[stores]]
+id = "riga-01"
+name = "Riga Centre"
+format = "supermarket"
+timezone = "Europe/Riga"
+
+[[stores]]
+id = "tallinn-01"
+name = "Tallinn"
+format = "express"
+timezone = "Europe/Tallinn"
+
+[[card_series]]
+id = "LOY"
+kind = "loyalty"
+prefix = "2770"
+
+[[card_series]]
+id = "GC"
+kind = "gift"
+prefix = "6000"
+currency = "EUR"
+amount_min = "5.00"
+amount_max = "100.00"
+validity_days = 365
+
+[[card_series]]
+id = "GC1"
+kind = "gift"
+prefix = "6001"
+currency = "EUR"
+amount_min = "5.00"
+amount_max = "100.00"
+single_use = true
+validity_days = 365
+
+[[campaigns]]
+id = "step-bonus"
+name = "1 point per whole 5.00"
+[[campaigns.rewards]]
+type = "accrue"
+currency = "bonus"
+step = "5.00"
+units = "1"
+
+[[campaigns]]
+id = "big-basket"
+name = "10 % from 50.00"
+min_total = "50.00"
+[[campaigns.rewards]]
+type = "discount"
+percent = "10"
+"#;
+
+/// `asset:amount` per currency of what holders of `kind` hold, read from the ledger's
+/// accounts outside Loyd (minor units).
+async fn held(app: &TestApp, filter: &str) -> Vec<String> {
+    app.db()
+        .texts(&format!(
+            "SELECT a.asset || ':' || CAST(SUM(a.credits_posted - a.debits_posted) AS TEXT) FROM accounts a {filter} \
+             GROUP BY a.asset ORDER BY a.asset"
+        ))
+        .await
+}
+
+fn report_rows<'a>(body: &'a serde_json::Value, key: &str) -> Vec<&'a serde_json::Value> {
+    body[key].as_array().unwrap_or_else(|| panic!("{body}")).iter().collect()
+}
+
+both_backends! {
+    async fn every_reports_totals_reconcile_with_the_ledger_and_download_as_csv_and_xlsx(db: TestDb) {
+        use crate::helpers::{ADMIN_KEY, call};
+        let app = crate::helpers::spawn_with_program(db, toml::from_str(LEDGER_PROGRAM).unwrap()).await;
+        crate::helpers::admin(&app).await;
+        let tallinn = app.terminal_key("tallinn-01", "t-1").await;
+        let (ann, ann_card) = app.customer_with_card("+37120005561", "LOY").await;
+        let (_bob, bob_card) = app.customer_with_card("+37120005562", "LOY").await;
+        app.grant(ann, "wallet", 500).await;
+        // Day one: a big basket (10 %), small ones, a wallet payment, one in Tallinn.
+        for (id, card, amount) in [("a1", &ann_card, "60.00"), ("a2", &ann_card, "12.40"), ("b1", &bob_card, "27.35"), ("x1", &bob_card, "8.00")] {
+            let mut r = receipt(id, Some(card), amount);
+            if id == "a2" {
+                r["redeem"] = json!([{"currency": "wallet", "amount": "1.50"}]);
+            }
+            let (status, body) = app.commit(&r).await;
+            assert_eq!(status, 201, "{body}");
+        }
+        let (status, body) = app.commit_as(&tallinn, &receipt("t1", Some(&bob_card), "55.00")).await;
+        assert_eq!(status, 201, "{body}");
+        // Gift cards: one sold and partly spent, one single-use whose rest burns.
+        let gc = app.issue("GC", None).await.remove(0).number;
+        let gc1 = app.issue("GC1", None).await.remove(0).number;
+        for (n, op, amount) in [(&gc, "g1", "50.00"), (&gc1, "g2", "30.00")] {
+            let res = app.pos_post(&format!("/v1/pos/gift-cards/{n}/activate"), &json!({"operation_id": op, "amount": amount})).await;
+            assert_eq!(res.status(), 201);
+        }
+        for (id, n, amount) in [("p1", &gc, "20.00"), ("p2", &gc1, "10.00")] {
+            let mut r = receipt(id, None, amount);
+            r["gift_cards"] = json!([{"number": n, "amount": amount}]);
+            let (status, body) = app.commit(&r).await;
+            assert_eq!(status, 201, "{body}");
+        }
+        // Day two: a cancellation and a return, then the bonus expires a month later
+        // (after what was convertible became wallet money).
+        app.clock.advance(jiff::SignedDuration::from_hours(24));
+        assert_eq!(app.pos_post("/v1/pos/receipts/x1/cancel", &json!({})).await.status(), 200);
+        let ret = app.pos_post("/v1/pos/returns", &json!({"return_id": "ret-1", "receipt_id": "p1", "lines": [{"line": 1, "qty": "1"}]})).await;
+        assert_eq!(ret.status(), 201);
+        app.store.run_job(Job::ConvertBalances, "test".into()).await.unwrap();
+        app.clock.advance(jiff::SignedDuration::from_hours(24 * 31));
+        app.store.run_job(Job::ExpireLots, "test".into()).await.unwrap();
+        app.store.run_job(Job::RollUp, "test".into()).await.unwrap();
+        assert_eq!(app.store.run_job(Job::RollUp, "test".into()).await.unwrap().items, 0);
+
+        let range = "from=2026-11-01&to=2027-01-31&period=all";
+        // Balances: what customers hold at the end is what their accounts hold.
+        let (status, b) = call(&app, "GET", &format!("/v1/admin/reports/balances?{range}"), ADMIN_KEY, None).await;
+        assert_eq!(status, 200, "{b}");
+        let scale = |c: &str| if c == "bonus" { 0 } else { 2 };
+        let minor = |v: &serde_json::Value, c: &str| -> i64 {
+            let d: rust_decimal::Decimal = v.as_str().unwrap_or_else(|| panic!("{v}")).parse().unwrap();
+            (d * rust_decimal::Decimal::from(10i64.pow(scale(c)))).try_into().unwrap()
+        };
+        let closing: Vec<String> = report_rows(&b, "totals").iter().map(|t| {
+            let c = t["currency"].as_str().unwrap();
+            assert_eq!(minor(&t["opening"], c), 0);
+            format!("{c}:{}", minor(&t["closing"], c))
+        }).collect();
+        assert_eq!(closing, held(&app, "WHERE a.holder_kind = 'customer'").await);
+        let bonus = report_rows(&b, "totals").into_iter().find(|t| t["currency"] == "bonus").unwrap().clone();
+        // 54.00 → 10, 12.40 → 2, 27.35 → 5, 8.00 → 1 (cancelled: taken back), Tallinn 49.50 → 9.
+        assert_eq!((bonus["accrued"].as_str(), bonus["converted"].as_str()), (Some("27"), Some("-20")), "{bonus}");
+        assert_eq!(bonus["closing"], "0", "the rest expired: {bonus}");
+        let wallet = report_rows(&b, "totals").into_iter().find(|t| t["currency"] == "wallet").unwrap().clone();
+        assert_eq!((wallet["redeemed"].as_str(), wallet["adjusted"].as_str(), wallet["converted"].as_str()), (Some("1.50"), Some("5.00"), Some("2.00")), "{wallet}");
+
+        // Gift cards: liability per series is what the cards hold.
+        let (status, g) = call(&app, "GET", &format!("/v1/admin/reports/gift_cards?{range}"), ADMIN_KEY, None).await;
+        assert_eq!(status, 200, "{g}");
+        let totals = report_rows(&g, "totals");
+        let gc_total = totals.iter().find(|t| t["series"] == "GC").unwrap();
+        let gc1_total = totals.iter().find(|t| t["series"] == "GC1").unwrap();
+        assert_eq!((gc_total["sold"].as_str(), gc_total["redeemed"].as_str(), gc_total["refunded"].as_str(), gc_total["closing"].as_str()), (Some("50.00"), Some("20.00"), Some("20.00"), Some("50.00")), "{gc_total}");
+        assert_eq!((gc1_total["sold"].as_str(), gc1_total["redeemed"].as_str(), gc1_total["burned"].as_str(), gc1_total["closing"].as_str()), (Some("30.00"), Some("10.00"), Some("20.00"), Some("0.00")), "{gc1_total}");
+        let liability: i64 = totals.iter().map(|t| minor(&t["closing"], "EUR")).sum();
+        assert_eq!(vec![format!("EUR:{liability}")], held(&app, "WHERE a.holder_kind = 'card'").await);
+
+        // Sales: net of the cancellation; Riga and Tallinn apart when asked.
+        let (status, s) = call(&app, "GET", &format!("/v1/admin/reports/sales?{range}&by=store"), ADMIN_KEY, None).await;
+        assert_eq!(status, 200, "{s}");
+        let rows = report_rows(&s, "rows");
+        let riga = rows.iter().find(|r| r["store"] == "riga-01").unwrap();
+        assert_eq!((riga["receipts"].as_i64(), riga["revenue"].as_str(), riga["discount"].as_str(), riga["cancelled"].as_i64()), (Some(5), Some("123.75"), Some("6.00"), Some(1)), "{riga}");
+        assert_eq!((riga["redeemed"].as_str(), riga["gift_card"].as_str(), riga["paid_back"].as_str()), (Some("1.50"), Some("30.00"), Some("28.00")), "{riga}");
+        let tln = rows.iter().find(|r| r["store"] == "tallinn-01").unwrap();
+        assert_eq!((tln["receipts"].as_i64(), tln["revenue"].as_str(), tln["average"].as_str()), (Some(1), Some("49.50"), Some("49.50")));
+        assert_eq!((riga["gross"].as_str(), riga["average"].as_str(), riga["net_revenue"].as_str()), (Some("129.75"), Some("24.75"), Some("95.75")));
+        let scanned = app.db().texts("SELECT CAST(SUM(total - discount) AS TEXT) FROM receipts WHERE status = 'committed'").await;
+        assert_eq!(scanned, vec![(12375 + 4950).to_string()], "revenue is the committed receipts'");
+
+        // Campaigns: the discount campaign's discounts are the receipts' discounts.
+        let (status, c) = call(&app, "GET", &format!("/v1/admin/reports/campaigns?{range}"), ADMIN_KEY, None).await;
+        assert_eq!(status, 200, "{c}");
+        let totals = report_rows(&c, "totals");
+        let basket = totals.iter().find(|t| t["campaign"] == "big-basket").unwrap();
+        assert_eq!((basket["receipts"].as_i64(), basket["discount"].as_str(), basket["revenue"].as_str()), (Some(2), Some("11.50"), Some("103.50")), "{basket}");
+        let step: Vec<_> = totals.iter().filter(|t| t["campaign"] == "step-bonus").collect();
+        let points = step.iter().find(|t| t["currency"] == "bonus").unwrap();
+        assert_eq!(points["accrued"], "26", "the cancelled receipt's point is taken off: {points}");
+        let discounts = app.db().texts("SELECT CAST(SUM(discount) AS TEXT) FROM receipts WHERE status = 'committed'").await;
+        assert_eq!(discounts, vec!["1150".to_owned()]);
+
+        // A store's balances have no opening or closing: expiry belongs to no store.
+        let (_, b) = call(&app, "GET", &format!("/v1/admin/reports/balances?{range}&store=riga-01"), ADMIN_KEY, None).await;
+        assert!(report_rows(&b, "totals").iter().all(|t| t["opening"].is_null() && t["closing"].is_null()), "{b}");
+
+        // The same report as CSV and as XLSX, as finance opens them.
+        let csv = app.client.get(app.url(&format!("/v1/admin/reports/gift_cards?{range}&format=csv"))).bearer_auth(ADMIN_KEY).send().await.unwrap();
+        assert_eq!(csv.status(), 200);
+        assert!(csv.headers()["content-disposition"].to_str().unwrap().contains("loyd-gift-cards-2026-11-01-2027-01-31.csv"));
+        let text = csv.text().await.unwrap();
+        let mut lines = text.lines();
+        assert_eq!(lines.next(), Some("Period,Series,Currency,Opening,Sold,Redeemed,Burned,Expired,Refunded,Other,Closing"));
+        assert!(text.contains("Total,GC1,EUR,0.00,30.00,10.00,20.00,0.00,0.00,0.00,0.00"), "{text}");
+        let xlsx = app.client.get(app.url(&format!("/v1/admin/reports/gift_cards?{range}&format=xlsx"))).bearer_auth(ADMIN_KEY).send().await.unwrap();
+        assert_eq!(xlsx.status(), 200);
+        assert_eq!(xlsx.headers()["content-type"], "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet");
+        let bytes = xlsx.bytes().await.unwrap().to_vec();
+        use calamine::Reader;
+        let mut book: calamine::Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
+        let sheet = book.worksheet_range("gift_cards").unwrap();
+        assert_eq!(sheet.get_value((0, 1)), Some(&calamine::Data::String("Series".into())));
+        let last = sheet.height() - 1;
+        let liability_cells: f64 = (1..=last).filter(|r| sheet.get_value((*r as u32, 0)) == Some(&calamine::Data::String("Total".into())))
+            .map(|r| match sheet.get_value((r as u32, 10)) { Some(calamine::Data::Float(f)) => *f, other => panic!("{other:?}") })
+            .sum();
+        assert_eq!(liability_cells, 50.0, "the liability, as numbers a spreadsheet adds");
+    }
+
+    async fn reports_refuse_bad_filters_and_keep_a_store_manager_to_their_stores(db: TestDb) {
+        use crate::helpers::{ADMIN_KEY, call, code, staff};
+        let app = crate::helpers::spawn_with_program(db, toml::from_str(LEDGER_PROGRAM).unwrap()).await;
+        crate::helpers::admin(&app).await;
+        for (q, expect) in [
+            ("sales?from=2026-13-01", 422),
+            ("sales?from=2026-12-01&to=2026-11-01", 422),
+            ("sales?period=year", 422),
+            ("sales?format=pdf", 422),
+            ("sales?by=terminal", 422),
+            ("sales?store=nowhere", 404),
+            ("gift_cards?series=LOY", 422),
+            ("nothing", 404),
+            ("sales?from=2020-01-01&to=2026-01-01", 422),
+        ] {
+            let (status, body) = call(&app, "GET", &format!("/v1/admin/reports/{q}"), ADMIN_KEY, None).await;
+            assert_eq!(status, expect, "{q}: {body}");
+        }
+        let manager = staff(&app, "mara", "store_manager", &["tallinn-01"]).await;
+        let (status, body) = call(&app, "GET", "/v1/admin/reports/sales?store=riga-01", &manager, None).await;
+        assert_eq!((status, code(&body)), (403, "forbidden"));
+        assert_eq!(app.commit(&receipt("r1", None, "10.00")).await.0, 201);
+        app.store.run_job(Job::RollUp, "test".into()).await.unwrap();
+        let (status, body) = call(&app, "GET", "/v1/admin/reports/sales?period=all", &manager, None).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body["rows"].as_array().unwrap().is_empty(), "Riga's receipt is not the manager's: {body}");
+        let (_, body) = call(&app, "GET", "/v1/admin/reports/sales?period=all", ADMIN_KEY, None).await;
+        assert_eq!(body["totals"][0]["revenue"], "10.00");
+        let support = staff(&app, "sue", "support", &[]).await;
+        assert_eq!(call(&app, "GET", "/v1/admin/reports/sales", &support, None).await.0, 403);
+    }
 }

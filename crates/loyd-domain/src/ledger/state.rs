@@ -250,6 +250,7 @@ impl LedgerState {
             pending_state,
             posted_amount: None,
             reversed_amount: 0,
+            store: t.store.clone(),
         };
         self.transfers.insert(t.id.clone(), record.clone());
         self.new_transfers.push(t.id.clone());

@@ -88,6 +88,10 @@ pub struct NewTransfer {
     /// Single transfers only.
     #[serde(default)]
     pub balancing: bool,
+    /// The store where it happened, set by the operations a store makes (receipts,
+    /// returns, gift card sales …) so reports can tell stores apart; never by a client.
+    #[serde(skip)]
+    pub store: Option<String>,
 }
 
 impl NewTransfer {
@@ -106,6 +110,7 @@ impl NewTransfer {
             reference: None,
             at: None,
             balancing: false,
+            store: None,
         }
     }
 
@@ -214,6 +219,9 @@ pub struct Transfer {
     pub posted_amount: Option<i64>,
     /// Sum of the reversals made of this transfer so far.
     pub reversed_amount: i64,
+    /// The store where it happened, when a store's operation made it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
 }
 
 impl Transfer {

@@ -41,6 +41,7 @@ async fn activate_in(
         lot: LotTerms { available_at: None, expires_at: valid_until.map(loyd_domain::time::truncate_micros) },
         reference: Some(req.operation_id.clone()),
         at: Some(now),
+        store: Some(caller.store.id.to_string()),
         ..NewTransfer::single(
             transfer_id(format!("ga:{}", scope_hash(caller.store.id.as_str(), caller.terminal.as_str(), &req.operation_id)))?,
             source,

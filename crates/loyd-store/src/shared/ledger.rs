@@ -245,11 +245,11 @@ fn stage(w: &mut Writes, ch: &Changes) {
         qb.push_bind(a.id.0);
     }
     for chunk in ch.new_transfers.chunks(INSERT_CHUNK) {
-        let qb = w.part(chunk.len() * 20);
+        let qb = w.part(chunk.len() * 21);
         qb.push(
             "INSERT INTO transfers (id, debit_account_id, credit_account_id, asset, amount, kind, pending_id, \
              timeout_at, pending_state, posted_amount, lot_available_at, lot_expires_at, debit_lot, reverses, \
-             reversed_amount, code, reference, at, recorded_at, fingerprint) ",
+             reversed_amount, code, reference, at, recorded_at, fingerprint, store_id) ",
         );
         qb.push_values(chunk, |mut b, t| {
             let timeout = match t.kind {
@@ -278,7 +278,8 @@ fn stage(w: &mut Writes, ch: &Changes) {
                 .push_bind(t.reference.clone())
                 .push_bind(to_micros(t.at))
                 .push_bind(to_micros(t.recorded_at))
-                .push_bind(t.fingerprint.clone());
+                .push_bind(t.fingerprint.clone())
+                .push_bind(t.store.clone());
         });
     }
     for chunk in ch.new_lots.chunks(INSERT_CHUNK) {

@@ -86,6 +86,7 @@ async fn visit_in(
     let t = NewTransfer {
         reference: Some(req.operation_id.clone()),
         at: Some(now),
+        store: Some(caller.store.id.to_string()),
         ..NewTransfer::single(
             transfer_id(format!("pv:{}", scope_hash(caller.store.id.as_str(), caller.terminal.as_str(), &req.operation_id)))?,
             account.id,

@@ -386,6 +386,7 @@ async fn plan_transfers(
         let mut t = NewTransfer {
             at: Some(receipt.at),
             reference: reference.clone(),
+            store: Some(store.id.to_string()),
             ..NewTransfer::single(transfer_id(format!("rc:{h}:{}", m.key))?, debit, credit, m.amount, code(m.code))
         };
         if let Some(lot) = m.lot {

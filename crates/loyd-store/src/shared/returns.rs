@@ -93,7 +93,7 @@ pub(crate) async fn find_receipt(
         effects: serde_json::from_str(&effects).map_err(|e| rows::corrupt(format!("receipt effects: {e}")))?,
         returned: serde_json::from_str(&returned_text).map_err(|e| rows::corrupt(format!("receipt returns: {e}")))?,
         returned_text,
-        sold: super::rollups::Sold { total: row.try_get("total")?, discount: row.try_get("discount")?, redeemed: row.try_get("redeemed_value")? },
+        sold: super::rollups::Sold { id: row.try_get("id")?, total: row.try_get("total")?, discount: row.try_get("discount")?, redeemed: row.try_get("redeemed_value")? },
     })
 }
 
@@ -129,6 +129,7 @@ pub(crate) async fn reverse_in(
             balancing: t.role == EffectRole::Accrual,
             reference: Some(receipt.receipt_id.clone()),
             at: Some(now),
+            store: Some(caller.store.id.to_string()),
             ..NewTransfer::single(transfer_id(format!("rc:{h}:x{rh}:{k}"))?, t.credit, t.debit, *amount, code("return"))
         });
         index.push(k);

@@ -45,7 +45,7 @@ macro_rules! transfer_cols {
     () => {
         "id, debit_account_id, credit_account_id, asset, amount, kind, pending_id, timeout_at, \
          pending_state, posted_amount, lot_available_at, lot_expires_at, debit_lot, reverses, \
-         reversed_amount, code, reference, at, recorded_at, fingerprint"
+         reversed_amount, code, reference, at, recorded_at, fingerprint, store_id"
     };
 }
 
@@ -186,6 +186,7 @@ pub(super) fn transfer(row: &DbRow) -> Result<Transfer, StoreError> {
             .transpose()?,
         posted_amount: row.try_get("posted_amount")?,
         reversed_amount: row.try_get("reversed_amount")?,
+        store: row.try_get("store_id")?,
     })
 }
 

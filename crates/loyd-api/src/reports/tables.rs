@@ -1,0 +1,343 @@
+//! Each report's table, from the aggregates.
+
+use std::collections::BTreeMap;
+
+use jiff::civil::Date;
+use loyd_domain::program::CardKind;
+use loyd_domain::money::Minor;
+use loyd_domain::program::Program;
+use loyd_store::{FlowFilter, Store};
+
+use super::{Cell, Report, Scope, Table, add_into, average, scale};
+use crate::error::ApiError;
+
+/// The stores a scope counts, by id: all of them when it names none.
+async fn store_ids(store: &Store, scope: &Scope) -> Result<Vec<String>, ApiError> {
+    Ok(match &scope.stores {
+        Some(s) => s.clone(),
+        None => store.stores().await?.iter().map(|s| s.id.to_string()).collect(),
+    })
+}
+
+/// The leading columns: the period, the store when stores are kept apart.
+fn lead(scope: &Scope) -> Vec<&'static str> {
+    if scope.by_store { vec!["period", "store"] } else { vec!["period"] }
+}
+
+fn lead_cells(scope: &Scope, period: Date, store: &str) -> Vec<Cell> {
+    let mut out = vec![Cell::Day(period)];
+    if scope.by_store {
+        out.push(Cell::Text(store.to_owned()));
+    }
+    out
+}
+
+/// A total row: the lead columns say "total", then `rest`.
+fn total_cells(scope: &Scope, rest: Vec<Cell>) -> Vec<Cell> {
+    let mut out = vec![Cell::Text("total".into())];
+    if scope.by_store {
+        out.push(Cell::Empty);
+    }
+    out.extend(rest);
+    out
+}
+
+/// Purchases by period and store: receipts, sales before discounts, discounts, revenue
+/// (after discounts), what points, wallets and gift cards paid, returns and
+/// cancellations, money paid back, net revenue (revenue less money paid back) and the
+/// average receipt (revenue per receipt). Cancelled receipts are taken out on the day
+/// they were cancelled.
+pub(super) async fn sales(store: &Store, program: &Program, scope: &Scope) -> Result<Table, ApiError> {
+    let days = store.store_days(store_ids(store, scope).await?, scope.from, scope.to).await?;
+    let mut rows: BTreeMap<(Date, String, String), Vec<i64>> = BTreeMap::new();
+    let mut totals: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for d in days.iter().filter(|d| scope.currency.as_ref().is_none_or(|c| *c == d.currency)) {
+        let v = [
+            d.receipts - d.cancelled,
+            d.total - d.cancelled_total,
+            d.discount - d.cancelled_discount,
+            d.redeemed - d.cancelled_redeemed,
+            d.gift_card,
+            d.returns,
+            d.cancelled,
+            d.paid_back,
+        ];
+        let store_key = if scope.by_store { d.store.clone() } else { String::new() };
+        add_into(&mut rows, (scope.period.start(d.day, scope.from), store_key, d.currency.clone()), &v);
+        add_into(&mut totals, d.currency.clone(), &v);
+    }
+    let cells = |currency: &str, v: &[i64]| -> Vec<Cell> {
+        let s = scale(program, currency);
+        let m = |x: i64| Cell::Amount(Minor::new(x, s));
+        let revenue = v[1] - v[2];
+        vec![
+            Cell::Text(currency.to_owned()),
+            Cell::Count(v[0]),
+            m(v[1]),
+            m(v[2]),
+            m(revenue),
+            m(v[3]),
+            m(v[4]),
+            Cell::Count(v[5]),
+            Cell::Count(v[6]),
+            m(v[7]),
+            m(revenue - v[7]),
+            average(revenue, v[0], s).map_or(Cell::Empty, Cell::Amount),
+        ]
+    };
+    let mut columns = lead(scope);
+    columns.extend([
+        "currency", "receipts", "gross", "discount", "revenue", "redeemed", "gift_card", "returns", "cancelled", "paid_back", "net_revenue", "average",
+    ]);
+    Ok(Table::of(
+        Report::Sales,
+        scope,
+        columns,
+        rows
+            .iter()
+            .map(|((p, st, cur), v)| {
+                let mut r = lead_cells(scope, *p, st);
+                r.extend(cells(cur, v));
+                r
+            })
+            .collect(),
+        totals.iter().map(|(cur, v)| total_cells(scope, cells(cur, v))).collect(),
+        "revenue",
+    ))
+}
+
+/// How a transfer code counts in a flow report: the column it adds to and whether it
+/// counts what came in (`+`), what went out (`-`), or the difference (`=`).
+type Mapping = &'static [(&'static str, &'static str, char)];
+
+/// A report of ledger flows: which codes go to which columns, and what the chart draws.
+struct FlowReport {
+    report: Report,
+    codes: Mapping,
+    columns: &'static [&'static str],
+    chart: &'static str,
+}
+
+const BALANCES: FlowReport = FlowReport { report: Report::Balances, codes: BALANCE_CODES, columns: &BALANCE_COLUMNS, chart: "accrued" };
+const GIFT_CARDS: FlowReport = FlowReport { report: Report::GiftCards, codes: CARD_CODES, columns: &CARD_COLUMNS, chart: "sold" };
+
+/// Customers' balances: codes to columns.
+const BALANCE_CODES: Mapping = &[
+    ("accrual", "accrued", '+'),
+    ("redemption", "redeemed", '-'),
+    ("expiry", "expired", '-'),
+    ("inactivity", "expired", '-'),
+    ("conversion", "converted", '='),
+    ("return", "returned", '='),
+    ("adjustment", "adjusted", '='),
+    ("settlement", "settled", '='),
+];
+const BALANCE_COLUMNS: [&str; 8] = ["accrued", "redeemed", "expired", "converted", "returned", "adjusted", "settled", "other"];
+
+/// Gift cards: codes to columns.
+const CARD_CODES: Mapping = &[
+    ("gift_card_sale", "sold", '+'),
+    ("gift_card_payment", "redeemed", '-'),
+    ("breakage", "burned", '-'),
+    ("expiry", "expired", '-'),
+    ("return", "refunded", '='),
+];
+const CARD_COLUMNS: [&str; 6] = ["sold", "redeemed", "burned", "expired", "refunded", "other"];
+
+/// Each flow's value in the columns `columns` (the last one, `other`, takes the
+/// difference of every code `codes` does not name), and its net effect on what holders
+/// hold.
+fn place(codes: Mapping, columns: &[&str], code: &str, credited: i64, debited: i64) -> (usize, i64) {
+    match codes.iter().find(|(c, _, _)| *c == code) {
+        Some((_, col, how)) => {
+            let at = columns.iter().position(|c| c == col).unwrap_or(columns.len() - 1);
+            (at, match how {
+                '+' => credited,
+                '-' => debited,
+                _ => credited - debited,
+            })
+        }
+        None => (columns.len() - 1, credited - debited),
+    }
+}
+
+/// A flow report: rows of (period, store, currency, series) with an opening and a
+/// closing balance around the columns. Balances are only known with every store
+/// counted (expiry and adjustments belong to no store): otherwise they are empty.
+async fn flow_table(store: &Store, program: &Program, scope: &Scope, how: &FlowReport, filter: FlowFilter) -> Result<Table, ApiError> {
+    let FlowReport { report, codes, columns, chart } = *how;
+    let by_series = filter.by_series;
+    let flows = store.flow_days(filter.clone()).await?;
+    let balances = scope.stores.is_none() && !scope.by_store;
+    let mut held: BTreeMap<(String, String), i64> = BTreeMap::new();
+    if balances {
+        for h in store.held_before(filter.clone(), scope.from).await? {
+            *held.entry((h.asset, h.series)).or_default() += h.amount;
+        }
+    }
+    let width = columns.len();
+    // Per row: the columns, then what they do not show (so a `+` column's taken-back
+    // part still reaches the closing balance).
+    let mut rows: BTreeMap<(Date, String, String, String), Vec<i64>> = BTreeMap::new();
+    for f in &flows {
+        let (at, v) = place(codes, columns, &f.code, f.credited, f.debited);
+        let mut values = vec![0i64; width + 1];
+        values[at] = v;
+        // The signed change the shown value stands for.
+        let shown = match codes.iter().find(|(c, _, _)| *c == f.code).map(|x| x.2) {
+            Some('+') => v,
+            Some('-') => -v,
+            _ => v,
+        };
+        values[width] = (f.credited - f.debited) - shown;
+        add_into(&mut rows, (scope.period.start(f.day, scope.from), f.store.clone(), f.asset.clone(), f.series.clone()), &values);
+    }
+    // Unshown remainders go to `other`.
+    for v in rows.values_mut() {
+        let rest = v[width];
+        v[width - 1] += rest;
+        v.truncate(width);
+    }
+    let sign: Vec<i64> = columns
+        .iter()
+        .map(|col| match codes.iter().find(|(_, c, _)| c == col).map(|x| x.2) {
+            Some('-') => -1,
+            _ => 1,
+        })
+        .collect();
+    let change = |v: &[i64]| -> i64 { v.iter().zip(&sign).map(|(a, s)| a * s).sum() };
+    let mut out_columns = lead(scope);
+    if by_series {
+        out_columns.push("series");
+    }
+    out_columns.push("currency");
+    out_columns.push("opening");
+    out_columns.extend(columns.iter().copied());
+    out_columns.push("closing");
+    let mut running = held.clone();
+    let mut out_rows = Vec::new();
+    let mut totals: BTreeMap<(String, String), Vec<i64>> = BTreeMap::new();
+    for ((period, st, asset, series), v) in &rows {
+        let s = scale(program, asset);
+        let mut r = lead_cells(scope, *period, st);
+        if by_series {
+            r.push(Cell::Text(series.clone()));
+        }
+        r.push(Cell::Text(asset.clone()));
+        let key = (asset.clone(), series.clone());
+        let opening = *running.get(&key).unwrap_or(&0);
+        let closing = opening + change(v);
+        r.push(if balances { Cell::Amount(Minor::new(opening, s)) } else { Cell::Empty });
+        r.extend(v.iter().map(|x| Cell::Amount(Minor::new(*x, s))));
+        r.push(if balances { Cell::Amount(Minor::new(closing, s)) } else { Cell::Empty });
+        if balances {
+            running.insert(key.clone(), closing);
+        }
+        add_into(&mut totals, key, v);
+        out_rows.push(r);
+    }
+    let totals = totals
+        .iter()
+        .map(|((asset, series), v)| {
+            let s = scale(program, asset);
+            let opening = *held.get(&(asset.clone(), series.clone())).unwrap_or(&0);
+            let mut rest = Vec::new();
+            if by_series {
+                rest.push(Cell::Text(series.clone()));
+            }
+            rest.push(Cell::Text(asset.clone()));
+            rest.push(if balances { Cell::Amount(Minor::new(opening, s)) } else { Cell::Empty });
+            rest.extend(v.iter().map(|x| Cell::Amount(Minor::new(*x, s))));
+            rest.push(if balances { Cell::Amount(Minor::new(opening + change(v), s)) } else { Cell::Empty });
+            total_cells(scope, rest)
+        })
+        .collect();
+    Ok(Table::of(report, scope, out_columns, out_rows, totals, chart))
+}
+
+/// What customers' points, wallets and credit gained and lost, by period (and store),
+/// with what they held before and after.
+pub(super) async fn balances(store: &Store, program: &Program, scope: &Scope) -> Result<Table, ApiError> {
+    let filter = FlowFilter {
+        from: Some(scope.from),
+        to: Some(scope.to),
+        stores: scope.stores.clone(),
+        holder_kind: Some("customer".into()),
+        asset: scope.currency.clone(),
+        series: None,
+        by_store: scope.by_store,
+        by_series: false,
+    };
+    flow_table(store, program, scope, &BALANCES, filter).await
+}
+
+/// Gift cards by series: sold, redeemed, burned (single-use rests), expired, refunded,
+/// and the liability — what their holders may still spend.
+pub(super) async fn gift_cards(store: &Store, program: &Program, scope: &Scope) -> Result<Table, ApiError> {
+    let gift: Vec<String> = program.series.values().filter(|s| s.spec.kind == CardKind::Gift).map(|s| s.spec.id.to_string()).collect();
+    let series = match &scope.series {
+        Some(asked) => {
+            if let Some(s) = asked.iter().find(|s| !gift.contains(s)) {
+                return Err(ApiError::validation(format!("series: '{s}' is not a gift card series")));
+            }
+            asked.clone()
+        }
+        None => gift,
+    };
+    let filter = FlowFilter {
+        from: Some(scope.from),
+        to: Some(scope.to),
+        stores: scope.stores.clone(),
+        holder_kind: Some("card".into()),
+        asset: scope.currency.clone(),
+        series: Some(series),
+        by_store: scope.by_store,
+        by_series: true,
+    };
+    flow_table(store, program, scope, &GIFT_CARDS, filter).await
+}
+
+/// What each campaign gave — discounts, points, gifts, coupons — and the receipts it
+/// touched, by period (and store).
+pub(super) async fn campaigns(store: &Store, program: &Program, scope: &Scope) -> Result<Table, ApiError> {
+    let days = store.campaign_days(scope.from, scope.to, scope.stores.clone(), scope.campaigns.clone(), scope.by_store).await?;
+    let mut rows: BTreeMap<(Date, String, String, String), Vec<i64>> = BTreeMap::new();
+    let mut totals: BTreeMap<(String, String), Vec<i64>> = BTreeMap::new();
+    for d in days.iter().filter(|d| scope.currency.as_ref().is_none_or(|c| *c == d.currency)) {
+        let v = [d.receipts, d.revenue, d.discount, d.accrued, d.gifts, d.coupons];
+        add_into(&mut rows, (scope.period.start(d.day, scope.from), d.store.clone(), d.campaign.clone(), d.currency.clone()), &v);
+        add_into(&mut totals, (d.campaign.clone(), d.currency.clone()), &v);
+    }
+    // Receipts and revenue are on the row of the store currency; a row in an accrual
+    // currency has only what was accrued.
+    let cells = |campaign: &str, currency: &str, v: &[i64]| -> Vec<Cell> {
+        let own = scale(program, currency);
+        vec![
+            Cell::Text(campaign.to_owned()),
+            Cell::Text(currency.to_owned()),
+            Cell::Count(v[0]),
+            Cell::Amount(Minor::new(v[1], own)),
+            Cell::Amount(Minor::new(v[2], own)),
+            Cell::Amount(Minor::new(v[3], own)),
+            Cell::Count(v[4]),
+            Cell::Count(v[5]),
+        ]
+    };
+    let mut columns = lead(scope);
+    columns.extend(["campaign", "currency", "receipts", "revenue", "discount", "accrued", "gifts", "coupons"]);
+    Ok(Table::of(
+        Report::Campaigns,
+        scope,
+        columns,
+        rows
+            .iter()
+            .map(|((p, st, campaign, cur), v)| {
+                let mut r = lead_cells(scope, *p, st);
+                r.extend(cells(campaign, cur, v));
+                r
+            })
+            .collect(),
+        totals.iter().map(|((campaign, cur), v)| total_cells(scope, cells(campaign, cur, v))).collect(),
+        "discount",
+    ))
+}

@@ -286,6 +286,8 @@ pub struct StoreDay {
     pub cancelled_redeemed: i64,
     /// Money given back that day by returns and cancellations.
     pub paid_back: i64,
+    /// Lines of that day's receipts, less those of receipts cancelled that day.
+    pub lines: i64,
 }
 
 /// What receipts accrued to customers and what customers redeemed at them, in one
@@ -425,4 +427,15 @@ pub struct CampaignDay {
     pub accrued: i64,
     pub gifts: i64,
     pub coupons: i64,
+}
+
+/// One month's buyers (see `customer_months`): identified customers with a purchase,
+/// their receipts and what they paid after discounts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MonthBuyers {
+    /// `YYYY-MM`.
+    pub month: String,
+    pub buyers: i64,
+    pub receipts: i64,
+    pub revenue: i64,
 }

@@ -294,6 +294,11 @@ dispatch! {
     /// What the holders of a kind held at the start of `day`, per currency (and series
     /// with `by_series`), as the flow aggregates count it.
     pub async fn held_before(&self, filter: FlowFilter, day: jiff::civil::Date) -> Result<Vec<Held>, StoreError>;
+    /// Buyers per month (identified customers with a purchase), of the stores given
+    /// (`None`: all).
+    pub async fn month_buyers(&self, months: Vec<String>, stores: Option<Vec<String>>) -> Result<Vec<MonthBuyers>, StoreError>;
+    /// How many customers had joined before each of `bounds`.
+    pub async fn members_before(&self, bounds: Vec<Timestamp>) -> Result<Vec<i64>, StoreError>;
     /// What campaigns gave per day, of the stores given (`None`: all) and campaigns given
     /// (`None`: all).
     pub async fn campaign_days(&self, from: jiff::civil::Date, to: jiff::civil::Date, stores: Option<Vec<String>>, campaigns: Option<Vec<String>>, by_store: bool) -> Result<Vec<CampaignDay>, StoreError>;

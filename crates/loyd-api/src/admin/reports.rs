@@ -30,7 +30,7 @@ pub async fn report(
 ) -> Result<axum::response::Response, ApiError> {
     let report = Report::parse(&name).ok_or_else(|| ApiError::not_found(format!("there is no report '{name}'")))?;
     let format = Format::parse(q.format.as_deref())?;
-    let scope = Scope::of(&state.reports, &actor.principal, &q).await?;
+    let scope = Scope::of(&state.reports, &actor.principal, report, &q).await?;
     let table = crate::reports::build(&state.reports, report, &scope).await?;
     crate::reports::download(&table, format, crate::i18n::Lang::En)
 }

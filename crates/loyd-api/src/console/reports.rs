@@ -64,9 +64,23 @@ struct ReportsPage {
     rows: Vec<Vec<Shown>>,
     totals: Vec<Vec<Shown>>,
     charts: Vec<Chart>,
+    /// KPI: the last period beside the one before.
+    compare: Vec<Compared>,
     /// The query string of the report shown, for the download links.
     query: String,
     error: Option<String>,
+}
+
+/// A KPI figure of the last period beside the one before, as shown.
+struct Compared {
+    metric: &'static str,
+    label: String,
+    current: String,
+    previous: String,
+    /// `+12.50 %`, or empty.
+    change: String,
+    /// `up`, `down` or `same`.
+    trend: &'static str,
 }
 
 /// The filters as the form shows them again.
@@ -80,9 +94,9 @@ struct Filled {
     by_store: bool,
 }
 
-/// `/admin/reports`: the first report.
+/// `/admin/reports`: the KPI.
 pub async fn index() -> Redirect {
-    Redirect::to("/admin/reports/sales")
+    Redirect::to("/admin/reports/kpi")
 }
 
 fn show(lang: Lang, c: &Cell, period: Period) -> Shown {
@@ -96,6 +110,7 @@ fn show(lang: Lang, c: &Cell, period: Period) -> Shown {
         },
         Cell::Count(n) => lang.number(&n.to_string()),
         Cell::Amount(m) => lang.number(&m.to_string()),
+        Cell::Ratio(r) => lang.number(&r.to_string()),
         Cell::Empty => "—".to_owned(),
     };
     Shown { text, numeric: c.numeric() }
@@ -186,7 +201,7 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, Path(name):
     let q = pq.q;
     let built = async {
         let format = Format::parse(q.format.as_deref())?;
-        let scope = Scope::of(&state.reports, &actor.principal, &q).await?;
+        let scope = Scope::of(&state.reports, &actor.principal, report, &q).await?;
         let table = crate::reports::build(&state.reports, report, &scope).await?;
         Ok::<_, crate::error::ApiError>((format, scope, table))
     };
@@ -240,6 +255,26 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, Path(name):
         rows: table.as_ref().map(|t| t.rows.iter().map(|r| r.iter().map(|c| show(lang, c, period)).collect()).collect()).unwrap_or_default(),
         totals: table.as_ref().map(|t| t.totals.iter().map(|r| r.iter().map(|c| show(lang, c, period)).collect()).collect()).unwrap_or_default(),
         charts: table.as_ref().map(|t| charts(lang, t)).unwrap_or_default(),
+        compare: table
+            .as_ref()
+            .map(|t| {
+                t.compare
+                    .iter()
+                    .map(|c| Compared {
+                        metric: c.metric,
+                        label: lang.words().get(&format!("report.col.{}", c.metric)).to_owned(),
+                        current: show(lang, &c.current, period).text,
+                        previous: show(lang, &c.previous, period).text,
+                        change: c.change.map(|d| format!("{}{} %", if d.is_sign_positive() && !d.is_zero() { "+" } else { "" }, lang.number(&d.to_string()))).unwrap_or_default(),
+                        trend: match c.change {
+                            Some(d) if d.is_sign_positive() && !d.is_zero() => "up",
+                            Some(d) if d.is_sign_negative() => "down",
+                            _ => "same",
+                        },
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
         query: query_string(&q),
         error,
     };

@@ -10,6 +10,9 @@
 //! [`ReportQuery`]: a period of local days, a grouping (day, week, month or the whole
 //! period), stores (or a store group, or a partner), a currency, campaigns, card series.
 //!
+//! - [`kpi`]: revenue, receipts, average receipt, items per receipt, buyers, frequency,
+//!   members, new members, active share and points liability per period, the last
+//!   beside the one before;
 //! - [`sales`]: purchases by period and store;
 //! - [`balances`]: what customers' points, wallets and credit gained and lost (accrued,
 //!   redeemed, expired, converted, returned, adjusted, settled) and what they hold;
@@ -30,6 +33,7 @@ use utoipa::IntoParams;
 use crate::i18n::Lang;
 use crate::error::ApiError;
 
+pub mod kpi;
 mod render;
 mod tables;
 
@@ -38,6 +42,7 @@ pub use render::{Format, download, json};
 /// The reports there are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Report {
+    Kpi,
     Sales,
     Balances,
     GiftCards,
@@ -45,10 +50,11 @@ pub enum Report {
 }
 
 impl Report {
-    pub const ALL: [Report; 4] = [Report::Sales, Report::Balances, Report::GiftCards, Report::Campaigns];
+    pub const ALL: [Report; 5] = [Report::Kpi, Report::Sales, Report::Balances, Report::GiftCards, Report::Campaigns];
 
     pub fn name(self) -> &'static str {
         match self {
+            Report::Kpi => "kpi",
             Report::Sales => "sales",
             Report::Balances => "balances",
             Report::GiftCards => "gift_cards",
@@ -99,11 +105,11 @@ impl Period {
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ReportQuery {
-    /// First day; default 29 days before `to`.
+    /// First day; default 29 days before `to` (KPI: 11 months before).
     pub from: Option<String>,
     /// Last day, included; default today.
     pub to: Option<String>,
-    /// `day` (default), `week`, `month` or `all`.
+    /// `day` (default), `week`, `month` (KPI's default) or `all`.
     pub period: Option<String>,
     /// Store ids, comma-separated.
     pub store: Option<String>,
@@ -151,7 +157,9 @@ fn date(name: &str, text: &str) -> Result<Date, ApiError> {
 impl Scope {
     /// Checks `q`: dates, period, and stores — a store manager's reports cover their
     /// stores only, and asking for another store is refused.
-    pub async fn of(store: &Store, who: &Principal, q: &ReportQuery) -> Result<Scope, ApiError> {
+    /// KPI default to months, a year of them; the others to days, 30 of them.
+    pub async fn of(store: &Store, who: &Principal, report: Report, q: &ReportQuery) -> Result<Scope, ApiError> {
+        let kpi = report == Report::Kpi;
         let stores = store.stores().await?;
         let today = {
             let tz = stores.first().map_or(jiff::tz::TimeZone::UTC, |s| s.timezone.zone());
@@ -159,7 +167,8 @@ impl Scope {
         };
         let to = q.to.as_deref().filter(|t| !t.trim().is_empty()).map(|t| date("to", t)).transpose()?.unwrap_or(today);
         let from = q.from.as_deref().filter(|t| !t.trim().is_empty()).map(|t| date("from", t)).transpose()?;
-        let from = from.unwrap_or_else(|| to.checked_sub(jiff::Span::new().days(29)).unwrap_or(to));
+        let back = if kpi { jiff::Span::new().months(11) } else { jiff::Span::new().days(29) };
+        let from = from.unwrap_or_else(|| to.checked_sub(back).unwrap_or(to));
         if from > to {
             return Err(ApiError::validation(format!("from ({from}) is after to ({to})")));
         }
@@ -167,6 +176,7 @@ impl Scope {
             return Err(ApiError::validation(format!("a report covers at most {MAX_DAYS} days")));
         }
         let period = match q.period.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+            None if kpi => Period::Month,
             None => Period::Day,
             Some(p) => Period::ALL
                 .into_iter()
@@ -220,6 +230,8 @@ pub enum Cell {
     Day(Date),
     Count(i64),
     Amount(Minor),
+    /// A ratio (items per receipt, purchases per buyer, a share in percent), two places.
+    Ratio(rust_decimal::Decimal),
     /// Not known here (what customers hold, when only some stores are counted).
     Empty,
 }
@@ -232,12 +244,13 @@ impl Cell {
             Cell::Day(d) => d.to_string(),
             Cell::Count(n) => n.to_string(),
             Cell::Amount(m) => m.to_string(),
+            Cell::Ratio(r) => r.to_string(),
             Cell::Empty => String::new(),
         }
     }
 
     pub fn numeric(&self) -> bool {
-        matches!(self, Cell::Count(_) | Cell::Amount(_))
+        matches!(self, Cell::Count(_) | Cell::Amount(_) | Cell::Ratio(_))
     }
 }
 
@@ -255,11 +268,13 @@ pub struct Table {
     pub totals: Vec<Vec<Cell>>,
     /// The column the console's chart draws per period, if any.
     pub chart: Option<&'static str>,
+    /// KPI: the last period's figures beside the one before.
+    pub compare: Vec<kpi::Compare>,
 }
 
 impl Table {
     fn of(report: Report, scope: &Scope, columns: Vec<&'static str>, rows: Vec<Vec<Cell>>, totals: Vec<Vec<Cell>>, chart: &'static str) -> Table {
-        Table { report, from: scope.from, to: scope.to, period: scope.period, columns, rows, totals, chart: Some(chart) }
+        Table { report, from: scope.from, to: scope.to, period: scope.period, columns, rows, totals, chart: Some(chart), compare: Vec::new() }
     }
 
     pub fn column(&self, key: &str) -> Option<usize> {
@@ -276,6 +291,11 @@ impl Table {
 pub async fn build(store: &Store, report: Report, scope: &Scope) -> Result<Table, ApiError> {
     let program = store.program().await?;
     match report {
+        Report::Kpi => {
+            let (mut table, compare) = kpi::kpi(store, &program, scope).await?;
+            table.compare = compare;
+            Ok(table)
+        }
         Report::Sales => tables::sales(store, &program, scope).await,
         Report::Balances => tables::balances(store, &program, scope).await,
         Report::GiftCards => tables::gift_cards(store, &program, scope).await,

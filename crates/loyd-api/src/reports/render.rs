@@ -54,6 +54,12 @@ pub fn json(t: &Table) -> serde_json::Value {
         "columns": t.columns,
         "rows": t.rows.iter().map(object).collect::<Vec<_>>(),
         "totals": t.totals.iter().map(object).collect::<Vec<_>>(),
+        "compare": t.compare.iter().map(|c| serde_json::json!({
+            "metric": c.metric,
+            "current": cell_json(&c.current),
+            "previous": cell_json(&c.previous),
+            "change_percent": c.change.map(|d| d.to_string()),
+        })).collect::<Vec<_>>(),
     })
 }
 
@@ -115,6 +121,10 @@ fn xlsx(t: &Table, lang: Lang) -> Result<Vec<u8>, ApiError> {
                     // The decimal's nearest double: a spreadsheet's number.
                     let v: f64 = m.to_string().parse().map_err(|_| ApiError::internal("an amount did not convert"))?;
                     sheet.write_number_with_format(at, col, v, &places(m.scale.places(), total))
+                }
+                Cell::Ratio(r) => {
+                    let v: f64 = r.to_string().parse().map_err(|_| ApiError::internal("a ratio did not convert"))?;
+                    sheet.write_number_with_format(at, col, v, &places(2, total))
                 }
                 Cell::Empty => continue,
             }

@@ -503,8 +503,13 @@ both_backends! {
         app.store.run_job(loyd_store::Job::RollUp, "test".into()).await.unwrap();
         let b = Browser::signed_in(&app, "ana", "analyst").await;
         b.click("a[href='/admin/reports']").await;
-        b.text_when("#tab-sales[aria-current]", |t| t == "Sales").await;
-        assert!(b.text("#report").await.contains("20.00"), "today's sale is in the sales report");
+        // The KPI first: this month's revenue against the month before.
+        b.text_when("#tab-kpi[aria-current]", |t| t == "KPI").await;
+        assert_eq!(b.text("#kpi-revenue .current").await, "20.00", "this month's sale");
+        assert_eq!(b.text("#kpi-revenue .previous").await, "0.00");
+        b.screenshot("console-reports-kpi").await;
+        b.click("#tab-sales").await;
+        assert!(b.text_when("#report", |t| t.contains("20.00")).await.contains("20.00"), "today's sale is in the sales report");
         b.click("#tab-gift_cards").await;
         b.choose("#r-period", "all").await;
         b.click("#report-filters button[type=submit]").await;

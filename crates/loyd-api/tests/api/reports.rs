@@ -401,3 +401,54 @@ both_backends! {
         assert_eq!(call(&app, "GET", "/v1/admin/reports/sales", &support, None).await.0, 403);
     }
 }
+
+both_backends! {
+    async fn kpi_set_last_month_against_the_month_before_from_the_aggregates(db: TestDb) {
+        use crate::helpers::{ADMIN_KEY, call};
+        let app = crate::helpers::spawn_with_program(db, toml::from_str(LEDGER_PROGRAM).unwrap()).await;
+        crate::helpers::admin(&app).await;
+        // November: two members buy, and someone without a card buys two things.
+        let (_, ann) = app.customer_with_card("+37120005571", "LOY").await;
+        let (_, bob) = app.customer_with_card("+37120005572", "LOY").await;
+        assert_eq!(app.commit(&receipt("n1", Some(&ann), "60.00")).await.0, 201);
+        assert_eq!(app.commit(&receipt("n2", Some(&bob), "27.35")).await.0, 201);
+        let two = json!({"receipt_id": "n3", "lines": [
+            {"line": 1, "sku": "A", "groups": ["misc"], "qty": "1", "price": "4.00", "amount": "4.00"},
+            {"line": 2, "sku": "B", "groups": ["misc"], "qty": "2", "price": "3.00", "amount": "6.00"}]});
+        assert_eq!(app.commit(&two).await.0, 201);
+        // December: Ann again, and a new member.
+        app.clock.advance(jiff::SignedDuration::from_hours(24 * 10));
+        let (_, cid) = app.customer_with_card("+37120005573", "LOY").await;
+        assert_eq!(app.commit(&receipt("d1", Some(&ann), "12.40")).await.0, 201);
+        assert_eq!(app.commit(&receipt("d2", Some(&cid), "8.00")).await.0, 201);
+        app.store.run_job(Job::RollUp, "test".into()).await.unwrap();
+
+        let (status, k) = call(&app, "GET", "/v1/admin/reports/kpi?from=2026-11-01&to=2026-12-31", ADMIN_KEY, None).await;
+        assert_eq!(status, 200, "{k}");
+        let rows = report_rows(&k, "rows");
+        assert_eq!(rows.len(), 2, "November and December: {k}");
+        let (nov, dec) = (rows[0], rows[1]);
+        let figures = |r: &serde_json::Value| -> Vec<String> {
+            ["period", "revenue", "receipts", "average", "items", "buyers", "frequency", "members", "new_members", "active_share", "liability"]
+                .iter()
+                .map(|c| match &r[*c] { serde_json::Value::String(s) => s.clone(), other => other.to_string() })
+                .collect()
+        };
+        // 60.00 less 10 % is 54.00; 4 lines in 3 receipts; both members bought; Ann's 10
+        // points became wallet money at once (every 10 convert), Bob keeps 5.
+        assert_eq!(figures(nov), ["2026-11-01", "91.35", "3", "30.45", "1.33", "2", "1.00", "2", "2", "100.00", "5"]);
+        assert_eq!(figures(dec), ["2026-12-01", "20.40", "2", "10.20", "1.00", "2", "1.00", "3", "1", "66.67", "8"]);
+        assert_eq!(held(&app, "WHERE a.holder_kind = 'customer' AND a.asset = 'bonus'").await, ["bonus:8"], "the liability is the ledger's");
+        let compare = report_rows(&k, "compare");
+        let revenue = compare.iter().find(|c| c["metric"] == "revenue").unwrap();
+        assert_eq!((revenue["current"].as_str(), revenue["previous"].as_str(), revenue["change_percent"].as_str()), (Some("20.40"), Some("91.35"), Some("-77.67")));
+        let members = compare.iter().find(|c| c["metric"] == "members").unwrap();
+        assert_eq!(members["change_percent"], "50.00");
+        // Weeks: buyers are monthly, so not shown; sales are.
+        let (status, w) = call(&app, "GET", "/v1/admin/reports/kpi?period=week&from=2026-11-23&to=2026-12-06", ADMIN_KEY, None).await;
+        assert_eq!(status, 200, "{w}");
+        let weeks = report_rows(&w, "rows");
+        assert_eq!((weeks[0]["period"].as_str(), weeks[0]["receipts"].as_i64(), weeks[0]["buyers"].is_null()), (Some("2026-11-23"), Some(3), true));
+        assert_eq!(call(&app, "GET", "/v1/admin/reports/kpi?period=all", ADMIN_KEY, None).await.0, 422);
+    }
+}

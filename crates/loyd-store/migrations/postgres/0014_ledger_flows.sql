@@ -43,7 +43,28 @@ CREATE TABLE day_campaigns (
 );
 CREATE INDEX day_campaigns_campaign_idx ON day_campaigns (campaign, day);
 
--- Receipts are added to day_campaigns from the start, past a cursor of their own; those
+-- Lines of the receipts per store and day (items per receipt), added with what the
+-- campaigns gave; a cancellation takes them off on its day.
+ALTER TABLE day_sales ADD COLUMN lines BIGINT NOT NULL DEFAULT 0;
+
+-- Each identified customer's purchases per month (YYYY-MM, the store's local month):
+-- in each store, and in all stores together (store_id ''). Buyers per month, purchase
+-- frequency and the customer's history come from here. A cancellation takes the
+-- purchase off the receipt's own month.
+CREATE TABLE customer_months (
+    month        TEXT NOT NULL,
+    store_id     TEXT NOT NULL,
+    customer_id  BIGINT NOT NULL,
+    receipts     BIGINT NOT NULL DEFAULT 0,
+    revenue      BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (month, store_id, customer_id)
+);
+CREATE INDEX customer_months_customer_idx ON customer_months (customer_id, month);
+
+-- Members joined per period.
+CREATE INDEX customers_created_idx ON customers (created_at);
+
+-- Receipts are added to day_campaigns, day_sales.lines and customer_months from the start, past a cursor of their own; those
 -- cancelled before this migration are skipped (their cancellation subtracted nothing).
 INSERT INTO rollup_cursors (source, last) VALUES ('transfers', 0), ('campaigns', 0);
 CREATE TABLE rollup_cancelled_before (

@@ -33,6 +33,47 @@ use sqlx::Row;
 use super::{Backend, Conn, PG};
 use crate::error::StoreError;
 
+/// A key column's value in an aggregate's row.
+enum Key {
+    Text(String),
+    Id(i64),
+}
+
+fn text(s: &str) -> Key {
+    Key::Text(s.to_owned())
+}
+
+/// Adds `rows` (each its key columns' values, then its amounts) to `table`: a new key
+/// is inserted, an existing one gets each amount added to its column — many rows per
+/// statement. Keys must be distinct within `rows`.
+async fn add_rows(c: &mut Conn, table: &str, keys: &[&str], amounts: &[&str], rows: Vec<(Vec<Key>, Vec<i64>)>) -> Result<(), StoreError> {
+    let per_row = keys.len() + amounts.len();
+    let set: Vec<String> = amounts.iter().map(|a| format!("{a} = {table}.{a} + excluded.{a}")).collect();
+    for chunk in rows.chunks((8000 / per_row).max(1)) {
+        let mut qb = sqlx::QueryBuilder::<super::Db>::new(format!("INSERT INTO {table} ({}, {}) ", keys.join(", "), amounts.join(", ")));
+        qb.push_values(chunk, |mut b, (k, v)| {
+            for key in k {
+                match key {
+                    Key::Text(s) => b.push_bind(s.clone()),
+                    Key::Id(i) => b.push_bind(*i),
+                };
+            }
+            for x in v {
+                b.push_bind(*x);
+            }
+        });
+        qb.push(format_args!(" ON CONFLICT ({}) DO UPDATE SET {}", keys.join(", "), set.join(", ")));
+        qb.build().execute(&mut *c).await?;
+    }
+    Ok(())
+}
+
+/// The amounts of `day_sales` that [`Figures`] holds, in its order.
+const SALES: [&str; 11] = [
+    "receipts", "total", "discount", "redeemed", "gift_card", "returns", "cancelled", "cancelled_total", "cancelled_discount", "cancelled_redeemed",
+    "paid_back",
+];
+
 /// One store's sales on one of its days, in its currency's minor units.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Figures {
@@ -50,18 +91,20 @@ struct Figures {
 }
 
 impl Figures {
-    fn add(&mut self, o: &Figures) {
-        self.receipts += o.receipts;
-        self.total += o.total;
-        self.discount += o.discount;
-        self.redeemed += o.redeemed;
-        self.gift_card += o.gift_card;
-        self.returns += o.returns;
-        self.cancelled += o.cancelled;
-        self.cancelled_total += o.cancelled_total;
-        self.cancelled_discount += o.cancelled_discount;
-        self.cancelled_redeemed += o.cancelled_redeemed;
-        self.paid_back += o.paid_back;
+    fn values(&self) -> Vec<i64> {
+        vec![
+            self.receipts,
+            self.total,
+            self.discount,
+            self.redeemed,
+            self.gift_card,
+            self.returns,
+            self.cancelled,
+            self.cancelled_total,
+            self.cancelled_discount,
+            self.cancelled_redeemed,
+            self.paid_back,
+        ]
     }
 
     /// Counts the cancellation of a receipt that sold `s`.
@@ -70,42 +113,17 @@ impl Figures {
     }
 }
 
-/// The store's local date of `at`, as the table keeps it.
-fn local_day(at: Timestamp, tz: &TimeZone) -> String {
-    at.to_zoned_datetime(tz.clone()).date().to_string()
+/// Sums amounts per key.
+fn add_into<K: Ord>(map: &mut BTreeMap<K, Vec<i64>>, key: K, values: &[i64]) {
+    let row = map.entry(key).or_insert_with(|| vec![0; values.len()]);
+    for (a, b) in row.iter_mut().zip(values) {
+        *a += b;
+    }
 }
 
-/// Adds `f` to the store's row of `day`.
-async fn add_to_day(c: &mut Conn, day: &str, store: &str, f: &Figures) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO day_sales (day, store_id, receipts, total, discount, redeemed, gift_card, returns, cancelled, \
-         cancelled_total, cancelled_discount, cancelled_redeemed, paid_back) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
-         ON CONFLICT (day, store_id) DO UPDATE SET receipts = day_sales.receipts + excluded.receipts, \
-         total = day_sales.total + excluded.total, discount = day_sales.discount + excluded.discount, \
-         redeemed = day_sales.redeemed + excluded.redeemed, gift_card = day_sales.gift_card + excluded.gift_card, \
-         returns = day_sales.returns + excluded.returns, cancelled = day_sales.cancelled + excluded.cancelled, \
-         cancelled_total = day_sales.cancelled_total + excluded.cancelled_total, \
-         cancelled_discount = day_sales.cancelled_discount + excluded.cancelled_discount, \
-         cancelled_redeemed = day_sales.cancelled_redeemed + excluded.cancelled_redeemed, \
-         paid_back = day_sales.paid_back + excluded.paid_back",
-    )
-    .bind(day.to_owned())
-    .bind(store.to_owned())
-    .bind(f.receipts)
-    .bind(f.total)
-    .bind(f.discount)
-    .bind(f.redeemed)
-    .bind(f.gift_card)
-    .bind(f.returns)
-    .bind(f.cancelled)
-    .bind(f.cancelled_total)
-    .bind(f.cancelled_discount)
-    .bind(f.cancelled_redeemed)
-    .bind(f.paid_back)
-    .execute(&mut *c)
-    .await?;
-    Ok(())
+/// The store's local date of `at`, as the tables keep it.
+fn local_day(at: Timestamp, tz: &TimeZone) -> String {
+    at.to_zoned_datetime(tz.clone()).date().to_string()
 }
 
 /// What a receipt sold, as the aggregates count a cancellation of it.
@@ -120,55 +138,36 @@ pub(crate) struct Sold {
 
 /// Adds a return (or, with `cancelled`, a cancellation of the receipt that sold
 /// `cancelled`) made now in `store`, giving back `paid_back`: in the operation's own
-/// transaction.
+/// transaction. A cancellation also takes the receipt's lines off the day and what its
+/// campaigns gave, and takes the purchase off its customer's month.
 pub(crate) async fn add_return(c: &mut Conn, store: &StoreContext, cancelled: Option<Sold>, paid_back: i64, now: Timestamp) -> Result<(), StoreError> {
     let mut f = Figures { returns: i64::from(cancelled.is_none()), paid_back, ..Figures::default() };
-    let day = local_day(now, &store.timezone.zone());
+    let tz = store.timezone.zone();
+    let day = local_day(now, &tz);
+    let mut lines = 0;
     if let Some(s) = cancelled {
         f.cancel(s);
-        let response: String = sqlx::query("SELECT response FROM receipts WHERE id = $1").bind(s.id).fetch_one(&mut *c).await?.try_get("response")?;
-        for ((campaign, currency), mut g) in campaign_figures(&response, s.total - s.discount, store.currency.as_str())? {
-            g.negate();
-            add_to_campaign_day(c, &day, store.id.as_str(), &campaign, &currency, &g).await?;
-        }
+        let row = sqlx::query("SELECT response, customer_id, at FROM receipts WHERE id = $1").bind(s.id).fetch_one(&mut *c).await?;
+        let response: String = row.try_get("response")?;
+        let mut contents = Contents::default();
+        let sold = Receipt { store: store.id.as_str(), currency: store.currency.as_str(), customer: row.try_get("customer_id")?, net: s.total - s.discount };
+        let at_day = local_day(from_micros(row.try_get("at")?), &tz);
+        contents.add(&day, &at_day, &sold, &response, -1)?;
+        lines = contents.lines.values().sum();
+        contents.write(c, false).await?;
     }
-    add_to_day(c, &day, store.id.as_str(), &f).await
+    let mut values = f.values();
+    values.push(-lines);
+    let mut columns = SALES.to_vec();
+    columns.push("lines");
+    add_rows(c, "day_sales", &["day", "store_id"], &columns, vec![(vec![text(&day), text(store.id.as_str())], values)]).await
 }
 
-/// What one campaign gave at receipts, in one currency.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct CampaignFigures {
-    receipts: i64,
-    revenue: i64,
-    discount: i64,
-    accrued: i64,
-    gifts: i64,
-    coupons: i64,
-}
+/// What one campaign gave at receipts, in one currency: receipts, their revenue,
+/// discount, accrued, gifts, coupons (the amounts of `day_campaigns`).
+const CAMPAIGNS: [&str; 6] = ["receipts", "revenue", "discount", "accrued", "gifts", "coupons"];
 
-impl CampaignFigures {
-    fn add(&mut self, o: &CampaignFigures) {
-        self.receipts += o.receipts;
-        self.revenue += o.revenue;
-        self.discount += o.discount;
-        self.accrued += o.accrued;
-        self.gifts += o.gifts;
-        self.coupons += o.coupons;
-    }
-
-    fn negate(&mut self) {
-        *self = CampaignFigures {
-            receipts: -self.receipts,
-            revenue: -self.revenue,
-            discount: -self.discount,
-            accrued: -self.accrued,
-            gifts: -self.gifts,
-            coupons: -self.coupons,
-        };
-    }
-}
-
-/// The parts of a stored receipt response that say what campaigns gave.
+/// The parts of a stored receipt response that say what it held and campaigns gave.
 #[derive(serde::Deserialize)]
 struct Given {
     #[serde(default)]
@@ -212,100 +211,91 @@ fn minor_of(amount: &str) -> Result<i64, StoreError> {
     i64::try_from(d.mantissa()).map_err(|_| super::rows::corrupt(format!("a receipt's amount '{amount}' is too large")))
 }
 
-/// What each campaign gave at a receipt that came to `total` after discounts (store
-/// minor units), by campaign
-/// and currency: the receipt, its total, discounts, gifts and coupons on the row of
-/// the store currency; accruals on the row of their currency (with no receipt or total
-/// of its own when that is not the store's). Redemptions are the customer's, not a
-/// campaign's: not counted here.
-fn campaign_figures(response: &str, total: i64, store_currency: &str) -> Result<BTreeMap<(String, String), CampaignFigures>, StoreError> {
-    let given: Given = serde_json::from_str(response).map_err(|e| super::rows::corrupt(format!("a receipt's stored response does not read: {e}")))?;
-    let mut out: BTreeMap<(String, String), CampaignFigures> = BTreeMap::new();
-    fn at<'a>(out: &'a mut BTreeMap<(String, String), CampaignFigures>, total: i64, campaign: &str, currency: &str) -> &'a mut CampaignFigures {
-        out.entry((campaign.to_owned(), currency.to_owned())).or_insert(CampaignFigures { receipts: 1, revenue: total, ..CampaignFigures::default() })
-    }
-    // The receipt counts once per campaign, on its store currency's row.
-    fn other<'a>(out: &'a mut BTreeMap<(String, String), CampaignFigures>, total: i64, campaign: &str, currency: &str, store: &str) -> &'a mut CampaignFigures {
-        at(out, total, campaign, store);
-        out.entry((campaign.to_owned(), currency.to_owned())).or_default()
-    }
-    for l in &given.lines {
-        for a in l.applied.iter().filter(|a| a.kind == loyd_domain::receipt::AppliedKind::Discount) {
-            at(&mut out, total, &a.campaign, store_currency).discount += minor_of(&a.amount)?;
+/// A receipt as the contents pass counts it.
+struct Receipt<'a> {
+    store: &'a str,
+    /// The store's currency.
+    currency: &'a str,
+    customer: Option<i64>,
+    /// Its total after discounts, store minor units.
+    net: i64,
+}
+
+/// What receipts held, summed for one transaction: their lines per store and day, what
+/// campaigns gave (`day_campaigns`), and each identified customer's purchases per
+/// month, in each store and in all (`customer_months`, store `''`).
+#[derive(Default)]
+struct Contents {
+    lines: BTreeMap<(String, String), i64>,
+    campaigns: BTreeMap<(String, String, String, String), Vec<i64>>,
+    months: BTreeMap<(String, String, i64), Vec<i64>>,
+}
+
+impl Contents {
+    /// Adds (`sign` 1) or takes off (-1) receipt `r` of local day `at_day` whose stored
+    /// response is `response`, on `day`: what each campaign gave on the row of its
+    /// currency — the receipt, its revenue, discounts, gifts and coupons on the store
+    /// currency's; accruals on theirs (with no receipt or revenue of their own when not
+    /// the store's). Redemptions are the customer's, not a campaign's. The customer's
+    /// month is the receipt's own, whenever it is taken off.
+    fn add(&mut self, day: &str, at_day: &str, r: &Receipt<'_>, response: &str, sign: i64) -> Result<(), StoreError> {
+        let given: Given = serde_json::from_str(response).map_err(|e| super::rows::corrupt(format!("a receipt's stored response does not read: {e}")))?;
+        *self.lines.entry((day.to_owned(), r.store.to_owned())).or_default() += sign * given.lines.len() as i64;
+        let mut mine: BTreeMap<(String, String), [i64; 6]> = BTreeMap::new();
+        let touched = [1, r.net, 0, 0, 0, 0];
+        let mut at = |campaign: &str, currency: &str, column: usize, amount: i64| {
+            mine.entry((campaign.to_owned(), r.currency.to_owned())).or_insert(touched);
+            mine.entry((campaign.to_owned(), currency.to_owned())).or_default()[column] += amount;
+        };
+        for l in &given.lines {
+            for a in l.applied.iter().filter(|a| a.kind == loyd_domain::receipt::AppliedKind::Discount) {
+                at(&a.campaign, r.currency, 2, minor_of(&a.amount)?);
+            }
         }
+        for a in &given.accrued {
+            at(&a.campaign, &a.currency, 3, minor_of(&a.amount)?);
+        }
+        for g in &given.gifts {
+            at(&g.campaign, r.currency, 4, 1);
+        }
+        for g in &given.issued_coupons {
+            at(&g.campaign, r.currency, 5, 1);
+        }
+        for ((campaign, currency), v) in mine {
+            let v: Vec<i64> = v.iter().map(|x| x * sign).collect();
+            add_into(&mut self.campaigns, (day.to_owned(), r.store.to_owned(), campaign, currency), &v);
+        }
+        if let Some(customer) = r.customer {
+            let month = at_day[..7].to_owned();
+            for store in [r.store, ""] {
+                add_into(&mut self.months, (month.clone(), store.to_owned(), customer), &[sign, sign * r.net]);
+            }
+        }
+        Ok(())
     }
-    for a in &given.accrued {
-        other(&mut out, total, &a.campaign, &a.currency, store_currency).accrued += minor_of(&a.amount)?;
+
+    /// Writes what was summed; `with_lines`: the lines too (a cancellation writes them
+    /// with its day's other figures).
+    async fn write(self, c: &mut Conn, with_lines: bool) -> Result<(), StoreError> {
+        if with_lines {
+            let rows = self.lines.into_iter().map(|((d, s), n)| (vec![Key::Text(d), Key::Text(s)], vec![n])).collect();
+            add_rows(c, "day_sales", &["day", "store_id"], &["lines"], rows).await?;
+        }
+        let rows = self.campaigns.into_iter().map(|((d, s, k, cur), v)| (vec![Key::Text(d), Key::Text(s), Key::Text(k), Key::Text(cur)], v)).collect();
+        add_rows(c, "day_campaigns", &["day", "store_id", "campaign", "currency"], &CAMPAIGNS, rows).await?;
+        let rows = self.months.into_iter().map(|((m, s, id), v)| (vec![Key::Text(m), Key::Text(s), Key::Id(id)], v)).collect();
+        add_rows(c, "customer_months", &["month", "store_id", "customer_id"], &["receipts", "revenue"], rows).await
     }
-    for g in &given.gifts {
-        at(&mut out, total, &g.campaign, store_currency).gifts += 1;
-    }
-    for g in &given.issued_coupons {
-        at(&mut out, total, &g.campaign, store_currency).coupons += 1;
-    }
-    Ok(out)
 }
 
-/// Adds `f` to the campaign's row of `day`, `store` and `currency`.
-async fn add_to_campaign_day(c: &mut Conn, day: &str, store: &str, campaign: &str, currency: &str, f: &CampaignFigures) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO day_campaigns (day, store_id, campaign, currency, receipts, revenue, discount, accrued, gifts, coupons) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-         ON CONFLICT (day, store_id, campaign, currency) DO UPDATE SET receipts = day_campaigns.receipts + excluded.receipts, \
-         revenue = day_campaigns.revenue + excluded.revenue, discount = day_campaigns.discount + excluded.discount, \
-         accrued = day_campaigns.accrued + excluded.accrued, gifts = day_campaigns.gifts + excluded.gifts, \
-         coupons = day_campaigns.coupons + excluded.coupons",
-    )
-    .bind(day.to_owned())
-    .bind(store.to_owned())
-    .bind(campaign.to_owned())
-    .bind(currency.to_owned())
-    .bind(f.receipts)
-    .bind(f.revenue)
-    .bind(f.discount)
-    .bind(f.accrued)
-    .bind(f.gifts)
-    .bind(f.coupons)
-    .execute(&mut *c)
-    .await?;
-    Ok(())
-}
-
-/// What moved into and out of the holders of one kind (and series) in one currency.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct Flow {
-    credited: i64,
-    debited: i64,
-    transfers: i64,
-}
+/// The amounts of `day_flows`: what moved into and out of the holders of one kind (and
+/// series) in one currency, and in how many transfers.
+const FLOWS: [&str; 3] = ["credited", "debited", "transfers"];
 
 /// Where a flow is counted: day, store, asset, code, holder kind, series.
 type FlowKey = (String, String, String, String, String, String);
 
-async fn add_to_flow_day(c: &mut Conn, k: &FlowKey, f: &Flow) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO day_flows (day, store_id, asset, code, holder_kind, series, credited, debited, transfers) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-         ON CONFLICT (day, store_id, asset, code, holder_kind, series) DO UPDATE SET \
-         credited = day_flows.credited + excluded.credited, debited = day_flows.debited + excluded.debited, \
-         transfers = day_flows.transfers + excluded.transfers",
-    )
-    .bind(k.0.clone())
-    .bind(k.1.clone())
-    .bind(k.2.clone())
-    .bind(k.3.clone())
-    .bind(k.4.clone())
-    .bind(k.5.clone())
-    .bind(f.credited)
-    .bind(f.debited)
-    .bind(f.transfers)
-    .execute(&mut *c)
-    .await?;
-    Ok(())
-}
-
-/// The time zones of the stores of `rows` (a `store_id` and `timezone` column each),
-/// UTC for those gone or unknown.
+/// The time zones of stores, UTC for those gone or unknown.
 struct Zones(BTreeMap<String, TimeZone>);
 
 impl Zones {
@@ -378,7 +368,7 @@ impl Backend {
         let Some(horizon) = self.horizon().await? else { return Ok(0) };
         let limit = i64::from(limit).clamp(1, ROLL_BATCH);
         let sales = self.roll_up_sales(horizon.receipts, limit).await?;
-        let campaigns = self.roll_up_campaigns(horizon.receipts, limit).await?;
+        let campaigns = self.roll_up_contents(horizon.receipts, limit).await?;
         let flows = self.roll_up_flows(horizon.transfers, limit).await?;
         Ok(sales.max(campaigns) + flows)
     }
@@ -401,7 +391,7 @@ impl Backend {
                 .await?;
                 let Some(end) = rows.last().map(|r| r.try_get::<i64, _>("id")).transpose()? else { return Ok(0) };
                 let mut zones = Zones(BTreeMap::new());
-                let mut days: BTreeMap<(String, String), Figures> = BTreeMap::new();
+                let mut days: BTreeMap<(String, String), Vec<i64>> = BTreeMap::new();
                 let mut backlog = Vec::new();
                 for r in &rows {
                     let store: String = r.try_get("store_id")?;
@@ -429,30 +419,33 @@ impl Backend {
                         }
                     }
                     let day = local_day(from_micros(r.try_get("at")?), &tz);
-                    days.entry((day, store)).or_default().add(&f);
+                    add_into(&mut days, (day, store), &f.values());
                 }
-                for ((day, store), f) in &days {
-                    add_to_day(c, day, store, f).await?;
-                }
+                let rows_added = rows.len();
+                let days = days.into_iter().map(|((d, s), v)| (vec![Key::Text(d), Key::Text(s)], v)).collect();
+                add_rows(c, "day_sales", &["day", "store_id"], &SALES, days).await?;
                 for id in backlog {
                     sqlx::query("DELETE FROM rollup_backlog WHERE receipt_ref = $1").bind(id).execute(&mut *c).await?;
                 }
                 move_cursor(c, "receipts", end).await?;
-                Ok(rows.len())
+                Ok(rows_added)
             })
         })
         .await
     }
 
-    /// Adds what campaigns gave at receipts to `day_campaigns`.
-    async fn roll_up_campaigns(&self, horizon: i64, limit: i64) -> Result<usize, StoreError> {
+    /// Adds what receipts held to the aggregates that read their contents: their lines
+    /// (`day_sales.lines`), what campaigns gave (`day_campaigns`) and their customers'
+    /// months (`customer_months`). Its cursor is `campaigns`.
+    async fn roll_up_contents(&self, horizon: i64, limit: i64) -> Result<usize, StoreError> {
         self.write(move |c| {
             Box::pin(async move {
                 let last = cursor(c, "campaigns").await?;
                 // Only receipts the sales pass has added: the two stay in step.
                 let horizon = horizon.min(cursor(c, "receipts").await?);
                 let rows = sqlx::query(
-                    "SELECT r.id, r.store_id, s.timezone, s.currency, r.at, r.total - r.discount AS net, r.response, k.receipt_ref AS skipped \
+                    "SELECT r.id, r.store_id, s.timezone, s.currency, r.at, r.customer_id, r.total - r.discount AS net, r.response, \
+                     k.receipt_ref AS skipped \
                      FROM receipts r LEFT JOIN stores s ON s.id = r.store_id \
                      LEFT JOIN rollup_cancelled_before k ON k.receipt_ref = r.id \
                      WHERE r.id > $1 AND r.id <= $2 ORDER BY r.id LIMIT $3",
@@ -464,7 +457,7 @@ impl Backend {
                 .await?;
                 let Some(end) = rows.last().map(|r| r.try_get::<i64, _>("id")).transpose()? else { return Ok(0) };
                 let mut zones = Zones(BTreeMap::new());
-                let mut days: BTreeMap<(String, String, String, String), CampaignFigures> = BTreeMap::new();
+                let mut contents = Contents::default();
                 let mut skipped = Vec::new();
                 for r in &rows {
                     // Cancelled before the aggregates existed: nothing to add.
@@ -477,13 +470,10 @@ impl Backend {
                     let currency: Option<String> = r.try_get("currency")?;
                     let response: String = r.try_get("response")?;
                     let day = local_day(from_micros(r.try_get("at")?), &tz);
-                    for ((campaign, cur), g) in campaign_figures(&response, r.try_get("net")?, currency.as_deref().unwrap_or(""))? {
-                        days.entry((day.clone(), store.clone(), campaign, cur)).or_default().add(&g);
-                    }
+                    let receipt = Receipt { store: &store, currency: currency.as_deref().unwrap_or(""), customer: r.try_get("customer_id")?, net: r.try_get("net")? };
+                    contents.add(&day, &day, &receipt, &response, 1)?;
                 }
-                for ((day, store, campaign, currency), g) in &days {
-                    add_to_campaign_day(c, day, store, campaign, currency, g).await?;
-                }
+                contents.write(c, true).await?;
                 for id in skipped {
                     sqlx::query("DELETE FROM rollup_cancelled_before WHERE receipt_ref = $1").bind(id).execute(&mut *c).await?;
                 }
@@ -521,7 +511,7 @@ impl Backend {
                     sqlx::query("SELECT timezone FROM stores ORDER BY id LIMIT 1").fetch_optional(&mut *c).await?.map(|r| r.try_get("timezone")).transpose()?;
                 let mut zones = Zones(BTreeMap::new());
                 let home = zones.of("", home);
-                let mut days: BTreeMap<FlowKey, Flow> = BTreeMap::new();
+                let mut days: BTreeMap<FlowKey, Vec<i64>> = BTreeMap::new();
                 for r in &rows {
                     let kind: String = r.try_get("kind")?;
                     if kind != "single" && kind != "post" {
@@ -541,18 +531,14 @@ impl Backend {
                         }
                         let series: Option<String> = r.try_get(series)?;
                         let key = (day.clone(), store.clone().unwrap_or_default(), asset.clone(), code.clone(), holder, series.unwrap_or_default());
-                        let f = days.entry(key).or_default();
-                        if credited {
-                            f.credited += amount;
-                        } else {
-                            f.debited += amount;
-                        }
-                        f.transfers += 1;
+                        add_into(&mut days, key, &if credited { [amount, 0, 1] } else { [0, amount, 1] });
                     }
                 }
-                for (k, f) in &days {
-                    add_to_flow_day(c, k, f).await?;
-                }
+                let days = days
+                    .into_iter()
+                    .map(|((d, st, a, code, h, se), v)| (vec![Key::Text(d), Key::Text(st), Key::Text(a), Key::Text(code), Key::Text(h), Key::Text(se)], v))
+                    .collect();
+                add_rows(c, "day_flows", &["day", "store_id", "asset", "code", "holder_kind", "series"], &FLOWS, days).await?;
                 move_cursor(c, "transfers", end).await?;
                 Ok(rows.len())
             })
@@ -566,7 +552,7 @@ impl Backend {
         let mut c = self.reader().await?;
         let mut qb = sqlx::QueryBuilder::<super::Db>::new(
             "SELECT d.day, d.store_id, s.currency, d.receipts, d.total, d.discount, d.redeemed, d.gift_card, d.returns, \
-             d.cancelled, d.cancelled_total, d.cancelled_discount, d.cancelled_redeemed, d.paid_back \
+             d.cancelled, d.cancelled_total, d.cancelled_discount, d.cancelled_redeemed, d.paid_back, d.lines \
              FROM day_sales d JOIN stores s ON s.id = d.store_id WHERE d.day >= ",
         );
         qb.push_bind(from.to_string()).push(" AND d.day <= ").push_bind(to.to_string());
@@ -595,6 +581,7 @@ impl Backend {
                     cancelled_discount: r.try_get("cancelled_discount")?,
                     cancelled_redeemed: r.try_get("cancelled_redeemed")?,
                     paid_back: r.try_get("paid_back")?,
+                    lines: r.try_get("lines")?,
                 })
             })
             .collect()
@@ -748,5 +735,56 @@ impl Backend {
                 })
             })
             .collect()
+    }
+
+    pub async fn month_buyers(&self, months: Vec<String>, stores: Option<Vec<String>>) -> Result<Vec<crate::MonthBuyers>, StoreError> {
+        let mut c = self.reader().await?;
+        // All stores: their own rows, one per customer; some stores: a customer who
+        // bought in two of them counts once.
+        let mut qb = sqlx::QueryBuilder::<super::Db>::new(
+            "SELECT month, COUNT(DISTINCT customer_id) AS buyers, CAST(SUM(receipts) AS BIGINT) AS receipts, \
+             CAST(SUM(revenue) AS BIGINT) AS revenue FROM customer_months WHERE receipts > 0",
+        );
+        if !super::rows::push_in(&mut qb, "month", &months) {
+            return Ok(Vec::new());
+        }
+        match &stores {
+            None => {
+                qb.push(" AND store_id = ''");
+            }
+            Some(stores) => {
+                if !super::rows::push_in(&mut qb, "store_id", stores) {
+                    return Ok(Vec::new());
+                }
+            }
+        }
+        qb.push(" GROUP BY month ORDER BY month");
+        qb.build()
+            .fetch_all(&mut *c)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(crate::MonthBuyers {
+                    month: r.try_get("month")?,
+                    buyers: r.try_get("buyers")?,
+                    receipts: r.try_get("receipts")?,
+                    revenue: r.try_get("revenue")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn members_before(&self, bounds: Vec<Timestamp>) -> Result<Vec<i64>, StoreError> {
+        let mut c = self.reader().await?;
+        let mut out = Vec::with_capacity(bounds.len());
+        for b in bounds {
+            let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM customers WHERE created_at < $1")
+                .bind(loyd_domain::time::to_micros(b))
+                .fetch_one(&mut *c)
+                .await?
+                .try_get("n")?;
+            out.push(n);
+        }
+        Ok(out)
     }
 }

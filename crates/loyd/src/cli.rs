@@ -469,6 +469,10 @@ pub struct ServeArgs {
     /// Seconds between runs of the scheduled jobs; 0 disables them. Default 30.
     #[arg(long, env = "LOYD_JOBS_INTERVAL_SECS")]
     pub jobs_interval_secs: Option<u64>,
+    /// Where reports read: a read-only replica of the database (it is never written
+    /// or migrated). Default: the database itself.
+    #[arg(long, env = "LOYD_REPORTS_DATABASE_URL", hide_env_values = true)]
+    pub reports_database_url: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]

@@ -102,7 +102,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let settings = Settings::resolve(&cli.global, &file)?;
     init_logging(&settings);
     match cli.command {
-        Command::Serve(args) => serve(&settings, ServeSettings::resolve(&args, &file)).await,
+        Command::Serve(args) => serve(&settings, ServeSettings::resolve(&args, &file)?).await,
         Command::Migrate => {
             let store = open(&settings, true).await?;
             println!("migrated {}", store.describe());
@@ -163,7 +163,15 @@ async fn serve(settings: &Settings, serve: ServeSettings) -> anyhow::Result<Exit
     let jobs = serve.jobs_interval.map(|every| tokio::spawn(jobs::run_forever(store.clone(), every, stop_rx.clone())));
     let refresher = tokio::spawn(jobs::refresh_programs(store.clone(), stop_rx.clone()));
     let config = ApiConfig { request_timeout: serve.request_timeout, body_limit_bytes: serve.body_limit_bytes };
-    let state = AppState::new(store.clone(), config);
+    let mut state = AppState::new(store.clone(), config);
+    if let Some(url) = &serve.reports_database_url {
+        // A replica: read only, never migrated; it must already be at this version.
+        let mut replica = settings.clone();
+        replica.database_url = url.clone();
+        let reports = open(&replica, false).await.context("opening the reports' database")?;
+        tracing::info!(database = %reports.describe(), "reports read from a replica");
+        state = state.with_reports(reports);
+    }
     loyd_api::serve(listener, state, shutdown_signal()).await.context("serving HTTP")?;
 
     tracing::info!("shutting down: requests finished, stopping jobs");

@@ -24,6 +24,7 @@ pub struct FileSettings {
     pub request_timeout_secs: Option<u64>,
     pub body_limit_bytes: Option<usize>,
     pub jobs_interval_secs: Option<u64>,
+    pub reports_database_url: Option<String>,
     pub secret_key: Option<String>,
     pub secret_key_file: Option<std::path::PathBuf>,
     pub keyring: Option<String>,
@@ -38,6 +39,7 @@ impl FileSettings {
     }
 }
 
+#[derive(Clone)]
 pub struct Settings {
     pub database_url: DatabaseUrl,
     pub log_format: LogFormat,
@@ -152,17 +154,22 @@ pub struct ServeSettings {
     pub body_limit_bytes: usize,
     /// `None`: scheduled jobs are off.
     pub jobs_interval: Option<Duration>,
+    /// A read-only replica reports read from; `None`: the database itself.
+    pub reports_database_url: Option<DatabaseUrl>,
 }
 
 impl ServeSettings {
-    pub fn resolve(args: &ServeArgs, file: &FileSettings) -> Self {
+    pub fn resolve(args: &ServeArgs, file: &FileSettings) -> anyhow::Result<Self> {
         let jobs = args.jobs_interval_secs.or(file.jobs_interval_secs).unwrap_or(30);
-        ServeSettings {
+        let reports = args.reports_database_url.as_ref().or(file.reports_database_url.as_ref());
+        let reports_database_url = reports.map(|u| DatabaseUrl::parse(u).context("reports_database_url")).transpose()?;
+        Ok(ServeSettings {
             listen: args.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
             request_timeout: Duration::from_secs(args.request_timeout_secs.or(file.request_timeout_secs).unwrap_or(10)),
             body_limit_bytes: args.body_limit_bytes.or(file.body_limit_bytes).unwrap_or(1024 * 1024),
             jobs_interval: (jobs > 0).then(|| Duration::from_secs(jobs)),
-        }
+            reports_database_url,
+        })
     }
 }
 
@@ -180,7 +187,7 @@ mod tests {
         assert_eq!(s.log_level, "debug");
         let flags = GlobalArgs { database_url: Some("sqlite://x.db".into()), ..GlobalArgs::default() };
         assert_eq!(Settings::resolve(&flags, &file).unwrap().database_url, DatabaseUrl::Sqlite("x.db".into()));
-        let serve = ServeSettings::resolve(&ServeArgs::default(), &file);
+        let serve = ServeSettings::resolve(&ServeArgs::default(), &file).unwrap();
         assert_eq!(serve.listen.port(), 9000);
         assert_eq!(serve.request_timeout, Duration::from_secs(10));
         let defaults = Settings::resolve(&none, &FileSettings::default()).unwrap();

@@ -64,6 +64,11 @@ pub async fn spawn_with(db: TestDb, program: ConfigDocument, config: ApiConfig) 
 
 /// As [`spawn_with`], with the clock (and so the program's version) starting at `start`.
 pub async fn spawn_at(db: TestDb, program: ConfigDocument, config: ApiConfig, start: &str) -> TestApp {
+    spawn_reading_reports_from(db, program, config, start, None).await
+}
+
+/// As [`spawn_at`], with reports read from `reports` (a replica) when given.
+pub async fn spawn_reading_reports_from(db: TestDb, program: ConfigDocument, config: ApiConfig, start: &str, reports: Option<Store>) -> TestApp {
     let clock = Arc::new(ManualClock::new(start.parse().unwrap()));
     let store = db.store_with_clock(clock.clone()).await;
     let store_id: StoreCode = program.stores[0].id.clone();
@@ -75,7 +80,10 @@ pub async fn spawn_at(db: TestDb, program: ConfigDocument, config: ApiConfig, st
         .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let state = AppState::new(store.clone(), config);
+    let mut state = AppState::new(store.clone(), config);
+    if let Some(r) = reports {
+        state = state.with_reports(r);
+    }
     tokio::spawn(loyd_api::serve(listener, state, std::future::pending()));
     TestApp { base, client: reqwest::Client::new(), store, key, clock, _db: db }
 }

@@ -452,3 +452,30 @@ both_backends! {
         assert_eq!(call(&app, "GET", "/v1/admin/reports/kpi?period=all", ADMIN_KEY, None).await.0, 422);
     }
 }
+
+/// With a replica configured (`LOYD_REPORTS_DATABASE_URL`), reports read it, not the
+/// database the tills write: here a replica that has not caught up yet.
+#[tokio::test]
+async fn reports_read_the_replica_when_one_is_configured() {
+    use crate::helpers::{ADMIN_KEY, call};
+    let program: loyd_domain::config::ConfigDocument = toml::from_str(LEDGER_PROGRAM).unwrap();
+    let replica_db = loyd_testkit::TestDb::sqlite().await;
+    let replica = replica_db.store().await;
+    replica.apply_config(program.clone(), "test".into(), false).await.unwrap();
+    let app = crate::helpers::spawn_reading_reports_from(
+        loyd_testkit::TestDb::sqlite().await,
+        program,
+        loyd_api::ApiConfig::default(),
+        crate::helpers::START,
+        Some(replica),
+    )
+    .await;
+    crate::helpers::admin(&app).await;
+    assert_eq!(app.commit(&receipt("r1", None, "10.00")).await.0, 201);
+    app.store.run_job(Job::RollUp, "test".into()).await.unwrap();
+    let (status, body) = call(&app, "GET", "/v1/admin/reports/sales?period=all", ADMIN_KEY, None).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["rows"].as_array().unwrap().is_empty(), "the replica has no receipt yet: {body}");
+    assert_eq!(app.store.store_days(vec!["riga-01".into()], jiff::civil::date(2026, 11, 1), jiff::civil::date(2026, 12, 31)).await.unwrap().len(), 1);
+    drop(replica_db);
+}

@@ -182,6 +182,8 @@ texts! {
     profile_values_needed() = "list the values the field may have, e.g. [\"Riga\"]";
     limits_need_customers() = "limits per customer need customers_only = true";
     limit_uses_at_least_one() = "a limit of uses must be at least 1";
+    control_share_range() = "a control group is a share above 0 and below 1, e.g. \"0.10\"";
+    control_with_code() = "a campaign that needs a code cannot hold out a control group: the customer who presents the code expects its reward";
     unknown_coupon_series(series) = "unknown coupon series '{series}'";
     accrual_needs_rate(currency, held_in, store, store_currency) = "{currency} is counted in {held_in} and store {store} takes {store_currency} with no rate: give the currency rates.{store_currency}, or keep the campaign out of {store} (exclude_stores)";
     archived_stays() = "an archived campaign cannot run again: create a new one from it";

@@ -429,6 +429,21 @@ pub struct CampaignDay {
     pub coupons: i64,
 }
 
+/// One group of a campaign with a control group (see `campaign_members`): its members
+/// and what they bought, in store minor units.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ControlGroup {
+    /// The control group (the campaign gave them nothing), else the treated.
+    pub held_out: bool,
+    pub members: i64,
+    /// Members with a purchase.
+    pub buyers: i64,
+    pub receipts: i64,
+    pub revenue: i64,
+    /// The sum over members of the square of each one's revenue (for the variance).
+    pub revenue_squares: i128,
+}
+
 /// One month's buyers (see `customer_months`): identified customers with a purchase,
 /// their receipts and what they paid after discounts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -297,6 +297,10 @@ dispatch! {
     /// Buyers per month (identified customers with a purchase), of the stores given
     /// (`None`: all).
     pub async fn month_buyers(&self, months: Vec<String>, stores: Option<Vec<String>>) -> Result<Vec<MonthBuyers>, StoreError>;
+    /// The control group and the treated customers of a campaign (those who joined by
+    /// `to`), with their purchases in the months `from_month` to `to_month`, each
+    /// member's counted from the month they joined, in the stores given (`None`: all).
+    pub async fn control_groups(&self, campaign: String, from_month: String, to_month: String, to: jiff::civil::Date, stores: Option<Vec<String>>) -> Result<Vec<ControlGroup>, StoreError>;
     /// How many customers had joined before each of `bounds`.
     pub async fn members_before(&self, bounds: Vec<Timestamp>) -> Result<Vec<i64>, StoreError>;
     /// What campaigns gave per day, of the stores given (`None`: all) and campaigns given

@@ -48,6 +48,7 @@ const SECTIONS: [(&str, &str, &[Spec]); 6] = [
         spec("customers_only", Kind::Flag, "campaign.customers_only", None),
         spec("tiers", Kind::Choices, "campaign.tiers", Some("campaign.tiers_help")),
         spec("series", Kind::Choices, "campaign.series", Some("campaign.series_help")),
+        spec("control_share", Kind::Decimal, "campaign.control_share", Some("campaign.control_share_help")),
     ]),
     ("campaign.what", "campaign.what_help", &[
         spec("min_total", Kind::Decimal, "campaign.min_total", None),

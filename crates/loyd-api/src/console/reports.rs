@@ -66,6 +66,8 @@ struct ReportsPage {
     charts: Vec<Chart>,
     /// KPI: the last period beside the one before.
     compare: Vec<Compared>,
+    /// Campaign effect: what each campaign's figures against its control group say.
+    verdicts: Vec<Verdict>,
     /// The query string of the report shown, for the download links.
     query: String,
     error: Option<String>,
@@ -81,6 +83,43 @@ struct Compared {
     change: String,
     /// `up`, `down` or `same`.
     trend: &'static str,
+}
+
+/// A campaign's effect against its control group, as shown.
+struct Verdict {
+    campaign: String,
+    /// `pays`, `loses` or `unclear`.
+    verdict: &'static str,
+    label: String,
+    /// Label and value: the uplift and the net effect, each with its interval.
+    figures: Vec<(String, String)>,
+}
+
+/// The verdict cards of the campaign effect report.
+fn verdicts(lang: Lang, t: &Table) -> Vec<Verdict> {
+    if t.report != Report::Effect {
+        return Vec::new();
+    }
+    let words = lang.words();
+    let cell = |r: &[Cell], k: &str| t.column(k).map_or_else(String::new, |i| show(lang, &r[i], Period::All).text);
+    let between = |r: &[Cell], mid: &str, low: &str, high: &str| format!("{} ({} … {})", cell(r, mid), cell(r, low), cell(r, high));
+    t.rows
+        .iter()
+        .map(|r| {
+            let verdict = crate::reports::effect::verdict(t, r);
+            Verdict {
+                campaign: cell(r, "campaign"),
+                verdict,
+                label: words.get(&format!("report.verdict.{verdict}")).to_owned(),
+                figures: vec![
+                    (words.get("report.col.treated").to_owned(), cell(r, "treated")),
+                    (words.get("report.col.held_out").to_owned(), cell(r, "held_out")),
+                    (words.get("report.col.uplift").to_owned(), between(r, "uplift", "uplift_low", "uplift_high")),
+                    (words.get("report.col.net_effect").to_owned(), between(r, "net_effect", "net_low", "net_high")),
+                ],
+            }
+        })
+        .collect()
 }
 
 /// The filters as the form shows them again.
@@ -275,6 +314,7 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, Path(name):
                     .collect()
             })
             .unwrap_or_default(),
+        verdicts: table.as_ref().map(|t| verdicts(lang, t)).unwrap_or_default(),
         query: query_string(&q),
         error,
     };

@@ -19,7 +19,9 @@
 //! - [`gift_cards`]: gift cards sold, redeemed, burned and expired, and the liability,
 //!   by series;
 //! - [`campaigns`]: what each campaign gave (discounts, points, gifts, coupons) and the
-//!   revenue of the receipts it touched.
+//!   revenue of the receipts it touched;
+//! - [`effect`]: campaigns against their control groups — the uplift in revenue per
+//!   customer, its confidence interval, and the net effect after the points' cost.
 
 use std::collections::BTreeMap;
 
@@ -33,6 +35,7 @@ use utoipa::IntoParams;
 use crate::i18n::Lang;
 use crate::error::ApiError;
 
+pub mod effect;
 pub mod kpi;
 mod render;
 mod tables;
@@ -47,10 +50,11 @@ pub enum Report {
     Balances,
     GiftCards,
     Campaigns,
+    Effect,
 }
 
 impl Report {
-    pub const ALL: [Report; 5] = [Report::Kpi, Report::Sales, Report::Balances, Report::GiftCards, Report::Campaigns];
+    pub const ALL: [Report; 6] = [Report::Kpi, Report::Sales, Report::Balances, Report::GiftCards, Report::Campaigns, Report::Effect];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -59,6 +63,7 @@ impl Report {
             Report::Balances => "balances",
             Report::GiftCards => "gift_cards",
             Report::Campaigns => "campaigns",
+            Report::Effect => "effect",
         }
     }
 
@@ -300,6 +305,7 @@ pub async fn build(store: &Store, report: Report, scope: &Scope) -> Result<Table
         Report::Balances => tables::balances(store, &program, scope).await,
         Report::GiftCards => tables::gift_cards(store, &program, scope).await,
         Report::Campaigns => tables::campaigns(store, &program, scope).await,
+        Report::Effect => effect::effect(store, &program, scope).await,
     }
 }
 

@@ -527,4 +527,26 @@ both_backends! {
         assert_eq!(sheet.get_value((total, 10)), Some(&calamine::Data::Float(30.0)), "the liability");
         b.client.clone().close().await.unwrap();
     }
+
+    async fn a_marketer_sees_which_campaign_paid_for_itself_against_its_control_group(db: TestDb) {
+        let app = crate::helpers::spawn_with_program(db, toml::from_str(crate::reports::CONTROL_PROGRAM).unwrap()).await;
+        let (treated, held) = crate::reports::control_groups_of(&app, 2).await;
+        // The treated buy far more than the held out: 81.00 and 82.80 against 30.00 and 32.00.
+        for (k, (card, amount)) in [(&treated[0], "90.00"), (&treated[1], "92.00"), (&held[0], "30.00"), (&held[1], "32.00")].into_iter().enumerate() {
+            assert_eq!(app.commit(&crate::helpers::receipt(&format!("e{k}"), Some(card), amount)).await.0, 201);
+        }
+        app.store.run_job(loyd_store::Job::RollUp, "test".into()).await.unwrap();
+        let b = Browser::signed_in(&app, "mia", "marketer").await;
+        b.click("a[href='/admin/reports']").await;
+        b.click("#tab-effect").await;
+        let card = b.text_when("#effect-autumn", |t| t.contains("Paid for itself")).await;
+
+        assert!(card.contains("50.90 (48.26 … 53.54)"), "the uplift and its interval: {card}");
+        assert!(card.contains("101.60 (96.33 … 106.87)"), "the net effect: {card}");
+        b.screenshot("console-reports-effect").await;
+        // In Latvian the verdict reads so too.
+        b.client.goto(&app.url("/admin/reports/effect?lang=lv")).await.unwrap();
+        assert!(b.text_when("#effect-autumn", |t| t.contains("Atmaksājās")).await.contains("Atmaksājās"));
+        b.client.clone().close().await.unwrap();
+    }
 }

@@ -453,6 +453,124 @@ both_backends! {
     }
 }
 
+/// A campaign that holds out half of its customers, with points worth 0.01 each.
+pub(crate) const CONTROL_PROGRAM: &str = r#"
+[[currencies]]
+code = "EUR"
+kind = "money"
+scale = 2
+
+[[currencies]]
+code = "bonus"
+kind = "points"
+scale = 0
+value = "0.01"
+
+[[stores]]
+id = "riga-01"
+name = "Riga Centre"
+timezone = "Europe/Riga"
+
+[[card_series]]
+id = "LOY"
+kind = "loyalty"
+prefix = "2770"
+
+[[campaigns]]
+id = "autumn"
+name = "10 % and 10 points from 20.00"
+min_total = "20.00"
+control_share = "0.5"
+[[campaigns.rewards]]
+type = "discount"
+percent = "10"
+[[campaigns.rewards]]
+type = "accrue"
+currency = "bonus"
+fixed = "10"
+"#;
+
+/// New customers with cards, sorted into `autumn`'s groups by asking the POS to
+/// calculate a qualifying receipt (which commits nothing): the first `n` treated and
+/// the first `n` held out.
+pub(crate) async fn control_groups_of(app: &TestApp, n: usize) -> (Vec<String>, Vec<String>) {
+    let (mut treated, mut held) = (Vec::new(), Vec::new());
+    for k in 0..200 {
+        if treated.len() == n && held.len() == n {
+            break;
+        }
+        let (_, card) = app.customer_with_card(&format!("+3712000{k:04}"), "LOY").await;
+        let res = app.pos_post("/v1/pos/calculate", &receipt(&format!("probe-{k}"), Some(&card), "40.00")).await;
+        let body: serde_json::Value = res.json().await.unwrap();
+        let group = body["control"].as_array().unwrap_or_else(|| panic!("{body}"));
+        assert_eq!(group.len(), 1, "{body}");
+        let side = if group[0]["held_out"] == true { &mut held } else { &mut treated };
+        if side.len() < n {
+            side.push(card);
+        }
+    }
+    (treated, held)
+}
+
+both_backends! {
+    async fn a_campaigns_effect_sets_its_treated_customers_against_its_control_group(db: TestDb) {
+        use crate::helpers::{ADMIN_KEY, call};
+        let app = crate::helpers::spawn_with_program(db, toml::from_str(CONTROL_PROGRAM).unwrap()).await;
+        crate::helpers::admin(&app).await;
+        let (treated, held) = control_groups_of(&app, 2).await;
+        assert_eq!((treated.len(), held.len()), (2, 2), "half of the customers are held out");
+        // Treated: 40.00 less 10 % and 10 points, then 10.00 (not qualifying); 40.00.
+        let (status, t1) = app.commit(&receipt("t1", Some(&treated[0]), "40.00")).await;
+        assert_eq!((status, t1["discount"].as_str(), t1["control"][0]["held_out"].as_bool()), (201, Some("4.00"), Some(false)), "{t1}");
+        assert_eq!(app.commit(&receipt("t1b", Some(&treated[0]), "10.00")).await.0, 201);
+        assert_eq!(app.commit(&receipt("t2", Some(&treated[1]), "40.00")).await.0, 201);
+        // Held out: nothing from the campaign, though the receipts qualify.
+        let (status, c1) = app.commit(&receipt("c1", Some(&held[0]), "40.00")).await;
+        assert_eq!((status, c1["discount"].as_str(), c1["accrued"].as_array().map(Vec::len)), (201, Some("0.00"), Some(0)), "{c1}");
+        assert_eq!((c1["control"][0]["campaign"].as_str(), c1["control"][0]["held_out"].as_bool()), (Some("autumn"), Some(true)));
+        assert_eq!(app.commit(&receipt("c2", Some(&held[1]), "30.00")).await.0, 201);
+        // Someone without a card gets the campaign and joins no group.
+        let (_, anon) = app.commit(&receipt("a1", None, "40.00")).await;
+        assert_eq!((anon["discount"].as_str(), anon.get("control")), (Some("4.00"), None), "{anon}");
+        app.store.run_job(Job::RollUp, "test".into()).await.unwrap();
+        // The probes committed nothing: only customers with a receipt are members.
+        assert_eq!(app.db().texts("SELECT CAST(COUNT(*) AS TEXT) FROM campaign_members").await, ["4"]);
+
+        let (status, e) = call(&app, "GET", "/v1/admin/reports/effect?from=2026-11-01&to=2026-11-30", ADMIN_KEY, None).await;
+        assert_eq!(status, 200, "{e}");
+        let rows = report_rows(&e, "rows");
+        assert_eq!(rows.len(), 1, "{e}");
+        let r = rows[0];
+        let figures: Vec<String> = loyd_api::reports::effect::COLUMNS
+            .iter()
+            .map(|c| match &r[*c] { serde_json::Value::String(s) => s.clone(), other => other.to_string() })
+            .collect();
+        // Treated paid 36.00 + 10.00 and 36.00: 41.00 each, 1.5 receipts, 27.33 a receipt;
+        // held out 40.00 and 30.00: 35.00 each. Uplift 6.00; each group's s²/n is
+        // 500² (in cents), so the margin is 1.96 × √(250 000 + 250 000) = 1 385.93 cents.
+        // Over 2 treated: 12.00 extra, less 20 points at 0.01. The discount column is all
+        // the campaign gave: 4.00 + 4.00 to the treated and 4.00 to the anonymous buyer.
+        assert_eq!(
+            figures,
+            [
+                "autumn", "EUR", "50.00", "2", "2", "41.00", "35.00", "1.50", "1.00", "27.33", "35.00", "6.00", "-7.86", "19.86", "12.00", "12.00",
+                "0.20", "11.80", "-15.92", "39.52"
+            ]
+        );
+        // Treated: the campaign's own report counts only what it gave.
+        let (_, given) = call(&app, "GET", "/v1/admin/reports/campaigns?from=2026-11-01&to=2026-11-30&period=all", ADMIN_KEY, None).await;
+        let autumn: Vec<_> = report_rows(&given, "totals").into_iter().filter(|t| t["campaign"] == "autumn" && t["currency"] == "EUR").collect();
+        assert_eq!(autumn[0]["receipts"], 3, "two treated and the anonymous receipt: {given}");
+        // A period before anyone qualified has the campaign with no members.
+        let (_, before) = call(&app, "GET", "/v1/admin/reports/effect?from=2026-10-01&to=2026-10-31", ADMIN_KEY, None).await;
+        let b = report_rows(&before, "rows");
+        assert_eq!((b[0]["treated"].as_i64(), b[0]["held_out"].as_i64(), b[0]["uplift"].is_null()), (Some(0), Some(0), true), "{before}");
+        // The CSV has the same figures.
+        let csv = app.client.get(app.url("/v1/admin/reports/effect?from=2026-11-01&to=2026-11-30&format=csv")).bearer_auth(ADMIN_KEY).send().await.unwrap().text().await.unwrap();
+        assert!(csv.lines().nth(1).is_some_and(|l| l.starts_with("autumn,EUR,50.00,2,2,41.00,35.00") && l.ends_with("11.80,-15.92,39.52")), "{csv}");
+    }
+}
+
 /// With a replica configured (`LOYD_REPORTS_DATABASE_URL`), reports read it, not the
 /// database the tills write: here a replica that has not caught up yet.
 #[tokio::test]

@@ -41,7 +41,7 @@ use crate::ids::{AssetCode, ConfigCode};
 use crate::money::{self, Minor, Rounding, Scale};
 use crate::program::{Campaign, CouponDiscount, Currency, Goods, Program, Rate, Reward};
 use crate::receipt::{
-    AccrualCalc, Applied, AppliedKind, BalanceCalc, BalanceView, Calculation, Context, ConversionCalc, CouponCalc,
+    AccrualCalc, Applied, AppliedKind, BalanceCalc, BalanceView, Calculation, Context, ControlCalc, ConversionCalc, CouponCalc,
     CouponStatus, GiftCalc, GiftItem, IssueCalc, LineCalc, Messages, Receipt, ReceiptError, RedeemAmount, RedeemedCalc,
     UsageCharge,
 };
@@ -129,16 +129,42 @@ fn coupon_customer_key(code: &str, customer: i64) -> String {
 /// Calculates a receipt. See the module documentation for the order of work.
 pub fn calculate(receipt: &Receipt, ctx: &Context, program: &Program) -> Result<Calculation, ReceiptError> {
     let env = Env::new(receipt, ctx, program);
-    let mut chosen = stack(&env, candidates(&env));
+    let (treated, control) = hold_out(&env, candidates(&env));
+    let mut chosen = stack(&env, treated);
     loop {
-        let calc = run(&env, &chosen)?;
+        let mut calc = run(&env, &chosen)?;
         match over_budget(&env, &calc, &chosen) {
             Some(i) => {
                 chosen.remove(i);
             }
-            None => return Ok(calc),
+            None => {
+                calc.control = control;
+                return Ok(calc);
+            }
         }
     }
+}
+
+/// Takes out the candidates whose control group holds the customer, and lists the
+/// customer's group in every candidate with a control group. Both groups are decided
+/// here, among campaigns whose conditions and limits hold, before stacking and
+/// budgets: a customer held out is one who would have qualified exactly as a treated
+/// one did (stacking may still keep a treated customer's campaign from applying).
+fn hold_out<'p>(env: &Env<'p>, candidates: Vec<&'p Campaign>) -> (Vec<&'p Campaign>, Vec<ControlCalc>) {
+    let Some(customer) = &env.ctx.customer else { return (candidates, Vec::new()) };
+    let mut control = Vec::new();
+    let treated = candidates
+        .into_iter()
+        .filter(|c| {
+            if c.control.is_none() {
+                return true;
+            }
+            let held_out = c.holds_out(customer.id);
+            control.push(ControlCalc { campaign: c.id.clone(), held_out });
+            !held_out
+        })
+        .collect();
+    (treated, control)
 }
 
 /// What one campaign alone would give the customer on this receipt, in store money:
@@ -419,6 +445,7 @@ fn run(env: &Env<'_>, campaigns: &[&Campaign]) -> Result<Calculation, ReceiptErr
         conversions,
         tier: env.levels.first().map(|(_, l)| l.clone()),
         campaigns: applied_campaigns,
+        control: Vec::new(),
     };
     calc.charges = charges(env, &calc, campaigns);
     Ok(calc)

@@ -730,3 +730,76 @@ fn restriction_times_belong_to_schedules_and_schedules_do_not_nest() {
 }
 
 mod offers;
+
+fn with_control(share: &str) -> Program {
+    program(json!({
+        "currencies": [{"code": "EUR", "kind": "money", "scale": 2}, {"code": "bonus", "kind": "points", "scale": 0}],
+        "campaigns": [
+            {"id": "autumn", "control_share": share, "rewards": [{"type": "discount", "percent": "10"}]},
+            {"id": "base", "rewards": [{"type": "accrue", "currency": "bonus", "percent": "100"}]}
+        ]
+    }))
+}
+
+#[test]
+fn a_control_group_holds_out_its_share_of_customers_always_the_same_ones_and_gives_them_nothing() {
+    let p = with_control("0.25");
+    let r = receipt("2026-03-03T12:00:00+02:00", one_line("10.00"), json!([]));
+    let mut held = 0;
+    for id in 1..=2000 {
+        let who = CustomerContext { id, ..customer(&[]) };
+        let c = calculate(&r, &ctx(Some(who.clone())), &p).unwrap();
+        assert_eq!(c.control.len(), 1, "customer {id}: one campaign has a control group");
+        assert_eq!(c.control[0].campaign.as_str(), "autumn");
+        let out = c.control[0].held_out;
+        // Held out: no discount, but the campaign without a control group still earns.
+        assert_eq!(c.discount, if out { 0 } else { 100 }, "customer {id}");
+        assert_eq!(c.campaigns.iter().any(|k| k.as_str() == "autumn"), !out);
+        assert_eq!(accrued_units(&c, "bonus"), if out { 10 } else { 9 });
+        // The same customer lands in the same group on every receipt.
+        let again = receipt("2026-05-20T18:00:00+02:00", one_line("42.00"), json!([]));
+        assert_eq!(calculate(&again, &ctx(Some(who)), &p).unwrap().control[0].held_out, out);
+        held += usize::from(out);
+    }
+    assert!((400..600).contains(&held), "about a quarter of 2000 held out, got {held}");
+}
+
+#[test]
+fn an_anonymous_receipt_gets_the_campaign_and_joins_no_group() {
+    let p = with_control("0.99");
+    let r = receipt("2026-03-03T12:00:00+02:00", one_line("10.00"), json!([]));
+    let c = calculate(&r, &ctx(None), &p).unwrap();
+    assert_eq!(c.discount, 100);
+    assert!(c.control.is_empty());
+}
+
+#[test]
+fn a_receipt_that_does_not_qualify_joins_no_group() {
+    let p = program(json!({
+        "currencies": [{"code": "EUR", "kind": "money", "scale": 2}],
+        "campaigns": [{"id": "big", "min_total": "50.00", "control_share": "0.5", "rewards": [{"type": "discount", "percent": "10"}]}]
+    }));
+    let r = receipt("2026-03-03T12:00:00+02:00", one_line("10.00"), json!([]));
+    assert!(calculate(&r, &ctx(Some(customer(&[]))), &p).unwrap().control.is_empty());
+}
+
+#[test]
+fn a_control_share_must_be_between_zero_and_one_and_not_on_a_campaign_that_needs_a_code() {
+    for share in ["0", "1", "1.5"] {
+        let doc: ConfigDocument = serde_json::from_value(json!({
+            "currencies": [{"code": "EUR", "kind": "money", "scale": 2}],
+            "campaigns": [{"id": "c", "control_share": share, "rewards": [{"type": "discount", "percent": "10"}]}]
+        }))
+        .unwrap();
+        let err = format!("{:?}", Program::compile(&doc, 1).unwrap_err());
+        assert!(err.contains("campaigns[0].control_share"), "{share}: {err}");
+    }
+    let doc: ConfigDocument = serde_json::from_value(json!({
+        "currencies": [{"code": "EUR", "kind": "money", "scale": 2}],
+        "coupon_series": [{"id": "promo", "kind": "promo", "code": "AUTUMN"}],
+        "campaigns": [{"id": "c", "control_share": "0.1", "coupon_series": "promo", "rewards": [{"type": "discount", "percent": "10"}]}]
+    }))
+    .unwrap();
+    let err = format!("{:?}", Program::compile(&doc, 1).unwrap_err());
+    assert!(err.contains("needs a code"), "{err}");
+}

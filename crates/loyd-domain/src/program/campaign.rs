@@ -146,11 +146,23 @@ pub struct Campaign {
     pub exclusive: bool,
     pub stack_group: Option<ConfigCode>,
     pub limits: Option<Limits>,
+    /// The share of qualifying customers held out as its control group (0–1, exclusive).
+    pub control: Option<Decimal>,
     pub rewards: Vec<Reward>,
     pub messages: MessagesSpec,
 }
 
 impl Campaign {
+    /// Whether `customer` is in the campaign's control group: customers are spread over
+    /// 10 000 buckets by a hash of the campaign's id and the customer's, and the first
+    /// `control` × 10 000 buckets are held out. The same customer is always in the same
+    /// group of the same campaign, whatever the receipt, server or version.
+    pub fn holds_out(&self, customer: i64) -> bool {
+        let Some(share) = self.control else { return false };
+        let bucket = control_bucket(self.id.as_str(), customer);
+        Decimal::from(bucket) < share * Decimal::from(CONTROL_BUCKETS)
+    }
+
     /// Whether the campaign runs in a store of this id, format and partner (its `stores`,
     /// `formats` and `partners`, and their exclusions).
     pub fn runs_in(&self, store: &StoreCode, format: Option<&StoreCode>, partner: Option<&StoreCode>) -> bool {
@@ -161,6 +173,21 @@ impl Campaign {
             && within(&self.formats, &self.exclude_formats, format)
             && within(&self.partners, &self.exclude_partners, partner)
     }
+}
+
+/// How finely control groups are drawn: a share is held out to 0.01 %.
+const CONTROL_BUCKETS: u64 = 10_000;
+
+/// The bucket (0–9 999) of a customer in a campaign: FNV-1a (64 bits) of
+/// `"<campaign>/<customer id>"`. Fixed forever: changing it would move customers
+/// between the groups of running campaigns.
+pub(crate) fn control_bucket(campaign: &str, customer: i64) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in campaign.bytes().chain(*b"/").chain(customer.to_string().into_bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h % CONTROL_BUCKETS
 }
 
 /// A compiled customer segment.

@@ -207,4 +207,14 @@ pub struct Calculation {
     pub tier: Option<String>,
     /// The campaigns that applied, in order.
     pub campaigns: Vec<ConfigCode>,
+    /// The campaigns with a control group the customer qualified for, and whether the
+    /// customer is held out of each (then it gave nothing).
+    pub control: Vec<ControlCalc>,
+}
+
+/// A customer's group in a campaign with a control group, on a receipt that qualified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ControlCalc {
+    pub campaign: ConfigCode,
+    pub held_out: bool,
 }

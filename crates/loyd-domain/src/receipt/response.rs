@@ -139,6 +139,19 @@ pub struct ReceiptResponse {
     pub transaction_id: Option<String>,
     /// The configuration version the receipt was computed with.
     pub config_version: i64,
+    /// The campaigns with a control group this receipt qualified for, and whether the
+    /// customer is in the control group (`held_out`: the campaign gave nothing). For
+    /// information: nothing for the POS to do.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub control: Vec<ControlOut>,
+}
+
+/// The customer's group in one campaign with a control group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ControlOut {
+    pub campaign: String,
+    pub held_out: bool,
 }
 
 /// RFC 3339 with the store's offset at that moment: `2026-11-24T10:15:00+02:00`.
@@ -249,6 +262,7 @@ impl Calculation {
             status: None,
             transaction_id: None,
             config_version,
+            control: self.control.iter().map(|c| ControlOut { campaign: c.campaign.to_string(), held_out: c.held_out }).collect(),
         }
     }
 }

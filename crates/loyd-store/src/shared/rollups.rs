@@ -178,6 +178,14 @@ struct Given {
     gifts: Vec<GivenBy>,
     #[serde(default)]
     issued_coupons: Vec<GivenBy>,
+    #[serde(default)]
+    control: Vec<GivenControl>,
+}
+
+#[derive(serde::Deserialize)]
+struct GivenControl {
+    campaign: String,
+    held_out: bool,
 }
 
 #[derive(serde::Deserialize)]
@@ -222,13 +230,16 @@ struct Receipt<'a> {
 }
 
 /// What receipts held, summed for one transaction: their lines per store and day, what
-/// campaigns gave (`day_campaigns`), and each identified customer's purchases per
-/// month, in each store and in all (`customer_months`, store `''`).
+/// campaigns gave (`day_campaigns`), each identified customer's purchases per month,
+/// in each store and in all (`customer_months`, store `''`), and the groups customers
+/// joined in campaigns with a control group (`campaign_members`).
 #[derive(Default)]
 struct Contents {
     lines: BTreeMap<(String, String), i64>,
     campaigns: BTreeMap<(String, String, String, String), Vec<i64>>,
     months: BTreeMap<(String, String, i64), Vec<i64>>,
+    /// (campaign, customer) → (held out, local day), the first receipt's.
+    members: BTreeMap<(String, i64), (bool, String)>,
 }
 
 impl Contents {
@@ -266,6 +277,11 @@ impl Contents {
             add_into(&mut self.campaigns, (day.to_owned(), r.store.to_owned(), campaign, currency), &v);
         }
         if let Some(customer) = r.customer {
+            // A customer joins a campaign's group once, by the first qualifying receipt;
+            // a cancellation does not undo having qualified.
+            for g in given.control.iter().filter(|_| sign > 0) {
+                self.members.entry((g.campaign.clone(), customer)).or_insert_with(|| (g.held_out, at_day.to_owned()));
+            }
             let month = at_day[..7].to_owned();
             for store in [r.store, ""] {
                 add_into(&mut self.months, (month.clone(), store.to_owned(), customer), &[sign, sign * r.net]);
@@ -284,7 +300,17 @@ impl Contents {
         let rows = self.campaigns.into_iter().map(|((d, s, k, cur), v)| (vec![Key::Text(d), Key::Text(s), Key::Text(k), Key::Text(cur)], v)).collect();
         add_rows(c, "day_campaigns", &["day", "store_id", "campaign", "currency"], &CAMPAIGNS, rows).await?;
         let rows = self.months.into_iter().map(|((m, s, id), v)| (vec![Key::Text(m), Key::Text(s), Key::Id(id)], v)).collect();
-        add_rows(c, "customer_months", &["month", "store_id", "customer_id"], &["receipts", "revenue"], rows).await
+        add_rows(c, "customer_months", &["month", "store_id", "customer_id"], &["receipts", "revenue"], rows).await?;
+        let members: Vec<_> = self.members.into_iter().collect();
+        for chunk in members.chunks(2000) {
+            let mut qb = sqlx::QueryBuilder::<super::Db>::new("INSERT INTO campaign_members (campaign, customer_id, held_out, first_day) ");
+            qb.push_values(chunk, |mut b, ((campaign, customer), (held_out, day))| {
+                b.push_bind(campaign.clone()).push_bind(*customer).push_bind(i16::from(*held_out)).push_bind(day.clone());
+            });
+            qb.push(" ON CONFLICT (campaign, customer_id) DO NOTHING");
+            qb.build().execute(&mut *c).await?;
+        }
+        Ok(())
     }
 }
 
@@ -772,6 +798,50 @@ impl Backend {
                 })
             })
             .collect()
+    }
+
+    pub async fn control_groups(
+        &self,
+        campaign: String,
+        from_month: String,
+        to_month: String,
+        to: jiff::civil::Date,
+        stores: Option<Vec<String>>,
+    ) -> Result<Vec<crate::ControlGroup>, StoreError> {
+        let mut c = self.reader().await?;
+        // Each member's purchases, then the groups' sums here: the squares of large
+        // sums do not fit the databases' integers.
+        let mut qb = sqlx::QueryBuilder::<super::Db>::new(
+            "SELECT m.held_out, CAST(COALESCE(SUM(b.receipts), 0) AS BIGINT) AS receipts, CAST(COALESCE(SUM(b.revenue), 0) AS BIGINT) AS revenue \
+             FROM campaign_members m LEFT JOIN customer_months b ON b.customer_id = m.customer_id \
+             AND b.month >= substr(m.first_day, 1, 7) AND b.month >= ",
+        );
+        qb.push_bind(from_month).push(" AND b.month <= ").push_bind(to_month);
+        match &stores {
+            None => {
+                qb.push(" AND b.store_id = ''");
+            }
+            Some(stores) if stores.is_empty() => {
+                qb.push(" AND 1 = 0");
+            }
+            Some(stores) => {
+                super::rows::push_in(&mut qb, "b.store_id", stores);
+            }
+        }
+        qb.push(" WHERE m.campaign = ").push_bind(campaign).push(" AND m.first_day <= ").push_bind(to.to_string());
+        qb.push(" GROUP BY m.held_out, m.customer_id");
+        let mut groups = [crate::ControlGroup::default(), crate::ControlGroup { held_out: true, ..Default::default() }];
+        for r in qb.build().fetch_all(&mut *c).await? {
+            let held_out: i16 = r.try_get("held_out")?;
+            let (receipts, revenue): (i64, i64) = (r.try_get("receipts")?, r.try_get("revenue")?);
+            let g = &mut groups[usize::from(held_out != 0)];
+            g.members += 1;
+            g.buyers += i64::from(receipts > 0);
+            g.receipts += receipts;
+            g.revenue += revenue;
+            g.revenue_squares += i128::from(revenue) * i128::from(revenue);
+        }
+        Ok(groups.into_iter().filter(|g| g.members > 0).collect())
     }
 
     pub async fn members_before(&self, bounds: Vec<Timestamp>) -> Result<Vec<i64>, StoreError> {

@@ -410,6 +410,13 @@ impl Compiler<'_> {
             self.p.push(format!("{path}.coupon_series"), said::unknown_coupon_series(s));
         }
         let max_discount_share = share(c.max_discount_share, format!("{path}.max_discount_share"), &mut self.p);
+        let control = c.control_share.map(|d| d.0);
+        if control.is_some_and(|s| s <= Decimal::ZERO || s >= Decimal::ONE) {
+            self.p.push(format!("{path}.control_share"), said::control_share_range());
+        }
+        if control.is_some() && c.coupon_series.is_some() {
+            self.p.push(format!("{path}.control_share"), said::control_with_code());
+        }
         if c.max_discount.is_some_and(|d| d.0 < Decimal::ZERO) {
             self.p.push(format!("{path}.max_discount"), said::limit_negative());
         }
@@ -451,6 +458,7 @@ impl Compiler<'_> {
             exclusive: c.exclusive,
             stack_group: c.stack_group.clone(),
             limits,
+            control,
             rewards,
             messages: c.messages.clone(),
         };

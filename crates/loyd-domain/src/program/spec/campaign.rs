@@ -467,6 +467,11 @@ pub struct CampaignSpec {
     pub stack_group: Option<ConfigCode>,
     #[serde(default)]
     pub limits: Option<LimitsSpec>,
+    /// The share of qualifying customers held out as a control group, above 0 and below
+    /// 1: they get nothing from the campaign, and the effect report compares them with
+    /// the rest. Who is held out depends only on the customer and the campaign.
+    #[serde(default)]
+    pub control_share: Option<Dec>,
     // -- rewards and messages
     #[serde(default)]
     pub rewards: Vec<RewardSpec>,

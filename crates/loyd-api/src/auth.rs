@@ -114,6 +114,8 @@ pub fn permission(method: &Method, route: &str) -> Option<Permission> {
         ("GET", "/v1/admin/ledger/audit" | "/v1/admin/ledger/system" | "/v1/admin/jobs" | "/v1/admin/jobs/runs") => LedgerAudit,
         ("POST", "/v1/admin/jobs/{job}/run") => JobsRun,
         ("GET", "/v1/admin/reports" | "/v1/admin/reports/{report}") => ReportsRead,
+        ("GET", "/v1/admin/fraud/alerts" | "/v1/admin/fraud/alerts/{id}") => FraudRead,
+        ("POST", "/v1/admin/fraud/alerts/{id}/decision") => FraudManage,
         ("GET" | "POST", "/v1/admin/users") | ("PATCH", "/v1/admin/users/{login}") => UsersManage,
         ("GET" | "POST", "/v1/admin/stores/{store}/terminals") => TerminalsManage,
         ("GET" | "POST", "/v1/admin/api-keys") | ("POST", "/v1/admin/api-keys/{name}/revoke") => UsersManage,
@@ -256,6 +258,7 @@ pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> Result<Jso
     let all = [
         CustomersRead, ContactsRead, CustomersWrite, CustomersBulk, CardsManage, CodesIssue, CrmWrite, BalanceAdjust, CouponsIssue,
         ConfigRead, ConfigWrite, ReceiptsRead, FailuresRead, AuditRead, LedgerAudit, UsersManage, TerminalsManage, JobsRun, ReportsRead,
+        FraudRead, FraudManage,
     ];
     Ok(Json(MeOut {
         name: actor.principal.name.clone(),

@@ -117,9 +117,10 @@ struct Args {
     /// Worker threads of the server's runtime.
     #[arg(long, default_value_t = 2)]
     server_threads: usize,
-    /// Run the `roll_up` job (the sales aggregates) on the server every this many
-    /// milliseconds while the load runs, after adding the history once before it; 0:
-    /// not at all (`loyd serve` runs it every `jobs_interval_secs`, 30 s by default).
+    /// Run the jobs that read what receipts wrote — `roll_up` (the aggregates) and
+    /// `detect_fraud` — on the server every this many milliseconds while the load runs,
+    /// after running them over the history once before it; 0: not at all (`loyd serve`
+    /// runs them every `jobs_interval_secs`, 30 s by default).
     #[arg(long, default_value_t = 0)]
     roll_up_every_ms: u64,
     /// Server's database connections (PostgreSQL pool; SQLite readers).
@@ -192,8 +193,10 @@ impl Server {
                 };
                 if let Some(every) = roll_up_every {
                     // The history first, so the load meets only the job's steady work.
-                    if let Err(e) = store.run_job(loyd_store::Job::RollUp, "bench".into()).await {
-                        return drop(ready_tx.send(Err(e.into())));
+                    for job in [loyd_store::Job::RollUp, loyd_store::Job::DetectFraud] {
+                        if let Err(e) = store.run_job(job, "bench".into()).await {
+                            return drop(ready_tx.send(Err(e.into())));
+                        }
                     }
                     let store = store.clone();
                     tokio::spawn(async move {
@@ -202,6 +205,9 @@ impl Server {
                             tick.tick().await;
                             if let Err(e) = store.roll_up(500).await {
                                 eprintln!("roll_up failed: {e}");
+                            }
+                            if let Err(e) = store.detect_fraud(500).await {
+                                eprintln!("detect_fraud failed: {e}");
                             }
                         }
                     });

@@ -59,7 +59,7 @@ impl Role {
         match self {
             Role::Admin => true,
             Role::Marketer => matches!(p, CustomersRead | ConfigRead | ConfigWrite | CouponsIssue | ReceiptsRead | ReportsRead),
-            Role::Analyst => matches!(p, CustomersRead | ConfigRead | ReceiptsRead | FailuresRead | ReportsRead),
+            Role::Analyst => matches!(p, CustomersRead | ConfigRead | ReceiptsRead | FailuresRead | ReportsRead | FraudRead | FraudManage),
             Role::StoreManager => matches!(
                 p,
                 CustomersRead | ContactsRead | CustomersWrite | CardsManage | CodesIssue | CrmWrite | ReceiptsRead | FailuresRead | ReportsRead
@@ -67,9 +67,9 @@ impl Role {
             Role::Support => matches!(
                 p,
                 CustomersRead | ContactsRead | CustomersWrite | CardsManage | CodesIssue | CrmWrite | BalanceAdjust | ReceiptsRead
-                    | FailuresRead | AuditRead
+                    | FailuresRead | AuditRead | FraudRead | FraudManage
             ),
-            Role::Auditor => matches!(p, CustomersRead | ConfigRead | ReceiptsRead | FailuresRead | AuditRead | LedgerAudit | ReportsRead),
+            Role::Auditor => matches!(p, CustomersRead | ConfigRead | ReceiptsRead | FailuresRead | AuditRead | LedgerAudit | ReportsRead | FraudRead),
         }
     }
 }
@@ -116,6 +116,11 @@ pub enum Permission {
     JobsRun,
     /// Reports, KPI and campaign effectiveness (a store manager's: their stores').
     ReportsRead,
+    /// Fraud alerts and their evidence.
+    FraudRead,
+    /// Acknowledging and dismissing fraud alerts (blocking a card with one also takes
+    /// [`Permission::CardsManage`]).
+    FraudManage,
 }
 
 /// An admin action whose permission depends on what it touches, not only on its route.

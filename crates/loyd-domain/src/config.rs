@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use crate::org::StoreSpec;
 use crate::said::{self, Said};
-use crate::program::{CampaignSpec, CardSeriesSpec, CounterSpec, CouponSeriesSpec, RestrictionsSpec, SegmentSpec, TierSpec};
+use crate::program::{CampaignSpec, CardSeriesSpec, CounterSpec, CouponSeriesSpec, FraudSpec, RestrictionsSpec, SegmentSpec, TierSpec};
 
 /// The document's types are the program file's, in [`crate::program::spec`].
 pub use crate::program::{ConfigDocument, ConfigError, CurrencyKind, CurrencySpec};
@@ -220,6 +220,14 @@ impl Section for RestrictionsSpec {
     }
 }
 
+impl Section for FraudSpec {
+    const OBJECT: &'static str = "fraud";
+    const NAME: &'static str = "fraud";
+    fn key(&self) -> String {
+        "fraud".into()
+    }
+}
+
 impl Section for CampaignSpec {
     const OBJECT: &'static str = "campaign";
     const NAME: &'static str = "campaigns";
@@ -300,6 +308,11 @@ fn combine(current: &ConfigDocument, file: &ConfigDocument, mode: Mode) -> (Conf
             (Some(r), _) => merge_section(current.restrictions.as_slice(), std::slice::from_ref(r), mode, &mut steps).pop(),
             (None, Mode::Replace) => merge_section(current.restrictions.as_slice(), &[], mode, &mut steps).pop(),
             (None, Mode::Merge | Mode::Remove) => current.restrictions.clone(),
+        },
+        fraud: match (&file.fraud, mode) {
+            (Some(r), _) => merge_section(current.fraud.as_slice(), std::slice::from_ref(r), mode, &mut steps).pop(),
+            (None, Mode::Replace) => merge_section(current.fraud.as_slice(), &[], mode, &mut steps).pop(),
+            (None, Mode::Merge | Mode::Remove) => current.fraud.clone(),
         },
     };
     (merged, steps)

@@ -59,6 +59,7 @@ pub mod config;
 pub mod coupons;
 pub mod crm;
 pub mod engine;
+pub mod fraud;
 pub mod giftcards;
 pub mod ids;
 pub mod ledger;

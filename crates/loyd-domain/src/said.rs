@@ -192,9 +192,11 @@ texts! {
     restrictions_need_schedules() = "[restrictions] always holds: give times to its schedules ([[restrictions.schedules]])";
     schedule_nested() = "a schedule has no schedules of its own";
     schedule_ends_after_start() = "a schedule must end after it starts";
+    fraud_block_rule(rule) = "'{rule}' is not about a customer, so it has no card to block: block lists receipts_per_hour, stores_per_day, return_after_accrual or cards_per_phone";
+    fraud_peer_factor() = "peer_factor is how many times the peers' median makes an outlier: at least 1, e.g. \"5\"";
     // ---- programs: documents, files and their application ----
     unknown_section(section, known) = "unknown section '{section}': one of {known}";
-    unknown_file_section(section) = "unknown section '{section}'; the sections are currencies, stores, card_series, counters, tiers, coupon_series, segments, campaigns and restrictions";
+    unknown_file_section(section) = "unknown section '{section}'; the sections are currencies, stores, card_series, counters, tiers, coupon_series, segments, campaigns, restrictions and fraud";
     section_is_list(section) = "'{section}' is a list: write [[{section}]] tables";
     object_not_json() = "the object must be a JSON object";
     no_rename(id) = "this is '{id}': to rename it, create the new one and remove this one";

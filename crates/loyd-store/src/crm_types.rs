@@ -454,3 +454,81 @@ pub struct MonthBuyers {
     pub receipts: i64,
     pub revenue: i64,
 }
+
+/// What a fraud alert counted: a receipt, a return, a refused operation, a card, or a
+/// terminal's or cashier's day beside its peers'.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FraudEvidence {
+    /// `receipt`, `return`, `refusal`, `card` or `peers`.
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terminal: Option<String>,
+    /// The POS's receipt id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card: Option<String>,
+    /// A refusal's error code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// For `peers`: the peers' median count that day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub median: Option<String>,
+}
+
+/// A fraud alert: what a rule found about a customer, terminal or cashier, and what
+/// staff decided about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FraudAlert {
+    pub id: i64,
+    pub rule: String,
+    /// `customer:12`, `terminal:riga-01/t1` or `cashier:riga-01/anna`.
+    pub subject: String,
+    /// The UTC day it is about, the returned receipt, or empty (once).
+    pub period: String,
+    /// `low`, `medium` or `high`.
+    pub severity: String,
+    /// The last event it counted.
+    pub at: Timestamp,
+    pub found_at: Timestamp,
+    pub store: Option<String>,
+    pub customer: Option<i64>,
+    pub card: Option<String>,
+    /// What was counted, and the limit it passed.
+    pub figure: i64,
+    pub threshold: String,
+    pub evidence: Vec<FraudEvidence>,
+    /// `open`, `acknowledged` or `dismissed`.
+    pub state: String,
+    pub note: Option<String>,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<Timestamp>,
+    /// The card blocked for it.
+    pub blocked_card: Option<String>,
+}
+
+/// Which alerts to list: newest first, a page at a time (`before` an id).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FraudFilter {
+    pub state: Option<String>,
+    pub rule: Option<String>,
+    pub severity: Option<String>,
+    pub before: Option<i64>,
+    pub limit: u32,
+}
+
+/// A decision on an alert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FraudDecision {
+    /// `acknowledged` (it is fraud, or being dealt with) or `dismissed` (it is not).
+    pub state: String,
+    pub note: Option<String>,
+    /// A card to block with it.
+    pub block_card: Option<String>,
+}

@@ -30,11 +30,13 @@ pub enum Job {
     ConvertBalances,
     /// Adds new receipts to the sales aggregates reports and the dashboard read.
     RollUp,
+    /// Runs the fraud rules over new receipts, returns and refusals.
+    DetectFraud,
 }
 
 impl Job {
     /// In the order a full run takes them.
-    pub const ALL: [Job; 5] = [Job::ExpireHolds, Job::ExpireLots, Job::BurnInactive, Job::ConvertBalances, Job::RollUp];
+    pub const ALL: [Job; 6] = [Job::ExpireHolds, Job::ExpireLots, Job::BurnInactive, Job::ConvertBalances, Job::RollUp, Job::DetectFraud];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -43,6 +45,7 @@ impl Job {
             Job::BurnInactive => "burn_inactive",
             Job::ConvertBalances => "convert_balances",
             Job::RollUp => "roll_up",
+            Job::DetectFraud => "detect_fraud",
         }
     }
 
@@ -92,6 +95,7 @@ impl Store {
                 Job::BurnInactive => self.burn_inactive(BATCH).await,
                 Job::ConvertBalances => self.convert_balances(BATCH).await,
                 Job::RollUp => self.roll_up(BATCH).await,
+                Job::DetectFraud => self.detect_fraud(BATCH).await,
             };
             match batch {
                 Ok(n) => {

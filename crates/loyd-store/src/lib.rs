@@ -301,6 +301,13 @@ dispatch! {
     /// `to`), with their purchases in the months `from_month` to `to_month`, each
     /// member's counted from the month they joined, in the stores given (`None`: all).
     pub async fn control_groups(&self, campaign: String, from_month: String, to_month: String, to: jiff::civil::Date, stores: Option<Vec<String>>) -> Result<Vec<ControlGroup>, StoreError>;
+    /// Fraud alerts, newest first (see `shared/fraud.rs`).
+    pub async fn fraud_alerts(&self, filter: FraudFilter) -> Result<Vec<FraudAlert>, StoreError>;
+    pub async fn fraud_alert(&self, id: i64) -> Result<Option<FraudAlert>, StoreError>;
+    /// Open fraud alerts by severity: (high, medium, low).
+    pub async fn open_fraud_alerts(&self) -> Result<(i64, i64, i64), StoreError>;
+    /// Acknowledges or dismisses an alert with a note, optionally blocking a card.
+    pub async fn decide_fraud_alert(&self, id: i64, decision: FraudDecision, actor: String; now now) -> Result<FraudAlert, StoreError>;
     /// How many customers had joined before each of `bounds`.
     pub async fn members_before(&self, bounds: Vec<Timestamp>) -> Result<Vec<i64>, StoreError>;
     /// What campaigns gave per day, of the stores given (`None`: all) and campaigns given
@@ -663,6 +670,13 @@ impl Store {
         let now = self.now();
         let program = self.program().await?;
         on_backend!(self, b => b.burn_inactive(program, limit, now).await)
+    }
+
+    /// Runs the fraud rules of the program in force over what came since the last run.
+    pub async fn detect_fraud(&self, limit: u32) -> Result<usize, StoreError> {
+        let now = self.now();
+        let rules = self.program().await?.fraud.clone();
+        on_backend!(self, b => b.detect_fraud(rules, limit, now).await)
     }
 
     /// Converts balances that reached their conversion threshold.

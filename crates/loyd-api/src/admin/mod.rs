@@ -12,6 +12,7 @@
 //! - [`stores`]: stores' terminals and their keys;
 //! - [`jobs`]: the scheduled jobs' runs, and running one now;
 //! - [`reports`](mod@reports): sales, balances, gift cards, campaigns as JSON, CSV, XLSX;
+//! - [`fraud`]: fraud alerts and decisions on them;
 //! - [`ledger`]: the ledger audit and the operator's own accounts; [`audit`](mod@audit): the audit log; [`staff`]: staff users.
 //!
 //! This file holds the one route table and the helpers the modules share. Every route
@@ -54,6 +55,7 @@ pub mod credit;
 pub mod crm_entries;
 pub mod customers;
 pub mod failures;
+pub mod fraud;
 pub mod gifts;
 pub mod jobs;
 pub mod ledger;
@@ -131,6 +133,9 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/v1/admin/ledger/system", get(ledger::system))
         .route("/v1/admin/reports", get(reports::list))
         .route("/v1/admin/reports/{report}", get(reports::report))
+        .route("/v1/admin/fraud/alerts", get(fraud::alerts))
+        .route("/v1/admin/fraud/alerts/{id}", get(fraud::alert))
+        .route("/v1/admin/fraud/alerts/{id}/decision", post(fraud::decision))
         .route_layer(middleware::from_fn_with_state(state, crate::auth::guard))
 }
 

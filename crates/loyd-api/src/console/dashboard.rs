@@ -59,6 +59,7 @@ struct DashboardPage {
     sales: Option<SalesView>,
     /// Refusals at the tills since the day began, for roles that read the failure log.
     failures_today: Option<String>,
+    open_alerts: Option<(String, String)>,
 }
 
 /// The sales figures as the page shows them.
@@ -131,6 +132,7 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(q): Q
         } else {
             None
         };
+        let alerts = if principal.role.allows(Permission::FraudRead) { Some(state.store.open_fraud_alerts().await?) } else { None };
         let program = state.store.program().await?;
         let shown = sales.map(|sales| {
             let z = sales.read_at.to_zoned_datetime(jiff::tz::TimeZone::UTC);
@@ -150,9 +152,9 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(q): Q
                 flows,
             }
         });
-        Ok::<_, loyd_store::StoreError>((shown, failures, state.store.config_version().await?))
+        Ok::<_, loyd_store::StoreError>((shown, failures, alerts, state.store.config_version().await?))
     };
-    let (sales, failures, config_version) = match loaded.await {
+    let (sales, failures, alerts, config_version) = match loaded.await {
         Ok(x) => x,
         Err(e) => {
             tracing::error!(error = %e, "the dashboard could not be read");
@@ -165,6 +167,8 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(q): Q
         config_version,
         sales,
         failures_today: failures.map(|n| lang.number(&n.to_string())),
+        // Open alerts, and how many of them are high.
+        open_alerts: alerts.map(|(high, medium, low)| (lang.number(&(high + medium + low).to_string()), lang.number(&high.to_string()))),
     };
     let mut res = render(StatusCode::OK, view);
     remember_lang(&mut res, q.lang.as_deref());

@@ -101,6 +101,7 @@ fn label_key(job: Job) -> &'static str {
         Job::BurnInactive => "jobs.burn_inactive",
         Job::ConvertBalances => "jobs.convert_balances",
         Job::RollUp => "jobs.roll_up",
+        Job::DetectFraud => "jobs.detect_fraud",
     }
 }
 
@@ -111,6 +112,7 @@ fn help_key(job: Job) -> &'static str {
         Job::BurnInactive => "jobs.burn_inactive_help",
         Job::ConvertBalances => "jobs.convert_balances_help",
         Job::RollUp => "jobs.roll_up_help",
+        Job::DetectFraud => "jobs.detect_fraud_help",
     }
 }
 

@@ -16,6 +16,7 @@ mod coupons;
 mod customers;
 pub mod dashboard;
 mod failures;
+mod fraud;
 mod reports;
 mod form;
 mod jobs;
@@ -88,6 +89,8 @@ pub fn router() -> Router<AppState> {
         .route("/admin/organisations/{id}", get(organisations::organisation))
         .route("/admin/organisations/{id}/crm", post(organisations::add_note))
         .route("/admin/failures", get(failures::page))
+        .route("/admin/fraud", get(fraud::page))
+        .route("/admin/fraud/{id}", post(fraud::decision))
         .route("/admin/reports", get(reports::index))
         .route("/admin/reports/{report}", get(reports::page))
         .route("/admin/audit", get(audit::page))
@@ -390,7 +393,7 @@ pub struct Session {
 impl Session {
     pub(crate) fn of(p: &Principal, secret: &str, t: &'static Catalogue, here: &str) -> Session {
         let csrf = csrf_of(secret);
-        let pages: [(&'static str, &'static str, Option<Permission>); 12] = [
+        let pages: [(&'static str, &'static str, Option<Permission>); 13] = [
             ("/admin", "nav.dashboard", None),
             ("/admin/program", "nav.program", Some(Permission::ConfigRead)),
             ("/admin/campaigns", "nav.campaigns", Some(Permission::ConfigRead)),
@@ -398,6 +401,7 @@ impl Session {
             ("/admin/cards", "nav.cards", Some(Permission::CardsManage)),
             ("/admin/customers", "nav.customers", Some(Permission::CustomersRead)),
             ("/admin/reports", "nav.reports", Some(Permission::ReportsRead)),
+            ("/admin/fraud", "nav.fraud", Some(Permission::FraudRead)),
             ("/admin/failures", "nav.failures", Some(Permission::FailuresRead)),
             ("/admin/audit", "nav.audit", Some(Permission::AuditRead)),
             ("/admin/jobs", "nav.jobs", Some(Permission::LedgerAudit)),

@@ -549,4 +549,44 @@ both_backends! {
         assert!(b.text_when("#effect-autumn", |t| t.contains("Atmaksājās")).await.contains("Atmaksājās"));
         b.client.clone().close().await.unwrap();
     }
+
+    async fn an_analyst_reads_a_fraud_alerts_evidence_and_acknowledges_it_with_a_note(db: TestDb) {
+        let program = crate::fraud::FRAUD_PROGRAM.replace("block = [\"receipts_per_hour\"]", "");
+        let app = crate::helpers::spawn_with_program(db, toml::from_str(&program).unwrap()).await;
+        let (customer, card) = app.customer_with_card("+37120000077", "LOY").await;
+        for k in 0..5 {
+            assert_eq!(app.commit(&crate::helpers::receipt(&format!("f{k}"), Some(&card), "10.00")).await.0, 201);
+            app.clock.advance(jiff::SignedDuration::from_mins(5));
+        }
+        app.store.run_job(loyd_store::Job::DetectFraud, "test".into()).await.unwrap();
+        let id = app.db().texts("SELECT CAST(id AS TEXT) FROM fraud_alerts").await.remove(0);
+        let b = Browser::signed_in(&app, "ana", "analyst").await;
+        // The dashboard counts the open alert and links to it.
+        assert_eq!(b.text("[data-figure=alerts]").await, "1");
+        b.click("dt a[href='/admin/fraud']").await;
+        let alert = b.text_when(&format!("#alert-{id}"), |t| t.contains("Many receipts within an hour")).await;
+        assert!(alert.contains("Medium") && alert.contains(&format!("Customer {customer}")), "{alert}");
+        assert!(alert.contains("5 (limit 3)"), "what was counted against the limit: {alert}");
+        // The evidence lists the receipts, each linked to the customer.
+        for k in 0..5 {
+            assert!(alert.contains(&format!("f{k}")), "receipt f{k} in the evidence: {alert}");
+        }
+        let links = b.client.find_all(fantoccini::Locator::Css(&format!("#alert-{id} table.evidence a[href='/admin/customers/{customer}']"))).await.unwrap();
+        assert_eq!(links.len(), 5);
+        // An analyst may not block cards: the form offers no card.
+        assert!(b.client.find(fantoccini::Locator::Css(&format!("#block-{id}"))).await.is_err());
+        b.screenshot("console-fraud").await;
+        b.fill(&format!("#note-{id}"), "Checked with the store: a family shares the card.").await;
+        b.click(&format!("#ack-{id}")).await;
+        b.text_when("#fraud-none", |t| t == "No alerts match.").await;
+        let row = app.db().texts("SELECT state || '|' || note || '|' || decided_by FROM fraud_alerts").await;
+        assert_eq!(row, ["acknowledged|Checked with the store: a family shares the card.|user:ana"]);
+        // Among acknowledged alerts it shows who decided and why.
+        b.choose("#f-state", "acknowledged").await;
+        b.click("form[role=search] button[type=submit]").await;
+        let done = b.text_when(&format!("#alert-{id} .state"), |t| t.contains("Acknowledged")).await;
+        assert!(done.contains("ana"), "{done}");
+        assert_eq!(b.text(&format!("#alert-{id} .note")).await, "Checked with the store: a family shares the card.");
+        b.client.clone().close().await.unwrap();
+    }
 }

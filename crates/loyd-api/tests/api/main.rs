@@ -5,6 +5,7 @@ mod browser;
 mod config;
 mod console;
 mod crm;
+mod fraud;
 mod hardening;
 mod offers;
 mod helpers;

@@ -63,6 +63,8 @@ pub struct Program {
     /// Active campaigns, highest priority first, then by id.
     pub campaigns: Vec<Campaign>,
     pub restrictions: RestrictionRules,
+    /// The fraud rules' thresholds (`[fraud]`, or the defaults).
+    pub fraud: FraudRules,
     /// The names goods filters use, for line masks.
     pub names: Names,
 }

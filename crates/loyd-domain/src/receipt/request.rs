@@ -75,6 +75,21 @@ pub struct CustomerRef {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(pattern = r"^[A-Za-z0-9]{1,16}$"))]
     pub code: Option<String>,
+    /// How the card number reached the till: scanned or typed by hand. Informational:
+    /// fraud detection compares how often each terminal and cashier types numbers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry: Option<CardEntry>,
+}
+
+/// How a card number reached the till.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum CardEntry {
+    /// Read from a barcode, magnetic stripe, chip or phone.
+    Scanned,
+    /// Typed in by the cashier.
+    Manual,
 }
 
 /// A customer reference once checked.
@@ -227,6 +242,11 @@ pub struct ReceiptRequest {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(max_items = 10))]
     pub coupons: Vec<String>,
+    /// Who rang the receipt up, as the till names its cashiers (1 to 64 printable
+    /// characters). Informational: fraud detection compares cashiers with their peers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[^\x00-\x1f\x7f]{1,64}$"))]
+    pub cashier: Option<String>,
     /// Informational (how the rest was paid); stored, not interpreted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
@@ -287,6 +307,9 @@ impl ReceiptRequest {
     /// `now` stands in for a missing `at`.
     pub fn parse(&self, scale: Scale, now: Timestamp) -> Result<Receipt, ReceiptError> {
         let id = ReceiptError::client_id("receipt_id", &self.receipt_id)?;
+        if let Some(cashier) = &self.cashier {
+            check_name("cashier", cashier)?;
+        }
         if self.lines.is_empty() || self.lines.len() > MAX_LINES {
             return Err(ReceiptError::invalid(format!("a receipt has 1 to {MAX_LINES} lines")));
         }

@@ -65,7 +65,7 @@ fn wire_rules_are_checked_with_a_reason() {
 
 #[test]
 fn a_customer_is_named_by_exactly_one_reference() {
-    let both = CustomerRef { card: Some("1".into()), phone: Some("+37120000000".into()), code: None };
+    let both = CustomerRef { card: Some("1".into()), phone: Some("+37120000000".into()), code: None, entry: None };
     assert!(both.identify().is_err());
     let phone = CustomerRef { phone: Some("+371 2000-0000".into()), ..CustomerRef::default() };
     assert_eq!(phone.identify().unwrap(), Identify::Phone("+37120000000".into()));

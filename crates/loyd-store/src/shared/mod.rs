@@ -34,6 +34,7 @@
 //! | [`staff`] | staff users, logins, sessions |
 //! | [`api_keys`] | admin API keys |
 //! | [`failures`] | the failure log and guessing counts |
+//! | [`fraud`] | fraud detection: the rules over receipts, returns and refusals; alerts and decisions |
 //! | [`rollups`] | aggregates off the receipt path: sales per store and day |
 //! | [`jobs`] | scheduled work: expired holds, expired lots (points to `expired`, cards' rest to `breakage`), inactivity burn, conversions |
 
@@ -53,6 +54,7 @@ pub(crate) mod credit;
 pub(crate) mod crm_entries;
 pub(crate) mod customers;
 pub(crate) mod failures;
+pub(crate) mod fraud;
 pub(crate) mod giftcards;
 pub(crate) mod idempotency;
 pub(crate) mod import_export;

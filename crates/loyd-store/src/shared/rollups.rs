@@ -34,7 +34,7 @@ use super::{Backend, Conn, PG};
 use crate::error::StoreError;
 
 /// A key column's value in an aggregate's row.
-enum Key {
+pub(super) enum Key {
     Text(String),
     Id(i64),
 }
@@ -46,7 +46,7 @@ fn text(s: &str) -> Key {
 /// Adds `rows` (each its key columns' values, then its amounts) to `table`: a new key
 /// is inserted, an existing one gets each amount added to its column — many rows per
 /// statement. Keys must be distinct within `rows`.
-async fn add_rows(c: &mut Conn, table: &str, keys: &[&str], amounts: &[&str], rows: Vec<(Vec<Key>, Vec<i64>)>) -> Result<(), StoreError> {
+pub(super) async fn add_rows(c: &mut Conn, table: &str, keys: &[&str], amounts: &[&str], rows: Vec<(Vec<Key>, Vec<i64>)>) -> Result<(), StoreError> {
     let per_row = keys.len() + amounts.len();
     let set: Vec<String> = amounts.iter().map(|a| format!("{a} = {table}.{a} + excluded.{a}")).collect();
     for chunk in rows.chunks((8000 / per_row).max(1)) {
@@ -337,7 +337,7 @@ impl Zones {
 
 /// Reads a source's cursor, locking it on PostgreSQL so two servers never add a batch
 /// twice.
-async fn cursor(c: &mut Conn, source: &'static str) -> Result<i64, StoreError> {
+pub(super) async fn cursor(c: &mut Conn, source: &'static str) -> Result<i64, StoreError> {
     let q = if PG {
         "SELECT last FROM rollup_cursors WHERE source = $1 FOR UPDATE"
     } else {
@@ -346,16 +346,16 @@ async fn cursor(c: &mut Conn, source: &'static str) -> Result<i64, StoreError> {
     Ok(sqlx::query(q).bind(source).fetch_one(&mut *c).await?.try_get("last")?)
 }
 
-async fn move_cursor(c: &mut Conn, source: &'static str, to: i64) -> Result<(), StoreError> {
+pub(super) async fn move_cursor(c: &mut Conn, source: &'static str, to: i64) -> Result<(), StoreError> {
     sqlx::query("UPDATE rollup_cursors SET last = $1 WHERE source = $2").bind(to).bind(source).execute(&mut *c).await?;
     Ok(())
 }
 
 /// The highest ids below which every receipt and every transfer is committed or gone.
 #[derive(Debug, Clone, Copy)]
-struct Horizon {
-    receipts: i64,
-    transfers: i64,
+pub(super) struct Horizon {
+    pub(super) receipts: i64,
+    pub(super) transfers: i64,
 }
 
 /// Receipts the job adds in one transaction.
@@ -365,7 +365,7 @@ impl Backend {
     /// The highest ids below which every receipt and transfer is committed or gone: see
     /// the module. `None` when the lock could not be had soon (a long write holds it);
     /// the next run tries again.
-    async fn horizon(&self) -> Result<Option<Horizon>, StoreError> {
+    pub(super) async fn horizon(&self) -> Result<Option<Horizon>, StoreError> {
         if !PG {
             return Ok(Some(Horizon { receipts: i64::MAX, transfers: i64::MAX }));
         }

@@ -109,6 +109,7 @@ impl Program {
         c.segments();
         c.campaigns();
         c.restrictions();
+        c.fraud();
         if c.p.0.is_empty() { Ok(c.out) } else { Err(c.p.0) }
     }
 }
@@ -480,6 +481,14 @@ impl Compiler<'_> {
                     );
                 }
             }
+        }
+    }
+
+    fn fraud(&mut self) {
+        let Some(f) = &self.doc.fraud else { return };
+        match f.rules() {
+            Ok(rules) => self.out.fraud = rules,
+            Err((field, said)) => self.p.push(format!("fraud.{field}"), said),
         }
     }
 

@@ -33,6 +33,9 @@ pub struct ConfigDocument {
     /// Limits on top of all campaigns. Replaced as a whole when a file gives it.
     #[serde(default)]
     pub restrictions: Option<RestrictionsSpec>,
+    /// The fraud rules' thresholds. Replaced as a whole when a file gives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fraud: Option<FraudSpec>,
 }
 
 /// A problem found in a document, with where it is.

@@ -13,9 +13,11 @@ use crate::money::{self, Rounding, Scale};
 
 mod campaign;
 mod document;
+mod fraud;
 
 pub use self::campaign::*;
 pub use self::document::*;
+pub use self::fraud::*;
 
 /// A decimal in a configuration file, however a person writes it: a string (`"0.10"`,
 /// `"+5"`, `".5"`, `"1 000.50"`, `"1_000"`), a whole number (`100`) or a TOML float

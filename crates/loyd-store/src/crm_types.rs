@@ -455,6 +455,23 @@ pub struct MonthBuyers {
     pub revenue: i64,
 }
 
+/// How often a store's identified customers bought over some months (see
+/// `customer_months`): buyers by how many purchases they made, in store minor units.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct StoreRegulars {
+    /// The store; empty for the stores asked for together (a customer counted once).
+    pub store: String,
+    pub buyers: i64,
+    /// Buyers with one purchase, two or three, four or more.
+    pub once: i64,
+    pub repeat: i64,
+    pub regular: i64,
+    pub receipts: i64,
+    pub revenue: i64,
+    /// What the buyers with four or more purchases paid.
+    pub regular_revenue: i64,
+}
+
 /// What a fraud alert counted: a receipt, a return, a refused operation, a card, or a
 /// terminal's or cashier's day beside its peers'.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

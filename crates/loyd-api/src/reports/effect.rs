@@ -23,7 +23,7 @@ use loyd_domain::program::Program;
 use loyd_store::{ControlGroup, Store};
 use rust_decimal::{Decimal, MathematicalOps, RoundingStrategy};
 
-use super::{Cell, Period, Report, Scope, Table, average, scale};
+use super::{Cell, Period, Report, Scope, Table, average, ratio, scale};
 use crate::error::ApiError;
 
 /// The table's columns, in order.
@@ -78,15 +78,6 @@ fn variance_of_mean(g: &ControlGroup) -> Option<Decimal> {
     spread.checked_div(Decimal::try_from_i128_with_scale(n * n * (n - 1), 0).ok()?)
 }
 
-/// `a / b` to two places, half up.
-fn ratio(a: i64, b: i64) -> Cell {
-    if b <= 0 {
-        return Cell::Empty;
-    }
-    let mut r = (Decimal::from(a) / Decimal::from(b)).round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
-    r.rescale(2);
-    Cell::Ratio(r)
-}
 
 pub(super) async fn effect(store: &Store, program: &Program, scope: &Scope) -> Result<Table, ApiError> {
     let stores = store.stores().await?;

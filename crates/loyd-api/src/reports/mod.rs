@@ -21,7 +21,9 @@
 //! - [`campaigns`]: what each campaign gave (discounts, points, gifts, coupons) and the
 //!   revenue of the receipts it touched;
 //! - [`effect`]: campaigns against their control groups — the uplift in revenue per
-//!   customer, its confidence interval, and the net effect after the points' cost.
+//!   customer, its confidence interval, and the net effect after the points' cost;
+//! - regulars: each store's identified buyers by how often they bought;
+//! - failures: the failure log over the period, to download.
 
 use std::collections::BTreeMap;
 
@@ -51,10 +53,13 @@ pub enum Report {
     GiftCards,
     Campaigns,
     Effect,
+    Regulars,
+    Failures,
 }
 
 impl Report {
-    pub const ALL: [Report; 6] = [Report::Kpi, Report::Sales, Report::Balances, Report::GiftCards, Report::Campaigns, Report::Effect];
+    pub const ALL: [Report; 8] =
+        [Report::Kpi, Report::Sales, Report::Balances, Report::GiftCards, Report::Campaigns, Report::Effect, Report::Regulars, Report::Failures];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -64,6 +69,8 @@ impl Report {
             Report::GiftCards => "gift_cards",
             Report::Campaigns => "campaigns",
             Report::Effect => "effect",
+            Report::Regulars => "regulars",
+            Report::Failures => "failures",
         }
     }
 
@@ -306,6 +313,8 @@ pub async fn build(store: &Store, report: Report, scope: &Scope) -> Result<Table
         Report::GiftCards => tables::gift_cards(store, &program, scope).await,
         Report::Campaigns => tables::campaigns(store, &program, scope).await,
         Report::Effect => effect::effect(store, &program, scope).await,
+        Report::Regulars => tables::regulars(store, &program, scope).await,
+        Report::Failures => tables::failures(store, scope).await,
     }
 }
 
@@ -325,6 +334,17 @@ pub(crate) fn add_into<K: Ord>(map: &mut BTreeMap<K, Vec<i64>>, key: K, values: 
     for (a, b) in row.iter_mut().zip(values) {
         *a += b;
     }
+}
+
+/// `a / b` to two places, half up; empty for nothing to divide by.
+pub(crate) fn ratio(a: i64, b: i64) -> Cell {
+    if b <= 0 {
+        return Cell::Empty;
+    }
+    let mut r = (rust_decimal::Decimal::from(a) / rust_decimal::Decimal::from(b))
+        .round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+    r.rescale(2);
+    Cell::Ratio(r)
 }
 
 pub(crate) fn scale(program: &Program, currency: &str) -> Scale {

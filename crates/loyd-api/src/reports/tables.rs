@@ -341,3 +341,93 @@ pub(super) async fn campaigns(store: &Store, program: &Program, scope: &Scope) -
         "discount",
     ))
 }
+
+/// Regular customers per store: each store's identified buyers over the months the
+/// period covers (whole months, from `customer_months`), by how many purchases they
+/// made there — one, two or three, four or more (regular) — the regulars' share of
+/// the buyers, purchases per buyer, revenue and what the regulars paid; then all the
+/// stores together, a customer counted once. Anonymous receipts are not counted.
+pub(super) async fn regulars(store: &Store, program: &Program, scope: &Scope) -> Result<Table, ApiError> {
+    let (from, to) = (scope.from.strftime("%Y-%m").to_string(), scope.to.strftime("%Y-%m").to_string());
+    let currencies: BTreeMap<String, String> = store.stores().await?.iter().map(|s| (s.id.to_string(), s.currency.to_string())).collect();
+    let found = store.store_regulars(from, to, scope.stores.clone()).await?;
+    let shown: Vec<&String> = found.iter().filter(|r| !r.store.is_empty()).filter_map(|r| currencies.get(&r.store)).collect();
+    // Together only when the stores take one currency.
+    let one = shown.first().filter(|c| shown.iter().all(|x| x == *c)).map(|c| (*c).clone());
+    let cells = |r: &loyd_store::StoreRegulars, currency: Option<&String>| -> Vec<Cell> {
+        let amount = |x: i64| currency.map_or(Cell::Empty, |c| Cell::Amount(Minor::new(x, scale(program, c))));
+        vec![
+            Cell::Text(currency.cloned().unwrap_or_default()),
+            Cell::Count(r.buyers),
+            Cell::Count(r.once),
+            Cell::Count(r.repeat),
+            Cell::Count(r.regular),
+            super::ratio(r.regular * 100, r.buyers),
+            super::ratio(r.receipts, r.buyers),
+            amount(r.revenue),
+            amount(r.regular_revenue),
+        ]
+    };
+    let mut rows = Vec::new();
+    let mut totals = Vec::new();
+    for r in &found {
+        if r.store.is_empty() {
+            let mut row = vec![Cell::Text("total".into())];
+            row.extend(cells(r, one.as_ref()));
+            totals.push(row);
+        } else {
+            let mut row = vec![Cell::Text(r.store.clone())];
+            row.extend(cells(r, currencies.get(&r.store)));
+            rows.push(row);
+        }
+    }
+    let columns = vec!["store", "currency", "buyers", "once", "repeat", "regular", "regular_share", "frequency", "revenue", "regular_revenue"];
+    Ok(Table { chart: None, ..Table::of(Report::Regulars, scope, columns, rows, totals, "regular") })
+}
+
+/// Refusals a download holds, at most.
+pub const MAX_FAILURES: usize = 100_000;
+
+/// The failure log over the period (local days of the first store), newest first, in the
+/// stores asked for: when (UTC), store, terminal, operation, code, card, message; a
+/// total row counts them. At most [`MAX_FAILURES`] rows.
+pub(super) async fn failures(store: &Store, scope: &Scope) -> Result<Table, ApiError> {
+    let tz = store.stores().await?.first().map_or(jiff::tz::TimeZone::UTC, |s| s.timezone.zone());
+    let from = tz.to_timestamp(scope.from.to_datetime(jiff::civil::Time::midnight())).map_err(|e| ApiError::validation(e.to_string()))?;
+    let next = scope.to.tomorrow().map_err(|e| ApiError::validation(e.to_string()))?;
+    let until = tz.to_timestamp(next.to_datetime(jiff::civil::Time::midnight())).map_err(|e| ApiError::validation(e.to_string()))?;
+    let mut rows = Vec::new();
+    let mut before = None;
+    loop {
+        let page = store
+            .failures(loyd_store::FailureFilter {
+                from: Some(from),
+                to: Some(until),
+                stores: scope.stores.clone(),
+                before_id: before,
+                limit: 1000,
+                ..Default::default()
+            })
+            .await?;
+        before = page.last().map(|f| f.id);
+        let done = page.len() < 1000;
+        for f in page {
+            rows.push(vec![
+                Cell::Text(f.at.strftime("%Y-%m-%d %H:%M:%S").to_string()),
+                Cell::Text(f.store.unwrap_or_default()),
+                Cell::Text(f.terminal.unwrap_or_default()),
+                Cell::Text(f.operation),
+                Cell::Text(f.code),
+                Cell::Text(f.card.unwrap_or_default()),
+                Cell::Text(f.message),
+            ]);
+        }
+        if done || rows.len() >= MAX_FAILURES {
+            break;
+        }
+    }
+    rows.truncate(MAX_FAILURES);
+    let total = vec![Cell::Text("total".into()), Cell::Empty, Cell::Empty, Cell::Empty, Cell::Count(rows.len() as i64), Cell::Empty, Cell::Empty];
+    let columns = vec!["at", "store", "terminal", "operation", "code", "card", "message"];
+    Ok(Table { chart: None, ..Table::of(Report::Failures, scope, columns, rows, vec![total], "code") })
+}

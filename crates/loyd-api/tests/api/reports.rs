@@ -571,6 +571,84 @@ both_backends! {
     }
 }
 
+/// A row's figures in the order of `columns`, as the JSON writes them.
+fn figures_of(row: &serde_json::Value, columns: &[&str]) -> Vec<String> {
+    columns.iter().map(|c| match &row[*c] { serde_json::Value::String(s) => s.clone(), other => other.to_string() }).collect()
+}
+
+both_backends! {
+    async fn regular_customers_are_counted_per_store_by_how_often_they_bought_and_once_across_stores(db: TestDb) {
+        use crate::helpers::{ADMIN_KEY, call};
+        let app = crate::helpers::spawn_with_program(db, toml::from_str(crate::fraud::FRAUD_PROGRAM).unwrap()).await;
+        crate::helpers::admin(&app).await;
+        let airport = app.terminal("riga-02").await;
+        let (_, ann) = app.customer_with_card("+37120007001", "LOY").await;
+        let (_, bob) = app.customer_with_card("+37120007002", "LOY").await;
+        let (_, cat) = app.customer_with_card("+37120007003", "LOY").await;
+        // Ann: four purchases in the centre, one at the airport; Bob: two in the centre;
+        // Cat: one at the airport; and an anonymous receipt, not counted.
+        for k in 0..4 {
+            assert_eq!(app.commit(&receipt(&format!("a{k}"), Some(&ann), "10.00")).await.0, 201);
+        }
+        assert_eq!(app.commit_as(&airport, &receipt("a-air", Some(&ann), "10.00")).await.0, 201);
+        for k in 0..2 {
+            assert_eq!(app.commit(&receipt(&format!("b{k}"), Some(&bob), "10.00")).await.0, 201);
+        }
+        assert_eq!(app.commit_as(&airport, &receipt("c-air", Some(&cat), "10.00")).await.0, 201);
+        assert_eq!(app.commit(&receipt("anon", None, "10.00")).await.0, 201);
+        app.store.run_job(Job::RollUp, "test".into()).await.unwrap();
+        let (status, body) = call(&app, "GET", "/v1/admin/reports/regulars?from=2026-11-01&to=2026-11-30", ADMIN_KEY, None).await;
+        assert_eq!(status, 200, "{body}");
+        let columns = ["store", "currency", "buyers", "once", "repeat", "regular", "regular_share", "frequency", "revenue", "regular_revenue"];
+        let rows: Vec<Vec<String>> = report_rows(&body, "rows").into_iter().map(|r| figures_of(r, &columns)).collect();
+        assert_eq!(
+            rows,
+            [
+                ["riga-01", "EUR", "2", "0", "1", "1", "50.00", "3.00", "60.00", "40.00"],
+                ["riga-02", "EUR", "2", "2", "0", "0", "0.00", "1.00", "20.00", "0.00"],
+            ]
+        );
+        // Together Ann is one regular of five purchases.
+        let total = figures_of(report_rows(&body, "totals")[0], &columns);
+        assert_eq!(total, ["total", "EUR", "3", "1", "1", "1", "33.33", "2.67", "80.00", "50.00"]);
+        // The airport alone.
+        let (_, airport_only) = call(&app, "GET", "/v1/admin/reports/regulars?from=2026-11-01&to=2026-11-30&store=riga-02", ADMIN_KEY, None).await;
+        assert_eq!(report_rows(&airport_only, "rows").len(), 1, "{airport_only}");
+        assert_eq!(figures_of(report_rows(&airport_only, "totals")[0], &columns)[2], "2");
+    }
+
+    async fn the_failure_log_downloads_as_a_report_of_the_period_and_a_store_manager_sees_their_stores_only(db: TestDb) {
+        use crate::helpers::{ADMIN_KEY, call};
+        let app = crate::helpers::spawn_with_program(db, toml::from_str(crate::fraud::FRAUD_PROGRAM).unwrap()).await;
+        crate::helpers::admin(&app).await;
+        for k in 0..2 {
+            assert_eq!(app.pos_get(&format!("/v1/pos/cards/277000000000{k}")).await.status(), 404);
+        }
+        let (status, body) = call(&app, "GET", "/v1/admin/reports/failures?from=2026-11-24&to=2026-11-24", ADMIN_KEY, None).await;
+        assert_eq!(status, 200, "{body}");
+        let rows = report_rows(&body, "rows");
+        let seen: Vec<(String, String, String)> = rows.iter().map(|r| (r["code"].as_str().unwrap().into(), r["card"].as_str().unwrap().into(), r["at"].as_str().unwrap().into())).collect();
+        assert_eq!(
+            seen,
+            [
+                ("unknown_card".to_owned(), "2770000000001".to_owned(), "2026-11-24 08:15:00".to_owned()),
+                ("unknown_card".to_owned(), "2770000000000".to_owned(), "2026-11-24 08:15:00".to_owned())
+            ],
+            "newest first"
+        );
+        assert_eq!(report_rows(&body, "totals")[0]["code"], 2);
+        // The day before has none; the CSV has a header and two rows.
+        let (_, before) = call(&app, "GET", "/v1/admin/reports/failures?from=2026-11-23&to=2026-11-23", ADMIN_KEY, None).await;
+        assert!(report_rows(&before, "rows").is_empty(), "{before}");
+        let csv = app.client.get(app.url("/v1/admin/reports/failures?from=2026-11-24&to=2026-11-24&format=csv")).bearer_auth(ADMIN_KEY).send().await.unwrap().text().await.unwrap();
+        assert_eq!(csv.lines().filter(|l| l.contains("unknown_card")).count(), 2, "{csv}");
+        let manager = crate::helpers::staff(&app, "meg", "store_manager", &["riga-02"]).await;
+        let (status, theirs) = call(&app, "GET", "/v1/admin/reports/failures?from=2026-11-24&to=2026-11-24", &manager, None).await;
+        assert_eq!(status, 200, "{theirs}");
+        assert!(report_rows(&theirs, "rows").is_empty(), "the refusals were at riga-01: {theirs}");
+    }
+}
+
 /// With a replica configured (`LOYD_REPORTS_DATABASE_URL`), reports read it, not the
 /// database the tills write: here a replica that has not caught up yet.
 #[tokio::test]

@@ -11,8 +11,9 @@
 //! the job runs. On PostgreSQL, row ids are drawn before their transactions commit, so
 //! a receipt with a lower id may become visible after one with a higher id; the job
 //! therefore first takes a horizon — the highest ids once every transaction writing
-//! receipts or transfers at that moment has ended (`LOCK … IN SHARE MODE` waits for them and holds
-//! new ones back for as long as one index lookup) — and adds only receipts up to it.
+//! receipts (then, apart, transfers) at that moment has ended (`LOCK … IN SHARE MODE`
+//! waits for them and holds new ones back for as long as one index lookup) — and adds
+//! only rows up to it.
 //! On SQLite the single writer commits in id order.
 //!
 //! Returns and cancellations are added to `day_sales` (and cancellations subtracted
@@ -363,24 +364,35 @@ const ROLL_BATCH: i64 = 2000;
 
 impl Backend {
     /// The highest ids below which every receipt and transfer is committed or gone: see
-    /// the module. `None` when the lock could not be had soon (a long write holds it);
+    /// the module. `None` when a lock could not be had soon (a long write holds it);
     /// the next run tries again.
+    ///
+    /// Each table is locked in a transaction of its own. Locked together, the job could
+    /// hold `receipts` while waiting for `transfers`, held by a till that wants
+    /// `receipts` next: a deadlock, which PostgreSQL breaks only after
+    /// `deadlock_timeout` (1 s), with every till waiting meanwhile.
     pub(super) async fn horizon(&self) -> Result<Option<Horizon>, StoreError> {
         if !PG {
             return Ok(Some(Horizon { receipts: i64::MAX, transfers: i64::MAX }));
         }
-        self.write(|c| {
+        let Some(receipts) = self.highest("receipts", "id").await? else { return Ok(None) };
+        let Some(transfers) = self.highest("transfers", "seq").await? else { return Ok(None) };
+        Ok(Some(Horizon { receipts, transfers }))
+    }
+
+    /// The highest `column` of `table` once every transaction writing it has ended.
+    async fn highest(&self, table: &'static str, column: &'static str) -> Result<Option<i64>, StoreError> {
+        self.write(move |c| {
             Box::pin(async move {
                 sqlx::query("SET LOCAL lock_timeout = '2s'").execute(&mut *c).await?;
-                match sqlx::query("LOCK TABLE receipts, transfers IN SHARE MODE").execute(&mut *c).await {
+                match sqlx::query(sqlx::AssertSqlSafe(format!("LOCK TABLE {table} IN SHARE MODE"))).execute(&mut *c).await {
                     Ok(_) => {}
                     // lock_not_available: the timeout passed.
                     Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("55P03") => return Ok(None),
                     Err(e) => return Err(e.into()),
                 }
-                let row = sqlx::query("SELECT (SELECT MAX(id) FROM receipts) AS r, (SELECT MAX(seq) FROM transfers) AS t").fetch_one(&mut *c).await?;
-                let (r, t): (Option<i64>, Option<i64>) = (row.try_get("r")?, row.try_get("t")?);
-                Ok(Some(Horizon { receipts: r.unwrap_or(0), transfers: t.unwrap_or(0) }))
+                let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT MAX({column}) AS top FROM {table}"))).fetch_one(&mut *c).await?;
+                Ok(Some(row.try_get::<Option<i64>, _>("top")?.unwrap_or(0)))
             })
         })
         .await
@@ -761,6 +773,55 @@ impl Backend {
                 })
             })
             .collect()
+    }
+
+    pub async fn store_regulars(&self, from_month: String, to_month: String, stores: Option<Vec<String>>) -> Result<Vec<crate::StoreRegulars>, StoreError> {
+        let mut c = self.reader().await?;
+        let mut out = Vec::new();
+        // Each store apart, then all of them together (all stores: their own rows).
+        for together in [false, true] {
+            let key = if together { "''" } else { "store_id" };
+            let mut qb = sqlx::QueryBuilder::<super::Db>::new(format!(
+                "SELECT s AS store_id, COUNT(*) AS buyers, \
+                 CAST(SUM(CASE WHEN n = 1 THEN 1 ELSE 0 END) AS BIGINT) AS once, \
+                 CAST(SUM(CASE WHEN n BETWEEN 2 AND 3 THEN 1 ELSE 0 END) AS BIGINT) AS repeat, \
+                 CAST(SUM(CASE WHEN n >= 4 THEN 1 ELSE 0 END) AS BIGINT) AS regular, \
+                 CAST(SUM(n) AS BIGINT) AS receipts, CAST(SUM(rev) AS BIGINT) AS revenue, \
+                 CAST(SUM(CASE WHEN n >= 4 THEN rev ELSE 0 END) AS BIGINT) AS regular_revenue \
+                 FROM (SELECT {key} AS s, customer_id, SUM(receipts) AS n, SUM(revenue) AS rev FROM customer_months \
+                 WHERE month >= "
+            ));
+            qb.push_bind(from_month.clone()).push(" AND month <= ").push_bind(to_month.clone());
+            match (&stores, together) {
+                (None, true) => {
+                    qb.push(" AND store_id = ''");
+                }
+                (None, false) => {
+                    qb.push(" AND store_id <> ''");
+                }
+                (Some(list), _) => {
+                    if !super::rows::push_in(&mut qb, "store_id", list) {
+                        return Ok(Vec::new());
+                    }
+                }
+            }
+            // PostgreSQL groups by no constant: the stores together group by customer.
+            let inner = if together { "customer_id" } else { "store_id, customer_id" };
+            qb.push(format_args!(" GROUP BY {inner}) x WHERE n > 0 GROUP BY s ORDER BY s"));
+            for r in qb.build().fetch_all(&mut *c).await? {
+                out.push(crate::StoreRegulars {
+                    store: r.try_get("store_id")?,
+                    buyers: r.try_get("buyers")?,
+                    once: r.try_get("once")?,
+                    repeat: r.try_get("repeat")?,
+                    regular: r.try_get("regular")?,
+                    receipts: r.try_get("receipts")?,
+                    revenue: r.try_get("revenue")?,
+                    regular_revenue: r.try_get("regular_revenue")?,
+                });
+            }
+        }
+        Ok(out)
     }
 
     pub async fn month_buyers(&self, months: Vec<String>, stores: Option<Vec<String>>) -> Result<Vec<crate::MonthBuyers>, StoreError> {

@@ -262,3 +262,11 @@ fn a_campaign_goes_from_draft_to_active_to_paused_to_archived_and_never_back() {
     }
     assert_eq!(CampaignStatus::ALL.map(|s| CampaignStatus::parse(s.name())), CampaignStatus::ALL.map(Some));
 }
+
+#[test]
+fn a_customers_control_bucket_is_fixed_forever_so_groups_never_move_between_versions() {
+    // Computed apart (FNV-1a 64 of "autumn/<id>", modulo 10 000): a change here would
+    // move customers between the groups of running campaigns.
+    let buckets: Vec<u64> = [1, 2, 3, 1_000_000].into_iter().map(|id| campaign::control_bucket("autumn", id)).collect();
+    assert_eq!(buckets, [5503, 3714, 1925, 2967]);
+}

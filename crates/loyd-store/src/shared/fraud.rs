@@ -178,12 +178,6 @@ struct StoredCustomer {
     entry: Option<CardEntry>,
 }
 
-#[derive(serde::Deserialize, Default)]
-struct StoredResponse {
-    #[serde(default)]
-    customer: Option<StoredCustomer>,
-}
-
 /// A receipt of the batch.
 struct Sale {
     store: String,
@@ -399,7 +393,7 @@ impl Backend {
             Box::pin(async move {
                 let last = cursor(c, "fraud_receipts").await?;
                 let batch = sqlx::query(
-                    "SELECT id, store_id, terminal_id, customer_id, at, redeemed_value, request, response \
+                    "SELECT id, store_id, terminal_id, customer_id, at, redeemed_value, request \
                      FROM receipts WHERE id > $1 AND id <= $2 ORDER BY id LIMIT $3",
                 )
                 .bind(last)
@@ -410,12 +404,14 @@ impl Backend {
                 let Some(end) = batch.last().map(|r| r.try_get::<i64, _>("id")).transpose()? else { return Ok(0) };
                 let mut sales = Vec::with_capacity(batch.len());
                 for r in &batch {
+                    // The request the till sent (its stored copy, smaller than the
+                    // response): the card it named, how, and the cashier. A customer
+                    // named by phone or code has no card here; a block then takes their
+                    // loyalty card.
                     let request: String = r.try_get("request")?;
-                    let response: String = r.try_get("response")?;
                     let req: StoredRequest = serde_json::from_str(&request).unwrap_or_default();
-                    let res: StoredResponse = serde_json::from_str(&response).map_err(|e| rows::corrupt(format!("a receipt's stored response does not read: {e}")))?;
                     let typed = req.customer.as_ref().is_some_and(|c| c.card.is_some() && c.entry == Some(CardEntry::Manual));
-                    let card = req.customer.and_then(|c| c.card).or_else(|| res.customer.and_then(|c| c.card));
+                    let card = req.customer.and_then(|c| c.card);
                     sales.push(Sale {
                         store: r.try_get("store_id")?,
                         terminal: r.try_get("terminal_id")?,

@@ -297,12 +297,12 @@ dispatch! {
     /// Buyers per month (identified customers with a purchase), of the stores given
     /// (`None`: all).
     pub async fn month_buyers(&self, months: Vec<String>, stores: Option<Vec<String>>) -> Result<Vec<MonthBuyers>, StoreError>;
-    /// The control group and the treated customers of a campaign (those who joined by
-    /// `to`), with their purchases in the months `from_month` to `to_month`, each
-    /// member's counted from the month they joined, in the stores given (`None`: all).
     /// Each store's buyers by how often they bought over whole months, then all the
     /// stores together (store empty).
     pub async fn store_regulars(&self, from_month: String, to_month: String, stores: Option<Vec<String>>) -> Result<Vec<StoreRegulars>, StoreError>;
+    /// The control group and the treated customers of a campaign (those who joined by
+    /// `to`), with their purchases in the months `from_month` to `to_month`, each
+    /// member's counted from the month they joined, in the stores given (`None`: all).
     pub async fn control_groups(&self, campaign: String, from_month: String, to_month: String, to: jiff::civil::Date, stores: Option<Vec<String>>) -> Result<Vec<ControlGroup>, StoreError>;
     /// Fraud alerts, newest first (see `shared/fraud.rs`).
     pub async fn fraud_alerts(&self, filter: FraudFilter) -> Result<Vec<FraudAlert>, StoreError>;

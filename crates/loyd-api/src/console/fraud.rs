@@ -116,7 +116,13 @@ fn view(lang: Lang, a: FraudAlert, error: Option<String>) -> AlertView {
                 (_, Some(c)) => Some(format!("/admin/customers/{c}")),
                 _ => None,
             };
-            AlertView::evidence(t.get(&format!("fraud.evidence.{}", e.kind)).to_owned(), e.at.map(|at| when(lang, at)).unwrap_or_default(), place, detail, link)
+            EvidenceView {
+                what: t.get(&format!("fraud.evidence.{}", e.kind)).to_owned(),
+                at: e.at.map(|at| when(lang, at)).unwrap_or_default(),
+                place,
+                detail,
+                link,
+            }
         })
         .collect();
     let mut cards: Vec<String> = a.card.iter().cloned().chain(a.evidence.iter().filter_map(|e| e.card.clone()).filter(|_| a.rule == "cards_per_phone")).collect();
@@ -144,12 +150,6 @@ fn view(lang: Lang, a: FraudAlert, error: Option<String>) -> AlertView {
         blocked_card: a.blocked_card.unwrap_or_default(),
         cards,
         error,
-    }
-}
-
-impl AlertView {
-    fn evidence(what: String, at: String, place: String, detail: String, link: Option<String>) -> EvidenceView {
-        EvidenceView { what, at, place, detail, link }
     }
 }
 

@@ -23,7 +23,7 @@ use loyd_domain::program::Program;
 use loyd_store::{ControlGroup, Store};
 use rust_decimal::{Decimal, MathematicalOps, RoundingStrategy};
 
-use super::{Cell, Period, Report, Scope, Table, average, ratio, scale};
+use super::{Cell, Period, Report, Scope, Table, average, ratio, scale, two_places};
 use crate::error::ApiError;
 
 /// The table's columns, in order.
@@ -131,11 +131,7 @@ pub(super) async fn effect(store: &Store, program: &Program, scope: &Scope) -> R
         rows.push(vec![
             Cell::Text(id.clone()),
             Cell::Text(money.clone()),
-            share.map_or(Cell::Empty, |s| {
-                let mut percent = (s * Decimal::ONE_HUNDRED).round_dp(2);
-                percent.rescale(2);
-                Cell::Ratio(percent)
-            }),
+            share.map_or(Cell::Empty, |s| Cell::Ratio(two_places(s * Decimal::ONE_HUNDRED))),
             Cell::Count(treated.members),
             Cell::Count(control.members),
             average(treated.revenue, treated.members, ms).map_or(Cell::Empty, Cell::Amount),

@@ -16,7 +16,7 @@ use loyd_domain::program::{CurrencyKind, Program};
 use loyd_store::{FlowFilter, Store};
 use rust_decimal::Decimal;
 
-use super::{Cell, Period, Report, Scope, Table, average, scale};
+use super::{Cell, Period, Report, Scope, Table, average, fraction, ratio, scale, two_places};
 use crate::error::ApiError;
 
 /// One figure of the last period beside the one before.
@@ -46,18 +46,6 @@ fn next(period: Period, start: Date) -> Date {
 /// The start of the period before the one starting at `start`.
 fn previous(period: Period, start: Date) -> Date {
     start.checked_sub(length(period)).unwrap_or(start)
-}
-
-/// `a / b` to two places, half up; `None` for nothing to divide by.
-fn ratio(a: i64, b: i64) -> Option<Decimal> {
-    (b > 0).then(|| two_places(Decimal::from(a) / Decimal::from(b)))
-}
-
-/// Rounded half up to exactly two places (`1` → `1.00`).
-fn two_places(d: Decimal) -> Decimal {
-    let mut r = d.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
-    r.rescale(2);
-    r
 }
 
 fn number(c: &Cell) -> Option<Decimal> {
@@ -149,12 +137,12 @@ pub(super) async fn kpi(store: &Store, program: &Program, scope: &Scope) -> Resu
                 Cell::Amount(Minor::new(revenue, ms)),
                 Cell::Count(receipts),
                 average(revenue, receipts, ms).map_or(Cell::Empty, Cell::Amount),
-                opt(ratio(lines, receipts)),
+                ratio(lines, receipts),
                 month.map_or(Cell::Empty, |b| Cell::Count(b.buyers)),
-                opt(month.and_then(|b| ratio(b.receipts, b.buyers))),
+                opt(month.and_then(|b| fraction(b.receipts, b.buyers))),
                 Cell::Count(joined_after),
                 Cell::Count(joined_after - joined_before),
-                opt(month.and_then(|b| ratio(b.buyers * 100, joined_after))),
+                opt(month.and_then(|b| fraction(b.buyers * 100, joined_after))),
                 Cell::Text(points.clone().unwrap_or_default()),
                 held.get(s).map_or(Cell::Empty, |h| Cell::Amount(Minor::new(*h, ps))),
             ]

@@ -336,15 +336,21 @@ pub(crate) fn add_into<K: Ord>(map: &mut BTreeMap<K, Vec<i64>>, key: K, values: 
     }
 }
 
-/// `a / b` to two places, half up; empty for nothing to divide by.
-pub(crate) fn ratio(a: i64, b: i64) -> Cell {
-    if b <= 0 {
-        return Cell::Empty;
-    }
-    let mut r = (rust_decimal::Decimal::from(a) / rust_decimal::Decimal::from(b))
-        .round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+/// Rounded half up to exactly two places (`1` → `1.00`): ratios and shares.
+pub(crate) fn two_places(d: rust_decimal::Decimal) -> rust_decimal::Decimal {
+    let mut r = d.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
     r.rescale(2);
-    Cell::Ratio(r)
+    r
+}
+
+/// `a / b` to two places, half up; `None` for nothing to divide by.
+pub(crate) fn fraction(a: i64, b: i64) -> Option<rust_decimal::Decimal> {
+    (b > 0).then(|| two_places(rust_decimal::Decimal::from(a) / rust_decimal::Decimal::from(b)))
+}
+
+/// [`fraction`] as a cell, empty for nothing to divide by.
+pub(crate) fn ratio(a: i64, b: i64) -> Cell {
+    fraction(a, b).map_or(Cell::Empty, Cell::Ratio)
 }
 
 pub(crate) fn scale(program: &Program, currency: &str) -> Scale {

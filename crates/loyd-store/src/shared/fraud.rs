@@ -210,34 +210,34 @@ fn visit_evidence(v: &Visit, customer: i64) -> FraudEvidence {
 
 /// The customer and peer rules over one batch of receipts.
 async fn check_receipts(c: &mut Conn, rules: &FraudRules, sales: &[Sale], found: &mut Findings) -> Result<(), StoreError> {
-    let customers: BTreeSet<i64> = sales.iter().filter_map(|s| s.customer).collect();
+    let customers: Vec<i64> = sales.iter().filter_map(|s| s.customer).collect::<BTreeSet<_>>().into_iter().collect();
     if !customers.is_empty() && (rules.receipts_per_hour > 0 || rules.stores_per_day > 0) {
         let lo = sales.iter().map(|s| s.at).min().unwrap_or_default() - DAY;
         let hi = sales.iter().map(|s| s.at).max().unwrap_or_default();
         let mut visits: BTreeMap<i64, Vec<Visit>> = BTreeMap::new();
-        let list: Vec<i64> = customers.iter().copied().collect();
-        for chunk in list.chunks(1000) {
+        for chunk in customers.chunks(1000) {
             let mut qb = sqlx::QueryBuilder::<super::Db>::new("SELECT customer_id, at, store_id, terminal_id, receipt_id FROM receipts WHERE at > ");
-            qb.push_bind(lo).push(" AND at <= ").push_bind(hi).push(" AND customer_id IN (");
-            let mut sep = qb.separated(", ");
-            for id in chunk {
-                sep.push_bind(*id);
-            }
-            qb.push(")");
+            qb.push_bind(lo).push(" AND at <= ").push_bind(hi);
+            rows::push_in(&mut qb, "customer_id", chunk);
             for r in qb.build().fetch_all(&mut *c).await? {
                 let v: Visit = (r.try_get("at")?, r.try_get("store_id")?, r.try_get("terminal_id")?, r.try_get("receipt_id")?);
                 visits.entry(r.try_get("customer_id")?).or_default().push(v);
             }
         }
-        for v in visits.values_mut() {
-            v.sort();
-        }
+        // Each customer's visits in time order, beside their times alone.
+        let visits: BTreeMap<i64, (Vec<Visit>, Vec<i64>)> = visits
+            .into_iter()
+            .map(|(customer, mut v)| {
+                v.sort();
+                let times = v.iter().map(|v| v.0).collect();
+                (customer, (v, times))
+            })
+            .collect();
         for s in sales {
             let Some(customer) = s.customer else { continue };
-            let Some(mine) = visits.get(&customer) else { continue };
-            let times: Vec<i64> = mine.iter().map(|v| v.0).collect();
+            let Some((mine, times)) = visits.get(&customer) else { continue };
             let subject = format!("customer:{customer}");
-            let hour = fraud::within(&times, s.at, HOUR);
+            let hour = fraud::within(times, s.at, HOUR);
             if rules.receipts_per_hour > 0 && hour.len() > rules.receipts_per_hour as usize {
                 found.add(Found {
                     rule: FraudRule::ReceiptsPerHour,
@@ -252,7 +252,7 @@ async fn check_receipts(c: &mut Conn, rules: &FraudRules, sales: &[Sale], found:
                     evidence: mine[hour].iter().take(EVIDENCE).map(|v| visit_evidence(v, customer)).collect(),
                 });
             }
-            let day = &mine[fraud::within(&times, s.at, DAY)];
+            let day = &mine[fraud::within(times, s.at, DAY)];
             let stores: BTreeSet<&str> = day.iter().map(|v| v.1.as_str()).collect();
             if rules.stores_per_day > 0 && stores.len() > rules.stores_per_day as usize {
                 // One receipt per store shows where: the first there.
@@ -274,16 +274,10 @@ async fn check_receipts(c: &mut Conn, rules: &FraudRules, sales: &[Sale], found:
         }
     }
     if !customers.is_empty() && rules.cards_per_phone > 0 {
-        let list: Vec<i64> = customers.iter().copied().collect();
-        for chunk in list.chunks(1000) {
-            let mut qb = sqlx::QueryBuilder::<super::Db>::new(
-                "SELECT customer_id, number, issued_at FROM cards WHERE replaced_by IS NULL AND state <> 'expired' AND customer_id IN (",
-            );
-            let mut sep = qb.separated(", ");
-            for id in chunk {
-                sep.push_bind(*id);
-            }
-            qb.push(") ORDER BY customer_id, issued_at, number");
+        for chunk in customers.chunks(1000) {
+            let mut qb = sqlx::QueryBuilder::<super::Db>::new("SELECT customer_id, number, issued_at FROM cards WHERE replaced_by IS NULL AND state <> 'expired'");
+            rows::push_in(&mut qb, "customer_id", chunk);
+            qb.push(" ORDER BY customer_id, issued_at, number");
             let mut held: BTreeMap<i64, Vec<(String, i64)>> = BTreeMap::new();
             for r in qb.build().fetch_all(&mut *c).await? {
                 held.entry(r.try_get("customer_id")?).or_default().push((r.try_get("number")?, r.try_get("issued_at")?));

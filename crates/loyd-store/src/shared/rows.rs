@@ -15,7 +15,10 @@ pub(super) type DbRow = <super::Db as sqlx::Database>::Row;
 
 /// Adds ` AND {column} IN (…)` of `values` to a list query; `false` when `values` is
 /// empty, so the list is empty too (a store manager with no stores sees nothing).
-pub(super) fn push_in(qb: &mut sqlx::QueryBuilder<super::Db>, column: &str, values: &[String]) -> bool {
+pub(super) fn push_in<T>(qb: &mut sqlx::QueryBuilder<super::Db>, column: &str, values: &[T]) -> bool
+where
+    T: Clone + Send + for<'q> sqlx::Encode<'q, super::Db> + sqlx::Type<super::Db> + 'static,
+{
     if values.is_empty() {
         return false;
     }

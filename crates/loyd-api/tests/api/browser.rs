@@ -452,6 +452,12 @@ both_backends! {
         let (id, card) = app.customer_with_card("+37120007777", "LOY").await;
         assert_eq!(app.commit(&crate::helpers::receipt("p-phone", Some(&card), "12.00")).await.0, 201);
         app.store.run_job(loyd_store::Job::ExpireLots, "cli".into()).await.unwrap();
+        // Another card used eleven times within the hour: a fraud alert to show.
+        let (_, busy) = app.customer_with_card("+37120007778", "LOY").await;
+        for k in 0..11 {
+            assert_eq!(app.commit(&crate::helpers::receipt(&format!("p-busy-{k}"), Some(&busy), "1.00")).await.0, 201);
+        }
+        app.store.run_job(loyd_store::Job::DetectFraud, "cli".into()).await.unwrap();
         let b = Browser::signed_in_at(&app, "ada", "admin", &[], 360).await;
         let customer = format!("/admin/customers/c_{id}");
         let statement = format!("/admin/customers/c_{id}/statement?currency=bonus");
@@ -468,6 +474,7 @@ both_backends! {
             (statement.as_str(), "#closing", "statement"),
             ("/admin/organisations", "h1", "organisations"),
             ("/admin/failures", "h1", "failures"),
+            ("/admin/fraud", ".alert .counted", "fraud"),
             ("/admin/reports/sales?period=all", "#report", "reports"),
             ("/admin/audit", "h1", "audit"),
             ("/admin/jobs", "#jobs", "jobs"),

@@ -114,6 +114,8 @@ pub fn permission(method: &Method, route: &str) -> Option<Permission> {
         ("GET", "/v1/admin/ledger/audit" | "/v1/admin/ledger/system" | "/v1/admin/jobs" | "/v1/admin/jobs/runs") => LedgerAudit,
         ("POST", "/v1/admin/jobs/{job}/run") => JobsRun,
         ("GET", "/v1/admin/reports" | "/v1/admin/reports/{report}") => ReportsRead,
+        ("GET", "/v1/admin/segments" | "/v1/admin/segments/{id}/history") | ("POST", "/v1/admin/segments/try") => ReportsRead,
+        ("GET", "/v1/admin/segments/{id}/members") => CustomersRead,
         ("GET", "/v1/admin/fraud/alerts" | "/v1/admin/fraud/alerts/{id}") => FraudRead,
         ("POST", "/v1/admin/fraud/alerts/{id}/decision") => FraudManage,
         ("GET" | "POST", "/v1/admin/users") | ("PATCH", "/v1/admin/users/{login}") => UsersManage,

@@ -117,6 +117,7 @@ fn context() -> Context {
         birth_date: None,
         profile: BTreeMap::from([("city".to_owned(), "Riga".to_owned())]),
         balances: BTreeMap::from([(AssetCode::parse("bonus").unwrap(), BalanceView { available: 2_000, pending: 0 })]),
+        facts: Default::default(),
     };
     Context::new(store, Some(customer))
 }

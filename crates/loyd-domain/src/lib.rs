@@ -21,7 +21,8 @@
 //!   format and its compiled form: currencies, counters and tiers, campaigns, goods
 //!   filters, custom conditions), [`simulate`] (a proposed change over past receipts).
 //! - Customers and staff: [`profile`] (profile fields), [`crm`] (CRM entries),
-//!   [`access`] (roles, permissions, login, password, contact and consent rules).
+//!   [`access`] (roles, permissions, login, password, contact and consent rules),
+//!   [`segments`] (purchase facts of a customer, RFM scores and groups).
 //! - Ledger: [`ledger`] (accounts, transfers, two-phase holds, lots, the batch rules).
 //! - Shared: [`money`] (decimals, minor units, rounding), [`alloc`] (splitting an
 //!   amount over lines), [`ids`] (typed identifiers, printed and parsed in one place),
@@ -73,6 +74,7 @@ pub mod receipt;
 pub mod refusal;
 pub mod returns;
 pub mod said;
+pub mod segments;
 pub mod simulate;
 pub mod text;
 pub mod time;

@@ -27,6 +27,9 @@ pub struct Customer {
     pub profile: BTreeMap<String, String>,
     /// Per channel ([`loyd_domain::access::CHANNELS`]).
     pub consents: BTreeMap<String, Consent>,
+    /// Purchases, spending and RFM group, as the aggregates last knew them.
+    #[serde(skip)]
+    pub facts: loyd_domain::segments::Facts,
     /// Left all marketing; still a member with cards and balances.
     pub opted_out_at: Option<Timestamp>,
     pub organisation: Option<i64>,
@@ -470,6 +473,35 @@ pub struct StoreRegulars {
     pub revenue: i64,
     /// What the buyers with four or more purchases paid.
     pub regular_revenue: i64,
+}
+
+/// A segment's members now: a program segment's id or an RFM group's (`rfm:champions`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SegmentCount {
+    pub segment: String,
+    pub members: i64,
+}
+
+/// A segment on one day of the segments job's passes: its members at the end of the
+/// day's last pass, how many joined and left during the day's passes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SegmentDay {
+    /// YYYY-MM-DD, the first store's local day.
+    pub day: String,
+    pub segment: String,
+    pub members: i64,
+    pub joined: i64,
+    pub departed: i64,
+}
+
+/// Where the segments job's pass stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SegmentPass {
+    pub under_way: bool,
+    pub started_at: Option<Timestamp>,
+    pub finished_at: Option<Timestamp>,
+    /// The program version the last pass evaluated.
+    pub version: Option<i64>,
 }
 
 /// What a fraud alert counted: a receipt, a return, a refused operation, a card, or a

@@ -32,11 +32,15 @@ pub enum Job {
     RollUp,
     /// Runs the fraud rules over new receipts, returns and refusals.
     DetectFraud,
+    /// Scores customers' RFM groups and lists the members of segments (a pass at most
+    /// hourly, or when the program changed or one was asked for).
+    Segments,
 }
 
 impl Job {
     /// In the order a full run takes them.
-    pub const ALL: [Job; 6] = [Job::ExpireHolds, Job::ExpireLots, Job::BurnInactive, Job::ConvertBalances, Job::RollUp, Job::DetectFraud];
+    pub const ALL: [Job; 7] =
+        [Job::ExpireHolds, Job::ExpireLots, Job::BurnInactive, Job::ConvertBalances, Job::RollUp, Job::DetectFraud, Job::Segments];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -46,6 +50,7 @@ impl Job {
             Job::ConvertBalances => "convert_balances",
             Job::RollUp => "roll_up",
             Job::DetectFraud => "detect_fraud",
+            Job::Segments => "segments",
         }
     }
 
@@ -96,6 +101,7 @@ impl Store {
                 Job::ConvertBalances => self.convert_balances(BATCH).await,
                 Job::RollUp => self.roll_up(BATCH).await,
                 Job::DetectFraud => self.detect_fraud(BATCH).await,
+                Job::Segments => self.segments_batch(BATCH).await,
             };
             match batch {
                 Ok(n) => {

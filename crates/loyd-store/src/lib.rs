@@ -299,6 +299,14 @@ dispatch! {
     pub async fn month_buyers(&self, months: Vec<String>, stores: Option<Vec<String>>) -> Result<Vec<MonthBuyers>, StoreError>;
     /// Each store's buyers by how often they bought over whole months, then all the
     /// stores together (store empty).
+    /// Where the segments job's pass stands.
+    pub async fn segment_pass(&self) -> Result<SegmentPass, StoreError>;
+    /// Each segment's members now (program segments a job lists, RFM groups).
+    pub async fn segment_counts(&self) -> Result<Vec<SegmentCount>, StoreError>;
+    /// Segments' members, joiners and leavers per day from `from` on.
+    pub async fn segment_history(&self, segment: Option<String>, from: String) -> Result<Vec<SegmentDay>, StoreError>;
+    /// Members of a segment after customer id `after`, with when they joined.
+    pub async fn segment_members(&self, segment: String, after: i64, limit: u32) -> Result<Vec<(Customer, Timestamp)>, StoreError>;
     pub async fn store_regulars(&self, from_month: String, to_month: String, stores: Option<Vec<String>>) -> Result<Vec<StoreRegulars>, StoreError>;
     /// The control group and the treated customers of a campaign (those who joined by
     /// `to`), with their purchases in the months `from_month` to `to_month`, each
@@ -676,6 +684,51 @@ impl Store {
     }
 
     /// Runs the fraud rules of the program in force over what came since the last run.
+    /// One batch of the segments job: see `shared/segments.rs`.
+    pub async fn segments_batch(&self, limit: u32) -> Result<usize, StoreError> {
+        let now = self.now();
+        let program = self.program().await?;
+        let store = self.home_store(&program).await?;
+        on_backend!(self, b => b.segments_batch(program, store, limit, now).await)
+    }
+
+    /// Tries a segment's condition (`src`) on every customer now, as the segments job
+    /// would decide it: how many meet it and the first `sample` by id. Refused for a
+    /// condition only a till can decide.
+    pub async fn try_segment(&self, src: &str, sample: u32) -> Result<(i64, Vec<Customer>), StoreError> {
+        let now = self.now();
+        let program = self.program().await?;
+        let condition = program.condition(src).map_err(StoreError::Invalid)?;
+        if !condition.job_evaluable() {
+            return Err(StoreError::Invalid(
+                "the condition reads the receipt, the store or balances: only a till can decide it, so it has no member list".into(),
+            ));
+        }
+        let store = self.home_store(&program).await?;
+        on_backend!(self, b => b.try_segment(program, condition, store, sample, now).await)
+    }
+
+    /// The first store by id, as segments and other work off any receipt take it: its
+    /// time zone dates the days, its currency's scale reads money counters. Without
+    /// stores, UTC and two places.
+    async fn home_store(&self, program: &Program) -> Result<StoreContext, StoreError> {
+        let stores = self.stores().await?;
+        match stores.iter().min_by(|a, b| a.id.as_str().cmp(b.id.as_str())) {
+            Some(spec) => {
+                let scale = program.currency(&spec.currency).map(|c| c.scale).unwrap_or(loyd_domain::money::Scale::CENTS);
+                Ok(StoreContext::of(spec, scale))
+            }
+            None => Ok(StoreContext {
+                id: loyd_domain::ids::StoreCode::parse("none").map_err(|e| StoreError::Invalid(e.to_string()))?,
+                format: None,
+                partner: None,
+                timezone: loyd_domain::org::TimeZoneName::parse("UTC").map_err(|e| StoreError::Invalid(e.to_string()))?,
+                currency: loyd_domain::ids::AssetCode::parse("EUR").map_err(|e| StoreError::Invalid(e.to_string()))?,
+                scale: loyd_domain::money::Scale::CENTS,
+            }),
+        }
+    }
+
     pub async fn detect_fraud(&self, limit: u32) -> Result<usize, StoreError> {
         let now = self.now();
         let rules = self.program().await?.fraud.clone();

@@ -34,6 +34,17 @@ pub struct CustomerOut {
     pub merged_into: Option<String>,
     #[schema(value_type = String)]
     pub created_at: Timestamp,
+    /// Purchases (identified receipts, less cancellations) as the reports' aggregates
+    /// last counted them.
+    pub purchases: i64,
+    #[schema(value_type = Option<String>)]
+    pub first_purchase_at: Option<Timestamp>,
+    #[schema(value_type = Option<String>)]
+    pub last_purchase_at: Option<Timestamp>,
+    /// The RFM group (`champions`, `loyal`, … `lost`) the segments job last gave them.
+    pub rfm: Option<String>,
+    /// Their recency, frequency and money scores, 1–5 each: `545`.
+    pub rfm_score: Option<String>,
     /// Cards (on single-customer reads).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<Object>>)]
@@ -54,6 +65,11 @@ pub(super) fn customer_out(c: Customer, clear: bool) -> CustomerOut {
         organisation: c.organisation.map(|o| OrganisationId(o).to_string()),
         merged_into: c.merged_into.map(|m| CustomerId(m).to_string()),
         created_at: c.created_at,
+        purchases: c.facts.purchases,
+        first_purchase_at: c.facts.first_purchase,
+        last_purchase_at: c.facts.last_purchase,
+        rfm: c.facts.rfm,
+        rfm_score: c.facts.rfm_score,
         cards: None,
     }
 }

@@ -8,7 +8,7 @@ use super::*;
 #[derive(Debug, Serialize, ToSchema)]
 pub struct JobRunOut {
     pub id: i64,
-    /// `expire_holds`, `expire_lots`, `burn_inactive`, `convert_balances` or `roll_up`.
+    /// `expire_holds`, `expire_lots`, `burn_inactive`, `convert_balances`, `roll_up`, `detect_fraud` or `segments`.
     pub job: String,
     /// `schedule`, `cli`, or who asked (`user:ann`, `key:ops`).
     pub started_by: String,
@@ -122,7 +122,7 @@ pub async fn runs(State(state): State<AppState>, Query(q): Query<RunQuery>) -> R
 /// `running` until it ends (`GET /v1/admin/jobs/runs`). Jobs are idempotent: a second
 /// run, or one racing the schedule, acts only on what is still due.
 #[utoipa::path(post, path = "/v1/admin/jobs/{job}/run", tag = "admin", security(("api_key" = []), ("session" = [])),
-    params(("job" = String, Path, description = "expire_holds, expire_lots, burn_inactive, convert_balances or roll_up")),
+    params(("job" = String, Path, description = "expire_holds, expire_lots, burn_inactive, convert_balances, roll_up, detect_fraud or segments")),
     responses((status = 202, body = JobRunOut), (status = "4XX", body = ErrorBody)))]
 pub async fn run(State(state): State<AppState>, actor: CurrentActor, Path(job): Path<String>) -> Result<(StatusCode, Json<JobRunOut>), ApiError> {
     Ok((StatusCode::ACCEPTED, Json(start(&state, &actor, &job).await?)))

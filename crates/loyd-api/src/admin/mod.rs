@@ -12,7 +12,8 @@
 //! - [`stores`]: stores' terminals and their keys;
 //! - [`jobs`]: the scheduled jobs' runs, and running one now;
 //! - [`reports`](mod@reports): sales, balances, gift cards, campaigns as JSON, CSV, XLSX;
-//! - [`fraud`]: fraud alerts and decisions on them;
+//! - [`fraud`]: fraud alerts and decisions on them; [`segments`]: segments and RFM
+//!   groups, their members and history, a condition tried on demand;
 //! - [`ledger`]: the ledger audit and the operator's own accounts; [`audit`](mod@audit): the audit log; [`staff`]: staff users.
 //!
 //! This file holds the one route table and the helpers the modules share. Every route
@@ -62,6 +63,7 @@ pub mod ledger;
 pub mod organisations;
 pub mod programs;
 pub mod reports;
+pub mod segments;
 pub mod staff;
 pub mod stores;
 
@@ -133,6 +135,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/v1/admin/ledger/system", get(ledger::system))
         .route("/v1/admin/reports", get(reports::list))
         .route("/v1/admin/reports/{report}", get(reports::report))
+        .route("/v1/admin/segments", get(segments::segments))
+        .route("/v1/admin/segments/try", post(segments::try_segment))
+        .route("/v1/admin/segments/{id}/members", get(segments::members))
+        .route("/v1/admin/segments/{id}/history", get(segments::history))
         .route("/v1/admin/fraud/alerts", get(fraud::alerts))
         .route("/v1/admin/fraud/alerts/{id}", get(fraud::alert))
         .route("/v1/admin/fraud/alerts/{id}/decision", post(fraud::decision))

@@ -102,6 +102,7 @@ fn label_key(job: Job) -> &'static str {
         Job::ConvertBalances => "jobs.convert_balances",
         Job::RollUp => "jobs.roll_up",
         Job::DetectFraud => "jobs.detect_fraud",
+        Job::Segments => "jobs.segments",
     }
 }
 
@@ -113,6 +114,7 @@ fn help_key(job: Job) -> &'static str {
         Job::ConvertBalances => "jobs.convert_balances_help",
         Job::RollUp => "jobs.roll_up_help",
         Job::DetectFraud => "jobs.detect_fraud_help",
+        Job::Segments => "jobs.segments_help",
     }
 }
 

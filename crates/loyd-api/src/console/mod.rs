@@ -17,6 +17,7 @@ mod customers;
 pub mod dashboard;
 mod failures;
 mod fraud;
+mod segments;
 mod reports;
 mod form;
 mod jobs;
@@ -89,6 +90,10 @@ pub fn router() -> Router<AppState> {
         .route("/admin/organisations/{id}", get(organisations::organisation))
         .route("/admin/organisations/{id}/crm", post(organisations::add_note))
         .route("/admin/failures", get(failures::page))
+        .route("/admin/segments", get(segments::page))
+        .route("/admin/segments/try", post(segments::try_it))
+        .route("/admin/segments/recompute", post(segments::recompute))
+        .route("/admin/segments/{id}", get(segments::segment))
         .route("/admin/fraud", get(fraud::page))
         .route("/admin/fraud/{id}", post(fraud::decision))
         .route("/admin/reports", get(reports::index))
@@ -393,7 +398,7 @@ pub struct Session {
 impl Session {
     pub(crate) fn of(p: &Principal, secret: &str, t: &'static Catalogue, here: &str) -> Session {
         let csrf = csrf_of(secret);
-        let pages: [(&'static str, &'static str, Option<Permission>); 13] = [
+        let pages: [(&'static str, &'static str, Option<Permission>); 14] = [
             ("/admin", "nav.dashboard", None),
             ("/admin/program", "nav.program", Some(Permission::ConfigRead)),
             ("/admin/campaigns", "nav.campaigns", Some(Permission::ConfigRead)),
@@ -401,6 +406,7 @@ impl Session {
             ("/admin/cards", "nav.cards", Some(Permission::CardsManage)),
             ("/admin/customers", "nav.customers", Some(Permission::CustomersRead)),
             ("/admin/reports", "nav.reports", Some(Permission::ReportsRead)),
+            ("/admin/segments", "nav.segments", Some(Permission::ReportsRead)),
             ("/admin/fraud", "nav.fraud", Some(Permission::FraudRead)),
             ("/admin/failures", "nav.failures", Some(Permission::FailuresRead)),
             ("/admin/audit", "nav.audit", Some(Permission::AuditRead)),

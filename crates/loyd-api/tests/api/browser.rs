@@ -596,4 +596,46 @@ both_backends! {
         assert_eq!(b.text(&format!("#alert-{id} .note")).await, "Checked with the store: a family shares the card.");
         b.client.clone().close().await.unwrap();
     }
+
+    async fn a_marketer_reads_rfm_groups_tries_a_condition_and_opens_a_segments_members(db: TestDb) {
+        let app = crate::helpers::spawn_with_program(db, toml::from_str(crate::segments::PROGRAM).unwrap()).await;
+        let b_ = crate::segments::base(&app).await;
+        let ops = Browser::signed_in(&app, "ops", "admin").await;
+        ops.click("a[href='/admin/segments']").await;
+        assert_eq!(ops.text("#pass-state").await, "The segments job has not run yet.");
+        // Recompute: the pass runs in the background; the page follows it to the end.
+        ops.click("#recompute").await;
+        ops.text_when("#pass-state", |t| t.starts_with("Last pass")).await;
+        ops.client.clone().close().await.unwrap();
+
+        let b = Browser::signed_in(&app, "mia", "marketer").await;
+        b.click("a[href='/admin/segments']").await;
+        assert_eq!(b.text("#row-rfm-champions .members").await, "3");
+        assert_eq!(b.text("#row-rfm-need_attention .members").await, "3");
+        assert_eq!(b.text("#scored").await, "7");
+        assert!(b.text("#row-big-basket").await.contains("decided at the till only"));
+        // A marketer may not run jobs: no button.
+        assert!(b.client.find(fantoccini::Locator::Css("#recompute")).await.is_err());
+        b.screenshot("console-segments").await;
+        b.fill("#condition", "customer.rfm == 'champions' && customer.profile['city'] == 'Riga'").await;
+        b.click("#try").await;
+        assert_eq!(b.text_when("#tried-members", |t| !t.is_empty()).await, "1");
+        assert_eq!(b.text("#tried-sample a").await, format!("c_{}", b_.best[0].0));
+        // A bad condition is refused with its reason, the typed text kept.
+        b.act("#condition", |e| async move { e.clear().await }).await;
+        b.fill("#condition", "customer.purchases >").await;
+        b.click("#try").await;
+        assert!(b.text_when("#segments-error", |t| !t.is_empty()).await.contains("not a valid CEL expression"));
+        assert_eq!(b.client.find(fantoccini::Locator::Css("#condition")).await.unwrap().prop("value").await.unwrap().as_deref(), Some("customer.purchases >"));
+
+        b.click("#row-big a").await;
+        let members = b.text_when("#members", |t| t.contains("Champions")).await;
+        for (id, _) in &b_.best {
+            assert!(members.contains(&format!("c_{id}")), "c_{id} in {members}");
+        }
+        assert_eq!(b.text("#history .members").await, "3");
+        assert_eq!(b.text("#history .joined").await, "+3");
+        b.screenshot("console-segment").await;
+        b.client.clone().close().await.unwrap();
+    }
 }

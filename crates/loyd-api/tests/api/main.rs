@@ -12,5 +12,6 @@ mod helpers;
 mod pos;
 mod reports;
 mod scenarios;
+mod segments;
 mod scenarios_rules;
 mod shell;

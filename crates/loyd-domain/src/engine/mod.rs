@@ -51,6 +51,7 @@ mod discounts;
 mod lines;
 mod multibuy;
 mod select;
+pub use select::{customer_input, customer_meets, segments_of};
 mod tenders;
 
 use accruals::{accrual_bases, accrual_columns, accrual_value, accrue, cap_accruals};

@@ -8,7 +8,8 @@ use rust_decimal::Decimal;
 
 use super::lines::{LineIndex, LineSet};
 use crate::program::{Campaign, CelInput, CelLine, Limits, Program, Restrictions, Reward, When};
-use crate::receipt::{Context, Receipt};
+use crate::money::Scale;
+use crate::receipt::{Context, CustomerContext, Receipt};
 
 /// Local calendar facts of the receipt's moment in one time zone.
 #[derive(Debug, Clone, Copy)]
@@ -32,6 +33,70 @@ impl LocalTime {
             date: z.date(),
         }
     }
+}
+
+/// What conditions see of `customer` (none: not identified) at `at`, on tier level
+/// `tier`, money counters in minor units of `scale`; the receipt and store parts left
+/// empty.
+pub fn customer_input(program: &Program, customer: Option<&CustomerContext>, tier: String, scale: Scale, at: Timestamp) -> CelInput {
+    let Some(c) = customer else { return CelInput::default() };
+    let counters = c
+        .counters
+        .iter()
+        .map(|(k, v)| {
+            // Money counters as minor units, counts as they are.
+            let is_money = program.counters.iter().any(|x| x.id.as_str() == k && x.measure == crate::program::Measure::Sum);
+            let value = if is_money {
+                crate::money::round_to_minor(*v, scale, crate::money::Rounding::Down).unwrap_or(0)
+            } else {
+                i64::try_from(v.trunc().mantissa()).unwrap_or(0)
+            };
+            (k.clone(), value)
+        })
+        .collect();
+    CelInput {
+        identified: true,
+        tier,
+        series: c.card_series.clone().unwrap_or_default(),
+        counters,
+        balances: c.balances.iter().map(|(k, v)| (k.to_string(), v.available)).collect(),
+        profile: c.profile.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        purchases: c.facts.purchases,
+        spent_minor: c.facts.spent,
+        average_minor: c.facts.average(),
+        days_since_purchase: c.facts.days_since_purchase(at).unwrap_or(-1),
+        rfm: c.facts.rfm.clone().unwrap_or_default(),
+        rfm_score: c.facts.rfm_score.clone().unwrap_or_default(),
+        consents: c.facts.consents.clone(),
+        ..CelInput::default()
+    }
+}
+
+/// Which of the program's segments `customer` is in at `at`, as a job lists them: the
+/// segments a job can evaluate ([`crate::segments::job_evaluable`]), each `Some`; the
+/// others `None`. Counters are the customer's at `at`, money in minor units of `scale`.
+pub fn segments_of(program: &Program, customer: &CustomerContext, scale: Scale, at: Timestamp) -> Vec<Option<bool>> {
+    let mut ctx = None;
+    program
+        .segments
+        .iter()
+        .map(|s| {
+            s.condition.job_evaluable().then(|| {
+                let ctx = ctx.get_or_insert_with(|| customer_context(program, customer, scale, at));
+                s.condition.holds_in(ctx)
+            })
+        })
+        .collect()
+}
+
+/// Whether `customer` meets `condition` at `at`, as [`segments_of`] decides it.
+pub fn customer_meets(program: &Program, customer: &CustomerContext, condition: &crate::program::Condition, scale: Scale, at: Timestamp) -> bool {
+    condition.holds_in(&customer_context(program, customer, scale, at))
+}
+
+fn customer_context(program: &Program, customer: &CustomerContext, scale: Scale, at: Timestamp) -> cel::Context<'static, 'static> {
+    let tier = program.tier_levels(&customer.counters).first().map(|(_, l)| l.clone()).unwrap_or_default();
+    customer_input(program, Some(customer), tier, scale, at).context()
 }
 
 /// What the selection needs, computed once per receipt.
@@ -121,53 +186,30 @@ impl<'a> Env<'a> {
     }
 
     fn cel_input(&self, with_lines: bool) -> CelInput {
-        {
-            let qty_milli = |q: Decimal| {
-                crate::money::round_to_minor(q, crate::money::Scale::new(3).expect("3 places"), crate::money::Rounding::Down)
-                    .unwrap_or(0)
-            };
-            let customer = self.ctx.customer.as_ref();
-            let store_scale = self.ctx.store.scale;
-            let names = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
-            CelInput {
-                total_minor: self.total,
-                qty_milli: qty_milli(self.qty),
-                weekday: names[usize::from(self.store_local.weekday)].into(),
-                hour: i64::from(self.store_local.minute_of_day / 60),
-                month_day: i64::from(self.store_local.month_day),
-                month: i64::from(self.store_local.month),
-                items: i64::try_from(self.receipt.lines.len()).unwrap_or(i64::MAX),
-                lines: self
-                    .receipt
-                    .lines
-                    .iter()
-                    .filter(|_| with_lines)
-                    .map(|l| CelLine { sku: l.sku.clone(), groups: l.groups.clone(), amount_minor: l.amount, qty_milli: qty_milli(l.qty) })
-                    .collect(),
-                identified: customer.is_some(),
-                tier: self.levels.first().map(|(_, l)| l.clone()).unwrap_or_default(),
-                series: customer.and_then(|c| c.card_series.clone()).unwrap_or_default(),
-                counters: customer
-                    .map(|c| {
-                        c.counters
-                            .iter()
-                            .map(|(k, v)| {
-                                // Money counters as minor units, counts as they are.
-                                let scaled = crate::money::round_to_minor(*v, store_scale, crate::money::Rounding::Down).unwrap_or(0);
-                                let is_money = self.program.counters.iter().any(|x| x.id.as_str() == k && x.measure == crate::program::Measure::Sum);
-                                (k.clone(), if is_money { scaled } else { i64::try_from(v.trunc().mantissa()).unwrap_or(0) })
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-                balances: customer
-                    .map(|c| c.balances.iter().map(|(k, v)| (k.to_string(), v.available)).collect())
-                    .unwrap_or_default(),
-                profile: customer.map(|c| c.profile.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default(),
-                store_id: self.ctx.store.id.to_string(),
-                store_format: self.ctx.store.format.as_ref().map(|f| f.to_string()).unwrap_or_default(),
-                store_partner: self.ctx.store.partner.as_ref().map(|f| f.to_string()).unwrap_or_default(),
-            }
+        let qty_milli = |q: Decimal| {
+            crate::money::round_to_minor(q, crate::money::Scale::new(3).expect("3 places"), crate::money::Rounding::Down).unwrap_or(0)
+        };
+        let names = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+        let tier = self.levels.first().map(|(_, l)| l.clone()).unwrap_or_default();
+        CelInput {
+            total_minor: self.total,
+            qty_milli: qty_milli(self.qty),
+            weekday: names[usize::from(self.store_local.weekday)].into(),
+            hour: i64::from(self.store_local.minute_of_day / 60),
+            month_day: i64::from(self.store_local.month_day),
+            month: i64::from(self.store_local.month),
+            items: i64::try_from(self.receipt.lines.len()).unwrap_or(i64::MAX),
+            lines: self
+                .receipt
+                .lines
+                .iter()
+                .filter(|_| with_lines)
+                .map(|l| CelLine { sku: l.sku.clone(), groups: l.groups.clone(), amount_minor: l.amount, qty_milli: qty_milli(l.qty) })
+                .collect(),
+            store_id: self.ctx.store.id.to_string(),
+            store_format: self.ctx.store.format.as_ref().map(|f| f.to_string()).unwrap_or_default(),
+            store_partner: self.ctx.store.partner.as_ref().map(|f| f.to_string()).unwrap_or_default(),
+            ..customer_input(self.program, self.ctx.customer.as_ref(), tier, self.ctx.store.scale, self.receipt.at)
         }
     }
 

@@ -7,7 +7,10 @@
 //! - `customer`: `identified` (bool), `tier` (string, `""` if none), `series` (the card's
 //!   series or `""`), `counters` (map of counter id to int — money in minor units),
 //!   `balances` (map of currency to int minor units), `profile` (map of profile field to
-//!   string);
+//!   string), and what the aggregates know of their purchases: `purchases` (int),
+//!   `spent_minor`, `average_minor` (ints, store minor units), `days_since_purchase`
+//!   (int, -1 without a purchase), `rfm` (the RFM group, e.g. `"champions"`, `""` if not
+//!   scored yet), `rfm_score` (e.g. `"545"`), `consents` (list of channels);
 //! - `store`: `id`, `format`, `partner` (strings, `""` if none).
 //!
 //! Money is exposed as integers of minor units so conditions never compare floats. An
@@ -82,6 +85,13 @@ pub struct CelInput {
     pub counters: Vec<(String, i64)>,
     pub balances: Vec<(String, i64)>,
     pub profile: Vec<(String, String)>,
+    pub purchases: i64,
+    pub spent_minor: i64,
+    pub average_minor: i64,
+    pub days_since_purchase: i64,
+    pub rfm: String,
+    pub rfm_score: String,
+    pub consents: Vec<String>,
     pub store_id: String,
     pub store_format: String,
     pub store_partner: String,
@@ -161,6 +171,13 @@ impl CelInput {
                 ("counters", int_map(&self.counters)),
                 ("balances", int_map(&self.balances)),
                 ("profile", string_map(&self.profile)),
+                ("purchases", int(self.purchases)),
+                ("spent_minor", int(self.spent_minor)),
+                ("average_minor", int(self.average_minor)),
+                ("days_since_purchase", int(self.days_since_purchase)),
+                ("rfm", string(&self.rfm)),
+                ("rfm_score", string(&self.rfm_score)),
+                ("consents", Box::new(CelList::from(self.consents.iter().map(|c| string(c)).collect::<Vec<Val>>()))),
             ]),
         );
         ctx.add_variable_as_val(
@@ -186,6 +203,13 @@ impl CelInput {
             counters: counters.iter().map(|c| (c.clone(), 50_000)).collect(),
             balances: currencies.iter().map(|c| (c.clone(), 1_000)).collect(),
             profile: vec![("city".into(), "Riga".into())],
+            purchases: 7,
+            spent_minor: 86_415,
+            average_minor: 12_345,
+            days_since_purchase: 12,
+            rfm: "loyal".into(),
+            rfm_score: "345".into(),
+            consents: vec!["email".into()],
             store_id: "s1".into(),
             store_format: "supermarket".into(),
             store_partner: String::new(),
@@ -239,6 +263,12 @@ impl Condition {
     /// [`Condition::holds`] in a context made by [`CelInput::context`].
     pub fn holds_in(&self, ctx: &Context) -> bool {
         self.try_eval_in(ctx).unwrap_or(false)
+    }
+
+    /// Whether a job can list the members of a segment of this condition
+    /// ([`crate::segments::job_evaluable`]).
+    pub fn job_evaluable(&self) -> bool {
+        crate::segments::job_evaluable(&self.source)
     }
 
     /// Whether the condition may read `receipt.lines`: binding the lines is the
@@ -302,6 +332,24 @@ mod tests {
         assert!(!c.holds(&unknown), "a customer without the fields is not matched");
         // Counters are still checked by name.
         assert!(Condition::compile("customer.counters['nope'] > 0", &["year-sum".into()], &[]).is_err());
+    }
+
+    #[test]
+    fn conditions_read_what_the_aggregates_know_of_a_customers_purchases() {
+        let c = Condition::compile(
+            "customer.rfm == 'loyal' && customer.purchases >= 5 && customer.average_minor > 10000 \
+             && customer.days_since_purchase < 30 && 'email' in customer.consents && customer.rfm_score.startsWith('3')",
+            &[],
+            &[],
+        )
+        .unwrap();
+        assert!(c.holds(&input()));
+        let mut lapsed = input();
+        lapsed.days_since_purchase = 45;
+        assert!(!c.holds(&lapsed));
+        let mut unreachable = input();
+        unreachable.consents.clear();
+        assert!(!c.holds(&unreachable));
     }
 
     #[test]

@@ -70,6 +70,14 @@ pub struct Program {
 }
 
 impl Program {
+    /// Compiles a custom condition as a segment or campaign of this program would have
+    /// it (it may read the program's counters and currencies).
+    pub fn condition(&self, src: &str) -> Result<Condition, String> {
+        let counters: Vec<String> = self.counters.iter().map(|c| c.id.to_string()).collect();
+        let currencies: Vec<String> = self.currencies.keys().map(|k| k.to_string()).collect();
+        Condition::compile(src, &counters, &currencies)
+    }
+
     pub fn currency(&self, code: &AssetCode) -> Option<&Currency> {
         self.currencies.get(code)
     }

@@ -58,6 +58,8 @@ pub struct CustomerContext {
     /// Profile fields ([`crate::profile`]).
     pub profile: BTreeMap<String, String>,
     pub balances: BTreeMap<AssetCode, BalanceView>,
+    /// Purchases, spending, RFM group and consents, as the aggregates last knew them.
+    pub facts: crate::segments::Facts,
 }
 
 /// Uses, value given and promotional items counted so far for one usage key and

@@ -48,6 +48,16 @@ pub(crate) fn customer_from(r: &super::rows::DbRow, ring: &Keyring) -> Result<Cu
     };
     let profile: Option<String> = r.try_get("profile")?;
     let consents: Option<String> = r.try_get("consents")?;
+    let consents: BTreeMap<String, Consent> = consents.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
+    let facts = loyd_domain::segments::Facts {
+        purchases: r.try_get("purchases")?,
+        spent: r.try_get("spent")?,
+        first_purchase: r.try_get::<Option<i64>, _>("first_purchase_at")?.map(from_micros),
+        last_purchase: r.try_get::<Option<i64>, _>("last_purchase_at")?.map(from_micros),
+        rfm: r.try_get("rfm")?,
+        rfm_score: r.try_get("rfm_score")?,
+        consents: consents.iter().filter(|(_, c)| c.granted).map(|(k, _)| k.clone()).collect(),
+    };
     Ok(Customer {
         id: r.try_get("id")?,
         phone: pii.phone,
@@ -55,7 +65,8 @@ pub(crate) fn customer_from(r: &super::rows::DbRow, ring: &Keyring) -> Result<Cu
         name: pii.name,
         birth_date: pii.birth_date.and_then(|d| d.parse().ok()),
         profile: profile.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default(),
-        consents: consents.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default(),
+        consents,
+        facts,
         opted_out_at: r.try_get::<Option<i64>, _>("opted_out_at")?.map(from_micros),
         organisation: r.try_get("organisation_id")?,
         merged_into: r.try_get("merged_into")?,

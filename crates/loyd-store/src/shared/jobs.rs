@@ -294,7 +294,8 @@ macro_rules! run_cols {
 }
 
 impl Backend {
-    /// Records that a run of `job` started; returns the run as recorded.
+    /// Records that a run of `job` started; returns the run as recorded. A run of
+    /// `segments` not started by the schedule asks for a pass.
     pub async fn start_job_run(&self, job: crate::Job, started_by: String, now: Timestamp) -> Result<crate::JobRun, StoreError> {
         let started_by = Arc::new(started_by);
         self.write(move |c| {
@@ -306,6 +307,10 @@ impl Backend {
                     .bind(to_micros(now))
                     .fetch_one(&mut *c)
                     .await?;
+                // A run someone asked for makes a fresh pass over the customers.
+                if job == crate::Job::Segments && by.as_str() != crate::SCHEDULE {
+                    super::segments::ask_for_pass(c).await?;
+                }
                 job_run(&row)
             })
         })

@@ -35,7 +35,8 @@
 //! | [`api_keys`] | admin API keys |
 //! | [`failures`] | the failure log and guessing counts |
 //! | [`fraud`] | fraud detection: the rules over receipts, returns and refusals; alerts and decisions |
-//! | [`rollups`] | aggregates off the receipt path: sales per store and day |
+//! | [`rollups`] | aggregates off the receipt path: sales per store and day, customers' purchases |
+//! | [`segments`] | the segments job (RFM groups, members of segments), member lists and history, trying a condition |
 //! | [`jobs`] | scheduled work: expired holds, expired lots (points to `expired`, cards' rest to `breakage`), inactivity burn, conversions |
 
 pub(crate) use super::{Backend, Conn, Db, PG};
@@ -68,6 +69,7 @@ pub(crate) mod pii;
 pub(crate) mod receipts;
 pub(crate) mod returns;
 pub(crate) mod rollups;
+pub(crate) mod segments;
 pub(crate) mod staff;
 pub(crate) mod stores;
 pub(crate) mod writes;

@@ -101,6 +101,7 @@ pub(crate) async fn load_context(
                 card_series: who.series,
                 counters,
                 birth_date: record.as_ref().and_then(|r| r.birth_date),
+                facts: record.as_ref().map(|r| r.facts.clone()).unwrap_or_default(),
                 profile: record.map(|r| r.profile).unwrap_or_default(),
                 balances: views,
             })
@@ -579,6 +580,7 @@ impl Backend {
                         card_series: series,
                         counters,
                         birth_date: record.as_ref().and_then(|r| r.birth_date),
+                        facts: record.as_ref().map(|r| r.facts.clone()).unwrap_or_default(),
                         profile: record.map(|r| r.profile).unwrap_or_default(),
                         balances,
                     })

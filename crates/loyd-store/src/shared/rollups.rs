@@ -151,7 +151,7 @@ pub(crate) async fn add_return(c: &mut Conn, store: &StoreContext, cancelled: Op
         let row = sqlx::query("SELECT response, customer_id, at FROM receipts WHERE id = $1").bind(s.id).fetch_one(&mut *c).await?;
         let response: String = row.try_get("response")?;
         let mut contents = Contents::default();
-        let sold = Receipt { store: store.id.as_str(), currency: store.currency.as_str(), customer: row.try_get("customer_id")?, net: s.total - s.discount };
+        let sold = Receipt { store: store.id.as_str(), currency: store.currency.as_str(), customer: row.try_get("customer_id")?, net: s.total - s.discount, at: row.try_get("at")? };
         let at_day = local_day(from_micros(row.try_get("at")?), &tz);
         contents.add(&day, &at_day, &sold, &response, -1)?;
         lines = contents.lines.values().sum();
@@ -228,14 +228,19 @@ struct Receipt<'a> {
     customer: Option<i64>,
     /// Its total after discounts, store minor units.
     net: i64,
+    /// Its time, microseconds.
+    at: i64,
 }
 
 /// What receipts held, summed for one transaction: their lines per store and day, what
 /// campaigns gave (`day_campaigns`), each identified customer's purchases per month,
 /// in each store and in all (`customer_months`, store `''`), and the groups customers
-/// joined in campaigns with a control group (`campaign_members`).
+/// joined in campaigns with a control group (`campaign_members`), and each customer's
+/// purchases on their row (`customers.purchases` …).
 #[derive(Default)]
 struct Contents {
+    /// customer → purchases, spent, first and last time (0 for none).
+    customers: BTreeMap<i64, [i64; 4]>,
     lines: BTreeMap<(String, String), i64>,
     campaigns: BTreeMap<(String, String, String, String), Vec<i64>>,
     months: BTreeMap<(String, String, i64), Vec<i64>>,
@@ -283,6 +288,14 @@ impl Contents {
             for g in given.control.iter().filter(|_| sign > 0) {
                 self.members.entry((g.campaign.clone(), customer)).or_insert_with(|| (g.held_out, at_day.to_owned()));
             }
+            let facts = self.customers.entry(customer).or_insert([0, 0, 0, 0]);
+            facts[0] += sign;
+            facts[1] += sign * r.net;
+            // A cancellation leaves the times of purchases as they were.
+            if sign > 0 {
+                facts[2] = if facts[2] == 0 { r.at } else { facts[2].min(r.at) };
+                facts[3] = facts[3].max(r.at);
+            }
             let month = at_day[..7].to_owned();
             for store in [r.store, ""] {
                 add_into(&mut self.months, (month.clone(), store.to_owned(), customer), &[sign, sign * r.net]);
@@ -302,6 +315,7 @@ impl Contents {
         add_rows(c, "day_campaigns", &["day", "store_id", "campaign", "currency"], &CAMPAIGNS, rows).await?;
         let rows = self.months.into_iter().map(|((m, s, id), v)| (vec![Key::Text(m), Key::Text(s), Key::Id(id)], v)).collect();
         add_rows(c, "customer_months", &["month", "store_id", "customer_id"], &["receipts", "revenue"], rows).await?;
+        write_customers(c, self.customers).await?;
         let members: Vec<_> = self.members.into_iter().collect();
         for chunk in members.chunks(2000) {
             let mut qb = sqlx::QueryBuilder::<super::Db>::new("INSERT INTO campaign_members (campaign, customer_id, held_out, first_day) ");
@@ -313,6 +327,28 @@ impl Contents {
         }
         Ok(())
     }
+}
+
+/// Adds purchases to customers' rows: `facts` per customer are purchases, spent, first
+/// and last time (0: none), many customers per statement.
+async fn write_customers(c: &mut Conn, facts: BTreeMap<i64, [i64; 4]>) -> Result<(), StoreError> {
+    let (least, greatest) = if PG { ("LEAST", "GREATEST") } else { ("MIN", "MAX") };
+    let rows: Vec<_> = facts.into_iter().collect();
+    for chunk in rows.chunks(1000) {
+        let mut qb = sqlx::QueryBuilder::<super::Db>::new("WITH v (id, n, spent, first_at, last_at) AS (");
+        qb.push_values(chunk, |mut b, (id, f)| {
+            let time = |t: i64| (t != 0).then_some(t);
+            b.push_bind(*id).push_bind(f[0]).push_bind(f[1]).push_bind(time(f[2])).push_bind(time(f[3]));
+        });
+        qb.push(format_args!(
+            ") UPDATE customers SET purchases = customers.purchases + v.n, spent = customers.spent + v.spent, \
+             first_purchase_at = {least}(COALESCE(customers.first_purchase_at, v.first_at), COALESCE(v.first_at, customers.first_purchase_at)), \
+             last_purchase_at = {greatest}(COALESCE(customers.last_purchase_at, v.last_at), COALESCE(v.last_at, customers.last_purchase_at)) \
+             FROM v WHERE customers.id = v.id"
+        ));
+        qb.build().execute(&mut *c).await?;
+    }
+    Ok(())
 }
 
 /// The amounts of `day_flows`: what moved into and out of the holders of one kind (and
@@ -508,7 +544,13 @@ impl Backend {
                     let currency: Option<String> = r.try_get("currency")?;
                     let response: String = r.try_get("response")?;
                     let day = local_day(from_micros(r.try_get("at")?), &tz);
-                    let receipt = Receipt { store: &store, currency: currency.as_deref().unwrap_or(""), customer: r.try_get("customer_id")?, net: r.try_get("net")? };
+                    let receipt = Receipt {
+                        store: &store,
+                        currency: currency.as_deref().unwrap_or(""),
+                        customer: r.try_get("customer_id")?,
+                        net: r.try_get("net")?,
+                        at: r.try_get("at")?,
+                    };
                     contents.add(&day, &day, &receipt, &response, 1)?;
                 }
                 contents.write(c, true).await?;

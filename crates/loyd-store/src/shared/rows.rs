@@ -66,7 +66,8 @@ macro_rules! customer_cols {
     ($t:literal) => {
         concat!(
             $t, "id, ", $t, "pii, ", $t, "profile, ", $t, "consents, ", $t, "opted_out_at, ", $t, "organisation_id, ", $t,
-            "merged_into, ", $t, "created_at"
+            "merged_into, ", $t, "created_at, ", $t, "purchases, ", $t, "spent, ", $t, "first_purchase_at, ", $t, "last_purchase_at, ", $t,
+            "rfm, ", $t, "rfm_score"
         )
     };
 }

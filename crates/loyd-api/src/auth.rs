@@ -95,7 +95,7 @@ pub fn permission(method: &Method, route: &str) -> Option<Permission> {
         // A merge moves balances between customers.
         ("POST", "/v1/admin/customers/{id}/merge") => BalanceAdjust,
         ("PATCH", "/v1/admin/customers/{id}") => CustomersWrite,
-        ("GET", "/v1/admin/customers/{id}/purchases" | "/v1/admin/gifts") => ReceiptsRead,
+        ("GET", "/v1/admin/customers/{id}/purchases" | "/v1/admin/gifts" | "/v1/admin/receipts/{id}") => ReceiptsRead,
         ("GET", "/v1/admin/customers/{id}/history" | "/v1/admin/audit") => AuditRead,
         ("POST", "/v1/admin/customers/{id}/crm" | "/v1/admin/organisations/{id}/crm") | ("PATCH", "/v1/admin/crm/{id}") => CrmWrite,
         ("POST", "/v1/admin/customers/{id}/codes") => CodesIssue,

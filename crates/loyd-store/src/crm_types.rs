@@ -333,6 +333,8 @@ pub struct GiftFilter {
 /// A committed receipt in a customer's purchase history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Purchase {
+    /// The receipt's row (its page: `/v1/admin/receipts/{id}`).
+    pub id: i64,
     pub store: String,
     pub terminal: String,
     pub receipt_id: String,
@@ -473,6 +475,119 @@ pub struct StoreRegulars {
     pub revenue: i64,
     /// What the buyers with four or more purchases paid.
     pub regular_revenue: i64,
+}
+
+/// One internal credit account over a period, in minor units of its currency: a
+/// negative balance is owed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct CreditStatement {
+    /// `customer` or `organisation`.
+    pub holder_kind: String,
+    pub holder_id: String,
+    pub currency: String,
+    pub credit_limit: i64,
+    /// The balance at the start of the period.
+    pub opening: i64,
+    /// What purchases took from it.
+    pub charged: i64,
+    /// What returns and adjustments gave back.
+    pub returned: i64,
+    /// What settlements (payroll deductions) paid in.
+    pub settled: i64,
+    /// The balance at the end: opening − charged + returned + settled.
+    pub closing: i64,
+}
+
+/// Which transactions to list: local times `[from, until)`, the stores (`None`: all),
+/// at most `limit`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransactionFilter {
+    pub from: Timestamp,
+    pub until: Timestamp,
+    pub stores: Option<Vec<String>>,
+    pub limit: usize,
+}
+
+/// One operation: a sale, a return, a cancellation, a gift card activation, a visit,
+/// or a manual adjustment, settlement or merge of the ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Transaction {
+    pub at: Timestamp,
+    /// `sale`, `return`, `cancellation`, `gift_card_activation`, `visit`,
+    /// `adjustment`, `settlement` or `merge`.
+    pub kind: String,
+    pub store: Option<String>,
+    pub terminal: Option<String>,
+    /// The till's receipt id (a sale, and what a return or cancellation was of).
+    pub receipt: Option<String>,
+    /// The receipt's row, for its page.
+    pub receipt_ref: Option<i64>,
+    pub customer: Option<i64>,
+    pub currency: String,
+    /// Minor units: a sale's revenue after discounts, what a return or cancellation
+    /// gave back, what an adjustment added (negative: took).
+    pub amount: i64,
+    /// The places `amount` has when the operation's answer said so (the till's other
+    /// operations); otherwise those of `currency`.
+    pub places: Option<u32>,
+    pub discount: i64,
+    pub redeemed: i64,
+    /// A sale since cancelled.
+    pub cancelled: bool,
+    /// The operation's id (a return's id, an adjustment's reference).
+    pub operation: Option<String>,
+}
+
+/// A transfer as a receipt's page shows it: between whose accounts (`customer:7`,
+/// `system:redemption`, `card:2770…`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TransferLine {
+    pub id: String,
+    pub currency: String,
+    pub amount: i64,
+    pub code: String,
+    pub kind: String,
+    pub reverses: Option<String>,
+    pub at: Timestamp,
+    pub debit: String,
+    pub credit: String,
+}
+
+/// A return or cancellation of a receipt, with its transfers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReceiptOperation {
+    /// `return` or `cancellation`.
+    pub kind: String,
+    pub operation: String,
+    pub store: String,
+    pub terminal: String,
+    pub at: Timestamp,
+    /// What it gave back, as the till was told.
+    pub refund: String,
+    pub transfers: Vec<TransferLine>,
+}
+
+/// A receipt with everything that moved because of it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReceiptDetail {
+    pub id: i64,
+    pub store: String,
+    pub terminal: String,
+    pub receipt: String,
+    pub customer: Option<i64>,
+    pub at: Timestamp,
+    pub cancelled: bool,
+    pub currency: String,
+    /// Minor units of `currency`.
+    pub total: i64,
+    pub discount: i64,
+    pub redeemed: i64,
+    pub gift_card: i64,
+    /// What the till sent (stored without secrets) and what it was answered.
+    pub request: serde_json::Value,
+    pub response: serde_json::Value,
+    pub transfers: Vec<TransferLine>,
+    pub operations: Vec<ReceiptOperation>,
 }
 
 /// A segment's members now: a program segment's id or an RFM group's (`rfm:champions`).

@@ -299,6 +299,13 @@ dispatch! {
     pub async fn month_buyers(&self, months: Vec<String>, stores: Option<Vec<String>>) -> Result<Vec<MonthBuyers>, StoreError>;
     /// Each store's buyers by how often they bought over whole months, then all the
     /// stores together (store empty).
+    /// Each internal credit account's statement over `[from, until)` (of one currency).
+    pub async fn credit_statements(&self, from: Timestamp, until: Timestamp, currency: Option<String>) -> Result<Vec<CreditStatement>, StoreError>;
+    /// Transactions of a period, oldest first: sales, the till's other operations, and
+    /// manual operations of the ledger.
+    pub async fn transactions(&self, filter: TransactionFilter) -> Result<Vec<Transaction>, StoreError>;
+    /// A receipt by its row id with its transfers, returns and cancellation.
+    pub async fn receipt_detail(&self, id: i64) -> Result<Option<ReceiptDetail>, StoreError>;
     /// Where the segments job's pass stands.
     pub async fn segment_pass(&self) -> Result<SegmentPass, StoreError>;
     /// Each segment's members now (program segments a job lists, RFM groups).

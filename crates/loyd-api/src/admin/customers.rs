@@ -295,6 +295,8 @@ pub struct PurchaseQuery {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PurchaseOut {
+    /// The receipt's row: `/v1/admin/receipts/{id}` opens it with its transfers.
+    pub id: i64,
     pub store: String,
     pub terminal: String,
     pub receipt_id: String,
@@ -336,6 +338,7 @@ pub(crate) async fn purchases_of(state: &AppState, actor: &Actor, id: &str, q: P
             let scale = program.scale_of(&p.currency);
             let m = |v: i64| loyd_domain::money::Minor::new(v, scale).to_string();
             PurchaseOut {
+                id: p.id,
                 total: m(p.total),
                 discount: m(p.discount),
                 redeemed_value: m(p.redeemed_value),

@@ -6,7 +6,8 @@
 //! - [`cards`]: one-time codes, issuing, blocking, replacement;
 //! - [`balances`]: adjustments and statements; [`credit`]: settlements;
 //! - [`coupons`]: code generation; [`failures`](mod@failures): the failure log;
-//! - [`gifts`](mod@gifts): gifts handed over at receipts;
+//! - [`gifts`](mod@gifts): gifts handed over at receipts; [`receipts`]: one receipt with
+//!   its transfers, returns and their transfers;
 //! - [`programs`]: the configuration in force, its versions, diffs and rollback, applying,
 //!   export as a program file, simulation;
 //! - [`stores`]: stores' terminals and their keys;
@@ -62,6 +63,7 @@ pub mod jobs;
 pub mod ledger;
 pub mod organisations;
 pub mod programs;
+pub mod receipts;
 pub mod reports;
 pub mod segments;
 pub mod staff;
@@ -135,6 +137,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/v1/admin/ledger/system", get(ledger::system))
         .route("/v1/admin/reports", get(reports::list))
         .route("/v1/admin/reports/{report}", get(reports::report))
+        .route("/v1/admin/receipts/{id}", get(receipts::receipt))
         .route("/v1/admin/segments", get(segments::segments))
         .route("/v1/admin/segments/try", post(segments::try_segment))
         .route("/v1/admin/segments/{id}/members", get(segments::members))

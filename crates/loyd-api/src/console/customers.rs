@@ -44,6 +44,8 @@ struct SearchPage {
 
 /// A purchase as the customer page lists it.
 pub struct PurchaseView {
+    /// The receipt's page.
+    pub link: String,
     pub at: String,
     pub store: String,
     pub receipt_id: String,
@@ -190,6 +192,7 @@ async fn show(state: &AppState, lang: Lang, actor: &Actor, secret: &str, id: &st
                 .map(|p| {
                     let z = p.at.to_zoned_datetime(jiff::tz::TimeZone::UTC);
                     PurchaseView {
+                        link: format!("/admin/receipts/{}", p.id),
                         at: format!("{} {:02}:{:02} UTC", lang.day(z.date()), z.hour(), z.minute()),
                         store: p.store,
                         receipt_id: p.receipt_id,

@@ -17,6 +17,7 @@ mod customers;
 pub mod dashboard;
 mod failures;
 mod fraud;
+mod receipts;
 mod segments;
 mod reports;
 mod form;
@@ -90,6 +91,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/organisations/{id}", get(organisations::organisation))
         .route("/admin/organisations/{id}/crm", post(organisations::add_note))
         .route("/admin/failures", get(failures::page))
+        .route("/admin/receipts/{id}", get(receipts::page))
         .route("/admin/segments", get(segments::page))
         .route("/admin/segments/try", post(segments::try_it))
         .route("/admin/segments/recompute", post(segments::recompute))

@@ -31,6 +31,8 @@ struct Choice {
 struct Shown {
     text: String,
     numeric: bool,
+    /// The page the cell opens.
+    link: Option<String>,
 }
 
 /// A bar of the chart, in the SVG's units (600 × 160).
@@ -70,8 +72,14 @@ struct ReportsPage {
     verdicts: Vec<Verdict>,
     /// The query string of the report shown, for the download links.
     query: String,
+    /// When a long list (transactions, failures) is cut short on the page: how many
+    /// rows it holds in all.
+    more_rows: Option<String>,
     error: Option<String>,
 }
+
+/// Rows a report page shows; the downloads hold every row.
+const SHOWN_ROWS: usize = 1000;
 
 /// A KPI figure of the last period beside the one before, as shown.
 struct Compared {
@@ -151,8 +159,13 @@ fn show(lang: Lang, c: &Cell, period: Period) -> Shown {
         Cell::Amount(m) => lang.number(&m.to_string()),
         Cell::Ratio(r) => lang.number(&r.to_string()),
         Cell::Empty => "—".to_owned(),
+        Cell::Link(t, _) => t.clone(),
     };
-    Shown { text, numeric: c.numeric() }
+    let link = match c {
+        Cell::Link(_, href) => Some(href.clone()),
+        _ => None,
+    };
+    Shown { text, numeric: c.numeric(), link }
 }
 
 /// Bars of `column` per period, one chart per currency (and series) of the rows.
@@ -291,7 +304,13 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, Path(name):
         groups: choices(mine.iter().filter_map(|s| s.format.as_ref().map(|f| f.to_string())).collect(), &q.group),
         partners: choices(mine.iter().filter_map(|s| s.partner.as_ref().map(|p| p.to_string())).collect(), &q.partner),
         labels: table.as_ref().map(|t| t.labels(lang)).unwrap_or_default(),
-        rows: table.as_ref().map(|t| t.rows.iter().map(|r| r.iter().map(|c| show(lang, c, period)).collect()).collect()).unwrap_or_default(),
+        rows: table
+            .as_ref()
+            .map(|t| t.rows.iter().take(SHOWN_ROWS).map(|r| r.iter().map(|c| show(lang, c, period)).collect()).collect())
+            .unwrap_or_default(),
+        more_rows: table.as_ref().filter(|t| t.rows.len() > SHOWN_ROWS).map(|t| {
+            lang.words().get("reports.more_rows").replace("{shown}", &lang.number(&SHOWN_ROWS.to_string())).replace("{total}", &lang.number(&t.rows.len().to_string()))
+        }),
         totals: table.as_ref().map(|t| t.totals.iter().map(|r| r.iter().map(|c| show(lang, c, period)).collect()).collect()).unwrap_or_default(),
         charts: table.as_ref().map(|t| charts(lang, t)).unwrap_or_default(),
         compare: table

@@ -23,7 +23,12 @@
 //! - [`effect`]: campaigns against their control groups — the uplift in revenue per
 //!   customer, its confidence interval, and the net effect after the points' cost;
 //! - regulars: each store's identified buyers by how often they bought;
-//! - failures: the failure log over the period, to download.
+//! - failures: the failure log over the period, to download;
+//! - transactions: every sale, return, cancellation, gift card activation, visit and
+//!   manual adjustment, settlement or merge of the period, each sale and return linked
+//!   to its receipt's page;
+//! - credit: each employee's internal credit account over the period — opening,
+//!   charged, given back, settled, closing, owed.
 
 use std::collections::BTreeMap;
 
@@ -55,11 +60,23 @@ pub enum Report {
     Effect,
     Regulars,
     Failures,
+    Transactions,
+    Credit,
 }
 
 impl Report {
-    pub const ALL: [Report; 8] =
-        [Report::Kpi, Report::Sales, Report::Balances, Report::GiftCards, Report::Campaigns, Report::Effect, Report::Regulars, Report::Failures];
+    pub const ALL: [Report; 10] = [
+        Report::Kpi,
+        Report::Sales,
+        Report::Balances,
+        Report::GiftCards,
+        Report::Campaigns,
+        Report::Effect,
+        Report::Regulars,
+        Report::Transactions,
+        Report::Credit,
+        Report::Failures,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -71,6 +88,8 @@ impl Report {
             Report::Effect => "effect",
             Report::Regulars => "regulars",
             Report::Failures => "failures",
+            Report::Transactions => "transactions",
+            Report::Credit => "credit",
         }
     }
 
@@ -246,6 +265,8 @@ pub enum Cell {
     Ratio(rust_decimal::Decimal),
     /// Not known here (what customers hold, when only some stores are counted).
     Empty,
+    /// Text with the console page it opens (a receipt's): the text alone elsewhere.
+    Link(String, String),
 }
 
 impl Cell {
@@ -258,6 +279,7 @@ impl Cell {
             Cell::Amount(m) => m.to_string(),
             Cell::Ratio(r) => r.to_string(),
             Cell::Empty => String::new(),
+            Cell::Link(t, _) => t.clone(),
         }
     }
 
@@ -315,6 +337,8 @@ pub async fn build(store: &Store, report: Report, scope: &Scope) -> Result<Table
         Report::Effect => effect::effect(store, &program, scope).await,
         Report::Regulars => tables::regulars(store, &program, scope).await,
         Report::Failures => tables::failures(store, scope).await,
+        Report::Transactions => tables::transactions(store, &program, scope).await,
+        Report::Credit => tables::credit(store, &program, scope).await,
     }
 }
 

@@ -111,7 +111,7 @@ fn xlsx(t: &Table, lang: Lang) -> Result<Vec<u8>, ApiError> {
             match cell {
                 Cell::Text(_) if total && col == 0 => sheet.write_string_with_format(at, col, total_label(lang), &bold),
                 Cell::Text(s) if total => sheet.write_string_with_format(at, col, s, &bold),
-                Cell::Text(s) => sheet.write_string(at, col, s),
+                Cell::Text(s) | Cell::Link(s, _) => sheet.write_string(at, col, s),
                 Cell::Day(d) => {
                     let date = ExcelDateTime::from_ymd(d.year() as u16, d.month() as u8, d.day() as u8).map_err(fail)?;
                     sheet.write_datetime_with_format(at, col, &date, &day)

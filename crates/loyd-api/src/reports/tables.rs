@@ -385,6 +385,124 @@ pub(super) async fn regulars(store: &Store, program: &Program, scope: &Scope) ->
     Ok(Table { chart: None, ..Table::of(Report::Regulars, scope, columns, rows, totals, "regular") })
 }
 
+/// The period's first and last local days of the first store as times: from the
+/// start of `from` to the start of the day after `to`.
+async fn bounds(store: &Store, scope: &Scope) -> Result<(jiff::Timestamp, jiff::Timestamp), ApiError> {
+    let tz = store.stores().await?.first().map_or(jiff::tz::TimeZone::UTC, |s| s.timezone.zone());
+    let from = tz.to_timestamp(scope.from.to_datetime(jiff::civil::Time::midnight())).map_err(|e| ApiError::validation(e.to_string()))?;
+    let next = scope.to.tomorrow().map_err(|e| ApiError::validation(e.to_string()))?;
+    let until = tz.to_timestamp(next.to_datetime(jiff::civil::Time::midnight())).map_err(|e| ApiError::validation(e.to_string()))?;
+    Ok((from, until))
+}
+
+/// Transactions a report holds, at most.
+pub const MAX_TRANSACTIONS: usize = 100_000;
+
+/// Every operation of the period (local days of the first store), oldest first, in the
+/// stores asked for and the currency asked for: when (UTC), kind, store, terminal, the
+/// receipt (linked to its page), the customer, currency, amount (a sale's revenue
+/// after discounts, what a return or cancellation gave back, what an adjustment added
+/// or took), discount, redeemed, status (a sale since cancelled) and the operation's
+/// id. Totals per kind and currency. At most [`MAX_TRANSACTIONS`] rows.
+pub(super) async fn transactions(store: &Store, program: &Program, scope: &Scope) -> Result<Table, ApiError> {
+    let (from, until) = bounds(store, scope).await?;
+    let found = store.transactions(loyd_store::TransactionFilter { from, until, stores: scope.stores.clone(), limit: MAX_TRANSACTIONS }).await?;
+    let mut rows = Vec::with_capacity(found.len());
+    let mut sums: BTreeMap<(String, String), (i64, Vec<i64>)> = BTreeMap::new();
+    for t in found.into_iter().filter(|t| scope.currency.as_ref().is_none_or(|c| *c == t.currency)) {
+        let cur = scale(program, &t.currency);
+        let places = t.places.and_then(|p| loyd_domain::money::Scale::new(p as u8).ok()).unwrap_or(cur);
+        let receipt = match (t.receipt, t.receipt_ref) {
+            (Some(r), Some(id)) => Cell::Link(r, format!("/admin/receipts/{id}")),
+            (Some(r), None) => Cell::Text(r),
+            _ => Cell::Empty,
+        };
+        let entry = sums.entry((t.kind.clone(), t.currency.clone())).or_insert((0, vec![0; 3]));
+        entry.0 += 1;
+        // What the till's answer wrote, in the currency's places (it writes them so).
+        let amount = loyd_domain::money::to_minor_exact(Minor::new(t.amount, places).to_decimal(), cur).unwrap_or(t.amount);
+        for (x, v) in entry.1.iter_mut().zip([amount, t.discount, t.redeemed]) {
+            *x += v;
+        }
+        rows.push(vec![
+            Cell::Text(t.at.strftime("%Y-%m-%d %H:%M:%S").to_string()),
+            Cell::Text(t.kind),
+            Cell::Text(t.store.unwrap_or_default()),
+            Cell::Text(t.terminal.unwrap_or_default()),
+            receipt,
+            t.customer.map_or(Cell::Empty, |c| Cell::Link(loyd_domain::ids::CustomerId(c).to_string(), format!("/admin/customers/{c}"))),
+            Cell::Text(t.currency),
+            Cell::Amount(Minor::new(amount, cur)),
+            Cell::Amount(Minor::new(t.discount, cur)),
+            Cell::Amount(Minor::new(t.redeemed, cur)),
+            Cell::Text(if t.cancelled { "cancelled".into() } else { String::new() }),
+            Cell::Text(t.operation.unwrap_or_default()),
+        ]);
+    }
+    let totals = sums
+        .into_iter()
+        .map(|((kind, currency), (n, v))| {
+            let cur = scale(program, &currency);
+            vec![
+                Cell::Text("total".into()),
+                Cell::Text(kind),
+                Cell::Empty,
+                Cell::Empty,
+                Cell::Count(n),
+                Cell::Empty,
+                Cell::Text(currency),
+                Cell::Amount(Minor::new(v[0], cur)),
+                Cell::Amount(Minor::new(v[1], cur)),
+                Cell::Amount(Minor::new(v[2], cur)),
+                Cell::Empty,
+                Cell::Empty,
+            ]
+        })
+        .collect();
+    let columns = vec!["at", "kind", "store", "terminal", "receipt", "customer", "currency", "amount", "discount", "redeemed", "status", "operation"];
+    Ok(Table { chart: None, ..Table::of(Report::Transactions, scope, columns, rows, totals, "amount") })
+}
+
+/// Each internal credit account's statement over the period: holder, currency, limit,
+/// opening balance, charged (purchases and deductions), returned (returns and other
+/// credits), settled (payroll deductions paid in), closing balance and what is owed
+/// at the end; totals per currency. Accounts are the whole chain's: a store filter is
+/// refused.
+pub(super) async fn credit(store: &Store, program: &Program, scope: &Scope) -> Result<Table, ApiError> {
+    if scope.stores.is_some() {
+        return Err(ApiError::validation("credit statements cover each account in every store: the report takes no store filter (a store manager cannot read it)"));
+    }
+    let (from, until) = bounds(store, scope).await?;
+    let statements = store.credit_statements(from, until, scope.currency.clone()).await?;
+    let mut rows = Vec::with_capacity(statements.len());
+    let mut sums: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for s in statements {
+        let cur = scale(program, &s.currency);
+        let owed = (-s.closing).max(0);
+        let values = [s.credit_limit, s.opening, s.charged, s.returned, s.settled, s.closing, owed];
+        add_into(&mut sums, s.currency.clone(), &values);
+        let holder = match (s.holder_kind.as_str(), s.holder_id.parse::<i64>()) {
+            ("customer", Ok(id)) => Cell::Link(loyd_domain::ids::CustomerId(id).to_string(), format!("/admin/customers/{id}")),
+            ("organisation", Ok(id)) => Cell::Link(loyd_domain::ids::OrganisationId(id).to_string(), format!("/admin/organisations/{id}")),
+            _ => Cell::Text(format!("{}:{}", s.holder_kind, s.holder_id)),
+        };
+        let mut row = vec![holder, Cell::Text(s.currency)];
+        row.extend(values.iter().map(|v| Cell::Amount(Minor::new(*v, cur))));
+        rows.push(row);
+    }
+    let totals = sums
+        .into_iter()
+        .map(|(currency, v)| {
+            let cur = scale(program, &currency);
+            let mut row = vec![Cell::Text("total".into()), Cell::Text(currency)];
+            row.extend(v.iter().map(|x| Cell::Amount(Minor::new(*x, cur))));
+            row
+        })
+        .collect();
+    let columns = vec!["holder", "currency", "credit_limit", "opening", "charged", "returned", "settled", "closing", "owed"];
+    Ok(Table { chart: None, ..Table::of(Report::Credit, scope, columns, rows, totals, "owed") })
+}
+
 /// Refusals a download holds, at most.
 pub const MAX_FAILURES: usize = 100_000;
 
@@ -392,10 +510,7 @@ pub const MAX_FAILURES: usize = 100_000;
 /// stores asked for: when (UTC), store, terminal, operation, code, card, message; a
 /// total row counts them. At most [`MAX_FAILURES`] rows.
 pub(super) async fn failures(store: &Store, scope: &Scope) -> Result<Table, ApiError> {
-    let tz = store.stores().await?.first().map_or(jiff::tz::TimeZone::UTC, |s| s.timezone.zone());
-    let from = tz.to_timestamp(scope.from.to_datetime(jiff::civil::Time::midnight())).map_err(|e| ApiError::validation(e.to_string()))?;
-    let next = scope.to.tomorrow().map_err(|e| ApiError::validation(e.to_string()))?;
-    let until = tz.to_timestamp(next.to_datetime(jiff::civil::Time::midnight())).map_err(|e| ApiError::validation(e.to_string()))?;
+    let (from, until) = bounds(store, scope).await?;
     let mut rows = Vec::new();
     let mut before = None;
     loop {

@@ -638,4 +638,26 @@ both_backends! {
         b.screenshot("console-segment").await;
         b.client.clone().close().await.unwrap();
     }
+
+    async fn an_analyst_opens_a_receipt_from_the_transactions_report_and_reads_its_transfers_and_return(db: TestDb) {
+        let app = crate::helpers::spawn_with_program(db, toml::from_str(crate::transactions::PROGRAM).unwrap()).await;
+        let (customer, card) = app.customer_with_card("+37120000402", "LOY").await;
+        assert_eq!(app.commit(&crate::helpers::receipt("t1", Some(&card), "20.00")).await.0, 201);
+        let ret = app.pos_post("/v1/pos/returns", &json!({"return_id": "ret-9", "receipt_id": "t1", "lines": [{"line": 1, "qty": "1"}]})).await;
+        assert_eq!(ret.status(), 201);
+        let b = Browser::signed_in(&app, "ana", "analyst").await;
+        b.click("a[href='/admin/reports']").await;
+        b.click("#tab-transactions").await;
+        let table = b.text_when("#report", |t| t.contains("return")).await;
+        assert!(table.contains("sale") && table.contains(&format!("c_{customer}")), "{table}");
+        b.click("#report a[href^='/admin/receipts/']").await;
+        assert_eq!(b.text_when("#receipt-title", |t| t.contains("t1")).await, "Receipt t1");
+        assert_eq!(b.text("#receipt-total").await, "20.00 EUR");
+        let transfers = b.text("#receipt-transfers").await;
+        assert!(transfers.contains(&format!("customer:{customer}")) && transfers.contains("1.00"), "{transfers}");
+        let operation = b.text(".operation").await;
+        assert!(operation.contains("Return ret-9") && operation.contains("20.00"), "{operation}");
+        b.screenshot("console-receipt").await;
+        b.client.clone().close().await.unwrap();
+    }
 }

@@ -15,3 +15,4 @@ mod scenarios;
 mod segments;
 mod scenarios_rules;
 mod shell;
+mod transactions;

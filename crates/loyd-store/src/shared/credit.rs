@@ -1,5 +1,6 @@
 //! Internal credit: settling what a customer owes on a credit account (payroll
-//! deduction), idempotent by the operation id.
+//! deduction), idempotent by the operation id; each credit account's statement over a
+//! period.
 
 use std::collections::BTreeSet;
 
@@ -59,5 +60,65 @@ impl Backend {
             })
         })
         .await
+    }
+}
+
+impl Backend {
+    /// Each credit account's statement over `[from, until)`: what it held at the start
+    /// and the end, what it was charged, given back and settled in between. Read from
+    /// the account's posted totals and its transfers since `from` (over the accounts'
+    /// transfer indexes): the further back `from`, the more transfers are read.
+    pub async fn credit_statements(&self, from: Timestamp, until: Timestamp, currency: Option<String>) -> Result<Vec<crate::CreditStatement>, StoreError> {
+        use sqlx::Row;
+        let mut c = self.reader().await?;
+        let mut qb = sqlx::QueryBuilder::<super::Db>::new(
+            "SELECT id, holder_kind, holder_id, asset, credit_limit, credits_posted - debits_posted AS balance FROM accounts WHERE policy = 'credit_limit'",
+        );
+        if let Some(cur) = currency {
+            qb.push(" AND asset = ").push_bind(cur);
+        }
+        qb.push(" ORDER BY asset, holder_kind, holder_id");
+        let accounts = qb.build().fetch_all(&mut *c).await?;
+        let (from, until) = (loyd_domain::time::to_micros(from), loyd_domain::time::to_micros(until));
+        let mut out = Vec::with_capacity(accounts.len());
+        for a in accounts {
+            let id: i64 = a.try_get("id")?;
+            let mut s = crate::CreditStatement {
+                holder_kind: a.try_get("holder_kind")?,
+                holder_id: a.try_get("holder_id")?,
+                currency: a.try_get("asset")?,
+                credit_limit: a.try_get("credit_limit")?,
+                closing: a.try_get("balance")?,
+                ..Default::default()
+            };
+            // What moved since `from`: in the period, and after it (taken off the balance
+            // now to give the closing one).
+            for (side, sign) in [("debit_account_id", -1i64), ("credit_account_id", 1)] {
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT code, at < $3 AS within, CAST(SUM(amount) AS BIGINT) AS amount FROM transfers \
+                     WHERE {side} = $1 AND at >= $2 AND kind IN ('single', 'post') GROUP BY code, at < $3"
+                )))
+                .bind(id)
+                .bind(from)
+                .bind(until)
+                .fetch_all(&mut *c)
+                .await?;
+                for r in rows {
+                    let (code, within, amount): (String, bool, i64) = (r.try_get("code")?, r.try_get("within")?, r.try_get("amount")?);
+                    if !within {
+                        s.closing -= sign * amount;
+                        continue;
+                    }
+                    match (sign, code.as_str()) {
+                        (-1, _) => s.charged += amount,
+                        (_, "settlement") => s.settled += amount,
+                        _ => s.returned += amount,
+                    }
+                }
+            }
+            s.opening = s.closing + s.charged - s.settled - s.returned;
+            out.push(s);
+        }
+        Ok(out)
     }
 }

@@ -353,7 +353,7 @@ impl Backend {
     pub async fn purchases(&self, customer: i64, stores: Option<Vec<String>>, before: Option<Timestamp>, limit: u32) -> Result<Vec<Purchase>, StoreError> {
         let mut c = self.reader().await?;
         let mut qb = QueryBuilder::<Db>::new(
-            "SELECT r.store_id, r.terminal_id, r.receipt_id, r.at, r.status, s.currency, r.total, r.discount, r.redeemed_value \
+            "SELECT r.id, r.store_id, r.terminal_id, r.receipt_id, r.at, r.status, s.currency, r.total, r.discount, r.redeemed_value \
              FROM receipts r JOIN stores s ON s.id = r.store_id WHERE r.customer_id = ",
         );
         qb.push_bind(customer);
@@ -372,6 +372,7 @@ impl Backend {
             .iter()
             .map(|r| {
                 Ok(Purchase {
+                    id: r.try_get("id")?,
                     store: r.try_get("store_id")?,
                     terminal: r.try_get("terminal_id")?,
                     receipt_id: r.try_get("receipt_id")?,

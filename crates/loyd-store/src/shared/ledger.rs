@@ -22,7 +22,7 @@ use crate::LedgerAudit;
 const INSERT_CHUNK: usize = 200;
 
 /// Appends `(v1, v2, …)` binding each value.
-fn push_in_list<'a, I>(qb: &mut QueryBuilder<Db>, values: I)
+pub(super) fn push_in_list<'a, I>(qb: &mut QueryBuilder<Db>, values: I)
 where
     I: IntoIterator<Item = &'a str>,
 {

@@ -36,6 +36,7 @@
 //! | [`failures`] | the failure log and guessing counts |
 //! | [`fraud`] | fraud detection: the rules over receipts, returns and refusals; alerts and decisions |
 //! | [`rollups`] | aggregates off the receipt path: sales per store and day, customers' purchases |
+//! | [`transactions`] | every operation of a period; a receipt with its transfers, returns and their transfers |
 //! | [`segments`] | the segments job (RFM groups, members of segments), member lists and history, trying a condition |
 //! | [`jobs`] | scheduled work: expired holds, expired lots (points to `expired`, cards' rest to `breakage`), inactivity burn, conversions |
 
@@ -70,6 +71,7 @@ pub(crate) mod receipts;
 pub(crate) mod returns;
 pub(crate) mod rollups;
 pub(crate) mod segments;
+pub(crate) mod transactions;
 pub(crate) mod staff;
 pub(crate) mod stores;
 pub(crate) mod writes;

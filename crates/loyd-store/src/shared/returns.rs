@@ -22,7 +22,7 @@ use crate::error::StoreError;
 use super::{Backend, Conn, PG, rows};
 use super::balances::{customer_balances, ledger_refusal};
 use super::idempotency::{store_operation, stored_operation};
-use super::keys::{code, request_hash, scope_hash, transfer_id};
+use super::keys::{code, request_hash};
 use super::ledger::{apply_transfers, load_accounts};
 
 pub(crate) struct ReceiptRow {
@@ -114,8 +114,7 @@ pub(crate) async fn reverse_in(
     let accounts: BTreeSet<AccountId> = effects.transfers.iter().flat_map(|t| [t.debit, t.credit]).collect();
     load_accounts(c, &accounts, true).await?;
 
-    let h = scope_hash(caller.store.id.as_str(), &receipt.terminal_id, &receipt.receipt_id);
-    let rh = &scope_hash("return", op_key, "")[..8];
+    let prefix = super::transactions::return_transfer_prefix(caller.store.id.as_str(), &receipt.terminal_id, &receipt.receipt_id, op_key);
     let mut batch = Vec::new();
     let mut index = Vec::new();
     for (k, amount) in plan.reverse.iter().enumerate() {
@@ -130,7 +129,13 @@ pub(crate) async fn reverse_in(
             reference: Some(receipt.receipt_id.clone()),
             at: Some(now),
             store: Some(caller.store.id.to_string()),
-            ..NewTransfer::single(transfer_id(format!("rc:{h}:x{rh}:{k}"))?, t.credit, t.debit, *amount, code("return"))
+            ..NewTransfer::single(
+                super::transactions::return_transfer_id(&prefix, k)?,
+                t.credit,
+                t.debit,
+                *amount,
+                code("return"),
+            )
         });
         index.push(k);
     }
@@ -144,7 +149,7 @@ pub(crate) async fn reverse_in(
         };
     }
     if let Some(customer) = receipt.customer_id {
-        super::merge::follow_moved_value(c, customer, effects, &plan.reverse, &mut moved, &format!("rc:{h}:x{rh}"), now).await?;
+        super::merge::follow_moved_value(c, customer, effects, &plan.reverse, &mut moved, &prefix, now).await?;
     }
 
     let returned_after = serde_json::to_string(&plan.returned_after).map_err(|e| StoreError::Invalid(e.to_string()))?;

@@ -110,6 +110,19 @@ impl CustomerPage {
         }
     }
 
+    /// How many purchases and when the last: `12 · last Nov 24`, or `—`.
+    fn activity(&self) -> String {
+        match self.c.last_purchase_at {
+            Some(at) if self.c.purchases > 0 => format!(
+                "{} · {} {}",
+                self.lang.number(&self.c.purchases.to_string()),
+                self.f.t.get("customers.last"),
+                self.lang.day(at.to_zoned_datetime(jiff::tz::TimeZone::UTC).date())
+            ),
+            _ => "—".to_owned(),
+        }
+    }
+
     /// Whether the customer gave any consent.
     fn any_consent(&self) -> bool {
         self.consents.iter().any(|(_, given)| *given)

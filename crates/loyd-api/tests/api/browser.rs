@@ -636,6 +636,10 @@ both_backends! {
         assert_eq!(b.text("#history .members").await, "3");
         assert_eq!(b.text("#history .joined").await, "+3");
         b.screenshot("console-segment").await;
+        // A member's page says their group and how often they bought.
+        b.click(&format!("#members a[href='/admin/customers/c_{}']", b_.best[0].0)).await;
+        assert_eq!(b.text_when("#rfm", |t| t.contains("Champions")).await, "Champions 555");
+        assert!(b.text("#activity").await.starts_with("5 · last "));
         b.client.clone().close().await.unwrap();
     }
 

@@ -184,11 +184,25 @@ impl Group {
     }
 }
 
-/// The id under which an RFM group's members are listed beside the program's
-/// segments: `rfm:champions`. No program segment can take it (`:` is not allowed in
-/// an id).
+/// What the ids of RFM groups listed beside the program's segments start with. No
+/// program segment can take such an id (`:` is not allowed in an id).
+const RFM_PREFIX: &str = "rfm:";
+
+/// The id under which an RFM group's members are listed: `rfm:champions`.
 pub fn rfm_segment(g: Group) -> String {
-    format!("rfm:{}", g.name())
+    format!("{RFM_PREFIX}{}", g.name())
+}
+
+/// The group name an RFM group's segment id names (`rfm:champions` → `champions`,
+/// known group or not); `None` for a program segment's id.
+pub fn rfm_group_of(segment: &str) -> Option<&str> {
+    segment.strip_prefix(RFM_PREFIX)
+}
+
+/// Whether a condition reads the customer's counters or tier: a job deciding it reads
+/// the customer's counters first (one query per customer).
+pub fn reads_counters(condition: &str) -> bool {
+    mentions(condition, "counters") || mentions(condition, "tier")
 }
 
 /// Whether a job can list a segment's members: its condition reads only what is
@@ -225,7 +239,9 @@ mod tests {
         }
         for g in Group::ALL {
             assert_eq!(Group::parse(g.name()), Some(g));
+            assert_eq!(rfm_group_of(&rfm_segment(g)), Some(g.name()));
         }
+        assert_eq!(rfm_group_of("big-spenders"), None);
     }
 
     #[test]

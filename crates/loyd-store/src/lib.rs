@@ -297,8 +297,6 @@ dispatch! {
     /// Buyers per month (identified customers with a purchase), of the stores given
     /// (`None`: all).
     pub async fn month_buyers(&self, months: Vec<String>, stores: Option<Vec<String>>) -> Result<Vec<MonthBuyers>, StoreError>;
-    /// Each store's buyers by how often they bought over whole months, then all the
-    /// stores together (store empty).
     /// Each internal credit account's statement over `[from, until)` (of one currency).
     pub async fn credit_statements(&self, from: Timestamp, until: Timestamp, currency: Option<String>) -> Result<Vec<CreditStatement>, StoreError>;
     /// Transactions of a period, oldest first: sales, the till's other operations, and
@@ -314,6 +312,8 @@ dispatch! {
     pub async fn segment_history(&self, segment: Option<String>, from: String) -> Result<Vec<SegmentDay>, StoreError>;
     /// Members of a segment after customer id `after`, with when they joined.
     pub async fn segment_members(&self, segment: String, after: i64, limit: u32) -> Result<Vec<(Customer, Timestamp)>, StoreError>;
+    /// Each store's buyers by how often they bought over whole months, then all the
+    /// stores together (store empty).
     pub async fn store_regulars(&self, from_month: String, to_month: String, stores: Option<Vec<String>>) -> Result<Vec<StoreRegulars>, StoreError>;
     /// The control group and the treated customers of a campaign (those who joined by
     /// `to`), with their purchases in the months `from_month` to `to_month`, each
@@ -690,7 +690,6 @@ impl Store {
         on_backend!(self, b => b.burn_inactive(program, limit, now).await)
     }
 
-    /// Runs the fraud rules of the program in force over what came since the last run.
     /// One batch of the segments job: see `shared/segments.rs`.
     pub async fn segments_batch(&self, limit: u32) -> Result<usize, StoreError> {
         let now = self.now();
@@ -736,6 +735,7 @@ impl Store {
         }
     }
 
+    /// Runs the fraud rules of the program in force over what came since the last run.
     pub async fn detect_fraud(&self, limit: u32) -> Result<usize, StoreError> {
         let now = self.now();
         let rules = self.program().await?.fraud.clone();

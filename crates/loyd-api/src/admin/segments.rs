@@ -83,7 +83,7 @@ pub async fn segments(State(state): State<AppState>) -> Result<Json<SegmentsOut>
 
 /// Checks that `id` names a program segment the job lists, or an RFM group.
 pub(crate) async fn listed_segment(state: &AppState, id: &str) -> Result<(), ApiError> {
-    if let Some(group) = id.strip_prefix("rfm:") {
+    if let Some(group) = loyd_domain::segments::rfm_group_of(id) {
         return match Group::parse(group) {
             Some(_) => Ok(()),
             None => {

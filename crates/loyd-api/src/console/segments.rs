@@ -68,12 +68,17 @@ fn share(lang: Lang, part: i64, whole: i64) -> String {
     lang.number(&format!("{}.{}", tenths / 10, tenths % 10)) + " %"
 }
 
+/// A segment's name on the page: an RFM group's in the page's language, a program
+/// segment's id.
+fn label(lang: Lang, id: &str) -> String {
+    match loyd_domain::segments::rfm_group_of(id) {
+        Some(g) => lang.words().get(&format!("segments.rfm.{g}")).to_owned(),
+        None => id.to_owned(),
+    }
+}
+
 fn row(lang: Lang, s: SegmentOut, scored: i64) -> Row {
-    let t = lang.words();
-    let label = match s.id.strip_prefix("rfm:") {
-        Some(g) => t.get(&format!("segments.rfm.{g}")).to_owned(),
-        None => s.id.clone(),
-    };
+    let label = label(lang, &s.id);
     let n = s.members.unwrap_or(0);
     Row {
         link: format!("/admin/segments/{}", url_escape(&s.id)),
@@ -280,10 +285,7 @@ pub async fn segment(State(state): State<AppState>, headers: HeaderMap, Path(id)
         .as_ref()
         .and_then(|p| p.segments.iter().find(|s| s.id.as_str() == id).map(|s| s.condition.source().to_owned()))
         .unwrap_or_default();
-    let label = match id.strip_prefix("rfm:") {
-        Some(g) => t.get(&format!("segments.rfm.{g}")).to_owned(),
-        None => id.clone(),
-    };
+    let label = label(lang, &id);
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let view = SegmentPage {
         f: Frame::new(lang),

@@ -151,8 +151,9 @@ pub(crate) async fn add_return(c: &mut Conn, store: &StoreContext, cancelled: Op
         let row = sqlx::query("SELECT response, customer_id, at FROM receipts WHERE id = $1").bind(s.id).fetch_one(&mut *c).await?;
         let response: String = row.try_get("response")?;
         let mut contents = Contents::default();
-        let sold = Receipt { store: store.id.as_str(), currency: store.currency.as_str(), customer: row.try_get("customer_id")?, net: s.total - s.discount, at: row.try_get("at")? };
-        let at_day = local_day(from_micros(row.try_get("at")?), &tz);
+        let at: i64 = row.try_get("at")?;
+        let sold = Receipt { store: store.id.as_str(), currency: store.currency.as_str(), customer: row.try_get("customer_id")?, net: s.total - s.discount, at };
+        let at_day = local_day(from_micros(at), &tz);
         contents.add(&day, &at_day, &sold, &response, -1)?;
         lines = contents.lines.values().sum();
         contents.write(c, false).await?;
@@ -543,13 +544,14 @@ impl Backend {
                     let tz = zones.of(&store, r.try_get("timezone")?);
                     let currency: Option<String> = r.try_get("currency")?;
                     let response: String = r.try_get("response")?;
-                    let day = local_day(from_micros(r.try_get("at")?), &tz);
+                    let at: i64 = r.try_get("at")?;
+                    let day = local_day(from_micros(at), &tz);
                     let receipt = Receipt {
                         store: &store,
                         currency: currency.as_deref().unwrap_or(""),
                         customer: r.try_get("customer_id")?,
                         net: r.try_get("net")?,
-                        at: r.try_get("at")?,
+                        at,
                     };
                     contents.add(&day, &day, &receipt, &response, 1)?;
                 }

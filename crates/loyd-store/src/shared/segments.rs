@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use loyd_domain::program::Program;
 use loyd_domain::receipt::{CustomerContext, StoreContext};
-use loyd_domain::segments::{Group, RfmBounds, rfm_segment};
+use loyd_domain::segments::{Group, Rfm, RfmBounds, reads_counters, rfm_segment};
 use loyd_domain::time::{Timestamp, from_micros, to_micros};
 use sqlx::Row;
 
@@ -64,22 +64,16 @@ async fn context_of(
 
 /// Whether any segment a job lists reads counters or tiers (then each customer's
 /// counters are read: one query per customer).
-fn reads_counters(program: &Program) -> bool {
-    program.segments.iter().filter(|s| s.condition.job_evaluable()).any(|s| {
-        let src = s.condition.source();
-        loyd_domain::segments::mentions(src, "counters") || loyd_domain::segments::mentions(src, "tier")
-    })
+fn any_reads_counters(program: &Program) -> bool {
+    program.segments.iter().filter(|s| s.condition.job_evaluable()).any(|s| reads_counters(s.condition.source()))
 }
 
-/// The RFM group of `customer` under `bounds` at `now`, and its scores.
-fn rfm_of(customer: &Customer, bounds: Option<&RfmBounds>, now: Timestamp) -> (Option<String>, Option<String>) {
+/// The RFM scores of `customer` under `bounds` at `now`; `None` without purchases.
+fn rfm_of(customer: &Customer, bounds: Option<&RfmBounds>, now: Timestamp) -> Option<Rfm> {
     let f = &customer.facts;
     match (bounds, f.days_since_purchase(now)) {
-        (Some(b), Some(days)) if f.purchases > 0 && customer.merged_into.is_none() => {
-            let s = b.score(days, f.purchases, f.spent);
-            (Some(s.group().name().to_owned()), Some(s.code()))
-        }
-        _ => (None, None),
+        (Some(b), Some(days)) if f.purchases > 0 && customer.merged_into.is_none() => Some(b.score(days, f.purchases, f.spent)),
+        _ => None,
     }
 }
 
@@ -171,8 +165,7 @@ impl Backend {
         now: Timestamp,
     ) -> Result<(i64, Vec<Customer>), StoreError> {
         let mut c = self.reader().await?;
-        let src = condition.source();
-        let counters = loyd_domain::segments::mentions(src, "counters") || loyd_domain::segments::mentions(src, "tier");
+        let counters = reads_counters(condition.source());
         let mut after = 0i64;
         let (mut count, mut first) = (0i64, Vec::new());
         loop {
@@ -239,19 +232,20 @@ async fn segments_batch(c: &mut Conn, program: &Program, store: &StoreContext, r
     let customers: Vec<Customer> = rows.iter().map(|r| customer_from(r, ring)).collect::<Result<_, _>>()?;
     let day = store_day(now, store);
     if let (Some(first), Some(last)) = (customers.first(), customers.last()) {
-        let counters = reads_counters(program);
+        let counters = any_reads_counters(program);
         let mut want: BTreeSet<(String, i64)> = BTreeSet::new();
         let mut scores = Vec::new();
         for mut customer in customers.iter().cloned() {
-            let (rfm, score) = rfm_of(&customer, bounds.as_ref(), now);
+            let scored = rfm_of(&customer, bounds.as_ref(), now);
+            let (rfm, score) = (scored.map(|s| s.group().name().to_owned()), scored.map(|s| s.code()));
             if (&rfm, &score) != (&customer.facts.rfm, &customer.facts.rfm_score) {
                 scores.push((customer.id, rfm.clone(), score.clone()));
             }
             if customer.merged_into.is_some() {
                 continue;
             }
-            if let Some(g) = &rfm {
-                want.insert((format!("rfm:{g}"), customer.id));
+            if let Some(s) = scored {
+                want.insert((rfm_segment(s.group()), customer.id));
             }
             (customer.facts.rfm, customer.facts.rfm_score) = (rfm, score);
             let ctx = context_of(c, &customer, program, store, counters, now).await?;

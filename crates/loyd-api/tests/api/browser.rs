@@ -461,6 +461,8 @@ both_backends! {
         let b = Browser::signed_in_at(&app, "ada", "admin", &[], 360).await;
         let customer = format!("/admin/customers/c_{id}");
         let statement = format!("/admin/customers/c_{id}/statement?currency=bonus");
+        let sold = app.db().texts("SELECT CAST(id AS TEXT) FROM receipts WHERE receipt_id = 'p-phone'").await;
+        let sold = format!("/admin/receipts/{}", sold[0]);
         let pages = [
             ("/admin", "h1", "dashboard"),
             ("/admin/program", "h1", "program"),
@@ -476,6 +478,12 @@ both_backends! {
             ("/admin/failures", "h1", "failures"),
             ("/admin/fraud", ".alert .counted", "fraud"),
             ("/admin/reports/sales?period=all", "#report", "reports"),
+            ("/admin/reports/kpi", "#report", "reports-kpi"),
+            ("/admin/reports/transactions", "#report", "reports-transactions"),
+            ("/admin/reports/regulars", "#report", "reports-regulars"),
+            (sold.as_str(), "#receipt-title", "receipt"),
+            ("/admin/segments", "h1", "segments"),
+            ("/admin/segments/rfm:champions", "#segment-title", "segment"),
             ("/admin/audit", "h1", "audit"),
             ("/admin/jobs", "#jobs", "jobs"),
             ("/admin/stores", "h1", "stores"),

@@ -617,6 +617,97 @@ both_backends! {
         assert_eq!(figures_of(report_rows(&airport_only, "totals")[0], &columns)[2], "2");
     }
 
+    async fn buyers_kept_per_month_and_year_are_those_the_customers_months_give_through_purchases_and_cancellations(db: TestDb) {
+        use crate::helpers::{ADMIN_KEY, call};
+        let app = crate::helpers::spawn_with_program(db, toml::from_str(crate::fraud::FRAUD_PROGRAM).unwrap()).await;
+        crate::helpers::admin(&app).await;
+        let airport = app.terminal("riga-02").await;
+        let mut cards = Vec::new();
+        for k in 0..4 {
+            cards.push(app.customer_with_card(&format!("+3712000710{k}"), "LOY").await.1);
+        }
+        // November: customer k buys k + 1 times in the centre, the last also at the
+        // airport; one of the fourth's is cancelled before the job added it, one of the
+        // third's after.
+        for (k, card) in cards.iter().enumerate() {
+            for n in 0..=k {
+                assert_eq!(app.commit(&receipt(&format!("n{k}-{n}"), Some(card), &format!("{}.00", 10 + n))).await.0, 201);
+            }
+        }
+        assert_eq!(app.commit_as(&airport, &receipt("n-air", Some(&cards[3]), "7.50")).await.0, 201);
+        assert_eq!(app.pos_post("/v1/pos/receipts/n3-0/cancel", &json!({})).await.status(), 200);
+        app.store.run_job(Job::RollUp, "test".into()).await.unwrap();
+        assert_eq!(app.pos_post("/v1/pos/receipts/n2-1/cancel", &json!({})).await.status(), 200);
+        // December: the first buys once more, and one of the second's November
+        // purchases is cancelled.
+        app.clock.advance(jiff::SignedDuration::from_hours(24 * 10));
+        assert_eq!(app.commit(&receipt("d0", Some(&cards[0]), "5.00")).await.0, 201);
+        assert_eq!(app.pos_post("/v1/pos/receipts/n1-0/cancel", &json!({})).await.status(), 200);
+        app.store.run_job(Job::RollUp, "test".into()).await.unwrap();
+
+        // What is kept is what every customer's months and years give.
+        let kept = app
+            .db()
+            .texts(
+                "SELECT period || ' ' || store_id || ' ' || buyers || ' ' || once || ' ' || repeat || ' ' || regular || ' ' || receipts || ' ' || revenue || ' ' || regular_revenue \
+                 FROM period_buyers WHERE buyers > 0 ORDER BY period, store_id",
+            )
+            .await;
+        let of = |table: &str, period: &str| {
+            format!(
+                "SELECT {period} || ' ' || store_id || ' ' || COUNT(*) || ' ' || SUM(CASE WHEN receipts = 1 THEN 1 ELSE 0 END) || ' ' || \
+                 SUM(CASE WHEN receipts BETWEEN 2 AND 3 THEN 1 ELSE 0 END) || ' ' || SUM(CASE WHEN receipts >= 4 THEN 1 ELSE 0 END) || ' ' || \
+                 SUM(receipts) || ' ' || SUM(revenue) || ' ' || SUM(CASE WHEN receipts >= 4 THEN revenue ELSE 0 END) \
+                 FROM {table} WHERE receipts > 0 GROUP BY {period}, store_id ORDER BY {period}, store_id"
+            )
+        };
+        let mut given = app.db().texts(&of("customer_years", "year")).await;
+        given.extend(app.db().texts(&of("customer_months", "month")).await);
+        assert_eq!(kept, given);
+        // By hand: November in the centre, the first and second once (10.00, 11.00),
+        // the third twice (22.00), the fourth three times (36.00); with the airport's
+        // 7.50 the fourth is regular across stores; in the year the first bought twice.
+        assert!(kept.contains(&"2026-11 riga-01 4 2 2 0 7 7900 0".to_owned()), "{kept:?}");
+        assert!(kept.contains(&"2026-11  4 2 1 1 8 8650 4350".to_owned()), "{kept:?}");
+        assert!(kept.contains(&"2026 riga-01 4 1 3 0 8 8400 0".to_owned()), "{kept:?}");
+        assert_eq!(
+            app.db().texts("SELECT year || ' ' || CAST(SUM(receipts) AS TEXT) FROM customer_years GROUP BY year").await,
+            app.db().texts("SELECT substr(month, 1, 4) || ' ' || CAST(SUM(receipts) AS TEXT) FROM customer_months GROUP BY substr(month, 1, 4)").await
+        );
+
+        // The report reads a month or a year as kept, other months from the customers'
+        // months, some stores together from the customers' months too: the same figures.
+        let report = |q: &'static str| {
+            let app = &app;
+            async move {
+                let (status, body) = call(app, "GET", &format!("/v1/admin/reports/regulars?{q}"), ADMIN_KEY, None).await;
+                assert_eq!(status, 200, "{body}");
+                let columns = ["store", "currency", "buyers", "once", "repeat", "regular", "regular_share", "frequency", "revenue", "regular_revenue"];
+                let rows: Vec<Vec<String>> = report_rows(&body, "rows").into_iter().chain(report_rows(&body, "totals")).map(|r| figures_of(r, &columns)).collect();
+                rows
+            }
+        };
+        let november = report("from=2026-11-01&to=2026-11-30").await;
+        assert_eq!(november.last().unwrap()[..6], ["total", "EUR", "4", "2", "1", "1"]);
+        assert_eq!(report("from=2026-10-01&to=2026-11-30").await, november);
+        assert_eq!(report("from=2026-11-01&to=2026-11-30&store=riga-01,riga-02").await, november);
+        let year = report("from=2026-01-01&to=2026-12-31").await;
+        assert_eq!(report("from=2026-02-01&to=2026-12-31").await, year);
+        assert_eq!(report("from=2026-01-01&to=2026-12-07").await, year, "the year so far is the year");
+        assert_ne!(report("from=2026-01-01&to=2026-11-30").await, year, "not when December has purchases");
+        // The KPI's buyers: all stores and one store as kept, two from the months.
+        let buyers = |q: &'static str| {
+            let app = &app;
+            async move {
+                let (_, k) = call(app, "GET", &format!("/v1/admin/reports/kpi?from=2026-11-01&to=2026-12-31{q}"), ADMIN_KEY, None).await;
+                report_rows(&k, "rows").iter().map(|r| format!("{} {}", r["buyers"], r["frequency"])).collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(buyers("").await, ["4 \"2.00\"", "1 \"1.00\""]);
+        assert_eq!(buyers("&store=riga-01,riga-02").await, buyers("").await);
+        assert_eq!(buyers("&store=riga-02").await, ["1 \"1.00\"", "null null"]);
+    }
+
     async fn the_failure_log_downloads_as_a_report_of_the_period_and_a_store_manager_sees_their_stores_only(db: TestDb) {
         use crate::helpers::{ADMIN_KEY, call};
         let app = crate::helpers::spawn_with_program(db, toml::from_str(crate::fraud::FRAUD_PROGRAM).unwrap()).await;

@@ -192,7 +192,22 @@ pub(crate) async fn insert_customer(c: &mut Conn, ring: &Keyring, new: &NewCusto
     .await?
     .try_get("id")?;
     write_terms(c, ring, id, pii.name.as_deref()).await?;
+    count_joined(c, now, 1).await?;
     Ok(id)
+}
+
+/// Microseconds in a day: `member_days` keys days since 1970-01-01 in UTC.
+pub(crate) const DAY_MICROS: i64 = 86_400_000_000;
+
+/// Counts `n` customers registered at `now` in `member_days`, in the transaction that
+/// registers them.
+pub(crate) async fn count_joined(c: &mut Conn, now: Timestamp, n: i64) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO member_days (day, joined) VALUES ($1, $2) ON CONFLICT (day) DO UPDATE SET joined = member_days.joined + excluded.joined")
+        .bind(to_micros(now).div_euclid(DAY_MICROS))
+        .bind(n)
+        .execute(&mut *c)
+        .await?;
+    Ok(())
 }
 
 pub(crate) async fn apply_patch(c: &mut Conn, ring: &Keyring, id: i64, patch: &CustomerPatch, now: Timestamp) -> Result<(Customer, Customer), StoreError> {

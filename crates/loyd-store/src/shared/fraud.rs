@@ -29,7 +29,7 @@ use loyd_domain::time::{Timestamp, from_micros, to_micros};
 use rust_decimal::Decimal;
 use sqlx::Row;
 
-use super::rollups::{Key, add_rows, cursor, move_cursor};
+use super::rollups::{add_rows, cursor, move_cursor};
 use super::{Backend, Conn, rows};
 use crate::error::StoreError;
 use crate::{FraudAlert, FraudDecision, FraudEvidence, FraudFilter};
@@ -320,7 +320,7 @@ async fn check_receipts(c: &mut Conn, rules: &FraudRules, sales: &[Sale], found:
         }
     }
     let touched: BTreeSet<String> = days.keys().map(|(d, _)| d.clone()).collect();
-    let rows = days.into_iter().map(|((d, a), v)| (vec![Key::Text(d), Key::Text(a)], v.to_vec())).collect();
+    let rows = days.into_iter().map(|((d, a), v)| (vec![d, a], v.to_vec())).collect();
     add_rows(c, "fraud_days", &["day", "actor"], &["receipts", "redemptions", "manual"], rows).await?;
     if rules.peer_min == 0 {
         return Ok(());

@@ -144,6 +144,10 @@ async fn import_batch(
         terms.extend(pii.name.as_deref().map(|n| ring.name_terms(n)).unwrap_or_default().into_iter().map(|t| (t, id)));
         out.push(ImportOutcome { line: row.line, result: Ok(id) });
     }
+    let joined = out.iter().filter(|o| o.result.is_ok()).count();
+    if joined > 0 {
+        super::customers::count_joined(c, now, i64::try_from(joined).unwrap_or(i64::MAX)).await?;
+    }
     for chunk in terms.chunks(5000) {
         let mut qb = QueryBuilder::<Db>::new("INSERT INTO customer_terms (term, customer_id) ");
         qb.push_values(chunk, |mut b, (t, id)| {

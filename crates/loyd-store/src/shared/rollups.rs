@@ -34,30 +34,17 @@ use sqlx::Row;
 use super::{Backend, Conn, PG};
 use crate::error::StoreError;
 
-/// A key column's value in an aggregate's row.
-pub(super) enum Key {
-    Text(String),
-    Id(i64),
-}
-
-fn text(s: &str) -> Key {
-    Key::Text(s.to_owned())
-}
-
 /// Adds `rows` (each its key columns' values, then its amounts) to `table`: a new key
 /// is inserted, an existing one gets each amount added to its column — many rows per
 /// statement. Keys must be distinct within `rows`.
-pub(super) async fn add_rows(c: &mut Conn, table: &str, keys: &[&str], amounts: &[&str], rows: Vec<(Vec<Key>, Vec<i64>)>) -> Result<(), StoreError> {
+pub(super) async fn add_rows(c: &mut Conn, table: &str, keys: &[&str], amounts: &[&str], rows: Vec<(Vec<String>, Vec<i64>)>) -> Result<(), StoreError> {
     let per_row = keys.len() + amounts.len();
     let set: Vec<String> = amounts.iter().map(|a| format!("{a} = {table}.{a} + excluded.{a}")).collect();
     for chunk in rows.chunks((8000 / per_row).max(1)) {
         let mut qb = sqlx::QueryBuilder::<super::Db>::new(format!("INSERT INTO {table} ({}, {}) ", keys.join(", "), amounts.join(", ")));
         qb.push_values(chunk, |mut b, (k, v)| {
             for key in k {
-                match key {
-                    Key::Text(s) => b.push_bind(s.clone()),
-                    Key::Id(i) => b.push_bind(*i),
-                };
+                b.push_bind(key.clone());
             }
             for x in v {
                 b.push_bind(*x);
@@ -162,7 +149,7 @@ pub(crate) async fn add_return(c: &mut Conn, store: &StoreContext, cancelled: Op
     values.push(-lines);
     let mut columns = SALES.to_vec();
     columns.push("lines");
-    add_rows(c, "day_sales", &["day", "store_id"], &columns, vec![(vec![text(&day), text(store.id.as_str())], values)]).await
+    add_rows(c, "day_sales", &["day", "store_id"], &columns, vec![(vec![day, store.id.to_string()], values)]).await
 }
 
 /// What one campaign gave at receipts, in one currency: receipts, their revenue,
@@ -234,8 +221,9 @@ struct Receipt<'a> {
 }
 
 /// What receipts held, summed for one transaction: their lines per store and day, what
-/// campaigns gave (`day_campaigns`), each identified customer's purchases per month,
-/// in each store and in all (`customer_months`, store `''`), and the groups customers
+/// campaigns gave (`day_campaigns`), each identified customer's purchases per month and
+/// year, in each store and in all (`customer_months`, `customer_years`, store `''`),
+/// with what they change in the buyers of each (`period_buyers`), and the groups customers
 /// joined in campaigns with a control group (`campaign_members`), and each customer's
 /// purchases on their row (`customers.purchases` …).
 #[derive(Default)]
@@ -244,7 +232,9 @@ struct Contents {
     customers: BTreeMap<i64, [i64; 4]>,
     lines: BTreeMap<(String, String), i64>,
     campaigns: BTreeMap<(String, String, String, String), Vec<i64>>,
-    months: BTreeMap<(String, String, i64), Vec<i64>>,
+    /// (month, store, customer) → purchases, revenue; the same per year.
+    months: BTreeMap<(String, String, i64), [i64; 2]>,
+    years: BTreeMap<(String, String, i64), [i64; 2]>,
     /// (campaign, customer) → (held out, local day), the first receipt's.
     members: BTreeMap<(String, i64), (bool, String)>,
 }
@@ -297,9 +287,12 @@ impl Contents {
                 facts[2] = if facts[2] == 0 { r.at } else { facts[2].min(r.at) };
                 facts[3] = facts[3].max(r.at);
             }
-            let month = at_day[..7].to_owned();
             for store in [r.store, ""] {
-                add_into(&mut self.months, (month.clone(), store.to_owned(), customer), &[sign, sign * r.net]);
+                for (periods, period) in [(&mut self.months, &at_day[..7]), (&mut self.years, &at_day[..4])] {
+                    let row = periods.entry((period.to_owned(), store.to_owned(), customer)).or_default();
+                    row[0] += sign;
+                    row[1] += sign * r.net;
+                }
             }
         }
         Ok(())
@@ -309,13 +302,16 @@ impl Contents {
     /// with its day's other figures).
     async fn write(self, c: &mut Conn, with_lines: bool) -> Result<(), StoreError> {
         if with_lines {
-            let rows = self.lines.into_iter().map(|((d, s), n)| (vec![Key::Text(d), Key::Text(s)], vec![n])).collect();
+            let rows = self.lines.into_iter().map(|((d, s), n)| (vec![d, s], vec![n])).collect();
             add_rows(c, "day_sales", &["day", "store_id"], &["lines"], rows).await?;
         }
-        let rows = self.campaigns.into_iter().map(|((d, s, k, cur), v)| (vec![Key::Text(d), Key::Text(s), Key::Text(k), Key::Text(cur)], v)).collect();
+        let rows = self.campaigns.into_iter().map(|((d, s, k, cur), v)| (vec![d, s, k, cur], v)).collect();
         add_rows(c, "day_campaigns", &["day", "store_id", "campaign", "currency"], &CAMPAIGNS, rows).await?;
-        let rows = self.months.into_iter().map(|((m, s, id), v)| (vec![Key::Text(m), Key::Text(s), Key::Id(id)], v)).collect();
-        add_rows(c, "customer_months", &["month", "store_id", "customer_id"], &["receipts", "revenue"], rows).await?;
+        let mut buyers = BTreeMap::new();
+        add_purchases(c, "customer_months", "month", self.months, &mut buyers).await?;
+        add_purchases(c, "customer_years", "year", self.years, &mut buyers).await?;
+        let rows = buyers.into_iter().map(|((p, s), v)| (vec![p, s], v.to_vec())).collect();
+        add_rows(c, "period_buyers", &["period", "store_id"], &BUYERS, rows).await?;
         write_customers(c, self.customers).await?;
         let members: Vec<_> = self.members.into_iter().collect();
         for chunk in members.chunks(2000) {
@@ -328,6 +324,58 @@ impl Contents {
         }
         Ok(())
     }
+}
+
+/// The amounts of `period_buyers`, in the order of [`standing`].
+const BUYERS: [&str; 7] = ["buyers", "once", "repeat", "regular", "receipts", "revenue", "regular_revenue"];
+
+/// From how many purchases in a period a buyer is a repeat buyer, and a regular one.
+const REPEAT_FROM: i64 = 2;
+const REGULAR_FROM: i64 = 4;
+
+/// What a customer with `n` purchases paying `revenue` in a period adds to the
+/// period's buyers (`BUYERS`): nothing without a purchase.
+fn standing(n: i64, revenue: i64) -> [i64; 7] {
+    if n <= 0 {
+        return [0; 7];
+    }
+    let regular = n >= REGULAR_FROM;
+    [1, i64::from(n < REPEAT_FROM), i64::from((REPEAT_FROM..REGULAR_FROM).contains(&n)), i64::from(regular), n, revenue, if regular { revenue } else { 0 }]
+}
+
+/// Adds purchases to customers' periods: `rows` of (period, store, customer) →
+/// purchases, revenue into `table`, whose period column is `period`; and to `buyers`
+/// what that changes in each period's buyers — the customer's standing before taken
+/// off, after added — from the rows as the statement leaves them.
+async fn add_purchases(
+    c: &mut Conn,
+    table: &str,
+    period: &str,
+    rows: BTreeMap<(String, String, i64), [i64; 2]>,
+    buyers: &mut BTreeMap<(String, String), [i64; 7]>,
+) -> Result<(), StoreError> {
+    let rows: Vec<_> = rows.into_iter().collect();
+    for chunk in rows.chunks(1000) {
+        let mut qb = sqlx::QueryBuilder::<super::Db>::new(format!("INSERT INTO {table} ({period}, store_id, customer_id, receipts, revenue) "));
+        qb.push_values(chunk, |mut b, ((p, s, id), v)| {
+            b.push_bind(p.clone()).push_bind(s.clone()).push_bind(*id).push_bind(v[0]).push_bind(v[1]);
+        });
+        qb.push(format_args!(
+            " ON CONFLICT ({period}, store_id, customer_id) DO UPDATE SET receipts = {table}.receipts + excluded.receipts, \
+             revenue = {table}.revenue + excluded.revenue RETURNING {period} AS period, store_id, customer_id, receipts, revenue"
+        ));
+        for r in qb.build().fetch_all(&mut *c).await? {
+            let key: (String, String, i64) = (r.try_get("period")?, r.try_get("store_id")?, r.try_get("customer_id")?);
+            let (n, revenue): (i64, i64) = (r.try_get("receipts")?, r.try_get("revenue")?);
+            let added = chunk.binary_search_by(|(k, _)| k.cmp(&key)).map(|i| chunk[i].1).map_err(|_| super::rows::corrupt(format!("{table} returned a row not written")))?;
+            let (before, after) = (standing(n - added[0], revenue - added[1]), standing(n, revenue));
+            let total = buyers.entry((key.0, key.1)).or_default();
+            for ((t, b), a) in total.iter_mut().zip(before).zip(after) {
+                *t += a - b;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Adds purchases to customers' rows: `facts` per customer are purchases, spent, first
@@ -497,7 +545,7 @@ impl Backend {
                     add_into(&mut days, (day, store), &f.values());
                 }
                 let rows_added = rows.len();
-                let days = days.into_iter().map(|((d, s), v)| (vec![Key::Text(d), Key::Text(s)], v)).collect();
+                let days = days.into_iter().map(|((d, s), v)| (vec![d, s], v)).collect();
                 add_rows(c, "day_sales", &["day", "store_id"], &SALES, days).await?;
                 for id in backlog {
                     sqlx::query("DELETE FROM rollup_backlog WHERE receipt_ref = $1").bind(id).execute(&mut *c).await?;
@@ -618,7 +666,7 @@ impl Backend {
                 }
                 let days = days
                     .into_iter()
-                    .map(|((d, st, a, code, h, se), v)| (vec![Key::Text(d), Key::Text(st), Key::Text(a), Key::Text(code), Key::Text(h), Key::Text(se)], v))
+                    .map(|((d, st, a, code, h, se), v)| (vec![d, st, a, code, h, se], v))
                     .collect();
                 add_rows(c, "day_flows", &["day", "store_id", "asset", "code", "holder_kind", "series"], &FLOWS, days).await?;
                 move_cursor(c, "transfers", end).await?;
@@ -821,75 +869,65 @@ impl Backend {
 
     pub async fn store_regulars(&self, from_month: String, to_month: String, stores: Option<Vec<String>>) -> Result<Vec<crate::StoreRegulars>, StoreError> {
         let mut c = self.reader().await?;
-        let mut out = Vec::new();
-        // Each store apart, then all of them together (all stores: their own rows).
-        for together in [false, true] {
-            let key = if together { "''" } else { "store_id" };
-            let mut qb = sqlx::QueryBuilder::<super::Db>::new(format!(
-                "SELECT s AS store_id, COUNT(*) AS buyers, \
-                 CAST(SUM(CASE WHEN n = 1 THEN 1 ELSE 0 END) AS BIGINT) AS once, \
-                 CAST(SUM(CASE WHEN n BETWEEN 2 AND 3 THEN 1 ELSE 0 END) AS BIGINT) AS repeat, \
-                 CAST(SUM(CASE WHEN n >= 4 THEN 1 ELSE 0 END) AS BIGINT) AS regular, \
-                 CAST(SUM(n) AS BIGINT) AS receipts, CAST(SUM(rev) AS BIGINT) AS revenue, \
-                 CAST(SUM(CASE WHEN n >= 4 THEN rev ELSE 0 END) AS BIGINT) AS regular_revenue \
-                 FROM (SELECT {key} AS s, customer_id, SUM(receipts) AS n, SUM(revenue) AS rev FROM customer_months \
-                 WHERE month >= "
-            ));
-            qb.push_bind(from_month.clone()).push(" AND month <= ").push_bind(to_month.clone());
-            match (&stores, together) {
-                (None, true) => {
-                    qb.push(" AND store_id = ''");
-                }
-                (None, false) => {
-                    qb.push(" AND store_id <> ''");
-                }
-                (Some(list), _) => {
-                    if !super::rows::push_in(&mut qb, "store_id", list) {
-                        return Ok(Vec::new());
-                    }
-                }
-            }
-            // PostgreSQL groups by no constant: the stores together group by customer.
-            let inner = if together { "customer_id" } else { "store_id, customer_id" };
-            qb.push(format_args!(" GROUP BY {inner}) x WHERE n > 0 GROUP BY s ORDER BY s"));
-            for r in qb.build().fetch_all(&mut *c).await? {
-                out.push(crate::StoreRegulars {
-                    store: r.try_get("store_id")?,
-                    buyers: r.try_get("buyers")?,
-                    once: r.try_get("once")?,
-                    repeat: r.try_get("repeat")?,
-                    regular: r.try_get("regular")?,
-                    receipts: r.try_get("receipts")?,
-                    revenue: r.try_get("revenue")?,
-                    regular_revenue: r.try_get("regular_revenue")?,
-                });
-            }
+        let Some(period) = one_period(&mut c, &from_month, &to_month).await? else {
+            return regulars_over(&mut c, &from_month, &to_month, &stores).await;
+        };
+        // One month or year: its buyers as kept, each store's and all stores'.
+        let mut qb = sqlx::QueryBuilder::<super::Db>::new(format!("SELECT store_id, {} FROM period_buyers WHERE period = ", BUYERS.join(", ")));
+        qb.push_bind(period);
+        if let Some(list) = &stores
+            && !super::rows::push_in(&mut qb, "store_id", list)
+        {
+            return Ok(Vec::new());
         }
+        qb.push(" AND buyers > 0 ORDER BY store_id");
+        let mut out: Vec<crate::StoreRegulars> = qb.build().fetch_all(&mut *c).await?.iter().map(regulars_of).collect::<Result<_, _>>()?;
+        // All stores together come first in the order; they go last.
+        let mut together: Vec<_> = out.iter().filter(|r| r.store.is_empty()).cloned().collect();
+        out.retain(|r| !r.store.is_empty());
+        match stores {
+            None => {}
+            // One store: its customers together are its own.
+            Some(list) if list.len() == 1 => together = out.iter().map(|r| crate::StoreRegulars { store: String::new(), ..r.clone() }).collect(),
+            // Some stores: a customer who bought in two counts once, which only their
+            // customers' rows tell.
+            Some(list) => together = regulars_over(&mut c, &from_month, &to_month, &Some(list)).await?.into_iter().filter(|r| r.store.is_empty()).collect(),
+        }
+        out.extend(together);
         Ok(out)
     }
 
     pub async fn month_buyers(&self, months: Vec<String>, stores: Option<Vec<String>>) -> Result<Vec<crate::MonthBuyers>, StoreError> {
         let mut c = self.reader().await?;
-        // All stores: their own rows, one per customer; some stores: a customer who
-        // bought in two of them counts once.
-        let mut qb = sqlx::QueryBuilder::<super::Db>::new(
-            "SELECT month, COUNT(DISTINCT customer_id) AS buyers, CAST(SUM(receipts) AS BIGINT) AS receipts, \
-             CAST(SUM(revenue) AS BIGINT) AS revenue FROM customer_months WHERE receipts > 0",
-        );
-        if !super::rows::push_in(&mut qb, "month", &months) {
-            return Ok(Vec::new());
-        }
-        match &stores {
-            None => {
-                qb.push(" AND store_id = ''");
-            }
-            Some(stores) => {
-                if !super::rows::push_in(&mut qb, "store_id", stores) {
+        // All stores or one: the buyers as kept; some stores: a customer who bought in
+        // two of them counts once, which only the customers' months tell.
+        let kept = match &stores {
+            None => Some(String::new()),
+            Some(list) if list.len() == 1 => Some(list[0].clone()),
+            Some(_) => None,
+        };
+        let mut qb = match &kept {
+            Some(store) => {
+                let mut qb = sqlx::QueryBuilder::<super::Db>::new("SELECT period AS month, buyers, receipts, revenue FROM period_buyers WHERE store_id = ");
+                qb.push_bind(store.clone());
+                if !super::rows::push_in(&mut qb, "period", &months) {
                     return Ok(Vec::new());
                 }
+                qb.push(" AND buyers > 0 ORDER BY period");
+                qb
             }
-        }
-        qb.push(" GROUP BY month ORDER BY month");
+            None => {
+                let mut qb = sqlx::QueryBuilder::<super::Db>::new(
+                    "SELECT month, COUNT(DISTINCT customer_id) AS buyers, CAST(SUM(receipts) AS BIGINT) AS receipts, \
+                     CAST(SUM(revenue) AS BIGINT) AS revenue FROM customer_months WHERE receipts > 0",
+                );
+                if !super::rows::push_in(&mut qb, "month", &months) || !super::rows::push_in(&mut qb, "store_id", stores.as_deref().unwrap_or_default()) {
+                    return Ok(Vec::new());
+                }
+                qb.push(" GROUP BY month ORDER BY month");
+                qb
+            }
+        };
         qb.build()
             .fetch_all(&mut *c)
             .await?
@@ -950,16 +988,105 @@ impl Backend {
     }
 
     pub async fn members_before(&self, bounds: Vec<Timestamp>) -> Result<Vec<i64>, StoreError> {
+        use super::customers::DAY_MICROS;
         let mut c = self.reader().await?;
+        // The days before each bound's day as kept, then that day's own registrations
+        // before the bound: a few rows however many customers there are.
+        let days: Vec<(i64, i64)> = sqlx::query("SELECT day, joined FROM member_days ORDER BY day")
+            .fetch_all(&mut *c)
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get("day")?, r.try_get("joined")?)))
+            .collect::<Result<_, StoreError>>()?;
         let mut out = Vec::with_capacity(bounds.len());
         for b in bounds {
-            let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM customers WHERE created_at < $1")
-                .bind(loyd_domain::time::to_micros(b))
+            let at = loyd_domain::time::to_micros(b);
+            let day = at.div_euclid(DAY_MICROS);
+            let before: i64 = days.iter().take_while(|(d, _)| *d < day).map(|(_, n)| n).sum();
+            let that_day: i64 = sqlx::query("SELECT COUNT(*) AS n FROM customers WHERE created_at >= $1 AND created_at < $2")
+                .bind(day * DAY_MICROS)
+                .bind(at)
                 .fetch_one(&mut *c)
                 .await?
                 .try_get("n")?;
-            out.push(n);
+            out.push(before + that_day);
         }
         Ok(out)
     }
+}
+
+/// The month or year whose buyers `period_buyers` keeps that is exactly the months
+/// `from`..=`to` (`YYYY-MM`): one month, or a year's January to December — or to a
+/// month after which that year has no purchases yet.
+async fn one_period(c: &mut Conn, from: &str, to: &str) -> Result<Option<String>, StoreError> {
+    if from == to {
+        return Ok(Some(from.to_owned()));
+    }
+    let year = &from[..from.len().min(4)];
+    if !from.ends_with("-01") || !to.starts_with(year) {
+        return Ok(None);
+    }
+    let later: i64 = sqlx::query("SELECT COUNT(*) AS n FROM period_buyers WHERE period > $1 AND period <= $2 AND buyers > 0")
+        .bind(to)
+        .bind(format!("{year}-12"))
+        .fetch_one(&mut *c)
+        .await?
+        .try_get("n")?;
+    Ok((later == 0).then(|| year.to_owned()))
+}
+
+/// Each store's buyers over the months `from`..=`to` by how many purchases they made,
+/// then the stores together (store `''`, a customer counted once), summed from every
+/// customer's months: for periods `period_buyers` does not keep.
+async fn regulars_over(c: &mut Conn, from: &str, to: &str, stores: &Option<Vec<String>>) -> Result<Vec<crate::StoreRegulars>, StoreError> {
+    let mut out = Vec::new();
+    for together in [false, true] {
+        let key = if together { "''" } else { "store_id" };
+        let mut qb = sqlx::QueryBuilder::<super::Db>::new(format!(
+            "SELECT s AS store_id, COUNT(*) AS buyers, \
+             CAST(SUM(CASE WHEN n < {REPEAT_FROM} THEN 1 ELSE 0 END) AS BIGINT) AS once, \
+             CAST(SUM(CASE WHEN n >= {REPEAT_FROM} AND n < {REGULAR_FROM} THEN 1 ELSE 0 END) AS BIGINT) AS repeat, \
+             CAST(SUM(CASE WHEN n >= {REGULAR_FROM} THEN 1 ELSE 0 END) AS BIGINT) AS regular, \
+             CAST(SUM(n) AS BIGINT) AS receipts, CAST(SUM(rev) AS BIGINT) AS revenue, \
+             CAST(SUM(CASE WHEN n >= {REGULAR_FROM} THEN rev ELSE 0 END) AS BIGINT) AS regular_revenue \
+             FROM (SELECT {key} AS s, customer_id, SUM(receipts) AS n, SUM(revenue) AS rev FROM customer_months \
+             WHERE month >= "
+        ));
+        qb.push_bind(from.to_owned()).push(" AND month <= ").push_bind(to.to_owned());
+        match (stores, together) {
+            (None, true) => {
+                qb.push(" AND store_id = ''");
+            }
+            (None, false) => {
+                qb.push(" AND store_id <> ''");
+            }
+            (Some(list), _) => {
+                if !super::rows::push_in(&mut qb, "store_id", list) {
+                    return Ok(Vec::new());
+                }
+            }
+        }
+        // PostgreSQL groups by no constant: the stores together group by customer.
+        let inner = if together { "customer_id" } else { "store_id, customer_id" };
+        qb.push(format_args!(" GROUP BY {inner}) x WHERE n > 0 GROUP BY s ORDER BY s"));
+        for r in qb.build().fetch_all(&mut *c).await? {
+            out.push(regulars_of(&r)?);
+        }
+    }
+    Ok(out)
+}
+
+/// A store's buyers by how often they bought, from a row with the columns of
+/// `period_buyers` and the store's id.
+fn regulars_of(r: &<super::Db as sqlx::Database>::Row) -> Result<crate::StoreRegulars, StoreError> {
+    Ok(crate::StoreRegulars {
+        store: r.try_get("store_id")?,
+        buyers: r.try_get("buyers")?,
+        once: r.try_get("once")?,
+        repeat: r.try_get("repeat")?,
+        regular: r.try_get("regular")?,
+        receipts: r.try_get("receipts")?,
+        revenue: r.try_get("revenue")?,
+        regular_revenue: r.try_get("regular_revenue")?,
+    })
 }

@@ -29,7 +29,7 @@ use crate::error::StoreError;
 use crate::{Customer, SegmentCount, SegmentDay, SegmentPass};
 use super::{Backend, Conn, PG};
 use super::customers::customer_from;
-use super::rollups::{Key, add_rows};
+use super::rollups::add_rows;
 
 /// How long after a pass ends the next one starts by itself.
 const PASS_EVERY: i64 = 3_600;
@@ -281,7 +281,7 @@ async fn segments_batch(c: &mut Conn, program: &Program, store: &StoreContext, r
             sqlx::query("DELETE FROM segment_members WHERE segment = $1 AND customer_id = $2").bind(s.clone()).bind(*id).execute(&mut *c).await?;
             moves.entry(s.clone()).or_default()[1] += 1;
         }
-        let rows = moves.into_iter().map(|(s, [j, d])| (vec![Key::Text(day.clone()), Key::Text(s)], vec![j, d])).collect();
+        let rows = moves.into_iter().map(|(s, [j, d])| (vec![day.clone(), s], vec![j, d])).collect();
         add_rows(c, "segment_history", &["day", "segment"], &["joined", "departed"], rows).await?;
         next = last.id;
     }

@@ -127,14 +127,14 @@ both_backends! {
         assert_eq!(after["purchases"], 2, "added once however often the job runs: {after}");
         assert_eq!(after["first_purchase_at"].as_str().unwrap().parse::<jiff::Timestamp>().unwrap(), first);
         assert_eq!(after["last_purchase_at"].as_str().unwrap().parse::<jiff::Timestamp>().unwrap(), last);
-        let spent = app.db().texts(&format!("SELECT CAST(spent AS TEXT) FROM customers WHERE id = {id}")).await;
+        let spent = app.db().texts(&format!("SELECT CAST(spent AS TEXT) FROM customer_facts WHERE customer_id = {id}")).await;
         assert_eq!(spent, ["2000"]);
 
         // A cancellation takes its purchase off at once, in its own transaction.
         assert_eq!(app.pos_post("/v1/pos/receipts/a-2/cancel", &json!({})).await.status(), 200);
         let cancelled = get(&app, &format!("/v1/admin/customers/c_{id}")).await;
         assert_eq!(cancelled["purchases"], 1, "{cancelled}");
-        assert_eq!(app.db().texts(&format!("SELECT CAST(spent AS TEXT) FROM customers WHERE id = {id}")).await, ["1200"]);
+        assert_eq!(app.db().texts(&format!("SELECT CAST(spent AS TEXT) FROM customer_facts WHERE customer_id = {id}")).await, ["1200"]);
     }
 
     async fn the_segments_job_scores_rfm_groups_and_lists_segment_members_with_their_history(db: TestDb) {

@@ -34,10 +34,12 @@ async fn card_and_customer(
 ) -> Result<Option<(Card, Option<crate::Customer>)>, StoreError> {
     let row = sqlx::query(concat!(
         "SELECT ",
-        card_cols!(),
+        card_cols!("cards."),
         ", ",
         customer_cols!("cu."),
-        " FROM cards LEFT JOIN customers cu ON cu.id = cards.customer_id WHERE number = $1"
+        " FROM cards LEFT JOIN customers cu ON cu.id = cards.customer_id",
+        with_facts!("cu"),
+        " WHERE cards.number = $1"
     ))
     .bind(number.to_owned())
     .fetch_optional(&mut *c)

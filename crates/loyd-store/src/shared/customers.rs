@@ -76,7 +76,7 @@ pub(crate) fn customer_from(r: &super::rows::DbRow, ring: &Keyring) -> Result<Cu
 
 /// A customer record, personal data opened.
 pub(crate) async fn customer_row(c: &mut Conn, ring: &Keyring, id: i64) -> Result<Option<Customer>, StoreError> {
-    let row = sqlx::query(concat!("SELECT ", customer_cols!(), " FROM customers WHERE id = $1")).bind(id).fetch_optional(&mut *c).await?;
+    let row = sqlx::query(concat!("SELECT ", customer_cols!(), " FROM customers", with_facts!(), " WHERE id = $1")).bind(id).fetch_optional(&mut *c).await?;
     row.as_ref().map(|r| customer_from(r, ring)).transpose()
 }
 
@@ -327,7 +327,7 @@ impl Backend {
     pub async fn customers(&self, filter: CustomerFilter) -> Result<Vec<Customer>, StoreError> {
         let ring = &self.secrets.ring;
         let mut c = self.reader().await?;
-        let mut qb = QueryBuilder::<Db>::new(concat!("SELECT ", customer_cols!(), " FROM customers WHERE 1 = 1"));
+        let mut qb = QueryBuilder::<Db>::new(concat!("SELECT ", customer_cols!(), " FROM customers", with_facts!(), " WHERE 1 = 1"));
         if let Some(p) = &filter.phone {
             let p = normalize_phone(p).ok_or_else(|| bad("phone must be international, e.g. +37120000000"))?;
             qb.push(" AND phone_index = ").push_bind(ring.index("phone", &p));

@@ -225,7 +225,7 @@ struct Receipt<'a> {
 /// year, in each store and in all (`customer_months`, `customer_years`, store `''`),
 /// with what they change in the buyers of each (`period_buyers`), and the groups customers
 /// joined in campaigns with a control group (`campaign_members`), and each customer's
-/// purchases on their row (`customers.purchases` …).
+/// purchases (`customer_facts`).
 #[derive(Default)]
 struct Contents {
     /// customer → purchases, spent, first and last time (0 for none).
@@ -378,22 +378,24 @@ async fn add_purchases(
     Ok(())
 }
 
-/// Adds purchases to customers' rows: `facts` per customer are purchases, spent, first
-/// and last time (0: none), many customers per statement.
+/// Adds purchases to customers' facts (`customer_facts`): `facts` per customer are
+/// purchases, spent, first and last time (0: none), many customers per statement.
 async fn write_customers(c: &mut Conn, facts: BTreeMap<i64, [i64; 4]>) -> Result<(), StoreError> {
     let (least, greatest) = if PG { ("LEAST", "GREATEST") } else { ("MIN", "MAX") };
     let rows: Vec<_> = facts.into_iter().collect();
     for chunk in rows.chunks(1000) {
-        let mut qb = sqlx::QueryBuilder::<super::Db>::new("WITH v (id, n, spent, first_at, last_at) AS (");
+        let mut qb = sqlx::QueryBuilder::<super::Db>::new("INSERT INTO customer_facts (customer_id, purchases, spent, first_purchase_at, last_purchase_at) ");
         qb.push_values(chunk, |mut b, (id, f)| {
             let time = |t: i64| (t != 0).then_some(t);
             b.push_bind(*id).push_bind(f[0]).push_bind(f[1]).push_bind(time(f[2])).push_bind(time(f[3]));
         });
         qb.push(format_args!(
-            ") UPDATE customers SET purchases = customers.purchases + v.n, spent = customers.spent + v.spent, \
-             first_purchase_at = {least}(COALESCE(customers.first_purchase_at, v.first_at), COALESCE(v.first_at, customers.first_purchase_at)), \
-             last_purchase_at = {greatest}(COALESCE(customers.last_purchase_at, v.last_at), COALESCE(v.last_at, customers.last_purchase_at)) \
-             FROM v WHERE customers.id = v.id"
+            " ON CONFLICT (customer_id) DO UPDATE SET purchases = customer_facts.purchases + excluded.purchases, \
+             spent = customer_facts.spent + excluded.spent, \
+             first_purchase_at = {least}(COALESCE(customer_facts.first_purchase_at, excluded.first_purchase_at), \
+             COALESCE(excluded.first_purchase_at, customer_facts.first_purchase_at)), \
+             last_purchase_at = {greatest}(COALESCE(customer_facts.last_purchase_at, excluded.last_purchase_at), \
+             COALESCE(excluded.last_purchase_at, customer_facts.last_purchase_at))"
         ));
         qb.build().execute(&mut *c).await?;
     }

@@ -58,7 +58,9 @@ macro_rules! lot_cols {
     };
 }
 
-/// The customer columns, each name after `$t` (a table alias such as `"cu."`) if given.
+/// The customer columns, each name after `$t` (a table alias such as `"cu."`) if given,
+/// then the customer's purchase facts from `customer_facts` as `f` (none: no purchases,
+/// no RFM group): a query selecting them joins [`with_facts!`] after `customers`.
 macro_rules! customer_cols {
     () => {
         customer_cols!("")
@@ -66,15 +68,34 @@ macro_rules! customer_cols {
     ($t:literal) => {
         concat!(
             $t, "id, ", $t, "pii, ", $t, "profile, ", $t, "consents, ", $t, "opted_out_at, ", $t, "organisation_id, ", $t,
-            "merged_into, ", $t, "created_at, ", $t, "purchases, ", $t, "spent, ", $t, "first_purchase_at, ", $t, "last_purchase_at, ", $t,
-            "rfm, ", $t, "rfm_score"
+            "merged_into, ", $t, "created_at, COALESCE(f.purchases, 0) AS purchases, COALESCE(f.spent, 0) AS spent, \
+             f.first_purchase_at, f.last_purchase_at, f.rfm, f.rfm_score"
         )
     };
 }
 
+/// Joins each customer's purchase facts as `f` to `customers` (named `$t`, such as
+/// `"cu"`, if given): the facts live in a narrow table of their own, so that the job
+/// adding purchases rewrites small rows, not the customers'.
+macro_rules! with_facts {
+    () => {
+        " LEFT JOIN customer_facts f ON f.customer_id = customers.id"
+    };
+    ($t:literal) => {
+        concat!(" LEFT JOIN customer_facts f ON f.customer_id = ", $t, ".id")
+    };
+}
+
+/// The card columns, each name after `$t` (a table alias such as `"cards."`) if given.
 macro_rules! card_cols {
     () => {
-        "number, series, kind, state, customer_id, account_id, pin_hash, locked_until, valid_until, single_use"
+        card_cols!("")
+    };
+    ($t:literal) => {
+        concat!(
+            $t, "number, ", $t, "series, ", $t, "kind, ", $t, "state, ", $t, "customer_id, ", $t, "account_id, ", $t, "pin_hash, ", $t,
+            "locked_until, ", $t, "valid_until, ", $t, "single_use"
+        )
     };
 }
 

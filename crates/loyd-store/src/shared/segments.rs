@@ -12,8 +12,8 @@
 //! segment's count is written to the day's history.
 //!
 //! A till never waits for any of this: the engine decides segments on the receipt
-//! from the customer's row, which holds the RFM group and purchase facts it read
-//! anyway.
+//! from the customer it reads anyway, with the RFM group and purchase facts joined to
+//! it by the customer's key (`customer_facts`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -143,8 +143,9 @@ impl Backend {
         let rows = sqlx::query(concat!(
             "SELECT ",
             customer_cols!("cu."),
-            ", m.since FROM segment_members m JOIN customers cu ON cu.id = m.customer_id \
-             WHERE m.segment = $1 AND m.customer_id > $2 ORDER BY m.customer_id LIMIT $3"
+            ", m.since FROM segment_members m JOIN customers cu ON cu.id = m.customer_id",
+            with_facts!("cu"),
+            " WHERE m.segment = $1 AND m.customer_id > $2 ORDER BY m.customer_id LIMIT $3"
         ))
         .bind(segment)
         .bind(after)
@@ -169,7 +170,7 @@ impl Backend {
         let mut after = 0i64;
         let (mut count, mut first) = (0i64, Vec::new());
         loop {
-            let rows = sqlx::query(concat!("SELECT ", customer_cols!(), " FROM customers WHERE id > $1 AND merged_into IS NULL ORDER BY id LIMIT 1000"))
+            let rows = sqlx::query(concat!("SELECT ", customer_cols!(), " FROM customers", with_facts!(), " WHERE id > $1 AND merged_into IS NULL ORDER BY id LIMIT 1000"))
                 .bind(after)
                 .fetch_all(&mut *c)
                 .await?;
@@ -224,7 +225,7 @@ async fn segments_batch(c: &mut Conn, program: &Program, store: &StoreContext, r
         }
         start_pass(c, program, &ids, now).await?
     };
-    let rows = sqlx::query(concat!("SELECT ", customer_cols!(), " FROM customers WHERE id > $1 ORDER BY id LIMIT $2"))
+    let rows = sqlx::query(concat!("SELECT ", customer_cols!(), " FROM customers", with_facts!(), " WHERE id > $1 ORDER BY id LIMIT $2"))
         .bind(next)
         .bind(limit)
         .fetch_all(&mut *c)
@@ -297,7 +298,8 @@ async fn segments_batch(c: &mut Conn, program: &Program, store: &StoreContext, r
 /// Starts a pass: the RFM quintiles over every customer with purchases, members of
 /// segments no longer listed dropped.
 async fn start_pass(c: &mut Conn, program: &Program, ids: &[String], now: Timestamp) -> Result<Option<RfmBounds>, StoreError> {
-    let rows = sqlx::query("SELECT last_purchase_at, purchases, spent FROM customers WHERE merged_into IS NULL AND purchases > 0 AND last_purchase_at IS NOT NULL")
+    let rows = sqlx::query("SELECT f.last_purchase_at, f.purchases, f.spent FROM customer_facts f JOIN customers cu ON cu.id = f.customer_id \
+         WHERE cu.merged_into IS NULL AND f.purchases > 0 AND f.last_purchase_at IS NOT NULL")
         .fetch_all(&mut *c)
         .await?;
     let now_s = now.as_second();
@@ -353,11 +355,11 @@ async fn finish_pass(c: &mut Conn, ids: &[String], day: &str, now: Timestamp) ->
 /// Writes customers' new RFM groups and scores, many per statement.
 async fn write_scores(c: &mut Conn, scores: Vec<(i64, Option<String>, Option<String>)>) -> Result<(), StoreError> {
     for chunk in scores.chunks(1000) {
-        let mut qb = sqlx::QueryBuilder::<super::Db>::new("WITH v (id, rfm, rfm_score) AS (");
+        let mut qb = sqlx::QueryBuilder::<super::Db>::new("INSERT INTO customer_facts (customer_id, rfm, rfm_score) ");
         qb.push_values(chunk, |mut b, (id, rfm, score)| {
             b.push_bind(*id).push_bind(rfm.clone()).push_bind(score.clone());
         });
-        qb.push(") UPDATE customers SET rfm = v.rfm, rfm_score = v.rfm_score FROM v WHERE customers.id = v.id");
+        qb.push(" ON CONFLICT (customer_id) DO UPDATE SET rfm = excluded.rfm, rfm_score = excluded.rfm_score");
         qb.build().execute(&mut *c).await?;
     }
     Ok(())

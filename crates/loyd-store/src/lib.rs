@@ -335,6 +335,8 @@ dispatch! {
     pub async fn receipt_flows(&self, stores: Vec<String>, from: Timestamp) -> Result<Vec<ReceiptFlows>, StoreError>;
     /// Customers with a committed receipt since `from`.
     pub async fn active_customers(&self, stores: Vec<String>, from: Timestamp) -> Result<i64, StoreError>;
+    /// Customers whose last purchase the `roll_up` job has added is `from` or later.
+    pub async fn recent_buyers(&self, from: Timestamp) -> Result<i64, StoreError>;
     /// Gifts handed over at receipts, newest first.
     pub async fn gift_issues(&self, filter: GiftFilter) -> Result<Vec<GiftIssue>, StoreError>;
     pub async fn create_organisation(&self, name: String, tax_id: Option<String>, actor: String; now now) -> Result<Organisation, StoreError>;

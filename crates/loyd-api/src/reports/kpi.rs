@@ -3,10 +3,11 @@
 //! points liability — with the last period set against the one before it.
 //!
 //! Sales figures come from `day_sales` (revenue after discounts, cancellations taken
-//! off on their day), buyers from `customer_months` (so buyers, frequency and the
-//! active share are monthly figures, shown for `period=month`), members from the
-//! customers' join times, the liability from `day_flows`. Members and the liability
-//! are the whole program's, whatever stores are chosen.
+//! off on their day), buyers from `period_buyers` (so buyers, frequency and the
+//! active share are monthly figures, shown for `period=month`; several stores
+//! together from `customer_months`), members from `member_days`, the liability from
+//! `day_flows`. Members and the liability are the whole program's, whatever stores
+//! are chosen.
 
 use std::collections::BTreeMap;
 

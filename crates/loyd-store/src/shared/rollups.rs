@@ -989,6 +989,16 @@ impl Backend {
         Ok(groups.into_iter().filter(|g| g.members > 0).collect())
     }
 
+    pub async fn recent_buyers(&self, from: Timestamp) -> Result<i64, StoreError> {
+        let mut c = self.reader().await?;
+        // One narrow row per customer who ever bought, not the period's receipts.
+        Ok(sqlx::query("SELECT COUNT(*) AS n FROM customer_facts WHERE last_purchase_at >= $1")
+            .bind(loyd_domain::time::to_micros(from))
+            .fetch_one(&mut *c)
+            .await?
+            .try_get("n")?)
+    }
+
     pub async fn members_before(&self, bounds: Vec<Timestamp>) -> Result<Vec<i64>, StoreError> {
         use super::customers::DAY_MICROS;
         let mut c = self.reader().await?;

@@ -233,8 +233,8 @@ struct Contents {
     lines: BTreeMap<(String, String), i64>,
     campaigns: BTreeMap<(String, String, String, String), Vec<i64>>,
     /// (month, store, customer) → purchases, revenue; the same per year.
-    months: BTreeMap<(String, String, i64), [i64; 2]>,
-    years: BTreeMap<(String, String, i64), [i64; 2]>,
+    months: BTreeMap<(String, String, i64), Vec<i64>>,
+    years: BTreeMap<(String, String, i64), Vec<i64>>,
     /// (campaign, customer) → (held out, local day), the first receipt's.
     members: BTreeMap<(String, i64), (bool, String)>,
 }
@@ -289,9 +289,7 @@ impl Contents {
             }
             for store in [r.store, ""] {
                 for (periods, period) in [(&mut self.months, &at_day[..7]), (&mut self.years, &at_day[..4])] {
-                    let row = periods.entry((period.to_owned(), store.to_owned(), customer)).or_default();
-                    row[0] += sign;
-                    row[1] += sign * r.net;
+                    add_into(periods, (period.to_owned(), store.to_owned(), customer), &[sign, sign * r.net]);
                 }
             }
         }
@@ -310,7 +308,7 @@ impl Contents {
         let mut buyers = BTreeMap::new();
         add_purchases(c, "customer_months", "month", self.months, &mut buyers).await?;
         add_purchases(c, "customer_years", "year", self.years, &mut buyers).await?;
-        let rows = buyers.into_iter().map(|((p, s), v)| (vec![p, s], v.to_vec())).collect();
+        let rows = buyers.into_iter().map(|((p, s), v)| (vec![p, s], v)).collect();
         add_rows(c, "period_buyers", &["period", "store_id"], &BUYERS, rows).await?;
         write_customers(c, self.customers).await?;
         let members: Vec<_> = self.members.into_iter().collect();
@@ -351,8 +349,8 @@ async fn add_purchases(
     c: &mut Conn,
     table: &str,
     period: &str,
-    rows: BTreeMap<(String, String, i64), [i64; 2]>,
-    buyers: &mut BTreeMap<(String, String), [i64; 7]>,
+    rows: BTreeMap<(String, String, i64), Vec<i64>>,
+    buyers: &mut BTreeMap<(String, String), Vec<i64>>,
 ) -> Result<(), StoreError> {
     let rows: Vec<_> = rows.into_iter().collect();
     for chunk in rows.chunks(1000) {
@@ -367,12 +365,10 @@ async fn add_purchases(
         for r in qb.build().fetch_all(&mut *c).await? {
             let key: (String, String, i64) = (r.try_get("period")?, r.try_get("store_id")?, r.try_get("customer_id")?);
             let (n, revenue): (i64, i64) = (r.try_get("receipts")?, r.try_get("revenue")?);
-            let added = chunk.binary_search_by(|(k, _)| k.cmp(&key)).map(|i| chunk[i].1).map_err(|_| super::rows::corrupt(format!("{table} returned a row not written")))?;
+            let added = chunk.binary_search_by(|(k, _)| k.cmp(&key)).map(|i| &chunk[i].1).map_err(|_| super::rows::corrupt(format!("{table} returned a row not written")))?;
             let (before, after) = (standing(n - added[0], revenue - added[1]), standing(n, revenue));
-            let total = buyers.entry((key.0, key.1)).or_default();
-            for ((t, b), a) in total.iter_mut().zip(before).zip(after) {
-                *t += a - b;
-            }
+            let change: Vec<i64> = after.iter().zip(before).map(|(a, b)| a - b).collect();
+            add_into(buyers, (key.0, key.1), &change);
         }
     }
     Ok(())

@@ -27,9 +27,12 @@
 //!   [`admin::ledger`], [`admin::audit`], [`admin::staff`].
 //! - [`console`]: the admin console (`/admin`): server-rendered pages in four languages,
 //!   cookie sessions with CSRF tokens, embedded files.
+//! - [`deliver`]: sending the outbox: events to the webhooks that want them, signed,
+//!   retried.
 //! - [`health`]: liveness and readiness.
 //! - [`metrics`]: Prometheus metrics: requests and latency by route, the database pool.
 //! - [`openapi`]: the OpenAPI document and the page that renders it.
+//! - [`unsubscribe`]: the unsubscribe links of messages, without a login.
 //!
 //! Handlers are thin: they parse, call the store or the domain, and render.
 
@@ -51,6 +54,7 @@ pub mod admin;
 pub mod attempts;
 pub mod auth;
 pub mod console;
+pub mod deliver;
 pub mod error;
 pub mod extract;
 pub mod health;
@@ -58,6 +62,7 @@ pub mod http;
 pub mod i18n;
 pub mod metrics;
 pub mod openapi;
+pub mod unsubscribe;
 pub mod pos;
 pub mod reports;
 
@@ -121,6 +126,7 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::router())
         .merge(admin::router(state.clone()))
         .merge(console::router())
+        .merge(unsubscribe::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))

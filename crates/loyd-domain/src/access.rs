@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::program::CardKind;
 use crate::said::{self, Said};
+use crate::text::normalize_email;
 
 /// A staff role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -187,22 +188,6 @@ impl Act {
     }
 }
 
-/// Normalises an e-mail address for storage and lookup: trimmed, lowercased; `None`
-/// when it is not a plausible address (one `@`, a dot in the domain, no spaces, at
-/// most 254 characters).
-pub fn normalize_email(text: &str) -> Option<String> {
-    let e = text.trim().to_lowercase();
-    let (local, domain) = e.split_once('@')?;
-    let ok = e.len() <= 254
-        && !local.is_empty()
-        && local.len() <= 64
-        && !domain.contains('@')
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !e.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"' | ',' | ';'));
-    ok.then_some(e)
-}
 
 /// Channels a customer consents to (or not) separately.
 pub const CHANNELS: [&str; 5] = ["sms", "email", "push", "phone", "post"];

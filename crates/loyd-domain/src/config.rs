@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use crate::org::StoreSpec;
 use crate::said::{self, Said};
-use crate::program::{CampaignSpec, CardSeriesSpec, CounterSpec, CouponSeriesSpec, FraudSpec, RestrictionsSpec, SegmentSpec, TierSpec};
+use crate::program::{CampaignSpec, CardSeriesSpec, CounterSpec, CouponSeriesSpec, FraudSpec, RestrictionsSpec, SegmentSpec, TierSpec, WebhookSpec, MessageSpec, EmailSpec};
 
 /// The document's types are the program file's, in [`crate::program::spec`].
 pub use crate::program::{ConfigDocument, ConfigError, CurrencyKind, CurrencySpec};
@@ -49,7 +49,7 @@ pub enum Mode {
 pub struct PlanStep {
     pub action: Action,
     /// The section's object: `currency`, `store`, `card_series`, `counter`, `tier`,
-    /// `coupon_series`, `segment`, `restrictions` or `campaign`.
+    /// `coupon_series`, `segment`, `restrictions`, `fraud`, `campaign`, `webhook`, `message` or `email`.
     pub object: &'static str,
     pub id: String,
     pub before: Option<serde_json::Value>,
@@ -212,6 +212,30 @@ impl Section for SegmentSpec {
     }
 }
 
+impl Section for WebhookSpec {
+    const OBJECT: &'static str = "webhook";
+    const NAME: &'static str = "webhooks";
+    fn key(&self) -> String {
+        self.id.to_string()
+    }
+}
+
+impl Section for MessageSpec {
+    const OBJECT: &'static str = "message";
+    const NAME: &'static str = "messages";
+    fn key(&self) -> String {
+        self.id.to_string()
+    }
+}
+
+impl Section for EmailSpec {
+    const OBJECT: &'static str = "email";
+    const NAME: &'static str = "email";
+    fn key(&self) -> String {
+        "email".into()
+    }
+}
+
 impl Section for RestrictionsSpec {
     const OBJECT: &'static str = "restrictions";
     const NAME: &'static str = "restrictions";
@@ -304,6 +328,13 @@ fn combine(current: &ConfigDocument, file: &ConfigDocument, mode: Mode) -> (Conf
         coupon_series: merge_section(&current.coupon_series, &file.coupon_series, mode, &mut steps),
         segments: merge_section(&current.segments, &file.segments, mode, &mut steps),
         campaigns: merge_section(&current.campaigns, &file.campaigns, mode, &mut steps),
+        webhooks: merge_section(&current.webhooks, &file.webhooks, mode, &mut steps),
+        messages: merge_section(&current.messages, &file.messages, mode, &mut steps),
+        email: match (&file.email, mode) {
+            (Some(r), _) => merge_section(current.email.as_slice(), std::slice::from_ref(r), mode, &mut steps).pop(),
+            (None, Mode::Replace) => merge_section(current.email.as_slice(), &[], mode, &mut steps).pop(),
+            (None, Mode::Merge | Mode::Remove) => current.email.clone(),
+        },
         restrictions: match (&file.restrictions, mode) {
             (Some(r), _) => merge_section(current.restrictions.as_slice(), std::slice::from_ref(r), mode, &mut steps).pop(),
             (None, Mode::Replace) => merge_section(current.restrictions.as_slice(), &[], mode, &mut steps).pop(),
@@ -326,7 +357,7 @@ pub fn diff(from: &ConfigDocument, to: &ConfigDocument) -> Vec<PlanStep> {
 
 /// The sections whose objects are edited one at a time (the admin API's
 /// `/v1/admin/config/{section}/{id}`), with the field that names each object.
-pub const SECTIONS: [(&str, &str); 8] = [
+pub const SECTIONS: [(&str, &str); 10] = [
     ("currencies", "code"),
     ("stores", "id"),
     ("card_series", "id"),
@@ -335,6 +366,8 @@ pub const SECTIONS: [(&str, &str); 8] = [
     ("coupon_series", "id"),
     ("segments", "id"),
     ("campaigns", "id"),
+    ("webhooks", "id"),
+    ("messages", "id"),
 ];
 
 fn key_field(section: &str) -> Option<&'static str> {
@@ -436,6 +469,8 @@ impl ConfigDocument {
         duplicates(&self.coupon_series, &mut errors);
         duplicates(&self.segments, &mut errors);
         duplicates(&self.campaigns, &mut errors);
+        duplicates(&self.webhooks, &mut errors);
+        duplicates(&self.messages, &mut errors);
         for (i, s) in self.stores.iter().enumerate() {
             if let Err(e) = s.validate() {
                 let path = format!("stores[{i}].name");
@@ -512,6 +547,8 @@ impl ConfigDocument {
             "coupon_series" => file_path(&merged.coupon_series, &self.coupon_series, i),
             "segments" => file_path(&merged.segments, &self.segments, i),
             "campaigns" => file_path(&merged.campaigns, &self.campaigns, i),
+            "webhooks" => file_path(&merged.webhooks, &self.webhooks, i),
+            "messages" => file_path(&merged.messages, &self.messages, i),
             _ => return path.to_owned(),
         };
         format!("{prefix}{rest}")

@@ -23,10 +23,13 @@
 //! - Customers and staff: [`profile`] (profile fields), [`crm`] (CRM entries),
 //!   [`access`] (roles, permissions, login, password, contact and consent rules),
 //!   [`segments`] (purchase facts of a customer, RFM scores and groups).
+//! - Integrators and customers: [`events`] (what happened, which webhooks a program
+//!   subscribes to it, how a delivery is signed and retried), [`messages`] (which
+//!   event sends which message, its texts as checked templates, whom it may reach).
 //! - Ledger: [`ledger`] (accounts, transfers, two-phase holds, lots, the batch rules).
 //! - Shared: [`money`] (decimals, minor units, rounding), [`alloc`] (splitting an
 //!   amount over lines), [`ids`] (typed identifiers, printed and parsed in one place),
-//!   [`text`] (the alphabet and length of free text and PINs), [`time`] (timestamps,
+//!   [`text`] (the alphabet and length of free text and PINs, e-mail addresses), [`time`] (timestamps,
 //!   validity in days, the [`time::Clock`] the outer layers inject), [`org`] (stores
 //!   and terminals).
 //!
@@ -60,10 +63,12 @@ pub mod config;
 pub mod coupons;
 pub mod crm;
 pub mod engine;
+pub mod events;
 pub mod fraud;
 pub mod giftcards;
 pub mod ids;
 pub mod ledger;
+pub mod messages;
 pub mod money;
 pub mod operations;
 pub mod org;

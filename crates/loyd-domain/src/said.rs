@@ -86,6 +86,7 @@ pub const WORDS: &[&str] = &[
     "CRM entry",
     "currency",
     "customer",
+    "message",
     "organisation",
     "organisation with tax id",
     "segment",
@@ -93,6 +94,7 @@ pub const WORDS: &[&str] = &[
     "store",
     "terminal",
     "tier",
+    "webhook",
 ];
 
 macro_rules! texts {
@@ -192,6 +194,20 @@ texts! {
     restrictions_need_schedules() = "[restrictions] always holds: give times to its schedules ([[restrictions.schedules]])";
     schedule_nested() = "a schedule has no schedules of its own";
     schedule_ends_after_start() = "a schedule must end after it starts";
+    webhook_url_scheme(url) = "the webhook URL '{url}' must start with http:// or https://";
+    webhook_url_host(url) = "the webhook URL '{url}' has no host";
+    webhook_url_credentials() = "the webhook URL must not carry a user or password (the webhook's secret signs what it receives)";
+    webhook_url_spaces(url) = "the webhook URL '{url}' must not contain spaces";
+    webhook_no_events(events) = "a webhook needs the events it is for: {events}";
+    unknown_event(event, events) = "unknown event '{event}' (known: {events})";
+    template_invalid(error) = "the template does not read: {error}";
+    template_variable(variable, variables) = "a template may not read '{variable}' (it may read: {variables})";
+    email_host() = "the SMTP host is a name or address without spaces";
+    email_from(from) = "'{from}' is not a sender: an address (news@shop.example) or a name and an address (Shop <news@shop.example>)";
+    email_not_configured() = "e-mail messages need the [email] section: the SMTP server they leave through";
+    message_no_text(languages) = "a message needs a text in at least one language ({languages})";
+    message_language(language, languages) = "'{language}' is not a language of messages ({languages})";
+    message_subject_line() = "a subject is one line";
     fraud_block_rule(rule) = "'{rule}' is not about a customer, so it has no card to block: block lists receipts_per_hour, stores_per_day, return_after_accrual or cards_per_phone";
     fraud_peer_factor() = "peer_factor is how many times the peers' median makes an outlier: at least 1, e.g. \"5\"";
     // ---- programs: documents, files and their application ----

@@ -15,6 +15,23 @@
 
 use std::fmt::Write;
 
+/// Normalises an e-mail address for storage and lookup: trimmed, lowercased; `None`
+/// when it is not a plausible address (one `@`, a dot in the domain, no spaces, at
+/// most 254 characters).
+pub fn normalize_email(text: &str) -> Option<String> {
+    let e = text.trim().to_lowercase();
+    let (local, domain) = e.split_once('@')?;
+    let ok = e.len() <= 254
+        && !local.is_empty()
+        && local.len() <= 64
+        && !domain.contains('@')
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !e.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"' | ',' | ';'));
+    ok.then_some(e)
+}
+
 /// Why a text field is refused. Each names the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TextError {

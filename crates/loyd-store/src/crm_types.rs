@@ -371,6 +371,8 @@ pub struct Rotation {
     pub customers: u64,
     pub crm_entries: u64,
     pub audit_entries: u64,
+    /// Events' data and channel secrets.
+    pub events: u64,
 }
 
 /// Which rows of the ledger's flow aggregates (`day_flows`) to read, summed per day.

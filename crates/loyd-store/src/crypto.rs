@@ -256,6 +256,11 @@ fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
 }
 
 /// An argon2id hash (PHC string) of a staff password, with a fresh salt.
+/// Whether two tokens are equal, in time that does not depend on where they differ.
+pub fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 pub fn hash_password(password: &str) -> String {
     use argon2::password_hash::PasswordHasher;
     argon2::Argon2::default().hash_password(password.as_bytes()).expect("argon2 hashes any password").to_string()

@@ -27,6 +27,7 @@
 //!   `loyd migrate`.
 //! - `crm_types`: types of the CRM and security operations (customers, organisations,
 //!   staff, audit, CRM entries, imports).
+//! - `event_types`: events and their deliveries to webhooks (the outbox).
 //! - `pos_types`: types of the POS and admin operations (the caller, replies, the
 //!   failure log, card issuing, statements).
 //! - `programs`: [`Programs`], the compiled program of every configuration version.
@@ -53,6 +54,7 @@ use loyd_domain::time::{Clock, Timestamp};
 mod clock;
 pub mod crypto;
 mod error;
+mod event_types;
 mod jobs;
 mod migrations;
 mod options;
@@ -65,6 +67,7 @@ mod terminal_keys;
 
 pub use clock::{ManualClock, SystemClock};
 pub use error::StoreError;
+pub use event_types::*;
 pub use jobs::{Job, JobRun, SCHEDULE};
 pub use options::{DatabaseUrl, StoreOptions};
 pub use crm_types::*;
@@ -442,15 +445,16 @@ impl Store {
     /// `progress` hears the running totals.
     pub async fn rotate_keys(&self, mut progress: impl FnMut(&Rotation)) -> Result<Rotation, StoreError> {
         let mut total = Rotation { key: self.secret.ring.current().to_owned(), ..Rotation::default() };
-        let mut cursor = [0i64; 3];
+        let mut cursor = [0i64; 5];
         loop {
             let (done, next) = on_backend!(self, b => b.reseal_batch(cursor).await)?;
             cursor = next;
             total.customers += done.customers;
             total.crm_entries += done.crm_entries;
             total.audit_entries += done.audit_entries;
+            total.events += done.events;
             progress(&total);
-            if done.customers + done.crm_entries + done.audit_entries == 0 {
+            if done.customers + done.crm_entries + done.audit_entries + done.events == 0 {
                 return Ok(total);
             }
         }
@@ -742,6 +746,85 @@ impl Store {
         let now = self.now();
         let rules = self.program().await?.fraud.clone();
         on_backend!(self, b => b.detect_fraud(rules, limit, now).await)
+    }
+
+    /// Makes the deliveries of up to `limit` events not yet dispatched, for the webhooks
+    /// of the program in force; how many events it dispatched.
+    pub async fn dispatch_events(&self, limit: u32) -> Result<usize, StoreError> {
+        let now = self.now();
+        let program = self.program().await?;
+        on_backend!(self, b => b.dispatch_events(program, limit, now).await)
+    }
+
+    /// Claims up to `limit` deliveries due now for `lease` (see the store's `events`).
+    pub async fn claim_deliveries(&self, limit: u32, lease: jiff::SignedDuration) -> Result<Vec<DueDelivery>, StoreError> {
+        let now = self.now();
+        on_backend!(self, b => b.claim_deliveries(limit, lease, now).await)
+    }
+
+    /// Records how an attempt at a claimed delivery ended.
+    pub async fn record_attempt(&self, id: i64, attempt: Attempt) -> Result<(), StoreError> {
+        let now = self.now();
+        on_backend!(self, b => b.record_attempt(id, attempt, now).await)
+    }
+
+    pub async fn deliveries(&self, filter: DeliveryFilter) -> Result<Vec<Delivery>, StoreError> {
+        on_backend!(self, b => b.deliveries(filter).await)
+    }
+
+    /// Sends a dead delivery again; `None` when `id` is not a dead delivery.
+    pub async fn retry_delivery(&self, id: i64, actor: String) -> Result<Option<Delivery>, StoreError> {
+        let now = self.now();
+        on_backend!(self, b => b.retry_delivery(id, actor, now).await)
+    }
+
+    /// Records a test event for the webhook `id` of the program in force; the event's
+    /// id. `NotFound` when the program has no such webhook.
+    pub async fn test_webhook(&self, id: String, actor: String) -> Result<i64, StoreError> {
+        let now = self.now();
+        if !self.program().await?.webhooks.iter().any(|w| w.id == id) {
+            return Err(StoreError::NotFound { what: "webhook", id });
+        }
+        on_backend!(self, b => b.test_webhook(id, actor, now).await)
+    }
+
+    /// The token of a customer's unsubscribe link for `channel`: their id, the channel
+    /// and a MAC under the server's secret, so it cannot be made for another customer.
+    pub fn unsubscribe_token(&self, customer: i64, channel: &str) -> String {
+        format!("{customer}.{channel}.{}", self.secret.ring.index("unsubscribe", &format!("{customer}.{channel}")))
+    }
+
+    /// Withdraws the consent an unsubscribe link names (no login: the token is the
+    /// proof); the customer after, `None` for a token that is not one of ours.
+    pub async fn unsubscribe(&self, token: &str) -> Result<Option<Customer>, StoreError> {
+        let mut parts = token.splitn(3, '.');
+        let (Some(id), Some(channel), Some(_)) = (parts.next(), parts.next(), parts.next()) else { return Ok(None) };
+        let Ok(id) = id.parse::<i64>() else { return Ok(None) };
+        if !loyd_domain::access::CHANNELS.contains(&channel) || !crypto::same(&self.unsubscribe_token(id, channel), token) {
+            return Ok(None);
+        }
+        let patch = CustomerPatch { consents: [(channel.to_owned(), false)].into(), ..CustomerPatch::default() };
+        match self.update_customer(id, patch, format!("customer:{id} (unsubscribe link)")).await {
+            Ok(c) => Ok(Some(c)),
+            Err(StoreError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Sets a channel's secret (`webhook:<id>`, `email`), sealed.
+    pub async fn set_channel_secret(&self, name: String, secret: String, actor: String) -> Result<(), StoreError> {
+        let now = self.now();
+        on_backend!(self, b => b.set_channel_secret(name, secret, actor, now).await)
+    }
+
+    /// A channel's secret, opened, to sign with; `None` when none is set.
+    pub async fn channel_secret(&self, name: &str) -> Result<Option<String>, StoreError> {
+        on_backend!(self, b => b.channel_secret(name).await)
+    }
+
+    /// The channels with a secret set, and when it was set.
+    pub async fn channel_secrets_set(&self) -> Result<Vec<(String, Timestamp)>, StoreError> {
+        on_backend!(self, b => b.channel_secrets_set().await)
     }
 
     /// Converts balances that reached their conversion threshold.

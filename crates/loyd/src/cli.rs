@@ -469,6 +469,14 @@ pub struct ServeArgs {
     /// Seconds between runs of the scheduled jobs; 0 disables them. Default 30.
     #[arg(long, env = "LOYD_JOBS_INTERVAL_SECS")]
     pub jobs_interval_secs: Option<u64>,
+    /// Milliseconds between passes that send events to webhooks; 0 stops sending (the
+    /// events wait in the database). Default 1000.
+    #[arg(long, env = "LOYD_DELIVER_INTERVAL_MS")]
+    pub deliver_interval_ms: Option<u64>,
+    /// Where customers reach this server, for the links in messages (unsubscribing):
+    /// `https://loyalty.shop.example`. Default: `http://` and the listen address.
+    #[arg(long, env = "LOYD_PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// Where reports read: a read-only replica of the database (it is never written
     /// or migrated). Default: the database itself.
     #[arg(long, env = "LOYD_REPORTS_DATABASE_URL", hide_env_values = true)]

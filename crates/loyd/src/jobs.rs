@@ -1,10 +1,12 @@
 //! Scheduled work, run inside `loyd serve` every interval and on demand by
 //! `loyd jobs run`: every [`Job`] in turn, each run recorded by the store (which also
-//! runs a single job for staff through the admin API). Every job works in bounded
-//! batches and is idempotent, so several server processes may run it at once.
+//! runs a single job for staff through the admin API); sending the outbox; keeping the
+//! program cache current. Every job works in bounded batches and is idempotent, so
+//! several server processes may run it at once.
 
 use std::time::Duration;
 
+use loyd_api::deliver::{Sender, deliver_all};
 use loyd_store::{Job, JobRun, SCHEDULE, Store, StoreError};
 use tokio::sync::watch;
 
@@ -17,8 +19,12 @@ pub async fn run_once(store: &Store, started_by: &str) -> Result<Vec<JobRun>, St
     Ok(runs)
 }
 
-/// Runs the jobs every `interval` until `stop` changes.
-pub async fn run_forever(store: Store, interval: Duration, mut stop: watch::Receiver<bool>) {
+/// Calls `pass` every `interval` until `stop` changes (a pass still going finishes).
+async fn every<F, Fut>(interval: Duration, mut stop: watch::Receiver<bool>, mut pass: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -26,6 +32,13 @@ pub async fn run_forever(store: Store, interval: Duration, mut stop: watch::Rece
             _ = tick.tick() => {}
             _ = stop.changed() => return,
         }
+        pass().await;
+    }
+}
+
+/// Runs the jobs every `interval` until `stop` changes.
+pub async fn run_forever(store: Store, interval: Duration, stop: watch::Receiver<bool>) {
+    every(interval, stop, || async {
         match run_once(&store, SCHEDULE).await {
             Ok(runs) => {
                 for r in runs {
@@ -38,23 +51,29 @@ pub async fn run_forever(store: Store, interval: Duration, mut stop: watch::Rece
             }
             Err(e) => tracing::warn!(error = %e, "scheduled jobs could not be recorded; will retry at the next interval"),
         }
-    }
+    })
+    .await
+}
+
+/// Sends what the outbox holds every `interval` until `stop` changes.
+pub async fn deliver_forever(store: Store, sender: Sender, interval: Duration, stop: watch::Receiver<bool>) {
+    every(interval, stop, || async {
+        if let Err(e) = deliver_all(&store, &sender).await {
+            tracing::warn!(error = %e, "delivering events failed; will retry at the next interval");
+        }
+    })
+    .await
 }
 
 /// Keeps the program cache in step with configuration applied by other processes
 /// (`loyd apply`, other servers): checks for a new version every second.
-pub async fn refresh_programs(store: Store, mut stop: watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = stop.changed() => return,
-        }
+pub async fn refresh_programs(store: Store, stop: watch::Receiver<bool>) {
+    every(Duration::from_secs(1), stop, || async {
         match store.refresh_programs().await {
             Ok(true) => tracing::info!("configuration changed; the new program is in force"),
             Ok(false) => {}
             Err(e) => tracing::warn!(error = %e, "could not check for a new configuration"),
         }
-    }
+    })
+    .await
 }

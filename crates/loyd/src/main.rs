@@ -34,7 +34,7 @@ mod commands;
 mod jobs;
 mod settings;
 
-use cli::{Cli, Command, JobsCommand, LedgerCommand, LogFormat, StoreCommand, TerminalCommand};
+use cli::{Cli, Command, JobsCommand, LedgerCommand, LogFormat, ServeArgs, StoreCommand, TerminalCommand};
 use settings::{FileSettings, ServeSettings, Settings};
 
 /// mimalloc: receipts allocate many small, short-lived values (lines, JSON), which it
@@ -136,6 +136,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     None => println!("{}: {} done", r.job, r.items),
                 }
             }
+            // The links of messages sent from here are the server's (`public_url`).
+            let args = ServeArgs { public_url: std::env::var("LOYD_PUBLIC_URL").ok(), ..ServeArgs::default() };
+            let sender = loyd_api::deliver::Sender::new(&ServeSettings::resolve(&args, &file)?.public_url);
+            match loyd_api::deliver::deliver_all(&store, &sender).await {
+                Ok(n) => println!("deliveries: {n} attempted"),
+                Err(e) => {
+                    ok = false;
+                    println!("deliveries: failed: {e}");
+                }
+            }
             Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         Command::ApiKey(cmd) => commands::staff::api_key(&open(&settings, true).await?, cmd).await,
@@ -162,6 +172,8 @@ async fn serve(settings: &Settings, serve: ServeSettings) -> anyhow::Result<Exit
     let (stop_tx, stop_rx) = watch::channel(false);
     let jobs = serve.jobs_interval.map(|every| tokio::spawn(jobs::run_forever(store.clone(), every, stop_rx.clone())));
     let refresher = tokio::spawn(jobs::refresh_programs(store.clone(), stop_rx.clone()));
+    let sender = loyd_api::deliver::Sender::new(&serve.public_url);
+    let deliveries = serve.deliver_interval.map(|every| tokio::spawn(jobs::deliver_forever(store.clone(), sender, every, stop_rx.clone())));
     let config = ApiConfig { request_timeout: serve.request_timeout, body_limit_bytes: serve.body_limit_bytes };
     let mut state = AppState::new(store.clone(), config);
     if let Some(url) = &serve.reports_database_url {
@@ -176,7 +188,7 @@ async fn serve(settings: &Settings, serve: ServeSettings) -> anyhow::Result<Exit
 
     tracing::info!("shutting down: requests finished, stopping jobs");
     let _ = stop_tx.send(true);
-    if let Some(j) = jobs {
+    for j in [jobs, deliveries].into_iter().flatten() {
         let _ = j.await;
     }
     let _ = refresher.await;

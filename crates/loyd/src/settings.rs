@@ -24,6 +24,8 @@ pub struct FileSettings {
     pub request_timeout_secs: Option<u64>,
     pub body_limit_bytes: Option<usize>,
     pub jobs_interval_secs: Option<u64>,
+    pub deliver_interval_ms: Option<u64>,
+    pub public_url: Option<String>,
     pub reports_database_url: Option<String>,
     pub secret_key: Option<String>,
     pub secret_key_file: Option<std::path::PathBuf>,
@@ -154,6 +156,10 @@ pub struct ServeSettings {
     pub body_limit_bytes: usize,
     /// `None`: scheduled jobs are off.
     pub jobs_interval: Option<Duration>,
+    /// `None`: events are not sent.
+    pub deliver_interval: Option<Duration>,
+    /// Where customers reach this server (links in messages).
+    pub public_url: String,
     /// A read-only replica reports read from; `None`: the database itself.
     pub reports_database_url: Option<DatabaseUrl>,
 }
@@ -161,13 +167,17 @@ pub struct ServeSettings {
 impl ServeSettings {
     pub fn resolve(args: &ServeArgs, file: &FileSettings) -> anyhow::Result<Self> {
         let jobs = args.jobs_interval_secs.or(file.jobs_interval_secs).unwrap_or(30);
+        let deliver = args.deliver_interval_ms.or(file.deliver_interval_ms).unwrap_or(1000);
         let reports = args.reports_database_url.as_ref().or(file.reports_database_url.as_ref());
         let reports_database_url = reports.map(|u| DatabaseUrl::parse(u).context("reports_database_url")).transpose()?;
+        let listen = args.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
         Ok(ServeSettings {
-            listen: args.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            listen,
             request_timeout: Duration::from_secs(args.request_timeout_secs.or(file.request_timeout_secs).unwrap_or(10)),
             body_limit_bytes: args.body_limit_bytes.or(file.body_limit_bytes).unwrap_or(1024 * 1024),
             jobs_interval: (jobs > 0).then(|| Duration::from_secs(jobs)),
+            deliver_interval: (deliver > 0).then(|| Duration::from_millis(deliver)),
+            public_url: args.public_url.clone().or_else(|| file.public_url.clone()).unwrap_or_else(|| format!("http://{listen}")),
             reports_database_url,
         })
     }

@@ -15,6 +15,8 @@
 //! - [`reports`](mod@reports): sales, balances, gift cards, campaigns as JSON, CSV, XLSX;
 //! - [`fraud`]: fraud alerts and decisions on them; [`segments`]: segments and RFM
 //!   groups, their members and history, a condition tried on demand;
+//! - [`messages`]: webhooks' secrets and test events, the SMTP password, the delivery
+//!   log of webhooks and messages;
 //! - [`ledger`]: the ledger audit and the operator's own accounts; [`audit`](mod@audit): the audit log; [`staff`]: staff users.
 //!
 //! This file holds the one route table and the helpers the modules share. Every route
@@ -68,6 +70,7 @@ pub mod reports;
 pub mod segments;
 pub mod staff;
 pub mod stores;
+pub mod messages;
 
 use self::audit::audit_log;
 use self::balances::{adjust, statement};
@@ -145,6 +148,12 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/v1/admin/fraud/alerts", get(fraud::alerts))
         .route("/v1/admin/fraud/alerts/{id}", get(fraud::alert))
         .route("/v1/admin/fraud/alerts/{id}/decision", post(fraud::decision))
+        .route("/v1/admin/webhooks", get(messages::webhooks))
+        .route("/v1/admin/webhooks/{id}/secret", axum::routing::put(messages::secret))
+        .route("/v1/admin/webhooks/{id}/test", post(messages::test))
+        .route("/v1/admin/email/password", axum::routing::put(messages::email_password))
+        .route("/v1/admin/deliveries", get(messages::deliveries))
+        .route("/v1/admin/deliveries/{id}/retry", post(messages::retry))
         .route_layer(middleware::from_fn_with_state(state, crate::auth::guard))
 }
 

@@ -30,6 +30,8 @@ pub enum Kind {
     List,
     /// One text per line: a list.
     Lines,
+    /// A text of several lines (a message's body), kept as one string.
+    Paragraph,
     /// A date and time of day in the object's zone: a timestamp.
     Moment,
     /// A time of day, `HH:MM`.
@@ -232,7 +234,7 @@ fn json_of(kind: Kind, values: &Values, path: &str, tz: &TimeZone, t: &Catalogue
         Kind::List => list(one.split(',').map(str::trim).collect()),
         Kind::Lines => list(one.lines().map(str::trim).collect()),
         _ if one.is_empty() => Value::Null,
-        Kind::Text | Kind::Select | Kind::Time => Value::String(one.to_owned()),
+        Kind::Text | Kind::Select | Kind::Time | Kind::Paragraph => Value::String(one.to_owned()),
         Kind::Int => Value::from(one.parse::<i64>().map_err(|_| t.get("form.whole_number").to_owned())?),
         Kind::Decimal => {
             let text = if one.matches(',').count() == 1 && !one.contains('.') { one.replace(',', ".") } else { one.to_owned() };
@@ -383,6 +385,7 @@ impl Field {
             Kind::Select => "select",
             Kind::List => "list",
             Kind::Lines => "lines",
+            Kind::Paragraph => "paragraph",
             Kind::Moment => "moment",
             Kind::Time => "time",
         };

@@ -26,6 +26,7 @@ mod organisations;
 mod program;
 mod staff;
 mod stores;
+mod messages;
 
 use askama::Template;
 use axum::extract::{Form, Query, Request, State};
@@ -98,6 +99,11 @@ pub fn router() -> Router<AppState> {
         .route("/admin/segments/{id}", get(segments::segment))
         .route("/admin/fraud", get(fraud::page))
         .route("/admin/fraud/{id}", post(fraud::decision))
+        .route("/admin/messages", get(messages::page))
+        .route("/admin/messages/email-password", post(messages::email_password))
+        .route("/admin/messages/webhooks/{id}/secret", post(messages::secret))
+        .route("/admin/messages/webhooks/{id}/test", post(messages::test))
+        .route("/admin/messages/deliveries/{id}/retry", post(messages::retry))
         .route("/admin/reports", get(reports::index))
         .route("/admin/reports/{report}", get(reports::page))
         .route("/admin/audit", get(audit::page))
@@ -400,7 +406,7 @@ pub struct Session {
 impl Session {
     pub(crate) fn of(p: &Principal, secret: &str, t: &'static Catalogue, here: &str) -> Session {
         let csrf = csrf_of(secret);
-        let pages: [(&'static str, &'static str, Option<Permission>); 14] = [
+        let pages: [(&'static str, &'static str, Option<Permission>); 15] = [
             ("/admin", "nav.dashboard", None),
             ("/admin/program", "nav.program", Some(Permission::ConfigRead)),
             ("/admin/campaigns", "nav.campaigns", Some(Permission::ConfigRead)),
@@ -412,6 +418,7 @@ impl Session {
             ("/admin/fraud", "nav.fraud", Some(Permission::FraudRead)),
             ("/admin/failures", "nav.failures", Some(Permission::FailuresRead)),
             ("/admin/audit", "nav.audit", Some(Permission::AuditRead)),
+            ("/admin/messages", "nav.messages", Some(Permission::ConfigRead)),
             ("/admin/jobs", "nav.jobs", Some(Permission::LedgerAudit)),
             ("/admin/stores", "nav.stores", Some(Permission::TerminalsManage)),
             ("/admin/staff", "nav.staff", Some(Permission::UsersManage)),

@@ -1,5 +1,5 @@
 //! The program's other objects — stores, currencies, card series, counters, tiers,
-//! segments, coupon series — each listed, shown and edited as a form of its fields,
+//! segments, coupon series, webhooks, messages — each listed, shown and edited as a form of its fields,
 //! created and removed, with its history; and the whole program exported as a file or
 //! imported from one with a dry run first. One description per section drives the
 //! generic forms of [`super::form`]; everything goes through the admin API's functions
@@ -30,11 +30,35 @@ struct Shape {
     help: &'static str,
     fields: &'static [Spec],
     rows: Option<Rows>,
+    /// A map of objects (a message's `texts` by language) whose entries a form leaves
+    /// blank are removed: a language not written is no text at all.
+    blank_entries: Option<&'static str>,
 }
 
 const LEVELS: [Spec; 2] = [spec("levels[].id", Kind::Text, "field.level_id", None), spec("levels[].from", Kind::Decimal, "field.level_from", Some("field.level_from_help"))];
 
-const SHAPES: [Shape; 7] = [
+/// The fields of a message's text in one language.
+macro_rules! text_fields {
+    ($($lang:literal),*) => {
+        [$(
+            spec(concat!("texts.", $lang, ".subject"), Kind::Text, concat!("field.subject_", $lang), None),
+            spec(concat!("texts.", $lang, ".body"), Kind::Paragraph, concat!("field.body_", $lang), Some("field.body_help")),
+        )*]
+    };
+}
+
+const MESSAGE_FIELDS: [Spec; 12] = {
+    let texts = text_fields!("en", "ru", "lv", "et");
+    let head = [
+        spec("event", Kind::Select, "field.event", None),
+        spec("channel", Kind::Select, "field.channel", None),
+        spec("transactional", Kind::Flag, "field.transactional", Some("field.transactional_help")),
+        spec("paused", Kind::Flag, "field.paused", Some("field.paused_help")),
+    ];
+    [head[0], head[1], head[2], head[3], texts[0], texts[1], texts[2], texts[3], texts[4], texts[5], texts[6], texts[7]]
+};
+
+const SHAPES: [Shape; 9] = [
     Shape {
         section: "stores",
         title: "program.stores",
@@ -48,6 +72,7 @@ const SHAPES: [Shape; 7] = [
             spec("offline_days", Kind::Int, "field.offline_days", Some("field.offline_days_help")),
         ],
         rows: None,
+        blank_entries: None,
     },
     Shape {
         section: "currencies",
@@ -64,6 +89,7 @@ const SHAPES: [Shape; 7] = [
             spec("inactivity_days", Kind::Int, "field.inactivity_days", None),
         ],
         rows: None,
+        blank_entries: None,
     },
     Shape {
         section: "card_series",
@@ -88,6 +114,7 @@ const SHAPES: [Shape; 7] = [
             spec("credit_limit", Kind::Decimal, "field.credit_limit", None),
         ],
         rows: None,
+        blank_entries: None,
     },
     Shape {
         section: "counters",
@@ -95,6 +122,7 @@ const SHAPES: [Shape; 7] = [
         help: "program.counters_help",
         fields: &[spec("measure", Kind::Select, "field.measure", None), spec("window_days", Kind::Int, "field.window_days", None)],
         rows: None,
+        blank_entries: None,
     },
     Shape {
         section: "tiers",
@@ -102,6 +130,7 @@ const SHAPES: [Shape; 7] = [
         help: "program.tiers_help",
         fields: &[spec("counter", Kind::Select, "field.counter", None)],
         rows: Some(Rows { list: "levels", specs: &LEVELS }),
+        blank_entries: None,
     },
     Shape {
         section: "segments",
@@ -109,6 +138,7 @@ const SHAPES: [Shape; 7] = [
         help: "program.segments_help",
         fields: &[spec("name", Kind::Text, "field.name", None), spec("condition", Kind::Text, "field.condition", Some("field.condition_help"))],
         rows: None,
+        blank_entries: None,
     },
     Shape {
         section: "coupon_series",
@@ -132,6 +162,27 @@ const SHAPES: [Shape; 7] = [
             spec("customers_only", Kind::Flag, "campaign.customers_only", None),
         ],
         rows: None,
+        blank_entries: None,
+    },
+    Shape {
+        section: "webhooks",
+        title: "program.webhooks",
+        help: "program.webhooks_help",
+        fields: &[
+            spec("url", Kind::Text, "field.url", Some("field.url_help")),
+            spec("events", Kind::List, "field.events", Some("field.events_help")),
+            spec("paused", Kind::Flag, "field.paused", Some("field.paused_help")),
+        ],
+        rows: None,
+        blank_entries: None,
+    },
+    Shape {
+        section: "messages",
+        title: "program.messages",
+        help: "program.messages_help",
+        fields: &MESSAGE_FIELDS,
+        rows: None,
+        blank_entries: Some("texts"),
     },
 ];
 
@@ -158,6 +209,8 @@ fn choices(section: &str, field: &str, doc: &ConfigDocument) -> Vec<(String, Str
         ("card_series", "check_digit") => std::iter::once(none()).chain(words(&["luhn", "none"])).collect(),
         ("counters", "measure") => words(&["sum", "count", "visits"]),
         ("tiers", "counter") => doc.counters.iter().map(|c| (c.id.to_string(), c.id.to_string())).collect(),
+        ("messages", "event") => words(&loyd_domain::events::EventKind::subscribable().collect::<Vec<_>>()),
+        ("messages", "channel") => words(&["email"]),
         (_, "currency" | "denominated_in") => currencies(),
         _ => Vec::new(),
     }
@@ -603,6 +656,9 @@ async fn save_object(state: &AppState, headers: &HeaderMap, section: &str, id: O
         return refuse(problems, base).await;
     }
     built[key] = Value::String(id.clone());
+    if let Some(Value::Object(entries)) = shape.blank_entries.and_then(|m| built.get_mut(m)) {
+        entries.retain(|_, v| !form::is_blank(v));
+    }
     match put(state, &actor, (shape.section, &id), built, false).await {
         Ok(done) => Redirect::to(&format!("/admin/program/{}/{id}?saved={}", shape.section, done.version.unwrap_or(0))).into_response(),
         Err(e) => refuse(form::problems_of(&e, t), base).await,

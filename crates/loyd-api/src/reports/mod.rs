@@ -137,7 +137,7 @@ impl Period {
 #[into_params(parameter_in = Query)]
 pub struct ReportQuery {
     /// First day; default 29 days before `to` (KPI: 11 months before; regular
-    /// customers: the first of `to`'s month).
+    /// customers: the first of `to`'s month; transactions: `to` itself).
     pub from: Option<String>,
     /// Last day, included; default today.
     pub to: Option<String>,
@@ -190,7 +190,7 @@ impl Scope {
     /// Checks `q`: dates, period, and stores — a store manager's reports cover their
     /// stores only, and asking for another store is refused.
     /// KPI default to months, a year of them; regular customers to the month so far;
-    /// the others to days, 30 of them.
+    /// transactions to the day; the others to days, 30 of them.
     pub async fn of(store: &Store, who: &Principal, report: Report, q: &ReportQuery) -> Result<Scope, ApiError> {
         let kpi = report == Report::Kpi;
         let stores = store.stores().await?;
@@ -201,8 +201,13 @@ impl Scope {
         let to = q.to.as_deref().filter(|t| !t.trim().is_empty()).map(|t| date("to", t)).transpose()?.unwrap_or(today);
         let from = q.from.as_deref().filter(|t| !t.trim().is_empty()).map(|t| date("from", t)).transpose()?;
         let back = if kpi { jiff::Span::new().months(11) } else { jiff::Span::new().days(29) };
-        // Regular customers: the month so far, which is read as kept.
-        let from = from.unwrap_or_else(|| if report == Report::Regulars { to.first_of_month() } else { to.checked_sub(back).unwrap_or(to) });
+        // Regular customers: the month so far, which is read as kept; transactions: the
+        // day, a journal of operations read one by one.
+        let from = from.unwrap_or_else(|| match report {
+            Report::Regulars => to.first_of_month(),
+            Report::Transactions => to,
+            _ => to.checked_sub(back).unwrap_or(to),
+        });
         if from > to {
             return Err(ApiError::validation(format!("from ({from}) is after to ({to})")));
         }

@@ -485,6 +485,7 @@ both_backends! {
             ("/admin/segments", "h1", "segments"),
             ("/admin/segments/rfm:champions", "#segment-title", "segment"),
             ("/admin/audit", "h1", "audit"),
+            ("/admin/messages", "#deliveries", "messages"),
             ("/admin/jobs", "#jobs", "jobs"),
             ("/admin/stores", "h1", "stores"),
             ("/admin/staff", "h1", "staff"),
@@ -670,6 +671,96 @@ both_backends! {
         let operation = b.text(".operation").await;
         assert!(operation.contains("Return ret-9") && operation.contains("20.00"), "{operation}");
         b.screenshot("console-receipt").await;
+        b.client.clone().close().await.unwrap();
+    }
+
+    async fn an_admin_adds_a_webhook_sets_its_secret_and_reads_the_deliveries_a_real_listener_received(db: TestDb) {
+        use crate::webhooks::{Receiver, SECRET};
+        let hooks = Receiver::start(&[200]).await;
+        let app = spawn_example(db, "s1-step-bonus.toml").await;
+        let b = Browser::signed_in(&app, "ada", "admin").await;
+        b.client.goto(&app.url("/admin/program/webhooks/~new")).await.unwrap();
+        b.fill("#f-id", "crm").await;
+        b.fill("#f-url", &hooks.url).await;
+        b.fill("#f-events", "customer.registered").await;
+        b.click("#save").await;
+        b.text_when("#notice", |t| t.starts_with("Saved")).await;
+        b.click("a[href='/admin/messages']").await;
+        assert!(b.text("#hook-crm .secret-state").await.contains("Not set"));
+        b.fill("#secret-crm", SECRET).await;
+        b.click("#save-secret-crm").await;
+        b.text_when("#notice", |t| t.contains("secret of crm")).await;
+        assert!(b.text("#hook-crm .secret-state").await.starts_with("Set"));
+        assert!(!b.client.source().await.unwrap().contains(SECRET), "the secret is never shown again");
+        b.click("#test-crm").await;
+        b.text_when("#notice", |t| t.contains("test event")).await;
+        let customer = app.store.create_customer(loyd_store::NewCustomer { phone: Some("+37120008888".into()), ..Default::default() }, "test".into()).await.unwrap();
+        let sender = loyd_api::deliver::Sender::new("http://127.0.0.1");
+        assert_eq!(loyd_api::deliver::deliver_once(&app.store, &sender).await.unwrap(), 2);
+        // Sent at once, in no promised order.
+        let mut got = hooks.got();
+        got.sort_by_key(|g| g.json()["type"].as_str().unwrap().to_owned());
+        let kinds: Vec<String> = got.iter().map(|g| g.json()["type"].as_str().unwrap().to_owned()).collect();
+        assert_eq!(kinds, ["customer.registered", "webhook.test"]);
+        assert_eq!(got[0].json()["data"]["customer"], format!("c_{}", customer.id));
+        b.client.goto(&app.url("/admin/messages")).await.unwrap();
+        let log = b.text("#deliveries").await;
+        assert_eq!(log.matches("Delivered").count(), 2, "{log}");
+        assert!(log.contains("HTTP 200") && log.contains(&format!("customer:{}", customer.id)), "{log}");
+        b.screenshot("console-webhooks").await;
+        b.client.clone().close().await.unwrap();
+    }
+
+    async fn a_marketer_configures_email_writes_a_welcome_in_two_languages_and_it_reaches_only_the_customer_who_consented(db: TestDb) {
+        let smtp = crate::messages::Smtp::start().await;
+        let app = spawn_example(db, "s1-step-bonus.toml").await;
+        let b = Browser::signed_in(&app, "mia", "marketer").await;
+        // The SMTP server, imported as a program file with a dry run first.
+        b.click("a[href='/admin/program']").await;
+        let file = format!("[email]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\nfrom = \"Shop <shop@loyd.test>\"\n", smtp.port);
+        b.fill("#program-text", &file).await;
+        b.click("#check").await;
+        assert!(b.text("#plan").await.contains("create email"));
+        b.click("#apply").await;
+        b.text_when("#notice", |t| !t.is_empty()).await;
+        // The welcome message, in English and Latvian, in the form.
+        b.client.goto(&app.url("/admin/program/messages/~new")).await.unwrap();
+        b.fill("#f-id", "welcome").await;
+        b.choose("#f-event", "customer.registered").await;
+        b.choose("#f-channel", "email").await;
+        b.fill("#f-texts-en-subject", "Welcome, {{ customer.name }}").await;
+        b.fill("#f-texts-en-body", "Hello {{ customer.name }}!\n\nUnsubscribe: {{ unsubscribe_url }}").await;
+        b.fill("#f-texts-lv-subject", "Sveicināti, {{ customer.name }}").await;
+        b.fill("#f-texts-lv-body", "Labdien, {{ customer.name }}!\n\nAtteikties: {{ unsubscribe_url }}").await;
+        b.click("#save").await;
+        b.text_when("#notice", |t| t.starts_with("Saved")).await;
+        // A text reading what it may not is refused at its field.
+        b.fill("#f-texts-en-body", " {{ customer.balance }}").await;
+        b.click("#save").await;
+        assert!(b.text("#f-texts-en-body-error").await.contains("customer.balance"));
+        // Two customers register; only Līga consented to e-mail.
+        let consent = std::collections::BTreeMap::from([("email".to_owned(), true)]);
+        let new = |name: &str, email: &str, consents: std::collections::BTreeMap<String, bool>| loyd_store::NewCustomer {
+            name: Some(name.into()),
+            email: Some(email.into()),
+            consents,
+            profile: [("language".to_owned(), "lv".to_owned())].into(),
+            ..Default::default()
+        };
+        app.store.create_customer(new("Līga", "liga@example.lv", consent), "test".into()).await.unwrap();
+        app.store.create_customer(new("Pēteris", "peteris@example.lv", Default::default()), "test".into()).await.unwrap();
+        let sender = loyd_api::deliver::Sender::new(&app.url(""));
+        assert_eq!(loyd_api::deliver::deliver_once(&app.store, &sender).await.unwrap(), 2);
+        let mail = smtp.received();
+        assert_eq!(mail.len(), 1, "{mail:#?}");
+        assert_eq!((mail[0]["to"].as_str(), mail[0]["subject"].as_str()), (Some("liga@example.lv"), Some("Sveicināti, Līga")));
+        assert!(mail[0]["text"].as_str().unwrap().starts_with("Labdien, Līga!"), "{}", mail[0]);
+        // The console shows the message and both deliveries.
+        b.click("a[href='/admin/messages']").await;
+        assert_eq!(b.text("#message-welcome td:nth-child(4)").await, "en, lv");
+        let log = b.text("#deliveries").await;
+        assert!(log.contains("Delivered") && log.contains("250") && log.contains("Withheld") && log.contains("not consented"), "{log}");
+        b.screenshot("console-messages").await;
         b.client.clone().close().await.unwrap();
     }
 }

@@ -120,6 +120,14 @@ both_backends! {
         let (status, err) = call(&app, "GET", &format!("/v1/admin/receipts/{id}"), &tartu_manager, None).await;
         assert_eq!((status, err["error"]["code"].as_str()), (404, Some("not_found")), "{err}");
         assert_eq!(call(&app, "GET", "/v1/admin/receipts/999999", ADMIN_KEY, None).await.0, 404);
+
+        // By default the report is the day's journal; a period takes the days before.
+        app.clock.advance(jiff::SignedDuration::from_hours(24));
+        assert_eq!(app.commit(&receipt("s3", None, "7.00")).await.0, 201);
+        let (_, today) = call(&app, "GET", "/v1/admin/reports/transactions", ADMIN_KEY, None).await;
+        assert_eq!(rows_of(&today), [("sale".to_owned(), "s3".to_owned(), "7.00".to_owned())], "{today}");
+        let (_, both) = call(&app, "GET", "/v1/admin/reports/transactions?from=2026-11-24", ADMIN_KEY, None).await;
+        assert_eq!(rows_of(&both).len(), 6, "{both}");
     }
 
     async fn the_credit_report_states_each_employees_account_and_reconciles_with_the_ledger(db: TestDb) {

@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use toml::de::DeTable;
 
 use super::{CampaignSpec, CardSeriesSpec, ConfigDocument, ConfigError, CounterSpec, CouponSeriesSpec, CurrencySpec};
-use super::{FraudSpec, RestrictionsSpec, SegmentSpec, TierSpec};
+use super::{EmailSpec, FraudSpec, MessageSpec, RestrictionsSpec, SegmentSpec, TierSpec, WebhookSpec};
 use crate::org::StoreSpec;
 
 /// A problem in a program file: where (line and column from 1, when the path names
@@ -63,6 +63,9 @@ pub fn parse(text: &str) -> Result<ConfigDocument, Vec<FileProblem>> {
             "coupon_series" => section::<CouponSeriesSpec>(&key, value, &mut problems),
             "segments" => section::<SegmentSpec>(&key, value, &mut problems),
             "campaigns" => section::<CampaignSpec>(&key, value, &mut problems),
+            "webhooks" => section::<WebhookSpec>(&key, value, &mut problems),
+            "messages" => section::<MessageSpec>(&key, value, &mut problems),
+            "email" => one::<EmailSpec>(key.clone(), value, &mut problems),
             "restrictions" => one::<RestrictionsSpec>(key.clone(), value, &mut problems),
             "fraud" => one::<FraudSpec>(key.clone(), value, &mut problems),
             _ => problems.push(ConfigError::said(key.clone(), crate::said::unknown_file_section(&key))),

@@ -65,6 +65,12 @@ pub struct Program {
     pub restrictions: RestrictionRules,
     /// The fraud rules' thresholds (`[fraud]`, or the defaults).
     pub fraud: FraudRules,
+    /// Where events are posted, in file order.
+    pub webhooks: Vec<crate::events::Webhook>,
+    /// Messages to customers, in file order.
+    pub messages: Vec<crate::messages::Message>,
+    /// The SMTP server, when e-mail is configured.
+    pub email: Option<EmailSpec>,
     /// The names goods filters use, for line masks.
     pub names: Names,
 }

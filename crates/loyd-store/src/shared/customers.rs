@@ -6,7 +6,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use loyd_domain::access::normalize_email;
+use loyd_domain::text::normalize_email;
+use loyd_domain::events::EventKind;
 use loyd_domain::ids::CustomerId;
 use loyd_domain::receipt::normalize_phone;
 use loyd_domain::time::{Timestamp, from_micros, to_micros};
@@ -193,6 +194,8 @@ pub(crate) async fn insert_customer(c: &mut Conn, ring: &Keyring, new: &NewCusto
     .try_get("id")?;
     write_terms(c, ring, id, pii.name.as_deref()).await?;
     count_joined(c, now, 1).await?;
+    let data = serde_json::json!({ "customer": CustomerId(id).to_string() });
+    super::events::record_event(c, ring, EventKind::CustomerRegistered, &format!("customer:{id}"), &data, None, now).await?;
     Ok(id)
 }
 

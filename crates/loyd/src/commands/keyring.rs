@@ -37,12 +37,14 @@ pub async fn keys(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<ExitC
             let store = crate::open(settings, true).await?;
             let bar = progress(None, false, "re-sealing");
             let done = store
-                .rotate_keys(|r| bar.set_message(format!("{} customers, {} CRM entries, {} audit entries", r.customers, r.crm_entries, r.audit_entries)))
+                .rotate_keys(|r| {
+                    bar.set_message(format!("{} customers, {} CRM entries, {} audit entries, {} events and secrets", r.customers, r.crm_entries, r.audit_entries, r.events))
+                })
                 .await?;
             bar.finish_and_clear();
             println!(
-                "re-sealed under {}: {} customers, {} CRM entries, {} audit entries",
-                done.key, done.customers, done.crm_entries, done.audit_entries
+                "re-sealed under {}: {} customers, {} CRM entries, {} audit entries, {} events and secrets",
+                done.key, done.customers, done.crm_entries, done.audit_entries, done.events
             );
             store
                 .record_audit(cli_actor(), "keys.rotate".into(), ("keyring".into(), done.key.clone()), None, Some(serde_json::to_value(&done)?))

@@ -110,6 +110,8 @@ impl Program {
         c.campaigns();
         c.restrictions();
         c.fraud();
+        c.webhooks();
+        c.messages();
         if c.p.0.is_empty() { Ok(c.out) } else { Err(c.p.0) }
     }
 }
@@ -480,6 +482,79 @@ impl Compiler<'_> {
                         said::accrual_needs_rate(&cur.code, held_in, &s.id, &s.currency),
                     );
                 }
+            }
+        }
+    }
+
+    fn webhooks(&mut self) {
+        for (i, w) in self.doc.webhooks.iter().enumerate() {
+            let path = format!("webhooks[{i}]");
+            if let Err(why) = crate::events::check_url(&w.url) {
+                self.p.push(format!("{path}.url"), why);
+            }
+            if w.events.is_empty() {
+                self.p.push(format!("{path}.events"), said::webhook_no_events(crate::events::EventKind::subscribable().collect::<Vec<_>>().join(", ")));
+            }
+            let mut events = Vec::new();
+            for (k, e) in w.events.iter().enumerate() {
+                match crate::events::EventKind::parse(e).filter(|k| crate::events::EventKind::subscribable().any(|n| n == k.name())) {
+                    Some(kind) => events.push(kind),
+                    None => self.p.push(
+                        format!("{path}.events[{k}]"),
+                        said::unknown_event(e, crate::events::EventKind::subscribable().collect::<Vec<_>>().join(", ")),
+                    ),
+                }
+            }
+            self.out.webhooks.push(crate::events::Webhook { id: w.id.to_string(), url: w.url.clone(), events, active: !w.paused });
+        }
+    }
+
+    fn messages(&mut self) {
+        if let Some(e) = &self.doc.email {
+            if e.host.trim().is_empty() || e.host.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                self.p.push("email.host", said::email_host());
+            }
+            if !crate::messages::is_sender(&e.from) {
+                self.p.push("email.from", said::email_from(&e.from));
+            }
+            self.out.email = Some(e.clone());
+        }
+        for (i, m) in self.doc.messages.iter().enumerate() {
+            let path = format!("messages[{i}]");
+            let event = crate::events::EventKind::parse(&m.event).filter(|k| crate::events::EventKind::subscribable().any(|n| n == k.name()));
+            if event.is_none() {
+                self.p.push(format!("{path}.event"), said::unknown_event(&m.event, crate::events::EventKind::subscribable().collect::<Vec<_>>().join(", ")));
+            }
+            if m.channel == crate::messages::Channel::Email && self.doc.email.is_none() {
+                self.p.push(format!("{path}.channel"), said::email_not_configured());
+            }
+            if m.texts.is_empty() {
+                self.p.push(format!("{path}.texts"), said::message_no_text(crate::messages::LANGUAGES.join(", ")));
+            }
+            for (lang, t) in &m.texts {
+                if !crate::messages::LANGUAGES.contains(&lang.as_str()) {
+                    self.p.push(format!("{path}.texts.{lang}"), said::message_language(lang, crate::messages::LANGUAGES.join(", ")));
+                }
+                if t.subject.contains(['\n', '\r']) {
+                    self.p.push(format!("{path}.texts.{lang}.subject"), said::message_subject_line());
+                }
+                for (field, src) in [("subject", Some(&t.subject)), ("body", Some(&t.body)), ("html", t.html.as_ref())] {
+                    if let Some(src) = src
+                        && let Err(why) = crate::messages::check_template(src)
+                    {
+                        self.p.push(format!("{path}.texts.{lang}.{field}"), why);
+                    }
+                }
+            }
+            if let Some(event) = event {
+                self.out.messages.push(crate::messages::Message {
+                    id: m.id.to_string(),
+                    event,
+                    channel: m.channel,
+                    transactional: m.transactional,
+                    texts: m.texts.clone(),
+                    paused: m.paused,
+                });
             }
         }
     }

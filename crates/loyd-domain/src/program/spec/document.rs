@@ -30,6 +30,15 @@ pub struct ConfigDocument {
     pub segments: Vec<SegmentSpec>,
     #[serde(default)]
     pub campaigns: Vec<CampaignSpec>,
+    /// Where events are posted for integrators.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub webhooks: Vec<WebhookSpec>,
+    /// Messages to customers, sent when events happen.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub messages: Vec<MessageSpec>,
+    /// The SMTP server e-mail leaves through. Replaced as a whole when a file gives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<EmailSpec>,
     /// Limits on top of all campaigns. Replaced as a whole when a file gives it.
     #[serde(default)]
     pub restrictions: Option<RestrictionsSpec>,

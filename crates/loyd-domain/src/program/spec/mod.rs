@@ -359,6 +359,82 @@ pub struct SegmentSpec {
     pub condition: String,
 }
 
+// ---- webhooks -----------------------------------------------------------------------
+
+/// Where events are posted for an integrator (a CRM, a data warehouse): a URL and the
+/// kinds of events it wants. Its signing secret is not here (a program file is stored
+/// and exported in the clear): staff set it through the admin API or the console.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSpec {
+    pub id: ConfigCode,
+    pub url: String,
+    /// Event kinds, e.g. `customer.registered`.
+    pub events: Vec<String>,
+    /// `true` stops new events for it; what was queued is still delivered.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub paused: bool,
+}
+
+// ---- messages -----------------------------------------------------------------------
+
+/// How e-mail leaves: the SMTP server and the sender. The password of `username` is
+/// set in the console or the admin API (sealed), never here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailSpec {
+    pub host: String,
+    /// Default: 587 with `starttls`, 465 with `tls`, 25 with `none`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    #[serde(default)]
+    pub security: SmtpSecurity,
+    /// `Shop <news@shop.example>` or an address alone.
+    pub from: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+}
+
+/// How the SMTP connection is protected.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SmtpSecurity {
+    /// Plain connection upgraded with STARTTLS, required (port 587).
+    #[default]
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
+    /// No encryption: a relay on the same host or network only.
+    None,
+}
+
+impl SmtpSecurity {
+    pub fn default_port(self) -> u16 {
+        match self {
+            SmtpSecurity::Starttls => 587,
+            SmtpSecurity::Tls => 465,
+            SmtpSecurity::None => 25,
+        }
+    }
+}
+
+/// A message sent when an event happens: its channel and its text in each language.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessageSpec {
+    pub id: ConfigCode,
+    /// The event that sends it, e.g. `customer.registered`.
+    pub event: String,
+    pub channel: crate::messages::Channel,
+    /// Sent without marketing consent; only what the law allows as such.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub transactional: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub paused: bool,
+    /// By language (`en`, `ru`, `lv`, `et`).
+    pub texts: std::collections::BTreeMap<String, crate::messages::TextSpec>,
+}
+
 // ---- coupons ------------------------------------------------------------------------
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,0 +1,303 @@
+//! Sending what the outbox holds: events to the webhooks that want them, and messages
+//! to customers (e-mail over SMTP). Each pass
+//! dispatches new events into deliveries, claims the deliveries that are due (for a
+//! lease, so several servers never send the same one at once), posts each, signed,
+//! outside any transaction, and records how it ended; the store decides when a failed
+//! one is tried again (`loyd_domain::events::retry_after`). `loyd serve` runs
+//! [`deliver_all`] every interval; `loyd jobs run` once.
+//!
+//! What a receiver gets: `POST` of the JSON [`loyd_domain::events::body`] with
+//! `Idempotency-Key` (the same on every attempt: a receiver that saw it already answers
+//! 2xx and does nothing), `Loyd-Event` and `Loyd-Signature`
+//! ([`loyd_domain::events::signature`]). A delivery whose webhook has no secret set is
+//! not sent: it fails, and is tried again once one is set.
+//!
+//! A message is rendered when it is sent, for the customer as they are then: an
+//! opted-out customer, one without the channel's consent (unless the message is
+//! transactional) or without an address is not written to, and the delivery is
+//! withheld for good. An e-mail carries the delivery's key as its `Message-ID` (the
+//! same on a repeat), a text and an HTML part, and `List-Unsubscribe` with one-click
+//! unsubscribing (RFC 8058) that withdraws the e-mail consent without a login.
+
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::http::Request;
+use http_body_util::Full;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use loyd_domain::events;
+use loyd_domain::ids::CustomerId;
+use loyd_domain::messages;
+use loyd_domain::program::{EmailSpec, Program, SmtpSecurity};
+use loyd_store::{Attempt, DueDelivery, Store, StoreError};
+use serde_json::json;
+
+/// Deliveries one pass claims (and sends at once).
+const CLAIM: u32 = 32;
+
+/// How long a claim holds: a worker that died lets its deliveries go after it.
+const LEASE: jiff::SignedDuration = jiff::SignedDuration::from_secs(60);
+
+/// How long a receiver may take to answer.
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Events one dispatch makes deliveries of.
+const DISPATCH: u32 = 500;
+
+/// The HTTP client of deliveries: TLS (rustls on ring) trusting the system's
+/// certificates, no redirects (a receiver that moved is a failure the log shows, not a
+/// silent post elsewhere), a time limit on every attempt.
+#[derive(Clone)]
+pub struct Sender {
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    /// Where customers reach this server (unsubscribe links): `https://loyalty.shop.example`.
+    public_url: String,
+}
+
+impl Sender {
+    /// A sender whose links point at `public_url`.
+    pub fn new(public_url: &str) -> Sender {
+        // ring lacks post-quantum key exchange (hence deprecated); aws-lc would need
+        // cmake and a long C build on every machine that builds Loyd.
+        #[allow(deprecated)]
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        // The system's certificates; those that do not read are skipped, and with none
+        // at all an https receiver fails at its attempt, saying why.
+        let mut roots = rustls::RootCertStore::empty();
+        let native = rustls_native_certs::load_native_certs();
+        for e in &native.errors {
+            tracing::warn!(error = %e, "a system certificate could not be read; webhooks over https will not trust it");
+        }
+        roots.add_parsable_certificates(native.certs);
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("ring supports TLS 1.2 and 1.3")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let mut http = HttpConnector::new();
+        http.set_connect_timeout(Some(Duration::from_secs(5)));
+        http.enforce_http(false);
+        let https = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls).https_or_http().enable_http1().wrap_connector(http);
+        Sender { client: Client::builder(TokioExecutor::new()).build(https), public_url: public_url.trim_end_matches('/').to_owned() }
+    }
+
+    /// Posts one delivery to `url`, signed with `secret` at `now`.
+    async fn post(&self, url: &str, secret: &str, d: &DueDelivery, now: jiff::Timestamp) -> Attempt {
+        let body = events::body(&d.key, d.event, d.created_at, &d.data);
+        let signature = events::signature(secret.as_bytes(), now.as_second(), &body);
+        let request = Request::post(url)
+            .header("content-type", "application/json")
+            .header("user-agent", concat!("loyd/", env!("CARGO_PKG_VERSION")))
+            .header("idempotency-key", &d.key)
+            .header("loyd-event", d.event.name())
+            .header("loyd-signature", signature)
+            .body(Full::new(Bytes::from(body)));
+        let request = match request {
+            Ok(r) => r,
+            Err(e) => return Attempt::failed(format!("the request could not be made: {e}")),
+        };
+        match tokio::time::timeout(TIMEOUT, self.client.request(request)).await {
+            // The answer's body is not read: the status is the answer.
+            Ok(Ok(r)) => Attempt::answered(r.status().as_u16()),
+            Ok(Err(e)) => Attempt::failed(error_chain(&e)),
+            Err(_) => Attempt::failed(format!("no answer within {} s", TIMEOUT.as_secs())),
+        }
+    }
+}
+
+
+/// An error with its causes (a refused connection says so only in its source).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
+
+/// One pass: dispatches new events, then claims what is due and sends it; returns the
+/// attempts made.
+pub async fn deliver_once(store: &Store, sender: &Sender) -> Result<usize, StoreError> {
+    while store.dispatch_events(DISPATCH).await? == DISPATCH as usize {}
+    let due = store.claim_deliveries(CLAIM, LEASE).await?;
+    let program = store.program().await?;
+    let mut sends = tokio::task::JoinSet::new();
+    for d in due {
+        let (store, sender, program) = (store.clone(), sender.clone(), program.clone());
+        sends.spawn(async move {
+            let attempt = match d.channel.as_str() {
+                "webhook" => sender.webhook(&store, &program, &d).await,
+                "email" => sender.email(&store, &program, &d).await,
+                other => Attempt::failed(format!("no channel '{other}'")),
+            };
+            if attempt.withheld {
+                tracing::info!(delivery = d.id, target = %d.target, reason = attempt.error.as_deref().unwrap_or_default(), "a message was withheld");
+            } else if let Some(e) = &attempt.error {
+                tracing::warn!(delivery = d.id, target = %d.target, error = %e, "a delivery failed; it will be tried again");
+            } else if !attempt.status.is_some_and(events::delivered) {
+                tracing::warn!(delivery = d.id, target = %d.target, status = attempt.status, "a receiver refused a delivery; it will be tried again");
+            }
+            store.record_attempt(d.id, attempt).await
+        });
+    }
+    let mut attempts = 0;
+    while let Some(done) = sends.join_next().await {
+        match done {
+            Ok(recorded) => {
+                recorded?;
+                attempts += 1;
+            }
+            Err(e) => tracing::error!(error = %e, "a delivery task stopped"),
+        }
+    }
+    Ok(attempts)
+}
+
+/// Passes until nothing is due now (for `loyd jobs run`); the attempts made.
+pub async fn deliver_all(store: &Store, sender: &Sender) -> Result<usize, StoreError> {
+    let mut total = 0;
+    loop {
+        let n = deliver_once(store, sender).await?;
+        total += n;
+        if n < CLAIM as usize {
+            return Ok(total);
+        }
+    }
+}
+
+impl Sender {
+    /// Posts an event to its webhook, signed.
+    async fn webhook(&self, store: &Store, program: &Program, d: &DueDelivery) -> Attempt {
+        let Some(url) = program.webhooks.iter().find(|w| w.id == d.target).map(|w| w.url.clone()) else {
+            return Attempt::failed(format!("webhook '{}' is not in the program in force", d.target));
+        };
+        match store.channel_secret(&secret_name(&d.target)).await {
+            Err(e) => Attempt::failed(format!("its secret could not be read: {e}")),
+            Ok(None) => Attempt::failed(format!("webhook '{}' has no secret set, so nothing is signed", d.target)),
+            Ok(Some(secret)) => self.post(&url, &secret, d, store.now()).await,
+        }
+    }
+
+    /// Writes a message by e-mail to the customer the event is about, if they may
+    /// receive it now.
+    async fn email(&self, store: &Store, program: &Program, d: &DueDelivery) -> Attempt {
+        let Some(message) = program.messages.iter().find(|m| m.id == d.target) else {
+            return Attempt::failed(format!("message '{}' is not in the program in force", d.target));
+        };
+        let Some(smtp) = &program.email else { return Attempt::failed("the program has no [email] section") };
+        let Some(id) = d.subject.strip_prefix("customer:").and_then(|s| s.parse::<i64>().ok()) else {
+            return Attempt::withheld(format!("'{}' is not a customer", d.subject));
+        };
+        let customer = match store.customer(id).await {
+            Ok(Some(c)) if c.merged_into.is_none() => c,
+            Ok(_) => return Attempt::withheld("the customer is gone or merged into another"),
+            Err(e) => return Attempt::failed(format!("the customer could not be read: {e}")),
+        };
+        let consented = customer.consents.get(message.channel.consent()).is_some_and(|c| c.granted);
+        if let Err(why) = messages::may_send(message.transactional, customer.opted_out_at.is_some(), consented, customer.email.as_deref()) {
+            return Attempt::withheld(why.reason());
+        }
+        let Some((language, text)) = message.text_for(customer.profile.get("language").map(String::as_str)) else {
+            return Attempt::failed("the message has no text");
+        };
+        let unsubscribe = format!("{}/unsubscribe/{}", self.public_url, store.unsubscribe_token(id, message.channel.consent()));
+        let context = json!({
+            "customer": {
+                "id": CustomerId(id).to_string(),
+                "name": customer.name,
+                "email": customer.email,
+                "phone": customer.phone,
+                "language": language,
+            },
+            "unsubscribe_url": unsubscribe,
+        });
+        let rendered = (|| {
+            let subject = messages::render(&text.subject, &context)?;
+            let body = messages::render(&text.body, &context)?;
+            let html = match &text.html {
+                Some(h) => messages::render(h, &context)?,
+                None => messages::html_of(&body),
+            };
+            Ok::<_, String>((subject, body, html))
+        })();
+        let (subject, body, html) = match rendered {
+            Ok(r) => r,
+            Err(e) => return Attempt::failed(format!("the text does not render: {e}")),
+        };
+        let password = match store.channel_secret("email").await {
+            Ok(p) => p,
+            Err(e) => return Attempt::failed(format!("the SMTP password could not be read: {e}")),
+        };
+        let to = customer.email.unwrap_or_default();
+        match send_smtp(smtp, password, &d.key, &to, &subject, body, html, &unsubscribe).await {
+            Ok(code) => Attempt::answered(code),
+            Err(e) => e,
+        }
+    }
+}
+
+/// Sends one e-mail through the program's SMTP server; the server's reply code, or
+/// the failed attempt (a permanent refusal, such as an unknown mailbox, gives up).
+#[allow(clippy::too_many_arguments)]
+async fn send_smtp(
+    smtp: &EmailSpec,
+    password: Option<String>,
+    key: &str,
+    to: &str,
+    subject: &str,
+    body: String,
+    html: String,
+    unsubscribe: &str,
+) -> Result<u16, Attempt> {
+    use lettre::message::header::{HeaderName, HeaderValue};
+    use lettre::message::{Mailbox, MultiPart};
+    use lettre::transport::smtp::authentication::Credentials;
+    use lettre::transport::smtp::client::{Tls, TlsParameters};
+    use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+
+    let from: Mailbox = smtp.from.parse().map_err(|e| Attempt::failed(format!("the sender '{}' does not read: {e}", smtp.from)))?;
+    let to: Mailbox = to.parse().map_err(|e| Attempt::withheld(format!("the customer's address does not read: {e}")))?;
+    let domain = from.email.domain().to_owned();
+    let header = |name: &'static str, value: String| HeaderValue::new(HeaderName::new_from_ascii_str(name), value);
+    let email = lettre::Message::builder()
+        .from(from)
+        .to(to)
+        .subject(subject)
+        .message_id(Some(format!("<{key}@{domain}>")))
+        .raw_header(header("List-Unsubscribe", format!("<{unsubscribe}>")))
+        .raw_header(header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click".into()))
+        .multipart(MultiPart::alternative_plain_html(body, html))
+        .map_err(|e| Attempt::failed(format!("the e-mail could not be made: {e}")))?;
+    let port = smtp.port.unwrap_or(smtp.security.default_port());
+    let tls = |host: &str| TlsParameters::builder(host.to_owned()).build_rustls().map_err(|e| Attempt::failed(format!("TLS: {e}")));
+    let mut transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(smtp.host.as_str()).port(port).timeout(Some(TIMEOUT));
+    transport = match smtp.security {
+        SmtpSecurity::Starttls => transport.tls(Tls::Required(tls(&smtp.host)?)),
+        SmtpSecurity::Tls => transport.tls(Tls::Wrapper(tls(&smtp.host)?)),
+        SmtpSecurity::None => transport.tls(Tls::None),
+    };
+    if let (Some(user), Some(password)) = (&smtp.username, password) {
+        transport = transport.credentials(Credentials::new(user.clone(), password));
+    }
+    match transport.build().send(email).await {
+        Ok(reply) => Ok(reply_code(&reply.code())),
+        Err(e) if e.is_permanent() => Err(Attempt { give_up: true, ..Attempt::failed(error_chain(&e)) }),
+        Err(e) => Err(Attempt::failed(error_chain(&e))),
+    }
+}
+
+/// An SMTP reply code as a number (250).
+fn reply_code(code: &lettre::transport::smtp::response::Code) -> u16 {
+    code.to_string().parse().unwrap_or(0)
+}
+
+/// The name a webhook's secret is kept under.
+pub fn secret_name(webhook: &str) -> String {
+    format!("webhook:{webhook}")
+}

@@ -1,0 +1,229 @@
+//! Messages to customers: a welcome e-mail through a real SMTP server process
+//! (Python's aiosmtpd, which `.ci/run` installs), in the customer's language, to those
+//! who may receive it only — consent, opt-out and address checked when it is sent —
+//! with a working unsubscribe link; texts checked when the program is applied.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use loyd_api::deliver::{Sender, deliver_once};
+use loyd_testkit::both_backends;
+use serde_json::{Value, json};
+
+use crate::helpers::{ADMIN_KEY, TestApp, admin, call, spawn_with_program};
+
+/// An SMTP server process writing what it receives into a maildir.
+pub(crate) struct Smtp {
+    pub(crate) port: u16,
+    dir: std::path::PathBuf,
+    child: Child,
+}
+
+impl Drop for Smtp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Reads a maildir's messages as JSON, decoded by Python's e-mail parser.
+const READ_MAILDIR: &str = r#"
+import email, email.policy, json, os, sys
+out = []
+for sub in ("new", "cur"):
+    folder = os.path.join(sys.argv[1], sub)
+    for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+        m = email.message_from_bytes(open(os.path.join(folder, name), "rb").read(), policy=email.policy.default)
+        plain, html = m.get_body(("plain",)), m.get_body(("html",))
+        out.append({
+            "to": str(m["to"]), "from": str(m["from"]), "subject": str(m["subject"]),
+            "message_id": str(m["message-id"]), "list_unsubscribe": str(m["list-unsubscribe"]),
+            "list_unsubscribe_post": str(m["list-unsubscribe-post"]),
+            "text": plain.get_content() if plain else None, "html": html.get_content() if html else None,
+        })
+print(json.dumps(out))
+"#;
+
+/// A Python that has aiosmtpd: the one on the path, or Debian's (python3-aiosmtpd).
+fn python() -> &'static str {
+    static FOUND: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+    FOUND.get_or_init(|| {
+        ["python3", "/usr/bin/python3"]
+            .into_iter()
+            .find(|p| Command::new(p).args(["-c", "import aiosmtpd"]).stderr(Stdio::null()).status().is_ok_and(|s| s.success()))
+            .expect("python3 with aiosmtpd must be installed (Debian: python3-aiosmtpd); .ci/run installs it")
+    })
+}
+
+impl Smtp {
+    pub(crate) async fn start() -> Smtp {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let dir = std::env::temp_dir().join(format!("loyd-smtp-{port}"));
+        let child = Command::new(python())
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 with aiosmtpd must be installed (Debian: python3-aiosmtpd); .ci/run installs it");
+        let smtp = Smtp { port, dir, child };
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                return smtp;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the SMTP server did not start on port {port}");
+    }
+
+    /// The messages received so far.
+    pub(crate) fn received(&self) -> Vec<Value> {
+        let out = Command::new(python()).args(["-c", READ_MAILDIR]).arg(&self.dir).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<Vec<Value>>(&out.stdout).unwrap()
+    }
+}
+
+/// A store, the SMTP server at `port`, and a welcome e-mail in English and Russian.
+pub(crate) fn program(port: u16) -> loyd_domain::config::ConfigDocument {
+    toml::from_str(&format!(
+        r#"
+[[currencies]]
+code = "EUR"
+kind = "money"
+scale = 2
+
+[[stores]]
+id = "riga-01"
+name = "Riga Centre"
+timezone = "Europe/Riga"
+
+[email]
+host = "127.0.0.1"
+port = {port}
+security = "none"
+from = "Loyd Shop <shop@loyd.test>"
+
+[[messages]]
+id = "welcome"
+event = "customer.registered"
+channel = "email"
+[messages.texts.en]
+subject = "Welcome, {{{{ customer.name }}}}"
+body = """Hello {{{{ customer.name }}}},
+
+your card is ready.
+
+Unsubscribe: {{{{ unsubscribe_url }}}}"""
+[messages.texts.ru]
+subject = "Добро пожаловать, {{{{ customer.name }}}}"
+body = """Здравствуйте, {{{{ customer.name }}}}!
+
+Отписаться: {{{{ unsubscribe_url }}}}"""
+"#
+    ))
+    .unwrap()
+}
+
+async fn register(app: &TestApp, body: Value) -> i64 {
+    let (status, c) = call(app, "POST", "/v1/admin/customers", ADMIN_KEY, Some(body)).await;
+    assert_eq!(status, 201, "{c}");
+    c["id"].as_str().unwrap().trim_start_matches("c_").parse().unwrap()
+}
+
+fn state_of(log: &[Value], subject: &str) -> (String, String) {
+    let d = log.iter().find(|d| d["subject"] == subject).unwrap_or_else(|| panic!("{subject} in {log:?}"));
+    (d["state"].as_str().unwrap().to_owned(), d["last_error"].as_str().unwrap_or_default().to_owned())
+}
+
+both_backends! {
+    async fn a_welcome_email_reaches_the_customers_who_may_receive_it_in_their_language_and_no_one_else(db: TestDb) {
+        let smtp = Smtp::start().await;
+        let app = spawn_with_program(db, program(smtp.port)).await;
+        admin(&app).await;
+        let consent = json!({"email": true});
+        let anna = register(&app, json!({"name": "Анна", "email": "anna@example.lv", "consents": consent, "profile": {"language": "ru"}})).await;
+        let bob = register(&app, json!({"name": "Bob", "email": "bob@example.lv"})).await;
+        let carl = register(&app, json!({"name": "Carl", "phone": "+37120000003", "consents": consent})).await;
+        let dora = register(&app, json!({"name": "Dora", "email": "dora@example.lv", "consents": consent})).await;
+        let eve = register(&app, json!({"name": "Eve", "email": "eve@example.lv", "consents": consent, "profile": {"language": "et"}})).await;
+        // Dora opts out after registering, Eve follows her link before anything is sent:
+        // both are honoured when the message is due, not when it was queued.
+        let (status, _) = call(&app, "PATCH", &format!("/v1/admin/customers/c_{dora}"), ADMIN_KEY, Some(json!({"opted_out": true}))).await;
+        assert_eq!(status, 200);
+        let link = app.url(&format!("/unsubscribe/{}", app.store.unsubscribe_token(eve, "email")));
+        let page = app.client.get(&link).send().await.unwrap().text().await.unwrap();
+        assert!(page.contains("unsubscribe-button") && !page.contains("eve@"), "the page asks, and shows nothing of the customer");
+        assert_eq!(app.client.post(&link).send().await.unwrap().status(), 200);
+
+        let sender = Sender::new(&app.url(""));
+        assert_eq!(deliver_once(&app.store, &sender).await.unwrap(), 5);
+        assert_eq!(deliver_once(&app.store, &sender).await.unwrap(), 0, "nothing twice");
+        let mail = smtp.received();
+        assert_eq!(mail.len(), 1, "{mail:#?}");
+        let m = &mail[0];
+        assert_eq!((m["to"].as_str(), m["from"].as_str()), (Some("anna@example.lv"), Some("Loyd Shop <shop@loyd.test>")));
+        assert_eq!(m["subject"], "Добро пожаловать, Анна", "her language, decoded");
+        assert!(m["text"].as_str().unwrap().starts_with("Здравствуйте, Анна!"), "{m}");
+        assert!(m["html"].as_str().unwrap().contains("<p>Здравствуйте, Анна!</p>"), "{m}");
+        let unsubscribe = m["list_unsubscribe"].as_str().unwrap().trim_matches(['<', '>']).to_owned();
+        assert!(unsubscribe.starts_with(&app.url("/unsubscribe/")) && m["text"].as_str().unwrap().contains(&unsubscribe), "{m}");
+        assert_eq!(m["list_unsubscribe_post"], "List-Unsubscribe=One-Click");
+
+        let (_, log) = call(&app, "GET", "/v1/admin/deliveries", ADMIN_KEY, None).await;
+        let log = log["deliveries"].as_array().unwrap().clone();
+        let delivered = log.iter().find(|d| d["state"] == "delivered").unwrap();
+        assert!(m["message_id"].as_str().unwrap().contains(delivered["key"].as_str().unwrap()), "the Message-ID is the delivery's key: {m}");
+        assert_eq!(delivered["last_status"], 250, "the SMTP server's reply");
+        assert_eq!(state_of(&log, &format!("customer:{anna}")).0, "delivered");
+        assert_eq!(state_of(&log, &format!("customer:{bob}")), ("withheld".into(), "the customer has not consented to this channel".into()));
+        assert_eq!(state_of(&log, &format!("customer:{carl}")), ("withheld".into(), "the customer has no address on this channel".into()));
+        assert_eq!(state_of(&log, &format!("customer:{dora}")), ("withheld".into(), "the customer opted out of all messages".into()));
+        assert_eq!(state_of(&log, &format!("customer:{eve}")).0, "withheld");
+
+        // Anna's one-click unsubscribe (what a mail client posts) withdraws her consent.
+        let res = app.client.post(&unsubscribe).body("List-Unsubscribe=One-Click").send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        let (_, anna_now) = call(&app, "GET", &format!("/v1/admin/customers/c_{anna}"), ADMIN_KEY, None).await;
+        assert_eq!(anna_now["consents"]["email"]["granted"], false, "{anna_now}");
+        // A link made up for another customer is refused, and changes nothing.
+        let forged = unsubscribe.replace(&format!("/{anna}.email."), &format!("/{bob}.email."));
+        assert_eq!(app.client.post(&forged).send().await.unwrap().status(), 404);
+        let audit = app.db().texts("SELECT actor FROM audit_log WHERE action = 'customer.update'").await;
+        assert!(audit.iter().any(|a| a == &format!("customer:{anna} (unsubscribe link)")), "{audit:?}");
+    }
+
+    async fn a_message_text_reading_an_unknown_variable_or_wanting_email_without_a_server_is_refused_when_applied(db: TestDb) {
+        let smtp = Smtp::start().await;
+        let app = spawn_with_program(db, program(smtp.port)).await;
+        admin(&app).await;
+        let file = r#"
+[[messages]]
+id = "welcome"
+event = "customer.registered"
+channel = "email"
+[messages.texts.en]
+subject = "Hi {{ customer.name }}"
+body = "Your balance is {{ customer.balance }}"
+[messages.texts.xx]
+subject = "Line one\nline two"
+body = "{% if %}"
+"#;
+        let res = app.client.post(app.url("/v1/admin/config")).bearer_auth(ADMIN_KEY).header("content-type", "application/toml").body(file).send().await.unwrap();
+        let (status, body): (u16, Value) = (res.status().as_u16(), res.json().await.unwrap());
+        assert_eq!(status, 422, "{body}");
+        let text = body.to_string();
+        for expected in ["messages[0].texts.en.body", "customer.balance", "messages[0].texts.xx", "messages[0].texts.xx.subject", "messages[0].texts.xx.body"] {
+            assert!(text.contains(expected), "{expected} in {text}");
+        }
+        // Without [email], an e-mail message has nowhere to go.
+        let mut doc = program(smtp.port);
+        doc.email = None;
+        let res = app.client.post(app.url("/v1/admin/config?prune=true")).bearer_auth(ADMIN_KEY).json(&doc).send().await.unwrap();
+        let (status, body): (u16, Value) = (res.status().as_u16(), res.json().await.unwrap());
+        assert_eq!(status, 422, "{body}");
+        assert!(body.to_string().contains("messages[0].channel"), "{body}");
+    }
+}

@@ -1,0 +1,235 @@
+//! Messages to customers: which event sends which message on which channel, its text in
+//! each language, the variables a text may use, and whom it may reach. A text is a
+//! template (minijinja: `{{ customer.name }}`, `{% if %}`, filters), checked when the
+//! program is applied — a variable not in [`VARIABLES`] is refused there, not found in
+//! a customer's inbox — and rendered at sending time with what is true then.
+
+use std::collections::BTreeMap;
+
+use minijinja::{Environment, UndefinedBehavior};
+use serde::{Deserialize, Serialize};
+
+use crate::events::EventKind;
+use crate::said::{self, Said};
+
+/// The languages a text may be written in; a customer's is their `language` profile
+/// field.
+pub const LANGUAGES: [&str; 4] = ["en", "ru", "lv", "et"];
+
+/// What a text may read. `customer.*` is the customer the event is about, as they are
+/// when the message is sent; `unsubscribe_url` stops this channel's marketing for them.
+pub const VARIABLES: [&str; 6] = ["customer.id", "customer.name", "customer.email", "customer.phone", "customer.language", "unsubscribe_url"];
+
+/// How a message travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Email,
+}
+
+impl Channel {
+    pub fn name(self) -> &'static str {
+        match self {
+            Channel::Email => "email",
+        }
+    }
+
+    /// The consent (`crate::access::CHANNELS`) a marketing message on it needs.
+    pub fn consent(self) -> &'static str {
+        match self {
+            Channel::Email => "email",
+        }
+    }
+}
+
+/// One language's text of a message, as written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TextSpec {
+    /// An e-mail's subject (one line).
+    pub subject: String,
+    /// The plain text; the HTML part is made from it unless `html` is given.
+    pub body: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
+}
+
+/// A message of the program as compiled: checked texts by language.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub id: String,
+    pub event: EventKind,
+    pub channel: Channel,
+    /// Sent without marketing consent (a receipt, a gift card bought): only what the
+    /// law allows as such. An opted-out customer still gets nothing.
+    pub transactional: bool,
+    pub texts: BTreeMap<String, TextSpec>,
+    pub paused: bool,
+}
+
+impl Message {
+    pub fn wants(&self, kind: EventKind) -> bool {
+        !self.paused && self.event == kind
+    }
+
+    /// The text for a customer of `language`: theirs, else English, else the first
+    /// written.
+    pub fn text_for(&self, language: Option<&str>) -> Option<(&str, &TextSpec)> {
+        language
+            .and_then(|l| self.texts.get_key_value(l))
+            .or_else(|| self.texts.get_key_value("en"))
+            .or_else(|| self.texts.iter().next())
+            .map(|(l, t)| (l.as_str(), t))
+    }
+}
+
+/// Why a message is not sent to a customer (final: it is not retried).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Withheld {
+    /// They opted out of all marketing.
+    OptedOut,
+    /// No consent for the channel, for a message that needs it.
+    NoConsent,
+    /// No address on the channel.
+    NoAddress,
+}
+
+impl Withheld {
+    pub fn reason(self) -> &'static str {
+        match self {
+            Withheld::OptedOut => "the customer opted out of all messages",
+            Withheld::NoConsent => "the customer has not consented to this channel",
+            Withheld::NoAddress => "the customer has no address on this channel",
+        }
+    }
+}
+
+/// Whether a message may go to a customer now: `opted_out` (all marketing),
+/// `consented` (this channel), `address` (theirs on it). An opted-out customer gets
+/// nothing at all, transactional or not.
+pub fn may_send(transactional: bool, opted_out: bool, consented: bool, address: Option<&str>) -> Result<(), Withheld> {
+    if opted_out {
+        return Err(Withheld::OptedOut);
+    }
+    if !transactional && !consented {
+        return Err(Withheld::NoConsent);
+    }
+    if address.is_none_or(|a| a.trim().is_empty()) {
+        return Err(Withheld::NoAddress);
+    }
+    Ok(())
+}
+
+/// Whether `from` is a sender: an address, or a display name and an address in angle
+/// brackets (`Shop <news@shop.example>`).
+pub fn is_sender(from: &str) -> bool {
+    if from.chars().any(char::is_control) {
+        return false;
+    }
+    let address = match from.trim().strip_suffix('>').and_then(|s| s.rsplit_once('<')) {
+        Some((name, address)) => {
+            if name.contains(['<', '>']) {
+                return false;
+            }
+            address
+        }
+        None => from,
+    };
+    crate::text::normalize_email(address).is_some()
+}
+
+fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    // A missing value is an error, except where a text asks whether it is there.
+    env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
+    env
+}
+
+/// Checks a template: it parses, and reads only [`VARIABLES`].
+pub fn check_template(src: &str) -> Result<(), Said> {
+    let env = environment();
+    let t = env.template_from_str(src).map_err(|e| said::template_invalid(e.to_string()))?;
+    let mut unknown: Vec<String> = t.undeclared_variables(true).into_iter().filter(|v| !VARIABLES.contains(&v.as_str())).collect();
+    unknown.sort();
+    match unknown.first() {
+        Some(v) => Err(said::template_variable(v, VARIABLES.join(", "))),
+        None => Ok(()),
+    }
+}
+
+/// Renders a checked template with `context` (`{"customer": {...}, "unsubscribe_url": …}`).
+pub fn render(src: &str, context: &serde_json::Value) -> Result<String, String> {
+    let env = environment();
+    let t = env.template_from_str(src).map_err(|e| e.to_string())?;
+    t.render(minijinja::Value::from_serialize(context)).map_err(|e| e.to_string())
+}
+
+/// The HTML part made from a plain text: escaped, paragraphs at blank lines, line
+/// breaks kept, links left as text.
+pub fn html_of(text: &str) -> String {
+    let escaped = text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;");
+    let paragraphs: Vec<String> = escaped.split("\n\n").map(|p| format!("<p>{}</p>", p.trim().replace('\n', "<br>\n"))).collect();
+    format!("<!doctype html>\n<html><body>\n{}\n</body></html>\n", paragraphs.join("\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_template_may_read_only_the_known_variables_and_must_parse() {
+        assert!(check_template("Hello {{ customer.name }}, {{ unsubscribe_url }}").is_ok());
+        assert!(check_template("{% if customer.name %}Hi {{ customer.name | upper }}{% endif %}").is_ok());
+        assert_eq!(check_template("Your balance: {{ customer.balance }}").unwrap_err().key, "template_variable");
+        assert_eq!(check_template("{{ password }}").unwrap_err().key, "template_variable");
+        assert_eq!(check_template("Hello {{ customer.name ").unwrap_err().key, "template_invalid");
+    }
+
+    #[test]
+    fn rendering_fills_the_customer_and_refuses_what_is_missing() {
+        let ctx = serde_json::json!({"customer": {"name": "Anna"}, "unsubscribe_url": "https://x/u/1"});
+        assert_eq!(render("Hi {{ customer.name }} ({{ unsubscribe_url }})", &ctx).unwrap(), "Hi Anna (https://x/u/1)");
+        assert!(render("Hi {{ customer.email }}", &ctx).is_err(), "strict: nothing silently empty");
+        assert_eq!(render("Hi{% if customer.email %} {{ customer.email }}{% endif %}", &ctx).unwrap(), "Hi");
+    }
+
+    #[test]
+    fn an_opted_out_customer_gets_nothing_and_marketing_needs_consent_and_an_address() {
+        assert_eq!(may_send(true, true, true, Some("a@b.lv")), Err(Withheld::OptedOut));
+        assert_eq!(may_send(false, false, false, Some("a@b.lv")), Err(Withheld::NoConsent));
+        assert_eq!(may_send(true, false, false, Some("a@b.lv")), Ok(()), "transactional: no marketing consent needed");
+        assert_eq!(may_send(false, false, true, None), Err(Withheld::NoAddress));
+        assert_eq!(may_send(false, false, true, Some("a@b.lv")), Ok(()));
+    }
+
+    #[test]
+    fn the_customers_language_is_chosen_then_english_then_the_first_written() {
+        let t = |s: &str| TextSpec { subject: s.into(), body: s.into(), html: None };
+        let m = Message {
+            id: "w".into(),
+            event: EventKind::CustomerRegistered,
+            channel: Channel::Email,
+            transactional: false,
+            texts: [("lv".to_owned(), t("Sveiki")), ("ru".to_owned(), t("Привет"))].into(),
+            paused: false,
+        };
+        assert_eq!(m.text_for(Some("ru")).unwrap().0, "ru");
+        assert_eq!(m.text_for(Some("et")).unwrap().0, "lv", "no Estonian, no English: the first written");
+        assert_eq!(m.text_for(None).unwrap().0, "lv");
+    }
+
+    #[test]
+    fn a_sender_is_an_address_with_or_without_a_display_name() {
+        assert!(is_sender("news@shop.example"));
+        assert!(is_sender("Shop Rīga <news@shop.example>"));
+        assert!(!is_sender("Shop"));
+        assert!(!is_sender("Shop <news@>"));
+        assert!(!is_sender("Shop <a@b.lv>\r\nBcc: x@y.lv"));
+    }
+
+    #[test]
+    fn the_html_part_escapes_the_text_and_keeps_its_paragraphs() {
+        let html = html_of("Hello <b>Anna</b> & co\nline two\n\nNext");
+        assert!(html.contains("<p>Hello &lt;b&gt;Anna&lt;/b&gt; &amp; co<br>\nline two</p>\n<p>Next</p>"), "{html}");
+    }
+}

@@ -1,0 +1,346 @@
+//! Events and their deliveries: the outbox. An event is written by [`record_event`] in
+//! the transaction of its cause, so it exists exactly when its cause does. The
+//! dispatcher ([`Backend::dispatch_events`]) makes one delivery per webhook of the
+//! program in force that wants the event, and marks the event dispatched, in one
+//! transaction: a delivery's key (event and webhook) is unique, so a dispatch run twice
+//! makes nothing twice. A worker claims due deliveries for a lease
+//! ([`Backend::claim_deliveries`]: `FOR UPDATE SKIP LOCKED` on PostgreSQL, so several
+//! servers never take the same one; the single writer on SQLite), sends them outside
+//! any transaction, and records each attempt ([`Backend::record_attempt`]). A server
+//! that dies between sending and recording leaves the claim to lapse: the delivery is
+//! sent again, with the same idempotency key, after the lease.
+
+use loyd_domain::events::{self, EventKind};
+use loyd_domain::program::Program;
+use loyd_domain::time::{Timestamp, from_micros, to_micros};
+use sqlx::Row;
+
+use super::audit::audit;
+use super::rows::corrupt;
+use super::{Backend, Conn, PG};
+use crate::crypto::Keyring;
+use crate::error::StoreError;
+use crate::{Attempt, Delivery, DeliveryFilter, DueDelivery};
+
+/// The context events' data are sealed in (personal data may be in it).
+const SEALED_AS: &str = "event";
+
+/// The context channel secrets are sealed in.
+const SECRET_AS: &str = "channel";
+
+/// Records that `kind` happened to `subject`, with `data` (sealed), inside the caller's
+/// transaction. `target`: the one webhook a test event is for.
+pub(crate) async fn record_event(
+    c: &mut Conn,
+    ring: &Keyring,
+    kind: EventKind,
+    subject: &str,
+    data: &serde_json::Value,
+    target: Option<&str>,
+    now: Timestamp,
+) -> Result<i64, StoreError> {
+    let id: i64 = sqlx::query("INSERT INTO events (kind, subject, payload, created_at, target) VALUES ($1, $2, $3, $4, $5) RETURNING id")
+        .bind(kind.name())
+        .bind(subject)
+        .bind(ring.seal(SEALED_AS, &data.to_string()))
+        .bind(to_micros(now))
+        .bind(target)
+        .fetch_one(&mut *c)
+        .await?
+        .try_get("id")?;
+    Ok(id)
+}
+
+/// The idempotency key of the delivery of event `event` to webhook `webhook`.
+fn delivery_key(event: i64, webhook: &str) -> String {
+    format!("evt_{event}_{webhook}")
+}
+
+/// The idempotency key of message `message` sent for event `event`.
+fn message_key(event: i64, message: &str) -> String {
+    format!("msg_{event}_{message}")
+}
+
+fn kind_of(name: &str) -> Result<EventKind, StoreError> {
+    EventKind::parse(name).ok_or_else(|| corrupt(format!("an event of unknown kind '{name}'")))
+}
+
+const DELIVERY: &str = "d.id, d.event_id, e.kind, e.subject, d.channel, d.target, d.key, d.state, d.attempts, d.next_at, d.last_at, \
+     d.last_status, d.last_error, d.created_at, d.delivered_at";
+
+fn delivery_row(r: &<super::Db as sqlx::Database>::Row) -> Result<Delivery, StoreError> {
+    Ok(Delivery {
+        id: r.try_get("id")?,
+        event_id: r.try_get("event_id")?,
+        event: kind_of(&r.try_get::<String, _>("kind")?)?,
+        subject: r.try_get("subject")?,
+        channel: r.try_get("channel")?,
+        target: r.try_get("target")?,
+        key: r.try_get("key")?,
+        state: r.try_get("state")?,
+        attempts: r.try_get("attempts")?,
+        next_at: from_micros(r.try_get("next_at")?),
+        last_at: r.try_get::<Option<i64>, _>("last_at")?.map(from_micros),
+        last_status: r.try_get("last_status")?,
+        last_error: r.try_get("last_error")?,
+        created_at: from_micros(r.try_get("created_at")?),
+        delivered_at: r.try_get::<Option<i64>, _>("delivered_at")?.map(from_micros),
+    })
+}
+
+impl Backend {
+    /// Makes the deliveries of up to `limit` events not yet dispatched, for the webhooks
+    /// and messages of `program` that want them; returns how many events it dispatched.
+    pub async fn dispatch_events(&self, program: std::sync::Arc<Program>, limit: u32, now: Timestamp) -> Result<usize, StoreError> {
+        self.write(move |c| {
+            let program = program.clone();
+            Box::pin(async move {
+                let lock = if PG { " FOR UPDATE SKIP LOCKED" } else { "" };
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT id, kind, target FROM events WHERE dispatched = 0 ORDER BY id LIMIT $1{lock}"
+                )))
+                .bind(i64::from(limit))
+                .fetch_all(&mut *c)
+                .await?;
+                for r in &rows {
+                    let id: i64 = r.try_get("id")?;
+                    let kind = kind_of(&r.try_get::<String, _>("kind")?)?;
+                    let target: Option<String> = r.try_get("target")?;
+                    let webhooks = program.webhooks.iter().filter(|w| match &target {
+                        Some(t) => w.id == *t,
+                        None => w.wants(kind),
+                    });
+                    let messages = program.messages.iter().filter(|m| target.is_none() && m.wants(kind));
+                    let receivers = webhooks
+                        .map(|w| ("webhook", w.id.as_str(), delivery_key(id, &w.id)))
+                        .chain(messages.map(|m| (m.channel.name(), m.id.as_str(), message_key(id, &m.id))));
+                    for (channel, receiver, key) in receivers {
+                        sqlx::query(
+                            "INSERT INTO deliveries (event_id, channel, target, key, state, next_at, created_at) \
+                             VALUES ($1, $2, $3, $4, 'pending', $5, $5) ON CONFLICT (key) DO NOTHING",
+                        )
+                        .bind(id)
+                        .bind(channel)
+                        .bind(receiver)
+                        .bind(key)
+                        .bind(to_micros(now))
+                        .execute(&mut *c)
+                        .await?;
+                    }
+                    sqlx::query("UPDATE events SET dispatched = 1 WHERE id = $1").bind(id).execute(&mut *c).await?;
+                }
+                Ok(rows.len())
+            })
+        })
+        .await
+    }
+
+    /// Claims up to `limit` deliveries due at `now` for `lease`: no other worker takes
+    /// them until it lapses. Oldest due first.
+    pub async fn claim_deliveries(&self, limit: u32, lease: jiff::SignedDuration, now: Timestamp) -> Result<Vec<DueDelivery>, StoreError> {
+        let secrets = self.ring();
+        self.write(move |c| {
+            let secrets = secrets.clone();
+            Box::pin(async move {
+                let lock = if PG { " FOR UPDATE SKIP LOCKED" } else { "" };
+                let at = to_micros(now);
+                let ids: Vec<i64> = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT id FROM deliveries WHERE state = 'pending' AND next_at <= $1 \
+                     AND (claimed_until IS NULL OR claimed_until <= $1) ORDER BY next_at, id LIMIT $2{lock}"
+                )))
+                .bind(at)
+                .bind(i64::from(limit))
+                .fetch_all(&mut *c)
+                .await?
+                .iter()
+                .map(|r| r.try_get("id"))
+                .collect::<Result<_, _>>()?;
+                if ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut qb = sqlx::QueryBuilder::<super::Db>::new("UPDATE deliveries SET claimed_until = ");
+                qb.push_bind(at.saturating_add(i64::try_from(lease.as_micros()).unwrap_or(i64::MAX))).push(" WHERE id IN (");
+                let mut list = qb.separated(", ");
+                for id in &ids {
+                    list.push_bind(*id);
+                }
+                qb.push(")");
+                qb.build().execute(&mut *c).await?;
+                let mut qb = sqlx::QueryBuilder::<super::Db>::new(
+                    "SELECT d.id, d.key, d.channel, d.target, d.attempts, e.kind, e.subject, e.created_at, e.payload FROM deliveries d \
+                     JOIN events e ON e.id = d.event_id WHERE d.id IN (",
+                );
+                let mut list = qb.separated(", ");
+                for id in &ids {
+                    list.push_bind(*id);
+                }
+                qb.push(") ORDER BY d.next_at, d.id");
+                let mut due = Vec::with_capacity(ids.len());
+                for r in qb.build().fetch_all(&mut *c).await? {
+                    let payload = secrets.ring.open(SEALED_AS, &r.try_get::<String, _>("payload")?)?;
+                    due.push(DueDelivery {
+                        id: r.try_get("id")?,
+                        key: r.try_get("key")?,
+                        event: kind_of(&r.try_get::<String, _>("kind")?)?,
+                        channel: r.try_get("channel")?,
+                        target: r.try_get("target")?,
+                        subject: r.try_get("subject")?,
+                        created_at: from_micros(r.try_get("created_at")?),
+                        data: serde_json::from_str(&payload).map_err(|e| corrupt(format!("an event's data does not read: {e}")))?,
+                        attempts: r.try_get("attempts")?,
+                    });
+                }
+                Ok(due)
+            })
+        })
+        .await
+    }
+
+    /// Records how an attempt at delivery `id` ended: delivered on a 2xx (an SMTP
+    /// server's 2xx reply), withheld for good when the customer may not receive it,
+    /// otherwise due again after [`events::retry_after`], or dead when the attempts are
+    /// spent. A delivery no longer pending (another worker recorded it) is left as it is.
+    pub async fn record_attempt(&self, id: i64, attempt: Attempt, now: Timestamp) -> Result<(), StoreError> {
+        self.write(move |c| {
+            let attempt = attempt.clone();
+            Box::pin(async move {
+                let Some(r) = sqlx::query("SELECT attempts FROM deliveries WHERE id = $1 AND state = 'pending'").bind(id).fetch_optional(&mut *c).await?
+                else {
+                    return Ok(());
+                };
+                let attempts = r.try_get::<i64, _>("attempts")? + 1;
+                let at = to_micros(now);
+                let ok = attempt.status.is_some_and(events::delivered);
+                let (state, next_at) = if ok {
+                    ("delivered", at)
+                } else if attempt.withheld {
+                    ("withheld", at)
+                } else if attempt.give_up {
+                    ("dead", at)
+                } else {
+                    match events::retry_after(u32::try_from(attempts).unwrap_or(u32::MAX)) {
+                        Some(wait) => ("pending", at.saturating_add(i64::try_from(wait.as_micros()).unwrap_or(i64::MAX))),
+                        None => ("dead", at),
+                    }
+                };
+                sqlx::query(
+                    "UPDATE deliveries SET state = $1, attempts = $2, next_at = $3, claimed_until = NULL, last_at = $4, \
+                     last_status = $5, last_error = $6, delivered_at = $7 WHERE id = $8",
+                )
+                .bind(state)
+                .bind(attempts)
+                .bind(next_at)
+                .bind(at)
+                .bind(attempt.status.map(i64::from))
+                .bind(attempt.error.as_deref().map(|e| e.chars().take(500).collect::<String>()))
+                .bind(ok.then_some(at))
+                .bind(id)
+                .execute(&mut *c)
+                .await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// Deliveries, newest first; see [`DeliveryFilter`].
+    pub async fn deliveries(&self, filter: DeliveryFilter) -> Result<Vec<Delivery>, StoreError> {
+        let mut c = self.reader().await?;
+        let mut qb = sqlx::QueryBuilder::<super::Db>::new(format!("SELECT {DELIVERY} FROM deliveries d JOIN events e ON e.id = d.event_id WHERE 1 = 1"));
+        for (column, value) in [("d.target", &filter.target), ("d.state", &filter.state)] {
+            if let Some(v) = value {
+                qb.push(format_args!(" AND {column} = ")).push_bind(v.clone());
+            }
+        }
+        if let Some(before) = filter.before {
+            qb.push(" AND d.id < ").push_bind(before);
+        }
+        qb.push(" ORDER BY d.id DESC LIMIT ").push_bind(i64::from(filter.limit.clamp(1, 500)));
+        qb.build().fetch_all(&mut *c).await?.iter().map(delivery_row).collect()
+    }
+
+    /// Sends a dead delivery again from now, attempts counted afresh; `None` when there
+    /// is no dead delivery `id`. Audited.
+    pub async fn retry_delivery(&self, id: i64, actor: String, now: Timestamp) -> Result<Option<Delivery>, StoreError> {
+        let secrets = self.ring();
+        self.write(move |c| {
+            let (secrets, actor) = (secrets.clone(), actor.clone());
+            Box::pin(async move {
+                let done = sqlx::query("UPDATE deliveries SET state = 'pending', attempts = 0, next_at = $1, claimed_until = NULL WHERE id = $2 AND state = 'dead'")
+                    .bind(to_micros(now))
+                    .bind(id)
+                    .execute(&mut *c)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Ok(None);
+                }
+                let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {DELIVERY} FROM deliveries d JOIN events e ON e.id = d.event_id WHERE d.id = $1")))
+                    .bind(id)
+                    .fetch_one(&mut *c)
+                    .await?;
+                let d = delivery_row(&row)?;
+                audit(c, &secrets.ring, now, &actor, "delivery.retry", "delivery", &id.to_string(), None::<&()>, Some(&d.key)).await?;
+                Ok(Some(d))
+            })
+        })
+        .await
+    }
+
+    /// Records a test event for webhook `webhook` (the caller checks it exists); its id.
+    pub async fn test_webhook(&self, webhook: String, actor: String, now: Timestamp) -> Result<i64, StoreError> {
+        let secrets = self.ring();
+        self.write(move |c| {
+            let (secrets, webhook, actor) = (secrets.clone(), webhook.clone(), actor.clone());
+            Box::pin(async move {
+                let data = serde_json::json!({ "webhook": webhook, "by": actor });
+                let subject = format!("webhook:{webhook}");
+                let id = record_event(c, &secrets.ring, EventKind::WebhookTest, &subject, &data, Some(&webhook), now).await?;
+                audit(c, &secrets.ring, now, &actor, "webhook.test", "webhook", &webhook, None::<&()>, Some(&id)).await?;
+                Ok(id)
+            })
+        })
+        .await
+    }
+
+    /// Sets the secret of channel `name` (`webhook:<id>`), sealed; the audit log says it
+    /// changed, never what it is.
+    pub async fn set_channel_secret(&self, name: String, secret: String, actor: String, now: Timestamp) -> Result<(), StoreError> {
+        let secrets = self.ring();
+        self.write(move |c| {
+            let (secrets, name, actor) = (secrets.clone(), name.clone(), actor.clone());
+            let sealed = secrets.ring.seal(SECRET_AS, &secret);
+            Box::pin(async move {
+                sqlx::query(
+                    "INSERT INTO channel_secrets (name, secret, updated_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (name) DO UPDATE SET secret = excluded.secret, updated_at = excluded.updated_at",
+                )
+                .bind(&name)
+                .bind(sealed)
+                .bind(to_micros(now))
+                .execute(&mut *c)
+                .await?;
+                audit(c, &secrets.ring, now, &actor, "channel.secret", "channel", &name, None::<&()>, Some(&"(set)")).await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// The secret of channel `name`, opened; `None` when none is set.
+    pub async fn channel_secret(&self, name: &str) -> Result<Option<String>, StoreError> {
+        let mut c = self.reader().await?;
+        let row = sqlx::query("SELECT secret FROM channel_secrets WHERE name = $1").bind(name).fetch_optional(&mut *c).await?;
+        row.map(|r| self.secrets.ring.open(SECRET_AS, &r.try_get::<String, _>("secret")?)).transpose()
+    }
+
+    /// The channels with a secret set, and since when.
+    pub async fn channel_secrets_set(&self) -> Result<Vec<(String, Timestamp)>, StoreError> {
+        let mut c = self.reader().await?;
+        sqlx::query("SELECT name, updated_at FROM channel_secrets ORDER BY name")
+            .fetch_all(&mut *c)
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get("name")?, from_micros(r.try_get("updated_at")?))))
+            .collect()
+    }
+}

@@ -52,6 +52,7 @@ use loyd_domain::returns::ReturnRequest;
 use loyd_domain::time::{Clock, Timestamp};
 
 mod clock;
+mod counted;
 pub mod crypto;
 mod error;
 mod event_types;
@@ -66,6 +67,7 @@ mod sqlite;
 mod terminal_keys;
 
 pub use clock::{ManualClock, SystemClock};
+pub use counted::Counted;
 pub use error::StoreError;
 pub use event_types::*;
 pub use jobs::{Job, JobRun, SCHEDULE};
@@ -181,6 +183,10 @@ pub struct Store {
     programs: Arc<Programs>,
     secret: Arc<crypto::Secrets>,
     terminals: Arc<terminal_keys::TerminalKeys>,
+    /// Regular customers and several stores' buyers counted from every customer's
+    /// months, kept.
+    regulars: Arc<counted::Memo<Vec<StoreRegulars>>>,
+    buyers: Arc<counted::Memo<Vec<MonthBuyers>>>,
 }
 
 /// Runs `$call` on whichever backend is open.
@@ -299,7 +305,6 @@ dispatch! {
     pub async fn held_before(&self, filter: FlowFilter, day: jiff::civil::Date) -> Result<Vec<Held>, StoreError>;
     /// Buyers per month (identified customers with a purchase), of the stores given
     /// (`None`: all).
-    pub async fn month_buyers(&self, months: Vec<String>, stores: Option<Vec<String>>) -> Result<Vec<MonthBuyers>, StoreError>;
     /// Each internal credit account's statement over `[from, until)` (of one currency).
     pub async fn credit_statements(&self, from: Timestamp, until: Timestamp, currency: Option<String>) -> Result<Vec<CreditStatement>, StoreError>;
     /// Transactions of a period, oldest first: sales, the till's other operations, and
@@ -315,9 +320,6 @@ dispatch! {
     pub async fn segment_history(&self, segment: Option<String>, from: String) -> Result<Vec<SegmentDay>, StoreError>;
     /// Members of a segment after customer id `after`, with when they joined.
     pub async fn segment_members(&self, segment: String, after: i64, limit: u32) -> Result<Vec<(Customer, Timestamp)>, StoreError>;
-    /// Each store's buyers by how often they bought over whole months, then all the
-    /// stores together (store empty).
-    pub async fn store_regulars(&self, from_month: String, to_month: String, stores: Option<Vec<String>>) -> Result<Vec<StoreRegulars>, StoreError>;
     /// The control group and the treated customers of a campaign (those who joined by
     /// `to`), with their purchases in the months `from_month` to `to_month`, each
     /// member's counted from the month they joined, in the stores given (`None`: all).
@@ -409,7 +411,7 @@ impl Store {
             Backend::Sqlite(b) => b.secrets.clone(),
             Backend::Postgres(b) => b.secrets.clone(),
         };
-        let store = Store { backend: Arc::new(backend), clock, programs: Arc::new(Programs::default()), secret, terminals: Default::default() };
+        let store = Store { backend: Arc::new(backend), clock, programs: Arc::new(Programs::default()), secret, terminals: Default::default(), regulars: Default::default(), buyers: Default::default() };
         if opts.migrate {
             let sealed = store.seal_plaintext().await?;
             // An upgrade scrubs secrets; on SQLite the replaced pages must leave the files
@@ -825,6 +827,60 @@ impl Store {
     /// The channels with a secret set, and when it was set.
     pub async fn channel_secrets_set(&self) -> Result<Vec<(String, Timestamp)>, StoreError> {
         on_backend!(self, b => b.channel_secrets_set().await)
+    }
+
+    /// Each store's buyers by how often they bought over whole months, then all the
+    /// stores together (store empty). One kept month or year is read at once; other
+    /// months, and several stores together, are counted from every customer's months
+    /// in the background (`counted`): `None` while the first count of the question
+    /// runs, else the last count.
+    pub async fn store_regulars(&self, from_month: String, to_month: String, stores: Option<Vec<String>>) -> Result<Option<Counted<Vec<StoreRegulars>>>, StoreError> {
+        let (f, t, s) = (from_month.clone(), to_month.clone(), stores.clone());
+        if let Some(kept) = on_backend!(self, b => b.store_regulars(f, t, s, false).await)? {
+            return Ok(Some(Counted { value: kept, at: self.now(), current: true }));
+        }
+        let key = format!("{from_month} {to_month} {stores:?}");
+        self.counted(|s| &s.regulars, key, move |store| async move {
+            on_backend!(store, b => b.store_regulars(from_month, to_month, stores, true).await).map(Option::unwrap_or_default)
+        })
+        .await
+    }
+
+    /// Buyers per month: all stores' or one store's as kept; several stores' together
+    /// (a customer counted once) counted in the background like [`Store::store_regulars`].
+    pub async fn month_buyers(&self, months: Vec<String>, stores: Option<Vec<String>>) -> Result<Option<Counted<Vec<MonthBuyers>>>, StoreError> {
+        let (m, s) = (months.clone(), stores.clone());
+        if let Some(kept) = on_backend!(self, b => b.month_buyers(m, s, false).await)? {
+            return Ok(Some(Counted { value: kept, at: self.now(), current: true }));
+        }
+        let key = format!("{months:?} {stores:?}");
+        self.counted(|s| &s.buyers, key, move |store| async move {
+            on_backend!(store, b => b.month_buyers(months, stores, true).await).map(Option::unwrap_or_default)
+        })
+        .await
+    }
+
+    /// The last count of `key` kept in `memo`, starting a new one with `count` when none
+    /// runs and the aggregates moved since (see `counted`); `None` while the first runs.
+    async fn counted<T, F, Fut>(&self, memo: fn(&Store) -> &counted::Memo<T>, key: String, count: F) -> Result<Option<Counted<T>>, StoreError>
+    where
+        T: Clone + Send + 'static,
+        F: FnOnce(Store) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Result<T, StoreError>> + Send + 'static,
+    {
+        let version = on_backend!(self, b => b.rollup_version().await)?;
+        let (last, start) = memo(self).look(&key, version);
+        if start {
+            let store = self.clone();
+            tokio::spawn(async move {
+                let counted = count(store.clone()).await;
+                if let Err(e) = &counted {
+                    tracing::warn!(error = %e, question = %key, "figures could not be counted; the next reader starts again");
+                }
+                memo(&store).put(&key, version, counted.ok(), store.now());
+            });
+        }
+        Ok(last)
     }
 
     /// Converts balances that reached their conversion threshold.

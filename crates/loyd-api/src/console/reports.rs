@@ -11,7 +11,7 @@ use loyd_domain::access::Permission;
 use crate::i18n::Lang;
 use super::{Frame, Session, allowed, lang_of, page as render, remember_lang};
 use crate::AppState;
-use crate::reports::{Cell, Format, Period, Report, ReportQuery, Scope, Table};
+use crate::reports::{Cell, Counting, Format, Period, Report, ReportQuery, Scope, Table};
 
 /// A link to one of the reports, for the tabs.
 struct Tab {
@@ -75,6 +75,13 @@ struct ReportsPage {
     /// When a long list (transactions, failures) is cut short on the page: how many
     /// rows it holds in all.
     more_rows: Option<String>,
+    /// When a list holds as many rows as it may: the period has more.
+    limited: Option<String>,
+    /// The figures are being counted: the table refreshes itself from `here`.
+    counting: bool,
+    here: String,
+    /// When figures shown were counted, if before the aggregates last moved.
+    counted_at: Option<String>,
     error: Option<String>,
 }
 
@@ -310,6 +317,19 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, Path(name):
             .unwrap_or_default(),
         more_rows: table.as_ref().filter(|t| t.rows.len() > SHOWN_ROWS).map(|t| {
             lang.words().get("reports.more_rows").replace("{shown}", &lang.number(&SHOWN_ROWS.to_string())).replace("{total}", &lang.number(&t.rows.len().to_string()))
+        }),
+        counting: table.as_ref().is_some_and(|t| t.counted == Counting::Running),
+        here: format!("/admin/reports/{}?{}", report.name(), query_string(&q)),
+        counted_at: table.as_ref().and_then(|t| match t.counted {
+            Counting::Earlier(at) => Some(lang.words().get("reports.counted_at").replace("{at}", &at.strftime("%H:%M:%S UTC").to_string())),
+            _ => None,
+        }),
+        // A list read up to its limit: the period holds more than it lists.
+        limited: table.as_ref().zip(scope.as_ref()).filter(|(t, s)| t.report == Report::Transactions && t.rows.len() >= s.limit).map(|(_, s)| {
+            lang.words()
+                .get("reports.limited")
+                .replace("{limit}", &lang.number(&s.limit.to_string()))
+                .replace("{max}", &lang.number(&crate::reports::MAX_ROWS.to_string()))
         }),
         totals: table.as_ref().map(|t| t.totals.iter().map(|r| r.iter().map(|c| show(lang, c, period)).collect()).collect()).unwrap_or_default(),
         charts: table.as_ref().map(|t| charts(lang, t)).unwrap_or_default(),

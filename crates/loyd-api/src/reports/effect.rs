@@ -161,6 +161,7 @@ pub(super) async fn effect(store: &Store, program: &Program, scope: &Scope) -> R
         totals: Vec::new(),
         chart: None,
         compare: Vec::new(),
+        counted: super::Counting::Now,
     })
 }
 

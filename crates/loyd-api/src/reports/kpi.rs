@@ -97,10 +97,18 @@ pub(super) async fn kpi(store: &Store, program: &Program, scope: &Scope) -> Resu
         row[1] += d.total - d.cancelled_total - (d.discount - d.cancelled_discount);
         row[2] += d.lines;
     }
-    // Buyers per month.
+    // Buyers per month (several stores' together counted in the background).
+    let mut counted = super::Counting::Now;
     let buyers: BTreeMap<String, loyd_store::MonthBuyers> = if scope.period == Period::Month {
         let months = starts.iter().map(|s| s.strftime("%Y-%m").to_string()).collect();
-        store.month_buyers(months, scope.stores.clone()).await?.into_iter().map(|b| (b.month.clone(), b)).collect()
+        let Some(found) = store.month_buyers(months, scope.stores.clone()).await? else {
+            let table = Table { counted: super::Counting::Running, chart: None, ..Table::of(Report::Kpi, scope, METRICS.to_vec(), Vec::new(), Vec::new(), "revenue") };
+            return Ok((table, Vec::new()));
+        };
+        if !found.current {
+            counted = super::Counting::Earlier(found.at);
+        }
+        found.value.into_iter().map(|b| (b.month.clone(), b)).collect()
     } else {
         BTreeMap::new()
     };
@@ -182,6 +190,7 @@ pub(super) async fn kpi(store: &Store, program: &Program, scope: &Scope) -> Resu
         totals: Vec::new(),
         chart: Some("revenue"),
         compare: Vec::new(),
+        counted,
     };
     Ok((table, compare))
 }

@@ -159,7 +159,15 @@ pub struct ReportQuery {
     pub by: Option<String>,
     /// `json` (default), `csv` or `xlsx`.
     pub format: Option<String>,
+    /// Transactions: the most rows, oldest first — default 10 000 (100 000 for a CSV or
+    /// XLSX download), at most 100 000.
+    pub limit: Option<usize>,
 }
+
+/// The rows a list report (transactions) holds by default, and at most: a page reads
+/// a day of a large chain's operations, a download a month of a smaller one's.
+pub const ROWS: usize = 10_000;
+pub const MAX_ROWS: usize = 100_000;
 
 /// The longest period a report covers.
 const MAX_DAYS: i64 = 3 * 366 + 1;
@@ -176,6 +184,8 @@ pub struct Scope {
     pub campaigns: Option<Vec<String>>,
     pub series: Option<Vec<String>>,
     pub by_store: bool,
+    /// The most rows a list report (transactions) holds.
+    pub limit: usize,
 }
 
 fn list(text: &Option<String>) -> Option<Vec<String>> {
@@ -249,7 +259,15 @@ impl Scope {
             Some("store") => true,
             Some(b) => return Err(ApiError::validation(format!("by: '{b}' is not 'store'"))),
         };
+        let download = q.format.as_deref().is_some_and(|f| matches!(f.trim(), "csv" | "xlsx"));
+        let limit = match q.limit {
+            None if download => MAX_ROWS,
+            None => ROWS,
+            Some(n) if (1..=MAX_ROWS).contains(&n) => n,
+            Some(n) => return Err(ApiError::validation(format!("limit: {n} is not between 1 and {MAX_ROWS}"))),
+        };
         Ok(Scope {
+            limit,
             from,
             to,
             period,
@@ -312,11 +330,27 @@ pub struct Table {
     pub chart: Option<&'static str>,
     /// KPI: the last period's figures beside the one before.
     pub compare: Vec<kpi::Compare>,
+    /// Figures counted in the background from every customer's rows: `Counting` while
+    /// the first count runs (no rows yet), `Counted(at)` for a count made before the
+    /// aggregates last moved (a newer one is under way).
+    pub counted: Counting,
+}
+
+/// Whether a table's figures are a count still to come or an earlier one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Counting {
+    /// Read now.
+    #[default]
+    Now,
+    /// Being counted: ask again in a moment.
+    Running,
+    /// Counted at that time; a newer count is under way.
+    Earlier(jiff::Timestamp),
 }
 
 impl Table {
     fn of(report: Report, scope: &Scope, columns: Vec<&'static str>, rows: Vec<Vec<Cell>>, totals: Vec<Vec<Cell>>, chart: &'static str) -> Table {
-        Table { report, from: scope.from, to: scope.to, period: scope.period, columns, rows, totals, chart: Some(chart), compare: Vec::new() }
+        Table { report, from: scope.from, to: scope.to, period: scope.period, columns, rows, totals, chart: Some(chart), compare: Vec::new(), counted: Counting::Now }
     }
 
     pub fn column(&self, key: &str) -> Option<usize> {

@@ -54,6 +54,11 @@ pub fn json(t: &Table) -> serde_json::Value {
         "columns": t.columns,
         "rows": t.rows.iter().map(object).collect::<Vec<_>>(),
         "totals": t.totals.iter().map(object).collect::<Vec<_>>(),
+        "counting": t.counted == super::Counting::Running,
+        "counted_at": match t.counted {
+            super::Counting::Earlier(at) => Some(at.to_string()),
+            _ => None,
+        },
         "compare": t.compare.iter().map(|c| serde_json::json!({
             "metric": c.metric,
             "current": cell_json(&c.current),
@@ -138,6 +143,10 @@ fn xlsx(t: &Table, lang: Lang) -> Result<Vec<u8>, ApiError> {
 
 /// The table as a file to download.
 pub fn download(t: &Table, format: Format, lang: Lang) -> Result<Response, ApiError> {
+    // Being counted: `202 Accepted` in every format, to ask again in a second.
+    if t.counted == super::Counting::Running {
+        return Ok((StatusCode::ACCEPTED, [(header::RETRY_AFTER, HeaderValue::from_static("1"))], axum::Json(json(t))).into_response());
+    }
     let (body, kind, ext) = match format {
         Format::Json => return Ok(axum::Json(json(t)).into_response()),
         Format::Csv => (csv(t, lang)?, "text/csv; charset=utf-8", "csv"),

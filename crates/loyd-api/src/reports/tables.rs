@@ -350,7 +350,11 @@ pub(super) async fn campaigns(store: &Store, program: &Program, scope: &Scope) -
 pub(super) async fn regulars(store: &Store, program: &Program, scope: &Scope) -> Result<Table, ApiError> {
     let (from, to) = (scope.from.strftime("%Y-%m").to_string(), scope.to.strftime("%Y-%m").to_string());
     let currencies: BTreeMap<String, String> = store.stores().await?.iter().map(|s| (s.id.to_string(), s.currency.to_string())).collect();
-    let found = store.store_regulars(from, to, scope.stores.clone()).await?;
+    let columns = vec!["store", "currency", "buyers", "once", "repeat", "regular", "regular_share", "frequency", "revenue", "regular_revenue"];
+    let Some(counted) = store.store_regulars(from, to, scope.stores.clone()).await? else {
+        return Ok(Table { chart: None, counted: super::Counting::Running, ..Table::of(Report::Regulars, scope, columns, Vec::new(), Vec::new(), "regular") });
+    };
+    let found = counted.value;
     let shown: Vec<&String> = found.iter().filter(|r| !r.store.is_empty()).filter_map(|r| currencies.get(&r.store)).collect();
     // Together only when the stores take one currency.
     let one = shown.first().filter(|c| shown.iter().all(|x| x == *c)).map(|c| (*c).clone());
@@ -381,8 +385,8 @@ pub(super) async fn regulars(store: &Store, program: &Program, scope: &Scope) ->
             rows.push(row);
         }
     }
-    let columns = vec!["store", "currency", "buyers", "once", "repeat", "regular", "regular_share", "frequency", "revenue", "regular_revenue"];
-    Ok(Table { chart: None, ..Table::of(Report::Regulars, scope, columns, rows, totals, "regular") })
+    let counted = if counted.current { super::Counting::Now } else { super::Counting::Earlier(counted.at) };
+    Ok(Table { chart: None, counted, ..Table::of(Report::Regulars, scope, columns, rows, totals, "regular") })
 }
 
 /// The period's first and last local days of the first store as times: from the
@@ -395,18 +399,16 @@ async fn bounds(store: &Store, scope: &Scope) -> Result<(jiff::Timestamp, jiff::
     Ok((from, until))
 }
 
-/// Transactions a report holds, at most.
-pub const MAX_TRANSACTIONS: usize = 100_000;
-
 /// Every operation of the period (local days of the first store), oldest first, in the
 /// stores asked for and the currency asked for: when (UTC), kind, store, terminal, the
 /// receipt (linked to its page), the customer, currency, amount (a sale's revenue
 /// after discounts, what a return or cancellation gave back, what an adjustment added
 /// or took), discount, redeemed, status (a sale since cancelled) and the operation's
-/// id. Totals per kind and currency. At most [`MAX_TRANSACTIONS`] rows.
+/// id. Totals per kind and currency, of the rows listed: at most the scope's `limit`
+/// ([`super::ROWS`] by default, [`super::MAX_ROWS`] at most), the oldest.
 pub(super) async fn transactions(store: &Store, program: &Program, scope: &Scope) -> Result<Table, ApiError> {
     let (from, until) = bounds(store, scope).await?;
-    let found = store.transactions(loyd_store::TransactionFilter { from, until, stores: scope.stores.clone(), limit: MAX_TRANSACTIONS }).await?;
+    let found = store.transactions(loyd_store::TransactionFilter { from, until, stores: scope.stores.clone(), limit: scope.limit }).await?;
     let mut rows = Vec::with_capacity(found.len());
     let mut sums: BTreeMap<(String, String), (i64, Vec<i64>)> = BTreeMap::new();
     for t in found.into_iter().filter(|t| scope.currency.as_ref().is_none_or(|c| *c == t.currency)) {

@@ -235,6 +235,20 @@ async fn held(app: &TestApp, filter: &str) -> Vec<String> {
         .await
 }
 
+/// A report counted in the background: asked until it is (`202` until then).
+async fn counted(app: &crate::helpers::TestApp, path: &str) -> serde_json::Value {
+    for _ in 0..200 {
+        let (status, body) = crate::helpers::call(app, "GET", path, crate::helpers::ADMIN_KEY, None).await;
+        match status {
+            200 => return body,
+            202 => assert_eq!(body["counting"], true, "{body}"),
+            _ => panic!("{status} {body}"),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("{path} was not counted within 5 s");
+}
+
 fn report_rows<'a>(body: &'a serde_json::Value, key: &str) -> Vec<&'a serde_json::Value> {
     body[key].as_array().unwrap_or_else(|| panic!("{body}")).iter().collect()
 }
@@ -618,7 +632,6 @@ both_backends! {
     }
 
     async fn buyers_kept_per_month_and_year_are_those_the_customers_months_give_through_purchases_and_cancellations(db: TestDb) {
-        use crate::helpers::{ADMIN_KEY, call};
         let app = crate::helpers::spawn_with_program(db, toml::from_str(crate::fraud::FRAUD_PROGRAM).unwrap()).await;
         crate::helpers::admin(&app).await;
         let airport = app.terminal("riga-02").await;
@@ -676,12 +689,12 @@ both_backends! {
         );
 
         // The report reads a month or a year as kept, other months from the customers'
-        // months, some stores together from the customers' months too: the same figures.
+        // months, some stores together from the customers' months too (counted in the
+        // background: asked again until counted): the same figures.
         let report = |q: &'static str| {
             let app = &app;
             async move {
-                let (status, body) = call(app, "GET", &format!("/v1/admin/reports/regulars?{q}"), ADMIN_KEY, None).await;
-                assert_eq!(status, 200, "{body}");
+                let body = counted(app, &format!("/v1/admin/reports/regulars?{q}")).await;
                 let columns = ["store", "currency", "buyers", "once", "repeat", "regular", "regular_share", "frequency", "revenue", "regular_revenue"];
                 let rows: Vec<Vec<String>> = report_rows(&body, "rows").into_iter().chain(report_rows(&body, "totals")).map(|r| figures_of(r, &columns)).collect();
                 rows
@@ -695,11 +708,12 @@ both_backends! {
         assert_eq!(report("from=2026-02-01&to=2026-12-31").await, year);
         assert_eq!(report("from=2026-01-01&to=2026-12-07").await, year, "the year so far is the year");
         assert_ne!(report("from=2026-01-01&to=2026-11-30").await, year, "not when December has purchases");
-        // The KPI's buyers: all stores and one store as kept, two from the months.
+        // The KPI's buyers: all stores and one store as kept, two from the months
+        // (counted in the background).
         let buyers = |q: &'static str| {
             let app = &app;
             async move {
-                let (_, k) = call(app, "GET", &format!("/v1/admin/reports/kpi?from=2026-11-01&to=2026-12-31{q}"), ADMIN_KEY, None).await;
+                let k = counted(app, &format!("/v1/admin/reports/kpi?from=2026-11-01&to=2026-12-31{q}")).await;
                 report_rows(&k, "rows").iter().map(|r| format!("{} {}", r["buyers"], r["frequency"])).collect::<Vec<_>>()
             }
         };
@@ -737,6 +751,41 @@ both_backends! {
         let (status, theirs) = call(&app, "GET", "/v1/admin/reports/failures?from=2026-11-24&to=2026-11-24", &manager, None).await;
         assert_eq!(status, 200, "{theirs}");
         assert!(report_rows(&theirs, "rows").is_empty(), "the refusals were at riga-01: {theirs}");
+    }
+
+    async fn regular_customers_over_months_not_kept_are_counted_in_the_background_and_the_last_count_is_read_at_once(db: TestDb) {
+        use crate::helpers::{ADMIN_KEY, call};
+        let app = crate::helpers::spawn_with_program(db, toml::from_str(crate::fraud::FRAUD_PROGRAM).unwrap()).await;
+        crate::helpers::admin(&app).await;
+        let (_, ann) = app.customer_with_card("+37120007201", "LOY").await;
+        assert_eq!(app.commit(&receipt("r1", Some(&ann), "10.00")).await.0, 201);
+        app.store.run_job(Job::RollUp, "test".into()).await.unwrap();
+        let path = "/v1/admin/reports/regulars?from=2026-10-01&to=2026-11-30";
+        // The first to ask hears it is being counted, in every format.
+        let res = app.client.get(app.url(path)).bearer_auth(ADMIN_KEY).send().await.unwrap();
+        assert_eq!((res.status().as_u16(), res.headers().get("retry-after").and_then(|v| v.to_str().ok())), (202, Some("1")));
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!((body["counting"].as_bool(), body["rows"].as_array().map(Vec::len)), (Some(true), Some(0)), "{body}");
+        let first = counted(&app, path).await;
+        assert_eq!(first["totals"][0]["buyers"], 1, "{first}");
+        assert!(first["counted_at"].is_null(), "current: {first}");
+        // Ann buys again: the next reader gets the last count at once, saying when it was
+        // made, while the new one is counted behind it.
+        app.clock.advance(jiff::SignedDuration::from_mins(5));
+        assert_eq!(app.commit(&receipt("r2", Some(&ann), "10.00")).await.0, 201);
+        app.store.run_job(Job::RollUp, "test".into()).await.unwrap();
+        let (status, earlier) = call(&app, "GET", path, ADMIN_KEY, None).await;
+        assert_eq!(status, 200, "{earlier}");
+        assert_eq!((earlier["totals"][0]["once"].as_i64(), earlier["counted_at"].is_string()), (Some(1), true), "{earlier}");
+        let mut now = earlier.clone();
+        for _ in 0..200 {
+            if now["counted_at"].is_null() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+            now = call(&app, "GET", path, ADMIN_KEY, None).await.1;
+        }
+        assert_eq!((now["totals"][0]["once"].as_i64(), now["totals"][0]["repeat"].as_i64()), (Some(0), Some(1)), "{now}");
     }
 }
 

@@ -94,6 +94,15 @@ both_backends! {
             .collect();
         assert!(totals.contains(&("sale".into(), 2, "30.00".into())), "{totals:?}");
 
+        // The oldest rows only, as many as asked; the totals are theirs.
+        let (_, two) = call(&app, "GET", "/v1/admin/reports/transactions?limit=2", ADMIN_KEY, None).await;
+        assert_eq!(rows_of(&two), rows_of(&report)[..2].to_vec(), "{two}");
+        assert!(two["totals"].as_array().unwrap().iter().all(|t| t["kind"] == "sale"), "{two}");
+        for bad in ["0", "100001", "many"] {
+            let (status, body) = call(&app, "GET", &format!("/v1/admin/reports/transactions?limit={bad}"), ADMIN_KEY, None).await;
+            assert!(status == 422 || status == 400, "limit={bad}: {status} {body}");
+        }
+
         // A store's transactions only: the other store's none, the adjustment (made in no
         // store) with every store.
         let (_, tartu) = call(&app, "GET", "/v1/admin/reports/transactions?store=tartu-01", ADMIN_KEY, None).await;

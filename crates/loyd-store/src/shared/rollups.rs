@@ -865,10 +865,19 @@ impl Backend {
             .collect()
     }
 
-    pub async fn store_regulars(&self, from_month: String, to_month: String, stores: Option<Vec<String>>) -> Result<Vec<crate::StoreRegulars>, StoreError> {
+    /// Regular customers over the months `from_month` to `to_month` (see
+    /// `Store::store_regulars`); `None` when that needs every customer's months and
+    /// `count` is false.
+    pub async fn store_regulars(
+        &self,
+        from_month: String,
+        to_month: String,
+        stores: Option<Vec<String>>,
+        count: bool,
+    ) -> Result<Option<Vec<crate::StoreRegulars>>, StoreError> {
         let mut c = self.reader().await?;
         let Some(period) = one_period(&mut c, &from_month, &to_month).await? else {
-            return regulars_over(&mut c, &from_month, &to_month, &stores).await;
+            return if count { regulars_over(&mut c, &from_month, &to_month, &stores).await.map(Some) } else { Ok(None) };
         };
         // One month or year: its buyers as kept, each store's and all stores'.
         let mut qb = sqlx::QueryBuilder::<super::Db>::new(format!("SELECT store_id, {} FROM period_buyers WHERE period = ", BUYERS.join(", ")));
@@ -876,7 +885,7 @@ impl Backend {
         if let Some(list) = &stores
             && !super::rows::push_in(&mut qb, "store_id", list)
         {
-            return Ok(Vec::new());
+            return Ok(Some(Vec::new()));
         }
         qb.push(" AND buyers > 0 ORDER BY store_id");
         let mut out: Vec<crate::StoreRegulars> = qb.build().fetch_all(&mut *c).await?.iter().map(regulars_of).collect::<Result<_, _>>()?;
@@ -889,13 +898,23 @@ impl Backend {
             Some(list) if list.len() == 1 => together = out.iter().map(|r| crate::StoreRegulars { store: String::new(), ..r.clone() }).collect(),
             // Some stores: a customer who bought in two counts once, which only their
             // customers' rows tell.
+            Some(_) if !count => return Ok(None),
             Some(list) => together = regulars_over(&mut c, &from_month, &to_month, &Some(list)).await?.into_iter().filter(|r| r.store.is_empty()).collect(),
         }
         out.extend(together);
-        Ok(out)
+        Ok(Some(out))
     }
 
-    pub async fn month_buyers(&self, months: Vec<String>, stores: Option<Vec<String>>) -> Result<Vec<crate::MonthBuyers>, StoreError> {
+    /// A number that changes whenever the jobs add to the aggregates: the sum of their
+    /// cursors.
+    pub async fn rollup_version(&self) -> Result<i64, StoreError> {
+        let mut c = self.reader().await?;
+        Ok(sqlx::query("SELECT CAST(COALESCE(SUM(last), 0) AS BIGINT) AS v FROM rollup_cursors").fetch_one(&mut *c).await?.try_get("v")?)
+    }
+
+    /// Buyers per month (see `Store::month_buyers`); `None` when that needs every
+    /// customer's months and `count` is false.
+    pub async fn month_buyers(&self, months: Vec<String>, stores: Option<Vec<String>>, count: bool) -> Result<Option<Vec<crate::MonthBuyers>>, StoreError> {
         let mut c = self.reader().await?;
         // All stores or one: the buyers as kept; some stores: a customer who bought in
         // two of them counts once, which only the customers' months tell.
@@ -904,12 +923,15 @@ impl Backend {
             Some(list) if list.len() == 1 => Some(list[0].clone()),
             Some(_) => None,
         };
+        if kept.is_none() && !count {
+            return Ok(None);
+        }
         let mut qb = match &kept {
             Some(store) => {
                 let mut qb = sqlx::QueryBuilder::<super::Db>::new("SELECT period AS month, buyers, receipts, revenue FROM period_buyers WHERE store_id = ");
                 qb.push_bind(store.clone());
                 if !super::rows::push_in(&mut qb, "period", &months) {
-                    return Ok(Vec::new());
+                    return Ok(Some(Vec::new()));
                 }
                 qb.push(" AND buyers > 0 ORDER BY period");
                 qb
@@ -920,7 +942,7 @@ impl Backend {
                      CAST(SUM(revenue) AS BIGINT) AS revenue FROM customer_months WHERE receipts > 0",
                 );
                 if !super::rows::push_in(&mut qb, "month", &months) || !super::rows::push_in(&mut qb, "store_id", stores.as_deref().unwrap_or_default()) {
-                    return Ok(Vec::new());
+                    return Ok(Some(Vec::new()));
                 }
                 qb.push(" GROUP BY month ORDER BY month");
                 qb
@@ -938,7 +960,8 @@ impl Backend {
                     revenue: r.try_get("revenue")?,
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>, StoreError>>()
+            .map(Some)
     }
 
     pub async fn control_groups(

@@ -1,5 +1,5 @@
 //! Sending what the outbox holds: events to the webhooks that want them, and messages
-//! to customers (e-mail over SMTP). Each pass
+//! to customers (e-mail over SMTP, SMS through an HTTP gateway). Each pass
 //! dispatches new events into deliveries, claims the deliveries that are due (for a
 //! lease, so several servers never send the same one at once), posts each, signed,
 //! outside any transaction, and records how it ended; the store decides when a failed
@@ -30,8 +30,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use loyd_domain::events;
 use loyd_domain::ids::CustomerId;
-use loyd_domain::messages;
-use loyd_domain::program::{EmailSpec, Program, SmtpSecurity};
+use loyd_domain::messages::{self, Channel};
+use loyd_domain::program::{EmailSpec, Program, SmsSpec, SmtpSecurity};
 use loyd_store::{Attempt, DueDelivery, Store, StoreError};
 use serde_json::json;
 
@@ -133,7 +133,7 @@ pub async fn deliver_once(store: &Store, sender: &Sender) -> Result<usize, Store
         sends.spawn(async move {
             let attempt = match d.channel.as_str() {
                 "webhook" => sender.webhook(&store, &program, &d).await,
-                "email" => sender.email(&store, &program, &d).await,
+                "email" | "sms" => sender.message(&store, &program, &d).await,
                 other => Attempt::failed(format!("no channel '{other}'")),
             };
             if attempt.withheld {
@@ -184,27 +184,30 @@ impl Sender {
         }
     }
 
-    /// Writes a message by e-mail to the customer the event is about, if they may
-    /// receive it now.
-    async fn email(&self, store: &Store, program: &Program, d: &DueDelivery) -> Attempt {
+    /// The message of delivery `d`, rendered for the customer the event is about as
+    /// they are now — or the attempt that says why it is not sent.
+    async fn prepare<'p>(&self, store: &Store, program: &'p Program, d: &DueDelivery) -> Result<Prepared<'p>, Attempt> {
         let Some(message) = program.messages.iter().find(|m| m.id == d.target) else {
-            return Attempt::failed(format!("message '{}' is not in the program in force", d.target));
+            return Err(Attempt::failed(format!("message '{}' is not in the program in force", d.target)));
         };
-        let Some(smtp) = &program.email else { return Attempt::failed("the program has no [email] section") };
         let Some(id) = d.subject.strip_prefix("customer:").and_then(|s| s.parse::<i64>().ok()) else {
-            return Attempt::withheld(format!("'{}' is not a customer", d.subject));
+            return Err(Attempt::withheld(format!("'{}' is not a customer", d.subject)));
         };
         let customer = match store.customer(id).await {
             Ok(Some(c)) if c.merged_into.is_none() => c,
-            Ok(_) => return Attempt::withheld("the customer is gone or merged into another"),
-            Err(e) => return Attempt::failed(format!("the customer could not be read: {e}")),
+            Ok(_) => return Err(Attempt::withheld("the customer is gone or merged into another")),
+            Err(e) => return Err(Attempt::failed(format!("the customer could not be read: {e}"))),
+        };
+        let address = match message.channel {
+            Channel::Email => customer.email.clone(),
+            Channel::Sms => customer.phone.clone(),
         };
         let consented = customer.consents.get(message.channel.consent()).is_some_and(|c| c.granted);
-        if let Err(why) = messages::may_send(message.transactional, customer.opted_out_at.is_some(), consented, customer.email.as_deref()) {
-            return Attempt::withheld(why.reason());
+        if let Err(why) = messages::may_send(message.transactional, customer.opted_out_at.is_some(), consented, address.as_deref()) {
+            return Err(Attempt::withheld(why.reason()));
         }
         let Some((language, text)) = message.text_for(customer.profile.get("language").map(String::as_str)) else {
-            return Attempt::failed("the message has no text");
+            return Err(Attempt::failed("the message has no text"));
         };
         let unsubscribe = format!("{}/unsubscribe/{}", self.public_url, store.unsubscribe_token(id, message.channel.consent()));
         let context = json!({
@@ -217,44 +220,85 @@ impl Sender {
             },
             "unsubscribe_url": unsubscribe,
         });
-        let rendered = (|| {
-            let subject = messages::render(&text.subject, &context)?;
-            let body = messages::render(&text.body, &context)?;
-            let html = match &text.html {
-                Some(h) => messages::render(h, &context)?,
-                None => messages::html_of(&body),
-            };
-            Ok::<_, String>((subject, body, html))
-        })();
-        let (subject, body, html) = match rendered {
-            Ok(r) => r,
-            Err(e) => return Attempt::failed(format!("the text does not render: {e}")),
+        let render = |src: &str| messages::render(src, &context).map_err(|e| Attempt::failed(format!("the text does not render: {e}")));
+        let body = render(&text.body)?;
+        let html = match &text.html {
+            Some(h) => render(h)?,
+            None => messages::html_of(&body),
         };
-        let password = match store.channel_secret("email").await {
-            Ok(p) => p,
-            Err(e) => return Attempt::failed(format!("the SMTP password could not be read: {e}")),
+        Ok(Prepared { channel: message.channel, to: address.unwrap_or_default(), subject: render(&text.subject)?, body, html, unsubscribe, program })
+    }
+
+    /// Writes a message to the customer the event is about, on its channel, if they may
+    /// receive it now.
+    async fn message(&self, store: &Store, program: &Program, d: &DueDelivery) -> Attempt {
+        let m = match self.prepare(store, program, d).await {
+            Ok(m) => m,
+            Err(attempt) => return attempt,
         };
-        let to = customer.email.unwrap_or_default();
-        match send_smtp(smtp, password, &d.key, &to, &subject, body, html, &unsubscribe).await {
-            Ok(code) => Attempt::answered(code),
-            Err(e) => e,
+        let credential = match store.channel_secret(m.channel.consent()).await {
+            Ok(c) => c,
+            Err(e) => return Attempt::failed(format!("the channel's credential could not be read: {e}")),
+        };
+        let sent = match (m.channel, &m.program.email, &m.program.sms) {
+            (Channel::Email, Some(smtp), _) => send_smtp(smtp, credential, &d.key, &m).await,
+            (Channel::Sms, _, Some(gateway)) => self.send_sms(gateway, credential, &d.key, &m).await,
+            (channel, ..) => Err(Attempt::failed(format!("the program has no [{}] section", channel.name()))),
+        };
+        sent.map_or_else(|failed| failed, Attempt::answered)
+    }
+
+    /// Sends one SMS through the program's gateway: its body template filled with the
+    /// number, the text and the key; sent when the answer is 2xx and holds what
+    /// `success_contains` asks.
+    async fn send_sms(&self, gateway: &SmsSpec, credential: Option<String>, key: &str, m: &Prepared<'_>) -> Result<u16, Attempt> {
+        let body = messages::render(&gateway.body, &json!({ "to": m.to, "text": m.body, "key": key }))
+            .map_err(|e| Attempt::failed(format!("the gateway body does not render: {e}")))?;
+        let mut request = Request::builder()
+            .method(gateway.method.as_deref().unwrap_or("POST"))
+            .uri(&gateway.url)
+            .header("content-type", gateway.content_type.as_deref().unwrap_or("application/json"))
+            .header("user-agent", concat!("loyd/", env!("CARGO_PKG_VERSION")))
+            .header("idempotency-key", key);
+        if let (Some(name), Some(value)) = (&gateway.auth_header, credential) {
+            request = request.header(name.as_str(), value);
+        }
+        let request = request.body(Full::new(Bytes::from(body))).map_err(|e| Attempt::failed(format!("the request could not be made: {e}")))?;
+        let answer = match tokio::time::timeout(TIMEOUT, self.client.request(request)).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => return Err(Attempt::failed(error_chain(&e))),
+            Err(_) => return Err(Attempt::failed(format!("no answer within {} s", TIMEOUT.as_secs()))),
+        };
+        let status = answer.status().as_u16();
+        if !events::delivered(status) {
+            return Ok(status);
+        }
+        let Some(expected) = &gateway.success_contains else { return Ok(status) };
+        let read = tokio::time::timeout(TIMEOUT, http_body_util::BodyExt::collect(answer.into_body())).await;
+        let Ok(Ok(collected)) = read else { return Err(Attempt::failed("the gateway's answer could not be read")) };
+        if String::from_utf8_lossy(&collected.to_bytes()).contains(expected.as_str()) {
+            Ok(status)
+        } else {
+            Err(Attempt { status: Some(status), ..Attempt::failed(format!("the gateway's answer does not say '{expected}'")) })
         }
     }
 }
 
-/// Sends one e-mail through the program's SMTP server; the server's reply code, or
-/// the failed attempt (a permanent refusal, such as an unknown mailbox, gives up).
-#[allow(clippy::too_many_arguments)]
-async fn send_smtp(
-    smtp: &EmailSpec,
-    password: Option<String>,
-    key: &str,
-    to: &str,
-    subject: &str,
+/// A message rendered for its customer, ready to go.
+struct Prepared<'p> {
+    channel: Channel,
+    /// The customer's address on the channel.
+    to: String,
+    subject: String,
     body: String,
     html: String,
-    unsubscribe: &str,
-) -> Result<u16, Attempt> {
+    unsubscribe: String,
+    program: &'p Program,
+}
+
+/// Sends one e-mail through the program's SMTP server; the server's reply code, or
+/// the failed attempt (a permanent refusal, such as an unknown mailbox, gives up).
+async fn send_smtp(smtp: &EmailSpec, password: Option<String>, key: &str, m: &Prepared<'_>) -> Result<u16, Attempt> {
     use lettre::message::header::{HeaderName, HeaderValue};
     use lettre::message::{Mailbox, MultiPart};
     use lettre::transport::smtp::authentication::Credentials;
@@ -262,17 +306,17 @@ async fn send_smtp(
     use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
     let from: Mailbox = smtp.from.parse().map_err(|e| Attempt::failed(format!("the sender '{}' does not read: {e}", smtp.from)))?;
-    let to: Mailbox = to.parse().map_err(|e| Attempt::withheld(format!("the customer's address does not read: {e}")))?;
+    let to: Mailbox = m.to.parse().map_err(|e| Attempt::withheld(format!("the customer's address does not read: {e}")))?;
     let domain = from.email.domain().to_owned();
     let header = |name: &'static str, value: String| HeaderValue::new(HeaderName::new_from_ascii_str(name), value);
     let email = lettre::Message::builder()
         .from(from)
         .to(to)
-        .subject(subject)
+        .subject(m.subject.as_str())
         .message_id(Some(format!("<{key}@{domain}>")))
-        .raw_header(header("List-Unsubscribe", format!("<{unsubscribe}>")))
+        .raw_header(header("List-Unsubscribe", format!("<{}>", m.unsubscribe)))
         .raw_header(header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click".into()))
-        .multipart(MultiPart::alternative_plain_html(body, html))
+        .multipart(MultiPart::alternative_plain_html(m.body.clone(), m.html.clone()))
         .map_err(|e| Attempt::failed(format!("the e-mail could not be made: {e}")))?;
     let port = smtp.port.unwrap_or(smtp.security.default_port());
     let tls = |host: &str| TlsParameters::builder(host.to_owned()).build_rustls().map_err(|e| Attempt::failed(format!("TLS: {e}")));

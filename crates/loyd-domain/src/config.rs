@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use crate::org::StoreSpec;
 use crate::said::{self, Said};
-use crate::program::{CampaignSpec, CardSeriesSpec, CounterSpec, CouponSeriesSpec, FraudSpec, RestrictionsSpec, SegmentSpec, TierSpec, WebhookSpec, MessageSpec, EmailSpec};
+use crate::program::{CampaignSpec, CardSeriesSpec, CounterSpec, CouponSeriesSpec, FraudSpec, RestrictionsSpec, SegmentSpec, TierSpec, WebhookSpec, MessageSpec, EmailSpec, SmsSpec};
 
 /// The document's types are the program file's, in [`crate::program::spec`].
 pub use crate::program::{ConfigDocument, ConfigError, CurrencyKind, CurrencySpec};
@@ -49,7 +49,7 @@ pub enum Mode {
 pub struct PlanStep {
     pub action: Action,
     /// The section's object: `currency`, `store`, `card_series`, `counter`, `tier`,
-    /// `coupon_series`, `segment`, `restrictions`, `fraud`, `campaign`, `webhook`, `message` or `email`.
+    /// `coupon_series`, `segment`, `restrictions`, `fraud`, `campaign`, `webhook`, `message`, `email` or `sms`.
     pub object: &'static str,
     pub id: String,
     pub before: Option<serde_json::Value>,
@@ -236,6 +236,14 @@ impl Section for EmailSpec {
     }
 }
 
+impl Section for SmsSpec {
+    const OBJECT: &'static str = "sms";
+    const NAME: &'static str = "sms";
+    fn key(&self) -> String {
+        "sms".into()
+    }
+}
+
 impl Section for RestrictionsSpec {
     const OBJECT: &'static str = "restrictions";
     const NAME: &'static str = "restrictions";
@@ -334,6 +342,11 @@ fn combine(current: &ConfigDocument, file: &ConfigDocument, mode: Mode) -> (Conf
             (Some(r), _) => merge_section(current.email.as_slice(), std::slice::from_ref(r), mode, &mut steps).pop(),
             (None, Mode::Replace) => merge_section(current.email.as_slice(), &[], mode, &mut steps).pop(),
             (None, Mode::Merge | Mode::Remove) => current.email.clone(),
+        },
+        sms: match (&file.sms, mode) {
+            (Some(r), _) => merge_section(current.sms.as_slice(), std::slice::from_ref(r), mode, &mut steps).pop(),
+            (None, Mode::Replace) => merge_section(current.sms.as_slice(), &[], mode, &mut steps).pop(),
+            (None, Mode::Merge | Mode::Remove) => current.sms.clone(),
         },
         restrictions: match (&file.restrictions, mode) {
             (Some(r), _) => merge_section(current.restrictions.as_slice(), std::slice::from_ref(r), mode, &mut steps).pop(),

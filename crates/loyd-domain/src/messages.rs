@@ -25,28 +25,42 @@ pub const VARIABLES: [&str; 6] = ["customer.id", "customer.name", "customer.emai
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
     Email,
+    /// A text message through the HTTP gateway of the program's `[sms]`.
+    Sms,
 }
 
 impl Channel {
+    pub const ALL: [Channel; 2] = [Channel::Email, Channel::Sms];
+
     pub fn name(self) -> &'static str {
         match self {
             Channel::Email => "email",
+            Channel::Sms => "sms",
         }
     }
 
-    /// The consent (`crate::access::CHANNELS`) a marketing message on it needs.
+    /// The consent (`crate::access::CHANNELS`) a marketing message on it needs, which
+    /// is also the name its credential (SMTP password, gateway key) is kept under.
     pub fn consent(self) -> &'static str {
-        match self {
-            Channel::Email => "email",
-        }
+        self.name()
     }
+}
+
+/// What an SMS gateway's request body may read: the number (`+37120000000`), the text
+/// and the delivery's idempotency key.
+pub const GATEWAY_VARIABLES: [&str; 3] = ["to", "text", "key"];
+
+/// Checks a gateway body template: it parses and reads only [`GATEWAY_VARIABLES`].
+pub fn check_gateway_template(src: &str) -> Result<(), Said> {
+    check_reading(src, &GATEWAY_VARIABLES)
 }
 
 /// One language's text of a message, as written.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TextSpec {
-    /// An e-mail's subject (one line).
+    /// An e-mail's subject (one line); an SMS has none.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub subject: String,
     /// The plain text; the HTML part is made from it unless `html` is given.
     pub body: String,
@@ -147,12 +161,16 @@ fn environment() -> Environment<'static> {
 
 /// Checks a template: it parses, and reads only [`VARIABLES`].
 pub fn check_template(src: &str) -> Result<(), Said> {
+    check_reading(src, &VARIABLES)
+}
+
+fn check_reading(src: &str, variables: &[&str]) -> Result<(), Said> {
     let env = environment();
     let t = env.template_from_str(src).map_err(|e| said::template_invalid(e.to_string()))?;
-    let mut unknown: Vec<String> = t.undeclared_variables(true).into_iter().filter(|v| !VARIABLES.contains(&v.as_str())).collect();
+    let mut unknown: Vec<String> = t.undeclared_variables(true).into_iter().filter(|v| !variables.contains(&v.as_str())).collect();
     unknown.sort();
     match unknown.first() {
-        Some(v) => Err(said::template_variable(v, VARIABLES.join(", "))),
+        Some(v) => Err(said::template_variable(v, variables.join(", "))),
         None => Ok(()),
     }
 }
@@ -216,6 +234,14 @@ mod tests {
         assert_eq!(m.text_for(Some("ru")).unwrap().0, "ru");
         assert_eq!(m.text_for(Some("et")).unwrap().0, "lv", "no Estonian, no English: the first written");
         assert_eq!(m.text_for(None).unwrap().0, "lv");
+    }
+
+    #[test]
+    fn a_gateway_body_reads_the_number_the_text_and_the_key_and_quotes_them_as_json() {
+        assert!(check_gateway_template(r#"{"to": {{ to | tojson }}, "text": {{ text | tojson }}, "id": "{{ key }}"}"#).is_ok());
+        assert_eq!(check_gateway_template("{{ customer.name }}").unwrap_err().key, "template_variable");
+        let body = render(r#"{"text": {{ text | tojson }}}"#, &serde_json::json!({"text": "Say \"hi\"\nnow"})).unwrap();
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&body).unwrap()["text"], "Say \"hi\"\nnow");
     }
 
     #[test]

@@ -208,6 +208,10 @@ texts! {
     message_no_text(languages) = "a message needs a text in at least one language ({languages})";
     message_language(language, languages) = "'{language}' is not a language of messages ({languages})";
     message_subject_line() = "a subject is one line";
+    message_subject_needed() = "an e-mail needs a subject";
+    sms_not_configured() = "SMS messages need the [sms] section: the gateway they leave through";
+    sms_method(method) = "'{method}' is not a method a gateway is called with (POST, PUT)";
+    sms_header(header) = "'{header}' is not a header name (letters, digits and '-')";
     fraud_block_rule(rule) = "'{rule}' is not about a customer, so it has no card to block: block lists receipts_per_hour, stores_per_day, return_after_accrual or cards_per_phone";
     fraud_peer_factor() = "peer_factor is how many times the peers' median makes an outlier: at least 1, e.g. \"5\"";
     // ---- programs: documents, files and their application ----

@@ -66,32 +66,39 @@ pub(crate) async fn set_secret(state: &AppState, actor: &Actor, id: &str, secret
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct PasswordIn {
-    /// The password of the `[email]` section's `username` at the SMTP server. Stored
+pub struct CredentialIn {
+    /// E-mail: the password of the `[email]` section's `username` at the SMTP server.
+    /// SMS: the value of the `[sms]` section's `auth_header` (the gateway's key). Stored
     /// sealed, never shown again.
-    pub password: String,
+    pub secret: String,
 }
 
-/// The name the SMTP password is kept under.
-pub const EMAIL_SECRET: &str = "email";
-
-/// Checks and sets the SMTP password (the console and the API).
-pub(crate) async fn set_email_password(state: &AppState, actor: &Actor, password: String) -> Result<(), ApiError> {
-    if state.store.program().await?.email.is_none() {
-        return Err(ApiError::not_found("the program has no [email] section: configure the SMTP server first"));
+/// Checks and sets a channel's credential (the console and the API).
+pub(crate) async fn set_credential(state: &AppState, actor: &Actor, channel: &str, secret: String) -> Result<(), ApiError> {
+    let program = state.store.program().await?;
+    let (configured, used) = match channel {
+        "email" => (program.email.is_some(), program.email.as_ref().is_some_and(|e| e.username.is_some())),
+        "sms" => (program.sms.is_some(), program.sms.as_ref().is_some_and(|g| g.auth_header.is_some())),
+        other => return Err(ApiError::not_found(format!("there is no channel '{other}' (email, sms)"))),
+    };
+    if !configured {
+        return Err(ApiError::not_found(format!("the program has no [{channel}] section: configure it first")));
     }
-    if password.is_empty() || password.chars().count() > 500 || password.chars().any(char::is_control) {
-        return Err(ApiError::validation("password: 1 to 500 characters, no control characters"));
+    if !used {
+        return Err(ApiError::validation(format!("the [{channel}] section names no {}", if channel == "email" { "username" } else { "auth_header" })));
     }
-    Ok(state.store.set_channel_secret(EMAIL_SECRET.into(), password, actor.name()).await?)
+    if secret.is_empty() || secret.chars().count() > 500 || secret.chars().any(char::is_control) {
+        return Err(ApiError::validation("secret: 1 to 500 characters, no control characters"));
+    }
+    Ok(state.store.set_channel_secret(channel.to_owned(), secret, actor.name()).await?)
 }
 
-/// Sets the password e-mail is sent with (the `[email]` section's `username`).
-/// Setting it again replaces it; the audit log records that it changed.
-#[utoipa::path(put, path = "/v1/admin/email/password", tag = "admin", security(("api_key" = []), ("session" = [])),
-    request_body = PasswordIn, responses((status = 204), (status = "4XX", body = ErrorBody)))]
-pub async fn email_password(State(state): State<AppState>, actor: CurrentActor, Json(body): Json<PasswordIn>) -> Result<StatusCode, ApiError> {
-    set_email_password(&state, &actor, body.password).await?;
+/// Sets a channel's credential: `email` (the SMTP password) or `sms` (the gateway's
+/// key). Setting it again replaces it; the audit log records that it changed.
+#[utoipa::path(put, path = "/v1/admin/channels/{channel}/credential", tag = "admin", security(("api_key" = []), ("session" = [])),
+    params(("channel" = String, Path)), request_body = CredentialIn, responses((status = 204), (status = "4XX", body = ErrorBody)))]
+pub async fn credential(State(state): State<AppState>, actor: CurrentActor, Path(channel): Path<String>, Json(body): Json<CredentialIn>) -> Result<StatusCode, ApiError> {
+    set_credential(&state, &actor, &channel, body.secret).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

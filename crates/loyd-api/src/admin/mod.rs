@@ -151,7 +151,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/v1/admin/webhooks", get(messages::webhooks))
         .route("/v1/admin/webhooks/{id}/secret", axum::routing::put(messages::secret))
         .route("/v1/admin/webhooks/{id}/test", post(messages::test))
-        .route("/v1/admin/email/password", axum::routing::put(messages::email_password))
+        .route("/v1/admin/channels/{channel}/credential", axum::routing::put(messages::credential))
         .route("/v1/admin/deliveries", get(messages::deliveries))
         .route("/v1/admin/deliveries/{id}/retry", post(messages::retry))
         .route_layer(middleware::from_fn_with_state(state, crate::auth::guard))

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use super::failures::url_escape;
 use super::{CsrfForm, Frame, Session, allowed, checked, filled, lang_of, page as render, remember_lang};
 use crate::AppState;
-use crate::admin::messages::{DeliveryQuery, EMAIL_SECRET, STATES, WebhookOut, page as deliveries_page, set_email_password, set_secret, webhooks_of};
+use crate::admin::messages::{DeliveryQuery, STATES, WebhookOut, page as deliveries_page, set_credential, set_secret, webhooks_of};
 use crate::i18n::Lang;
 
 const PAGE: u32 = 50;
@@ -74,12 +74,21 @@ struct EmailView {
     password_set: String,
 }
 
+/// The SMS gateway, as configured.
+struct SmsView {
+    url: String,
+    header: String,
+    /// When its key was set, or empty.
+    key_set: String,
+}
+
 #[derive(Template)]
 #[template(path = "console/messages.html")]
 struct MessagesPage {
     f: Frame,
     s: Session,
     email: Option<EmailView>,
+    sms: Option<SmsView>,
     messages: Vec<MessageView>,
     hooks: Vec<HookView>,
     deliveries: Vec<DeliveryView>,
@@ -137,7 +146,12 @@ async fn show(state: &AppState, headers: &HeaderMap, q: Filters, notice: Option<
         server: format!("{}:{} ({:?})", e.host, e.port.unwrap_or(e.security.default_port()), e.security).to_lowercase(),
         from: e.from.clone(),
         username: e.username.clone().unwrap_or_default(),
-        password_set: secrets.iter().find(|(n, _)| n == EMAIL_SECRET).map(|(_, t)| at(lang, *t)).unwrap_or_default(),
+        password_set: secrets.iter().find(|(n, _)| n == "email").map(|(_, t)| at(lang, *t)).unwrap_or_default(),
+    });
+    let sms = program.as_ref().and_then(|p| p.sms.as_ref()).map(|g| SmsView {
+        url: g.url.clone(),
+        header: g.auth_header.clone().unwrap_or_default(),
+        key_set: secrets.iter().find(|(n, _)| n == "sms").map(|(_, t)| at(lang, *t)).unwrap_or_default(),
     });
     let messages = program
         .as_ref()
@@ -179,6 +193,7 @@ async fn show(state: &AppState, headers: &HeaderMap, q: Filters, notice: Option<
         f: Frame::new(lang),
         s: Session::of(&actor.principal, &secret, t, "/admin/messages"),
         email,
+        sms,
         messages,
         hooks,
         deliveries,
@@ -220,20 +235,20 @@ pub async fn secret(State(state): State<AppState>, headers: HeaderMap, Path(id):
 }
 
 #[derive(Debug, Deserialize)]
-pub struct PasswordForm {
+pub struct CredentialForm {
     #[serde(default)]
-    password: String,
+    secret: String,
     #[serde(default)]
     csrf: String,
 }
 
-/// Sets the SMTP password; never echoed back.
-pub async fn email_password(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<PasswordForm>) -> Response {
+/// Sets a channel's credential (the SMTP password, the SMS gateway's key); never echoed.
+pub async fn credential(State(state): State<AppState>, headers: HeaderMap, Path(channel): Path<String>, Form(form): Form<CredentialForm>) -> Response {
     let (lang, actor, _) = match checked(&state, &headers, &form.csrf, Permission::ConfigWrite).await {
         Ok(x) => x,
         Err(res) => return res,
     };
-    match set_email_password(&state, &actor, form.password).await {
+    match set_credential(&state, &actor, &channel, form.secret).await {
         Ok(()) => show(&state, &headers, Filters::default(), Some(lang.words().get("messages.password_saved").to_owned()), None).await,
         Err(e) => show(&state, &headers, Filters::default(), None, Some(super::refusal(lang.words(), &e))).await,
     }

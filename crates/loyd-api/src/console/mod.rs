@@ -100,7 +100,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/fraud", get(fraud::page))
         .route("/admin/fraud/{id}", post(fraud::decision))
         .route("/admin/messages", get(messages::page))
-        .route("/admin/messages/email-password", post(messages::email_password))
+        .route("/admin/messages/{channel}/credential", post(messages::credential))
         .route("/admin/messages/webhooks/{id}/secret", post(messages::secret))
         .route("/admin/messages/webhooks/{id}/test", post(messages::test))
         .route("/admin/messages/deliveries/{id}/retry", post(messages::retry))

@@ -210,7 +210,7 @@ fn choices(section: &str, field: &str, doc: &ConfigDocument) -> Vec<(String, Str
         ("counters", "measure") => words(&["sum", "count", "visits"]),
         ("tiers", "counter") => doc.counters.iter().map(|c| (c.id.to_string(), c.id.to_string())).collect(),
         ("messages", "event") => words(&loyd_domain::events::EventKind::subscribable().collect::<Vec<_>>()),
-        ("messages", "channel") => words(&["email"]),
+        ("messages", "channel") => words(&loyd_domain::messages::Channel::ALL.map(loyd_domain::messages::Channel::name)),
         (_, "currency" | "denominated_in") => currencies(),
         _ => Vec::new(),
     }

@@ -86,10 +86,8 @@ impl Smtp {
     }
 }
 
-/// A store, the SMTP server at `port`, and a welcome e-mail in English and Russian.
-pub(crate) fn program(port: u16) -> loyd_domain::config::ConfigDocument {
-    toml::from_str(&format!(
-        r#"
+/// The store of these tests.
+const STORE: &str = r#"
 [[currencies]]
 code = "EUR"
 kind = "money"
@@ -99,7 +97,12 @@ scale = 2
 id = "riga-01"
 name = "Riga Centre"
 timezone = "Europe/Riga"
+"#;
 
+/// A store, the SMTP server at `port`, and a welcome e-mail in English and Russian.
+pub(crate) fn program(port: u16) -> loyd_domain::config::ConfigDocument {
+    toml::from_str(&format!(
+        r#"{STORE}
 [email]
 host = "127.0.0.1"
 port = {port}
@@ -225,5 +228,66 @@ body = "{% if %}"
         let (status, body): (u16, Value) = (res.status().as_u16(), res.json().await.unwrap());
         assert_eq!(status, 422, "{body}");
         assert!(body.to_string().contains("messages[0].channel"), "{body}");
+    }
+
+    async fn an_sms_goes_through_the_configured_gateway_with_its_key_to_the_customers_who_consented(db: TestDb) {
+        let gateway = crate::webhooks::Receiver::start(&[200]).await;
+        let doc: loyd_domain::config::ConfigDocument = toml::from_str(&format!(
+            r#"{STORE}
+[sms]
+url = "{url}"
+body = '{{"to": {{{{ to | tojson }}}}, "text": {{{{ text | tojson }}}}, "ref": "{{{{ key }}}}"}}'
+auth_header = "X-Api-Key"
+
+[[messages]]
+id = "welcome-sms"
+event = "customer.registered"
+channel = "sms"
+[messages.texts.en]
+body = "Hi {{{{ customer.name }}}}, welcome!"
+[messages.texts.lv]
+body = "Sveiki, {{{{ customer.name }}}}!"
+"#,
+            url = gateway.url
+        ))
+        .unwrap();
+        let app = spawn_with_program(db, doc).await;
+        admin(&app).await;
+        let (status, body) = call(&app, "PUT", "/v1/admin/channels/sms/credential", ADMIN_KEY, Some(json!({"secret": "k-123"}))).await;
+        assert_eq!(status, 204, "{body}");
+        for (channel, code) in [("email", 404), ("fax", 404)] {
+            let (status, body) = call(&app, "PUT", &format!("/v1/admin/channels/{channel}/credential"), ADMIN_KEY, Some(json!({"secret": "x"}))).await;
+            assert_eq!(status, code, "{channel}: {body}");
+        }
+        let sms = json!({"sms": true});
+        let anna = register(&app, json!({"name": "Anna", "phone": "+37120000011", "consents": sms, "profile": {"language": "lv"}})).await;
+        let bob = register(&app, json!({"name": "Bob", "phone": "+37120000012"})).await;
+        let carl = register(&app, json!({"name": "Carl", "email": "carl@example.lv", "consents": sms})).await;
+        assert_eq!(deliver_once(&app.store, &Sender::new(&app.url(""))).await.unwrap(), 3);
+        let got = gateway.got();
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(got[0].header("x-api-key"), "k-123");
+        let sent = got[0].json();
+        assert_eq!((sent["to"].as_str(), sent["text"].as_str()), (Some("+37120000011"), Some("Sveiki, Anna!")), "{sent}");
+        assert_eq!(sent["ref"].as_str(), Some(got[0].header("idempotency-key")));
+        let (_, log) = call(&app, "GET", "/v1/admin/deliveries", ADMIN_KEY, None).await;
+        let log = log["deliveries"].as_array().unwrap().clone();
+        assert_eq!(state_of(&log, &format!("customer:{anna}")).0, "delivered");
+        assert_eq!(state_of(&log, &format!("customer:{bob}")).1, "the customer has not consented to this channel");
+        assert_eq!(state_of(&log, &format!("customer:{carl}")).1, "the customer has no address on this channel");
+        // The key is sealed at rest.
+        assert!(app.db().texts("SELECT secret FROM channel_secrets WHERE name = 'sms'").await.iter().all(|s| !s.contains("k-123")));
+
+        // A gateway whose answer must say it accepted: a bare 200 is not enough, and the
+        // message is tried again.
+        let file = format!("[sms]\nurl = \"{}\"\nbody = '{{{{ text }}}}'\ncontent_type = \"text/plain\"\nauth_header = \"X-Api-Key\"\nsuccess_contains = \"accepted\"\n", gateway.url);
+        let res = app.client.post(app.url("/v1/admin/config")).bearer_auth(ADMIN_KEY).header("content-type", "application/toml").body(file).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+        let dora = register(&app, json!({"name": "Dora", "phone": "+37120000014", "consents": sms})).await;
+        assert_eq!(deliver_once(&app.store, &Sender::new(&app.url(""))).await.unwrap(), 1);
+        assert_eq!(gateway.got().last().unwrap().body, "Hi Dora, welcome!");
+        let (_, log) = call(&app, "GET", "/v1/admin/deliveries", ADMIN_KEY, None).await;
+        let (state, error) = state_of(log["deliveries"].as_array().unwrap(), &format!("customer:{dora}"));
+        assert_eq!((state.as_str(), error.as_str()), ("pending", "the gateway's answer does not say 'accepted'"));
     }
 }

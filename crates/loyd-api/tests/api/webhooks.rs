@@ -18,11 +18,11 @@ pub(crate) const SECRET: &str = "whsec-0123456789abcdef-test";
 #[derive(Debug, Clone)]
 pub(crate) struct Got {
     headers: HeaderMap,
-    body: String,
+    pub(crate) body: String,
 }
 
 impl Got {
-    fn header(&self, name: &str) -> &str {
+    pub(crate) fn header(&self, name: &str) -> &str {
         self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
     }
 

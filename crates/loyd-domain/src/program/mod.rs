@@ -71,6 +71,8 @@ pub struct Program {
     pub messages: Vec<crate::messages::Message>,
     /// The SMTP server, when e-mail is configured.
     pub email: Option<EmailSpec>,
+    /// The SMS gateway, when SMS are configured.
+    pub sms: Option<SmsSpec>,
     /// The names goods filters use, for line masks.
     pub names: Names,
 }

@@ -210,7 +210,7 @@ impl Backend {
                 };
                 let attempts = r.try_get::<i64, _>("attempts")? + 1;
                 let at = to_micros(now);
-                let ok = attempt.status.is_some_and(events::delivered);
+                let ok = attempt.error.is_none() && attempt.status.is_some_and(events::delivered);
                 let (state, next_at) = if ok {
                     ("delivered", at)
                 } else if attempt.withheld {

@@ -519,6 +519,25 @@ impl Compiler<'_> {
             }
             self.out.email = Some(e.clone());
         }
+        if let Some(g) = &self.doc.sms {
+            if let Err(why) = crate::events::check_url(&g.url) {
+                self.p.push("sms.url", why);
+            }
+            if let Some(m) = &g.method
+                && !matches!(m.as_str(), "POST" | "PUT")
+            {
+                self.p.push("sms.method", said::sms_method(m));
+            }
+            if let Err(why) = crate::messages::check_gateway_template(&g.body) {
+                self.p.push("sms.body", why);
+            }
+            if let Some(h) = &g.auth_header
+                && (h.is_empty() || !h.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+            {
+                self.p.push("sms.auth_header", said::sms_header(h));
+            }
+            self.out.sms = Some(g.clone());
+        }
         for (i, m) in self.doc.messages.iter().enumerate() {
             let path = format!("messages[{i}]");
             let event = crate::events::EventKind::parse(&m.event).filter(|k| crate::events::EventKind::subscribable().any(|n| n == k.name()));
@@ -527,6 +546,9 @@ impl Compiler<'_> {
             }
             if m.channel == crate::messages::Channel::Email && self.doc.email.is_none() {
                 self.p.push(format!("{path}.channel"), said::email_not_configured());
+            }
+            if m.channel == crate::messages::Channel::Sms && self.doc.sms.is_none() {
+                self.p.push(format!("{path}.channel"), said::sms_not_configured());
             }
             if m.texts.is_empty() {
                 self.p.push(format!("{path}.texts"), said::message_no_text(crate::messages::LANGUAGES.join(", ")));
@@ -537,6 +559,9 @@ impl Compiler<'_> {
                 }
                 if t.subject.contains(['\n', '\r']) {
                     self.p.push(format!("{path}.texts.{lang}.subject"), said::message_subject_line());
+                }
+                if m.channel == crate::messages::Channel::Email && t.subject.trim().is_empty() {
+                    self.p.push(format!("{path}.texts.{lang}.subject"), said::message_subject_needed());
                 }
                 for (field, src) in [("subject", Some(&t.subject)), ("body", Some(&t.body)), ("html", t.html.as_ref())] {
                     if let Some(src) = src

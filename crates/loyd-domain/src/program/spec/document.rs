@@ -39,6 +39,9 @@ pub struct ConfigDocument {
     /// The SMTP server e-mail leaves through. Replaced as a whole when a file gives it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<EmailSpec>,
+    /// The HTTP gateway SMS leave through. Replaced as a whole when a file gives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sms: Option<SmsSpec>,
     /// Limits on top of all campaigns. Replaced as a whole when a file gives it.
     #[serde(default)]
     pub restrictions: Option<RestrictionsSpec>,

@@ -418,6 +418,29 @@ impl SmtpSecurity {
     }
 }
 
+/// An SMS gateway reached over HTTP, described so that any provider fits: where to send,
+/// the request body as a template over `to`, `text` and `key`, and how success reads.
+/// The value of `auth_header` (an API key) is set in the console or the admin API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmsSpec {
+    pub url: String,
+    /// `POST` (default) or `PUT`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// Default `application/json`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    /// E.g. `{"to": {{ to | tojson }}, "text": {{ text | tojson }}}`.
+    pub body: String,
+    /// The header the gateway's key goes in, e.g. `Authorization`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_header: Option<String>,
+    /// Sent when the answer is 2xx and, if given, its body contains this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub success_contains: Option<String>,
+}
+
 /// A message sent when an event happens: its channel and its text in each language.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -210,7 +210,7 @@ impl Sender {
             return Err(Attempt::failed("the message has no text"));
         };
         let unsubscribe = format!("{}/unsubscribe/{}", self.public_url, store.unsubscribe_token(id, message.channel.consent()));
-        let context = json!({
+        let mut context = json!({
             "customer": {
                 "id": CustomerId(id).to_string(),
                 "name": customer.name,
@@ -220,6 +220,9 @@ impl Sender {
             },
             "unsubscribe_url": unsubscribe,
         });
+        if d.event == events::EventKind::PointsExpiring {
+            context["points"] = json!({ "amount": d.data["amount"], "currency": d.data["currency"], "expires_on": d.data["expires_on"] });
+        }
         let render = |src: &str| messages::render(src, &context).map_err(|e| Attempt::failed(format!("the text does not render: {e}")));
         let body = render(&text.body)?;
         let html = match &text.html {

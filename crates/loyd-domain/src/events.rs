@@ -18,15 +18,20 @@ pub enum EventKind {
     /// Staff asked for a test delivery to one webhook.
     #[serde(rename = "webhook.test")]
     WebhookTest,
+    /// A customer's points of one currency expire on a day soon (the `expiry_notices`
+    /// job raises it some days ahead, once per customer, currency and day).
+    #[serde(rename = "points.expiring")]
+    PointsExpiring,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 2] = [EventKind::CustomerRegistered, EventKind::WebhookTest];
+    pub const ALL: [EventKind; 3] = [EventKind::CustomerRegistered, EventKind::WebhookTest, EventKind::PointsExpiring];
 
     pub fn name(self) -> &'static str {
         match self {
             EventKind::CustomerRegistered => "customer.registered",
             EventKind::WebhookTest => "webhook.test",
+            EventKind::PointsExpiring => "points.expiring",
         }
     }
 
@@ -79,6 +84,9 @@ pub fn check_url(url: &str) -> Result<(), Said> {
     }
     Ok(())
 }
+
+/// How many days before points expire their notice is raised, unless a message says.
+pub const EXPIRY_NOTICE_DAYS: u32 = 7;
 
 /// Attempts of a delivery before it is given up (dead).
 pub const ATTEMPTS: u32 = 14;
@@ -165,6 +173,6 @@ mod tests {
         for k in EventKind::ALL {
             assert_eq!(EventKind::parse(k.name()), Some(k));
         }
-        assert_eq!(EventKind::subscribable().collect::<Vec<_>>(), vec!["customer.registered"]);
+        assert_eq!(EventKind::subscribable().collect::<Vec<_>>(), vec!["customer.registered", "points.expiring"]);
     }
 }

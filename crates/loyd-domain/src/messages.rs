@@ -16,9 +16,20 @@ use crate::said::{self, Said};
 /// field.
 pub const LANGUAGES: [&str; 4] = ["en", "ru", "lv", "et"];
 
-/// What a text may read. `customer.*` is the customer the event is about, as they are
-/// when the message is sent; `unsubscribe_url` stops this channel's marketing for them.
+/// What every text may read. `customer.*` is the customer the event is about, as they
+/// are when the message is sent; `unsubscribe_url` stops this channel's marketing for
+/// them.
 pub const VARIABLES: [&str; 6] = ["customer.id", "customer.name", "customer.email", "customer.phone", "customer.language", "unsubscribe_url"];
+
+/// What a text of a message sent for `kind` may read: [`VARIABLES`] and the event's
+/// own (`points.amount`, `points.currency`, `points.expires_on` for points expiring).
+pub fn variables_of(kind: Option<EventKind>) -> Vec<&'static str> {
+    let own: &[&str] = match kind {
+        Some(EventKind::PointsExpiring) => &["points.amount", "points.currency", "points.expires_on"],
+        _ => &[],
+    };
+    VARIABLES.iter().chain(own).copied().collect()
+}
 
 /// How a message travels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -79,6 +90,8 @@ pub struct Message {
     pub transactional: bool,
     pub texts: BTreeMap<String, TextSpec>,
     pub paused: bool,
+    /// Points expiring: how many days ahead the notice goes.
+    pub days_before: u32,
 }
 
 impl Message {
@@ -159,9 +172,10 @@ fn environment() -> Environment<'static> {
     env
 }
 
-/// Checks a template: it parses, and reads only [`VARIABLES`].
-pub fn check_template(src: &str) -> Result<(), Said> {
-    check_reading(src, &VARIABLES)
+/// Checks a template of a message sent for `kind`: it parses, and reads only what
+/// [`variables_of`] allows.
+pub fn check_template(src: &str, kind: Option<EventKind>) -> Result<(), Said> {
+    check_reading(src, &variables_of(kind))
 }
 
 fn check_reading(src: &str, variables: &[&str]) -> Result<(), Said> {
@@ -196,11 +210,15 @@ mod tests {
 
     #[test]
     fn a_template_may_read_only_the_known_variables_and_must_parse() {
-        assert!(check_template("Hello {{ customer.name }}, {{ unsubscribe_url }}").is_ok());
-        assert!(check_template("{% if customer.name %}Hi {{ customer.name | upper }}{% endif %}").is_ok());
-        assert_eq!(check_template("Your balance: {{ customer.balance }}").unwrap_err().key, "template_variable");
-        assert_eq!(check_template("{{ password }}").unwrap_err().key, "template_variable");
-        assert_eq!(check_template("Hello {{ customer.name ").unwrap_err().key, "template_invalid");
+        let welcome = Some(EventKind::CustomerRegistered);
+        assert!(check_template("Hello {{ customer.name }}, {{ unsubscribe_url }}", welcome).is_ok());
+        assert!(check_template("{% if customer.name %}Hi {{ customer.name | upper }}{% endif %}", welcome).is_ok());
+        assert_eq!(check_template("Your balance: {{ customer.balance }}", welcome).unwrap_err().key, "template_variable");
+        assert_eq!(check_template("{{ password }}", welcome).unwrap_err().key, "template_variable");
+        assert_eq!(check_template("Hello {{ customer.name ", welcome).unwrap_err().key, "template_invalid");
+        // An event's own figures only in its messages.
+        assert!(check_template("{{ points.amount }} expire on {{ points.expires_on }}", Some(EventKind::PointsExpiring)).is_ok());
+        assert_eq!(check_template("{{ points.amount }}", welcome).unwrap_err().key, "template_variable");
     }
 
     #[test]
@@ -230,6 +248,7 @@ mod tests {
             transactional: false,
             texts: [("lv".to_owned(), t("Sveiki")), ("ru".to_owned(), t("Привет"))].into(),
             paused: false,
+            days_before: 0,
         };
         assert_eq!(m.text_for(Some("ru")).unwrap().0, "ru");
         assert_eq!(m.text_for(Some("et")).unwrap().0, "lv", "no Estonian, no English: the first written");

@@ -209,6 +209,8 @@ texts! {
     message_language(language, languages) = "'{language}' is not a language of messages ({languages})";
     message_subject_line() = "a subject is one line";
     message_subject_needed() = "an e-mail needs a subject";
+    message_days_before(event) = "days_before is for points.expiring messages, not {event}";
+    message_days_range() = "days_before is 1 to 60";
     sms_not_configured() = "SMS messages need the [sms] section: the gateway they leave through";
     sms_method(method) = "'{method}' is not a method a gateway is called with (POST, PUT)";
     sms_header(header) = "'{header}' is not a header name (letters, digits and '-')";

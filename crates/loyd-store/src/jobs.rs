@@ -35,12 +35,23 @@ pub enum Job {
     /// Scores customers' RFM groups and lists the members of segments (a pass at most
     /// hourly, or when the program changed or one was asked for).
     Segments,
+    /// Raises `points.expiring` for points that expire soon (at most hourly), for the
+    /// messages and webhooks that want it.
+    ExpiryNotices,
 }
 
 impl Job {
     /// In the order a full run takes them.
-    pub const ALL: [Job; 7] =
-        [Job::ExpireHolds, Job::ExpireLots, Job::BurnInactive, Job::ConvertBalances, Job::RollUp, Job::DetectFraud, Job::Segments];
+    pub const ALL: [Job; 8] = [
+        Job::ExpireHolds,
+        Job::ExpireLots,
+        Job::BurnInactive,
+        Job::ConvertBalances,
+        Job::RollUp,
+        Job::DetectFraud,
+        Job::Segments,
+        Job::ExpiryNotices,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -51,6 +62,7 @@ impl Job {
             Job::RollUp => "roll_up",
             Job::DetectFraud => "detect_fraud",
             Job::Segments => "segments",
+            Job::ExpiryNotices => "expiry_notices",
         }
     }
 
@@ -102,6 +114,8 @@ impl Store {
                 Job::RollUp => self.roll_up(BATCH).await,
                 Job::DetectFraud => self.detect_fraud(BATCH).await,
                 Job::Segments => self.segments_batch(BATCH).await,
+                // One pass an hour: a second within the hour raises nothing and ends the run.
+                Job::ExpiryNotices => self.expiry_notices().await,
             };
             match batch {
                 Ok(n) => {

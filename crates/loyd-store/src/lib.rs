@@ -750,6 +750,13 @@ impl Store {
         on_backend!(self, b => b.detect_fraud(rules, limit, now).await)
     }
 
+    /// Raises `points.expiring` for points expiring soon (see the store's `events`).
+    pub async fn expiry_notices(&self) -> Result<usize, StoreError> {
+        let now = self.now();
+        let program = self.program().await?;
+        on_backend!(self, b => b.expiry_notices(program, now).await)
+    }
+
     /// Makes the deliveries of up to `limit` events not yet dispatched, for the webhooks
     /// of the program in force; how many events it dispatched.
     pub async fn dispatch_events(&self, limit: u32) -> Result<usize, StoreError> {

@@ -103,6 +103,7 @@ fn label_key(job: Job) -> &'static str {
         Job::RollUp => "jobs.roll_up",
         Job::DetectFraud => "jobs.detect_fraud",
         Job::Segments => "jobs.segments",
+        Job::ExpiryNotices => "jobs.expiry_notices",
     }
 }
 
@@ -115,6 +116,7 @@ fn help_key(job: Job) -> &'static str {
         Job::RollUp => "jobs.roll_up_help",
         Job::DetectFraud => "jobs.detect_fraud_help",
         Job::Segments => "jobs.segments_help",
+        Job::ExpiryNotices => "jobs.expiry_notices_help",
     }
 }
 

@@ -290,4 +290,77 @@ body = "Sveiki, {{{{ customer.name }}}}!"
         let (state, error) = state_of(log["deliveries"].as_array().unwrap(), &format!("customer:{dora}"));
         assert_eq!((state.as_str(), error.as_str()), ("pending", "the gateway's answer does not say 'accepted'"));
     }
+
+    async fn points_about_to_expire_are_announced_once_with_their_amount_days_before_they_burn(db: TestDb) {
+        let smtp = Smtp::start().await;
+        let doc: loyd_domain::config::ConfigDocument = toml::from_str(&format!(
+            r#"{STORE}
+[[currencies]]
+code = "bonus"
+kind = "points"
+scale = 0
+value = "0.01"
+lifetime = {{ days = 30 }}
+
+[[card_series]]
+id = "LOY"
+kind = "loyalty"
+prefix = "2770"
+
+[[campaigns]]
+id = "points"
+[[campaigns.rewards]]
+type = "accrue"
+currency = "bonus"
+fixed = "25"
+
+[email]
+host = "127.0.0.1"
+port = {port}
+security = "none"
+from = "Shop <shop@loyd.test>"
+
+[[messages]]
+id = "expiring"
+event = "points.expiring"
+channel = "email"
+days_before = 5
+[messages.texts.en]
+subject = "Your points expire on {{{{ points.expires_on }}}}"
+body = "{{{{ points.amount }}}} {{{{ points.currency }}}} expire on {{{{ points.expires_on }}}}."
+"#,
+            port = smtp.port
+        ))
+        .unwrap();
+        let app = spawn_with_program(db, doc).await;
+        admin(&app).await;
+        let anna = register(&app, json!({"name": "Anna", "email": "anna@example.lv", "consents": {"email": true}})).await;
+        let card = app.issue("LOY", Some(anna)).await.remove(0).number;
+        assert_eq!(app.commit(&crate::helpers::receipt("e1", Some(&card), "10.00")).await.0, 201);
+        let sender = Sender::new(&app.url(""));
+        let notices = || async { app.store.run_job(loyd_store::Job::ExpiryNotices, "test".into()).await.unwrap().items };
+        // Three weeks on, the points are nine days from burning: not yet.
+        app.clock.advance(jiff::SignedDuration::from_hours(21 * 24));
+        assert_eq!(notices().await, 0);
+        // Four days later they are within five days: announced once, however often the job runs.
+        app.clock.advance(jiff::SignedDuration::from_hours(4 * 24 + 1));
+        assert_eq!(notices().await, 1);
+        app.clock.advance(jiff::SignedDuration::from_hours(2));
+        assert_eq!(notices().await, 0, "once per customer, currency and day");
+        assert_eq!(deliver_once(&app.store, &sender).await.unwrap(), 1);
+        let mail = smtp.received();
+        assert_eq!(mail.len(), 1, "{mail:#?}");
+        let expires = app.db().texts("SELECT CAST(expires_at AS TEXT) FROM lots").await;
+        let day = jiff::Timestamp::from_microsecond(expires[0].parse().unwrap()).unwrap().strftime("%Y-%m-%d").to_string();
+        assert_eq!(mail[0]["subject"].as_str().unwrap(), format!("Your points expire on {day}"));
+        assert_eq!(mail[0]["text"].as_str().unwrap().trim(), format!("25 bonus expire on {day}."));
+        // A notice for a customer's event reading another event's figures is refused.
+        let file = "[[messages]]\nid = \"hello\"\nevent = \"customer.registered\"\nchannel = \"email\"\ndays_before = 3\n[messages.texts.en]\nsubject = \"Hi\"\nbody = \"{{ points.amount }}\"\n";
+        let res = app.client.post(app.url("/v1/admin/config")).bearer_auth(ADMIN_KEY).header("content-type", "application/toml").body(file).send().await.unwrap();
+        let body: Value = res.json().await.unwrap();
+        let text = body.to_string();
+        for expected in ["messages[0].days_before", "messages[0].texts.en.body", "points.amount"] {
+            assert!(text.contains(expected), "{expected} in {text}");
+        }
+    }
 }

@@ -39,17 +39,36 @@ pub(crate) async fn record_event(
     target: Option<&str>,
     now: Timestamp,
 ) -> Result<i64, StoreError> {
-    let id: i64 = sqlx::query("INSERT INTO events (kind, subject, payload, created_at, target) VALUES ($1, $2, $3, $4, $5) RETURNING id")
-        .bind(kind.name())
-        .bind(subject)
-        .bind(ring.seal(SEALED_AS, &data.to_string()))
-        .bind(to_micros(now))
-        .bind(target)
-        .fetch_one(&mut *c)
-        .await?
-        .try_get("id")?;
-    Ok(id)
+    let id = record_once(c, ring, (kind, subject, data), target, None, now).await?;
+    id.ok_or_else(|| corrupt("an event without a key was not recorded".into()))
 }
+
+/// As [`record_event`], once per `dedupe` key: `None` when an event with it exists.
+async fn record_once(
+    c: &mut Conn,
+    ring: &Keyring,
+    (kind, subject, data): (EventKind, &str, &serde_json::Value),
+    target: Option<&str>,
+    dedupe: Option<&str>,
+    now: Timestamp,
+) -> Result<Option<i64>, StoreError> {
+    let row = sqlx::query(
+        "INSERT INTO events (kind, subject, payload, created_at, target, dedupe) VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (dedupe) DO NOTHING RETURNING id",
+    )
+    .bind(kind.name())
+    .bind(subject)
+    .bind(ring.seal(SEALED_AS, &data.to_string()))
+    .bind(to_micros(now))
+    .bind(target)
+    .bind(dedupe)
+    .fetch_optional(&mut *c)
+    .await?;
+    row.map(|r| r.try_get("id")).transpose().map_err(Into::into)
+}
+
+/// How often the points expiring are looked for.
+const NOTICE_EVERY: i64 = 3_600_000_000;
 
 /// The idempotency key of the delivery of event `event` to webhook `webhook`.
 fn delivery_key(event: i64, webhook: &str) -> String {
@@ -89,6 +108,62 @@ fn delivery_row(r: &<super::Db as sqlx::Database>::Row) -> Result<Delivery, Stor
 }
 
 impl Backend {
+    /// Raises `points.expiring` for each customer's points of a currency that expire on
+    /// a day within the notice (the longest `days_before` of the messages that want it,
+    /// 7 days for webhooks), once per customer, currency and day, at most hourly;
+    /// returns how many it raised.
+    pub async fn expiry_notices(&self, program: std::sync::Arc<Program>, now: Timestamp) -> Result<usize, StoreError> {
+        let kind = EventKind::PointsExpiring;
+        let messages = program.messages.iter().filter(|m| m.wants(kind)).map(|m| m.days_before);
+        let hooks = program.webhooks.iter().filter(|w| w.wants(kind)).map(|_| events::EXPIRY_NOTICE_DAYS);
+        let Some(days) = messages.chain(hooks).max() else { return Ok(0) };
+        let secrets = self.ring();
+        self.write(move |c| {
+            let (secrets, program) = (secrets.clone(), program.clone());
+            Box::pin(async move {
+                let at = to_micros(now);
+                sqlx::query("INSERT INTO rollup_cursors (source, last) VALUES ('expiry_notices', 0) ON CONFLICT (source) DO NOTHING").execute(&mut *c).await?;
+                if at - super::cursors::cursor(c, "expiry_notices").await? < NOTICE_EVERY {
+                    return Ok(0);
+                }
+                let until = at.saturating_add(i64::from(days) * 86_400_000_000);
+                let rows = sqlx::query(
+                    "SELECT a.holder_id, a.asset, l.expires_at, l.remaining FROM lots l JOIN accounts a ON a.id = l.account_id \
+                     WHERE l.remaining > 0 AND l.expires_at > $1 AND l.expires_at <= $2 AND a.holder_kind = 'customer'",
+                )
+                .bind(at)
+                .bind(until)
+                .fetch_all(&mut *c)
+                .await?;
+                // Per customer, currency and the (UTC) day they expire.
+                let mut due: std::collections::BTreeMap<(String, String, String), i64> = Default::default();
+                for r in &rows {
+                    let day = from_micros(r.try_get("expires_at")?).strftime("%Y-%m-%d").to_string();
+                    *due.entry((r.try_get("holder_id")?, r.try_get("asset")?, day)).or_default() += r.try_get::<i64, _>("remaining")?;
+                }
+                let mut raised = 0;
+                for ((customer, asset, day), remaining) in due {
+                    let amount = loyd_domain::money::Minor::new(remaining, program.scale_of(&asset)).to_decimal();
+                    let Ok(id) = customer.parse::<i64>() else { continue };
+                    let data = serde_json::json!({
+                        "customer": loyd_domain::ids::CustomerId(id).to_string(),
+                        "currency": asset,
+                        "amount": amount.to_string(),
+                        "expires_on": day,
+                    });
+                    let dedupe = format!("{}:{customer}:{asset}:{day}", kind.name());
+                    let subject = format!("customer:{customer}");
+                    if record_once(c, &secrets.ring, (kind, &subject, &data), None, Some(&dedupe), now).await?.is_some() {
+                        raised += 1;
+                    }
+                }
+                super::cursors::move_cursor(c, "expiry_notices", at).await?;
+                Ok(raised)
+            })
+        })
+        .await
+    }
+
     /// Makes the deliveries of up to `limit` events not yet dispatched, for the webhooks
     /// and messages of `program` that want them; returns how many events it dispatched.
     pub async fn dispatch_events(&self, program: std::sync::Arc<Program>, limit: u32, now: Timestamp) -> Result<usize, StoreError> {

@@ -29,7 +29,8 @@ use loyd_domain::time::{Timestamp, from_micros, to_micros};
 use rust_decimal::Decimal;
 use sqlx::Row;
 
-use super::rollups::{add_rows, cursor, move_cursor};
+use super::cursors::{cursor, move_cursor};
+use super::rollups::add_rows;
 use super::{Backend, Conn, rows};
 use crate::error::StoreError;
 use crate::{FraudAlert, FraudDecision, FraudEvidence, FraudFilter};

@@ -34,6 +34,7 @@
 //! | [`staff`] | staff users, logins, sessions |
 //! | [`api_keys`] | admin API keys |
 //! | [`failures`] | the failure log and guessing counts |
+//! | [`cursors`] | the jobs' cursors over what others wrote |
 //! | [`events`] | events and their deliveries to webhooks (the outbox): dispatch, claims, attempts, channel secrets |
 //! | [`fraud`] | fraud detection: the rules over receipts, returns and refusals; alerts and decisions |
 //! | [`rollups`] | aggregates off the receipt path: sales per store and day, customers' purchases |
@@ -55,6 +56,7 @@ pub(crate) mod counters;
 pub(crate) mod coupons;
 pub(crate) mod credit;
 pub(crate) mod crm_entries;
+pub(crate) mod cursors;
 pub(crate) mod customers;
 pub(crate) mod events;
 pub(crate) mod failures;

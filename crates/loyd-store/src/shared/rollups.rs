@@ -31,6 +31,7 @@ use loyd_domain::receipt::StoreContext;
 use loyd_domain::time::{Timestamp, from_micros};
 use sqlx::Row;
 
+use super::cursors::{cursor, move_cursor};
 use super::{Backend, Conn, PG};
 use crate::error::StoreError;
 
@@ -417,22 +418,6 @@ impl Zones {
         self.0.insert(store.to_owned(), tz.clone());
         tz
     }
-}
-
-/// Reads a source's cursor, locking it on PostgreSQL so two servers never add a batch
-/// twice.
-pub(super) async fn cursor(c: &mut Conn, source: &'static str) -> Result<i64, StoreError> {
-    let q = if PG {
-        "SELECT last FROM rollup_cursors WHERE source = $1 FOR UPDATE"
-    } else {
-        "SELECT last FROM rollup_cursors WHERE source = $1"
-    };
-    Ok(sqlx::query(q).bind(source).fetch_one(&mut *c).await?.try_get("last")?)
-}
-
-pub(super) async fn move_cursor(c: &mut Conn, source: &'static str, to: i64) -> Result<(), StoreError> {
-    sqlx::query("UPDATE rollup_cursors SET last = $1 WHERE source = $2").bind(to).bind(source).execute(&mut *c).await?;
-    Ok(())
 }
 
 /// The highest ids below which every receipt and every transfer is committed or gone.

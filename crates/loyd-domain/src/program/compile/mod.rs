@@ -565,12 +565,19 @@ impl Compiler<'_> {
                 }
                 for (field, src) in [("subject", Some(&t.subject)), ("body", Some(&t.body)), ("html", t.html.as_ref())] {
                     if let Some(src) = src
-                        && let Err(why) = crate::messages::check_template(src)
+                        && let Err(why) = crate::messages::check_template(src, event)
                     {
                         self.p.push(format!("{path}.texts.{lang}.{field}"), why);
                     }
                 }
             }
+            let expiring = event == Some(crate::events::EventKind::PointsExpiring);
+            match m.days_before {
+                Some(_) if !expiring => self.p.push(format!("{path}.days_before"), said::message_days_before(&m.event)),
+                Some(d) if !(1..=60).contains(&d) => self.p.push(format!("{path}.days_before"), said::message_days_range()),
+                _ => {}
+            }
+            let days_before = if expiring { m.days_before.unwrap_or(crate::events::EXPIRY_NOTICE_DAYS) } else { 0 };
             if let Some(event) = event {
                 self.out.messages.push(crate::messages::Message {
                     id: m.id.to_string(),
@@ -579,6 +586,7 @@ impl Compiler<'_> {
                     transactional: m.transactional,
                     texts: m.texts.clone(),
                     paused: m.paused,
+                    days_before,
                 });
             }
         }

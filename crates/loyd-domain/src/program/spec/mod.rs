@@ -454,6 +454,9 @@ pub struct MessageSpec {
     pub transactional: bool,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub paused: bool,
+    /// `points.expiring`: how many days before the points expire (default 7, 1 to 60).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub days_before: Option<u32>,
     /// By language (`en`, `ru`, `lv`, `et`).
     pub texts: std::collections::BTreeMap<String, crate::messages::TextSpec>,
 }

@@ -84,30 +84,45 @@ impl Sender {
         Sender { client: Client::builder(TokioExecutor::new()).build(https), public_url: public_url.trim_end_matches('/').to_owned() }
     }
 
-    /// Posts one delivery to `url`, signed with `secret` at `now`.
+    /// Sends `body` to `url` with `method`, the delivery's idempotency `key` and the
+    /// headers `more`, within [`TIMEOUT`]: the answer, or the failed attempt.
+    async fn send(
+        &self,
+        (method, url): (&str, &str),
+        content_type: &str,
+        key: &str,
+        more: Vec<(&str, String)>,
+        body: String,
+    ) -> Result<axum::http::Response<impl axum::body::HttpBody<Data = Bytes>>, Attempt> {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(url)
+            .header("content-type", content_type)
+            .header("user-agent", concat!("loyd/", env!("CARGO_PKG_VERSION")))
+            .header("idempotency-key", key);
+        for (name, value) in more {
+            request = request.header(name, value);
+        }
+        let request = request.body(Full::new(Bytes::from(body))).map_err(|e| Attempt::failed(format!("the request could not be made: {e}")))?;
+        match tokio::time::timeout(TIMEOUT, self.client.request(request)).await {
+            Ok(Ok(answer)) => Ok(answer),
+            Ok(Err(e)) => Err(Attempt::failed(error_chain(&e))),
+            Err(_) => Err(Attempt::failed(format!("no answer within {} s", TIMEOUT.as_secs()))),
+        }
+    }
+
+    /// Posts one delivery to `url`, signed with `secret` at `now`. The answer's body is
+    /// not read: the status is the answer.
     async fn post(&self, url: &str, secret: &str, d: &DueDelivery, now: jiff::Timestamp) -> Attempt {
         let body = events::body(&d.key, d.event, d.created_at, &d.data);
         let signature = events::signature(secret.as_bytes(), now.as_second(), &body);
-        let request = Request::post(url)
-            .header("content-type", "application/json")
-            .header("user-agent", concat!("loyd/", env!("CARGO_PKG_VERSION")))
-            .header("idempotency-key", &d.key)
-            .header("loyd-event", d.event.name())
-            .header("loyd-signature", signature)
-            .body(Full::new(Bytes::from(body)));
-        let request = match request {
-            Ok(r) => r,
-            Err(e) => return Attempt::failed(format!("the request could not be made: {e}")),
-        };
-        match tokio::time::timeout(TIMEOUT, self.client.request(request)).await {
-            // The answer's body is not read: the status is the answer.
-            Ok(Ok(r)) => Attempt::answered(r.status().as_u16()),
-            Ok(Err(e)) => Attempt::failed(error_chain(&e)),
-            Err(_) => Attempt::failed(format!("no answer within {} s", TIMEOUT.as_secs())),
+        let more = vec![("loyd-event", d.event.name().to_owned()), ("loyd-signature", signature)];
+        match self.send(("POST", url), "application/json", &d.key, more, body).await {
+            Ok(answer) => Attempt::answered(answer.status().as_u16()),
+            Err(failed) => failed,
         }
     }
 }
-
 
 /// An error with its causes (a refused connection says so only in its source).
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -186,7 +201,7 @@ impl Sender {
 
     /// The message of delivery `d`, rendered for the customer the event is about as
     /// they are now — or the attempt that says why it is not sent.
-    async fn prepare<'p>(&self, store: &Store, program: &'p Program, d: &DueDelivery) -> Result<Prepared<'p>, Attempt> {
+    async fn prepare(&self, store: &Store, program: &Program, d: &DueDelivery) -> Result<Prepared, Attempt> {
         let Some(message) = program.messages.iter().find(|m| m.id == d.target) else {
             return Err(Attempt::failed(format!("message '{}' is not in the program in force", d.target)));
         };
@@ -229,7 +244,7 @@ impl Sender {
             Some(h) => render(h)?,
             None => messages::html_of(&body),
         };
-        Ok(Prepared { channel: message.channel, to: address.unwrap_or_default(), subject: render(&text.subject)?, body, html, unsubscribe, program })
+        Ok(Prepared { channel: message.channel, to: address.unwrap_or_default(), subject: render(&text.subject)?, body, html, unsubscribe })
     }
 
     /// Writes a message to the customer the event is about, on its channel, if they may
@@ -239,11 +254,11 @@ impl Sender {
             Ok(m) => m,
             Err(attempt) => return attempt,
         };
-        let credential = match store.channel_secret(m.channel.consent()).await {
+        let credential = match store.channel_secret(m.channel.name()).await {
             Ok(c) => c,
             Err(e) => return Attempt::failed(format!("the channel's credential could not be read: {e}")),
         };
-        let sent = match (m.channel, &m.program.email, &m.program.sms) {
+        let sent = match (m.channel, &program.email, &program.sms) {
             (Channel::Email, Some(smtp), _) => send_smtp(smtp, credential, &d.key, &m).await,
             (Channel::Sms, _, Some(gateway)) => self.send_sms(gateway, credential, &d.key, &m).await,
             (channel, ..) => Err(Attempt::failed(format!("the program has no [{}] section", channel.name()))),
@@ -254,24 +269,16 @@ impl Sender {
     /// Sends one SMS through the program's gateway: its body template filled with the
     /// number, the text and the key; sent when the answer is 2xx and holds what
     /// `success_contains` asks.
-    async fn send_sms(&self, gateway: &SmsSpec, credential: Option<String>, key: &str, m: &Prepared<'_>) -> Result<u16, Attempt> {
+    async fn send_sms(&self, gateway: &SmsSpec, credential: Option<String>, key: &str, m: &Prepared) -> Result<u16, Attempt> {
         let body = messages::render(&gateway.body, &json!({ "to": m.to, "text": m.body, "key": key }))
             .map_err(|e| Attempt::failed(format!("the gateway body does not render: {e}")))?;
-        let mut request = Request::builder()
-            .method(gateway.method.as_deref().unwrap_or("POST"))
-            .uri(&gateway.url)
-            .header("content-type", gateway.content_type.as_deref().unwrap_or("application/json"))
-            .header("user-agent", concat!("loyd/", env!("CARGO_PKG_VERSION")))
-            .header("idempotency-key", key);
-        if let (Some(name), Some(value)) = (&gateway.auth_header, credential) {
-            request = request.header(name.as_str(), value);
-        }
-        let request = request.body(Full::new(Bytes::from(body))).map_err(|e| Attempt::failed(format!("the request could not be made: {e}")))?;
-        let answer = match tokio::time::timeout(TIMEOUT, self.client.request(request)).await {
-            Ok(Ok(r)) => r,
-            Ok(Err(e)) => return Err(Attempt::failed(error_chain(&e))),
-            Err(_) => return Err(Attempt::failed(format!("no answer within {} s", TIMEOUT.as_secs()))),
+        let more = match (&gateway.auth_header, credential) {
+            (Some(name), Some(value)) => vec![(name.as_str(), value)],
+            _ => Vec::new(),
         };
+        let method = gateway.method.as_deref().unwrap_or("POST");
+        let content_type = gateway.content_type.as_deref().unwrap_or("application/json");
+        let answer = self.send((method, &gateway.url), content_type, key, more, body).await?;
         let status = answer.status().as_u16();
         if !events::delivered(status) {
             return Ok(status);
@@ -288,7 +295,7 @@ impl Sender {
 }
 
 /// A message rendered for its customer, ready to go.
-struct Prepared<'p> {
+struct Prepared {
     channel: Channel,
     /// The customer's address on the channel.
     to: String,
@@ -296,12 +303,11 @@ struct Prepared<'p> {
     body: String,
     html: String,
     unsubscribe: String,
-    program: &'p Program,
 }
 
 /// Sends one e-mail through the program's SMTP server; the server's reply code, or
 /// the failed attempt (a permanent refusal, such as an unknown mailbox, gives up).
-async fn send_smtp(smtp: &EmailSpec, password: Option<String>, key: &str, m: &Prepared<'_>) -> Result<u16, Attempt> {
+async fn send_smtp(smtp: &EmailSpec, password: Option<String>, key: &str, m: &Prepared) -> Result<u16, Attempt> {
     use lettre::message::header::{HeaderName, HeaderValue};
     use lettre::message::{Mailbox, MultiPart};
     use lettre::transport::smtp::authentication::Credentials;

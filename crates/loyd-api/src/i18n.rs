@@ -98,6 +98,12 @@ impl Lang {
             Lang::Ru | Lang::Lv | Lang::Et => format!("{:02}.{:02}.", date.day(), date.month()),
         }
     }
+
+    /// A moment in UTC as pages show it: its [`Lang::day`] and the time, `time` being a
+    /// `strftime` format (`%H:%M`, `%H:%M:%S`): `Dec 5 08:15 UTC`.
+    pub fn moment(self, at: jiff::Timestamp, time: &str) -> String {
+        format!("{} {} UTC", self.day(at.to_zoned_datetime(jiff::tz::TimeZone::UTC).date()), at.strftime(time))
+    }
 }
 
 /// The texts of one language by key.

@@ -50,8 +50,7 @@ impl Channel {
         }
     }
 
-    /// The consent (`crate::access::CHANNELS`) a marketing message on it needs, which
-    /// is also the name its credential (SMTP password, gateway key) is kept under.
+    /// The consent (`crate::access::CHANNELS`) a marketing message on it needs.
     pub fn consent(self) -> &'static str {
         self.name()
     }

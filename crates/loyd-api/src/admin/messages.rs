@@ -20,11 +20,10 @@ pub struct WebhookOut {
     pub secret_set_at: Option<Timestamp>,
 }
 
-/// The webhooks of the program in force (the console and the API).
-pub(crate) async fn webhooks_of(state: &AppState) -> Result<Vec<WebhookOut>, ApiError> {
-    let program = state.store.program().await?;
-    let set = state.store.channel_secrets_set().await?;
-    Ok(program
+/// The webhooks of `program`, with when each secret of `set` (the channel secrets set)
+/// was set (the console and the API).
+pub(crate) fn webhooks_of(program: &loyd_domain::program::Program, set: &[(String, Timestamp)]) -> Vec<WebhookOut> {
+    program
         .webhooks
         .iter()
         .map(|w| WebhookOut {
@@ -34,14 +33,14 @@ pub(crate) async fn webhooks_of(state: &AppState) -> Result<Vec<WebhookOut>, Api
             active: w.active,
             secret_set_at: set.iter().find(|(n, _)| *n == secret_name(&w.id)).map(|(_, at)| *at),
         })
-        .collect())
+        .collect()
 }
 
 /// The webhooks of the program in force, and whether each has its secret.
 #[utoipa::path(get, path = "/v1/admin/webhooks", tag = "admin", security(("api_key" = []), ("session" = [])),
     responses((status = 200, body = Vec<WebhookOut>), (status = "4XX", body = ErrorBody)))]
 pub async fn webhooks(State(state): State<AppState>) -> Result<Json<Vec<WebhookOut>>, ApiError> {
-    Ok(Json(webhooks_of(&state).await?))
+    Ok(Json(webhooks_of(&*state.store.program().await?, &state.store.channel_secrets_set().await?)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -75,7 +75,7 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(q): Q
     let (rows, older, error) = match failure_page(&state, &actor, query).await {
         Ok(p) => {
             let rows = p.failures.into_iter().map(|f: Failure| Row {
-                at: format!("{} {}", lang.day(f.at.to_zoned_datetime(jiff::tz::TimeZone::UTC).date()), f.at.strftime("%H:%M:%S UTC")),
+                at: lang.moment(f.at, "%H:%M:%S"),
                 store: f.store.unwrap_or_default(),
                 terminal: f.terminal.unwrap_or_default(),
                 operation: f.operation,

@@ -84,7 +84,7 @@ struct FraudPage {
 }
 
 fn when(lang: Lang, at: jiff::Timestamp) -> String {
-    format!("{} {}", lang.day(at.to_zoned_datetime(jiff::tz::TimeZone::UTC).date()), at.strftime("%H:%M UTC"))
+    lang.moment(at, "%H:%M")
 }
 
 fn view(lang: Lang, a: FraudAlert, error: Option<String>) -> AlertView {

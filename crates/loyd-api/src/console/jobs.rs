@@ -69,7 +69,7 @@ struct JobsPage {
 fn view(lang: Lang, r: JobRunOut) -> RunView {
     let t = lang.words();
     let job = Job::parse(&r.job).unwrap_or(Job::ExpireHolds);
-    let at = |ts: jiff::Timestamp| format!("{} {}", lang.day(ts.to_zoned_datetime(jiff::tz::TimeZone::UTC).date()), ts.strftime("%H:%M:%S UTC"));
+    let at = |ts: jiff::Timestamp| lang.moment(ts, "%H:%M:%S");
     let took = match r.finished_at {
         Some(end) => {
             let ms = end.duration_since(r.started_at).as_millis().max(0);

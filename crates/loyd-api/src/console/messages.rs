@@ -103,7 +103,7 @@ struct MessagesPage {
 }
 
 fn at(lang: Lang, ts: jiff::Timestamp) -> String {
-    format!("{} {}", lang.day(ts.to_zoned_datetime(jiff::tz::TimeZone::UTC).date()), ts.strftime("%H:%M:%S UTC"))
+    lang.moment(ts, "%H:%M:%S")
 }
 
 fn hook_view(lang: Lang, w: WebhookOut) -> HookView {
@@ -112,8 +112,11 @@ fn hook_view(lang: Lang, w: WebhookOut) -> HookView {
 
 fn delivery_view(lang: Lang, d: Delivery) -> DeliveryView {
     let t = lang.words();
+    // A webhook's or gateway's HTTP status, an SMTP server's reply code.
+    let protocol = if d.channel == "email" { "SMTP" } else { "HTTP" };
     let last = match (d.last_status, &d.last_error) {
-        (Some(s), _) => format!("HTTP {s}"),
+        (Some(s), Some(e)) => format!("{protocol} {s}: {e}"),
+        (Some(s), None) => format!("{protocol} {s}"),
         (None, Some(e)) => e.clone(),
         (None, None) => String::new(),
     };
@@ -140,8 +143,20 @@ async fn show(state: &AppState, headers: &HeaderMap, q: Filters, notice: Option<
     };
     let t = lang.words();
     let mut error = refused;
-    let program = state.store.program().await.ok();
-    let secrets = state.store.channel_secrets_set().await.unwrap_or_default();
+    let program = match state.store.program().await {
+        Ok(p) => Some(p),
+        Err(e) => {
+            error = Some(super::refusal(t, &e.into()));
+            None
+        }
+    };
+    let secrets = match state.store.channel_secrets_set().await {
+        Ok(s) => s,
+        Err(e) => {
+            error = Some(super::refusal(t, &e.into()));
+            Vec::new()
+        }
+    };
     let email = program.as_ref().and_then(|p| p.email.as_ref()).map(|e| EmailView {
         server: format!("{}:{} ({:?})", e.host, e.port.unwrap_or(e.security.default_port()), e.security).to_lowercase(),
         from: e.from.clone(),
@@ -169,13 +184,7 @@ async fn show(state: &AppState, headers: &HeaderMap, q: Filters, notice: Option<
                 .collect()
         })
         .unwrap_or_default();
-    let hooks = match webhooks_of(state).await {
-        Ok(h) => h.into_iter().map(|w| hook_view(lang, w)).collect(),
-        Err(e) => {
-            error = Some(super::refusal(t, &e));
-            Vec::new()
-        }
-    };
+    let hooks = program.as_ref().map(|p| webhooks_of(p, &secrets).into_iter().map(|w| hook_view(lang, w)).collect()).unwrap_or_default();
     let query = DeliveryQuery { webhook: filled(&q.webhook), state: filled(&q.state), before: q.before, limit: Some(PAGE) };
     let (deliveries, older) = match deliveries_page(state, query).await {
         Ok(p) => {

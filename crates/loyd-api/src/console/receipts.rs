@@ -89,7 +89,7 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, Path(id): P
         Err(res) => return res,
     };
     let t = lang.words();
-    let when = |at: jiff::Timestamp| format!("{} {}", lang.day(at.to_zoned_datetime(jiff::tz::TimeZone::UTC).date()), at.strftime("%H:%M:%S UTC"));
+    let when = |at: jiff::Timestamp| lang.moment(at, "%H:%M:%S");
     let (r, error, status) = match receipt_of(&state, &actor, id).await {
         Ok(r) => (Some(r), None, StatusCode::OK),
         Err(e) => (None, Some(super::refusal(t, &e)), e.status()),

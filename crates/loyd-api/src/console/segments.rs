@@ -56,7 +56,7 @@ struct SegmentsPage {
 }
 
 fn when(lang: Lang, at: jiff::Timestamp) -> String {
-    format!("{} {}", lang.day(at.to_zoned_datetime(jiff::tz::TimeZone::UTC).date()), at.strftime("%H:%M UTC"))
+    lang.moment(at, "%H:%M")
 }
 
 /// One tenth of a per cent, written as the language writes numbers.

@@ -707,6 +707,8 @@ both_backends! {
         let log = b.text("#deliveries").await;
         assert_eq!(log.matches("Delivered").count(), 2, "{log}");
         assert!(log.contains("HTTP 200") && log.contains(&format!("customer:{}", customer.id)), "{log}");
+        // The page opens on e-mail and SMS; the picture is of the webhooks and their deliveries.
+        b.client.execute("document.getElementById('hooks').scrollIntoView()", vec![]).await.unwrap();
         b.screenshot("console-webhooks").await;
         b.client.clone().close().await.unwrap();
     }

@@ -68,7 +68,7 @@ async fn record_once(
 }
 
 /// How often the points expiring are looked for.
-const NOTICE_EVERY: i64 = 3_600_000_000;
+const NOTICE_EVERY: jiff::SignedDuration = jiff::SignedDuration::from_hours(1);
 
 /// The idempotency key of the delivery of event `event` to webhook `webhook`.
 fn delivery_key(event: i64, webhook: &str) -> String {
@@ -122,11 +122,10 @@ impl Backend {
             let (secrets, program) = (secrets.clone(), program.clone());
             Box::pin(async move {
                 let at = to_micros(now);
-                sqlx::query("INSERT INTO rollup_cursors (source, last) VALUES ('expiry_notices', 0) ON CONFLICT (source) DO NOTHING").execute(&mut *c).await?;
-                if at - super::cursors::cursor(c, "expiry_notices").await? < NOTICE_EVERY {
+                if at - super::cursors::cursor(c, "expiry_notices").await? < i64::try_from(NOTICE_EVERY.as_micros()).unwrap_or(i64::MAX) {
                     return Ok(0);
                 }
-                let until = at.saturating_add(i64::from(days) * 86_400_000_000);
+                let until = now.saturating_add(jiff::SignedDuration::from_hours(i64::from(days) * 24)).map_or(i64::MAX, to_micros);
                 let rows = sqlx::query(
                     "SELECT a.holder_id, a.asset, l.expires_at, l.remaining FROM lots l JOIN accounts a ON a.id = l.account_id \
                      WHERE l.remaining > 0 AND l.expires_at > $1 AND l.expires_at <= $2 AND a.holder_kind = 'customer'",

@@ -119,6 +119,8 @@ pub fn permission(method: &Method, route: &str) -> Option<Permission> {
         ("GET", "/v1/admin/fraud/alerts" | "/v1/admin/fraud/alerts/{id}") => FraudRead,
         ("POST", "/v1/admin/fraud/alerts/{id}/decision") => FraudManage,
         ("GET", "/v1/admin/webhooks" | "/v1/admin/deliveries") => ConfigRead,
+        ("GET", "/v1/admin/mailings" | "/v1/admin/mailings/{id}") => ReportsRead,
+        ("POST", "/v1/admin/mailings" | "/v1/admin/mailings/{id}/cancel") => ConfigWrite,
         ("PUT", "/v1/admin/webhooks/{id}/secret" | "/v1/admin/channels/{channel}/credential") | ("POST", "/v1/admin/webhooks/{id}/test" | "/v1/admin/deliveries/{id}/retry") => ConfigWrite,
         ("GET" | "POST", "/v1/admin/users") | ("PATCH", "/v1/admin/users/{login}") => UsersManage,
         ("GET" | "POST", "/v1/admin/stores/{store}/terminals") => TerminalsManage,

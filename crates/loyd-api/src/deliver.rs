@@ -32,11 +32,15 @@ use loyd_domain::events;
 use loyd_domain::ids::CustomerId;
 use loyd_domain::messages::{self, Channel};
 use loyd_domain::program::{EmailSpec, Program, SmsSpec, SmtpSecurity};
-use loyd_store::{Attempt, DueDelivery, Store, StoreError};
+use loyd_store::{Attempt, DueDelivery, Mailing, Store, StoreError};
 use serde_json::json;
 
 /// Deliveries one pass claims (and sends at once).
 const CLAIM: u32 = 32;
+
+/// Steps (a batch of customers enqueued, a change of state) each mailing is moved by in
+/// one pass.
+const MAILING_STEPS: u32 = 5;
 
 /// How long a claim holds: a worker that died lets its deliveries go after it.
 const LEASE: jiff::SignedDuration = jiff::SignedDuration::from_secs(60);
@@ -136,22 +140,34 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     text
 }
 
-/// One pass: dispatches new events, then claims what is due and sends it; returns the
-/// attempts made.
+/// One pass: dispatches new events, moves the mailings on (a few batches each), then
+/// claims what is due and sends it; returns the attempts made.
 pub async fn deliver_once(store: &Store, sender: &Sender) -> Result<usize, StoreError> {
     while store.dispatch_events(DISPATCH).await? == DISPATCH as usize {}
+    store.advance_mailings(MAILING_STEPS).await?;
     let due = store.claim_deliveries(CLAIM, LEASE).await?;
     let program = store.program().await?;
+    // The mailings of this pass's deliveries, read once.
+    let mut mailings = std::collections::BTreeMap::new();
+    for id in due.iter().filter_map(|d| d.mailing.as_ref().map(|m| m.mailing)) {
+        if let std::collections::btree_map::Entry::Vacant(e) = mailings.entry(id) {
+            e.insert(store.mailing(id).await?);
+        }
+    }
+    let mailings = std::sync::Arc::new(mailings);
     let mut sends = tokio::task::JoinSet::new();
     for d in due {
-        let (store, sender, program) = (store.clone(), sender.clone(), program.clone());
+        let (store, sender, program, mailings) = (store.clone(), sender.clone(), program.clone(), mailings.clone());
         sends.spawn(async move {
+            let mailing = d.mailing.as_ref().and_then(|m| mailings.get(&m.mailing).cloned().flatten());
             let attempt = match d.channel.as_str() {
                 "webhook" => sender.webhook(&store, &program, &d).await,
-                "email" | "sms" => sender.message(&store, &program, &d).await,
+                "email" | "sms" => sender.message(&store, &program, &d, mailing.as_ref()).await,
                 other => Attempt::failed(format!("no channel '{other}'")),
             };
-            if attempt.withheld {
+            if let Some(until) = attempt.defer_until {
+                tracing::debug!(delivery = d.id, %until, "a message waits for the end of quiet hours");
+            } else if attempt.withheld {
                 tracing::info!(delivery = d.id, target = %d.target, reason = attempt.error.as_deref().unwrap_or_default(), "a message was withheld");
             } else if let Some(e) = &attempt.error {
                 tracing::warn!(delivery = d.id, target = %d.target, error = %e, "a delivery failed; it will be tried again");
@@ -199,32 +215,62 @@ impl Sender {
         }
     }
 
-    /// The message of delivery `d`, rendered for the customer the event is about as
-    /// they are now — or the attempt that says why it is not sent.
-    async fn prepare(&self, store: &Store, program: &Program, d: &DueDelivery) -> Result<Prepared, Attempt> {
-        let Some(message) = program.messages.iter().find(|m| m.id == d.target) else {
-            return Err(Attempt::failed(format!("message '{}' is not in the program in force", d.target)));
-        };
-        let Some(id) = d.subject.strip_prefix("customer:").and_then(|s| s.parse::<i64>().ok()) else {
-            return Err(Attempt::withheld(format!("'{}' is not a customer", d.subject)));
+    /// The message of delivery `d` (of an event's message, or of `mailing`), rendered for
+    /// its customer as they are now — or the attempt that says why it is not sent now.
+    async fn prepare(&self, store: &Store, program: &Program, d: &DueDelivery, mailing: Option<&Mailing>) -> Result<Prepared, Attempt> {
+        let (id, channel, transactional) = match (&d.mailing, mailing) {
+            (Some(of), Some(m)) => {
+                if m.state == "cancelled" {
+                    return Err(Attempt::withheld("the mailing was cancelled"));
+                }
+                let channel = if m.channel == "sms" { Channel::Sms } else { Channel::Email };
+                (of.customer, channel, false)
+            }
+            (Some(of), None) => return Err(Attempt::failed(format!("mailing {} is not there", of.mailing))),
+            (None, _) => {
+                let Some(message) = program.messages.iter().find(|m| m.id == d.target) else {
+                    return Err(Attempt::failed(format!("message '{}' is not in the program in force", d.target)));
+                };
+                let Some(id) = d.subject.strip_prefix("customer:").and_then(|s| s.parse::<i64>().ok()) else {
+                    return Err(Attempt::withheld(format!("'{}' is not a customer", d.subject)));
+                };
+                (id, message.channel, message.transactional)
+            }
         };
         let customer = match store.customer(id).await {
             Ok(Some(c)) if c.merged_into.is_none() => c,
             Ok(_) => return Err(Attempt::withheld("the customer is gone or merged into another")),
             Err(e) => return Err(Attempt::failed(format!("the customer could not be read: {e}"))),
         };
-        let address = match message.channel {
+        let address = match channel {
             Channel::Email => customer.email.clone(),
             Channel::Sms => customer.phone.clone(),
         };
-        let consented = customer.consents.get(message.channel.consent()).is_some_and(|c| c.granted);
-        if let Err(why) = messages::may_send(message.transactional, customer.opted_out_at.is_some(), consented, address.as_deref()) {
+        let consented = customer.consents.get(channel.consent()).is_some_and(|c| c.granted);
+        if let Err(why) = messages::may_send(transactional, customer.opted_out_at.is_some(), consented, address.as_deref()) {
             return Err(Attempt::withheld(why.reason()));
         }
-        let Some((language, text)) = message.text_for(customer.profile.get("language").map(String::as_str)) else {
+        let language = customer.profile.get("language").map(String::as_str);
+        let text = match (&d.mailing, mailing) {
+            (Some(of), Some(m)) => {
+                if let Some(quiet) = &m.spec.quiet_hours {
+                    let zone = match store.customer_zone(id).await {
+                        Ok(z) => z.or_else(|| m.spec.time_zone.clone()),
+                        Err(e) => return Err(Attempt::failed(format!("the customer's time zone could not be read: {e}"))),
+                    };
+                    let zone = zone.and_then(|z| jiff::tz::TimeZone::get(&z).ok()).unwrap_or(jiff::tz::TimeZone::UTC);
+                    if let Some(until) = quiet.until(store.now(), &zone) {
+                        return Err(Attempt::deferred(until, "the customer's quiet hours"));
+                    }
+                }
+                m.spec.variants.iter().find(|v| v.name == of.variant).and_then(|v| v.text_for(language))
+            }
+            _ => program.messages.iter().find(|m| m.id == d.target).and_then(|m| m.text_for(language)),
+        };
+        let Some((language, text)) = text else {
             return Err(Attempt::failed("the message has no text"));
         };
-        let unsubscribe = format!("{}/unsubscribe/{}", self.public_url, store.unsubscribe_token(id, message.channel.consent()));
+        let unsubscribe = format!("{}/unsubscribe/{}", self.public_url, store.unsubscribe_token(id, channel.consent()));
         let mut context = json!({
             "customer": {
                 "id": CustomerId(id).to_string(),
@@ -238,19 +284,34 @@ impl Sender {
         if d.event == events::EventKind::PointsExpiring {
             context["points"] = json!({ "amount": d.data["amount"], "currency": d.data["currency"], "expires_on": d.data["expires_on"] });
         }
-        let render = |src: &str| messages::render(src, &context).map_err(|e| Attempt::failed(format!("the text does not render: {e}")));
+        // A mailing's links go through this server, which counts the click.
+        let tracker: Option<messages::Tracker> = d.mailing.as_ref().map(|_| {
+            let (store, public, delivery) = (store.clone(), self.public_url.clone(), d.id);
+            std::sync::Arc::new(move |url: &str| {
+                let to: String = form_urlencoded::byte_serialize(url.as_bytes()).collect();
+                format!("{public}/m/c/{}?to={to}", store.tracking_token("c", delivery, url))
+            }) as messages::Tracker
+        });
+        let render = |src: &str| messages::render_tracking(src, &context, tracker.clone()).map_err(|e| Attempt::failed(format!("the text does not render: {e}")));
         let body = render(&text.body)?;
-        let html = match &text.html {
+        let mut html = match &text.html {
             Some(h) => render(h)?,
             None => messages::html_of(&body),
         };
-        Ok(Prepared { channel: message.channel, to: address.unwrap_or_default(), subject: render(&text.subject)?, body, html, unsubscribe })
+        if d.mailing.is_some() && channel == Channel::Email {
+            // The opening is counted when the mail client loads this image.
+            let pixel = format!("<img src=\"{}/m/o/{}\" width=\"1\" height=\"1\" alt=\"\">", self.public_url, store.tracking_token("o", d.id, ""));
+            html = match html.rfind("</body>") {
+                Some(at) => format!("{}{pixel}\n{}", &html[..at], &html[at..]),
+                None => format!("{html}{pixel}"),
+            };
+        }
+        Ok(Prepared { channel, to: address.unwrap_or_default(), subject: render(&text.subject)?, body, html, unsubscribe })
     }
 
-    /// Writes a message to the customer the event is about, on its channel, if they may
-    /// receive it now.
-    async fn message(&self, store: &Store, program: &Program, d: &DueDelivery) -> Attempt {
-        let m = match self.prepare(store, program, d).await {
+    /// Writes a message to its customer, on its channel, if they may receive it now.
+    async fn message(&self, store: &Store, program: &Program, d: &DueDelivery, mailing: Option<&Mailing>) -> Attempt {
+        let m = match self.prepare(store, program, d, mailing).await {
             Ok(m) => m,
             Err(attempt) => return attempt,
         };

@@ -33,6 +33,7 @@
 //! - [`metrics`]: Prometheus metrics: requests and latency by route, the database pool.
 //! - [`openapi`]: the OpenAPI document and the page that renders it.
 //! - [`unsubscribe`]: the unsubscribe links of messages, without a login.
+//! - [`track`]: a mailing's tracking links: its opening image, its links' clicks.
 //!
 //! Handlers are thin: they parse, call the store or the domain, and render.
 
@@ -62,6 +63,7 @@ pub mod http;
 pub mod i18n;
 pub mod metrics;
 pub mod openapi;
+pub mod track;
 pub mod unsubscribe;
 pub mod pos;
 pub mod reports;
@@ -127,6 +129,7 @@ pub fn router(state: AppState) -> Router {
         .merge(admin::router(state.clone()))
         .merge(console::router())
         .merge(unsubscribe::router())
+        .merge(track::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))

@@ -19,6 +19,7 @@
 //!   receipt history of a chosen size, reused between runs.
 //! - `load`: concurrent terminals driving the POS API over HTTP (`--mix`), with
 //!   latencies per operation.
+//! - `mailing`: `--mailing`, a mailing to every customer enqueued and timed instead.
 //! - `retries`: the retry storm (S9 at scale): short client timeouts, the same receipts
 //!   sent again against a few hot cards, then every answer checked against the balances.
 //! - `reference`: the raw-database reference, one receipt commit without the
@@ -37,6 +38,7 @@ use loyd_store::{Store, StoreOptions, SystemClock};
 
 mod dataset;
 mod load;
+mod mailing;
 mod reference;
 mod report;
 mod retries;
@@ -129,6 +131,10 @@ struct Args {
     /// Also write the results as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Instead of the load: enqueue a mailing by SMS to every customer of the dataset
+    /// (a third consented), time it, and cancel it (nothing is sent).
+    #[arg(long)]
+    mailing: bool,
 }
 
 /// A database name the bench may drop and create: lowercase letters, digits and `_`.
@@ -267,6 +273,20 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         println!("reusing the dataset in {} ({shape:?}); --fresh rebuilds it", url.redacted());
     }
     let machine = report::Machine::read(&url).await;
+    if args.mailing {
+        let store = open(&url, args.db_connections).await?;
+        let done = mailing::run(&store).await?;
+        store.close().await;
+        println!(
+            "mailing: {} customers read, {} deliveries enqueued, {} skipped (no consent), in {:.1} s ({:.0} customers/s)",
+            done.customers,
+            done.enqueued,
+            done.skipped,
+            done.seconds,
+            done.customers as f64 / done.seconds.max(0.001)
+        );
+        return Ok(done.customers == i64::try_from(args.customers).unwrap_or(i64::MAX));
+    }
 
     let mut raw = dataset::Raw::connect(&url).await?;
     let receipts_before = raw.number("SELECT COUNT(*) FROM receipts").await?;

@@ -22,16 +22,21 @@ pub enum EventKind {
     /// job raises it some days ahead, once per customer, currency and day).
     #[serde(rename = "points.expiring")]
     PointsExpiring,
+    /// A mailing began to be sent: the one event its deliveries, a customer each, hang
+    /// from (no webhook or message subscribes to it).
+    #[serde(rename = "mailing")]
+    Mailing,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 3] = [EventKind::CustomerRegistered, EventKind::WebhookTest, EventKind::PointsExpiring];
+    pub const ALL: [EventKind; 4] = [EventKind::CustomerRegistered, EventKind::WebhookTest, EventKind::PointsExpiring, EventKind::Mailing];
 
     pub fn name(self) -> &'static str {
         match self {
             EventKind::CustomerRegistered => "customer.registered",
             EventKind::WebhookTest => "webhook.test",
             EventKind::PointsExpiring => "points.expiring",
+            EventKind::Mailing => "mailing",
         }
     }
 
@@ -40,9 +45,9 @@ impl EventKind {
     }
 
     /// The names a webhook may subscribe to (a test goes to the webhook it names, to no
-    /// other).
+    /// other; a mailing's event to its own customers).
     pub fn subscribable() -> impl Iterator<Item = &'static str> {
-        EventKind::ALL.into_iter().filter(|k| *k != EventKind::WebhookTest).map(EventKind::name)
+        EventKind::ALL.into_iter().filter(|k| !matches!(k, EventKind::WebhookTest | EventKind::Mailing)).map(EventKind::name)
     }
 }
 

@@ -68,6 +68,7 @@ pub mod fraud;
 pub mod giftcards;
 pub mod ids;
 pub mod ledger;
+pub mod mailings;
 pub mod messages;
 pub mod money;
 pub mod operations;

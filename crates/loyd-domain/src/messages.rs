@@ -98,15 +98,20 @@ impl Message {
         !self.paused && self.event == kind
     }
 
-    /// The text for a customer of `language`: theirs, else English, else the first
-    /// written.
+    /// The text for a customer of `language` ([`text_for`]).
     pub fn text_for(&self, language: Option<&str>) -> Option<(&str, &TextSpec)> {
-        language
-            .and_then(|l| self.texts.get_key_value(l))
-            .or_else(|| self.texts.get_key_value("en"))
-            .or_else(|| self.texts.iter().next())
-            .map(|(l, t)| (l.as_str(), t))
+        text_for(&self.texts, language)
     }
+}
+
+/// Of `texts` by language, the one for a customer of `language`: theirs, else English,
+/// else the first written; with the language it is in.
+pub fn text_for<'a>(texts: &'a BTreeMap<String, TextSpec>, language: Option<&str>) -> Option<(&'a str, &'a TextSpec)> {
+    language
+        .and_then(|l| texts.get_key_value(l))
+        .or_else(|| texts.get_key_value("en"))
+        .or_else(|| texts.iter().next())
+        .map(|(l, t)| (l.as_str(), t))
 }
 
 /// Why a message is not sent to a customer (final: it is not retried).
@@ -164,10 +169,23 @@ pub fn is_sender(from: &str) -> bool {
     crate::text::normalize_email(address).is_some()
 }
 
+/// What a text's `track` filter makes of a link: `{{ "https://shop.example/sale" | track }}`
+/// is the link through this server, which counts the click and sends the customer on.
+pub type Tracker = std::sync::Arc<dyn Fn(&str) -> String + Send + Sync>;
+
 fn environment() -> Environment<'static> {
+    environment_tracking(None)
+}
+
+/// The templates' environment; `track` leaves a link as it is unless a tracker is given.
+fn environment_tracking(tracker: Option<Tracker>) -> Environment<'static> {
     let mut env = Environment::new();
     // A missing value is an error, except where a text asks whether it is there.
     env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
+    env.add_filter("track", move |url: String| match &tracker {
+        Some(track) => track(&url),
+        None => url,
+    });
     env
 }
 
@@ -175,6 +193,36 @@ fn environment() -> Environment<'static> {
 /// [`variables_of`] allows.
 pub fn check_template(src: &str, kind: Option<EventKind>) -> Result<(), Said> {
     check_reading(src, &variables_of(kind))
+}
+
+/// Checks the texts of a message on `channel` sent for `kind` (`None`: a mailing, not
+/// an event): at least one, in known languages, an e-mail's subject one line and
+/// there, every template checked ([`check_template`]). Each problem with the field it
+/// is in (`texts.lv.subject`).
+pub fn check_texts(texts: &BTreeMap<String, TextSpec>, channel: Channel, kind: Option<EventKind>) -> Vec<(String, Said)> {
+    let mut problems = Vec::new();
+    if texts.is_empty() {
+        problems.push(("texts".to_owned(), said::message_no_text(LANGUAGES.join(", "))));
+    }
+    for (lang, t) in texts {
+        if !LANGUAGES.contains(&lang.as_str()) {
+            problems.push((format!("texts.{lang}"), said::message_language(lang, LANGUAGES.join(", "))));
+        }
+        if t.subject.contains(['\n', '\r']) {
+            problems.push((format!("texts.{lang}.subject"), said::message_subject_line()));
+        }
+        if channel == Channel::Email && t.subject.trim().is_empty() {
+            problems.push((format!("texts.{lang}.subject"), said::message_subject_needed()));
+        }
+        for (field, src) in [("subject", Some(&t.subject)), ("body", Some(&t.body)), ("html", t.html.as_ref())] {
+            if let Some(src) = src
+                && let Err(why) = check_template(src, kind)
+            {
+                problems.push((format!("texts.{lang}.{field}"), why));
+            }
+        }
+    }
+    problems
 }
 
 fn check_reading(src: &str, variables: &[&str]) -> Result<(), Said> {
@@ -190,7 +238,12 @@ fn check_reading(src: &str, variables: &[&str]) -> Result<(), Said> {
 
 /// Renders a checked template with `context` (`{"customer": {...}, "unsubscribe_url": …}`).
 pub fn render(src: &str, context: &serde_json::Value) -> Result<String, String> {
-    let env = environment();
+    render_tracking(src, context, None)
+}
+
+/// As [`render`], links passed through `track` made by `tracker`.
+pub fn render_tracking(src: &str, context: &serde_json::Value, tracker: Option<Tracker>) -> Result<String, String> {
+    let env = environment_tracking(tracker);
     let t = env.template_from_str(src).map_err(|e| e.to_string())?;
     t.render(minijinja::Value::from_serialize(context)).map_err(|e| e.to_string())
 }

@@ -86,6 +86,7 @@ pub const WORDS: &[&str] = &[
     "CRM entry",
     "currency",
     "customer",
+    "mailing",
     "message",
     "organisation",
     "organisation with tax id",
@@ -211,6 +212,20 @@ texts! {
     message_subject_needed() = "an e-mail needs a subject";
     message_days_before(event) = "days_before is for points.expiring messages, not {event}";
     message_days_range() = "days_before is 1 to 60";
+    channel_rate() = "rate_per_minute is 1 to 1000000 messages a minute";
+    mailing_variants(most) = "a mailing has 1 to {most} variants";
+    mailing_variant_name(name) = "'{name}' is not a variant's name: 1 to 32 of letters, digits, '-' and '_'";
+    mailing_variant_twice(name) = "two variants are called '{name}'";
+    mailing_test_share() = "test_share is the percent of the audience that tries the variants: 1 to 100";
+    mailing_decide_after() = "decide_after_hours is 1 to 720";
+    mailing_attribution_days() = "attribution_days is 1 to 90";
+    mailing_quiet_hours(time) = "'{time}' is not a time of day (HH:MM, e.g. 21:00)";
+    mailing_time_zone(zone) = "'{zone}' is not a time zone (e.g. Europe/Riga)";
+    mailing_audience(audience) = "'{audience}' is not an audience: all, segment:<id> (a segment or an RFM group such as segment:rfm:champions) or list";
+    mailing_list_needed() = "a mailing to a list needs its customers (customers: [ids])";
+    mailing_list_only() = "customers are given only with the audience list";
+    mailing_channel(channel) = "the program has no [{channel}] section to send the mailing through";
+    mailing_state(state) = "the mailing is {state} already";
     sms_not_configured() = "SMS messages need the [sms] section: the gateway they leave through";
     sms_method(method) = "'{method}' is not a method a gateway is called with (POST, PUT)";
     sms_header(header) = "'{header}' is not a header name (letters, digits and '-')";

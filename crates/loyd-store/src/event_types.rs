@@ -48,6 +48,16 @@ pub struct DueDelivery {
     pub data: serde_json::Value,
     /// Attempts made before this one.
     pub attempts: i64,
+    /// A mailing's delivery: the mailing, the variant whose text goes, the customer.
+    pub mailing: Option<MailingDelivery>,
+}
+
+/// What a delivery of a mailing carries beside the mailing's event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailingDelivery {
+    pub mailing: i64,
+    pub variant: String,
+    pub customer: i64,
 }
 
 /// How one attempt ended: the receiver's HTTP status (an SMTP server's reply code),
@@ -59,6 +69,8 @@ pub struct Attempt {
     pub withheld: bool,
     /// A permanent refusal (an unknown mailbox): given up at once.
     pub give_up: bool,
+    /// Not tried now (the customer's quiet hours): due again then, no attempt counted.
+    pub defer_until: Option<Timestamp>,
 }
 
 impl Attempt {
@@ -76,6 +88,84 @@ impl Attempt {
     pub fn withheld(reason: impl Into<String>) -> Attempt {
         Attempt { error: Some(reason.into()), withheld: true, ..Attempt::default() }
     }
+
+    /// Not sent yet: due again at `until`, and why.
+    pub fn deferred(until: Timestamp, reason: impl Into<String>) -> Attempt {
+        Attempt { error: Some(reason.into()), defer_until: Some(until), ..Attempt::default() }
+    }
+}
+
+/// A mailing as created: to whom, on which channel, what, and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMailing {
+    pub name: String,
+    pub channel: loyd_domain::messages::Channel,
+    pub audience: loyd_domain::mailings::Audience,
+    pub spec: loyd_domain::mailings::MailingSpec,
+    pub send_at: Timestamp,
+    /// The customers of a mailing to a list (ids; unknown ones are left out when it is
+    /// enqueued).
+    pub customers: Vec<i64>,
+    /// The client's id: the same again returns the mailing made the first time.
+    pub operation_id: Option<String>,
+}
+
+/// A mailing and where it stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Mailing {
+    pub id: i64,
+    pub name: String,
+    /// `email` or `sms`.
+    pub channel: String,
+    /// `all`, `segment:<id>` or `list`.
+    pub audience: String,
+    pub spec: loyd_domain::mailings::MailingSpec,
+    /// `scheduled`, `enqueuing`, `testing` (the test share is out; the rest waits for
+    /// the winner), `sending`, `sent` or `cancelled`.
+    pub state: String,
+    pub send_at: Timestamp,
+    /// The variant the rest of the audience gets, once chosen.
+    pub winner: Option<String>,
+    /// Deliveries made, and audience members left out (merged, opted out, no consent).
+    pub enqueued: i64,
+    pub skipped: i64,
+    pub started_at: Option<Timestamp>,
+    /// When the (first phase of the) audience was all enqueued.
+    pub enqueued_at: Option<Timestamp>,
+    pub decided_at: Option<Timestamp>,
+    pub finished_at: Option<Timestamp>,
+    pub created_by: String,
+    pub created_at: Timestamp,
+}
+
+/// What became of one variant's messages (or of all, `variant` empty).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct VariantReport {
+    pub variant: String,
+    /// Deliveries made for it.
+    pub enqueued: i64,
+    /// Waiting for their moment (throttling, quiet hours) or a retry.
+    pub queued: i64,
+    /// Accepted by the SMTP server or the gateway.
+    pub sent: i64,
+    /// Given up after the attempts.
+    pub failed: i64,
+    /// Not sent for good: no consent, opted out, no address when due, or cancelled.
+    pub withheld: i64,
+    pub opened: i64,
+    pub clicked: i64,
+    /// Customers who withdrew the channel's consent through it.
+    pub unsubscribed: i64,
+    /// Sent messages whose customer bought within the attribution days after.
+    pub purchases: i64,
+}
+
+/// A mailing with its figures per variant and in total.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MailingReport {
+    pub mailing: Mailing,
+    pub variants: Vec<VariantReport>,
+    pub total: VariantReport,
 }
 
 /// Which deliveries to list: newest first, a page at a time (`before` an id).
@@ -85,4 +175,16 @@ pub struct DeliveryFilter {
     pub state: Option<String>,
     pub before: Option<i64>,
     pub limit: u32,
+}
+
+/// What one step of a mailing did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailingStep {
+    /// Nothing to do now (not due, waiting for the winner or its deliveries, or
+    /// another server holds it).
+    Idle,
+    /// A batch was read: there may be more.
+    Batch,
+    /// It moved to another state.
+    Moved,
 }

@@ -80,6 +80,9 @@ pub use terminal_keys::TERMINAL_KEY_TTL;
 /// The unbounded accounts every currency has: where value comes from and goes to.
 pub const SYSTEM_ACCOUNTS: &[&str] = &["issuance", "redemption", "expired", "breakage", "settlement"];
 
+/// Customers one step of a mailing reads from its audience (and enqueues, at most).
+pub const MAILING_BATCH: u32 = 1000;
+
 /// A boxed future borrowing a connection for `'c`: the shape of a unit of work.
 pub type BoxFut<'c, T> = Pin<Box<dyn Future<Output = T> + Send + 'c>>;
 
@@ -814,7 +817,11 @@ impl Store {
         }
         let patch = CustomerPatch { consents: [(channel.to_owned(), false)].into(), ..CustomerPatch::default() };
         match self.update_customer(id, patch, format!("customer:{id} (unsubscribe link)")).await {
-            Ok(c) => Ok(Some(c)),
+            Ok(c) => {
+                let now = self.now();
+                on_backend!(self, b => b.mark_unsubscribed(id, channel.to_owned(), now).await)?;
+                Ok(Some(c))
+            }
             Err(StoreError::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),
         }
@@ -834,6 +841,82 @@ impl Store {
     /// The channels with a secret set, and when it was set.
     pub async fn channel_secrets_set(&self) -> Result<Vec<(String, Timestamp)>, StoreError> {
         on_backend!(self, b => b.channel_secrets_set().await)
+    }
+
+    /// Makes a mailing (see the store's `mailings`); `false`: the same operation id made
+    /// it before.
+    pub async fn create_mailing(&self, new: NewMailing, actor: String) -> Result<(Mailing, bool), StoreError> {
+        let now = self.now();
+        on_backend!(self, b => b.create_mailing(new, actor, now).await)
+    }
+
+    /// Mailings, newest first.
+    pub async fn mailings(&self, before: Option<i64>, limit: u32) -> Result<Vec<Mailing>, StoreError> {
+        on_backend!(self, b => b.mailings(before, limit).await)
+    }
+
+    /// A mailing; `None` when there is none.
+    pub async fn mailing(&self, id: i64) -> Result<Option<Mailing>, StoreError> {
+        on_backend!(self, b => b.mailing(id).await)
+    }
+
+    /// A mailing and its figures; `None` when there is none.
+    pub async fn mailing_report(&self, id: i64) -> Result<Option<MailingReport>, StoreError> {
+        on_backend!(self, b => b.mailing_report(id).await)
+    }
+
+    /// Cancels a mailing not yet finished; `false`: it was finished already.
+    pub async fn cancel_mailing(&self, id: i64, actor: String) -> Result<(Mailing, bool), StoreError> {
+        let now = self.now();
+        on_backend!(self, b => b.cancel_mailing(id, actor, now).await)
+    }
+
+    /// Moves every mailing with work to do on, each by up to `batches` steps of
+    /// [`MAILING_BATCH`] customers: enqueued at its channel's rate (the program's
+    /// `rate_per_minute`), tested, decided, finished. Returns the steps that did something.
+    pub async fn advance_mailings(&self, batches: u32) -> Result<usize, StoreError> {
+        let now = self.now();
+        let program = self.program().await?;
+        let spacing = |rate: Option<u32>| rate.filter(|r| *r > 0).map(|r| 60_000_000 / i64::from(r));
+        let mut done = 0;
+        for id in on_backend!(self, b => b.active_mailings(now).await)? {
+            let Some(m) = self.mailing(id).await? else { continue };
+            let rate = match m.channel.as_str() {
+                "sms" => program.sms.as_ref().and_then(|g| g.rate_per_minute),
+                _ => program.email.as_ref().and_then(|e| e.rate_per_minute),
+            };
+            for _ in 0..batches {
+                match on_backend!(self, b => b.mailing_step(id, spacing(rate), MAILING_BATCH, now).await)? {
+                    MailingStep::Idle => break,
+                    _ => done += 1,
+                }
+            }
+        }
+        Ok(done)
+    }
+
+    /// Counts an open of a mailing's delivery (and a click with `clicked`).
+    pub async fn mark_tracked(&self, delivery: i64, clicked: bool) -> Result<(), StoreError> {
+        let now = self.now();
+        on_backend!(self, b => b.mark_tracked(delivery, clicked, now).await)
+    }
+
+    /// The token of a mailing's tracking link: what it counts (`o` an open, `c` a click
+    /// through to `url`), the delivery and a MAC under the server's secret, so nobody
+    /// counts another's or sends people elsewhere through this server.
+    pub fn tracking_token(&self, kind: &str, delivery: i64, url: &str) -> String {
+        format!("{delivery}.{}", self.secret.ring.index("tracking", &format!("{kind}.{delivery}.{url}")))
+    }
+
+    /// The delivery a tracking token names, if it is one of ours.
+    pub fn tracked(&self, kind: &str, token: &str, url: &str) -> Option<i64> {
+        let delivery = token.split_once('.')?.0.parse::<i64>().ok()?;
+        crypto::same(&self.tracking_token(kind, delivery, url), token).then_some(delivery)
+    }
+
+    /// The time zone of the store a customer last bought at.
+    pub async fn customer_zone(&self, customer: i64) -> Result<Option<String>, StoreError> {
+        on_backend!(self, b => b.customer_zone(customer).await)
     }
 
     /// Each store's buyers by how often they bought over whole months, then all the

@@ -27,6 +27,8 @@ use loyd_store::{DatabaseUrl, ManualClock, Store, StoreOptions, SystemClock};
 use sqlx::{Connection, Executor, PgConnection};
 use tokio::sync::OnceCell;
 
+pub mod smtp;
+
 pub use loyd_store;
 
 /// Schemas left by earlier runs are dropped once they are this old.

@@ -16,7 +16,8 @@
 //! - [`fraud`]: fraud alerts and decisions on them; [`segments`]: segments and RFM
 //!   groups, their members and history, a condition tried on demand;
 //! - [`messages`]: webhooks' secrets and test events, the SMTP password, the delivery
-//!   log of webhooks and messages;
+//!   log of webhooks and messages; [`mailings`]: mailings to segments and lists, A/B
+//!   tests and their reports;
 //! - [`ledger`]: the ledger audit and the operator's own accounts; [`audit`](mod@audit): the audit log; [`staff`]: staff users.
 //!
 //! This file holds the one route table and the helpers the modules share. Every route
@@ -63,6 +64,7 @@ pub mod fraud;
 pub mod gifts;
 pub mod jobs;
 pub mod ledger;
+pub mod mailings;
 pub mod organisations;
 pub mod programs;
 pub mod receipts;
@@ -154,6 +156,9 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/v1/admin/channels/{channel}/credential", axum::routing::put(messages::credential))
         .route("/v1/admin/deliveries", get(messages::deliveries))
         .route("/v1/admin/deliveries/{id}/retry", post(messages::retry))
+        .route("/v1/admin/mailings", get(mailings::list).post(mailings::create))
+        .route("/v1/admin/mailings/{id}", get(mailings::report))
+        .route("/v1/admin/mailings/{id}/cancel", post(mailings::cancel))
         .route_layer(middleware::from_fn_with_state(state, crate::auth::guard))
 }
 

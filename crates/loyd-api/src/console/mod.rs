@@ -26,6 +26,7 @@ mod organisations;
 mod program;
 mod staff;
 mod stores;
+mod mailings;
 mod messages;
 
 use askama::Template;
@@ -99,6 +100,9 @@ pub fn router() -> Router<AppState> {
         .route("/admin/segments/{id}", get(segments::segment))
         .route("/admin/fraud", get(fraud::page))
         .route("/admin/fraud/{id}", post(fraud::decision))
+        .route("/admin/mailings", get(mailings::list).post(mailings::create))
+        .route("/admin/mailings/{id}", get(mailings::mailing))
+        .route("/admin/mailings/{id}/cancel", post(mailings::cancel))
         .route("/admin/messages", get(messages::page))
         .route("/admin/messages/{channel}/credential", post(messages::credential))
         .route("/admin/messages/webhooks/{id}/secret", post(messages::secret))
@@ -406,7 +410,7 @@ pub struct Session {
 impl Session {
     pub(crate) fn of(p: &Principal, secret: &str, t: &'static Catalogue, here: &str) -> Session {
         let csrf = csrf_of(secret);
-        let pages: [(&'static str, &'static str, Option<Permission>); 15] = [
+        let pages: [(&'static str, &'static str, Option<Permission>); 16] = [
             ("/admin", "nav.dashboard", None),
             ("/admin/program", "nav.program", Some(Permission::ConfigRead)),
             ("/admin/campaigns", "nav.campaigns", Some(Permission::ConfigRead)),
@@ -419,6 +423,7 @@ impl Session {
             ("/admin/failures", "nav.failures", Some(Permission::FailuresRead)),
             ("/admin/audit", "nav.audit", Some(Permission::AuditRead)),
             ("/admin/messages", "nav.messages", Some(Permission::ConfigRead)),
+            ("/admin/mailings", "nav.mailings", Some(Permission::ReportsRead)),
             ("/admin/jobs", "nav.jobs", Some(Permission::LedgerAudit)),
             ("/admin/stores", "nav.stores", Some(Permission::TerminalsManage)),
             ("/admin/staff", "nav.staff", Some(Permission::UsersManage)),

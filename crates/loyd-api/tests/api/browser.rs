@@ -765,4 +765,59 @@ both_backends! {
         b.screenshot("console-messages").await;
         b.client.clone().close().await.unwrap();
     }
+
+    async fn a_marketer_sends_a_mailing_with_two_variants_to_a_segment_and_reads_its_report(db: TestDb) {
+        let smtp = crate::messages::Smtp::start().await;
+        let app = crate::helpers::spawn_with_program(db, crate::mailings::program(smtp.port, None)).await;
+        for (n, city) in ["Riga", "Riga", "Riga", "Riga", "Riga", "Riga", "Tallinn"].iter().enumerate() {
+            let new = loyd_store::NewCustomer {
+                name: Some(format!("Buyer {n}")),
+                email: Some(format!("b{n}@example.lv")),
+                profile: [("city".to_owned(), (*city).to_owned())].into(),
+                consents: [("email".to_owned(), true)].into(),
+                ..Default::default()
+            };
+            app.store.create_customer(new, "test".into()).await.unwrap();
+        }
+        app.store.run_job(loyd_store::Job::Segments, "test".into()).await.unwrap();
+        let b = Browser::signed_in(&app, "mia", "marketer").await;
+        b.click("a[href='/admin/mailings']").await;
+        assert!(b.text("#mailings-none").await.contains("No mailings"));
+        b.fill("#name", "Winter sale").await;
+        b.choose("#audience", "segment:riga").await;
+        b.fill("#a_subject", "Sale A").await;
+        b.fill("#a_body", "Hello {{ customer.balance }}").await;
+        b.fill("#b_subject", "Sale B").await;
+        b.fill("#b_body", "Hello {{ customer.name }}: {{ \"https://shop.example/b\" | track }}").await;
+        b.click("#send-mailing").await;
+        // A text reading what it may not is refused, naming the field; what was typed stays.
+        let problems = b.text("#mailing-problems").await;
+        assert!(problems.contains("variants[0].texts.en.body") && problems.contains("customer.balance"), "{problems}");
+        b.client.execute("document.getElementById('a_body').value = 'Hello {{ customer.name }}'", vec![]).await.unwrap();
+        b.client.execute("document.getElementById('test_share').value = '100'", vec![]).await.unwrap();
+        b.client.execute("document.getElementById('new-title').scrollIntoView()", vec![]).await.unwrap();
+        b.screenshot("console-mailing-new").await;
+        b.click("#send-mailing").await;
+        assert_eq!(b.text_when("#mailing-state", |t| !t.is_empty()).await, "scheduled");
+        let sender = loyd_api::deliver::Sender::new(&app.url(""));
+        loyd_api::deliver::deliver_all(&app.store, &sender).await.unwrap();
+        loyd_api::deliver::deliver_all(&app.store, &sender).await.unwrap();
+        let mail = smtp.received();
+        assert_eq!(mail.len(), 6, "the six in Riga, split between A and B");
+        assert!(mail.iter().any(|m| m["subject"] == "Sale A") && mail.iter().any(|m| m["subject"] == "Sale B"));
+        b.client.refresh().await.unwrap();
+        assert_eq!(b.text("#mailing-state").await, "sent");
+        let total = b.text("#report tbody tr:last-child").await;
+        assert!(total.starts_with("Total 6 0 6 0 0"), "{total}");
+        b.screenshot("console-mailing").await;
+        b.click("a[href='/admin/mailings']").await;
+        assert!(b.text("#mailings").await.contains("Winter sale"));
+        b.client.clone().close().await.unwrap();
+        // An analyst reads the report and may not make one.
+        let a = Browser::signed_in(&app, "ana", "analyst").await;
+        a.click("a[href='/admin/mailings']").await;
+        assert!(a.text("#mailings").await.contains("Winter sale"));
+        assert!(a.client.find(fantoccini::Locator::Css("#new-mailing")).await.is_err());
+        a.client.clone().close().await.unwrap();
+    }
 }

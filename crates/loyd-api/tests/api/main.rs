@@ -9,6 +9,7 @@ mod fraud;
 mod hardening;
 mod offers;
 mod helpers;
+mod mailings;
 mod messages;
 mod pos;
 mod reports;

@@ -3,88 +3,13 @@
 //! who may receive it only — consent, opt-out and address checked when it is sent —
 //! with a working unsubscribe link; texts checked when the program is applied.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
 use loyd_api::deliver::{Sender, deliver_once};
 use loyd_testkit::both_backends;
 use serde_json::{Value, json};
 
 use crate::helpers::{ADMIN_KEY, TestApp, admin, call, spawn_with_program};
 
-/// An SMTP server process writing what it receives into a maildir.
-pub(crate) struct Smtp {
-    pub(crate) port: u16,
-    dir: std::path::PathBuf,
-    child: Child,
-}
-
-impl Drop for Smtp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// Reads a maildir's messages as JSON, decoded by Python's e-mail parser.
-const READ_MAILDIR: &str = r#"
-import email, email.policy, json, os, sys
-out = []
-for sub in ("new", "cur"):
-    folder = os.path.join(sys.argv[1], sub)
-    for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
-        m = email.message_from_bytes(open(os.path.join(folder, name), "rb").read(), policy=email.policy.default)
-        plain, html = m.get_body(("plain",)), m.get_body(("html",))
-        out.append({
-            "to": str(m["to"]), "from": str(m["from"]), "subject": str(m["subject"]),
-            "message_id": str(m["message-id"]), "list_unsubscribe": str(m["list-unsubscribe"]),
-            "list_unsubscribe_post": str(m["list-unsubscribe-post"]),
-            "text": plain.get_content() if plain else None, "html": html.get_content() if html else None,
-        })
-print(json.dumps(out))
-"#;
-
-/// A Python that has aiosmtpd: the one on the path, or Debian's (python3-aiosmtpd).
-fn python() -> &'static str {
-    static FOUND: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
-    FOUND.get_or_init(|| {
-        ["python3", "/usr/bin/python3"]
-            .into_iter()
-            .find(|p| Command::new(p).args(["-c", "import aiosmtpd"]).stderr(Stdio::null()).status().is_ok_and(|s| s.success()))
-            .expect("python3 with aiosmtpd must be installed (Debian: python3-aiosmtpd); .ci/run installs it")
-    })
-}
-
-impl Smtp {
-    pub(crate) async fn start() -> Smtp {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let dir = std::env::temp_dir().join(format!("loyd-smtp-{port}"));
-        let child = Command::new(python())
-            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(&dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 with aiosmtpd must be installed (Debian: python3-aiosmtpd); .ci/run installs it");
-        let smtp = Smtp { port, dir, child };
-        for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-                return smtp;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("the SMTP server did not start on port {port}");
-    }
-
-    /// The messages received so far.
-    pub(crate) fn received(&self) -> Vec<Value> {
-        let out = Command::new(python()).args(["-c", READ_MAILDIR]).arg(&self.dir).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        serde_json::from_slice::<Vec<Value>>(&out.stdout).unwrap()
-    }
-}
+pub(crate) use loyd_testkit::smtp::Smtp;
 
 /// The store of these tests.
 const STORE: &str = r#"

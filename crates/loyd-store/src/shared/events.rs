@@ -44,7 +44,7 @@ pub(crate) async fn record_event(
 }
 
 /// As [`record_event`], once per `dedupe` key: `None` when an event with it exists.
-async fn record_once(
+pub(super) async fn record_once(
     c: &mut Conn,
     ring: &Keyring,
     (kind, subject, data): (EventKind, &str, &serde_json::Value),
@@ -241,7 +241,8 @@ impl Backend {
                 qb.push(")");
                 qb.build().execute(&mut *c).await?;
                 let mut qb = sqlx::QueryBuilder::<super::Db>::new(
-                    "SELECT d.id, d.key, d.channel, d.target, d.attempts, e.kind, e.subject, e.created_at, e.payload FROM deliveries d \
+                    "SELECT d.id, d.key, d.channel, d.target, d.attempts, d.mailing_id, d.variant, d.customer_id, e.kind, e.subject, e.created_at, \
+                     e.payload FROM deliveries d \
                      JOIN events e ON e.id = d.event_id WHERE d.id IN (",
                 );
                 let mut list = qb.separated(", ");
@@ -262,6 +263,10 @@ impl Backend {
                         created_at: from_micros(r.try_get("created_at")?),
                         data: serde_json::from_str(&payload).map_err(|e| corrupt(format!("an event's data does not read: {e}")))?,
                         attempts: r.try_get("attempts")?,
+                        mailing: match (r.try_get("mailing_id")?, r.try_get("variant")?, r.try_get("customer_id")?) {
+                            (Some(mailing), Some(variant), Some(customer)) => Some(crate::MailingDelivery { mailing, variant, customer }),
+                            _ => None,
+                        },
                     });
                 }
                 Ok(due)
@@ -271,7 +276,8 @@ impl Backend {
     }
 
     /// Records how an attempt at delivery `id` ended: delivered on a 2xx (an SMTP
-    /// server's 2xx reply), withheld for good when the customer may not receive it,
+    /// server's 2xx reply), due again later without counting an attempt when it was
+    /// deferred (quiet hours), withheld for good when the customer may not receive it,
     /// otherwise due again after [`events::retry_after`], or dead when the attempts are
     /// spent. A delivery no longer pending (another worker recorded it) is left as it is.
     pub async fn record_attempt(&self, id: i64, attempt: Attempt, now: Timestamp) -> Result<(), StoreError> {
@@ -282,8 +288,18 @@ impl Backend {
                 else {
                     return Ok(());
                 };
-                let attempts = r.try_get::<i64, _>("attempts")? + 1;
                 let at = to_micros(now);
+                if let Some(until) = attempt.defer_until {
+                    // Not an attempt: due again then.
+                    sqlx::query("UPDATE deliveries SET next_at = $1, claimed_until = NULL, last_error = $2 WHERE id = $3")
+                        .bind(to_micros(until))
+                        .bind(attempt.error.as_deref())
+                        .bind(id)
+                        .execute(&mut *c)
+                        .await?;
+                    return Ok(());
+                }
+                let attempts = r.try_get::<i64, _>("attempts")? + 1;
                 let ok = attempt.error.is_none() && attempt.status.is_some_and(events::delivered);
                 let (state, next_at) = if ok {
                     ("delivered", at)

@@ -36,6 +36,7 @@
 //! | [`failures`] | the failure log and guessing counts |
 //! | [`cursors`] | the jobs' cursors over what others wrote |
 //! | [`events`] | events and their deliveries to webhooks (the outbox): dispatch, claims, attempts, channel secrets |
+//! | [`mailings`] | mailings: made, enqueued a batch at a time, tested, decided, reported; opens, clicks, unsubscribes |
 //! | [`fraud`] | fraud detection: the rules over receipts, returns and refusals; alerts and decisions |
 //! | [`rollups`] | aggregates off the receipt path: sales per store and day, customers' purchases |
 //! | [`transactions`] | every operation of a period; a receipt with its transfers, returns and their transfers |
@@ -67,6 +68,7 @@ pub(crate) mod import_export;
 pub(crate) mod jobs;
 pub(crate) mod keys;
 pub(crate) mod ledger;
+pub(crate) mod mailings;
 pub(crate) mod merge;
 pub(crate) mod organisations;
 pub(crate) mod passes;

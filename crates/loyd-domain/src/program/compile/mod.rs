@@ -517,6 +517,9 @@ impl Compiler<'_> {
             if !crate::messages::is_sender(&e.from) {
                 self.p.push("email.from", said::email_from(&e.from));
             }
+            if e.rate_per_minute.is_some_and(|r| !(1..=1_000_000).contains(&r)) {
+                self.p.push("email.rate_per_minute", said::channel_rate());
+            }
             self.out.email = Some(e.clone());
         }
         if let Some(g) = &self.doc.sms {
@@ -530,6 +533,9 @@ impl Compiler<'_> {
             }
             if let Err(why) = crate::messages::check_gateway_template(&g.body) {
                 self.p.push("sms.body", why);
+            }
+            if g.rate_per_minute.is_some_and(|r| !(1..=1_000_000).contains(&r)) {
+                self.p.push("sms.rate_per_minute", said::channel_rate());
             }
             if let Some(h) = &g.auth_header
                 && (h.is_empty() || !h.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
@@ -550,26 +556,8 @@ impl Compiler<'_> {
             if m.channel == crate::messages::Channel::Sms && self.doc.sms.is_none() {
                 self.p.push(format!("{path}.channel"), said::sms_not_configured());
             }
-            if m.texts.is_empty() {
-                self.p.push(format!("{path}.texts"), said::message_no_text(crate::messages::LANGUAGES.join(", ")));
-            }
-            for (lang, t) in &m.texts {
-                if !crate::messages::LANGUAGES.contains(&lang.as_str()) {
-                    self.p.push(format!("{path}.texts.{lang}"), said::message_language(lang, crate::messages::LANGUAGES.join(", ")));
-                }
-                if t.subject.contains(['\n', '\r']) {
-                    self.p.push(format!("{path}.texts.{lang}.subject"), said::message_subject_line());
-                }
-                if m.channel == crate::messages::Channel::Email && t.subject.trim().is_empty() {
-                    self.p.push(format!("{path}.texts.{lang}.subject"), said::message_subject_needed());
-                }
-                for (field, src) in [("subject", Some(&t.subject)), ("body", Some(&t.body)), ("html", t.html.as_ref())] {
-                    if let Some(src) = src
-                        && let Err(why) = crate::messages::check_template(src, event)
-                    {
-                        self.p.push(format!("{path}.texts.{lang}.{field}"), why);
-                    }
-                }
+            for (field, why) in crate::messages::check_texts(&m.texts, m.channel, event) {
+                self.p.push(format!("{path}.{field}"), why);
             }
             let expiring = event == Some(crate::events::EventKind::PointsExpiring);
             match m.days_before {

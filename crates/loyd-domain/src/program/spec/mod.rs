@@ -393,6 +393,10 @@ pub struct EmailSpec {
     pub from: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
+    /// At most this many mailing e-mails a minute (the server's or the provider's
+    /// limit); none: as fast as the worker sends. Messages sent by events are not held.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_per_minute: Option<u32>,
 }
 
 /// How the SMTP connection is protected.
@@ -439,6 +443,9 @@ pub struct SmsSpec {
     /// Sent when the answer is 2xx and, if given, its body contains this.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub success_contains: Option<String>,
+    /// At most this many mailing texts a minute; none: as fast as the worker sends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_per_minute: Option<u32>,
 }
 
 /// A message sent when an event happens: its channel and its text in each language.

@@ -1,0 +1,134 @@
+//! A real SMTP server for the tests of e-mail: Python's aiosmtpd (Debian's
+//! `python3-aiosmtpd`, which `.ci/run` installs) writing what it receives into a
+//! maildir, read back as JSON by Python's e-mail parser.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// An SMTP server process writing what it receives into a maildir.
+pub struct Smtp {
+    pub port: u16,
+    dir: std::path::PathBuf,
+    child: Child,
+}
+
+impl Drop for Smtp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Reads a maildir's messages as JSON, decoded by Python's e-mail parser.
+const READ_MAILDIR: &str = r#"
+import email, email.policy, json, os, sys
+out = []
+for sub in ("new", "cur"):
+    folder = os.path.join(sys.argv[1], sub)
+    for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+        m = email.message_from_bytes(open(os.path.join(folder, name), "rb").read(), policy=email.policy.default)
+        plain, html = m.get_body(("plain",)), m.get_body(("html",))
+        out.append({
+            "to": str(m["to"]), "from": str(m["from"]), "subject": str(m["subject"]),
+            "message_id": str(m["message-id"]), "list_unsubscribe": str(m["list-unsubscribe"]),
+            "list_unsubscribe_post": str(m["list-unsubscribe-post"]),
+            "text": plain.get_content() if plain else None, "html": html.get_content() if html else None,
+        })
+print(json.dumps(out))
+"#;
+
+/// A Python that has aiosmtpd: the one on the path, or Debian's (python3-aiosmtpd).
+fn python() -> &'static str {
+    static FOUND: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+    FOUND.get_or_init(|| {
+        ["python3", "/usr/bin/python3"]
+            .into_iter()
+            .find(|p| Command::new(p).args(["-c", "import aiosmtpd"]).stderr(Stdio::null()).status().is_ok_and(|s| s.success()))
+            .expect("python3 with aiosmtpd must be installed (Debian: python3-aiosmtpd); .ci/run installs it")
+    })
+}
+
+impl Smtp {
+    /// Starts a server on a free port. A port found free may be taken by another test
+    /// before the server binds it (the server then exits): it is tried again on another,
+    /// and a server counts as started only once the port's listening socket is its own.
+    pub async fn start() -> Smtp {
+        for _ in 0..10 {
+            let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+            let dir = std::env::temp_dir().join(format!("loyd-smtp-{}-{port}", std::process::id()));
+            let child = Command::new(python())
+                .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
+                .arg(&dir)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("python3 with aiosmtpd must be installed (Debian: python3-aiosmtpd); .ci/run installs it");
+            let mut smtp = Smtp { port, dir, child };
+            for _ in 0..100 {
+                if smtp.child.try_wait().ok().flatten().is_some() {
+                    break; // it could not listen there
+                }
+                if listens(smtp.child.id(), port) {
+                    return smtp;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        panic!("the SMTP server did not start");
+    }
+
+    /// The messages received so far.
+    pub fn received(&self) -> Vec<Value> {
+        let out = Command::new(python()).args(["-c", READ_MAILDIR]).arg(&self.dir).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<Vec<Value>>(&out.stdout).unwrap()
+    }
+}
+
+/// Reads a maildir's messages' recipients and Message-IDs only (fast for thousands).
+const READ_HEADERS: &str = r#"
+import email.parser, json, os, sys
+parser, out = email.parser.BytesHeaderParser(), []
+for sub in ("new", "cur"):
+    folder = os.path.join(sys.argv[1], sub)
+    for name in os.listdir(folder) if os.path.isdir(folder) else []:
+        with open(os.path.join(folder, name), "rb") as f:
+            m = parser.parse(f)
+        out.append([str(m["to"]), str(m["message-id"])])
+print(json.dumps(out))
+"#;
+
+impl Smtp {
+    /// The recipient and Message-ID of each message received so far.
+    pub fn recipients(&self) -> Vec<(String, String)> {
+        let out = Command::new(python()).args(["-c", READ_HEADERS]).arg(&self.dir).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// How many messages have arrived so far (without reading them).
+    pub fn count(&self) -> usize {
+        ["new", "cur"].iter().map(|sub| std::fs::read_dir(self.dir.join(sub)).map(|d| d.count()).unwrap_or(0)).sum()
+    }
+}
+
+/// Whether process `pid` has a socket listening on 127.0.0.1:`port` (read from
+/// `/proc`: the listening socket's inode among the process's descriptors).
+fn listens(pid: u32, port: u16) -> bool {
+    let Ok(table) = std::fs::read_to_string("/proc/net/tcp") else { return false };
+    // local address 0100007F:PORT, state 0A (LISTEN), inode in the tenth column.
+    let wanted = format!("0100007F:{port:04X}");
+    let inodes: Vec<String> = table
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter(|f| f.len() > 9 && f[1] == wanted && f[3] == "0A")
+        .map(|f| format!("socket:[{}]", f[9]))
+        .collect();
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else { return false };
+    fds.filter_map(Result::ok).filter_map(|e| std::fs::read_link(e.path()).ok()).any(|link| inodes.iter().any(|i| link.to_str() == Some(i)))
+}

@@ -59,6 +59,7 @@ pub struct Sender {
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     /// Where customers reach this server (unsubscribe links): `https://loyalty.shop.example`.
     public_url: String,
+    smtp: SmtpCache,
 }
 
 impl Sender {
@@ -85,7 +86,7 @@ impl Sender {
         http.set_connect_timeout(Some(Duration::from_secs(5)));
         http.enforce_http(false);
         let https = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls).https_or_http().enable_http1().wrap_connector(http);
-        Sender { client: Client::builder(TokioExecutor::new()).build(https), public_url: public_url.trim_end_matches('/').to_owned() }
+        Sender { client: Client::builder(TokioExecutor::new()).build(https), public_url: public_url.trim_end_matches('/').to_owned(), smtp: SmtpCache::default() }
     }
 
     /// Sends `body` to `url` with `method`, the delivery's idempotency `key` and the
@@ -174,20 +175,22 @@ pub async fn deliver_once(store: &Store, sender: &Sender) -> Result<usize, Store
             } else if !attempt.status.is_some_and(events::delivered) {
                 tracing::warn!(delivery = d.id, target = %d.target, status = attempt.status, "a receiver refused a delivery; it will be tried again");
             }
-            store.record_attempt(d.id, attempt).await
+            (d.id, attempt)
         });
     }
-    let mut attempts = 0;
+    // Recorded together, in one transaction, once the pass's sends have ended.
+    let mut attempts = Vec::new();
     while let Some(done) = sends.join_next().await {
         match done {
-            Ok(recorded) => {
-                recorded?;
-                attempts += 1;
-            }
+            Ok(attempt) => attempts.push(attempt),
             Err(e) => tracing::error!(error = %e, "a delivery task stopped"),
         }
     }
-    Ok(attempts)
+    let made = attempts.len();
+    if made > 0 {
+        store.record_attempts(attempts).await?;
+    }
+    Ok(made)
 }
 
 /// Passes until nothing is due now (for `loyd jobs run`); the attempts made.
@@ -320,7 +323,7 @@ impl Sender {
             Err(e) => return Attempt::failed(format!("the channel's credential could not be read: {e}")),
         };
         let sent = match (m.channel, &program.email, &program.sms) {
-            (Channel::Email, Some(smtp), _) => send_smtp(smtp, credential, &d.key, &m).await,
+            (Channel::Email, Some(smtp), _) => self.send_smtp(smtp, credential, &d.key, &m).await,
             (Channel::Sms, _, Some(gateway)) => self.send_sms(gateway, credential, &d.key, &m).await,
             (channel, ..) => Err(Attempt::failed(format!("the program has no [{}] section", channel.name()))),
         };
@@ -366,31 +369,23 @@ struct Prepared {
     unsubscribe: String,
 }
 
-/// Sends one e-mail through the program's SMTP server; the server's reply code, or
-/// the failed attempt (a permanent refusal, such as an unknown mailbox, gives up).
-async fn send_smtp(smtp: &EmailSpec, password: Option<String>, key: &str, m: &Prepared) -> Result<u16, Attempt> {
-    use lettre::message::header::{HeaderName, HeaderValue};
-    use lettre::message::{Mailbox, MultiPart};
+/// An SMTP transport: a pool of connections to one server, kept open between messages
+/// (lettre's pool: at most 10, closed after a minute idle).
+type SmtpTransport = lettre::AsyncSmtpTransport<lettre::Tokio1Executor>;
+
+/// The transport of the program's `[email]` with its password, kept while they stay
+/// the same: the server and the login it was made for, and the transport.
+type SmtpCache = std::sync::Arc<tokio::sync::Mutex<Option<((EmailSpec, Option<String>), SmtpTransport)>>>;
+
+/// A transport to the SMTP server of `smtp`, logging in with `password` if it names a
+/// user.
+fn smtp_transport(smtp: &EmailSpec, password: Option<String>) -> Result<SmtpTransport, Attempt> {
     use lettre::transport::smtp::authentication::Credentials;
     use lettre::transport::smtp::client::{Tls, TlsParameters};
-    use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
-    let from: Mailbox = smtp.from.parse().map_err(|e| Attempt::failed(format!("the sender '{}' does not read: {e}", smtp.from)))?;
-    let to: Mailbox = m.to.parse().map_err(|e| Attempt::withheld(format!("the customer's address does not read: {e}")))?;
-    let domain = from.email.domain().to_owned();
-    let header = |name: &'static str, value: String| HeaderValue::new(HeaderName::new_from_ascii_str(name), value);
-    let email = lettre::Message::builder()
-        .from(from)
-        .to(to)
-        .subject(m.subject.as_str())
-        .message_id(Some(format!("<{key}@{domain}>")))
-        .raw_header(header("List-Unsubscribe", format!("<{}>", m.unsubscribe)))
-        .raw_header(header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click".into()))
-        .multipart(MultiPart::alternative_plain_html(m.body.clone(), m.html.clone()))
-        .map_err(|e| Attempt::failed(format!("the e-mail could not be made: {e}")))?;
     let port = smtp.port.unwrap_or(smtp.security.default_port());
     let tls = |host: &str| TlsParameters::builder(host.to_owned()).build_rustls().map_err(|e| Attempt::failed(format!("TLS: {e}")));
-    let mut transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(smtp.host.as_str()).port(port).timeout(Some(TIMEOUT));
+    let mut transport = SmtpTransport::builder_dangerous(smtp.host.as_str()).port(port).timeout(Some(TIMEOUT));
     transport = match smtp.security {
         SmtpSecurity::Starttls => transport.tls(Tls::Required(tls(&smtp.host)?)),
         SmtpSecurity::Tls => transport.tls(Tls::Wrapper(tls(&smtp.host)?)),
@@ -399,10 +394,48 @@ async fn send_smtp(smtp: &EmailSpec, password: Option<String>, key: &str, m: &Pr
     if let (Some(user), Some(password)) = (&smtp.username, password) {
         transport = transport.credentials(Credentials::new(user.clone(), password));
     }
-    match transport.build().send(email).await {
-        Ok(reply) => Ok(reply_code(&reply.code())),
-        Err(e) if e.is_permanent() => Err(Attempt { give_up: true, ..Attempt::failed(error_chain(&e)) }),
-        Err(e) => Err(Attempt::failed(error_chain(&e))),
+    Ok(transport.build())
+}
+
+impl Sender {
+    /// Sends one e-mail through the program's SMTP server, over a connection kept from
+    /// the messages before; the server's reply code, or the failed attempt (a permanent
+    /// refusal, such as an unknown mailbox, gives up).
+    async fn send_smtp(&self, smtp: &EmailSpec, password: Option<String>, key: &str, m: &Prepared) -> Result<u16, Attempt> {
+        use lettre::AsyncTransport;
+        use lettre::message::header::{HeaderName, HeaderValue};
+        use lettre::message::{Mailbox, MultiPart};
+
+        let from: Mailbox = smtp.from.parse().map_err(|e| Attempt::failed(format!("the sender '{}' does not read: {e}", smtp.from)))?;
+        let to: Mailbox = m.to.parse().map_err(|e| Attempt::withheld(format!("the customer's address does not read: {e}")))?;
+        let domain = from.email.domain().to_owned();
+        let header = |name: &'static str, value: String| HeaderValue::new(HeaderName::new_from_ascii_str(name), value);
+        let email = lettre::Message::builder()
+            .from(from)
+            .to(to)
+            .subject(m.subject.as_str())
+            .message_id(Some(format!("<{key}@{domain}>")))
+            .raw_header(header("List-Unsubscribe", format!("<{}>", m.unsubscribe)))
+            .raw_header(header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click".into()))
+            .multipart(MultiPart::alternative_plain_html(m.body.clone(), m.html.clone()))
+            .map_err(|e| Attempt::failed(format!("the e-mail could not be made: {e}")))?;
+        let transport = {
+            let mut cached = self.smtp.lock().await;
+            let wanted = (smtp.clone(), password);
+            match cached.as_ref() {
+                Some((made_for, t)) if *made_for == wanted => t.clone(),
+                _ => {
+                    let t = smtp_transport(smtp, wanted.1.clone())?;
+                    *cached = Some((wanted, t.clone()));
+                    t
+                }
+            }
+        };
+        match transport.send(email).await {
+            Ok(reply) => Ok(reply_code(&reply.code())),
+            Err(e) if e.is_permanent() => Err(Attempt { give_up: true, ..Attempt::failed(error_chain(&e)) }),
+            Err(e) => Err(Attempt::failed(error_chain(&e))),
+        }
     }
 }
 

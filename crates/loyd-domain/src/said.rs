@@ -221,7 +221,7 @@ texts! {
     mailing_attribution_days() = "attribution_days is 1 to 90";
     mailing_quiet_hours(time) = "'{time}' is not a time of day (HH:MM, e.g. 21:00)";
     mailing_time_zone(zone) = "'{zone}' is not a time zone (e.g. Europe/Riga)";
-    mailing_audience(audience) = "'{audience}' is not an audience: all, segment:<id> (a segment or an RFM group such as segment:rfm:champions) or list";
+    mailing_audience(audience) = "'{audience}' is not an audience: all, segment:<id> (a segment whose members the segments job lists, or an RFM group such as segment:rfm:champions) or list";
     mailing_list_needed() = "a mailing to a list needs its customers (customers: [ids])";
     mailing_list_only() = "customers are given only with the audience list";
     mailing_channel(channel) = "the program has no [{channel}] section to send the mailing through";

@@ -774,10 +774,10 @@ impl Store {
         on_backend!(self, b => b.claim_deliveries(limit, lease, now).await)
     }
 
-    /// Records how an attempt at a claimed delivery ended.
-    pub async fn record_attempt(&self, id: i64, attempt: Attempt) -> Result<(), StoreError> {
+    /// Records how the attempts at claimed deliveries ended, in one transaction.
+    pub async fn record_attempts(&self, attempts: Vec<(i64, Attempt)>) -> Result<(), StoreError> {
         let now = self.now();
-        on_backend!(self, b => b.record_attempt(id, attempt, now).await)
+        on_backend!(self, b => b.record_attempts(attempts, now).await)
     }
 
     pub async fn deliveries(&self, filter: DeliveryFilter) -> Result<Vec<Delivery>, StoreError> {

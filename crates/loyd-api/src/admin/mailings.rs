@@ -95,7 +95,16 @@ pub(crate) async fn checked(state: &AppState, body: MailingIn) -> Result<NewMail
     if !configured {
         problems.push(ConfigError::said("channel", said::mailing_channel(&body.channel)));
     }
-    let audience = Audience::parse(&body.audience);
+    // A segment is one whose members the segments job lists: the program's (but those
+    // only a till can decide) or an RFM group.
+    let listed = |id: &str| {
+        program.segments.iter().any(|s| s.id.as_str() == id && s.condition.job_evaluable())
+            || loyd_domain::segments::Group::ALL.into_iter().any(|g| loyd_domain::segments::rfm_segment(g) == id)
+    };
+    let audience = Audience::parse(&body.audience).filter(|a| match a {
+        Audience::Segment(id) => listed(id),
+        _ => true,
+    });
     if audience.is_none() {
         problems.push(ConfigError::said("audience", said::mailing_audience(&body.audience)));
     }

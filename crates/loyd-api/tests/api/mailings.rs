@@ -164,6 +164,10 @@ both_backends! {
         let (status, e) = call(&app, "POST", "/v1/admin/mailings", ADMIN_KEY, Some(bad_text)).await;
         assert_eq!(status, 422);
         assert_eq!(e["error"]["details"]["problems"][0]["path"], "variants[0].texts.en.body", "{e}");
+        // A segment only a till can decide has no members to write to.
+        let till_only = json!({"name": "x", "channel": "email", "audience": "segment:big-basket", "variants": variants()});
+        let (status, e) = call(&app, "POST", "/v1/admin/mailings", ADMIN_KEY, Some(till_only)).await;
+        assert_eq!((status, e["error"]["details"]["problems"][0]["path"].as_str()), (422, Some("audience")), "{e}");
 
         let anna = customer(&app, 1, "Riga", true).await;
         let body = json!({"operation_id": "m-1", "name": "Tomorrow", "channel": "email", "audience": "list",

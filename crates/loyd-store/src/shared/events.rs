@@ -6,7 +6,7 @@
 //! makes nothing twice. A worker claims due deliveries for a lease
 //! ([`Backend::claim_deliveries`]: `FOR UPDATE SKIP LOCKED` on PostgreSQL, so several
 //! servers never take the same one; the single writer on SQLite), sends them outside
-//! any transaction, and records each attempt ([`Backend::record_attempt`]). A server
+//! any transaction, and records the attempts ([`Backend::record_attempts`]). A server
 //! that dies between sending and recording leaves the claim to lapse: the delivery is
 //! sent again, with the same idempotency key, after the lease.
 
@@ -275,58 +275,14 @@ impl Backend {
         .await
     }
 
-    /// Records how an attempt at delivery `id` ended: delivered on a 2xx (an SMTP
-    /// server's 2xx reply), due again later without counting an attempt when it was
-    /// deferred (quiet hours), withheld for good when the customer may not receive it,
-    /// otherwise due again after [`events::retry_after`], or dead when the attempts are
-    /// spent. A delivery no longer pending (another worker recorded it) is left as it is.
-    pub async fn record_attempt(&self, id: i64, attempt: Attempt, now: Timestamp) -> Result<(), StoreError> {
+    /// Records how the attempts of a pass ended, in one transaction ([`record_one`]).
+    pub async fn record_attempts(&self, attempts: Vec<(i64, Attempt)>, now: Timestamp) -> Result<(), StoreError> {
         self.write(move |c| {
-            let attempt = attempt.clone();
+            let attempts = attempts.clone();
             Box::pin(async move {
-                let Some(r) = sqlx::query("SELECT attempts FROM deliveries WHERE id = $1 AND state = 'pending'").bind(id).fetch_optional(&mut *c).await?
-                else {
-                    return Ok(());
-                };
-                let at = to_micros(now);
-                if let Some(until) = attempt.defer_until {
-                    // Not an attempt: due again then.
-                    sqlx::query("UPDATE deliveries SET next_at = $1, claimed_until = NULL, last_error = $2 WHERE id = $3")
-                        .bind(to_micros(until))
-                        .bind(attempt.error.as_deref())
-                        .bind(id)
-                        .execute(&mut *c)
-                        .await?;
-                    return Ok(());
+                for (id, attempt) in &attempts {
+                    record_one(c, *id, attempt, now).await?;
                 }
-                let attempts = r.try_get::<i64, _>("attempts")? + 1;
-                let ok = attempt.error.is_none() && attempt.status.is_some_and(events::delivered);
-                let (state, next_at) = if ok {
-                    ("delivered", at)
-                } else if attempt.withheld {
-                    ("withheld", at)
-                } else if attempt.give_up {
-                    ("dead", at)
-                } else {
-                    match events::retry_after(u32::try_from(attempts).unwrap_or(u32::MAX)) {
-                        Some(wait) => ("pending", at.saturating_add(i64::try_from(wait.as_micros()).unwrap_or(i64::MAX))),
-                        None => ("dead", at),
-                    }
-                };
-                sqlx::query(
-                    "UPDATE deliveries SET state = $1, attempts = $2, next_at = $3, claimed_until = NULL, last_at = $4, \
-                     last_status = $5, last_error = $6, delivered_at = $7 WHERE id = $8",
-                )
-                .bind(state)
-                .bind(attempts)
-                .bind(next_at)
-                .bind(at)
-                .bind(attempt.status.map(i64::from))
-                .bind(attempt.error.as_deref().map(|e| e.chars().take(500).collect::<String>()))
-                .bind(ok.then_some(at))
-                .bind(id)
-                .execute(&mut *c)
-                .await?;
                 Ok(())
             })
         })
@@ -433,4 +389,55 @@ impl Backend {
             .map(|r| Ok((r.try_get("name")?, from_micros(r.try_get("updated_at")?))))
             .collect()
     }
+}
+
+/// Records how an attempt at delivery `id` ended: delivered on a 2xx (an SMTP
+/// server's 2xx reply), due again later without counting an attempt when it was
+/// deferred (quiet hours), withheld for good when the customer may not receive it,
+/// otherwise due again after [`events::retry_after`], or dead when the attempts are
+/// spent. A delivery no longer pending (another worker recorded it) is left as it is.
+async fn record_one(c: &mut Conn, id: i64, attempt: &Attempt, now: Timestamp) -> Result<(), StoreError> {
+    let Some(r) = sqlx::query("SELECT attempts FROM deliveries WHERE id = $1 AND state = 'pending'").bind(id).fetch_optional(&mut *c).await? else {
+        return Ok(());
+    };
+    let at = to_micros(now);
+    if let Some(until) = attempt.defer_until {
+        // Not an attempt: due again then.
+        sqlx::query("UPDATE deliveries SET next_at = $1, claimed_until = NULL, last_error = $2 WHERE id = $3")
+            .bind(to_micros(until))
+            .bind(attempt.error.as_deref())
+            .bind(id)
+            .execute(&mut *c)
+            .await?;
+        return Ok(());
+    }
+    let attempts = r.try_get::<i64, _>("attempts")? + 1;
+    let ok = attempt.error.is_none() && attempt.status.is_some_and(events::delivered);
+    let (state, next_at) = if ok {
+        ("delivered", at)
+    } else if attempt.withheld {
+        ("withheld", at)
+    } else if attempt.give_up {
+        ("dead", at)
+    } else {
+        match events::retry_after(u32::try_from(attempts).unwrap_or(u32::MAX)) {
+            Some(wait) => ("pending", at.saturating_add(i64::try_from(wait.as_micros()).unwrap_or(i64::MAX))),
+            None => ("dead", at),
+        }
+    };
+    sqlx::query(
+        "UPDATE deliveries SET state = $1, attempts = $2, next_at = $3, claimed_until = NULL, last_at = $4, \
+         last_status = $5, last_error = $6, delivered_at = $7 WHERE id = $8",
+    )
+    .bind(state)
+    .bind(attempts)
+    .bind(next_at)
+    .bind(at)
+    .bind(attempt.status.map(i64::from))
+    .bind(attempt.error.as_deref().map(|e| e.chars().take(500).collect::<String>()))
+    .bind(ok.then_some(at))
+    .bind(id)
+    .execute(&mut *c)
+    .await?;
+    Ok(())
 }

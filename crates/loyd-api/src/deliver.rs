@@ -253,6 +253,19 @@ impl Sender {
         if let Err(why) = messages::may_send(transactional, customer.opted_out_at.is_some(), consented, address.as_deref()) {
             return Err(Attempt::withheld(why.reason()));
         }
+        let limit = match channel {
+            Channel::Email => program.email.as_ref().and_then(|e| e.customer_limit),
+            Channel::Sms => program.sms.as_ref().and_then(|g| g.customer_limit),
+        };
+        if let Some(limit) = limit.filter(|_| !transactional) {
+            match store.messages_sent(id, channel.name(), limit.days).await {
+                Ok(n) if n >= i64::from(limit.count) => {
+                    return Err(Attempt::withheld(format!("the customer has had {n} messages on this channel within {} days (the limit)", limit.days)));
+                }
+                Ok(_) => {}
+                Err(e) => return Err(Attempt::failed(format!("the customer's messages could not be counted: {e}"))),
+            }
+        }
         let language = customer.profile.get("language").map(String::as_str);
         let text = match (&d.mailing, mailing) {
             (Some(of), Some(m)) => {

@@ -213,6 +213,7 @@ texts! {
     message_days_before(event) = "days_before is for points.expiring messages, not {event}";
     message_days_range() = "days_before is 1 to 60";
     channel_rate() = "rate_per_minute is 1 to 1000000 messages a minute";
+    channel_customer_limit() = "customer_limit is count = 1 to 1000 messages within days = 1 to 365";
     mailing_variants(most) = "a mailing has 1 to {most} variants";
     mailing_variant_name(name) = "'{name}' is not a variant's name: 1 to 32 of letters, digits, '-' and '_'";
     mailing_variant_twice(name) = "two variants are called '{name}'";

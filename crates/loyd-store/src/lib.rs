@@ -774,6 +774,12 @@ impl Store {
         on_backend!(self, b => b.claim_deliveries(limit, lease, now).await)
     }
 
+    /// How many messages on `channel` were sent to `customer` in the last `days` days.
+    pub async fn messages_sent(&self, customer: i64, channel: &str, days: u32) -> Result<i64, StoreError> {
+        let since = self.now().saturating_sub(jiff::SignedDuration::from_hours(i64::from(days) * 24)).unwrap_or(Timestamp::MIN);
+        on_backend!(self, b => b.messages_sent(customer, channel.to_owned(), since).await)
+    }
+
     /// Records how the attempts at claimed deliveries ended, in one transaction.
     pub async fn record_attempts(&self, attempts: Vec<(i64, Attempt)>) -> Result<(), StoreError> {
         let now = self.now();

@@ -768,7 +768,7 @@ both_backends! {
 
     async fn a_marketer_sends_a_mailing_with_two_variants_to_a_segment_and_reads_its_report(db: TestDb) {
         let smtp = crate::messages::Smtp::start().await;
-        let app = crate::helpers::spawn_with_program(db, crate::mailings::program(smtp.port, None)).await;
+        let app = crate::helpers::spawn_with_program(db, crate::mailings::program(smtp.port, "")).await;
         for (n, city) in ["Riga", "Riga", "Riga", "Riga", "Riga", "Riga", "Tallinn"].iter().enumerate() {
             let new = loyd_store::NewCustomer {
                 name: Some(format!("Buyer {n}")),

@@ -15,10 +15,9 @@ use crate::helpers::{ADMIN_KEY, TestApp, admin, call, code, receipt, spawn_with_
 use crate::messages::Smtp;
 
 /// The segments' program (a store in Riga, a card series, the `riga` segment) with the
-/// SMTP server at `port` (sending at most `rate` a minute, if given).
-pub(crate) fn program(port: u16, rate: Option<u32>) -> loyd_domain::config::ConfigDocument {
-    let rate = rate.map(|r| format!("rate_per_minute = {r}")).unwrap_or_default();
-    let email = format!("[email]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\"\nfrom = \"Loyd Shop <shop@loyd.test>\"\n{rate}\n");
+/// SMTP server at `port`, and `more` of the `[email]` section.
+pub(crate) fn program(port: u16, more: &str) -> loyd_domain::config::ConfigDocument {
+    let email = format!("[email]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\"\nfrom = \"Loyd Shop <shop@loyd.test>\"\n{more}\n");
     toml::from_str(&format!("{}\n{email}", crate::segments::PROGRAM)).unwrap()
 }
 
@@ -62,7 +61,7 @@ fn link(text: &str, prefix: &str) -> String {
 both_backends! {
     async fn a_mailing_to_a_segment_tests_two_variants_on_half_and_sends_the_winner_to_the_rest_and_reports_it(db: TestDb) {
         let smtp = Smtp::start().await;
-        let app = spawn_with_program(db, program(smtp.port, None)).await;
+        let app = spawn_with_program(db, program(smtp.port, "")).await;
         admin(&app).await;
         let mut members = std::collections::BTreeMap::new();
         for n in 0..30 {
@@ -152,7 +151,7 @@ both_backends! {
 
     async fn a_mailing_is_checked_made_once_per_operation_id_read_by_analysts_and_cancelled(db: TestDb) {
         let smtp = Smtp::start().await;
-        let app = spawn_with_program(db, program(smtp.port, None)).await;
+        let app = spawn_with_program(db, program(smtp.port, "")).await;
         admin(&app).await;
         let bad = json!({"name": "", "channel": "sms", "audience": "everyone", "variants": [], "test_share": 0});
         let (status, e) = call(&app, "POST", "/v1/admin/mailings", ADMIN_KEY, Some(bad)).await;
@@ -205,7 +204,7 @@ both_backends! {
     async fn a_mailing_goes_at_the_channels_rate_and_waits_out_the_customers_quiet_hours(db: TestDb) {
         let smtp = Smtp::start().await;
         // Two a minute: one every 30 seconds.
-        let app = spawn_with_program(db, program(smtp.port, Some(2))).await;
+        let app = spawn_with_program(db, program(smtp.port, "rate_per_minute = 2")).await;
         admin(&app).await;
         let ids: Vec<String> = [customer(&app, 1, "Riga", true).await, customer(&app, 2, "Riga", true).await, customer(&app, 3, "Riga", true).await]
             .iter()
@@ -235,5 +234,39 @@ both_backends! {
         app.clock.advance(jiff::SignedDuration::from_mins(45));
         deliver_all(&app.store, &sender).await.unwrap();
         assert_eq!(smtp.received().len(), 6, "all once the quiet hours end");
+    }
+
+    async fn a_customer_gets_no_more_marketing_on_a_channel_than_its_limit_allows(db: TestDb) {
+        let smtp = Smtp::start().await;
+        // At most one e-mail a customer within seven days.
+        let app = spawn_with_program(db, program(smtp.port, "customer_limit = { count = 1, days = 7 }")).await;
+        admin(&app).await;
+        let ids: Vec<String> = [customer(&app, 1, "Riga", true).await, customer(&app, 2, "Riga", true).await].iter().map(|id| format!("c_{id}")).collect();
+        let one = json!([{"name": "A", "texts": {"en": {"subject": "News", "body": "Hello {{ customer.name }}"}}}]);
+        let sender = Sender::new(&app.url(""));
+        let mut mailings = Vec::new();
+        for (name, days_later) in [("first", 0), ("second", 3), ("third", 5)] {
+            app.clock.advance(jiff::SignedDuration::from_hours(24 * days_later));
+            let body = json!({"name": name, "channel": "email", "audience": "list", "customers": ids, "variants": one});
+            let (status, m) = call(&app, "POST", "/v1/admin/mailings", ADMIN_KEY, Some(body)).await;
+            assert_eq!(status, 201, "{m}");
+            deliver_all(&app.store, &sender).await.unwrap();
+            mailings.push(m["id"].clone());
+        }
+        // The first goes; the second, three days later, is over the limit; the third,
+        // eight days after the first, goes again.
+        assert_eq!(smtp.received().len(), 4);
+        let second = report(&app, &mailings[1]).await;
+        assert_eq!((second["total"]["sent"].as_u64(), second["total"]["withheld"].as_u64()), (Some(0), Some(2)), "{second}");
+        let third = report(&app, &mailings[2]).await;
+        assert_eq!(third["total"]["sent"], 2, "{third}");
+        let log = app.store.deliveries(loyd_store::DeliveryFilter { state: Some("withheld".into()), limit: 10, ..Default::default() }).await.unwrap();
+        assert!(log.iter().all(|d| d.last_error.as_deref().is_some_and(|e| e.contains("within 7 days"))), "{log:?}");
+        // A limit out of range is refused when the program is applied.
+        let file = format!("[email]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\nfrom = \"shop@loyd.test\"\ncustomer_limit = {{ count = 0, days = 7 }}\n", smtp.port);
+        let res = app.client.post(app.url("/v1/admin/config")).bearer_auth(ADMIN_KEY).header("content-type", "application/toml").body(file).send().await.unwrap();
+        assert_eq!(res.status(), 422);
+        let e: Value = res.json().await.unwrap();
+        assert_eq!(e["error"]["details"]["problems"][0]["path"], "email.customer_limit", "{e}");
     }
 }

@@ -171,7 +171,7 @@ impl Backend {
             Box::pin(async move {
                 let lock = if PG { " FOR UPDATE SKIP LOCKED" } else { "" };
                 let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "SELECT id, kind, target FROM events WHERE dispatched = 0 ORDER BY id LIMIT $1{lock}"
+                    "SELECT id, kind, subject, target FROM events WHERE dispatched = 0 ORDER BY id LIMIT $1{lock}"
                 )))
                 .bind(i64::from(limit))
                 .fetch_all(&mut *c)
@@ -180,24 +180,27 @@ impl Backend {
                     let id: i64 = r.try_get("id")?;
                     let kind = kind_of(&r.try_get::<String, _>("kind")?)?;
                     let target: Option<String> = r.try_get("target")?;
+                    // A message's customer, kept on its delivery (a customer's limit counts them).
+                    let customer = r.try_get::<String, _>("subject")?.strip_prefix("customer:").and_then(|id| id.parse::<i64>().ok());
                     let webhooks = program.webhooks.iter().filter(|w| match &target {
                         Some(t) => w.id == *t,
                         None => w.wants(kind),
                     });
                     let messages = program.messages.iter().filter(|m| target.is_none() && m.wants(kind));
                     let receivers = webhooks
-                        .map(|w| ("webhook", w.id.as_str(), delivery_key(id, &w.id)))
-                        .chain(messages.map(|m| (m.channel.name(), m.id.as_str(), message_key(id, &m.id))));
-                    for (channel, receiver, key) in receivers {
+                        .map(|w| ("webhook", w.id.as_str(), delivery_key(id, &w.id), None))
+                        .chain(messages.map(|m| (m.channel.name(), m.id.as_str(), message_key(id, &m.id), customer)));
+                    for (channel, receiver, key, customer) in receivers {
                         sqlx::query(
-                            "INSERT INTO deliveries (event_id, channel, target, key, state, next_at, created_at) \
-                             VALUES ($1, $2, $3, $4, 'pending', $5, $5) ON CONFLICT (key) DO NOTHING",
+                            "INSERT INTO deliveries (event_id, channel, target, key, state, next_at, created_at, customer_id) \
+                             VALUES ($1, $2, $3, $4, 'pending', $5, $5, $6) ON CONFLICT (key) DO NOTHING",
                         )
                         .bind(id)
                         .bind(channel)
                         .bind(receiver)
                         .bind(key)
                         .bind(to_micros(now))
+                        .bind(customer)
                         .execute(&mut *c)
                         .await?;
                     }
@@ -287,6 +290,18 @@ impl Backend {
             })
         })
         .await
+    }
+
+    /// How many messages on `channel` were sent to `customer` since `since`.
+    pub async fn messages_sent(&self, customer: i64, channel: String, since: Timestamp) -> Result<i64, StoreError> {
+        let mut c = self.reader().await?;
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM deliveries WHERE customer_id = $1 AND channel = $2 AND state = 'delivered' AND delivered_at >= $3")
+            .bind(customer)
+            .bind(channel)
+            .bind(to_micros(since))
+            .fetch_one(&mut *c)
+            .await?;
+        Ok(row.try_get("n")?)
     }
 
     /// Deliveries, newest first; see [`DeliveryFilter`].

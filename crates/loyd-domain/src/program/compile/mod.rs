@@ -520,6 +520,9 @@ impl Compiler<'_> {
             if e.rate_per_minute.is_some_and(|r| !(1..=1_000_000).contains(&r)) {
                 self.p.push("email.rate_per_minute", said::channel_rate());
             }
+            if e.customer_limit.is_some_and(|l| !l.valid()) {
+                self.p.push("email.customer_limit", said::channel_customer_limit());
+            }
             self.out.email = Some(e.clone());
         }
         if let Some(g) = &self.doc.sms {
@@ -536,6 +539,9 @@ impl Compiler<'_> {
             }
             if g.rate_per_minute.is_some_and(|r| !(1..=1_000_000).contains(&r)) {
                 self.p.push("sms.rate_per_minute", said::channel_rate());
+            }
+            if g.customer_limit.is_some_and(|l| !l.valid()) {
+                self.p.push("sms.customer_limit", said::channel_customer_limit());
             }
             if let Some(h) = &g.auth_header
                 && (h.is_empty() || !h.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))

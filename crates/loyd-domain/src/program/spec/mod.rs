@@ -397,6 +397,25 @@ pub struct EmailSpec {
     /// limit); none: as fast as the worker sends. Messages sent by events are not held.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_per_minute: Option<u32>,
+    /// At most this many messages a customer gets on the channel within some days.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_limit: Option<CustomerLimit>,
+}
+
+/// At most `count` messages to one customer on a channel within `days` days: a
+/// marketing message beyond it is withheld; a transactional one is sent, and counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerLimit {
+    pub count: u32,
+    pub days: u32,
+}
+
+impl CustomerLimit {
+    /// 1 to 1 000 messages within 1 to 365 days.
+    pub fn valid(self) -> bool {
+        (1..=1000).contains(&self.count) && (1..=365).contains(&self.days)
+    }
 }
 
 /// How the SMTP connection is protected.
@@ -446,6 +465,9 @@ pub struct SmsSpec {
     /// At most this many mailing texts a minute; none: as fast as the worker sends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_per_minute: Option<u32>,
+    /// At most this many messages a customer gets on the channel within some days.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_limit: Option<CustomerLimit>,
 }
 
 /// A message sent when an event happens: its channel and its text in each language.

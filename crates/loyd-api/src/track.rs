@@ -48,9 +48,37 @@ pub struct Click {
 /// Counts the click and sends the customer on (`303 See Other`).
 pub async fn clicked(State(state): State<AppState>, Path(token): Path<String>, Query(q): Query<Click>) -> Response {
     let Some(delivery) = state.store.tracked("c", &token, &q.to) else { return unknown() };
-    let Ok(location) = HeaderValue::from_str(&q.to) else { return unknown() };
+    let Ok(location) = HeaderValue::from_str(&ascii_url(&q.to)) else { return unknown() };
     if let Err(e) = state.store.mark_tracked(delivery, true).await {
         tracing::warn!(error = %e, delivery, "a click could not be counted");
     }
     (StatusCode::SEE_OTHER, [(header::LOCATION, location), (header::CACHE_CONTROL, HeaderValue::from_static("no-store"))]).into_response()
+}
+
+/// `url` with what a header may not carry (spaces, controls, letters beyond ASCII:
+/// `…/izpārdošana`) percent-encoded as UTF-8, the rest as written.
+fn ascii_url(url: &str) -> String {
+    let mut out = String::with_capacity(url.len());
+    for c in url.chars() {
+        if c.is_ascii_graphic() {
+            out.push(c);
+        } else {
+            let mut bytes = [0u8; 4];
+            for b in c.encode_utf8(&mut bytes).bytes() {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ascii_url;
+
+    #[test]
+    fn a_destination_beyond_ascii_is_percent_encoded_for_the_location_header() {
+        assert_eq!(ascii_url("https://shop.example/lv/izpārdošana?a=1 2"), "https://shop.example/lv/izp%C4%81rdo%C5%A1ana?a=1%202");
+        assert_eq!(ascii_url("https://shop.example/sale?v=B"), "https://shop.example/sale?v=B");
+    }
 }

@@ -383,7 +383,7 @@ struct Prepared {
 }
 
 /// An SMTP transport: a pool of connections to one server, kept open between messages
-/// (lettre's pool: at most 10, closed after a minute idle).
+/// (lettre's pool: as many as a pass sends at once, closed after a minute idle).
 type SmtpTransport = lettre::AsyncSmtpTransport<lettre::Tokio1Executor>;
 
 /// The transport of the program's `[email]` with its password, kept while they stay
@@ -398,7 +398,8 @@ fn smtp_transport(smtp: &EmailSpec, password: Option<String>) -> Result<SmtpTran
 
     let port = smtp.port.unwrap_or(smtp.security.default_port());
     let tls = |host: &str| TlsParameters::builder(host.to_owned()).build_rustls().map_err(|e| Attempt::failed(format!("TLS: {e}")));
-    let mut transport = SmtpTransport::builder_dangerous(smtp.host.as_str()).port(port).timeout(Some(TIMEOUT));
+    let pool = lettre::transport::smtp::PoolConfig::new().max_size(CLAIM);
+    let mut transport = SmtpTransport::builder_dangerous(smtp.host.as_str()).port(port).timeout(Some(TIMEOUT)).pool_config(pool);
     transport = match smtp.security {
         SmtpSecurity::Starttls => transport.tls(Tls::Required(tls(&smtp.host)?)),
         SmtpSecurity::Tls => transport.tls(Tls::Wrapper(tls(&smtp.host)?)),

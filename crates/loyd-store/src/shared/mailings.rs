@@ -273,6 +273,21 @@ impl Backend {
     /// none: as fast as the worker goes), or a change of state once the audience is
     /// read, the test decided, or the last delivery done.
     pub async fn mailing_step(&self, id: i64, spacing: Option<i64>, batch: u32, now: Timestamp) -> Result<MailingStep, StoreError> {
+        // A mailing waiting for its winner or its last deliveries is seen so by a reader,
+        // without a commit (the step checks again in its transaction).
+        let mut r = self.reader().await?;
+        let waiting = match mailing_of(&mut r, id).await? {
+            None => true,
+            Some(m) if m.state == "testing" => m.enqueued_at.is_none_or(|t| to_micros(now) < to_micros(t) + i64::from(m.spec.decide_after_hours) * 3_600_000_000),
+            Some(m) if m.state == "sending" => {
+                sqlx::query("SELECT 1 FROM deliveries WHERE mailing_id = $1 AND state = 'pending' LIMIT 1").bind(id).fetch_optional(&mut *r).await?.is_some()
+            }
+            Some(_) => false,
+        };
+        drop(r);
+        if waiting {
+            return Ok(MailingStep::Idle);
+        }
         let secrets = self.ring();
         self.write(move |c| {
             let secrets = secrets.clone();

@@ -160,10 +160,10 @@ pub async fn deliver_once(store: &Store, sender: &Sender) -> Result<usize, Store
     for d in due {
         let (store, sender, program, mailings) = (store.clone(), sender.clone(), program.clone(), mailings.clone());
         sends.spawn(async move {
-            let mailing = d.mailing.as_ref().and_then(|m| mailings.get(&m.mailing).cloned().flatten());
+            let mailing = d.mailing.as_ref().and_then(|m| mailings.get(&m.mailing)).and_then(Option::as_ref);
             let attempt = match d.channel.as_str() {
                 "webhook" => sender.webhook(&store, &program, &d).await,
-                "email" | "sms" => sender.message(&store, &program, &d, mailing.as_ref()).await,
+                "email" | "sms" => sender.message(&store, &program, &d, mailing).await,
                 other => Attempt::failed(format!("no channel '{other}'")),
             };
             if let Some(until) = attempt.defer_until {
@@ -221,19 +221,19 @@ impl Sender {
     /// The message of delivery `d` (of an event's message, or of `mailing`), rendered for
     /// its customer as they are now — or the attempt that says why it is not sent now.
     async fn prepare(&self, store: &Store, program: &Program, d: &DueDelivery, mailing: Option<&Mailing>) -> Result<Prepared, Attempt> {
-        let (id, channel, transactional) = match (&d.mailing, mailing) {
-            (Some(of), Some(m)) => {
-                if m.state == "cancelled" {
-                    return Err(Attempt::withheld("the mailing was cancelled"));
-                }
-                let channel = if m.channel == "sms" { Channel::Sms } else { Channel::Email };
-                (of.customer, channel, false)
-            }
+        // What is sent: an event's message of the program, or a mailing's variant.
+        let source = match (&d.mailing, mailing) {
+            (Some(_), Some(m)) if m.state == "cancelled" => return Err(Attempt::withheld("the mailing was cancelled")),
+            (Some(of), Some(m)) => Source::Mailing(m, of),
             (Some(of), None) => return Err(Attempt::failed(format!("mailing {} is not there", of.mailing))),
-            (None, _) => {
-                let Some(message) = program.messages.iter().find(|m| m.id == d.target) else {
-                    return Err(Attempt::failed(format!("message '{}' is not in the program in force", d.target)));
-                };
+            (None, _) => match program.messages.iter().find(|m| m.id == d.target) {
+                Some(message) => Source::Message(message),
+                None => return Err(Attempt::failed(format!("message '{}' is not in the program in force", d.target))),
+            },
+        };
+        let (id, channel, transactional) = match source {
+            Source::Mailing(m, of) => (of.customer, m.channel, false),
+            Source::Message(message) => {
                 let Some(id) = d.subject.strip_prefix("customer:").and_then(|s| s.parse::<i64>().ok()) else {
                     return Err(Attempt::withheld(format!("'{}' is not a customer", d.subject)));
                 };
@@ -267,8 +267,8 @@ impl Sender {
             }
         }
         let language = customer.profile.get("language").map(String::as_str);
-        let text = match (&d.mailing, mailing) {
-            (Some(of), Some(m)) => {
+        let text = match source {
+            Source::Mailing(m, of) => {
                 if let Some(quiet) = &m.spec.quiet_hours {
                     let zone = match store.customer_zone(id).await {
                         Ok(z) => z.or_else(|| m.spec.time_zone.clone()),
@@ -281,7 +281,7 @@ impl Sender {
                 }
                 m.spec.variants.iter().find(|v| v.name == of.variant).and_then(|v| v.text_for(language))
             }
-            _ => program.messages.iter().find(|m| m.id == d.target).and_then(|m| m.text_for(language)),
+            Source::Message(message) => message.text_for(language),
         };
         let Some((language, text)) = text else {
             return Err(Attempt::failed("the message has no text"));
@@ -369,6 +369,15 @@ impl Sender {
             Err(Attempt { status: Some(status), ..Attempt::failed(format!("the gateway's answer does not say '{expected}'")) })
         }
     }
+}
+
+/// Where a message's channel and text come from.
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    /// A message of the program, sent for an event.
+    Message(&'a messages::Message),
+    /// A variant of a mailing, to the delivery's customer.
+    Mailing(&'a Mailing, &'a loyd_store::MailingDelivery),
 }
 
 /// A message rendered for its customer, ready to go.

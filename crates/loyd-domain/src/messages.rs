@@ -50,6 +50,11 @@ impl Channel {
         }
     }
 
+    /// The channel `name` names (`email`, `sms`).
+    pub fn parse(name: &str) -> Option<Channel> {
+        Channel::ALL.into_iter().find(|c| c.name() == name)
+    }
+
     /// The consent (`crate::access::CHANNELS`) a marketing message on it needs.
     pub fn consent(self) -> &'static str {
         self.name()

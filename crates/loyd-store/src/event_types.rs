@@ -115,8 +115,7 @@ pub struct NewMailing {
 pub struct Mailing {
     pub id: i64,
     pub name: String,
-    /// `email` or `sms`.
-    pub channel: String,
+    pub channel: loyd_domain::messages::Channel,
     /// `all`, `segment:<id>` or `list`.
     pub audience: String,
     pub spec: loyd_domain::mailings::MailingSpec,

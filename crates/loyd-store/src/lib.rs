@@ -885,11 +885,10 @@ impl Store {
         let program = self.program().await?;
         let spacing = |rate: Option<u32>| rate.filter(|r| *r > 0).map(|r| 60_000_000 / i64::from(r));
         let mut done = 0;
-        for id in on_backend!(self, b => b.active_mailings(now).await)? {
-            let Some(m) = self.mailing(id).await? else { continue };
-            let rate = match m.channel.as_str() {
-                "sms" => program.sms.as_ref().and_then(|g| g.rate_per_minute),
-                _ => program.email.as_ref().and_then(|e| e.rate_per_minute),
+        for (id, channel) in on_backend!(self, b => b.active_mailings(now).await)? {
+            let rate = match channel {
+                loyd_domain::messages::Channel::Email => program.email.as_ref().and_then(|e| e.rate_per_minute),
+                loyd_domain::messages::Channel::Sms => program.sms.as_ref().and_then(|g| g.rate_per_minute),
             };
             for _ in 0..batches {
                 match on_backend!(self, b => b.mailing_step(id, spacing(rate), MAILING_BATCH, now).await)? {

@@ -79,14 +79,10 @@ pub(crate) async fn checked(state: &AppState, body: MailingIn) -> Result<NewMail
     if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
         problems.push(ConfigError::said("name", said::name_length()));
     }
-    let channel = match body.channel.as_str() {
-        "email" => Some(Channel::Email),
-        "sms" => Some(Channel::Sms),
-        other => {
-            problems.push(ConfigError::text("channel", format!("'{other}' is not a channel (email, sms)")));
-            None
-        }
-    };
+    let channel = Channel::parse(&body.channel);
+    if channel.is_none() {
+        problems.push(ConfigError::text("channel", format!("'{}' is not a channel (email, sms)", body.channel)));
+    }
     let configured = match channel {
         Some(Channel::Email) => program.email.is_some(),
         Some(Channel::Sms) => program.sms.is_some(),

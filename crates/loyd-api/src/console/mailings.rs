@@ -131,7 +131,7 @@ async fn show(state: &AppState, lang: Lang, headers: &HeaderMap, form: MailingFo
             state: state_word(lang, &m.state),
             send_at: at(lang, m.send_at),
             name: m.name,
-            channel: m.channel,
+            channel: m.channel.name().to_owned(),
             audience: m.audience,
             enqueued: m.enqueued,
         })

@@ -18,6 +18,7 @@
 
 use loyd_domain::events::EventKind;
 use loyd_domain::mailings::{self, Audience, MailingSpec, Outcome};
+use loyd_domain::messages::Channel;
 use loyd_domain::time::{Timestamp, from_micros, to_micros};
 use sqlx::Row;
 
@@ -40,7 +41,10 @@ fn mailing_row(r: &<super::Db as sqlx::Database>::Row) -> Result<Mailing, StoreE
     Ok(Mailing {
         id: r.try_get("id")?,
         name: r.try_get("name")?,
-        channel: r.try_get("channel")?,
+        channel: {
+            let name: String = r.try_get("channel")?;
+            Channel::parse(&name).ok_or_else(|| corrupt(format!("a mailing's channel '{name}' is not one")))?
+        },
         audience: r.try_get("audience")?,
         spec: serde_json::from_str(&r.try_get::<String, _>("spec")?).map_err(|e| corrupt(format!("a mailing's spec does not read: {e}")))?,
         state: r.try_get("state")?,
@@ -63,8 +67,11 @@ async fn mailing_of(c: &mut Conn, id: i64) -> Result<Option<Mailing>, StoreError
 }
 
 /// The cursor of a channel's next free moment.
-fn slot_of(channel: &str) -> &'static str {
-    if channel == "sms" { "slot:sms" } else { "slot:email" }
+fn slot_of(channel: Channel) -> &'static str {
+    match channel {
+        Channel::Email => "slot:email",
+        Channel::Sms => "slot:sms",
+    }
 }
 
 /// The figures of each variant of mailing `id` (purchases within `attribution_days`
@@ -120,14 +127,14 @@ fn in_spec_order(spec: &MailingSpec, mut found: Vec<VariantReport>) -> Vec<Varia
 
 /// Whether a customer's row lets a mailing on `channel` be enqueued for them: not
 /// merged away, not opted out, the channel's consent granted.
-fn reachable(r: &<super::Db as sqlx::Database>::Row, channel: &str) -> Result<bool, StoreError> {
+fn reachable(r: &<super::Db as sqlx::Database>::Row, channel: Channel) -> Result<bool, StoreError> {
     if r.try_get::<Option<i64>, _>("merged_into")?.is_some() || r.try_get::<Option<i64>, _>("opted_out_at")?.is_some() {
         return Ok(false);
     }
     let consents: Option<String> = r.try_get("consents")?;
     let granted = consents
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .is_some_and(|v| v[channel]["granted"] == serde_json::Value::Bool(true));
+        .is_some_and(|v| v[channel.consent()]["granted"] == serde_json::Value::Bool(true));
     Ok(granted)
 }
 
@@ -258,14 +265,19 @@ impl Backend {
         .await
     }
 
-    /// The mailings with work to do at `now`, oldest first.
-    pub async fn active_mailings(&self, now: Timestamp) -> Result<Vec<i64>, StoreError> {
+    /// The mailings with work to do at `now`, oldest first, with their channels.
+    pub async fn active_mailings(&self, now: Timestamp) -> Result<Vec<(i64, Channel)>, StoreError> {
         let mut c = self.reader().await?;
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT id FROM mailings WHERE state IN {ACTIVE} AND send_at <= $1 ORDER BY id")))
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT id, channel FROM mailings WHERE state IN {ACTIVE} AND send_at <= $1 ORDER BY id")))
             .bind(to_micros(now))
             .fetch_all(&mut *c)
             .await?;
-        rows.iter().map(|r| r.try_get("id").map_err(Into::into)).collect()
+        rows.iter()
+            .map(|r| {
+                let name: String = r.try_get("channel")?;
+                Ok((r.try_get("id")?, Channel::parse(&name).ok_or_else(|| corrupt(format!("a mailing's channel '{name}' is not one")))?))
+            })
+            .collect()
     }
 
     /// One step of mailing `id` at `now`: a batch of up to `batch` audience members
@@ -437,14 +449,14 @@ async fn enqueue(
             (_, Some(_)) => continue,
             (_, None) => m.winner.clone().ok_or_else(|| corrupt("the rest of a mailing is enqueued without a winner".into()))?,
         };
-        if reachable(r, &m.channel)? {
+        if reachable(r, m.channel)? {
             picked.push((customer, variant));
         } else {
             skipped += 1;
         }
     }
     // Due one slot apart from the channel's next free moment.
-    let slot = slot_of(&m.channel);
+    let slot = slot_of(m.channel);
     let mut next = match spacing {
         Some(_) => super::cursors::cursor(c, slot).await?.max(at),
         None => at,
@@ -456,7 +468,7 @@ async fn enqueue(
         );
         qb.push_values(chunk, |mut b, (customer, variant)| {
             b.push_bind(event)
-                .push_bind(m.channel.clone())
+                .push_bind(m.channel.name())
                 .push_bind(subject.clone())
                 .push_bind(format!("mail_{}_{customer}", m.id))
                 .push_bind("pending")

@@ -813,11 +813,16 @@ both_backends! {
         b.click("a[href='/admin/mailings']").await;
         assert!(b.text("#mailings").await.contains("Winter sale"));
         b.client.clone().close().await.unwrap();
-        // An analyst reads the report and may not make one.
-        let a = Browser::signed_in(&app, "ana", "analyst").await;
-        a.click("a[href='/admin/mailings']").await;
+        // An analyst reads the report on a phone and may not make one.
+        let a = Browser::signed_in_at(&app, "ana", "analyst", &[], 360).await;
+        a.client.goto(&app.url("/admin/mailings")).await.unwrap();
         assert!(a.text("#mailings").await.contains("Winter sale"));
         assert!(a.client.find(fantoccini::Locator::Css("#new-mailing")).await.is_err());
+        a.click("#mailings a").await;
+        assert_eq!(a.text("#mailing-state").await, "sent");
+        let overflow: serde_json::Value = a.client.execute("return document.documentElement.scrollWidth > window.innerWidth", vec![]).await.unwrap();
+        assert_eq!(overflow, json!(false), "nothing of the report sticks out sideways at 360 px");
+        a.screenshot("console-mailing-phone").await;
         a.client.clone().close().await.unwrap();
     }
 }

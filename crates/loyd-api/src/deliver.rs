@@ -231,6 +231,11 @@ impl Sender {
                 None => return Err(Attempt::failed(format!("message '{}' is not in the program in force", d.target))),
             },
         };
+        if let Source::Message(message) = source
+            && message.event == events::EventKind::GiftCardSold
+        {
+            return certificate(message, d);
+        }
         let (id, channel, transactional) = match source {
             Source::Mailing(m, of) => (of.customer, m.channel, false),
             Source::Message(message) => {
@@ -297,8 +302,8 @@ impl Sender {
             },
             "unsubscribe_url": unsubscribe,
         });
-        if d.event == events::EventKind::PointsExpiring {
-            context["points"] = json!({ "amount": d.data["amount"], "currency": d.data["currency"], "expires_on": d.data["expires_on"] });
+        if let Some((name, own)) = messages::event_context(d.event, &d.data) {
+            context[name] = own;
         }
         // A mailing's links go through this server, which counts the click.
         let tracker: Option<messages::Tracker> = d.mailing.as_ref().map(|_| {
@@ -322,7 +327,7 @@ impl Sender {
                 None => format!("{html}{pixel}"),
             };
         }
-        Ok(Prepared { channel, to: address.unwrap_or_default(), subject: render(&text.subject)?, body, html, unsubscribe })
+        Ok(Prepared { channel, to: address.unwrap_or_default(), subject: render(&text.subject)?, body, html, unsubscribe: Some(unsubscribe) })
     }
 
     /// Writes a message to its customer, on its channel, if they may receive it now.
@@ -371,6 +376,33 @@ impl Sender {
     }
 }
 
+/// A gift card certificate, rendered for the address the buyer gave, in the language
+/// they chose: no customer, so no consent, limit or unsubscribe link (the buyer asked
+/// for it to be sent).
+fn certificate(message: &messages::Message, d: &DueDelivery) -> Result<Prepared, Attempt> {
+    let field = match message.channel {
+        Channel::Email => "email",
+        Channel::Sms => "phone",
+    };
+    let Some(to) = d.data["to"][field].as_str().filter(|a| !a.is_empty()) else {
+        return Err(Attempt::withheld(messages::Withheld::NoAddress.reason()));
+    };
+    let Some((_, text)) = message.text_for(d.data["language"].as_str()) else {
+        return Err(Attempt::failed("the message has no text"));
+    };
+    let mut context = json!({});
+    if let Some((name, own)) = messages::event_context(d.event, &d.data) {
+        context[name] = own;
+    }
+    let render = |src: &str| messages::render(src, &context).map_err(|e| Attempt::failed(format!("the text does not render: {e}")));
+    let body = render(&text.body)?;
+    let html = match &text.html {
+        Some(h) => render(h)?,
+        None => messages::html_of(&body),
+    };
+    Ok(Prepared { channel: message.channel, to: to.to_owned(), subject: render(&text.subject)?, body, html, unsubscribe: None })
+}
+
 /// Where a message's channel and text come from.
 #[derive(Clone, Copy)]
 enum Source<'a> {
@@ -388,7 +420,9 @@ struct Prepared {
     subject: String,
     body: String,
     html: String,
-    unsubscribe: String,
+    /// Where the customer stops this channel's marketing (none for a certificate: its
+    /// recipient is no customer).
+    unsubscribe: Option<String>,
 }
 
 /// An SMTP transport: a pool of connections to one server, kept open between messages
@@ -433,13 +467,13 @@ impl Sender {
         let to: Mailbox = m.to.parse().map_err(|e| Attempt::withheld(format!("the customer's address does not read: {e}")))?;
         let domain = from.email.domain().to_owned();
         let header = |name: &'static str, value: String| HeaderValue::new(HeaderName::new_from_ascii_str(name), value);
-        let email = lettre::Message::builder()
-            .from(from)
-            .to(to)
-            .subject(m.subject.as_str())
-            .message_id(Some(format!("<{key}@{domain}>")))
-            .raw_header(header("List-Unsubscribe", format!("<{}>", m.unsubscribe)))
-            .raw_header(header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click".into()))
+        let mut builder = lettre::Message::builder().from(from).to(to).subject(m.subject.as_str()).message_id(Some(format!("<{key}@{domain}>")));
+        if let Some(unsubscribe) = &m.unsubscribe {
+            builder = builder
+                .raw_header(header("List-Unsubscribe", format!("<{unsubscribe}>")))
+                .raw_header(header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click".into()));
+        }
+        let email = builder
             .multipart(MultiPart::alternative_plain_html(m.body.clone(), m.html.clone()))
             .map_err(|e| Attempt::failed(format!("the e-mail could not be made: {e}")))?;
         let transport = {

@@ -91,6 +91,58 @@ pub fn program(stores: u32) -> anyhow::Result<ConfigDocument> {
     Ok(doc)
 }
 
+/// What `--triggers` adds to the program: an SMS gateway (nothing is sent: the bench
+/// runs no delivery worker) and a message for every event a receipt may raise, so that
+/// every receipt of an identified customer writes its events to the outbox.
+const TRIGGERS: &str = r#"
+[sms]
+url = "http://127.0.0.1:9/sms"
+body = "{{ text }}"
+
+[[messages]]
+id = "accrued"
+event = "points.accrued"
+channel = "sms"
+min_amount = "100"
+texts.en.body = "+{{ points.amount }} {{ points.currency }}: {{ points.balance }}"
+
+[[messages]]
+id = "redeemed"
+event = "points.redeemed"
+channel = "sms"
+balance_below = "50"
+texts.en.body = "{{ points.balance }} {{ points.currency }} left"
+
+[[messages]]
+id = "tier"
+event = "tier.changed"
+channel = "sms"
+texts.en.body = "{{ tier.to }}"
+
+[[messages]]
+id = "coupon"
+event = "coupon.issued"
+channel = "sms"
+texts.en.body = "{{ coupon.code }}"
+
+[[messages]]
+id = "gift"
+event = "gift.due"
+channel = "sms"
+texts.en.body = "{{ gift.gift }}"
+"#;
+
+/// The benchmark's program, with the messages of [`TRIGGERS`] when `triggers`.
+pub fn program_with(stores: u32, triggers: bool) -> anyhow::Result<ConfigDocument> {
+    let mut doc = program(stores)?;
+    if triggers {
+        let more: ConfigDocument = toml::from_str(TRIGGERS).context("the triggers")?;
+        doc.sms = more.sms;
+        doc.messages = more.messages;
+    }
+    Ok(doc)
+}
+
 fn bar(len: u64, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(len);
     let style = format!("{what:<22} {{bar:40}} {{pos}}/{{len}} [{{elapsed_precise}}, {{eta}} left]");

@@ -135,6 +135,11 @@ struct Args {
     /// (a third consented), time it, and cancel it (nothing is sent).
     #[arg(long)]
     mailing: bool,
+    /// Put in force, before the load, messages for every event a receipt raises
+    /// (points accrued and spent, tier changed, coupon issued, gift due): each receipt of
+    /// a customer then records its events in the outbox. Without it, the plain program.
+    #[arg(long)]
+    triggers: bool,
 }
 
 /// A database name the bench may drop and create: lowercase letters, digits and `_`.
@@ -273,6 +278,14 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         println!("reusing the dataset in {} ({shape:?}); --fresh rebuilds it", url.redacted());
     }
     let machine = report::Machine::read(&url).await;
+    {
+        // The program of this run: the dataset's, with or without the triggers.
+        let store = open(&url, 2).await?;
+        let doc = dataset::program_with(args.stores, args.triggers)?;
+        store.apply_config_as(doc, "loyd-bench".into(), false, loyd_domain::config::Mode::Replace).await?;
+        store.close().await;
+        println!("triggers: {}", if args.triggers { "on (messages for every receipt event)" } else { "off" });
+    }
     if args.mailing {
         let store = open(&url, args.db_connections).await?;
         let done = mailing::run(&store).await?;

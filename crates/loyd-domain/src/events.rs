@@ -26,10 +26,50 @@ pub enum EventKind {
     /// from (no webhook or message subscribes to it).
     #[serde(rename = "mailing")]
     Mailing,
+    /// A customer's birthday is some days ahead (the `birthdays` job raises it once a
+    /// year per customer and notice: `days_before`, 0 on the day).
+    #[serde(rename = "customer.birthday")]
+    CustomerBirthday,
+    /// A committed receipt accrued points of one currency to its customer.
+    #[serde(rename = "points.accrued")]
+    PointsAccrued,
+    /// A committed receipt spent points of one currency of its customer.
+    #[serde(rename = "points.redeemed")]
+    PointsRedeemed,
+    /// A receipt or a return moved its customer to another level of a tier ladder.
+    #[serde(rename = "tier.changed")]
+    TierChanged,
+    /// A committed receipt issued a coupon to its customer.
+    #[serde(rename = "coupon.issued")]
+    CouponIssued,
+    /// A committed receipt earned its customer a gift to be handed over.
+    #[serde(rename = "gift.due")]
+    GiftDue,
+    /// A gift card was sold as a digital certificate: its number and PIN go to the
+    /// address the buyer gave (the PIN is never in a webhook's body).
+    #[serde(rename = "gift_card.sold")]
+    GiftCardSold,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 4] = [EventKind::CustomerRegistered, EventKind::WebhookTest, EventKind::PointsExpiring, EventKind::Mailing];
+    pub const ALL: [EventKind; 11] = [
+        EventKind::CustomerRegistered,
+        EventKind::WebhookTest,
+        EventKind::PointsExpiring,
+        EventKind::Mailing,
+        EventKind::CustomerBirthday,
+        EventKind::PointsAccrued,
+        EventKind::PointsRedeemed,
+        EventKind::TierChanged,
+        EventKind::CouponIssued,
+        EventKind::GiftDue,
+        EventKind::GiftCardSold,
+    ];
+
+    /// The kinds a committed receipt may raise (only those a webhook or message of the
+    /// program wants are recorded).
+    pub const OF_RECEIPTS: [EventKind; 5] =
+        [EventKind::PointsAccrued, EventKind::PointsRedeemed, EventKind::TierChanged, EventKind::CouponIssued, EventKind::GiftDue];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -37,6 +77,13 @@ impl EventKind {
             EventKind::WebhookTest => "webhook.test",
             EventKind::PointsExpiring => "points.expiring",
             EventKind::Mailing => "mailing",
+            EventKind::CustomerBirthday => "customer.birthday",
+            EventKind::PointsAccrued => "points.accrued",
+            EventKind::PointsRedeemed => "points.redeemed",
+            EventKind::TierChanged => "tier.changed",
+            EventKind::CouponIssued => "coupon.issued",
+            EventKind::GiftDue => "gift.due",
+            EventKind::GiftCardSold => "gift_card.sold",
         }
     }
 
@@ -134,7 +181,12 @@ pub fn signature(secret: &[u8], unix_seconds: i64, body: &str) -> String {
 
 /// The JSON a webhook receives: the event's id (the idempotency key of the delivery),
 /// its kind, time and data.
+/// A gift card's PIN is left out: it goes to the certificate's recipient alone.
 pub fn body(key: &str, kind: EventKind, at: jiff::Timestamp, data: &serde_json::Value) -> String {
+    let mut data = data.clone();
+    if let Some(fields) = data.as_object_mut() {
+        fields.remove("pin");
+    }
     serde_json::json!({ "id": key, "type": kind.name(), "created_at": at.to_string(), "data": data }).to_string()
 }
 
@@ -164,6 +216,14 @@ mod tests {
     }
 
     #[test]
+    fn a_webhook_never_receives_a_gift_cards_pin() {
+        let data = serde_json::json!({"number": "6000000000019", "pin": "4321", "amount": "25.00"});
+        let sent = body("evt_1_crm", EventKind::GiftCardSold, jiff::Timestamp::UNIX_EPOCH, &data);
+        assert!(!sent.contains("4321") && !sent.contains("pin"), "{sent}");
+        assert!(sent.contains("6000000000019"), "{sent}");
+    }
+
+    #[test]
     fn only_plain_http_and_https_urls_without_credentials_are_webhooks() {
         assert!(check_url("https://crm.example.com/hooks/loyd").is_ok());
         assert!(check_url("http://127.0.0.1:9000/x?a=1").is_ok());
@@ -178,6 +238,9 @@ mod tests {
         for k in EventKind::ALL {
             assert_eq!(EventKind::parse(k.name()), Some(k));
         }
-        assert_eq!(EventKind::subscribable().collect::<Vec<_>>(), vec!["customer.registered", "points.expiring"]);
+        assert_eq!(
+            EventKind::subscribable().collect::<Vec<_>>(),
+            vec!["customer.registered", "points.expiring", "customer.birthday", "points.accrued", "points.redeemed", "tier.changed", "coupon.issued", "gift.due", "gift_card.sold"]
+        );
     }
 }

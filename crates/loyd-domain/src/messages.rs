@@ -21,14 +21,73 @@ pub const LANGUAGES: [&str; 4] = ["en", "ru", "lv", "et"];
 /// them.
 pub const VARIABLES: [&str; 6] = ["customer.id", "customer.name", "customer.email", "customer.phone", "customer.language", "unsubscribe_url"];
 
+/// The figures an event of `kind` brings to its messages: the name they are read under
+/// and the fields of the event's data (`{{ points.amount }}`). Every amount is a decimal
+/// string in its currency's units, every day `YYYY-MM-DD`.
+pub fn event_variables(kind: EventKind) -> Option<(&'static str, &'static [&'static str])> {
+    Some(match kind {
+        EventKind::PointsExpiring => ("points", &["amount", "currency", "expires_on"]),
+        EventKind::PointsAccrued | EventKind::PointsRedeemed => ("points", &["amount", "currency", "balance"]),
+        EventKind::CustomerBirthday => ("birthday", &["date", "days_before"]),
+        EventKind::TierChanged => ("tier", &["ladder", "from", "to", "direction"]),
+        EventKind::CouponIssued => ("coupon", &["code", "series", "valid_until"]),
+        EventKind::GiftDue => ("gift", &["gift", "campaign"]),
+        EventKind::GiftCardSold => ("gift_card", &["number", "pin", "amount", "currency", "valid_until", "name", "greeting"]),
+        EventKind::CustomerRegistered | EventKind::WebhookTest | EventKind::Mailing => return None,
+    })
+}
+
 /// What a text of a message sent for `kind` may read: [`VARIABLES`] and the event's
-/// own (`points.amount`, `points.currency`, `points.expires_on` for points expiring).
-pub fn variables_of(kind: Option<EventKind>) -> Vec<&'static str> {
-    let own: &[&str] = match kind {
-        Some(EventKind::PointsExpiring) => &["points.amount", "points.currency", "points.expires_on"],
-        _ => &[],
-    };
-    VARIABLES.iter().chain(own).copied().collect()
+/// own ([`event_variables`]: `points.amount` …).
+/// A gift card certificate goes to an address the buyer gave, not to a customer: it
+/// reads its own figures only.
+pub fn variables_of(kind: Option<EventKind>) -> Vec<String> {
+    let own = kind.and_then(event_variables).map(|(name, fields)| fields.iter().map(move |f| format!("{name}.{f}")));
+    let common = VARIABLES.iter().filter(|_| kind != Some(EventKind::GiftCardSold)).map(|v| (*v).to_owned());
+    common.chain(own.into_iter().flatten()).collect()
+}
+
+/// The template variables of an event's message: its `data` fields under the event's
+/// name ([`event_variables`]); a field the data lacks is left out (a coupon without an
+/// end has no `valid_until`).
+pub fn event_context(kind: EventKind, data: &serde_json::Value) -> Option<(&'static str, serde_json::Value)> {
+    let (name, fields) = event_variables(kind)?;
+    let own: serde_json::Map<String, serde_json::Value> =
+        fields.iter().filter_map(|f| data.get(*f).filter(|v| !v.is_null()).map(|v| ((*f).to_owned(), v.clone()))).collect();
+    Some((name, own.into()))
+}
+
+/// A tier change's way: to a higher level or a lower one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    Up,
+    Down,
+}
+
+impl Direction {
+    pub fn name(self) -> &'static str {
+        match self {
+            Direction::Up => "up",
+            Direction::Down => "down",
+        }
+    }
+}
+
+/// Which of its event's occurrences a message is sent for (all, unless it says).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct When {
+    /// `points.accrued`: when the receipt accrued at least this many.
+    pub min_amount: Option<rust_decimal::Decimal>,
+    /// `points.redeemed`: when the balance left is below this (a "balance low" notice).
+    pub balance_below: Option<rust_decimal::Decimal>,
+    /// `tier.changed`: only up, or only down.
+    pub direction: Option<Direction>,
+}
+
+/// A decimal field of an event's data (amounts are decimal strings).
+fn decimal_of(data: &serde_json::Value, field: &str) -> Option<rust_decimal::Decimal> {
+    data.get(field)?.as_str()?.parse().ok()
 }
 
 /// How a message travels.
@@ -94,13 +153,26 @@ pub struct Message {
     pub transactional: bool,
     pub texts: BTreeMap<String, TextSpec>,
     pub paused: bool,
-    /// Points expiring: how many days ahead the notice goes.
+    /// Points expiring, a birthday: how many days ahead the notice goes.
     pub days_before: u32,
+    pub when: When,
 }
 
 impl Message {
     pub fn wants(&self, kind: EventKind) -> bool {
         !self.paused && self.event == kind
+    }
+
+    /// Whether it is sent for this occurrence of its event, given the event's `data`:
+    /// a birthday notice of its own `days_before`, at least `min_amount` accrued, a
+    /// balance left below `balance_below`, a tier change the `direction` it names.
+    pub fn accepts(&self, data: &serde_json::Value) -> bool {
+        let w = &self.when;
+        let days = self.event != EventKind::CustomerBirthday || data.get("days_before").and_then(serde_json::Value::as_u64) == Some(u64::from(self.days_before));
+        let amount = w.min_amount.is_none_or(|min| decimal_of(data, "amount").is_some_and(|a| a >= min));
+        let balance = w.balance_below.is_none_or(|below| decimal_of(data, "balance").is_some_and(|b| b < below));
+        let direction = w.direction.is_none_or(|d| data.get("direction").and_then(serde_json::Value::as_str) == Some(d.name()));
+        days && amount && balance && direction
     }
 
     /// The text for a customer of `language` ([`text_for`]).
@@ -230,7 +302,8 @@ pub fn check_texts(texts: &BTreeMap<String, TextSpec>, channel: Channel, kind: O
     problems
 }
 
-fn check_reading(src: &str, variables: &[&str]) -> Result<(), Said> {
+fn check_reading<S: AsRef<str>>(src: &str, variables: &[S]) -> Result<(), Said> {
+    let variables: Vec<&str> = variables.iter().map(AsRef::as_ref).collect();
     let env = environment();
     let t = env.template_from_str(src).map_err(|e| said::template_invalid(e.to_string()))?;
     let mut unknown: Vec<String> = t.undeclared_variables(true).into_iter().filter(|v| !variables.contains(&v.as_str())).collect();
@@ -279,6 +352,50 @@ mod tests {
     }
 
     #[test]
+    fn a_message_is_sent_only_for_the_occurrences_its_conditions_name() {
+        let message = |event, days_before, when| Message {
+            id: "m".into(),
+            event,
+            channel: Channel::Sms,
+            transactional: false,
+            texts: BTreeMap::new(),
+            paused: false,
+            days_before,
+            when,
+        };
+        let d = rust_decimal::Decimal::from;
+        let big = message(EventKind::PointsAccrued, 0, When { min_amount: Some(d(100)), ..When::default() });
+        assert!(big.accepts(&serde_json::json!({"amount": "100", "currency": "PTS"})));
+        assert!(!big.accepts(&serde_json::json!({"amount": "99.99"})));
+        assert!(!big.accepts(&serde_json::json!({})), "no amount: not sent");
+        let low = message(EventKind::PointsRedeemed, 0, When { balance_below: Some(d(50)), ..When::default() });
+        assert!(low.accepts(&serde_json::json!({"amount": "10", "balance": "49.50"})));
+        assert!(!low.accepts(&serde_json::json!({"amount": "10", "balance": "50"})));
+        let up = message(EventKind::TierChanged, 0, When { direction: Some(Direction::Up), ..When::default() });
+        assert!(up.accepts(&serde_json::json!({"direction": "up"})));
+        assert!(!up.accepts(&serde_json::json!({"direction": "down"})));
+        assert!(message(EventKind::TierChanged, 0, When::default()).accepts(&serde_json::json!({"direction": "down"})));
+        let week = message(EventKind::CustomerBirthday, 7, When::default());
+        assert!(week.accepts(&serde_json::json!({"days_before": 7})));
+        assert!(!week.accepts(&serde_json::json!({"days_before": 0})), "the notice on the day is another message's");
+    }
+
+    #[test]
+    fn an_events_figures_are_read_under_its_name_and_only_in_its_messages() {
+        assert!(check_template("{{ coupon.code }} until {{ coupon.valid_until }}", Some(EventKind::CouponIssued)).is_ok());
+        assert_eq!(check_template("{{ coupon.code }}", Some(EventKind::PointsAccrued)).unwrap_err().key, "template_variable");
+        assert!(check_template("{{ tier.from }} → {{ tier.to }}", Some(EventKind::TierChanged)).is_ok());
+        let data = serde_json::json!({"customer": "C-1", "code": "X7", "series": "welcome", "valid_until": null});
+        let (name, own) = event_context(EventKind::CouponIssued, &data).unwrap();
+        assert_eq!(name, "coupon");
+        assert_eq!(own, serde_json::json!({"code": "X7", "series": "welcome"}), "the customer is not a coupon's; a missing end is left out");
+        assert_eq!(event_context(EventKind::CustomerRegistered, &data), None);
+        // A certificate's text reads the card, not a customer (it goes to whom the buyer named).
+        assert!(check_template("{{ gift_card.number }} {{ gift_card.pin }}", Some(EventKind::GiftCardSold)).is_ok());
+        assert_eq!(check_template("{{ customer.name }}", Some(EventKind::GiftCardSold)).unwrap_err().key, "template_variable");
+    }
+
+    #[test]
     fn rendering_fills_the_customer_and_refuses_what_is_missing() {
         let ctx = serde_json::json!({"customer": {"name": "Anna"}, "unsubscribe_url": "https://x/u/1"});
         assert_eq!(render("Hi {{ customer.name }} ({{ unsubscribe_url }})", &ctx).unwrap(), "Hi Anna (https://x/u/1)");
@@ -306,6 +423,7 @@ mod tests {
             texts: [("lv".to_owned(), t("Sveiki")), ("ru".to_owned(), t("Привет"))].into(),
             paused: false,
             days_before: 0,
+            when: When::default(),
         };
         assert_eq!(m.text_for(Some("ru")).unwrap().0, "ru");
         assert_eq!(m.text_for(Some("et")).unwrap().0, "lv", "no Estonian, no English: the first written");

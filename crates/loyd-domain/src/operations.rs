@@ -22,6 +22,10 @@ pub struct ActivateRequest {
     pub operation_id: String,
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub amount: DecStr,
+    /// Sold as a digital certificate: where its number and a new PIN are sent (the
+    /// program's `gift_card.sold` message), and to no one else.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_to: Option<SendTo>,
 }
 
 impl ActivateRequest {
@@ -29,6 +33,66 @@ impl ActivateRequest {
     pub fn check_ids(&self, number: &str) -> Result<(), ReceiptError> {
         ReceiptError::client_id("operation_id", &self.operation_id)?;
         check_card_number("number", number)
+    }
+}
+
+/// Where a gift card sold as a digital certificate goes: an e-mail address or a phone
+/// (one of them), with the recipient's name, a greeting from the buyer, and the
+/// language of the text (`en`, `ru`, `lv`, `et`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SendTo {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// International, `+37120000000`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// At most 500 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub greeting: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+}
+
+impl SendTo {
+    /// Checked and normalised: exactly one address, a valid one; a language of
+    /// [`crate::messages::LANGUAGES`]; a name of one line and a greeting of at most 500
+    /// characters. The refusal names the field (`send_to.email`).
+    pub fn checked(&self) -> Result<SendTo, ReceiptError> {
+        let bad = |field: &str, why: &str| ReceiptError::invalid(format!("send_to.{field}: {why}"));
+        let email = match &self.email {
+            Some(e) => Some(crate::text::normalize_email(e).ok_or_else(|| bad("email", "is not an e-mail address"))?),
+            None => None,
+        };
+        let phone = match &self.phone {
+            Some(p) => Some(crate::receipt::normalize_phone(p).ok_or_else(|| bad("phone", "must be international, e.g. +37120000000"))?),
+            None => None,
+        };
+        if email.is_some() == phone.is_some() {
+            return Err(ReceiptError::invalid("send_to: give an email or a phone, one of them"));
+        }
+        if let Some(l) = &self.language
+            && !crate::messages::LANGUAGES.contains(&l.as_str())
+        {
+            return Err(bad("language", &format!("is one of {}", crate::messages::LANGUAGES.join(", "))));
+        }
+        let name = self.name.as_deref().map(str::trim).filter(|n| !n.is_empty());
+        if name.is_some_and(|n| n.chars().count() > 100 || n.chars().any(char::is_control)) {
+            return Err(bad("name", "is one line of at most 100 characters"));
+        }
+        let greeting = self.greeting.as_deref().map(str::trim).filter(|g| !g.is_empty());
+        if greeting.is_some_and(|g| g.chars().count() > 500 || g.chars().any(|c| c.is_control() && c != '\n')) {
+            return Err(bad("greeting", "is at most 500 characters"));
+        }
+        Ok(SendTo { email, phone, name: name.map(str::to_owned), greeting: greeting.map(str::to_owned), language: self.language.clone() })
+    }
+
+    /// The channel its address is on.
+    pub fn channel(&self) -> crate::messages::Channel {
+        if self.email.is_some() { crate::messages::Channel::Email } else { crate::messages::Channel::Sms }
     }
 }
 

@@ -210,8 +210,9 @@ texts! {
     message_language(language, languages) = "'{language}' is not a language of messages ({languages})";
     message_subject_line() = "a subject is one line";
     message_subject_needed() = "an e-mail needs a subject";
-    message_days_before(event) = "days_before is for points.expiring messages, not {event}";
-    message_days_range() = "days_before is 1 to 60";
+    message_condition(field, events, event) = "{field} is for {events} messages, not {event}";
+    message_days_range(lowest) = "days_before is {lowest} to 60";
+    message_amount_positive(field) = "{field} is an amount above zero";
     channel_rate() = "rate_per_minute is 1 to 1000000 messages a minute";
     channel_customer_limit() = "customer_limit is count = 1 to 1000 messages within days = 1 to 365";
     mailing_variants(most) = "a mailing has 1 to {most} variants";

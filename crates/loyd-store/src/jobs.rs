@@ -38,11 +38,14 @@ pub enum Job {
     /// Raises `points.expiring` for points that expire soon (at most hourly), for the
     /// messages and webhooks that want it.
     ExpiryNotices,
+    /// Raises `customer.birthday` the days ahead the messages ask (at most hourly), once a
+    /// year per customer and notice.
+    Birthdays,
 }
 
 impl Job {
     /// In the order a full run takes them.
-    pub const ALL: [Job; 8] = [
+    pub const ALL: [Job; 9] = [
         Job::ExpireHolds,
         Job::ExpireLots,
         Job::BurnInactive,
@@ -51,6 +54,7 @@ impl Job {
         Job::DetectFraud,
         Job::Segments,
         Job::ExpiryNotices,
+        Job::Birthdays,
     ];
 
     pub fn name(self) -> &'static str {
@@ -63,6 +67,7 @@ impl Job {
             Job::DetectFraud => "detect_fraud",
             Job::Segments => "segments",
             Job::ExpiryNotices => "expiry_notices",
+            Job::Birthdays => "birthdays",
         }
     }
 
@@ -116,6 +121,7 @@ impl Store {
                 Job::Segments => self.segments_batch(BATCH).await,
                 // One pass an hour: a second within the hour raises nothing and ends the run.
                 Job::ExpiryNotices => self.expiry_notices().await,
+                Job::Birthdays => self.birthday_notices().await,
             };
             match batch {
                 Ok(n) => {

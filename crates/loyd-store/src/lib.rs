@@ -760,6 +760,13 @@ impl Store {
         on_backend!(self, b => b.expiry_notices(program, now).await)
     }
 
+    /// Raises `customer.birthday` for birthdays some days ahead (see the store's `events`).
+    pub async fn birthday_notices(&self) -> Result<usize, StoreError> {
+        let now = self.now();
+        let program = self.program().await?;
+        on_backend!(self, b => b.birthday_notices(program, now).await)
+    }
+
     /// Makes the deliveries of up to `limit` events not yet dispatched, for the webhooks
     /// of the program in force; how many events it dispatched.
     pub async fn dispatch_events(&self, limit: u32) -> Result<usize, StoreError> {
@@ -821,13 +828,9 @@ impl Store {
         if !loyd_domain::access::CHANNELS.contains(&channel) || !crypto::same(&self.unsubscribe_token(id, channel), token) {
             return Ok(None);
         }
-        let patch = CustomerPatch { consents: [(channel.to_owned(), false)].into(), ..CustomerPatch::default() };
-        match self.update_customer(id, patch, format!("customer:{id} (unsubscribe link)")).await {
-            Ok(c) => {
-                let now = self.now();
-                on_backend!(self, b => b.mark_unsubscribed(id, channel.to_owned(), now).await)?;
-                Ok(Some(c))
-            }
+        let (now, actor) = (self.now(), format!("customer:{id} (unsubscribe link)"));
+        match on_backend!(self, b => b.unsubscribe_customer(id, channel.to_owned(), actor, now).await) {
+            Ok(c) => Ok(Some(c)),
             Err(StoreError::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),
         }

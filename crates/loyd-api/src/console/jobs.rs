@@ -104,6 +104,7 @@ fn label_key(job: Job) -> &'static str {
         Job::DetectFraud => "jobs.detect_fraud",
         Job::Segments => "jobs.segments",
         Job::ExpiryNotices => "jobs.expiry_notices",
+        Job::Birthdays => "jobs.birthdays",
     }
 }
 
@@ -117,6 +118,7 @@ fn help_key(job: Job) -> &'static str {
         Job::DetectFraud => "jobs.detect_fraud_help",
         Job::Segments => "jobs.segments_help",
         Job::ExpiryNotices => "jobs.expiry_notices_help",
+        Job::Birthdays => "jobs.birthdays_help",
     }
 }
 

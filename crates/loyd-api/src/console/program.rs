@@ -47,15 +47,21 @@ macro_rules! text_fields {
     };
 }
 
-const MESSAGE_FIELDS: [Spec; 12] = {
+const MESSAGE_FIELDS: [Spec; 16] = {
     let texts = text_fields!("en", "ru", "lv", "et");
     let head = [
         spec("event", Kind::Select, "field.event", None),
         spec("channel", Kind::Select, "field.channel", None),
         spec("transactional", Kind::Flag, "field.transactional", Some("field.transactional_help")),
         spec("paused", Kind::Flag, "field.paused", Some("field.paused_help")),
+        spec("days_before", Kind::Int, "field.days_before", Some("field.days_before_help")),
+        spec("min_amount", Kind::Decimal, "field.min_amount", Some("field.min_amount_help")),
+        spec("balance_below", Kind::Decimal, "field.balance_below", Some("field.balance_below_help")),
+        spec("direction", Kind::Select, "field.direction", Some("field.direction_help")),
     ];
-    [head[0], head[1], head[2], head[3], texts[0], texts[1], texts[2], texts[3], texts[4], texts[5], texts[6], texts[7]]
+    [
+        head[0], head[1], head[2], head[3], head[4], head[5], head[6], head[7], texts[0], texts[1], texts[2], texts[3], texts[4], texts[5], texts[6], texts[7],
+    ]
 };
 
 const SHAPES: [Shape; 9] = [
@@ -211,6 +217,7 @@ fn choices(section: &str, field: &str, doc: &ConfigDocument) -> Vec<(String, Str
         ("tiers", "counter") => doc.counters.iter().map(|c| (c.id.to_string(), c.id.to_string())).collect(),
         ("messages", "event") => words(&loyd_domain::events::EventKind::subscribable().collect::<Vec<_>>()),
         ("messages", "channel") => words(&loyd_domain::messages::Channel::ALL.map(loyd_domain::messages::Channel::name)),
+        ("messages", "direction") => std::iter::once(none()).chain(words(&["up", "down"])).collect(),
         (_, "currency" | "denominated_in") => currencies(),
         _ => Vec::new(),
     }

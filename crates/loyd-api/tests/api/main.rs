@@ -18,4 +18,5 @@ mod segments;
 mod scenarios_rules;
 mod shell;
 mod transactions;
+mod triggers;
 mod webhooks;

@@ -12,7 +12,7 @@ use crate::helpers::{ADMIN_KEY, TestApp, admin, call, spawn_with_program};
 pub(crate) use loyd_testkit::smtp::Smtp;
 
 /// The store of these tests.
-const STORE: &str = r#"
+pub(crate) const STORE: &str = r#"
 [[currencies]]
 code = "EUR"
 kind = "money"

@@ -359,6 +359,26 @@ fn s8_tiers_follow_the_purchase_sum_of_the_last_year() {
 }
 
 #[test]
+fn a_tier_change_names_its_ladder_its_levels_and_whether_it_went_up_or_down() {
+    use crate::messages::Direction;
+    let p = s8();
+    let counters = |sum: &str| [("sum365".to_owned(), sum.parse().unwrap())].into_iter().collect();
+    assert_eq!(p.tier_changes(&counters("250.00"), &counters("299.99")), vec![], "base to base");
+    let up = p.tier_changes(&counters("250.00"), &counters("1000.00"));
+    assert_eq!((up[0].from.as_deref(), up[0].to.as_deref(), up[0].direction), (Some("base"), Some("gold"), Direction::Up));
+    assert_eq!(up[0].ladder, "status");
+    let after = p.counters_with(&counters("950.00"), 5_000, crate::money::Scale::CENTS).unwrap();
+    assert_eq!(p.tier_changes(&counters("950.00"), &after)[0].to.as_deref(), Some("gold"), "950.00 and a receipt of 50.00");
+    let visits = program(json!({
+        "currencies": [{"code": "EUR", "kind": "money", "scale": 2}],
+        "counters": [{"id": "days", "measure": "visits", "window_days": 30}],
+    }));
+    assert_eq!(visits.counters_with(&counters("1"), 100, crate::money::Scale::CENTS), None, "whether the day is new needs the receipts");
+    let down = p.tier_changes(&counters("1000.00"), &counters("999.99"));
+    assert_eq!((down[0].from.as_deref(), down[0].to.as_deref(), down[0].direction), (Some("gold"), Some("silver"), Direction::Down));
+}
+
+#[test]
 fn campaigns_run_only_on_their_weekdays_hours_and_month_days_in_store_time() {
     let p = program(json!({
         "currencies": [{"code": "EUR", "kind": "money", "scale": 2}],

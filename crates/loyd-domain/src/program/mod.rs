@@ -47,6 +47,15 @@ pub use self::currency::*;
 pub use self::goods::*;
 pub use spec::*;
 
+/// A customer's move on a tier ladder ([`Program::tier_changes`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TierChange {
+    pub ladder: String,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub direction: crate::messages::Direction,
+}
+
 /// The compiled, immutable program of one configuration version.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Program {
@@ -88,6 +97,59 @@ impl Program {
 
     pub fn currency(&self, code: &AssetCode) -> Option<&Currency> {
         self.currencies.get(code)
+    }
+
+    /// Whether a webhook or a message of the program wants events of `kind` (else
+    /// none is recorded).
+    pub fn raises(&self, kind: crate::events::EventKind) -> bool {
+        self.webhooks.iter().any(|w| w.wants(kind)) || self.messages.iter().any(|m| m.wants(kind))
+    }
+
+    /// The ladders on which a customer's level differs between counters `before` and
+    /// `after`: `(ladder, from, to, direction)`, a level `None` below the first one.
+    pub fn tier_changes(
+        &self,
+        before: &std::collections::BTreeMap<String, rust_decimal::Decimal>,
+        after: &std::collections::BTreeMap<String, rust_decimal::Decimal>,
+    ) -> Vec<TierChange> {
+        self.tiers
+            .iter()
+            .filter_map(|t| {
+                let rank = |counters: &std::collections::BTreeMap<String, rust_decimal::Decimal>| {
+                    let value = counters.get(t.counter.as_str()).copied().unwrap_or_default();
+                    t.level(value).and_then(|l| t.levels.iter().position(|(id, _)| id == l).map(|k| (k, l.to_string())))
+                };
+                let (from, to) = (rank(before), rank(after));
+                let direction = match (from.as_ref().map(|f| f.0), to.as_ref().map(|t| t.0)) {
+                    (a, b) if a == b => return None,
+                    (a, b) if b > a => crate::messages::Direction::Up,
+                    _ => crate::messages::Direction::Down,
+                };
+                Some(TierChange { ladder: t.id.to_string(), from: from.map(|f| f.1), to: to.map(|t| t.1), direction })
+            })
+            .collect()
+    }
+
+    /// A customer's counters once a receipt paying `paid` (minor units of `scale`, after
+    /// loyalty discounts) is added to `before` (their counters at the receipt's time,
+    /// without it); `None` when a counter counts days (whether the day is new needs
+    /// the receipts).
+    pub fn counters_with(
+        &self,
+        before: &std::collections::BTreeMap<String, rust_decimal::Decimal>,
+        paid: i64,
+        scale: crate::money::Scale,
+    ) -> Option<std::collections::BTreeMap<String, rust_decimal::Decimal>> {
+        let mut after = before.clone();
+        for c in &self.counters {
+            let add = match c.measure {
+                Measure::Sum => crate::money::from_minor(paid, scale),
+                Measure::Count => rust_decimal::Decimal::ONE,
+                Measure::Visits => return None,
+            };
+            *after.entry(c.id.to_string()).or_default() += add;
+        }
+        Some(after)
     }
 
     /// A customer's level on each tier ladder they reach, from their counters:

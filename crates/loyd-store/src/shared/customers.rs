@@ -124,6 +124,24 @@ pub(crate) struct SealedPii {
     pub(crate) sealed: Option<String>,
     pub(crate) phone_index: Option<String>,
     pub(crate) email_index: Option<String>,
+    /// [`birthday_index`] of the birth date, `-` when there is none.
+    pub(crate) birthday_index: String,
+}
+
+/// Birthday indexes filled per transaction for customers of earlier versions.
+const BIRTHDAY_FILL: i64 = 1000;
+
+/// The blind index of a birthday (`MM-DD`) that the birthdays job looks customers up by.
+pub(crate) fn birthday_index(ring: &Keyring, month_day: &str) -> String {
+    ring.index("birthday", month_day)
+}
+
+/// The birthday index a customer's birth date (`YYYY-MM-DD`) is found under, `-` for none.
+pub(crate) fn birthday_index_of(ring: &Keyring, birth_date: Option<&str>) -> String {
+    match birth_date.and_then(|d| d.get(5..10)) {
+        Some(month_day) => birthday_index(ring, month_day),
+        None => "-".to_owned(),
+    }
 }
 
 impl Pii {
@@ -132,6 +150,7 @@ impl Pii {
             sealed: if self.is_empty() { None } else { Some(ring.seal("customer", &json_text(self)?)) },
             phone_index: self.phone.as_ref().map(|p| ring.index("phone", p)),
             email_index: self.email.as_ref().map(|e| ring.index("email", e)),
+            birthday_index: birthday_index_of(ring, self.birth_date.as_deref()),
         })
     }
 }
@@ -140,11 +159,12 @@ impl Pii {
 pub(crate) async fn store_pii(c: &mut Conn, ring: &Keyring, id: i64, pii: &Pii) -> Result<(), StoreError> {
     let s = pii.seal(ring)?;
     sqlx::query(
-        "UPDATE customers SET pii = $1, phone_index = $2, email_index = $3, phone = NULL, name = NULL, birth_date = NULL WHERE id = $4",
+        "UPDATE customers SET pii = $1, phone_index = $2, email_index = $3, birthday_index = $4, phone = NULL, name = NULL, birth_date = NULL WHERE id = $5",
     )
     .bind(s.sealed)
     .bind(s.phone_index)
     .bind(s.email_index)
+    .bind(s.birthday_index)
     .bind(id)
     .execute(&mut *c)
     .await?;
@@ -169,6 +189,16 @@ pub(crate) fn consents_from(given: &BTreeMap<String, bool>, now: Timestamp) -> B
     given.iter().map(|(k, v)| (k.clone(), Consent { granted: *v, at: now })).collect()
 }
 
+/// Changes a customer by `patch` and audits it as `actor`, inside the caller's
+/// transaction; the customer after.
+pub(crate) async fn update_in(c: &mut Conn, ring: &Keyring, id: i64, patch: &CustomerPatch, actor: &str, now: Timestamp) -> Result<Customer, StoreError> {
+    let (before, after) = apply_patch(c, ring, id, patch, now).await?;
+    if before != after {
+        audit(c, ring, now, actor, "customer.update", "customer", &CustomerId(id).to_string(), Some(&before), Some(&after)).await?;
+    }
+    Ok(after)
+}
+
 /// Registers a customer (inside the caller's transaction); returns the new id.
 pub(crate) async fn insert_customer(c: &mut Conn, ring: &Keyring, new: &NewCustomer, now: Timestamp) -> Result<i64, StoreError> {
     let pii = check_contacts(new.phone.as_deref(), new.email.as_deref(), new.name.as_deref(), new.birth_date)?;
@@ -179,8 +209,8 @@ pub(crate) async fn insert_customer(c: &mut Conn, ring: &Keyring, new: &NewCusto
     let consents = consents_from(&new.consents, now);
     let s = pii.seal(ring)?;
     let id: i64 = sqlx::query(
-        "INSERT INTO customers (pii, phone_index, email_index, profile, consents, organisation_id, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
+        "INSERT INTO customers (pii, phone_index, email_index, profile, consents, organisation_id, created_at, updated_at, birthday_index) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) RETURNING id",
     )
     .bind(s.sealed)
     .bind(s.phone_index)
@@ -189,6 +219,7 @@ pub(crate) async fn insert_customer(c: &mut Conn, ring: &Keyring, new: &NewCusto
     .bind((!consents.is_empty()).then(|| json_text(&consents)).transpose()?)
     .bind(new.organisation)
     .bind(to_micros(now))
+    .bind(s.birthday_index)
     .fetch_one(&mut *c)
     .await?
     .try_get("id")?;
@@ -315,12 +346,98 @@ impl Backend {
         let (patch, secrets) = (Arc::new(patch), self.ring());
         self.write(move |c| {
             let (patch, secrets, actor) = (patch.clone(), secrets.clone(), actor.clone());
+            Box::pin(async move { update_in(c, &secrets.ring, id, &patch, &actor, now).await })
+        })
+        .await
+    }
+
+    /// Raises `customer.birthday` for customers whose birthday (by the UTC calendar) is
+    /// `days_before` ahead for a message that wants it (0, the day itself, for
+    /// webhooks), once a year per customer and notice, at most hourly; returns how many
+    /// it raised. A notice missed while no server ran goes up to two days late (never
+    /// after the birthday). First fills the birthday index of customers of earlier
+    /// versions, a thousand per transaction.
+    pub async fn birthday_notices(&self, program: Arc<loyd_domain::program::Program>, now: Timestamp) -> Result<usize, StoreError> {
+        let kind = EventKind::CustomerBirthday;
+        let mut notices: std::collections::BTreeSet<u32> = program.messages.iter().filter(|m| m.wants(kind)).map(|m| m.days_before).collect();
+        if program.webhooks.iter().any(|w| w.wants(kind)) {
+            notices.insert(0);
+        }
+        if notices.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            let secrets = self.ring();
+            let filled = self
+                .write(move |c| {
+                    let secrets = secrets.clone();
+                    Box::pin(async move {
+                        let rows = sqlx::query("SELECT id, pii FROM customers WHERE birthday_index IS NULL ORDER BY id LIMIT $1")
+                            .bind(BIRTHDAY_FILL)
+                            .fetch_all(&mut *c)
+                            .await?;
+                        for r in &rows {
+                            let birth = match r.try_get::<Option<String>, _>("pii")? {
+                                Some(sealed) => serde_json::from_str::<Pii>(&secrets.ring.open("customer", &sealed)?)
+                                    .map_err(|e| super::rows::corrupt(format!("a customer's data does not read: {e}")))?
+                                    .birth_date,
+                                None => None,
+                            };
+                            sqlx::query("UPDATE customers SET birthday_index = $1 WHERE id = $2")
+                                .bind(birthday_index_of(&secrets.ring, birth.as_deref()))
+                                .bind(r.try_get::<i64, _>("id")?)
+                                .execute(&mut *c)
+                                .await?;
+                        }
+                        Ok(rows.len())
+                    })
+                })
+                .await?;
+            if i64::try_from(filled).unwrap_or(0) < BIRTHDAY_FILL {
+                break;
+            }
+        }
+        let secrets = self.ring();
+        self.write(move |c| {
+            let (secrets, notices) = (secrets.clone(), notices.clone());
             Box::pin(async move {
-                let (before, after) = apply_patch(c, &secrets.ring, id, &patch, now).await?;
-                if before != after {
-                    audit(c, &secrets.ring, now, &actor, "customer.update", "customer", &CustomerId(id).to_string(), Some(&before), Some(&after)).await?;
+                let at = to_micros(now);
+                if at - super::cursors::cursor(c, "birthdays").await? < i64::try_from(super::events::NOTICE_EVERY.as_micros()).unwrap_or(i64::MAX) {
+                    return Ok(0);
                 }
-                Ok(after)
+                let today = now.to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
+                let mut raised = 0;
+                for days in notices {
+                    // The birthday `days` ahead, and those of the two days before if missed.
+                    for late in 0..=days.min(2) {
+                        let Ok(date) = today.checked_add(jiff::Span::new().days(i64::from(days - late))) else { continue };
+                        let mut indexes = vec![birthday_index(&secrets.ring, &date.strftime("%m-%d").to_string())];
+                        if date.month() == 2 && date.day() == 28 && !date.in_leap_year() {
+                            // Born on 29 February: the 28th, in a year without the 29th.
+                            indexes.push(birthday_index(&secrets.ring, "02-29"));
+                        }
+                        let mut qb = sqlx::QueryBuilder::<super::Db>::new("SELECT id FROM customers WHERE merged_into IS NULL AND birthday_index IN (");
+                        let mut list = qb.separated(", ");
+                        for i in indexes {
+                            list.push_bind(i);
+                        }
+                        qb.push(") ORDER BY id");
+                        let ids: Vec<i64> = qb.build().fetch_all(&mut *c).await?.iter().map(|r| r.try_get("id")).collect::<Result<_, _>>()?;
+                        for id in ids {
+                            let data = serde_json::json!({
+                                "customer": loyd_domain::ids::CustomerId(id).to_string(),
+                                "date": date.to_string(),
+                                "days_before": days,
+                            });
+                            let dedupe = format!("{}:{id}:{}:{days}", kind.name(), date.year());
+                            if super::events::record_once(c, &secrets.ring, (kind, &format!("customer:{id}"), &data), None, Some(&dedupe), now).await?.is_some() {
+                                raised += 1;
+                            }
+                        }
+                    }
+                }
+                super::cursors::move_cursor(c, "birthdays", at).await?;
+                Ok(raised)
             })
         })
         .await

@@ -67,8 +67,109 @@ pub(super) async fn record_once(
     row.map(|r| r.try_get("id")).transpose().map_err(Into::into)
 }
 
+/// What a committed receipt did to its identified customer, for the events it raises.
+pub(crate) struct ReceiptDone<'a> {
+    pub(crate) customer: i64,
+    pub(crate) receipt: &'a str,
+    pub(crate) calc: &'a loyd_domain::receipt::Calculation,
+    /// Coupons issued: series, code, and until when (as the receipt's answer says it).
+    pub(crate) coupons: Vec<(&'a str, &'a str, Option<&'a str>)>,
+    /// Levels changed by it.
+    pub(crate) tiers: Vec<loyd_domain::program::TierChange>,
+}
+
+/// The events of [`EventKind::OF_RECEIPTS`] a committed receipt raises that the program
+/// wants, with their data: points accrued and spent per currency (with the balance
+/// left), levels changed, coupons issued, gifts due. None when none is wanted.
+pub(crate) fn receipt_events(program: &Program, done: &ReceiptDone<'_>) -> Vec<(EventKind, serde_json::Value)> {
+    let amount = |currency: &str, units: i64| loyd_domain::money::Minor::new(units, program.scale_of(currency)).to_decimal().to_string();
+    let balance = |currency: &loyd_domain::ids::AssetCode| {
+        let units = done.calc.balances.iter().find(|b| b.currency == *currency).map_or(0, |b| b.available);
+        amount(currency.as_str(), units)
+    };
+    let mut raised: Vec<(EventKind, serde_json::Value)> = Vec::new();
+    let per_currency = |moved: &mut dyn Iterator<Item = (&'_ loyd_domain::ids::AssetCode, i64)>| {
+        let mut per: std::collections::BTreeMap<&loyd_domain::ids::AssetCode, i64> = Default::default();
+        for (currency, units) in moved.filter(|(_, u)| *u > 0) {
+            *per.entry(currency).or_default() += units;
+        }
+        per.into_iter()
+            .map(|(currency, units)| serde_json::json!({ "amount": amount(currency.as_str(), units), "currency": currency.as_str(), "balance": balance(currency) }))
+            .collect::<Vec<_>>()
+    };
+    if program.raises(EventKind::PointsAccrued) {
+        let data = per_currency(&mut done.calc.accrued.iter().map(|a| (&a.currency, a.units)));
+        raised.extend(data.into_iter().map(|d| (EventKind::PointsAccrued, d)));
+    }
+    if program.raises(EventKind::PointsRedeemed) {
+        let data = per_currency(&mut done.calc.redeemed.iter().map(|r| (&r.currency, r.units)));
+        raised.extend(data.into_iter().map(|d| (EventKind::PointsRedeemed, d)));
+    }
+    if program.raises(EventKind::TierChanged) {
+        raised.extend(done.tiers.iter().map(|t| (EventKind::TierChanged, tier_data(t))));
+    }
+    if program.raises(EventKind::CouponIssued) {
+        for (series, code, valid_until) in &done.coupons {
+            raised.push((EventKind::CouponIssued, serde_json::json!({ "code": code, "series": series, "valid_until": valid_until })));
+        }
+    }
+    if program.raises(EventKind::GiftDue) {
+        for g in &done.calc.gifts {
+            raised.push((EventKind::GiftDue, serde_json::json!({ "gift": g.gift, "campaign": g.campaign })));
+        }
+    }
+    let customer = loyd_domain::ids::CustomerId(done.customer).to_string();
+    for (_, data) in &mut raised {
+        data["customer"] = customer.clone().into();
+        data["receipt"] = done.receipt.into();
+    }
+    raised
+}
+
+/// Stages `events` about `customer` (sealed) as parts of a transaction's batched writes:
+/// they cost no round trip of their own.
+pub(crate) fn stage_events(
+    writes: &mut super::writes::Writes,
+    ring: &Keyring,
+    customer: i64,
+    events: Vec<(EventKind, serde_json::Value)>,
+    now: Timestamp,
+) {
+    let subject = format!("customer:{customer}");
+    for (kind, data) in events {
+        let qb = writes.part(4);
+        qb.push("INSERT INTO events (kind, subject, payload, created_at) VALUES (");
+        let mut values = qb.separated(", ");
+        values.push_bind(kind.name()).push_bind(subject.clone()).push_bind(ring.seal(SEALED_AS, &data.to_string())).push_bind(to_micros(now));
+        qb.push(")");
+    }
+}
+
+fn tier_data(t: &loyd_domain::program::TierChange) -> serde_json::Value {
+    serde_json::json!({ "ladder": t.ladder, "from": t.from, "to": t.to, "direction": t.direction.name() })
+}
+
+/// Records `tier.changed` for each level a receipt, a return or a cancellation of
+/// `receipt` changed (the caller asks only when the program wants it).
+pub(crate) async fn record_tier_changes(
+    c: &mut Conn,
+    ring: &Keyring,
+    customer: i64,
+    receipt: &str,
+    changes: &[loyd_domain::program::TierChange],
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    for t in changes {
+        let mut data = tier_data(t);
+        data["customer"] = loyd_domain::ids::CustomerId(customer).to_string().into();
+        data["receipt"] = receipt.into();
+        record_event(c, ring, EventKind::TierChanged, &format!("customer:{customer}"), &data, None, now).await?;
+    }
+    Ok(())
+}
+
 /// How often the points expiring are looked for.
-const NOTICE_EVERY: jiff::SignedDuration = jiff::SignedDuration::from_hours(1);
+pub(super) const NOTICE_EVERY: jiff::SignedDuration = jiff::SignedDuration::from_hours(1);
 
 /// The idempotency key of the delivery of event `event` to webhook `webhook`.
 fn delivery_key(event: i64, webhook: &str) -> String {
@@ -172,12 +273,13 @@ impl Backend {
             return Ok(0);
         }
         drop(r);
+        let secrets = self.ring();
         self.write(move |c| {
-            let program = program.clone();
+            let (program, secrets) = (program.clone(), secrets.clone());
             Box::pin(async move {
                 let lock = if PG { " FOR UPDATE SKIP LOCKED" } else { "" };
                 let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "SELECT id, kind, subject, target FROM events WHERE dispatched = 0 ORDER BY id LIMIT $1{lock}"
+                    "SELECT id, kind, subject, target, payload FROM events WHERE dispatched = 0 ORDER BY id LIMIT $1{lock}"
                 )))
                 .bind(i64::from(limit))
                 .fetch_all(&mut *c)
@@ -192,7 +294,15 @@ impl Backend {
                         Some(t) => w.id == *t,
                         None => w.wants(kind),
                     });
-                    let messages = program.messages.iter().filter(|m| target.is_none() && m.wants(kind));
+                    // A message with conditions reads the event's data to decide.
+                    let wanted: Vec<_> = program.messages.iter().filter(|m| target.is_none() && m.wants(kind)).collect();
+                    let data = if wanted.is_empty() {
+                        serde_json::Value::Null
+                    } else {
+                        let payload = secrets.ring.open(SEALED_AS, &r.try_get::<String, _>("payload")?)?;
+                        serde_json::from_str(&payload).map_err(|e| corrupt(format!("an event's data does not read: {e}")))?
+                    };
+                    let messages = wanted.into_iter().filter(|m| m.accepts(&data));
                     let receivers = webhooks
                         .map(|w| ("webhook", w.id.as_str(), delivery_key(id, &w.id), None))
                         .chain(messages.map(|m| (m.channel.name(), m.id.as_str(), message_key(id, &m.id), customer)));

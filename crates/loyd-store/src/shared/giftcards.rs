@@ -20,6 +20,7 @@ use super::idempotency::{store_operation, stored_operation};
 use super::keys::{code, json, request_hash, scope_hash, transfer_id};
 use super::ledger::apply_transfers;
 
+#[allow(clippy::too_many_arguments)]
 async fn activate_in(
     c: &mut Conn,
     caller: &PosCaller,
@@ -27,6 +28,7 @@ async fn activate_in(
     req: &ActivateRequest,
     hash: &str,
     program: &Program,
+    secret: &crate::crypto::Secrets,
     now: Timestamp,
 ) -> Result<PosReply, StoreError> {
     if let Some(reply) = stored_operation(c, caller, "activate", &req.operation_id, hash).await? {
@@ -60,6 +62,30 @@ async fn activate_in(
     if done.rows_affected() != 1 {
         return Err(StoreError::Retry(format!("card {number} changed concurrently")));
     }
+    if let Some(to) = &req.send_to {
+        // A certificate: a new PIN, known only to its recipient (the printed one, if any, stops working).
+        let pin = program.card_series(&card.series).is_some_and(|s| s.pin).then(|| super::keys::random_digits(4));
+        if let Some(pin) = &pin {
+            sqlx::query("UPDATE cards SET pin_hash = $1, pin_failures = 0 WHERE number = $2")
+                .bind(super::keys::keyed_hash(secret, &["pin", number, pin]))
+                .bind(number.to_owned())
+                .execute(&mut *c)
+                .await?;
+        }
+        let data = serde_json::json!({
+            "number": number,
+            "pin": pin,
+            "amount": Minor::new(amount, scale).to_string(),
+            "currency": currency.to_string(),
+            "valid_until": valid_until.map(|v| format_time(v, &caller.store.timezone)),
+            "name": to.name,
+            "greeting": to.greeting,
+            "language": to.language,
+            "to": { "email": to.email, "phone": to.phone },
+        });
+        let kind = loyd_domain::events::EventKind::GiftCardSold;
+        super::events::record_event(c, &secret.ring, kind, &format!("gift_card:{number}"), &data, None, now).await?;
+    }
     let response = ActivateResponse {
         operation_id: req.operation_id.clone(),
         number: number.to_owned(),
@@ -83,12 +109,23 @@ impl Backend {
     ) -> Result<PosReply, StoreError> {
         request.check_ids(&number)?;
         let hash = request_hash(&(&number, &request));
+        let mut request = request;
+        if let Some(to) = &request.send_to {
+            // Checked, and something must be able to carry it, before anything is sold.
+            let to = to.checked()?;
+            let channel = to.channel();
+            if !program.messages.iter().any(|m| m.wants(loyd_domain::events::EventKind::GiftCardSold) && m.channel == channel) {
+                return Err(ReceiptError::invalid(format!("send_to: the program has no gift_card.sold message by {}", channel.name())).into());
+            }
+            request.send_to = Some(to);
+        }
         let shared = Arc::new((caller, number, request, hash));
+        let secrets = self.ring();
         self.write(move |c| {
-            let (shared, program) = (shared.clone(), program.clone());
+            let (shared, program, secrets) = (shared.clone(), program.clone(), secrets.clone());
             Box::pin(async move {
                 let (caller, number, request, hash) = &*shared;
-                activate_in(c, caller, number, request, hash, &program, now).await
+                activate_in(c, caller, number, request, hash, &program, &secrets, now).await
             })
         })
         .await

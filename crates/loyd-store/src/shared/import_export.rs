@@ -86,7 +86,7 @@ async fn import_batch(
     let mut cards: Vec<(String, i64)> = Vec::new();
     for (row, check) in rows.iter().zip(checked) {
         let refuse = |out: &mut Vec<ImportOutcome>, reason: String| out.push(ImportOutcome { line: row.line, result: Err(reason) });
-        let (pii, SealedPii { sealed, phone_index: phone, email_index: email }) = match check {
+        let (pii, SealedPii { sealed, phone_index: phone, email_index: email, birthday_index }) = match check {
             Ok(v) => v,
             Err(reason) => {
                 refuse(&mut out, reason);
@@ -123,8 +123,8 @@ async fn import_batch(
         }
         let consents = consents_from(&row.customer.consents, now);
         let id: i64 = sqlx::query(
-            "INSERT INTO customers (pii, phone_index, email_index, profile, consents, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
+            "INSERT INTO customers (pii, phone_index, email_index, profile, consents, created_at, updated_at, birthday_index) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6, $7) RETURNING id",
         )
         .bind(sealed)
         .bind(phone.clone())
@@ -132,6 +132,7 @@ async fn import_batch(
         .bind(super::customers::profile_text(&row.customer.profile)?)
         .bind((!consents.is_empty()).then(|| json_text(&consents)).transpose()?)
         .bind(to_micros(now))
+        .bind(birthday_index)
         .fetch_one(&mut *c)
         .await?
         .try_get("id")?;

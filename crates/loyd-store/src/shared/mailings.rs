@@ -368,12 +368,16 @@ impl Backend {
         .await
     }
 
-    /// Counts a customer's unsubscribing from `channel` against the last mailing sent
-    /// to them on it.
-    pub async fn mark_unsubscribed(&self, customer: i64, channel: String, now: Timestamp) -> Result<(), StoreError> {
+    /// Withdraws a customer's consent to `channel` through an unsubscribe link, audited
+    /// as `actor`, and counts it against the last mailing sent to them on it — one
+    /// transaction: both or neither.
+    pub async fn unsubscribe_customer(&self, customer: i64, channel: String, actor: String, now: Timestamp) -> Result<crate::Customer, StoreError> {
+        let secrets = self.ring();
         self.write(move |c| {
-            let channel = channel.clone();
+            let (channel, actor, secrets) = (channel.clone(), actor.clone(), secrets.clone());
             Box::pin(async move {
+                let patch = crate::CustomerPatch { consents: [(channel.clone(), false)].into(), ..crate::CustomerPatch::default() };
+                let after = super::customers::update_in(c, &secrets.ring, customer, &patch, &actor, now).await?;
                 sqlx::query(
                     "UPDATE deliveries SET unsubscribed_at = $1 WHERE unsubscribed_at IS NULL AND id = (SELECT MAX(id) FROM deliveries \
                      WHERE customer_id = $2 AND channel = $3 AND mailing_id IS NOT NULL AND state = 'delivered')",
@@ -383,7 +387,7 @@ impl Backend {
                 .bind(channel)
                 .execute(&mut *c)
                 .await?;
-                Ok(())
+                Ok(after)
             })
         })
         .await

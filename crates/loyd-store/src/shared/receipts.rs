@@ -23,6 +23,8 @@ use super::balances::{accounts_and_lots, balances_of, ledger_refusal};
 use super::cards::{card_row, check_pin, identify, reset_pin_failures};
 use super::coupons::{coupons_of, new_coupon, store_coupon};
 use super::counters::counters_of;
+use super::events::{ReceiptDone, receipt_events, record_tier_changes, stage_events};
+use loyd_domain::events::EventKind;
 use super::keys::{code, keyed_request_hash, scope_hash, transfer_id};
 use super::ledger::{Known, SystemAccounts, ensure_account, stage_transfers, system_accounts};
 use super::writes::Writes;
@@ -308,6 +310,27 @@ pub(crate) async fn commit_in(
     let effects_json = serde_json::to_string(&effects).map_err(|e| StoreError::Invalid(e.to_string()))?;
     // Kept for simulations and audits, without secrets or personal data.
     let request_json = serde_json::to_string(&request.stored_copy()).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    // What the receipt did that a message or webhook wants to hear: its events ride in
+    // the batch with the receipt row.
+    let mut tiers_later = None;
+    if let Some(customer) = &loaded.context.customer
+        && EventKind::OF_RECEIPTS.into_iter().any(|k| program.raises(k))
+    {
+        let tiers = if !program.tiers.is_empty() && program.raises(EventKind::TierChanged) {
+            match program.counters_with(&customer.counters, calc.total - calc.discount, caller.store.scale) {
+                Some(after) => program.tier_changes(&customer.counters, &after),
+                None => {
+                    tiers_later = Some(customer.id);
+                    Vec::new()
+                }
+            }
+        } else {
+            Vec::new()
+        };
+        let coupons = new_coupons.iter().zip(&response.issued_coupons).map(|((series, (code, _)), out)| (series.as_str(), code.as_str(), out.valid_until.as_deref())).collect();
+        let done = ReceiptDone { customer: customer.id, receipt: &request.receipt_id, calc: &calc, coupons, tiers };
+        stage_events(&mut writes, &secret.ring, customer.id, receipt_events(program, &done), now);
+    }
     let qb = writes.part(16);
     qb.push(
         "INSERT INTO receipts (store_id, terminal_id, receipt_id, customer_id, at, status, config_version, total, \
@@ -348,6 +371,12 @@ pub(crate) async fn commit_in(
             .bind(to_micros(receipt.at))
             .execute(&mut *c)
             .await?;
+    }
+    if let Some(customer) = tiers_later {
+        // Counters of days: the receipt row is in, the counters now count it.
+        let before = loaded.context.customer.as_ref().map(|c| c.counters.clone()).unwrap_or_default();
+        let after = counters_of(c, customer, receipt.at, program, &caller.store).await?;
+        record_tier_changes(c, &secret.ring, customer, &request.receipt_id, &program.tier_changes(&before, &after), now).await?;
     }
     Ok((PosReply { outcome: Outcome::Created, body, replayed: false }, system_missed))
 }

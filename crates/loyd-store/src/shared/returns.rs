@@ -107,9 +107,17 @@ pub(crate) async fn reverse_in(
     cancel: bool,
     op_key: &str,
     program: &Program,
+    ring: &crate::crypto::Keyring,
     now: Timestamp,
 ) -> Result<ReturnResponse, StoreError> {
     let effects = &receipt.effects;
+    // The customer's levels before, when a message or webhook wants to hear they changed.
+    let tiers = match receipt.customer_id {
+        Some(customer) if !program.tiers.is_empty() && program.raises(loyd_domain::events::EventKind::TierChanged) => {
+            Some((customer, super::counters::counters_of(c, customer, now, program, &caller.store).await?))
+        }
+        _ => None,
+    };
     let plan = effects.plan_return(&receipt.returned, lines)?;
     let accounts: BTreeSet<AccountId> = effects.transfers.iter().flat_map(|t| [t.debit, t.credit]).collect();
     load_accounts(c, &accounts, true).await?;
@@ -171,6 +179,10 @@ pub(crate) async fn reverse_in(
     super::rollups::add_return(c, &caller.store, cancel.then_some(receipt.sold), plan.paid_back, now).await?;
     if cancel || plan.complete {
         release(c, receipt).await?;
+    }
+    if let Some((customer, before)) = tiers {
+        let after = super::counters::counters_of(c, customer, now, program, &caller.store).await?;
+        super::events::record_tier_changes(c, ring, customer, &receipt.receipt_id, &program.tier_changes(&before, &after), now).await?;
     }
 
     let money = |m: i64| Minor::new(m, caller.store.scale).to_string();
@@ -260,8 +272,9 @@ impl Backend {
         request.check_ids()?;
         let hash = request_hash(&request);
         let shared = Arc::new((caller, request, hash));
+        let secrets = self.ring();
         self.write(move |c| {
-            let (shared, program) = (shared.clone(), program.clone());
+            let (shared, program, secrets) = (shared.clone(), program.clone(), secrets.clone());
             Box::pin(async move {
                 let (caller, request, hash) = &*shared;
                 if let Some(reply) = stored_operation(c, caller, "return", &request.return_id, hash).await? {
@@ -272,7 +285,7 @@ impl Backend {
                     return Err(ReceiptError::ReceiptCancelled(format!("receipt {} was cancelled", receipt.receipt_id)).into());
                 }
                 let lines: Vec<(u32, Decimal)> = request.lines.iter().map(|l| (l.line, l.qty.0)).collect();
-                let response = reverse_in(c, caller, &receipt, &lines, false, &request.return_id, &program, now).await?;
+                let response = reverse_in(c, caller, &receipt, &lines, false, &request.return_id, &program, &secrets.ring, now).await?;
                 let body = serde_json::to_string(&response).map_err(|e| StoreError::Invalid(e.to_string()))?;
                 store_operation(c, caller, "return", &request.return_id, hash, Outcome::Created, body, Some(receipt.id), now).await
             })
@@ -291,8 +304,9 @@ impl Backend {
         loyd_domain::returns::check_receipt_ref(&receipt_id, terminal.as_deref())?;
         let hash = request_hash(&serde_json::json!({ "cancel": receipt_id, "terminal": terminal }));
         let shared = Arc::new((caller, receipt_id, terminal, hash));
+        let secrets = self.ring();
         self.write(move |c| {
-            let (shared, program) = (shared.clone(), program.clone());
+            let (shared, program, secrets) = (shared.clone(), program.clone(), secrets.clone());
             Box::pin(async move {
                 let (caller, receipt_id, terminal, hash) = &*shared;
                 if let Some(reply) = stored_operation(c, caller, "cancel", receipt_id, hash).await? {
@@ -307,7 +321,7 @@ impl Backend {
                     .filter(|(_, q)| *q > Decimal::ZERO)
                     .collect();
                 let response = if receipt.status == "committed" && !left.is_empty() {
-                    reverse_in(c, caller, &receipt, &left, true, &format!("cancel:{receipt_id}"), &program, now).await?
+                    reverse_in(c, caller, &receipt, &left, true, &format!("cancel:{receipt_id}"), &program, &secrets.ring, now).await?
                 } else {
                     // Cancelled before (from another terminal), or everything was returned
                     // already: nothing is left to reverse, the cancellation only marks it.

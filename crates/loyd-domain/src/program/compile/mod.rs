@@ -565,13 +565,40 @@ impl Compiler<'_> {
             for (field, why) in crate::messages::check_texts(&m.texts, m.channel, event) {
                 self.p.push(format!("{path}.{field}"), why);
             }
-            let expiring = event == Some(crate::events::EventKind::PointsExpiring);
+            use crate::events::EventKind as K;
+            // Each condition belongs to the events it can be read of.
+            let (days, min, below, direction) = (
+                matches!(event, Some(K::PointsExpiring | K::CustomerBirthday)),
+                event == Some(K::PointsAccrued),
+                event == Some(K::PointsRedeemed),
+                event == Some(K::TierChanged),
+            );
+            let lowest = if event == Some(K::CustomerBirthday) { 0 } else { 1 };
             match m.days_before {
-                Some(_) if !expiring => self.p.push(format!("{path}.days_before"), said::message_days_before(&m.event)),
-                Some(d) if !(1..=60).contains(&d) => self.p.push(format!("{path}.days_before"), said::message_days_range()),
+                Some(_) if !days => self.p.push(format!("{path}.days_before"), said::message_condition("days_before", "points.expiring, customer.birthday", &m.event)),
+                Some(d) if !(lowest..=60).contains(&d) => self.p.push(format!("{path}.days_before"), said::message_days_range(lowest)),
                 _ => {}
             }
-            let days_before = if expiring { m.days_before.unwrap_or(crate::events::EXPIRY_NOTICE_DAYS) } else { 0 };
+            for (field, given, fits, events) in [
+                ("min_amount", m.min_amount.is_some(), min, "points.accrued"),
+                ("balance_below", m.balance_below.is_some(), below, "points.redeemed"),
+                ("direction", m.direction.is_some(), direction, "tier.changed"),
+            ] {
+                if given && !fits {
+                    self.p.push(format!("{path}.{field}"), said::message_condition(field, events, &m.event));
+                }
+            }
+            for (field, value) in [("min_amount", m.min_amount), ("balance_below", m.balance_below)] {
+                if value.is_some_and(|v| v.0 <= rust_decimal::Decimal::ZERO) {
+                    self.p.push(format!("{path}.{field}"), said::message_amount_positive(field));
+                }
+            }
+            let days_before = match event {
+                Some(K::PointsExpiring) => m.days_before.unwrap_or(crate::events::EXPIRY_NOTICE_DAYS),
+                Some(K::CustomerBirthday) => m.days_before.unwrap_or(0),
+                _ => 0,
+            };
+            let when = crate::messages::When { min_amount: m.min_amount.map(|d| d.0), balance_below: m.balance_below.map(|d| d.0), direction: m.direction };
             if let Some(event) = event {
                 self.out.messages.push(crate::messages::Message {
                     id: m.id.to_string(),
@@ -581,6 +608,7 @@ impl Compiler<'_> {
                     texts: m.texts.clone(),
                     paused: m.paused,
                     days_before,
+                    when,
                 });
             }
         }

@@ -483,9 +483,19 @@ pub struct MessageSpec {
     pub transactional: bool,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub paused: bool,
-    /// `points.expiring`: how many days before the points expire (default 7, 1 to 60).
+    /// `points.expiring`: how many days before the points expire (default 7, 1 to 60);
+    /// `customer.birthday`: before the birthday (default 0, the day itself; 0 to 60).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub days_before: Option<u32>,
+    /// `points.accrued`: sent only when a receipt accrued at least this many.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_amount: Option<Dec>,
+    /// `points.redeemed`: sent only when the balance left is below this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub balance_below: Option<Dec>,
+    /// `tier.changed`: `up` or `down` only (default both).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direction: Option<crate::messages::Direction>,
     /// By language (`en`, `ru`, `lv`, `et`).
     pub texts: std::collections::BTreeMap<String, crate::messages::TextSpec>,
 }

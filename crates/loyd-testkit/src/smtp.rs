@@ -41,6 +41,19 @@ for sub in ("new", "cur"):
 print(json.dumps(out))
 "#;
 
+/// An aiosmtpd server that wants a login: port, maildir, user, password.
+const WITH_LOGIN: &str = r#"
+import sys, threading
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Mailbox
+from aiosmtpd.smtp import AuthResult, LoginPassword
+port, folder, user, password = int(sys.argv[1]), sys.argv[2], sys.argv[3].encode(), sys.argv[4].encode()
+def check(server, session, envelope, mechanism, data):
+    return AuthResult(success=isinstance(data, LoginPassword) and data.login == user and data.password == password, handled=False)
+Controller(Mailbox(folder), hostname="127.0.0.1", port=port, authenticator=check, auth_required=True, auth_require_tls=False).start()
+threading.Event().wait()
+"#;
+
 /// A Python that has aiosmtpd: the one on the path, or Debian's (python3-aiosmtpd).
 fn python() -> &'static str {
     static FOUND: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
@@ -57,12 +70,25 @@ impl Smtp {
     /// before the server binds it (the server then exits): it is tried again on another,
     /// and a server counts as started only once the port's listening socket is its own.
     pub async fn start() -> Smtp {
+        Smtp::spawn(None).await
+    }
+
+    /// As [`Smtp::start`], a server that takes mail only after `AUTH` (PLAIN or LOGIN,
+    /// over the plain connection) as `user` with `password`, and refuses others (535).
+    pub async fn start_with_login(user: &str, password: &str) -> Smtp {
+        Smtp::spawn(Some((user, password))).await
+    }
+
+    async fn spawn(login: Option<(&str, &str)>) -> Smtp {
         for _ in 0..10 {
             let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
             let dir = std::env::temp_dir().join(format!("loyd-smtp-{}-{port}", std::process::id()));
-            let child = Command::new(python())
-                .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
-                .arg(&dir)
+            let mut command = Command::new(python());
+            match login {
+                None => command.args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"]).arg(&dir),
+                Some((user, password)) => command.args(["-c", WITH_LOGIN, &port.to_string()]).arg(&dir).args([user, password]),
+            };
+            let child = command
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()

@@ -288,4 +288,47 @@ body = "{{{{ points.amount }}}} {{{{ points.currency }}}} expire on {{{{ points.
             assert!(text.contains(expected), "{expected} in {text}");
         }
     }
+
+    async fn an_smtp_server_wanting_a_login_gets_the_password_set_in_the_console_and_refuses_without_or_with_a_wrong_one(db: TestDb) {
+        let smtp = Smtp::start_with_login("shop", "correct-horse-battery-staple").await;
+        let mut doc = program(smtp.port);
+        doc.email.as_mut().unwrap().username = Some("shop".into());
+        let app = spawn_with_program(db, doc).await;
+        admin(&app).await;
+        let anna = register(&app, json!({"name": "Anna", "email": "anna@example.lv", "consents": {"email": true}})).await;
+        let sender = Sender::new(&app.url(""));
+        let attempt = || async {
+            assert_eq!(deliver_once(&app.store, &sender).await.unwrap(), 1);
+            let (_, log) = call(&app, "GET", "/v1/admin/deliveries", ADMIN_KEY, None).await;
+            let d = log["deliveries"][0].clone();
+            assert_eq!(d["subject"], format!("customer:{anna}"));
+            (d["id"].as_i64().unwrap(), d["state"].as_str().unwrap().to_owned(), d["last_error"].as_str().unwrap_or_default().to_owned())
+        };
+        // No password yet: the server refuses the mail for good (530), nothing arrives.
+        let (id, state, error) = attempt().await;
+        assert_eq!(state, "dead", "{error}");
+        assert!(error.contains("530"), "{error}");
+        // A wrong one: refused at the login (535).
+        let set = |secret: &'static str| {
+            let app = &app;
+            async move {
+                let (status, body) = call(app, "PUT", "/v1/admin/channels/email/credential", ADMIN_KEY, Some(json!({"secret": secret}))).await;
+                assert_eq!(status, 204, "{body}");
+            }
+        };
+        set("wrong-password").await;
+        assert_eq!(call(&app, "POST", &format!("/v1/admin/deliveries/{id}/retry"), ADMIN_KEY, None).await.0, 200);
+        let (_, state, error) = attempt().await;
+        assert_eq!(state, "dead", "{error}");
+        assert!(error.contains("535"), "{error}");
+        assert!(smtp.received().is_empty());
+        // The right one: it arrives, once.
+        set("correct-horse-battery-staple").await;
+        assert_eq!(call(&app, "POST", &format!("/v1/admin/deliveries/{id}/retry"), ADMIN_KEY, None).await.0, 200);
+        let (_, state, error) = attempt().await;
+        assert_eq!(state, "delivered", "{error}");
+        let mail = smtp.received();
+        assert_eq!(mail.len(), 1);
+        assert_eq!(mail[0]["to"], "anna@example.lv");
+    }
 }

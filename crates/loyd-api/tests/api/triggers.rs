@@ -426,6 +426,14 @@ both_backends! {
             }
         }
 
+        // Once delivered, the PIN is gone from the outbox too: sent again, the text cannot be made.
+        app.db().execute_raw("UPDATE deliveries SET state = 'pending', next_at = 0, attempts = 0").await.unwrap();
+        while deliver_once(&app.store, &Sender::new(&app.url(""))).await.unwrap() > 0 {}
+        assert_eq!(smtp.received().len(), 1);
+        let (_, log) = call(&app, "GET", "/v1/admin/deliveries", ADMIN_KEY, None).await;
+        let error = log["deliveries"][0]["last_error"].as_str().unwrap_or_default().to_owned();
+        assert!(error.starts_with("the text does not render"), "{log}");
+
         // An address that is not one, or both kinds at once, is refused before anything is sold.
         let other = app.issue("GC", None).await.remove(0).number;
         for (send_to, field) in [

@@ -395,12 +395,19 @@ impl Backend {
     }
 
     /// Records how the attempts of a pass ended, in one transaction ([`record_one`]).
+    /// A gift card certificate delivered takes its PIN out of its event: from then on
+    /// only its recipient knows it.
     pub async fn record_attempts(&self, attempts: Vec<(i64, Attempt)>, now: Timestamp) -> Result<(), StoreError> {
+        let secrets = self.ring();
         self.write(move |c| {
-            let attempts = attempts.clone();
+            let (attempts, secrets) = (attempts.clone(), secrets.clone());
             Box::pin(async move {
                 for (id, attempt) in &attempts {
                     record_one(c, *id, attempt, now).await?;
+                }
+                let delivered: Vec<i64> = attempts.iter().filter(|(_, a)| a.error.is_none() && a.status.is_some_and(events::delivered)).map(|(id, _)| *id).collect();
+                if !delivered.is_empty() {
+                    forget_pins(c, &secrets.ring, &delivered).await?;
                 }
                 Ok(())
             })
@@ -520,6 +527,30 @@ impl Backend {
             .map(|r| Ok((r.try_get("name")?, from_micros(r.try_get("updated_at")?))))
             .collect()
     }
+}
+
+/// Takes the PIN out of the `gift_card.sold` events whose message (not webhook)
+/// deliveries among `delivered` were just delivered.
+async fn forget_pins(c: &mut Conn, ring: &Keyring, delivered: &[i64]) -> Result<(), StoreError> {
+    let mut qb = sqlx::QueryBuilder::<super::Db>::new("SELECT DISTINCT e.id, e.payload FROM events e JOIN deliveries d ON d.event_id = e.id WHERE e.kind = ");
+    qb.push_bind(EventKind::GiftCardSold.name()).push(" AND d.channel <> 'webhook' AND d.state = 'delivered' AND d.id IN (");
+    let mut list = qb.separated(", ");
+    for id in delivered {
+        list.push_bind(*id);
+    }
+    qb.push(")");
+    for r in qb.build().fetch_all(&mut *c).await? {
+        let mut data: serde_json::Value = serde_json::from_str(&ring.open(SEALED_AS, &r.try_get::<String, _>("payload")?)?)
+            .map_err(|e| corrupt(format!("an event's data does not read: {e}")))?;
+        if data.as_object_mut().and_then(|m| m.remove("pin")).is_some() {
+            sqlx::query("UPDATE events SET payload = $1 WHERE id = $2")
+                .bind(ring.seal(SEALED_AS, &data.to_string()))
+                .bind(r.try_get::<i64, _>("id")?)
+                .execute(&mut *c)
+                .await?;
+        }
+    }
+    Ok(())
 }
 
 /// Records how an attempt at delivery `id` ended: delivered on a 2xx (an SMTP

@@ -886,15 +886,11 @@ impl Store {
     pub async fn advance_mailings(&self, batches: u32) -> Result<usize, StoreError> {
         let now = self.now();
         let program = self.program().await?;
-        let spacing = |rate: Option<u32>| rate.filter(|r| *r > 0).map(|r| 60_000_000 / i64::from(r));
         let mut done = 0;
         for (id, channel) in on_backend!(self, b => b.active_mailings(now).await)? {
-            let rate = match channel {
-                loyd_domain::messages::Channel::Email => program.email.as_ref().and_then(|e| e.rate_per_minute),
-                loyd_domain::messages::Channel::Sms => program.sms.as_ref().and_then(|g| g.rate_per_minute),
-            };
+            let spacing = program.spacing(channel);
             for _ in 0..batches {
-                match on_backend!(self, b => b.mailing_step(id, spacing(rate), MAILING_BATCH, now).await)? {
+                match on_backend!(self, b => b.mailing_step(id, spacing, MAILING_BATCH, now).await)? {
                     MailingStep::Idle => break,
                     _ => done += 1,
                 }

@@ -457,3 +457,51 @@ both_backends! {
         assert_ne!(body["state"], "active", "nothing was sold: {body}");
     }
 }
+
+both_backends! {
+    async fn marketing_an_event_sends_goes_at_the_channels_rate_and_a_transactional_message_at_once(db: TestDb) {
+        let sms = Receiver::start(&[200]).await;
+        let doc: loyd_domain::config::ConfigDocument = toml::from_str(&format!(
+            r#"{RECEIPTS}{}rate_per_minute = 2
+
+[[messages]]
+id = "card-ready"
+event = "customer.registered"
+channel = "sms"
+transactional = true
+[messages.texts.en]
+body = "Your card is ready"
+
+[[messages]]
+id = "today"
+event = "customer.birthday"
+channel = "sms"
+[messages.texts.en]
+body = "Happy birthday, {{{{ customer.name }}}}!"
+"#,
+            gateway(&sms.url)
+        ))
+        .unwrap();
+        let app = spawn_with_program(db, doc).await;
+        admin(&app).await;
+        for (name, phone) in [("Anna", "+37120000041"), ("Ben", "+37120000042"), ("Carl", "+37120000043")] {
+            customer(&app, json!({"name": name, "phone": phone, "birth_date": "1990-11-24", "consents": {"sms": true}})).await;
+        }
+        assert_eq!(app.store.run_job(loyd_store::Job::Birthdays, "test".into()).await.unwrap().items, 3);
+        let sender = Sender::new(&app.url(""));
+        let birthdays = || texts(&sms).into_iter().filter(|(_, t)| t.starts_with("Happy")).count();
+        // Three cards ready at once; two a minute of the greetings: one now, one each 30 s.
+        while deliver_once(&app.store, &sender).await.unwrap() > 0 {}
+        assert_eq!(texts(&sms).iter().filter(|(_, t)| t == "Your card is ready").count(), 3);
+        assert_eq!(birthdays(), 1);
+        app.clock.advance(jiff::SignedDuration::from_secs(29));
+        while deliver_once(&app.store, &sender).await.unwrap() > 0 {}
+        assert_eq!(birthdays(), 1);
+        app.clock.advance(jiff::SignedDuration::from_secs(1));
+        while deliver_once(&app.store, &sender).await.unwrap() > 0 {}
+        assert_eq!(birthdays(), 2);
+        app.clock.advance(jiff::SignedDuration::from_secs(30));
+        while deliver_once(&app.store, &sender).await.unwrap() > 0 {}
+        assert_eq!(birthdays(), 3);
+    }
+}

@@ -99,6 +99,16 @@ impl Program {
         self.currencies.get(code)
     }
 
+    /// Microseconds between two marketing messages on `channel` (its `rate_per_minute`),
+    /// `None` when it has no rate.
+    pub fn spacing(&self, channel: crate::messages::Channel) -> Option<i64> {
+        let rate = match channel {
+            crate::messages::Channel::Email => self.email.as_ref().and_then(|e| e.rate_per_minute),
+            crate::messages::Channel::Sms => self.sms.as_ref().and_then(|g| g.rate_per_minute),
+        };
+        rate.filter(|r| *r > 0).map(|r| 60_000_000 / i64::from(r))
+    }
+
     /// Whether a webhook or a message of the program wants events of `kind` (else
     /// none is recorded).
     pub fn raises(&self, kind: crate::events::EventKind) -> bool {

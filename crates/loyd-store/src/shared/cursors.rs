@@ -22,3 +22,11 @@ pub(super) async fn move_cursor(c: &mut Conn, source: &'static str, to: i64) -> 
     sqlx::query("UPDATE rollup_cursors SET last = $1 WHERE source = $2").bind(to).bind(source).execute(&mut *c).await?;
     Ok(())
 }
+
+/// The cursor of a channel's next free moment (its `rate_per_minute` paces marketing).
+pub(super) fn slot_of(channel: loyd_domain::messages::Channel) -> &'static str {
+    match channel {
+        loyd_domain::messages::Channel::Email => "slot:email",
+        loyd_domain::messages::Channel::Sms => "slot:sms",
+    }
+}

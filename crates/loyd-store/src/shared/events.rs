@@ -303,19 +303,34 @@ impl Backend {
                         serde_json::from_str(&payload).map_err(|e| corrupt(format!("an event's data does not read: {e}")))?
                     };
                     let messages = wanted.into_iter().filter(|m| m.accepts(&data));
-                    let receivers = webhooks
-                        .map(|w| ("webhook", w.id.as_str(), delivery_key(id, &w.id), None))
-                        .chain(messages.map(|m| (m.channel.name(), m.id.as_str(), message_key(id, &m.id), customer)));
-                    for (channel, receiver, key, customer) in receivers {
+                    let at = to_micros(now);
+                    let mut receivers: Vec<(&str, &str, String, Option<i64>, i64)> =
+                        webhooks.map(|w| ("webhook", w.id.as_str(), delivery_key(id, &w.id), None, at)).collect();
+                    for m in messages {
+                        // Marketing on a channel with a rate takes the channel's next free moment, as a
+                        // mailing's messages do; a transactional message goes at once.
+                        let due = match program.spacing(m.channel).filter(|_| !m.transactional) {
+                            Some(gap) => {
+                                let slot = super::cursors::slot_of(m.channel);
+                                let due = super::cursors::cursor(c, slot).await?.max(at);
+                                super::cursors::move_cursor(c, slot, due.saturating_add(gap)).await?;
+                                due
+                            }
+                            None => at,
+                        };
+                        receivers.push((m.channel.name(), m.id.as_str(), message_key(id, &m.id), customer, due));
+                    }
+                    for (channel, receiver, key, customer, due) in receivers {
                         sqlx::query(
                             "INSERT INTO deliveries (event_id, channel, target, key, state, next_at, created_at, customer_id) \
-                             VALUES ($1, $2, $3, $4, 'pending', $5, $5, $6) ON CONFLICT (key) DO NOTHING",
+                             VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7) ON CONFLICT (key) DO NOTHING",
                         )
                         .bind(id)
                         .bind(channel)
                         .bind(receiver)
                         .bind(key)
-                        .bind(to_micros(now))
+                        .bind(due)
+                        .bind(at)
                         .bind(customer)
                         .execute(&mut *c)
                         .await?;

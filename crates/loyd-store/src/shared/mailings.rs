@@ -66,14 +66,6 @@ async fn mailing_of(c: &mut Conn, id: i64) -> Result<Option<Mailing>, StoreError
     row.as_ref().map(mailing_row).transpose()
 }
 
-/// The cursor of a channel's next free moment.
-fn slot_of(channel: Channel) -> &'static str {
-    match channel {
-        Channel::Email => "slot:email",
-        Channel::Sms => "slot:sms",
-    }
-}
-
 /// The figures of each variant of mailing `id` (purchases within `attribution_days`
 /// of a message sent), in the order of the database.
 async fn figures(c: &mut Conn, id: i64, attribution_days: u32) -> Result<Vec<VariantReport>, StoreError> {
@@ -460,7 +452,7 @@ async fn enqueue(
         }
     }
     // Due one slot apart from the channel's next free moment.
-    let slot = slot_of(m.channel);
+    let slot = super::cursors::slot_of(m.channel);
     let mut next = match spacing {
         Some(_) => super::cursors::cursor(c, slot).await?.max(at),
         None => at,

@@ -193,11 +193,13 @@ pub struct UserOut {
     /// The stores a store manager is limited to.
     pub stores: Vec<String>,
     pub disabled: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
 }
 
 impl From<User> for UserOut {
     fn from(u: User) -> Self {
-        UserOut { login: u.login, role: u.role.name().to_owned(), stores: u.stores, disabled: u.disabled }
+        UserOut { login: u.login, role: u.role.name().to_owned(), stores: u.stores, disabled: u.disabled, email: u.email }
     }
 }
 

@@ -236,6 +236,11 @@ impl Sender {
         {
             return certificate(message, d);
         }
+        if let Source::Message(message) = source
+            && message.event == events::EventKind::CrmTaskDue
+        {
+            return self.task_due(store, message, d).await;
+        }
         let (id, channel, transactional) = match source {
             Source::Mailing(m, of) => (of.customer, m.channel, false),
             Source::Message(message) => {
@@ -376,6 +381,46 @@ impl Sender {
     }
 }
 
+impl Sender {
+    /// A task or reminder come due, to its assignee's e-mail (a staff member: no
+    /// consent, limit or unsubscribe link), with a link to the customer in the console.
+    async fn task_due(&self, store: &Store, message: &messages::Message, d: &DueDelivery) -> Result<Prepared, Attempt> {
+        let login = d.subject.strip_prefix("user:").unwrap_or_default();
+        let users = store.users().await.map_err(|e| Attempt::failed(format!("the staff could not be read: {e}")))?;
+        let to = match (message.channel, users.into_iter().find(|u| u.login == login && !u.disabled)) {
+            (Channel::Email, Some(u)) => u.email,
+            _ => None,
+        };
+        let Some(to) = to else {
+            return Err(Attempt::withheld(format!("staff member '{login}' has no e-mail address (or is disabled)")));
+        };
+        let Some((_, text)) = message.text_for(None) else {
+            return Err(Attempt::failed("the message has no text"));
+        };
+        let mut data = d.data.clone();
+        if let Some(customer) = d.data["customer"].as_str() {
+            data["url"] = format!("{}/admin/customers/{customer}", self.public_url).into();
+        }
+        to_no_customer(Channel::Email, to, text, d.event, &data)
+    }
+}
+
+/// A message to someone who is no customer (a certificate's recipient, a staff
+/// member): its text filled with its event's figures only, no unsubscribe link.
+fn to_no_customer(channel: Channel, to: String, text: &messages::TextSpec, event: events::EventKind, data: &serde_json::Value) -> Result<Prepared, Attempt> {
+    let mut context = json!({});
+    if let Some((name, own)) = messages::event_context(event, data) {
+        context[name] = own;
+    }
+    let render = |src: &str| messages::render(src, &context).map_err(|e| Attempt::failed(format!("the text does not render: {e}")));
+    let body = render(&text.body)?;
+    let html = match &text.html {
+        Some(h) => render(h)?,
+        None => messages::html_of(&body),
+    };
+    Ok(Prepared { channel, to, subject: render(&text.subject)?, body, html, unsubscribe: None })
+}
+
 /// A gift card certificate, rendered for the address the buyer gave, in the language
 /// they chose: no customer, so no consent, limit or unsubscribe link (the buyer asked
 /// for it to be sent).
@@ -390,17 +435,7 @@ fn certificate(message: &messages::Message, d: &DueDelivery) -> Result<Prepared,
     let Some((_, text)) = message.text_for(d.data["language"].as_str()) else {
         return Err(Attempt::failed("the message has no text"));
     };
-    let mut context = json!({});
-    if let Some((name, own)) = messages::event_context(d.event, &d.data) {
-        context[name] = own;
-    }
-    let render = |src: &str| messages::render(src, &context).map_err(|e| Attempt::failed(format!("the text does not render: {e}")));
-    let body = render(&text.body)?;
-    let html = match &text.html {
-        Some(h) => render(h)?,
-        None => messages::html_of(&body),
-    };
-    Ok(Prepared { channel: message.channel, to: to.to_owned(), subject: render(&text.subject)?, body, html, unsubscribe: None })
+    to_no_customer(message.channel, to.to_owned(), text, d.event, &d.data)
 }
 
 /// Where a message's channel and text come from.

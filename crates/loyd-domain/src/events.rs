@@ -49,10 +49,14 @@ pub enum EventKind {
     /// address the buyer gave (the PIN is never in a webhook's body).
     #[serde(rename = "gift_card.sold")]
     GiftCardSold,
+    /// A CRM task or reminder came due: it goes to its assignee, a staff member (the
+    /// `task_reminders` job raises it once per entry and due time).
+    #[serde(rename = "crm.task_due")]
+    CrmTaskDue,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 11] = [
+    pub const ALL: [EventKind; 12] = [
         EventKind::CustomerRegistered,
         EventKind::WebhookTest,
         EventKind::PointsExpiring,
@@ -64,6 +68,7 @@ impl EventKind {
         EventKind::CouponIssued,
         EventKind::GiftDue,
         EventKind::GiftCardSold,
+        EventKind::CrmTaskDue,
     ];
 
     /// The kinds a committed receipt may raise (only those a webhook or message of the
@@ -84,7 +89,14 @@ impl EventKind {
             EventKind::CouponIssued => "coupon.issued",
             EventKind::GiftDue => "gift.due",
             EventKind::GiftCardSold => "gift_card.sold",
+            EventKind::CrmTaskDue => "crm.task_due",
         }
+    }
+
+    /// Whether its messages go to someone other than a customer (a certificate's
+    /// recipient, a staff member): no consent, limit or unsubscribe link applies.
+    pub fn to_no_customer(self) -> bool {
+        matches!(self, EventKind::GiftCardSold | EventKind::CrmTaskDue)
     }
 
     pub fn parse(name: &str) -> Option<EventKind> {
@@ -240,7 +252,7 @@ mod tests {
         }
         assert_eq!(
             EventKind::subscribable().collect::<Vec<_>>(),
-            vec!["customer.registered", "points.expiring", "customer.birthday", "points.accrued", "points.redeemed", "tier.changed", "coupon.issued", "gift.due", "gift_card.sold"]
+            vec!["customer.registered", "points.expiring", "customer.birthday", "points.accrued", "points.redeemed", "tier.changed", "coupon.issued", "gift.due", "gift_card.sold", "crm.task_due"]
         );
     }
 }

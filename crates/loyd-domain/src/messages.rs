@@ -33,17 +33,18 @@ pub fn event_variables(kind: EventKind) -> Option<(&'static str, &'static [&'sta
         EventKind::CouponIssued => ("coupon", &["code", "series", "valid_until"]),
         EventKind::GiftDue => ("gift", &["gift", "campaign"]),
         EventKind::GiftCardSold => ("gift_card", &["number", "pin", "amount", "currency", "valid_until", "name", "greeting"]),
+        EventKind::CrmTaskDue => ("task", &["kind", "body", "due_at", "customer", "assignee", "url"]),
         EventKind::CustomerRegistered | EventKind::WebhookTest | EventKind::Mailing => return None,
     })
 }
 
 /// What a text of a message sent for `kind` may read: [`VARIABLES`] and the event's
 /// own ([`event_variables`]: `points.amount` …).
-/// A gift card certificate goes to an address the buyer gave, not to a customer: it
-/// reads its own figures only.
+/// A gift card certificate (to an address the buyer gave) and a task due (to a staff
+/// member) go to no customer: they read their own figures only.
 pub fn variables_of(kind: Option<EventKind>) -> Vec<String> {
     let own = kind.and_then(event_variables).map(|(name, fields)| fields.iter().map(move |f| format!("{name}.{f}")));
-    let common = VARIABLES.iter().filter(|_| kind != Some(EventKind::GiftCardSold)).map(|v| (*v).to_owned());
+    let common = VARIABLES.iter().filter(|_| !kind.is_some_and(EventKind::to_no_customer)).map(|v| (*v).to_owned());
     common.chain(own.into_iter().flatten()).collect()
 }
 

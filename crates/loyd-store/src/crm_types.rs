@@ -122,6 +122,8 @@ pub struct User {
     /// The stores a store manager is limited to.
     pub stores: Vec<String>,
     pub disabled: bool,
+    /// Where tasks and reminders due to them are sent.
+    pub email: Option<String>,
     pub created_at: Timestamp,
 }
 
@@ -132,6 +134,7 @@ pub struct NewUser {
     pub password: String,
     pub role: loyd_domain::access::Role,
     pub stores: Vec<String>,
+    pub email: Option<String>,
 }
 
 /// Changes to a staff member.
@@ -141,6 +144,8 @@ pub struct UserPatch {
     pub role: Option<loyd_domain::access::Role>,
     pub stores: Option<Vec<String>>,
     pub disabled: Option<bool>,
+    /// `Some(None)` removes it.
+    pub email: Option<Option<String>>,
 }
 
 /// Who is acting: a staff member by session or an integration by API key.

@@ -41,11 +41,13 @@ pub enum Job {
     /// Raises `customer.birthday` the days ahead the messages ask (at most hourly), once a
     /// year per customer and notice.
     Birthdays,
+    /// Raises `crm.task_due` for tasks and reminders that came due, for their assignees.
+    TaskReminders,
 }
 
 impl Job {
     /// In the order a full run takes them.
-    pub const ALL: [Job; 9] = [
+    pub const ALL: [Job; 10] = [
         Job::ExpireHolds,
         Job::ExpireLots,
         Job::BurnInactive,
@@ -55,6 +57,7 @@ impl Job {
         Job::Segments,
         Job::ExpiryNotices,
         Job::Birthdays,
+        Job::TaskReminders,
     ];
 
     pub fn name(self) -> &'static str {
@@ -68,6 +71,7 @@ impl Job {
             Job::Segments => "segments",
             Job::ExpiryNotices => "expiry_notices",
             Job::Birthdays => "birthdays",
+            Job::TaskReminders => "task_reminders",
         }
     }
 
@@ -122,6 +126,7 @@ impl Store {
                 // One pass an hour: a second within the hour raises nothing and ends the run.
                 Job::ExpiryNotices => self.expiry_notices().await,
                 Job::Birthdays => self.birthday_notices().await,
+                Job::TaskReminders => self.task_notices().await,
             };
             match batch {
                 Ok(n) => {

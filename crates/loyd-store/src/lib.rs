@@ -767,6 +767,13 @@ impl Store {
         on_backend!(self, b => b.birthday_notices(program, now).await)
     }
 
+    /// Raises `crm.task_due` for tasks and reminders come due (see the store's `crm_entries`).
+    pub async fn task_notices(&self) -> Result<usize, StoreError> {
+        let now = self.now();
+        let program = self.program().await?;
+        on_backend!(self, b => b.task_notices(program, now).await)
+    }
+
     /// Makes the deliveries of up to `limit` events not yet dispatched, for the webhooks
     /// of the program in force; how many events it dispatched.
     pub async fn dispatch_events(&self, limit: u32) -> Result<usize, StoreError> {

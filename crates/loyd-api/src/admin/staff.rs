@@ -30,6 +30,9 @@ pub struct NewUserRequest {
     /// Store managers: their stores.
     #[serde(default)]
     pub stores: Vec<String>,
+    /// Where tasks and reminders due to them are sent.
+    #[serde(default)]
+    pub email: Option<String>,
 }
 
 /// Create a staff user.
@@ -42,7 +45,7 @@ pub async fn create_user(State(state): State<AppState>, actor: CurrentActor, Jso
 /// Creates a staff user (the console and the API).
 pub(crate) async fn create(state: &AppState, actor: &Actor, body: NewUserRequest) -> Result<UserOut, ApiError> {
     let role = access::check_new_user(&body.login, &body.password, &body.role, &body.stores).map_err(StoreError::from)?;
-    let new = NewUser { login: body.login, password: body.password, role, stores: body.stores };
+    let new = NewUser { login: body.login, password: body.password, role, stores: body.stores, email: body.email };
     Ok(state.store.create_user(new, actor.name()).await?.into())
 }
 
@@ -54,6 +57,8 @@ pub struct UserChanges {
     pub stores: Option<Vec<String>>,
     /// `true` disables the login and ends its sessions.
     pub disabled: Option<bool>,
+    /// Their e-mail (where tasks due are sent); `""` removes it.
+    pub email: Option<String>,
 }
 
 /// Change a staff user's password, role, stores, or disable them. Any such change
@@ -67,7 +72,8 @@ pub async fn update_user(State(state): State<AppState>, actor: CurrentActor, Pat
 /// Changes a staff user (the console and the API).
 pub(crate) async fn update(state: &AppState, actor: &Actor, login: String, body: UserChanges) -> Result<UserOut, ApiError> {
     let role = access::check_user_changes(body.password.as_deref(), body.role.as_deref()).map_err(StoreError::from)?;
-    let patch = UserPatch { password: body.password, role, stores: body.stores, disabled: body.disabled };
+    let email = body.email.map(|e| Some(e).filter(|e| !e.trim().is_empty()));
+    let patch = UserPatch { password: body.password, role, stores: body.stores, disabled: body.disabled, email };
     Ok(state.store.update_user(login, patch, actor.name()).await?.into())
 }
 

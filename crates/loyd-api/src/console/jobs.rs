@@ -105,6 +105,7 @@ fn label_key(job: Job) -> &'static str {
         Job::Segments => "jobs.segments",
         Job::ExpiryNotices => "jobs.expiry_notices",
         Job::Birthdays => "jobs.birthdays",
+        Job::TaskReminders => "jobs.task_reminders",
     }
 }
 
@@ -119,6 +120,7 @@ fn help_key(job: Job) -> &'static str {
         Job::Segments => "jobs.segments_help",
         Job::ExpiryNotices => "jobs.expiry_notices_help",
         Job::Birthdays => "jobs.birthdays_help",
+        Job::TaskReminders => "jobs.task_reminders_help",
     }
 }
 

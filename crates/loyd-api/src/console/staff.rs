@@ -79,6 +79,9 @@ pub struct NewUserForm {
     /// Store ids, separated by commas or spaces (store managers).
     #[serde(default)]
     stores: String,
+    /// Where tasks due to them are sent.
+    #[serde(default)]
+    email: String,
     #[serde(default)]
     csrf: String,
 }
@@ -144,7 +147,8 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap, Form(form
         Err(res) => return res,
     };
     let stores = form.stores.split([',', ' ']).map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
-    let body = NewUserRequest { login: form.login.trim().to_lowercase(), password: form.password.clone(), role: form.role.clone(), stores };
+    let email = Some(form.email.trim().to_owned()).filter(|e| !e.is_empty());
+    let body = NewUserRequest { login: form.login.trim().to_lowercase(), password: form.password.clone(), role: form.role.clone(), stores, email };
     match create_user(&state, &actor, body).await {
         Ok(_) => Redirect::to("/admin/staff").into_response(),
         Err(e) => show(&state, lang, &actor, &secret, Outcome { form, error: Some(super::refusal(lang.words(), &e)), ..Outcome::default() }).await,
@@ -162,7 +166,7 @@ pub async fn switch(State(state): State<AppState>, headers: HeaderMap, Path(logi
         Err(e) => return show(&state, lang, &actor, &secret, Outcome { error: Some(super::refusal(lang.words(), &ApiError::from(e))), ..Outcome::default() }).await,
     };
     let Some(disabled) = disabled else { return Redirect::to("/admin/staff").into_response() };
-    let change = UserChanges { password: None, role: None, stores: None, disabled: Some(!disabled) };
+    let change = UserChanges { password: None, role: None, stores: None, disabled: Some(!disabled), email: None };
     match update(&state, &actor, login, change).await {
         Ok(_) => Redirect::to("/admin/staff").into_response(),
         Err(e) => show(&state, lang, &actor, &secret, Outcome { error: Some(super::refusal(lang.words(), &e)), ..Outcome::default() }).await,
@@ -179,6 +183,9 @@ pub struct ChangeForm {
     /// A new password; empty keeps the one they have.
     #[serde(default)]
     password: String,
+    /// Their e-mail; empty removes it.
+    #[serde(default)]
+    email: String,
     #[serde(default)]
     csrf: String,
 }
@@ -192,7 +199,7 @@ pub async fn change(State(state): State<AppState>, headers: HeaderMap, Path(logi
     };
     let stores = form.stores.split([',', ' ']).map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
     let password = Some(form.password.clone()).filter(|p| !p.is_empty());
-    let change = UserChanges { password, role: Some(form.role.clone()), stores: Some(stores), disabled: None };
+    let change = UserChanges { password, role: Some(form.role.clone()), stores: Some(stores), disabled: None, email: Some(form.email.clone()) };
     match update(&state, &actor, login.clone(), change).await {
         Ok(_) => Redirect::to("/admin/staff").into_response(),
         Err(e) => show(&state, lang, &actor, &secret, Outcome { user_error: Some((login, super::refusal(lang.words(), &e))), ..Outcome::default() }).await,

@@ -243,6 +243,7 @@ pub async fn staff(app: &TestApp, login: &str, role: &str, stores: &[&str]) -> S
                 password: password.clone(),
                 role: loyd_domain::access::Role::parse(role).expect("a role"),
                 stores: stores.iter().map(|s| s.to_string()).collect(),
+                email: None,
             },
             "test".into(),
         )

@@ -505,3 +505,61 @@ body = "Happy birthday, {{{{ customer.name }}}}!"
         assert_eq!(birthdays(), 3);
     }
 }
+
+both_backends! {
+    async fn a_task_come_due_is_mailed_to_its_assignee_once_with_a_link_to_the_customer(db: TestDb) {
+        let smtp = crate::messages::Smtp::start().await;
+        let doc: loyd_domain::config::ConfigDocument = toml::from_str(&format!(
+            r#"{store}
+[email]
+host = "127.0.0.1"
+port = {port}
+security = "none"
+from = "Loyd <crm@loyd.test>"
+
+[[messages]]
+id = "task-due"
+event = "crm.task_due"
+channel = "email"
+[messages.texts.en]
+subject = "Due: {{{{ task.body }}}}"
+body = "{{{{ task.kind }}}} due {{{{ task.due_at }}}}: {{{{ task.body }}}}{{% if task.url %}} — {{{{ task.url }}}}{{% endif %}}"
+"#,
+            store = crate::messages::STORE,
+            port = smtp.port
+        ))
+        .unwrap();
+        let app = spawn_with_program(db, doc).await;
+        admin(&app).await;
+        for (login, email) in [("sue", json!("Sue@Shop.Example")), ("sam", json!(null))] {
+            let body = json!({"login": login, "password": "a-long-password-1", "role": "support", "email": email});
+            let (status, user) = call(&app, "POST", "/v1/admin/users", ADMIN_KEY, Some(body)).await;
+            assert_eq!(status, 201, "{user}");
+        }
+        let (status, body) = call(&app, "POST", "/v1/admin/users", ADMIN_KEY, Some(json!({"login": "bad", "password": "a-long-password-1", "role": "support", "email": "not mail"}))).await;
+        assert_eq!(status, 422, "{body}");
+        let anna = customer(&app, json!({"name": "Anna", "phone": "+37120000051"})).await;
+        for (assignee, body) in [("sue", "Call back about the lost card"), ("sam", "Send the invoice")] {
+            let task = json!({"kind": "task", "body": body, "assignee": assignee, "due_at": "2026-11-24T09:15:00Z"});
+            let (status, t) = call(&app, "POST", &format!("/v1/admin/customers/c_{anna}/crm"), ADMIN_KEY, Some(task)).await;
+            assert_eq!(status, 201, "{t}");
+        }
+        let job = || async { app.store.run_job(loyd_store::Job::TaskReminders, "test".into()).await.unwrap().items };
+        assert_eq!(job().await, 0, "not due yet (08:15)");
+        app.clock.advance(jiff::SignedDuration::from_hours(1));
+        assert_eq!(job().await, 2);
+        assert_eq!(job().await, 0, "once");
+        let sender = Sender::new(&app.url(""));
+        while deliver_once(&app.store, &sender).await.unwrap() > 0 {}
+        let mail = smtp.received();
+        assert_eq!(mail.len(), 1, "{mail:#?}");
+        assert_eq!(mail[0]["to"], "sue@shop.example");
+        assert_eq!(mail[0]["subject"], "Due: Call back about the lost card");
+        let text = mail[0]["text"].as_str().unwrap().trim().to_owned();
+        assert_eq!(text, format!("task due 2026-11-24T09:15:00Z: Call back about the lost card — {}/admin/customers/c_{anna}", app.url("")));
+        assert_eq!(mail[0]["list_unsubscribe"], "None", "staff mail has no unsubscribe link");
+        let (_, log) = call(&app, "GET", "/v1/admin/deliveries?state=withheld", ADMIN_KEY, None).await;
+        assert_eq!(log["deliveries"][0]["subject"], "user:sam", "{log}");
+        assert!(log["deliveries"][0]["last_error"].as_str().unwrap().contains("no e-mail address"), "{log}");
+    }
+}

@@ -52,6 +52,55 @@ async fn assignee_exists(c: &mut Conn, login: &str) -> Result<(), StoreError> {
 }
 
 impl Backend {
+    /// Raises `crm.task_due` for each open task or reminder with an assignee that came
+    /// due since the last look (at most a day back the first time), once per entry and
+    /// due time: moved to a later time, it is due again. Nothing unless a message or
+    /// webhook wants it; returns how many it raised.
+    pub async fn task_notices(&self, program: Arc<loyd_domain::program::Program>, now: Timestamp) -> Result<usize, StoreError> {
+        let kind = loyd_domain::events::EventKind::CrmTaskDue;
+        if !program.raises(kind) {
+            return Ok(0);
+        }
+        let secrets = self.ring();
+        self.write(move |c| {
+            let secrets = secrets.clone();
+            Box::pin(async move {
+                let at = to_micros(now);
+                let day = 86_400_000_000;
+                let since = super::cursors::cursor(c, "task_reminders").await?.max(at - day);
+                let rows = sqlx::query(
+                    "SELECT id, kind, body, due_at, customer_id, assignee FROM crm_entries WHERE status = 'open' \
+                     AND kind IN ('task', 'reminder') AND assignee IS NOT NULL AND due_at > $1 AND due_at <= $2 ORDER BY due_at, id",
+                )
+                .bind(since)
+                .bind(at)
+                .fetch_all(&mut *c)
+                .await?;
+                let mut raised = 0;
+                for r in &rows {
+                    let (id, due): (i64, i64) = (r.try_get("id")?, r.try_get("due_at")?);
+                    let assignee: String = r.try_get("assignee")?;
+                    let data = serde_json::json!({
+                        "entry": id,
+                        "kind": r.try_get::<String, _>("kind")?,
+                        "body": secrets.ring.open("note", &r.try_get::<String, _>("body")?)?,
+                        "due_at": from_micros(due).to_string(),
+                        "customer": r.try_get::<Option<i64>, _>("customer_id")?.map(|c| loyd_domain::ids::CustomerId(c).to_string()),
+                        "assignee": assignee,
+                    });
+                    let dedupe = format!("{}:{id}:{due}", kind.name());
+                    let subject = format!("user:{assignee}");
+                    if super::events::record_once(c, &secrets.ring, (kind, &subject, &data), None, Some(&dedupe), now).await?.is_some() {
+                        raised += 1;
+                    }
+                }
+                super::cursors::move_cursor(c, "task_reminders", at).await?;
+                Ok(raised)
+            })
+        })
+        .await
+    }
+
     pub async fn add_crm_entry(&self, entry: NewCrmEntry, actor: String, now: Timestamp) -> Result<CrmEntry, StoreError> {
         let kind = entry.kind;
         crm::check_entry(

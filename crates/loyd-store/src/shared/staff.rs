@@ -23,12 +23,17 @@ pub const LOGIN_LOCK_MINUTES: i64 = 15;
 
 macro_rules! user_cols {
     () => {
-        "id, login, password_hash, role, stores, created_at, disabled_at"
+        "id, login, password_hash, role, stores, created_at, disabled_at, email"
     };
 }
 
 fn bad(message: impl Into<String>) -> StoreError {
     StoreError::Invalid(message.into())
+}
+
+/// A staff member's e-mail, normalised; refused when it is not one.
+fn staff_email(email: Option<&str>) -> Result<Option<String>, StoreError> {
+    email.map(str::trim).filter(|e| !e.is_empty()).map(|e| loyd_domain::text::normalize_email(e).ok_or_else(|| bad(format!("email: '{e}' is not an e-mail address")))).transpose()
 }
 
 fn user_from(r: &super::rows::DbRow) -> Result<User, StoreError> {
@@ -39,6 +44,7 @@ fn user_from(r: &super::rows::DbRow) -> Result<User, StoreError> {
         role: super::rows::role(r, super::rows::unknown_role)?,
         stores: stores.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default(),
         disabled: r.try_get::<Option<i64>, _>("disabled_at")?.is_some(),
+        email: r.try_get("email")?,
         created_at: from_micros(r.try_get("created_at")?),
     })
 }
@@ -68,6 +74,7 @@ impl Backend {
         access::check_login(&new.login)?;
         access::check_password(&new.password)?;
         access::check_stores(new.role, &new.stores)?;
+        let email = staff_email(new.email.as_deref())?;
         let hash = tokio::task::spawn_blocking({
             let p = new.password.clone();
             move || hash_password(&p)
@@ -76,18 +83,19 @@ impl Backend {
         .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let (new, secrets) = (Arc::new(new), self.secrets.clone());
         self.write(move |c| {
-            let (new, hash, secrets, actor) = (new.clone(), hash.clone(), secrets.clone(), actor.clone());
+            let (new, hash, secrets, actor, email) = (new.clone(), hash.clone(), secrets.clone(), actor.clone(), email.clone());
             Box::pin(async move {
                 if user_row(c, &new.login).await?.is_some() {
                     return Err(StoreError::AlreadyExists { what: "staff user", id: new.login.clone() });
                 }
                 check_stores(c, &new.stores).await?;
-                sqlx::query("INSERT INTO users (login, password_hash, role, stores, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)")
+                sqlx::query("INSERT INTO users (login, password_hash, role, stores, created_at, updated_at, email) VALUES ($1, $2, $3, $4, $5, $5, $6)")
                     .bind(new.login.clone())
                     .bind(hash)
                     .bind(new.role.name())
                     .bind((!new.stores.is_empty()).then(|| serde_json::to_string(&new.stores).unwrap_or_default()))
                     .bind(to_micros(now))
+                    .bind(email.clone())
                     .execute(&mut *c)
                     .await?;
                 let user = user_row(c, &new.login).await?.expect("just inserted").0;
@@ -109,13 +117,14 @@ impl Backend {
         if let Some(p) = &patch.password {
             access::check_password(p)?;
         }
+        let email = patch.email.as_ref().map(|e| staff_email(e.as_deref())).transpose()?;
         let hash = match patch.password.clone() {
             Some(p) => Some(tokio::task::spawn_blocking(move || hash_password(&p)).await.map_err(|e| StoreError::Unavailable(e.to_string()))?),
             None => None,
         };
         let (patch, secrets) = (Arc::new(patch), self.secrets.clone());
         self.write(move |c| {
-            let (login, patch, hash, secrets, actor) = (login.clone(), patch.clone(), hash.clone(), secrets.clone(), actor.clone());
+            let (login, patch, hash, secrets, actor, email) = (login.clone(), patch.clone(), hash.clone(), secrets.clone(), actor.clone(), email.clone());
             Box::pin(async move {
                 let (before, old_hash) = user_row(c, &login).await?.ok_or_else(|| StoreError::NotFound { what: "staff user", id: login.clone() })?;
                 let role = patch.role.unwrap_or(before.role);
@@ -125,7 +134,7 @@ impl Backend {
                 let disabled = patch.disabled.unwrap_or(before.disabled);
                 sqlx::query(
                     "UPDATE users SET password_hash = $1, role = $2, stores = $3, updated_at = $4, \
-                     disabled_at = CASE WHEN $5 THEN COALESCE(disabled_at, $4) ELSE NULL END WHERE login = $6",
+                     disabled_at = CASE WHEN $5 THEN COALESCE(disabled_at, $4) ELSE NULL END, email = $7 WHERE login = $6",
                 )
                 .bind(hash.clone().unwrap_or(old_hash))
                 .bind(role.name())
@@ -133,6 +142,7 @@ impl Backend {
                 .bind(to_micros(now))
                 .bind(disabled)
                 .bind(login.clone())
+                .bind(email.unwrap_or(before.email.clone()))
                 .execute(&mut *c)
                 .await?;
                 sqlx::query("DELETE FROM login_attempts WHERE login = $1").bind(login.clone()).execute(&mut *c).await?;

@@ -20,7 +20,7 @@ pub async fn user(store: &Store, cmd: UserCommand) -> anyhow::Result<ExitCode> {
                 (new_password(), true)
             };
             let role = loyd_domain::access::check_new_user(&login, &password, &role, &stores).map_err(|e| anyhow::anyhow!(e.0))?;
-            let u = store.create_user(NewUser { login, password: password.clone(), role, stores }, actor).await?;
+            let u = store.create_user(NewUser { login, password: password.clone(), role, stores, email: None }, actor).await?;
             println!("created {} ({})", u.login, u.role);
             if shown {
                 println!("password (shown once; log in at POST /v1/auth/login):");
@@ -40,6 +40,7 @@ pub async fn user(store: &Store, cmd: UserCommand) -> anyhow::Result<ExitCode> {
                 role,
                 stores: (!stores.is_empty()).then_some(stores),
                 disabled: if disable { Some(true) } else if enable { Some(false) } else { None },
+                email: None,
             };
             let u = store.update_user(login, patch, actor).await?;
             println!("{}\t{}\t{}\t{}", u.login, u.role, u.stores.join(","), if u.disabled { "disabled" } else { "active" });

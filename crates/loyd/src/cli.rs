@@ -126,6 +126,9 @@ pub enum UserCommand {
         /// Read the password from the first line of stdin.
         #[arg(long)]
         password_stdin: bool,
+        /// Their e-mail: where tasks and reminders due to them are sent.
+        #[arg(long)]
+        email: Option<String>,
     },
     /// List staff users.
     List,
@@ -149,6 +152,9 @@ pub enum UserCommand {
         /// Enable a disabled user again.
         #[arg(long)]
         enable: bool,
+        /// Their e-mail (where tasks due to them are sent); "" removes it.
+        #[arg(long)]
+        email: Option<String>,
     },
 }
 

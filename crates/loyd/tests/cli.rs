@@ -278,6 +278,15 @@ both_backends! {
         assert!(session.is_ok());
         let audit = loyd(dir.path(), Some(&db), &["audit", "--object-kind", "user"]);
         assert!(stdout(&audit).contains("user.create"), "{}", stdout(&audit));
+        // Where tasks due to them are mailed: set, refused when not an address, removed.
+        let mailed = loyd(dir.path(), Some(&db), &["user", "update", "root", "--email", "Root@Shop.Example"]);
+        assert!(mailed.status.success(), "{}", stderr(&mailed));
+        let email = || async { store.users().await.unwrap().into_iter().find(|u| u.login == "root").unwrap().email };
+        assert_eq!(email().await.as_deref(), Some("root@shop.example"));
+        let bad = loyd(dir.path(), Some(&db), &["user", "update", "root", "--email", "root"]);
+        assert!(!bad.status.success() && stderr(&bad).contains("not an e-mail address"), "{}", stderr(&bad));
+        assert!(loyd(dir.path(), Some(&db), &["user", "update", "root", "--email", ""]).status.success());
+        assert_eq!(email().await, None);
     }
 }
 

@@ -11,7 +11,7 @@ pub(super) fn new_password() -> String {
 pub async fn user(store: &Store, cmd: UserCommand) -> anyhow::Result<ExitCode> {
     let actor = cli_actor();
     match cmd {
-        UserCommand::Create { login, role, stores, password_stdin } => {
+        UserCommand::Create { login, role, stores, password_stdin, email } => {
             let (password, shown) = if password_stdin {
                 let mut line = String::new();
                 std::io::stdin().read_line(&mut line).context("reading the password from stdin")?;
@@ -20,7 +20,7 @@ pub async fn user(store: &Store, cmd: UserCommand) -> anyhow::Result<ExitCode> {
                 (new_password(), true)
             };
             let role = loyd_domain::access::check_new_user(&login, &password, &role, &stores).map_err(|e| anyhow::anyhow!(e.0))?;
-            let u = store.create_user(NewUser { login, password: password.clone(), role, stores, email: None }, actor).await?;
+            let u = store.create_user(NewUser { login, password: password.clone(), role, stores, email }, actor).await?;
             println!("created {} ({})", u.login, u.role);
             if shown {
                 println!("password (shown once; log in at POST /v1/auth/login):");
@@ -32,7 +32,7 @@ pub async fn user(store: &Store, cmd: UserCommand) -> anyhow::Result<ExitCode> {
                 println!("{}\t{}\t{}\t{}", u.login, u.role, u.stores.join(","), if u.disabled { "disabled" } else { "active" });
             }
         }
-        UserCommand::Update { login, role, stores, reset_password, disable, enable } => {
+        UserCommand::Update { login, role, stores, reset_password, disable, enable, email } => {
             let password = reset_password.then(new_password);
             let role = loyd_domain::access::check_user_changes(password.as_deref(), role.as_deref()).map_err(|e| anyhow::anyhow!(e.0))?;
             let patch = UserPatch {
@@ -40,7 +40,7 @@ pub async fn user(store: &Store, cmd: UserCommand) -> anyhow::Result<ExitCode> {
                 role,
                 stores: (!stores.is_empty()).then_some(stores),
                 disabled: if disable { Some(true) } else if enable { Some(false) } else { None },
-                email: None,
+                email: email.map(|e| Some(e).filter(|e| !e.trim().is_empty())),
             };
             let u = store.update_user(login, patch, actor).await?;
             println!("{}\t{}\t{}\t{}", u.login, u.role, u.stores.join(","), if u.disabled { "disabled" } else { "active" });

@@ -231,15 +231,14 @@ impl Sender {
                 None => return Err(Attempt::failed(format!("message '{}' is not in the program in force", d.target))),
             },
         };
+        // A certificate's recipient or a staff member: no customer to read.
         if let Source::Message(message) = source
-            && message.event == events::EventKind::GiftCardSold
+            && message.event.to_no_customer()
         {
-            return certificate(message, d);
-        }
-        if let Source::Message(message) = source
-            && message.event == events::EventKind::CrmTaskDue
-        {
-            return self.task_due(store, message, d).await;
+            return match message.event {
+                events::EventKind::GiftCardSold => certificate(message, d),
+                _ => self.task_due(store, message, d).await,
+            };
         }
         let (id, channel, transactional) = match source {
             Source::Mailing(m, of) => (of.customer, m.channel, false),

@@ -109,6 +109,12 @@ impl Program {
         rate.filter(|r| *r > 0).map(|r| 60_000_000 / i64::from(r))
     }
 
+    /// Whether a level change has anyone to hear of it: the program has tier ladders
+    /// and a webhook or message wants `tier.changed`.
+    pub fn tells_tier_changes(&self) -> bool {
+        !self.tiers.is_empty() && self.raises(crate::events::EventKind::TierChanged)
+    }
+
     /// Whether a webhook or a message of the program wants events of `kind` (else
     /// none is recorded).
     pub fn raises(&self, kind: crate::events::EventKind) -> bool {
@@ -117,6 +123,7 @@ impl Program {
 
     /// The ladders on which a customer's level differs between counters `before` and
     /// `after`: `(ladder, from, to, direction)`, a level `None` below the first one.
+    /// Worth computing only when [`Program::tells_tier_changes`].
     pub fn tier_changes(
         &self,
         before: &std::collections::BTreeMap<String, rust_decimal::Decimal>,

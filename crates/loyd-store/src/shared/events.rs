@@ -417,10 +417,12 @@ impl Backend {
         self.write(move |c| {
             let (attempts, secrets) = (attempts.clone(), secrets.clone());
             Box::pin(async move {
+                let mut delivered = Vec::new();
                 for (id, attempt) in &attempts {
-                    record_one(c, *id, attempt, now).await?;
+                    if record_one(c, *id, attempt, now).await? {
+                        delivered.push(*id);
+                    }
                 }
-                let delivered: Vec<i64> = attempts.iter().filter(|(_, a)| a.error.is_none() && a.status.is_some_and(events::delivered)).map(|(id, _)| *id).collect();
                 if !delivered.is_empty() {
                     forget_pins(c, &secrets.ring, &delivered).await?;
                 }
@@ -573,9 +575,10 @@ async fn forget_pins(c: &mut Conn, ring: &Keyring, delivered: &[i64]) -> Result<
 /// deferred (quiet hours), withheld for good when the customer may not receive it,
 /// otherwise due again after [`events::retry_after`], or dead when the attempts are
 /// spent. A delivery no longer pending (another worker recorded it) is left as it is.
-async fn record_one(c: &mut Conn, id: i64, attempt: &Attempt, now: Timestamp) -> Result<(), StoreError> {
+/// Returns whether this recorded it delivered.
+async fn record_one(c: &mut Conn, id: i64, attempt: &Attempt, now: Timestamp) -> Result<bool, StoreError> {
     let Some(r) = sqlx::query("SELECT attempts FROM deliveries WHERE id = $1 AND state = 'pending'").bind(id).fetch_optional(&mut *c).await? else {
-        return Ok(());
+        return Ok(false);
     };
     let at = to_micros(now);
     if let Some(until) = attempt.defer_until {
@@ -586,7 +589,7 @@ async fn record_one(c: &mut Conn, id: i64, attempt: &Attempt, now: Timestamp) ->
             .bind(id)
             .execute(&mut *c)
             .await?;
-        return Ok(());
+        return Ok(false);
     }
     let attempts = r.try_get::<i64, _>("attempts")? + 1;
     let ok = attempt.error.is_none() && attempt.status.is_some_and(events::delivered);
@@ -616,5 +619,5 @@ async fn record_one(c: &mut Conn, id: i64, attempt: &Attempt, now: Timestamp) ->
     .bind(id)
     .execute(&mut *c)
     .await?;
-    Ok(())
+    Ok(ok)
 }

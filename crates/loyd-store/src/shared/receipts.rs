@@ -316,7 +316,7 @@ pub(crate) async fn commit_in(
     if let Some(customer) = &loaded.context.customer
         && EventKind::OF_RECEIPTS.into_iter().any(|k| program.raises(k))
     {
-        let tiers = if !program.tiers.is_empty() && program.raises(EventKind::TierChanged) {
+        let tiers = if program.tells_tier_changes() {
             match program.counters_with(&customer.counters, calc.total - calc.discount, caller.store.scale) {
                 Some(after) => program.tier_changes(&customer.counters, &after),
                 None => {

@@ -113,7 +113,7 @@ pub(crate) async fn reverse_in(
     let effects = &receipt.effects;
     // The customer's levels before, when a message or webhook wants to hear they changed.
     let tiers = match receipt.customer_id {
-        Some(customer) if !program.tiers.is_empty() && program.raises(loyd_domain::events::EventKind::TierChanged) => {
+        Some(customer) if program.tells_tier_changes() => {
             Some((customer, super::counters::counters_of(c, customer, now, program, &caller.store).await?))
         }
         _ => None,

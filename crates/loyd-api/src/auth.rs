@@ -90,6 +90,7 @@ pub fn permission(method: &Method, route: &str) -> Option<Permission> {
     let p = match (method.as_str(), route) {
         ("GET", "/v1/admin/customers" | "/v1/admin/customers/{id}" | "/v1/admin/customers/{id}/statement" | "/v1/admin/customers/{id}/balances") => CustomersRead,
         ("GET", "/v1/admin/customers/{id}/crm" | "/v1/admin/crm" | "/v1/admin/organisations" | "/v1/admin/organisations/{id}") => CustomersRead,
+        ("GET", "/v1/admin/customers/{id}/notifications") => CustomersRead,
         ("GET", "/v1/admin/organisations/{id}/crm") => CustomersRead,
         ("POST", "/v1/admin/customers" | "/v1/admin/organisations") => CustomersWrite,
         // A merge moves balances between customers.
@@ -118,10 +119,11 @@ pub fn permission(method: &Method, route: &str) -> Option<Permission> {
         ("GET", "/v1/admin/segments/{id}/members") => CustomersRead,
         ("GET", "/v1/admin/fraud/alerts" | "/v1/admin/fraud/alerts/{id}") => FraudRead,
         ("POST", "/v1/admin/fraud/alerts/{id}/decision") => FraudManage,
-        ("GET", "/v1/admin/webhooks" | "/v1/admin/deliveries") => ConfigRead,
+        ("GET", "/v1/admin/webhooks" | "/v1/admin/deliveries") | ("POST", "/v1/admin/messages/preview") => ConfigRead,
         ("GET", "/v1/admin/mailings" | "/v1/admin/mailings/{id}") => ReportsRead,
         ("POST", "/v1/admin/mailings" | "/v1/admin/mailings/{id}/cancel") => ConfigWrite,
         ("PUT", "/v1/admin/webhooks/{id}/secret" | "/v1/admin/channels/{channel}/credential") | ("POST", "/v1/admin/webhooks/{id}/test" | "/v1/admin/deliveries/{id}/retry") => ConfigWrite,
+        ("POST", "/v1/admin/channels/telegram/webhook") => ConfigWrite,
         ("GET" | "POST", "/v1/admin/users") | ("PATCH", "/v1/admin/users/{login}") => UsersManage,
         ("GET" | "POST", "/v1/admin/stores/{store}/terminals") => TerminalsManage,
         ("GET" | "POST", "/v1/admin/api-keys") | ("POST", "/v1/admin/api-keys/{name}/revoke") => UsersManage,

@@ -31,7 +31,7 @@ use hyper_util::rt::TokioExecutor;
 use loyd_domain::events;
 use loyd_domain::ids::CustomerId;
 use loyd_domain::messages::{self, Channel};
-use loyd_domain::program::{EmailSpec, Program, SmsSpec, SmtpSecurity};
+use loyd_domain::program::{EmailSpec, GatewaySpec, Program, SmtpSecurity, TelegramSpec};
 use loyd_store::{Attempt, DueDelivery, Mailing, Store, StoreError};
 use serde_json::json;
 
@@ -163,7 +163,7 @@ pub async fn deliver_once(store: &Store, sender: &Sender) -> Result<usize, Store
             let mailing = d.mailing.as_ref().and_then(|m| mailings.get(&m.mailing)).and_then(Option::as_ref);
             let attempt = match d.channel.as_str() {
                 "webhook" => sender.webhook(&store, &program, &d).await,
-                "email" | "sms" => sender.message(&store, &program, &d, mailing).await,
+                channel if Channel::parse(channel).is_some() => sender.message(&store, &program, &d, mailing).await,
                 other => Attempt::failed(format!("no channel '{other}'")),
             };
             if let Some(until) = attempt.defer_until {
@@ -256,17 +256,16 @@ impl Sender {
         };
         let address = match channel {
             Channel::Email => customer.email.clone(),
-            Channel::Sms => customer.phone.clone(),
+            Channel::Sms | Channel::Viber | Channel::Whatsapp => customer.phone.clone(),
+            Channel::Telegram => customer.telegram.clone(),
+            // Kept for the customer themselves.
+            Channel::Portal => Some(CustomerId(id).to_string()),
         };
-        let consented = customer.consents.get(channel.consent()).is_some_and(|c| c.granted);
+        let consented = channel.consent().is_none_or(|ch| customer.consents.get(ch).is_some_and(|c| c.granted));
         if let Err(why) = messages::may_send(transactional, customer.opted_out_at.is_some(), consented, address.as_deref()) {
             return Err(Attempt::withheld(why.reason()));
         }
-        let limit = match channel {
-            Channel::Email => program.email.as_ref().and_then(|e| e.customer_limit),
-            Channel::Sms => program.sms.as_ref().and_then(|g| g.customer_limit),
-        };
-        if let Some(limit) = limit.filter(|_| !transactional) {
+        if let Some(limit) = program.customer_limit(channel).filter(|_| !transactional) {
             match store.messages_sent(id, channel.name(), limit.days).await {
                 Ok(n) if n >= i64::from(limit.count) => {
                     return Err(Attempt::withheld(format!("the customer has had {n} messages on this channel within {} days (the limit)", limit.days)));
@@ -295,20 +294,17 @@ impl Sender {
         let Some((language, text)) = text else {
             return Err(Attempt::failed("the message has no text"));
         };
-        let unsubscribe = format!("{}/unsubscribe/{}", self.public_url, store.unsubscribe_token(id, channel.consent()));
-        let mut context = json!({
-            "customer": {
-                "id": CustomerId(id).to_string(),
-                "name": customer.name,
-                "email": customer.email,
-                "phone": customer.phone,
-                "language": language,
-            },
-            "unsubscribe_url": unsubscribe,
+        // The portal's notifications need no consent, so there is nothing to stop.
+        let unsubscribe = channel.consent().map(|ch| format!("{}/unsubscribe/{}", self.public_url, store.unsubscribe_token(id, ch)));
+        let telegram = program.telegram.as_ref().map(|t| format!("https://t.me/{}?start={}", t.bot, store.telegram_token(id)));
+        let customer_json = json!({
+            "id": CustomerId(id).to_string(),
+            "name": customer.name,
+            "email": customer.email,
+            "phone": customer.phone,
+            "language": language,
         });
-        if let Some((name, own)) = messages::event_context(d.event, &d.data) {
-            context[name] = own;
-        }
+        let context = messages::customer_context(customer_json, unsubscribe.as_deref().unwrap_or_default(), &telegram.unwrap_or_default(), d.event, &d.data);
         // A mailing's links go through this server, which counts the click.
         let tracker: Option<messages::Tracker> = d.mailing.as_ref().map(|_| {
             let (store, public, delivery) = (store.clone(), self.public_url.clone(), d.id);
@@ -317,12 +313,8 @@ impl Sender {
                 format!("{public}/m/c/{}?to={to}", store.tracking_token("c", delivery, url))
             }) as messages::Tracker
         });
-        let render = |src: &str| messages::render_tracking(src, &context, tracker.clone()).map_err(|e| Attempt::failed(format!("the text does not render: {e}")));
-        let body = render(&text.body)?;
-        let mut html = match &text.html {
-            Some(h) => render(h)?,
-            None => messages::html_of(&body),
-        };
+        let messages::Rendered { subject, body, mut html } =
+            messages::render_text(text, &context, tracker).map_err(|e| Attempt::failed(format!("the text does not render: {e}")))?;
         if d.mailing.is_some() && channel == Channel::Email {
             // The opening is counted when the mail client loads this image.
             let pixel = format!("<img src=\"{}/m/o/{}\" width=\"1\" height=\"1\" alt=\"\">", self.public_url, store.tracking_token("o", d.id, ""));
@@ -331,7 +323,7 @@ impl Sender {
                 None => format!("{html}{pixel}"),
             };
         }
-        Ok(Prepared { channel, to: address.unwrap_or_default(), subject: render(&text.subject)?, body, html, unsubscribe: Some(unsubscribe) })
+        Ok(Prepared { channel, customer: Some(id), to: address.unwrap_or_default(), subject, body, html, unsubscribe })
     }
 
     /// Writes a message to its customer, on its channel, if they may receive it now.
@@ -344,18 +336,30 @@ impl Sender {
             Ok(c) => c,
             Err(e) => return Attempt::failed(format!("the channel's credential could not be read: {e}")),
         };
-        let sent = match (m.channel, &program.email, &program.sms) {
+        let sent = match (m.channel, &program.email, &program.telegram) {
             (Channel::Email, Some(smtp), _) => self.send_smtp(smtp, credential, &d.key, &m).await,
-            (Channel::Sms, _, Some(gateway)) => self.send_sms(gateway, credential, &d.key, &m).await,
-            (channel, ..) => Err(Attempt::failed(format!("the program has no [{}] section", channel.name()))),
+            (Channel::Telegram, _, Some(bot)) => self.send_telegram(store, bot, credential, &m).await,
+            // Kept once per delivery key however often it is tried.
+            (Channel::Portal, ..) => match m.customer {
+                Some(customer) => store
+                    .keep_notification(customer, d.key.clone(), m.subject.clone(), m.body.clone())
+                    .await
+                    .map(|()| 200)
+                    .map_err(|e| Attempt::failed(format!("the notification could not be kept: {e}"))),
+                None => Err(Attempt::withheld("a portal notification is for a customer")),
+            },
+            (channel, ..) => match program.gateway(channel) {
+                Some(gateway) => self.send_gateway(gateway, credential, &d.key, &m).await,
+                None => Err(Attempt::failed(format!("the program has no [{}] section", channel.name()))),
+            },
         };
         sent.map_or_else(|failed| failed, Attempt::answered)
     }
 
-    /// Sends one SMS through the program's gateway: its body template filled with the
-    /// number, the text and the key; sent when the answer is 2xx and holds what
-    /// `success_contains` asks.
-    async fn send_sms(&self, gateway: &SmsSpec, credential: Option<String>, key: &str, m: &Prepared) -> Result<u16, Attempt> {
+    /// Sends one message through a gateway (SMS, Viber, WhatsApp): its body template
+    /// filled with the number, the text and the key; sent when the answer is 2xx and
+    /// holds what `success_contains` asks.
+    async fn send_gateway(&self, gateway: &GatewaySpec, credential: Option<String>, key: &str, m: &Prepared) -> Result<u16, Attempt> {
         let body = messages::render(&gateway.body, &json!({ "to": m.to, "text": m.body, "key": key }))
             .map_err(|e| Attempt::failed(format!("the gateway body does not render: {e}")))?;
         let more = match (&gateway.auth_header, credential) {
@@ -377,6 +381,50 @@ impl Sender {
         } else {
             Err(Attempt { status: Some(status), ..Attempt::failed(format!("the gateway's answer does not say '{expected}'")) })
         }
+    }
+}
+
+impl Sender {
+    /// Calls the Bot API's `method` with the bot's `token`: the answer's status and
+    /// JSON body, or the failed attempt.
+    pub async fn telegram(&self, bot: &TelegramSpec, token: &str, method: &str, body: serde_json::Value) -> Result<(u16, serde_json::Value), Attempt> {
+        let url = format!("{}/bot{token}/{method}", bot.api());
+        // The token is in the path: an error that quotes the address must not show it.
+        let hide = |a: Attempt| Attempt { error: a.error.map(|e| e.replace(token, "…")), ..a };
+        let answer = self.send(("POST", &url), "application/json", "-", Vec::new(), body.to_string()).await.map_err(hide)?;
+        let status = answer.status().as_u16();
+        let read = tokio::time::timeout(TIMEOUT, http_body_util::BodyExt::collect(answer.into_body())).await;
+        let json = match read {
+            Ok(Ok(collected)) => serde_json::from_slice(&collected.to_bytes()).unwrap_or_default(),
+            _ => serde_json::Value::Null,
+        };
+        Ok((status, json))
+    }
+
+    /// Sends one message from the program's bot to the customer's chat: the subject,
+    /// if any, on a line above the text. A chat that blocked the bot or is gone (403,
+    /// "chat not found") is let go — the customer is disconnected and their consent
+    /// withdrawn — and the message withheld; another 400 gives up; other refusals are
+    /// tried again.
+    async fn send_telegram(&self, store: &Store, bot: &TelegramSpec, token: Option<String>, m: &Prepared) -> Result<u16, Attempt> {
+        let Some(token) = token else {
+            return Err(Attempt::failed("the Telegram bot's token is not set"));
+        };
+        let text = if m.subject.trim().is_empty() { m.body.clone() } else { format!("{}\n\n{}", m.subject, m.body) };
+        let (status, answer) = self.telegram(bot, &token, "sendMessage", json!({ "chat_id": m.to, "text": text })).await?;
+        let why = answer["description"].as_str().unwrap_or("the message was refused");
+        let gone = status == 403 || (status == 400 && why.contains("chat not found"));
+        if gone {
+            if let Err(e) = store.disconnect_telegram(m.to.clone()).await {
+                tracing::warn!(error = %e, "a chat that refused the bot could not be let go");
+            }
+            return Err(Attempt { status: Some(status), ..Attempt::withheld(format!("Telegram: {why}; the chat is disconnected")) });
+        }
+        if status == 400 {
+            // The message itself is wrong (too long, say): no attempt will do better.
+            return Err(Attempt { status: Some(status), give_up: true, ..Attempt::failed(format!("Telegram: {why}")) });
+        }
+        Ok(status)
     }
 }
 
@@ -411,23 +459,15 @@ fn to_no_customer(channel: Channel, to: String, text: &messages::TextSpec, event
     if let Some((name, own)) = messages::event_context(event, data) {
         context[name] = own;
     }
-    let render = |src: &str| messages::render(src, &context).map_err(|e| Attempt::failed(format!("the text does not render: {e}")));
-    let body = render(&text.body)?;
-    let html = match &text.html {
-        Some(h) => render(h)?,
-        None => messages::html_of(&body),
-    };
-    Ok(Prepared { channel, to, subject: render(&text.subject)?, body, html, unsubscribe: None })
+    let messages::Rendered { subject, body, html } = messages::render_text(text, &context, None).map_err(|e| Attempt::failed(format!("the text does not render: {e}")))?;
+    Ok(Prepared { channel, customer: None, to, subject, body, html, unsubscribe: None })
 }
 
 /// A gift card certificate, rendered for the address the buyer gave, in the language
 /// they chose: no customer, so no consent, limit or unsubscribe link (the buyer asked
 /// for it to be sent).
 fn certificate(message: &messages::Message, d: &DueDelivery) -> Result<Prepared, Attempt> {
-    let field = match message.channel {
-        Channel::Email => "email",
-        Channel::Sms => "phone",
-    };
+    let field = if message.channel == Channel::Email { "email" } else { "phone" };
     let Some(to) = d.data["to"][field].as_str().filter(|a| !a.is_empty()) else {
         return Err(Attempt::withheld(messages::Withheld::NoAddress.reason()));
     };
@@ -449,6 +489,8 @@ enum Source<'a> {
 /// A message rendered for its customer, ready to go.
 struct Prepared {
     channel: Channel,
+    /// Whom it is for: a customer, or (a certificate, a task) an address alone.
+    customer: Option<i64>,
     /// The customer's address on the channel.
     to: String,
     subject: String,

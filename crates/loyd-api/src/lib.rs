@@ -33,6 +33,7 @@
 //! - [`metrics`]: Prometheus metrics: requests and latency by route, the database pool.
 //! - [`openapi`]: the OpenAPI document and the page that renders it.
 //! - [`unsubscribe`]: the unsubscribe links of messages, without a login.
+//! - [`telegram`]: the Telegram bot's webhook: customers connect their chat and let it go.
 //! - [`track`]: a mailing's tracking links: its opening image, its links' clicks.
 //!
 //! Handlers are thin: they parse, call the store or the domain, and render.
@@ -64,6 +65,7 @@ pub mod i18n;
 pub mod metrics;
 pub mod openapi;
 pub mod track;
+pub mod telegram;
 pub mod unsubscribe;
 pub mod pos;
 pub mod reports;
@@ -78,11 +80,14 @@ pub struct ApiConfig {
     pub request_timeout: Duration,
     /// Largest request body accepted.
     pub body_limit_bytes: usize,
+    /// Where customers and services reach this server (`https://loyalty.shop.example`):
+    /// the Telegram bot's webhook is registered there.
+    pub public_url: String,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        ApiConfig { request_timeout: Duration::from_secs(10), body_limit_bytes: 1024 * 1024 }
+        ApiConfig { request_timeout: Duration::from_secs(10), body_limit_bytes: 1024 * 1024, public_url: "http://127.0.0.1:8080".into() }
     }
 }
 
@@ -129,6 +134,7 @@ pub fn router(state: AppState) -> Router {
         .merge(admin::router(state.clone()))
         .merge(console::router())
         .merge(unsubscribe::router())
+        .merge(telegram::router())
         .merge(track::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -6,7 +6,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, ErrorCode, ErrorObject};
-use crate::{admin, auth, health, pos};
+use crate::{admin, auth, health, pos, telegram};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -97,6 +97,10 @@ use crate::{admin, auth, health, pos};
         admin::messages::webhooks,
         admin::messages::secret,
         admin::messages::credential,
+        admin::messages::telegram_webhook,
+        admin::messages::preview_message,
+        admin::customers::notifications,
+        telegram::updates,
         admin::messages::test,
         admin::messages::deliveries,
         admin::messages::retry,
@@ -195,6 +199,12 @@ use crate::{admin, auth, health, pos};
         admin::messages::WebhookOut,
         admin::messages::SecretIn,
         admin::messages::CredentialIn,
+        admin::messages::TelegramWebhookOut,
+        admin::messages::PreviewIn,
+        admin::messages::PreviewText,
+        admin::messages::PreviewOut,
+        admin::customers::NotificationOut,
+        admin::customers::NotificationPage,
         admin::messages::TestOut,
         admin::messages::DeliveryPage,
         admin::programs::ConfigOut,

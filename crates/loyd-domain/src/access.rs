@@ -190,7 +190,7 @@ impl Act {
 
 
 /// Channels a customer consents to (or not) separately.
-pub const CHANNELS: [&str; 5] = ["sms", "email", "push", "phone", "post"];
+pub const CHANNELS: [&str; 8] = ["sms", "email", "push", "phone", "post", "telegram", "viber", "whatsapp"];
 
 pub fn is_channel(name: &str) -> bool {
     CHANNELS.contains(&name)
@@ -448,6 +448,6 @@ mod tests {
         let mut consents = std::collections::BTreeMap::from([("sms".to_owned(), true), ("email".to_owned(), false)]);
         assert!(check_consents(&consents).is_ok());
         consents.insert("fax".into(), true);
-        assert_eq!(check_consents(&consents).unwrap_err().to_string(), "'fax' is not a consent channel (sms, email, push, phone, post)");
+        assert_eq!(check_consents(&consents).unwrap_err().to_string(), "'fax' is not a consent channel (sms, email, push, phone, post, telegram, viber, whatsapp)");
     }
 }

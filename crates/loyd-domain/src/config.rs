@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use crate::org::StoreSpec;
 use crate::said::{self, Said};
-use crate::program::{CampaignSpec, CardSeriesSpec, CounterSpec, CouponSeriesSpec, FraudSpec, RestrictionsSpec, SegmentSpec, TierSpec, WebhookSpec, MessageSpec, EmailSpec, SmsSpec};
+use crate::program::{CampaignSpec, CardSeriesSpec, CounterSpec, CouponSeriesSpec, SegmentSpec, TierSpec, WebhookSpec, MessageSpec};
 
 /// The document's types are the program file's, in [`crate::program::spec`].
 pub use crate::program::{ConfigDocument, ConfigError, CurrencyKind, CurrencySpec};
@@ -49,7 +49,8 @@ pub enum Mode {
 pub struct PlanStep {
     pub action: Action,
     /// The section's object: `currency`, `store`, `card_series`, `counter`, `tier`,
-    /// `coupon_series`, `segment`, `restrictions`, `fraud`, `campaign`, `webhook`, `message`, `email` or `sms`.
+    /// `coupon_series`, `segment`, `restrictions`, `fraud`, `campaign`, `webhook`, `message`,
+    /// `email`, `sms`, `viber`, `whatsapp` or `telegram`.
     pub object: &'static str,
     pub id: String,
     pub before: Option<serde_json::Value>,
@@ -228,38 +229,6 @@ impl Section for MessageSpec {
     }
 }
 
-impl Section for EmailSpec {
-    const OBJECT: &'static str = "email";
-    const NAME: &'static str = "email";
-    fn key(&self) -> String {
-        "email".into()
-    }
-}
-
-impl Section for SmsSpec {
-    const OBJECT: &'static str = "sms";
-    const NAME: &'static str = "sms";
-    fn key(&self) -> String {
-        "sms".into()
-    }
-}
-
-impl Section for RestrictionsSpec {
-    const OBJECT: &'static str = "restrictions";
-    const NAME: &'static str = "restrictions";
-    fn key(&self) -> String {
-        "restrictions".into()
-    }
-}
-
-impl Section for FraudSpec {
-    const OBJECT: &'static str = "fraud";
-    const NAME: &'static str = "fraud";
-    fn key(&self) -> String {
-        "fraud".into()
-    }
-}
-
 impl Section for CampaignSpec {
     const OBJECT: &'static str = "campaign";
     const NAME: &'static str = "campaigns";
@@ -323,6 +292,25 @@ fn merge_section<T: Section>(current: &[T], file: &[T], mode: Mode, steps: &mut 
     if mode == Mode::Replace { file.to_vec() } else { merged }
 }
 
+/// A section that is one object (`[email]`, `[fraud]` …), named by the section: the
+/// file's replaces the stored one whole; with [`Mode::Replace`] a file without it
+/// removes it, with [`Mode::Remove`] a file naming it does.
+fn merge_one<T: Serialize + Clone + PartialEq>(name: &'static str, current: &Option<T>, file: &Option<T>, mode: Mode, steps: &mut Vec<PlanStep>) -> Option<T> {
+    let step = |action, before: Option<&T>, after: Option<&T>| PlanStep { action, object: name, id: name.to_owned(), before: before.map(to_json), after: after.map(to_json) };
+    match (current, file, mode) {
+        (Some(c), Some(_), Mode::Remove) | (Some(c), None, Mode::Replace) => {
+            steps.push(step(Action::Remove, Some(c), None));
+            None
+        }
+        (_, None, _) | (None, Some(_), Mode::Remove) => current.clone(),
+        (Some(c), Some(f), _) if c == f => current.clone(),
+        (c, Some(f), _) => {
+            steps.push(step(if c.is_some() { Action::Update } else { Action::Create }, c.as_ref(), Some(f)));
+            Some(f.clone())
+        }
+    }
+}
+
 /// The document `file` makes of `current` in `mode`, with the steps (none when
 /// nothing changes). Checks nothing: [`ConfigDocument::plan`] does.
 fn combine(current: &ConfigDocument, file: &ConfigDocument, mode: Mode) -> (ConfigDocument, Vec<PlanStep>) {
@@ -338,26 +326,13 @@ fn combine(current: &ConfigDocument, file: &ConfigDocument, mode: Mode) -> (Conf
         campaigns: merge_section(&current.campaigns, &file.campaigns, mode, &mut steps),
         webhooks: merge_section(&current.webhooks, &file.webhooks, mode, &mut steps),
         messages: merge_section(&current.messages, &file.messages, mode, &mut steps),
-        email: match (&file.email, mode) {
-            (Some(r), _) => merge_section(current.email.as_slice(), std::slice::from_ref(r), mode, &mut steps).pop(),
-            (None, Mode::Replace) => merge_section(current.email.as_slice(), &[], mode, &mut steps).pop(),
-            (None, Mode::Merge | Mode::Remove) => current.email.clone(),
-        },
-        sms: match (&file.sms, mode) {
-            (Some(r), _) => merge_section(current.sms.as_slice(), std::slice::from_ref(r), mode, &mut steps).pop(),
-            (None, Mode::Replace) => merge_section(current.sms.as_slice(), &[], mode, &mut steps).pop(),
-            (None, Mode::Merge | Mode::Remove) => current.sms.clone(),
-        },
-        restrictions: match (&file.restrictions, mode) {
-            (Some(r), _) => merge_section(current.restrictions.as_slice(), std::slice::from_ref(r), mode, &mut steps).pop(),
-            (None, Mode::Replace) => merge_section(current.restrictions.as_slice(), &[], mode, &mut steps).pop(),
-            (None, Mode::Merge | Mode::Remove) => current.restrictions.clone(),
-        },
-        fraud: match (&file.fraud, mode) {
-            (Some(r), _) => merge_section(current.fraud.as_slice(), std::slice::from_ref(r), mode, &mut steps).pop(),
-            (None, Mode::Replace) => merge_section(current.fraud.as_slice(), &[], mode, &mut steps).pop(),
-            (None, Mode::Merge | Mode::Remove) => current.fraud.clone(),
-        },
+        email: merge_one("email", &current.email, &file.email, mode, &mut steps),
+        sms: merge_one("sms", &current.sms, &file.sms, mode, &mut steps),
+        viber: merge_one("viber", &current.viber, &file.viber, mode, &mut steps),
+        whatsapp: merge_one("whatsapp", &current.whatsapp, &file.whatsapp, mode, &mut steps),
+        telegram: merge_one("telegram", &current.telegram, &file.telegram, mode, &mut steps),
+        restrictions: merge_one("restrictions", &current.restrictions, &file.restrictions, mode, &mut steps),
+        fraud: merge_one("fraud", &current.fraud, &file.fraud, mode, &mut steps),
     };
     (merged, steps)
 }
@@ -369,8 +344,10 @@ pub fn diff(from: &ConfigDocument, to: &ConfigDocument) -> Vec<PlanStep> {
 }
 
 /// The sections whose objects are edited one at a time (the admin API's
-/// `/v1/admin/config/{section}/{id}`), with the field that names each object.
-pub const SECTIONS: [(&str, &str); 10] = [
+/// `/v1/admin/config/{section}/{id}`), with the field that names each object; `""`
+/// for a section that is one object (`[email]`), named by the section itself
+/// (`/v1/admin/config/email/email`).
+pub const SECTIONS: [(&str, &str); 15] = [
     ("currencies", "code"),
     ("stores", "id"),
     ("card_series", "id"),
@@ -381,7 +358,17 @@ pub const SECTIONS: [(&str, &str); 10] = [
     ("campaigns", "id"),
     ("webhooks", "id"),
     ("messages", "id"),
+    ("email", ""),
+    ("sms", ""),
+    ("viber", ""),
+    ("whatsapp", ""),
+    ("telegram", ""),
 ];
+
+/// Whether `section` is one object named by the section ([`SECTIONS`]).
+pub fn is_single(section: &str) -> bool {
+    key_field(section) == Some("")
+}
 
 fn key_field(section: &str) -> Option<&'static str> {
     SECTIONS.iter().find(|(s, _)| *s == section).map(|(_, k)| *k)
@@ -396,11 +383,11 @@ fn problem(path: impl Into<String>, said: Said) -> Vec<ConfigError> {
 /// the object as a whole is `""`. Problems elsewhere (another object the change breaks)
 /// keep their own path.
 pub fn within_object(section: &str, errors: Vec<ConfigError>) -> Vec<ConfigError> {
-    let prefix = format!("{section}[0]");
+    let prefix = if is_single(section) { section.to_owned() } else { format!("{section}[0]") };
     errors
         .into_iter()
         .map(|mut e| {
-            if let Some(rest) = e.path.strip_prefix(&prefix) {
+            if let Some(rest) = e.path.strip_prefix(&prefix).filter(|r| r.is_empty() || r.starts_with(['.', '['])) {
                 e.path = rest.strip_prefix('.').unwrap_or(rest).to_owned();
             }
             e
@@ -417,6 +404,7 @@ impl ConfigDocument {
         let mut doc = to_json(self);
         Some(match doc.get_mut(section).map(serde_json::Value::take) {
             Some(serde_json::Value::Array(items)) => items,
+            Some(one @ serde_json::Value::Object(_)) => vec![one],
             _ => Vec::new(),
         })
     }
@@ -424,6 +412,9 @@ impl ConfigDocument {
     /// The object of `section` named `id`, as JSON.
     pub fn object(&self, section: &str, id: &str) -> Option<serde_json::Value> {
         let field = key_field(section)?;
+        if field.is_empty() {
+            return self.objects(section)?.pop().filter(|_| id == section);
+        }
         self.objects(section)?.into_iter().find(|o| o.get(field).and_then(serde_json::Value::as_str) == Some(id))
     }
 
@@ -437,6 +428,17 @@ impl ConfigDocument {
             return Err(problem("", said::unknown_section(section, known.join(", "))));
         };
         let Some(map) = object.as_object_mut() else { return Err(problem("", said::object_not_json())) };
+        if field.is_empty() {
+            // One object named by its section: `email/email`.
+            if id != section {
+                return Err(problem("", said::single_object(section)));
+            }
+            let doc = serde_json::json!({ section: object });
+            return serde_path_to_error::deserialize::<_, ConfigDocument>(doc).map_err(|e| {
+                let path = e.path().to_string();
+                within_object(section, vec![ConfigError::text(path, e.into_inner().to_string())])
+            });
+        }
         match map.get(field) {
             None => {
                 map.insert(field.to_owned(), serde_json::Value::String(id.to_owned()));

@@ -129,7 +129,7 @@ mod tests {
         assert_eq!(refused(EntryKind::Task, "x", true, false, None, None), "tasks and reminders need a due time");
         assert_eq!(refused(EntryKind::Note, "x", true, true, None, None), "a CRM entry is about one customer or one organisation");
         assert_eq!(refused(EntryKind::Note, "x", false, false, None, None), "a CRM entry is about one customer or one organisation");
-        assert_eq!(refused(EntryKind::Note, "x", true, false, None, Some("fax")), "a channel is one of sms, email, push, phone, post");
+        assert_eq!(refused(EntryKind::Note, "x", true, false, None, Some("fax")), "a channel is one of sms, email, push, phone, post, telegram, viber, whatsapp");
         assert_eq!(refused(EntryKind::Note, "", true, false, None, None), "a CRM entry's body must not be empty");
         assert_eq!(EntryKind::parse("memo").unwrap_err().to_string(), "a CRM entry is one of note, event, task, reminder");
     }

@@ -18,8 +18,9 @@ pub const LANGUAGES: [&str; 4] = ["en", "ru", "lv", "et"];
 
 /// What every text may read. `customer.*` is the customer the event is about, as they
 /// are when the message is sent; `unsubscribe_url` stops this channel's marketing for
-/// them.
-pub const VARIABLES: [&str; 6] = ["customer.id", "customer.name", "customer.email", "customer.phone", "customer.language", "unsubscribe_url"];
+/// them; `telegram_url` connects their Telegram to the program's bot (empty when the
+/// program has none).
+pub const VARIABLES: [&str; 7] = ["customer.id", "customer.name", "customer.email", "customer.phone", "customer.language", "unsubscribe_url", "telegram_url"];
 
 /// The figures an event of `kind` brings to its messages: the name they are read under
 /// and the fields of the event's data (`{{ points.amount }}`). Every amount is a decimal
@@ -98,31 +99,64 @@ pub enum Channel {
     Email,
     /// A text message through the HTTP gateway of the program's `[sms]`.
     Sms,
+    /// A Viber message through the HTTP gateway of the program's `[viber]`, to the
+    /// customer's phone number.
+    Viber,
+    /// A WhatsApp message through the HTTP gateway of the program's `[whatsapp]`, to
+    /// the customer's phone number.
+    Whatsapp,
+    /// A message from the program's bot (`[telegram]`, the Bot API) to the chat the
+    /// customer connected by starting the bot with their link.
+    Telegram,
+    /// A notification kept for the customer and shown when they sign in to the portal:
+    /// nothing leaves the server.
+    Portal,
 }
 
 impl Channel {
-    pub const ALL: [Channel; 2] = [Channel::Email, Channel::Sms];
+    pub const ALL: [Channel; 6] = [Channel::Email, Channel::Sms, Channel::Viber, Channel::Whatsapp, Channel::Telegram, Channel::Portal];
 
     pub fn name(self) -> &'static str {
         match self {
             Channel::Email => "email",
             Channel::Sms => "sms",
+            Channel::Viber => "viber",
+            Channel::Whatsapp => "whatsapp",
+            Channel::Telegram => "telegram",
+            Channel::Portal => "portal",
         }
     }
 
-    /// The channel `name` names (`email`, `sms`).
+    /// The channel `name` names (`email`, `sms`, …).
     pub fn parse(name: &str) -> Option<Channel> {
         Channel::ALL.into_iter().find(|c| c.name() == name)
     }
 
-    /// The consent (`crate::access::CHANNELS`) a marketing message on it needs.
-    pub fn consent(self) -> &'static str {
-        self.name()
+    /// The consent (`crate::access::CHANNELS`) a marketing message on it needs; the
+    /// portal needs none (its notifications wait until the customer signs in), though
+    /// an opted-out customer gets no marketing there either.
+    pub fn consent(self) -> Option<&'static str> {
+        match self {
+            Channel::Portal => None,
+            other => Some(other.name()),
+        }
+    }
+
+    /// Whether it reaches the customer at their phone number (SMS and the messengers
+    /// reached through a gateway).
+    pub fn by_phone(self) -> bool {
+        matches!(self, Channel::Sms | Channel::Viber | Channel::Whatsapp)
+    }
+
+    /// Whether it can reach an address someone gave for one message (a gift card
+    /// certificate's recipient, a staff member): e-mail and the phone channels.
+    pub fn to_any_address(self) -> bool {
+        self == Channel::Email || self.by_phone()
     }
 }
 
-/// What an SMS gateway's request body may read: the number (`+37120000000`), the text
-/// and the delivery's idempotency key.
+/// What a gateway's request body (SMS, Viber, WhatsApp) may read: the number
+/// (`+37120000000`), the text and the delivery's idempotency key.
 pub const GATEWAY_VARIABLES: [&str; 3] = ["to", "text", "key"];
 
 /// Checks a gateway body template: it parses and reads only [`GATEWAY_VARIABLES`].
@@ -325,6 +359,61 @@ pub fn render_tracking(src: &str, context: &serde_json::Value, tracker: Option<T
     let env = environment_tracking(tracker);
     let t = env.template_from_str(src).map_err(|e| e.to_string())?;
     t.render(minijinja::Value::from_serialize(context)).map_err(|e| e.to_string())
+}
+
+/// A text rendered for one recipient: its subject, plain body and HTML part.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rendered {
+    pub subject: String,
+    pub body: String,
+    pub html: String,
+}
+
+/// Renders one language's text with `context`: the subject, the body, and the HTML
+/// part — its own template, or the body's paragraphs ([`html_of`]).
+pub fn render_text(text: &TextSpec, context: &serde_json::Value, tracker: Option<Tracker>) -> Result<Rendered, String> {
+    let render = |src: &str| render_tracking(src, context, tracker.clone());
+    let body = render(&text.body)?;
+    let html = match &text.html {
+        Some(h) => render(h)?,
+        None => html_of(&body),
+    };
+    Ok(Rendered { subject: render(&text.subject)?, body, html })
+}
+
+/// The variables of a message to a customer: `customer` (their fields as JSON),
+/// `unsubscribe_url`, `telegram_url`, and the figures of event `kind` from its `data`
+/// ([`event_context`]).
+pub fn customer_context(customer: serde_json::Value, unsubscribe_url: &str, telegram_url: &str, kind: EventKind, data: &serde_json::Value) -> serde_json::Value {
+    let mut context = serde_json::json!({ "customer": customer, "unsubscribe_url": unsubscribe_url, "telegram_url": telegram_url });
+    if let Some((name, own)) = event_context(kind, data) {
+        context[name] = own;
+    }
+    context
+}
+
+/// Figures an event of `kind` could bring, to preview a text with: `currency` for its
+/// amounts, `today` for its days.
+pub fn sample_data(kind: EventKind, currency: &str, today: jiff::civil::Date) -> serde_json::Value {
+    let day = |days: i64| today.checked_add(jiff::Span::new().days(days)).unwrap_or(today).to_string();
+    match kind {
+        EventKind::PointsExpiring => serde_json::json!({"amount": "25", "currency": currency, "expires_on": day(7)}),
+        EventKind::PointsAccrued => serde_json::json!({"amount": "65", "currency": currency, "balance": "320"}),
+        EventKind::PointsRedeemed => serde_json::json!({"amount": "300", "currency": currency, "balance": "20"}),
+        EventKind::CustomerBirthday => serde_json::json!({"date": day(3), "days_before": 3}),
+        EventKind::TierChanged => serde_json::json!({"ladder": "status", "from": "base", "to": "silver", "direction": "up"}),
+        EventKind::CouponIssued => serde_json::json!({"code": "NEXT-7Q2M-KX4P", "series": "NEXT", "valid_until": format!("{}T23:59:59Z", day(30))}),
+        EventKind::GiftDue => serde_json::json!({"gift": "Tote bag", "campaign": "tote"}),
+        EventKind::GiftCardSold => serde_json::json!({
+            "number": "6000000000019", "pin": "4821", "amount": "25.00", "currency": currency, "valid_until": day(365),
+            "name": "Līga", "greeting": "Happy birthday!"
+        }),
+        EventKind::CrmTaskDue => serde_json::json!({
+            "kind": "task", "body": "Call back about the order", "due_at": format!("{today}T09:00:00Z"), "customer": "c_12", "assignee": "sue",
+            "url": "https://loyalty.shop.example/admin/customers/c_12"
+        }),
+        EventKind::CustomerRegistered | EventKind::WebhookTest | EventKind::Mailing => serde_json::json!({}),
+    }
 }
 
 /// The HTML part made from a plain text: escaped, paragraphs at blank lines, line

@@ -90,9 +90,15 @@ impl SendTo {
         Ok(SendTo { email, phone, name: name.map(str::to_owned), greeting: greeting.map(str::to_owned), language: self.language.clone() })
     }
 
-    /// The channel its address is on.
-    pub fn channel(&self) -> crate::messages::Channel {
-        if self.email.is_some() { crate::messages::Channel::Email } else { crate::messages::Channel::Sms }
+    /// Whether a message on `channel` can reach its address: an e-mail by e-mail, a
+    /// phone by SMS, Viber or WhatsApp.
+    pub fn reached_by(&self, channel: crate::messages::Channel) -> bool {
+        if self.email.is_some() { channel == crate::messages::Channel::Email } else { channel.by_phone() }
+    }
+
+    /// The channels that can reach it, for a refusal: `email`, or the phone's.
+    pub fn reachable_by(&self) -> &'static str {
+        if self.email.is_some() { "email" } else { "sms, viber or whatsapp" }
     }
 }
 

@@ -205,7 +205,10 @@ texts! {
     template_variable(variable, variables) = "a template may not read '{variable}' (it may read: {variables})";
     email_host() = "the SMTP host is a name or address without spaces";
     email_from(from) = "'{from}' is not a sender: an address (news@shop.example) or a name and an address (Shop <news@shop.example>)";
-    email_not_configured() = "e-mail messages need the [email] section: the SMTP server they leave through";
+    channel_not_configured(channel) = "{channel} messages need the program's [{channel}] section: the way they leave";
+    message_channel_event(channel, event) = "a {event} message cannot go by {channel}: it goes to an address given for it (email or a phone channel; a task: email)";
+    single_object(section) = "[{section}] is one object, named {section}: /{section}/{section}";
+    telegram_bot(bot) = "'{bot}' is not a bot's username: 5 to 32 letters, digits and '_', without '@'";
     message_no_text(languages) = "a message needs a text in at least one language ({languages})";
     message_language(language, languages) = "'{language}' is not a language of messages ({languages})";
     message_subject_line() = "a subject is one line";
@@ -228,7 +231,6 @@ texts! {
     mailing_list_only() = "customers are given only with the audience list";
     mailing_channel(channel) = "the program has no [{channel}] section to send the mailing through";
     mailing_state(state) = "the mailing is {state} already";
-    sms_not_configured() = "SMS messages need the [sms] section: the gateway they leave through";
     sms_method(method) = "'{method}' is not a method a gateway is called with (POST, PUT)";
     sms_header(header) = "'{header}' is not a header name (letters, digits and '-')";
     fraud_block_rule(rule) = "'{rule}' is not about a customer, so it has no card to block: block lists receipts_per_hour, stores_per_day, return_after_accrual or cards_per_phone";

@@ -23,6 +23,8 @@ pub struct Customer {
     pub email: Option<String>,
     pub name: Option<String>,
     pub birth_date: Option<Date>,
+    /// The Telegram chat they connected to the program's bot (its id).
+    pub telegram: Option<String>,
     /// Profile fields ([`loyd_domain::profile`]): gender, city, region, custom ones.
     pub profile: BTreeMap<String, String>,
     /// Per channel ([`loyd_domain::access::CHANNELS`]).
@@ -57,6 +59,8 @@ pub struct CustomerPatch {
     pub email: Option<Option<String>>,
     pub name: Option<Option<String>>,
     pub birth_date: Option<Option<Date>>,
+    /// Connect (`Some(Some(chat))`) or disconnect their Telegram chat.
+    pub telegram: Option<Option<String>>,
     /// Set (`Some`) or remove (`None`) profile fields.
     pub profile: BTreeMap<String, Option<String>>,
     pub consents: BTreeMap<String, bool>,
@@ -376,7 +380,7 @@ pub struct Rotation {
     pub customers: u64,
     pub crm_entries: u64,
     pub audit_entries: u64,
-    /// Events' data and channel secrets.
+    /// Events' data, channel secrets and portal notifications.
     pub events: u64,
 }
 

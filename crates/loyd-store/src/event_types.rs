@@ -187,3 +187,24 @@ pub enum MailingStep {
     /// It moved to another state.
     Moved,
 }
+
+/// A notification the portal channel keeps for a customer.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Notification {
+    pub id: i64,
+    pub subject: String,
+    pub body: String,
+    pub created_at: jiff::Timestamp,
+    /// When the customer marked it read; `None` while it is new.
+    pub read_at: Option<jiff::Timestamp>,
+}
+
+/// What starting the bot did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Connected {
+    /// The chat is the customer's now, and they consent to Telegram messages.
+    Consenting,
+    /// The chat is theirs, but they opted out of all marketing: it carries nothing
+    /// until they opt back in.
+    OptedOut,
+}

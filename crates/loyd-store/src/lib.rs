@@ -178,6 +178,10 @@ enum Backend {
     Postgres(postgres::Backend),
 }
 
+/// How many tables hold sealed values (the re-sealing of a key rotation goes through
+/// each in turn).
+pub(crate) const SEALED_TABLES: usize = 6;
+
 /// The storage handle: cheap to clone, shared by every request.
 #[derive(Clone)]
 pub struct Store {
@@ -450,7 +454,7 @@ impl Store {
     /// `progress` hears the running totals.
     pub async fn rotate_keys(&self, mut progress: impl FnMut(&Rotation)) -> Result<Rotation, StoreError> {
         let mut total = Rotation { key: self.secret.ring.current().to_owned(), ..Rotation::default() };
-        let mut cursor = [0i64; 5];
+        let mut cursor = [0i64; SEALED_TABLES];
         loop {
             let (done, next) = on_backend!(self, b => b.reseal_batch(cursor).await)?;
             cursor = next;
@@ -841,6 +845,59 @@ impl Store {
             Err(StoreError::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// The start parameter of a customer's link to the program's Telegram bot
+    /// (`https://t.me/{bot}?start={token}`): their id and a MAC under the server's
+    /// secret, so no one makes the link of another customer.
+    pub fn telegram_token(&self, customer: i64) -> String {
+        format!("{customer}-{}", self.secret.ring.index("telegram-start", &customer.to_string()))
+    }
+
+    /// The secret Telegram sends with every update of the bot's webhook
+    /// (`X-Telegram-Bot-Api-Secret-Token`), set when the webhook is registered.
+    pub fn telegram_webhook_secret(&self) -> String {
+        self.secret.ring.index("telegram-webhook", "updates")
+    }
+
+    /// Connects Telegram chat `chat` to the customer whose link `token` is (they
+    /// started the bot with it); `None` for a token that is not one of ours or a
+    /// customer who is gone.
+    pub async fn connect_telegram(&self, token: &str, chat: String) -> Result<Option<(i64, Connected)>, StoreError> {
+        let Some(id) = token.split_once('-').and_then(|(id, _)| id.parse::<i64>().ok()) else { return Ok(None) };
+        if !crypto::same(&self.telegram_token(id), token) {
+            return Ok(None);
+        }
+        let (now, actor) = (self.now(), format!("customer:{id} (telegram)"));
+        match on_backend!(self, b => b.connect_telegram(id, chat, actor, now).await) {
+            Ok(done) => Ok(Some((id, done))),
+            Err(StoreError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Lets chat `chat` go (stopped or blocked the bot): the customer it was connected
+    /// to, now without it and without Telegram consent.
+    pub async fn disconnect_telegram(&self, chat: String) -> Result<Option<i64>, StoreError> {
+        let now = self.now();
+        on_backend!(self, b => b.disconnect_telegram(chat, "telegram (chat stopped)".to_owned(), now).await)
+    }
+
+    /// Keeps a portal notification for `customer`, once per delivery `key`.
+    pub async fn keep_notification(&self, customer: i64, key: String, subject: String, body: String) -> Result<(), StoreError> {
+        let now = self.now();
+        on_backend!(self, b => b.keep_notification(customer, key, subject, body, now).await)
+    }
+
+    /// A customer's portal notifications, newest first, older than `before`.
+    pub async fn notifications(&self, customer: i64, before: Option<i64>, limit: u32) -> Result<Vec<Notification>, StoreError> {
+        on_backend!(self, b => b.notifications(customer, before, limit).await)
+    }
+
+    /// Marks a customer's notifications up to `up_to` read; how many it marked.
+    pub async fn read_notifications(&self, customer: i64, up_to: i64) -> Result<u64, StoreError> {
+        let now = self.now();
+        on_backend!(self, b => b.read_notifications(customer, up_to, now).await)
     }
 
     /// Sets a channel's secret (`webhook:<id>`, `email`), sealed.

@@ -250,10 +250,10 @@ both_backends! {
         let mut rows = exported.lines();
         assert_eq!(
             rows.next().unwrap(),
-            "id,phone,email,name,birth_date,cards,opted_out,consent_sms,consent_email,consent_push,consent_phone,consent_post,city"
+            "id,phone,email,name,birth_date,cards,opted_out,consent_sms,consent_email,consent_push,consent_phone,consent_post,consent_telegram,consent_viber,consent_whatsapp,city"
         );
-        assert_eq!(rows.next().unwrap(), "c_1,+37120000501,a@example.lv,Anna Ozola,1990-01-02,2770000000501,,yes,,,,,Riga");
-        assert_eq!(rows.next().unwrap(), "c_2,+37120000502,b@example.lv,\"Bērziņš, Jānis\",,,,no,,,,,Tartu");
+        assert_eq!(rows.next().unwrap(), "c_1,+37120000501,a@example.lv,Anna Ozola,1990-01-02,2770000000501,,yes,,,,,,,,Riga");
+        assert_eq!(rows.next().unwrap(), "c_2,+37120000502,b@example.lv,\"Bērziņš, Jānis\",,,,no,,,,,,,,Tartu");
         assert_eq!(rows.count(), 1);
         // The export imports back (into a fresh database) unchanged.
         let other = TestDb::sqlite().await;

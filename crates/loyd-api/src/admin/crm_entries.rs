@@ -129,7 +129,7 @@ pub(crate) async fn customer_entries(state: &AppState, actor: &crate::auth::Acto
 pub struct NewCrm {
     /// note, event (a contact: call, visit, message), task, reminder.
     pub kind: String,
-    /// For events: sms, email, push, phone, post.
+    /// For events: sms, email, push, phone, post, telegram, viber, whatsapp.
     pub channel: Option<String>,
     /// The text (sealed at rest).
     pub body: String,

@@ -23,7 +23,7 @@ pub struct CustomerOut {
     /// YYYY-MM-DD; hidden without the contact-data permission.
     pub birth_date: Option<String>,
     pub profile: BTreeMap<String, String>,
-    /// Per channel: sms, email, push, phone, post.
+    /// Per channel: sms, email, push, phone, post, telegram, viber, whatsapp.
     pub consents: BTreeMap<String, ConsentOut>,
     /// Set when the customer left all marketing (membership and balances stay).
     #[schema(value_type = Option<String>)]
@@ -41,6 +41,9 @@ pub struct CustomerOut {
     pub first_purchase_at: Option<Timestamp>,
     #[schema(value_type = Option<String>)]
     pub last_purchase_at: Option<Timestamp>,
+    /// Whether they connected a Telegram chat to the program's bot (messages on the
+    /// `telegram` channel reach them there).
+    pub telegram_connected: bool,
     /// The RFM group (`champions`, `loyal`, … `lost`) the segments job last gave them.
     pub rfm: Option<String>,
     /// Their recency, frequency and money scores, 1–5 each: `545`.
@@ -59,6 +62,7 @@ pub(super) fn customer_out(c: Customer, clear: bool) -> CustomerOut {
         email: c.email.map(|e| if clear { e } else { mask_email(&e) }),
         name: c.name.map(|n| if clear { n } else { mask_name(&n) }),
         birth_date: c.birth_date.filter(|_| clear).map(|d| d.to_string()),
+        telegram_connected: c.telegram.is_some(),
         profile: c.profile,
         consents,
         opted_out_at: c.opted_out_at,
@@ -145,7 +149,7 @@ pub struct NewCustomer {
     /// `_`, string values. Campaigns and segments target them.
     #[serde(default)]
     pub profile: BTreeMap<String, String>,
-    /// Consent per channel (sms, email, push, phone, post).
+    /// Consent per channel (sms, email, push, phone, post, telegram, viber, whatsapp).
     #[serde(default)]
     pub consents: BTreeMap<String, bool>,
     /// `o_3`: a contact of this organisation (shares its accounts).
@@ -253,6 +257,8 @@ pub(crate) async fn changed(state: &AppState, actor: &Actor, id: &str, body: Cus
         email: body.email,
         name: body.name,
         birth_date: body.birth_date.map(|d| d.as_deref().map(date).transpose()).transpose()?,
+        // Only the customer connects a chat, by starting the bot.
+        telegram: None,
         profile: body.profile,
         consents: body.consents,
         opted_out: body.opted_out,
@@ -352,6 +358,54 @@ pub(crate) async fn purchases_of(state: &AppState, actor: &Actor, id: &str, q: P
         })
         .collect();
     Ok(PurchasePage { purchases, next_before })
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct NotificationQuery {
+    /// The `next_before` of the previous page.
+    pub before: Option<i64>,
+    /// At most 100; default 20.
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NotificationOut {
+    pub id: i64,
+    /// Masked (`•••`) without the contact-data permission, like the customer's data.
+    pub subject: String,
+    pub body: String,
+    #[schema(value_type = String)]
+    pub created_at: Timestamp,
+    /// When the customer read it in the portal.
+    #[schema(value_type = Option<String>)]
+    pub read_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NotificationPage {
+    pub notifications: Vec<NotificationOut>,
+    pub next_before: Option<i64>,
+}
+
+/// The notifications the portal channel kept for a customer, newest first (what they
+/// see when they sign in to the portal).
+#[utoipa::path(get, path = "/v1/admin/customers/{id}/notifications", tag = "crm", security(("api_key" = []), ("session" = [])),
+    params(("id" = String, Path), NotificationQuery), responses((status = 200, body = NotificationPage), (status = "4XX", body = ErrorBody)))]
+pub async fn notifications(State(state): State<AppState>, actor: CurrentActor, Path(id): Path<String>, Query(q): Query<NotificationQuery>) -> Result<Json<NotificationPage>, ApiError> {
+    let id = customer_id(&id)?;
+    if state.store.customer(id).await?.is_none() {
+        return Err(ApiError::not_found(format!("no customer {}", CustomerId(id))));
+    }
+    let limit = q.limit.unwrap_or(20).clamp(1, 100);
+    let found = state.store.notifications(id, q.before, limit).await?;
+    let clear = actor.can(Permission::ContactsRead);
+    let next_before = (found.len() == limit as usize).then(|| found.last().map(|n| n.id)).flatten();
+    let hide = |t: String| if clear { t } else { "•••".to_owned() };
+    let notifications = found
+        .into_iter()
+        .map(|n| NotificationOut { id: n.id, subject: hide(n.subject), body: hide(n.body), created_at: n.created_at, read_at: n.read_at })
+        .collect();
+    Ok(Json(NotificationPage { notifications, next_before }))
 }
 
 /// A customer's change history (their audit entries), newest first.

@@ -81,13 +81,10 @@ pub(crate) async fn checked(state: &AppState, body: MailingIn) -> Result<NewMail
     }
     let channel = Channel::parse(&body.channel);
     if channel.is_none() {
-        problems.push(ConfigError::text("channel", format!("'{}' is not a channel (email, sms)", body.channel)));
+        let all: Vec<&str> = Channel::ALL.iter().map(|c| c.name()).collect();
+        problems.push(ConfigError::text("channel", format!("'{}' is not a channel ({})", body.channel, all.join(", "))));
     }
-    let configured = match channel {
-        Some(Channel::Email) => program.email.is_some(),
-        Some(Channel::Sms) => program.sms.is_some(),
-        None => true,
-    };
+    let configured = channel.is_none_or(|c| program.has_channel(c));
     if !configured {
         problems.push(ConfigError::said("channel", said::mailing_channel(&body.channel)));
     }

@@ -8,6 +8,7 @@ use loyd_store::{Delivery, DeliveryFilter};
 
 use super::*;
 use crate::deliver::secret_name;
+use loyd_domain::messages::Channel;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WebhookOut {
@@ -67,38 +68,100 @@ pub(crate) async fn set_secret(state: &AppState, actor: &Actor, id: &str, secret
 #[serde(deny_unknown_fields)]
 pub struct CredentialIn {
     /// E-mail: the password of the `[email]` section's `username` at the SMTP server.
-    /// SMS: the value of the `[sms]` section's `auth_header` (the gateway's key). Stored
-    /// sealed, never shown again.
+    /// SMS, Viber, WhatsApp: the value of the gateway's `auth_header` (its key).
+    /// Telegram: the bot's token (`123456:ABC…` from @BotFather). Stored sealed, never
+    /// shown again.
     pub secret: String,
 }
 
 /// Checks and sets a channel's credential (the console and the API).
 pub(crate) async fn set_credential(state: &AppState, actor: &Actor, channel: &str, secret: String) -> Result<(), ApiError> {
     let program = state.store.program().await?;
-    let (configured, used) = match channel {
-        "email" => (program.email.is_some(), program.email.as_ref().is_some_and(|e| e.username.is_some())),
-        "sms" => (program.sms.is_some(), program.sms.as_ref().is_some_and(|g| g.auth_header.is_some())),
-        other => return Err(ApiError::not_found(format!("there is no channel '{other}' (email, sms)"))),
+    let Some(ch) = Channel::parse(channel).filter(|c| *c != Channel::Portal) else {
+        return Err(ApiError::not_found(format!("there is no channel '{channel}' with a credential (email, sms, viber, whatsapp, telegram)")));
     };
-    if !configured {
+    if !program.has_channel(ch) {
         return Err(ApiError::not_found(format!("the program has no [{channel}] section: configure it first")));
     }
+    let used = match ch {
+        Channel::Email => program.email.as_ref().is_some_and(|e| e.username.is_some()),
+        Channel::Telegram | Channel::Portal => true,
+        _ => program.gateway(ch).is_some_and(|g| g.auth_header.is_some()),
+    };
     if !used {
-        return Err(ApiError::validation(format!("the [{channel}] section names no {}", if channel == "email" { "username" } else { "auth_header" })));
+        return Err(ApiError::validation(format!("the [{channel}] section names no {}", if ch == Channel::Email { "username" } else { "auth_header" })));
     }
     if secret.is_empty() || secret.chars().count() > 500 || secret.chars().any(char::is_control) {
         return Err(ApiError::validation("secret: 1 to 500 characters, no control characters"));
     }
+    if ch == Channel::Telegram && !is_bot_token(&secret) {
+        return Err(ApiError::validation("secret: a bot's token reads 123456789:AAE… (digits, ':', then letters, digits, '_' and '-')"));
+    }
     Ok(state.store.set_channel_secret(channel.to_owned(), secret, actor.name()).await?)
 }
 
-/// Sets a channel's credential: `email` (the SMTP password) or `sms` (the gateway's
-/// key). Setting it again replaces it; the audit log records that it changed.
+/// Whether `token` has the shape of a Telegram bot's token: the bot's id, `:`, a key.
+fn is_bot_token(token: &str) -> bool {
+    token.split_once(':').is_some_and(|(id, key)| {
+        !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) && key.len() >= 20 && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    })
+}
+
+/// Sets a channel's credential: `email` (the SMTP password), `sms`, `viber`, `whatsapp`
+/// (the gateway's key) or `telegram` (the bot's token). Setting it again replaces it;
+/// the audit log records that it changed.
 #[utoipa::path(put, path = "/v1/admin/channels/{channel}/credential", tag = "admin", security(("api_key" = []), ("session" = [])),
     params(("channel" = String, Path)), request_body = CredentialIn, responses((status = 204), (status = "4XX", body = ErrorBody)))]
 pub async fn credential(State(state): State<AppState>, actor: CurrentActor, Path(channel): Path<String>, Json(body): Json<CredentialIn>) -> Result<StatusCode, ApiError> {
     set_credential(&state, &actor, &channel, body.secret).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TelegramWebhookOut {
+    /// Where Telegram now posts the bot's updates: this server's
+    /// `/v1/telegram/updates`.
+    pub url: String,
+    /// What the Bot API answered (`Webhook was set`).
+    pub answer: String,
+}
+
+/// Registers this server as the bot's webhook (the Bot API's `setWebhook`, with the
+/// secret Telegram sends back on every update), so that customers who start the bot
+/// with their link are connected (the console and the API).
+pub(crate) async fn connect_telegram(state: &AppState) -> Result<TelegramWebhookOut, ApiError> {
+    let program = state.store.program().await?;
+    let Some(bot) = &program.telegram else {
+        return Err(ApiError::not_found("the program has no [telegram] section: configure it first"));
+    };
+    let Some(token) = state.store.channel_secret(Channel::Telegram.name()).await? else {
+        return Err(ApiError::validation("the bot's token is not set: set the telegram credential first"));
+    };
+    let url = format!("{}/v1/telegram/updates", state.config.public_url.trim_end_matches('/'));
+    let body = serde_json::json!({
+        "url": url,
+        "secret_token": state.store.telegram_webhook_secret(),
+        "allowed_updates": ["message", "my_chat_member"],
+    });
+    let sender = crate::deliver::Sender::new(&state.config.public_url);
+    match sender.telegram(bot, &token, "setWebhook", body).await {
+        Ok((status, answer)) if (200..300).contains(&status) && answer["ok"] == serde_json::Value::Bool(true) => {
+            Ok(TelegramWebhookOut { url, answer: answer["description"].as_str().unwrap_or("ok").to_owned() })
+        }
+        Ok((status, answer)) => Err(ApiError::new(
+            crate::error::ErrorCode::Unavailable,
+            format!("the Bot API refused the webhook ({status}): {}", answer["description"].as_str().unwrap_or("no reason given")),
+        )),
+        Err(failed) => Err(ApiError::new(crate::error::ErrorCode::Unavailable, format!("the Bot API could not be reached: {}", failed.error.unwrap_or_default()))),
+    }
+}
+
+/// Registers this server's `/v1/telegram/updates` as the bot's webhook
+/// (`public_url` must reach it over HTTPS from Telegram).
+#[utoipa::path(post, path = "/v1/admin/channels/telegram/webhook", tag = "admin", security(("api_key" = []), ("session" = [])),
+    responses((status = 200, body = TelegramWebhookOut), (status = "4XX", body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn telegram_webhook(State(state): State<AppState>) -> Result<Json<TelegramWebhookOut>, ApiError> {
+    Ok(Json(connect_telegram(&state).await?))
 }
 
 /// Sets the secret a webhook's deliveries are signed with. Setting it again replaces
@@ -180,4 +243,109 @@ pub async fn retry(State(state): State<AppState>, actor: CurrentActor, Path(id):
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::new(ErrorCode::Conflict, format!("delivery {id} does not exist or was not given up: only a dead delivery is sent again")))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PreviewIn {
+    /// The event that sends it (`points.expiring`): its sample figures fill the text.
+    pub event: String,
+    /// `email`, `sms`, `viber`, `whatsapp`, `telegram` or `portal`.
+    pub channel: String,
+    /// By language, as a message has them.
+    #[schema(value_type = Object)]
+    pub texts: BTreeMap<String, loyd_domain::messages::TextSpec>,
+    /// `c_12`: the customer whose data fills the texts (masked for a role without
+    /// contact data); absent: a sample customer.
+    pub customer: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PreviewText {
+    pub language: String,
+    pub subject: String,
+    pub body: String,
+    /// The e-mail's HTML part.
+    pub html: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PreviewOut {
+    /// Whose data filled the texts: `c_12`, or `sample`.
+    pub customer: String,
+    /// The event's sample figures the texts read.
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+    pub texts: Vec<PreviewText>,
+}
+
+/// A message's texts rendered as they would be sent: for a sample customer or a real
+/// one, with sample figures of the event; checked first like a saved message (a text
+/// reading what it may not is refused at its field). Nothing is sent or saved (the
+/// console's preview and the API).
+pub(crate) async fn preview(state: &AppState, actor: &Actor, input: PreviewIn) -> Result<PreviewOut, ApiError> {
+    use loyd_domain::config::ConfigError;
+    use loyd_domain::events::EventKind;
+    use loyd_domain::messages;
+
+    let mut problems = Vec::new();
+    let event = EventKind::parse(&input.event).filter(|k| EventKind::subscribable().any(|n| n == k.name()));
+    if event.is_none() {
+        problems.push(ConfigError::said("event", loyd_domain::said::unknown_event(&input.event, EventKind::subscribable().collect::<Vec<_>>().join(", "))));
+    }
+    let channel = Channel::parse(&input.channel);
+    if channel.is_none() {
+        let all: Vec<&str> = Channel::ALL.iter().map(|c| c.name()).collect();
+        problems.push(ConfigError::text("channel", format!("'{}' is not a channel ({})", input.channel, all.join(", "))));
+    }
+    let (Some(event), Some(channel)) = (event, channel) else {
+        return Err(loyd_store::StoreError::Config(problems).into());
+    };
+    problems.extend(messages::check_texts(&input.texts, channel, Some(event)).into_iter().map(|(path, said)| ConfigError::said(path, said)));
+    if !problems.is_empty() {
+        return Err(loyd_store::StoreError::Config(problems).into());
+    }
+    let program = state.store.program().await?;
+    let (who, customer) = match &input.customer {
+        Some(given) => {
+            let id = super::customer_id(given)?;
+            let Some(c) = state.store.customer(id).await?.filter(|c| c.merged_into.is_none()) else {
+                return Err(ApiError::not_found(format!("no customer {}", CustomerId(id))));
+            };
+            let clear = actor.can(Permission::ContactsRead);
+            let masked = |v: Option<String>, mask: fn(&str) -> String| v.map(|v| if clear { v } else { mask(&v) });
+            let json = json!({
+                "id": CustomerId(id).to_string(),
+                "name": masked(c.name, mask_name),
+                "email": masked(c.email, mask_email),
+                "phone": masked(c.phone, mask_phone),
+            });
+            (CustomerId(id).to_string(), json)
+        }
+        None => ("sample".to_owned(), json!({"id": "c_0", "name": "Anna Ozola", "email": "anna@example.lv", "phone": "+37120000000"})),
+    };
+    let currency = program.currencies.iter().find(|(_, c)| c.kind == loyd_domain::program::CurrencyKind::Points).map_or("bonus".to_owned(), |(code, _)| code.to_string());
+    let today = state.store.now().to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
+    let data = messages::sample_data(event, &currency, today);
+    let public = state.config.public_url.trim_end_matches('/');
+    let unsubscribe = format!("{public}/unsubscribe/…");
+    let telegram = program.telegram.as_ref().map(|t| format!("https://t.me/{}?start=…", t.bot)).unwrap_or_default();
+    let mut texts = Vec::new();
+    for (language, text) in &input.texts {
+        let mut customer = customer.clone();
+        customer["language"] = language.clone().into();
+        let context = messages::customer_context(customer, &unsubscribe, &telegram, event, &data);
+        let r = messages::render_text(text, &context, None)
+            .map_err(|e| loyd_store::StoreError::Config(vec![ConfigError::text(format!("texts.{language}"), format!("does not render: {e}"))]))?;
+        texts.push(PreviewText { language: language.clone(), subject: r.subject, body: r.body, html: r.html });
+    }
+    Ok(PreviewOut { customer: who, data, texts })
+}
+
+/// Renders a message's texts for a sample or a real customer with its event's sample
+/// figures, without sending or saving anything.
+#[utoipa::path(post, path = "/v1/admin/messages/preview", tag = "admin", security(("api_key" = []), ("session" = [])),
+    request_body = PreviewIn, responses((status = 200, body = PreviewOut), (status = "4XX", body = ErrorBody)))]
+pub async fn preview_message(State(state): State<AppState>, actor: CurrentActor, Json(input): Json<PreviewIn>) -> Result<Json<PreviewOut>, ApiError> {
+    Ok(Json(preview(&state, &actor, input).await?))
 }

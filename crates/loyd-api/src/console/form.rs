@@ -234,7 +234,9 @@ fn json_of(kind: Kind, values: &Values, path: &str, tz: &TimeZone, t: &Catalogue
         Kind::List => list(one.split(',').map(str::trim).collect()),
         Kind::Lines => list(one.lines().map(str::trim).collect()),
         _ if one.is_empty() => Value::Null,
-        Kind::Text | Kind::Select | Kind::Time | Kind::Paragraph => Value::String(one.to_owned()),
+        Kind::Text | Kind::Select | Kind::Time => Value::String(one.to_owned()),
+        // Browsers send a text area's lines ended by CR LF; texts keep plain LF.
+        Kind::Paragraph => Value::String(one.replace("\r\n", "\n")),
         Kind::Int => Value::from(one.parse::<i64>().map_err(|_| t.get("form.whole_number").to_owned())?),
         Kind::Decimal => {
             let text = if one.matches(',').count() == 1 && !one.contains('.') { one.replace(',', ".") } else { one.to_owned() };

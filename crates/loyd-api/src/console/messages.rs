@@ -1,4 +1,5 @@
-//! Messages and webhooks: the SMTP server with a form for its password, the messages
+//! Messages and webhooks: the SMTP server, the gateways (SMS, Viber, WhatsApp) and the
+//! Telegram bot, each with a form for its credential (and the bot's "connect"), the messages
 //! and the events that send them, the webhooks with whether their secret is set (a
 //! form to set it, a test event), and the delivery log with "send again" for
 //! deliveries given up — through the same functions as the admin API
@@ -10,6 +11,7 @@ use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use loyd_domain::access::Permission;
+use loyd_domain::messages::Channel;
 use loyd_store::Delivery;
 use serde::Deserialize;
 
@@ -74,12 +76,24 @@ struct EmailView {
     password_set: String,
 }
 
-/// The SMS gateway, as configured.
-struct SmsView {
+/// A gateway (SMS, Viber, WhatsApp): its section and, when configured, its address.
+struct GatewayView {
+    /// `sms`, `viber`, `whatsapp`: the section, the credential's name, the ids.
+    channel: &'static str,
+    /// Empty: the program has no such section.
     url: String,
     header: String,
     /// When its key was set, or empty.
     key_set: String,
+}
+
+/// The Telegram bot, as configured.
+struct TelegramView {
+    bot: String,
+    /// When its token was set, or empty.
+    token_set: String,
+    /// Where Telegram posts the bot's updates once it is connected.
+    updates_url: String,
 }
 
 #[derive(Template)]
@@ -88,7 +102,8 @@ struct MessagesPage {
     f: Frame,
     s: Session,
     email: Option<EmailView>,
-    sms: Option<SmsView>,
+    gateways: Vec<GatewayView>,
+    telegram: Option<TelegramView>,
     messages: Vec<MessageView>,
     hooks: Vec<HookView>,
     deliveries: Vec<DeliveryView>,
@@ -163,10 +178,23 @@ async fn show(state: &AppState, headers: &HeaderMap, q: Filters, notice: Option<
         username: e.username.clone().unwrap_or_default(),
         password_set: secrets.iter().find(|(n, _)| n == "email").map(|(_, t)| at(lang, *t)).unwrap_or_default(),
     });
-    let sms = program.as_ref().and_then(|p| p.sms.as_ref()).map(|g| SmsView {
-        url: g.url.clone(),
-        header: g.auth_header.clone().unwrap_or_default(),
-        key_set: secrets.iter().find(|(n, _)| n == "sms").map(|(_, t)| at(lang, *t)).unwrap_or_default(),
+    let set_at = |name: &str| secrets.iter().find(|(n, _)| n == name).map(|(_, t)| at(lang, *t)).unwrap_or_default();
+    let gateways = [Channel::Sms, Channel::Viber, Channel::Whatsapp]
+        .into_iter()
+        .map(|ch| {
+            let g = program.as_ref().and_then(|p| p.gateway(ch));
+            GatewayView {
+                channel: ch.name(),
+                url: g.map(|g| g.url.clone()).unwrap_or_default(),
+                header: g.and_then(|g| g.auth_header.clone()).unwrap_or_default(),
+                key_set: set_at(ch.name()),
+            }
+        })
+        .collect();
+    let telegram = program.as_ref().and_then(|p| p.telegram.as_ref()).map(|t| TelegramView {
+        bot: t.bot.clone(),
+        token_set: set_at(Channel::Telegram.name()),
+        updates_url: format!("{}/v1/telegram/updates", state.config.public_url.trim_end_matches('/')),
     });
     let messages = program
         .as_ref()
@@ -202,7 +230,8 @@ async fn show(state: &AppState, headers: &HeaderMap, q: Filters, notice: Option<
         f: Frame::new(lang),
         s: Session::of(&actor.principal, &secret, t, "/admin/messages"),
         email,
-        sms,
+        gateways,
+        telegram,
         messages,
         hooks,
         deliveries,
@@ -258,7 +287,19 @@ pub async fn credential(State(state): State<AppState>, headers: HeaderMap, Path(
         Err(res) => return res,
     };
     match set_credential(&state, &actor, &channel, form.secret).await {
-        Ok(()) => show(&state, &headers, Filters::default(), Some(lang.words().get("messages.password_saved").to_owned()), None).await,
+        Ok(()) => show(&state, &headers, Filters::default(), Some(lang.words().get("messages.credential_saved").replace("{channel}", &channel)), None).await,
+        Err(e) => show(&state, &headers, Filters::default(), None, Some(super::refusal(lang.words(), &e))).await,
+    }
+}
+
+/// Registers this server as the Telegram bot's webhook and says where, or why not.
+pub async fn connect_telegram(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<CsrfForm>) -> Response {
+    let (lang, _, _) = match checked(&state, &headers, &form.csrf, Permission::ConfigWrite).await {
+        Ok(x) => x,
+        Err(res) => return res,
+    };
+    match crate::admin::messages::connect_telegram(&state).await {
+        Ok(done) => show(&state, &headers, Filters::default(), Some(lang.words().get("messages.bot_connected").replace("{url}", &done.url)), None).await,
         Err(e) => show(&state, &headers, Filters::default(), None, Some(super::refusal(lang.words(), &e))).await,
     }
 }

@@ -64,7 +64,58 @@ const MESSAGE_FIELDS: [Spec; 16] = {
     ]
 };
 
-const SHAPES: [Shape; 9] = [
+/// A channel's pace and its cap per customer (every channel's section has them).
+macro_rules! limits {
+    () => {
+        [
+            spec("rate_per_minute", Kind::Int, "field.rate_per_minute", Some("field.rate_per_minute_help")),
+            spec("customer_limit.count", Kind::Int, "field.limit_count", Some("field.limit_count_help")),
+            spec("customer_limit.days", Kind::Int, "field.limit_days", None),
+        ]
+    };
+}
+
+const EMAIL_FIELDS: [Spec; 8] = {
+    let l = limits!();
+    [
+        spec("host", Kind::Text, "field.host", None),
+        spec("port", Kind::Int, "field.port", Some("field.port_help")),
+        spec("security", Kind::Select, "field.security", None),
+        spec("from", Kind::Text, "field.from", Some("field.from_help")),
+        spec("username", Kind::Text, "field.username", Some("field.username_help")),
+        l[0],
+        l[1],
+        l[2],
+    ]
+};
+
+/// A gateway's fields (SMS, Viber, WhatsApp).
+const GATEWAY_FIELDS: [Spec; 9] = {
+    let l = limits!();
+    [
+        spec("url", Kind::Text, "field.url", None),
+        spec("method", Kind::Select, "field.method", None),
+        spec("content_type", Kind::Text, "field.content_type", None),
+        spec("body", Kind::Paragraph, "field.gateway_body", Some("field.gateway_body_help")),
+        spec("auth_header", Kind::Text, "field.auth_header", Some("field.auth_header_help")),
+        spec("success_contains", Kind::Text, "field.success_contains", Some("field.success_contains_help")),
+        l[0],
+        l[1],
+        l[2],
+    ]
+};
+
+const TELEGRAM_FIELDS: [Spec; 5] = {
+    let l = limits!();
+    [spec("bot", Kind::Text, "field.bot", Some("field.bot_help")), spec("api_url", Kind::Text, "field.api_url", Some("field.api_url_help")), l[0], l[1], l[2]]
+};
+
+/// A channel's section: one object, named by the section.
+const fn channel(section: &'static str, title: &'static str, help: &'static str, fields: &'static [Spec]) -> Shape {
+    Shape { section, title, help, fields, rows: None, blank_entries: None }
+}
+
+const SHAPES: [Shape; 14] = [
     Shape {
         section: "stores",
         title: "program.stores",
@@ -190,13 +241,19 @@ const SHAPES: [Shape; 9] = [
         rows: None,
         blank_entries: Some("texts"),
     },
+    channel("email", "program.email", "program.email_help", &EMAIL_FIELDS),
+    channel("sms", "program.sms", "program.gateway_help", &GATEWAY_FIELDS),
+    channel("viber", "program.viber", "program.gateway_help", &GATEWAY_FIELDS),
+    channel("whatsapp", "program.whatsapp", "program.gateway_help", &GATEWAY_FIELDS),
+    channel("telegram", "program.telegram", "program.telegram_help", &TELEGRAM_FIELDS),
 ];
 
 fn shape(section: &str) -> Option<&'static Shape> {
     SHAPES.iter().find(|s| s.section == section)
 }
 
-/// The field naming an object of a section (`code` for currencies, else `id`).
+/// The field naming an object of a section (`code` for currencies, else `id`); `""`
+/// for a channel's section, one object named by the section.
 fn key_of(section: &str) -> &'static str {
     loyd_domain::config::SECTIONS.iter().find(|(s, _)| *s == section).map_or("id", |(_, k)| *k)
 }
@@ -218,6 +275,8 @@ fn choices(section: &str, field: &str, doc: &ConfigDocument) -> Vec<(String, Str
         ("messages", "event") => words(&loyd_domain::events::EventKind::subscribable().collect::<Vec<_>>()),
         ("messages", "channel") => words(&loyd_domain::messages::Channel::ALL.map(loyd_domain::messages::Channel::name)),
         ("messages", "direction") => std::iter::once(none()).chain(words(&["up", "down"])).collect(),
+        ("email", "security") => words(&["starttls", "tls", "none"]),
+        ("sms" | "viber" | "whatsapp", "method") => std::iter::once(none()).chain(words(&["POST", "PUT"])).collect(),
         (_, "currency" | "denominated_in") => currencies(),
         _ => Vec::new(),
     }
@@ -412,6 +471,8 @@ struct ListPage {
     title: &'static str,
     help: &'static str,
     rows: Vec<ObjectRow>,
+    /// One object named by the section (a channel's): made once, then edited.
+    single: bool,
     can_write: bool,
 }
 
@@ -448,7 +509,7 @@ pub async fn list(State(state): State<AppState>, headers: HeaderMap, Path(sectio
     let rows = found
         .iter()
         .map(|o| ObjectRow {
-            id: o.get(key).and_then(Value::as_str).unwrap_or_default().to_owned(),
+            id: if key.is_empty() { shape.section.to_owned() } else { o.get(key).and_then(Value::as_str).unwrap_or_default().to_owned() },
             name: o.get("name").and_then(Value::as_str).unwrap_or_default().to_owned(),
             summary: summary(o, shape),
         })
@@ -460,6 +521,7 @@ pub async fn list(State(state): State<AppState>, headers: HeaderMap, Path(sectio
         title: t.get(shape.title),
         help: t.get(shape.help),
         rows,
+        single: key.is_empty(),
         can_write: actor.can(Permission::ConfigWrite),
     };
     let mut res = render(StatusCode::OK, page);
@@ -482,6 +544,8 @@ struct ObjectPage {
     section_title: &'static str,
     /// `None` for an object not saved yet.
     id: Option<String>,
+    /// A channel's section: no id to type.
+    single: bool,
     new_id: Field,
     fields: Vec<Field>,
     rows: Vec<RowView>,
@@ -507,7 +571,10 @@ impl ObjectPage {
 /// The settings of an object the form does not show.
 fn kept(object: &Value, shape: &Shape, key: &str) -> String {
     let Value::Object(m) = object else { return String::new() };
-    let shown = |k: &str| k == key || k == "id" || shape.fields.iter().any(|s| s.path == k) || shape.rows.is_some_and(|r| r.list == k);
+    // A field of a nested object (`texts.en.body`) shows that object.
+    let shown = |k: &str| {
+        k == key || k == "id" || shape.fields.iter().any(|s| s.path == k || s.path.strip_prefix(k).is_some_and(|rest| rest.starts_with('.'))) || shape.rows.is_some_and(|r| r.list == k)
+    };
     m.iter().filter(|(k, v)| !shown(k) && !form::is_blank(v)).map(|(k, v)| format!("{k} = {v}")).collect::<Vec<_>>().join(", ")
 }
 
@@ -557,6 +624,7 @@ impl Draw<'_> {
             section: shape.section,
             section_title: t.get(shape.title),
             id: id.map(str::to_owned),
+            single: key.is_empty(),
             new_id,
             fields,
             rows,
@@ -633,7 +701,11 @@ async fn save_object(state: &AppState, headers: &HeaderMap, section: &str, id: O
     let key = key_of(shape.section);
     let draw = Draw { state, lang, actor: &actor, secret: &secret, shape };
     let is_new = id.is_none();
-    let id = id.unwrap_or_else(|| values.one(key).to_owned());
+    let id = match id {
+        Some(id) => id,
+        None if key.is_empty() => shape.section.to_owned(),
+        None => values.one(key).to_owned(),
+    };
     let loaded = async {
         let stored = match object(state, shape.section, &id).await {
             Ok(o) => Some(o.object),
@@ -662,7 +734,14 @@ async fn save_object(state: &AppState, headers: &HeaderMap, section: &str, id: O
     if !problems.is_empty() {
         return refuse(problems, base).await;
     }
-    built[key] = Value::String(id.clone());
+    if key.is_empty() {
+        // A channel's section: a limit left blank is no limit.
+        if let Value::Object(m) = &mut built {
+            m.retain(|_, v| !(v.is_object() && form::is_blank(v)));
+        }
+    } else {
+        built[key] = Value::String(id.clone());
+    }
     if let Some(Value::Object(entries)) = shape.blank_entries.and_then(|m| built.get_mut(m)) {
         entries.retain(|_, v| !form::is_blank(v));
     }
@@ -703,5 +782,44 @@ pub async fn remove(State(state): State<AppState>, headers: HeaderMap, Path((sec
             let draw = Draw { state: &state, lang, actor: &actor, secret: &secret, shape };
             draw.page(StatusCode::CONFLICT, Some(&id), &stored, values, form::problems_of(&e, lang.words()), None).await
         }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/message_preview.html")]
+struct MessagePreview {
+    f: Frame,
+    preview: Option<crate::admin::messages::PreviewOut>,
+    problems: Vec<String>,
+}
+
+/// Renders the message of the form (saved or not) for a sample customer, or the one
+/// typed, with its event's sample figures: an htmx fragment. Nothing is sent or saved.
+pub async fn message_preview(State(state): State<AppState>, headers: HeaderMap, Form(pairs): Form<Vec<(String, String)>>) -> Response {
+    let (csrf, values) = form::split(pairs);
+    let (lang, actor, _) = match checked(&state, &headers, &csrf, Permission::ConfigRead).await {
+        Ok(x) => x,
+        Err(res) => return res,
+    };
+    let t = lang.words();
+    let fragment = |preview, problems| render(StatusCode::OK, MessagePreview { f: Frame::new(lang), preview, problems });
+    let Some(shape) = shape("messages") else { return not_found(t) };
+    let (mut built, problems) = form::build(&json!({}), &values, shape.fields, None, &[], &TimeZone::UTC, t);
+    if !problems.is_empty() {
+        return fragment(None, problems.into_iter().map(|p| format!("{}: {}", p.path, p.message)).collect());
+    }
+    if let Some(Value::Object(entries)) = built.get_mut("texts") {
+        entries.retain(|_, v| !form::is_blank(v));
+    }
+    let text = |field: &str| built.get(field).and_then(Value::as_str).unwrap_or_default().to_owned();
+    let customer = Some(values.one("pv_customer").trim().to_owned()).filter(|c| !c.is_empty());
+    let texts = match serde_json::from_value(built.get("texts").cloned().unwrap_or_else(|| json!({}))) {
+        Ok(texts) => texts,
+        Err(e) => return fragment(None, vec![e.to_string()]),
+    };
+    let input = crate::admin::messages::PreviewIn { event: text("event"), channel: text("channel"), texts, customer };
+    match crate::admin::messages::preview(&state, &actor, input).await {
+        Ok(p) => fragment(Some(p), Vec::new()),
+        Err(e) => fragment(None, form::problems_of(&e, t).into_iter().map(|p| if p.path.is_empty() { p.message } else { format!("{}: {}", p.path, p.message) }).collect()),
     }
 }

@@ -111,6 +111,11 @@ impl Browser {
         self.act(css, |e| async move { e.send_keys(value).await }).await;
     }
 
+    /// Replaces what the field `css` holds with `value`, once the page shows it.
+    async fn refill(&self, css: &str, value: &str) {
+        self.act(css, |e| async move { e.clear().await?; e.send_keys(value).await }).await;
+    }
+
     /// Clicks `css` once the page shows it, within 10 s.
     async fn click(&self, css: &str) {
         self.act(css, |e| async move { e.click().await.map(|_| ()) }).await;
@@ -146,16 +151,17 @@ impl Browser {
     /// The name and bytes of the one file downloaded so far, once complete, within 10 s.
     async fn downloaded_bytes(&self) -> (String, Vec<u8>) {
         for _ in 0..100 {
-            // Chromium writes to hidden and `.crdownload` files first, then renames.
-            let files: Vec<_> = std::fs::read_dir(&self.downloads)
-                .unwrap()
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.') && p.extension().is_none_or(|x| x != "crdownload"))
-                .collect();
-            if let [one] = files.as_slice() {
-                let name = one.file_name().unwrap().to_string_lossy().into_owned();
-                return (name, std::fs::read(one).unwrap());
+            // Chromium reserves the file's name with an empty file, writes to a hidden or
+            // `.crdownload` one, and renames it over the name at the end: complete once no
+            // partial file is left and the named one has content.
+            let all: Vec<_> = std::fs::read_dir(&self.downloads).unwrap().filter_map(Result::ok).map(|e| e.path()).collect();
+            let partial = |p: &std::path::PathBuf| p.file_name().unwrap().to_string_lossy().starts_with('.') || p.extension().is_some_and(|x| x == "crdownload");
+            let files: Vec<_> = all.iter().filter(|p| !partial(p)).collect();
+            if let ([one], false) = (files.as_slice(), all.iter().any(partial)) {
+                let bytes = std::fs::read(one).unwrap();
+                if !bytes.is_empty() {
+                    return (one.file_name().unwrap().to_string_lossy().into_owned(), bytes);
+                }
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -713,56 +719,92 @@ both_backends! {
         b.client.clone().close().await.unwrap();
     }
 
-    async fn a_marketer_configures_email_writes_a_welcome_in_two_languages_and_it_reaches_only_the_customer_who_consented(db: TestDb) {
+    async fn a_marketer_configures_email_and_sms_writes_a_welcome_in_two_languages_and_it_reaches_only_the_customer_who_consented(db: TestDb) {
         let smtp = crate::messages::Smtp::start().await;
+        let gateway = crate::webhooks::Receiver::start(&[200]).await;
         let app = spawn_example(db, "s1-step-bonus.toml").await;
         let b = Browser::signed_in(&app, "mia", "marketer").await;
-        // The SMTP server, imported as a program file with a dry run first.
-        b.click("a[href='/admin/program']").await;
-        let file = format!("[email]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\nfrom = \"Shop <shop@loyd.test>\"\n", smtp.port);
-        b.fill("#program-text", &file).await;
-        b.click("#check").await;
-        assert!(b.text("#plan").await.contains("create email"));
-        b.click("#apply").await;
-        b.text_when("#notice", |t| !t.is_empty()).await;
-        // The welcome message, in English and Latvian, in the form.
-        b.client.goto(&app.url("/admin/program/messages/~new")).await.unwrap();
-        b.fill("#f-id", "welcome").await;
-        b.choose("#f-event", "customer.registered").await;
-        b.choose("#f-channel", "email").await;
-        b.fill("#f-texts-en-subject", "Welcome, {{ customer.name }}").await;
-        b.fill("#f-texts-en-body", "Hello {{ customer.name }}!\n\nUnsubscribe: {{ unsubscribe_url }}").await;
-        b.fill("#f-texts-lv-subject", "Sveicināti, {{ customer.name }}").await;
-        b.fill("#f-texts-lv-body", "Labdien, {{ customer.name }}!\n\nAtteikties: {{ unsubscribe_url }}").await;
+        // The SMTP server, in its form under Program: one object, no id to type.
+        b.client.goto(&app.url("/admin/program/email")).await.unwrap();
+        b.click("#new-object").await;
+        b.fill("#f-host", "127.0.0.1").await;
+        b.fill("#f-port", &smtp.port.to_string()).await;
+        b.choose("#f-security", "none").await;
+        b.fill("#f-from", "not an address").await;
+        b.click("#save").await;
+        // A wrong field is refused at that field, the rest kept.
+        assert!(b.text("#f-from-error").await.contains("not an address"));
+        b.refill("#f-from", "Shop <shop@loyd.test>").await;
         b.click("#save").await;
         b.text_when("#notice", |t| t.starts_with("Saved")).await;
+        b.client.goto(&app.url("/admin/program/email")).await.unwrap();
+        assert!(b.client.find(Locator::Css("#new-object")).await.is_err(), "one SMTP server: edited, not added");
+        // The SMS gateway in its form; a limit left blank is no limit.
+        b.client.goto(&app.url("/admin/program/sms/~new")).await.unwrap();
+        b.fill("#f-url", &gateway.url).await;
+        b.fill("#f-body", r#"{"to": {{ to | tojson }}, "text": {{ text | tojson }}}"#).await;
+        b.click("#save").await;
+        b.text_when("#notice", |t| t.starts_with("Saved")).await;
+        let program = app.store.program().await.unwrap();
+        let email = program.email.as_ref().unwrap();
+        assert_eq!((email.port, email.from.as_str(), program.sms.as_ref().map(|g| g.customer_limit)), (Some(smtp.port), "Shop <shop@loyd.test>", Some(None)));
+        // The welcome message, in English and Latvian, in the form, by e-mail and by SMS.
+        for (id, channel) in [("welcome", "email"), ("welcome-sms", "sms")] {
+            b.client.goto(&app.url("/admin/program/messages/~new")).await.unwrap();
+            b.fill("#f-id", id).await;
+            b.choose("#f-event", "customer.registered").await;
+            b.choose("#f-channel", channel).await;
+            b.fill("#f-texts-en-subject", "Welcome, {{ customer.name }}").await;
+            b.fill("#f-texts-en-body", "Hello {{ customer.name }}!\n\nUnsubscribe: {{ unsubscribe_url }}").await;
+            b.fill("#f-texts-lv-subject", "Sveicināti, {{ customer.name }}").await;
+            b.fill("#f-texts-lv-body", "Labdien, {{ customer.name }}!\n\nAtteikties: {{ unsubscribe_url }}").await;
+            b.click("#save").await;
+            b.text_when("#notice", |t| t.starts_with("Saved")).await;
+        }
+        // Kept with plain line ends, whatever the browser sent: the e-mail's paragraphs stay paragraphs.
+        let program = app.store.program().await.unwrap();
+        assert_eq!(program.messages[0].texts["en"].body, "Hello {{ customer.name }}!\n\nUnsubscribe: {{ unsubscribe_url }}");
+        // The preview renders the unsaved form for a sample customer, in both languages.
+        b.click("#run-message-preview").await;
+        let lv = b.text_when("#preview-lv", |t| t.contains("Labdien")).await;
+        assert!(lv.contains("Sveicināti, Anna Ozola") && lv.contains("Labdien, Anna Ozola!"), "{lv}");
+        b.client.execute("document.getElementById('message-preview').scrollIntoView()", vec![]).await.unwrap();
+        b.screenshot("console-message-preview").await;
         // A text reading what it may not is refused at its field.
         b.fill("#f-texts-en-body", " {{ customer.balance }}").await;
         b.click("#save").await;
         assert!(b.text("#f-texts-en-body-error").await.contains("customer.balance"));
-        // Two customers register; only Līga consented to e-mail.
-        let consent = std::collections::BTreeMap::from([("email".to_owned(), true)]);
-        let new = |name: &str, email: &str, consents: std::collections::BTreeMap<String, bool>| loyd_store::NewCustomer {
+        // Two customers register; only Līga consented to e-mail and texts.
+        let consent = std::collections::BTreeMap::from([("email".to_owned(), true), ("sms".to_owned(), true)]);
+        let new = |name: &str, email: &str, phone: &str, consents: std::collections::BTreeMap<String, bool>| loyd_store::NewCustomer {
             name: Some(name.into()),
             email: Some(email.into()),
+            phone: Some(phone.into()),
             consents,
             profile: [("language".to_owned(), "lv".to_owned())].into(),
             ..Default::default()
         };
-        app.store.create_customer(new("Līga", "liga@example.lv", consent), "test".into()).await.unwrap();
-        app.store.create_customer(new("Pēteris", "peteris@example.lv", Default::default()), "test".into()).await.unwrap();
+        app.store.create_customer(new("Līga", "liga@example.lv", "+37120000071", consent), "test".into()).await.unwrap();
+        app.store.create_customer(new("Pēteris", "peteris@example.lv", "+37120000072", Default::default()), "test".into()).await.unwrap();
         let sender = loyd_api::deliver::Sender::new(&app.url(""));
-        assert_eq!(loyd_api::deliver::deliver_once(&app.store, &sender).await.unwrap(), 2);
+        assert_eq!(loyd_api::deliver::deliver_once(&app.store, &sender).await.unwrap(), 4);
         let mail = smtp.received();
         assert_eq!(mail.len(), 1, "{mail:#?}");
         assert_eq!((mail[0]["to"].as_str(), mail[0]["subject"].as_str()), (Some("liga@example.lv"), Some("Sveicināti, Līga")));
         assert!(mail[0]["text"].as_str().unwrap().starts_with("Labdien, Līga!"), "{}", mail[0]);
-        // The console shows the message and both deliveries.
+        let texts: Vec<serde_json::Value> = gateway.got().iter().map(|g| g.json()).collect();
+        assert_eq!(texts.len(), 1, "{texts:?}");
+        assert_eq!(texts[0]["to"], "+37120000071");
+        assert!(texts[0]["text"].as_str().unwrap().starts_with("Labdien, Līga!"), "{}", texts[0]);
+        // The console shows the messages and every delivery.
         b.click("a[href='/admin/messages']").await;
         assert_eq!(b.text("#message-welcome td:nth-child(4)").await, "en, lv");
+        assert!(b.text("#sms .gateway").await.contains(&gateway.url));
         let log = b.text("#deliveries").await;
-        assert!(log.contains("Delivered") && log.contains("250") && log.contains("Withheld") && log.contains("not consented"), "{log}");
+        assert!(log.contains("Delivered") && log.contains("250") && log.contains("HTTP 200") && log.contains("Withheld") && log.contains("not consented"), "{log}");
         b.screenshot("console-messages").await;
+        b.client.goto(&app.url("/admin/program/email/email")).await.unwrap();
+        b.screenshot("console-channel-email").await;
         b.client.clone().close().await.unwrap();
     }
 

@@ -11,6 +11,7 @@ mod offers;
 mod helpers;
 mod mailings;
 mod messages;
+mod messengers;
 mod pos;
 mod reports;
 mod scenarios;

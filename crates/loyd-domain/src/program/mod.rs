@@ -81,7 +81,12 @@ pub struct Program {
     /// The SMTP server, when e-mail is configured.
     pub email: Option<EmailSpec>,
     /// The SMS gateway, when SMS are configured.
-    pub sms: Option<SmsSpec>,
+    pub sms: Option<GatewaySpec>,
+    /// The Viber and WhatsApp gateways, when configured.
+    pub viber: Option<GatewaySpec>,
+    pub whatsapp: Option<GatewaySpec>,
+    /// The Telegram bot, when configured.
+    pub telegram: Option<TelegramSpec>,
     /// The names goods filters use, for line masks.
     pub names: Names,
 }
@@ -99,14 +104,50 @@ impl Program {
         self.currencies.get(code)
     }
 
+    /// The gateway a channel's messages leave through (SMS, Viber, WhatsApp).
+    pub fn gateway(&self, channel: crate::messages::Channel) -> Option<&GatewaySpec> {
+        use crate::messages::Channel as C;
+        match channel {
+            C::Sms => self.sms.as_ref(),
+            C::Viber => self.viber.as_ref(),
+            C::Whatsapp => self.whatsapp.as_ref(),
+            C::Email | C::Telegram | C::Portal => None,
+        }
+    }
+
+    /// Whether messages on `channel` have a way out: its section is there (the portal
+    /// needs none).
+    pub fn has_channel(&self, channel: crate::messages::Channel) -> bool {
+        use crate::messages::Channel as C;
+        match channel {
+            C::Email => self.email.is_some(),
+            C::Telegram => self.telegram.is_some(),
+            C::Portal => true,
+            C::Sms | C::Viber | C::Whatsapp => self.gateway(channel).is_some(),
+        }
+    }
+
+    /// A channel's `rate_per_minute` and `customer_limit`, as its section gives them.
+    fn channel_limits(&self, channel: crate::messages::Channel) -> (Option<u32>, Option<CustomerLimit>) {
+        use crate::messages::Channel as C;
+        match channel {
+            C::Email => self.email.as_ref().map(|e| (e.rate_per_minute, e.customer_limit)),
+            C::Telegram => self.telegram.as_ref().map(|t| (t.rate_per_minute, t.customer_limit)),
+            C::Portal => None,
+            C::Sms | C::Viber | C::Whatsapp => self.gateway(channel).map(|g| (g.rate_per_minute, g.customer_limit)),
+        }
+        .unwrap_or_default()
+    }
+
     /// Microseconds between two marketing messages on `channel` (its `rate_per_minute`),
     /// `None` when it has no rate.
     pub fn spacing(&self, channel: crate::messages::Channel) -> Option<i64> {
-        let rate = match channel {
-            crate::messages::Channel::Email => self.email.as_ref().and_then(|e| e.rate_per_minute),
-            crate::messages::Channel::Sms => self.sms.as_ref().and_then(|g| g.rate_per_minute),
-        };
-        rate.filter(|r| *r > 0).map(|r| 60_000_000 / i64::from(r))
+        self.channel_limits(channel).0.filter(|r| *r > 0).map(|r| 60_000_000 / i64::from(r))
+    }
+
+    /// At most how many messages a customer gets on `channel` within some days.
+    pub fn customer_limit(&self, channel: crate::messages::Channel) -> Option<CustomerLimit> {
+        self.channel_limits(channel).1
     }
 
     /// Whether a level change has anyone to hear of it: the program has tier ladders

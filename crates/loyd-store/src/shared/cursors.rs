@@ -25,8 +25,13 @@ pub(super) async fn move_cursor(c: &mut Conn, source: &'static str, to: i64) -> 
 
 /// The cursor of a channel's next free moment (its `rate_per_minute` paces marketing).
 pub(super) fn slot_of(channel: loyd_domain::messages::Channel) -> &'static str {
+    use loyd_domain::messages::Channel as C;
     match channel {
-        loyd_domain::messages::Channel::Email => "slot:email",
-        loyd_domain::messages::Channel::Sms => "slot:sms",
+        C::Email => "slot:email",
+        C::Sms => "slot:sms",
+        C::Viber => "slot:viber",
+        C::Whatsapp => "slot:whatsapp",
+        C::Telegram => "slot:telegram",
+        C::Portal => "slot:portal",
     }
 }

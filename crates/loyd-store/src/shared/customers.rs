@@ -34,6 +34,9 @@ pub(crate) struct Pii {
     pub(crate) email: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) birth_date: Option<String>,
+    /// The Telegram chat they connected to the program's bot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) telegram: Option<String>,
 }
 
 impl Pii {
@@ -65,6 +68,7 @@ pub(crate) fn customer_from(r: &super::rows::DbRow, ring: &Keyring) -> Result<Cu
         email: pii.email,
         name: pii.name,
         birth_date: pii.birth_date.and_then(|d| d.parse().ok()),
+        telegram: pii.telegram,
         profile: profile.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default(),
         consents,
         facts,
@@ -98,7 +102,7 @@ pub(crate) async fn customer_by_phone(c: &mut Conn, ring: &Keyring, phone: &str)
 /// ([`loyd_domain::access::check_contacts`]); returns the PII to seal.
 pub(crate) fn check_contacts(phone: Option<&str>, email: Option<&str>, name: Option<&str>, birth: Option<jiff::civil::Date>) -> Result<Pii, StoreError> {
     let c = loyd_domain::access::check_contacts(phone, email, name, birth)?;
-    Ok(Pii { name: c.name, phone: c.phone, email: c.email, birth_date: c.birth_date.map(|d| d.to_string()) })
+    Ok(Pii { name: c.name, phone: c.phone, email: c.email, birth_date: c.birth_date.map(|d| d.to_string()), telegram: None })
 }
 
 /// Refuses contact data another (unmerged) customer already has.
@@ -126,6 +130,13 @@ pub(crate) struct SealedPii {
     pub(crate) email_index: Option<String>,
     /// [`birthday_index`] of the birth date, `-` when there is none.
     pub(crate) birthday_index: String,
+    /// [`telegram_index`] of the connected chat.
+    pub(crate) telegram_index: Option<String>,
+}
+
+/// The blind index a Telegram chat id is found under.
+pub(crate) fn telegram_index(ring: &Keyring, chat: &str) -> String {
+    ring.index("telegram", chat)
 }
 
 /// Birthday indexes filled per transaction for customers of earlier versions.
@@ -151,6 +162,7 @@ impl Pii {
             phone_index: self.phone.as_ref().map(|p| ring.index("phone", p)),
             email_index: self.email.as_ref().map(|e| ring.index("email", e)),
             birthday_index: birthday_index_of(ring, self.birth_date.as_deref()),
+            telegram_index: self.telegram.as_ref().map(|t| telegram_index(ring, t)),
         })
     }
 }
@@ -159,12 +171,14 @@ impl Pii {
 pub(crate) async fn store_pii(c: &mut Conn, ring: &Keyring, id: i64, pii: &Pii) -> Result<(), StoreError> {
     let s = pii.seal(ring)?;
     sqlx::query(
-        "UPDATE customers SET pii = $1, phone_index = $2, email_index = $3, birthday_index = $4, phone = NULL, name = NULL, birth_date = NULL WHERE id = $5",
+        "UPDATE customers SET pii = $1, phone_index = $2, email_index = $3, birthday_index = $4, telegram_index = $5, phone = NULL, name = NULL, birth_date = NULL \
+         WHERE id = $6",
     )
     .bind(s.sealed)
     .bind(s.phone_index)
     .bind(s.email_index)
     .bind(s.birthday_index)
+    .bind(s.telegram_index)
     .bind(id)
     .execute(&mut *c)
     .await?;
@@ -260,7 +274,8 @@ pub(crate) async fn apply_patch(c: &mut Conn, ring: &Keyring, id: i64, patch: &C
         Some(v) => v,
         None => before.birth_date,
     };
-    let pii = check_contacts(phone.as_deref(), email.as_deref(), name.as_deref(), birth)?;
+    let mut pii = check_contacts(phone.as_deref(), email.as_deref(), name.as_deref(), birth)?;
+    pii.telegram = pick(&patch.telegram, &before.telegram);
     check_unique(c, ring, &pii, Some(id)).await?;
     let profile = loyd_domain::profile::apply(&before.profile, &patch.profile).map_err(|e| bad(e.to_string()))?;
     loyd_domain::access::check_consents(&patch.consents)?;

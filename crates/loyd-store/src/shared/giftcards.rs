@@ -113,9 +113,8 @@ impl Backend {
         if let Some(to) = &request.send_to {
             // Checked, and something must be able to carry it, before anything is sold.
             let to = to.checked()?;
-            let channel = to.channel();
-            if !program.messages.iter().any(|m| m.wants(loyd_domain::events::EventKind::GiftCardSold) && m.channel == channel) {
-                return Err(ReceiptError::invalid(format!("send_to: the program has no gift_card.sold message by {}", channel.name())).into());
+            if !program.messages.iter().any(|m| m.wants(loyd_domain::events::EventKind::GiftCardSold) && to.reached_by(m.channel)) {
+                return Err(ReceiptError::invalid(format!("send_to: the program has no gift_card.sold message by {}", to.reachable_by())).into());
             }
             request.send_to = Some(to);
         }

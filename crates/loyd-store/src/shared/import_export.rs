@@ -86,7 +86,7 @@ async fn import_batch(
     let mut cards: Vec<(String, i64)> = Vec::new();
     for (row, check) in rows.iter().zip(checked) {
         let refuse = |out: &mut Vec<ImportOutcome>, reason: String| out.push(ImportOutcome { line: row.line, result: Err(reason) });
-        let (pii, SealedPii { sealed, phone_index: phone, email_index: email, birthday_index }) = match check {
+        let (pii, SealedPii { sealed, phone_index: phone, email_index: email, birthday_index, .. }) = match check {
             Ok(v) => v,
             Err(reason) => {
                 refuse(&mut out, reason);

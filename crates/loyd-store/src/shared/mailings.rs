@@ -118,15 +118,16 @@ fn in_spec_order(spec: &MailingSpec, mut found: Vec<VariantReport>) -> Vec<Varia
 }
 
 /// Whether a customer's row lets a mailing on `channel` be enqueued for them: not
-/// merged away, not opted out, the channel's consent granted.
+/// merged away, not opted out, the channel's consent granted (the portal needs none).
 fn reachable(r: &<super::Db as sqlx::Database>::Row, channel: Channel) -> Result<bool, StoreError> {
     if r.try_get::<Option<i64>, _>("merged_into")?.is_some() || r.try_get::<Option<i64>, _>("opted_out_at")?.is_some() {
         return Ok(false);
     }
     let consents: Option<String> = r.try_get("consents")?;
+    let Some(consent) = channel.consent() else { return Ok(true) };
     let granted = consents
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .is_some_and(|v| v[channel.consent()]["granted"] == serde_json::Value::Bool(true));
+        .is_some_and(|v| v[consent]["granted"] == serde_json::Value::Bool(true));
     Ok(granted)
 }
 

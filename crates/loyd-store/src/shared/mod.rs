@@ -36,6 +36,7 @@
 //! | [`failures`] | the failure log and guessing counts |
 //! | [`cursors`] | the jobs' cursors over what others wrote |
 //! | [`events`] | events and their deliveries to webhooks (the outbox): dispatch, claims, attempts, channel secrets |
+//! | [`messengers`] | a customer's Telegram chat connected and let go; the portal's notifications |
 //! | [`mailings`] | mailings: made, enqueued a batch at a time, tested, decided, reported; opens, clicks, unsubscribes |
 //! | [`fraud`] | fraud detection: the rules over receipts, returns and refusals; alerts and decisions |
 //! | [`rollups`] | aggregates off the receipt path: sales per store and day, customers' purchases |
@@ -70,6 +71,7 @@ pub(crate) mod keys;
 pub(crate) mod ledger;
 pub(crate) mod mailings;
 pub(crate) mod merge;
+pub(crate) mod messengers;
 pub(crate) mod organisations;
 pub(crate) mod passes;
 pub(crate) mod pii;

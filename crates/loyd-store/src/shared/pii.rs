@@ -10,12 +10,13 @@ use super::customers::{Pii, customer_row, store_pii};
 
 /// The sealed columns, re-sealed in this order (the order of `reseal_batch`'s ids): the
 /// table, its sealed columns, and the context each value is sealed in.
-const SEALED: [(&str, &[&str], &str); 5] = [
+const SEALED: [(&str, &[&str], &str); crate::SEALED_TABLES] = [
     ("customers", &["pii"], "customer"),
     ("crm_entries", &["body"], "note"),
     ("audit_log", &["before", "after"], "audit"),
     ("events", &["payload"], "event"),
     ("channel_secrets", &["secret"], "channel"),
+    ("notifications", &["content"], "notification"),
 ];
 
 /// What to re-seal under the current key, per table, per batch.
@@ -64,6 +65,7 @@ impl Backend {
                         name: r.try_get::<Option<String>, _>("name")?.or(name),
                         email,
                         birth_date: r.try_get::<Option<String>, _>("birth_date")?.or(birth.map(|d| d.to_string())),
+                        telegram: None,
                     };
                     store_pii(c, &secrets.ring, id, &pii).await?;
                 }
@@ -75,7 +77,7 @@ impl Backend {
 
     /// Re-seals up to `RESEAL_BATCH` values of each sealed column that are not under
     /// the current key; returns how many of each it re-sealed.
-    pub async fn reseal_batch(&self, after: [i64; 5]) -> Result<(Rotation, [i64; 5]), StoreError> {
+    pub async fn reseal_batch(&self, after: [i64; SEALED.len()]) -> Result<(Rotation, [i64; SEALED.len()]), StoreError> {
         let secrets = self.ring();
         self.write(move |c| {
             let secrets = secrets.clone();
@@ -84,7 +86,7 @@ impl Backend {
                 let current = format!("v1.{}.%", ring.current());
                 let mut done = Rotation { key: ring.current().to_owned(), ..Rotation::default() };
                 let mut next = after;
-                let mut counts = [0u64; 5];
+                let mut counts = [0u64; SEALED.len()];
                 for (k, (table, columns, context)) in SEALED.iter().enumerate() {
                     let stale = columns.iter().map(|c| format!("({c} IS NOT NULL AND {c} NOT LIKE $1)")).collect::<Vec<_>>().join(" OR ");
                     // Keyset pagination: each batch goes on from the last id of the previous one. The
@@ -106,7 +108,7 @@ impl Backend {
                     counts[k] = rows.len() as u64;
                 }
                 [done.customers, done.crm_entries, done.audit_entries] = [counts[0], counts[1], counts[2]];
-                done.events = counts[3] + counts[4];
+                done.events = counts[3..].iter().sum();
                 Ok((done, next))
             })
         })

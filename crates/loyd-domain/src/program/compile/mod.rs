@@ -509,6 +509,16 @@ impl Compiler<'_> {
         }
     }
 
+    /// Checks a channel's `rate_per_minute` and `customer_limit`.
+    fn limits(&mut self, name: &str, rate: Option<u32>, limit: Option<crate::program::CustomerLimit>) {
+        if rate.is_some_and(|r| !(1..=1_000_000).contains(&r)) {
+            self.p.push(format!("{name}.rate_per_minute"), said::channel_rate());
+        }
+        if limit.is_some_and(|l| !l.valid()) {
+            self.p.push(format!("{name}.customer_limit"), said::channel_customer_limit());
+        }
+    }
+
     fn messages(&mut self) {
         if let Some(e) = &self.doc.email {
             if e.host.trim().is_empty() || e.host.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -517,38 +527,45 @@ impl Compiler<'_> {
             if !crate::messages::is_sender(&e.from) {
                 self.p.push("email.from", said::email_from(&e.from));
             }
-            if e.rate_per_minute.is_some_and(|r| !(1..=1_000_000).contains(&r)) {
-                self.p.push("email.rate_per_minute", said::channel_rate());
-            }
-            if e.customer_limit.is_some_and(|l| !l.valid()) {
-                self.p.push("email.customer_limit", said::channel_customer_limit());
-            }
+            self.limits("email", e.rate_per_minute, e.customer_limit);
             self.out.email = Some(e.clone());
         }
-        if let Some(g) = &self.doc.sms {
+        let gateways = [("sms", &self.doc.sms), ("viber", &self.doc.viber), ("whatsapp", &self.doc.whatsapp)];
+        for (name, g) in gateways {
+            let Some(g) = g else { continue };
             if let Err(why) = crate::events::check_url(&g.url) {
-                self.p.push("sms.url", why);
+                self.p.push(format!("{name}.url"), why);
             }
             if let Some(m) = &g.method
                 && !matches!(m.as_str(), "POST" | "PUT")
             {
-                self.p.push("sms.method", said::sms_method(m));
+                self.p.push(format!("{name}.method"), said::sms_method(m));
             }
             if let Err(why) = crate::messages::check_gateway_template(&g.body) {
-                self.p.push("sms.body", why);
+                self.p.push(format!("{name}.body"), why);
             }
-            if g.rate_per_minute.is_some_and(|r| !(1..=1_000_000).contains(&r)) {
-                self.p.push("sms.rate_per_minute", said::channel_rate());
-            }
-            if g.customer_limit.is_some_and(|l| !l.valid()) {
-                self.p.push("sms.customer_limit", said::channel_customer_limit());
-            }
+            self.limits(name, g.rate_per_minute, g.customer_limit);
             if let Some(h) = &g.auth_header
                 && (h.is_empty() || !h.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
             {
-                self.p.push("sms.auth_header", said::sms_header(h));
+                self.p.push(format!("{name}.auth_header"), said::sms_header(h));
             }
-            self.out.sms = Some(g.clone());
+        }
+        self.out.sms = self.doc.sms.clone();
+        self.out.viber = self.doc.viber.clone();
+        self.out.whatsapp = self.doc.whatsapp.clone();
+        if let Some(t) = &self.doc.telegram {
+            // A username: 5 to 32 letters, digits and '_' (Telegram's rule).
+            if !(5..=32).contains(&t.bot.len()) || !t.bot.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                self.p.push("telegram.bot", said::telegram_bot(&t.bot));
+            }
+            if let Some(url) = &t.api_url
+                && let Err(why) = crate::events::check_url(url)
+            {
+                self.p.push("telegram.api_url", why);
+            }
+            self.limits("telegram", t.rate_per_minute, t.customer_limit);
+            self.out.telegram = Some(t.clone());
         }
         for (i, m) in self.doc.messages.iter().enumerate() {
             let path = format!("messages[{i}]");
@@ -556,11 +573,18 @@ impl Compiler<'_> {
             if event.is_none() {
                 self.p.push(format!("{path}.event"), said::unknown_event(&m.event, crate::events::EventKind::subscribable().collect::<Vec<_>>().join(", ")));
             }
-            if m.channel == crate::messages::Channel::Email && self.doc.email.is_none() {
-                self.p.push(format!("{path}.channel"), said::email_not_configured());
+            if !self.out.has_channel(m.channel) {
+                self.p.push(format!("{path}.channel"), said::channel_not_configured(m.channel.name()));
             }
-            if m.channel == crate::messages::Channel::Sms && self.doc.sms.is_none() {
-                self.p.push(format!("{path}.channel"), said::sms_not_configured());
+            // A certificate goes to the address its buyer gave, a task to its assignee's
+            // e-mail: neither has a chat or a portal.
+            let reachable = match event {
+                Some(K::GiftCardSold) => m.channel.to_any_address(),
+                Some(K::CrmTaskDue) => m.channel == crate::messages::Channel::Email,
+                _ => true,
+            };
+            if !reachable {
+                self.p.push(format!("{path}.channel"), said::message_channel_event(m.channel.name(), &m.event));
             }
             for (field, why) in crate::messages::check_texts(&m.texts, m.channel, event) {
                 self.p.push(format!("{path}.{field}"), why);

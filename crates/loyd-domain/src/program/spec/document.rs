@@ -41,7 +41,16 @@ pub struct ConfigDocument {
     pub email: Option<EmailSpec>,
     /// The HTTP gateway SMS leave through. Replaced as a whole when a file gives it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms: Option<SmsSpec>,
+    pub sms: Option<GatewaySpec>,
+    /// The HTTP gateway Viber messages leave through. Replaced as a whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub viber: Option<GatewaySpec>,
+    /// The HTTP gateway WhatsApp messages leave through. Replaced as a whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub whatsapp: Option<GatewaySpec>,
+    /// The program's Telegram bot. Replaced as a whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub telegram: Option<TelegramSpec>,
     /// Limits on top of all campaigns. Replaced as a whole when a file gives it.
     #[serde(default)]
     pub restrictions: Option<RestrictionsSpec>,

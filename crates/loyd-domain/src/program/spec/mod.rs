@@ -441,12 +441,13 @@ impl SmtpSecurity {
     }
 }
 
-/// An SMS gateway reached over HTTP, described so that any provider fits: where to send,
-/// the request body as a template over `to`, `text` and `key`, and how success reads.
-/// The value of `auth_header` (an API key) is set in the console or the admin API.
+/// A gateway reached over HTTP (`[sms]`, `[viber]`, `[whatsapp]`), described so that any
+/// provider fits: where to send, the request body as a template over `to`, `text` and
+/// `key`, and how success reads. The value of `auth_header` (an API key) is set in the
+/// console or the admin API.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SmsSpec {
+pub struct GatewaySpec {
     pub url: String,
     /// `POST` (default) or `PUT`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -468,6 +469,33 @@ pub struct SmsSpec {
     /// At most this many messages a customer gets on the channel within some days.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer_limit: Option<CustomerLimit>,
+}
+
+/// The program's Telegram bot: customers connect their chat by starting it with their
+/// link (`https://t.me/{bot}?start=…`); messages go through the Bot API. The bot's
+/// token is set in the console or the admin API (sealed), never here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelegramSpec {
+    /// The bot's username, without `@` (`ShopBot`).
+    pub bot: String,
+    /// The Bot API's address; default `https://api.telegram.org` (a local Bot API
+    /// server, or a test's, otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_url: Option<String>,
+    /// At most this many marketing messages a minute; none: as fast as the worker sends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_per_minute: Option<u32>,
+    /// At most this many messages a customer gets on the channel within some days.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_limit: Option<CustomerLimit>,
+}
+
+impl TelegramSpec {
+    /// The Bot API's address, without a trailing `/`.
+    pub fn api(&self) -> &str {
+        self.api_url.as_deref().unwrap_or("https://api.telegram.org").trim_end_matches('/')
+    }
 }
 
 /// A message sent when an event happens: its channel and its text in each language.

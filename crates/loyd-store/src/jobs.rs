@@ -43,11 +43,14 @@ pub enum Job {
     Birthdays,
     /// Raises `crm.task_due` for tasks and reminders that came due, for their assignees.
     TaskReminders,
+    /// Raises `tier.changed` for customers whose level fell as old receipts left a tier
+    /// counter's range.
+    TierReviews,
 }
 
 impl Job {
     /// In the order a full run takes them.
-    pub const ALL: [Job; 10] = [
+    pub const ALL: [Job; 11] = [
         Job::ExpireHolds,
         Job::ExpireLots,
         Job::BurnInactive,
@@ -58,6 +61,7 @@ impl Job {
         Job::ExpiryNotices,
         Job::Birthdays,
         Job::TaskReminders,
+        Job::TierReviews,
     ];
 
     pub fn name(self) -> &'static str {
@@ -72,6 +76,7 @@ impl Job {
             Job::ExpiryNotices => "expiry_notices",
             Job::Birthdays => "birthdays",
             Job::TaskReminders => "task_reminders",
+            Job::TierReviews => "tier_reviews",
         }
     }
 
@@ -127,6 +132,7 @@ impl Store {
                 Job::ExpiryNotices => self.expiry_notices().await,
                 Job::Birthdays => self.birthday_notices().await,
                 Job::TaskReminders => self.task_notices().await,
+                Job::TierReviews => self.tier_reviews(BATCH).await,
             };
             match batch {
                 Ok(n) => {

@@ -778,6 +778,15 @@ impl Store {
         on_backend!(self, b => b.task_notices(program, now).await)
     }
 
+    /// Reviews up to `limit` customers whose old receipts left a tier counter's range,
+    /// raising `tier.changed` for those whose level fell (see the store's `counters`).
+    pub async fn tier_reviews(&self, limit: u32) -> Result<usize, StoreError> {
+        let now = self.now();
+        let program = self.program().await?;
+        let store = self.home_store(&program).await?;
+        on_backend!(self, b => b.tier_reviews(program, store, limit, now).await)
+    }
+
     /// Makes the deliveries of up to `limit` events not yet dispatched, for the webhooks
     /// of the program in force; how many events it dispatched.
     pub async fn dispatch_events(&self, limit: u32) -> Result<usize, StoreError> {

@@ -106,6 +106,7 @@ fn label_key(job: Job) -> &'static str {
         Job::ExpiryNotices => "jobs.expiry_notices",
         Job::Birthdays => "jobs.birthdays",
         Job::TaskReminders => "jobs.task_reminders",
+        Job::TierReviews => "jobs.tier_reviews",
     }
 }
 
@@ -121,6 +122,7 @@ fn help_key(job: Job) -> &'static str {
         Job::ExpiryNotices => "jobs.expiry_notices_help",
         Job::Birthdays => "jobs.birthdays_help",
         Job::TaskReminders => "jobs.task_reminders_help",
+        Job::TierReviews => "jobs.tier_reviews_help",
     }
 }
 

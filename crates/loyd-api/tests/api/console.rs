@@ -849,10 +849,10 @@ both_backends! {
         let (status, page) = open(admin.clone(), "/admin/jobs").await;
         assert_eq!(status, 200);
         assert!(page.contains(r#"href="/admin/jobs" aria-current="page""#), "{page}");
-        for job in ["expire_holds", "expire_lots", "burn_inactive", "convert_balances", "roll_up", "detect_fraud", "segments", "expiry_notices", "birthdays", "task_reminders"] {
+        for job in ["expire_holds", "expire_lots", "burn_inactive", "convert_balances", "roll_up", "detect_fraud", "segments", "expiry_notices", "birthdays", "task_reminders", "tier_reviews"] {
             assert!(page.contains(&format!(r#"id="run-{job}""#)), "{job}: {page}");
         }
-        assert_eq!(page.matches("Has not run yet.").count(), 10);
+        assert_eq!(page.matches("Has not run yet.").count(), 11);
         let token = csrf(&page);
         let post = |path: &'static str, body: String| {
             client().post(app.url(path)).header("cookie", &admin).header("content-type", "application/x-www-form-urlencoded").body(body).send()
@@ -872,7 +872,7 @@ both_backends! {
             tokio::time::sleep(std::time::Duration::from_millis(25)).await;
         }
         let (_, page) = open(admin.clone(), "/admin/jobs").await;
-        assert_eq!(page.matches("Has not run yet.").count(), 9, "{page}");
+        assert_eq!(page.matches("Has not run yet.").count(), 10, "{page}");
         let row = page.split(r#"<tr id="job-expire_lots">"#).nth(1).unwrap().split("</tr>").next().unwrap();
         assert!(row.contains("· ada ·") && row.contains(r#"<td class="state">done"#), "{row}");
         assert!(page.contains(&format!(r#"<tr id="run-{}">"#, runs[0].id)), "{page}");

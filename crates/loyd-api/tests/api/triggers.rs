@@ -563,3 +563,41 @@ body = "{{{{ task.kind }}}} due {{{{ task.due_at }}}}: {{{{ task.body }}}}{{% if
         assert!(log["deliveries"][0]["last_error"].as_str().unwrap().contains("no e-mail address"), "{log}");
     }
 }
+
+both_backends! {
+    async fn a_customer_whose_old_purchases_leave_the_tiers_year_is_told_once_that_their_level_fell(db: TestDb) {
+        let sms = Receiver::start(&[200]).await;
+        let doc: loyd_domain::config::ConfigDocument = toml::from_str(&format!("{RECEIPTS}{}{MESSAGES}", gateway(&sms.url))).unwrap();
+        let app = spawn_with_program(db, doc).await;
+        admin(&app).await;
+        let anna = customer(&app, json!({"phone": "+37120000081", "consents": {"sms": true}})).await;
+        let ben = customer(&app, json!({"phone": "+37120000082", "consents": {"sms": true}})).await;
+        let anna_card = app.issue("LOY", Some(anna)).await.remove(0).number;
+        let ben_card = app.issue("LOY", Some(ben)).await.remove(0).number;
+        let start = app.store.now();
+        // Both become silver; half a year on, Anna buys for 10.00, Ben for 150.00.
+        assert_eq!(app.commit(&basket("y-1", Some(&anna_card), "120.00")).await.0, 201);
+        assert_eq!(app.commit(&basket("y-2", Some(&ben_card), "120.00")).await.0, 201);
+        app.clock.advance(jiff::SignedDuration::from_hours(24 * 180));
+        assert_eq!(app.commit(&basket("y-3", Some(&anna_card), "10.00")).await.0, 201);
+        assert_eq!(app.commit(&basket("y-4", Some(&ben_card), "150.00")).await.0, 201);
+        let ups = events(&app, "tier.changed").await;
+        assert_eq!(ups, 2);
+        // A pass before the year is out finds nobody.
+        assert_eq!(app.store.run_job(loyd_store::Job::TierReviews, "test".into()).await.unwrap().items, 0);
+        // A year and an hour after the first purchases they leave the window: Anna has
+        // 10.00 of the 100.00 silver asks, Ben 150.00.
+        app.clock.set(start + jiff::SignedDuration::from_hours(24 * 365 + 1));
+        let run = app.store.run_job(loyd_store::Job::TierReviews, "test".into()).await.unwrap();
+        assert_eq!((run.items, run.error), (2, None), "both reviewed");
+        assert_eq!(events(&app, "tier.changed").await, ups + 1, "only Anna fell");
+        // Told once, by SMS: a second pass finds nothing new.
+        assert_eq!(app.store.run_job(loyd_store::Job::TierReviews, "test".into()).await.unwrap().items, 0);
+        let sender = Sender::new(&app.url(""));
+        while deliver_once(&app.store, &sender).await.unwrap() > 0 {}
+        let down: Vec<(String, String)> = texts(&sms).into_iter().filter(|(_, t)| t.starts_with("Back to")).collect();
+        assert_eq!(down, [("+37120000081".to_owned(), "Back to base".to_owned())]);
+        let (_, log) = call(&app, "GET", "/v1/admin/deliveries?webhook=tier-down", ADMIN_KEY, None).await;
+        assert_eq!(log["deliveries"].as_array().unwrap().len(), 1, "{log}");
+    }
+}

@@ -65,10 +65,24 @@ pub fn counter_values(
     scale: Scale,
     tz: &TimeZone,
 ) -> BTreeMap<String, Decimal> {
+    counter_values_since(counters, receipts, at, at, scale, tz)
+}
+
+/// [`counter_values`] up to `at` with each counter's range starting where it started at
+/// `window_at` (earlier than `at`: the receipts that have left a window since
+/// `window_at` still count) — what the tier reviews compare with the values at `at`.
+pub fn counter_values_since(
+    counters: &[Counter],
+    receipts: &[(Timestamp, i64)],
+    window_at: Timestamp,
+    at: Timestamp,
+    scale: Scale,
+    tz: &TimeZone,
+) -> BTreeMap<String, Decimal> {
     counters
         .iter()
         .map(|c| {
-            let start = c.start_at(at);
+            let start = c.start_at(window_at);
             let inside = receipts.iter().filter(|(t, _)| *t >= start && *t <= at);
             let value = match c.measure {
                 Measure::Visits => {

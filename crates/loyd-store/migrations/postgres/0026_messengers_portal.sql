@@ -22,3 +22,7 @@ CREATE INDEX notifications_customer_idx ON notifications (customer_id, id);
 
 -- The next free moment of each new channel (its rate_per_minute).
 INSERT INTO rollup_cursors (source, last) VALUES ('slot:viber', 0), ('slot:whatsapp', 0), ('slot:telegram', 0), ('slot:portal', 0);
+
+-- The tier reviews: reviewed up to (microseconds), and the pass in progress (up to
+-- when, after which customer).
+INSERT INTO rollup_cursors (source, last) VALUES ('tier_reviews', 0), ('tier_reviews:until', 0), ('tier_reviews:after', 0);

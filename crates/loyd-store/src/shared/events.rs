@@ -155,7 +155,7 @@ pub(crate) async fn record_tier_changes(
     c: &mut Conn,
     ring: &Keyring,
     customer: i64,
-    receipt: &str,
+    receipt: Option<&str>,
     changes: &[loyd_domain::program::TierChange],
     now: Timestamp,
 ) -> Result<(), StoreError> {

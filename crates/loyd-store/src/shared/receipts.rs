@@ -376,7 +376,7 @@ pub(crate) async fn commit_in(
         // Counters of days: the receipt row is in, the counters now count it.
         let before = loaded.context.customer.as_ref().map(|c| c.counters.clone()).unwrap_or_default();
         let after = counters_of(c, customer, receipt.at, program, &caller.store).await?;
-        record_tier_changes(c, &secret.ring, customer, &request.receipt_id, &program.tier_changes(&before, &after), now).await?;
+        record_tier_changes(c, &secret.ring, customer, Some(&request.receipt_id), &program.tier_changes(&before, &after), now).await?;
     }
     Ok((PosReply { outcome: Outcome::Created, body, replayed: false }, system_missed))
 }

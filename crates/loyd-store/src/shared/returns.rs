@@ -182,7 +182,7 @@ pub(crate) async fn reverse_in(
     }
     if let Some((customer, before)) = tiers {
         let after = super::counters::counters_of(c, customer, now, program, &caller.store).await?;
-        super::events::record_tier_changes(c, ring, customer, &receipt.receipt_id, &program.tier_changes(&before, &after), now).await?;
+        super::events::record_tier_changes(c, ring, customer, Some(&receipt.receipt_id), &program.tier_changes(&before, &after), now).await?;
     }
 
     let money = |m: i64| Minor::new(m, caller.store.scale).to_string();

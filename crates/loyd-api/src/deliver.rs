@@ -516,7 +516,14 @@ fn smtp_transport(smtp: &EmailSpec, password: Option<String>) -> Result<SmtpTran
     use lettre::transport::smtp::client::{Tls, TlsParameters};
 
     let port = smtp.port.unwrap_or(smtp.security.default_port());
-    let tls = |host: &str| TlsParameters::builder(host.to_owned()).build_rustls().map_err(|e| Attempt::failed(format!("TLS: {e}")));
+    let tls = |host: &str| {
+        let mut builder = TlsParameters::builder(host.to_owned());
+        if let Some(pem) = &smtp.ca_certificate {
+            let ca = lettre::transport::smtp::client::Certificate::from_pem(pem.as_bytes()).map_err(|e| Attempt::failed(format!("ca_certificate does not read: {e}")))?;
+            builder = builder.add_root_certificate(ca);
+        }
+        builder.build_rustls().map_err(|e| Attempt::failed(format!("TLS: {e}")))
+    };
     let pool = lettre::transport::smtp::PoolConfig::new().max_size(CLAIM);
     let mut transport = SmtpTransport::builder_dangerous(smtp.host.as_str()).port(port).timeout(Some(TIMEOUT)).pool_config(pool);
     transport = match smtp.security {

@@ -207,6 +207,7 @@ texts! {
     email_from(from) = "'{from}' is not a sender: an address (news@shop.example) or a name and an address (Shop <news@shop.example>)";
     channel_not_configured(channel) = "{channel} messages need the program's [{channel}] section: the way they leave";
     message_channel_event(channel, event) = "a {event} message cannot go by {channel}: it goes to an address given for it (email or a phone channel; a task: email)";
+    email_ca() = "ca_certificate is a certificate authority's certificate in PEM: -----BEGIN CERTIFICATE----- … -----END CERTIFICATE-----";
     single_object(section) = "[{section}] is one object, named {section}: /{section}/{section}";
     telegram_bot(bot) = "'{bot}' is not a bot's username: 5 to 32 letters, digits and '_', without '@'";
     message_no_text(languages) = "a message needs a text in at least one language ({languages})";

@@ -65,28 +65,102 @@ fn python() -> &'static str {
     })
 }
 
+/// An aiosmtpd server behind TLS: port, maildir, mode (`starttls`: plain, upgraded
+/// with STARTTLS, which it requires before any mail; `tls`: TLS from the first byte),
+/// its certificate chain and key (PEM files).
+const WITH_TLS: &str = r#"
+import ssl, sys, threading
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Mailbox
+port, folder, mode, cert, key = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
+ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+ctx.load_cert_chain(cert, key)
+if mode == "starttls":
+    Controller(Mailbox(folder), hostname="127.0.0.1", port=port, tls_context=ctx, require_starttls=True).start()
+else:
+    Controller(Mailbox(folder), hostname="127.0.0.1", port=port, ssl_context=ctx).start()
+threading.Event().wait()
+"#;
+
+/// How a test server is started.
+enum Mode<'a> {
+    Plain,
+    Login(&'a str, &'a str),
+    /// `starttls` or `tls`, with the certificate chain's and the key's files.
+    Tls(&'a str, &'a std::path::Path, &'a std::path::Path),
+}
+
+/// A certificate authority of a test and a certificate it signed for 127.0.0.1 and
+/// localhost, made by the `openssl` command: PEM files in a folder removed on drop.
+pub struct TestCa {
+    pub dir: std::path::PathBuf,
+}
+
+impl Drop for TestCa {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl TestCa {
+    pub fn new() -> TestCa {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("loyd-ca-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let run = |args: &[&str]| {
+            let out = Command::new("openssl").args(args).current_dir(&dir).output().expect("the openssl command must be installed");
+            assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        };
+        run(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=Loyd test CA"]);
+        run(&["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"]);
+        std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n").unwrap();
+        run(&["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "san.ext"]);
+        TestCa { dir }
+    }
+
+    /// The authority's certificate (PEM), which a client trusts.
+    pub fn ca_pem(&self) -> String {
+        std::fs::read_to_string(self.dir.join("ca.pem")).unwrap()
+    }
+}
+
+impl Default for TestCa {
+    fn default() -> Self {
+        TestCa::new()
+    }
+}
+
 impl Smtp {
     /// Starts a server on a free port. A port found free may be taken by another test
     /// before the server binds it (the server then exits): it is tried again on another,
     /// and a server counts as started only once the port's listening socket is its own.
     pub async fn start() -> Smtp {
-        Smtp::spawn(None).await
+        Smtp::spawn(Mode::Plain).await
+    }
+
+    /// As [`Smtp::start`], a server behind TLS with the certificate `ca` signed:
+    /// `starttls` (it refuses mail until the client has upgraded the connection) or
+    /// `tls` (TLS from the first byte).
+    pub async fn start_with_tls(mode: &str, ca: &TestCa) -> Smtp {
+        Smtp::spawn(Mode::Tls(mode, &ca.dir.join("server.pem"), &ca.dir.join("server.key"))).await
     }
 
     /// As [`Smtp::start`], a server that takes mail only after `AUTH` (PLAIN or LOGIN,
     /// over the plain connection) as `user` with `password`, and refuses others (535).
     pub async fn start_with_login(user: &str, password: &str) -> Smtp {
-        Smtp::spawn(Some((user, password))).await
+        Smtp::spawn(Mode::Login(user, password)).await
     }
 
-    async fn spawn(login: Option<(&str, &str)>) -> Smtp {
+    async fn spawn(mode: Mode<'_>) -> Smtp {
         for _ in 0..10 {
             let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
             let dir = std::env::temp_dir().join(format!("loyd-smtp-{}-{port}", std::process::id()));
             let mut command = Command::new(python());
-            match login {
-                None => command.args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"]).arg(&dir),
-                Some((user, password)) => command.args(["-c", WITH_LOGIN, &port.to_string()]).arg(&dir).args([user, password]),
+            match mode {
+                Mode::Plain => command.args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"]).arg(&dir),
+                Mode::Login(user, password) => command.args(["-c", WITH_LOGIN, &port.to_string()]).arg(&dir).args([user, password]),
+                Mode::Tls(how, cert, key) => command.args(["-c", WITH_TLS, &port.to_string()]).arg(&dir).arg(how).arg(cert).arg(key),
             };
             let child = command
                 .stdout(Stdio::null())

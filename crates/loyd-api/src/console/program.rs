@@ -75,7 +75,7 @@ macro_rules! limits {
     };
 }
 
-const EMAIL_FIELDS: [Spec; 8] = {
+const EMAIL_FIELDS: [Spec; 9] = {
     let l = limits!();
     [
         spec("host", Kind::Text, "field.host", None),
@@ -86,6 +86,7 @@ const EMAIL_FIELDS: [Spec; 8] = {
         l[0],
         l[1],
         l[2],
+        spec("ca_certificate", Kind::Paragraph, "field.ca_certificate", Some("field.ca_certificate_help")),
     ]
 };
 

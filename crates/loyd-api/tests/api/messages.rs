@@ -61,6 +61,16 @@ async fn register(app: &TestApp, body: Value) -> i64 {
     c["id"].as_str().unwrap().trim_start_matches("c_").parse().unwrap()
 }
 
+/// One pass that makes exactly one attempt, and the newest delivery after it: its id,
+/// state, last error and subject.
+async fn one_attempt(app: &TestApp, sender: &Sender) -> (i64, String, String, String) {
+    assert_eq!(deliver_once(&app.store, sender).await.unwrap(), 1);
+    let (_, log) = call(app, "GET", "/v1/admin/deliveries", ADMIN_KEY, None).await;
+    let d = &log["deliveries"][0];
+    let text = |f: &str| d[f].as_str().unwrap_or_default().to_owned();
+    (d["id"].as_i64().unwrap(), text("state"), text("last_error"), text("subject"))
+}
+
 fn state_of(log: &[Value], subject: &str) -> (String, String) {
     let d = log.iter().find(|d| d["subject"] == subject).unwrap_or_else(|| panic!("{subject} in {log:?}"));
     (d["state"].as_str().unwrap().to_owned(), d["last_error"].as_str().unwrap_or_default().to_owned())
@@ -298,11 +308,9 @@ body = "{{{{ points.amount }}}} {{{{ points.currency }}}} expire on {{{{ points.
         let anna = register(&app, json!({"name": "Anna", "email": "anna@example.lv", "consents": {"email": true}})).await;
         let sender = Sender::new(&app.url(""));
         let attempt = || async {
-            assert_eq!(deliver_once(&app.store, &sender).await.unwrap(), 1);
-            let (_, log) = call(&app, "GET", "/v1/admin/deliveries", ADMIN_KEY, None).await;
-            let d = log["deliveries"][0].clone();
-            assert_eq!(d["subject"], format!("customer:{anna}"));
-            (d["id"].as_i64().unwrap(), d["state"].as_str().unwrap().to_owned(), d["last_error"].as_str().unwrap_or_default().to_owned())
+            let d = one_attempt(&app, &sender).await;
+            assert_eq!(d.3, format!("customer:{anna}"));
+            (d.0, d.1, d.2)
         };
         // No password yet: the server refuses the mail for good (530), nothing arrives.
         let (id, state, error) = attempt().await;
@@ -330,5 +338,60 @@ body = "{{{{ points.amount }}}} {{{{ points.currency }}}} expire on {{{{ points.
         let mail = smtp.received();
         assert_eq!(mail.len(), 1);
         assert_eq!(mail[0]["to"], "anna@example.lv");
+    }
+}
+
+both_backends! {
+    async fn e_mail_goes_over_starttls_or_tls_to_a_server_a_private_ca_vouches_for_and_never_in_the_clear(db: TestDb) {
+        let ca = loyd_testkit::smtp::TestCa::new();
+        let smtp = Smtp::start_with_tls("starttls", &ca).await;
+        let mut doc = program(smtp.port);
+        doc.email.as_mut().unwrap().security = loyd_domain::program::SmtpSecurity::Starttls;
+        let app = spawn_with_program(db, doc).await;
+        admin(&app).await;
+        register(&app, json!({"name": "Anna", "email": "anna@example.lv", "consents": {"email": true}})).await;
+        let sender = Sender::new(&app.url(""));
+        let attempt = || async {
+            let d = one_attempt(&app, &sender).await;
+            (d.0, d.1, d.2)
+        };
+        let email = |security: &str, port: u16, ca: Option<String>| {
+            json!({"host": "127.0.0.1", "port": port, "security": security, "from": "Loyd Shop <shop@loyd.test>", "ca_certificate": ca})
+        };
+        // The server's certificate is signed by no authority the system trusts: not sent, tried again.
+        let (id, state, error) = attempt().await;
+        assert_eq!(state, "pending", "{error}");
+        assert!(error.to_lowercase().contains("certificate"), "{error}");
+        // Without STARTTLS the server takes nothing (530): given up, nothing went in the clear.
+        let (status, body) = call(&app, "PUT", "/v1/admin/config/email/email", ADMIN_KEY, Some(email("none", smtp.port, None))).await;
+        assert_eq!(status, 200, "{body}");
+        // (only one given up is sent again by hand: this one is due at its next attempt)
+        assert_eq!(call(&app, "POST", &format!("/v1/admin/deliveries/{id}/retry"), ADMIN_KEY, None).await.0, 409);
+        app.clock.advance(jiff::SignedDuration::from_secs(60));
+        let (_, state, error) = attempt().await;
+        assert_eq!(state, "dead", "{error}");
+        assert!(error.contains("530"), "{error}");
+        assert_eq!(smtp.count(), 0);
+        // What is not a certificate is refused where it is written.
+        let (status, body) = call(&app, "PUT", "/v1/admin/config/email/email", ADMIN_KEY, Some(email("starttls", smtp.port, Some("not a certificate".into())))).await;
+        assert_eq!(status, 422, "{body}");
+        assert_eq!(body["error"]["details"]["problems"][0]["path"], "ca_certificate", "{body}");
+        // The network's own authority trusted: upgraded with STARTTLS, checked, delivered once.
+        let (status, body) = call(&app, "PUT", "/v1/admin/config/email/email", ADMIN_KEY, Some(email("starttls", smtp.port, Some(ca.ca_pem())))).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(call(&app, "POST", &format!("/v1/admin/deliveries/{id}/retry"), ADMIN_KEY, None).await.0, 200);
+        let (_, state, error) = attempt().await;
+        assert_eq!(state, "delivered", "{error}");
+        let mail = smtp.received();
+        assert_eq!((mail.len(), mail[0]["to"].as_str()), (1, Some("anna@example.lv")));
+        // TLS from the first byte (port 465 style) with the same authority.
+        let tls = Smtp::start_with_tls("tls", &ca).await;
+        let (status, body) = call(&app, "PUT", "/v1/admin/config/email/email", ADMIN_KEY, Some(email("tls", tls.port, Some(ca.ca_pem())))).await;
+        assert_eq!(status, 200, "{body}");
+        register(&app, json!({"name": "Ben", "email": "ben@example.lv", "consents": {"email": true}})).await;
+        let (_, state, error) = attempt().await;
+        assert_eq!(state, "delivered", "{error}");
+        assert_eq!(tls.received()[0]["to"], "ben@example.lv");
+        assert_eq!(smtp.count(), 1, "nothing more to the first server");
     }
 }

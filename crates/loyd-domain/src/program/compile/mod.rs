@@ -527,6 +527,11 @@ impl Compiler<'_> {
             if !crate::messages::is_sender(&e.from) {
                 self.p.push("email.from", said::email_from(&e.from));
             }
+            if let Some(pem) = &e.ca_certificate
+                && !is_pem_certificate(pem)
+            {
+                self.p.push("email.ca_certificate", said::email_ca());
+            }
             self.limits("email", e.rate_per_minute, e.customer_limit);
             self.out.email = Some(e.clone());
         }
@@ -672,4 +677,23 @@ impl Compiler<'_> {
         }
         out.restrictions = RestrictionRules { base, schedules };
     }
+}
+
+/// Whether `pem` holds certificates in PEM and nothing else: one or more
+/// `BEGIN CERTIFICATE` … `END CERTIFICATE` blocks of base64 (the TLS library reads
+/// them; this refuses a key or a typo when the program is applied).
+fn is_pem_certificate(pem: &str) -> bool {
+    let (begin, end) = ("-----BEGIN CERTIFICATE-----", "-----END CERTIFICATE-----");
+    let mut rest = pem.trim();
+    let mut blocks = 0;
+    while !rest.is_empty() {
+        let Some(body) = rest.strip_prefix(begin) else { return false };
+        let Some((inside, after)) = body.split_once(end) else { return false };
+        if !inside.chars().all(|c| c.is_ascii_alphanumeric() || "+/=\r\n ".contains(c)) || inside.trim().is_empty() {
+            return false;
+        }
+        blocks += 1;
+        rest = after.trim_start();
+    }
+    blocks > 0
 }

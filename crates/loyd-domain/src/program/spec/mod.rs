@@ -393,6 +393,10 @@ pub struct EmailSpec {
     pub from: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
+    /// A certificate authority (PEM) the server's certificate may be signed by, trusted
+    /// besides the system's: a closed network's own. A CA's certificate is public.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_certificate: Option<String>,
     /// At most this many mailing e-mails a minute (the server's or the provider's
     /// limit); none: as fast as the worker sends. Messages sent by events are not held.
     #[serde(default, skip_serializing_if = "Option::is_none")]

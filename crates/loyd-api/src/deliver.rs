@@ -304,7 +304,8 @@ impl Sender {
             "phone": customer.phone,
             "language": language,
         });
-        let context = messages::customer_context(customer_json, unsubscribe.as_deref().unwrap_or_default(), &telegram.unwrap_or_default(), d.event, &d.data);
+        let mut context = messages::customer_context(customer_json, unsubscribe.as_deref().unwrap_or_default(), &telegram.unwrap_or_default(), d.event, &d.data);
+        holdings(store, program, id, text, &mut context).await.map_err(Attempt::failed)?;
         // A mailing's links go through this server, which counts the click.
         let tracker: Option<messages::Tracker> = d.mailing.as_ref().map(|_| {
             let (store, public, delivery) = (store.clone(), self.public_url.clone(), d.id);
@@ -450,6 +451,29 @@ impl Sender {
         }
         to_no_customer(Channel::Email, to, text, d.event, &data)
     }
+}
+
+/// The customer's card number (`card.number`: their active loyalty card's, empty
+/// without one) and balances (`balances.<currency>`: available now, every currency of
+/// the program, `0` where they have none) into `context` — each read only for a text
+/// that shows it.
+pub(crate) async fn holdings(store: &Store, program: &Program, id: i64, text: &messages::TextSpec, context: &mut serde_json::Value) -> Result<(), String> {
+    if messages::reads(text, "card") {
+        let cards = store.customer_cards(id).await.map_err(|e| format!("the customer's cards could not be read: {e}"))?;
+        let number = cards
+            .into_iter()
+            .find(|c| c.kind == loyd_domain::program::CardKind::Loyalty && c.state == loyd_domain::cards::CardState::Active && c.replaced_by.is_none())
+            .map(|c| c.number)
+            .unwrap_or_default();
+        context["card"] = json!({ "number": number });
+    }
+    if messages::reads(text, "balances") {
+        let held = store.customer_balances(id).await.map_err(|e| format!("the customer's balances could not be read: {e}"))?;
+        let mut balances: serde_json::Map<String, serde_json::Value> = program.currencies.keys().map(|c| (c.to_string(), json!("0"))).collect();
+        balances.extend(held.into_iter().map(|b| (b.currency.to_string(), json!(b.available))));
+        context["balances"] = balances.into();
+    }
+    Ok(())
 }
 
 /// A message to someone who is no customer (a certificate's recipient, a staff

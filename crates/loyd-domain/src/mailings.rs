@@ -173,7 +173,7 @@ impl Audience {
 
 /// Checks a mailing's rules and texts for `channel`; each problem with the field it
 /// is in (`variants[1].texts.lv.subject`).
-pub fn check(spec: &MailingSpec, channel: Channel) -> Vec<(String, Said)> {
+pub fn check(spec: &MailingSpec, channel: Channel, currencies: &[String]) -> Vec<(String, Said)> {
     let mut problems = Vec::new();
     if spec.variants.is_empty() || spec.variants.len() > MAX_VARIANTS {
         problems.push(("variants".to_owned(), said::mailing_variants(MAX_VARIANTS.to_string())));
@@ -185,7 +185,7 @@ pub fn check(spec: &MailingSpec, channel: Channel) -> Vec<(String, Said)> {
         } else if spec.variants[..i].iter().any(|o| o.name == v.name) {
             problems.push((format!("variants[{i}].name"), said::mailing_variant_twice(&v.name)));
         }
-        for (field, why) in check_texts(&v.texts, channel, None) {
+        for (field, why) in check_texts(&v.texts, channel, None, currencies) {
             problems.push((format!("variants[{i}].{field}"), why));
         }
     }
@@ -290,8 +290,8 @@ mod tests {
 
     #[test]
     fn a_mailing_is_checked_field_by_field() {
-        assert!(check(&spec(&["A", "B"], 20), Channel::Email).is_empty(), "{:?}", check(&spec(&["A", "B"], 20), Channel::Email));
-        let fields = |s: &MailingSpec| check(s, Channel::Email).into_iter().map(|(f, _)| f).collect::<Vec<_>>();
+        assert!(check(&spec(&["A", "B"], 20), Channel::Email, &[]).is_empty(), "{:?}", check(&spec(&["A", "B"], 20), Channel::Email, &[]));
+        let fields = |s: &MailingSpec| check(s, Channel::Email, &[]).into_iter().map(|(f, _)| f).collect::<Vec<_>>();
         assert_eq!(fields(&spec(&[], 100)), ["variants"]);
         assert_eq!(fields(&spec(&["A", "A"], 100)), ["variants[1].name"]);
         assert_eq!(fields(&spec(&["A B"], 0)), ["variants[0].name", "test_share"]);

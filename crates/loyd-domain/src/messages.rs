@@ -19,8 +19,10 @@ pub const LANGUAGES: [&str; 4] = ["en", "ru", "lv", "et"];
 /// What every text may read. `customer.*` is the customer the event is about, as they
 /// are when the message is sent; `unsubscribe_url` stops this channel's marketing for
 /// them; `telegram_url` connects their Telegram to the program's bot (empty when the
-/// program has none).
-pub const VARIABLES: [&str; 7] = ["customer.id", "customer.name", "customer.email", "customer.phone", "customer.language", "unsubscribe_url", "telegram_url"];
+/// program has none); `card.number` is their loyalty card's (empty without one).
+/// Besides, `balances.<currency>` for each currency of the program ([`variables_of`]).
+pub const VARIABLES: [&str; 8] =
+    ["customer.id", "customer.name", "customer.email", "customer.phone", "customer.language", "unsubscribe_url", "telegram_url", "card.number"];
 
 /// The figures an event of `kind` brings to its messages: the name they are read under
 /// and the fields of the event's data (`{{ points.amount }}`). Every amount is a decimal
@@ -39,14 +41,27 @@ pub fn event_variables(kind: EventKind) -> Option<(&'static str, &'static [&'sta
     })
 }
 
-/// What a text of a message sent for `kind` may read: [`VARIABLES`] and the event's
-/// own ([`event_variables`]: `points.amount` …).
+/// What a text of a message sent for `kind` may read: [`VARIABLES`], the customer's
+/// balance in each of `currencies` (`balances.bonus`: what is available, a decimal
+/// string) and the event's own ([`event_variables`]: `points.amount` …).
 /// A gift card certificate (to an address the buyer gave) and a task due (to a staff
 /// member) go to no customer: they read their own figures only.
-pub fn variables_of(kind: Option<EventKind>) -> Vec<String> {
+pub fn variables_of(kind: Option<EventKind>, currencies: &[String]) -> Vec<String> {
     let own = kind.and_then(event_variables).map(|(name, fields)| fields.iter().map(move |f| format!("{name}.{f}")));
-    let common = VARIABLES.iter().filter(|_| !kind.is_some_and(EventKind::to_no_customer)).map(|v| (*v).to_owned());
-    common.chain(own.into_iter().flatten()).collect()
+    let to_customer = !kind.is_some_and(EventKind::to_no_customer);
+    let common = VARIABLES.iter().filter(|_| to_customer).map(|v| (*v).to_owned());
+    let balances = currencies.iter().filter(|_| to_customer).map(|c| format!("balances.{c}"));
+    common.chain(balances).chain(own.into_iter().flatten()).collect()
+}
+
+/// Whether a text reads variable `name` (`card`, `balances`): what is costly to look up
+/// is looked up only for the texts that show it.
+pub fn reads(text: &TextSpec, name: &str) -> bool {
+    let env = environment();
+    [Some(&text.subject), Some(&text.body), text.html.as_ref()]
+        .into_iter()
+        .flatten()
+        .any(|src| env.template_from_str(src).is_ok_and(|t| t.undeclared_variables(false).contains(name)))
 }
 
 /// The template variables of an event's message: its `data` fields under the event's
@@ -301,17 +316,17 @@ fn environment_tracking(tracker: Option<Tracker>) -> Environment<'static> {
     env
 }
 
-/// Checks a template of a message sent for `kind`: it parses, and reads only what
-/// [`variables_of`] allows.
-pub fn check_template(src: &str, kind: Option<EventKind>) -> Result<(), Said> {
-    check_reading(src, &variables_of(kind))
+/// Checks a template of a message sent for `kind` by a program of `currencies`: it
+/// parses, and reads only what [`variables_of`] allows.
+pub fn check_template(src: &str, kind: Option<EventKind>, currencies: &[String]) -> Result<(), Said> {
+    check_reading(src, &variables_of(kind, currencies))
 }
 
 /// Checks the texts of a message on `channel` sent for `kind` (`None`: a mailing, not
 /// an event): at least one, in known languages, an e-mail's subject one line and
 /// there, every template checked ([`check_template`]). Each problem with the field it
 /// is in (`texts.lv.subject`).
-pub fn check_texts(texts: &BTreeMap<String, TextSpec>, channel: Channel, kind: Option<EventKind>) -> Vec<(String, Said)> {
+pub fn check_texts(texts: &BTreeMap<String, TextSpec>, channel: Channel, kind: Option<EventKind>, currencies: &[String]) -> Vec<(String, Said)> {
     let mut problems = Vec::new();
     if texts.is_empty() {
         problems.push(("texts".to_owned(), said::message_no_text(LANGUAGES.join(", "))));
@@ -328,7 +343,7 @@ pub fn check_texts(texts: &BTreeMap<String, TextSpec>, channel: Channel, kind: O
         }
         for (field, src) in [("subject", Some(&t.subject)), ("body", Some(&t.body)), ("html", t.html.as_ref())] {
             if let Some(src) = src
-                && let Err(why) = check_template(src, kind)
+                && let Err(why) = check_template(src, kind, currencies)
             {
                 problems.push((format!("texts.{lang}.{field}"), why));
             }
@@ -431,14 +446,14 @@ mod tests {
     #[test]
     fn a_template_may_read_only_the_known_variables_and_must_parse() {
         let welcome = Some(EventKind::CustomerRegistered);
-        assert!(check_template("Hello {{ customer.name }}, {{ unsubscribe_url }}", welcome).is_ok());
-        assert!(check_template("{% if customer.name %}Hi {{ customer.name | upper }}{% endif %}", welcome).is_ok());
-        assert_eq!(check_template("Your balance: {{ customer.balance }}", welcome).unwrap_err().key, "template_variable");
-        assert_eq!(check_template("{{ password }}", welcome).unwrap_err().key, "template_variable");
-        assert_eq!(check_template("Hello {{ customer.name ", welcome).unwrap_err().key, "template_invalid");
+        assert!(check_template("Hello {{ customer.name }}, {{ unsubscribe_url }}", welcome, &[]).is_ok());
+        assert!(check_template("{% if customer.name %}Hi {{ customer.name | upper }}{% endif %}", welcome, &[]).is_ok());
+        assert_eq!(check_template("Your balance: {{ customer.balance }}", welcome, &[]).unwrap_err().key, "template_variable");
+        assert_eq!(check_template("{{ password }}", welcome, &[]).unwrap_err().key, "template_variable");
+        assert_eq!(check_template("Hello {{ customer.name ", welcome, &[]).unwrap_err().key, "template_invalid");
         // An event's own figures only in its messages.
-        assert!(check_template("{{ points.amount }} expire on {{ points.expires_on }}", Some(EventKind::PointsExpiring)).is_ok());
-        assert_eq!(check_template("{{ points.amount }}", welcome).unwrap_err().key, "template_variable");
+        assert!(check_template("{{ points.amount }} expire on {{ points.expires_on }}", Some(EventKind::PointsExpiring), &[]).is_ok());
+        assert_eq!(check_template("{{ points.amount }}", welcome, &[]).unwrap_err().key, "template_variable");
     }
 
     #[test]
@@ -472,17 +487,17 @@ mod tests {
 
     #[test]
     fn an_events_figures_are_read_under_its_name_and_only_in_its_messages() {
-        assert!(check_template("{{ coupon.code }} until {{ coupon.valid_until }}", Some(EventKind::CouponIssued)).is_ok());
-        assert_eq!(check_template("{{ coupon.code }}", Some(EventKind::PointsAccrued)).unwrap_err().key, "template_variable");
-        assert!(check_template("{{ tier.from }} → {{ tier.to }}", Some(EventKind::TierChanged)).is_ok());
+        assert!(check_template("{{ coupon.code }} until {{ coupon.valid_until }}", Some(EventKind::CouponIssued), &[]).is_ok());
+        assert_eq!(check_template("{{ coupon.code }}", Some(EventKind::PointsAccrued), &[]).unwrap_err().key, "template_variable");
+        assert!(check_template("{{ tier.from }} → {{ tier.to }}", Some(EventKind::TierChanged), &[]).is_ok());
         let data = serde_json::json!({"customer": "C-1", "code": "X7", "series": "welcome", "valid_until": null});
         let (name, own) = event_context(EventKind::CouponIssued, &data).unwrap();
         assert_eq!(name, "coupon");
         assert_eq!(own, serde_json::json!({"code": "X7", "series": "welcome"}), "the customer is not a coupon's; a missing end is left out");
         assert_eq!(event_context(EventKind::CustomerRegistered, &data), None);
         // A certificate's text reads the card, not a customer (it goes to whom the buyer named).
-        assert!(check_template("{{ gift_card.number }} {{ gift_card.pin }}", Some(EventKind::GiftCardSold)).is_ok());
-        assert_eq!(check_template("{{ customer.name }}", Some(EventKind::GiftCardSold)).unwrap_err().key, "template_variable");
+        assert!(check_template("{{ gift_card.number }} {{ gift_card.pin }}", Some(EventKind::GiftCardSold), &[]).is_ok());
+        assert_eq!(check_template("{{ customer.name }}", Some(EventKind::GiftCardSold), &[]).unwrap_err().key, "template_variable");
     }
 
     #[test]

@@ -127,7 +127,8 @@ pub(crate) async fn checked(state: &AppState, body: MailingIn) -> Result<NewMail
     spec.quiet_hours = body.quiet_hours;
     spec.time_zone = body.time_zone;
     if let Some(channel) = channel {
-        problems.extend(mailings::check(&spec, channel).into_iter().map(|(field, why)| ConfigError::said(field, why)));
+        let currencies: Vec<String> = program.currencies.keys().map(|c| c.to_string()).collect();
+        problems.extend(mailings::check(&spec, channel, &currencies).into_iter().map(|(field, why)| ConfigError::said(field, why)));
     }
     match (problems.is_empty(), channel, audience) {
         (true, Some(channel), Some(audience)) => Ok(NewMailing {

@@ -301,12 +301,13 @@ pub(crate) async fn preview(state: &AppState, actor: &Actor, input: PreviewIn) -
     let (Some(event), Some(channel)) = (event, channel) else {
         return Err(loyd_store::StoreError::Config(problems).into());
     };
-    problems.extend(messages::check_texts(&input.texts, channel, Some(event)).into_iter().map(|(path, said)| ConfigError::said(path, said)));
+    let program = state.store.program().await?;
+    let currencies: Vec<String> = program.currencies.keys().map(|c| c.to_string()).collect();
+    problems.extend(messages::check_texts(&input.texts, channel, Some(event), &currencies).into_iter().map(|(path, said)| ConfigError::said(path, said)));
     if !problems.is_empty() {
         return Err(loyd_store::StoreError::Config(problems).into());
     }
-    let program = state.store.program().await?;
-    let (who, customer) = match &input.customer {
+    let (who, customer, real) = match &input.customer {
         Some(given) => {
             let id = super::customer_id(given)?;
             let Some(c) = state.store.customer(id).await?.filter(|c| c.merged_into.is_none()) else {
@@ -320,9 +321,9 @@ pub(crate) async fn preview(state: &AppState, actor: &Actor, input: PreviewIn) -
                 "email": masked(c.email, mask_email),
                 "phone": masked(c.phone, mask_phone),
             });
-            (CustomerId(id).to_string(), json)
+            (CustomerId(id).to_string(), json, Some(id))
         }
-        None => ("sample".to_owned(), json!({"id": "c_0", "name": "Anna Ozola", "email": "anna@example.lv", "phone": "+37120000000"})),
+        None => ("sample".to_owned(), json!({"id": "c_0", "name": "Anna Ozola", "email": "anna@example.lv", "phone": "+37120000000"}), None),
     };
     let currency = program.currencies.iter().find(|(_, c)| c.kind == loyd_domain::program::CurrencyKind::Points).map_or("bonus".to_owned(), |(code, _)| code.to_string());
     let today = state.store.now().to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
@@ -334,7 +335,15 @@ pub(crate) async fn preview(state: &AppState, actor: &Actor, input: PreviewIn) -
     for (language, text) in &input.texts {
         let mut customer = customer.clone();
         customer["language"] = language.clone().into();
-        let context = messages::customer_context(customer, &unsubscribe, &telegram, event, &data);
+        let mut context = messages::customer_context(customer, &unsubscribe, &telegram, event, &data);
+        match real {
+            // The customer's own card and balances, as a message to them would show.
+            Some(id) => crate::deliver::holdings(&state.store, &program, id, text, &mut context).await.map_err(|e| ApiError::new(crate::error::ErrorCode::Unavailable, e))?,
+            None => {
+                context["card"] = json!({ "number": "2770000000012" });
+                context["balances"] = program.currencies.keys().map(|c| (c.to_string(), json!("320"))).collect::<serde_json::Map<_, _>>().into();
+            }
+        }
         let r = messages::render_text(text, &context, None)
             .map_err(|e| loyd_store::StoreError::Config(vec![ConfigError::text(format!("texts.{language}"), format!("does not render: {e}"))]))?;
         texts.push(PreviewText { language: language.clone(), subject: r.subject, body: r.body, html: r.html });

@@ -303,7 +303,7 @@ event = "points.accrued"
 channel = "portal"
 [messages.texts.en]
 subject = "Points for you"
-body = "Hello {{{{ customer.name }}}}: +{{{{ points.amount }}}} {{{{ points.currency }}}}"
+body = "Hello {{{{ customer.name }}}}: +{{{{ points.amount }}}} {{{{ points.currency }}}} on card {{{{ card.number }}}}, {{{{ balances.bonus }}}} in all"
 "#
         );
         let app = spawn_with_program(db, toml::from_str(&file).unwrap()).await;
@@ -313,10 +313,14 @@ body = "Hello {{{{ customer.name }}}}: +{{{{ points.amount }}}} {{{{ points.curr
         let ben = customer(&app, json!({"name": "Ben", "phone": "+37120000052"})).await;
         let (status, body) = call(&app, "PATCH", &format!("/v1/admin/customers/c_{ben}"), ADMIN_KEY, Some(json!({"opted_out": true}))).await;
         assert_eq!(status, 200, "{body}");
+        let mut cards = Vec::new();
         for (i, who) in [anna, ben].into_iter().enumerate() {
             let card = app.issue("LOY", Some(who)).await.remove(0).number;
             assert_eq!(app.commit(&crate::helpers::receipt(&format!("p-{i}"), Some(&card), "10.00")).await.0, 201);
+            cards.push(card);
         }
+        // A second receipt: the balance the text shows is the one at sending.
+        assert_eq!(app.commit(&crate::helpers::receipt("p-2", Some(&cards[0]), "10.00")).await.0, 201);
         deliver(&app).await;
         // Tried again (a crash before the attempt was recorded): still one.
         app.db().execute_raw("UPDATE deliveries SET state = 'pending', next_at = 0 WHERE state = 'delivered'").await.unwrap();
@@ -325,14 +329,15 @@ body = "Hello {{{{ customer.name }}}}: +{{{{ points.amount }}}} {{{{ points.curr
         let (status, page) = call(&app, "GET", &format!("/v1/admin/customers/c_{anna}/notifications"), ADMIN_KEY, None).await;
         assert_eq!(status, 200, "{page}");
         let list = page["notifications"].as_array().unwrap();
-        assert_eq!(list.len(), 1, "{page}");
-        assert_eq!((list[0]["subject"].as_str(), list[0]["body"].as_str()), (Some("Points for you"), Some("Hello Anna Ozola: +5 bonus")));
-        assert_eq!(list[0]["read_at"], Value::Null);
+        assert_eq!(list.len(), 2, "{page}");
+        let expected = format!("Hello Anna Ozola: +5 bonus on card {}, 10 in all", cards[0]);
+        assert_eq!((list[0]["subject"].as_str(), list[0]["body"].as_str()), (Some("Points for you"), Some(expected.as_str())));
+        assert_eq!((list[1]["body"].as_str(), &list[0]["read_at"]), (Some(expected.as_str()), &Value::Null));
         let (_, page) = call(&app, "GET", &format!("/v1/admin/customers/c_{ben}/notifications"), ADMIN_KEY, None).await;
         assert_eq!(page["notifications"], json!([]));
         let mut all = states(&app, "portal-accrued").await;
         all.sort();
-        assert_eq!(all, ["delivered", "withheld"]);
+        assert_eq!(all, ["delivered", "delivered", "withheld"]);
         // Sealed at rest; a role without contact data sees it masked.
         assert!(app.db().texts("SELECT content FROM notifications").await.iter().all(|t| !t.contains("Anna")));
         let marketer = staff(&app, "mara", "marketer", &[]).await;
@@ -363,12 +368,19 @@ event = "gift_card.sold"
 channel = "portal"
 [messages.texts.en]
 body = "{{ gift_card.number }}"
+
+[[messages]]
+id = "c"
+event = "points.accrued"
+channel = "portal"
+[messages.texts.en]
+body = "{{ balances.bonus }} and {{ balances.gold }}"
 "#;
         let res = app.client.post(app.url("/v1/admin/config")).bearer_auth(ADMIN_KEY).header("content-type", "application/toml").body(file).send().await.unwrap();
         let (status, body): (u16, Value) = (res.status().as_u16(), res.json().await.unwrap());
         assert_eq!(status, 422, "{body}");
         let text = body.to_string();
-        for expected in ["telegram.bot", "not a bot's username", "messages[0].channel", "need the program's [whatsapp] section", "messages[1].channel", "cannot go by portal"] {
+        for expected in ["telegram.bot", "not a bot's username", "messages[0].channel", "need the program's [whatsapp] section", "messages[1].channel", "cannot go by portal", "messages[2].texts.en.body", "balances.gold"] {
             assert!(text.contains(expected), "{expected} in {text}");
         }
 
@@ -398,7 +410,7 @@ both_backends! {
         admin(&app).await;
         let ben = customer(&app, json!({"name": "Ben Bērziņš", "phone": "+37120000061", "consents": {"sms": true}})).await;
         let texts = json!({
-            "en": {"body": "{{ customer.name }}: {{ points.amount }} {{ points.currency }} expire on {{ points.expires_on }}"},
+            "en": {"body": "{{ customer.name }}: {{ points.amount }} {{ points.currency }} expire on {{ points.expires_on }}", "subject": "Card {{ card.number }}"},
             "lv": {"body": "{{ customer.name }}, {{ points.amount }} {{ points.currency }} beigsies {{ points.expires_on }}"},
         });
         let week = app.store.now().to_zoned_datetime(jiff::tz::TimeZone::UTC).date().checked_add(jiff::Span::new().days(7)).unwrap().to_string();
@@ -406,13 +418,14 @@ both_backends! {
         // A sample customer, the event's sample figures in the program's points.
         let (status, out) = call(&app, "POST", "/v1/admin/messages/preview", ADMIN_KEY, Some(ask(None))).await;
         assert_eq!(status, 200, "{out}");
-        assert_eq!(out["customer"], "sample");
+        assert_eq!((out["customer"].as_str(), out["texts"][0]["subject"].as_str()), (Some("sample"), Some("Card 2770000000012")));
         let bodies: Vec<(&str, &str)> = out["texts"].as_array().unwrap().iter().map(|t| (t["language"].as_str().unwrap(), t["body"].as_str().unwrap())).collect();
         assert_eq!(bodies, [("en", format!("Anna Ozola: 25 bonus expire on {week}").as_str()), ("lv", format!("Anna Ozola, 25 bonus beigsies {week}").as_str())]);
         // A real customer: their name — masked for a role without contact data.
         let (status, out) = call(&app, "POST", "/v1/admin/messages/preview", ADMIN_KEY, Some(ask(Some(format!("c_{ben}"))))).await;
         assert_eq!(status, 200, "{out}");
         assert!(out["texts"][0]["body"].as_str().unwrap().starts_with("Ben Bērziņš: 25 bonus"), "{out}");
+        assert_eq!(out["texts"][0]["subject"], "Card ", "Ben has no card: his own, empty");
         let marketer = staff(&app, "mara", "marketer", &[]).await;
         let (status, out) = call(&app, "POST", "/v1/admin/messages/preview", &marketer, Some(ask(Some(format!("c_{ben}"))))).await;
         assert_eq!(status, 200, "{out}");

@@ -591,7 +591,8 @@ impl Compiler<'_> {
             if !reachable {
                 self.p.push(format!("{path}.channel"), said::message_channel_event(m.channel.name(), &m.event));
             }
-            for (field, why) in crate::messages::check_texts(&m.texts, m.channel, event) {
+            let currencies: Vec<String> = self.doc.currencies.iter().map(|c| c.code.to_string()).collect();
+            for (field, why) in crate::messages::check_texts(&m.texts, m.channel, event, &currencies) {
                 self.p.push(format!("{path}.{field}"), why);
             }
             use crate::events::EventKind as K;

@@ -458,6 +458,15 @@ impl Sender {
 /// the program, `0` where they have none) into `context` — each read only for a text
 /// that shows it.
 pub(crate) async fn holdings(store: &Store, program: &Program, id: i64, text: &messages::TextSpec, context: &mut serde_json::Value) -> Result<(), String> {
+    if messages::reads(text, "store") {
+        // The store of the receipt that raised the event (none when time did).
+        let code = context["store"]["id"].as_str().and_then(|c| loyd_domain::ids::StoreCode::parse(c).ok());
+        let name = match code {
+            Some(code) => store.store(&code).await.map_err(|e| format!("the store could not be read: {e}"))?.map(|s| s.name.to_string()),
+            None => None,
+        };
+        context["store"]["name"] = name.unwrap_or_default().into();
+    }
     if messages::reads(text, "card") {
         let cards = store.customer_cards(id).await.map_err(|e| format!("the customer's cards could not be read: {e}"))?;
         let number = cards

@@ -41,6 +41,10 @@ pub fn event_variables(kind: EventKind) -> Option<(&'static str, &'static [&'sta
     })
 }
 
+/// What a text of a message sent for a receipt's event may read of the store it was
+/// committed at (empty when time, not a receipt, raised it: a tier fallen).
+pub const STORE_VARIABLES: [&str; 2] = ["store.id", "store.name"];
+
 /// What a text of a message sent for `kind` may read: [`VARIABLES`], the customer's
 /// balance in each of `currencies` (`balances.bonus`: what is available, a decimal
 /// string) and the event's own ([`event_variables`]: `points.amount` …).
@@ -51,7 +55,8 @@ pub fn variables_of(kind: Option<EventKind>, currencies: &[String]) -> Vec<Strin
     let to_customer = !kind.is_some_and(EventKind::to_no_customer);
     let common = VARIABLES.iter().filter(|_| to_customer).map(|v| (*v).to_owned());
     let balances = currencies.iter().filter(|_| to_customer).map(|c| format!("balances.{c}"));
-    common.chain(balances).chain(own.into_iter().flatten()).collect()
+    let store = STORE_VARIABLES.iter().filter(|_| kind.is_some_and(|k| EventKind::OF_RECEIPTS.contains(&k))).map(|v| (*v).to_owned());
+    common.chain(balances).chain(store).chain(own.into_iter().flatten()).collect()
 }
 
 /// Whether a text reads variable `name` (`card`, `balances`): what is costly to look up
@@ -403,6 +408,9 @@ pub fn customer_context(customer: serde_json::Value, unsubscribe_url: &str, tele
     let mut context = serde_json::json!({ "customer": customer, "unsubscribe_url": unsubscribe_url, "telegram_url": telegram_url });
     if let Some((name, own)) = event_context(kind, data) {
         context[name] = own;
+    }
+    if EventKind::OF_RECEIPTS.contains(&kind) {
+        context["store"] = serde_json::json!({ "id": data["store"].as_str().unwrap_or_default(), "name": "" });
     }
     context
 }

@@ -331,6 +331,8 @@ pub(crate) async fn preview(state: &AppState, actor: &Actor, input: PreviewIn) -
     let public = state.config.public_url.trim_end_matches('/');
     let unsubscribe = format!("{public}/unsubscribe/…");
     let telegram = program.telegram.as_ref().map(|t| format!("https://t.me/{}?start=…", t.bot)).unwrap_or_default();
+    // A receipt's event happens at a store: the first, for the sample.
+    let first_store = state.store.stores().await?.into_iter().next();
     let mut texts = Vec::new();
     for (language, text) in &input.texts {
         let mut customer = customer.clone();
@@ -343,6 +345,9 @@ pub(crate) async fn preview(state: &AppState, actor: &Actor, input: PreviewIn) -
                 context["card"] = json!({ "number": "2770000000012" });
                 context["balances"] = program.currencies.keys().map(|c| (c.to_string(), json!("320"))).collect::<serde_json::Map<_, _>>().into();
             }
+        }
+        if let (Some(s), true) = (&first_store, EventKind::OF_RECEIPTS.contains(&event)) {
+            context["store"] = json!({ "id": s.id.to_string(), "name": s.name });
         }
         let r = messages::render_text(text, &context, None)
             .map_err(|e| loyd_store::StoreError::Config(vec![ConfigError::text(format!("texts.{language}"), format!("does not render: {e}"))]))?;

@@ -115,7 +115,7 @@ id = "gift"
 event = "gift.due"
 channel = "sms"
 [messages.texts.en]
-body = "Collect your {{ gift.gift }}"
+body = "Collect your {{ gift.gift }} at {{ store.name }}"
 
 [[messages]]
 id = "low"
@@ -193,7 +193,7 @@ both_backends! {
                 (phone.clone(), "+65 bonus, now 70".to_owned()),
                 (phone.clone(), "You are silver now (was base)".to_owned()),
                 (phone.clone(), format!("Coupon {coupon} (NEXT)")),
-                (phone.clone(), "Collect your Tote bag".to_owned()),
+                (phone.clone(), "Collect your Tote bag at Riga Centre".to_owned()),
                 (phone.clone(), "Spent 60, only 15 bonus left".to_owned()),
             ];
         expected.sort();

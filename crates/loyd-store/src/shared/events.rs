@@ -71,6 +71,8 @@ pub(super) async fn record_once(
 pub(crate) struct ReceiptDone<'a> {
     pub(crate) customer: i64,
     pub(crate) receipt: &'a str,
+    /// The store it was committed at.
+    pub(crate) store: &'a str,
     pub(crate) calc: &'a loyd_domain::receipt::Calculation,
     /// Coupons issued: series, code, and until when (as the receipt's answer says it).
     pub(crate) coupons: Vec<(&'a str, &'a str, Option<&'a str>)>,
@@ -122,6 +124,7 @@ pub(crate) fn receipt_events(program: &Program, done: &ReceiptDone<'_>) -> Vec<(
     for (_, data) in &mut raised {
         data["customer"] = customer.clone().into();
         data["receipt"] = done.receipt.into();
+        data["store"] = done.store.into();
     }
     raised
 }

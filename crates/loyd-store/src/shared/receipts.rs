@@ -328,7 +328,7 @@ pub(crate) async fn commit_in(
             Vec::new()
         };
         let coupons = new_coupons.iter().zip(&response.issued_coupons).map(|((series, (code, _)), out)| (series.as_str(), code.as_str(), out.valid_until.as_deref())).collect();
-        let done = ReceiptDone { customer: customer.id, receipt: &request.receipt_id, calc: &calc, coupons, tiers };
+        let done = ReceiptDone { customer: customer.id, receipt: &request.receipt_id, store: caller.store.id.as_str(), calc: &calc, coupons, tiers };
         stage_events(&mut writes, &secret.ring, customer.id, receipt_events(program, &done), now);
     }
     let qb = writes.part(16);

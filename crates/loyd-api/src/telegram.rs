@@ -73,9 +73,7 @@ async fn handle(state: &AppState, update: &Value) -> Result<Option<Value>, ApiEr
     let key = match (words.next(), words.next()) {
         (Some("/start"), Some(token)) => match state.store.connect_telegram(token, chat.clone()).await? {
             Some((customer, done)) => {
-                if let Some(l) = state.store.customer(customer).await?.and_then(|c| c.profile.get("language").and_then(|l| Lang::parse(l))) {
-                    lang = l;
-                }
+                lang = language_of(state, customer).await?.unwrap_or(lang);
                 match done {
                     Connected::Consenting => "telegram.connected",
                     Connected::OptedOut => "telegram.connected_opted_out",
@@ -85,16 +83,19 @@ async fn handle(state: &AppState, update: &Value) -> Result<Option<Value>, ApiEr
         },
         (Some("/start"), None) => "telegram.no_link",
         (Some("/stop"), _) => {
-            if let Some(customer) = state.store.disconnect_telegram(chat.clone()).await?
-                && let Some(l) = state.store.customer(customer).await?.and_then(|c| c.profile.get("language").and_then(|l| Lang::parse(l)))
-            {
-                lang = l;
+            if let Some(customer) = state.store.disconnect_telegram(chat.clone()).await? {
+                lang = language_of(state, customer).await?.unwrap_or(lang);
             }
             "telegram.stopped"
         }
         _ => "telegram.help",
     };
     Ok(Some(json!({ "method": "sendMessage", "chat_id": chat, "text": lang.words().get(key) })))
+}
+
+/// The language of a customer's profile, if it is one the bot speaks.
+async fn language_of(state: &AppState, customer: i64) -> Result<Option<Lang>, ApiError> {
+    Ok(state.store.customer(customer).await?.and_then(|c| c.profile.get("language").and_then(|l| Lang::parse(l))))
 }
 
 /// A chat's id as text (Telegram's ids are integers up to 52 bits).

@@ -87,10 +87,11 @@ impl Browser {
     }
 
     /// The text of `css` once it satisfies `done` (the page may still be the one before
-    /// a click), within 10 s.
+    /// a click, or follow work in the background), within 30 s: a full suite on two
+    /// cores can hold a background job's pass past 10 s.
     async fn text_when(&self, css: &str, done: impl Fn(&str) -> bool) -> String {
         let mut last = String::new();
-        for _ in 0..100 {
+        for _ in 0..300 {
             if let Ok(e) = self.client.find(Locator::Css(css)).await
                 && let Ok(t) = e.text().await
             {

@@ -333,9 +333,13 @@ impl Sender {
             Ok(m) => m,
             Err(attempt) => return attempt,
         };
-        let credential = match store.channel_secret(m.channel.name()).await {
-            Ok(c) => c,
-            Err(e) => return Attempt::failed(format!("the channel's credential could not be read: {e}")),
+        // A portal notification stays here: no credential to read.
+        let credential = match m.channel {
+            Channel::Portal => None,
+            channel => match store.channel_secret(channel.name()).await {
+                Ok(c) => c,
+                Err(e) => return Attempt::failed(format!("the channel's credential could not be read: {e}")),
+            },
         };
         let sent = match (m.channel, &program.email, &program.telegram) {
             (Channel::Email, Some(smtp), _) => self.send_smtp(smtp, credential, &d.key, &m).await,
@@ -458,7 +462,8 @@ impl Sender {
 /// the program, `0` where they have none) into `context` — each read only for a text
 /// that shows it.
 pub(crate) async fn holdings(store: &Store, program: &Program, id: i64, text: &messages::TextSpec, context: &mut serde_json::Value) -> Result<(), String> {
-    if messages::reads(text, "store") {
+    let reads = messages::reads(text);
+    if reads.contains("store") {
         // The store of the receipt that raised the event (none when time did).
         let code = context["store"]["id"].as_str().and_then(|c| loyd_domain::ids::StoreCode::parse(c).ok());
         let name = match code {
@@ -467,7 +472,7 @@ pub(crate) async fn holdings(store: &Store, program: &Program, id: i64, text: &m
         };
         context["store"]["name"] = name.unwrap_or_default().into();
     }
-    if messages::reads(text, "card") {
+    if reads.contains("card") {
         let cards = store.customer_cards(id).await.map_err(|e| format!("the customer's cards could not be read: {e}"))?;
         let number = cards
             .into_iter()
@@ -476,7 +481,7 @@ pub(crate) async fn holdings(store: &Store, program: &Program, id: i64, text: &m
             .unwrap_or_default();
         context["card"] = json!({ "number": number });
     }
-    if messages::reads(text, "balances") {
+    if reads.contains("balances") {
         let held = store.customer_balances(id).await.map_err(|e| format!("the customer's balances could not be read: {e}"))?;
         let mut balances: serde_json::Map<String, serde_json::Value> = program.currencies.keys().map(|c| (c.to_string(), json!("0"))).collect();
         balances.extend(held.into_iter().map(|b| (b.currency.to_string(), json!(b.available))));

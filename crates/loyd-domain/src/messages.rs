@@ -59,14 +59,17 @@ pub fn variables_of(kind: Option<EventKind>, currencies: &[String]) -> Vec<Strin
     common.chain(balances).chain(store).chain(own.into_iter().flatten()).collect()
 }
 
-/// Whether a text reads variable `name` (`card`, `balances`): what is costly to look up
-/// is looked up only for the texts that show it.
-pub fn reads(text: &TextSpec, name: &str) -> bool {
+/// The variables a text reads, by their first name (`card`, `balances`, `store`): what
+/// is costly to look up is looked up only for the texts that show it. Each template is
+/// parsed once.
+pub fn reads(text: &TextSpec) -> std::collections::HashSet<String> {
     let env = environment();
     [Some(&text.subject), Some(&text.body), text.html.as_ref()]
         .into_iter()
         .flatten()
-        .any(|src| env.template_from_str(src).is_ok_and(|t| t.undeclared_variables(false).contains(name)))
+        .filter_map(|src| env.template_from_str(src).ok().map(|t| t.undeclared_variables(false)))
+        .flatten()
+        .collect()
 }
 
 /// The template variables of an event's message: its `data` fields under the event's

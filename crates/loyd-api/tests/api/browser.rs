@@ -744,11 +744,19 @@ both_backends! {
         b.client.goto(&app.url("/admin/program/sms/~new")).await.unwrap();
         b.fill("#f-url", &gateway.url).await;
         b.fill("#f-body", r#"{"to": {{ to | tojson }}, "text": {{ text | tojson }}}"#).await;
+        b.fill("#f-auth_header", "X-Api-Key").await;
         b.click("#save").await;
         b.text_when("#notice", |t| t.starts_with("Saved")).await;
         let program = app.store.program().await.unwrap();
         let email = program.email.as_ref().unwrap();
         assert_eq!((email.port, email.from.as_str(), program.sms.as_ref().map(|g| g.customer_limit)), (Some(smtp.port), "Shop <shop@loyd.test>", Some(None)));
+        // The gateway's key, on the Messages page: never shown again.
+        b.client.goto(&app.url("/admin/messages")).await.unwrap();
+        b.fill("#sms-key", "gateway-key-0123").await;
+        b.click("#save-sms-key").await;
+        b.text_when("#notice", |t| t.contains("sms")).await;
+        assert!(b.text("#sms .key-state").await.starts_with("Set"));
+        assert!(!b.client.source().await.unwrap().contains("gateway-key-0123"));
         // The welcome message, in English and Latvian, in the form, by e-mail and by SMS.
         for (id, channel) in [("welcome", "email"), ("welcome-sms", "sms")] {
             b.client.goto(&app.url("/admin/program/messages/~new")).await.unwrap();
@@ -795,7 +803,7 @@ both_backends! {
         assert!(mail[0]["text"].as_str().unwrap().starts_with("Labdien, Līga!"), "{}", mail[0]);
         let texts: Vec<serde_json::Value> = gateway.got().iter().map(|g| g.json()).collect();
         assert_eq!(texts.len(), 1, "{texts:?}");
-        assert_eq!(texts[0]["to"], "+37120000071");
+        assert_eq!((texts[0]["to"].as_str(), gateway.got()[0].header("x-api-key")), (Some("+37120000071"), "gateway-key-0123"));
         assert!(texts[0]["text"].as_str().unwrap().starts_with("Labdien, Līga!"), "{}", texts[0]);
         // The console shows the messages and every delivery.
         b.click("a[href='/admin/messages']").await;

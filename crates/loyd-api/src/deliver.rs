@@ -231,14 +231,12 @@ impl Sender {
                 None => return Err(Attempt::failed(format!("message '{}' is not in the program in force", d.target))),
             },
         };
-        // A certificate's recipient or a staff member: no customer to read.
+        // A certificate's recipient, whoever asked for a sign-in code, or a staff member:
+        // no customer to read.
         if let Source::Message(message) = source
             && message.event.to_no_customer()
         {
-            return match message.event {
-                events::EventKind::GiftCardSold => certificate(message, d),
-                _ => self.task_due(store, message, d).await,
-            };
+            return if message.event.to_address() { to_address(message, d) } else { self.task_due(store, message, d).await };
         }
         let (id, channel, transactional) = match source {
             Source::Mailing(m, of) => (of.customer, m.channel, false),
@@ -501,10 +499,10 @@ fn to_no_customer(channel: Channel, to: String, text: &messages::TextSpec, event
     Ok(Prepared { channel, customer: None, to, subject, body, html, unsubscribe: None })
 }
 
-/// A gift card certificate, rendered for the address the buyer gave, in the language
-/// they chose: no customer, so no consent, limit or unsubscribe link (the buyer asked
-/// for it to be sent).
-fn certificate(message: &messages::Message, d: &DueDelivery) -> Result<Prepared, Attempt> {
+/// A message to the address its event names (a gift card certificate to the address
+/// the buyer gave, a sign-in code to the one typed), in the language chosen there: no
+/// customer, so no consent, limit or unsubscribe link (it was asked for).
+fn to_address(message: &messages::Message, d: &DueDelivery) -> Result<Prepared, Attempt> {
     let field = if message.channel == Channel::Email { "email" } else { "phone" };
     let Some(to) = d.data["to"][field].as_str().filter(|a| !a.is_empty()) else {
         return Err(Attempt::withheld(messages::Withheld::NoAddress.reason()));

@@ -142,6 +142,17 @@ pub fn redacted_uri(uri: &Uri) -> String {
 /// automatic error responses are rewritten ([`JsonErrorIo`]).
 pub struct Listener(pub TcpListener);
 
+/// The network address a connection came from, handed to handlers as
+/// `ConnectInfo<Peer>` (the portal's rate limits count by it).
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub std::net::SocketAddr);
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, Listener>> for Peer {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, Listener>) -> Peer {
+        Peer(*stream.remote_addr())
+    }
+}
+
 impl axum::serve::Listener for Listener {
     type Io = JsonErrorIo<TcpStream>;
     type Addr = std::net::SocketAddr;

@@ -99,6 +99,14 @@ impl Lang {
         }
     }
 
+    /// A date with its year, as this language writes it: `Dec 5, 2026`, `05.12.2026`.
+    pub fn date(self, date: jiff::civil::Date) -> String {
+        match self {
+            Lang::En => format!("{}, {}", self.day(date), date.year()),
+            Lang::Ru | Lang::Lv | Lang::Et => format!("{}{}", self.day(date), date.year()),
+        }
+    }
+
     /// A moment in UTC as pages show it: its [`Lang::day`] and the time, `time` being a
     /// `strftime` format (`%H:%M`, `%H:%M:%S`): `Dec 5 08:15 UTC`.
     pub fn moment(self, at: jiff::Timestamp, time: &str) -> String {

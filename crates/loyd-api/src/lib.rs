@@ -27,6 +27,9 @@
 //!   [`admin::ledger`], [`admin::audit`], [`admin::staff`].
 //! - [`console`]: the admin console (`/admin`): server-rendered pages in four languages,
 //!   cookie sessions with CSRF tokens, embedded files.
+//! - [`portal`]: the customer portal (`/portal`): sign-in by a code sent to the phone,
+//!   joining, the card with a code for the till, points, purchases, coupons,
+//!   notifications, profile and consents — each page the session's customer's only.
 //! - [`deliver`]: sending the outbox: events to the webhooks that want them, signed,
 //!   retried.
 //! - [`health`]: liveness and readiness.
@@ -68,6 +71,7 @@ pub mod track;
 pub mod telegram;
 pub mod unsubscribe;
 pub mod pos;
+pub mod portal;
 pub mod reports;
 
 use error::{ApiError, ErrorCode};
@@ -83,11 +87,14 @@ pub struct ApiConfig {
     /// Where customers and services reach this server (`https://loyalty.shop.example`):
     /// the Telegram bot's webhook is registered there.
     pub public_url: String,
+    /// Whether a client's network address is the last one `X-Forwarded-For` names (set
+    /// behind a reverse proxy the operator runs; the portal's rate limits count by it).
+    pub trust_forwarded_for: bool,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        ApiConfig { request_timeout: Duration::from_secs(10), body_limit_bytes: 1024 * 1024, public_url: "http://127.0.0.1:8080".into() }
+        ApiConfig { request_timeout: Duration::from_secs(10), body_limit_bytes: 1024 * 1024, public_url: "http://127.0.0.1:8080".into(), trust_forwarded_for: false }
     }
 }
 
@@ -133,6 +140,7 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::router())
         .merge(admin::router(state.clone()))
         .merge(console::router())
+        .merge(portal::router())
         .merge(unsubscribe::router())
         .merge(telegram::router())
         .merge(track::router())
@@ -177,5 +185,6 @@ async fn time_limit(State(limit): State<Duration>, req: Request, next: Next) -> 
 /// Serves until `shutdown` resolves, then stops accepting, lets requests in flight
 /// finish, and returns.
 pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-    axum::serve(http::Listener(listener), router(state)).with_graceful_shutdown(shutdown).await
+    let app = router(state).into_make_service_with_connect_info::<http::Peer>();
+    axum::serve(http::Listener(listener), app).with_graceful_shutdown(shutdown).await
 }

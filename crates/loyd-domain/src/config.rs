@@ -331,6 +331,7 @@ fn combine(current: &ConfigDocument, file: &ConfigDocument, mode: Mode) -> (Conf
         viber: merge_one("viber", &current.viber, &file.viber, mode, &mut steps),
         whatsapp: merge_one("whatsapp", &current.whatsapp, &file.whatsapp, mode, &mut steps),
         telegram: merge_one("telegram", &current.telegram, &file.telegram, mode, &mut steps),
+        portal: merge_one("portal", &current.portal, &file.portal, mode, &mut steps),
         restrictions: merge_one("restrictions", &current.restrictions, &file.restrictions, mode, &mut steps),
         fraud: merge_one("fraud", &current.fraud, &file.fraud, mode, &mut steps),
     };
@@ -347,7 +348,7 @@ pub fn diff(from: &ConfigDocument, to: &ConfigDocument) -> Vec<PlanStep> {
 /// `/v1/admin/config/{section}/{id}`), with the field that names each object; `""`
 /// for a section that is one object (`[email]`), named by the section itself
 /// (`/v1/admin/config/email/email`).
-pub const SECTIONS: [(&str, &str); 15] = [
+pub const SECTIONS: [(&str, &str); 16] = [
     ("currencies", "code"),
     ("stores", "id"),
     ("card_series", "id"),
@@ -363,6 +364,7 @@ pub const SECTIONS: [(&str, &str); 15] = [
     ("viber", ""),
     ("whatsapp", ""),
     ("telegram", ""),
+    ("portal", ""),
 ];
 
 /// Whether `section` is one object named by the section ([`SECTIONS`]).

@@ -53,10 +53,15 @@ pub enum EventKind {
     /// `task_reminders` job raises it once per entry and due time).
     #[serde(rename = "crm.task_due")]
     CrmTaskDue,
+    /// Someone asked the customer portal for a sign-in code: it goes to the phone (or
+    /// e-mail) they typed, member or not yet (the code is never in a webhook's body, and
+    /// is taken out of the event once its message is delivered).
+    #[serde(rename = "portal.code")]
+    PortalCode,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 12] = [
+    pub const ALL: [EventKind; 13] = [
         EventKind::CustomerRegistered,
         EventKind::WebhookTest,
         EventKind::PointsExpiring,
@@ -69,6 +74,7 @@ impl EventKind {
         EventKind::GiftDue,
         EventKind::GiftCardSold,
         EventKind::CrmTaskDue,
+        EventKind::PortalCode,
     ];
 
     /// The kinds a committed receipt may raise (only those a webhook or message of the
@@ -90,13 +96,31 @@ impl EventKind {
             EventKind::GiftDue => "gift.due",
             EventKind::GiftCardSold => "gift_card.sold",
             EventKind::CrmTaskDue => "crm.task_due",
+            EventKind::PortalCode => "portal.code",
         }
     }
 
     /// Whether its messages go to someone other than a customer (a certificate's
-    /// recipient, a staff member): no consent, limit or unsubscribe link applies.
+    /// recipient, a staff member, whoever asked for a sign-in code): no consent, limit or
+    /// unsubscribe link applies.
     pub fn to_no_customer(self) -> bool {
-        matches!(self, EventKind::GiftCardSold | EventKind::CrmTaskDue)
+        matches!(self, EventKind::GiftCardSold | EventKind::CrmTaskDue | EventKind::PortalCode)
+    }
+
+    /// Whether its messages go to an address its data names (`to.phone`, `to.email`)
+    /// rather than to a customer or a staff member.
+    pub fn to_address(self) -> bool {
+        matches!(self, EventKind::GiftCardSold | EventKind::PortalCode)
+    }
+
+    /// The field of its data only its recipient may read: never in a webhook's body,
+    /// and taken out of the stored event once a message of it is delivered.
+    pub fn secret_field(self) -> Option<&'static str> {
+        match self {
+            EventKind::GiftCardSold => Some("pin"),
+            EventKind::PortalCode => Some("code"),
+            _ => None,
+        }
     }
 
     pub fn parse(name: &str) -> Option<EventKind> {
@@ -193,11 +217,12 @@ pub fn signature(secret: &[u8], unix_seconds: i64, body: &str) -> String {
 
 /// The JSON a webhook receives: the event's id (the idempotency key of the delivery),
 /// its kind, time and data.
-/// A gift card's PIN is left out: it goes to the certificate's recipient alone.
+/// The secret of its kind ([`EventKind::secret_field`]: a gift card's PIN, a sign-in
+/// code) is left out: it goes to its recipient alone.
 pub fn body(key: &str, kind: EventKind, at: jiff::Timestamp, data: &serde_json::Value) -> String {
     let mut data = data.clone();
-    if let Some(fields) = data.as_object_mut() {
-        fields.remove("pin");
+    if let (Some(fields), Some(secret)) = (data.as_object_mut(), kind.secret_field()) {
+        fields.remove(secret);
     }
     serde_json::json!({ "id": key, "type": kind.name(), "created_at": at.to_string(), "data": data }).to_string()
 }
@@ -233,6 +258,9 @@ mod tests {
         let sent = body("evt_1_crm", EventKind::GiftCardSold, jiff::Timestamp::UNIX_EPOCH, &data);
         assert!(!sent.contains("4321") && !sent.contains("pin"), "{sent}");
         assert!(sent.contains("6000000000019"), "{sent}");
+        let asked = serde_json::json!({"to": {"phone": "+37120000001"}, "code": "482913", "minutes": 10});
+        let sent = body("evt_2_crm", EventKind::PortalCode, jiff::Timestamp::UNIX_EPOCH, &asked);
+        assert!(!sent.contains("482913") && !sent.contains("\"code\""), "{sent}");
     }
 
     #[test]
@@ -252,7 +280,7 @@ mod tests {
         }
         assert_eq!(
             EventKind::subscribable().collect::<Vec<_>>(),
-            vec!["customer.registered", "points.expiring", "customer.birthday", "points.accrued", "points.redeemed", "tier.changed", "coupon.issued", "gift.due", "gift_card.sold", "crm.task_due"]
+            vec!["customer.registered", "points.expiring", "customer.birthday", "points.accrued", "points.redeemed", "tier.changed", "coupon.issued", "gift.due", "gift_card.sold", "crm.task_due", "portal.code"]
         );
     }
 }

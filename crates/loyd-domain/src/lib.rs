@@ -25,7 +25,8 @@
 //!   [`segments`] (purchase facts of a customer, RFM scores and groups).
 //! - Integrators and customers: [`events`] (what happened, which webhooks a program
 //!   subscribes to it, how a delivery is signed and retried), [`messages`] (which
-//!   event sends which message, its texts as checked templates, whom it may reach).
+//!   event sends which message, its texts as checked templates, whom it may reach),
+//!   [`portal`] (the customer portal's sign-in: code life, guesses, rate limits).
 //! - Ledger: [`ledger`] (accounts, transfers, two-phase holds, lots, the batch rules).
 //! - Shared: [`money`] (decimals, minor units, rounding), [`alloc`] (splitting an
 //!   amount over lines), [`ids`] (typed identifiers, printed and parsed in one place),
@@ -74,6 +75,7 @@ pub mod money;
 pub mod operations;
 pub mod org;
 pub mod passes;
+pub mod portal;
 pub mod profile;
 pub mod program;
 pub mod receipt;

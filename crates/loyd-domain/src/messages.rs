@@ -37,6 +37,7 @@ pub fn event_variables(kind: EventKind) -> Option<(&'static str, &'static [&'sta
         EventKind::GiftDue => ("gift", &["gift", "campaign"]),
         EventKind::GiftCardSold => ("gift_card", &["number", "pin", "amount", "currency", "valid_until", "name", "greeting"]),
         EventKind::CrmTaskDue => ("task", &["kind", "body", "due_at", "customer", "assignee", "url"]),
+        EventKind::PortalCode => ("code", &["code", "minutes"]),
         EventKind::CustomerRegistered | EventKind::WebhookTest | EventKind::Mailing => return None,
     })
 }
@@ -438,6 +439,7 @@ pub fn sample_data(kind: EventKind, currency: &str, today: jiff::civil::Date) ->
             "kind": "task", "body": "Call back about the order", "due_at": format!("{today}T09:00:00Z"), "customer": "c_12", "assignee": "sue",
             "url": "https://loyalty.shop.example/admin/customers/c_12"
         }),
+        EventKind::PortalCode => serde_json::json!({"code": "482913", "minutes": 10}),
         EventKind::CustomerRegistered | EventKind::WebhookTest | EventKind::Mailing => serde_json::json!({}),
     }
 }

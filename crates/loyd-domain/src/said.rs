@@ -210,6 +210,7 @@ texts! {
     email_ca() = "ca_certificate is a certificate authority's certificate in PEM: -----BEGIN CERTIFICATE----- … -----END CERTIFICATE-----";
     single_object(section) = "[{section}] is one object, named {section}: /{section}/{section}";
     telegram_bot(bot) = "'{bot}' is not a bot's username: 5 to 32 letters, digits and '_', without '@'";
+    portal_card_series(series) = "'{series}' is no loyalty card series of the program";
     message_no_text(languages) = "a message needs a text in at least one language ({languages})";
     message_language(language, languages) = "'{language}' is not a language of messages ({languages})";
     message_subject_line() = "a subject is one line";

@@ -61,6 +61,7 @@ mod migrations;
 mod options;
 mod crm_types;
 mod pos_types;
+mod portal_types;
 mod postgres;
 mod programs;
 mod sqlite;
@@ -74,6 +75,7 @@ pub use jobs::{Job, JobRun, SCHEDULE};
 pub use options::{DatabaseUrl, StoreOptions};
 pub use crm_types::*;
 pub use pos_types::*;
+pub use portal_types::*;
 pub use programs::Programs;
 pub use terminal_keys::TERMINAL_KEY_TTL;
 
@@ -1107,6 +1109,51 @@ impl Store {
         let now = self.now();
         let program = self.program().await?;
         on_backend!(self, b => b.generate_coupons(series, count, customer, operation, program, actor, now).await)
+    }
+
+    /// Sends a portal sign-in code to an address, unless a rate limit is reached (see
+    /// `shared/portal.rs`).
+    pub async fn request_portal_code(&self, asked: CodeAsked) -> Result<Result<(), loyd_domain::portal::CodeLimit>, StoreError> {
+        let now = self.now();
+        on_backend!(self, b => b.request_portal_code(asked, now).await)
+    }
+
+    /// Checks a portal sign-in code typed for an address.
+    pub async fn check_portal_code(&self, to: PortalAddress, code: String) -> Result<CodeChecked, StoreError> {
+        let now = self.now();
+        on_backend!(self, b => b.check_portal_code(to, code, now).await)
+    }
+
+    /// Someone with a confirmed phone joins from the portal (a customer, a virtual card
+    /// of the portal's series, a session).
+    pub async fn join_portal(&self, join: PortalJoin) -> Result<PortalSession, StoreError> {
+        let now = self.now();
+        let program = self.program().await?;
+        on_backend!(self, b => b.join_portal(join, program, now).await)
+    }
+
+    /// The customer of a live portal session, by the SHA-256 of its token.
+    pub async fn portal_customer(&self, token_hash: String) -> Result<Option<i64>, StoreError> {
+        let now = self.now();
+        on_backend!(self, b => b.portal_customer(token_hash, now).await)
+    }
+
+    /// Ends a portal session, or every session of its customer.
+    pub async fn end_portal_session(&self, token_hash: String, everywhere: bool) -> Result<(), StoreError> {
+        let now = self.now();
+        on_backend!(self, b => b.end_portal_session(token_hash, everywhere, now).await)
+    }
+
+    /// The lots a customer's balances are made of, soonest to expire first.
+    pub async fn held_lots(&self, customer: i64) -> Result<Vec<HeldLot>, StoreError> {
+        on_backend!(self, b => b.held_lots(customer).await)
+    }
+
+    /// The coupons issued to a customer that they may still use.
+    pub async fn held_coupons(&self, customer: i64) -> Result<Vec<HeldCoupon>, StoreError> {
+        let now = self.now();
+        let program = self.program().await?;
+        on_backend!(self, b => b.held_coupons(customer, program, now).await)
     }
 
     /// A one-time code identifying a customer at the POS for `ttl`.

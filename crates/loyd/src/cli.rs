@@ -483,6 +483,10 @@ pub struct ServeArgs {
     /// `https://loyalty.shop.example`. Default: `http://` and the listen address.
     #[arg(long, env = "LOYD_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Behind a reverse proxy you run: take a client's network address from the last
+    /// entry of `X-Forwarded-For` (the portal's rate limits count by it). Default: no.
+    #[arg(long, env = "LOYD_TRUST_FORWARDED_FOR")]
+    pub trust_forwarded_for: Option<bool>,
     /// Where reports read: a read-only replica of the database (it is never written
     /// or migrated). Default: the database itself.
     #[arg(long, env = "LOYD_REPORTS_DATABASE_URL", hide_env_values = true)]

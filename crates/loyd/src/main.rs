@@ -174,7 +174,12 @@ async fn serve(settings: &Settings, serve: ServeSettings) -> anyhow::Result<Exit
     let refresher = tokio::spawn(jobs::refresh_programs(store.clone(), stop_rx.clone()));
     let sender = loyd_api::deliver::Sender::new(&serve.public_url);
     let deliveries = serve.deliver_interval.map(|every| tokio::spawn(jobs::deliver_forever(store.clone(), sender, every, stop_rx.clone())));
-    let config = ApiConfig { request_timeout: serve.request_timeout, body_limit_bytes: serve.body_limit_bytes, public_url: serve.public_url.clone() };
+    let config = ApiConfig {
+        request_timeout: serve.request_timeout,
+        body_limit_bytes: serve.body_limit_bytes,
+        public_url: serve.public_url.clone(),
+        trust_forwarded_for: serve.trust_forwarded_for,
+    };
     let mut state = AppState::new(store.clone(), config);
     if let Some(url) = &serve.reports_database_url {
         // A replica: read only, never migrated; it must already be at this version.

@@ -26,6 +26,7 @@ pub struct FileSettings {
     pub jobs_interval_secs: Option<u64>,
     pub deliver_interval_ms: Option<u64>,
     pub public_url: Option<String>,
+    pub trust_forwarded_for: Option<bool>,
     pub reports_database_url: Option<String>,
     pub secret_key: Option<String>,
     pub secret_key_file: Option<std::path::PathBuf>,
@@ -160,6 +161,8 @@ pub struct ServeSettings {
     pub deliver_interval: Option<Duration>,
     /// Where customers reach this server (links in messages).
     pub public_url: String,
+    /// Whether `X-Forwarded-For` names the client (behind the operator's proxy).
+    pub trust_forwarded_for: bool,
     /// A read-only replica reports read from; `None`: the database itself.
     pub reports_database_url: Option<DatabaseUrl>,
 }
@@ -178,6 +181,7 @@ impl ServeSettings {
             jobs_interval: (jobs > 0).then(|| Duration::from_secs(jobs)),
             deliver_interval: (deliver > 0).then(|| Duration::from_millis(deliver)),
             public_url: args.public_url.clone().or_else(|| file.public_url.clone()).unwrap_or_else(|| format!("http://{listen}")),
+            trust_forwarded_for: args.trust_forwarded_for.or(file.trust_forwarded_for).unwrap_or(false),
             reports_database_url,
         })
     }

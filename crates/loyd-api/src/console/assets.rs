@@ -1,4 +1,4 @@
-//! The console's static files, embedded in the binary and served under names that
+//! The console's and the portal's static files, embedded in the binary and served under names that
 //! carry a hash of their content (`/admin/assets/htmx-3f2a….js`), with a year-long
 //! cache: a new binary with changed files changes their names.
 
@@ -17,14 +17,18 @@ struct Asset {
     body: &'static [u8],
 }
 
-const FILES: [Asset; 2] = [
+const FILES: [Asset; 6] = [
     Asset { stem: "htmx", ext: "js", content_type: "text/javascript; charset=utf-8", body: include_bytes!("../../assets/htmx/htmx-2.0.11.min.js") },
     Asset { stem: "console", ext: "css", content_type: "text/css; charset=utf-8", body: include_bytes!("../../assets/console/console.css") },
+    Asset { stem: "portal", ext: "css", content_type: "text/css; charset=utf-8", body: include_bytes!("../../assets/portal/portal.css") },
+    Asset { stem: "icon", ext: "svg", content_type: "image/svg+xml", body: include_bytes!("../../assets/portal/icon.svg") },
+    Asset { stem: "icon-192", ext: "png", content_type: "image/png", body: include_bytes!("../../assets/portal/icon-192.png") },
+    Asset { stem: "icon-512", ext: "png", content_type: "image/png", body: include_bytes!("../../assets/portal/icon-512.png") },
 ];
 
 /// Each file's served name: stem, the first 12 hex digits of its SHA-256, extension.
-fn names() -> &'static [String; 2] {
-    static NAMES: OnceLock<[String; 2]> = OnceLock::new();
+fn names() -> &'static [String; FILES.len()] {
+    static NAMES: OnceLock<[String; FILES.len()]> = OnceLock::new();
     NAMES.get_or_init(|| {
         FILES.each_ref().map(|a| {
             let hash = Sha256::digest(a.body);
@@ -34,10 +38,16 @@ fn names() -> &'static [String; 2] {
     })
 }
 
-/// The path a page links to for the file of `stem`.
+/// The path a console page links to for the file of `stem`.
 pub fn url(stem: &str) -> String {
+    url_at("/admin", stem)
+}
+
+/// The path a page of the app at `base` (`/admin`, `/portal`) links to for the file
+/// of `stem`: both serve the same files.
+pub fn url_at(base: &str, stem: &str) -> String {
     let i = FILES.iter().position(|a| a.stem == stem).unwrap_or(0);
-    format!("/admin/assets/{}", names()[i])
+    format!("{base}/assets/{}", names()[i])
 }
 
 pub async fn serve(Path(name): Path<String>) -> Response {

@@ -48,7 +48,7 @@ use loyd_domain::access::Permission;
 
 const SESSION_COOKIE: &str = "loyd_session";
 const LOGIN_COOKIE: &str = "loyd_login";
-const LANG_COOKIE: &str = "loyd_lang";
+pub(crate) const LANG_COOKIE: &str = "loyd_lang";
 /// The header htmx requests carry the CSRF token in.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
@@ -128,7 +128,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Pages are never cached or framed, and run no script but our own files.
-async fn security_headers(req: Request, next: Next) -> Response {
+pub(crate) async fn security_headers(req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();
     h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
@@ -140,7 +140,7 @@ async fn security_headers(req: Request, next: Next) -> Response {
 }
 
 /// The value of cookie `name`.
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -154,19 +154,24 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 /// A `Set-Cookie` value: HttpOnly, SameSite=Strict, for the console only.
 fn set_cookie(name: &str, value: &str, max_age_secs: i64) -> HeaderValue {
-    let text = format!("{name}={value}; Path=/admin; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}");
+    cookie_at("/admin", name, value, max_age_secs)
+}
+
+/// A `Set-Cookie` value for the pages under `path`: HttpOnly, SameSite=Strict.
+pub(crate) fn cookie_at(path: &str, name: &str, value: &str, max_age_secs: i64) -> HeaderValue {
+    let text = format!("{name}={value}; Path={path}; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}");
     HeaderValue::from_str(&text).unwrap_or(HeaderValue::from_static(""))
 }
 
 /// The CSRF token of a session: only its holder (the HttpOnly cookie) can know it.
-fn csrf_of(secret: &str) -> String {
+pub(crate) fn csrf_of(secret: &str) -> String {
     let hash = Sha256::digest(format!("loyd-console-csrf\0{secret}").as_bytes());
     hash.iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
 /// Whether a form carries the token of `secret` — or, when the form has none (an htmx
 /// request), its `x-csrf-token` header does — compared in constant time.
-fn csrf_ok(secret: &str, headers: &HeaderMap, form_token: &str) -> bool {
+pub(crate) fn csrf_ok(secret: &str, headers: &HeaderMap, form_token: &str) -> bool {
     let expected = csrf_of(secret);
     let header = || headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let given = if form_token.is_empty() { header() } else { form_token };

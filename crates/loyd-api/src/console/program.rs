@@ -116,7 +116,7 @@ const fn channel(section: &'static str, title: &'static str, help: &'static str,
     Shape { section, title, help, fields, rows: None, blank_entries: None }
 }
 
-const SHAPES: [Shape; 14] = [
+const SHAPES: [Shape; 15] = [
     Shape {
         section: "stores",
         title: "program.stores",
@@ -247,6 +247,12 @@ const SHAPES: [Shape; 14] = [
     channel("viber", "program.viber", "program.gateway_help", &GATEWAY_FIELDS),
     channel("whatsapp", "program.whatsapp", "program.gateway_help", &GATEWAY_FIELDS),
     channel("telegram", "program.telegram", "program.telegram_help", &TELEGRAM_FIELDS),
+    channel(
+        "portal",
+        "program.portal",
+        "program.portal_help",
+        &[spec("join", Kind::Flag, "field.portal_join", Some("field.portal_join_help")), spec("card_series", Kind::Select, "field.portal_card_series", Some("field.portal_card_series_help"))],
+    ),
 ];
 
 fn shape(section: &str) -> Option<&'static Shape> {
@@ -277,6 +283,9 @@ fn choices(section: &str, field: &str, doc: &ConfigDocument) -> Vec<(String, Str
         ("messages", "channel") => words(&loyd_domain::messages::Channel::ALL.map(loyd_domain::messages::Channel::name)),
         ("messages", "direction") => std::iter::once(none()).chain(words(&["up", "down"])).collect(),
         ("email", "security") => words(&["starttls", "tls", "none"]),
+        ("portal", "card_series") => std::iter::once(none())
+            .chain(doc.card_series.iter().filter(|s| s.kind == loyd_domain::program::CardKind::Loyalty).map(|s| (s.id.to_string(), s.id.to_string())))
+            .collect(),
         ("sms" | "viber" | "whatsapp", "method") => std::iter::once(none()).chain(words(&["POST", "PUT"])).collect(),
         (_, "currency" | "denominated_in") => currencies(),
         _ => Vec::new(),

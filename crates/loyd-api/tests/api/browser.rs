@@ -117,9 +117,16 @@ impl Browser {
         self.act(css, |e| async move { e.clear().await?; e.send_keys(value).await }).await;
     }
 
-    /// Clicks `css` once the page shows it, within 10 s.
+    /// Clicks `css` once the page shows it, within 10 s — scrolled to the middle of the
+    /// screen first, as a person would (a bar fixed at the screen's foot covers what the
+    /// browser only scrolls to its edge).
     async fn click(&self, css: &str) {
-        self.act(css, |e| async move { e.click().await.map(|_| ()) }).await;
+        self.act(css, |e| async move {
+            let at = serde_json::to_value(&e).unwrap_or_default();
+            self.client.execute("arguments[0].scrollIntoView({block: 'center'})", vec![at]).await?;
+            e.click().await.map(|_| ())
+        })
+        .await;
     }
 
     /// Does `what` to the element `css`, retried while the element is missing or was
@@ -875,5 +882,116 @@ both_backends! {
         assert_eq!(overflow, json!(false), "nothing of the report sticks out sideways at 360 px");
         a.screenshot("console-mailing-phone").await;
         a.client.clone().close().await.unwrap();
+    }
+}
+
+/// Widths of the page at a phone's 360 px: both the window and the page.
+async fn phone_widths(b: &Browser) -> serde_json::Value {
+    b.client.execute("return [window.innerWidth, document.documentElement.scrollWidth]", vec![]).await.unwrap()
+}
+
+/// Signs `phone` in to the portal in browser `b` with the code the SMS gateway got.
+async fn portal_sign_in(b: &Browser, app: &TestApp, sms: &crate::webhooks::Receiver, phone: &str) {
+    b.client.goto(&app.url("/portal")).await.unwrap();
+    b.fill("#to", phone).await;
+    b.click("#send").await;
+    b.text("#sent").await;
+    crate::portal::deliver(app).await;
+    b.fill("#code", &crate::portal::last_code(sms, phone)).await;
+    b.click("#check").await;
+}
+
+both_backends! {
+    async fn a_new_customer_joins_on_a_phone_shows_the_code_at_the_till_and_sees_points_and_a_coupon_in_latvian_then_russian(db: TestDb) {
+        let sms = crate::webhooks::Receiver::start(&[200]).await;
+        let app = crate::helpers::spawn_with_program(db, toml::from_str(&crate::portal::program(&sms.url)).unwrap()).await;
+        crate::helpers::admin(&app).await;
+        let b = Browser::start(360).await;
+
+        // Signed out, the portal is its sign-in page; in Latvian from here on.
+        b.client.goto(&app.url("/portal")).await.unwrap();
+        assert_eq!(b.client.current_url().await.unwrap().path(), "/portal/login");
+        b.click("a[hreflang=lv]").await;
+        assert_eq!(b.text("html[lang=lv] form h2").await, "Pieteikties");
+        b.screenshot("portal-login-phone").await;
+        b.fill("#to", "+371 2000 0001").await;
+        b.click("#send").await;
+        assert!(b.text("#sent").await.contains("+371 •••• 0001"));
+        crate::portal::deliver(&app).await;
+        assert!(sms.got()[0].json()["text"].as_str().unwrap().starts_with("Jūsu kods: "), "the code comes in the portal's language");
+        b.fill("#code", "000000").await;
+        b.click("#check").await;
+        assert_eq!(b.text("#code-error").await, "Kods ir nepareizs vai beidzies. Pārbaudiet to vai pieprasiet jaunu.");
+        b.fill("#code", &crate::portal::last_code(&sms, "+37120000001")).await;
+        b.click("#check").await;
+
+        // A new phone joins: name, consent, the rules.
+        b.fill("#name", "Līga").await;
+        b.click("#consent-sms").await;
+        b.screenshot("portal-join-phone").await;
+        b.click("#accept").await;
+        b.click("#join").await;
+        b.text_when("h1", |t| t == "Sveiki, Līga").await;
+        let number = b.text("#card-number").await;
+        assert!(number.starts_with("2770"), "a virtual card: {number}");
+        assert_eq!(phone_widths(&b).await, json!([360, 360]));
+
+        // The code for the till (htmx swaps it in), typed at the POS: the receipt is hers.
+        b.click("#show-code").await;
+        let code = b.text_when("#till-code", |t| t.len() == 6).await;
+        assert_eq!(b.client.find_all(Locator::Css("#till svg")).await.unwrap().len(), 1, "a QR picture to scan");
+        b.screenshot("portal-card-phone").await;
+        let mut r = crate::helpers::receipt("till-1", None, "12.00");
+        r["customer"] = json!({"code": code});
+        let (status, body) = app.commit(&r).await;
+        assert_eq!(status, 201, "{body}");
+        let coupon = body["issued_coupons"][0]["code"].as_str().unwrap().to_owned();
+
+        // The points and their expiry, the purchase, the coupon: in Latvian.
+        for (path, ready, shot) in [("/portal/points", "#balances", "points"), ("/portal/history", "#purchases", "history"), ("/portal/coupons", ".coupon", "coupons"), ("/portal/profile", "#save", "profile")] {
+            b.client.goto(&app.url(path)).await.unwrap();
+            b.text(ready).await;
+            assert_eq!(phone_widths(&b).await, json!([360, 360]), "{path} is wider than a 360 px phone");
+            b.screenshot(&format!("portal-{shot}-phone")).await;
+        }
+        b.client.goto(&app.url("/portal/points")).await.unwrap();
+        assert_eq!(b.text("#balances dd[data-currency=bonus]").await, "5");
+        b.client.goto(&app.url("/portal/coupons")).await.unwrap();
+        assert!(b.text(".coupon .code").await.contains(&coupon));
+        assert_eq!(b.text("nav.tabs a[aria-current]").await, "Kuponi");
+
+        // Then in Russian: the same purchase, its amount written the Russian way.
+        b.click("a[hreflang=ru]").await;
+        assert_eq!(b.text("html[lang=ru] nav.tabs a[aria-current]").await, "Купоны");
+        b.client.goto(&app.url("/portal/history")).await.unwrap();
+        b.text_when("h1", |t| t == "Покупки").await;
+        assert!(b.text("#purchases").await.contains("12,00 EUR"));
+
+        // She stops offers without leaving the program, then signs out.
+        // Messages too from now on in Russian.
+        b.client.goto(&app.url("/portal/profile")).await.unwrap();
+        b.choose("#language", "ru").await;
+        b.click("#opted-out").await;
+        b.click("#save").await;
+        assert_eq!(b.text("#flash").await, "Сохранено.");
+        let (_, found) = crate::helpers::call(&app, "GET", "/v1/admin/customers?phone=%2B37120000001", crate::helpers::ADMIN_KEY, None).await;
+        assert!(found["customers"][0]["opted_out_at"].is_string(), "{found}");
+        assert_eq!(found["customers"][0]["profile"]["language"], "ru", "{found}");
+        b.click("#logout").await;
+        b.text_when("form h2", |t| t == "Вход").await;
+
+        // Another customer in the same browser reads nothing of hers.
+        let (status, _) = crate::helpers::call(&app, "POST", "/v1/admin/customers", crate::helpers::ADMIN_KEY, Some(json!({"phone": "+37120000002", "name": "Boris"}))).await;
+        assert_eq!(status, 201);
+        portal_sign_in(&b, &app, &sms, "+37120000002").await;
+        b.text_when("h1", |t| t == "Здравствуйте, Boris").await;
+        for path in ["/portal", "/portal/points", "/portal/history", "/portal/coupons", "/portal/messages", "/portal/profile"] {
+            b.client.goto(&app.url(path)).await.unwrap();
+            let page = b.client.source().await.unwrap();
+            for hers in ["Līga", &number, &coupon, "12,00"] {
+                assert!(!page.contains(hers), "{path} shows her {hers}");
+            }
+        }
+        b.client.clone().close().await.unwrap();
     }
 }

@@ -13,6 +13,7 @@ mod mailings;
 mod messages;
 mod messengers;
 mod pos;
+mod portal;
 mod reports;
 mod scenarios;
 mod segments;

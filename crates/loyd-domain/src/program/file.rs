@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use toml::de::DeTable;
 
 use super::{CampaignSpec, CardSeriesSpec, ConfigDocument, ConfigError, CounterSpec, CouponSeriesSpec, CurrencySpec};
-use super::{EmailSpec, FraudSpec, MessageSpec, RestrictionsSpec, GatewaySpec, SegmentSpec, TelegramSpec, TierSpec, WebhookSpec};
+use super::{EmailSpec, FraudSpec, MessageSpec, RestrictionsSpec, GatewaySpec, SegmentSpec, PortalSpec, TelegramSpec, TierSpec, WebhookSpec};
 use crate::org::StoreSpec;
 
 /// A problem in a program file: where (line and column from 1, when the path names
@@ -68,6 +68,7 @@ pub fn parse(text: &str) -> Result<ConfigDocument, Vec<FileProblem>> {
             "email" => one::<EmailSpec>(key.clone(), value, &mut problems),
             "sms" | "viber" | "whatsapp" => one::<GatewaySpec>(key.clone(), value, &mut problems),
             "telegram" => one::<TelegramSpec>(key.clone(), value, &mut problems),
+            "portal" => one::<PortalSpec>(key.clone(), value, &mut problems),
             "restrictions" => one::<RestrictionsSpec>(key.clone(), value, &mut problems),
             "fraud" => one::<FraudSpec>(key.clone(), value, &mut problems),
             _ => problems.push(ConfigError::said(key.clone(), crate::said::unknown_file_section(&key))),

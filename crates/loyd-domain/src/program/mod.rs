@@ -87,6 +87,8 @@ pub struct Program {
     pub whatsapp: Option<GatewaySpec>,
     /// The Telegram bot, when configured.
     pub telegram: Option<TelegramSpec>,
+    /// The customer portal (its defaults when the program has no `[portal]`).
+    pub portal: PortalSpec,
     /// The names goods filters use, for line masks.
     pub names: Names,
 }

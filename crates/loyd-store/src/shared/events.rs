@@ -427,7 +427,7 @@ impl Backend {
                     }
                 }
                 if !delivered.is_empty() {
-                    forget_pins(c, &secrets.ring, &delivered).await?;
+                    forget_secrets(c, &secrets.ring, &delivered).await?;
                 }
                 Ok(())
             })
@@ -549,20 +549,26 @@ impl Backend {
     }
 }
 
-/// Takes the PIN out of the `gift_card.sold` events whose message (not webhook)
-/// deliveries among `delivered` were just delivered.
-async fn forget_pins(c: &mut Conn, ring: &Keyring, delivered: &[i64]) -> Result<(), StoreError> {
-    let mut qb = sqlx::QueryBuilder::<super::Db>::new("SELECT DISTINCT e.id, e.payload FROM events e JOIN deliveries d ON d.event_id = e.id WHERE e.kind = ");
-    qb.push_bind(EventKind::GiftCardSold.name()).push(" AND d.channel <> 'webhook' AND d.state = 'delivered' AND d.id IN (");
+/// Takes the secret ([`EventKind::secret_field`]: a gift card's PIN, a sign-in code)
+/// out of the events whose message (not webhook) deliveries among `delivered` were just
+/// delivered: only its recipient needed it.
+async fn forget_secrets(c: &mut Conn, ring: &Keyring, delivered: &[i64]) -> Result<(), StoreError> {
+    let mut qb = sqlx::QueryBuilder::<super::Db>::new("SELECT DISTINCT e.id, e.kind, e.payload FROM events e JOIN deliveries d ON d.event_id = e.id WHERE e.kind IN (");
+    let mut kinds = qb.separated(", ");
+    for kind in EventKind::ALL.into_iter().filter(|k| k.secret_field().is_some()) {
+        kinds.push_bind(kind.name());
+    }
+    qb.push(") AND d.channel <> 'webhook' AND d.state = 'delivered' AND d.id IN (");
     let mut list = qb.separated(", ");
     for id in delivered {
         list.push_bind(*id);
     }
     qb.push(")");
     for r in qb.build().fetch_all(&mut *c).await? {
+        let Some(secret) = kind_of(&r.try_get::<String, _>("kind")?)?.secret_field() else { continue };
         let mut data: serde_json::Value = serde_json::from_str(&ring.open(SEALED_AS, &r.try_get::<String, _>("payload")?)?)
             .map_err(|e| corrupt(format!("an event's data does not read: {e}")))?;
-        if data.as_object_mut().and_then(|m| m.remove("pin")).is_some() {
+        if data.as_object_mut().and_then(|m| m.remove(secret)).is_some() {
             sqlx::query("UPDATE events SET payload = $1 WHERE id = $2")
                 .bind(ring.seal(SEALED_AS, &data.to_string()))
                 .bind(r.try_get::<i64, _>("id")?)

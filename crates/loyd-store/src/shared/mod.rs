@@ -37,6 +37,7 @@
 //! | [`cursors`] | the jobs' cursors over what others wrote |
 //! | [`events`] | events and their deliveries to webhooks (the outbox): dispatch, claims, attempts, channel secrets |
 //! | [`messengers`] | a customer's Telegram chat connected and let go; the portal's notifications |
+//! | [`portal`] | the customer portal: sign-in codes, sessions, joining; a customer's lots and coupons |
 //! | [`mailings`] | mailings: made, enqueued a batch at a time, tested, decided, reported; opens, clicks, unsubscribes |
 //! | [`fraud`] | fraud detection: the rules over receipts, returns and refusals; alerts and decisions |
 //! | [`rollups`] | aggregates off the receipt path: sales per store and day, customers' purchases |
@@ -74,6 +75,7 @@ pub(crate) mod merge;
 pub(crate) mod messengers;
 pub(crate) mod organisations;
 pub(crate) mod passes;
+pub(crate) mod portal;
 pub(crate) mod pii;
 pub(crate) mod receipts;
 pub(crate) mod returns;

@@ -112,6 +112,7 @@ impl Program {
         c.fraud();
         c.webhooks();
         c.messages();
+        c.portal();
         if c.p.0.is_empty() { Ok(c.out) } else { Err(c.p.0) }
     }
 }
@@ -581,10 +582,10 @@ impl Compiler<'_> {
             if !self.out.has_channel(m.channel) {
                 self.p.push(format!("{path}.channel"), said::channel_not_configured(m.channel.name()));
             }
-            // A certificate goes to the address its buyer gave, a task to its assignee's
-            // e-mail: neither has a chat or a portal.
+            // A certificate goes to the address its buyer gave, a sign-in code to the one
+            // typed, a task to its assignee's e-mail: none has a chat or a portal.
             let reachable = match event {
-                Some(K::GiftCardSold) => m.channel.to_any_address(),
+                Some(k) if k.to_address() => m.channel.to_any_address(),
                 Some(K::CrmTaskDue) => m.channel == crate::messages::Channel::Email,
                 _ => true,
             };
@@ -642,6 +643,18 @@ impl Compiler<'_> {
                 });
             }
         }
+    }
+
+    /// The portal's card series must be a loyalty series of the program.
+    fn portal(&mut self) {
+        let Some(portal) = &self.doc.portal else { return };
+        if let Some(series) = &portal.card_series {
+            let kind = self.doc.card_series.iter().find(|s| s.id == *series).map(|s| s.kind);
+            if kind != Some(super::CardKind::Loyalty) {
+                self.p.push("portal.card_series", said::portal_card_series(series.as_str()));
+            }
+        }
+        self.out.portal = portal.clone();
     }
 
     fn fraud(&mut self) {

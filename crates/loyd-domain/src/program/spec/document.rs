@@ -51,6 +51,9 @@ pub struct ConfigDocument {
     /// The program's Telegram bot. Replaced as a whole.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub telegram: Option<TelegramSpec>,
+    /// The customer portal. Replaced as a whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub portal: Option<PortalSpec>,
     /// Limits on top of all campaigns. Replaced as a whole when a file gives it.
     #[serde(default)]
     pub restrictions: Option<RestrictionsSpec>,

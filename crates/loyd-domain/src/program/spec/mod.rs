@@ -502,6 +502,32 @@ impl TelegramSpec {
     }
 }
 
+/// The customer portal: whether people may join the program from it, and the card a
+/// new member gets. Without `[portal]` people may join and get no card (the till finds
+/// them by phone or by the code the portal shows).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortalSpec {
+    /// Whether someone whose phone is no member's may join from the portal (default
+    /// `true`); `false`: only members sign in.
+    #[serde(default = "portal_join")]
+    pub join: bool,
+    /// The loyalty card series a member who joins gets a virtual card of (bound to
+    /// their phone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card_series: Option<ConfigCode>,
+}
+
+fn portal_join() -> bool {
+    true
+}
+
+impl Default for PortalSpec {
+    fn default() -> PortalSpec {
+        PortalSpec { join: true, card_series: None }
+    }
+}
+
 /// A message sent when an event happens: its channel and its text in each language.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

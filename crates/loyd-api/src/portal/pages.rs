@@ -1,0 +1,559 @@
+//! The portal's signed-in pages: the card with a code for the till, points, purchases,
+//! coupons, notifications and the profile. Each reads only the session's customer
+//! ([`Me`]); none takes another object's id.
+
+use askama::Template;
+use axum::extract::{Form, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use loyd_domain::money::Minor;
+use loyd_domain::program::{CardKind, Program};
+use loyd_store::CustomerPatch;
+use serde::Deserialize;
+
+use super::{Frame, Me, checked, me, notice, remember_lang, unavailable};
+use crate::console::{LangQuery, page};
+use crate::i18n::Lang;
+use crate::AppState;
+
+/// A link of the tab bar.
+pub struct Tab {
+    pub href: &'static str,
+    pub label: &'static str,
+    pub current: bool,
+    /// Unread notifications (the messages tab).
+    pub count: usize,
+}
+
+/// The frame of a signed-in page: the tabs, and the session's form token.
+pub struct Signed {
+    pub tabs: Vec<Tab>,
+    pub csrf: String,
+    /// `{"x-csrf-token": "…"}` for htmx requests.
+    pub hx_headers: String,
+}
+
+impl Signed {
+    async fn of(state: &AppState, me: &Me, here: &str) -> Signed {
+        let t = me.lang.words();
+        let unread = state.store.notifications(me.id, None, 50).await.map(|n| n.iter().filter(|n| n.read_at.is_none()).count()).unwrap_or(0);
+        let tabs = [
+            ("/portal", "portal.tab.card"),
+            ("/portal/points", "portal.tab.points"),
+            ("/portal/history", "portal.tab.history"),
+            ("/portal/coupons", "portal.tab.coupons"),
+            ("/portal/messages", "portal.tab.messages"),
+            ("/portal/profile", "portal.tab.profile"),
+        ]
+        .into_iter()
+        .map(|(href, key)| Tab { href, label: t.get(key), current: href == here, count: if href == "/portal/messages" { unread } else { 0 } })
+        .collect();
+        let csrf = me.csrf();
+        Signed { tabs, hx_headers: serde_json::json!({ crate::console::CSRF_HEADER: csrf }).to_string(), csrf }
+    }
+}
+
+/// An amount of `currency` in minor units as the page's language writes it.
+fn amount(lang: Lang, program: &Program, currency: &str, minor: i64) -> String {
+    lang.number(&Minor::new(minor, program.scale_of(currency)).to_string())
+}
+
+/// The time zone dates are shown in: the customer's home store's, else UTC.
+async fn zone(state: &AppState, id: i64) -> jiff::tz::TimeZone {
+    state.store.customer_zone(id).await.ok().flatten().and_then(|z| jiff::tz::TimeZone::get(&z).ok()).unwrap_or(jiff::tz::TimeZone::UTC)
+}
+
+fn date(lang: Lang, tz: &jiff::tz::TimeZone, at: jiff::Timestamp) -> String {
+    lang.date(at.to_zoned_datetime(tz.clone()).date())
+}
+
+fn time(tz: &jiff::tz::TimeZone, at: jiff::Timestamp) -> String {
+    at.to_zoned_datetime(tz.clone()).strftime("%H:%M").to_string()
+}
+
+/// A balance line: currency, what is available, what is pending.
+pub struct BalanceLine {
+    pub currency: String,
+    pub available: String,
+    pub pending: Option<String>,
+}
+
+async fn balances(state: &AppState, me: &Me) -> Result<Vec<BalanceLine>, Response> {
+    let held = state.store.customer_balances(me.id).await.map_err(|e| unavailable(me.lang, &e))?;
+    Ok(held
+        .into_iter()
+        .map(|b| {
+            let pending = Some(me.lang.number(&b.pending)).filter(|_| !b.pending.trim_start_matches(['0', '.']).is_empty());
+            BalanceLine { currency: b.currency.to_string(), available: me.lang.number(&b.available), pending }
+        })
+        .collect())
+}
+
+/// What the till needs to find the customer: the code, its QR picture, until when.
+pub struct TillCode {
+    pub code: String,
+    pub qr: String,
+    pub until: String,
+}
+
+#[derive(Template)]
+#[template(path = "portal/card.html")]
+struct CardPage {
+    f: Frame,
+    s: Signed,
+    name: String,
+    card: Option<String>,
+    is_virtual: bool,
+    balances: Vec<BalanceLine>,
+    till: Option<TillCode>,
+}
+
+#[derive(Template)]
+#[template(path = "portal/till.html")]
+struct TillFragment {
+    f: Frame,
+    till: TillCode,
+}
+
+async fn card_page(state: &AppState, me: &Me, till: Option<TillCode>) -> Response {
+    let customer = match state.store.customer(me.id).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return Redirect::to("/portal/login").into_response(),
+        Err(e) => return unavailable(me.lang, &e),
+    };
+    let cards = match state.store.customer_cards(me.id).await {
+        Ok(c) => c,
+        Err(e) => return unavailable(me.lang, &e),
+    };
+    let card = cards.iter().find(|c| c.kind == CardKind::Loyalty && c.state == loyd_domain::cards::CardState::Active);
+    let balances = match balances(state, me).await {
+        Ok(b) => b,
+        Err(res) => return res,
+    };
+    page(
+        StatusCode::OK,
+        CardPage {
+            f: Frame::new(me.lang),
+            s: Signed::of(state, me, "/portal").await,
+            name: customer.name.unwrap_or_default(),
+            card: card.map(|c| spaced(&c.number)),
+            is_virtual: card.is_some_and(|c| c.is_virtual),
+            balances,
+            till,
+        },
+    )
+}
+
+/// A card number in groups of four, as it is read aloud.
+fn spaced(number: &str) -> String {
+    number.as_bytes().chunks(4).map(|c| String::from_utf8_lossy(c).into_owned()).collect::<Vec<_>>().join(" ")
+}
+
+pub async fn card(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
+    let me = match me(&state, &headers, q.lang.as_deref()).await {
+        Ok(me) => me,
+        Err(res) => return res,
+    };
+    let mut res = card_page(&state, &me, None).await;
+    remember_lang(&mut res, q.lang.as_deref());
+    res
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// A one-time code for the till (the POS's `customer.code`), with its QR picture: a
+/// fragment for htmx, else the card page showing it.
+pub async fn till_code(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<CsrfForm>) -> Response {
+    let me = match checked(&state, &headers, &form.csrf).await {
+        Ok(me) => me,
+        Err(res) => return res,
+    };
+    let (code, until) = match state.store.issue_code(me.id, loyd_domain::portal::TILL_CODE_LIFE, me.actor()).await {
+        Ok(c) => c,
+        Err(e) => return unavailable(me.lang, &e),
+    };
+    let qr = match qrcode::QrCode::new(code.as_bytes()) {
+        Ok(q) => q.render::<qrcode::render::svg::Color>().min_dimensions(160, 160).quiet_zone(true).build(),
+        Err(e) => return unavailable(me.lang, &e),
+    };
+    let tz = zone(&state, me.id).await;
+    let till = TillCode { code, qr, until: time(&tz, until) };
+    if headers.contains_key("hx-request") {
+        return page(StatusCode::OK, TillFragment { f: Frame::new(me.lang), till });
+    }
+    card_page(&state, &me, Some(till)).await
+}
+
+/// A lot of points as the points page lists it.
+pub struct LotLine {
+    pub currency: String,
+    pub amount: String,
+    /// When it may be spent, if that is still ahead.
+    pub from: Option<String>,
+    pub expires: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "portal/points.html")]
+struct PointsPage {
+    f: Frame,
+    s: Signed,
+    balances: Vec<BalanceLine>,
+    lots: Vec<LotLine>,
+}
+
+pub async fn points(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
+    let me = match me(&state, &headers, q.lang.as_deref()).await {
+        Ok(me) => me,
+        Err(res) => return res,
+    };
+    let (program, lots) = match (state.store.program().await, state.store.held_lots(me.id).await) {
+        (Ok(p), Ok(l)) => (p, l),
+        (Err(e), _) | (_, Err(e)) => return unavailable(me.lang, &e),
+    };
+    let balances = match balances(&state, &me).await {
+        Ok(b) => b,
+        Err(res) => return res,
+    };
+    let (now, tz) = (state.store.now(), zone(&state, me.id).await);
+    let lots = lots
+        .into_iter()
+        .map(|l| LotLine {
+            amount: amount(me.lang, &program, &l.currency, l.remaining),
+            from: l.available_at.filter(|a| *a > now).map(|a| date(me.lang, &tz, a)),
+            expires: l.expires_at.map(|e| date(me.lang, &tz, e)),
+            currency: l.currency,
+        })
+        .collect();
+    let mut res = page(StatusCode::OK, PointsPage { f: Frame::new(me.lang), s: Signed::of(&state, &me, "/portal/points").await, balances, lots });
+    remember_lang(&mut res, q.lang.as_deref());
+    res
+}
+
+#[derive(Debug, Deserialize)]
+pub struct HistoryQuery {
+    lang: Option<String>,
+    /// Purchases before this moment (the next page).
+    before: Option<String>,
+}
+
+/// A purchase as the history lists it.
+pub struct PurchaseLine {
+    pub date: String,
+    pub store: String,
+    pub total: String,
+    pub saved: Option<String>,
+    pub paid_with_points: Option<String>,
+    pub currency: String,
+    pub cancelled: bool,
+}
+
+#[derive(Template)]
+#[template(path = "portal/history.html")]
+struct HistoryPage {
+    f: Frame,
+    s: Signed,
+    purchases: Vec<PurchaseLine>,
+    next: Option<String>,
+}
+
+/// Purchases on a page.
+const PAGE: u32 = 20;
+
+pub async fn history(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<HistoryQuery>) -> Response {
+    let me = match me(&state, &headers, q.lang.as_deref()).await {
+        Ok(me) => me,
+        Err(res) => return res,
+    };
+    let before = q.before.as_deref().and_then(|b| b.parse::<jiff::Timestamp>().ok());
+    let (program, purchases, stores) = match (state.store.program().await, state.store.purchases(me.id, None, before, PAGE).await, state.store.stores().await) {
+        (Ok(p), Ok(r), Ok(s)) => (p, r, s),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return unavailable(me.lang, &e),
+    };
+    let tz = zone(&state, me.id).await;
+    let next = (purchases.len() == PAGE as usize).then(|| purchases.last().map(|p| p.at.to_string())).flatten();
+    let some = |minor: i64, currency: &str| (minor != 0).then(|| amount(me.lang, &program, currency, minor));
+    let purchases = purchases
+        .iter()
+        .map(|p| PurchaseLine {
+            date: format!("{} {}", date(me.lang, &tz, p.at), time(&tz, p.at)),
+            store: stores.iter().find(|s| s.id.as_str() == p.store).map_or_else(|| p.store.clone(), |s| s.name.clone()),
+            total: amount(me.lang, &program, &p.currency, p.total),
+            saved: some(p.discount, &p.currency),
+            paid_with_points: some(p.redeemed_value, &p.currency),
+            currency: p.currency.clone(),
+            cancelled: p.status != "committed",
+        })
+        .collect();
+    let mut res = page(StatusCode::OK, HistoryPage { f: Frame::new(me.lang), s: Signed::of(&state, &me, "/portal/history").await, purchases, next });
+    remember_lang(&mut res, q.lang.as_deref());
+    res
+}
+
+/// A coupon as the coupons page shows it.
+pub struct CouponLine {
+    pub code: String,
+    pub discount: Option<String>,
+    pub until: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "portal/coupons.html")]
+struct CouponsPage {
+    f: Frame,
+    s: Signed,
+    coupons: Vec<CouponLine>,
+}
+
+pub async fn coupons(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
+    let me = match me(&state, &headers, q.lang.as_deref()).await {
+        Ok(me) => me,
+        Err(res) => return res,
+    };
+    let (program, held) = match (state.store.program().await, state.store.held_coupons(me.id).await) {
+        (Ok(p), Ok(c)) => (p, c),
+        (Err(e), _) | (_, Err(e)) => return unavailable(me.lang, &e),
+    };
+    let tz = zone(&state, me.id).await;
+    let coupons = held
+        .into_iter()
+        .map(|c| {
+            let discount = program.coupon_series.get(c.series.as_str()).and_then(|s| s.discount.as_ref()).map(|d| match d {
+                loyd_domain::program::CouponDiscount::Percent(p) => format!("−{} %", me.lang.number(&p.normalize().to_string())),
+                loyd_domain::program::CouponDiscount::Amount(a) => format!("−{}", me.lang.number(&a.to_string())),
+            });
+            CouponLine { code: c.code, discount, until: c.valid_until.map(|v| date(me.lang, &tz, v)) }
+        })
+        .collect();
+    let mut res = page(StatusCode::OK, CouponsPage { f: Frame::new(me.lang), s: Signed::of(&state, &me, "/portal/coupons").await, coupons });
+    remember_lang(&mut res, q.lang.as_deref());
+    res
+}
+
+/// A notification as the messages page shows it.
+pub struct NoteLine {
+    pub subject: String,
+    pub body: String,
+    pub date: String,
+    pub unread: bool,
+}
+
+#[derive(Template)]
+#[template(path = "portal/messages.html")]
+struct MessagesPage {
+    f: Frame,
+    s: Signed,
+    notes: Vec<NoteLine>,
+    /// The newest one's id: "mark all read" marks up to it (never one that came later).
+    newest: i64,
+}
+
+pub async fn messages(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
+    let me = match me(&state, &headers, q.lang.as_deref()).await {
+        Ok(me) => me,
+        Err(res) => return res,
+    };
+    let notes = match state.store.notifications(me.id, None, 50).await {
+        Ok(n) => n,
+        Err(e) => return unavailable(me.lang, &e),
+    };
+    let tz = zone(&state, me.id).await;
+    let newest = notes.first().map_or(0, |n| n.id);
+    let notes = notes
+        .into_iter()
+        .map(|n| NoteLine { subject: n.subject, body: n.body, date: date(me.lang, &tz, n.created_at), unread: n.read_at.is_none() })
+        .collect();
+    let mut res = page(StatusCode::OK, MessagesPage { f: Frame::new(me.lang), s: Signed::of(&state, &me, "/portal/messages").await, notes, newest });
+    remember_lang(&mut res, q.lang.as_deref());
+    res
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ReadForm {
+    #[serde(default)]
+    up_to: i64,
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Marks the customer's notifications read, up to the newest the page showed.
+pub async fn read_messages(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<ReadForm>) -> Response {
+    let me = match checked(&state, &headers, &form.csrf).await {
+        Ok(me) => me,
+        Err(res) => return res,
+    };
+    match state.store.read_notifications(me.id, form.up_to).await {
+        Ok(_) => Redirect::to("/portal/messages").into_response(),
+        Err(e) => unavailable(me.lang, &e),
+    }
+}
+
+/// A consent as the profile shows it.
+pub struct ConsentLine {
+    pub channel: &'static str,
+    pub label: String,
+    pub granted: bool,
+}
+
+#[derive(Template)]
+#[template(path = "portal/profile.html")]
+struct ProfilePage {
+    f: Frame,
+    s: Signed,
+    phone: String,
+    name: String,
+    email: String,
+    birth_date: String,
+    city: String,
+    language: String,
+    languages: Vec<(&'static str, &'static str)>,
+    consents: Vec<ConsentLine>,
+    opted_out: bool,
+    flash: Option<String>,
+    error: Option<String>,
+}
+
+async fn profile_page(state: &AppState, me: &Me, status: StatusCode, flash: Option<String>, error: Option<String>, typed: Option<&ProfileForm>) -> Response {
+    let customer = match state.store.customer(me.id).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return Redirect::to("/portal/login").into_response(),
+        Err(e) => return unavailable(me.lang, &e),
+    };
+    let t = me.lang.words();
+    let channels = super::consent_channels(state).await;
+    let consents = channels
+        .into_iter()
+        .map(|c| ConsentLine {
+            channel: c,
+            label: t.get(&format!("portal.channel.{c}")).to_owned(),
+            granted: match typed {
+                Some(f) => f.consents.iter().any(|x| x == c),
+                None => customer.consents.get(c).is_some_and(|x| x.granted),
+            },
+        })
+        .collect();
+    let field = |typed: Option<&String>, stored: Option<String>| typed.cloned().unwrap_or_else(|| stored.unwrap_or_default());
+    page(
+        status,
+        ProfilePage {
+            f: Frame::new(me.lang),
+            s: Signed::of(state, me, "/portal/profile").await,
+            phone: customer.phone.clone().unwrap_or_default(),
+            name: field(typed.map(|f| &f.name), customer.name.clone()),
+            email: field(typed.map(|f| &f.email), customer.email.clone()),
+            birth_date: field(typed.map(|f| &f.birth_date), customer.birth_date.map(|d| d.to_string())),
+            city: field(typed.map(|f| &f.city), customer.profile.get("city").cloned()),
+            language: customer.profile.get("language").cloned().unwrap_or_else(|| me.lang.code().to_owned()),
+            languages: Lang::ALL.into_iter().map(|l| (l.code(), l.words().get("lang.name"))).collect(),
+            consents,
+            opted_out: typed.map_or(customer.opted_out_at.is_some(), |f| f.opted_out),
+            flash,
+            error,
+        },
+    )
+}
+
+pub async fn profile(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
+    let me = match me(&state, &headers, q.lang.as_deref()).await {
+        Ok(me) => me,
+        Err(res) => return res,
+    };
+    let mut res = profile_page(&state, &me, StatusCode::OK, None, None, None).await;
+    remember_lang(&mut res, q.lang.as_deref());
+    res
+}
+
+/// The profile form: fields, the channels ticked (`consent` repeated), opted out.
+#[derive(Debug, Default)]
+pub struct ProfileForm {
+    name: String,
+    email: String,
+    birth_date: String,
+    city: String,
+    language: String,
+    consents: Vec<String>,
+    opted_out: bool,
+    csrf: String,
+}
+
+impl ProfileForm {
+    fn of(pairs: Vec<(String, String)>) -> ProfileForm {
+        let mut form = ProfileForm::default();
+        for (k, v) in pairs {
+            match k.as_str() {
+                "name" => form.name = v,
+                "email" => form.email = v,
+                "birth_date" => form.birth_date = v,
+                "city" => form.city = v,
+                "language" => form.language = v,
+                "consent" => form.consents.push(v),
+                "opted_out" => form.opted_out = true,
+                "csrf" => form.csrf = v,
+                _ => {}
+            }
+        }
+        form
+    }
+}
+
+/// Saves the profile: contacts, language, city, consents per channel, and opting out
+/// of all marketing (membership and balances stay).
+pub async fn save_profile(State(state): State<AppState>, headers: HeaderMap, Form(pairs): Form<Vec<(String, String)>>) -> Response {
+    let form = ProfileForm::of(pairs);
+    let me = match checked(&state, &headers, &form.csrf).await {
+        Ok(me) => me,
+        Err(res) => return res,
+    };
+    let t = me.lang.words();
+    let again = |key: &str| Some(t.get(key).to_owned());
+    let birth_date = match crate::console::filled(&form.birth_date).map(|d| d.parse::<jiff::civil::Date>()) {
+        None => None,
+        Some(Ok(d)) => Some(d),
+        Some(Err(_)) => return profile_page(&state, &me, StatusCode::UNPROCESSABLE_ENTITY, None, again("portal.bad_date"), Some(&form)).await,
+    };
+    let language = Lang::parse(&form.language).unwrap_or(me.lang);
+    let before = match state.store.customer(me.id).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return notice(me.lang, StatusCode::NOT_FOUND, "portal.unavailable"),
+        Err(e) => return unavailable(me.lang, &e),
+    };
+    let mut patch = CustomerPatch {
+        name: Some(crate::console::filled(&form.name)),
+        email: Some(crate::console::filled(&form.email)),
+        birth_date: Some(birth_date),
+        ..CustomerPatch::default()
+    };
+    patch.profile.insert("language".into(), Some(language.code().to_owned()));
+    patch.profile.insert("city".into(), crate::console::filled(&form.city));
+    let was_out = before.opted_out_at.is_some();
+    if form.opted_out != was_out {
+        patch.opted_out = Some(form.opted_out);
+    }
+    // Opted out, every consent is withdrawn; otherwise each channel as ticked.
+    if !form.opted_out {
+        for c in super::consent_channels(&state).await {
+            patch.consents.insert(c.to_owned(), form.consents.iter().any(|x| x == c));
+        }
+    }
+    match state.store.update_customer(me.id, patch, me.actor()).await {
+        Ok(_) => {
+            let me = Me { lang: language, ..me };
+            let saved = Some(language.words().get("portal.saved").to_owned());
+            let mut res = profile_page(&state, &me, StatusCode::OK, saved, None, None).await;
+            remember_lang(&mut res, Some(language.code()));
+            res
+        }
+        Err(e) => {
+            let e = crate::error::ApiError::from(e);
+            if e.code.status().is_server_error() {
+                return unavailable(me.lang, &e.message);
+            }
+            let why = crate::console::refusal(t, &e);
+            profile_page(&state, &me, StatusCode::UNPROCESSABLE_ENTITY, None, Some(why), Some(&form)).await
+        }
+    }
+}

@@ -1,0 +1,381 @@
+//! The customer portal over HTTP, as a browser without scripts uses it (cookies kept,
+//! redirects not followed): a new phone joins with a code read from a real HTTP
+//! listener standing in for the SMS gateway, gets a virtual card and a code for the
+//! till that identifies them at the POS; sign-in answers alike for members and anyone
+//! else, codes are single-use, guessed at most five times and rate-limited; a customer
+//! sees only their own data and can sign out on every device.
+
+use std::collections::BTreeMap;
+
+use loyd_api::deliver::{Sender, deliver_once};
+use loyd_testkit::both_backends;
+use serde_json::json;
+
+use crate::helpers::{ADMIN_KEY, TestApp, admin, call, spawn_with_program};
+use crate::webhooks::Receiver;
+
+/// Points for every receipt, a loyalty series for portal members, an SMS gateway and
+/// the message that carries sign-in codes.
+pub(crate) fn program(sms: &str) -> String {
+    format!(
+        r#"
+[[currencies]]
+code = "EUR"
+kind = "money"
+scale = 2
+
+[[currencies]]
+code = "bonus"
+kind = "points"
+scale = 0
+value = "0.01"
+
+[[stores]]
+id = "riga-01"
+name = "Riga Centre"
+timezone = "Europe/Riga"
+
+[[card_series]]
+id = "LOY"
+kind = "loyalty"
+prefix = "2770"
+
+[[coupon_series]]
+id = "NEXT"
+kind = "unique"
+percent = "10"
+
+[[campaigns]]
+id = "visit"
+rewards = [{{ type = "accrue", currency = "bonus", fixed = "5" }}, {{ type = "issue_coupon", coupon_series = "NEXT" }}]
+
+[portal]
+card_series = "LOY"
+
+[sms]
+url = "{sms}"
+body = '{{"to": {{{{ to | tojson }}}}, "text": {{{{ text | tojson }}}}}}'
+
+[[messages]]
+id = "sign-in"
+event = "portal.code"
+channel = "sms"
+transactional = true
+[messages.texts.en]
+body = "Your code: {{{{ code.code }}}} ({{{{ code.minutes }}}} min)"
+[messages.texts.lv]
+body = "Jūsu kods: {{{{ code.code }}}}"
+"#
+    )
+}
+
+/// A client that keeps cookies and does not follow redirects, as a person's browser
+/// would hand them to the next page.
+struct Visitor<'a> {
+    app: &'a TestApp,
+    http: reqwest::Client,
+    cookies: BTreeMap<String, String>,
+}
+
+/// An answer: status, body, and where a redirect points.
+struct Page {
+    status: u16,
+    body: String,
+    location: Option<String>,
+}
+
+impl Page {
+    /// The CSRF token of the page's first form.
+    fn csrf(&self) -> String {
+        let at = self.body.find("name=\"csrf\" value=\"").unwrap_or_else(|| panic!("no form token in {}", self.body));
+        let rest = &self.body[at + 19..];
+        rest[..rest.find('"').unwrap()].to_owned()
+    }
+}
+
+impl<'a> Visitor<'a> {
+    fn new(app: &'a TestApp) -> Visitor<'a> {
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Visitor { app, http, cookies: BTreeMap::new() }
+    }
+
+    async fn answer(&mut self, res: reqwest::Response) -> Page {
+        for v in res.headers().get_all("set-cookie") {
+            let pair = v.to_str().unwrap().split(';').next().unwrap();
+            let (k, v) = pair.split_once('=').unwrap();
+            if v.is_empty() {
+                self.cookies.remove(k);
+            } else {
+                self.cookies.insert(k.to_owned(), v.to_owned());
+            }
+        }
+        let location = res.headers().get("location").map(|l| l.to_str().unwrap().to_owned());
+        Page { status: res.status().as_u16(), location, body: res.text().await.unwrap() }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        let res = self.http.get(self.app.url(path)).header("cookie", self.cookie_header()).send().await.unwrap();
+        self.answer(res).await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let body: String = form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
+        let res = self
+            .http
+            .post(self.app.url(path))
+            .header("cookie", self.cookie_header())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        self.answer(res).await
+    }
+
+    /// Asks for a code for `to` from the sign-in page.
+    async fn ask_code(&mut self, to: &str) -> Page {
+        let login = self.get("/portal/login").await;
+        assert_eq!(login.status, 200);
+        let csrf = login.csrf();
+        self.post("/portal/login", &[("to", to), ("csrf", &csrf)]).await
+    }
+
+    /// Types `code` on the code page `page` asked for `to`.
+    async fn type_code(&mut self, page: &Page, to: &str, code: &str) -> Page {
+        let csrf = page.csrf();
+        self.post("/portal/code", &[("to", to), ("code", code), ("csrf", &csrf)]).await
+    }
+}
+
+pub(crate) async fn deliver(app: &TestApp) {
+    let sender = Sender::new(&app.url(""));
+    while deliver_once(&app.store, &sender).await.unwrap() > 0 {}
+}
+
+/// The code of the last SMS the gateway got for `phone`.
+pub(crate) fn last_code(sms: &Receiver, phone: &str) -> String {
+    let got = sms.got();
+    let text = got.iter().rev().map(|g| g.json()).find(|m| m["to"] == phone).unwrap_or_else(|| panic!("no SMS to {phone}"))["text"].as_str().unwrap().to_owned();
+    text.chars().filter(char::is_ascii_digit).take(6).collect()
+}
+
+/// A member made by staff, with a phone (and a card of `LOY` if `card`).
+async fn member(app: &TestApp, phone: &str, name: &str) -> i64 {
+    let (status, c) = call(app, "POST", "/v1/admin/customers", ADMIN_KEY, Some(json!({"phone": phone, "name": name}))).await;
+    assert_eq!(status, 201, "{c}");
+    c["id"].as_str().unwrap().trim_start_matches("c_").parse().unwrap()
+}
+
+/// Signs `phone` in (a member) and returns the visitor.
+async fn signed_in<'a>(app: &'a TestApp, sms: &Receiver, phone: &str) -> Visitor<'a> {
+    let mut v = Visitor::new(app);
+    let page = v.ask_code(phone).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    deliver(app).await;
+    let done = v.type_code(&page, phone, &last_code(sms, phone)).await;
+    assert_eq!((done.status, done.location.as_deref()), (303, Some("/portal")), "{}", done.body);
+    v
+}
+
+both_backends! {
+    async fn a_new_phone_joins_with_the_code_it_was_sent_gets_a_virtual_card_and_a_till_code_that_finds_it_at_the_pos(db: TestDb) {
+        let sms = Receiver::start(&[200]).await;
+        let app = spawn_with_program(db, toml::from_str(&program(&sms.url)).unwrap()).await;
+        admin(&app).await;
+        let phone = "+37120000001";
+
+        let mut v = Visitor::new(&app);
+        let asked = v.ask_code("+371 2000 0001").await;
+        assert_eq!(asked.status, 200, "{}", asked.body);
+        assert!(asked.body.contains("+371 •••• 0001"), "{}", asked.body);
+        deliver(&app).await;
+        let code = last_code(&sms, phone);
+        assert_eq!(code.len(), 6);
+        // Neither the code nor the phone is kept in the clear; the event forgot the code once sent.
+        let kept = app.db().texts("SELECT address_hash || ' ' || code_hash FROM portal_codes").await;
+        assert_eq!(kept.len(), 1);
+        assert!(!kept[0].contains(&code) && !kept[0].contains("20000001"), "{kept:?}");
+        let payloads = app.db().texts("SELECT payload FROM events WHERE kind = 'portal.code'").await;
+        let opened = app.store.keyring().open("event", &payloads[0]).unwrap();
+        assert!(!opened.contains(&code) && opened.contains("\"minutes\":10"), "{opened}");
+
+        // A wrong code is refused; the right one confirms the phone, which may join.
+        let wrong = v.type_code(&asked, "+371 2000 0001", if code == "000000" { "111111" } else { "000000" }).await;
+        assert_eq!(wrong.status, 401, "{}", wrong.body);
+        let right = v.type_code(&wrong, "+371 2000 0001", &code).await;
+        assert_eq!((right.status, right.location.as_deref()), (303, Some("/portal/join")), "{}", right.body);
+        let join = v.get("/portal/join").await;
+        assert_eq!(join.status, 200, "{}", join.body);
+        assert!(join.body.contains("consent-sms"), "the program's channels are offered: {}", join.body);
+        let csrf = join.csrf();
+        let refused = v.post("/portal/join", &[("name", "Līga Ozola"), ("csrf", &csrf)]).await;
+        assert_eq!(refused.status, 422, "the rules must be accepted: {}", refused.body);
+        let csrf = refused.csrf();
+        let joined = v.post("/portal/join", &[("name", "Līga Ozola"), ("consent", "sms"), ("accept", "on"), ("csrf", &csrf)]).await;
+        assert_eq!((joined.status, joined.location.as_deref()), (303, Some("/portal")), "{}", joined.body);
+        // The code confirmed the phone once: it signs in no more.
+        let mut other = Visitor::new(&app);
+        let login = other.get("/portal/login").await;
+        assert_eq!(other.type_code(&login, "+371 2000 0001", &code).await.status, 401);
+
+        // A member with the phone, the consent and a virtual card of the portal's series.
+        let (_, found) = call(&app, "GET", "/v1/admin/customers?phone=%2B37120000001", ADMIN_KEY, None).await;
+        let id = found["customers"][0]["id"].as_str().unwrap().to_owned();
+        let (_, c) = call(&app, "GET", &format!("/v1/admin/customers/{id}"), ADMIN_KEY, None).await;
+        assert_eq!(c["name"], "Līga Ozola");
+        assert_eq!(c["consents"]["sms"]["granted"], true, "{c}");
+        let card = c["cards"][0]["number"].as_str().unwrap().to_owned();
+        assert!(card.starts_with("2770") && c["cards"][0]["is_virtual"] == true, "{c}");
+
+        let home = v.get("/portal").await;
+        assert_eq!(home.status, 200, "{}", home.body);
+        assert!(home.body.contains("Līga Ozola") && home.body.contains(&card[..4]), "{}", home.body);
+        let csrf = home.csrf();
+        let till = v.post("/portal/till-code", &[("csrf", &csrf)]).await;
+        assert_eq!(till.status, 200, "{}", till.body);
+        assert!(till.body.contains("<svg"), "a QR picture: {}", till.body);
+        let at = till.body.find("id=\"till-code\">").unwrap() + 15;
+        let till_code = till.body[at..at + 6].to_owned();
+        assert!(till_code.chars().all(|c| c.is_ascii_digit()), "{till_code}");
+
+        // The till finds the customer by that code; the receipt's points, coupon and purchase show.
+        let mut r = crate::helpers::receipt("r-1", None, "12.00");
+        r["customer"] = json!({"code": till_code});
+        let (status, body) = app.commit(&r).await;
+        assert_eq!(status, 201, "{body}");
+        assert_eq!(body["customer"]["id"].as_str(), Some(id.as_str()), "{body}");
+        let points = v.get("/portal/points").await;
+        assert!(points.body.contains("data-currency=\"bonus\">5<"), "{}", points.body);
+        let history = v.get("/portal/history").await;
+        assert!(history.body.contains("Riga Centre") && history.body.contains("12.00"), "{}", history.body);
+        let coupons = v.get("/portal/coupons").await;
+        let issued = body["issued_coupons"][0]["code"].as_str().unwrap();
+        assert!(coupons.body.contains(issued) && coupons.body.contains("−10 %"), "{}", coupons.body);
+
+        // In Latvian, remembered: numbers and words in the language chosen.
+        let lv = v.get("/portal/history?lang=lv").await;
+        assert!(lv.body.contains("Pirkumi") && lv.body.contains("12,00"), "{}", lv.body);
+        assert!(v.get("/portal").await.body.contains("Jūsu karte"));
+    }
+
+    async fn sign_in_answers_alike_for_a_member_and_anyone_else_and_codes_are_single_use_guessed_five_times_and_limited(db: TestDb) {
+        let sms = Receiver::start(&[200]).await;
+        let app = spawn_with_program(db, toml::from_str(&program(&sms.url)).unwrap()).await;
+        admin(&app).await;
+        member(&app, "+37120000002", "Anna").await;
+
+        // A member's phone and a stranger's get the same page (the phone aside).
+        let mut v = Visitor::new(&app);
+        let theirs = v.ask_code("+37120000002").await;
+        let strangers = v.ask_code("+37120000009").await;
+        assert_eq!((theirs.status, strangers.status), (200, 200));
+        let blank = |p: &Page| p.body.replace("0002", "").replace("0009", "").split("name=\"csrf\"").next().unwrap().to_owned();
+        assert_eq!(blank(&theirs), blank(&strangers));
+        deliver(&app).await;
+        assert_eq!(sms.got().len(), 2, "both phones get a code");
+
+        // Five wrong guesses spend the code: even the right one is refused then.
+        let code = last_code(&sms, "+37120000002");
+        let wrong = if code == "000000" { "111111" } else { "000000" };
+        for _ in 0..5 {
+            assert_eq!(v.type_code(&theirs, "+37120000002", wrong).await.status, 401);
+        }
+        assert_eq!(v.type_code(&theirs, "+37120000002", &code).await.status, 401);
+        // The stranger's code is theirs alone: it does not sign the member in.
+        let strangers_code = last_code(&sms, "+37120000009");
+        assert_eq!(v.type_code(&theirs, "+37120000002", &strangers_code).await.status, 401);
+
+        // At most five codes a phone an hour (one was sent already).
+        for _ in 0..4 {
+            assert_eq!(v.ask_code("+37120000002").await.status, 200);
+        }
+        let limited = v.ask_code("+37120000002").await;
+        assert_eq!(limited.status, 429, "{}", limited.body);
+        app.clock.advance(jiff::SignedDuration::from_mins(61));
+        assert_eq!(v.ask_code("+37120000002").await.status, 200);
+
+        // Twenty an hour from one network address, whatever the phones (an hour on, none
+        // counts but the last one).
+        for n in 0..19 {
+            assert_eq!(v.ask_code(&format!("+3712100{n:04}")).await.status, 200, "code {n}");
+        }
+        assert_eq!(v.ask_code("+37121009999").await.status, 429);
+
+        // Without the form's token nothing is sent; nonsense is no address.
+        let mut bare = Visitor::new(&app);
+        assert_eq!(bare.post("/portal/login", &[("to", "+37120000002"), ("csrf", "x")]).await.status, 403);
+        assert_eq!(v.ask_code("call me").await.status, 422);
+    }
+
+    async fn a_customer_sees_only_their_own_data_edits_their_profile_and_signs_out_everywhere(db: TestDb) {
+        let sms = Receiver::start(&[200]).await;
+        let app = spawn_with_program(db, toml::from_str(&program(&sms.url)).unwrap()).await;
+        admin(&app).await;
+        let anna = member(&app, "+37120000003", "Anna Bērziņa").await;
+        let (_, cards) = call(&app, "POST", "/v1/admin/cards", ADMIN_KEY, Some(json!({"series": "LOY", "customer": format!("c_{anna}")}))).await;
+        let annas_card = cards["cards"][0]["number"].as_str().unwrap().to_owned();
+        let (status, body) = app.commit(&crate::helpers::receipt("anna-1", Some(&annas_card), "77.70")).await;
+        assert_eq!(status, 201, "{body}");
+        let annas_coupon = body["issued_coupons"][0]["code"].as_str().unwrap().to_owned();
+        let boris = member(&app, "+37120000004", "Boris").await;
+
+        let mut b = signed_in(&app, &sms, "+37120000004").await;
+        // Boris reads nothing of Anna's on any page, whatever he puts in the address.
+        for path in [
+            "/portal".to_owned(),
+            "/portal/points".to_owned(),
+            "/portal/history".to_owned(),
+            format!("/portal/history?customer=c_{anna}&before=2100-01-01T00:00:00Z"),
+            "/portal/coupons".to_owned(),
+            format!("/portal/coupons?customer=c_{anna}"),
+            "/portal/messages".to_owned(),
+            "/portal/profile".to_owned(),
+        ] {
+            let page = b.get(&path).await;
+            assert_eq!(page.status, 200, "{path}: {}", page.body);
+            for theirs in ["Anna", "Bērziņa", &annas_card, &annas_coupon, "77.70", "0003"] {
+                assert!(!page.body.contains(theirs), "{path} shows Anna's {theirs}");
+            }
+        }
+        assert!(b.get("/portal/profile").await.body.contains("Boris"));
+
+        // A form without the session's token changes nothing.
+        let refused = b.post("/portal/profile", &[("name", "Mallory"), ("csrf", "0123")]).await;
+        assert_eq!(refused.status, 403);
+        // The profile: name, e-mail, city, language, consents, and no marketing at all.
+        let csrf = b.get("/portal/profile").await.csrf();
+        let saved = b
+            .post("/portal/profile", &[("name", "Boris K"), ("email", "boris@example.com"), ("birth_date", "1990-02-03"), ("city", "Rīga"), ("language", "ru"), ("consent", "sms"), ("csrf", &csrf)])
+            .await;
+        assert_eq!(saved.status, 200, "{}", saved.body);
+        assert!(saved.body.contains("Сохранено"), "the page speaks the language chosen: {}", saved.body);
+        let (_, c) = call(&app, "GET", &format!("/v1/admin/customers/c_{boris}"), ADMIN_KEY, None).await;
+        assert_eq!((c["name"].as_str(), c["email"].as_str(), c["birth_date"].as_str()), (Some("Boris K"), Some("boris@example.com"), Some("1990-02-03")));
+        assert_eq!((c["profile"]["city"].as_str(), c["profile"]["language"].as_str()), (Some("Rīga"), Some("ru")));
+        assert_eq!(c["consents"]["sms"]["granted"], true);
+        let csrf = saved.csrf();
+        let out = b.post("/portal/profile", &[("name", "Boris K"), ("email", "boris@example.com"), ("language", "ru"), ("opted_out", "on"), ("csrf", &csrf)]).await;
+        assert_eq!(out.status, 200, "{}", out.body);
+        let (_, c) = call(&app, "GET", &format!("/v1/admin/customers/c_{boris}"), ADMIN_KEY, None).await;
+        assert!(c["opted_out_at"].is_string() && c["consents"]["sms"]["granted"] == false, "{c}");
+        // Anna's e-mail cannot be taken.
+        call(&app, "PATCH", &format!("/v1/admin/customers/c_{anna}"), ADMIN_KEY, Some(json!({"email": "anna@example.com"}))).await;
+        let csrf = out.csrf();
+        let taken = b.post("/portal/profile", &[("name", "Boris K"), ("email", "anna@example.com"), ("csrf", &csrf)]).await;
+        assert_eq!(taken.status, 422, "{}", taken.body);
+        assert!(!taken.body.contains("Bērziņa"));
+
+        // Signed in on a second device too; signing out everywhere ends both sessions.
+        let mut phone2 = signed_in(&app, &sms, "+37120000004").await;
+        assert_eq!(phone2.get("/portal").await.status, 200);
+        let csrf = b.get("/portal/profile").await.csrf();
+        let gone = b.post("/portal/logout", &[("everywhere", "1"), ("csrf", &csrf)]).await;
+        assert_eq!((gone.status, gone.location.as_deref()), (303, Some("/portal/login")));
+        assert_eq!(b.get("/portal").await.location.as_deref(), Some("/portal/login"));
+        assert_eq!(phone2.get("/portal").await.location.as_deref(), Some("/portal/login"));
+    }
+}

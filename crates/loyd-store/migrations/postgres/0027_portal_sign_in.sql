@@ -1,0 +1,31 @@
+-- The customer portal's sign-in: one-time codes sent to a phone or e-mail, and the
+-- sessions they open. The migration of the same number for the other backend does the
+-- same.
+
+-- A sign-in code asked for: neither the address nor the code is kept, only keyed
+-- hashes (`address_hash` finds the codes of an address and counts them for the rate
+-- limit; `ip_hash` counts those of a network address). `guesses` counts wrong codes
+-- typed; a code is used once.
+CREATE TABLE portal_codes (
+    id            BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    address_hash  TEXT NOT NULL,
+    ip_hash       TEXT NOT NULL,
+    code_hash     TEXT NOT NULL,
+    created_at    BIGINT NOT NULL,
+    expires_at    BIGINT NOT NULL,
+    guesses       BIGINT NOT NULL DEFAULT 0,
+    used_at       BIGINT
+);
+CREATE INDEX portal_codes_address_idx ON portal_codes (address_hash, created_at);
+CREATE INDEX portal_codes_ip_idx ON portal_codes (ip_hash, created_at);
+CREATE INDEX portal_codes_created_idx ON portal_codes (created_at);
+
+-- A customer's portal session; only the SHA-256 of its token is kept.
+CREATE TABLE portal_sessions (
+    token_hash   TEXT PRIMARY KEY,
+    customer_id  BIGINT NOT NULL REFERENCES customers (id),
+    created_at   BIGINT NOT NULL,
+    expires_at   BIGINT NOT NULL,
+    revoked_at   BIGINT
+);
+CREATE INDEX portal_sessions_customer_idx ON portal_sessions (customer_id);

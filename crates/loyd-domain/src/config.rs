@@ -592,6 +592,8 @@ mod tests {
             currency: AssetCode::parse("EUR").unwrap(),
             partner: None,
             offline_days: None,
+            address: None,
+            hours: None,
         }
     }
 

@@ -13,6 +13,8 @@ pub enum OrgError {
     BadName { max: usize },
     #[error("offline_days must be 1 to {max}")]
     BadOfflineDays { max: u32 },
+    #[error("a store's {field} is one line of at most {max} characters")]
+    BadLine { field: &'static str, max: usize },
     #[error("'{0}' is not a known IANA time zone (e.g. Europe/Riga)")]
     UnknownTimeZone(String),
 }
@@ -23,6 +25,7 @@ impl OrgError {
         match self {
             OrgError::BadName { max } => Some(crate::said::store_name(max)),
             OrgError::BadOfflineDays { max } => Some(crate::said::offline_days_range(max)),
+            OrgError::BadLine { field, max } => Some(crate::said::store_line(field, max)),
             OrgError::Id(_) | OrgError::UnknownTimeZone(_) => None,
         }
     }
@@ -110,6 +113,12 @@ pub struct StoreSpec {
     /// default [`crate::receipt::DEFAULT_OFFLINE_DAYS`]. Older receipts are refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offline_days: Option<u32>,
+    /// Where customers find it (the portal's list of stores): `Brīvības iela 1, Rīga`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// When it is open, as customers read it: `Mon–Sat 8–22, Sun 10–20`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hours: Option<String>,
 }
 
 fn default_store_currency() -> AssetCode {
@@ -123,6 +132,13 @@ impl StoreSpec {
         }
         if self.offline_days.is_some_and(|d| d == 0 || d > MAX_OFFLINE_DAYS) {
             return Err(OrgError::BadOfflineDays { max: MAX_OFFLINE_DAYS });
+        }
+        for (field, text) in [("address", &self.address), ("hours", &self.hours)] {
+            if let Some(text) = text
+                && crate::text::line(field, text, MAX_STORE_NAME).is_err()
+            {
+                return Err(OrgError::BadLine { field, max: MAX_STORE_NAME });
+            }
         }
         Ok(())
     }
@@ -169,6 +185,8 @@ mod tests {
             currency: default_store_currency(),
             partner: None,
             offline_days: None,
+            address: None,
+            hours: None,
         };
         assert!(s.validate().is_ok());
         s.name = "  ".into();

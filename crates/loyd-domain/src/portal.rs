@@ -17,6 +17,9 @@ pub const CODES_PER_IP_HOUR: i64 = 20;
 /// Codes the whole portal sends within a minute (a flood of requests costs the
 /// retailer SMS: this caps it).
 pub const CODES_PER_MINUTE: i64 = 60;
+/// Gift card balances one network address may ask for within an hour (wrong PINs also
+/// count towards the card's own lock, as at a till).
+pub const GIFT_CHECKS_PER_IP_HOUR: i64 = 10;
 /// A portal session lasts this long from sign-in.
 pub const SESSION_LIFE: SignedDuration = SignedDuration::from_hours(30 * 24);
 /// Someone whose phone was confirmed may join within this long.

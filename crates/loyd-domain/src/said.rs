@@ -159,6 +159,7 @@ texts! {
     credit_needs_limit() = "a credit series needs a credit limit";
     currency_fixed(currency, kind, scale) = "currency '{currency}' is stored as {kind} with scale {scale}; kind and scale cannot change (balances are kept in its minor units): define a new currency instead";
     store_name(max) = "store name must be 1 to {max} characters, none of them a control character";
+    store_line(field, max) = "a store's {field} is one line of at most {max} characters";
     offline_days_range(max) = "offline_days must be 1 to {max}";
     store_currency_money(currency) = "store currency '{currency}' must be a money currency defined in [[currencies]]";
     // ---- programs: counters, tiers, coupons, segments, campaigns, restrictions ----

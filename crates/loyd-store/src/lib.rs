@@ -780,6 +780,14 @@ impl Store {
         on_backend!(self, b => b.task_notices(program, now).await)
     }
 
+    /// A customer's counter values now (their tiers' levels are read of them).
+    pub async fn customer_counters(&self, customer: i64) -> Result<std::collections::BTreeMap<String, rust_decimal::Decimal>, StoreError> {
+        let now = self.now();
+        let program = self.program().await?;
+        let store = self.home_store(&program).await?;
+        on_backend!(self, b => b.customer_counters(customer, program, store, now).await)
+    }
+
     /// Reviews up to `limit` customers whose old receipts left a tier counter's range,
     /// raising `tier.changed` for those whose level fell (see the store's `counters`).
     pub async fn tier_reviews(&self, limit: u32) -> Result<usize, StoreError> {
@@ -1142,6 +1150,31 @@ impl Store {
     pub async fn end_portal_session(&self, token_hash: String, everywhere: bool) -> Result<(), StoreError> {
         let now = self.now();
         on_backend!(self, b => b.end_portal_session(token_hash, everywhere, now).await)
+    }
+
+    /// A gift card's balance asked for in the portal by number and PIN, from network
+    /// address `ip`: `Err(())` when that address asked too often within the hour;
+    /// `None` alike for an unknown card, a wrong PIN, a locked card, a card that is no
+    /// gift card or one whose series has no PIN. Wrong PINs count towards the card's
+    /// lock as at a till.
+    pub async fn gift_card_check(&self, number: String, pin: String, ip: String) -> Result<Result<Option<CardInquiry>, ()>, StoreError> {
+        let now = self.now();
+        if !on_backend!(self, b => b.count_gift_check(ip, now).await)? {
+            return Ok(Err(()));
+        }
+        let program = self.program().await?;
+        let store = self.home_store(&program).await?;
+        let terminal = TerminalCode::parse("portal").map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let time = loyd_domain::receipt::TimePolicy { opened_at: None, offline_days: loyd_domain::receipt::DEFAULT_OFFLINE_DAYS };
+        let caller = PosCaller { store, store_name: String::new(), terminal, time };
+        match self.card_inquiry(caller, number, Some(pin)).await {
+            Ok(card) => {
+                let pinned = program.card_series(&card.series).is_some_and(|s| s.pin);
+                Ok(Ok(Some(card).filter(|c| pinned && c.kind == "gift")))
+            }
+            Err(StoreError::Refused(_) | StoreError::NotFound { .. }) => Ok(Ok(None)),
+            Err(e) => Err(e),
+        }
     }
 
     /// The lots a customer's balances are made of, soonest to expire first.

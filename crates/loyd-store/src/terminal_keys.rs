@@ -84,6 +84,8 @@ mod tests {
             currency: AssetCode::parse("EUR").unwrap(),
             partner: None,
             offline_days: None,
+            address: None,
+            hours: None,
         };
         Found { terminal: Terminal { store, id: TerminalCode::parse("pos-1").unwrap() }, store: spec, opened_at: Timestamp::UNIX_EPOCH }
     }

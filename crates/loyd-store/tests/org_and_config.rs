@@ -16,6 +16,8 @@ fn store_spec(id: &str, name: &str) -> StoreSpec {
         currency: AssetCode::parse("EUR").unwrap(),
         partner: None,
         offline_days: None,
+        address: None,
+        hours: None,
     }
 }
 

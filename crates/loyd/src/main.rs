@@ -237,6 +237,8 @@ async fn store_command(settings: &Settings, cmd: StoreCommand) -> anyhow::Result
                 currency: currency.clone(),
                 partner: None,
                 offline_days: None,
+                address: None,
+                hours: None,
             };
             // An ISO 4217 code (three capitals) that is not defined yet is defined as money
             // with two decimals; anything else must be defined with `loyd apply`.

@@ -128,6 +128,8 @@ const SHAPES: [Shape; 15] = [
             spec("currency", Kind::Select, "field.currency", None),
             spec("partner", Kind::Text, "field.partner", None),
             spec("offline_days", Kind::Int, "field.offline_days", Some("field.offline_days_help")),
+            spec("address", Kind::Text, "field.address", Some("field.address_help")),
+            spec("hours", Kind::Text, "field.hours", Some("field.hours_help")),
         ],
         rows: None,
         blank_entries: None,

@@ -52,10 +52,14 @@ pub fn router() -> Router<AppState> {
         .route("/portal/coupons", get(pages::coupons))
         .route("/portal/messages", get(pages::messages).post(pages::read_messages))
         .route("/portal/profile", get(pages::profile).post(pages::save_profile))
+        .route("/portal/data", get(pages::data))
+        .route("/portal/erasure", post(pages::erasure))
         .route("/portal/login", get(login_page).post(send_code))
         .route("/portal/code", post(check_code))
         .route("/portal/join", get(join_page).post(join))
         .route("/portal/logout", post(logout))
+        .route("/portal/gift-card", get(gift_card_page).post(gift_card_check))
+        .route("/portal/stores", get(stores_page))
         .route("/portal/assets/{name}", get(crate::console::assets::serve))
         .route("/portal/manifest.webmanifest", get(manifest))
         .layer(middleware::from_fn(crate::console::security_headers))
@@ -475,4 +479,84 @@ async fn manifest(headers: HeaderMap) -> Response {
         "icons": [icon("192x192", "icon-192", "image/png"), icon("512x512", "icon-512", "image/png"), icon("any", "icon", "image/svg+xml")],
     });
     ([(header::CONTENT_TYPE, "application/manifest+json"), (header::CACHE_CONTROL, "public, max-age=3600")], body.to_string()).into_response()
+}
+
+/// A gift card found: each balance (amount, currency), and until when it is good.
+type GiftFound = (Vec<(String, String)>, Option<String>);
+
+#[derive(Template)]
+#[template(path = "portal/gift_card.html")]
+struct GiftCardPage {
+    f: Frame,
+    csrf: String,
+    number: String,
+    found: Option<GiftFound>,
+    error: Option<String>,
+}
+
+fn gift_card_form(headers: &HeaderMap, lang: Lang, status: StatusCode, number: String, found: Option<GiftFound>, error: Option<String>) -> Response {
+    signed_out(headers, status, |csrf| page(StatusCode::OK, GiftCardPage { f: Frame::new(lang), csrf, number, found, error }))
+}
+
+async fn gift_card_page(headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
+    let lang = lang_of(&headers, q.lang.as_deref());
+    let mut res = gift_card_form(&headers, lang, StatusCode::OK, String::new(), None, None);
+    remember_lang(&mut res, q.lang.as_deref());
+    res
+}
+
+#[derive(Debug, Deserialize)]
+pub struct GiftCardForm {
+    #[serde(default)]
+    number: String,
+    #[serde(default)]
+    pin: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+/// A gift card's balance by its number and PIN, signed in or not: the same answer for
+/// an unknown card and a wrong PIN, at most a few checks an hour from one address.
+async fn gift_card_check(State(state): State<AppState>, headers: HeaderMap, ClientIp(ip): ClientIp, Form(form): Form<GiftCardForm>) -> Response {
+    let lang = lang_of(&headers, None);
+    let t = lang.words();
+    let number: String = form.number.chars().filter(|c| !c.is_whitespace()).take(32).collect();
+    let again = |status, key: &str| gift_card_form(&headers, lang, status, number.clone(), None, Some(t.get(key).to_owned()));
+    if !form_ok(&headers, &form.csrf) {
+        return again(StatusCode::FORBIDDEN, "portal.form_expired");
+    }
+    let pin: String = form.pin.trim().chars().take(16).collect();
+    if number.is_empty() || pin.is_empty() {
+        return again(StatusCode::UNPROCESSABLE_ENTITY, "portal.gift.not_found");
+    }
+    match state.store.gift_card_check(number.clone(), pin, ip).await {
+        Ok(Err(())) => again(StatusCode::TOO_MANY_REQUESTS, "portal.gift.too_many"),
+        Ok(Ok(None)) => again(StatusCode::NOT_FOUND, "portal.gift.not_found"),
+        Ok(Ok(Some(card))) => {
+            let balances = card.balances.iter().map(|b| (lang.number(&b.available), b.currency.to_string())).collect();
+            let until = card.valid_until.as_deref().and_then(|v| v.get(..10)).and_then(|d| d.parse::<jiff::civil::Date>().ok()).map(|d| lang.date(d));
+            gift_card_form(&headers, lang, StatusCode::OK, number, Some((balances, until)), None)
+        }
+        Err(e) => unavailable(lang, &e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "portal/stores.html")]
+struct StoresPage {
+    f: Frame,
+    /// Name, address, opening hours.
+    stores: Vec<(String, Option<String>, Option<String>)>,
+}
+
+/// The program's stores with their addresses and opening hours, signed in or not.
+async fn stores_page(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
+    let lang = lang_of(&headers, q.lang.as_deref());
+    let stores = match state.store.stores().await {
+        Ok(s) => s.into_iter().map(|s| (s.name, s.address, s.hours)).collect(),
+        Err(e) => return unavailable(lang, &e),
+    };
+    let mut res = page(StatusCode::OK, StoresPage { f: Frame::new(lang), stores });
+    remember_lang(&mut res, q.lang.as_deref());
+    res
 }

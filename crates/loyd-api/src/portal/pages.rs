@@ -96,6 +96,37 @@ pub struct TillCode {
     pub until: String,
 }
 
+/// A tier ladder as the card page shows it: the level reached, and what the next one
+/// takes.
+pub struct TierLine {
+    pub ladder: String,
+    pub level: Option<String>,
+    /// What the next level takes, in words: `To silver: 120 more`.
+    pub next: Option<String>,
+}
+
+async fn tiers(state: &AppState, me: &Me) -> Result<Vec<TierLine>, Response> {
+    let program = state.store.program().await.map_err(|e| unavailable(me.lang, &e))?;
+    if program.tiers.is_empty() {
+        return Ok(Vec::new());
+    }
+    let values = state.store.customer_counters(me.id).await.map_err(|e| unavailable(me.lang, &e))?;
+    Ok(program
+        .tiers
+        .iter()
+        .map(|t| {
+            let value = values.get(t.counter.as_str()).copied().unwrap_or_default();
+            TierLine {
+                ladder: t.id.to_string(),
+                level: t.level(value).map(ToString::to_string),
+                next: t.next(value).map(|(level, more)| {
+                    me.lang.words().get("portal.tier.next").replace("{level}", level.as_str()).replace("{more}", &me.lang.number(&more.normalize().to_string()))
+                }),
+            }
+        })
+        .collect())
+}
+
 #[derive(Template)]
 #[template(path = "portal/card.html")]
 struct CardPage {
@@ -105,6 +136,7 @@ struct CardPage {
     card: Option<String>,
     is_virtual: bool,
     balances: Vec<BalanceLine>,
+    tiers: Vec<TierLine>,
     till: Option<TillCode>,
 }
 
@@ -130,6 +162,10 @@ async fn card_page(state: &AppState, me: &Me, till: Option<TillCode>) -> Respons
         Ok(b) => b,
         Err(res) => return res,
     };
+    let tiers = match tiers(state, me).await {
+        Ok(t) => t,
+        Err(res) => return res,
+    };
     page(
         StatusCode::OK,
         CardPage {
@@ -139,6 +175,7 @@ async fn card_page(state: &AppState, me: &Me, till: Option<TillCode>) -> Respons
             card: card.map(|c| spaced(&c.number)),
             is_virtual: card.is_some_and(|c| c.is_virtual),
             balances,
+            tiers,
             till,
         },
     )
@@ -556,4 +593,106 @@ pub async fn save_profile(State(state): State<AppState>, headers: HeaderMap, For
             profile_page(&state, &me, StatusCode::UNPROCESSABLE_ENTITY, None, Some(why), Some(&form)).await
         }
     }
+}
+
+/// Everything the program keeps of the customer, as one JSON file they download: their
+/// profile and consents, cards, balances and the lots they are made of, purchases,
+/// coupons and notifications. Amounts are decimal strings in their currency's units.
+pub async fn data(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let me = match me(&state, &headers, None).await {
+        Ok(me) => me,
+        Err(res) => return res,
+    };
+    match own_data(&state, me.id).await {
+        Ok(body) => {
+            let file = format!("attachment; filename=\"my-data-{}.json\"", loyd_domain::ids::CustomerId(me.id));
+            ([(axum::http::header::CONTENT_TYPE, "application/json".to_owned()), (axum::http::header::CONTENT_DISPOSITION, file)], body.to_string()).into_response()
+        }
+        Err(e) => unavailable(me.lang, &e),
+    }
+}
+
+async fn own_data(state: &AppState, id: i64) -> Result<serde_json::Value, loyd_store::StoreError> {
+    use serde_json::json;
+    let program = state.store.program().await?;
+    let decimal = |currency: &str, minor: i64| Minor::new(minor, program.scale_of(currency)).to_string();
+    let customer = state.store.customer(id).await?;
+    let cards = state.store.customer_cards(id).await?;
+    let balances = state.store.customer_balances(id).await?;
+    let lots: Vec<_> = state
+        .store
+        .held_lots(id)
+        .await?
+        .into_iter()
+        .map(|l| json!({ "currency": l.currency, "amount": decimal(&l.currency, l.remaining), "available_at": l.available_at, "expires_at": l.expires_at }))
+        .collect();
+    // Every purchase, a page at a time.
+    let mut purchases = Vec::new();
+    let mut before = None;
+    loop {
+        let page = state.store.purchases(id, None, before, 500).await?;
+        let full = page.len() == 500;
+        before = page.last().map(|p| p.at);
+        purchases.extend(page.into_iter().map(|p| {
+            json!({
+                "at": p.at, "store": p.store, "receipt_id": p.receipt_id, "status": p.status, "currency": p.currency,
+                "total": decimal(&p.currency, p.total), "discount": decimal(&p.currency, p.discount), "paid_with_points": decimal(&p.currency, p.redeemed_value),
+            })
+        }));
+        if !full || purchases.len() >= 100_000 {
+            break;
+        }
+    }
+    let coupons: Vec<_> = state
+        .store
+        .held_coupons(id)
+        .await?
+        .into_iter()
+        .map(|c| json!({ "code": c.code, "series": c.series, "valid_until": c.valid_until, "issued_at": c.issued_at }))
+        .collect();
+    let notifications = state.store.notifications(id, None, 1000).await?;
+    Ok(json!({
+        "customer": customer.map(|c| json!({
+            "id": loyd_domain::ids::CustomerId(c.id).to_string(), "phone": c.phone, "email": c.email, "name": c.name, "birth_date": c.birth_date,
+            "profile": c.profile, "consents": c.consents, "opted_out_at": c.opted_out_at, "telegram_connected": c.telegram.is_some(), "created_at": c.created_at,
+        })),
+        "cards": cards,
+        "balances": balances,
+        "lots": lots,
+        "purchases": purchases,
+        "coupons": coupons,
+        "notifications": notifications,
+    }))
+}
+
+/// What the erasure task says, so that a request already open is not made twice.
+const ERASURE: &str = "The customer asked in the portal for their personal data to be erased (the ledger keeps its amounts).";
+
+/// The customer asks for their data to be erased: an open task for staff on their CRM
+/// record, due in 30 days (once: an open request is not made again).
+pub async fn erasure(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<CsrfForm>) -> Response {
+    let me = match checked(&state, &headers, &form.csrf).await {
+        Ok(me) => me,
+        Err(res) => return res,
+    };
+    let filter = loyd_store::CrmFilter { customer: Some(me.id), status: Some("open".into()), kind: Some("task".into()), limit: 100, ..Default::default() };
+    let open = match state.store.crm_entries(filter).await {
+        Ok(entries) => entries.iter().any(|e| e.body == ERASURE),
+        Err(e) => return unavailable(me.lang, &e),
+    };
+    if !open {
+        let task = loyd_store::NewCrmEntry {
+            customer: Some(me.id),
+            organisation: None,
+            kind: loyd_domain::crm::EntryKind::Task,
+            channel: None,
+            body: ERASURE.to_owned(),
+            due_at: Some(state.store.now() + jiff::SignedDuration::from_hours(30 * 24)),
+            assignee: None,
+        };
+        if let Err(e) = state.store.add_crm_entry(task, me.actor()).await {
+            return unavailable(me.lang, &e);
+        }
+    }
+    profile_page(&state, &me, StatusCode::OK, Some(me.lang.words().get("portal.erasure_asked").to_owned()), None, None).await
 }

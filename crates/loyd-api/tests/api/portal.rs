@@ -34,11 +34,33 @@ value = "0.01"
 id = "riga-01"
 name = "Riga Centre"
 timezone = "Europe/Riga"
+address = "Brīvības iela 1, Rīga"
+hours = "Mon–Sat 8–22, Sun 10–20"
 
 [[card_series]]
 id = "LOY"
 kind = "loyalty"
 prefix = "2770"
+
+[[card_series]]
+id = "GIFT"
+kind = "gift"
+prefix = "6000"
+currency = "EUR"
+amount_min = "5.00"
+amount_max = "100.00"
+pin = true
+validity_days = 365
+
+[[counters]]
+id = "spent"
+measure = "sum"
+window_days = 365
+
+[[tiers]]
+id = "status"
+counter = "spent"
+levels = [{{ id = "base", from = "0" }}, {{ id = "silver", from = "100.00" }}]
 
 [[coupon_series]]
 id = "NEXT"
@@ -163,6 +185,13 @@ pub(crate) fn last_code(sms: &Receiver, phone: &str) -> String {
     text.chars().filter(char::is_ascii_digit).take(6).collect()
 }
 
+/// Asks the portal for a gift card's balance, as its page does.
+async fn gift_check(v: &mut Visitor<'_>, number: String, pin: String) -> Page {
+    let page = v.get("/portal/gift-card").await;
+    let csrf = page.csrf();
+    v.post("/portal/gift-card", &[("number", number.as_str()), ("pin", pin.as_str()), ("csrf", csrf.as_str())]).await
+}
+
 /// A member made by staff, with a phone (and a card of `LOY` if `card`).
 async fn member(app: &TestApp, phone: &str, name: &str) -> i64 {
     let (status, c) = call(app, "POST", "/v1/admin/customers", ADMIN_KEY, Some(json!({"phone": phone, "name": name}))).await;
@@ -248,6 +277,8 @@ both_backends! {
         let (status, body) = app.commit(&r).await;
         assert_eq!(status, 201, "{body}");
         assert_eq!(body["customer"]["id"].as_str(), Some(id.as_str()), "{body}");
+        let home = v.get("/portal").await;
+        assert!(home.body.contains("<span class=\"level\">base</span>") && home.body.contains("To silver: 88 more"), "{}", home.body);
         let points = v.get("/portal/points").await;
         assert!(points.body.contains("data-currency=\"bonus\">5<"), "{}", points.body);
         let history = v.get("/portal/history").await;
@@ -343,6 +374,26 @@ both_backends! {
         }
         assert!(b.get("/portal/profile").await.body.contains("Boris"));
 
+        // His own data, as one file: his, and nothing of Anna's.
+        let data = b.get("/portal/data").await;
+        assert_eq!(data.status, 200);
+        let data: serde_json::Value = serde_json::from_str(&data.body).unwrap();
+        assert_eq!(data["customer"]["phone"], "+37120000004");
+        assert_eq!(data["purchases"].as_array().unwrap().len(), 0);
+        for theirs in ["Anna", &annas_card, &annas_coupon, "77.70"] {
+            assert!(!data.to_string().contains(theirs), "his data holds Anna's {theirs}");
+        }
+        // Asking twice for erasure makes one open task for staff.
+        for _ in 0..2 {
+            let csrf = b.get("/portal/profile").await.csrf();
+            assert_eq!(b.post("/portal/erasure", &[("csrf", &csrf)]).await.status, 200);
+        }
+        let (status, crm) = call(&app, "GET", &format!("/v1/admin/customers/c_{boris}/crm"), ADMIN_KEY, None).await;
+        assert_eq!(status, 200, "{crm}");
+        let tasks: Vec<_> = crm["entries"].as_array().unwrap().iter().filter(|e| e["kind"] == "task" && e["body"].as_str().unwrap().contains("erased")).collect();
+        assert_eq!(tasks.len(), 1, "{crm}");
+        assert_eq!(tasks[0]["status"], "open");
+
         // A form without the session's token changes nothing.
         let refused = b.post("/portal/profile", &[("name", "Mallory"), ("csrf", "0123")]).await;
         assert_eq!(refused.status, 403);
@@ -377,5 +428,40 @@ both_backends! {
         assert_eq!((gone.status, gone.location.as_deref()), (303, Some("/portal/login")));
         assert_eq!(b.get("/portal").await.location.as_deref(), Some("/portal/login"));
         assert_eq!(phone2.get("/portal").await.location.as_deref(), Some("/portal/login"));
+    }
+
+    async fn a_gift_cards_balance_is_read_by_number_and_pin_alike_for_unknown_and_wrong_and_limited_per_address(db: TestDb) {
+        let sms = Receiver::start(&[200]).await;
+        let app = spawn_with_program(db, toml::from_str(&program(&sms.url)).unwrap()).await;
+        admin(&app).await;
+        let card = app.issue("GIFT", None).await.remove(0);
+        let pin = card.pin.clone().unwrap();
+        let res = app.pos_post(&format!("/v1/pos/gift-cards/{}/activate", card.number), &json!({"operation_id": "act-1", "amount": "25.00"})).await;
+        assert_eq!(res.status(), 201);
+
+        let mut v = Visitor::new(&app);
+        let found = gift_check(&mut v, card.number.clone(), pin.clone()).await;
+        assert_eq!(found.status, 200, "{}", found.body);
+        assert!(found.body.contains("id=\"gift-balance\"") && found.body.contains("25.00 EUR"), "{}", found.body);
+        // A wrong PIN and an unknown number get the same answer.
+        let wrong_pin = if pin == "0000" { "1111" } else { "0000" };
+        let wrong = gift_check(&mut v, card.number.clone(), wrong_pin.to_owned()).await;
+        let unknown = gift_check(&mut v, "6000999999999".to_owned(), pin.clone()).await;
+        assert_eq!((wrong.status, unknown.status), (404, 404));
+        let said = |p: &Page| p.body[p.body.find("id=\"gift-error\"").unwrap()..].split('<').next().unwrap().to_owned();
+        assert_eq!(said(&wrong), said(&unknown));
+        assert!(!unknown.body.contains("gift-balance"));
+        // Ten checks an hour from one address.
+        for _ in 0..7 {
+            assert_ne!(gift_check(&mut v, card.number.clone(), pin.clone()).await.status, 429);
+        }
+        assert_eq!(gift_check(&mut v, card.number.clone(), pin.clone()).await.status, 429);
+
+        // The stores, with where and when, for anyone.
+        let stores = v.get("/portal/stores").await;
+        assert!(stores.body.contains("Riga Centre") && stores.body.contains("Brīvības iela 1, Rīga") && stores.body.contains("Mon–Sat 8–22"), "{}", stores.body);
+        // A store's address is one line.
+        let (status, body) = call(&app, "PATCH", "/v1/admin/config/stores/riga-01", ADMIN_KEY, Some(json!({"address": "line one\nline two"}))).await;
+        assert_eq!(status, 422, "{body}");
     }
 }

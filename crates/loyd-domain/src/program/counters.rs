@@ -145,4 +145,10 @@ impl Tier {
     pub fn level(&self, value: Decimal) -> Option<&ConfigCode> {
         self.levels.iter().rev().find(|(_, from)| value >= *from).map(|(id, _)| id)
     }
+
+    /// The next level above what `value` reaches, with how much more of the counter it
+    /// takes; `None` at the top.
+    pub fn next(&self, value: Decimal) -> Option<(&ConfigCode, Decimal)> {
+        self.levels.iter().find(|(_, from)| value < *from).map(|(id, from)| (id, *from - value))
+    }
 }

@@ -195,6 +195,11 @@ fn tier_levels_are_the_highest_threshold_reached() {
     assert_eq!(t.level(Decimal::new(29999, 2)).unwrap().as_str(), "base");
     assert_eq!(t.level(Decimal::new(30000, 2)).unwrap().as_str(), "silver");
     assert_eq!(t.level(Decimal::from(5000)).unwrap().as_str(), "gold");
+    // What the next level takes: 0.01 more to silver, 700 more to gold, nothing at the top.
+    let (next, more) = t.next(Decimal::new(29999, 2)).unwrap();
+    assert_eq!((next.as_str(), more), ("silver", Decimal::new(1, 2)));
+    assert_eq!(t.next(Decimal::from(300)).map(|(l, m)| (l.as_str(), m)), Some(("gold", Decimal::from(700))));
+    assert!(t.next(Decimal::from(1000)).is_none());
     let unordered = json!({"counters": [{"id": "c", "measure": "count", "window_days": 30}],
         "tiers": [{"id": "t", "counter": "c", "levels": [{"id": "a", "from": 5}, {"id": "b", "from": 1}]}]});
     assert_eq!(paths(compile(unordered).unwrap_err()), vec!["tiers[0].levels"]);

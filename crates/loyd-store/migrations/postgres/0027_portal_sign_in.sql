@@ -29,3 +29,15 @@ CREATE TABLE portal_sessions (
     revoked_at   BIGINT
 );
 CREATE INDEX portal_sessions_customer_idx ON portal_sessions (customer_id);
+
+-- A gift card's balance asked for in the portal: only the keyed hash of the network
+-- address that asked, to count the checks of an hour.
+CREATE TABLE portal_guesses (
+    ip_hash  TEXT NOT NULL,
+    at       BIGINT NOT NULL
+);
+CREATE INDEX portal_guesses_idx ON portal_guesses (ip_hash, at);
+
+-- Where customers find a store and when it is open (the portal's list of stores).
+ALTER TABLE stores ADD COLUMN address TEXT;
+ALTER TABLE stores ADD COLUMN hours TEXT;

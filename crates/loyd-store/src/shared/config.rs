@@ -71,11 +71,11 @@ fn rounding_name(r: loyd_domain::money::Rounding) -> String {
 
 async fn upsert_store(c: &mut Conn, s: &StoreSpec, now: Timestamp) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO stores (id, name, format, timezone, currency, partner, offline_days, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $8, $7, $7) \
+        "INSERT INTO stores (id, name, format, timezone, currency, partner, offline_days, created_at, updated_at, address, hours) \
+         VALUES ($1, $2, $3, $4, $5, $6, $8, $7, $7, $9, $10) \
          ON CONFLICT (id) DO UPDATE SET name = excluded.name, format = excluded.format, \
          timezone = excluded.timezone, currency = excluded.currency, partner = excluded.partner, \
-         offline_days = excluded.offline_days, updated_at = excluded.updated_at",
+         offline_days = excluded.offline_days, updated_at = excluded.updated_at, address = excluded.address, hours = excluded.hours",
     )
     .bind(s.id.as_str().to_owned())
     .bind(s.name.clone())
@@ -85,6 +85,8 @@ async fn upsert_store(c: &mut Conn, s: &StoreSpec, now: Timestamp) -> Result<(),
     .bind(s.partner.as_ref().map(|p| p.as_str().to_owned()))
     .bind(to_micros(now))
     .bind(s.offline_days.map(i64::from))
+    .bind(s.address.clone())
+    .bind(s.hours.clone())
     .execute(&mut *c)
     .await?;
     Ok(())

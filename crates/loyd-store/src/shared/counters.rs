@@ -73,6 +73,12 @@ async fn history(c: &mut Conn, customer: i64, start: Timestamp, at: Timestamp) -
 }
 
 impl super::Backend {
+    /// A customer's counters now, as tiers read them (the portal shows the progress).
+    pub async fn customer_counters(&self, customer: i64, program: std::sync::Arc<Program>, store: StoreContext, now: Timestamp) -> Result<BTreeMap<String, rust_decimal::Decimal>, StoreError> {
+        let mut c = self.reader().await?;
+        counters_of(&mut c, customer, now, &program, &store).await
+    }
+
     /// Raises `tier.changed` (down) for customers whose level fell because their old
     /// receipts left a tier counter's range — time alone, no receipt, return or
     /// cancellation (those tell their own changes). A pass reviews the time from where

@@ -203,6 +203,33 @@ impl Backend {
         .await
     }
 
+    /// Counts a gift card check asked from network address `ip`: `false` (nothing
+    /// counted) once it asked [`portal::GIFT_CHECKS_PER_IP_HOUR`] within the hour.
+    pub async fn count_gift_check(&self, ip: String, now: Timestamp) -> Result<bool, StoreError> {
+        let secrets = self.ring();
+        self.write(move |c| {
+            let (ip, secrets) = (ip.clone(), secrets.clone());
+            Box::pin(async move {
+                let at = to_micros(now);
+                let ip_hash = secrets.ring.index("portal-ip", &ip);
+                let hour = at - micros(jiff::SignedDuration::from_hours(1));
+                sqlx::query("DELETE FROM portal_guesses WHERE at < $1").bind(hour).execute(&mut *c).await?;
+                let asked: i64 = sqlx::query("SELECT COUNT(*) FROM portal_guesses WHERE ip_hash = $1 AND at > $2")
+                    .bind(ip_hash.clone())
+                    .bind(hour)
+                    .fetch_one(&mut *c)
+                    .await?
+                    .try_get(0)?;
+                if asked >= portal::GIFT_CHECKS_PER_IP_HOUR {
+                    return Ok(false);
+                }
+                sqlx::query("INSERT INTO portal_guesses (ip_hash, at) VALUES ($1, $2)").bind(ip_hash).bind(at).execute(&mut *c).await?;
+                Ok(true)
+            })
+        })
+        .await
+    }
+
     /// The customer a live portal session (the SHA-256 of its token) belongs to.
     pub async fn portal_customer(&self, token_hash: String, now: Timestamp) -> Result<Option<i64>, StoreError> {
         let mut c = self.reader().await?;

@@ -31,13 +31,15 @@ fn store_from_row(row: &rows::DbRow) -> Result<StoreSpec, StoreError> {
             .map(u32::try_from)
             .transpose()
             .map_err(|e| bad(&e))?,
+        address: row.try_get("address")?,
+        hours: row.try_get("hours")?,
     })
 }
 
 /// The columns [`store_from_row`] reads.
 macro_rules! store_cols {
     ($t:literal) => {
-        concat!($t, "id, ", $t, "name, ", $t, "format, ", $t, "timezone, ", $t, "currency, ", $t, "partner, ", $t, "offline_days")
+        concat!($t, "id, ", $t, "name, ", $t, "format, ", $t, "timezone, ", $t, "currency, ", $t, "partner, ", $t, "offline_days, ", $t, "address, ", $t, "hours")
     };
 }
 

@@ -234,6 +234,37 @@ pub struct LotLine {
     pub expires: Option<String>,
 }
 
+/// A movement of points as the points page lists it.
+pub struct MoveLine {
+    pub date: String,
+    /// What moved them, in words: earned, spent, expired …
+    pub what: &'static str,
+    pub amount: String,
+    pub currency: String,
+    pub raised: bool,
+}
+
+/// A ledger code in the customer's words.
+fn what_moved(t: &'static crate::i18n::Catalogue, code: &str) -> &'static str {
+    let key = match code {
+        "accrual" => "portal.move.accrual",
+        "redemption" => "portal.move.redemption",
+        "return" => "portal.move.return",
+        "expiry" | "inactivity" => "portal.move.expiry",
+        "adjustment" => "portal.move.adjustment",
+        "conversion" => "portal.move.conversion",
+        _ => "portal.move.other",
+    };
+    t.get(key)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PointsQuery {
+    lang: Option<String>,
+    /// The movements of the last this many days: 30, 90 (default) or 365.
+    days: Option<i64>,
+}
+
 #[derive(Template)]
 #[template(path = "portal/points.html")]
 struct PointsPage {
@@ -241,9 +272,11 @@ struct PointsPage {
     s: Signed,
     balances: Vec<BalanceLine>,
     lots: Vec<LotLine>,
+    moves: Vec<MoveLine>,
+    days: i64,
 }
 
-pub async fn points(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
+pub async fn points(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<PointsQuery>) -> Response {
     let me = match me(&state, &headers, q.lang.as_deref()).await {
         Ok(me) => me,
         Err(res) => return res,
@@ -266,7 +299,30 @@ pub async fn points(State(state): State<AppState>, headers: HeaderMap, Query(q):
             currency: l.currency,
         })
         .collect();
-    let mut res = page(StatusCode::OK, PointsPage { f: Frame::new(me.lang), s: Signed::of(&state, &me, "/portal/points").await, balances, lots });
+    // Movements of the period, newest first, of each currency they hold.
+    let days = q.days.filter(|d| [30, 90, 365].contains(d)).unwrap_or(90);
+    let from = now - jiff::SignedDuration::from_hours(24 * days);
+    // A statement's end is not in it: what happened this very moment is.
+    let until = now + jiff::SignedDuration::from_secs(1);
+    let t = me.lang.words();
+    let mut moves = Vec::new();
+    for b in &balances {
+        let Ok(currency) = loyd_domain::ids::AssetCode::parse(b.currency.clone()) else { continue };
+        let statement = match state.store.statement(me.id, currency, from, until, program.scale_of(&b.currency)).await {
+            Ok(s) => s,
+            Err(e) => return unavailable(me.lang, &e),
+        };
+        moves.extend(statement.lines.into_iter().map(|l| MoveLine {
+            date: date(me.lang, &tz, l.at),
+            what: what_moved(t, &l.code),
+            raised: !l.amount.starts_with('-'),
+            amount: me.lang.number(&l.amount),
+            currency: b.currency.clone(),
+        }));
+    }
+    moves.reverse();
+    let page_ = PointsPage { f: Frame::new(me.lang), s: Signed::of(&state, &me, "/portal/points").await, balances, lots, moves, days };
+    let mut res = page(StatusCode::OK, page_);
     remember_lang(&mut res, q.lang.as_deref());
     res
 }

@@ -281,6 +281,8 @@ both_backends! {
         assert!(home.body.contains("<span class=\"level\">base</span>") && home.body.contains("To silver: 88 more"), "{}", home.body);
         let points = v.get("/portal/points").await;
         assert!(points.body.contains("data-currency=\"bonus\">5<"), "{}", points.body);
+        let moves = &points.body[points.body.find("id=\"moves\"").unwrap()..];
+        assert!(moves.contains("Earned") && moves.contains("+5 bonus"), "the receipt's points among the movements: {moves}");
         let history = v.get("/portal/history").await;
         assert!(history.body.contains("Riga Centre") && history.body.contains("12.00"), "{}", history.body);
         let coupons = v.get("/portal/coupons").await;

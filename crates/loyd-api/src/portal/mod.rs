@@ -326,8 +326,8 @@ async fn check_code(State(state): State<AppState>, headers: HeaderMap, Form(form
 /// Sets the session's cookie and goes to the card.
 fn signed_in(session: PortalSession) -> Response {
     let mut res = Redirect::to(PATH).into_response();
-    let secs = (session.expires_at - loyd_domain::time::truncate_micros(jiff::Timestamp::now())).as_secs().max(0);
-    set(&mut res, SESSION_COOKIE, &session.token, secs);
+    // The cookie lives as long as the session (the server ends it at `expires_at`).
+    set(&mut res, SESSION_COOKIE, &session.token, loyd_domain::portal::SESSION_LIFE.as_secs());
     set(&mut res, FORM_COOKIE, "", 0);
     set(&mut res, JOIN_COOKIE, "", 0);
     res

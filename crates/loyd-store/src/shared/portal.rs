@@ -302,17 +302,20 @@ impl Backend {
         .bind(to_micros(now))
         .fetch_all(&mut *c)
         .await?;
+        // Each code's uses, as the till counts them.
+        let key = |series: &str, code: &str| (loyd_domain::engine::coupon_code_key(series, code), "all".to_owned());
+        let mut keys = Vec::new();
+        for r in &rows {
+            keys.push(key(&r.try_get::<String, _>("series")?, &r.try_get::<String, _>("code")?));
+        }
+        let usage = super::receipts::usage_of(&mut c, &keys, false).await?;
         let mut out = Vec::new();
         for r in rows {
             let (code, series): (String, String) = (r.try_get("code")?, r.try_get("series")?);
             let Some(spec) = program.coupon_series.get(series.as_str()) else { continue };
-            if let Some(most) = spec.uses_per_code {
-                let key = loyd_domain::engine::coupon_code_key(&series, &code);
-                let used = sqlx::query("SELECT uses FROM usage_counters WHERE key = $1 AND period = 'all'").bind(key).fetch_optional(&mut *c).await?;
-                let used: i64 = used.map(|u| u.try_get("uses")).transpose()?.unwrap_or(0);
-                if used >= i64::from(most) {
-                    continue;
-                }
+            let used = usage.get(&key(&series, &code)).map_or(0, |u| u.uses);
+            if spec.uses_per_code.is_some_and(|most| used >= i64::from(most)) {
+                continue;
             }
             out.push(HeldCoupon {
                 code,

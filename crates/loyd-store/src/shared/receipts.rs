@@ -135,7 +135,7 @@ pub(crate) async fn load_context(
 /// Usage counters by (key, period). When committing on PostgreSQL the rows are created
 /// if missing and locked, in key order: receipts that would charge the same budget
 /// take turns instead of colliding and starting over.
-async fn usage_of(
+pub(crate) async fn usage_of(
     c: &mut Conn,
     keys: &[(String, String)],
     lock: bool,

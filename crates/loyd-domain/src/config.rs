@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use crate::org::StoreSpec;
 use crate::said::{self, Said};
-use crate::program::{CampaignSpec, CardSeriesSpec, CounterSpec, CouponSeriesSpec, SegmentSpec, TierSpec, WebhookSpec, MessageSpec};
+use crate::program::{CampaignSpec, CardSeriesSpec, CounterSpec, CouponSeriesSpec, CatalogueSpec, MessageSpec, OfferSpec, SegmentSpec, TierSpec, WebhookSpec};
 
 /// The document's types are the program file's, in [`crate::program::spec`].
 pub use crate::program::{ConfigDocument, ConfigError, CurrencyKind, CurrencySpec};
@@ -229,6 +229,22 @@ impl Section for MessageSpec {
     }
 }
 
+impl Section for CatalogueSpec {
+    const OBJECT: &'static str = "reward";
+    const NAME: &'static str = "catalogue";
+    fn key(&self) -> String {
+        self.id.to_string()
+    }
+}
+
+impl Section for OfferSpec {
+    const OBJECT: &'static str = "offer";
+    const NAME: &'static str = "offers";
+    fn key(&self) -> String {
+        self.id.to_string()
+    }
+}
+
 impl Section for CampaignSpec {
     const OBJECT: &'static str = "campaign";
     const NAME: &'static str = "campaigns";
@@ -326,6 +342,8 @@ fn combine(current: &ConfigDocument, file: &ConfigDocument, mode: Mode) -> (Conf
         campaigns: merge_section(&current.campaigns, &file.campaigns, mode, &mut steps),
         webhooks: merge_section(&current.webhooks, &file.webhooks, mode, &mut steps),
         messages: merge_section(&current.messages, &file.messages, mode, &mut steps),
+        catalogue: merge_section(&current.catalogue, &file.catalogue, mode, &mut steps),
+        offers: merge_section(&current.offers, &file.offers, mode, &mut steps),
         email: merge_one("email", &current.email, &file.email, mode, &mut steps),
         sms: merge_one("sms", &current.sms, &file.sms, mode, &mut steps),
         viber: merge_one("viber", &current.viber, &file.viber, mode, &mut steps),
@@ -348,7 +366,7 @@ pub fn diff(from: &ConfigDocument, to: &ConfigDocument) -> Vec<PlanStep> {
 /// `/v1/admin/config/{section}/{id}`), with the field that names each object; `""`
 /// for a section that is one object (`[email]`), named by the section itself
 /// (`/v1/admin/config/email/email`).
-pub const SECTIONS: [(&str, &str); 16] = [
+pub const SECTIONS: [(&str, &str); 18] = [
     ("currencies", "code"),
     ("stores", "id"),
     ("card_series", "id"),
@@ -359,6 +377,8 @@ pub const SECTIONS: [(&str, &str); 16] = [
     ("campaigns", "id"),
     ("webhooks", "id"),
     ("messages", "id"),
+    ("catalogue", "id"),
+    ("offers", "id"),
     ("email", ""),
     ("sms", ""),
     ("viber", ""),
@@ -488,6 +508,8 @@ impl ConfigDocument {
         duplicates(&self.campaigns, &mut errors);
         duplicates(&self.webhooks, &mut errors);
         duplicates(&self.messages, &mut errors);
+        duplicates(&self.catalogue, &mut errors);
+        duplicates(&self.offers, &mut errors);
         for (i, s) in self.stores.iter().enumerate() {
             if let Err(e) = s.validate() {
                 let path = format!("stores[{i}].name");
@@ -566,6 +588,8 @@ impl ConfigDocument {
             "campaigns" => file_path(&merged.campaigns, &self.campaigns, i),
             "webhooks" => file_path(&merged.webhooks, &self.webhooks, i),
             "messages" => file_path(&merged.messages, &self.messages, i),
+            "catalogue" => file_path(&merged.catalogue, &self.catalogue, i),
+            "offers" => file_path(&merged.offers, &self.offers, i),
             _ => return path.to_owned(),
         };
         format!("{prefix}{rest}")

@@ -212,6 +212,18 @@ texts! {
     single_object(section) = "[{section}] is one object, named {section}: /{section}/{section}";
     telegram_bot(bot) = "'{bot}' is not a bot's username: 5 to 32 letters, digits and '_', without '@'";
     portal_card_series(series) = "'{series}' is no loyalty card series of the program";
+    portal_segment(segment) = "'{segment}' is no segment whose members the segments job lists (one whose condition reads no receipt, store or balances) nor an RFM group such as rfm:champions";
+    portal_text_needed(languages) = "give a title in at least one language ({languages})";
+    portal_text_language(language, languages) = "'{language}' is not a language of the portal ({languages})";
+    portal_text_title(max) = "a title is one line of 1 to {max} characters";
+    portal_text_body(max) = "a text is at most {max} characters, without control characters";
+    reward_currency(currency) = "'{currency}' is no points currency of the program: rewards are paid in points";
+    reward_cost(places) = "a cost is an amount above zero with at most {places} decimal places";
+    reward_series(series) = "'{series}' is no unique coupon series of the program: a reward gives a personal coupon";
+    reward_per_customer(most) = "this reward is taken at most {most} time(s) per member, and that many are taken";
+    reward_out_of_stock() = "this reward is out of stock";
+    offer_ends_after_start() = "an offer must end after it starts";
+    offer_link(url) = "'{url}' is not a link: an address that starts with https:// or http://";
     message_no_text(languages) = "a message needs a text in at least one language ({languages})";
     message_language(language, languages) = "'{language}' is not a language of messages ({languages})";
     message_subject_line() = "a subject is one line";
@@ -240,7 +252,7 @@ texts! {
     fraud_peer_factor() = "peer_factor is how many times the peers' median makes an outlier: at least 1, e.g. \"5\"";
     // ---- programs: documents, files and their application ----
     unknown_section(section, known) = "unknown section '{section}': one of {known}";
-    unknown_file_section(section) = "unknown section '{section}'; the sections are currencies, stores, card_series, counters, tiers, coupon_series, segments, campaigns, restrictions and fraud";
+    unknown_file_section(section, sections) = "unknown section '{section}'; the sections are {sections}";
     section_is_list(section) = "'{section}' is a list: write [[{section}]] tables";
     object_not_json() = "the object must be a JSON object";
     no_rename(id) = "this is '{id}': to rename it, create the new one and remove this one";

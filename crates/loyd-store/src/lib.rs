@@ -1177,6 +1177,29 @@ impl Store {
         }
     }
 
+    /// Exchanges points for a coupon of the rewards catalogue's entry `reward`, for
+    /// `customer`, once per `operation_id` (see `shared/catalogue.rs`).
+    pub async fn exchange_reward(&self, operation_id: String, customer: i64, reward: String) -> Result<RewardTaken, StoreError> {
+        let now = self.now();
+        let program = self.program().await?;
+        on_backend!(self, b => b.exchange_reward(operation_id, customer, reward, program, now).await)
+    }
+
+    /// The segments a customer is in, as the segments job last listed them.
+    pub async fn customer_segments(&self, customer: i64) -> Result<std::collections::BTreeSet<String>, StoreError> {
+        on_backend!(self, b => b.customer_segments(customer).await)
+    }
+
+    /// Exchanges of the catalogue's entries: the customer's, and everyone's of `stocked`.
+    pub async fn catalogue_counts(&self, customer: i64, stocked: Vec<String>) -> Result<CatalogueCounts, StoreError> {
+        on_backend!(self, b => b.catalogue_counts(customer, stocked).await)
+    }
+
+    /// The returns of goods a customer made, newest first, before `before`.
+    pub async fn customer_returns(&self, customer: i64, before: Option<Timestamp>, limit: u32) -> Result<Vec<ReturnMade>, StoreError> {
+        on_backend!(self, b => b.customer_returns(customer, before, limit).await)
+    }
+
     /// The lots a customer's balances are made of, soonest to expire first.
     pub async fn held_lots(&self, customer: i64) -> Result<Vec<HeldLot>, StoreError> {
         on_backend!(self, b => b.held_lots(customer).await)

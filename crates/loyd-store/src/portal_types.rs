@@ -78,3 +78,32 @@ pub struct HeldCoupon {
     pub valid_until: Option<Timestamp>,
     pub issued_at: Timestamp,
 }
+
+/// A coupon taken from the rewards catalogue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RewardTaken {
+    pub code: String,
+    pub valid_until: Option<Timestamp>,
+    /// The operation was done before: nothing moved this time.
+    pub replay: bool,
+}
+
+/// Exchanges of the catalogue's entries: a customer's, and (for entries with a stock)
+/// everyone's, by entry id.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CatalogueCounts {
+    pub mine: std::collections::BTreeMap<String, i64>,
+    pub all: std::collections::BTreeMap<String, i64>,
+}
+
+/// A return of goods a customer made: when, at which store, of which receipt, and the
+/// till's answer (what was refunded, what points were taken back or given back).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReturnMade {
+    pub at: Timestamp,
+    pub store: String,
+    pub receipt: String,
+    /// The store's money currency.
+    pub currency: String,
+    pub answer: loyd_domain::returns::ReturnResponse,
+}

@@ -64,6 +64,53 @@ const MESSAGE_FIELDS: [Spec; 16] = {
     ]
 };
 
+/// The fields of what the portal shows in each language: a title and a paragraph.
+macro_rules! portal_text_fields {
+    ($($lang:literal),*) => {
+        [$(
+            spec(concat!("texts.", $lang, ".title"), Kind::Text, concat!("field.title_", $lang), None),
+            spec(concat!("texts.", $lang, ".body"), Kind::Paragraph, concat!("field.text_", $lang), None),
+        )*]
+    };
+}
+
+const PORTAL_TEXTS: [Spec; 8] = portal_text_fields!("en", "ru", "lv", "et");
+
+const PORTAL_FIELDS: [Spec; 10] = {
+    let t = PORTAL_TEXTS;
+    [
+        spec("join", Kind::Flag, "field.portal_join", Some("field.portal_join_help")),
+        spec("card_series", Kind::Select, "field.portal_card_series", Some("field.portal_card_series_help")),
+        t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7],
+    ]
+};
+
+const CATALOGUE_FIELDS: [Spec; 15] = {
+    let t = PORTAL_TEXTS;
+    [
+        spec("currency", Kind::Select, "field.currency", None),
+        spec("cost", Kind::Decimal, "field.cost", Some("field.cost_help")),
+        spec("coupon_series", Kind::Select, "field.reward_series", Some("field.reward_series_help")),
+        spec("segment", Kind::Select, "field.portal_segment", Some("field.portal_segment_help")),
+        spec("per_customer", Kind::Int, "field.per_customer", None),
+        spec("stock", Kind::Int, "field.stock", Some("field.stock_help")),
+        spec("paused", Kind::Flag, "field.paused", None),
+        t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7],
+    ]
+};
+
+const OFFER_FIELDS: [Spec; 13] = {
+    let t = PORTAL_TEXTS;
+    [
+        spec("segment", Kind::Select, "field.portal_segment", Some("field.portal_segment_help")),
+        spec("valid_from", Kind::Moment, "campaign.from", None),
+        spec("valid_until", Kind::Moment, "campaign.until", None),
+        spec("link", Kind::Text, "field.link", Some("field.link_help")),
+        spec("paused", Kind::Flag, "field.paused", None),
+        t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7],
+    ]
+};
+
 /// A channel's pace and its cap per customer (every channel's section has them).
 macro_rules! limits {
     () => {
@@ -116,7 +163,7 @@ const fn channel(section: &'static str, title: &'static str, help: &'static str,
     Shape { section, title, help, fields, rows: None, blank_entries: None }
 }
 
-const SHAPES: [Shape; 15] = [
+const SHAPES: [Shape; 17] = [
     Shape {
         section: "stores",
         title: "program.stores",
@@ -244,17 +291,14 @@ const SHAPES: [Shape; 15] = [
         rows: None,
         blank_entries: Some("texts"),
     },
+    Shape { section: "catalogue", title: "program.catalogue", help: "program.catalogue_help", fields: &CATALOGUE_FIELDS, rows: None, blank_entries: Some("texts") },
+    Shape { section: "offers", title: "program.offers", help: "program.offers_help", fields: &OFFER_FIELDS, rows: None, blank_entries: Some("texts") },
     channel("email", "program.email", "program.email_help", &EMAIL_FIELDS),
     channel("sms", "program.sms", "program.gateway_help", &GATEWAY_FIELDS),
     channel("viber", "program.viber", "program.gateway_help", &GATEWAY_FIELDS),
     channel("whatsapp", "program.whatsapp", "program.gateway_help", &GATEWAY_FIELDS),
     channel("telegram", "program.telegram", "program.telegram_help", &TELEGRAM_FIELDS),
-    channel(
-        "portal",
-        "program.portal",
-        "program.portal_help",
-        &[spec("join", Kind::Flag, "field.portal_join", Some("field.portal_join_help")), spec("card_series", Kind::Select, "field.portal_card_series", Some("field.portal_card_series_help"))],
-    ),
+    Shape { section: "portal", title: "program.portal", help: "program.portal_help", fields: &PORTAL_FIELDS, rows: None, blank_entries: Some("texts") },
 ];
 
 fn shape(section: &str) -> Option<&'static Shape> {
@@ -288,6 +332,20 @@ fn choices(section: &str, field: &str, doc: &ConfigDocument) -> Vec<(String, Str
         ("portal", "card_series") => std::iter::once(none())
             .chain(doc.card_series.iter().filter(|s| s.kind == loyd_domain::program::CardKind::Loyalty).map(|s| (s.id.to_string(), s.id.to_string())))
             .collect(),
+        ("catalogue", "currency") => doc.currencies.iter().filter(|c| c.kind == loyd_domain::program::CurrencyKind::Points).map(|c| (c.code.to_string(), c.code.to_string())).collect(),
+        ("catalogue", "coupon_series") => doc
+            .coupon_series
+            .iter()
+            .filter(|s| s.kind == loyd_domain::program::CouponKind::Unique)
+            .map(|s| (s.id.to_string(), s.id.to_string()))
+            .collect(),
+        // Segments the portal can read membership of: those the segments job lists,
+        // and the RFM groups.
+        ("catalogue" | "offers", "segment") => {
+            let own = doc.segments.iter().filter(|s| loyd_domain::segments::job_evaluable(&s.condition)).map(|s| (s.id.to_string(), s.name.clone().unwrap_or_else(|| s.id.to_string())));
+            let rfm = loyd_domain::segments::Group::ALL.into_iter().map(|g| (loyd_domain::segments::rfm_segment(g), format!("RFM: {}", g.name())));
+            std::iter::once((String::new(), "—".to_owned())).chain(own).chain(rfm).collect()
+        }
         ("sms" | "viber" | "whatsapp", "method") => std::iter::once(none()).chain(words(&["POST", "PUT"])).collect(),
         (_, "currency" | "denominated_in") => currencies(),
         _ => Vec::new(),

@@ -16,6 +16,7 @@
 //! ([`loyd_domain::portal`]).
 
 mod pages;
+mod rewards;
 
 use askama::Template;
 use axum::extract::{ConnectInfo, Form, FromRequestParts, Query, State};
@@ -50,6 +51,7 @@ pub fn router() -> Router<AppState> {
         .route("/portal/points", get(pages::points))
         .route("/portal/history", get(pages::history))
         .route("/portal/coupons", get(pages::coupons))
+        .route("/portal/rewards", get(rewards::rewards).post(rewards::exchange))
         .route("/portal/messages", get(pages::messages).post(pages::read_messages))
         .route("/portal/profile", get(pages::profile).post(pages::save_profile))
         .route("/portal/data", get(pages::data))
@@ -198,6 +200,8 @@ struct LoginPage {
     error: Option<String>,
     /// Whether the program sends sign-in codes at all.
     ready: bool,
+    /// The program's greeting (`[portal]` texts).
+    welcome: Option<loyd_domain::program::PortalText>,
 }
 
 #[derive(Template)]
@@ -229,18 +233,30 @@ fn form_ok(headers: &HeaderMap, token: &str) -> bool {
     cookie(headers, FORM_COOKIE).is_some_and(|secret| csrf_ok(secret, headers, token))
 }
 
-/// Whether the program has a message that carries sign-in codes.
-async fn sends_codes(state: &AppState) -> bool {
-    state.store.program().await.is_ok_and(|p| p.messages.iter().any(|m| m.event == EventKind::PortalCode))
+/// What the sign-in page says of the program: whether it has a message that carries
+/// sign-in codes, and its greeting in `lang`.
+struct Ready {
+    codes: bool,
+    welcome: Option<loyd_domain::program::PortalText>,
 }
 
-fn login_form(headers: &HeaderMap, lang: Lang, status: StatusCode, typed: String, error: Option<String>, ready: bool) -> Response {
-    signed_out(headers, status, |csrf| page(StatusCode::OK, LoginPage { f: Frame::new(lang), csrf, typed, error, ready }))
+async fn ready(state: &AppState, lang: Lang) -> Ready {
+    match state.store.program().await {
+        Ok(p) => Ready {
+            codes: p.messages.iter().any(|m| m.event == EventKind::PortalCode),
+            welcome: rewards::text_in(&p.portal.texts, lang).cloned(),
+        },
+        Err(_) => Ready { codes: false, welcome: None },
+    }
+}
+
+fn login_form(headers: &HeaderMap, lang: Lang, status: StatusCode, typed: String, error: Option<String>, ready: Ready) -> Response {
+    signed_out(headers, status, |csrf| page(StatusCode::OK, LoginPage { f: Frame::new(lang), csrf, typed, error, ready: ready.codes, welcome: ready.welcome }))
 }
 
 async fn login_page(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
     let lang = lang_of(&headers, q.lang.as_deref());
-    let mut res = login_form(&headers, lang, StatusCode::OK, String::new(), None, sends_codes(&state).await);
+    let mut res = login_form(&headers, lang, StatusCode::OK, String::new(), None, ready(&state, lang).await);
     remember_lang(&mut res, q.lang.as_deref());
     res
 }
@@ -259,14 +275,14 @@ async fn send_code(State(state): State<AppState>, headers: HeaderMap, ClientIp(i
     let lang = lang_of(&headers, None);
     let t = lang.words();
     let typed: String = form.to.chars().take(100).collect();
-    let ready = sends_codes(&state).await;
+    let ready = ready(&state, lang).await;
     if !form_ok(&headers, &form.csrf) {
         return login_form(&headers, lang, StatusCode::FORBIDDEN, typed, Some(t.get("portal.form_expired").to_owned()), ready);
     }
     let Some(to) = address_of(&typed) else {
         return login_form(&headers, lang, StatusCode::UNPROCESSABLE_ENTITY, typed, Some(t.get("portal.not_an_address").to_owned()), ready);
     };
-    if !ready {
+    if !ready.codes {
         return login_form(&headers, lang, StatusCode::SERVICE_UNAVAILABLE, typed, Some(t.get("portal.no_codes").to_owned()), ready);
     }
     match state.store.request_portal_code(CodeAsked { to: to.clone(), ip, language: lang.code().to_owned() }).await {

@@ -34,7 +34,7 @@ pub struct Signed {
 }
 
 impl Signed {
-    async fn of(state: &AppState, me: &Me, here: &str) -> Signed {
+    pub(crate) async fn of(state: &AppState, me: &Me, here: &str) -> Signed {
         let t = me.lang.words();
         let unread = state.store.notifications(me.id, None, 50).await.map(|n| n.iter().filter(|n| n.read_at.is_none()).count()).unwrap_or(0);
         let tabs = [
@@ -59,11 +59,11 @@ fn amount(lang: Lang, program: &Program, currency: &str, minor: i64) -> String {
 }
 
 /// The time zone dates are shown in: the customer's home store's, else UTC.
-async fn zone(state: &AppState, id: i64) -> jiff::tz::TimeZone {
+pub(crate) async fn zone(state: &AppState, id: i64) -> jiff::tz::TimeZone {
     state.store.customer_zone(id).await.ok().flatten().and_then(|z| jiff::tz::TimeZone::get(&z).ok()).unwrap_or(jiff::tz::TimeZone::UTC)
 }
 
-fn date(lang: Lang, tz: &jiff::tz::TimeZone, at: jiff::Timestamp) -> String {
+pub(crate) fn date(lang: Lang, tz: &jiff::tz::TimeZone, at: jiff::Timestamp) -> String {
     lang.date(at.to_zoned_datetime(tz.clone()).date())
 }
 
@@ -138,6 +138,11 @@ struct CardPage {
     balances: Vec<BalanceLine>,
     tiers: Vec<TierLine>,
     till: Option<TillCode>,
+    /// The program's greeting, the offers meant for the customer, and whether the
+    /// rewards catalogue has entries.
+    welcome: Option<loyd_domain::program::PortalText>,
+    offers: Vec<super::rewards::OfferLine>,
+    has_rewards: bool,
 }
 
 #[derive(Template)]
@@ -166,6 +171,14 @@ async fn card_page(state: &AppState, me: &Me, till: Option<TillCode>) -> Respons
         Ok(t) => t,
         Err(res) => return res,
     };
+    let program = match state.store.program().await {
+        Ok(p) => p,
+        Err(e) => return unavailable(me.lang, &e),
+    };
+    let offers = match super::rewards::offers(state, me, &program).await {
+        Ok(o) => o,
+        Err(res) => return res,
+    };
     page(
         StatusCode::OK,
         CardPage {
@@ -177,6 +190,9 @@ async fn card_page(state: &AppState, me: &Me, till: Option<TillCode>) -> Respons
             balances,
             tiers,
             till,
+            welcome: super::rewards::text_in(&program.portal.texts, me.lang).cloned(),
+            offers,
+            has_rewards: program.catalogue.iter().any(|i| !i.spec.paused),
         },
     )
 }
@@ -252,6 +268,7 @@ fn what_moved(t: &'static crate::i18n::Catalogue, code: &str) -> &'static str {
         "return" => "portal.move.return",
         "expiry" | "inactivity" => "portal.move.expiry",
         "adjustment" => "portal.move.adjustment",
+        "reward" => "portal.move.reward",
         "conversion" => "portal.move.conversion",
         _ => "portal.move.other",
     };
@@ -330,8 +347,12 @@ pub async fn points(State(state): State<AppState>, headers: HeaderMap, Query(q):
 #[derive(Debug, Deserialize)]
 pub struct HistoryQuery {
     lang: Option<String>,
-    /// Purchases before this moment (the next page).
+    /// Those before this moment (the next page).
     before: Option<String>,
+    /// Those of the last this many days: 30, 90 or 365; none: all.
+    days: Option<i64>,
+    /// `returns`: the returns of goods; else the purchases.
+    show: Option<String>,
 }
 
 /// A purchase as the history lists it.
@@ -345,16 +366,32 @@ pub struct PurchaseLine {
     pub cancelled: bool,
 }
 
+/// A return of goods as the history lists it: what was refunded, and the points it
+/// took back and gave back, in words.
+pub struct ReturnLine {
+    pub date: String,
+    pub store: String,
+    pub refund: String,
+    pub currency: String,
+    pub points: Vec<String>,
+}
+
 #[derive(Template)]
 #[template(path = "portal/history.html")]
 struct HistoryPage {
     f: Frame,
     s: Signed,
     purchases: Vec<PurchaseLine>,
+    returns: Vec<ReturnLine>,
+    showing_returns: bool,
+    days: Option<i64>,
+    /// The periods one may choose, and whether it is the one shown.
+    periods: Vec<(i64, bool)>,
+    /// The query of the next page.
     next: Option<String>,
 }
 
-/// Purchases on a page.
+/// Lines on a page.
 const PAGE: u32 = 20;
 
 pub async fn history(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<HistoryQuery>) -> Response {
@@ -363,26 +400,76 @@ pub async fn history(State(state): State<AppState>, headers: HeaderMap, Query(q)
         Err(res) => return res,
     };
     let before = q.before.as_deref().and_then(|b| b.parse::<jiff::Timestamp>().ok());
-    let (program, purchases, stores) = match (state.store.program().await, state.store.purchases(me.id, None, before, PAGE).await, state.store.stores().await) {
-        (Ok(p), Ok(r), Ok(s)) => (p, r, s),
-        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return unavailable(me.lang, &e),
+    let days = q.days.filter(|d| [30, 90, 365].contains(d));
+    let since = days.map(|d| state.store.now() - jiff::SignedDuration::from_hours(24 * d));
+    let showing_returns = q.show.as_deref() == Some("returns");
+    let (program, stores) = match (state.store.program().await, state.store.stores().await) {
+        (Ok(p), Ok(s)) => (p, s),
+        (Err(e), _) | (_, Err(e)) => return unavailable(me.lang, &e),
     };
     let tz = zone(&state, me.id).await;
-    let next = (purchases.len() == PAGE as usize).then(|| purchases.last().map(|p| p.at.to_string())).flatten();
-    let some = |minor: i64, currency: &str| (minor != 0).then(|| amount(me.lang, &program, currency, minor));
-    let purchases = purchases
-        .iter()
-        .map(|p| PurchaseLine {
-            date: format!("{} {}", date(me.lang, &tz, p.at), time(&tz, p.at)),
-            store: stores.iter().find(|s| s.id.as_str() == p.store).map_or_else(|| p.store.clone(), |s| s.name.clone()),
-            total: amount(me.lang, &program, &p.currency, p.total),
-            saved: some(p.discount, &p.currency),
-            paid_with_points: some(p.redeemed_value, &p.currency),
-            currency: p.currency.clone(),
-            cancelled: p.status != "committed",
+    let store_name = |id: &str| stores.iter().find(|s| s.id.as_str() == id).map_or_else(|| id.to_owned(), |s| s.name.clone());
+    let when = |at: jiff::Timestamp| format!("{} {}", date(me.lang, &tz, at), time(&tz, at));
+    // Newest first, a page at a time: those of the period only, and a next page while
+    // a full page of them was read.
+    let within = |at: jiff::Timestamp| since.is_none_or(|s| at >= s);
+    let next_of = |read: usize, kept: usize, last: Option<jiff::Timestamp>| {
+        (read == PAGE as usize && kept == read).then_some(last).flatten().map(|at| {
+            let mut query = format!("before={at}");
+            if let Some(d) = days {
+                query.push_str(&format!("&days={d}"));
+            }
+            if showing_returns {
+                query.push_str("&show=returns");
+            }
+            query
         })
-        .collect();
-    let mut res = page(StatusCode::OK, HistoryPage { f: Frame::new(me.lang), s: Signed::of(&state, &me, "/portal/history").await, purchases, next });
+    };
+    let (mut purchases, mut returns) = (Vec::new(), Vec::new());
+    let next = if showing_returns {
+        let made = match state.store.customer_returns(me.id, before, PAGE).await {
+            Ok(r) => r,
+            Err(e) => return unavailable(me.lang, &e),
+        };
+        let t = me.lang.words();
+        let read = made.len();
+        let last = made.last().map(|r| r.at);
+        for r in made.into_iter().filter(|r| within(r.at)) {
+            let mut points = Vec::new();
+            for v in &r.answer.reversed {
+                for (units, key) in [(&v.accrual_taken, "portal.returns.taken"), (&v.redemption_returned, "portal.returns.back")] {
+                    if units.trim_start_matches(['0', '.']).is_empty() {
+                        continue;
+                    }
+                    points.push(t.get(key).replace("{amount}", &me.lang.number(units)).replace("{currency}", v.currency.as_str()));
+                }
+            }
+            returns.push(ReturnLine { date: when(r.at), store: store_name(&r.store), refund: me.lang.number(&r.answer.refund), currency: r.currency, points });
+        }
+        next_of(read, returns.len(), last)
+    } else {
+        let read = match state.store.purchases(me.id, None, before, PAGE).await {
+            Ok(r) => r,
+            Err(e) => return unavailable(me.lang, &e),
+        };
+        let some = |minor: i64, currency: &str| (minor != 0).then(|| amount(me.lang, &program, currency, minor));
+        purchases = read
+            .iter()
+            .filter(|p| within(p.at))
+            .map(|p| PurchaseLine {
+                date: when(p.at),
+                store: store_name(&p.store),
+                total: amount(me.lang, &program, &p.currency, p.total),
+                saved: some(p.discount, &p.currency),
+                paid_with_points: some(p.redeemed_value, &p.currency),
+                currency: p.currency.clone(),
+                cancelled: p.status != "committed",
+            })
+            .collect();
+        next_of(read.len(), purchases.len(), read.last().map(|p| p.at))
+    };
+    let body = HistoryPage { f: Frame::new(me.lang), s: Signed::of(&state, &me, "/portal/history").await, purchases, returns, showing_returns, days, periods: [30, 90, 365].map(|d| (d, days == Some(d))).to_vec(), next };
+    let mut res = page(StatusCode::OK, body);
     remember_lang(&mut res, q.lang.as_deref());
     res
 }

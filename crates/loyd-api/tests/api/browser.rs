@@ -960,6 +960,26 @@ both_backends! {
         assert!(b.text(".coupon .code").await.contains(&coupon));
         assert_eq!(b.text("nav.tabs a[aria-current]").await, "Kuponi");
 
+        // The program's greeting and offer on her card; ten more points buy a free coffee.
+        b.client.goto(&app.url("/portal")).await.unwrap();
+        assert_eq!(b.text("#welcome h2").await, "Laipni lūgti Shop Club");
+        assert_eq!(b.text("#offer-autumn h2").await, "Rudens izpārdošana");
+        let (_, found) = crate::helpers::call(&app, "GET", "/v1/admin/customers?phone=%2B37120000001", crate::helpers::ADMIN_KEY, None).await;
+        let id = found["customers"][0]["id"].as_str().unwrap().to_owned();
+        let (status, _) = crate::helpers::call(&app, "POST", &format!("/v1/admin/customers/{id}/adjustments"), crate::helpers::ADMIN_KEY,
+            Some(json!({"operation_id": "gift-10", "currency": "bonus", "amount": "10", "reason": "birthday"}))).await;
+        assert_eq!(status, 201);
+        b.click("#rewards-link").await;
+        assert_eq!(b.text("#reward-coffee h2").await, "Bezmaksas kafija");
+        b.click("#reward-coffee button").await;
+        let free = b.text_when("#taken .code", |t| !t.is_empty()).await;
+        assert_eq!(b.text("#balances dd[data-currency=bonus]").await, "5");
+        assert_eq!(phone_widths(&b).await, json!([360, 360]));
+        b.screenshot("portal-rewards-phone").await;
+        b.click("#taken a").await;
+        b.text_when("h1", |t| t == "Kuponi").await;
+        assert!(b.client.source().await.unwrap().contains(&free));
+
         // Then in Russian: the same purchase, its amount written the Russian way.
         b.click("a[hreflang=ru]").await;
         assert_eq!(b.text("html[lang=ru] nav.tabs a[aria-current]").await, "Купоны");

@@ -1159,4 +1159,52 @@ both_backends! {
         let (_, list) = open("/admin/campaigns").await;
         assert!(list.contains(r#"href="/admin/campaigns/new""#) && list.contains(r#"href="/admin/campaigns/~new""#), "{list}");
     }
+
+    async fn staff_make_the_rewards_catalogue_offers_and_greeting_of_the_portal_in_the_console(db: TestDb) {
+        let sms = crate::webhooks::Receiver::start(&[200]).await;
+        let app = crate::helpers::spawn_with_program(db, toml::from_str(&crate::portal::program(&sms.url)).unwrap()).await;
+        crate::helpers::admin(&app).await;
+        let marketer = session(&app, "mara", "marketer").await;
+        let post = |path: &str, body: String| {
+            client().post(app.url(path)).header("cookie", &marketer).header("content-type", "application/x-www-form-urlencoded").body(body).send()
+        };
+        let index = client().get(app.url("/admin/program")).header("cookie", &marketer).send().await.unwrap().text().await.unwrap();
+        assert!(index.contains(r#"href="/admin/program/catalogue""#) && index.contains(r#"href="/admin/program/offers""#), "{index}");
+        let token = csrf(&index);
+        // The entry's form offers points currencies, unique series and listed segments only.
+        let blank = client().get(app.url("/admin/program/catalogue/~new")).header("cookie", &marketer).send().await.unwrap().text().await.unwrap();
+        assert!(blank.contains(r#"<option value="bonus""#) && !blank.contains(r#"<option value="EUR""#), "{blank}");
+        assert!(blank.contains(r#"<option value="riga""#) && blank.contains(r#"<option value="rfm:champions""#), "{blank}");
+        // A cost finer than the currency's units is refused at its field.
+        let entry = |cost: &'static str| {
+            form(&[("csrf", token.as_str()), ("id", "tea"), ("currency", "bonus"), ("cost", cost), ("coupon_series", "COFFEE"), ("per_customer", "2"),
+                ("texts.en.title", "A free tea"), ("texts.en.body", ""), ("texts.ru.title", "Чай в подарок"), ("texts.lv.title", ""), ("texts.et.title", "")])
+        };
+        let res = post("/admin/program/catalogue", entry("2.5")).await.unwrap();
+        assert_eq!(res.status(), 422);
+        assert!(res.text().await.unwrap().contains("at most 0 decimal places"));
+        let res = post("/admin/program/catalogue", entry("25")).await.unwrap();
+        assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+        let (_, kept) = crate::helpers::call(&app, "GET", "/v1/admin/config/catalogue/tea", crate::helpers::ADMIN_KEY, None).await;
+        assert_eq!(kept["object"]["texts"], json!({"en": {"title": "A free tea"}, "ru": {"title": "Чай в подарок"}}), "languages left blank are none: {kept}");
+        // An offer, and the portal's greeting.
+        let offer = form(&[("csrf", token.as_str()), ("id", "tea-week"), ("link", "https://shop.example/tea"), ("texts.en.title", "Tea week"), ("texts.en.body", "All teas −20 %")]);
+        assert_eq!(post("/admin/program/offers", offer).await.unwrap().status(), 303);
+        let greeting = form(&[("csrf", token.as_str()), ("join", "on"), ("card_series", "LOY"), ("texts.en.title", "Hello from the tea shop")]);
+        let res = post("/admin/program/portal/portal", greeting).await.unwrap();
+        assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+
+        // A member sees them.
+        let (status, _) = crate::helpers::call(&app, "POST", "/v1/admin/customers", crate::helpers::ADMIN_KEY, Some(json!({"phone": "+37120000041", "name": "Rita"}))).await;
+        assert_eq!(status, 201);
+        let cookie = crate::portal::sign_in_cookie(&app, &sms, "+37120000041").await;
+        let page = |path: &'static str| {
+            let req = client().get(app.url(path)).header("cookie", &cookie);
+            async move { req.send().await.unwrap().text().await.unwrap() }
+        };
+        let home = page("/portal").await;
+        assert!(home.contains("Hello from the tea shop") && home.contains("Tea week") && home.contains("All teas −20 %"), "{home}");
+        assert!(page("/portal/rewards").await.contains("A free tea"));
+        assert!(page("/portal/rewards?lang=ru").await.contains("Чай в подарок"));
+    }
 }

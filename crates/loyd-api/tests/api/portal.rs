@@ -71,8 +71,63 @@ percent = "10"
 id = "visit"
 rewards = [{{ type = "accrue", currency = "bonus", fixed = "5" }}, {{ type = "issue_coupon", coupon_series = "NEXT" }}]
 
+[[coupon_series]]
+id = "COFFEE"
+kind = "unique"
+percent = "100"
+skus = ["COFFEE"]
+validity_days = 30
+
+[[segments]]
+id = "riga"
+name = "Riga people"
+condition = "customer.profile['city'] == 'Riga'"
+
+[[catalogue]]
+id = "coffee"
+currency = "bonus"
+cost = "10"
+coupon_series = "COFFEE"
+per_customer = 1
+texts.en = {{ title = "A free coffee", body = "Any size, any store." }}
+texts.lv = {{ title = "Bezmaksas kafija" }}
+
+[[catalogue]]
+id = "riga-bag"
+currency = "bonus"
+cost = "3"
+coupon_series = "NEXT"
+segment = "riga"
+stock = 1
+texts.en = {{ title = "A Riga tote bag" }}
+
+[[catalogue]]
+id = "bike"
+currency = "bonus"
+cost = "1000"
+coupon_series = "NEXT"
+texts.en = {{ title = "A bicycle" }}
+
+[[offers]]
+id = "autumn"
+link = "https://shop.example/autumn"
+texts.en = {{ title = "Autumn sale", body = "Coats at half price." }}
+texts.lv = {{ title = "Rudens izpārdošana" }}
+
+[[offers]]
+id = "riga-night"
+segment = "riga"
+texts.en = {{ title = "Riga night shopping" }}
+
+[[offers]]
+id = "old"
+valid_until = "2020-01-01T00:00:00Z"
+texts.en = {{ title = "Old news" }}
+
 [portal]
 card_series = "LOY"
+texts.en = {{ title = "Welcome to Shop Club", body = "Points on every purchase." }}
+texts.lv = {{ title = "Laipni lūgti Shop Club" }}
 
 [sms]
 url = "{sms}"
@@ -171,6 +226,11 @@ impl<'a> Visitor<'a> {
         let csrf = page.csrf();
         self.post("/portal/code", &[("to", to), ("code", code), ("csrf", &csrf)]).await
     }
+}
+
+/// Signs `phone` (a member's) in and returns the session's cookie header.
+pub(crate) async fn sign_in_cookie(app: &TestApp, sms: &Receiver, phone: &str) -> String {
+    signed_in(app, sms, phone).await.cookie_header()
 }
 
 pub(crate) async fn deliver(app: &TestApp) {
@@ -465,5 +525,142 @@ both_backends! {
         // A store's address is one line.
         let (status, body) = call(&app, "PATCH", "/v1/admin/config/stores/riga-01", ADMIN_KEY, Some(json!({"address": "line one\nline two"}))).await;
         assert_eq!(status, 422, "{body}");
+    }
+
+    async fn a_member_exchanges_points_for_a_coupon_once_per_operation_within_the_limits_and_sees_the_offers_meant_for_them(db: TestDb) {
+        let sms = Receiver::start(&[200]).await;
+        let app = spawn_with_program(db, toml::from_str(&program(&sms.url)).unwrap()).await;
+        admin(&app).await;
+        let id = member(&app, "+37120000005", "Ilze").await;
+        let (status, adj) = call(&app, "POST", &format!("/v1/admin/customers/c_{id}/adjustments"), ADMIN_KEY,
+            Some(json!({"operation_id": "welcome-20", "currency": "bonus", "amount": "20", "reason": "welcome"}))).await;
+        assert_eq!(status, 201, "{adj}");
+        let mut v = signed_in(&app, &sms, "+37120000005").await;
+
+        // The card page: the program's greeting, the offers for everyone that are on now,
+        // not those of a segment she is not in, nor those over; a way to the rewards.
+        let home = v.get("/portal").await;
+        for shown in ["Welcome to Shop Club", "Autumn sale", "Coats at half price.", "https://shop.example/autumn", "href=\"/portal/rewards\""] {
+            assert!(home.body.contains(shown), "{shown}: {}", home.body);
+        }
+        assert!(!home.body.contains("Riga night shopping") && !home.body.contains("Old news"), "{}", home.body);
+        let rewards = v.get("/portal/rewards").await;
+        assert_eq!(rewards.status, 200, "{}", rewards.body);
+        assert!(rewards.body.contains("A free coffee") && rewards.body.contains("Any size, any store."), "{}", rewards.body);
+        assert!(!rewards.body.contains("A Riga tote bag"), "meant for Riga people only: {}", rewards.body);
+        let bike = &rewards.body[rewards.body.find("id=\"reward-bike\"").unwrap()..];
+        assert!(bike.contains("980 bonus more needed.") && !bike[..bike.find("</section>").unwrap()].contains("<form"), "{bike}");
+
+        // Exchanged: the points leave, a coupon of the series is hers; sent again, the same.
+        let csrf = rewards.csrf();
+        let op = "exchange-1";
+        let got = v.post("/portal/rewards", &[("csrf", &csrf), ("reward", "coffee"), ("operation", op)]).await;
+        assert_eq!(got.status, 200, "{}", got.body);
+        let at = got.body.find("id=\"taken\"").unwrap();
+        let code_at = got.body[at..].find("class=\"code\">").unwrap() + at + 14;
+        let code = got.body[code_at..code_at + got.body[code_at..].find('<').unwrap()].to_owned();
+        assert!(!code.is_empty() && got.body.contains("data-currency=\"bonus\">10<"), "{}", got.body);
+        let again = v.post("/portal/rewards", &[("csrf", &csrf), ("reward", "coffee"), ("operation", op)]).await;
+        assert!(again.status == 200 && again.body.contains(&code) && again.body.contains("data-currency=\"bonus\">10<"), "{}", again.body);
+        let kept = app.db().texts(&format!("SELECT series FROM coupons WHERE customer_id = {id}")).await;
+        assert_eq!(kept, ["COFFEE"], "one coupon for one operation");
+        assert!(v.get("/portal/coupons").await.body.contains(&code));
+        assert!(v.get("/portal/points").await.body.contains("Exchanged for a reward"));
+        // Once per member: the page says so, and another operation is refused with why.
+        let rewards = v.get("/portal/rewards").await;
+        assert!(rewards.body.contains("You have taken this reward as many times as it allows."), "{}", rewards.body);
+        let twice = v.post("/portal/rewards", &[("csrf", &csrf), ("reward", "coffee"), ("operation", "exchange-2")]).await;
+        assert_eq!(twice.status, 422, "{}", twice.body);
+        assert!(twice.body.contains("at most 1 time(s) per member"), "{}", twice.body);
+        // Too few points: refused, nothing moves.
+        let poor = v.post("/portal/rewards", &[("csrf", &csrf), ("reward", "bike"), ("operation", "exchange-3")]).await;
+        assert_eq!(poor.status, 422, "{}", poor.body);
+        assert!(poor.body.contains("data-currency=\"bonus\">10<"), "{}", poor.body);
+        // Meant for others, unknown, or without the form's token: nothing.
+        let others = v.post("/portal/rewards", &[("csrf", &csrf), ("reward", "riga-bag"), ("operation", "exchange-4")]).await;
+        assert!(others.status == 404 && others.body.contains("This reward is not available."), "{}", others.body);
+        assert_eq!(v.post("/portal/rewards", &[("csrf", &csrf), ("reward", "car"), ("operation", "exchange-5")]).await.status, 404);
+        assert_eq!(v.post("/portal/rewards", &[("csrf", "forged"), ("reward", "coffee"), ("operation", "exchange-6")]).await.status, 403);
+
+        // In Riga (as the segments job lists her) the bag and the Riga offer are hers; the
+        // stock of one is taken by the first exchange.
+        let (status, c) = call(&app, "PATCH", &format!("/v1/admin/customers/c_{id}"), ADMIN_KEY, Some(json!({"profile": {"city": "Riga"}}))).await;
+        assert_eq!(status, 200, "{c}");
+        app.store.run_job(loyd_store::Job::Segments, "test".into()).await.unwrap();
+        assert!(v.get("/portal").await.body.contains("Riga night shopping"));
+        let bag = v.post("/portal/rewards", &[("csrf", &csrf), ("reward", "riga-bag"), ("operation", "exchange-7")]).await;
+        assert!(bag.status == 200 && bag.body.contains("id=\"taken\""), "{}", bag.body);
+        assert!(bag.body.contains("Out of stock.") && bag.body.contains("data-currency=\"bonus\">7<"), "{}", bag.body);
+        assert!(app.store.ledger_audit().await.unwrap().is_sound());
+
+        // In Latvian: the texts written in it, the others in English.
+        let lv = v.get("/portal?lang=lv").await;
+        assert!(lv.body.contains("Laipni lūgti Shop Club") && lv.body.contains("Rudens izpārdošana") && lv.body.contains("Riga night shopping"), "{}", lv.body);
+    }
+
+    async fn concurrent_exchanges_take_a_limited_reward_once_and_an_operation_once(db: TestDb) {
+        let sms = Receiver::start(&[200]).await;
+        let app = spawn_with_program(db, toml::from_str(&program(&sms.url)).unwrap()).await;
+        admin(&app).await;
+        let id = member(&app, "+37120000006", "Jānis").await;
+        let (status, _) = call(&app, "POST", &format!("/v1/admin/customers/c_{id}/adjustments"), ADMIN_KEY,
+            Some(json!({"operation_id": "seed", "currency": "bonus", "amount": "100", "reason": "test"}))).await;
+        assert_eq!(status, 201);
+        let race = |ops: Vec<String>, reward: &'static str| {
+            let mut tasks = tokio::task::JoinSet::new();
+            for op in ops {
+                let store = app.store.clone();
+                tasks.spawn(async move { store.exchange_reward(op, id, reward.into()).await });
+            }
+            tasks.join_all()
+        };
+        // Eight operations at once for a reward taken once per member: one goes through.
+        let done = race((0..8).map(|n| format!("race-{n}")).collect(), "coffee").await;
+        assert_eq!(done.iter().filter(|r| r.is_ok()).count(), 1, "{done:?}");
+        let (status, _) = call(&app, "POST", &format!("/v1/admin/customers/c_{id}/adjustments"), ADMIN_KEY,
+            Some(json!({"operation_id": "seed-2", "currency": "bonus", "amount": "1000", "reason": "test"}))).await;
+        assert_eq!(status, 201);
+        // One operation sent eight times at once: one coupon, the same for all.
+        let done = race(vec!["one-bike".to_owned(); 8], "bike").await;
+        let codes: std::collections::BTreeSet<String> = done.iter().map(|r| r.as_ref().unwrap().code.clone()).collect();
+        assert_eq!(codes.len(), 1, "{done:?}");
+        assert_eq!(done.iter().filter(|r| !r.as_ref().unwrap().replay).count(), 1);
+        // Four operations at once for a bicycle with points for one: one goes through.
+        let (status, _) = call(&app, "POST", &format!("/v1/admin/customers/c_{id}/adjustments"), ADMIN_KEY,
+            Some(json!({"operation_id": "seed-3", "currency": "bonus", "amount": "1000", "reason": "test"}))).await;
+        assert_eq!(status, 201);
+        let done = race((0..4).map(|n| format!("bike-{n}")).collect(), "bike").await;
+        assert_eq!(done.iter().filter(|r| r.is_ok()).count(), 1, "1090 points: {done:?}");
+        let held = app.store.customer_balances(id).await.unwrap();
+        assert_eq!(held[0].available, "90", "2100 less 10, 1000 and 1000: {held:?}");
+        assert!(app.store.ledger_audit().await.unwrap().is_sound());
+    }
+
+    async fn the_history_lists_purchases_and_returns_apart_over_a_period_chosen(db: TestDb) {
+        let sms = Receiver::start(&[200]).await;
+        let app = spawn_with_program(db, toml::from_str(&program(&sms.url)).unwrap()).await;
+        admin(&app).await;
+        let id = member(&app, "+37120000007", "Oskars").await;
+        let (_, cards) = call(&app, "POST", "/v1/admin/cards", ADMIN_KEY, Some(json!({"series": "LOY", "customer": format!("c_{id}")}))).await;
+        let card = cards["cards"][0]["number"].as_str().unwrap().to_owned();
+        assert_eq!(app.commit(&crate::helpers::receipt("old-1", Some(&card), "30.00")).await.0, 201);
+        app.clock.advance(jiff::SignedDuration::from_hours(24 * 60));
+        assert_eq!(app.commit(&crate::helpers::receipt("new-1", Some(&card), "12.00")).await.0, 201);
+        let ret = app.pos_post("/v1/pos/returns", &json!({"return_id": "ret-1", "receipt_id": "new-1", "lines": [{"line": 1, "qty": "1"}]})).await;
+        assert_eq!(ret.status(), 201);
+
+        let mut v = signed_in(&app, &sms, "+37120000007").await;
+        let all = v.get("/portal/history").await;
+        assert!(all.body.contains("30.00") && all.body.contains("12.00") && !all.body.contains("id=\"returns\""), "{}", all.body);
+        let month = v.get("/portal/history?days=30").await;
+        assert!(month.body.contains("12.00") && !month.body.contains("30.00"), "{}", month.body);
+        let returns = v.get("/portal/history?show=returns&days=30").await;
+        let table = &returns.body[returns.body.find("id=\"returns\"").unwrap_or_else(|| panic!("{}", returns.body))..];
+        assert!(table.contains("Riga Centre") && table.contains("12.00 EUR") && table.contains("Points taken back: 5 bonus"), "{table}");
+        // Only theirs: another member's history has neither.
+        member(&app, "+37120000008", "Pēteris").await;
+        let mut other = signed_in(&app, &sms, "+37120000008").await;
+        let theirs = other.get("/portal/history?show=returns").await;
+        assert!(theirs.body.contains("No returns.") && !theirs.body.contains("12.00"), "{}", theirs.body);
     }
 }

@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use toml::de::DeTable;
 
 use super::{CampaignSpec, CardSeriesSpec, ConfigDocument, ConfigError, CounterSpec, CouponSeriesSpec, CurrencySpec};
-use super::{EmailSpec, FraudSpec, MessageSpec, RestrictionsSpec, GatewaySpec, SegmentSpec, PortalSpec, TelegramSpec, TierSpec, WebhookSpec};
+use super::{EmailSpec, FraudSpec, MessageSpec, OfferSpec, RestrictionsSpec, CatalogueSpec, GatewaySpec, SegmentSpec, PortalSpec, TelegramSpec, TierSpec, WebhookSpec};
 use crate::org::StoreSpec;
 
 /// A problem in a program file: where (line and column from 1, when the path names
@@ -37,6 +37,12 @@ impl fmt::Display for FileProblem {
         if self.path.is_empty() { write!(f, "{}", self.message) } else { write!(f, "{}: {}", self.path, self.message) }
     }
 }
+
+/// The sections a program file may have, as [`parse`] reads them.
+const FILE_SECTIONS: [&str; 20] = [
+    "currencies", "stores", "card_series", "counters", "tiers", "coupon_series", "segments", "campaigns", "webhooks", "messages", "catalogue", "offers",
+    "email", "sms", "viber", "whatsapp", "telegram", "portal", "restrictions", "fraud",
+];
 
 /// Reads a program file. Syntax errors are all reported; when the syntax is sound, each
 /// object of each section is read on its own, so every misspelt field or wrong value
@@ -65,13 +71,17 @@ pub fn parse(text: &str) -> Result<ConfigDocument, Vec<FileProblem>> {
             "campaigns" => section::<CampaignSpec>(&key, value, &mut problems),
             "webhooks" => section::<WebhookSpec>(&key, value, &mut problems),
             "messages" => section::<MessageSpec>(&key, value, &mut problems),
+            "catalogue" => section::<CatalogueSpec>(&key, value, &mut problems),
+            "offers" => section::<OfferSpec>(&key, value, &mut problems),
             "email" => one::<EmailSpec>(key.clone(), value, &mut problems),
             "sms" | "viber" | "whatsapp" => one::<GatewaySpec>(key.clone(), value, &mut problems),
             "telegram" => one::<TelegramSpec>(key.clone(), value, &mut problems),
             "portal" => one::<PortalSpec>(key.clone(), value, &mut problems),
             "restrictions" => one::<RestrictionsSpec>(key.clone(), value, &mut problems),
             "fraud" => one::<FraudSpec>(key.clone(), value, &mut problems),
-            _ => problems.push(ConfigError::said(key.clone(), crate::said::unknown_file_section(&key))),
+            _ => {
+                problems.push(ConfigError::said(key.clone(), crate::said::unknown_file_section(&key, FILE_SECTIONS.join(", "))));
+            }
         }
     }
     if problems.is_empty() {

@@ -89,11 +89,28 @@ pub struct Program {
     pub telegram: Option<TelegramSpec>,
     /// The customer portal (its defaults when the program has no `[portal]`).
     pub portal: PortalSpec,
+    /// The portal's rewards catalogue, in file order (paused ones too).
+    pub catalogue: Vec<CatalogueItem>,
+    /// The portal's advertising blocks, in file order.
+    pub offers: Vec<OfferSpec>,
     /// The names goods filters use, for line masks.
     pub names: Names,
 }
 
+/// An entry of the rewards catalogue as compiled: its spec, and its cost in the
+/// currency's minor units.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogueItem {
+    pub spec: CatalogueSpec,
+    pub cost: i64,
+}
+
 impl Program {
+    /// An entry of the rewards catalogue by id.
+    pub fn catalogue_item(&self, id: &str) -> Option<&CatalogueItem> {
+        self.catalogue.iter().find(|r| r.spec.id.as_str() == id)
+    }
+
     /// Compiles a custom condition as a segment or campaign of this program would have
     /// it (it may read the program's counters and currencies).
     pub fn condition(&self, src: &str) -> Result<Condition, String> {

@@ -275,3 +275,56 @@ fn a_customers_control_bucket_is_fixed_forever_so_groups_never_move_between_vers
     let buckets: Vec<u64> = [1, 2, 3, 1_000_000].into_iter().map(|id| campaign::control_bucket("autumn", id)).collect();
     assert_eq!(buckets, [5503, 3714, 1925, 2967]);
 }
+
+#[test]
+fn the_portals_catalogue_and_offers_name_what_the_program_has_and_the_portal_can_read() {
+    let eur = json!({"code": "EUR", "kind": "money", "scale": 2});
+    let texts = json!({"en": {"title": "A free coffee"}});
+    let doc = json!({
+        "currencies": [bonus(), eur],
+        "coupon_series": [{"id": "FREE", "kind": "unique", "percent": "100"}, {"id": "PROMO", "kind": "promo", "code": "SUMMER", "percent": "5"}],
+        "segments": [
+            {"id": "riga", "condition": "customer.profile['city'] == 'Riga'"},
+            {"id": "big-basket", "condition": "receipt.total_minor > 10000"}
+        ],
+        "catalogue": [
+            {"id": "ok", "currency": "bonus", "cost": "500", "coupon_series": "FREE", "segment": "rfm:champions", "texts": texts},
+            {"id": "money", "currency": "EUR", "cost": "5", "coupon_series": "FREE", "texts": texts},
+            {"id": "fine", "currency": "bonus", "cost": "2.5", "coupon_series": "PROMO", "segment": "big-basket", "stock": 0, "texts": {}},
+            {"id": "words", "currency": "bonus", "cost": "1", "coupon_series": "FREE", "segment": "rfm:nobody", "texts": {"fi": {"title": "Kahvi"}, "en": {"title": "two\nlines"}}}
+        ],
+        "offers": [
+            {"id": "good", "segment": "riga", "link": "https://shop.example/a", "texts": texts},
+            {"id": "bad", "link": "shop.example", "valid_from": "2026-02-01T00:00:00Z", "valid_until": "2026-01-01T00:00:00Z", "texts": texts}
+        ],
+        "portal": {"texts": {"en": {"title": ""}}}
+    });
+    let found = paths(compile(doc.clone()).unwrap_err());
+    let expected = [
+        "catalogue[1].currency",
+        "catalogue[2].cost",
+        "catalogue[2].coupon_series",
+        "catalogue[2].segment",
+        "catalogue[2].stock",
+        "catalogue[2].texts",
+        "catalogue[3].segment",
+        "catalogue[3].texts.fi",
+        "catalogue[3].texts.en.title",
+        "offers[1].valid_until",
+        "offers[1].link",
+        "portal.texts.en.title",
+    ];
+    let mut sorted = found.clone();
+    sorted.sort();
+    let mut want: Vec<String> = expected.iter().map(|s| (*s).to_owned()).collect();
+    want.sort();
+    assert_eq!(sorted, want);
+    // The sound ones compile: the cost in minor units, the offers as written.
+    let mut fixed = doc;
+    fixed["catalogue"] = json!([fixed["catalogue"][0].clone()]);
+    fixed["offers"] = json!([fixed["offers"][0].clone()]);
+    fixed["portal"] = json!({"texts": {"en": {"title": "Welcome", "body": "Points on\nevery purchase."}}});
+    let program = compile(fixed).unwrap();
+    assert_eq!((program.catalogue[0].cost, program.catalogue_item("ok").map(|i| i.spec.segment.as_deref())), (500, Some(Some("rfm:champions"))));
+    assert!(program.offers[0].shown_at(Timestamp::UNIX_EPOCH) && program.portal.texts["en"].body.contains('\n'));
+}

@@ -53,6 +53,7 @@ pub(crate) mod api_keys;
 pub(crate) mod audit;
 pub(crate) mod balances;
 pub(crate) mod card_issue;
+pub(crate) mod catalogue;
 pub(crate) mod cards;
 pub(crate) mod config;
 pub(crate) mod counters;

@@ -18,7 +18,7 @@ use super::{Backend, Conn};
 use super::keys::{keyed_hash, random_digits};
 use crate::crypto::{Secrets, random_token};
 use crate::error::StoreError;
-use crate::{CodeAsked, CodeChecked, HeldCoupon, HeldLot, IssueCards, NewCustomer, PortalAddress, PortalJoin, PortalSession};
+use crate::{CodeAsked, CodeChecked, HeldCoupon, HeldLot, IssueCards, NewCustomer, PortalAddress, PortalJoin, PortalSession, ReturnMade};
 
 /// Microseconds in `d`.
 fn micros(d: jiff::SignedDuration) -> i64 {
@@ -292,6 +292,36 @@ impl Backend {
 
     /// The coupons issued to a customer they may still use at `now`: not void, not
     /// expired, and not used up (each series' `uses_per_code`).
+    /// The returns of goods a customer made (of their receipts), newest first, before
+    /// `before`: when, where, and the till's answer (what was refunded and reversed).
+    pub async fn customer_returns(&self, customer: i64, before: Option<Timestamp>, limit: u32) -> Result<Vec<ReturnMade>, StoreError> {
+        let mut c = self.reader().await?;
+        let mut qb = sqlx::QueryBuilder::<super::Db>::new(
+            "SELECT o.recorded_at, o.response, r.store_id, r.receipt_id, s.currency FROM receipts r \
+             JOIN pos_operations o ON o.receipt_ref = r.id AND o.kind = 'return' AND o.status < 300 \
+             JOIN stores s ON s.id = r.store_id WHERE r.customer_id = ",
+        );
+        qb.push_bind(customer);
+        if let Some(b) = before {
+            qb.push(" AND o.recorded_at < ").push_bind(to_micros(b));
+        }
+        qb.push(" ORDER BY o.recorded_at DESC LIMIT ").push_bind(i64::from(limit.clamp(1, 1000)));
+        let rows = qb.build().fetch_all(&mut *c).await?;
+        rows.iter()
+            .map(|r| {
+                let answer: loyd_domain::returns::ReturnResponse = serde_json::from_str(&r.try_get::<String, _>("response")?)
+                    .map_err(|e| super::rows::corrupt(format!("a return's answer: {e}")))?;
+                Ok(ReturnMade {
+                    at: from_micros(r.try_get("recorded_at")?),
+                    store: r.try_get("store_id")?,
+                    receipt: r.try_get("receipt_id")?,
+                    currency: r.try_get("currency")?,
+                    answer,
+                })
+            })
+            .collect()
+    }
+
     pub async fn held_coupons(&self, customer: i64, program: Arc<Program>, now: Timestamp) -> Result<Vec<HeldCoupon>, StoreError> {
         let mut c = self.reader().await?;
         let rows = sqlx::query(

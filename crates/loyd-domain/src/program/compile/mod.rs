@@ -62,6 +62,28 @@ fn compile_hours(h: &HoursSpec, path: &str, p: &mut Problems) -> Option<(u16, u1
     }
 }
 
+/// What is wrong with texts the portal shows (by language: a title of one line, a
+/// paragraph), each with its field; `needed`: at least one language must be given.
+fn check_portal_texts(texts: &std::collections::BTreeMap<String, PortalText>, needed: bool) -> Vec<(String, Said)> {
+    let languages = crate::messages::LANGUAGES;
+    let mut problems = Vec::new();
+    if needed && texts.is_empty() {
+        problems.push(("texts".to_owned(), said::portal_text_needed(languages.join(", "))));
+    }
+    for (lang, t) in texts {
+        if !languages.contains(&lang.as_str()) {
+            problems.push((format!("texts.{lang}"), said::portal_text_language(lang, languages.join(", "))));
+        }
+        if crate::text::line("title", &t.title, 120).is_err() {
+            problems.push((format!("texts.{lang}.title"), said::portal_text_title(120)));
+        }
+        if !t.body.is_empty() && crate::text::lines("body", &t.body, 2000).is_err() {
+            problems.push((format!("texts.{lang}.body"), said::portal_text_body(2000)));
+        }
+    }
+    problems
+}
+
 fn compile_restrictions(r: &RestrictionsSpec, path: &str, known: &dyn Fn(&AssetCode) -> bool, p: &mut Problems) -> Restrictions {
     let mut out = Restrictions {
         max_discount_share: share(r.max_discount_share, format!("{path}.max_discount_share"), p),
@@ -113,6 +135,8 @@ impl Program {
         c.webhooks();
         c.messages();
         c.portal();
+        c.catalogue();
+        c.offers();
         if c.p.0.is_empty() { Ok(c.out) } else { Err(c.p.0) }
     }
 }
@@ -654,7 +678,81 @@ impl Compiler<'_> {
                 self.p.push("portal.card_series", said::portal_card_series(series.as_str()));
             }
         }
+        for (field, why) in check_portal_texts(&portal.texts, false) {
+            self.p.push(format!("portal.{field}"), why);
+        }
         self.out.portal = portal.clone();
+    }
+
+    /// A segment an offer or a reward is for must be one whose members the segments job
+    /// lists: the portal reads who is in it, it cannot decide a condition on a receipt.
+    fn portal_segment(&mut self, segment: Option<&String>, path: &str) {
+        let Some(segment) = segment else { return };
+        let listed = match crate::segments::rfm_group_of(segment) {
+            Some(name) => crate::segments::Group::ALL.iter().any(|g| g.name() == name),
+            None => self.out.segments.iter().any(|s| s.id.as_str() == segment && s.condition.job_evaluable()),
+        };
+        if !listed {
+            self.p.push(format!("{path}.segment"), said::portal_segment(segment));
+        }
+    }
+
+    /// The rewards catalogue: each paid in a points currency, giving a coupon of a
+    /// unique series.
+    fn catalogue(&mut self) {
+        for (i, r) in self.doc.catalogue.iter().enumerate() {
+            let path = format!("catalogue[{i}]");
+            let cost = match self.out.currencies.get(&r.currency) {
+                Some(c) if c.kind == CurrencyKind::Points => match crate::money::to_minor_exact(r.cost.0, c.scale) {
+                    Ok(minor) if minor > 0 => Some(minor),
+                    _ => {
+                        self.p.push(format!("{path}.cost"), said::reward_cost(c.scale.places()));
+                        None
+                    }
+                },
+                _ => {
+                    self.p.push(format!("{path}.currency"), said::reward_currency(&r.currency));
+                    None
+                }
+            };
+            if self.out.coupon_series.get(&r.coupon_series).is_none_or(|s| s.kind != CouponKind::Unique) {
+                self.p.push(format!("{path}.coupon_series"), said::reward_series(&r.coupon_series));
+            }
+            self.portal_segment(r.segment.as_ref(), &path);
+            for (field, n) in [("per_customer", r.per_customer), ("stock", r.stock)] {
+                if n == Some(0) {
+                    self.p.push(format!("{path}.{field}"), said::limit_uses_at_least_one());
+                }
+            }
+            for (field, why) in check_portal_texts(&r.texts, true) {
+                self.p.push(format!("{path}.{field}"), why);
+            }
+            if let Some(cost) = cost {
+                self.out.catalogue.push(CatalogueItem { spec: r.clone(), cost });
+            }
+        }
+    }
+
+    /// The portal's advertising blocks.
+    fn offers(&mut self) {
+        for (i, o) in self.doc.offers.iter().enumerate() {
+            let path = format!("offers[{i}]");
+            self.portal_segment(o.segment.as_ref(), &path);
+            if let (Some(from), Some(until)) = (o.valid_from, o.valid_until)
+                && from >= until
+            {
+                self.p.push(format!("{path}.valid_until"), said::offer_ends_after_start());
+            }
+            if let Some(link) = &o.link
+                && crate::events::check_url(link).is_err()
+            {
+                self.p.push(format!("{path}.link"), said::offer_link(link));
+            }
+            for (field, why) in check_portal_texts(&o.texts, true) {
+                self.p.push(format!("{path}.{field}"), why);
+            }
+        }
+        self.out.offers = self.doc.offers.clone();
     }
 
     fn fraud(&mut self) {

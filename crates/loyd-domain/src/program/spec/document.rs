@@ -36,6 +36,12 @@ pub struct ConfigDocument {
     /// Messages to customers, sent when events happen.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub messages: Vec<MessageSpec>,
+    /// The portal's rewards catalogue.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub catalogue: Vec<CatalogueSpec>,
+    /// The portal's advertising blocks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub offers: Vec<OfferSpec>,
     /// The SMTP server e-mail leaves through. Replaced as a whole when a file gives it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<EmailSpec>,

@@ -516,6 +516,10 @@ pub struct PortalSpec {
     /// their phone).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub card_series: Option<ConfigCode>,
+    /// The greeting the card page and the sign-in page show, by language (`en`, `ru`,
+    /// `lv`, `et`): a title and a paragraph.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub texts: BTreeMap<String, PortalText>,
 }
 
 fn portal_join() -> bool {
@@ -524,7 +528,74 @@ fn portal_join() -> bool {
 
 impl Default for PortalSpec {
     fn default() -> PortalSpec {
-        PortalSpec { join: true, card_series: None }
+        PortalSpec { join: true, card_series: None, texts: BTreeMap::new() }
+    }
+}
+
+/// What the portal shows of something in one language: a title (one line) and a
+/// paragraph below it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortalText {
+    pub title: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub body: String,
+}
+
+/// An entry of the portal's rewards catalogue: a member exchanges `cost` of a points
+/// `currency` for a coupon of a unique `coupon_series` (a discount, or a product free:
+/// a series of 100 % on its skus), personal to them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogueSpec {
+    pub id: ConfigCode,
+    pub currency: AssetCode,
+    /// What it costs, in the currency's units (`"500"`).
+    pub cost: Dec,
+    pub coupon_series: ConfigCode,
+    /// Only members of this segment see and may take it: a segment the segments job
+    /// lists, or an RFM group (`rfm:champions`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment: Option<String>,
+    /// At most this many exchanges per member.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_customer: Option<u32>,
+    /// At most this many exchanges in all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stock: Option<u32>,
+    /// Shown to nobody and taken by nobody while paused.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub paused: bool,
+    /// Its title and description by language.
+    pub texts: BTreeMap<String, PortalText>,
+}
+
+/// An advertising block of the portal's card page, for everyone or a segment's members,
+/// between two moments.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OfferSpec {
+    pub id: ConfigCode,
+    /// Shown only to members of this segment (as for [`CatalogueSpec::segment`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_from: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_until: Option<Timestamp>,
+    /// Where "more" leads (`https://…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub paused: bool,
+    /// Its title and text by language.
+    pub texts: BTreeMap<String, PortalText>,
+}
+
+impl OfferSpec {
+    /// Whether it is shown at `now` (not paused, within its moments).
+    pub fn shown_at(&self, now: Timestamp) -> bool {
+        !self.paused && self.valid_from.is_none_or(|f| f <= now) && self.valid_until.is_none_or(|u| now < u)
     }
 }
 

@@ -94,7 +94,7 @@ pub fn permission(method: &Method, route: &str) -> Option<Permission> {
         ("GET", "/v1/admin/organisations/{id}/crm") => CustomersRead,
         ("POST", "/v1/admin/customers" | "/v1/admin/organisations") => CustomersWrite,
         // A merge moves balances between customers.
-        ("POST", "/v1/admin/customers/{id}/merge") => BalanceAdjust,
+        ("POST", "/v1/admin/customers/{id}/merge" | "/v1/admin/customers/{id}/erasure") => BalanceAdjust,
         ("PATCH", "/v1/admin/customers/{id}") => CustomersWrite,
         ("GET", "/v1/admin/customers/{id}/purchases" | "/v1/admin/gifts" | "/v1/admin/receipts/{id}") => ReceiptsRead,
         ("GET", "/v1/admin/customers/{id}/history" | "/v1/admin/audit") => AuditRead,

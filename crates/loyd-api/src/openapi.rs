@@ -37,6 +37,7 @@ use crate::{admin, auth, health, pos, telegram};
         admin::customers::get_customer,
         admin::customers::update_customer,
         admin::customers::merge,
+        admin::customers::erase,
         admin::customers::purchases,
         admin::customers::history,
         admin::crm_entries::customer_crm,

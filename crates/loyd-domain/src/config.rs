@@ -350,6 +350,7 @@ fn combine(current: &ConfigDocument, file: &ConfigDocument, mode: Mode) -> (Conf
         whatsapp: merge_one("whatsapp", &current.whatsapp, &file.whatsapp, mode, &mut steps),
         telegram: merge_one("telegram", &current.telegram, &file.telegram, mode, &mut steps),
         portal: merge_one("portal", &current.portal, &file.portal, mode, &mut steps),
+        retention: merge_one("retention", &current.retention, &file.retention, mode, &mut steps),
         restrictions: merge_one("restrictions", &current.restrictions, &file.restrictions, mode, &mut steps),
         fraud: merge_one("fraud", &current.fraud, &file.fraud, mode, &mut steps),
     };
@@ -366,7 +367,7 @@ pub fn diff(from: &ConfigDocument, to: &ConfigDocument) -> Vec<PlanStep> {
 /// `/v1/admin/config/{section}/{id}`), with the field that names each object; `""`
 /// for a section that is one object (`[email]`), named by the section itself
 /// (`/v1/admin/config/email/email`).
-pub const SECTIONS: [(&str, &str); 18] = [
+pub const SECTIONS: [(&str, &str); 19] = [
     ("currencies", "code"),
     ("stores", "id"),
     ("card_series", "id"),
@@ -385,6 +386,7 @@ pub const SECTIONS: [(&str, &str); 18] = [
     ("whatsapp", ""),
     ("telegram", ""),
     ("portal", ""),
+    ("retention", ""),
 ];
 
 /// Whether `section` is one object named by the section ([`SECTIONS`]).

@@ -76,6 +76,7 @@ pub mod operations;
 pub mod org;
 pub mod passes;
 pub mod portal;
+pub mod privacy;
 pub mod profile;
 pub mod program;
 pub mod receipt;

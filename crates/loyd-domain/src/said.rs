@@ -220,6 +220,7 @@ texts! {
     reward_currency(currency) = "'{currency}' is no points currency of the program: rewards are paid in points";
     reward_cost(places) = "a cost is an amount above zero with at most {places} decimal places";
     reward_series(series) = "'{series}' is no unique coupon series of the program: a reward gives a personal coupon";
+    retention_days(field, least, most) = "{field} is {least} to {most} days";
     reward_per_customer(most) = "this reward is taken at most {most} time(s) per member, and that many are taken";
     reward_out_of_stock() = "this reward is out of stock";
     offer_ends_after_start() = "an offer must end after it starts";

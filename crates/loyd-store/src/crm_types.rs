@@ -37,6 +37,9 @@ pub struct Customer {
     pub organisation: Option<i64>,
     /// A duplicate merged into that customer.
     pub merged_into: Option<i64>,
+    /// When their personal data was erased (the ledger keeps their amounts).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub erased_at: Option<Timestamp>,
     pub created_at: Timestamp,
 }
 

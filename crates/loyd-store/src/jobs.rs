@@ -46,11 +46,14 @@ pub enum Job {
     /// Raises `tier.changed` for customers whose level fell as old receipts left a tier
     /// counter's range.
     TierReviews,
+    /// Deletes the portal's spent codes and ended sessions; once a day, as `[retention]`
+    /// says, empties old messages' data and erases the personal data of inactive members.
+    Retention,
 }
 
 impl Job {
     /// In the order a full run takes them.
-    pub const ALL: [Job; 11] = [
+    pub const ALL: [Job; 12] = [
         Job::ExpireHolds,
         Job::ExpireLots,
         Job::BurnInactive,
@@ -62,6 +65,7 @@ impl Job {
         Job::Birthdays,
         Job::TaskReminders,
         Job::TierReviews,
+        Job::Retention,
     ];
 
     pub fn name(self) -> &'static str {
@@ -77,6 +81,7 @@ impl Job {
             Job::Birthdays => "birthdays",
             Job::TaskReminders => "task_reminders",
             Job::TierReviews => "tier_reviews",
+            Job::Retention => "retention",
         }
     }
 
@@ -133,6 +138,7 @@ impl Store {
                 Job::Birthdays => self.birthday_notices().await,
                 Job::TaskReminders => self.task_notices().await,
                 Job::TierReviews => self.tier_reviews(BATCH).await,
+                Job::Retention => self.retention_batch(BATCH).await,
             };
             match batch {
                 Ok(n) => {

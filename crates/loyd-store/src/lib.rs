@@ -295,6 +295,14 @@ dispatch! {
     pub async fn replace_card(&self, old: String, new: String, actor: String; now now) -> Result<CardInfo, StoreError>;
     /// The kind of a card and whose it is.
     pub async fn card_owner(&self, number: String) -> Result<Option<CardOwner>, StoreError>;
+    /// Erases a customer's personal data; the ledger keeps its amounts (see
+    /// `shared/erasure.rs`).
+    pub async fn erase_customer(&self, id: i64, actor: String; now now) -> Result<Customer, StoreError>;
+    /// Keeps a customer's request to erase their data with a task for staff; `false` when
+    /// one is open already.
+    pub async fn ask_erasure(&self, id: i64, actor: String; now now) -> Result<bool, StoreError>;
+    /// The requests to erase not yet done, oldest first.
+    pub async fn erasure_requests(&self) -> Result<Vec<(i64, Timestamp)>, StoreError>;
     /// Merges a duplicate customer (and their ledger) into another.
     pub async fn merge_customers(&self, keep: i64, duplicate: i64, actor: String; now now) -> Result<Customer, StoreError>;
     /// A customer's receipts, newest first, optionally of some stores only.
@@ -1198,6 +1206,13 @@ impl Store {
     /// The returns of goods a customer made, newest first, before `before`.
     pub async fn customer_returns(&self, customer: i64, before: Option<Timestamp>, limit: u32) -> Result<Vec<ReturnMade>, StoreError> {
         on_backend!(self, b => b.customer_returns(customer, before, limit).await)
+    }
+
+    /// One batch of the retention job (see `shared/retention.rs`).
+    pub async fn retention_batch(&self, limit: u32) -> Result<usize, StoreError> {
+        let now = self.now();
+        let program = self.program().await?;
+        on_backend!(self, b => b.retention_batch(program, limit, now).await)
     }
 
     /// The lots a customer's balances are made of, soonest to expire first.

@@ -2,6 +2,10 @@
 
 use loyd_domain::time::Timestamp;
 
+/// What the task for staff says when a customer asks in the portal for their personal
+/// data to be erased.
+pub const ERASURE_ASKED: &str = "The customer asked in the portal for their personal data to be erased (the ledger keeps its amounts).";
+
 /// Where a sign-in code goes: a normalised phone (`+37120000001`) or e-mail address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PortalAddress {

@@ -32,6 +32,10 @@ pub struct CustomerOut {
     pub organisation: Option<String>,
     /// `c_5`: this record is a duplicate merged into that customer.
     pub merged_into: Option<String>,
+    /// When their personal data was erased (the ledger keeps their amounts).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub erased_at: Option<Timestamp>,
     #[schema(value_type = String)]
     pub created_at: Timestamp,
     /// Purchases (identified receipts, less cancellations) as the reports' aggregates
@@ -68,6 +72,7 @@ pub(super) fn customer_out(c: Customer, clear: bool) -> CustomerOut {
         opted_out_at: c.opted_out_at,
         organisation: c.organisation.map(|o| OrganisationId(o).to_string()),
         merged_into: c.merged_into.map(|m| CustomerId(m).to_string()),
+        erased_at: c.erased_at,
         created_at: c.created_at,
         purchases: c.facts.purchases,
         first_purchase_at: c.facts.first_purchase,
@@ -286,6 +291,21 @@ pub async fn merge(State(state): State<AppState>, actor: CurrentActor, Path(id):
 /// Merges `duplicate` into the customer `id` (the console and the API).
 pub(crate) async fn merged(state: &AppState, actor: &Actor, id: &str, duplicate: &str) -> Result<CustomerOut, ApiError> {
     let c = state.store.merge_customers(customer_id(id)?, customer_id(duplicate)?, actor.name()).await?;
+    Ok(customer_out(c, actor.can(Permission::ContactsRead)))
+}
+
+/// Erase the customer's personal data — contacts, profile, consents, chat, CRM texts,
+/// what the audit log kept of their changes — block their cards and end their portal
+/// sessions; the ledger keeps every amount. Irreversible; erasing again changes nothing.
+#[utoipa::path(post, path = "/v1/admin/customers/{id}/erasure", tag = "crm", security(("api_key" = []), ("session" = [])),
+    params(("id" = String, Path)), responses((status = 200, body = CustomerOut), (status = "4XX", body = ErrorBody)))]
+pub async fn erase(State(state): State<AppState>, actor: CurrentActor, Path(id): Path<String>) -> Result<Json<CustomerOut>, ApiError> {
+    Ok(Json(erased(&state, &actor, &id).await?))
+}
+
+/// Erases the customer `id` (the console and the API).
+pub(crate) async fn erased(state: &AppState, actor: &Actor, id: &str) -> Result<CustomerOut, ApiError> {
+    let c = state.store.erase_customer(customer_id(id)?, actor.name()).await?;
     Ok(customer_out(c, actor.can(Permission::ContactsRead)))
 }
 

@@ -80,7 +80,7 @@ use self::cards::{block, issue_cards, issue_code, replace_card, unblock};
 use self::coupons::generate_coupons;
 use self::credit::settle;
 use self::crm_entries::{add_crm, add_organisation_crm, customer_crm, list_crm, organisation_crm, update_crm};
-use self::customers::{create_customer, get_customer, history, list_customers, merge, purchases, update_customer};
+use self::customers::{create_customer, erase, get_customer, history, list_customers, merge, purchases, update_customer};
 use self::failures::failures;
 use self::ledger::audit;
 use self::organisations::{create_organisation, get_organisation, list_organisations};
@@ -92,6 +92,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/v1/admin/customers", get(list_customers).post(create_customer))
         .route("/v1/admin/customers/{id}", get(get_customer).patch(update_customer))
         .route("/v1/admin/customers/{id}/merge", post(merge))
+        .route("/v1/admin/customers/{id}/erasure", post(erase))
         .route("/v1/admin/customers/{id}/purchases", get(purchases))
         .route("/v1/admin/customers/{id}/history", get(history))
         .route("/v1/admin/customers/{id}/notifications", get(customers::notifications))

@@ -40,6 +40,9 @@ struct SearchPage {
     searched: bool,
     found: Vec<CustomerOut>,
     error: Option<String>,
+    /// Requests to erase personal data not yet done: the customer, when they asked, by
+    /// when it is due.
+    erasures: Vec<(String, String, String)>,
 }
 
 /// A purchase as the customer page lists it.
@@ -82,6 +85,9 @@ struct CustomerPage {
     balances: Vec<loyd_domain::receipt::BalanceOut>,
     purchases: Vec<PurchaseView>,
     entries: Vec<crate::admin::crm_entries::CrmOut>,
+    /// Whether the customer asked in the portal for their data to be erased (an open
+    /// task says so).
+    erasure_asked: bool,
     /// Card series a card may be issued from here (loyalty and credit).
     series: Vec<String>,
     currencies: Vec<String>,
@@ -121,6 +127,11 @@ impl CustomerPage {
             ),
             _ => "—".to_owned(),
         }
+    }
+
+    /// A moment as the page's language writes its day (UTC).
+    fn when(&self, at: &jiff::Timestamp) -> String {
+        self.lang.day(at.to_zoned_datetime(jiff::tz::TimeZone::UTC).date())
     }
 
     /// Whether the customer gave any consent.
@@ -176,8 +187,16 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(q): Q
         (Vec::new(), None)
     };
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let day = |at: jiff::Timestamp| lang.day(at.to_zoned_datetime(jiff::tz::TimeZone::UTC).date());
+    let erasures = match state.store.erasure_requests().await {
+        Ok(r) => r.into_iter().map(|(id, asked)| (loyd_domain::ids::CustomerId(id).to_string(), day(asked), day(asked + jiff::SignedDuration::from_hours(30 * 24)))).collect(),
+        Err(e) => {
+            tracing::error!(error = %e, "erasure requests could not be read");
+            Vec::new()
+        }
+    };
     let s = Session::of(&actor.principal, &secret, lang.words(), "/admin/customers");
-    let mut res = render(status, SearchPage { f: Frame::new(lang), s, q: term, by, searched, found, error });
+    let mut res = render(status, SearchPage { f: Frame::new(lang), s, q: term, by, searched, found, error, erasures });
     remember_lang(&mut res, q.lang.as_deref());
     res
 }
@@ -221,6 +240,7 @@ async fn show(state: &AppState, lang: Lang, actor: &Actor, secret: &str, id: &st
             let series = doc.card_series.iter().filter(|x| matches!(x.kind, CardKind::Loyalty | CardKind::Credit)).map(|x| x.id.to_string()).collect();
             let currencies = doc.currencies.iter().map(|x| x.code.to_string()).collect();
             let consents = CHANNELS.into_iter().map(|ch| (ch, c.consents.get(ch).is_some_and(|x| x.granted))).collect();
+            let erasure_asked = entries.iter().any(|e| e.status == "open" && e.body == loyd_store::ERASURE_ASKED);
             let page = CustomerPage {
                 f: Frame::new(lang),
                 s,
@@ -228,6 +248,7 @@ async fn show(state: &AppState, lang: Lang, actor: &Actor, secret: &str, id: &st
                 balances,
                 purchases,
                 entries,
+                erasure_asked,
                 series,
                 currencies,
                 can_cards: actor.can(Permission::CardsManage),
@@ -570,6 +591,31 @@ pub struct MergeForm {
 }
 
 /// Merges a duplicate into the customer, once the person confirmed it.
+#[derive(Debug, Deserialize)]
+pub struct EraseForm {
+    #[serde(default)]
+    confirm: Option<String>,
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Erases the customer's personal data, once confirmed (see [`crate::admin::customers::erase`]).
+pub async fn erase(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, Form(form): Form<EraseForm>) -> Response {
+    let (lang, actor, secret) = match checked(&state, &headers, &form.csrf, Permission::BalanceAdjust).await {
+        Ok(x) => x,
+        Err(res) => return res,
+    };
+    let t = lang.words();
+    if form.confirm.is_none() {
+        return show(&state, lang, &actor, &secret, &id, Flash::refused("erase", t.get("customers.erase_confirm_needed"))).await;
+    }
+    let flash = match crate::admin::customers::erased(&state, &actor, &id).await {
+        Ok(_) => Flash { notice: Some(t.get("customers.erased_notice").to_owned()), ..Flash::default() },
+        Err(e) => Flash::refused("erase", say(lang, &e)),
+    };
+    show(&state, lang, &actor, &secret, &id, flash).await
+}
+
 pub async fn merge(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, Form(form): Form<MergeForm>) -> Response {
     let (lang, actor, secret) = match checked(&state, &headers, &form.csrf, Permission::BalanceAdjust).await {
         Ok(x) => x,

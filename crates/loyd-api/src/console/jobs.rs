@@ -107,6 +107,7 @@ fn label_key(job: Job) -> &'static str {
         Job::Birthdays => "jobs.birthdays",
         Job::TaskReminders => "jobs.task_reminders",
         Job::TierReviews => "jobs.tier_reviews",
+        Job::Retention => "jobs.retention",
     }
 }
 
@@ -123,6 +124,7 @@ fn help_key(job: Job) -> &'static str {
         Job::Birthdays => "jobs.birthdays_help",
         Job::TaskReminders => "jobs.task_reminders_help",
         Job::TierReviews => "jobs.tier_reviews_help",
+        Job::Retention => "jobs.retention_help",
     }
 }
 

@@ -89,6 +89,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/customers/{id}/crm/{entry}/assignee", post(customers::reassign))
         .route("/admin/customers/{id}/profile", post(customers::profile))
         .route("/admin/customers/{id}/merge", post(customers::merge))
+        .route("/admin/customers/{id}/erasure", post(customers::erase))
         .route("/admin/customers/{id}/cards/{number}/{action}", post(customers::card))
         .route("/admin/organisations", get(organisations::list).post(organisations::create))
         .route("/admin/organisations/{id}", get(organisations::organisation))

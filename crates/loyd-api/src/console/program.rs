@@ -163,7 +163,7 @@ const fn channel(section: &'static str, title: &'static str, help: &'static str,
     Shape { section, title, help, fields, rows: None, blank_entries: None }
 }
 
-const SHAPES: [Shape; 17] = [
+const SHAPES: [Shape; 18] = [
     Shape {
         section: "stores",
         title: "program.stores",
@@ -299,6 +299,15 @@ const SHAPES: [Shape; 17] = [
     channel("whatsapp", "program.whatsapp", "program.gateway_help", &GATEWAY_FIELDS),
     channel("telegram", "program.telegram", "program.telegram_help", &TELEGRAM_FIELDS),
     Shape { section: "portal", title: "program.portal", help: "program.portal_help", fields: &PORTAL_FIELDS, rows: None, blank_entries: Some("texts") },
+    channel(
+        "retention",
+        "program.retention",
+        "program.retention_help",
+        &[
+            spec("inactive_days", Kind::Int, "field.inactive_days", Some("field.inactive_days_help")),
+            spec("messages_days", Kind::Int, "field.messages_days", Some("field.messages_days_help")),
+        ],
+    ),
 ];
 
 fn shape(section: &str) -> Option<&'static Shape> {

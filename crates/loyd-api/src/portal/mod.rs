@@ -18,6 +18,7 @@
 mod pages;
 mod rewards;
 
+
 use askama::Template;
 use axum::extract::{ConnectInfo, Form, FromRequestParts, Query, State};
 use axum::http::request::Parts;

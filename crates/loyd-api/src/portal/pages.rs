@@ -808,34 +808,15 @@ async fn own_data(state: &AppState, id: i64) -> Result<serde_json::Value, loyd_s
     }))
 }
 
-/// What the erasure task says, so that a request already open is not made twice.
-const ERASURE: &str = "The customer asked in the portal for their personal data to be erased (the ledger keeps its amounts).";
-
-/// The customer asks for their data to be erased: an open task for staff on their CRM
-/// record, due in 30 days (once: an open request is not made again).
+/// The customer asks for their data to be erased: the request is kept (the console
+/// lists it) with a task for staff on their CRM record, due in 30 days; once only.
 pub async fn erasure(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<CsrfForm>) -> Response {
     let me = match checked(&state, &headers, &form.csrf).await {
         Ok(me) => me,
         Err(res) => return res,
     };
-    let filter = loyd_store::CrmFilter { customer: Some(me.id), status: Some("open".into()), kind: Some("task".into()), limit: 100, ..Default::default() };
-    let open = match state.store.crm_entries(filter).await {
-        Ok(entries) => entries.iter().any(|e| e.body == ERASURE),
-        Err(e) => return unavailable(me.lang, &e),
-    };
-    if !open {
-        let task = loyd_store::NewCrmEntry {
-            customer: Some(me.id),
-            organisation: None,
-            kind: loyd_domain::crm::EntryKind::Task,
-            channel: None,
-            body: ERASURE.to_owned(),
-            due_at: Some(state.store.now() + jiff::SignedDuration::from_hours(30 * 24)),
-            assignee: None,
-        };
-        if let Err(e) = state.store.add_crm_entry(task, me.actor()).await {
-            return unavailable(me.lang, &e);
-        }
+    if let Err(e) = state.store.ask_erasure(me.id, me.actor()).await {
+        return unavailable(me.lang, &e);
     }
     profile_page(&state, &me, StatusCode::OK, Some(me.lang.words().get("portal.erasure_asked").to_owned()), None, None).await
 }

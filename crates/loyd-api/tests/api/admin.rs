@@ -252,7 +252,7 @@ both_backends! {
         let (status, jobs) = get(&app, "/v1/admin/jobs").await;
         assert_eq!(status, 200, "{jobs}");
         let names: Vec<&str> = jobs.as_array().unwrap().iter().map(|j| j["job"].as_str().unwrap()).collect();
-        assert_eq!(names, ["expire_holds", "expire_lots", "burn_inactive", "convert_balances", "roll_up", "detect_fraud", "segments", "expiry_notices", "birthdays", "task_reminders", "tier_reviews"]);
+        assert_eq!(names, ["expire_holds", "expire_lots", "burn_inactive", "convert_balances", "roll_up", "detect_fraud", "segments", "expiry_notices", "birthdays", "task_reminders", "tier_reviews", "retention"]);
         assert!(jobs.as_array().unwrap().iter().all(|j| j["last_run"].is_null()), "{jobs}");
         // Thirteen months on, the points are past their lifetime: run the expiry now.
         app.clock.advance(jiff::SignedDuration::from_hours(24 * 396));

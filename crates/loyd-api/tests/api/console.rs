@@ -849,10 +849,10 @@ both_backends! {
         let (status, page) = open(admin.clone(), "/admin/jobs").await;
         assert_eq!(status, 200);
         assert!(page.contains(r#"href="/admin/jobs" aria-current="page""#), "{page}");
-        for job in ["expire_holds", "expire_lots", "burn_inactive", "convert_balances", "roll_up", "detect_fraud", "segments", "expiry_notices", "birthdays", "task_reminders", "tier_reviews"] {
+        for job in ["expire_holds", "expire_lots", "burn_inactive", "convert_balances", "roll_up", "detect_fraud", "segments", "expiry_notices", "birthdays", "task_reminders", "tier_reviews", "retention"] {
             assert!(page.contains(&format!(r#"id="run-{job}""#)), "{job}: {page}");
         }
-        assert_eq!(page.matches("Has not run yet.").count(), 11);
+        assert_eq!(page.matches("Has not run yet.").count(), 12);
         let token = csrf(&page);
         let post = |path: &'static str, body: String| {
             client().post(app.url(path)).header("cookie", &admin).header("content-type", "application/x-www-form-urlencoded").body(body).send()
@@ -872,7 +872,7 @@ both_backends! {
             tokio::time::sleep(std::time::Duration::from_millis(25)).await;
         }
         let (_, page) = open(admin.clone(), "/admin/jobs").await;
-        assert_eq!(page.matches("Has not run yet.").count(), 10, "{page}");
+        assert_eq!(page.matches("Has not run yet.").count(), 11, "{page}");
         let row = page.split(r#"<tr id="job-expire_lots">"#).nth(1).unwrap().split("</tr>").next().unwrap();
         assert!(row.contains("· ada ·") && row.contains(r#"<td class="state">done"#), "{row}");
         assert!(page.contains(&format!(r#"<tr id="run-{}">"#, runs[0].id)), "{page}");
@@ -1206,5 +1206,74 @@ both_backends! {
         assert!(home.contains("Hello from the tea shop") && home.contains("Tea week") && home.contains("All teas −20 %"), "{home}");
         assert!(page("/portal/rewards").await.contains("A free tea"));
         assert!(page("/portal/rewards?lang=ru").await.contains("Чай в подарок"));
+    }
+
+    async fn a_customers_request_to_be_erased_is_listed_for_staff_who_erase_them_in_one_step_and_the_ledger_keeps_the_amounts(db: TestDb) {
+        let sms = crate::webhooks::Receiver::start(&[200]).await;
+        let app = crate::helpers::spawn_with_program(db, toml::from_str(&crate::portal::program(&sms.url)).unwrap()).await;
+        crate::helpers::admin(&app).await;
+        let key = crate::helpers::ADMIN_KEY;
+        let (_, c) = crate::helpers::call(&app, "POST", "/v1/admin/customers", key, Some(json!({"phone": "+37120000051", "name": "Zane Kalniņa", "email": "zane@example.lv", "profile": {"city": "Riga"}}))).await;
+        let id = c["id"].as_str().unwrap().to_owned();
+        let (_, cards) = crate::helpers::call(&app, "POST", "/v1/admin/cards", key, Some(json!({"series": "LOY", "customer": id}))).await;
+        let card = cards["cards"][0]["number"].as_str().unwrap().to_owned();
+        assert_eq!(app.commit(&crate::helpers::receipt("z-1", Some(&card), "20.00")).await.0, 201);
+        crate::helpers::call(&app, "POST", &format!("/v1/admin/customers/{id}/crm"), key, Some(json!({"kind": "note", "body": "Zane calls after 18:00"}))).await;
+        crate::helpers::call(&app, "PATCH", &format!("/v1/admin/customers/{id}"), key, Some(json!({"email": "zane.k@example.lv"}))).await;
+
+        // She asks in the portal, twice: one request, one task.
+        let cookie = crate::portal::sign_in_cookie(&app, &sms, "+37120000051").await;
+        let profile = client().get(app.url("/portal/profile")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+        let token = csrf(&profile);
+        for _ in 0..2 {
+            let res = client().post(app.url("/portal/erasure")).header("cookie", &cookie).header("content-type", "application/x-www-form-urlencoded")
+                .body(form(&[("csrf", &token)])).send().await.unwrap();
+            assert_eq!(res.status(), 200);
+        }
+        let (_, entries) = crate::helpers::call(&app, "GET", &format!("/v1/admin/customers/{id}/crm"), key, None).await;
+        assert_eq!(entries["entries"].as_array().unwrap().iter().filter(|e| e["kind"] == "task").count(), 1, "{entries}");
+
+        // Support see the request on the customers page and at the customer, and erase once confirmed.
+        let support = session(&app, "sue", "support").await;
+        let list = client().get(app.url("/admin/customers")).header("cookie", &support).send().await.unwrap().text().await.unwrap();
+        assert!(list.contains(r#"id="erasures""#) && list.contains(&format!(r#"href="/admin/customers/{id}""#)), "{list}");
+        let page = client().get(app.url(&format!("/admin/customers/{id}"))).header("cookie", &support).send().await.unwrap().text().await.unwrap();
+        assert!(page.contains(r#"id="erasure-asked""#), "{page}");
+        let token = csrf(&page);
+        let erase = |body: String| client().post(app.url(&format!("/admin/customers/{id}/erasure"))).header("cookie", &support)
+            .header("content-type", "application/x-www-form-urlencoded").body(body).send();
+        assert_eq!(erase(form(&[("csrf", &token)])).await.unwrap().status(), 422, "not without the box ticked");
+        let done = erase(form(&[("csrf", &token), ("confirm", "on")])).await.unwrap().text().await.unwrap();
+        assert!(done.contains(r#"id="erased""#) && !done.contains("Zane") && !done.contains("zane"), "{done}");
+
+        // Nothing of her is left to read: not the record, the note, the history, nor a way in.
+        let (_, after) = crate::helpers::call(&app, "GET", &format!("/v1/admin/customers/{id}"), key, None).await;
+        for field in ["name", "phone", "email", "birth_date"] {
+            assert!(after[field].is_null(), "{field}: {after}");
+        }
+        assert!(after["erased_at"].is_string() && after["profile"] == json!({}) && after["cards"][0]["state"] == "blocked", "{after}");
+        let (_, entries) = crate::helpers::call(&app, "GET", &format!("/v1/admin/customers/{id}/crm"), key, None).await;
+        assert!(entries["entries"].as_array().unwrap().iter().all(|e| e["body"] == "(erased)" && e["status"] != "open"), "{entries}");
+        let (_, history) = crate::helpers::call(&app, "GET", &format!("/v1/admin/customers/{id}/history"), key, None).await;
+        let text = history.to_string();
+        assert!(!text.contains("Zane") && !text.contains("zane") && !text.contains("20000051") && text.contains("customer.erase"), "{history}");
+        let (_, audit) = crate::helpers::call(&app, "GET", "/v1/admin/audit?object_kind=crm_entry", key, None).await;
+        assert!(!audit.to_string().contains("18:00"), "{audit}");
+        let (_, found) = crate::helpers::call(&app, "GET", "/v1/admin/customers?phone=%2B37120000051", key, None).await;
+        assert_eq!(found["customers"], json!([]), "her phone finds nobody");
+        let back = client().get(app.url("/portal")).header("cookie", &cookie).send().await.unwrap();
+        assert_eq!(back.status(), 303, "her portal session ended");
+        let (status, body) = app.commit(&crate::helpers::receipt("z-2", Some(&card), "5.00")).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (409, Some("card_blocked")), "{body}");
+        // The ledger keeps the amounts: the receipt and the points it gave.
+        let numeric: i64 = id.trim_start_matches("c_").parse().unwrap();
+        assert_eq!(app.store.customer_balances(numeric).await.unwrap()[0].available, "5");
+        assert_eq!(app.store.purchases(numeric, None, None, 10).await.unwrap().len(), 1);
+        assert!(app.store.ledger_audit().await.unwrap().is_sound());
+        // The request is done; erasing again changes nothing.
+        let list = client().get(app.url("/admin/customers")).header("cookie", &support).send().await.unwrap().text().await.unwrap();
+        assert!(!list.contains(r#"id="erasures""#), "{list}");
+        let (status, again) = crate::helpers::call(&app, "POST", &format!("/v1/admin/customers/{id}/erasure"), key, None).await;
+        assert_eq!((status, &again["erased_at"]), (200, &after["erased_at"]));
     }
 }

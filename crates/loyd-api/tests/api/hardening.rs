@@ -518,6 +518,10 @@ both_backends! {
                         let dup = admin_call("POST", "/v1/admin/customers".into(), json!({"name": fresh("Duplicate")})).await["id"].as_str().unwrap().to_owned();
                         ("POST", format!("/v1/admin/customers/{c}/merge"), Some(json!({"duplicate": dup})))
                     }
+                    "`POST /v1/admin/customers/{id}/erasure`" => {
+                        let gone = admin_call("POST", "/v1/admin/customers".into(), json!({"name": fresh("Leaving")})).await["id"].as_str().unwrap().to_owned();
+                        ("POST", format!("/v1/admin/customers/{gone}/erasure"), None)
+                    }
                     "`GET /v1/admin/customers/{id}/purchases`" => ("GET", format!("/v1/admin/customers/{c}/purchases"), None),
                     "`GET /v1/admin/customers/{id}/history`" => ("GET", format!("/v1/admin/customers/{c}/history"), None),
                     "`GET /v1/admin/customers/{id}/balances`" => ("GET", format!("/v1/admin/customers/{c}/balances"), None),

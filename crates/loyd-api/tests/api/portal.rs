@@ -663,4 +663,69 @@ both_backends! {
         let theirs = other.get("/portal/history?show=returns").await;
         assert!(theirs.body.contains("No returns.") && !theirs.body.contains("12.00"), "{}", theirs.body);
     }
+
+    async fn the_retention_job_erases_inactive_members_empties_old_messages_and_deletes_the_portals_leftovers(db: TestDb) {
+        let sms = Receiver::start(&[200]).await;
+        let text = format!("{}\n[retention]\ninactive_days = 90\nmessages_days = 30\n", program(&sms.url));
+        let app = spawn_with_program(db, toml::from_str(&text).unwrap()).await;
+        admin(&app).await;
+        let card_of = |id: i64| {
+            let app = &app;
+            async move {
+                let (_, cards) = call(app, "POST", "/v1/admin/cards", ADMIN_KEY, Some(json!({"series": "LOY", "customer": format!("c_{id}")}))).await;
+                cards["cards"][0]["number"].as_str().unwrap().to_owned()
+            }
+        };
+        let olga = member(&app, "+37120000061", "Olga").await;
+        let sandra = member(&app, "+37120000062", "Sandra").await;
+        let bruno = member(&app, "+37120000063", "Bruno").await;
+        let olgas = card_of(olga).await;
+        assert_eq!(app.commit(&crate::helpers::receipt("o-1", Some(&olgas), "10.00")).await.0, 201);
+        // Olga signs in today (a code by SMS, delivered), then nobody hears of her.
+        let _ = signed_in(&app, &sms, "+37120000061").await;
+        let old_event = app.db().texts("SELECT CAST(MAX(id) AS TEXT) FROM events").await[0].clone();
+        app.clock.advance(jiff::SignedDuration::from_hours(24 * 70));
+        let brunos = card_of(bruno).await;
+        assert_eq!(app.commit(&crate::helpers::receipt("b-1", Some(&brunos), "10.00")).await.0, 201);
+        app.clock.advance(jiff::SignedDuration::from_hours(24 * 10));
+        let _ = signed_in(&app, &sms, "+37120000062").await;
+        app.clock.advance(jiff::SignedDuration::from_hours(24 * 20));
+
+        // A hundred days on: Olga is erased; Sandra (signed in 20 days ago) and Bruno
+        // (bought 30 days ago) are kept.
+        app.store.run_job(loyd_store::Job::RollUp, "test".into()).await.unwrap();
+        let run = app.store.run_job(loyd_store::Job::Retention, "test".into()).await.unwrap();
+        assert!(run.error.is_none() && run.items > 0, "{run:?}");
+        let read = |id: i64| {
+            let app = &app;
+            async move { call(app, "GET", &format!("/v1/admin/customers/c_{id}"), ADMIN_KEY, None).await.1 }
+        };
+        let o = read(olga).await;
+        assert!(o["erased_at"].is_string() && o["name"].is_null() && o["phone"].is_null(), "{o}");
+        for (id, name) in [(sandra, "Sandra"), (bruno, "Bruno")] {
+            let c = read(id).await;
+            assert!(c["erased_at"].is_null() && c["name"] == name, "{c}");
+        }
+        assert_eq!(app.store.customer_balances(olga).await.unwrap()[0].available, "5", "the ledger keeps her points");
+        // Messages older than 30 days keep no data; the newer ones do.
+        let payload = |id: &str| {
+            let app = &app;
+            let id = id.to_owned();
+            async move {
+                let sealed = app.db().texts(&format!("SELECT payload FROM events WHERE id = {id}")).await;
+                app.store.keyring().open("event", &sealed[0]).unwrap()
+            }
+        };
+        assert_eq!(payload(&old_event).await, r#"{"erased":true}"#);
+        let newest = app.db().texts("SELECT CAST(MAX(id) AS TEXT) FROM events").await[0].clone();
+        assert_ne!(payload(&newest).await, r#"{"erased":true}"#);
+        // Spent codes and checks are gone; the pass is done for the day.
+        assert_eq!(app.db().texts("SELECT CAST(COUNT(*) AS TEXT) FROM portal_codes").await, ["0"]);
+        let again = app.store.run_job(loyd_store::Job::Retention, "test".into()).await.unwrap();
+        assert_eq!(again.items, 0, "{again:?}");
+        let (_, history) = call(&app, "GET", &format!("/v1/admin/customers/c_{olga}/history"), ADMIN_KEY, None).await;
+        let erasures = history["entries"].as_array().unwrap().iter().filter(|e| e["action"] == "customer.erase").count();
+        assert_eq!(erasures, 1, "{history}");
+        assert!(app.store.ledger_audit().await.unwrap().is_sound());
+    }
 }

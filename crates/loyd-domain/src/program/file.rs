@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use toml::de::DeTable;
 
 use super::{CampaignSpec, CardSeriesSpec, ConfigDocument, ConfigError, CounterSpec, CouponSeriesSpec, CurrencySpec};
-use super::{EmailSpec, FraudSpec, MessageSpec, OfferSpec, RestrictionsSpec, CatalogueSpec, GatewaySpec, SegmentSpec, PortalSpec, TelegramSpec, TierSpec, WebhookSpec};
+use super::{EmailSpec, FraudSpec, MessageSpec, OfferSpec, RestrictionsSpec, RetentionSpec, CatalogueSpec, GatewaySpec, SegmentSpec, PortalSpec, TelegramSpec, TierSpec, WebhookSpec};
 use crate::org::StoreSpec;
 
 /// A problem in a program file: where (line and column from 1, when the path names
@@ -39,9 +39,9 @@ impl fmt::Display for FileProblem {
 }
 
 /// The sections a program file may have, as [`parse`] reads them.
-const FILE_SECTIONS: [&str; 20] = [
+const FILE_SECTIONS: [&str; 21] = [
     "currencies", "stores", "card_series", "counters", "tiers", "coupon_series", "segments", "campaigns", "webhooks", "messages", "catalogue", "offers",
-    "email", "sms", "viber", "whatsapp", "telegram", "portal", "restrictions", "fraud",
+    "email", "sms", "viber", "whatsapp", "telegram", "portal", "retention", "restrictions", "fraud",
 ];
 
 /// Reads a program file. Syntax errors are all reported; when the syntax is sound, each
@@ -77,6 +77,7 @@ pub fn parse(text: &str) -> Result<ConfigDocument, Vec<FileProblem>> {
             "sms" | "viber" | "whatsapp" => one::<GatewaySpec>(key.clone(), value, &mut problems),
             "telegram" => one::<TelegramSpec>(key.clone(), value, &mut problems),
             "portal" => one::<PortalSpec>(key.clone(), value, &mut problems),
+            "retention" => one::<RetentionSpec>(key.clone(), value, &mut problems),
             "restrictions" => one::<RestrictionsSpec>(key.clone(), value, &mut problems),
             "fraud" => one::<FraudSpec>(key.clone(), value, &mut problems),
             _ => {

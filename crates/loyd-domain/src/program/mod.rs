@@ -93,6 +93,8 @@ pub struct Program {
     pub catalogue: Vec<CatalogueItem>,
     /// The portal's advertising blocks, in file order.
     pub offers: Vec<OfferSpec>,
+    /// How long personal data is kept, when the program says.
+    pub retention: Option<RetentionSpec>,
     /// The names goods filters use, for line masks.
     pub names: Names,
 }

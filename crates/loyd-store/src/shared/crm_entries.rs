@@ -51,6 +51,31 @@ async fn assignee_exists(c: &mut Conn, login: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Adds a checked CRM entry and audits it, inside the caller's transaction.
+pub(crate) async fn insert_entry(c: &mut Conn, ring: &Keyring, entry: &NewCrmEntry, actor: &str, now: Timestamp) -> Result<CrmEntry, StoreError> {
+    let kind = entry.kind;
+    let id: i64 = sqlx::query(
+        "INSERT INTO crm_entries (customer_id, organisation_id, kind, channel, body, due_at, assignee, status, created_by, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING id",
+    )
+    .bind(entry.customer)
+    .bind(entry.organisation)
+    .bind(kind.name())
+    .bind(entry.channel.clone())
+    .bind(ring.seal("note", &entry.body))
+    .bind(entry.due_at.map(to_micros))
+    .bind(entry.assignee.clone())
+    .bind(kind.first_status().name())
+    .bind(actor.to_owned())
+    .bind(to_micros(now))
+    .fetch_one(&mut *c)
+    .await?
+    .try_get("id")?;
+    let created = crm_row(c, ring, id).await?;
+    audit(c, ring, now, actor, "crm.create", "crm_entry", &id.to_string(), None::<&()>, Some(&created)).await?;
+    Ok(created)
+}
+
 impl Backend {
     /// Raises `crm.task_due` for each open task or reminder with an assignee that came
     /// due since the last look (at most a day back the first time), once per entry and
@@ -123,26 +148,7 @@ impl Backend {
                 if let Some(login) = &entry.assignee {
                     assignee_exists(c, login).await?;
                 }
-                let id: i64 = sqlx::query(
-                    "INSERT INTO crm_entries (customer_id, organisation_id, kind, channel, body, due_at, assignee, status, created_by, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING id",
-                )
-                .bind(entry.customer)
-                .bind(entry.organisation)
-                .bind(kind.name())
-                .bind(entry.channel.clone())
-                .bind(ring.seal("note", &entry.body))
-                .bind(entry.due_at.map(to_micros))
-                .bind(entry.assignee.clone())
-                .bind(kind.first_status().name())
-                .bind(actor.clone())
-                .bind(to_micros(now))
-                .fetch_one(&mut *c)
-                .await?
-                .try_get("id")?;
-                let created = crm_row(c, ring, id).await?;
-                audit(c, ring, now, &actor, "crm.create", "crm_entry", &id.to_string(), None::<&()>, Some(&created)).await?;
-                Ok(created)
+                insert_entry(c, ring, &entry, &actor, now).await
             })
         })
         .await

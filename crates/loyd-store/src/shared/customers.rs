@@ -75,6 +75,7 @@ pub(crate) fn customer_from(r: &super::rows::DbRow, ring: &Keyring) -> Result<Cu
         opted_out_at: r.try_get::<Option<i64>, _>("opted_out_at")?.map(from_micros),
         organisation: r.try_get("organisation_id")?,
         merged_into: r.try_get("merged_into")?,
+        erased_at: r.try_get::<Option<i64>, _>("erased_at")?.map(from_micros),
         created_at: from_micros(r.try_get("created_at")?),
     })
 }

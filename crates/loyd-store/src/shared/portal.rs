@@ -65,6 +65,8 @@ async fn open_session(c: &mut Conn, customer: i64, now: Timestamp) -> Result<Por
         .bind(to_micros(now))
         .execute(&mut *c)
         .await?;
+    // Signing in is activity: the retention job keeps the personal data of the active.
+    sqlx::query("UPDATE customers SET seen_at = $1 WHERE id = $2").bind(to_micros(now)).bind(customer).execute(&mut *c).await?;
     sqlx::query("INSERT INTO portal_sessions (token_hash, customer_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
         .bind(terminal_key_hash(&token))
         .bind(customer)

@@ -68,7 +68,7 @@ macro_rules! customer_cols {
     ($t:literal) => {
         concat!(
             $t, "id, ", $t, "pii, ", $t, "profile, ", $t, "consents, ", $t, "opted_out_at, ", $t, "organisation_id, ", $t,
-            "merged_into, ", $t, "created_at, COALESCE(f.purchases, 0) AS purchases, COALESCE(f.spent, 0) AS spent, \
+            "merged_into, ", $t, "erased_at, ", $t, "created_at, COALESCE(f.purchases, 0) AS purchases, COALESCE(f.spent, 0) AS spent, \
              f.first_purchase_at, f.last_purchase_at, f.rfm, f.rfm_score"
         )
     };

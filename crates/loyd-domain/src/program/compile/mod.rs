@@ -137,6 +137,7 @@ impl Program {
         c.portal();
         c.catalogue();
         c.offers();
+        c.retention();
         if c.p.0.is_empty() { Ok(c.out) } else { Err(c.p.0) }
     }
 }
@@ -731,6 +732,17 @@ impl Compiler<'_> {
                 self.out.catalogue.push(CatalogueItem { spec: r.clone(), cost });
             }
         }
+    }
+
+    /// How long personal data is kept: whole days within what makes sense.
+    fn retention(&mut self) {
+        let Some(r) = &self.doc.retention else { return };
+        for (field, days, least) in [("inactive_days", r.inactive_days, crate::privacy::LEAST_INACTIVE_DAYS), ("messages_days", r.messages_days, crate::privacy::LEAST_MESSAGES_DAYS)] {
+            if days.is_some_and(|d| !(least..=crate::privacy::MOST_DAYS).contains(&d)) {
+                self.p.push(format!("retention.{field}"), said::retention_days(field, least, crate::privacy::MOST_DAYS));
+            }
+        }
+        self.out.retention = Some(r.clone());
     }
 
     /// The portal's advertising blocks.

@@ -60,6 +60,9 @@ pub struct ConfigDocument {
     /// The customer portal. Replaced as a whole.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub portal: Option<PortalSpec>,
+    /// How long personal data is kept. Replaced as a whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<RetentionSpec>,
     /// Limits on top of all campaigns. Replaced as a whole when a file gives it.
     #[serde(default)]
     pub restrictions: Option<RestrictionsSpec>,

@@ -532,6 +532,23 @@ impl Default for PortalSpec {
     }
 }
 
+/// How long personal data is kept ([`crate::privacy`]): the retention job erases the
+/// personal data of members inactive this long and empties the data of delivered
+/// messages and the portal's notifications older than this. Without `[retention]`
+/// nothing is purged but the portal's spent sign-in codes and ended sessions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionSpec {
+    /// Members with no purchase and no sign-in for this many days (and who joined
+    /// before that) have their personal data erased; the ledger keeps their amounts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inactive_days: Option<u32>,
+    /// Messages' data (what a delivered event carried: names, addresses, codes) and
+    /// portal notifications older than this many days are emptied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub messages_days: Option<u32>,
+}
+
 /// What the portal shows of something in one language: a title (one line) and a
 /// paragraph below it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -213,6 +213,9 @@ texts! {
     telegram_bot(bot) = "'{bot}' is not a bot's username: 5 to 32 letters, digits and '_', without '@'";
     portal_card_series(series) = "'{series}' is no loyalty card series of the program";
     portal_segment(segment) = "'{segment}' is no segment whose members the segments job lists (one whose condition reads no receipt, store or balances) nor an RFM group such as rfm:champions";
+    portal_fields_most(most) = "the portal asks for at most {most} profile fields";
+    portal_field_key(key) = "'{key}' cannot be a portal field: a profile field's name (a-z, 0-9 and '_', from a letter), not city or language (they have fields of their own), each once";
+    portal_field_value(max) = "a value is one line of 1 to {max} characters, each once";
     portal_text_needed(languages) = "give a title in at least one language ({languages})";
     portal_text_language(language, languages) = "'{language}' is not a language of the portal ({languages})";
     portal_text_title(max) = "a title is one line of 1 to {max} characters";

@@ -85,6 +85,16 @@ const PORTAL_FIELDS: [Spec; 10] = {
     ]
 };
 
+/// A profile field the portal asks for, as a row: its name, values and label by language.
+const PROFILE_FIELD_ROW: [Spec; 6] = [
+    spec("fields[].key", Kind::Text, "field.profile_key", Some("field.profile_key_help")),
+    spec("fields[].values", Kind::List, "field.profile_values", Some("field.profile_values_help")),
+    spec("fields[].texts.en.title", Kind::Text, "field.title_en", None),
+    spec("fields[].texts.ru.title", Kind::Text, "field.title_ru", None),
+    spec("fields[].texts.lv.title", Kind::Text, "field.title_lv", None),
+    spec("fields[].texts.et.title", Kind::Text, "field.title_et", None),
+];
+
 const CATALOGUE_FIELDS: [Spec; 15] = {
     let t = PORTAL_TEXTS;
     [
@@ -298,7 +308,14 @@ const SHAPES: [Shape; 18] = [
     channel("viber", "program.viber", "program.gateway_help", &GATEWAY_FIELDS),
     channel("whatsapp", "program.whatsapp", "program.gateway_help", &GATEWAY_FIELDS),
     channel("telegram", "program.telegram", "program.telegram_help", &TELEGRAM_FIELDS),
-    Shape { section: "portal", title: "program.portal", help: "program.portal_help", fields: &PORTAL_FIELDS, rows: None, blank_entries: Some("texts") },
+    Shape {
+        section: "portal",
+        title: "program.portal",
+        help: "program.portal_help",
+        fields: &PORTAL_FIELDS,
+        rows: Some(Rows { list: "fields", specs: &PROFILE_FIELD_ROW }),
+        blank_entries: Some("texts"),
+    },
     channel(
         "retention",
         "program.retention",
@@ -823,6 +840,16 @@ async fn save_object(state: &AppState, headers: &HeaderMap, section: &str, id: O
     }
     if let Some(Value::Object(entries)) = shape.blank_entries.and_then(|m| built.get_mut(m)) {
         entries.retain(|_, v| !form::is_blank(v));
+    }
+    // The same map in each row (a portal field's label by language).
+    if let (Some(m), Some(r)) = (shape.blank_entries, shape.rows.as_ref())
+        && let Some(Value::Array(items)) = built.get_mut(r.list)
+    {
+        for item in items {
+            if let Some(Value::Object(entries)) = item.get_mut(m) {
+                entries.retain(|_, v| !form::is_blank(v));
+            }
+        }
     }
     match put(state, &actor, (shape.section, &id), built, false).await {
         Ok(done) => Redirect::to(&format!("/admin/program/{}/{id}?saved={}", shape.section, done.version.unwrap_or(0))).into_response(),

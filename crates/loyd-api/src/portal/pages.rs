@@ -573,6 +573,16 @@ pub async fn read_messages(State(state): State<AppState>, headers: HeaderMap, Fo
 }
 
 /// A consent as the profile shows it.
+/// A profile field of the program's as the profile page asks for it.
+pub struct FieldLine {
+    pub key: String,
+    pub label: String,
+    pub help: String,
+    pub value: String,
+    /// The values it may have; empty: free text.
+    pub values: Vec<String>,
+}
+
 pub struct ConsentLine {
     pub channel: &'static str,
     pub label: String,
@@ -589,6 +599,7 @@ struct ProfilePage {
     email: String,
     birth_date: String,
     city: String,
+    fields: Vec<FieldLine>,
     language: String,
     languages: Vec<(&'static str, &'static str)>,
     consents: Vec<ConsentLine>,
@@ -617,6 +628,25 @@ async fn profile_page(state: &AppState, me: &Me, status: StatusCode, flash: Opti
         })
         .collect();
     let field = |typed: Option<&String>, stored: Option<String>| typed.cloned().unwrap_or_else(|| stored.unwrap_or_default());
+    let program = match state.store.program().await {
+        Ok(p) => p,
+        Err(e) => return unavailable(me.lang, &e),
+    };
+    let fields = program
+        .portal
+        .fields
+        .iter()
+        .map(|f| {
+            let text = super::rewards::text_in(&f.texts, me.lang);
+            FieldLine {
+                key: f.key.clone(),
+                label: text.map_or_else(|| f.key.clone(), |t| t.title.clone()),
+                help: text.map(|t| t.body.clone()).unwrap_or_default(),
+                value: field(typed.and_then(|t| t.fields.get(&f.key)), customer.profile.get(&f.key).cloned()),
+                values: f.values.clone(),
+            }
+        })
+        .collect();
     page(
         status,
         ProfilePage {
@@ -627,6 +657,7 @@ async fn profile_page(state: &AppState, me: &Me, status: StatusCode, flash: Opti
             email: field(typed.map(|f| &f.email), customer.email.clone()),
             birth_date: field(typed.map(|f| &f.birth_date), customer.birth_date.map(|d| d.to_string())),
             city: field(typed.map(|f| &f.city), customer.profile.get("city").cloned()),
+            fields,
             language: customer.profile.get("language").cloned().unwrap_or_else(|| me.lang.code().to_owned()),
             languages: Lang::ALL.into_iter().map(|l| (l.code(), l.words().get("lang.name"))).collect(),
             consents,
@@ -658,6 +689,8 @@ pub struct ProfileForm {
     consents: Vec<String>,
     opted_out: bool,
     csrf: String,
+    /// The program's profile fields, by name (sent as `field.{name}`).
+    fields: std::collections::BTreeMap<String, String>,
 }
 
 impl ProfileForm {
@@ -673,7 +706,11 @@ impl ProfileForm {
                 "consent" => form.consents.push(v),
                 "opted_out" => form.opted_out = true,
                 "csrf" => form.csrf = v,
-                _ => {}
+                other => {
+                    if let Some(key) = other.strip_prefix("field.") {
+                        form.fields.insert(key.to_owned(), v);
+                    }
+                }
             }
         }
         form
@@ -709,6 +746,18 @@ pub async fn save_profile(State(state): State<AppState>, headers: HeaderMap, For
     };
     patch.profile.insert("language".into(), Some(language.code().to_owned()));
     patch.profile.insert("city".into(), crate::console::filled(&form.city));
+    // The program's fields, each a value it may have (or none).
+    let program = match state.store.program().await {
+        Ok(p) => p,
+        Err(e) => return unavailable(me.lang, &e),
+    };
+    for f in &program.portal.fields {
+        let value = form.fields.get(&f.key).and_then(|v| crate::console::filled(v));
+        if value.as_ref().is_some_and(|v| !f.values.is_empty() && !f.values.contains(v)) {
+            return profile_page(&state, &me, StatusCode::UNPROCESSABLE_ENTITY, None, again("portal.bad_choice"), Some(&form)).await;
+        }
+        patch.profile.insert(f.key.clone(), value);
+    }
     let was_out = before.opted_out_at.is_some();
     if form.opted_out != was_out {
         patch.opted_out = Some(form.opted_out);

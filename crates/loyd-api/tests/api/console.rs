@@ -1190,9 +1190,14 @@ both_backends! {
         // An offer, and the portal's greeting.
         let offer = form(&[("csrf", token.as_str()), ("id", "tea-week"), ("link", "https://shop.example/tea"), ("texts.en.title", "Tea week"), ("texts.en.body", "All teas −20 %")]);
         assert_eq!(post("/admin/program/offers", offer).await.unwrap().status(), 303);
-        let greeting = form(&[("csrf", token.as_str()), ("join", "on"), ("card_series", "LOY"), ("texts.en.title", "Hello from the tea shop")]);
+        let greeting = form(&[("csrf", token.as_str()), ("join", "on"), ("card_series", "LOY"), ("texts.en.title", "Hello from the tea shop"),
+            ("fields[0].key", "tea"), ("fields[0].values", "green, black"), ("fields[0].texts.en.title", "Your tea"), ("fields[0].texts.ru.title", ""),
+            ("fields[1].key", "")]);
         let res = post("/admin/program/portal/portal", greeting).await.unwrap();
         assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+        // The first row changed, the second's name cleared (removed), languages left blank none.
+        let (_, kept) = crate::helpers::call(&app, "GET", "/v1/admin/config/portal/portal", crate::helpers::ADMIN_KEY, None).await;
+        assert_eq!(kept["object"]["fields"], json!([{"key": "tea", "values": ["green", "black"], "texts": {"en": {"title": "Your tea"}}}]), "{kept}");
 
         // A member sees them.
         let (status, _) = crate::helpers::call(&app, "POST", "/v1/admin/customers", crate::helpers::ADMIN_KEY, Some(json!({"phone": "+37120000041", "name": "Rita"}))).await;
@@ -1206,6 +1211,7 @@ both_backends! {
         assert!(home.contains("Hello from the tea shop") && home.contains("Tea week") && home.contains("All teas −20 %"), "{home}");
         assert!(page("/portal/rewards").await.contains("A free tea"));
         assert!(page("/portal/rewards?lang=ru").await.contains("Чай в подарок"));
+        assert!(page("/portal/profile?lang=en").await.contains("Your tea"));
     }
 
     async fn a_customers_request_to_be_erased_is_listed_for_staff_who_erase_them_in_one_step_and_the_ledger_keeps_the_amounts(db: TestDb) {

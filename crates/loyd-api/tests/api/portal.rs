@@ -129,6 +129,16 @@ card_series = "LOY"
 texts.en = {{ title = "Welcome to Shop Club", body = "Points on every purchase." }}
 texts.lv = {{ title = "Laipni lūgti Shop Club" }}
 
+[[portal.fields]]
+key = "pet"
+values = ["cat", "dog"]
+texts.en = {{ title = "Your pet" }}
+texts.lv = {{ title = "Jūsu mājdzīvnieks" }}
+
+[[portal.fields]]
+key = "shoe_size"
+texts.en = {{ title = "Shoe size", body = "EU sizes, for offers on shoes." }}
+
 [sms]
 url = "{sms}"
 body = '{{"to": {{{{ to | tojson }}}}, "text": {{{{ text | tojson }}}}}}'
@@ -727,5 +737,28 @@ both_backends! {
         let erasures = history["entries"].as_array().unwrap().iter().filter(|e| e["action"] == "customer.erase").count();
         assert_eq!(erasures, 1, "{history}");
         assert!(app.store.ledger_audit().await.unwrap().is_sound());
+    }
+
+    async fn members_fill_in_the_programs_own_profile_fields_with_the_values_it_allows(db: TestDb) {
+        let sms = Receiver::start(&[200]).await;
+        let app = spawn_with_program(db, toml::from_str(&program(&sms.url)).unwrap()).await;
+        admin(&app).await;
+        let id = member(&app, "+37120000071", "Marta").await;
+        let mut v = signed_in(&app, &sms, "+37120000071").await;
+        let page = v.get("/portal/profile").await;
+        assert!(page.body.contains(r#"<select id="field-pet" name="field.pet""#) && page.body.contains("Your pet"), "{}", page.body);
+        assert!(page.body.contains(r#"id="field-shoe_size""#) && page.body.contains("EU sizes, for offers on shoes."), "{}", page.body);
+        let csrf = page.csrf();
+        // A value the field does not have is refused; one it has is kept.
+        for (pet, status) in [("fish", 422), ("dog", 200)] {
+            let page = v.post("/portal/profile", &[("csrf", &csrf), ("name", "Marta"), ("language", "en"), ("field.pet", pet), ("field.shoe_size", "39")]).await;
+            assert_eq!(page.status, status, "{}", page.body);
+            assert_eq!(page.body.contains("Choose one of the values offered."), status == 422, "{}", page.body);
+        }
+        let (_, c) = call(&app, "GET", &format!("/v1/admin/customers/c_{id}"), ADMIN_KEY, None).await;
+        assert_eq!((c["profile"]["pet"].as_str(), c["profile"]["shoe_size"].as_str()), (Some("dog"), Some("39")), "{c}");
+        // In Latvian, its label in Latvian; the chosen value stays chosen.
+        let lv = v.get("/portal/profile?lang=lv").await;
+        assert!(lv.body.contains("Jūsu mājdzīvnieks") && lv.body.contains(r#"<option value="dog" selected>"#), "{}", lv.body);
     }
 }

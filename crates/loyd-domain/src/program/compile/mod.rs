@@ -682,6 +682,25 @@ impl Compiler<'_> {
         for (field, why) in check_portal_texts(&portal.texts, false) {
             self.p.push(format!("portal.{field}"), why);
         }
+        if portal.fields.len() > PORTAL_FIELDS {
+            self.p.push("portal.fields", said::portal_fields_most(PORTAL_FIELDS));
+        }
+        let mut keys = BTreeSet::new();
+        for (i, f) in portal.fields.iter().enumerate() {
+            let path = format!("portal.fields[{i}]");
+            // City and language have fields of their own on the page.
+            if crate::profile::check_key(&f.key).is_err() || ["city", "language"].contains(&f.key.as_str()) || !keys.insert(f.key.as_str()) {
+                self.p.push(format!("{path}.key"), said::portal_field_key(&f.key));
+            }
+            for (j, v) in f.values.iter().enumerate() {
+                if crate::text::line("value", v, crate::profile::MAX_VALUE_CHARS).is_err() || f.values[..j].contains(v) {
+                    self.p.push(format!("{path}.values[{j}]"), said::portal_field_value(crate::profile::MAX_VALUE_CHARS));
+                }
+            }
+            for (field, why) in check_portal_texts(&f.texts, true) {
+                self.p.push(format!("{path}.{field}"), why);
+            }
+        }
         self.out.portal = portal.clone();
     }
 

@@ -520,7 +520,26 @@ pub struct PortalSpec {
     /// `lv`, `et`): a title and a paragraph.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub texts: BTreeMap<String, PortalText>,
+    /// Profile fields members fill in on the portal's profile page, beside name,
+    /// e-mail, birth date, city and language.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<PortalField>,
 }
+
+/// A profile field ([`crate::profile`]) members fill in on the portal: its name, the
+/// values it may have (none: free text), and its label and help by language.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortalField {
+    pub key: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<String>,
+    /// The label (`title`) and a help line (`body`) by language.
+    pub texts: BTreeMap<String, PortalText>,
+}
+
+/// Most profile fields the portal asks for.
+pub const PORTAL_FIELDS: usize = 10;
 
 fn portal_join() -> bool {
     true
@@ -528,7 +547,7 @@ fn portal_join() -> bool {
 
 impl Default for PortalSpec {
     fn default() -> PortalSpec {
-        PortalSpec { join: true, card_series: None, texts: BTreeMap::new() }
+        PortalSpec { join: true, card_series: None, texts: BTreeMap::new(), fields: Vec::new() }
     }
 }
 

@@ -1220,6 +1220,11 @@ impl Store {
         on_backend!(self, b => b.held_lots(customer).await)
     }
 
+    /// The gifts a customer was given at a till, newest first: gift, campaign, when.
+    pub async fn customer_gifts(&self, customer: i64, limit: u32) -> Result<Vec<(String, String, Timestamp)>, StoreError> {
+        on_backend!(self, b => b.customer_gifts(customer, limit).await)
+    }
+
     /// The coupons issued to a customer that they may still use.
     pub async fn held_coupons(&self, customer: i64) -> Result<Vec<HeldCoupon>, StoreError> {
         let now = self.now();

@@ -487,6 +487,8 @@ struct CouponsPage {
     f: Frame,
     s: Signed,
     coupons: Vec<CouponLine>,
+    /// Gifts given at a till: what, and when.
+    gifts: Vec<(String, String)>,
 }
 
 pub async fn coupons(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
@@ -494,9 +496,9 @@ pub async fn coupons(State(state): State<AppState>, headers: HeaderMap, Query(q)
         Ok(me) => me,
         Err(res) => return res,
     };
-    let (program, held) = match (state.store.program().await, state.store.held_coupons(me.id).await) {
-        (Ok(p), Ok(c)) => (p, c),
-        (Err(e), _) | (_, Err(e)) => return unavailable(me.lang, &e),
+    let (program, held, gifts) = match (state.store.program().await, state.store.held_coupons(me.id).await, state.store.customer_gifts(me.id, 20).await) {
+        (Ok(p), Ok(c), Ok(g)) => (p, c, g),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return unavailable(me.lang, &e),
     };
     let tz = zone(&state, me.id).await;
     let coupons = held
@@ -509,7 +511,8 @@ pub async fn coupons(State(state): State<AppState>, headers: HeaderMap, Query(q)
             CouponLine { code: c.code, discount, until: c.valid_until.map(|v| date(me.lang, &tz, v)) }
         })
         .collect();
-    let mut res = page(StatusCode::OK, CouponsPage { f: Frame::new(me.lang), s: Signed::of(&state, &me, "/portal/coupons").await, coupons });
+    let gifts = gifts.into_iter().map(|(gift, _, at)| (gift, date(me.lang, &tz, at))).collect();
+    let mut res = page(StatusCode::OK, CouponsPage { f: Frame::new(me.lang), s: Signed::of(&state, &me, "/portal/coupons").await, coupons, gifts });
     remember_lang(&mut res, q.lang.as_deref());
     res
 }

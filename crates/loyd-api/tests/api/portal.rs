@@ -71,6 +71,11 @@ percent = "10"
 id = "visit"
 rewards = [{{ type = "accrue", currency = "bonus", fixed = "5" }}, {{ type = "issue_coupon", coupon_series = "NEXT" }}]
 
+[[campaigns]]
+id = "tote"
+min_total = "50.00"
+rewards = [{{ type = "gift", gift = "Tote bag" }}]
+
 [[coupon_series]]
 id = "COFFEE"
 kind = "unique"
@@ -440,11 +445,15 @@ both_backends! {
         ] {
             let page = b.get(&path).await;
             assert_eq!(page.status, 200, "{path}: {}", page.body);
-            for theirs in ["Anna", "Bērziņa", &annas_card, &annas_coupon, "77.70", "0003"] {
+            for theirs in ["Anna", "Bērziņa", &annas_card, &annas_coupon, "77.70", "0003", "Tote bag"] {
                 assert!(!page.body.contains(theirs), "{path} shows Anna's {theirs}");
             }
         }
         assert!(b.get("/portal/profile").await.body.contains("Boris"));
+        // Anna sees the gift her receipt gave.
+        let mut a = signed_in(&app, &sms, "+37120000003").await;
+        let hers = a.get("/portal/coupons").await;
+        assert!(hers.body.contains(r#"id="gifts""#) && hers.body.contains("Tote bag"), "{}", hers.body);
 
         // His own data, as one file: his, and nothing of Anna's.
         let data = b.get("/portal/data").await;

@@ -324,6 +324,18 @@ impl Backend {
             .collect()
     }
 
+    /// The gifts a customer was given at a till, newest first: the gift, the campaign
+    /// that gave it, when.
+    pub async fn customer_gifts(&self, customer: i64, limit: u32) -> Result<Vec<(String, String, Timestamp)>, StoreError> {
+        let mut c = self.reader().await?;
+        let rows = sqlx::query("SELECT gift, campaign, at FROM gift_issues WHERE customer_id = $1 ORDER BY id DESC LIMIT $2")
+            .bind(customer)
+            .bind(i64::from(limit.clamp(1, 1000)))
+            .fetch_all(&mut *c)
+            .await?;
+        rows.iter().map(|r| Ok((r.try_get("gift")?, r.try_get("campaign")?, from_micros(r.try_get("at")?)))).collect()
+    }
+
     pub async fn held_coupons(&self, customer: i64, program: Arc<Program>, now: Timestamp) -> Result<Vec<HeldCoupon>, StoreError> {
         let mut c = self.reader().await?;
         let rows = sqlx::query(

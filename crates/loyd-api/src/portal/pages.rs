@@ -793,18 +793,43 @@ pub async fn save_profile(State(state): State<AppState>, headers: HeaderMap, For
 /// Everything the program keeps of the customer, as one JSON file they download: their
 /// profile and consents, cards, balances and the lots they are made of, purchases,
 /// coupons and notifications. Amounts are decimal strings in their currency's units.
-pub async fn data(State(state): State<AppState>, headers: HeaderMap) -> Response {
+#[derive(Debug, Deserialize)]
+pub struct DataQuery {
+    /// `csv`: the purchases as a table; else everything as JSON.
+    format: Option<String>,
+}
+
+pub async fn data(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<DataQuery>) -> Response {
     let me = match me(&state, &headers, None).await {
         Ok(me) => me,
         Err(res) => return res,
     };
-    match own_data(&state, me.id).await {
-        Ok(body) => {
-            let file = format!("attachment; filename=\"my-data-{}.json\"", loyd_domain::ids::CustomerId(me.id));
-            ([(axum::http::header::CONTENT_TYPE, "application/json".to_owned()), (axum::http::header::CONTENT_DISPOSITION, file)], body.to_string()).into_response()
+    let body = match own_data(&state, me.id).await {
+        Ok(body) => body,
+        Err(e) => return unavailable(me.lang, &e),
+    };
+    let who = loyd_domain::ids::CustomerId(me.id);
+    let (kind, file, text) = if q.format.as_deref() == Some("csv") {
+        match purchases_csv(&body) {
+            Ok(text) => ("text/csv; charset=utf-8", format!("attachment; filename=\"my-purchases-{who}.csv\""), text),
+            Err(e) => return unavailable(me.lang, &e),
         }
-        Err(e) => unavailable(me.lang, &e),
+    } else {
+        ("application/json", format!("attachment; filename=\"my-data-{who}.json\""), body.to_string())
+    };
+    ([(axum::http::header::CONTENT_TYPE, kind.to_owned()), (axum::http::header::CONTENT_DISPOSITION, file)], text).into_response()
+}
+
+/// The purchases of [`own_data`] as CSV, a row each, amounts as decimal strings.
+fn purchases_csv(data: &serde_json::Value) -> Result<String, csv::Error> {
+    const COLUMNS: [&str; 8] = ["at", "store", "receipt_id", "status", "currency", "total", "discount", "paid_with_points"];
+    let mut out = csv::Writer::from_writer(Vec::new());
+    out.write_record(COLUMNS)?;
+    for p in data["purchases"].as_array().into_iter().flatten() {
+        out.write_record(COLUMNS.map(|c| p[c].as_str().unwrap_or_default().to_owned()))?;
     }
+    let bytes = out.into_inner().map_err(|e| csv::Error::from(e.into_error()))?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 async fn own_data(state: &AppState, id: i64) -> Result<serde_json::Value, loyd_store::StoreError> {

@@ -676,6 +676,11 @@ both_backends! {
         let returns = v.get("/portal/history?show=returns&days=30").await;
         let table = &returns.body[returns.body.find("id=\"returns\"").unwrap_or_else(|| panic!("{}", returns.body))..];
         assert!(table.contains("Riga Centre") && table.contains("12.00 EUR") && table.contains("Points taken back: 5 bonus"), "{table}");
+        // Their purchases as a table to download.
+        let csv = v.get("/portal/data?format=csv").await;
+        let rows: Vec<&str> = csv.body.lines().collect();
+        assert_eq!(rows.len(), 3, "{}", csv.body);
+        assert!(rows[0] == "at,store,receipt_id,status,currency,total,discount,paid_with_points" && rows[1].contains(",riga-01,new-1,committed,EUR,12.00,"), "{}", csv.body);
         // Only theirs: another member's history has neither.
         member(&app, "+37120000008", "Pēteris").await;
         let mut other = signed_in(&app, &sms, "+37120000008").await;

@@ -16,7 +16,7 @@ JAR=$(mktemp)
 trap 'rm -f "$JAR"' EXIT
 form=$(curl -s -c "$JAR" "$BASE/portal/login")
 csrf=$(echo "$form" | grep -o 'name="csrf" value="[^"]*"' | head -1 | sed 's/.*value="//;s/"//')
-sent=$(wc -l < "$SMS" 2>/dev/null || echo 0)
+sent=$( (wc -l < "$SMS") 2>/dev/null || echo 0)
 curl -s -b "$JAR" -c "$JAR" -o /dev/null --data-urlencode "to=$PHONE" --data-urlencode "csrf=$csrf" "$BASE/portal/login"
 code=""
 for _ in $(seq 50); do

@@ -442,6 +442,9 @@ both_backends! {
             format!("/portal/coupons?customer=c_{anna}"),
             "/portal/messages".to_owned(),
             "/portal/profile".to_owned(),
+            "/portal/rewards".to_owned(),
+            format!("/portal/history?show=returns&customer=c_{anna}"),
+            "/portal/data?format=csv".to_owned(),
         ] {
             let page = b.get(&path).await;
             assert_eq!(page.status, 200, "{path}: {}", page.body);

@@ -88,7 +88,8 @@ struct RewardsPage {
     balances: Vec<(String, String)>,
     taken: Option<Taken>,
     error: Option<String>,
-    /// The id the next exchange is sent under (a form sent twice exchanges once).
+    /// The id the page's exchanges are sent under, with each entry's id after it (a
+    /// form sent twice exchanges once; another entry from the same page is its own).
     operation: String,
 }
 

@@ -27,6 +27,9 @@ use crate::error::StoreError;
 /// Customers erased in one batch at most (each is a dozen small writes: the batch's
 /// transaction stays short for the tills waiting on the same database).
 const ERASED_PER_BATCH: i64 = 50;
+/// Customer ids one batch looks at at most (a range of the primary key), however few
+/// of them are inactive.
+const CUSTOMERS_PER_BATCH: i64 = 5000;
 
 /// Where the pass stands: the next event and customer to look at, and when it started
 /// and ended.
@@ -109,19 +112,20 @@ async fn old_events(c: &mut Conn, ring: &Keyring, p: &mut Pass, cutoff: Timestam
     Ok((due.len(), done))
 }
 
-/// Erases at most [`ERASED_PER_BATCH`] customers from the pass's position on who
-/// joined, last bought and last signed in before `cutoff`. How many it erased; `true`
-/// when no more are due.
+/// Erases at most [`ERASED_PER_BATCH`] customers among the next
+/// [`CUSTOMERS_PER_BATCH`] ids from the pass's position on who joined, last bought and
+/// last signed in before `cutoff`. How many it erased; `true` when no more are due.
 async fn inactive_customers(c: &mut Conn, ring: &Keyring, p: &mut Pass, cutoff: Timestamp, now: Timestamp) -> Result<(usize, bool), StoreError> {
     let cutoff = to_micros(cutoff);
+    let until = p.customer.saturating_add(CUSTOMERS_PER_BATCH);
     let rows = sqlx::query(
         "SELECT c.id FROM customers c LEFT JOIN customer_facts f ON f.customer_id = c.id \
-         WHERE c.id >= $1 AND c.erased_at IS NULL AND c.merged_into IS NULL AND c.created_at < $2 \
-         AND COALESCE(f.last_purchase_at, 0) < $2 \
-         AND COALESCE(c.seen_at, 0) < $2 \
-         ORDER BY c.id LIMIT $3",
+         WHERE c.id >= $1 AND c.id < $2 AND c.erased_at IS NULL AND c.merged_into IS NULL AND c.created_at < $3 \
+         AND COALESCE(f.last_purchase_at, 0) < $3 AND COALESCE(c.seen_at, 0) < $3 \
+         ORDER BY c.id LIMIT $4",
     )
     .bind(p.customer)
+    .bind(until)
     .bind(cutoff)
     .bind(ERASED_PER_BATCH)
     .fetch_all(&mut *c)
@@ -129,9 +133,15 @@ async fn inactive_customers(c: &mut Conn, ring: &Keyring, p: &mut Pass, cutoff: 
     for r in &rows {
         let id: i64 = r.try_get("id")?;
         super::erasure::erase(c, ring, id, "job:retention", now).await?;
-        p.customer = id + 1;
     }
-    Ok((rows.len(), rows.len() < usize::try_from(ERASED_PER_BATCH).unwrap_or(usize::MAX)))
+    if rows.len() == usize::try_from(ERASED_PER_BATCH).unwrap_or(usize::MAX) {
+        // As many as a batch erases: the rest of the range next time.
+        p.customer = rows.last().map_or(until, |r| r.try_get::<i64, _>("id").map_or(until, |id| id + 1));
+        return Ok((rows.len(), false));
+    }
+    p.customer = until;
+    let last: Option<i64> = sqlx::query("SELECT MAX(id) AS id FROM customers").fetch_one(&mut *c).await?.try_get("id")?;
+    Ok((rows.len(), last.is_none_or(|last| until > last)))
 }
 
 impl Backend {

@@ -100,17 +100,23 @@ async fn show(state: &AppState, headers: &HeaderMap, lang: Lang, condition: Stri
     };
     let t = lang.words();
     let mut error = None;
+    // A run asked for a moment ago is under way before its first batch marks the pass
+    // (a run its server did not live to end counts for an hour at most).
+    let asked = state.store.job_runs(Some(loyd_store::Job::Segments), None, 1).await.ok().and_then(|r| r.into_iter().next()).is_some_and(|r| {
+        r.finished_at.is_none() && state.store.now() - r.started_at < jiff::SignedDuration::from_hours(1)
+    });
     let (segments, rfm, scored, pass, under_way) = match overview(state).await {
         Ok(o) => {
             let scored = o.rfm.iter().filter_map(|r| r.members).sum();
-            let pass = match (o.pass.under_way, o.pass.finished_at) {
+            let running = o.pass.under_way || asked;
+            let pass = match (running, o.pass.finished_at) {
                 (true, _) => t.get("segments.under_way").to_owned(),
                 (false, Some(at)) => format!("{} {}", t.get("segments.last_pass"), when(lang, at)),
                 (false, None) => t.get("segments.never").to_owned(),
             };
             let segments = o.segments.into_iter().map(|s| row(lang, s, scored)).collect();
             let rfm = o.rfm.into_iter().map(|s| row(lang, s, scored)).collect();
-            (segments, rfm, scored, pass, o.pass.under_way)
+            (segments, rfm, scored, pass, running)
         }
         Err(e) => {
             error = Some(super::refusal(t, &e));

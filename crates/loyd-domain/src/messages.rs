@@ -240,9 +240,10 @@ impl Message {
     }
 }
 
-/// Of `texts` by language, the one for a customer of `language`: theirs, else English,
-/// else the first written; with the language it is in.
-pub fn text_for<'a>(texts: &'a BTreeMap<String, TextSpec>, language: Option<&str>) -> Option<(&'a str, &'a TextSpec)> {
+/// Of `texts` by language (a message's, or what the portal shows), the one for a
+/// customer of `language`: theirs, else English, else the first written; with the
+/// language it is in.
+pub fn text_for<'a, T>(texts: &'a BTreeMap<String, T>, language: Option<&str>) -> Option<(&'a str, &'a T)> {
     language
         .and_then(|l| texts.get_key_value(l))
         .or_else(|| texts.get_key_value("en"))

@@ -234,6 +234,12 @@ fn form_ok(headers: &HeaderMap, token: &str) -> bool {
     cookie(headers, FORM_COOKIE).is_some_and(|secret| csrf_ok(secret, headers, token))
 }
 
+/// A text of the program's (by language) for a customer of `lang`: theirs, else
+/// English, else the first written, as messages choose theirs.
+pub(crate) fn text_in(texts: &std::collections::BTreeMap<String, loyd_domain::program::PortalText>, lang: Lang) -> Option<&loyd_domain::program::PortalText> {
+    loyd_domain::messages::text_for(texts, Some(lang.code())).map(|(_, t)| t)
+}
+
 /// What the sign-in page says of the program: whether it has a message that carries
 /// sign-in codes, and its greeting in `lang`.
 struct Ready {
@@ -245,7 +251,7 @@ async fn ready(state: &AppState, lang: Lang) -> Ready {
     match state.store.program().await {
         Ok(p) => Ready {
             codes: p.messages.iter().any(|m| m.event == EventKind::PortalCode),
-            welcome: rewards::text_in(&p.portal.texts, lang).cloned(),
+            welcome: text_in(&p.portal.texts, lang).cloned(),
         },
         Err(_) => Ready { codes: false, welcome: None },
     }

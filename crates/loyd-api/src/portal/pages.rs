@@ -105,8 +105,7 @@ pub struct TierLine {
     pub next: Option<String>,
 }
 
-async fn tiers(state: &AppState, me: &Me) -> Result<Vec<TierLine>, Response> {
-    let program = state.store.program().await.map_err(|e| unavailable(me.lang, &e))?;
+async fn tiers(state: &AppState, me: &Me, program: &Program) -> Result<Vec<TierLine>, Response> {
     if program.tiers.is_empty() {
         return Ok(Vec::new());
     }
@@ -167,13 +166,13 @@ async fn card_page(state: &AppState, me: &Me, till: Option<TillCode>) -> Respons
         Ok(b) => b,
         Err(res) => return res,
     };
-    let tiers = match tiers(state, me).await {
-        Ok(t) => t,
-        Err(res) => return res,
-    };
     let program = match state.store.program().await {
         Ok(p) => p,
         Err(e) => return unavailable(me.lang, &e),
+    };
+    let tiers = match tiers(state, me, &program).await {
+        Ok(t) => t,
+        Err(res) => return res,
     };
     let offers = match super::rewards::offers(state, me, &program).await {
         Ok(o) => o,
@@ -190,7 +189,7 @@ async fn card_page(state: &AppState, me: &Me, till: Option<TillCode>) -> Respons
             balances,
             tiers,
             till,
-            welcome: super::rewards::text_in(&program.portal.texts, me.lang).cloned(),
+            welcome: super::text_in(&program.portal.texts, me.lang).cloned(),
             offers,
             has_rewards: program.catalogue.iter().any(|i| !i.spec.paused),
         },
@@ -640,7 +639,7 @@ async fn profile_page(state: &AppState, me: &Me, status: StatusCode, flash: Opti
         .fields
         .iter()
         .map(|f| {
-            let text = super::rewards::text_in(&f.texts, me.lang);
+            let text = super::text_in(&f.texts, me.lang);
             FieldLine {
                 key: f.key.clone(),
                 label: text.map_or_else(|| f.key.clone(), |t| t.title.clone()),

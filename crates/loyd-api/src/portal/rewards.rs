@@ -2,28 +2,21 @@
 //! offers on the card page, each shown to whom the program meant it for: everyone, or
 //! the members of a segment. Both read only the session's customer ([`Me`]).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use askama::Template;
 use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use loyd_domain::money::Minor;
-use loyd_domain::program::{PortalText, Program};
+use loyd_domain::program::Program;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
 use super::pages::{Signed, date, zone};
 use super::{Frame, Me, checked, me, remember_lang, unavailable};
 use crate::console::{LangQuery, page};
-use crate::i18n::Lang;
 use crate::AppState;
-
-/// A text of the program in the customer's language, else in English, else in the
-/// first language it has.
-pub(crate) fn text_in(texts: &BTreeMap<String, PortalText>, lang: Lang) -> Option<&PortalText> {
-    texts.get(lang.code()).or_else(|| texts.get("en")).or_else(|| texts.values().next())
-}
 
 /// Whether something meant for `segment` is for a customer in `mine`.
 fn meant_for(segment: Option<&String>, mine: &BTreeSet<String>) -> bool {
@@ -55,7 +48,7 @@ pub(crate) async fn offers(state: &AppState, me: &Me, program: &Program) -> Resu
         .into_iter()
         .filter(|o| meant_for(o.segment.as_ref(), &mine))
         .filter_map(|o| {
-            let text = text_in(&o.texts, me.lang)?;
+            let text = super::text_in(&o.texts, me.lang)?;
             Some(OfferLine { id: o.id.to_string(), title: text.title.clone(), body: text.body.clone(), link: o.link.clone() })
         })
         .collect())
@@ -115,7 +108,7 @@ async fn rewards_page(state: &AppState, me: &Me, status: StatusCode, taken: Opti
         .into_iter()
         .filter_map(|i| {
             let spec = &i.spec;
-            let text = text_in(&spec.texts, me.lang)?;
+            let text = super::text_in(&spec.texts, me.lang)?;
             let currency = spec.currency.as_str();
             let cost = Minor::new(i.cost, program.scale_of(currency)).to_decimal();
             let id = spec.id.as_str();
